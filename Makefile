@@ -1,0 +1,72 @@
+# Roster Sync: every task a developer or CI runs. `make demo` and `make test` are the README's two commands.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The Lambda runtime is python3.13: the virtual environment uses the same version.
+# pyenv's shim for python3.13 exists even where 3.13 is not selected, so the real interpreter comes first.
+PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13))
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export SAM_CLI_TELEMETRY := 0
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+REGION ?= us-east-1
+
+.PHONY: help venv demo test unit integration e2e lint validate build local sandbox bench soak clean openapi
+
+help:
+	@echo "make demo   run the product locally against the sandbox SIS and print a sync summary"
+	@echo "make test   every check: pytest (unit, integration, e2e), sam validate --lint, sam build"
+	@echo "make local  start the local stack (API :3000, AWS :5000, sandbox SIS :8900)"
+	@echo "make bench  the district-scale benchmark (bench/README.md)"
+	@echo "make soak   the long fault and crash soak"
+	@echo "make lint / validate / build / openapi / clean"
+
+$(STAMP): pyproject.toml layers/core/requirements.txt
+	@test -n "$(PYTHON313)" || { echo "python3.13 not found (pyenv install 3.13)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON313) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: venv
+	$(BIN)/rostersync demo
+
+test: venv
+	$(BIN)/python -m pytest -q -m "not soak" tests
+	$(MAKE) --no-print-directory validate build
+
+unit: venv
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: venv
+	$(BIN)/python -m pytest -q tests/integration
+
+e2e: venv
+	$(BIN)/python -m pytest -q tests/e2e -m "not soak"
+
+soak: venv
+	$(BIN)/python -m pytest -q -m soak tests
+
+lint validate: venv
+	$(BIN)/sam validate --lint --region $(REGION) --template-file template.yaml
+
+build: venv
+	$(BIN)/sam build --region $(REGION) --template-file template.yaml --build-dir .aws-sam/build
+
+local: venv
+	$(BIN)/rostersync local up
+
+sandbox: venv
+	$(BIN)/rostersync sandbox-sis
+
+openapi: venv
+	$(BIN)/rostersync openapi > docs/openapi.json
+
+bench: venv
+	$(BIN)/python bench/district_sync.py
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .rostersync bench/results

@@ -1,0 +1,49 @@
+"""Run-time settings, read from the environment the template (or the local stack) sets."""
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    districts_table: str
+    schools_table: str
+    users_table: str
+    classes_table: str
+    enrollments_table: str
+    sync_runs_table: str
+    checkpoints_table: str
+    sync_queue_url: str
+    secret_prefix: str
+    # Only the local stack sets this: it lets the OneRoster client call http:// and
+    # loopback hosts (the sandbox SIS). Deployed stacks refuse them.
+    allow_private_sis_hosts: bool
+    # The local stack's HTTP adapter accepts any localhost origin; deployed, API Gateway does CORS.
+    local_stack: bool
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes"}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    env = os.environ
+    return Settings(
+        stage=env.get("ROSTERSYNC_STAGE", "dev"),
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION", "us-east-1"),
+        districts_table=env.get("DISTRICTS_TABLE", "rostersync-districts"),
+        schools_table=env.get("SCHOOLS_TABLE", "rostersync-schools"),
+        users_table=env.get("USERS_TABLE", "rostersync-users"),
+        classes_table=env.get("CLASSES_TABLE", "rostersync-classes"),
+        enrollments_table=env.get("ENROLLMENTS_TABLE", "rostersync-enrollments"),
+        sync_runs_table=env.get("SYNC_RUNS_TABLE", "rostersync-sync-runs"),
+        checkpoints_table=env.get("CHECKPOINTS_TABLE", "rostersync-checkpoints"),
+        sync_queue_url=env.get("SYNC_QUEUE_URL", ""),
+        secret_prefix=env.get("ROSTERSYNC_SECRET_PREFIX", "rostersync/dev/district/"),
+        allow_private_sis_hosts=_flag("ROSTERSYNC_ALLOW_PRIVATE_SIS_HOSTS"),
+        local_stack=_flag("ROSTERSYNC_LOCAL_STACK"),
+    )
