@@ -1,10 +1,9 @@
-"""What every pynamodb model shares: region and endpoint come from the environment.
+"""What every pynamodb model shares.
 
-boto3 and botocore honour AWS_ENDPOINT_URL, so the local stack points every model at moto
-by setting that one variable; deployed, it is unset and the models talk to DynamoDB.
+No endpoint is set here: botocore (under boto3, pynamodb and Powertools alike) honours
+AWS_ENDPOINT_URL, so the local stack and tests point every model at moto by setting that
+one variable; deployed, it is unset and the models talk to DynamoDB.
 """
-
-import os
 
 from rostersync.settings import get_settings
 
@@ -18,6 +17,5 @@ def model_meta(table_name: str) -> type:
 
     Meta.table_name = table_name
     Meta.region = settings.region
-    Meta.host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
     Meta.max_retry_attempts = 8
     return Meta

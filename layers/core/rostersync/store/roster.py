@@ -1,0 +1,119 @@
+"""Teachers, students, classes and enrollments as the app reads them.
+
+Each item carries what the sync needs to be cheap and safe:
+- sisSourcedId: the SIS's id; the item's own id is rostersync.ids.record_id(district, kind, sourcedId);
+- contentHash: hash of the mapped fields; same hash and status means unchanged, so no write;
+- status (active | inactive): records are never erased, only set inactive;
+- lastRunId / updatedAt: which run last wrote the item, and when.
+Index keys join the district with the value so no query can cross districts.
+"""
+
+from pynamodb.attributes import BooleanAttribute, ListAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from rostersync.settings import get_settings
+from rostersync.store.base import model_meta
+
+ACTIVE = "active"
+INACTIVE = "inactive"
+
+
+def index_key(district_id: str, value: str) -> str:
+    return f"{district_id}#{value}"
+
+
+def _index_meta(name: str) -> type:
+    class Meta:
+        index_name = name
+        projection = AllProjection()
+
+    return Meta
+
+
+class RosterItem(Model):
+    """Attributes every roster item has."""
+
+    sis_sourced_id = UnicodeAttribute(attr_name="sisSourcedId")
+    status = UnicodeAttribute(default=ACTIVE)
+    sis_status = UnicodeAttribute(attr_name="sisStatus", null=True)
+    content_hash = UnicodeAttribute(attr_name="contentHash")
+    updated_at = UTCDateTimeAttribute(attr_name="updatedAt")
+    last_run_id = UnicodeAttribute(attr_name="lastRunId", null=True)
+
+
+class UsersByRole(GlobalSecondaryIndex):
+    Meta = _index_meta("ByRole")
+    district_role = UnicodeAttribute(hash_key=True, attr_name="districtRole")
+    user_id = UnicodeAttribute(range_key=True, attr_name="userId")
+
+
+class UserModel(RosterItem):
+    Meta = model_meta(get_settings().users_table)
+
+    district_id = UnicodeAttribute(hash_key=True, attr_name="districtId")
+    user_id = UnicodeAttribute(range_key=True, attr_name="userId")
+    district_role = UnicodeAttribute(attr_name="districtRole")
+    by_role = UsersByRole()
+
+    role = UnicodeAttribute()  # teacher | student
+    given_name = UnicodeAttribute(attr_name="givenName", null=True)
+    family_name = UnicodeAttribute(attr_name="familyName", null=True)
+    email = UnicodeAttribute(null=True)
+    username = UnicodeAttribute(null=True)
+    identifier = UnicodeAttribute(null=True)
+    grades = ListAttribute(of=UnicodeAttribute, default=list)
+    school_ids = ListAttribute(attr_name="schoolIds", of=UnicodeAttribute, default=list)
+
+
+class ClassesBySchool(GlobalSecondaryIndex):
+    Meta = _index_meta("BySchool")
+    district_school = UnicodeAttribute(hash_key=True, attr_name="districtSchool")
+    class_id = UnicodeAttribute(range_key=True, attr_name="classId")
+
+
+class ClassModel(RosterItem):
+    Meta = model_meta(get_settings().classes_table)
+
+    district_id = UnicodeAttribute(hash_key=True, attr_name="districtId")
+    class_id = UnicodeAttribute(range_key=True, attr_name="classId")
+    district_school = UnicodeAttribute(attr_name="districtSchool")
+    by_school = ClassesBySchool()
+
+    title = UnicodeAttribute(null=True)
+    class_code = UnicodeAttribute(attr_name="classCode", null=True)
+    school_id = UnicodeAttribute(attr_name="schoolId")
+    grades = ListAttribute(of=UnicodeAttribute, default=list)
+    subjects = ListAttribute(of=UnicodeAttribute, default=list)
+
+
+class EnrollmentsByClass(GlobalSecondaryIndex):
+    Meta = _index_meta("ByClass")
+    district_class = UnicodeAttribute(hash_key=True, attr_name="districtClass")
+    enrollment_id = UnicodeAttribute(range_key=True, attr_name="enrollmentId")
+
+
+class EnrollmentsByUser(GlobalSecondaryIndex):
+    Meta = _index_meta("ByUser")
+    district_user = UnicodeAttribute(hash_key=True, attr_name="districtUser")
+    enrollment_id = UnicodeAttribute(range_key=True, attr_name="enrollmentId")
+
+
+class EnrollmentModel(RosterItem):
+    Meta = model_meta(get_settings().enrollments_table)
+
+    district_id = UnicodeAttribute(hash_key=True, attr_name="districtId")
+    enrollment_id = UnicodeAttribute(range_key=True, attr_name="enrollmentId")
+    district_class = UnicodeAttribute(attr_name="districtClass")
+    district_user = UnicodeAttribute(attr_name="districtUser")
+    by_class = EnrollmentsByClass()
+    by_user = EnrollmentsByUser()
+
+    class_id = UnicodeAttribute(attr_name="classId")
+    user_id = UnicodeAttribute(attr_name="userId")
+    class_sourced_id = UnicodeAttribute(attr_name="classSourcedId")
+    user_sourced_id = UnicodeAttribute(attr_name="userSourcedId")
+    role = UnicodeAttribute()  # teacher | student
+    primary = BooleanAttribute(null=True)
+    begin_date = UnicodeAttribute(attr_name="beginDate", null=True)
+    end_date = UnicodeAttribute(attr_name="endDate", null=True)

@@ -1,0 +1,84 @@
+"""Embedded AWS: moto in server mode on loopback, with the template's tables and queues.
+
+Everything that talks to AWS (boto3, pynamodb, Powertools) is pointed at it through the
+standard AWS_ENDPOINT_URL variable, so the product's code runs unchanged.
+"""
+
+import logging
+import os
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from rostersync_tools.local.template_resources import CreatedResources, create_resources
+
+REGION = "us-east-1"
+# moto accepts any credentials; these only keep botocore from looking for real ones.
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
+
+
+def quiet_werkzeug() -> None:
+    """moto's server logs every request through werkzeug: keep only errors."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+class EmbeddedAws:
+    def __init__(self, port: int = 0):
+        self.port = port
+        self._server: ThreadedMotoServer | None = None
+        self.endpoint_url = ""
+        self.resources: CreatedResources | None = None
+
+    def start(self) -> "EmbeddedAws":
+        quiet_werkzeug()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.port = port
+        self.endpoint_url = f"http://{host}:{port}"
+        self.resources = create_resources(self.session(), self.endpoint_url)
+        return self
+
+    def session(self) -> boto3.Session:
+        return boto3.Session(
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=LOCAL_CREDENTIALS["AWS_SESSION_TOKEN"],
+            region_name=REGION,
+        )
+
+    def client(self, service: str):
+        return self.session().client(service, endpoint_url=self.endpoint_url)
+
+    def environment(self) -> dict[str, str]:
+        """What the product's code needs in os.environ to use this endpoint and these resources."""
+        assert self.resources is not None, "start() first"
+        return {
+            **LOCAL_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "ROSTERSYNC_STAGE": "local",
+            "ROSTERSYNC_SECRET_PREFIX": "rostersync/local/district/",
+            "ROSTERSYNC_ALLOW_PRIVATE_SIS_HOSTS": "1",
+            "ROSTERSYNC_LOCAL_STACK": "1",
+            "POWERTOOLS_SERVICE_NAME": "rostersync",
+            "POWERTOOLS_METRICS_NAMESPACE": "RosterSync",
+            "POWERTOOLS_TRACE_DISABLED": "1",
+            **self.resources.environment(),
+        }
+
+    def apply_environment(self) -> None:
+        os.environ.update(self.environment())
+
+    def reset(self) -> None:
+        """Forget every item and queue message, then create the resources again (tests)."""
+        import requests
+
+        requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
+        self.resources = create_resources(self.session(), self.endpoint_url)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None

@@ -1,0 +1,133 @@
+"""Create the template's DynamoDB tables and SQS queues in an AWS endpoint (moto, locally).
+
+template.yaml is the one source of truth: this module reads the key schemas, indexes,
+TTL and queue settings from it, so tests and the local stack cannot drift from what is
+deployed. Physical names are the logical ids (the domain's settings default to them).
+"""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
+
+# Environment variable the domain reads for each table's name (rostersync.settings).
+TABLE_ENV = {
+    "DistrictsTable": "DISTRICTS_TABLE",
+    "SchoolsTable": "SCHOOLS_TABLE",
+    "UsersTable": "USERS_TABLE",
+    "ClassesTable": "CLASSES_TABLE",
+    "EnrollmentsTable": "ENROLLMENTS_TABLE",
+    "SyncRunsTable": "SYNC_RUNS_TABLE",
+    "CheckpointsTable": "CHECKPOINTS_TABLE",
+}
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that understands CloudFormation's short tags (!Ref, !GetAtt, !Sub, ...)."""
+
+
+def _cfn_tag(loader, tag_suffix, node):
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if tag_suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict:
+    with open(path, encoding="utf-8") as f:
+        return yaml.load(f, Loader=_CfnLoader)
+
+
+def resources_of_type(template: dict, resource_type: str) -> dict[str, dict]:
+    return {
+        name: resource.get("Properties", {})
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == resource_type
+    }
+
+
+def table_definitions(template: dict) -> dict[str, dict]:
+    """CreateTable arguments per logical id, straight from the template's properties."""
+    tables = {}
+    for name, props in resources_of_type(template, "AWS::DynamoDB::Table").items():
+        args = {
+            "TableName": name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        tables[name] = args
+    return tables
+
+
+@dataclass
+class CreatedResources:
+    tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
+    queue_urls: dict[str, str] = field(default_factory=dict)  # logical id -> queue URL
+    queue_arns: dict[str, str] = field(default_factory=dict)
+
+    def environment(self) -> dict[str, str]:
+        """The variables template.yaml's Globals give every function, for these resources."""
+        env = {TABLE_ENV[name]: table for name, table in self.tables.items() if name in TABLE_ENV}
+        env["SYNC_QUEUE_URL"] = self.queue_urls["SyncQueue"]
+        env["SYNC_DLQ_URL"] = self.queue_urls["SyncDeadLetterQueue"]
+        return env
+
+
+def _resolve(value, created: CreatedResources):
+    """The few intrinsic functions the queue properties use: GetAtt X.Arn and Ref."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        logical, attribute = value["Fn::GetAtt"]
+        if attribute == "Arn":
+            return created.queue_arns[logical]
+        raise ValueError(f"unsupported GetAtt {logical}.{attribute}")
+    if isinstance(value, dict):
+        return {k: _resolve(v, created) for k, v in value.items()}
+    return value
+
+
+def create_resources(session, endpoint_url: str | None = None, template: dict | None = None) -> CreatedResources:
+    """Create every table and queue of the template; existing ones are left as they are."""
+    template = template or load_template()
+    created = CreatedResources()
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
+    existing = set(dynamodb.list_tables()["TableNames"])
+    for name, args in table_definitions(template).items():
+        if name not in existing:
+            dynamodb.create_table(**args)
+        ttl = resources_of_type(template, "AWS::DynamoDB::Table")[name].get("TimeToLiveSpecification")
+        if ttl and name not in existing:
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        created.tables[name] = name
+
+    sqs = session.client("sqs", endpoint_url=endpoint_url)
+    queues = resources_of_type(template, "AWS::SQS::Queue")
+    # Queues that others point at (dead-letter queues) first.
+    ordered = sorted(queues, key=lambda name: "RedrivePolicy" in queues[name])
+    for name in ordered:
+        props = queues[name]
+        attributes = {}
+        for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
+            if key in props:
+                attributes[key] = str(props[key])
+        if "RedrivePolicy" in props:
+            attributes["RedrivePolicy"] = json.dumps(_resolve(props["RedrivePolicy"], created))
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        created.queue_urls[name] = url
+        created.queue_arns[name] = arn
+    return created

@@ -1,0 +1,39 @@
+"""SandboxConfig: what district to generate and how the server behaves when it starts."""
+
+from dataclasses import dataclass, field
+
+DEFAULT_CLIENT_ID = "sandbox-client"
+# A sandbox value, but still a secret: never printed, logged or shown in a repr.
+DEFAULT_CLIENT_SECRET = "sandbox-secret"
+ONEROSTER_BASE_PATH = "/ims/oneroster/v1p1"
+
+
+@dataclass
+class SandboxConfig:
+    seed: int = 42
+    schools: int = 5
+    students: int = 2000
+    teachers: int = 120
+    classes: int = 400
+    enrollments: int = 10000
+    page_cap: int = 1000
+    latency_ms: int = 0
+    client_id: str = DEFAULT_CLIENT_ID
+    client_secret: str = field(default=DEFAULT_CLIENT_SECRET, repr=False)
+    # Vendors serve OneRoster below their own path ("/district42/ims/oneroster/v1p1").
+    path_prefix: str = ""
+    token_ttl_s: float = 3600
+    # The school year's first calendar year (2026 for 2026-2027); None: the current school year,
+    # so that day-1 dateLastModified values (August of that year) are always in the past.
+    school_year: int | None = None
+
+    def __post_init__(self):
+        prefix = (self.path_prefix or "").strip().strip("/")
+        self.path_prefix = f"/{prefix}" if prefix else ""
+        for name in ("schools", "students", "teachers", "classes", "enrollments"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        if self.schools < 1:
+            raise ValueError("a district needs at least one school")
+        if self.page_cap < 1:
+            raise ValueError("page_cap must be at least 1")

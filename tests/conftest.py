@@ -1,0 +1,5 @@
+"""Fixtures shared across test levels live in tests/fixtures/ as plugins."""
+
+pytest_plugins = [
+    "tests.fixtures.aws",
+]
