@@ -1,0 +1,125 @@
+"""Batched DynamoDB reads and writes for the sync, several requests in flight.
+
+BatchWriteItem takes at most 25 items and may hand some back as UnprocessedItems when a
+table is busy; BatchGetItem takes at most 100 keys and may hand back UnprocessedKeys.
+Both are retried here with exponential backoff and full jitter until done, or until the
+attempts run out and the sync fails (and is retried as a whole: every write is idempotent).
+"""
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import boto3
+from botocore.config import Config
+
+from rostersync.store.codec import from_item, to_item
+
+WRITE_BATCH = 25
+GET_BATCH = 100
+
+
+class BatchRetriesExhausted(RuntimeError):
+    pass
+
+
+def dynamodb_client(max_in_flight: int = 8):
+    config = Config(max_pool_connections=max(10, max_in_flight * 2), retries={"mode": "standard", "max_attempts": 8})
+    return boto3.client("dynamodb", config=config)
+
+
+class Backoff:
+    def __init__(self, base: float = 0.05, cap: float = 2.0, attempts: int = 10, sleep: Callable = time.sleep):
+        self.base, self.cap, self.attempts, self.sleep = base, cap, attempts, sleep
+
+    def wait(self, attempt: int) -> None:
+        self.sleep(random.uniform(0, min(self.cap, self.base * 2**attempt)))
+
+
+class BatchStore:
+    """Puts and gets across the roster tables; `flush()` waits for every put and re-raises failures."""
+
+    def __init__(self, client=None, max_in_flight: int = 4, backoff: Backoff | None = None):
+        self.client = client or dynamodb_client(max_in_flight)
+        self.backoff = backoff or Backoff()
+        self._pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="store")
+        self._slots = threading.BoundedSemaphore(max_in_flight * 2)  # bounds memory held by queued batches
+        self._buffer: list[tuple[str, dict]] = []
+        self._futures: list[Future] = []
+        self._lock = threading.Lock()
+        self.write_requests = 0
+        self.items_written = 0
+        self.get_requests = 0
+
+    # ---------------------------------------------------------------- writes
+    def put(self, table: str, values: dict) -> None:
+        self._buffer.append((table, to_item(values)))
+        if len(self._buffer) >= WRITE_BATCH:
+            self._submit(self._buffer)
+            self._buffer = []
+
+    def flush(self) -> None:
+        if self._buffer:
+            self._submit(self._buffer)
+            self._buffer = []
+        futures, self._futures = self._futures, []
+        for future in futures:
+            future.result()  # re-raises a batch that could not be written
+
+    def _submit(self, batch: list[tuple[str, dict]]) -> None:
+        self._slots.acquire()
+        self._futures = [f for f in self._futures if not f.done() or f.exception() is not None]
+        future = self._pool.submit(self._write, batch)
+        future.add_done_callback(lambda _: self._slots.release())
+        self._futures.append(future)
+
+    def _write(self, batch: list[tuple[str, dict]]) -> None:
+        request: dict[str, list] = {}
+        for table, item in batch:
+            request.setdefault(table, []).append({"PutRequest": {"Item": item}})
+        for attempt in range(self.backoff.attempts):
+            response = self.client.batch_write_item(RequestItems=request)
+            with self._lock:
+                self.write_requests += 1
+            request = response.get("UnprocessedItems") or {}
+            if not request:
+                with self._lock:
+                    self.items_written += len(batch)
+                return
+            self.backoff.wait(attempt)
+        raise BatchRetriesExhausted(f"{sum(len(v) for v in request.values())} items still unprocessed")
+
+    # ---------------------------------------------------------------- reads
+    def get_many(self, table: str, keys: Iterable[dict], projection: list[str] | None = None) -> list[dict]:
+        """The stored items for `keys` (plain dicts of key attributes), in no particular order."""
+        keys = [to_item(k) for k in keys]
+        chunks = [keys[i : i + GET_BATCH] for i in range(0, len(keys), GET_BATCH)]
+        if len(chunks) == 1:
+            return self._get(table, chunks[0], projection)
+        results = []
+        for found in self._pool.map(lambda chunk: self._get(table, chunk, projection), chunks):
+            results.extend(found)
+        return results
+
+    def _get(self, table: str, keys: list[dict], projection: list[str] | None) -> list[dict]:
+        spec: dict = {"Keys": keys, "ConsistentRead": True}
+        if projection:
+            spec["ProjectionExpression"] = ", ".join(f"#p{i}" for i in range(len(projection)))
+            spec["ExpressionAttributeNames"] = {f"#p{i}": name for i, name in enumerate(projection)}
+        request = {table: spec}
+        found: list[dict] = []
+        for attempt in range(self.backoff.attempts):
+            response = self.client.batch_get_item(RequestItems=request)
+            with self._lock:
+                self.get_requests += 1
+            found.extend(from_item(item) for item in response.get("Responses", {}).get(table, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+            self.backoff.wait(attempt)
+        raise BatchRetriesExhausted(f"{len(request[table]['Keys'])} keys still unprocessed")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)

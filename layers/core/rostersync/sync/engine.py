@@ -1,0 +1,522 @@
+"""The sync engine: one district's SIS roster into the store, correct, bounded and resumable.
+
+Phases, each a stream of SIS pages (see docs/design.md):
+  schools -> courses -> classes -> users (parked) -> enrollments -> write users -> sweep
+Each page is diffed against the store by deterministic keys (BatchGet) and only what changed
+is written (BatchWrite, several requests in flight, overlapping the next page's fetch).
+Nothing is deactivated until every phase has read the SIS completely; the sweep then sets
+inactive whatever was not seen as in, unless that is more than the district's guard allows
+(then the run stops as needs_review and approval applies it). Progress is checkpointed at
+every phase boundary and whenever the invocation runs short of time.
+"""
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+
+from rostersync.ids import record_id
+from rostersync.oneroster import BadRecord, ConnectionSettings, OneRosterClient
+from rostersync.oneroster.errors import OneRosterError
+from rostersync.settings import get_settings
+from rostersync.store.batch import BatchStore
+from rostersync.store.codec import from_item
+from rostersync.store.districts import DistrictModel, SyncOptions, SyncOptionSchool
+from rostersync.store.roster import ACTIVE, INACTIVE
+from rostersync.store.runs import COUNT_KINDS, MAX_STORED_ERRORS, RECORD_TYPES
+from rostersync.store.schools import SchoolModel
+from rostersync.sync import mapping
+from rostersync.sync.checkpoint import CheckpointStore
+from rostersync.sync.fingerprints import FingerprintSet, fingerprint
+from rostersync.sync.selection import Selection, class_is_in, enrollment_counts, is_active, user_is_eligible
+from rostersync.sync.spill import UserSpill, spill_path
+
+logger = logging.getLogger(__name__)
+
+PHASES = ("schools", "courses", "classes", "users", "enrollments", "write_users", "sweep", "done")
+SETS = ("schools_in", "classes_all", "classes_in", "users_all", "users_eligible", "users_in",
+        "enrollments_all", "enrollments_in")
+GUARDED_TYPES = ("teachers", "students", "classes")
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    NEEDS_REVIEW = "needs_review"
+    CONTINUE = "continue"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    district_id: str
+    run_id: str
+    mode: str = "full"  # full | delta (requested)
+    approve: bool = False  # apply the deactivations a needs_review run held back
+
+
+@dataclass
+class SyncResult:
+    outcome: Outcome
+    mode: str
+    counts: dict
+    errors: list[dict] = field(default_factory=list)
+    error_total: int = 0
+    failure: str | None = None
+    held_deactivations: dict | None = None
+
+
+@dataclass
+class Tuning:
+    page_limit: int = 1000  # asked of the SIS; servers cap it silently
+    sis_in_flight: int = 4
+    store_in_flight: int = 4
+
+    @classmethod
+    def from_env(cls) -> "Tuning":
+        env = os.environ
+        return cls(
+            page_limit=int(env.get("ROSTERSYNC_SIS_PAGE_LIMIT", 1000)),
+            sis_in_flight=int(env.get("ROSTERSYNC_SIS_IN_FLIGHT", 4)),
+            store_in_flight=int(env.get("ROSTERSYNC_STORE_IN_FLIGHT", 4)),
+        )
+
+
+def empty_counts() -> dict:
+    return {t: {k: 0 for k in COUNT_KINDS} for t in RECORD_TYPES}
+
+
+def choose_mode(district: DistrictModel, now: datetime) -> str:
+    """Delta when the last successful sync used the same selection and a full one is recent enough."""
+    config = district.sync_config
+    if config is None or district.last_success_started_at is None or district.last_full_sync_at is None:
+        return "full"
+    if district.synced_selection_hash != Selection.from_config(config).fingerprint():
+        return "full"
+    every = timedelta(days=float(config.full_sync_every_days or 7))
+    return "delta" if now - district.last_full_sync_at < every else "full"
+
+
+class Paused(Exception):
+    """Raised inside a phase when the invocation is out of time; the checkpoint is saved."""
+
+
+class SyncInterrupted(RuntimeError):
+    """The SIS failed in a way that may pass (unreachable, 5xx, bad bodies after retries).
+
+    Raised out of run_sync so the queue message fails and SQS retries it later; the saved
+    checkpoint lets the retry resume. After the queue's retries it lands in the dead-letter
+    queue for on-call. The message names the endpoint and never the secret.
+    """
+
+
+# Failures no retry can fix: the district admin has to change the connection.
+PERMANENT_SIS_ERRORS = ("invalid_credentials", "insufficient_scope", "not_oneroster", "invalid_host_url")
+
+
+class SyncEngine:
+    def __init__(self, request: SyncRequest, time_left: Callable[[], float],
+                 on_progress: Callable[[dict], None] | None = None, tuning: Tuning | None = None,
+                 client: OneRosterClient | None = None, store: BatchStore | None = None):
+        self.request = request
+        self.district_id = request.district_id
+        self.run_id = request.run_id
+        self.time_left = time_left
+        self.on_progress = on_progress or (lambda counts: None)
+        self.tuning = tuning or Tuning.from_env()
+        self.settings = get_settings()
+        self.store = store or BatchStore(max_in_flight=self.tuning.store_in_flight)
+        self.checkpoints = CheckpointStore(self.store)
+        self._client = client
+        self.errors: list[dict] = []
+        self.state: dict = {"mode": request.mode, "counts": empty_counts(), "errorTotal": 0}
+        self.pages_this_invocation = 0
+        self.now = datetime.now(timezone.utc)
+
+    # ------------------------------------------------------------------ entry point
+    def run(self) -> SyncResult:
+        self.district = DistrictModel.get(self.district_id)
+        self.selection = Selection.from_config(self.district.sync_config)
+        checkpoint = self.checkpoints.load(self.district_id, self.run_id)
+        if checkpoint:
+            self._restore(checkpoint)
+        else:
+            self._fresh_state()
+        if self.request.approve:
+            if self.state["phase"] != "review":
+                return self._result(Outcome.FAILED, failure="This run holds no deactivations to approve.")
+            newer = self.district.last_success_started_at
+            if newer is not None and newer > datetime.fromisoformat(self.state["startedAt"]):
+                return self._result(Outcome.FAILED, failure="A newer sync has run since; run a new sync instead.")
+            self.state["approved"] = True
+            self.state["phase"] = "sweep"
+        elif self.state["phase"] == "review":
+            return self._result(Outcome.NEEDS_REVIEW, held=self.state.get("held"))
+        try:
+            while self.state["phase"] != "done":
+                outcome = getattr(self, f"_phase_{self.state['phase']}")()
+                if outcome is not None:
+                    return outcome
+                self.store.flush()
+                self.state["phase"] = PHASES[PHASES.index(self.state["phase"]) + 1]
+                self.state["offset"] = 0
+                if self.state["phase"] != "done":
+                    self._save_checkpoint()
+        except Paused:
+            return self._result(Outcome.CONTINUE)
+        except OneRosterError as error:
+            # A failed or partial read: nothing has been deactivated (the sweep runs last).
+            self.store.flush()
+            if error.code in PERMANENT_SIS_ERRORS:
+                self.checkpoints.delete(self.district_id, self.run_id)
+                return self._result(Outcome.FAILED, failure=f"The SIS refused the sync: {error}")
+            self._save_checkpoint_quietly()
+            raise SyncInterrupted(f"The SIS could not be read completely: {error}") from None
+        finally:
+            if self._client is not None:
+                self._client.close()
+        self._finish_district()
+        self.checkpoints.delete(self.district_id, self.run_id)
+        self._spill(create=False, remove=True)
+        return self._result(Outcome.SUCCEEDED)
+
+    # ------------------------------------------------------------------ state
+    def _fresh_state(self) -> None:
+        self.state = {
+            "phase": "schools", "offset": 0, "mode": "full", "startedAt": self.now.isoformat(),
+            "counts": empty_counts(), "errorTotal": 0, "schoolMap": {}, "courseSubjects": {},
+            "grades": [], "subjects": [], "sisSchools": [], "approved": False,
+        }
+        self.sets = {name: FingerprintSet() for name in SETS}
+
+    def _restore(self, checkpoint) -> None:
+        self.state = checkpoint.state
+        self.sets = {name: FingerprintSet.from_bytes(checkpoint.blobs[name]) if name in checkpoint.blobs
+                     else FingerprintSet() for name in SETS}
+
+    def _save_checkpoint(self) -> None:
+        self.store.flush()  # what the checkpoint says is written must be written
+        self.checkpoints.save(self.district_id, self.run_id, self.state,
+                              {name: s.to_bytes() for name, s in self.sets.items()})
+
+    def _save_checkpoint_quietly(self) -> None:
+        try:
+            self._save_checkpoint()
+        except Exception:  # the run is failing anyway; the previous checkpoint stays valid
+            logger.exception("could not save the checkpoint of a failing run")
+
+    def _result(self, outcome: Outcome, failure: str | None = None, held: dict | None = None) -> SyncResult:
+        return SyncResult(outcome=outcome, mode=self.state["mode"], counts=self.state["counts"], errors=self.errors,
+                          error_total=self.state["errorTotal"], failure=failure, held_deactivations=held)
+
+    def _count(self, record_type: str, kind: str, n: int = 1) -> None:
+        self.state["counts"][record_type][kind] += n
+
+    def _error(self, record_type: str, sourced_id: str | None, code: str, message: str) -> None:
+        self.state["errorTotal"] += 1
+        self._count(record_type, "skipped")
+        if len(self.errors) < MAX_STORED_ERRORS:
+            self.errors.append({"type": record_type, "sisSourcedId": sourced_id, "code": code, "message": message[:500]})
+
+    # ------------------------------------------------------------------ SIS reading
+    @property
+    def client(self) -> OneRosterClient:
+        if self._client is None:
+            from rostersync.secrets import get_client_secret
+
+            connection = self.district.connection
+            settings = ConnectionSettings(host_url=connection.host_url, client_id=connection.client_id,
+                                          auth_method=connection.auth_method, token_url=connection.token_url,
+                                          scope=connection.scope)
+            self._client = OneRosterClient(settings, get_client_secret(self.district_id),
+                                           allow_private=self.settings.allow_private_sis_hosts,
+                                           page_limit=self.tuning.page_limit, max_in_flight=self.tuning.sis_in_flight)
+        return self._client
+
+    def _pages(self, collection: str, record_type: str):
+        """The collection's pages from the saved offset on; bad records reported and dropped."""
+        stream = self.client.stream(collection, start_offset=self.state["offset"])
+        for page in stream.pages():
+            if self.pages_this_invocation > 0 and self.time_left() <= 0:
+                self.state["offset"] = page.offset
+                self._save_checkpoint()
+                raise Paused()
+            good = []
+            for record in page.records:
+                if isinstance(record, BadRecord):
+                    self._error(record_type, record.sourced_id, record.code, record.message)
+                else:
+                    good.append(record)
+            yield good
+            self.pages_this_invocation += 1
+            self.state["offset"] = page.offset + len(page.records)
+            self.on_progress(self.state["counts"])
+
+    def _first_sight(self, set_name: str, record_type: str, record) -> bool:
+        """False (and an error) for a sourcedId this collection already delivered in this run."""
+        seen = self.sets[set_name]
+        if record.sourced_id in seen:
+            self._error(record_type, record.sourced_id, "duplicate_sourced_id",
+                        "The SIS sent this sourcedId more than once; the first record was used.")
+            return False
+        seen.add(record.sourced_id)
+        return True
+
+    # ------------------------------------------------------------------ diff and write
+    def _apply(self, table: str, key_name: str, items: list[dict], type_of: Callable[[dict], str]) -> None:
+        """Write the items that are new or changed; count each as created, updated or unchanged."""
+        if not items:
+            return
+        stored = self.store.get_many(
+            table, [{"districtId": self.district_id, key_name: item[key_name]} for item in items],
+            projection=[key_name, "contentHash", "status"])
+        stored_by_key = {s[key_name]: s for s in stored}
+        for item in items:
+            before = stored_by_key.get(item[key_name])
+            record_type = type_of(item)
+            if before is None:
+                self._count(record_type, "created")
+            elif before.get("contentHash") == item["contentHash"] and before.get("status") == ACTIVE:
+                self._count(record_type, "unchanged")
+                continue
+            else:
+                self._count(record_type, "updated")
+            self.store.put(table, item)
+
+    # ------------------------------------------------------------------ phases
+    def _phase_schools(self):
+        existing = list(SchoolModel.query(self.district_id))
+        matched = {s.sis_sourced_id: s.school_id for s in existing if s.origin == "app" and s.sis_sourced_id}
+        school_map, sis_schools, items = {}, [], []
+        for page in self._pages("schools", "schools"):
+            for org in page:
+                if org.type not in (None, "school") or not is_active(org):
+                    continue
+                sis_schools.append({"sisSourcedId": org.sourced_id, "name": org.name or org.sourced_id})
+                if not self.selection.school_selected(org.sourced_id):
+                    continue
+                self.sets["schools_in"].add(org.sourced_id)
+                if org.sourced_id in matched:
+                    school_map[org.sourced_id] = matched[org.sourced_id]
+                    self._count("schools", "unchanged")
+                else:
+                    item = mapping.school_item(self.district_id, org, self.run_id, self.now, self.now)
+                    school_map[org.sourced_id] = item["schoolId"]
+                    items.append(item)
+        created_at = {s.school_id: s.created_at for s in existing}
+        for item in items:  # keep a school's creation time across syncs
+            item["createdAt"] = created_at.get(item["schoolId"], self.now)
+        self._apply(self.settings.schools_table, "schoolId", items, lambda item: "schools")
+        self.state["schoolMap"] = school_map
+        self.state["sisSchools"] = sis_schools
+
+    def _phase_courses(self):
+        subjects = self.state["courseSubjects"]
+        for page in self._pages("courses", "classes"):
+            for course in page:
+                if course.subjects:
+                    subjects[course.sourced_id] = list(course.subjects)
+
+    def _phase_classes(self):
+        grades, subjects = set(self.state["grades"]), set(self.state["subjects"])
+        for page in self._pages("classes", "classes"):
+            items = []
+            for cls in page:
+                if not self._first_sight("classes_all", "classes", cls):
+                    continue
+                course_subjects = tuple(self.state["courseSubjects"].get(cls.course_id or "", ()))
+                class_subjects = cls.subjects or course_subjects
+                if is_active(cls):
+                    grades.update(cls.grades)
+                    subjects.update(class_subjects)
+                if not class_is_in(cls, course_subjects, self.selection):
+                    continue
+                school_id = self.state["schoolMap"].get(cls.school_id)
+                if school_id is None:
+                    self._error("classes", cls.sourced_id, "unknown_school",
+                                f"The class's school {cls.school_id!r} is not an active school of the SIS.")
+                    continue
+                self.sets["classes_in"].add(cls.sourced_id)
+                items.append(mapping.class_item(self.district_id, cls, school_id, class_subjects, self.run_id, self.now))
+            self._apply(self.settings.classes_table, "classId", items, lambda item: "classes")
+        self.state["grades"], self.state["subjects"] = sorted(grades), sorted(subjects)
+
+    def _spill(self, create: bool = True, remove: bool = False) -> UserSpill | None:
+        path = spill_path(self.district_id, self.run_id)
+        if not create and not os.path.exists(path):
+            return None
+        spill = UserSpill(path)
+        if remove:
+            spill.close(remove=True)
+            return None
+        return spill
+
+    def _phase_users(self):
+        if self.state["offset"] > 0 and not os.path.exists(spill_path(self.district_id, self.run_id)):
+            # Resumed on a fresh container: the users parked so far are gone; read them again.
+            self.sets["users_all"], self.sets["users_eligible"] = FingerprintSet(), FingerprintSet()
+            self.state["offset"] = 0
+        spill = self._spill()
+        if self.state["offset"] == 0:
+            spill.clear()
+        try:
+            for page in self._pages("users", "students"):
+                self._park_users(spill, page, count=True)
+                spill._db.commit()
+            spill.mark_complete()
+        finally:
+            spill.close()
+
+    def _park_users(self, spill: UserSpill, page, count: bool) -> None:
+        rows = []
+        for user in page:
+            record_type = "teachers" if user.role == "teacher" else "students"
+            if count and not self._first_sight("users_all", record_type, user):
+                continue
+            if not user_is_eligible(user):
+                continue
+            if count:
+                self.sets["users_eligible"].add(user.sourced_id)
+            school_ids = [self.state["schoolMap"][o] for o in user.org_ids if o in self.state["schoolMap"]]
+            item = mapping.user_item(self.district_id, user, school_ids, self.run_id, self.now)
+            del item["updatedAt"]  # stamped when written
+            rows.append((fingerprint(user.sourced_id), item))
+        spill.add_many(rows)
+
+    def _ensure_spill(self) -> None:
+        """A continuation on a fresh container has no parked users: read them again."""
+        spill = self._spill()
+        try:
+            if spill.complete:
+                return
+            spill.clear()
+            for page in self.client.stream("users").pages():
+                self._park_users(spill, [r for r in page.records if not isinstance(r, BadRecord)], count=False)
+                spill._db.commit()
+            spill.mark_complete()
+        finally:
+            spill.close()
+
+    def _phase_enrollments(self):
+        self._ensure_spill()
+        classes_all, classes_in = self.sets["classes_all"], self.sets["classes_in"]
+        users_all, users_eligible = self.sets["users_all"], self.sets["users_eligible"]
+        for page in self._pages("enrollments", "enrollments"):
+            items = []
+            for enrollment in page:
+                if not self._first_sight("enrollments_all", "enrollments", enrollment):
+                    continue
+                if not enrollment_counts(enrollment):
+                    continue
+                if enrollment.class_id not in classes_all:
+                    self._error("enrollments", enrollment.sourced_id, "unknown_class",
+                                f"The enrollment points at class {enrollment.class_id!r}, which the SIS does not list.")
+                    continue
+                if enrollment.user_id not in users_all:
+                    self._error("enrollments", enrollment.sourced_id, "unknown_user",
+                                f"The enrollment points at user {enrollment.user_id!r}, which the SIS does not list.")
+                    continue
+                if enrollment.class_id not in classes_in or enrollment.user_id not in users_eligible:
+                    continue
+                self.sets["enrollments_in"].add(enrollment.sourced_id)
+                self.sets["users_in"].add(enrollment.user_id)
+                items.append(mapping.enrollment_item(self.district_id, enrollment, self.run_id, self.now))
+            self._apply(self.settings.enrollments_table, "enrollmentId", items, lambda item: "enrollments")
+
+    def _phase_write_users(self):
+        self._ensure_spill()
+        spill = self._spill()
+        users_in = self.sets["users_in"]
+        try:
+            for rows in spill.iterate():
+                items = []
+                for fp, item in rows:
+                    if users_in.contains_fingerprint(fp):
+                        item["updatedAt"] = self.now
+                        items.append(item)
+                self._apply(self.settings.users_table, "userId", items,
+                            lambda item: "teachers" if item["role"] == "teacher" else "students")
+                self.on_progress(self.state["counts"])
+        finally:
+            spill.close()
+
+    # ------------------------------------------------------------------ sweep
+    def _stored_active(self, table: str):
+        """Every active item of the district in `table`, page by page."""
+        paginator = self.store.client.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=table, KeyConditionExpression="districtId = :d", FilterExpression="#s = :active",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":d": {"S": self.district_id}, ":active": {"S": ACTIVE}},
+        ):
+            yield [from_item(item) for item in page["Items"]]
+
+    def _sweep_plan(self):
+        """(table, record type of an item, whether an active item goes) for each roster table."""
+        s = self.sets
+        return (
+            (self.settings.classes_table, lambda i: "classes", lambda i: i["sisSourcedId"] not in s["classes_in"]),
+            (self.settings.enrollments_table, lambda i: "enrollments",
+             lambda i: i["sisSourcedId"] not in s["enrollments_in"] or i["userSourcedId"] not in s["users_in"]),
+            (self.settings.users_table, lambda i: "teachers" if i.get("role") == "teacher" else "students",
+             lambda i: i["sisSourcedId"] not in s["users_in"]),
+            (self.settings.schools_table, lambda i: "schools",
+             lambda i: i.get("origin") == "sis" and i.get("sisSourcedId") not in s["schools_in"]),
+        )
+
+    def _phase_sweep(self):
+        if not self.state.get("approved"):
+            active, leaving = {}, {}
+            for table, type_of, goes in self._sweep_plan():
+                for page in self._stored_active(table):
+                    for item in page:
+                        record_type = type_of(item)
+                        active[record_type] = active.get(record_type, 0) + 1
+                        if goes(item):
+                            leaving[record_type] = leaving.get(record_type, 0) + 1
+            held = self._guard(active, leaving)
+            if held:
+                self.state["phase"] = "review"
+                self.state["held"] = held
+                self._save_checkpoint()
+                return self._result(Outcome.NEEDS_REVIEW, held=held)
+        for table, type_of, goes in self._sweep_plan():
+            for page in self._stored_active(table):
+                for item in page:
+                    if goes(item):
+                        item["status"] = INACTIVE
+                        item["updatedAt"] = self.now
+                        item["lastRunId"] = self.run_id
+                        self._count(type_of(item), "deactivated")
+                        self.store.put(table, item)
+        return None
+
+    def _guard(self, active: dict, leaving: dict) -> dict | None:
+        """The deactivations to hold back for a person's approval, or None when within bounds."""
+        config = self.district.sync_config
+        max_share = float(config.guard_max_share if config else 0.2)
+        min_records = int(config.guard_min_records if config else 20)
+        over = {t: leaving.get(t, 0) for t in GUARDED_TYPES
+                if leaving.get(t, 0) > min_records and leaving.get(t, 0) > max_share * active.get(t, 0)}
+        return {t: leaving.get(t, 0) for t in RECORD_TYPES if leaving.get(t)} if over else None
+
+    # ------------------------------------------------------------------ finish
+    def _finish_district(self) -> None:
+        started = datetime.fromisoformat(self.state["startedAt"])
+        actions = [
+            DistrictModel.last_success_started_at.set(started),
+            DistrictModel.synced_selection_hash.set(self.selection.fingerprint()),
+        ]
+        if self.state["mode"] == "full":
+            actions.append(DistrictModel.last_full_sync_at.set(started))
+            actions.append(DistrictModel.sync_options.set(SyncOptions(
+                schools=[SyncOptionSchool(sis_sourced_id=s["sisSourcedId"], name=s["name"])
+                         for s in self.state["sisSchools"]],
+                grades=self.state["grades"], subjects=self.state["subjects"], refreshed_at=self.now)))
+        self.district.update(actions=actions)
+
+
+def run_sync(request: SyncRequest, time_left: Callable[[], float],
+             on_progress: Callable[[dict], None] | None = None, **kwargs) -> SyncResult:
+    return SyncEngine(request, time_left, on_progress, **kwargs).run()

@@ -1,0 +1,70 @@
+"""Compact sets of SIS ids for one sync run.
+
+A sync must remember which records it saw (to deactivate the rest) without holding the
+records. Each sourcedId is reduced to a 64-bit fingerprint (blake2b) and kept in sorted
+arrays: 8 bytes per record, so 5 million enrollments cost 40 MB rather than gigabytes.
+Collisions are possible in principle (about 1 in 10^7 for 5 million ids) and would only
+keep a record active that should not be; they can never deactivate a record wrongly.
+"""
+
+import bisect
+import heapq
+import zlib
+from array import array
+from hashlib import blake2b
+
+_CHUNK = 65536  # ids are sorted in chunks as they arrive, so sorting never builds a big list
+
+
+def fingerprint(sourced_id: str) -> int:
+    return int.from_bytes(blake2b(sourced_id.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+class FingerprintSet:
+    def __init__(self) -> None:
+        self._sorted = array("Q")  # merged, sorted, unique
+        self._pending = array("Q")  # added since the last merge
+
+    def add(self, sourced_id: str) -> None:
+        self.add_fingerprint(fingerprint(sourced_id))
+
+    def add_fingerprint(self, value: int) -> None:
+        self._pending.append(value)
+        if len(self._pending) >= _CHUNK:
+            self._merge()
+
+    def __contains__(self, sourced_id: str) -> bool:
+        return self.contains_fingerprint(fingerprint(sourced_id))
+
+    def contains_fingerprint(self, value: int) -> bool:
+        if self._pending:
+            self._merge()
+        i = bisect.bisect_left(self._sorted, value)
+        return i < len(self._sorted) and self._sorted[i] == value
+
+    def __len__(self) -> int:
+        if self._pending:
+            self._merge()
+        return len(self._sorted)
+
+    def _merge(self) -> None:
+        chunk = array("Q", sorted(self._pending))
+        self._pending = array("Q")
+        merged = array("Q")
+        last = None
+        for value in heapq.merge(self._sorted, chunk):
+            if value != last:
+                merged.append(value)
+                last = value
+        self._sorted = merged
+
+    def to_bytes(self) -> bytes:
+        if self._pending:
+            self._merge()
+        return zlib.compress(self._sorted.tobytes(), 1)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "FingerprintSet":
+        result = cls()
+        result._sorted.frombytes(zlib.decompress(data))
+        return result

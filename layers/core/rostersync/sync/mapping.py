@@ -1,0 +1,97 @@
+"""SIS records -> the app's roster items (plain dicts in the store's attribute names).
+
+`contentHash` covers exactly the fields the app shows, so a record whose SIS
+dateLastModified moved but whose visible fields did not is still "unchanged" (no write).
+"""
+
+import hashlib
+import json
+from datetime import datetime
+
+from rostersync.ids import record_id
+from rostersync.store.roster import ACTIVE, index_key
+
+
+def content_hash(fields: dict) -> str:
+    encoded = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.blake2b(encoded.encode("utf-8"), digest_size=12).hexdigest()
+
+
+def _stamp(item: dict, fields: dict, run_id: str, now: datetime, sis_status: str) -> dict:
+    item.update(fields)
+    item["contentHash"] = content_hash(fields)
+    item["status"] = ACTIVE
+    item["sisStatus"] = sis_status
+    item["updatedAt"] = now
+    item["lastRunId"] = run_id
+    return item
+
+
+def user_item(district_id: str, user, school_ids: list[str], run_id: str, now: datetime) -> dict:
+    user_id = record_id(district_id, "user", user.sourced_id)
+    fields = {
+        "sisSourcedId": user.sourced_id,
+        "role": user.role,
+        "givenName": user.given_name,
+        "familyName": user.family_name,
+        "email": user.email,
+        "username": user.username,
+        "identifier": user.identifier,
+        "grades": list(user.grades),
+        "schoolIds": sorted(school_ids),
+    }
+    item = {"districtId": district_id, "userId": user_id, "districtRole": index_key(district_id, user.role)}
+    return _stamp(item, fields, run_id, now, user.status)
+
+
+def class_item(district_id: str, cls, school_id: str, subjects: tuple[str, ...], run_id: str, now: datetime) -> dict:
+    class_id = record_id(district_id, "class", cls.sourced_id)
+    fields = {
+        "sisSourcedId": cls.sourced_id,
+        "title": cls.title,
+        "classCode": cls.class_code,
+        "schoolId": school_id,
+        "grades": list(cls.grades),
+        "subjects": list(subjects),
+    }
+    item = {"districtId": district_id, "classId": class_id, "districtSchool": index_key(district_id, school_id)}
+    return _stamp(item, fields, run_id, now, cls.status)
+
+
+def enrollment_item(district_id: str, enrollment, run_id: str, now: datetime) -> dict:
+    class_id = record_id(district_id, "class", enrollment.class_id)
+    user_id = record_id(district_id, "user", enrollment.user_id)
+    fields = {
+        "sisSourcedId": enrollment.sourced_id,
+        "classId": class_id,
+        "userId": user_id,
+        "classSourcedId": enrollment.class_id,
+        "userSourcedId": enrollment.user_id,
+        "role": enrollment.role,
+        "primary": enrollment.primary,
+        "beginDate": enrollment.begin_date.isoformat() if enrollment.begin_date else None,
+        "endDate": enrollment.end_date.isoformat() if enrollment.end_date else None,
+    }
+    item = {
+        "districtId": district_id,
+        "enrollmentId": record_id(district_id, "enrollment", enrollment.sourced_id),
+        "districtClass": index_key(district_id, class_id),
+        "districtUser": index_key(district_id, user_id),
+    }
+    return _stamp(item, fields, run_id, now, enrollment.status)
+
+
+def school_item(district_id: str, org, run_id: str, now: datetime, created_at: datetime) -> dict:
+    """A selected SIS school nobody matched becomes an app school of origin "sis"."""
+    fields = {"name": org.name or org.sourced_id, "identifier": org.identifier, "sisSourcedId": org.sourced_id}
+    item = {
+        "districtId": district_id,
+        "schoolId": record_id(district_id, "school", org.sourced_id),
+        "origin": "sis",
+        "createdAt": created_at,
+    }
+    item.update(fields)
+    item["contentHash"] = content_hash(fields)
+    item["status"] = ACTIVE
+    item["updatedAt"] = now
+    return item
