@@ -39,3 +39,12 @@ def unprocessable(code: str, message: str, **extra) -> ApiError:
 
 def bad_request(code: str, message: str) -> ApiError:
     return ApiError(HTTPStatus.BAD_REQUEST, code, message)
+
+
+def internal_error() -> ApiError:
+    """What a caller sees of an unexpected failure: no detail (it is in the logs)."""
+    return ApiError(
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "Something went wrong on our side. Try again; if it keeps happening, contact support.",
+    )

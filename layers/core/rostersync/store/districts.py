@@ -76,3 +76,11 @@ class DistrictModel(Model):
     last_full_sync_at = UTCDateTimeAttribute(attr_name="lastFullSyncAt", null=True)
     # A hash of the filters the last full sync used: a change forces the next sync to be full.
     synced_selection_hash = UnicodeAttribute(attr_name="syncedSelectionHash", null=True)
+
+
+def get_district(district_id: str) -> DistrictModel | None:
+    """The district, read consistently (a route right after a write must see it), or None."""
+    try:
+        return DistrictModel.get(district_id, consistent_read=True)
+    except DistrictModel.DoesNotExist:
+        return None

@@ -1,0 +1,105 @@
+"""The one place a district's SIS client secret is written, read and deleted.
+
+The secret lives in Secrets Manager only, under `{settings.secret_prefix}{district_id}` (the
+template lets the functions reach nothing else). The district item keeps the name, never
+the value. Every value that passes through here is registered with the log redaction
+guard first, so no log line of this process can carry it. Callers get it as an opaque
+`str` to hand to the OneRoster client; never format it into text.
+
+The boto3 client is created on first use (not at import) and honours AWS_ENDPOINT_URL,
+which is how the local stack and the tests point it at the embedded AWS.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import boto3
+from botocore.exceptions import ClientError
+
+from rostersync.observability import register_secret
+from rostersync.settings import get_settings
+
+
+class SecretNotFound(LookupError):
+    """The district has no stored SIS secret (never connected, or disconnected)."""
+
+    def __init__(self, district_id: str):
+        super().__init__(f"No SIS client secret is stored for district {district_id}.")
+        self.district_id = district_id
+
+
+_clients: dict[tuple[str, str], object] = {}
+_clients_lock = threading.Lock()
+
+
+def _secretsmanager():
+    """One client per (region, endpoint): tests and the local stack may change the endpoint."""
+    region = get_settings().region
+    key = (region, os.environ.get("AWS_ENDPOINT_URL", ""))
+    with _clients_lock:
+        if key not in _clients:
+            _clients[key] = boto3.session.Session().client("secretsmanager", region_name=region)
+        return _clients[key]
+
+
+def _error_code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def secret_name(district_id: str) -> str:
+    return get_settings().secret_prefix + district_id
+
+
+def put_client_secret(district_id: str, secret: str) -> str:
+    """Store (create or replace) the district's SIS client secret; returns the secret's name."""
+    if not isinstance(secret, str) or not secret:
+        raise ValueError("an SIS client secret must be a non-empty string")
+    register_secret(secret)
+    name = secret_name(district_id)
+    client = _secretsmanager()
+    try:
+        client.put_secret_value(SecretId=name, SecretString=secret)
+        return name
+    except ClientError as error:
+        if _error_code(error) != "ResourceNotFoundException":
+            raise
+    try:
+        client.create_secret(
+            Name=name,
+            SecretString=secret,
+            Description=f"OneRoster client secret of Roster Sync district {district_id}",
+            Tags=[{"Key": "rostersync:district", "Value": district_id}],
+        )
+    except ClientError as error:
+        if _error_code(error) != "ResourceExistsException":
+            raise
+        # Another request created it between our two calls: replace its value.
+        client.put_secret_value(SecretId=name, SecretString=secret)
+    return name
+
+
+def get_client_secret(district_id: str) -> str:
+    """The district's SIS client secret; SecretNotFound when there is none."""
+    try:
+        response = _secretsmanager().get_secret_value(SecretId=secret_name(district_id))
+    except ClientError as error:
+        if _error_code(error) == "ResourceNotFoundException":
+            raise SecretNotFound(district_id) from None
+        raise
+    secret = response.get("SecretString")
+    if not secret:
+        raise SecretNotFound(district_id)
+    register_secret(secret)
+    return secret
+
+
+def delete_client_secret(district_id: str) -> None:
+    """Delete the district's secret at once (no recovery window), so the district can connect
+    again straight away under the same name. Deleting a missing secret is not an error."""
+    try:
+        _secretsmanager().delete_secret(SecretId=secret_name(district_id), ForceDeleteWithoutRecovery=True)
+    except ClientError as error:
+        if _error_code(error) != "ResourceNotFoundException":
+            raise

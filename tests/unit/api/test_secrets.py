@@ -1,0 +1,58 @@
+"""Secrets Manager storage of a district's SIS client secret (rostersync.secrets)."""
+
+import logging
+
+import pytest
+
+
+@pytest.fixture
+def secrets(aws):
+    # Imported after `aws` so settings (secret prefix, region) come from the embedded AWS.
+    from rostersync import secrets
+
+    return secrets
+
+
+def test_put_creates_then_replaces_and_get_reads_back(secrets, aws):
+    name = secrets.put_client_secret("dst_secrets1", "first-secret-value")
+    assert name == "rostersync/local/district/dst_secrets1"
+    assert secrets.get_client_secret("dst_secrets1") == "first-secret-value"
+
+    assert secrets.put_client_secret("dst_secrets1", "second-secret-value") == name
+    assert secrets.get_client_secret("dst_secrets1") == "second-secret-value"
+    stored = aws.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
+    assert stored == "second-secret-value"
+
+
+def test_get_of_a_district_without_secret_raises_secret_not_found(secrets):
+    with pytest.raises(secrets.SecretNotFound):
+        secrets.get_client_secret("dst_never_connected")
+
+
+def test_delete_removes_at_once_so_the_district_can_connect_again(secrets):
+    secrets.put_client_secret("dst_secrets2", "to-be-deleted-1")
+    secrets.delete_client_secret("dst_secrets2")
+    with pytest.raises(secrets.SecretNotFound):
+        secrets.get_client_secret("dst_secrets2")
+    secrets.delete_client_secret("dst_secrets2")  # deleting twice is not an error
+    secrets.put_client_secret("dst_secrets2", "reconnected-secret")
+    assert secrets.get_client_secret("dst_secrets2") == "reconnected-secret"
+
+
+def test_every_secret_read_or_written_is_redacted_from_logs(secrets, aws, caplog):
+    secrets.put_client_secret("dst_secrets3", "written-secret-abc")
+    aws.client("secretsmanager").put_secret_value(
+        SecretId=secrets.secret_name("dst_secrets3"), SecretString="rotated-outside-xyz"
+    )
+    secrets.get_client_secret("dst_secrets3")
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("some.library").debug("body %s", {"SecretString": "written-secret-abc"})
+        logging.getLogger("rostersync").info("read rotated-outside-xyz")
+    assert "written-secret-abc" not in caplog.text
+    assert "rotated-outside-xyz" not in caplog.text
+    assert caplog.text.count("[redacted]") == 2
+
+
+def test_empty_secret_is_refused(secrets):
+    with pytest.raises(ValueError):
+        secrets.put_client_secret("dst_secrets4", "")
