@@ -1,1 +1,30 @@
+"""The OneRoster 1.1 client: reads a district's SIS for the sync and the setup API.
 
+    from rostersync.oneroster import ConnectionSettings, OneRosterClient, test_connection
+
+One job per module: hosts (which hosts may be called), http (guarded exchanges,
+redirects), retries and requester (backoff, auth recovery, typed errors), auth (OAuth
+1.0a, OAuth 2, auto), envelopes (where the records are in a body), records (typed
+values), filters (grammar, encoding, local re-check), paging (streams), client (the
+facade), connection_test (the setup API's live check). Quirks it copes with are listed
+in ../shared/ONEROSTER.md.
+"""
+
+from .client import COLLECTIONS, ConnectionSettings, OneRosterClient
+from .connection_test import ConnectionReport, test_connection
+from .errors import (BadResponse, InsufficientScope, InvalidCredentials, InvalidHostUrl, NotOneRoster,
+                     OneRosterError, RequestRejected, ServerError, UnreachableHost)
+from .filters import DateStyle, Filter, changed_since, parse_filter, where
+from .hosts import HostUrl, normalise_host_url
+from .paging import Page, RecordStream
+from .records import AcademicSession, BadRecord, Class, Course, Enrollment, Org, User
+from .retries import RetryPolicy
+
+__all__ = [
+    "COLLECTIONS", "ConnectionSettings", "OneRosterClient", "ConnectionReport", "test_connection",
+    "HostUrl", "normalise_host_url", "Page", "RecordStream", "RetryPolicy",
+    "Org", "AcademicSession", "Course", "Class", "User", "Enrollment", "BadRecord",
+    "Filter", "where", "parse_filter", "changed_since", "DateStyle",
+    "OneRosterError", "InvalidHostUrl", "UnreachableHost", "InvalidCredentials", "InsufficientScope",
+    "NotOneRoster", "ServerError", "BadResponse", "RequestRejected",
+]
