@@ -1,4 +1,13 @@
-"""Sync runs: one item per run, newest last by runId (time-ordered ids)."""
+"""Sync runs and the district run lock, as stored.
+
+One SyncRunModel item per run (runIds are time ordered, so a reverse query lists newest
+first). The run lock lives on the district item (activeRunId, lockExpiresAt): every write
+that takes or gives it back is here, as conditional writes, so the rules in
+rostersync.sync.locks / rostersync.sync.runs can rely on "exactly one writer wins".
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
 
 from pynamodb.attributes import (
     ListAttribute,
@@ -7,14 +16,26 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from rostersync.settings import get_settings
 from rostersync.store.base import model_meta
+from rostersync.store.districts import DistrictModel
 
 RECORD_TYPES = ("schools", "teachers", "students", "classes", "enrollments")
 COUNT_KINDS = ("created", "updated", "unchanged", "deactivated", "skipped")
 MAX_STORED_ERRORS = 200  # per run; errorTotal keeps counting past it
+
+QUEUED = "queued"
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+NEEDS_REVIEW = "needs_review"
+ACTIVE_STATUSES = (QUEUED, RUNNING)
+FINISHED_STATUSES = (SUCCEEDED, FAILED, NEEDS_REVIEW)
 
 
 class RunError(MapAttribute):
@@ -30,7 +51,8 @@ class SyncRunModel(Model):
     district_id = UnicodeAttribute(hash_key=True, attr_name="districtId")
     run_id = UnicodeAttribute(range_key=True, attr_name="runId")
     trigger = UnicodeAttribute()  # nightly | manual | replay
-    mode = UnicodeAttribute()  # full | delta
+    mode = UnicodeAttribute()  # full | delta: requested until the engine reports the effective mode
+    requested_mode = UnicodeAttribute(attr_name="requestedMode", null=True)
     status = UnicodeAttribute()  # queued | running | succeeded | failed | needs_review
     queued_at = UTCDateTimeAttribute(attr_name="queuedAt")
     started_at = UTCDateTimeAttribute(attr_name="startedAt", null=True)
@@ -44,3 +66,259 @@ class SyncRunModel(Model):
     failure = UnicodeAttribute(null=True)  # why a failed run failed, for people
     # Deactivations held back by the guard: {type: n}, applied on approval.
     held_deactivations = MapAttribute(attr_name="heldDeactivations", null=True)
+    approved_at = UTCDateTimeAttribute(attr_name="approvedAt", null=True)
+    # The worker lease: which SQS message is working on the run right now, and until when
+    # (epoch seconds). Two deliveries of one message never work on a run at the same time.
+    lease_id = UnicodeAttribute(attr_name="leaseId", null=True)
+    lease_until = NumberAttribute(attr_name="leaseUntil", null=True)
+    # Dead-letter bookkeeping: set when the run's message gave up (last receive) or was found
+    # in the dead-letter queue; a redriven message for such a run becomes one replay run.
+    dead_lettered_at = UTCDateTimeAttribute(attr_name="deadLetteredAt", null=True)
+    replay_of = UnicodeAttribute(attr_name="replayOf", null=True)
+    replayed_by = UnicodeAttribute(attr_name="replayedBy", null=True)
+
+
+class LockTaken(Exception):
+    """A conditional write on the lock (or the night mark) lost: someone else holds or made it."""
+
+
+# ---------------------------------------------------------------- reads
+
+
+def get_run(district_id: str, run_id: str) -> SyncRunModel | None:
+    try:
+        return SyncRunModel.get(district_id, run_id, consistent_read=True)
+    except SyncRunModel.DoesNotExist:
+        return None
+
+
+def get_district(district_id: str) -> DistrictModel | None:
+    try:
+        return DistrictModel.get(district_id, consistent_read=True)
+    except DistrictModel.DoesNotExist:
+        return None
+
+
+def list_runs(district_id: str, limit: int, start_run_id: str | None = None) -> tuple[list[SyncRunModel], str | None]:
+    """Up to `limit` runs newest first, after `start_run_id`; and the runId to continue after."""
+    start_key = None
+    if start_run_id is not None:
+        start_key = {"districtId": {"S": district_id}, "runId": {"S": start_run_id}}
+    # One more than asked tells whether another page exists without returning an empty one.
+    found = list(
+        SyncRunModel.query(
+            district_id,
+            scan_index_forward=False,
+            limit=limit + 1,
+            page_size=limit + 1,
+            last_evaluated_key=start_key,
+        )
+    )
+    page = found[:limit]
+    next_after = page[-1].run_id if len(found) > limit else None
+    return page, next_after
+
+
+def latest_run(district_id: str) -> SyncRunModel | None:
+    page, _ = list_runs(district_id, 1)
+    return page[0] if page else None
+
+
+# ---------------------------------------------------------------- lock + run creation
+
+
+def _lock_condition(observed_holder: str | None, observed_expiry: float | None):
+    """The lock is still as we read it: free, or held by the same (stale) holder."""
+    if observed_holder is None:
+        return DistrictModel.active_run_id.does_not_exist()
+    return (DistrictModel.active_run_id == observed_holder) & (DistrictModel.lock_expires_at == observed_expiry)
+
+
+def create_run_with_lock(
+    run: SyncRunModel,
+    lock_expires_at: float,
+    observed_holder: str | None,
+    observed_expiry: float | None,
+    stale_run_failure: str | None = None,
+    night: str | None = None,
+    replay_of: SyncRunModel | None = None,
+) -> None:
+    """Atomically: put the new run, point the district lock at it, and optionally
+    - fail the stale holder (`stale_run_failure`) when the lock is taken over,
+    - mark `night` as dispatched (only if no later-or-equal night was marked),
+    - mark `replay_of` as replayed by the new run (only once).
+    Raises LockTaken when any condition no longer holds (nothing is written then)."""
+    district = DistrictModel(run.district_id)
+    district_actions = [
+        DistrictModel.active_run_id.set(run.run_id),
+        DistrictModel.lock_expires_at.set(lock_expires_at),
+    ]
+    district_condition = DistrictModel.district_id.exists() & _lock_condition(observed_holder, observed_expiry)
+    if night is not None:
+        district_actions.append(DistrictModel.last_nightly_night.set(night))
+        district_condition &= DistrictModel.last_nightly_night.does_not_exist() | (
+            DistrictModel.last_nightly_night < night
+        )
+    try:
+        with TransactWrite(connection=Connection(region=get_settings().region)) as transaction:
+            transaction.save(run, condition=SyncRunModel.run_id.does_not_exist())
+            transaction.update(district, actions=district_actions, condition=district_condition)
+            if observed_holder is not None and stale_run_failure is not None:
+                stale = SyncRunModel(run.district_id, observed_holder)
+                transaction.update(
+                    stale,
+                    actions=[
+                        SyncRunModel.status.set(FAILED),
+                        SyncRunModel.failure.set(stale_run_failure),
+                        SyncRunModel.finished_at.set(run.queued_at),
+                        SyncRunModel.lease_id.remove(),
+                        SyncRunModel.lease_until.remove(),
+                    ],
+                    condition=SyncRunModel.status.is_in(*ACTIVE_STATUSES),
+                )
+            if replay_of is not None:
+                transaction.update(
+                    replay_of,
+                    actions=[SyncRunModel.replayed_by.set(run.run_id)],
+                    condition=(SyncRunModel.status == FAILED) & SyncRunModel.replayed_by.does_not_exist(),
+                )
+    except TransactWriteError as error:
+        if _cancelled_by_condition(error):
+            raise LockTaken(run.district_id) from error
+        raise
+
+
+def _cancelled_by_condition(error: TransactWriteError) -> bool:
+    reasons = [reason for reason in (error.cancellation_reasons or []) if reason is not None]
+    return any(reason.code == "ConditionalCheckFailed" for reason in reasons)
+
+
+def relock_existing_run(
+    run: SyncRunModel, lock_expires_at: float, observed_holder: str | None, observed_expiry: float | None,
+    stale_run_failure: str | None, from_status: str, actions: list,
+) -> None:
+    """Atomically point the lock at an existing run (approval of a needs_review run) and
+    update that run, provided it is still in `from_status`. Raises LockTaken otherwise."""
+    district = DistrictModel(run.district_id)
+    try:
+        with TransactWrite(connection=Connection(region=get_settings().region)) as transaction:
+            transaction.update(
+                district,
+                actions=[
+                    DistrictModel.active_run_id.set(run.run_id),
+                    DistrictModel.lock_expires_at.set(lock_expires_at),
+                ],
+                condition=DistrictModel.district_id.exists() & _lock_condition(observed_holder, observed_expiry),
+            )
+            transaction.update(run, actions=actions, condition=SyncRunModel.status == from_status)
+            if observed_holder is not None and stale_run_failure is not None and observed_holder != run.run_id:
+                stale = SyncRunModel(run.district_id, observed_holder)
+                transaction.update(
+                    stale,
+                    actions=[
+                        SyncRunModel.status.set(FAILED),
+                        SyncRunModel.failure.set(stale_run_failure),
+                        SyncRunModel.lease_id.remove(),
+                        SyncRunModel.lease_until.remove(),
+                    ],
+                    condition=SyncRunModel.status.is_in(*ACTIVE_STATUSES),
+                )
+    except TransactWriteError as error:
+        if _cancelled_by_condition(error):
+            raise LockTaken(run.district_id) from error
+        raise
+
+
+def extend_lock(district_id: str, run_id: str, lock_expires_at: float) -> bool:
+    """Heart-beat: move the lock's expiry, only while `run_id` holds it. False if it does not."""
+    try:
+        DistrictModel(district_id).update(
+            actions=[DistrictModel.lock_expires_at.set(lock_expires_at)],
+            condition=DistrictModel.district_id.exists() & (DistrictModel.active_run_id == run_id),
+        )
+        return True
+    except UpdateError as error:
+        if _condition_failed(error):
+            return False
+        raise
+
+
+def release_lock(district_id: str, run_id: str) -> bool:
+    """Give the lock back, only if `run_id` still holds it. False if it did not."""
+    try:
+        DistrictModel(district_id).update(
+            actions=[DistrictModel.active_run_id.remove(), DistrictModel.lock_expires_at.remove()],
+            condition=DistrictModel.district_id.exists() & (DistrictModel.active_run_id == run_id),
+        )
+        return True
+    except UpdateError as error:
+        if _condition_failed(error):
+            return False
+        raise
+
+
+def _condition_failed(error: Exception) -> bool:
+    cause = getattr(error, "cause_response_code", None)
+    return cause == "ConditionalCheckFailedException"
+
+
+# ---------------------------------------------------------------- run updates
+
+
+def update_run(run: SyncRunModel, actions: list, condition=None) -> bool:
+    """Conditional update of a run; False when the condition does not hold (the item
+    is then unchanged and `run` keeps its old values)."""
+    try:
+        run.update(actions=actions, condition=condition)
+        return True
+    except UpdateError as error:
+        if _condition_failed(error):
+            return False
+        raise
+
+
+def claim_run(run: SyncRunModel, lease_id: str, now: float, lease_until: float, started_at: datetime) -> bool:
+    """Take the worker lease on a queued or running run and mark it running (one more invocation).
+    Fails (False) while another message holds a live lease, or when the run is finished."""
+    lease_free = (
+        SyncRunModel.lease_until.does_not_exist() | (SyncRunModel.lease_until < now) | (SyncRunModel.lease_id == lease_id)
+    )
+    actions = [
+        SyncRunModel.status.set(RUNNING),
+        SyncRunModel.started_at.set(SyncRunModel.started_at | started_at),
+        SyncRunModel.invocations.add(1),
+        SyncRunModel.lease_id.set(lease_id),
+        SyncRunModel.lease_until.set(lease_until),
+    ]
+    return update_run(run, actions, SyncRunModel.status.is_in(*ACTIVE_STATUSES) & lease_free)
+
+
+def held_by(lease_id: str):
+    """Condition: the run is still active and this message holds its lease."""
+    return SyncRunModel.status.is_in(*ACTIVE_STATUSES) & (SyncRunModel.lease_id == lease_id)
+
+
+def bounded_errors(stored: Iterable[RunError], new: Iterable[dict]) -> list[RunError]:
+    """Stored errors plus new ones, keeping at most MAX_STORED_ERRORS (the first ones)."""
+    kept = list(stored)[:MAX_STORED_ERRORS]
+    for error in new:
+        if len(kept) >= MAX_STORED_ERRORS:
+            break
+        kept.append(
+            RunError(
+                type=str(error.get("type") or "unknown"),
+                sis_sourced_id=(None if error.get("sisSourcedId") is None else str(error.get("sisSourcedId"))),
+                code=str(error.get("code") or "error"),
+                message=str(error.get("message") or "")[:1000],
+            )
+        )
+    return kept
+
+
+def normalised_counts(counts: dict | None) -> dict:
+    """{type: {kind: int}} for every type and kind, zeros where the engine said nothing."""
+    counts = counts or {}
+    return {
+        record_type: {kind: int((counts.get(record_type) or {}).get(kind, 0) or 0) for kind in COUNT_KINDS}
+        for record_type in RECORD_TYPES
+    }

@@ -1,0 +1,268 @@
+"""A sync run's life: queued (holding the district lock) -> running (a worker holds its lease)
+-> succeeded | failed | needs_review (lock released). Approval puts a needs_review run back
+to queued; a dead-lettered failed run can be replayed once, as a new run with trigger replay.
+
+Every transition is a conditional write (store/runs.py), so concurrent API calls, retried
+dispatchers and duplicate SQS deliveries cannot produce two runs or two results.
+"""
+
+from datetime import datetime, timezone
+
+from rostersync.ids import new_id
+from rostersync.store import runs as store
+from rostersync.store.runs import SyncRunModel
+from rostersync.sync import locks
+from rostersync.sync.locks import DistrictNotFound, LockLost, NightAlreadyDispatched, RunInProgress
+
+__all__ = [
+    "DistrictNotFound",
+    "LockLost",
+    "NightAlreadyDispatched",
+    "NotApprovable",
+    "RunInProgress",
+    "start_run",
+    "start_replay",
+    "approve_run",
+]
+
+TRIGGERS = ("nightly", "manual", "replay")
+MODES = ("full", "delta")
+# How long one message may work on a run before another delivery may take over its lease:
+# the same as the lock, which the worker extends together with the lease.
+LEASE_SECONDS = locks.RUNNING_LOCK_SECONDS
+
+
+class NotApprovable(Exception):
+    def __init__(self, status: str, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def start_run(
+    district_id: str,
+    trigger: str,
+    mode: str,
+    night=None,
+    run_id: str | None = None,
+    replay_of: SyncRunModel | None = None,
+) -> SyncRunModel:
+    """Create a queued run holding the district lock (one transaction).
+
+    Raises RunInProgress(run_id) while another run is queued or running, NightAlreadyDispatched
+    for a `night` that already has its nightly run, DistrictNotFound for an unknown district.
+    """
+    if trigger not in TRIGGERS:
+        raise ValueError(f"unknown trigger {trigger!r}")
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}")
+    night_text = None if night is None else str(night)
+    run = SyncRunModel(
+        district_id,
+        run_id or new_id("run"),
+        trigger=trigger,
+        mode=mode,
+        requested_mode=mode,
+        status=store.QUEUED,
+        queued_at=utcnow(),
+        counts=store.normalised_counts(None),
+        errors=[],
+        error_total=0,
+        invocations=0,
+        night=night_text,
+        replay_of=None if replay_of is None else replay_of.run_id,
+    )
+
+    def write(_district, observed: locks.ObservedLock) -> None:
+        store.create_run_with_lock(
+            run,
+            lock_expires_at=locks.expiry(locks.QUEUED_LOCK_SECONDS),
+            observed_holder=observed.holder,
+            observed_expiry=observed.expires_at,
+            stale_run_failure=observed.stale_failure,
+            night=night_text,
+            replay_of=replay_of,
+        )
+
+    locks.take(district_id, write, night=night_text)
+    return run
+
+
+def start_replay(failed_run: SyncRunModel) -> SyncRunModel | None:
+    """The one replay of a failed run: a new queued run with trigger replay (the failed run
+    stays failed and records replayedBy). None if it was already replayed."""
+    if failed_run.status != store.FAILED:
+        raise ValueError(f"only failed runs are replayed, not {failed_run.status}")
+    if failed_run.replayed_by:
+        return None
+    try:
+        return start_run(
+            failed_run.district_id,
+            "replay",
+            failed_run.requested_mode or failed_run.mode,
+            replay_of=failed_run,
+        )
+    except RunInProgress:
+        # Our transaction may have lost because a concurrent replay of the same run won.
+        fresh = store.get_run(failed_run.district_id, failed_run.run_id)
+        if fresh is not None and fresh.replayed_by:
+            return None
+        raise
+
+
+def approve_run(district_id: str, run_id: str) -> SyncRunModel:
+    """needs_review -> queued (taking the lock) so a worker applies the held deactivations.
+
+    Raises NotApprovable for any other state, or when a newer run exists (its read of the
+    SIS supersedes the held deactivations), RunInProgress while another run holds the lock.
+    """
+    run = store.get_run(district_id, run_id)
+    if run is None:
+        raise LookupError(run_id)
+    if run.status != store.NEEDS_REVIEW:
+        raise NotApprovable(run.status, f"Only a run waiting for review can be approved; this one is {run.status}.")
+    latest = store.latest_run(district_id)
+    if latest is not None and latest.run_id != run.run_id:
+        raise NotApprovable(
+            run.status, "A newer sync has run since; its result replaces this review. Start a new sync instead."
+        )
+    approved_at = utcnow()
+    actions = [
+        SyncRunModel.status.set(store.QUEUED),
+        SyncRunModel.approved_at.set(approved_at),
+        SyncRunModel.finished_at.remove(),
+        SyncRunModel.lease_id.remove(),
+        SyncRunModel.lease_until.remove(),
+    ]
+
+    def write(_district, observed: locks.ObservedLock) -> None:
+        store.relock_existing_run(
+            run,
+            lock_expires_at=locks.expiry(locks.QUEUED_LOCK_SECONDS),
+            observed_holder=observed.holder,
+            observed_expiry=observed.expires_at,
+            stale_run_failure=observed.stale_failure,
+            from_status=store.NEEDS_REVIEW,
+            actions=actions,
+        )
+
+    try:
+        locks.take(district_id, write)
+    except RunInProgress:
+        fresh = store.get_run(district_id, run_id)
+        if fresh is not None and fresh.status != store.NEEDS_REVIEW:
+            raise NotApprovable(fresh.status, "This run was approved already.") from None
+        raise
+    run.status = store.QUEUED
+    run.approved_at = approved_at
+    run.finished_at = None
+    return run
+
+
+# ---------------------------------------------------------------- worker side
+
+
+def claim(run: SyncRunModel, lease_id: str) -> bool:
+    """Mark the run running for this message (invocations + 1) and heart-beat its lock.
+    False when the run is finished or another delivery is working on it right now."""
+    now = locks.clock()
+    if not store.claim_run(run, lease_id, now, int(now) + LEASE_SECONDS, utcnow()):
+        return False
+    locks.heartbeat(run.district_id, run.run_id)
+    return True
+
+
+def heartbeat(run: SyncRunModel, lease_id: str, counts: dict | None) -> None:
+    """Extend lock and lease, and show the live counts. Raises LockLost when taken over."""
+    actions = [SyncRunModel.lease_until.set(int(locks.clock()) + LEASE_SECONDS)]
+    if counts is not None:
+        actions.append(SyncRunModel.counts.set(store.normalised_counts(counts)))
+    if not store.update_run(run, actions, store.held_by(lease_id)):
+        raise LockLost(run.run_id)
+    locks.heartbeat(run.district_id, run.run_id)
+
+
+def record_continuation(run: SyncRunModel, lease_id: str, result) -> None:
+    """Between two invocations: keep the progress, give the lease back (the next message
+    takes it), and keep the lock for as long as a queued run's."""
+    actions = _result_actions(run, result) + [SyncRunModel.lease_id.remove(), SyncRunModel.lease_until.remove()]
+    if not store.update_run(run, actions, store.held_by(lease_id)):
+        raise LockLost(run.run_id)
+    locks.heartbeat(run.district_id, run.run_id, locks.QUEUED_LOCK_SECONDS)
+
+
+def release_lease(run: SyncRunModel, lease_id: str) -> None:
+    """After a failed attempt: let the retried delivery (or a duplicate) take the run at once."""
+    store.update_run(run, [SyncRunModel.lease_id.remove(), SyncRunModel.lease_until.remove()], store.held_by(lease_id))
+
+
+def finish(run: SyncRunModel, lease_id: str, status: str, result) -> bool:
+    """Record the end of a run (succeeded, failed, needs_review) and release the lock.
+    False if this message no longer held the run (taken over): nothing is written then."""
+    if status not in store.FINISHED_STATUSES:
+        raise ValueError(status)
+    actions = _result_actions(run, result) + [
+        SyncRunModel.status.set(status),
+        SyncRunModel.finished_at.set(utcnow()),
+        SyncRunModel.lease_id.remove(),
+        SyncRunModel.lease_until.remove(),
+    ]
+    failure = getattr(result, "failure", None)
+    actions.append(SyncRunModel.failure.set(failure) if failure else SyncRunModel.failure.remove())
+    held = getattr(result, "held_deactivations", None)
+    if status == store.NEEDS_REVIEW and held:
+        actions.append(SyncRunModel.held_deactivations.set(dict(held)))
+    elif status != store.NEEDS_REVIEW:
+        actions.append(SyncRunModel.held_deactivations.remove())
+    if not store.update_run(run, actions, store.held_by(lease_id)):
+        return False
+    locks.release(run.district_id, run.run_id)
+    return True
+
+
+def fail(run: SyncRunModel, failure: str, *, dead_lettered: bool = False) -> bool:
+    """Fail a queued or running run whoever holds its lease (the last delivery gave up, or
+    on-call found its message in the dead-letter queue), and release the lock."""
+    actions = [
+        SyncRunModel.status.set(store.FAILED),
+        SyncRunModel.failure.set(failure),
+        SyncRunModel.finished_at.set(utcnow()),
+        SyncRunModel.lease_id.remove(),
+        SyncRunModel.lease_until.remove(),
+    ]
+    if dead_lettered:
+        actions.append(SyncRunModel.dead_lettered_at.set(utcnow()))
+    changed = store.update_run(run, actions, SyncRunModel.status.is_in(*store.ACTIVE_STATUSES))
+    if changed:
+        locks.release(run.district_id, run.run_id)
+    return changed
+
+
+def mark_dead_lettered(run: SyncRunModel, failure: str) -> SyncRunModel:
+    """A message for `run` sits in the dead-letter queue: make sure the run says failed (a
+    worker killed on its last attempt left it running) and may be replayed once."""
+    if run.status in store.ACTIVE_STATUSES:
+        fail(run, failure, dead_lettered=True)
+    elif run.status == store.FAILED and run.dead_lettered_at is None:
+        store.update_run(
+            run, [SyncRunModel.dead_lettered_at.set(utcnow())], (SyncRunModel.status == store.FAILED)
+        )
+    return store.get_run(run.district_id, run.run_id) or run
+
+
+def _result_actions(run: SyncRunModel, result) -> list:
+    """Counts, bounded errors and the effective mode from an engine result."""
+    actions = [SyncRunModel.counts.set(store.normalised_counts(result.counts))]
+    new_errors = list(result.errors or [])
+    if new_errors:
+        # Read-modify-write is safe: only the lease holder writes a run's errors.
+        actions.append(SyncRunModel.errors.set(store.bounded_errors(run.errors or [], new_errors)))
+    error_total = max(int(result.error_total or 0), int(run.error_total or 0), len(new_errors))
+    actions.append(SyncRunModel.error_total.set(error_total))
+    if getattr(result, "mode", None) in MODES:
+        actions.append(SyncRunModel.mode.set(result.mode))
+    return actions
