@@ -1,0 +1,96 @@
+"""The admin endpoints (no auth; the server listens on loopback only).
+
+  GET  /_admin                 what is here
+  GET  /_admin/state           {"day", "data": {collection: [records]}, "history": [{"day", "changes"}]}
+  POST /_admin/advance         {} or {"day": n} -> {"day", "changes": [{"change", "sourcedId"}]}
+  GET  /_admin/quirks          the quirks now
+  POST /_admin/quirks          {"no_total_count": true, ...} -> the quirks now
+  POST /_admin/inject          {"kind", "count"?, "path"?, "retry_after"?, "ms"?, "status"?} -> armed faults
+  DELETE /_admin/inject        disarm every fault
+  GET  /_admin/stats           {"requests", "byPath", "tokenRequests", ...}
+  POST /_admin/stats/reset     counters back to zero
+"""
+
+import json
+
+from .faults import FAULT_KINDS
+from .responses import Response, json_response
+
+ROUTES = {
+    ("GET", "/_admin"): "index",
+    ("GET", "/_admin/state"): "state",
+    ("POST", "/_admin/advance"): "advance",
+    ("GET", "/_admin/quirks"): "quirks",
+    ("POST", "/_admin/quirks"): "set_quirks",
+    ("GET", "/_admin/inject"): "armed",
+    ("POST", "/_admin/inject"): "inject",
+    ("DELETE", "/_admin/inject"): "disarm",
+    ("GET", "/_admin/stats"): "stats",
+    ("POST", "/_admin/stats/reset"): "reset_stats",
+}
+
+
+def bad_request(message: str) -> Response:
+    return json_response(400, {"error": "bad_request", "message": message})
+
+
+def handle(app, method: str, path: str, body: bytes) -> Response:
+    """`app` is the SandboxApp; `path` starts with /_admin (any vendor prefix removed)."""
+    action = ROUTES.get((method, path.rstrip("/") or path))
+    if action is None:
+        allowed = sorted(m for m, p in ROUTES if p == path.rstrip("/"))
+        if allowed:
+            return Response(405, b'{"error":"method_not_allowed"}', headers={"Allow": ", ".join(allowed)})
+        return json_response(404, {"error": "not_found", "message": f"no admin endpoint {path}"})
+    try:
+        payload = json.loads(body or b"{}")
+    except ValueError:
+        return bad_request("the body is not JSON")
+    if not isinstance(payload, dict):
+        return bad_request("the body must be a JSON object")
+    try:
+        return json_response(200, ACTIONS[action](app, payload))
+    except (TypeError, ValueError) as exc:
+        return bad_request(str(exc))
+
+
+def _index(app, payload):
+    return {"endpoints": [f"{method} {path}" for method, path in ROUTES], "faultKinds": list(FAULT_KINDS),
+            "quirks": app.quirks.as_dict()}
+
+
+def _advance(app, payload):
+    day = payload.get("day")
+    if day is not None and (not isinstance(day, int) or isinstance(day, bool)):
+        raise ValueError("day must be an integer")
+    return app.advance_day(day)
+
+
+def _inject(app, payload):
+    if "kind" not in payload:
+        raise ValueError(f"kind is required (one of {', '.join(FAULT_KINDS)})")
+    allowed = {"kind", "count", "path", "retry_after", "ms", "status"}
+    unknown = sorted(set(payload) - allowed)
+    if unknown:
+        raise ValueError(f"unknown fields: {', '.join(unknown)}")
+    app.faults.arm(str(payload["kind"]), **{k: v for k, v in payload.items() if k != "kind"})
+    return {"armed": app.faults.pending()}
+
+
+def _reset_stats(app, payload):
+    app.stats.reset()
+    return app.stats.as_dict()
+
+
+ACTIONS = {
+    "index": _index,
+    "state": lambda app, payload: app.state(),
+    "advance": _advance,
+    "quirks": lambda app, payload: app.quirks.as_dict(),
+    "set_quirks": lambda app, payload: app.set_quirks(**payload),
+    "armed": lambda app, payload: {"armed": app.faults.pending()},
+    "inject": _inject,
+    "disarm": lambda app, payload: (app.faults.clear(), {"armed": []})[1],
+    "stats": lambda app, payload: app.stats.as_dict(),
+    "reset_stats": _reset_stats,
+}

@@ -1,0 +1,124 @@
+"""SandboxApp: every HTTP request -> Response, without sockets (server.py does the wire).
+
+Paths, with P the optional vendor prefix and B = P + /ims/oneroster/v1p1:
+  /_admin/... and P/_admin/...   admin (no auth): state, advance, quirks, inject, stats
+  POST P/token, POST B/token     OAuth 2 client-credentials token endpoint
+  GET B/...                      OneRoster 1.1 (OAuth 1.0a signature or bearer token)
+OneRoster and token requests are counted, delayed by latency_ms and subject to injected faults.
+"""
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import parse_qsl
+
+from . import admin, fault_responses
+from .api import OneRosterApi
+from .auth import AuthGate
+from .config import ONEROSTER_BASE_PATH, SandboxConfig
+from .daily_changes import advance_one_day
+from .faults import FaultInjector, Quirks
+from .generator import generate_district
+from .responses import Response, json_response
+from .stats import RequestStats
+from .store import DistrictStore
+from .timestamps import utc_now
+
+
+@dataclass
+class Request:
+    method: str
+    path: str  # without query, still percent-encoded as sent
+    query: str  # raw query string
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    host: str  # host[:port] the client addressed (Host header)
+
+
+class SandboxApp:
+    def __init__(self, config: SandboxConfig):
+        self.config = config
+        self.store = DistrictStore(generate_district(config))
+        self.quirks = Quirks(latency_ms=config.latency_ms, page_cap=config.page_cap)
+        self.faults = FaultInjector()
+        self.auth = AuthGate(config.client_id, config.client_secret, config.token_ttl_s, self.quirks)
+        self.api = OneRosterApi(self.store, self.quirks)
+        self.stats = RequestStats()
+        self._advance_lock = threading.Lock()
+
+    # -- operations (SandboxSIS and the admin endpoints both use these)
+    def set_quirks(self, **changes) -> dict:
+        self.quirks.update(**changes)
+        if changes.get("revoke_credentials"):
+            self.auth.revoke_all_tokens()
+        return self.quirks.as_dict()
+
+    def advance_day(self, to_day: int | None = None, now: datetime | None = None) -> dict:
+        """One day forward, or until `to_day`; the changes of every day advanced."""
+        with self._advance_lock:
+            target = self.store.day + 1 if to_day is None else int(to_day)
+            changes = []
+            while self.store.day < target:
+                changes += advance_one_day(self.store, self.config.seed, now or utc_now(),
+                                           self.config.path_prefix)["changes"]
+            return {"day": self.store.day, "changes": changes}
+
+    def state(self) -> dict:
+        with self.store.lock:
+            return {"day": self.store.day, "data": self.store.snapshot(),
+                    "history": json.loads(json.dumps(self.store.history))}
+
+    # -- HTTP
+    def handle(self, request: Request) -> Response:
+        prefix = self.config.path_prefix
+        for root in dict.fromkeys(("", prefix)):
+            if request.path == root + "/_admin" or request.path.startswith(root + "/_admin/"):
+                return admin.handle(self, request.method, request.path[len(root):], request.body)
+        if prefix and not request.path.startswith(prefix + "/"):
+            return json_response(404, {"error": "not_found"})
+        below_prefix = request.path[len(prefix):]
+        is_token = below_prefix in ("/token", ONEROSTER_BASE_PATH + "/token")
+        if not is_token and not below_prefix.startswith(ONEROSTER_BASE_PATH + "/"):
+            return json_response(404, {"error": "not_found"})
+        api_path = "/token" if is_token else below_prefix[len(ONEROSTER_BASE_PATH):]
+        self.stats.count(api_path, is_token)
+        if self.quirks.latency_ms:
+            time.sleep(self.quirks.latency_ms / 1000)
+        fault = self.faults.take(request.path, is_token)
+        if fault is not None and fault.kind in fault_responses.REPLACING:
+            response = fault_responses.replacement(fault)
+        else:
+            if fault is not None and fault.kind == "slow":
+                time.sleep(fault.ms / 1000)
+            response = self._token(request) if is_token else self._oneroster(request, api_path)
+            if fault is not None:
+                response = fault_responses.spoil(response, fault)
+        self.stats.answered(response.status, fault is not None)
+        return response
+
+    def _token(self, request: Request) -> Response:
+        if request.method != "POST":
+            return Response(405, b'{"error":"method_not_allowed"}', headers={"Allow": "POST"})
+        text = request.body.decode("utf-8", "replace")
+        if request.headers.get("content-type", "").startswith("application/json"):
+            try:
+                form = {k: str(v) for k, v in json.loads(text or "{}").items()}
+            except (ValueError, AttributeError):
+                form = {}
+        else:
+            form = dict(parse_qsl(text, keep_blank_values=True))
+        return self.auth.issue_token(request.headers.get("authorization"), form)
+
+    def _oneroster(self, request: Request, api_path: str) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return Response(405, b'{"error":"method_not_allowed"}', headers={"Allow": "GET"})
+        query = parse_qsl(request.query, keep_blank_values=True)
+        url = f"http://{request.host}{request.path}"
+        # RFC 5849 3.4.1.2: the signed URI has a lower-case host and no default port.
+        signed_uri = f"http://{request.host.lower().removesuffix(':80')}{request.path}"
+        refusal = self.auth.check(request.method, signed_uri, query, request.headers.get("authorization"))
+        if refusal is not None:
+            return refusal
+        return self.api.answer(api_path, query, url)
