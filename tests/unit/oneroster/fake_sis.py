@@ -143,7 +143,10 @@ class FakeSIS:
             if self.latency:
                 time.sleep(self.latency)
             reply = self._reply(seen, parts.query)
-            self._send(handler, reply)
+            try:
+                self._send(handler, reply)
+            except (BrokenPipeError, ConnectionResetError):
+                handler.close_connection = True  # the client gave up (a timeout test)
         finally:
             with self._lock:
                 self.in_flight -= 1

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from .auth import AutoAuth, OAuth1Auth, OAuth2Auth, build_authenticator
 from .envelopes import ENVELOPES, record_of, records_of
+from .errors import OneRosterError
 from .filters import DateStyle, Filter, changed_since, encode_query, parse_filter
 from .hosts import AddressPolicy, Resolver, check_token_url, normalise_host_url
 from .http import HttpClient, endpoint_of
@@ -143,7 +144,7 @@ class OneRosterClient:
 
     def stream(self, collection: str, filter: str | Filter | None = None, *, sort: str | None = None,
                order_by: str | None = None, fields: str | None = None, page_limit: int | None = None,
-               max_in_flight: int | None = None) -> RecordStream:
+               max_in_flight: int | None = None, start_offset: int = 0) -> RecordStream:
         """A lazy stream over a collection (or a nested path like "schools/{id}/classes")."""
         path, kind = self._collection_path(collection)
         parsed_filter = parse_filter(filter) if filter is not None else None
@@ -161,25 +162,32 @@ class OneRosterClient:
 
         def fetch(offset: int, limit: int) -> RawPage:
             query = encode_query([("limit", str(limit)), ("offset", str(offset)), *extra])
-            body, response = self._requester.get_json(f"{url}?{query}", auth=self._auth, count=stream.count_request)
-            records = records_of(body, kind, endpoint=endpoint_of(url), status=response.status_code)
+            try:
+                body, response = self._requester.get_json(f"{url}?{query}", auth=self._auth,
+                                                          count=stream.count_request)
+                records = records_of(body, kind, endpoint=endpoint_of(url), status=response.status_code)
+            except OneRosterError as error:
+                raise self._secrets.clean(error) from None
             return RawPage(records, _total_count(response.headers.get("x-total-count")), _has_next(response))
 
         stream = RecordStream(
             collection, fetch, endpoint=endpoint_of(url), filter=parsed_filter,
             page_limit=page_limit or self.page_limit,
             max_in_flight=max_in_flight or self.max_in_flight, max_pages=self.max_pages,
-            on_date_sample=lambda sample: self._learn_date_style(kind, sample))
+            on_date_sample=lambda sample: self._learn_date_style(kind, sample), start_offset=start_offset)
         return stream
 
     def get(self, collection: str, sourced_id: str) -> Record | BadRecord | None:
         """One record by sourcedId; None when the server answers 404."""
         path, kind = self._collection_path(collection)
         url = f"{self.base_url}/{path}/{quote(str(sourced_id), safe='')}"
-        body, response = self._requester.get_json(url, auth=self._auth, allow_404=True)
-        if body is None:
-            return None
-        raw = record_of(body, kind, endpoint=endpoint_of(url), status=response.status_code)
+        try:
+            body, response = self._requester.get_json(url, auth=self._auth, allow_404=True)
+            if body is None:
+                return None
+            raw = record_of(body, kind, endpoint=endpoint_of(url), status=response.status_code)
+        except OneRosterError as error:
+            raise self._secrets.clean(error) from None
         if raw is None:
             return None
         return parse_record(kind, raw)

@@ -9,6 +9,8 @@ gets here (`scrub`), so no str(), repr() or log line can carry them.
 
 from __future__ import annotations
 
+import re
+
 
 class OneRosterError(Exception):
     """Base of every error the OneRoster client raises."""
@@ -93,9 +95,15 @@ ERROR_TYPES: dict[str, type[OneRosterError]] = {
 REDACTED = "[redacted]"
 
 
+# Credentials a server may echo from our own request headers, whatever their value.
+_ECHOED_CREDENTIALS = re.compile(
+    r'(oauth_signature=)"?[^",\s]*"?|(Bearer\s+)[A-Za-z0-9._~+/=-]+|(Basic\s+)[A-Za-z0-9+/=]+', re.IGNORECASE)
+
+
 def scrub(text: str, secrets: tuple[str, ...] | list[str]) -> str:
-    """`text` with every non-trivial secret replaced: server text may echo what we sent."""
+    """`text` with every non-trivial secret and echoed credential replaced: server text
+    may repeat what we sent."""
     for secret in secrets:
         if secret and len(secret) >= 4 and secret in text:
             text = text.replace(secret, REDACTED)
-    return text
+    return _ECHOED_CREDENTIALS.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + REDACTED, text)

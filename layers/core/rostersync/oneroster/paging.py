@@ -65,7 +65,8 @@ class RecordStream:
     """
 
     def __init__(self, collection: str, fetch: FetchPage, *, endpoint: str, filter: Filter | None, page_limit: int,
-                 max_in_flight: int, max_pages: int, on_date_sample: Callable[[Any], None] | None = None):
+                 max_in_flight: int, max_pages: int, on_date_sample: Callable[[Any], None] | None = None,
+                 start_offset: int = 0):
         self.collection = collection
         self.endpoint = endpoint
         self._kind = collection.rsplit("/", 1)[-1]
@@ -75,6 +76,7 @@ class RecordStream:
         self.max_in_flight = max(1, max_in_flight)
         self.max_pages = max_pages
         self._on_date_sample = on_date_sample
+        self.start_offset = max(0, start_offset)  # a sync resuming from its checkpoint starts mid-collection
         self._lock = threading.Lock()
         self.requests = 0  # HTTP requests made for this stream (retries included)
         self.pages_read = 0
@@ -111,7 +113,7 @@ class RecordStream:
     def pages(self) -> Iterator[Page]:
         self.complete = False
         self.filter_mismatches = self.pages_read = self.records_read = self.bad_records = 0
-        first = self._load(0, self.page_limit)
+        first = self._load(self.start_offset, self.page_limit)
         self.total = first.total
         yield self._account(first)
         if first.raw_count == 0:
@@ -121,7 +123,7 @@ class RecordStream:
         self.page_size = min(first.raw_count, self.page_limit)
         first_ids = {first.first_id: 0} if first.first_id is not None else {}
         total = first.total
-        if total is not None and first.raw_count >= total:
+        if total is not None and self.start_offset + first.raw_count >= total:
             self.complete = True
             return
         if total is not None and self.max_in_flight > 1:
@@ -131,7 +133,7 @@ class RecordStream:
         self.complete = True
 
     def _sequential(self, first_ids: dict, previous: _Loaded) -> Iterator[Page]:
-        offset = previous.raw_count
+        offset = previous.page.offset + previous.raw_count
         total = previous.total
         has_next = previous.has_next
         while True:
@@ -151,7 +153,7 @@ class RecordStream:
 
     def _concurrent(self, first_ids: dict, total: int) -> Iterator[Page]:
         size = self.page_size or self.page_limit
-        offsets = iter(range(size, total, size))
+        offsets = iter(range(self.start_offset + size, total, size))
         pending: deque[tuple[int, Future]] = deque()
         executor = ThreadPoolExecutor(max_workers=self.max_in_flight, thread_name_prefix="oneroster-page")
 

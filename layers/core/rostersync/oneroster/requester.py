@@ -56,6 +56,12 @@ class Secrets:
     def scrub(self, text: str) -> str:
         return scrub(text, tuple(self._values))
 
+    def clean(self, error: OneRosterError) -> OneRosterError:
+        """The same error with its message scrubbed (for errors built from server text)."""
+        error.message = self.scrub(error.message)
+        error.args = (error.message,)
+        return error
+
     def __repr__(self) -> str:
         return "Secrets(<redacted>)"
 
