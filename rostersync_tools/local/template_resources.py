@@ -131,3 +131,36 @@ def create_resources(session, endpoint_url: str | None = None, template: dict | 
         created.queue_urls[name] = url
         created.queue_arns[name] = arn
     return created
+
+
+# ---------------------------------------------------------------- function settings
+# The local stack runs the functions the way Lambda would; these read how from the template.
+
+
+def function_properties(template: dict, logical_id: str) -> dict:
+    """A function's properties with the template's Globals.Function filled in where unset."""
+    defaults = (template.get("Globals") or {}).get("Function") or {}
+    props = template["Resources"][logical_id].get("Properties", {})
+    return {**defaults, **props}
+
+
+def function_timeout_s(template: dict, logical_id: str) -> int:
+    return int(function_properties(template, logical_id).get("Timeout", 3))
+
+
+def function_memory_mb(template: dict, logical_id: str) -> int:
+    return int(function_properties(template, logical_id).get("MemorySize", 128))
+
+
+def sqs_event_source(template: dict, logical_id: str) -> dict:
+    """The properties of a function's (one) SQS event: Queue, BatchSize, FunctionResponseTypes..."""
+    events = template["Resources"][logical_id]["Properties"].get("Events", {})
+    for event in events.values():
+        if event.get("Type") == "SQS":
+            return event.get("Properties", {})
+    raise ValueError(f"{logical_id} has no SQS event")
+
+
+def http_api_cors(template: dict, logical_id: str = "HttpApi") -> dict:
+    """The HTTP API's CorsConfiguration (AllowHeaders, AllowMethods, MaxAge, ...)."""
+    return template["Resources"][logical_id]["Properties"].get("CorsConfiguration", {})

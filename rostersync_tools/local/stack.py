@@ -1,0 +1,152 @@
+"""LocalStack: the whole local stack in this process, for `local up`, the demo and tests.
+
+Embedded AWS (moto, tables and queues from template.yaml) -> the functions' environment ->
+the HTTP API adapter, the sync worker loop and, when given, the sandbox SIS. The state file
+tells `local tick`/`local token`/`ops --local` in other processes where it all listens.
+"""
+
+import logging
+import os
+from datetime import datetime
+
+import requests
+
+from rostersync_tools.local.embedded_aws import EmbeddedAws
+from rostersync_tools.local.functions import load_handler
+from rostersync_tools.local.http_adapter import LocalHttpApi
+from rostersync_tools.local.state import remove_state, state_dir as default_state_dir, write_state
+from rostersync_tools.local.tick import invoke_dispatcher, parse_instant
+from rostersync_tools.local.tokens import DEFAULT_EXPIRES_IN_S, issue_token, load_or_create_key_pair
+from rostersync_tools.local.worker_loop import WorkerLoop
+
+log = logging.getLogger(__name__)
+
+ONEROSTER_BASE_PATH = "/ims/oneroster/v1p1"
+
+
+class LocalStack:
+    def __init__(self, api_port: int = 0, aws_port: int = 0, sis=None, sis_port: int = 0,
+                 aws: EmbeddedAws | None = None, state_dir: str | os.PathLike | None = None,
+                 write_state_file: bool = True, worker_handler=None):
+        """`sis`: a SandboxSIS not yet started (this stack starts and stops it), or None.
+        `aws`: an EmbeddedAws already started (tests share one; this stack leaves it running)."""
+        self.api_port = api_port
+        self.aws_port = aws_port
+        self.sis = sis
+        self.sis_port = sis_port
+        self.aws = aws
+        self._owns_aws = aws is None
+        self.state_dir = default_state_dir(state_dir)
+        self.write_state_file = write_state_file
+        self._worker_handler = worker_handler
+        self.api: LocalHttpApi | None = None
+        self.worker: WorkerLoop | None = None
+        self.sis_host_url: str | None = None  # what a district admin enters as hostUrl
+        self.keys = None
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> "LocalStack":
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        if self.aws is None:
+            self.aws = EmbeddedAws(port=self.aws_port).start()
+        # The functions read their settings from the environment, as in Lambda: set it before
+        # any domain module is imported, and drop settings cached from an earlier environment.
+        self.aws.apply_environment()
+        from rostersync.settings import get_settings
+
+        get_settings.cache_clear()
+        self.keys = load_or_create_key_pair(self.state_dir)
+        if self.sis is not None:
+            self.sis_host_url = self.sis.start(port=self.sis_port).rstrip("/")
+        self._warm_functions()
+        self.api = LocalHttpApi(self.keys, port=self.api_port).start()
+        self.worker = WorkerLoop(self.aws.client("sqs"), os.environ["SYNC_QUEUE_URL"],
+                                 handler=self._worker_handler).start()
+        self._check_answers()
+        if self.write_state_file:
+            write_state(self.state_dir, self.state())
+        log.info("local stack up: api=%s aws=%s sis=%s", self.api_url, self.aws.endpoint_url, self.sis_url or "-")
+
+    def _warm_functions(self) -> None:
+        """Import the handlers now, as Lambda's init would; a failure is logged, not fatal, and
+        retried on the first invocation (the domain may still be mid-edit)."""
+        for name in ("api", "sync_worker", "dispatcher"):
+            try:
+                load_handler(name)
+            except Exception as error:
+                log.warning("functions/%s/app.py does not import yet (%s: %s); it will be retried when invoked",
+                            name, type(error).__name__, error)
+
+    def _check_answers(self) -> None:
+        """Everything answers before anyone is told the stack is ready."""
+        self.aws.client("dynamodb").list_tables()
+        response = requests.get(f"{self.api_url}/districts", timeout=10)
+        if response.status_code != 401:
+            raise RuntimeError(f"the local API answered {response.status_code} without a token")
+        if self.sis_host_url:
+            requests.get(self.sis_url, timeout=10)  # any HTTP answer will do (it wants auth)
+        if not self.worker.alive():
+            raise RuntimeError("the sync worker loop did not start")
+
+    def stop(self) -> None:
+        for part, stop in (("worker", lambda: self.worker and self.worker.stop()),
+                           ("api", lambda: self.api and self.api.stop()),
+                           ("sis", lambda: self.sis_host_url and self.sis.stop()),
+                           ("aws", lambda: self._owns_aws and self.aws and self.aws.stop())):
+            try:
+                stop()
+            except Exception:
+                log.exception("stopping the local %s failed", part)
+        self.worker = self.api = None
+        self.sis_host_url = None
+        if self.write_state_file:
+            remove_state(self.state_dir, os.getpid())
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ what it offers
+    @property
+    def api_url(self) -> str:
+        return self.api.url
+
+    @property
+    def sis_url(self) -> str | None:
+        """The sandbox's OneRoster base URL (for people; the product wants sis_host_url)."""
+        return f"{self.sis_host_url}{ONEROSTER_BASE_PATH}" if self.sis_host_url else None
+
+    def ready_line(self) -> str:
+        line = f"ready api={self.api_url} aws={self.aws.endpoint_url}"
+        return f"{line} sis={self.sis_url}" if self.sis_url else line
+
+    def state(self) -> dict:
+        return {
+            "pid": os.getpid(),
+            "api": self.api_url,
+            "aws": self.aws.endpoint_url,
+            "sis": self.sis_url,
+            "sisHostUrl": self.sis_host_url,
+            "environment": self.aws.environment(),
+        }
+
+    def token(self, role: str, district_id: str | None = None, expires_in_s: int = DEFAULT_EXPIRES_IN_S,
+              sub: str | None = None, **claims) -> str:
+        return issue_token(self.keys, role, district_id=district_id, sub=sub, expires_in_s=expires_in_s, **claims)
+
+    def tick(self, time_str: str | datetime):
+        """Run the nightly dispatcher once as EventBridge would at that instant; its result."""
+        instant = time_str if isinstance(time_str, datetime) else parse_instant(time_str)
+        return invoke_dispatcher(instant)
+
+    def wait_until_idle(self, timeout: float = 60) -> None:
+        self.worker.wait_until_idle(timeout)

@@ -1,0 +1,158 @@
+"""Bearer tokens for the local stack: what Cognito issues and the JWT authorizer checks, deployed.
+
+One RS256 key pair lives in the state directory (private key mode 600), created by whichever
+of `local up` or `local token` runs first and reused afterwards, so tokens survive restarts.
+Tokens look like Cognito ID tokens (ID tokens carry the custom attributes and an `aud`).
+"""
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+# The local stack's issuer and audience; deployed they are the user pool and its app client.
+LOCAL_ISSUER = "http://127.0.0.1/rostersync-local-user-pool"
+LOCAL_AUDIENCE = "rostersync-local-client"
+ROLES = ("platform_admin", "district_admin", "teacher")
+PRIVATE_KEY_FILE = "local-jwt-key.pem"
+DEFAULT_EXPIRES_IN_S = 3600  # as a Cognito ID token
+
+
+class InvalidToken(Exception):
+    """Why a bearer token was refused (for the log; the caller only ever sees 401)."""
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    private_key: rsa.RSAPrivateKey
+    kid: str
+
+    @property
+    def public_key(self) -> rsa.RSAPublicKey:
+        return self.private_key.public_key()
+
+
+def _kid(private_key: rsa.RSAPrivateKey) -> str:
+    """Key id: a digest of the public key, so a token from another key pair is told apart at once."""
+    der = private_key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).hexdigest()[:16]
+
+
+def load_or_create_key_pair(state_dir: Path) -> KeyPair:
+    """The state directory's key pair; created with mode 600 when missing.
+
+    `up` and `token` may race on a fresh directory: the key is written to a private temporary
+    file and linked into place, which fails if another process won; then theirs is read.
+    """
+    state_dir = Path(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / PRIVATE_KEY_FILE
+    if not path.exists():
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        tmp = state_dir / f".{PRIVATE_KEY_FILE}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, pem)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    return KeyPair(private_key=key, kid=_kid(key))
+
+
+def issue_token(
+    keys: KeyPair,
+    role: str,
+    district_id: str | None = None,
+    sub: str | None = None,
+    expires_in_s: int = DEFAULT_EXPIRES_IN_S,
+    now: float | None = None,
+    **extra_claims,
+) -> str:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    issued_at = int(now if now is not None else time.time())
+    claims = {
+        "sub": sub or f"local-{role.replace('_', '-')}",
+        "custom:role": role,
+        "iss": LOCAL_ISSUER,
+        "aud": LOCAL_AUDIENCE,
+        "iat": issued_at,
+        "exp": issued_at + int(expires_in_s),
+        "token_use": "id",
+    }
+    if district_id:
+        claims["custom:district_id"] = district_id
+    claims.update(extra_claims)
+    return jwt.encode(claims, keys.private_key, algorithm="RS256", headers={"kid": keys.kid})
+
+
+def bearer_from_header(authorization: str | None) -> str:
+    """The token from an Authorization header; API Gateway takes it with or without `Bearer `."""
+    value = (authorization or "").strip()
+    if not value:
+        raise InvalidToken("no Authorization header")
+    if value[:7].lower() == "bearer ":
+        value = value[7:].strip()
+    if not value:
+        raise InvalidToken("empty bearer token")
+    return value
+
+
+def verify_token(keys: KeyPair, token: str) -> dict:
+    """The claims, checked as the HTTP API JWT authorizer does: key id, RS256 signature,
+    issuer, audience, expiry and not-before. Anything else raises InvalidToken."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as error:
+        raise InvalidToken(f"malformed token: {type(error).__name__}") from None
+    if header.get("kid") != keys.kid:
+        raise InvalidToken("unknown key id")
+    try:
+        return jwt.decode(
+            token,
+            keys.public_key,
+            algorithms=["RS256"],
+            audience=LOCAL_AUDIENCE,
+            issuer=LOCAL_ISSUER,
+            options={"require": ["exp", "iat", "iss", "sub"]},
+        )
+    except jwt.PyJWTError as error:
+        # The exception's name says why (ExpiredSignatureError, InvalidAudienceError, ...);
+        # its text never contains the token.
+        raise InvalidToken(type(error).__name__) from None
+
+
+def authorizer_claims(claims: dict) -> dict[str, str]:
+    """Claims as API Gateway puts them in requestContext.authorizer.jwt.claims: every value a string."""
+    out = {}
+    for name, value in claims.items():
+        if isinstance(value, bool):
+            out[name] = "true" if value else "false"
+        elif isinstance(value, list):
+            # API Gateway renders arrays as "[a b]".
+            out[name] = "[" + " ".join(str(v) for v in value) + "]"
+        else:
+            out[name] = str(value)
+    return out
+
+
+def authorizer_scopes(claims: dict) -> list[str] | None:
+    """requestContext.authorizer.jwt.scopes: the `scope` claim split, null without one (ID tokens)."""
+    scope = claims.get("scope")
+    return scope.split() if isinstance(scope, str) and scope.strip() else None

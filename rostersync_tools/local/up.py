@@ -1,0 +1,62 @@
+"""`rostersync local up`: the local stack in the foreground until SIGINT or SIGTERM.
+
+stdout carries exactly one line, `ready api=... aws=... [sis=...]`, once everything answers
+(scripts and tests wait for it); logs go to stderr.
+"""
+
+import logging
+import signal
+import sys
+import threading
+
+log = logging.getLogger(__name__)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Libraries that would log request details (moto's werkzeug access log, botocore, urllib3).
+    for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "pynamodb"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+def run_up(api_port: int, aws_port: int, sis_port: int | None, state_dir: str | None = None) -> int:
+    # stdout carries the ready line and nothing else. The functions log to stdout, as Lambda
+    # wants (Powertools binds sys.stdout when the domain is imported), so from here on
+    # everything written to sys.stdout goes to stderr; the ready line uses the real stdout.
+    ready_out = sys.stdout
+    sys.stdout = sys.stderr
+    configure_logging()
+    stopping = threading.Event()
+
+    def on_signal(signum, _frame):
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    from rostersync_tools.local.stack import LocalStack
+
+    sis = None
+    if sis_port is not None:
+        try:
+            from rostersync_tools.sandbox_sis import SandboxConfig, SandboxSIS
+        except ImportError as error:
+            log.error("the sandbox SIS is not available (%s); run with --no-sis", error)
+            return 1
+        sis = SandboxSIS(SandboxConfig())
+    stack = LocalStack(api_port=api_port, aws_port=aws_port, sis=sis, sis_port=sis_port or 0, state_dir=state_dir)
+    try:
+        stack.start()
+    except OSError as error:
+        log.error("the local stack could not start: %s (is another one running? try other ports)", error)
+        return 1
+    try:
+        print(stack.ready_line(), file=ready_out, flush=True)
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        stack.stop()
+        log.info("local stack stopped")
+    return 0
