@@ -21,8 +21,6 @@ from rostersync_tools.local.worker_loop import WorkerLoop
 
 log = logging.getLogger(__name__)
 
-ONEROSTER_BASE_PATH = "/ims/oneroster/v1p1"
-
 
 class LocalStack:
     def __init__(self, api_port: int = 0, aws_port: int = 0, sis=None, sis_port: int = 0,
@@ -64,7 +62,9 @@ class LocalStack:
         get_settings.cache_clear()
         self.keys = load_or_create_key_pair(self.state_dir)
         if self.sis is not None:
-            self.sis_host_url = self.sis.start(port=self.sis_port).rstrip("/")
+            self.sis.start(port=self.sis_port)
+            # What a district admin enters as hostUrl: the host plus any vendor path prefix.
+            self.sis_host_url = self.sis.prefixed_host_url
         self._warm_functions()
         self.api = LocalHttpApi(self.keys, port=self.api_port).start()
         self.worker = WorkerLoop(self.aws.client("sqs"), os.environ["SYNC_QUEUE_URL"],
@@ -123,7 +123,7 @@ class LocalStack:
     @property
     def sis_url(self) -> str | None:
         """The sandbox's OneRoster base URL (for people; the product wants sis_host_url)."""
-        return f"{self.sis_host_url}{ONEROSTER_BASE_PATH}" if self.sis_host_url else None
+        return self.sis.base_url if self.sis_host_url else None
 
     def ready_line(self) -> str:
         line = f"ready api={self.api_url} aws={self.aws.endpoint_url}"
