@@ -242,3 +242,16 @@ def test_auto_falls_back_to_oauth1_when_bearer_tokens_are_refused(make_fake, mak
     client = make_client(fake)
     assert len(list(client.stream("users"))) == 1
     assert client.auth_method == "oauth1"
+
+
+def test_reserved_characters_in_the_secret_fall_back_to_raw_basic(make_fake, make_client):
+    """RFC 6749 form-encodes id and secret inside Basic; this server compares them raw."""
+    fake = make_fake(auth="oauth2", client_secret="p@ss+w/rd=&x", data={"users": make_users(1)})
+    client = make_client(fake, auth_method="oauth2")
+    assert len(list(client.stream("users"))) == 1
+    first, second = token_posts(fake)[:2]
+    assert base64.b64decode(first.headers["authorization"][6:]) == b"fake-client:p%40ss%2Bw%2Frd%3D%26x"
+    assert base64.b64decode(second.headers["authorization"][6:]) == b"fake-client:p@ss+w/rd=&x"
+    client._auth.endpoint.invalidate(None)
+    list(client.stream("users"))
+    assert len(token_posts(fake)) == 3  # the form that worked is kept

@@ -156,15 +156,15 @@ def test_unresolvable_name_is_unreachable_without_retries(make_client, sleeps):
     (Reply(200, "<!DOCTYPE html><html>Login</html>"), NotOneRoster, "HTML"),
     (Reply(400, {"imsx_codeMajor": "failure", "imsx_CodeMinor": "invalid_filter_field",
                  "imsx_description": "bad field"}), RequestRejected, "invalid_filter_field: bad field"),
-    (Reply(200, {"imsx_codeMajor": "failure", "imsx_severity": "error", "imsx_CodeMinor": "server_busy",
-                 "imsx_description": "busy"}), ServerError, "server_busy"),
+    (Reply(200, {"imsx_codeMajor": "failure", "imsx_severity": "error", "imsx_CodeMinor": "storage_failure",
+                 "imsx_description": "disk"}), ServerError, "storage_failure: disk"),
     (Reply(200, {"statusInfoSet": [{"imsx_codeMajor": "failure", "imsx_codeMinor": "unauthorisedrequest",
                                     "imsx_description": "token expired"}]}), InvalidCredentials, "token expired"),
     (Reply(200, {"statusInfoSet": {"imsx_statusInfo": [{"imsx_codeMajor": "unsupported",
                                                          "imsx_description": "no"}]}}), NotOneRoster, "unsupported"),
     (Reply(200, {"imsx_codeMajor": "failure", "imsx_CodeMinor": {"imsx_codeMinorField": [
-        {"imsx_codeMinorFieldName": "TargetEndSystem", "imsx_codeMinorFieldValue": "server_busy"}]}}),
-     ServerError, "server_busy"),
+        {"imsx_codeMinorFieldName": "TargetEndSystem", "imsx_codeMinorFieldValue": "unknown_failure"}]}}),
+     ServerError, "unknown_failure"),
     (Reply(200, {"error": "database offline"}), ServerError, "database offline"),
     (Reply(400, {"error": {"code": "bad_request", "message": "limit too large"}}), RequestRejected,
      "limit too large"),
@@ -179,6 +179,19 @@ def test_error_payloads_become_typed_errors(make_fake, make_client, reply, error
     assert text in str(failed.value)
     assert failed.value.endpoint == USERS
     assert failed.value.code == error.code
+
+
+def test_a_200_saying_server_busy_is_retried_like_a_503(make_fake, make_client, sleeps):
+    busy = Reply(200, {"imsx_statusInfo": {"imsx_codeMajor": "failure", "imsx_CodeMinor": "server_busy"}},
+                 {"Retry-After": "1"})
+    fake = make_fake(data={"users": make_users(2)})
+    fake.fail(USERS, busy)
+    client = make_client(fake, auth_method="oauth1")
+    assert len(list(client.stream("users"))) == 2 and sleeps == [1.0]
+    fake.fail(USERS, *[busy] * 4)
+    with pytest.raises(ServerError) as failed:
+        list(client.stream("users"))
+    assert "server_busy" in str(failed.value)
 
 
 def test_401_with_imsx_is_invalid_credentials_with_the_servers_words(make_fake, make_client):

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import quote_plus
 
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_HMAC_SHA256
 from oauthlib.oauth1 import Client as OAuth1Client
@@ -117,9 +118,15 @@ class TokenEndpoint:
                  candidates: list[str], explicit_url: str | None = None, scope: str | None = None,
                  clock: Callable[[], float] = time.monotonic, probe_retries: int = 1):
         self._requester = requester
-        basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode("ascii")
-        self._basic = f"Basic {basic}"
-        secrets.add(basic)
+        # RFC 6749 2.3.1 form-encodes id and secret before Basic; many servers skip that
+        # decoding. They differ only for ids/secrets with reserved characters: try the RFC
+        # form first, the raw one when it is refused, and keep whichever worked.
+        self._basic_headers: list[str] = []
+        for user, password in ((quote_plus(client_id), quote_plus(client_secret)), (client_id, client_secret)):
+            encoded = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+            secrets.add(encoded)
+            if f"Basic {encoded}" not in self._basic_headers:
+                self._basic_headers.append(f"Basic {encoded}")
         self._secrets = secrets
         self._candidates = [explicit_url] if explicit_url else list(candidates)
         self.explicit = explicit_url is not None
@@ -232,13 +239,23 @@ class TokenEndpoint:
         return answer
 
     def _ask(self, url: str, scope: str | None) -> TokenAnswer:
+        answer = TokenAnswer("not_here", url)
+        for basic in list(self._basic_headers):
+            answer = self._ask_once(url, scope, basic)
+            if answer.kind != "refused":
+                if answer.kind == "issued":
+                    self._basic_headers = [basic]
+                return answer
+        return answer
+
+    def _ask_once(self, url: str, scope: str | None, basic: str) -> TokenAnswer:
         data = {"grant_type": "client_credentials"}
         if scope:
             data["scope"] = scope
         retries = None if self.explicit else self._probe_retries
         response = self._requester.exchange(
             "POST", url, data=data, max_retries=retries,
-            headers_for=lambda _method, _url: {"Authorization": self._basic, "Accept": "application/json"})
+            headers_for=lambda _method, _url: {"Authorization": basic, "Accept": "application/json"})
         status = response.status_code
         content = response.content or b""
         said = self._secrets.scrub(describe_body(content, response.headers.get("content-type")))

@@ -21,7 +21,8 @@ import requests
 
 from .errors import BadResponse, InvalidCredentials, NotOneRoster, OneRosterError, scrub
 from .http import ExchangeFailed, HeadersFor, HttpClient, endpoint_of
-from .responses import InvalidJson, decode_json, describe_body, error_for_status, looks_like_html
+from .responses import (InvalidJson, StatusInfo, decode_json, describe_body, error_for_status,
+                        error_for_status_info, looks_like_html, status_info)
 from .retries import RetryPolicy, is_retryable_status
 
 log = logging.getLogger("rostersync.oneroster")
@@ -136,6 +137,14 @@ class Requester:
                         continue
                     raise BadResponse("The SIS kept answering with invalid or truncated JSON.",
                                       endpoint=endpoint, status=status) from None
+                busy = _transient_status_failure(body)
+                if busy is not None:
+                    # A 200 carrying "failure/server_busy" and no records: as good as a 503.
+                    if attempt < self.retry.max_retries:
+                        self._wait(attempt, response.headers.get("retry-after"), endpoint, busy.describe())
+                        attempt += 1
+                        continue
+                    raise self.secrets.clean(error_for_status_info(busy, endpoint=endpoint, status=status))
                 auth.on_success()
                 return body, response
             if status == 404 and allow_404:
@@ -153,3 +162,16 @@ class Requester:
         if delay > 0:
             self.retry.sleep(delay)
 
+
+
+TRANSIENT_MINOR_CODES = frozenset(("server_busy", "serverbusy", "internal_server_error", "timeout"))
+
+
+def _transient_status_failure(body: Any) -> StatusInfo | None:
+    """The status info of a status-only failure body whose minor code says "try later"."""
+    if not isinstance(body, dict) or any(isinstance(v, list) and k != "statusInfoSet" for k, v in body.items()):
+        return None
+    info = status_info(body)
+    if info is None or info.code_major != "failure" or (info.code_minor or "").lower() not in TRANSIENT_MINOR_CODES:
+        return None
+    return info
