@@ -1,3 +1,141 @@
+"""Setup step 3: which SIS school is which existing app school.
+
+GET sis/schools reads the SIS's active schools live and suggests, for each unmatched one,
+the unmatched app school it most probably is (rostersync.matching explains the scoring).
+PUT school-matches saves the whole set of matches, one to one; SIS schools left unmatched
+become new schools when a sync selects them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from rostersync.api.auth import district_for_admin
+from rostersync.api.connection import require_connection, saved_sis_client, sis_schools
+from rostersync.api.errors import unprocessable
+from rostersync.api.models import (
+    SchoolMatchesRequest,
+    SchoolMatchesResponse,
+    SchoolMatchOut,
+    SchoolResponse,
+    SchoolsResponse,
+    SisSchool,
+    SisSchoolsResponse,
+)
+from rostersync.api.openapi import documented
+from rostersync.api.validation import read_body, respond
+from rostersync.matching import Candidate, suggest
+from rostersync.observability import logger
+from rostersync.store.schools import ORIGIN_APP, SchoolModel, active_schools, set_match
+
 router = APIGatewayHttpRouter()
+
+TAG = "Setup step 3: schools"
+MAX_IDS_IN_MESSAGE = 5
+
+
+def _listed(ids: list[str]) -> str:
+    shown = ", ".join(sorted(ids)[:MAX_IDS_IN_MESSAGE])
+    return shown + (f" and {len(ids) - MAX_IDS_IN_MESSAGE} more" if len(ids) > MAX_IDS_IN_MESSAGE else "")
+
+
+def _matchable(schools: list[SchoolModel]) -> list[SchoolModel]:
+    """App schools an SIS school may be matched to: those people created, not those a sync made."""
+    return [s for s in schools if s.origin == ORIGIN_APP]
+
+
+@router.get(
+    "/districts/<district_id>/schools",
+    **documented("The district's active schools", tag=TAG, response=SchoolsResponse),
+)
+def get_schools(district_id: str):
+    district_for_admin(router.current_event.raw_event, district_id)
+    schools = [
+        SchoolResponse(school_id=s.school_id, name=s.name, identifier=s.identifier, sis_sourced_id=s.sis_sourced_id)
+        for s in active_schools(district_id)
+    ]
+    return respond(SchoolsResponse(schools=schools))
+
+
+@router.get(
+    "/districts/<district_id>/sis/schools",
+    **documented(
+        "The SIS's active schools, with their matches and suggested matches",
+        tag=TAG,
+        response=SisSchoolsResponse,
+        errors=(401, 403, 404, 409),
+        description="Read live from the SIS. 409 not_connected without a connection; 409 with the connection's "
+        "error code (invalid_credentials, unreachable_host, ...) when the saved connection no longer works.",
+    ),
+)
+def get_sis_schools(district_id: str):
+    district = district_for_admin(router.current_event.raw_event, district_id)
+    with saved_sis_client(district) as client:
+        orgs = list(sis_schools(client))
+    app_schools = _matchable(active_schools(district_id))
+    matched_to = {s.sis_sourced_id: s.school_id for s in app_schools if s.sis_sourced_id}
+    suggestions = suggest(
+        [Candidate(o.sourced_id, o.name, o.identifier) for o in orgs if o.sourced_id not in matched_to],
+        [Candidate(s.school_id, s.name, s.identifier) for s in app_schools if not s.sis_sourced_id],
+    )
+    schools = [
+        SisSchool(
+            sis_sourced_id=o.sourced_id,
+            name=o.name or o.sourced_id,
+            identifier=o.identifier,
+            matched_school_id=matched_to.get(o.sourced_id),
+            suggested_school_id=suggestions.get(o.sourced_id),
+        )
+        for o in sorted(orgs, key=lambda o: ((o.name or "").casefold(), o.sourced_id))
+    ]
+    return respond(SisSchoolsResponse(schools=schools))
+
+
+@router.put(
+    "/districts/<district_id>/school-matches",
+    **documented(
+        "Save the school matches (replaces the previous ones)",
+        tag=TAG,
+        body=SchoolMatchesRequest,
+        response=SchoolMatchesResponse,
+        errors=(400, 401, 403, 404, 409, 422),
+        description="One to one. 422 duplicate_match when an SIS school or an app school appears twice; "
+        "422 unknown_school for an id that is not an active SIS school or an app school of the district.",
+    ),
+)
+def put_school_matches(district_id: str):
+    event = router.current_event.raw_event
+    district = district_for_admin(event, district_id)
+    request = read_body(event, SchoolMatchesRequest)
+    require_connection(district)
+    matches = request.matches
+
+    for field, ids in (("sisSourcedId", [m.sis_sourced_id for m in matches]), ("schoolId", [m.school_id for m in matches])):
+        repeated = [value for value, n in Counter(ids).items() if n > 1]
+        if repeated:
+            raise unprocessable(
+                "duplicate_match", f"Each school may be matched once; {field} repeated: {_listed(repeated)}."
+            )
+
+    app_schools = {s.school_id: s for s in _matchable(active_schools(district_id))}
+    unknown_app = [m.school_id for m in matches if m.school_id not in app_schools]
+    if unknown_app:
+        raise unprocessable("unknown_school", f"No active app school of this district has schoolId {_listed(unknown_app)}.")
+    with saved_sis_client(district) as client:
+        sis_ids = {org.sourced_id for org in sis_schools(client)}
+    unknown_sis = [m.sis_sourced_id for m in matches if m.sis_sourced_id not in sis_ids]
+    if unknown_sis:
+        raise unprocessable("unknown_school", f"The SIS has no active school with sisSourcedId {_listed(unknown_sis)}.")
+
+    # The request is the whole set: matched schools take their SIS id, the others lose theirs.
+    wanted = {m.school_id: m.sis_sourced_id for m in matches}
+    for school in app_schools.values():
+        target = wanted.get(school.school_id)
+        if school.sis_sourced_id != target:
+            set_match(school, target)
+    logger.info("School matches saved", extra={"district_id": district_id, "matches": len(matches)})
+    saved = sorted((SchoolMatchOut(sis_sourced_id=m.sis_sourced_id, school_id=m.school_id) for m in matches),
+                   key=lambda m: (m.sis_sourced_id, m.school_id))
+    return respond(SchoolMatchesResponse(matches=saved))

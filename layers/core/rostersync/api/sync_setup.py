@@ -1,3 +1,208 @@
+"""Setup step 4: what to sync and from when.
+
+GET sync-options lists what the SIS offers to filter on. Computing it streams the SIS's
+classes and courses (a large district has tens of thousands), keeping only the sets, so the
+result is cached on the district and served from there; ?refresh=true reads the SIS again
+(the sync engine also refreshes it after each full sync). PUT sync-config saves the filters
+and the start date, which must be today or later in the district's own time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from rostersync.api.auth import district_for_admin
+from rostersync.api.connection import require_connection, saved_sis_client, sis_schools
+from rostersync.api.errors import ApiError, unprocessable
+from rostersync.api.models import (
+    DeactivationGuardOut,
+    SyncConfigRequest,
+    SyncConfigResponse,
+    SyncOptionSchoolOut,
+    SyncOptionsResponse,
+)
+from rostersync.api.openapi import documented
+from rostersync.api.validation import query_flag, read_body, respond
+from rostersync.observability import logger
+from rostersync.oneroster import Class, Course, OneRosterClient
+from rostersync.store.districts import (
+    DEFAULT_FULL_SYNC_EVERY_DAYS,
+    DEFAULT_GUARD_MAX_SHARE,
+    DEFAULT_GUARD_MIN_RECORDS,
+    DistrictModel,
+    SyncConfig,
+    SyncOptions,
+    SyncOptionsCollector,
+    save_sync_config,
+    save_sync_options,
+)
+from rostersync.sync.schedule import local_today, next_sync_at
+
 router = APIGatewayHttpRouter()
+
+TAG = "Setup step 4: sync configuration"
+MAX_IDS_IN_MESSAGE = 5
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(instant: datetime) -> str:
+    return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def collect_sync_options(client: OneRosterClient) -> SyncOptions:
+    """Stream the SIS once per collection; memory holds the sets, never the records."""
+    collector = SyncOptionsCollector()
+    for org in sis_schools(client):
+        collector.add_school(org.sourced_id, org.name)
+    for record in client.stream("classes"):
+        if isinstance(record, Class) and record.status == "active":
+            collector.add_class(record.grades, record.subjects, record.course_id)
+    for record in client.stream("courses"):
+        if isinstance(record, Course):
+            collector.add_course(record.sourced_id, record.status == "active", record.grades, record.subjects)
+    return collector.options(refreshed_at=_now())
+
+
+def _options_response(options: SyncOptions) -> SyncOptionsResponse:
+    return SyncOptionsResponse(
+        schools=[SyncOptionSchoolOut(sis_sourced_id=s.sis_sourced_id, name=s.name) for s in options.schools or []],
+        grades=list(options.grades or []),
+        subjects=list(options.subjects or []),
+        refreshed_at=_iso(options.refreshed_at),
+    )
+
+
+@router.get(
+    "/districts/<district_id>/sync-options",
+    **documented(
+        "The schools, grades and subjects the SIS offers to sync",
+        tag=TAG,
+        response=SyncOptionsResponse,
+        errors=(401, 403, 404, 409, 422),
+        description="Served from a cache refreshed after each full sync; ?refresh=true reads the SIS now. "
+        "409 not_connected without a connection.",
+    ),
+)
+def get_sync_options(district_id: str):
+    event = router.current_event.raw_event
+    district = district_for_admin(event, district_id)
+    refresh = query_flag(event, "refresh")
+    require_connection(district)
+    if district.sync_options is not None and not refresh:
+        return respond(_options_response(district.sync_options))
+    with saved_sis_client(district) as client:
+        options = collect_sync_options(client)
+    save_sync_options(district_id, options)
+    logger.info(
+        "Sync options refreshed",
+        extra={"district_id": district_id, "schools": len(options.schools), "grades": len(options.grades),
+               "subjects": len(options.subjects)},
+    )
+    return respond(_options_response(options))
+
+
+def _check_schools(district: DistrictModel, wanted: list[str]) -> None:
+    """Every selected school must be an active SIS school; a stale cache is re-checked live."""
+    cached = {s.sis_sourced_id for s in (district.sync_options.schools if district.sync_options else [])}
+    unknown = [sid for sid in wanted if sid not in cached]
+    if unknown:
+        with saved_sis_client(district) as client:
+            live = {org.sourced_id for org in sis_schools(client)}
+        unknown = [sid for sid in unknown if sid not in live]
+    if unknown:
+        shown = ", ".join(unknown[:MAX_IDS_IN_MESSAGE]) + (
+            f" and {len(unknown) - MAX_IDS_IN_MESSAGE} more" if len(unknown) > MAX_IDS_IN_MESSAGE else ""
+        )
+        raise unprocessable("unknown_school", f"schools: the SIS has no active school with sourcedId {shown}.")
+
+
+def _check_start_date(district: DistrictModel, start: date) -> None:
+    today = local_today(district.timezone, _now())
+    previously_saved = district.sync_config.start_date if district.sync_config else None
+    # A start date already saved may stay as it is once it has passed (re-saving the form to
+    # change a filter must not fail); a new one must be today or later.
+    if start < today and start.isoformat() != previously_saved:
+        raise unprocessable(
+            "start_date_in_past",
+            f"startDate must be today ({today.isoformat()} in {district.timezone}) or later.",
+        )
+
+
+def _config_response(district: DistrictModel, config: SyncConfig) -> SyncConfigResponse:
+    next_at = None
+    if config.enabled and district.connection is not None:
+        next_at = _iso(next_sync_at(district.timezone, date.fromisoformat(config.start_date), _now(),
+                                    district.last_nightly_night))
+    return SyncConfigResponse(
+        schools=list(config.schools) if config.schools is not None else None,
+        grades=list(config.grades) if config.grades is not None else None,
+        subjects=list(config.subjects) if config.subjects is not None else None,
+        start_date=config.start_date,
+        enabled=config.enabled,
+        full_sync_every_days=int(config.full_sync_every_days),
+        deactivation_guard=DeactivationGuardOut(
+            max_share=float(config.guard_max_share), min_records=int(config.guard_min_records)
+        ),
+        next_sync_at=next_at,
+    )
+
+
+@router.put(
+    "/districts/<district_id>/sync-config",
+    **documented(
+        "Save what to sync and from when",
+        tag=TAG,
+        body=SyncConfigRequest,
+        response=SyncConfigResponse,
+        errors=(400, 401, 403, 404, 409, 422),
+        description="Lists null select everything. 422 codes: start_date_in_past, invalid_date, unknown_school, "
+        "invalid_request. 409 not_connected without a connection.",
+    ),
+)
+def put_sync_config(district_id: str):
+    event = router.current_event.raw_event
+    district = district_for_admin(event, district_id)
+    request = read_body(event, SyncConfigRequest)
+    require_connection(district)
+    _check_start_date(district, request.start_date)
+    if request.schools is not None:
+        _check_schools(district, request.schools)
+    previous = district.sync_config
+    guard = request.deactivation_guard
+    config = SyncConfig(
+        schools=request.schools,
+        grades=request.grades,
+        subjects=request.subjects,
+        start_date=request.start_date.isoformat(),
+        enabled=request.enabled,
+        # Settings the request leaves out keep their saved (or default) values.
+        guard_max_share=guard.max_share if guard else (previous.guard_max_share if previous else DEFAULT_GUARD_MAX_SHARE),
+        guard_min_records=guard.min_records if guard else (previous.guard_min_records if previous else DEFAULT_GUARD_MIN_RECORDS),
+        full_sync_every_days=request.full_sync_every_days
+        or (previous.full_sync_every_days if previous else DEFAULT_FULL_SYNC_EVERY_DAYS),
+        updated_at=_now(),
+    )
+    save_sync_config(district, config)
+    logger.info("Sync configuration saved", extra={"district_id": district_id, "enabled": config.enabled})
+    return respond(_config_response(district, config))
+
+
+@router.get(
+    "/districts/<district_id>/sync-config",
+    **documented(
+        "The saved sync configuration, with when the next nightly sync is due",
+        tag=TAG,
+        response=SyncConfigResponse,
+        description="404 not_configured when step 4 was never saved.",
+    ),
+)
+def get_sync_config(district_id: str):
+    district = district_for_admin(router.current_event.raw_event, district_id)
+    if district.sync_config is None:
+        raise ApiError(404, "not_configured", "This district's sync is not configured yet (step 4: PUT sync-config).")
+    return respond(_config_response(district, district.sync_config))

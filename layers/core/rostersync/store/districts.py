@@ -1,6 +1,11 @@
 """Districts: profile, SIS connection (never the secret), sync configuration, the run lock
 and the nightly bookkeeping. One item per district."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timezone
+
 from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
@@ -11,8 +16,13 @@ from pynamodb.attributes import (
 )
 from pynamodb.models import Model
 
+from rostersync.ids import new_id
 from rostersync.settings import get_settings
 from rostersync.store.base import model_meta
+
+DEFAULT_GUARD_MAX_SHARE = 0.2
+DEFAULT_GUARD_MIN_RECORDS = 20
+DEFAULT_FULL_SYNC_EVERY_DAYS = 7
 
 
 class SisConnection(MapAttribute):
@@ -35,9 +45,9 @@ class SyncConfig(MapAttribute):
     enabled = BooleanAttribute(default=True)
     # The deactivation guard: stop as needs_review when one sync would deactivate more
     # than this share AND more than this many of a district's active users or classes.
-    guard_max_share = NumberAttribute(attr_name="guardMaxShare", default=0.2)
-    guard_min_records = NumberAttribute(attr_name="guardMinRecords", default=20)
-    full_sync_every_days = NumberAttribute(attr_name="fullSyncEveryDays", default=7)
+    guard_max_share = NumberAttribute(attr_name="guardMaxShare", default=DEFAULT_GUARD_MAX_SHARE)
+    guard_min_records = NumberAttribute(attr_name="guardMinRecords", default=DEFAULT_GUARD_MIN_RECORDS)
+    full_sync_every_days = NumberAttribute(attr_name="fullSyncEveryDays", default=DEFAULT_FULL_SYNC_EVERY_DAYS)
     updated_at = UTCDateTimeAttribute(attr_name="updatedAt")
 
 
@@ -78,9 +88,107 @@ class DistrictModel(Model):
     synced_selection_hash = UnicodeAttribute(attr_name="syncedSelectionHash", null=True)
 
 
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 def get_district(district_id: str) -> DistrictModel | None:
     """The district, read consistently (a route right after a write must see it), or None."""
     try:
         return DistrictModel.get(district_id, consistent_read=True)
     except DistrictModel.DoesNotExist:
         return None
+
+
+def create_district(name: str, timezone_name: str) -> DistrictModel:
+    district = DistrictModel(district_id=new_id("dst"), name=name, timezone=timezone_name, created_at=_now())
+    district.save(condition=DistrictModel.district_id.does_not_exist())
+    return district
+
+
+def save_connection(district: DistrictModel, connection: SisConnection) -> None:
+    """Store a tested connection (no secret). The cached sync options described the SIS as
+    it was reached before, so they go: the next read recomputes them."""
+    district.update(
+        actions=[DistrictModel.connection.set(connection), DistrictModel.sync_options.remove()],
+        condition=DistrictModel.district_id.exists(),
+    )
+
+
+def remove_connection(district: DistrictModel) -> None:
+    """Forget the connection and the cached options, and stop nightly syncs (the sync
+    configuration is kept, disabled, so reconnecting does not mean configuring again)."""
+    actions = [DistrictModel.connection.remove(), DistrictModel.sync_options.remove()]
+    condition = DistrictModel.district_id.exists()
+    if district.sync_config is not None:
+        actions.append(DistrictModel.sync_config.enabled.set(False))
+        condition &= DistrictModel.sync_config.exists()
+    district.update(actions=actions, condition=condition)
+
+
+def save_sync_config(district: DistrictModel, config: SyncConfig) -> None:
+    district.update(actions=[DistrictModel.sync_config.set(config)], condition=DistrictModel.district_id.exists())
+
+
+class SyncOptionsCollector:
+    """Builds SyncOptions from streamed SIS records, holding only the sets (never the records).
+
+    Rules: schools are the active orgs of type school; grades and subjects are those of the
+    active classes, where a class without subjects takes its course's, together with those
+    of the active courses. Feed every class before the courses: the collector remembers
+    only the ids of the courses whose subjects subject-less classes borrow.
+    """
+
+    def __init__(self) -> None:
+        self.schools: dict[str, str] = {}
+        self.grades: set[str] = set()
+        self.subjects: set[str] = set()
+        self._courses_lending_subjects: set[str] = set()
+
+    def add_school(self, sourced_id: str, name: str | None) -> None:
+        self.schools[sourced_id] = (name or "").strip() or sourced_id
+
+    def add_class(self, grades: Iterable[str] | None, subjects: Iterable[str] | None, course_id: str | None) -> None:
+        self.grades.update(_values(grades))
+        own_subjects = _values(subjects)
+        self.subjects.update(own_subjects)
+        if not own_subjects and course_id:
+            self._courses_lending_subjects.add(course_id)
+
+    def add_course(self, sourced_id: str, active: bool, grades: Iterable[str] | None, subjects: Iterable[str] | None) -> None:
+        if active:
+            self.grades.update(_values(grades))
+            self.subjects.update(_values(subjects))
+        elif sourced_id in self._courses_lending_subjects:
+            # An active class keeps its (even retired) course's subjects: the sync filters it by them.
+            self.subjects.update(_values(subjects))
+
+    def options(self, refreshed_at: datetime | None = None) -> SyncOptions:
+        schools = sorted(self.schools.items(), key=lambda item: (item[1].casefold(), item[0]))
+        return SyncOptions(
+            schools=[SyncOptionSchool(sis_sourced_id=sid, name=name) for sid, name in schools],
+            grades=sorted(self.grades, key=grade_sort_key),
+            subjects=sorted(self.subjects, key=lambda s: (s.casefold(), s)),
+            refreshed_at=refreshed_at or _now(),
+        )
+
+
+def _values(values: Iterable[str] | None) -> set[str]:
+    return {v.strip() for v in values or () if isinstance(v, str) and v.strip()}
+
+
+# CEDS grade levels in school order; anything else (vendor extras) after them, alphabetically.
+_GRADE_ORDER = {code: i for i, code in enumerate(
+    ["IT", "PR", "PK", "TK", "KG", *(f"{n:02d}" for n in range(1, 14)), "PS", "UG", "Other"]
+)}
+
+
+def grade_sort_key(grade: str) -> tuple[int, str]:
+    return (_GRADE_ORDER.get(grade, len(_GRADE_ORDER)), grade.casefold())
+
+
+def save_sync_options(district_id: str, options: SyncOptions) -> None:
+    """Cache what the SIS offers (the API after computing it, the sync after a full sync)."""
+    DistrictModel(district_id).update(
+        actions=[DistrictModel.sync_options.set(options)], condition=DistrictModel.district_id.exists()
+    )

@@ -2,9 +2,12 @@
 for a selected SIS school nobody matched (origin "sis"). A match links an SIS school's
 sourcedId to exactly one app school."""
 
+from datetime import datetime, timezone
+
 from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
 
+from rostersync.ids import new_id
 from rostersync.settings import get_settings
 from rostersync.store.base import model_meta
 
@@ -27,3 +30,39 @@ class SchoolModel(Model):
 def schools_of(district_id: str):
     """Every school of a district (a district has tens to hundreds: one query)."""
     return SchoolModel.query(district_id)
+
+
+ORIGIN_APP = "app"
+ORIGIN_SIS = "sis"
+ACTIVE = "active"
+
+
+def create_app_school(district_id: str, name: str, identifier: str | None) -> SchoolModel:
+    """A school that exists in the app before (or apart from) the SIS: support creates these."""
+    school = SchoolModel(
+        district_id=district_id,
+        school_id=new_id("sch"),
+        name=name,
+        identifier=identifier,
+        origin=ORIGIN_APP,
+        status=ACTIVE,
+        created_at=datetime.now(timezone.utc),
+    )
+    school.save(condition=SchoolModel.school_id.does_not_exist())
+    return school
+
+
+def active_schools(district_id: str) -> list[SchoolModel]:
+    """The district's active schools, read consistently, by name."""
+    schools = [s for s in SchoolModel.query(district_id, consistent_read=True) if s.status == ACTIVE]
+    return sorted(schools, key=lambda s: (s.name.casefold(), s.school_id))
+
+
+def set_match(school: SchoolModel, sis_sourced_id: str | None) -> None:
+    """Link an app school to an SIS school (or unlink it with None)."""
+    actions = [SchoolModel.updated_at.set(datetime.now(timezone.utc))]
+    if sis_sourced_id is None:
+        actions.append(SchoolModel.sis_sourced_id.remove())
+    else:
+        actions.append(SchoolModel.sis_sourced_id.set(sis_sourced_id))
+    school.update(actions=actions, condition=SchoolModel.school_id.exists())

@@ -1,0 +1,148 @@
+"""The API's OpenAPI document, generated from the resolver's routes (docs/openapi.json).
+
+Routes describe themselves with `documented(...)` next to their decorator. Request bodies
+are read by the routes (after authorization, see validation.py) rather than declared as
+Powertools Body() parameters, so `documented` adds the requestBody to the operation and
+remembers the model; `openapi_json` puts those models into components. Path parameters are
+renamed to the contract's camelCase ({districtId}), and Powertools' own validation-error
+schema is replaced by the API's one error shape.
+
+Regenerate the committed copy with: python -m rostersync.api.openapi > docs/openapi.json
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from http import HTTPStatus
+from typing import Any
+
+from pydantic import BaseModel
+
+TITLE = "Roster Sync API"
+VERSION = "1.0.0"
+DESCRIPTION = (
+    "Setup, configuration, syncs and rosters of Roster Sync (OneRoster 1.1). JSON is camelCase. "
+    'Every error is {"error": {"code": "snake_case_code", "message": "what to do"}}.'
+)
+ERROR_SCHEMA = "ErrorResponse"
+
+_request_models: dict[str, type[BaseModel]] = {}
+
+_ERROR_DESCRIPTIONS = {
+    400: "Malformed request: not JSON, not an object, or over 64 KB",
+    401: "No valid bearer token",
+    403: "Not allowed for this role or district",
+    404: "Unknown district (or the resource asked for)",
+    409: "Conflicts with the district's state (e.g. not_connected)",
+    422: "Valid JSON with unacceptable values; the message names the fields",
+}
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    from rostersync.api.models import ErrorResponse
+
+    return {
+        "description": _ERROR_DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
+        "content": {"application/json": {"model": ErrorResponse}},
+    }
+
+
+def documented(
+    summary: str,
+    *,
+    tag: str,
+    body: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    errors: tuple[int, ...] = (401, 403, 404),
+    description: str | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments for a Powertools route decorator that document the route."""
+    success: dict[str, Any] = {"description": HTTPStatus(status).phrase}
+    if response is not None:
+        success["content"] = {"application/json": {"model": response}}
+    responses = {status: success, **{code: _error_response(code) for code in errors}}
+    options: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": responses}
+    if description:
+        options["description"] = description
+    if body is not None:
+        _request_models[body.__name__] = body
+        options["openapi_extensions"] = {
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body.__name__}"}}},
+            }
+        }
+    return options
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _camel_path_parameters(schema: dict[str, Any]) -> None:
+    """{district_id} -> {districtId}, in the paths and in their parameter lists."""
+    renamed = {}
+    for path, operations in schema.get("paths", {}).items():
+        new_path = re.sub(r"\{(\w+)\}", lambda m: "{" + _camel(m.group(1)) + "}", path)
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") == "path":
+                    parameter["name"] = _camel(parameter["name"])
+        renamed[new_path] = operations
+    schema["paths"] = renamed
+
+
+def _contract_errors(schema: dict[str, Any]) -> None:
+    """Powertools documents its own 422 body; the API answers every error in one shape."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, answer in operation.get("responses", {}).items():
+                content = answer.get("content", {}).get("application/json", {})
+                ref = content.get("schema", {}).get("$ref", "")
+                if ref.endswith("/HTTPValidationError"):
+                    content["schema"] = {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}
+                    answer["description"] = _ERROR_DESCRIPTIONS.get(int(status), answer.get("description", ""))
+    for powertools_only in ("HTTPValidationError", "ValidationError"):
+        components.pop(powertools_only, None)
+
+
+def _add_request_models(schema: dict[str, Any]) -> None:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, model in sorted(_request_models.items()):
+        model_schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+        for nested_name, nested in model_schema.pop("$defs", {}).items():
+            components.setdefault(nested_name, nested)
+        components[name] = model_schema
+    schema["components"]["schemas"] = dict(sorted(components.items()))
+
+
+def openapi_schema() -> dict[str, Any]:
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+    from rostersync.api.app import app  # importing the app registers every route
+
+    generated = app.get_openapi_json_schema(
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        security_schemes={"bearerAuth": HTTPBearer(bearerFormat="JWT", description="Cognito ID token")},
+        security=[{"bearerAuth": []}],
+    )
+    schema = json.loads(generated)
+    _camel_path_parameters(schema)
+    _add_request_models(schema)
+    _contract_errors(schema)
+    return schema
+
+
+def openapi_json() -> str:
+    """The document as committed in docs/openapi.json (stable key order, trailing newline)."""
+    return json.dumps(openapi_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    print(openapi_json(), end="")
