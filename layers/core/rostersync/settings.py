@@ -29,19 +29,21 @@ def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes"}
 
 
+# Table names default to the template's logical ids, which is what the local stack and the
+# tests name them; deployed, the template sets every variable.
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     env = os.environ
     return Settings(
         stage=env.get("ROSTERSYNC_STAGE", "dev"),
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION", "us-east-1"),
-        districts_table=env.get("DISTRICTS_TABLE", "rostersync-districts"),
-        schools_table=env.get("SCHOOLS_TABLE", "rostersync-schools"),
-        users_table=env.get("USERS_TABLE", "rostersync-users"),
-        classes_table=env.get("CLASSES_TABLE", "rostersync-classes"),
-        enrollments_table=env.get("ENROLLMENTS_TABLE", "rostersync-enrollments"),
-        sync_runs_table=env.get("SYNC_RUNS_TABLE", "rostersync-sync-runs"),
-        checkpoints_table=env.get("CHECKPOINTS_TABLE", "rostersync-checkpoints"),
+        districts_table=env.get("DISTRICTS_TABLE", "DistrictsTable"),
+        schools_table=env.get("SCHOOLS_TABLE", "SchoolsTable"),
+        users_table=env.get("USERS_TABLE", "UsersTable"),
+        classes_table=env.get("CLASSES_TABLE", "ClassesTable"),
+        enrollments_table=env.get("ENROLLMENTS_TABLE", "EnrollmentsTable"),
+        sync_runs_table=env.get("SYNC_RUNS_TABLE", "SyncRunsTable"),
+        checkpoints_table=env.get("CHECKPOINTS_TABLE", "CheckpointsTable"),
         sync_queue_url=env.get("SYNC_QUEUE_URL", ""),
         secret_prefix=env.get("ROSTERSYNC_SECRET_PREFIX", "rostersync/dev/district/"),
         allow_private_sis_hosts=_flag("ROSTERSYNC_ALLOW_PRIVATE_SIS_HOSTS"),

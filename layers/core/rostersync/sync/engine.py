@@ -39,6 +39,7 @@ PHASES = ("schools", "courses", "classes", "users", "enrollments", "write_users"
 SETS = ("schools_in", "classes_all", "classes_in", "users_all", "users_eligible", "users_in",
         "enrollments_all", "enrollments_in")
 GUARDED_TYPES = ("teachers", "students", "classes")
+SWEEP_MEMORY_ITEMS = 50_000  # leaving items held between the guard's count and the writes
 
 
 class Outcome(StrEnum):
@@ -132,6 +133,7 @@ class SyncEngine:
         self.errors: list[dict] = []
         self.state: dict = {"mode": request.mode, "counts": empty_counts(), "errorTotal": 0}
         self.pages_this_invocation = 0
+        self._overlap = False  # inside the page re-read when resuming
         self.now = datetime.now(timezone.utc)
 
     # ------------------------------------------------------------------ entry point
@@ -187,8 +189,21 @@ class SyncEngine:
             "phase": "schools", "offset": 0, "mode": "full", "startedAt": self.now.isoformat(),
             "counts": empty_counts(), "errorTotal": 0, "schoolMap": {}, "courseSubjects": {},
             "grades": [], "subjects": [], "sisSchools": [], "approved": False,
+            # Tables that held nothing for this district when the run began need no diff
+            # reads and no sweep: a first sync only writes.
+            "hadItems": {table: self._district_has_items(table) for table in self._roster_tables()},
         }
         self.sets = {name: FingerprintSet() for name in SETS}
+
+    def _roster_tables(self) -> tuple[str, ...]:
+        st = self.settings
+        return (st.schools_table, st.classes_table, st.users_table, st.enrollments_table)
+
+    def _district_has_items(self, table: str) -> bool:
+        response = self.store.client.query(
+            TableName=table, KeyConditionExpression="districtId = :d",
+            ExpressionAttributeValues={":d": {"S": self.district_id}}, Limit=1, ProjectionExpression="districtId")
+        return bool(response["Items"])
 
     def _restore(self, checkpoint) -> None:
         self.state = checkpoint.state
@@ -235,9 +250,16 @@ class SyncEngine:
         return self._client
 
     def _pages(self, collection: str, record_type: str):
-        """The collection's pages from the saved offset on; bad records reported and dropped."""
-        stream = self.client.stream(collection, start_offset=self.state["offset"])
+        """The collection's pages from the saved offset on; bad records reported and dropped.
+
+        A resumed read starts one page early: records deleted from the SIS meanwhile shift
+        the rest down, and a record skipped here would be deactivated wrongly by the sweep.
+        """
+        saved = self.state["offset"]
+        start = max(0, saved - self.state.get("lastPageSize", 0)) if saved else 0
+        stream = self.client.stream(collection, start_offset=start)
         for page in stream.pages():
+            self._overlap = page.offset < saved  # records seen before are expected here
             if self.pages_this_invocation > 0 and self.time_left() <= 0:
                 self.state["offset"] = page.offset
                 self._save_checkpoint()
@@ -249,14 +271,19 @@ class SyncEngine:
                 else:
                     good.append(record)
             yield good
-            self.pages_this_invocation += 1
+            if not self._overlap:
+                self.pages_this_invocation += 1
             self.state["offset"] = page.offset + len(page.records)
+            self.state["lastPageSize"] = len(page.records)
+            self._overlap = False
             self.on_progress(self.state["counts"])
 
     def _first_sight(self, set_name: str, record_type: str, record) -> bool:
         """False (and an error) for a sourcedId this collection already delivered in this run."""
         seen = self.sets[set_name]
         if record.sourced_id in seen:
+            if self._overlap:
+                return False
             self._error(record_type, record.sourced_id, "duplicate_sourced_id",
                         "The SIS sent this sourcedId more than once; the first record was used.")
             return False
@@ -268,10 +295,12 @@ class SyncEngine:
         """Write the items that are new or changed; count each as created, updated or unchanged."""
         if not items:
             return
-        stored = self.store.get_many(
-            table, [{"districtId": self.district_id, key_name: item[key_name]} for item in items],
-            projection=[key_name, "contentHash", "status"])
-        stored_by_key = {s[key_name]: s for s in stored}
+        stored_by_key = {}
+        if self.state["hadItems"].get(table, True):
+            stored = self.store.get_many(
+                table, [{"districtId": self.district_id, key_name: item[key_name]} for item in items],
+                projection=[key_name, "contentHash", "status"])
+            stored_by_key = {s[key_name]: s for s in stored}
         for item in items:
             before = stored_by_key.get(item[key_name])
             record_type = type_of(item)
@@ -443,19 +472,19 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ sweep
     def _stored_active(self, table: str):
-        """Every active item of the district in `table`, page by page."""
+        """Every active item of the district in `table`, page by page (filtered here: moto's
+        FilterExpression is slow, and DynamoDB reads the same items either way)."""
         paginator = self.store.client.get_paginator("query")
         for page in paginator.paginate(
-            TableName=table, KeyConditionExpression="districtId = :d", FilterExpression="#s = :active",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":d": {"S": self.district_id}, ":active": {"S": ACTIVE}},
+            TableName=table, KeyConditionExpression="districtId = :d",
+            ExpressionAttributeValues={":d": {"S": self.district_id}},
         ):
-            yield [from_item(item) for item in page["Items"]]
+            yield [item for item in map(from_item, page["Items"]) if item.get("status") == ACTIVE]
 
     def _sweep_plan(self):
         """(table, record type of an item, whether an active item goes) for each roster table."""
         s = self.sets
-        return (
+        plan = (
             (self.settings.classes_table, lambda i: "classes", lambda i: i["sisSourcedId"] not in s["classes_in"]),
             (self.settings.enrollments_table, lambda i: "enrollments",
              lambda i: i["sisSourcedId"] not in s["enrollments_in"] or i["userSourcedId"] not in s["users_in"]),
@@ -464,32 +493,38 @@ class SyncEngine:
             (self.settings.schools_table, lambda i: "schools",
              lambda i: i.get("origin") == "sis" and i.get("sisSourcedId") not in s["schools_in"]),
         )
+        return [step for step in plan if self.state["hadItems"].get(step[0], True)]
 
     def _phase_sweep(self):
+        """Deactivate what the complete read did not find in; one pass unless very many leave."""
+        active, leaving, held_items, overflow = {}, {}, [], False
+        for table, type_of, goes in self._sweep_plan():
+            for page in self._stored_active(table):
+                for item in page:
+                    record_type = type_of(item)
+                    active[record_type] = active.get(record_type, 0) + 1
+                    if goes(item):
+                        leaving[record_type] = leaving.get(record_type, 0) + 1
+                        if len(held_items) < SWEEP_MEMORY_ITEMS:
+                            held_items.append((table, record_type, item))
+                        else:
+                            overflow = True  # too many to hold: read them again below
         if not self.state.get("approved"):
-            active, leaving = {}, {}
-            for table, type_of, goes in self._sweep_plan():
-                for page in self._stored_active(table):
-                    for item in page:
-                        record_type = type_of(item)
-                        active[record_type] = active.get(record_type, 0) + 1
-                        if goes(item):
-                            leaving[record_type] = leaving.get(record_type, 0) + 1
             held = self._guard(active, leaving)
             if held:
                 self.state["phase"] = "review"
                 self.state["held"] = held
                 self._save_checkpoint()
                 return self._result(Outcome.NEEDS_REVIEW, held=held)
-        for table, type_of, goes in self._sweep_plan():
-            for page in self._stored_active(table):
-                for item in page:
-                    if goes(item):
-                        item["status"] = INACTIVE
-                        item["updatedAt"] = self.now
-                        item["lastRunId"] = self.run_id
-                        self._count(type_of(item), "deactivated")
-                        self.store.put(table, item)
+        if overflow:
+            held_items = ((table, type_of(item), item) for table, type_of, goes in self._sweep_plan()
+                          for page in self._stored_active(table) for item in page if goes(item))
+        for table, record_type, item in held_items:
+            item["status"] = INACTIVE
+            item["updatedAt"] = self.now
+            item["lastRunId"] = self.run_id
+            self._count(record_type, "deactivated")
+            self.store.put(table, item)
         return None
 
     def _guard(self, active: dict, leaving: dict) -> dict | None:
