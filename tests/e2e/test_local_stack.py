@@ -1,10 +1,15 @@
-"""`rostersync local up|token|tick` as a user runs them: separate processes, one state directory."""
+"""`rostersync local up|token|tick` as a user runs them: separate processes, one state directory.
+
+Starting `local up` costs a few seconds, so the lifecycle test walks through everything one
+running stack should do, then restarts it to show tokens survive."""
 
 import json
 import os
+import re
 import stat
 import subprocess
 
+import jwt
 import pytest
 import requests
 
@@ -13,51 +18,64 @@ from tests.fixtures.stack import LocalUpProcess, rostersync_command, subprocess_
 pytestmark = pytest.mark.e2e
 
 
-def test_local_up_answers_checks_tokens_and_stops_cleanly_on_sigint(local_up):
-    assert local_up.ready_line.startswith(f"ready api={local_up.api_url} aws=http://127.0.0.1:{local_up.aws_port}")
-    assert "sis=" not in local_up.ready_line
-
-    url = f"{local_up.api_url}/districts/x/schools"
-    assert requests.get(url, timeout=10).status_code == 401
-    platform = local_up.token("platform_admin")
-    answered = requests.get(url, headers={"Authorization": f"Bearer {platform}"}, timeout=30)
-    assert answered.status_code != 401, "a token from `local token` must reach the API function"
-
-    key = local_up.state_dir / "local-jwt-key.pem"
-    assert stat.S_IMODE(key.stat().st_mode) == 0o600
-    state = json.loads((local_up.state_dir / "local-stack.json").read_text())
-    assert state["api"] == local_up.api_url and state["pid"] == local_up.process.pid
-
-    assert local_up.interrupt() == 0
-    assert not (local_up.state_dir / "local-stack.json").exists()
-    assert "Traceback" not in local_up.stderr()
-    # Only request lines are logged: never the token.
-    assert platform not in local_up.stderr()
-
-
-def test_tokens_survive_a_restart(tmp_path):
+def test_local_up_token_tick_and_a_clean_stop_then_tokens_survive_a_restart(tmp_path):
     state_dir = tmp_path / "state"
-    first = LocalUpProcess(state_dir).start()
+    stack = LocalUpProcess(state_dir).start()
     try:
-        token = first.token("district_admin", "dst_1")
-        assert first.interrupt() == 0
+        assert stack.ready_line.startswith(f"ready api={stack.api_url} aws=http://127.0.0.1:{stack.aws_port}")
+        assert "sis=" not in stack.ready_line
+
+        # The authorizer: no token 401 without reaching the function; a `local token` passes.
+        url = f"{stack.api_url}/districts/x/schools"
+        assert requests.get(url, timeout=10).status_code == 401
+        platform = stack.token("platform_admin")
+        assert requests.get(url, headers={"Authorization": f"Bearer {platform}"}, timeout=30).status_code != 401
+        assert stat.S_IMODE((state_dir / "local-jwt-key.pem").stat().st_mode) == 0o600
+        state = json.loads((state_dir / "local-stack.json").read_text())
+        assert state["api"] == stack.api_url and state["pid"] == stack.process.pid
+
+        # The dispatcher, once, as EventBridge would at that instant (nothing is due here).
+        tick = stack.run("local", "tick", "--time", "2026-12-02T10:00:00Z")
+        assert tick.returncode == 0, tick.stderr
+        (line,) = tick.stdout.strip().splitlines()
+        assert line.startswith("tick 2026-12-02T10:00:00Z: dispatcher returned ")
+
+        # The OpenAPI document: printed by the command, served by the adapter without a token.
+        printed = stack.run("openapi")
+        assert printed.returncode == 0, printed.stderr
+        document = json.loads(printed.stdout)
+        assert any(path.startswith("/districts") for path in document["paths"])
+        served = requests.get(f"{stack.api_url}/openapi.json", timeout=30)
+        assert served.status_code == 200 and served.json()["paths"] == document["paths"]
+
+        assert stack.interrupt() == 0
+        assert stack.process.stdout.read() == "", "stdout carries the ready line and nothing else"
+        assert not (state_dir / "local-stack.json").exists()
+        log = stack.stderr()
+        assert "Traceback" not in log
+        assert platform not in log  # request lines only, never tokens
     finally:
-        first.kill()
-    second = LocalUpProcess(state_dir).start()
+        stack.kill()
+
+    again = LocalUpProcess(state_dir).start()
     try:
-        response = requests.get(f"{second.api_url}/districts/dst_1/schools",
-                                headers={"Authorization": f"Bearer {token}"}, timeout=30)
-        assert response.status_code != 401
-        assert second.interrupt() == 0
+        response = requests.get(url.replace(stack.api_url, again.api_url),
+                                headers={"Authorization": f"Bearer {platform}"}, timeout=30)
+        assert response.status_code != 401, "the key pair in the state directory is reused"
+        assert again.interrupt() == 0
     finally:
-        second.kill()
+        again.kill()
 
 
-def test_local_tick_runs_the_dispatcher_against_the_running_stack(local_up):
-    result = local_up.run("local", "tick", "--time", "2026-12-02T10:00:00Z")
-    assert result.returncode == 0, result.stderr
-    (line,) = result.stdout.strip().splitlines()
-    assert line.startswith("tick 2026-12-02T10:00:00Z: dispatcher returned ")
+def test_local_up_with_the_sandbox_sis(tmp_path):
+    stack = LocalUpProcess(tmp_path / "state", sis=True).start()
+    try:
+        sis_url = stack.ready_line.split("sis=", 1)[1]
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/ims/oneroster/v1p1", sis_url)
+        assert requests.get(f"{sis_url}/schools", timeout=10).status_code == 401  # it answers, and wants credentials
+        assert stack.interrupt() == 0
+    finally:
+        stack.kill()
 
 
 def test_local_tick_without_a_running_stack_says_so(tmp_path):
@@ -74,9 +92,15 @@ def test_local_token_prints_only_the_token_on_its_last_line(tmp_path):
                             capture_output=True, text=True, env=subprocess_env(tmp_path / "state"), timeout=60)
     assert result.returncode == 0
     token = result.stdout.strip().splitlines()[-1]
-    import jwt
-
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["custom:role"] == "teacher" and claims["custom:district_id"] == "dst_9" and claims["sub"] == "t-1"
     assert claims["exp"] - claims["iat"] == 120
     assert os.stat(tmp_path / "state" / "local-jwt-key.pem").st_mode & 0o077 == 0
+
+
+def test_help_lists_every_command(tmp_path):
+    result = subprocess.run([rostersync_command(), "--help"], capture_output=True, text=True, timeout=30,
+                            env=subprocess_env(tmp_path))
+    assert result.returncode == 0
+    for command in ("local", "sandbox-sis", "ops", "openapi", "demo"):
+        assert command in result.stdout
