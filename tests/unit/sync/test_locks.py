@@ -49,6 +49,24 @@ def result(outcome: str = "succeeded", counts=None, errors=None, error_total=Non
 
 
 @pytest.fixture
+def serializable_dynamodb(monkeypatch):
+    """DynamoDB checks a write's condition and applies it atomically; moto (in this process,
+    serving requests on threads) does not lock between the two, so concurrent conditional
+    writes can both pass. Make moto's writes atomic for tests that race on purpose."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        def atomic(self, *args, __original=original, **kwargs):
+            with lock:
+                return __original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, atomic)
+
+
+@pytest.fixture
 def domain(aws):
     from rostersync.store import runs as store
     from rostersync.sync import locks, runs
@@ -70,7 +88,7 @@ def test_a_second_run_while_one_is_queued_gets_run_in_progress(domain):
     assert [run.run_id for run in page] == [first.run_id]
 
 
-def test_concurrent_takes_create_exactly_one_run(domain):
+def test_concurrent_takes_create_exactly_one_run(domain, serializable_dynamodb):
     district = make_district()
     outcomes, barrier = [], threading.Barrier(8)
 

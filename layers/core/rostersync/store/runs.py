@@ -6,8 +6,10 @@ that takes or gives it back is here, as conditional writes, so the rules in
 rostersync.sync.locks / rostersync.sync.runs can rely on "exactly one writer wins".
 """
 
+import os
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 
 from pynamodb.attributes import (
     ListAttribute,
@@ -127,6 +129,18 @@ def latest_run(district_id: str) -> SyncRunModel | None:
 # ---------------------------------------------------------------- lock + run creation
 
 
+@lru_cache(maxsize=4)
+def _connection(region: str, endpoint: str | None) -> Connection:
+    # One per process (creating a botocore client costs ~100 ms); keyed on the endpoint
+    # because tests and the local stack point AWS_ENDPOINT_URL at moto.
+    return Connection(region=region)
+
+
+def _transaction() -> TransactWrite:
+    return TransactWrite(connection=_connection(get_settings().region, os.environ.get("AWS_ENDPOINT_URL")))
+
+
+
 def _lock_condition(observed_holder: str | None, observed_expiry: float | None):
     """The lock is still as we read it: free, or held by the same (stale) holder."""
     if observed_holder is None:
@@ -160,7 +174,7 @@ def create_run_with_lock(
             DistrictModel.last_nightly_night < night
         )
     try:
-        with TransactWrite(connection=Connection(region=get_settings().region)) as transaction:
+        with _transaction() as transaction:
             transaction.save(run, condition=SyncRunModel.run_id.does_not_exist())
             transaction.update(district, actions=district_actions, condition=district_condition)
             if observed_holder is not None and stale_run_failure is not None:
@@ -201,7 +215,7 @@ def relock_existing_run(
     update that run, provided it is still in `from_status`. Raises LockTaken otherwise."""
     district = DistrictModel(run.district_id)
     try:
-        with TransactWrite(connection=Connection(region=get_settings().region)) as transaction:
+        with _transaction() as transaction:
             transaction.update(
                 district,
                 actions=[
