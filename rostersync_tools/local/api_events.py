@@ -57,6 +57,7 @@ class HttpRequest:
     headers: list[tuple[str, str]]
     body: bytes = b""
     source_ip: str = "127.0.0.1"
+    server_port: int = 443
     protocol: str = "HTTP/1.1"
     claims: dict[str, str] = field(default_factory=dict)
     scopes: list[str] | None = None
@@ -71,6 +72,7 @@ def build_event(request: HttpRequest, now: float | None = None) -> dict:
     host = headers.get("host", "127.0.0.1").split(":", 1)[0]
     request_id = _request_id()
     headers.setdefault("x-forwarded-for", request.source_ip)
+    headers.setdefault("x-forwarded-port", str(request.server_port))
     headers.setdefault("x-forwarded-proto", "http")
     headers.setdefault("x-amzn-trace-id", f"Root=1-{int(now):08x}-{os.urandom(12).hex()}")
 

@@ -102,6 +102,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             headers=list(self.headers.items()),
             body=body,
             source_ip=self.client_address[0],
+            server_port=self.server.server_address[1],
             protocol=self.request_version,
             claims=authorizer_claims(claims),
             scopes=authorizer_scopes(claims),

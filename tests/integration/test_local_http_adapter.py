@@ -211,6 +211,15 @@ def test_json_bodies_arrive_as_text(adapter, recorder, keys):
     assert json.loads(event["body"]) == {"name": "Lakeview"}
 
 
+def test_chunked_bodies_are_read_whole(adapter, recorder, keys):
+    chunks = (part for part in [b'{"name": ', b'"Lake', b'view"}'])
+    requests.post(f"{adapter.url}/districts", data=chunks,
+                  headers={**bearer(issue_token(keys, "platform_admin")), "Content-Type": "application/json"})
+    (event,) = recorder.events
+    assert json.loads(event["body"]) == {"name": "Lakeview"}
+    assert event["headers"]["x-forwarded-port"] == str(adapter.port)
+
+
 # ---------------------------------------------------------------- responses
 def test_function_response_is_written_back_with_cookies_and_base64_bodies(keys):
     result = {"statusCode": 201, "headers": {"content-type": "image/png", "x-custom": "yes"},
