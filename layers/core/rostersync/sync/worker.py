@@ -1,0 +1,256 @@
+"""The sync worker: one SQS batch, each message one district's run (or a slice of it).
+
+Per message: load the run; ignore it when it is unknown or finished (duplicates are
+harmless), except a dead-lettered failed run, whose redriven message becomes one new run
+with trigger replay; take the run's lease (another delivery of the same run working right
+now -> ignore this one); run the engine for this message's share of the invocation's time;
+then record the outcome. CONTINUE re-sends the run's message (the engine's checkpoint says
+where to resume). An exception fails only this message (partial batch response) and SQS
+retries it; on its last receive the run is marked failed before the message goes to the
+dead-letter queue, so no run stays "running" forever.
+"""
+
+import json
+import os
+import time
+from collections.abc import Callable
+from functools import lru_cache
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from rostersync.observability import flush_metrics, logger, metrics, redact
+from rostersync.store import runs as store
+from rostersync.sync import messages, runs
+from rostersync.sync.locks import LockLost
+
+# Kept back from the invocation's time for what follows the engine (finishing the run,
+# re-sending a continuation) and for Lambda itself.
+SAFETY_SECONDS = 15.0
+# A message whose share of the time is smaller than this is passed on to a fresh
+# invocation instead of starting a slice too short to read a page.
+MIN_SLICE_SECONDS = 10.0
+# The heartbeat (lock, lease and live counts) is written at most this often.
+HEARTBEAT_EVERY_SECONDS = 10.0
+DEFAULT_MAX_RECEIVE_COUNT = 5  # template.yaml's SyncQueue RedrivePolicy, when the queue cannot be asked
+_KEYS = ["districtId", "runId"]
+
+
+def engine():
+    # Imported when a message is handled, so this module loads (and its tests run) on its own.
+    from rostersync.sync import engine as sync_engine
+
+    return sync_engine
+
+
+def handle_batch(event: dict, context) -> dict:
+    """The Lambda handler's body: {"batchItemFailures": [...]} for the messages to retry."""
+    records = event.get("Records") or []
+    budget = TimeBudget(context, len(records))
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+    def handle(record: SQSRecord) -> None:
+        handle_record(record, budget.next_slice())
+
+    try:
+        return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+    finally:
+        flush_metrics()
+
+
+class TimeBudget:
+    """Splits what is left of the invocation fairly over the messages still to handle: each
+    message gets (time left - safety) / (messages left), recomputed as each one starts, so a
+    message that finishes early leaves its time to the next ones."""
+
+    def __init__(self, context, messages_in_batch: int):
+        self.context = context
+        self.messages_left = max(1, messages_in_batch)
+
+    def seconds_left(self) -> float:
+        if self.context is None:
+            return 60.0
+        return self.context.get_remaining_time_in_millis() / 1000.0
+
+    def next_slice(self) -> Callable[[], float]:
+        share = (self.seconds_left() - SAFETY_SECONDS) / self.messages_left
+        self.messages_left = max(1, self.messages_left - 1)
+        deadline = time.monotonic() + share
+        return lambda: deadline - time.monotonic()
+
+
+def handle_record(record: SQSRecord, time_left: Callable[[], float]) -> None:
+    try:
+        message = messages.parse(record.body)
+    except messages.MalformedMessage as error:
+        # Not ours, and no retry can make it so: acknowledge it rather than feed the dead-letter queue.
+        logger.error("ignoring a malformed sync message", extra={"messageId": record.message_id, "reason": str(error)})
+        metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=1)
+        return
+    logger.thread_safe_append_keys(districtId=message.district_id, runId=message.run_id)
+    try:
+        _handle(message, record, time_left)
+    finally:
+        logger.thread_safe_remove_keys(_KEYS)
+
+
+def _handle(message: messages.RunMessage, record: SQSRecord, time_left: Callable[[], float]) -> None:
+    run = store.get_run(message.district_id, message.run_id)
+    if run is None:
+        logger.warning("ignoring a message for an unknown run")
+        return
+    if run.status in store.FINISHED_STATUSES:
+        _handle_finished(run)
+        return
+    if time_left() < MIN_SLICE_SECONDS:
+        messages.send_run_message(run.district_id, run.run_id, message.action)
+        logger.info("too little time left in this invocation; passed the run on")
+        return
+
+    lease_id = record.message_id
+    try:
+        if not runs.claim(run, lease_id):
+            logger.info("another delivery is working on this run, or it just finished; ignoring this one")
+            return
+    except LockLost:
+        # Queued or running without the lock: nobody can finish it cleanly any more.
+        runs.fail(run, "The run lost its district lock before a worker could start it.")
+        logger.warning("run had lost its lock; marked failed")
+        return
+    metrics.add_metric(name="SyncInvocations", unit=MetricUnit.Count, value=1)
+    logger.info("sync slice starting", extra={"invocation": int(run.invocations or 0), "trigger": run.trigger})
+
+    sync_engine = engine()
+    # Approval is a property of the run (set by the approve route), not of the message: a late
+    # plain "run" duplicate must not turn an approved run back into needs_review.
+    request = sync_engine.SyncRequest(
+        district_id=run.district_id,
+        run_id=run.run_id,
+        mode=run.requested_mode or run.mode,
+        approve=run.approved_at is not None,
+    )
+    try:
+        result = sync_engine.run_sync(request, time_left, _progress_writer(run, lease_id))
+    except LockLost:
+        logger.warning("another run took over the district while this one ran; stopping")
+        return
+    except Exception as error:
+        _after_failure(run, lease_id, record, error)
+        raise
+
+    try:
+        _record_outcome(run, lease_id, message, result, sync_engine.Outcome)
+    except LockLost:
+        logger.warning("another run took over the district while this one ran; its result is dropped")
+
+
+def _handle_finished(run) -> None:
+    """Finished runs ignore their messages, except a dead-lettered failure: the redriven
+    message of such a run (SQS message move task) becomes its one replay run."""
+    if run.status == store.FAILED and run.dead_lettered_at is not None and not run.replayed_by:
+        replay = runs.start_replay(run)  # RunInProgress -> this message fails and is retried later
+        if replay is not None:
+            messages.send_run_message(replay.district_id, replay.run_id, "run")
+            metrics.add_metric(name="SyncReplays", unit=MetricUnit.Count, value=1)
+            logger.info("replaying a dead-lettered run", extra={"replayRunId": replay.run_id})
+            return
+    logger.info("ignoring a message for a finished run", extra={"status": run.status})
+
+
+def _progress_writer(run, lease_id: str) -> Callable[[dict], None]:
+    """on_progress for the engine: heart-beat lock and lease, show live counts (throttled).
+    Raises LockLost when another run took the district over, which stops the engine."""
+    last = time.monotonic()
+
+    def on_progress(counts: dict) -> None:
+        nonlocal last
+        if time.monotonic() - last < HEARTBEAT_EVERY_SECONDS:
+            return
+        runs.heartbeat(run, lease_id, counts)
+        last = time.monotonic()
+
+    return on_progress
+
+
+def _record_outcome(run, lease_id: str, message: messages.RunMessage, result, outcome_type) -> None:
+    outcome = outcome_type(result.outcome)
+    if outcome == outcome_type.CONTINUE:
+        runs.record_continuation(run, lease_id, result)
+        messages.send_run_message(run.district_id, run.run_id, message.action)
+        metrics.add_metric(name="SyncContinuations", unit=MetricUnit.Count, value=1)
+        logger.info("sync slice saved its checkpoint; continuing in a new message")
+        return
+    status = {
+        outcome_type.SUCCEEDED: store.SUCCEEDED,
+        outcome_type.NEEDS_REVIEW: store.NEEDS_REVIEW,
+        outcome_type.FAILED: store.FAILED,
+    }[outcome]
+    if not runs.finish(run, lease_id, status, result):
+        logger.warning("the run was taken over before it could finish; its result is dropped")
+        return
+    counts = store.normalised_counts(result.counts)
+    written = sum(counts[t][k] for t in counts for k in ("created", "updated", "deactivated"))
+    metrics.add_metric(name="SyncRuns", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="RecordsWritten", unit=MetricUnit.Count, value=written)
+    metrics.add_metric(name="RecordErrors", unit=MetricUnit.Count, value=int(result.error_total or 0))
+    if status == store.FAILED:
+        metrics.add_metric(name="SyncFailures", unit=MetricUnit.Count, value=1)
+    if status == store.NEEDS_REVIEW:
+        metrics.add_metric(name="SyncNeedsReview", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "sync finished",
+        extra={"status": status, "mode": result.mode, "written": written, "errorTotal": int(result.error_total or 0),
+               "invocations": int(run.invocations or 0)},
+    )
+
+
+def _after_failure(run, lease_id: str, record: SQSRecord, error: Exception) -> None:
+    """The engine raised (store or SIS trouble that may pass): SQS retries the message. On
+    its last receive, fail the run now: the message is about to go to the dead-letter queue."""
+    receive_count = _receive_count(record)
+    limit = max_receive_count()
+    logger.exception("sync slice failed", extra={"receiveCount": receive_count, "maxReceiveCount": limit})
+    try:
+        if receive_count >= limit:
+            failure = f"{failure_text(error)} (gave up after {receive_count} attempts; the message is in the dead-letter queue)"
+            runs.fail(run, failure, dead_lettered=True)
+            metrics.add_metric(name="SyncFailures", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name="SyncDeadLettered", unit=MetricUnit.Count, value=1)
+        else:
+            runs.release_lease(run, lease_id)  # the retry (or a duplicate) may start at once
+    except Exception:
+        logger.exception("could not record the failed attempt on the run")
+
+
+def failure_text(error: Exception) -> str:
+    """What people see as the run's failure: the error's own words (the engine's and the
+    OneRoster client's never carry a secret), redacted once more to be sure, and short."""
+    text = redact(str(error)).strip() or "no detail"
+    return f"{type(error).__name__}: {text}"[:500]
+
+
+def _receive_count(record: SQSRecord) -> int:
+    try:
+        return int(record.attributes.approximate_receive_count)
+    except (TypeError, ValueError):
+        return 1
+
+
+def max_receive_count() -> int:
+    """The sync queue's own maxReceiveCount (its RedrivePolicy), so template.yaml stays the one
+    source; SYNC_MAX_RECEIVE_COUNT overrides it."""
+    configured = os.environ.get("SYNC_MAX_RECEIVE_COUNT", "").strip()
+    if configured:
+        return int(configured)
+    return _queue_max_receive_count(messages.queue_url())
+
+
+@lru_cache(maxsize=8)
+def _queue_max_receive_count(queue_url: str) -> int:
+    try:
+        attributes = messages.sqs_client().get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
+        return int(json.loads(attributes["Attributes"]["RedrivePolicy"])["maxReceiveCount"])
+    except Exception:  # noqa: BLE001 - no permission or no policy: the template's value
+        logger.warning("could not read the sync queue's maxReceiveCount; assuming the template's")
+        return DEFAULT_MAX_RECEIVE_COUNT

@@ -1,0 +1,262 @@
+"""The sync worker's handling of SQS batches, with a fake engine on the embedded AWS."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from tests.unit.sync.test_dispatch import drain
+from tests.unit.sync.test_locks import make_district
+
+
+class FakeContext:
+    def __init__(self, seconds: float = 900):
+        self.seconds = seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.seconds * 1000)
+
+
+def sqs_event(*messages: tuple[str, dict, int]) -> dict:
+    """Records as Lambda's SQS event source builds them: (messageId, body, receive count)."""
+    return {
+        "Records": [
+            {
+                "messageId": message_id,
+                "receiptHandle": f"handle-{message_id}",
+                "body": body if isinstance(body, str) else json.dumps(body),
+                "attributes": {"ApproximateReceiveCount": str(receives), "SentTimestamp": "1795000000000"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:SyncQueue",
+                "awsRegion": "us-east-1",
+            }
+            for message_id, body, receives in messages
+        ]
+    }
+
+
+def body(run, action="run") -> dict:
+    return {"districtId": run.district_id, "runId": run.run_id, "action": action}
+
+
+class FakeEngine:
+    """Stands in for rostersync.sync.engine: the real request/result types, scripted outcomes."""
+
+    def __init__(self):
+        from rostersync.sync import engine
+
+        self.SyncRequest, self.SyncResult, self.Outcome = engine.SyncRequest, engine.SyncResult, engine.Outcome
+        self.calls: list = []
+        self.script: dict[str, list] = {}  # district -> outcomes (or exceptions) in order
+
+    def run_sync(self, request, time_left, on_progress=None):
+        self.calls.append(SimpleNamespace(request=request, time_left=time_left()))
+        step = self.script[request.district_id].pop(0)
+        if isinstance(step, Exception):
+            raise step
+        if callable(step):
+            return step(request, time_left, on_progress)
+        counts = {"students": {"created": 3}}
+        if on_progress is not None:
+            on_progress(counts)
+        held = {"students": 40} if step == "needs_review" else None
+        failure = "The SIS refused the sync: invalid credentials" if step == "failed" else None
+        errors = [{"type": "students", "sisSourcedId": "s1", "code": "missing_field", "message": "no name"}]
+        return self.SyncResult(outcome=self.Outcome(step), mode="full", counts=counts, errors=errors,
+                               error_total=1, failure=failure, held_deactivations=held)
+
+
+@pytest.fixture
+def domain(clean_aws, monkeypatch):
+    from rostersync.store import runs as store
+    from rostersync.sync import locks, runs, worker
+
+    fake = FakeEngine()
+    monkeypatch.setattr(worker, "engine", lambda: fake)
+    return SimpleNamespace(aws=clean_aws, store=store, runs=runs, locks=locks, worker=worker, engine=fake)
+
+
+def queued_run(domain, trigger="manual", **district):
+    made = make_district(**district)
+    return domain.runs.start_run(made.district_id, trigger, "full")
+
+
+def test_a_run_is_synced_and_finished(domain):
+    run = queued_run(domain)
+    domain.engine.script[run.district_id] = ["succeeded"]
+    answer = domain.worker.handle_batch(sqs_event(("m1", body(run), 1)), FakeContext())
+    assert answer == {"batchItemFailures": []}
+    stored = domain.store.get_run(run.district_id, run.run_id)
+    assert stored.status == "succeeded" and stored.invocations == 1
+    assert stored.counts["students"]["created"] == 3
+    assert [(e.sis_sourced_id, e.code) for e in stored.errors] == [("s1", "missing_field")]
+    assert domain.store.get_district(run.district_id).active_run_id is None
+    (call,) = domain.engine.calls
+    assert (call.request.run_id, call.request.mode, call.request.approve) == (run.run_id, "full", False)
+
+
+def test_a_failing_district_fails_only_its_own_message(domain):
+    good, bad = queued_run(domain), queued_run(domain)
+    domain.engine.script[good.district_id] = ["succeeded"]
+    domain.engine.script[bad.district_id] = [ConnectionError("the SIS did not answer")]
+    answer = domain.worker.handle_batch(sqs_event(("bad", body(bad), 1), ("good", body(good), 1)), FakeContext())
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
+    assert domain.store.get_run(good.district_id, good.run_id).status == "succeeded"
+    failing = domain.store.get_run(bad.district_id, bad.run_id)
+    # Not the last attempt: the run stays running, holding its lock, with its lease free for the retry.
+    assert failing.status == "running" and failing.lease_id is None
+    assert domain.store.get_district(bad.district_id).active_run_id == bad.run_id
+
+
+def test_the_retry_of_a_failed_message_picks_the_run_up_again(domain):
+    run = queued_run(domain)
+    domain.engine.script[run.district_id] = [ConnectionError("timeout"), "succeeded"]
+    assert domain.worker.handle_batch(sqs_event(("m1", body(run), 1)), FakeContext())["batchItemFailures"]
+    assert domain.worker.handle_batch(sqs_event(("m1", body(run), 2)), FakeContext()) == {"batchItemFailures": []}
+    stored = domain.store.get_run(run.district_id, run.run_id)
+    assert stored.status == "succeeded" and stored.invocations == 2
+
+
+def test_the_last_receive_marks_the_run_failed(domain):
+    run = queued_run(domain)
+    domain.engine.script[run.district_id] = [RuntimeError("The SIS could not be read completely: 503 on /users")]
+    answer = domain.worker.handle_batch(sqs_event(("m1", body(run), 5)), FakeContext())  # template: maxReceiveCount 5
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m1"}]}  # still fails: SQS moves it to the DLQ
+    stored = domain.store.get_run(run.district_id, run.run_id)
+    assert stored.status == "failed"
+    assert "503 on /users" in stored.failure and "dead-letter" in stored.failure
+    assert stored.dead_lettered_at is not None and stored.finished_at is not None
+    assert domain.store.get_district(run.district_id).active_run_id is None
+
+
+def test_continue_re_sends_the_run_and_the_next_message_resumes_it(domain):
+    run = queued_run(domain)
+    domain.engine.script[run.district_id] = ["continue", "continue", "succeeded"]
+    for attempt in range(3):
+        (message,) = [("m0", body(run), 1)] if attempt == 0 else [(f"m{attempt}", next_body, 1)]
+        assert domain.worker.handle_batch(sqs_event(message), FakeContext()) == {"batchItemFailures": []}
+        if attempt < 2:
+            stored = domain.store.get_run(run.district_id, run.run_id)
+            assert stored.status == "running" and stored.invocations == attempt + 1 and stored.lease_id is None
+            (next_body,) = drain(domain)
+            assert next_body == body(run)
+    stored = domain.store.get_run(run.district_id, run.run_id)
+    assert stored.status == "succeeded" and stored.invocations == 3
+    assert drain(domain) == []
+
+
+def test_messages_for_finished_or_unknown_runs_are_ignored(domain):
+    run = queued_run(domain)
+    domain.engine.script[run.district_id] = ["succeeded"]
+    domain.worker.handle_batch(sqs_event(("m1", body(run), 1)), FakeContext())
+    duplicate = domain.worker.handle_batch(
+        sqs_event(("m1-again", body(run), 1), ("unknown", {"districtId": run.district_id, "runId": "run_nope"}, 1),
+                  ("junk", "not json", 1)),
+        FakeContext(),
+    )
+    assert duplicate == {"batchItemFailures": []}
+    assert len(domain.engine.calls) == 1
+    assert domain.store.get_run(run.district_id, run.run_id).invocations == 1
+
+
+def test_a_second_delivery_while_the_first_works_is_dropped(domain):
+    run = queued_run(domain)
+    assert domain.runs.claim(run, "first-delivery")  # another worker is on it right now
+    domain.engine.script[run.district_id] = ["succeeded"]
+    assert domain.worker.handle_batch(sqs_event(("second", body(run), 1)), FakeContext()) == {"batchItemFailures": []}
+    assert domain.engine.calls == []
+    assert domain.store.get_run(run.district_id, run.run_id).lease_id == "first-delivery"
+
+
+def test_needs_review_holds_the_deactivations_and_frees_the_district(domain):
+    run = queued_run(domain)
+    domain.engine.script[run.district_id] = ["needs_review"]
+    domain.worker.handle_batch(sqs_event(("m1", body(run), 1)), FakeContext())
+    stored = domain.store.get_run(run.district_id, run.run_id)
+    assert stored.status == "needs_review" and stored.held_deactivations.as_dict() == {"students": 40}
+    assert domain.store.get_district(run.district_id).active_run_id is None
+
+
+def test_an_approved_run_is_synced_with_approve_whatever_the_message_says(domain):
+    run = queued_run(domain)
+    domain.engine.script[run.district_id] = ["needs_review", "succeeded"]
+    domain.worker.handle_batch(sqs_event(("m1", body(run), 1)), FakeContext())
+    domain.runs.approve_run(run.district_id, run.run_id)
+    # A late duplicate of the original "run" message arrives before the "approve" one.
+    domain.worker.handle_batch(sqs_event(("m1-late", body(run, "run"), 1)), FakeContext())
+    assert domain.engine.calls[-1].request.approve is True
+    stored = domain.store.get_run(run.district_id, run.run_id)
+    assert stored.status == "succeeded" and stored.held_deactivations is None
+    domain.worker.handle_batch(sqs_event(("m2", body(run, "approve"), 1)), FakeContext())
+    assert len(domain.engine.calls) == 2  # the approve message finds the run finished
+
+
+def test_an_engine_failure_result_fails_the_run_with_its_reason(domain):
+    run = queued_run(domain)
+    domain.engine.script[run.district_id] = ["failed"]
+    assert domain.worker.handle_batch(sqs_event(("m1", body(run), 1)), FakeContext()) == {"batchItemFailures": []}
+    stored = domain.store.get_run(run.district_id, run.run_id)
+    assert stored.status == "failed" and stored.failure == "The SIS refused the sync: invalid credentials"
+    assert stored.dead_lettered_at is None  # an ordinary failure: nothing to replay from the DLQ
+
+
+def test_time_is_split_fairly_across_the_batch(domain):
+    runs = [queued_run(domain) for _ in range(3)]
+    for run in runs:
+        domain.engine.script[run.district_id] = ["succeeded"]
+    context = FakeContext(seconds=315)
+    domain.worker.handle_batch(sqs_event(*[(f"m{i}", body(r), 1) for i, r in enumerate(runs)]), context)
+    share = (315 - domain.worker.SAFETY_SECONDS) / 3
+    assert domain.engine.calls[0].time_left == pytest.approx(share, abs=1)
+    # The first message finished at once: what it left over goes to the others.
+    assert domain.engine.calls[1].time_left == pytest.approx((315 - domain.worker.SAFETY_SECONDS) / 2, abs=1)
+    assert domain.engine.calls[2].time_left == pytest.approx(315 - domain.worker.SAFETY_SECONDS, abs=1)
+
+
+def test_a_message_with_too_little_time_is_passed_on(domain):
+    run = queued_run(domain)
+    domain.engine.script[run.district_id] = ["succeeded"]
+    answer = domain.worker.handle_batch(sqs_event(("m1", body(run), 1)), FakeContext(seconds=20))
+    assert answer == {"batchItemFailures": []}
+    assert domain.engine.calls == []
+    assert domain.store.get_run(run.district_id, run.run_id).status == "queued"
+    assert drain(domain) == [body(run)]
+
+
+def test_a_run_taken_over_while_running_drops_its_result(domain, monkeypatch):
+    run = queued_run(domain)
+
+    def taken_over(request, time_left, on_progress):
+        # The worker looked dead; a manual sync took the district over meanwhile.
+        real_clock = domain.locks.clock
+        monkeypatch.setattr(domain.locks, "clock", lambda: real_clock() + domain.locks.RUNNING_LOCK_SECONDS + 60)
+        domain.runs.start_run(request.district_id, "manual", "full")
+        monkeypatch.setattr(domain.locks, "clock", real_clock)
+        monkeypatch.setattr(domain.worker, "HEARTBEAT_EVERY_SECONDS", 0)
+        on_progress({})  # the heartbeat notices and stops the engine
+        raise AssertionError("not reached")
+
+    domain.engine.script[run.district_id] = [taken_over]
+    assert domain.worker.handle_batch(sqs_event(("m1", body(run), 1)), FakeContext()) == {"batchItemFailures": []}
+    stored = domain.store.get_run(run.district_id, run.run_id)
+    assert stored.status == "failed" and stored.failure == domain.locks.WORKER_STOPPED
+
+
+def test_a_redriven_message_of_a_dead_lettered_run_becomes_one_replay(domain):
+    run = queued_run(domain, trigger="manual")
+    domain.engine.script[run.district_id] = [RuntimeError("SIS unreachable")]
+    domain.worker.handle_batch(sqs_event(("m1", body(run), 5)), FakeContext())
+    assert domain.store.get_run(run.district_id, run.run_id).status == "failed"
+    # SQS's message move task brings the same message back (twice, say) to the sync queue.
+    for message_id in ("moved-1", "moved-2"):
+        answer = domain.worker.handle_batch(sqs_event((message_id, body(run), 1)), FakeContext())
+        assert answer == {"batchItemFailures": []}
+    old = domain.store.get_run(run.district_id, run.run_id)
+    assert old.status == "failed" and old.replayed_by
+    replay = domain.store.get_run(run.district_id, old.replayed_by)
+    assert (replay.trigger, replay.status, replay.replay_of) == ("replay", "queued", run.run_id)
+    assert drain(domain) == [body(replay)]
+    page, _ = domain.store.list_runs(run.district_id, 10)
+    assert len(page) == 2
