@@ -210,3 +210,17 @@ def test_404_on_a_collection_is_not_oneroster_but_none_for_a_record(make_fake, m
         list(client.stream("classes"))
     assert missing.value.status == 404
     assert client.get("users", "u99999") is None
+
+
+def test_a_tls_failure_is_unreachable_without_retries(make_fake, make_client, sleeps):
+    fake = make_fake(data={"users": []})  # speaks plain HTTP: the TLS handshake fails
+
+    class Https:
+        host_url = fake.host_url.replace("http://", "https://")
+        client_id = fake.client_id
+        client_secret = fake.client_secret
+
+    client = make_client(Https, auth_method="oauth1")
+    with pytest.raises(UnreachableHost) as failed:
+        list(client.stream("users"))
+    assert "TLS" in str(failed.value) and sleeps == []

@@ -78,7 +78,7 @@ class RecordStream:
         self._on_date_sample = on_date_sample
         self.start_offset = max(0, start_offset)  # a sync resuming from its checkpoint starts mid-collection
         self._lock = threading.Lock()
-        self.requests = 0  # HTTP requests made for this stream (retries included)
+        self.requests = 0  # HTTP requests made for the last read of this stream (retries included)
         self.pages_read = 0
         self.records_read = 0
         self.bad_records = 0
@@ -112,7 +112,7 @@ class RecordStream:
 
     def pages(self) -> Iterator[Page]:
         self.complete = False
-        self.filter_mismatches = self.pages_read = self.records_read = self.bad_records = 0
+        self.filter_mismatches = self.pages_read = self.records_read = self.bad_records = self.requests = 0
         first = self._load(self.start_offset, self.page_limit)
         self.total = first.total
         yield self._account(first)

@@ -188,6 +188,10 @@ def _sourced_id(value: Any) -> str:
 def parse_bool(value: Any) -> bool | None:
     if value is True or value is False:
         return value
+    if value == "true":  # the common case first: most servers send the string
+        return True
+    if value == "false":
+        return False
     if type(value) is str:
         low = value.strip().lower()
         if low in ("true", "1", "yes", "y", "t"):
@@ -214,7 +218,7 @@ def parse_datetime(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         parsed = _parse_datetime_leniently(value.strip())
-    if parsed is not None:
+    if parsed is not None and parsed.tzinfo is not UTC:
         parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     if len(_DATETIME_CACHE) >= 65536:
         _DATETIME_CACHE.clear()
@@ -232,14 +236,26 @@ def _parse_datetime_leniently(text: str) -> datetime | None:
         return None
 
 
+_DATE_CACHE: dict[str, date | None] = {}
+
+
 def parse_date(value: Any) -> date | None:
     """'2026-08-01' or a date-time ('2026-08-01T00:00:00Z') -> the date."""
-    if type(value) is not str or len(value) < 10:
+    if type(value) is not str:
         return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
+    cached = _DATE_CACHE.get(value)
+    if cached is not None:
+        return cached
+    parsed = None
+    if len(value) >= 10:
+        try:
+            parsed = date.fromisoformat(value[:10])
+        except ValueError:
+            parsed = None
+    if len(_DATE_CACHE) >= 4096:
+        _DATE_CACHE.clear()
+    _DATE_CACHE[value] = parsed
+    return parsed
 
 
 def _id_from_href(href: str) -> str | None:
