@@ -274,3 +274,15 @@ def test_date_style_is_learnt_from_the_server(make_fake, make_client):
     requests_before = len(fake2.seen)
     assert client2.changed_since(since) == "dateLastModified>'2026-11-01T08:30:15Z'"
     assert len(fake2.seen) == requests_before  # learnt from the stream already read
+
+
+@pytest.mark.parametrize("in_flight, total_count", [(1, True), (4, True), (1, False)])
+def test_a_read_resumes_from_a_start_offset(make_fake, make_client, in_flight, total_count):
+    users = make_users(1030)
+    fake = make_fake(data={"users": users}, page_cap=100, total_count=total_count)
+    client = make_client(fake, auth_method="oauth1", max_in_flight=in_flight)
+    stream = client.stream("users", start_offset=250)
+    pages = list(stream.pages())
+    assert pages[0].offset == 250 and [p.offset for p in pages[1:4]] == [350, 450, 550]
+    assert ids(r for p in pages for r in p.records) == [u["sourcedId"] for u in users[250:]]
+    assert list(client.stream("users", start_offset=5000)) == []

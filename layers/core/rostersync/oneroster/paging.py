@@ -61,7 +61,8 @@ FetchPage = Callable[[int, int], RawPage]
 class RecordStream:
     """An iterable over one collection; `pages()` for pages, iteration for flat records.
 
-    Each call to pages() (or iter()) reads the collection again from offset 0.
+    Each call to pages() (or iter()) reads the collection again from start_offset (0 unless
+    a sync resumes from its checkpoint).
     """
 
     def __init__(self, collection: str, fetch: FetchPage, *, endpoint: str, filter: Filter | None, page_limit: int,
@@ -121,7 +122,7 @@ class RecordStream:
             return
         # A page shorter than asked, with more to come, means the server caps the size.
         self.page_size = min(first.raw_count, self.page_limit)
-        first_ids = {first.first_id: 0} if first.first_id is not None else {}
+        first_ids = {first.first_id: self.start_offset} if first.first_id is not None else {}
         total = first.total
         if total is not None and self.start_offset + first.raw_count >= total:
             self.complete = True
