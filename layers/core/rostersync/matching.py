@@ -15,9 +15,10 @@ Scoring of one (SIS school, app school) pair:
      "Lincoln Middle") the score is 0: same namesake, different school.
    - Otherwise the score is a fuzzy token overlap (Sørensen-Dice over tokens):
      2 * sum(similarity of paired tokens) / (tokens in A + tokens in B). Tokens pair
-     one-to-one, best first; two tokens pair when equal, or, for words without digits,
-     when difflib's SequenceMatcher ratio is at least 0.8 (typos: "Lincon", "Jeferson").
-     Numbers pair only when equal: PS 123 is not PS 132. Word order does not matter.
+     one-to-one, best first; two tokens pair when equal, or, for words without digits
+     that start with the same letter, when difflib's SequenceMatcher ratio is at least 0.8
+     (typos: "Lincon", "Jeferson"; but "Westside" is not "Eastside"). Numbers pair only
+     when equal: PS 123 is not PS 132. Word order does not matter.
    - A name left with no distinctive tokens (just "Elementary School") is compared on
      its full normalised text, and only equal texts score.
 3. A pair is suggested when its score is at least THRESHOLD (0.8): every distinctive word
@@ -25,8 +26,9 @@ Scoring of one (SIS school, app school) pair:
    "Washington" 0.67), allowing a typo or two in a long name.
 
 Suggestions are one-to-one across the district: every pair at or over the threshold is
-ranked by score (ties: by names, then ids, so the answer is stable) and taken greedily
-while both schools are still free. Already matched schools on either side take no part.
+ranked by score, ties going to the pair whose whole normalised names are closer (then
+names, then ids, so the answer is stable), and taken greedily while both schools are
+still free. Already matched schools on either side take no part.
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ def normalise_identifier(identifier: str | None) -> str | None:
 def _token_similarity(a: str, b: str) -> float:
     if a == b:
         return 1.0
-    if any(ch.isdigit() for ch in a + b):
+    if any(ch.isdigit() for ch in a + b) or a[0] != b[0]:
         return 0.0
     ratio = SequenceMatcher(None, a, b).ratio()
     return ratio if ratio >= TOKEN_SIMILARITY else 0.0
@@ -167,11 +169,12 @@ def suggest(sis_schools: list[Candidate], app_schools: list[Candidate]) -> dict[
         for app in app_schools:
             value = score(sis, app)
             if value >= THRESHOLD:
-                ranked.append((-value, sis.name or "", app.name or "", sis.id, app.id))
+                closeness = SequenceMatcher(None, normalise_name(sis.name).text, normalise_name(app.name).text).ratio()
+                ranked.append((-value, -closeness, sis.name or "", app.name or "", sis.id, app.id))
     ranked.sort()
     suggestions: dict[str, str] = {}
     taken: set[str] = set()
-    for _, _, _, sis_id, app_id in ranked:
+    for *_, sis_id, app_id in ranked:
         if sis_id in suggestions or app_id in taken:
             continue
         suggestions[sis_id] = app_id

@@ -159,6 +159,7 @@ def sis_schools(client: OneRosterClient) -> Iterator[Org]:
     PATH,
     **documented(
         "Save the SIS connection after testing it live",
+        operation_id="putSisConnection",
         tag="SIS connection",
         body=SisConnectionRequest,
         response=SisConnectionResponse,
@@ -214,6 +215,7 @@ def put_connection(district_id: str):
     PATH,
     **documented(
         "The saved SIS connection (never the secret)",
+        operation_id="getSisConnection",
         tag="SIS connection",
         response=SisConnectionResponse,
         errors=(401, 403, 404),
@@ -231,6 +233,7 @@ def get_connection(district_id: str):
     PATH,
     **documented(
         "Remove the SIS connection and its secret, and stop nightly syncs",
+        operation_id="deleteSisConnection",
         tag="SIS connection",
         status=204,
         errors=(401, 403, 404),

@@ -32,10 +32,26 @@ class ResponseModel(BaseModel):
 
 # ---------------------------------------------------------------- field types
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-FilterValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _printable(text: str) -> str:
+    if _CONTROL_CHARACTERS.search(text):
+        raise PydanticCustomError("control_characters", "must not contain control characters")
+    return text
+
+
+def _text(max_length: int):
+    """Trimmed, non-empty, printable text of at most `max_length` characters."""
+    return Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length), AfterValidator(_printable)
+    ]
+
+
+Name = _text(200)
+Identifier = _text(100)
+Id = _text(255)
+FilterValue = _text(200)
 
 
 @lru_cache(maxsize=1)
@@ -145,17 +161,17 @@ AuthMethod = Literal["auto", "oauth1", "oauth2"]
 
 
 class SisConnectionRequest(RequestModel):
-    host_url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)] = Field(
+    host_url: _text(2048) = Field(
         description="The SIS host, without /ims/oneroster/v1p1 (stripped with a warning if given)"
     )
-    client_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
+    client_id: _text(512)
     # SecretStr: the value never shows in a repr, a traceback's locals or a validation error.
     client_secret: SecretStr = Field(min_length=1, max_length=4096)
     auth_method: AuthMethod = "auto"
-    token_url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)] | None = Field(
+    token_url: _text(2048) | None = Field(
         default=None, description="OAuth 2 token URL; found on the host when not given"
     )
-    scope: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1024)] | None = Field(
+    scope: _text(1024) | None = Field(
         default=None, description="OAuth 2 scopes; the OneRoster 1.1 read scopes when not given"
     )
 
@@ -237,7 +253,9 @@ class SyncConfigRequest(RequestModel):
     schools: Selection = Field(default=None, description="SIS school sourcedIds; null for all")
     grades: Selection = Field(default=None, description="Grades as the SIS writes them; null for all")
     subjects: Selection = Field(default=None, description="Subjects as the SIS writes them; null for all")
-    start_date: CalendarDate = Field(description="YYYY-MM-DD, today or later in the district's time zone")
+    start_date: CalendarDate = Field(
+        description="YYYY-MM-DD, today or later in the district's time zone", json_schema_extra={"format": "date"}
+    )
     enabled: bool = True
     full_sync_every_days: int | None = Field(default=None, ge=1, le=90)
     deactivation_guard: DeactivationGuard | None = None

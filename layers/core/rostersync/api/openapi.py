@@ -52,6 +52,7 @@ def documented(
     summary: str,
     *,
     tag: str,
+    operation_id: str | None = None,
     body: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
     status: int = 200,
@@ -64,6 +65,8 @@ def documented(
         success["content"] = {"application/json": {"model": response}}
     responses = {status: success, **{code: _error_response(code) for code in errors}}
     options: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": responses}
+    if operation_id:  # a stable name for generated clients (Powertools makes one from the function otherwise)
+        options["operation_id"] = operation_id
     if description:
         options["description"] = description
     if body is not None:
@@ -96,18 +99,35 @@ def _camel_path_parameters(schema: dict[str, Any]) -> None:
 
 
 def _contract_errors(schema: dict[str, Any]) -> None:
-    """Powertools documents its own 422 body; the API answers every error in one shape."""
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    """Powertools documents a 422 of its own shape on every route; the API answers every error
+    in one shape, and only routes with query or body parameters can answer 422 at all."""
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
-            for status, answer in operation.get("responses", {}).items():
-                content = answer.get("content", {}).get("application/json", {})
-                ref = content.get("schema", {}).get("$ref", "")
-                if ref.endswith("/HTTPValidationError"):
-                    content["schema"] = {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}
-                    answer["description"] = _ERROR_DESCRIPTIONS.get(int(status), answer.get("description", ""))
-    for powertools_only in ("HTTPValidationError", "ValidationError"):
-        components.pop(powertools_only, None)
+            responses = operation["responses"] = dict(sorted(operation.get("responses", {}).items()))
+            answer = responses.get("422", {})
+            content = answer.get("content", {}).get("application/json", {})
+            if not content.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                continue
+            takes_input = "requestBody" in operation or any(
+                p.get("in") != "path" for p in operation.get("parameters", [])
+            )
+            if takes_input:
+                content["schema"] = {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}
+                answer["description"] = _ERROR_DESCRIPTIONS[422]
+            else:
+                del responses["422"]
+
+
+def _drop_unused_schemas(schema: dict[str, Any]) -> None:
+    """Powertools adds its validation-error schemas whether or not anything refers to them."""
+    components = schema.get("components", {}).get("schemas", {})
+    while True:
+        text = json.dumps({k: v for k, v in schema.items() if k != "components"}) + json.dumps(components)
+        unused = [name for name in components if f'"#/components/schemas/{name}"' not in text]
+        if not unused:
+            return
+        for name in unused:
+            del components[name]
 
 
 def _add_request_models(schema: dict[str, Any]) -> None:
@@ -136,6 +156,7 @@ def openapi_schema() -> dict[str, Any]:
     _camel_path_parameters(schema)
     _add_request_models(schema)
     _contract_errors(schema)
+    _drop_unused_schemas(schema)
     return schema
 
 
@@ -145,4 +166,7 @@ def openapi_json() -> str:
 
 
 if __name__ == "__main__":
-    print(openapi_json(), end="")
+    # Through the package's module, not __main__: the routes registered their request models there.
+    from rostersync.api.openapi import openapi_json as generate
+
+    print(generate(), end="")

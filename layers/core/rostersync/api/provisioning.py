@@ -29,6 +29,7 @@ TAG = "Provisioning (platform admins)"
     "/districts",
     **documented(
         "Create a district",
+        operation_id="createDistrict",
         tag=TAG,
         body=CreateDistrictRequest,
         response=DistrictResponse,
@@ -52,6 +53,7 @@ def post_district():
     "/districts/<district_id>/schools",
     **documented(
         "Create a school that exists in the app before the SIS is connected",
+        operation_id="createSchool",
         tag=TAG,
         body=CreateSchoolRequest,
         response=SchoolResponse,

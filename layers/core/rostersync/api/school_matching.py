@@ -48,7 +48,7 @@ def _matchable(schools: list[SchoolModel]) -> list[SchoolModel]:
 
 @router.get(
     "/districts/<district_id>/schools",
-    **documented("The district's active schools", tag=TAG, response=SchoolsResponse),
+    **documented("The district's active schools", operation_id="listSchools", tag=TAG, response=SchoolsResponse),
 )
 def get_schools(district_id: str):
     district_for_admin(router.current_event.raw_event, district_id)
@@ -63,6 +63,7 @@ def get_schools(district_id: str):
     "/districts/<district_id>/sis/schools",
     **documented(
         "The SIS's active schools, with their matches and suggested matches",
+        operation_id="listSisSchools",
         tag=TAG,
         response=SisSchoolsResponse,
         errors=(401, 403, 404, 409),
@@ -97,6 +98,7 @@ def get_sis_schools(district_id: str):
     "/districts/<district_id>/school-matches",
     **documented(
         "Save the school matches (replaces the previous ones)",
+        operation_id="putSchoolMatches",
         tag=TAG,
         body=SchoolMatchesRequest,
         response=SchoolMatchesResponse,

@@ -10,7 +10,9 @@ and the start date, which must be today or later in the district's own time zone
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from typing import Annotated
 
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from rostersync.api.auth import district_for_admin
@@ -81,6 +83,7 @@ def _options_response(options: SyncOptions) -> SyncOptionsResponse:
     "/districts/<district_id>/sync-options",
     **documented(
         "The schools, grades and subjects the SIS offers to sync",
+        operation_id="getSyncOptions",
         tag=TAG,
         response=SyncOptionsResponse,
         errors=(401, 403, 404, 409, 422),
@@ -88,12 +91,14 @@ def _options_response(options: SyncOptions) -> SyncOptionsResponse:
         "409 not_connected without a connection.",
     ),
 )
-def get_sync_options(district_id: str):
-    event = router.current_event.raw_event
-    district = district_for_admin(event, district_id)
-    refresh = query_flag(event, "refresh")
+def get_sync_options(
+    district_id: str,
+    refresh: Annotated[str | None, Query(description="true: read the SIS now instead of the cache")] = None,
+):
+    district = district_for_admin(router.current_event.raw_event, district_id)
+    read_sis_now = query_flag("refresh", refresh)
     require_connection(district)
-    if district.sync_options is not None and not refresh:
+    if district.sync_options is not None and not read_sis_now:
         return respond(_options_response(district.sync_options))
     with saved_sis_client(district) as client:
         options = collect_sync_options(client)
@@ -156,6 +161,7 @@ def _config_response(district: DistrictModel, config: SyncConfig) -> SyncConfigR
     "/districts/<district_id>/sync-config",
     **documented(
         "Save what to sync and from when",
+        operation_id="putSyncConfig",
         tag=TAG,
         body=SyncConfigRequest,
         response=SyncConfigResponse,
@@ -196,6 +202,7 @@ def put_sync_config(district_id: str):
     "/districts/<district_id>/sync-config",
     **documented(
         "The saved sync configuration, with when the next nightly sync is due",
+        operation_id="getSyncConfig",
         tag=TAG,
         response=SyncConfigResponse,
         description="404 not_configured when step 4 was never saved.",

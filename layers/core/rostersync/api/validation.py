@@ -156,9 +156,10 @@ def read_body(event: Mapping, model: type[M], *, secret_field: str | None = None
     return parse(model, data)
 
 
-def query_flag(event: Mapping, name: str, default: bool = False) -> bool:
-    """A true/false query parameter (?refresh=true); 422 for anything else."""
-    value = (event.get("queryStringParameters") or {}).get(name)
+def query_flag(name: str, value: str | None, default: bool = False) -> bool:
+    """A true/false query parameter (?refresh=true); 422 for anything else. Routes declare
+    the parameter as a plain string (so Powertools documents it and never refuses it before
+    authorization) and read it with this."""
     if value is None:
         return default
     lowered = value.strip().lower()

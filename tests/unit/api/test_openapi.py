@@ -1,0 +1,93 @@
+"""The OpenAPI document: generated from the routes, committed as docs/openapi.json, complete."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+DOCS_OPENAPI = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
+
+# Every route of ../shared/CONTRACT.md, as OpenAPI writes paths.
+CONTRACT_ROUTES = [
+    ("post", "/districts"),
+    ("post", "/districts/{districtId}/schools"),
+    ("get", "/districts/{districtId}/schools"),
+    ("put", "/districts/{districtId}/sis/connection"),
+    ("get", "/districts/{districtId}/sis/connection"),
+    ("delete", "/districts/{districtId}/sis/connection"),
+    ("get", "/districts/{districtId}/sis/schools"),
+    ("put", "/districts/{districtId}/school-matches"),
+    ("get", "/districts/{districtId}/sync-options"),
+    ("put", "/districts/{districtId}/sync-config"),
+    ("get", "/districts/{districtId}/sync-config"),
+    ("post", "/districts/{districtId}/syncs"),
+    ("get", "/districts/{districtId}/syncs"),
+    ("get", "/districts/{districtId}/syncs/{runId}"),
+    ("post", "/districts/{districtId}/syncs/{runId}/approve"),
+    ("get", "/districts/{districtId}/users"),
+    ("get", "/districts/{districtId}/classes"),
+    ("get", "/districts/{districtId}/classes/{classId}/roster"),
+]
+SETUP_BODIES = {
+    ("post", "/districts"): "CreateDistrictRequest",
+    ("post", "/districts/{districtId}/schools"): "CreateSchoolRequest",
+    ("put", "/districts/{districtId}/sis/connection"): "SisConnectionRequest",
+    ("put", "/districts/{districtId}/school-matches"): "SchoolMatchesRequest",
+    ("put", "/districts/{districtId}/sync-config"): "SyncConfigRequest",
+}
+
+
+@pytest.fixture(scope="module")
+def generated() -> str:
+    from rostersync.api.openapi import openapi_json
+
+    return openapi_json()
+
+
+def test_the_committed_document_is_the_generated_one(generated):
+    assert DOCS_OPENAPI.read_text(encoding="utf-8") == generated, (
+        "docs/openapi.json is stale: .venv/bin/python -m rostersync.api.openapi > docs/openapi.json"
+    )
+
+
+@pytest.mark.parametrize("method, path", CONTRACT_ROUTES, ids=[f"{m} {p}" for m, p in CONTRACT_ROUTES])
+def test_every_contract_route_is_documented_with_the_error_shape(generated, method, path):
+    document = json.loads(generated)
+    operation = document["paths"].get(path, {}).get(method)
+    assert operation is not None, f"{method.upper()} {path} is not in the document"
+    for status in ("401", "403"):
+        schema = operation["responses"][status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ErrorResponse"}
+
+
+def test_bodies_security_and_references_are_complete(generated):
+    document = json.loads(generated)
+    assert document["info"]["title"] == "Roster Sync API" and document["openapi"].startswith("3.")
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "Cognito ID token"}
+    assert document["security"] == [{"bearerAuth": []}]
+    for (method, path), model in SETUP_BODIES.items():
+        body = document["paths"][path][method]["requestBody"]
+        assert body["content"]["application/json"]["schema"] == {"$ref": f"#/components/schemas/{model}"}
+    schemas = document["components"]["schemas"]
+    connection = schemas["SisConnectionRequest"]
+    assert connection["additionalProperties"] is False
+    assert set(connection["required"]) == {"hostUrl", "clientId", "clientSecret"}
+    assert connection["properties"]["clientSecret"]["writeOnly"] is True
+    assert "clientSecret" not in schemas["SisConnectionResponse"]["properties"]
+    # Every reference resolves; no Powertools-only error schema is left.
+    for ref in set(_refs(document)):
+        assert ref.removeprefix("#/components/schemas/") in schemas, ref
+    assert "HTTPValidationError" not in schemas
+
+
+def _refs(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
