@@ -163,6 +163,15 @@ def approve_run(district_id: str, run_id: str) -> SyncRunModel:
     return run
 
 
+def undo_approval(run: SyncRunModel) -> None:
+    """The approve message could not be sent: back to needs_review, lock released, so the
+    admin can simply approve again."""
+    actions = [SyncRunModel.status.set(store.NEEDS_REVIEW), SyncRunModel.approved_at.remove(),
+               SyncRunModel.finished_at.set(utcnow())]
+    if store.update_run(run, actions, (SyncRunModel.status == store.QUEUED) & SyncRunModel.lease_id.does_not_exist()):
+        locks.release(run.district_id, run.run_id)
+
+
 # ---------------------------------------------------------------- worker side
 
 
