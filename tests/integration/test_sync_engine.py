@@ -166,3 +166,53 @@ def test_a_failed_read_deactivates_nothing(sandbox_sis, connected_district):
     after = stored_state(district)
     for kind in ("teachers", "students", "classes", "enrollments"):
         assert after[kind] == before[kind]
+
+
+def present_ids(raw):
+    data = raw["data"]
+    return {"users": {u["sourcedId"] for u in data["users"]}, "enrollments": {e["sourcedId"] for e in data["enrollments"]},
+            "classes": {c["sourcedId"] for c in data["classes"]}}
+
+
+def test_a_delta_night_applies_changes_and_the_next_full_sync_catches_hard_deletes(sandbox_sis, connected_district):
+    district = connected_district(sandbox_sis)
+    assert sync(district).outcome == Outcome.SUCCEEDED
+    sandbox_sis.advance_day()
+    sandbox_sis.reset_stats()
+    result = sync(district, mode="delta")
+    assert result.outcome == Outcome.SUCCEEDED, result.failure
+    assert result.mode == "delta"
+    raw = sandbox_sis.state()
+    expected, state, present = expected_roster(raw), stored_state(district), present_ids(raw)
+    for kind, ids in (("teachers", "users"), ("students", "users"), ("classes", "classes"),
+                      ("enrollments", "enrollments")):
+        assert expected[kind] <= state[kind], f"{kind} missing after the delta: {sorted(expected[kind] - state[kind])[:5]}"
+        # Only hard-deleted records may linger: a delta cannot see them.
+        lingering = state[kind] - expected[kind]
+        assert lingering <= (state[kind] - present[ids]), f"{kind}: {sorted(lingering - (state[kind] - present[ids]))[:5]}"
+    full = sync(district, mode="full")
+    assert full.outcome == Outcome.SUCCEEDED
+    assert_matches(district, expected)
+
+
+def test_a_delta_night_without_changes_writes_nothing_and_reads_little(sandbox_sis, connected_district):
+    district = connected_district(sandbox_sis)
+    assert sync(district).outcome == Outcome.SUCCEEDED
+    sandbox_sis.reset_stats()
+    result = sync(district, mode="delta")
+    assert result.outcome == Outcome.SUCCEEDED and result.mode == "delta"
+    for record_type, kinds in result.counts.items():
+        assert kinds["created"] == kinds["updated"] == kinds["deactivated"] == 0, (record_type, kinds)
+    by_path = sandbox_sis.stats()["byPath"]
+    assert by_path.get("/enrollments", 0) == 1 and by_path.get("/users", 0) == 1  # one empty page each
+
+
+def test_a_delta_on_a_server_that_ignores_filters_becomes_a_full_sync(sandbox_sis, connected_district):
+    district = connected_district(sandbox_sis)
+    assert sync(district).outcome == Outcome.SUCCEEDED
+    sandbox_sis.advance_day()
+    sandbox_sis.set_quirks(ignore_filters=True)
+    result = sync(district, mode="delta")
+    assert result.outcome == Outcome.SUCCEEDED, result.failure
+    assert result.mode == "full"
+    assert_matches(district, expected_roster(sandbox_sis.state()))

@@ -86,6 +86,9 @@ class DistrictModel(Model):
     last_full_sync_at = UTCDateTimeAttribute(attr_name="lastFullSyncAt", null=True)
     # A hash of the filters the last full sync used: a change forces the next sync to be full.
     synced_selection_hash = UnicodeAttribute(attr_name="syncedSelectionHash", null=True)
+    # Active records per type after the last successful sync: the delta sync's guard measures
+    # its deactivations against these without reading the whole district.
+    active_counts = MapAttribute(attr_name="activeCounts", null=True)
 
 
 def _now() -> datetime:

@@ -29,13 +29,17 @@ from rostersync.store.runs import COUNT_KINDS, MAX_STORED_ERRORS, RECORD_TYPES
 from rostersync.store.schools import SchoolModel
 from rostersync.sync import mapping
 from rostersync.sync.checkpoint import CheckpointStore
+from rostersync.sync.delta import DeltaNotEnough, DeltaPhases, delta_state
 from rostersync.sync.fingerprints import FingerprintSet, fingerprint
 from rostersync.sync.selection import Selection, class_is_in, enrollment_counts, is_active, user_is_eligible
 from rostersync.sync.spill import UserSpill, spill_path
 
 logger = logging.getLogger(__name__)
 
-PHASES = ("schools", "courses", "classes", "users", "enrollments", "write_users", "sweep", "done")
+FULL_PHASES = ("schools", "courses", "classes", "users", "enrollments", "write_users", "sweep", "done")
+# A delta reads only what changed since the last successful sync (see sync/delta.py).
+DELTA_PHASES = ("schools", "courses", "delta_classes", "delta_users", "delta_enrollments", "delta_finish", "done")
+CURSOR_OVERLAP = timedelta(minutes=10)  # clock skew between us and the SIS
 SETS = ("schools_in", "classes_all", "classes_in", "users_all", "users_eligible", "users_in",
         "enrollments_all", "enrollments_in")
 GUARDED_TYPES = ("teachers", "students", "classes")
@@ -88,15 +92,18 @@ def empty_counts() -> dict:
     return {t: {k: 0 for k in COUNT_KINDS} for t in RECORD_TYPES}
 
 
-def choose_mode(district: DistrictModel, now: datetime) -> str:
-    """Delta when the last successful sync used the same selection and a full one is recent enough."""
+def choose_mode(district: DistrictModel, now: datetime, interval_checked: bool = True) -> str:
+    """Delta when the last successful sync used the same selection and (for nightly runs) a
+    full one ran recently enough: hard deletes only show in a full sync's diff."""
     config = district.sync_config
     if config is None or district.last_success_started_at is None or district.last_full_sync_at is None:
         return "full"
     if district.synced_selection_hash != Selection.from_config(config).fingerprint():
         return "full"
     every = timedelta(days=float(config.full_sync_every_days or 7))
-    return "delta" if now - district.last_full_sync_at < every else "full"
+    if interval_checked and now - district.last_full_sync_at >= every:
+        return "full"
+    return "delta"
 
 
 class Paused(Exception):
@@ -116,7 +123,7 @@ class SyncInterrupted(RuntimeError):
 PERMANENT_SIS_ERRORS = ("invalid_credentials", "insufficient_scope", "not_oneroster", "invalid_host_url")
 
 
-class SyncEngine:
+class SyncEngine(DeltaPhases):
     def __init__(self, request: SyncRequest, time_left: Callable[[], float],
                  on_progress: Callable[[dict], None] | None = None, tuning: Tuning | None = None,
                  client: OneRosterClient | None = None, store: BatchStore | None = None):
@@ -152,23 +159,15 @@ class SyncEngine:
             if newer is not None and newer > datetime.fromisoformat(self.state["startedAt"]):
                 return self._result(Outcome.FAILED, failure="A newer sync has run since; run a new sync instead.")
             self.state["approved"] = True
-            self.state["phase"] = "sweep"
+            self.state["phase"] = "sweep" if self.state["mode"] == "full" else "delta_finish"
         elif self.state["phase"] == "review":
             return self._result(Outcome.NEEDS_REVIEW, held=self.state.get("held"))
         try:
-            while self.state["phase"] != "done":
-                outcome = getattr(self, f"_phase_{self.state['phase']}")()
-                if outcome is not None:
-                    return outcome
-                self.store.flush()
-                self.state["phase"] = PHASES[PHASES.index(self.state["phase"]) + 1]
-                self.state["offset"] = 0
-                if self.state["phase"] != "done":
-                    self._save_checkpoint()
+            return self._run_phases()
         except Paused:
             return self._result(Outcome.CONTINUE)
         except OneRosterError as error:
-            # A failed or partial read: nothing has been deactivated (the sweep runs last).
+            # A failed or partial read: nothing has been deactivated (deactivation comes last).
             self.store.flush()
             if error.code in PERMANENT_SIS_ERRORS:
                 self.checkpoints.delete(self.district_id, self.run_id)
@@ -178,22 +177,52 @@ class SyncEngine:
         finally:
             if self._client is not None:
                 self._client.close()
+
+    def _run_phases(self) -> SyncResult:
+        while self.state["phase"] != "done":
+            try:
+                outcome = getattr(self, f"_phase_{self.state['phase']}")()
+            except DeltaNotEnough as reason:
+                # Everything written so far is right; a full sync finishes the run exactly.
+                logger.info("delta sync continues as a full sync: %s", reason)
+                self.store.flush()
+                self._fresh_state(mode="full", counts=self.state["counts"], error_total=self.state["errorTotal"])
+                self._save_checkpoint()
+                continue
+            if outcome is not None:
+                return outcome
+            self.store.flush()
+            phases = DELTA_PHASES if self.state["mode"] == "delta" else FULL_PHASES
+            self.state["phase"] = phases[phases.index(self.state["phase"]) + 1]
+            self.state["offset"] = 0
+            if self.state["phase"] != "done":
+                self._save_checkpoint()
         self._finish_district()
         self.checkpoints.delete(self.district_id, self.run_id)
         self._spill(create=False, remove=True)
         return self._result(Outcome.SUCCEEDED)
 
     # ------------------------------------------------------------------ state
-    def _fresh_state(self) -> None:
+    def _fresh_state(self, mode: str | None = None, counts: dict | None = None, error_total: int = 0) -> None:
+        mode = mode or self._effective_mode()
         self.state = {
-            "phase": "schools", "offset": 0, "mode": "full", "startedAt": self.now.isoformat(),
-            "counts": empty_counts(), "errorTotal": 0, "schoolMap": {}, "courseSubjects": {},
+            "phase": "schools", "offset": 0, "mode": mode, "startedAt": self.now.isoformat(),
+            "counts": counts or empty_counts(), "errorTotal": error_total, "schoolMap": {}, "courseSubjects": {},
             "grades": [], "subjects": [], "sisSchools": [], "approved": False,
             # Tables that held nothing for this district when the run began need no diff
             # reads and no sweep: a first sync only writes.
             "hadItems": {table: self._district_has_items(table) for table in self._roster_tables()},
         }
+        if mode == "delta":
+            since = self.district.last_success_started_at - CURSOR_OVERLAP
+            self.state.update(delta_state(since))
         self.sets = {name: FingerprintSet() for name in SETS}
+
+    def _effective_mode(self) -> str:
+        """A delta only where one can be exact; otherwise full (see choose_mode)."""
+        if self.request.mode == "delta" and choose_mode(self.district, self.now, interval_checked=False) == "delta":
+            return "delta"
+        return "full"
 
     def _roster_tables(self) -> tuple[str, ...]:
         st = self.settings
@@ -249,7 +278,7 @@ class SyncEngine:
                                            page_limit=self.tuning.page_limit, max_in_flight=self.tuning.sis_in_flight)
         return self._client
 
-    def _pages(self, collection: str, record_type: str):
+    def _pages(self, collection: str, record_type: str, filter: str | None = None):
         """The collection's pages from the saved offset on; bad records reported and dropped.
 
         A resumed read starts one page early: records deleted from the SIS meanwhile shift
@@ -257,7 +286,7 @@ class SyncEngine:
         """
         saved = self.state["offset"]
         start = max(0, saved - self.state.get("lastPageSize", 0)) if saved else 0
-        stream = self.client.stream(collection, start_offset=start)
+        stream = self._stream = self.client.stream(collection, filter=filter, start_offset=start)
         for page in stream.pages():
             self._overlap = page.offset < saved  # records seen before are expected here
             if self.pages_this_invocation > 0 and self.time_left() <= 0:
@@ -291,7 +320,8 @@ class SyncEngine:
         return True
 
     # ------------------------------------------------------------------ diff and write
-    def _apply(self, table: str, key_name: str, items: list[dict], type_of: Callable[[dict], str]) -> None:
+    def _apply(self, table: str, key_name: str, items: list[dict], type_of: Callable[[dict], str],
+               on_reentry: Callable[[dict], None] | None = None) -> None:
         """Write the items that are new or changed; count each as created, updated or unchanged."""
         if not items:
             return
@@ -310,6 +340,8 @@ class SyncEngine:
                 self._count(record_type, "unchanged")
                 continue
             else:
+                if on_reentry is not None and before.get("status") != ACTIVE:
+                    on_reentry(item)
                 self._count(record_type, "updated")
             self.store.put(table, item)
 
@@ -536,6 +568,10 @@ class SyncEngine:
                 if leaving.get(t, 0) > min_records and leaving.get(t, 0) > max_share * active.get(t, 0)}
         return {t: leaving.get(t, 0) for t in RECORD_TYPES if leaving.get(t)} if over else None
 
+    def _previous_active_counts(self) -> dict:
+        counts = self.district.active_counts
+        return {k: int(v) for k, v in counts.as_dict().items()} if counts is not None else {}
+
     # ------------------------------------------------------------------ finish
     def _finish_district(self) -> None:
         started = datetime.fromisoformat(self.state["startedAt"])
@@ -543,6 +579,13 @@ class SyncEngine:
             DistrictModel.last_success_started_at.set(started),
             DistrictModel.synced_selection_hash.set(self.selection.fingerprint()),
         ]
+        counts = self.state["counts"]
+        if self.state["mode"] == "full":
+            active = {t: c["created"] + c["updated"] + c["unchanged"] for t, c in counts.items()}
+        else:
+            before = self._previous_active_counts()
+            active = {t: max(0, int(before.get(t, 0)) + c["created"] - c["deactivated"]) for t, c in counts.items()}
+        actions.append(DistrictModel.active_counts.set(active))
         if self.state["mode"] == "full":
             actions.append(DistrictModel.last_full_sync_at.set(started))
             actions.append(DistrictModel.sync_options.set(SyncOptions(
