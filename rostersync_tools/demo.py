@@ -211,8 +211,9 @@ def run_demo(out=None) -> int:
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     import logging
 
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from rostersync_tools.local.up import configure_logging
+
+    configure_logging(logging.WARNING)
     say = Printer(out)
 
     begun = time.monotonic()

@@ -13,7 +13,19 @@ log = logging.getLogger(__name__)
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """The tools' own log lines (request lines, worker batches, start and stop) on stderr.
+
+    They get a handler of their own: Powertools (the domain's logger, service "rostersync")
+    puts a filter on the root logger's handlers that drops every logger whose name contains
+    "rostersync", which would silence rostersync_tools.* there.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    tools = logging.getLogger("rostersync_tools")
+    tools.handlers[:] = [handler]
+    tools.setLevel(level)
+    tools.propagate = False
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     # Libraries that would log request details (moto's werkzeug access log, botocore, urllib3).
     for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "pynamodb"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -53,7 +53,8 @@ def test_local_up_token_tick_and_a_clean_stop_then_tokens_survive_a_restart(tmp_
         assert not (state_dir / "local-stack.json").exists()
         log = stack.stderr()
         assert "Traceback" not in log
-        assert platform not in log  # request lines only, never tokens
+        assert "GET /districts/x/schools -> 401" in log  # request lines are logged...
+        assert platform not in log  # ...never tokens
     finally:
         stack.kill()
 
