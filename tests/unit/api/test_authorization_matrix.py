@@ -4,7 +4,7 @@ for district admins on provisioning; everyone else gets past authorization."""
 
 import pytest
 
-from tests.unit.api.conftest import claims, make_event
+from tests.unit.api.handler_client import claims, make_event
 
 PLATFORM_ONLY = "platform admins"
 DISTRICT = "district admins of the district and platform admins"

@@ -14,7 +14,7 @@ from rostersync.oneroster import (
     ServerError,
     UnreachableHost,
 )
-from tests.unit.api.conftest import SECRET
+from tests.unit.api.handler_client import SECRET
 
 
 def _raw_district_item(aws, district_id):

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.api.conftest import SECRET
+from tests.unit.api.handler_client import SECRET, claims, make_event
 
 
 def _error_shape(answer):
@@ -46,7 +46,6 @@ def test_a_missing_body_is_400(api):
 def _with_base64_body(encoded: str):
     """The platform admin's POST /districts with this exact base64 body."""
     from rostersync.api.app import handle
-    from tests.unit.api.conftest import claims, make_event
 
     event = make_event("POST", "/districts", claims=claims("platform_admin"))
     event["body"], event["isBase64Encoded"] = encoded, True

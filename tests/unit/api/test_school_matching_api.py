@@ -3,7 +3,7 @@
 import pytest
 
 from rostersync.oneroster import InvalidCredentials
-from tests.unit.api.conftest import bad_record, org
+from tests.unit.api.fake_sis import bad_record, org
 
 
 @pytest.fixture

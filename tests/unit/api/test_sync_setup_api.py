@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from rostersync.sync.schedule import local_today, next_sync_at
-from tests.unit.api.conftest import bad_record, course, klass, org
+from tests.unit.api.fake_sis import bad_record, course, klass, org
 
 
 def _as_admin(api, method, district_id, path, **options):
