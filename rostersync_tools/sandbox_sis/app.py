@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from . import admin, fault_responses
 from .api import OneRosterApi
-from .auth import AuthGate
+from .auth import ROSTER_SCOPE, AuthGate
 from .config import ONEROSTER_BASE_PATH, SandboxConfig
 from .daily_changes import advance_one_day
 from .faults import FaultInjector, Quirks
@@ -118,7 +118,10 @@ class SandboxApp:
         url = f"http://{request.host}{request.path}"
         # RFC 5849 3.4.1.2: the signed URI has a lower-case host and no default port.
         signed_uri = f"http://{request.host.lower().removesuffix(':80')}{request.path}"
-        refusal = self.auth.check(request.method, signed_uri, query, request.headers.get("authorization"))
+        nested = api_path.count("/") >= 3  # /classes/{id}/students, not /classes or /classes/{id}
+        needs_scope = ROSTER_SCOPE if nested and self.quirks.nested_requires_roster_scope else None
+        refusal = self.auth.check(request.method, signed_uri, query, request.headers.get("authorization"),
+                                  needs_scope)
         if refusal is not None:
             return refusal
         return self.api.answer(api_path, query, url)

@@ -18,7 +18,9 @@ from .responses import Response, imsx_error, json_response
 
 OAUTH1_TIMESTAMP_WINDOW_S = 300  # older (or further in the future) signatures are refused
 SIGNATURE_HASHES = {"HMAC-SHA256": hashlib.sha256, "HMAC-SHA1": hashlib.sha1}
-DEFAULT_SCOPE = " ".join(f"https://purl.imsglobal.org/spec/or/v1p1/scope/{name}" for name in (
+SCOPE_ROOT = "https://purl.imsglobal.org/spec/or/v1p1/scope/"
+ROSTER_SCOPE = SCOPE_ROOT + "roster.readonly"
+DEFAULT_SCOPE = " ".join(SCOPE_ROOT + name for name in (
     "roster-core.readonly", "roster.readonly", "roster-demographics.readonly"))
 _HEADER_PARAM = re.compile(r'([\w-]+)\s*=\s*"([^"]*)"')
 
@@ -110,13 +112,17 @@ class AuthGate:
 
     # -- every OneRoster request
     def check(self, method: str, base_uri: str, query: list[tuple[str, str]],
-              authorization: str | None) -> Response | None:
-        """None when the request may proceed, else the 401 to send."""
+              authorization: str | None, needs_scope: str | None = None) -> Response | None:
+        """None when the request may proceed, else the 401 (or 403) to send.
+
+        `needs_scope`: a scope a bearer token must have been granted (OAuth 1 carries no scope).
+        """
         if self.quirks.revoke_credentials:
             return unauthorized("the credentials have been revoked")
         scheme = (authorization or "").split(" ", 1)[0].lower()
         if scheme == "bearer":
-            return self._check_bearer(authorization.split(" ", 1)[1].strip() if " " in authorization else "")
+            token = authorization.split(" ", 1)[1].strip() if " " in authorization else ""
+            return self._check_bearer(token, needs_scope)
         if scheme == "oauth":
             params = {k: unquote(v) for k, v in _HEADER_PARAM.findall(authorization)}
             params.pop("realm", None)
@@ -127,7 +133,7 @@ class AuthGate:
             return self._check_oauth1(method, base_uri, rest, query_oauth)
         return unauthorized("no credentials: send an OAuth 1.0a signature or a bearer token")
 
-    def _check_bearer(self, token: str) -> Response | None:
+    def _check_bearer(self, token: str, needs_scope: str | None) -> Response | None:
         challenge = 'Bearer realm="sandbox-sis", error="invalid_token"'
         if self.quirks.only_oauth1:
             return unauthorized("this server accepts only OAuth 1.0a signatures", challenge)
@@ -137,6 +143,9 @@ class AuthGate:
             return unauthorized("unknown bearer token", challenge)
         if entry[0] <= time.monotonic():
             return unauthorized("the bearer token has expired", challenge)
+        if needs_scope and needs_scope not in entry[1].split():
+            return imsx_error(403, "forbidden", f"insufficient_scope: this route needs {needs_scope}",
+                              {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{needs_scope}"'})
         return None
 
     def _check_oauth1(self, method: str, base_uri: str, query: list[tuple[str, str]],

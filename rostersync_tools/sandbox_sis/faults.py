@@ -28,6 +28,9 @@ class Quirks:
     reject_scope: bool = False  # token request with a scope -> 400 invalid_scope
     require_scope: bool = False  # token request without a scope -> 400 invalid_scope
     revoke_credentials: bool = False  # every request 401, issued tokens invalid
+    # Nested routes (/classes/{id}/students, ...) want roster.readonly besides roster-core.readonly:
+    # a bearer token without it gets 403 (imsx forbidden, insufficient_scope).
+    nested_requires_roster_scope: bool = False
 
     def update(self, **changes) -> None:
         known = {f.name: f.type for f in fields(self)}

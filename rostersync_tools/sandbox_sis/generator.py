@@ -69,6 +69,7 @@ class DistrictGenerator:
         self.build = RecordBuilder(config.path_prefix + ONEROSTER_BASE_PATH, self.rng)
         self.year = config.school_year if config.school_year is not None else school_year_of(
             today or datetime.now(UTC).date())
+        self.august_start = datetime(self.year, 8, 1, 6, 0, tzinfo=UTC)
         self.sequences = IdSequences()
         self.used_emails: set[str] = set()
         self.used_usernames: set[str] = set()
@@ -78,9 +79,8 @@ class DistrictGenerator:
     # -- helpers
     def day1_stamp(self) -> str:
         """A moment in early August of the school year: when the district's SIS was set up for it."""
-        start = datetime(self.year, 8, 1, 6, 0, tzinfo=UTC)
-        return self.build.stamp(start + timedelta(seconds=self.rng.randrange(14 * 24 * 3600),
-                                                  microseconds=self.rng.randrange(1_000_000)))
+        offset_us = int(self.rng.random() * 14 * 24 * 3600 * 1_000_000)
+        return self.build.stamp(self.august_start + timedelta(microseconds=offset_us))
 
     def person_name(self) -> tuple[str, str, str]:
         return person_name(self.rng)

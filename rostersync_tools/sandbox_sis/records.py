@@ -63,8 +63,11 @@ class RecordBuilder:
                 "type": kind}
 
     def stamp(self, moment: datetime, precision: str | None = None) -> str:
-        """dateLastModified in a precision picked at random, as a district's mixed systems write it."""
-        return format_instant(moment, precision or self.rng.choices(PRECISIONS, weights=(6, 3, 2))[0])
+        """dateLastModified in a precision picked at random (6:3:2), as a district's mixed systems write it."""
+        if precision is None:
+            draw = self.rng.random() * 11
+            precision = PRECISIONS[0] if draw < 6 else PRECISIONS[1] if draw < 9 else PRECISIONS[2]
+        return format_instant(moment, precision)
 
     def metadata(self, extension: dict | None = None):
         # Some servers send metadata null, most an object (often empty).

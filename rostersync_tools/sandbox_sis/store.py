@@ -7,12 +7,19 @@ replaced, so serving a page costs a join of ready-made bytes.
 """
 
 import json
+import marshal
 import threading
 from datetime import datetime
 
 from .generator import COLLECTIONS, GeneratedDistrict
 from .records import DistrictPlan
 from .timestamps import parse_instant
+
+ENROLLMENT_INDEX_FIELDS = ("user", "class", "school")
+
+
+def _ref_id(record: dict, field: str) -> str | None:
+    return (record.get(field) or {}).get("sourcedId")
 
 
 class DistrictStore:
@@ -26,8 +33,8 @@ class DistrictStore:
             name: {r["sourcedId"]: r for r in district.collections.get(name, [])} for name in COLLECTIONS}
         self._json: dict[str, dict[str, bytes]] = {name: {} for name in COLLECTIONS}
         self._instants: dict[str, dict[str, datetime | None]] = {name: {} for name in COLLECTIONS}
-        self._enrollment_index_version = -1
-        self._enrollments_by: dict[str, dict[str, list[dict]]] = {}
+        # Enrollments grouped by user, class and school: built on first use, then kept up to date.
+        self._enrollments_by: dict[str, dict[str, list[dict]]] | None = None
 
     # -- reading
     def records(self, collection: str) -> list[dict]:
@@ -65,29 +72,46 @@ class DistrictStore:
     def enrollments_by(self, field: str) -> dict[str, list[dict]]:
         """Enrollments grouped by the sourcedId of their `user`, `class` or `school` reference."""
         with self.lock:
-            if self._enrollment_index_version != self.version:
-                index = {"user": {}, "class": {}, "school": {}}
+            if self._enrollments_by is None:
+                self._enrollments_by = {name: {} for name in ENROLLMENT_INDEX_FIELDS}
                 for enrollment in self._records["enrollments"].values():
-                    for name, groups in index.items():
-                        target = (enrollment.get(name) or {}).get("sourcedId")
-                        groups.setdefault(target, []).append(enrollment)
-                self._enrollments_by = index
-                self._enrollment_index_version = self.version
+                    self._index_enrollment(enrollment)
             return self._enrollments_by[field]
+
+    def _index_enrollment(self, enrollment: dict, replacing: dict | None = None) -> None:
+        for name, groups in self._enrollments_by.items():
+            if replacing is not None:
+                old_group = groups.get(_ref_id(replacing, name), [])
+                position = next((i for i, e in enumerate(old_group) if e is replacing), None)
+                if position is not None:
+                    if _ref_id(replacing, name) == _ref_id(enrollment, name):
+                        old_group[position] = enrollment  # same group: keep its place
+                        continue
+                    del old_group[position]
+            groups.setdefault(_ref_id(enrollment, name), []).append(enrollment)
+
+    def _unindex_enrollment(self, enrollment: dict) -> None:
+        for name, groups in self._enrollments_by.items():
+            group = groups.get(_ref_id(enrollment, name), [])
+            group[:] = [e for e in group if e is not enrollment]
 
     def snapshot(self) -> dict:
         """Every collection as independent copies (what /_admin/state and SandboxSIS.state() return)."""
         with self.lock:
-            # Parsing the cached JSON back is much faster than copy.deepcopy for 70,000 records.
-            return {name: json.loads(b"[" + b",".join(self.record_json(name, r) for r in list(records.values())) + b"]")
-                    for name, records in self._records.items()}
+            # Records hold only dicts, lists, strings, booleans and None: a marshal round trip is a
+            # deep copy, several times faster than copy.deepcopy or JSON for 70,000 records.
+            return marshal.loads(marshal.dumps({name: list(records.values())
+                                                for name, records in self._records.items()}))
 
     # -- changing
     def put(self, collection: str, record: dict) -> None:
         """Add or replace a record (a replaced one keeps its place in the collection's order)."""
         with self.lock:
             sid = record["sourcedId"]
+            replacing = self._records[collection].get(sid)
             self._records[collection][sid] = record
+            if collection == "enrollments" and self._enrollments_by is not None:
+                self._index_enrollment(record, replacing)
             self._json[collection].pop(sid, None)
             self._instants[collection].pop(sid, None)
             self.version += 1
@@ -96,6 +120,8 @@ class DistrictStore:
         """Hard-delete: the record vanishes, as many SISes do instead of tombstoning."""
         with self.lock:
             record = self._records[collection].pop(sourced_id, None)
+            if collection == "enrollments" and record is not None and self._enrollments_by is not None:
+                self._unindex_enrollment(record)
             self._json[collection].pop(sourced_id, None)
             self._instants[collection].pop(sourced_id, None)
             self.version += 1

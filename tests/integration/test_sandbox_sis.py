@@ -370,6 +370,21 @@ def test_scope_and_method_quirks(sandbox_sis):
     assert requests.get(f"{sis.base_url}/orgs", auth=OAuth1(*CLIENT, signature_method="HMAC-SHA256")).ok
 
 
+def test_nested_routes_can_require_the_roster_scope(sandbox_sis):
+    sis = sandbox_sis
+    sis.set_quirks(nested_requires_roster_scope=True)
+    core = "https://purl.imsglobal.org/spec/or/v1p1/scope/roster-core.readonly"
+    token = requests.post(sis.token_url, auth=CLIENT, data={**GRANT, "scope": core}).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    klass = sis.state()["data"]["classes"][0]["sourcedId"]
+    assert requests.get(f"{sis.base_url}/classes/{klass}", headers=headers).status_code == 200
+    nested = requests.get(f"{sis.base_url}/classes/{klass}/students", headers=headers)
+    assert nested.status_code == 403 and imsx_minor(nested) == "forbidden"
+    assert "insufficient_scope" in nested.json()["imsx_description"]
+    both = bearer_session(sis)  # no scope asked: every read scope granted
+    assert both.get(f"{sis.base_url}/classes/{klass}/students").status_code == 200
+
+
 def test_revoked_credentials_refuse_everything(sandbox_sis):
     sis = sandbox_sis
     session = bearer_session(sis)
