@@ -149,13 +149,15 @@ def walk_through(stack, say: Printer) -> dict:
     run_id = api.call(step, "POST", f"/districts/{district_id}/syncs", {"mode": "full"}, expect=(202,))["runId"]
     say(f"      Full sync {run_id} queued; waiting for the sync worker...")
     timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT_S)
-    last_status = None
+    last_status, last_said = None, 0.0
     while True:
         run = api.call(step, "GET", f"/districts/{district_id}/syncs/{run_id}")
-        if run["status"] != last_status:
-            last_status = run["status"]
-            if last_status not in TERMINAL:
-                say(f"      ... {last_status} ({time.monotonic() - started:.0f} s)")
+        now = time.monotonic()
+        # Say so when the status changes, and every 10 s so a long sync is visibly alive.
+        if run["status"] not in TERMINAL and (run["status"] != last_status or now - last_said >= 10):
+            say(f"      ... {run['status']} ({now - started:.0f} s)")
+            last_said = now
+        last_status = run["status"]
         if run["status"] in TERMINAL:
             break
         if time.monotonic() - started > timeout:
