@@ -10,7 +10,7 @@ from rostersync.oneroster.errors import InvalidHostUrl, UnreachableHost
 from rostersync.oneroster.hosts import AddressPolicy, is_public_address
 from rostersync.oneroster.http import HttpClient
 
-from .fake_sis import BASE, FakeSIS, Reply, make_users
+from .fake_sis import BASE, FakeSIS, Reply
 
 
 # --------------------------------------------------------------------------- normalising

@@ -1,7 +1,6 @@
 """Limit/offset paging on servers that cap pages, lack X-Total-Count, page by Link
 headers, repeat pages or overstate totals; concurrent fetching in order, bounded."""
 
-import threading
 import time
 
 import pytest

@@ -366,6 +366,11 @@ class AutoAuth:
             return self._current
 
     @property
+    def resolved(self) -> bool:
+        """Has the method been worked out yet (without working it out now)?"""
+        return self._current is not None
+
+    @property
     def method(self) -> str:
         return self.resolve().method
 

@@ -11,7 +11,6 @@ the authenticator and kept nowhere else; repr(client) never shows it.
 
 from __future__ import annotations
 
-import itertools
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -71,7 +70,6 @@ class OneRosterClient:
         self.max_in_flight = max(1, int(max_in_flight))
         self.max_pages = max_pages
         self._secrets = Secrets(client_secret)
-        self._request_counter = itertools.count(1)
         self._requests_total = 0
         self._count_lock = threading.Lock()
         policy = address_policy or AddressPolicy(allow_private, resolver)
@@ -119,7 +117,8 @@ class OneRosterClient:
     @property
     def warnings(self) -> list[str]:
         """Things the admin should know: URL fixes, SHA1-only servers, refused scopes."""
-        auth_warnings = self._auth.warnings if not isinstance(self._auth, AutoAuth) or self._auth._current else []
+        unresolved = isinstance(self._auth, AutoAuth) and not self._auth.resolved
+        auth_warnings = [] if unresolved else self._auth.warnings
         return self._host_warnings + [w for w in auth_warnings if w not in self._host_warnings]
 
     @property

@@ -9,7 +9,7 @@ invalid_credentials, insufficient_scope, not_oneroster, server_error, bad_respon
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .client import ConnectionSettings, OneRosterClient
 from .errors import NotOneRoster, RequestRejected
@@ -33,7 +33,6 @@ class ConnectionReport:
     signature_method: str | None = None
     orgs_seen: int = 0
     bad_records: int = 0
-    details: dict = field(default_factory=dict)
 
 
 def test_connection(settings: ConnectionSettings, client_secret: str, allow_private: bool = False,
