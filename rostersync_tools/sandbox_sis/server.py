@@ -9,7 +9,9 @@ The standard library's ThreadingHTTPServer, so that the "drop" fault can close a
 way through a body; SandboxApp (app.py) decides every answer.
 """
 
+import json
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -35,15 +37,40 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self):
         split = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            self._send(Response(413, b'{"error":"body too large"}'))
+        try:
+            body = self._read_body()
+        except ValueError as exc:
+            self.close_connection = True  # the rest of the body must not pass for a request
+            self._send(Response(400, json.dumps({"error": str(exc)}).encode()))
             return
-        body = self.rfile.read(length) if length else b""
         request = Request(method=self.command, path=split.path, query=split.query,
                           headers={k.lower(): v for k, v in self.headers.items()}, body=body,
                           host=self.headers.get("Host") or f"{LOOPBACK}:{self.server.server_port}")
         self._send(self.server.app.handle(request))
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunks()
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise ValueError("Content-Length is not a number") from None
+        if not 0 <= length <= MAX_BODY_BYTES:
+            raise ValueError("Content-Length out of range")
+        return self.rfile.read(length) if length else b""
+
+    def _read_chunks(self) -> bytes:
+        body = b""
+        while True:
+            size = int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return body
+            body += self.rfile.read(size)
+            self.rfile.readline(1024)  # the CRLF after each chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise ValueError("body too large")
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 
@@ -88,6 +115,14 @@ class _Server(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request, client_address):
+        # Clients hanging up mid-answer (timeouts, the "drop" fault) are normal here; anything else
+        # gets one line on stderr, without the request (it may carry credentials).
+        error = sys.exc_info()[1]
+        if not isinstance(error, (ConnectionError, TimeoutError)):
+            print(f"sandbox-sis: error while answering a request: {type(error).__name__}: {error}",
+                  file=sys.stderr)
 
     def close_connections(self):
         """Hang up on keep-alive clients, so that a stopped server answers nothing more."""
