@@ -127,7 +127,6 @@ class DistrictGenerator:
         kinds = catalog.school_kinds(self.config.schools)
         namesakes = self.rng.sample(SCHOOL_NAMESAKES, min(len(kinds), len(SCHOOL_NAMESAKES)))
         self.school_kind: dict[str, catalog.SchoolKind] = {}
-        self.school_name: dict[str, str] = {}
         schools = []
         for i, kind in enumerate(kinds):
             namesake = namesakes[i % len(namesakes)] + (f" {i // len(namesakes) + 1}" if i >= len(namesakes) else "")
@@ -138,7 +137,6 @@ class DistrictGenerator:
                            "parent": self.build.ref("org", self.district_id), "children": []})
             schools.append(record)
             self.school_kind[sourced_id] = kind
-            self.school_name[sourced_id] = name
         district = self.build.base(self.district_id, self.day1_stamp())
         district.update({"name": f"{place} Unified School District", "type": "district",
                          "identifier": district_number, "parent": None,
