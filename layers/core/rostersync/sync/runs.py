@@ -94,10 +94,12 @@ def start_run(
 
 def start_replay(failed_run: SyncRunModel) -> SyncRunModel | None:
     """The one replay of a failed run: a new queued run with trigger replay (the failed run
-    stays failed and records replayedBy). None if it was already replayed."""
+    stays failed and records replayedBy). None when there is nothing to replay: it was
+    replayed already, or a newer run exists (a replay syncs the whole district, so only a
+    district's latest run is worth replaying; older failures are superseded by it)."""
     if failed_run.status != store.FAILED:
         raise ValueError(f"only failed runs are replayed, not {failed_run.status}")
-    if failed_run.replayed_by:
+    if failed_run.replayed_by or is_superseded(failed_run):
         return None
     try:
         return start_run(
@@ -114,6 +116,12 @@ def start_replay(failed_run: SyncRunModel) -> SyncRunModel | None:
         raise
 
 
+def is_superseded(run: SyncRunModel) -> bool:
+    """A newer run of the district exists."""
+    latest = store.latest_run(run.district_id)
+    return latest is not None and latest.run_id != run.run_id
+
+
 def approve_run(district_id: str, run_id: str) -> SyncRunModel:
     """needs_review -> queued (taking the lock) so a worker applies the held deactivations.
 
@@ -125,8 +133,7 @@ def approve_run(district_id: str, run_id: str) -> SyncRunModel:
         raise LookupError(run_id)
     if run.status != store.NEEDS_REVIEW:
         raise NotApprovable(run.status, f"Only a run waiting for review can be approved; this one is {run.status}.")
-    latest = store.latest_run(district_id)
-    if latest is not None and latest.run_id != run.run_id:
+    if is_superseded(run):
         raise NotApprovable(
             run.status, "A newer sync has run since; its result replaces this review. Start a new sync instead."
         )
