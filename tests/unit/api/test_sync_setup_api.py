@@ -221,3 +221,18 @@ def test_sync_config_needs_a_connection_and_get_is_404_before_any(api, fake_sis)
     assert (missing.status, missing.code) == (404, "not_configured")
     answer = _as_admin(api, "PUT", district_id, "/sync-config", body={"startDate": "2099-01-01"})
     assert (answer.status, answer.code) == (409, "not_connected")
+
+
+def test_options_cached_by_a_sync_are_served_in_the_pages_order(api, fake_sis, connected):
+    from datetime import datetime, timezone
+
+    from rostersync.store.districts import SyncOptions, SyncOptionSchool, save_sync_options
+
+    district_id = connected()
+    save_sync_options(district_id, SyncOptions(
+        schools=[SyncOptionSchool(sis_sourced_id="b", name="Zeta"), SyncOptionSchool(sis_sourced_id="a", name="alpha")],
+        grades=["10", "KG", "09", "PK"], subjects=["math", "Art"], refreshed_at=datetime(2026, 1, 2, tzinfo=timezone.utc)))
+    answer = _as_admin(api, "GET", district_id, "/sync-options")
+    assert answer.body == {"schools": [{"sisSourcedId": "a", "name": "alpha"}, {"sisSourcedId": "b", "name": "Zeta"}],
+                           "grades": ["PK", "KG", "09", "10"], "subjects": ["Art", "math"],
+                           "refreshedAt": "2026-01-02T00:00:00Z"}

@@ -37,6 +37,7 @@ from rostersync.store.districts import (
     SyncConfig,
     SyncOptions,
     SyncOptionsCollector,
+    grade_sort_key,
     save_sync_config,
     save_sync_options,
 )
@@ -71,10 +72,12 @@ def collect_sync_options(client: OneRosterClient) -> SyncOptions:
 
 
 def _options_response(options: SyncOptions) -> SyncOptionsResponse:
+    """The cached options, in the page's order whoever wrote the cache (this route or a sync)."""
+    schools = sorted(options.schools or [], key=lambda s: (s.name.casefold(), s.sis_sourced_id))
     return SyncOptionsResponse(
-        schools=[SyncOptionSchoolOut(sis_sourced_id=s.sis_sourced_id, name=s.name) for s in options.schools or []],
-        grades=list(options.grades or []),
-        subjects=list(options.subjects or []),
+        schools=[SyncOptionSchoolOut(sis_sourced_id=s.sis_sourced_id, name=s.name) for s in schools],
+        grades=sorted(options.grades or [], key=grade_sort_key),
+        subjects=sorted(options.subjects or [], key=lambda s: (s.casefold(), s)),
         refreshed_at=_iso(options.refreshed_at),
     )
 

@@ -132,9 +132,11 @@ def invalid(errors: list[dict[str, Any]]) -> ApiError:
     code = next((e["type"] for e in errors if e.get("type") in DOMAIN_CODES), "invalid_request")
     problems = []
     for error in errors[:MAX_LISTED_PROBLEMS]:
-        plain = _PLAIN_MESSAGES.get(error.get("type", ""))
-        text = plain if plain else str(error.get("msg", "is not acceptable")).removeprefix("Value error, ")
-        problems.append(f"{field_name(error.get('loc', ()))} {text}" if plain else f"{field_name(error.get('loc', ()))}: {text}")
+        text = _PLAIN_MESSAGES.get(error.get("type", "")) or str(error.get("msg") or "is not acceptable")
+        text = text.removeprefix("Value error, ")
+        # Our own phrases continue the field's name ("startDate must be ..."); pydantic's are sentences.
+        joiner = " " if text[:1].islower() else ": "
+        problems.append(f"{field_name(error.get('loc', ()))}{joiner}{text}")
     more = len(errors) - MAX_LISTED_PROBLEMS
     message = "; ".join(problems) + (f"; and {more} more" if more > 0 else "") + "."
     return unprocessable(code, redact(message))
