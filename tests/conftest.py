@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.aws",
     "tests.fixtures.sandbox",
     "tests.fixtures.districts",
+    "tests.fixtures.stack",
 ]
