@@ -1,5 +1,6 @@
 """The sync worker's handling of SQS batches, with a fake engine on the embedded AWS."""
 
+import itertools
 import json
 from types import SimpleNamespace
 
@@ -7,6 +8,9 @@ import pytest
 
 from tests.unit.sync.test_dispatch import drain
 from tests.unit.sync.test_locks import make_district
+
+
+_deliveries = itertools.count()
 
 
 class FakeContext:
@@ -18,12 +22,13 @@ class FakeContext:
 
 
 def sqs_event(*messages: tuple[str, dict, int]) -> dict:
-    """Records as Lambda's SQS event source builds them: (messageId, body, receive count)."""
+    """Records as Lambda's SQS event source builds them: (messageId, body, receive count).
+    Each delivery gets its own receipt handle, as SQS gives one per receive."""
     return {
         "Records": [
             {
                 "messageId": message_id,
-                "receiptHandle": f"handle-{message_id}",
+                "receiptHandle": f"handle-{message_id}-{receives}-{next(_deliveries)}",
                 "body": body if isinstance(body, str) else json.dumps(body),
                 "attributes": {"ApproximateReceiveCount": str(receives), "SentTimestamp": "1795000000000"},
                 "messageAttributes": {},
@@ -168,6 +173,23 @@ def test_a_second_delivery_while_the_first_works_is_dropped(domain):
     assert domain.worker.handle_batch(sqs_event(("second", body(run), 1)), FakeContext()) == {"batchItemFailures": []}
     assert domain.engine.calls == []
     assert domain.store.get_run(run.district_id, run.run_id).lease_id == "first-delivery"
+
+
+def test_two_copies_of_one_message_delivered_at_once_run_once(domain):
+    run = queued_run(domain)
+    calls = []
+
+    def second_copy_arrives(request, time_left, on_progress):
+        # SQS hands a copy of the same message (same MessageId) to another worker meanwhile.
+        calls.append(domain.worker.handle_batch(sqs_event(("m1", body(run), 1)), FakeContext()))
+        return domain.engine.SyncResult(outcome=domain.engine.Outcome.SUCCEEDED, mode="full", counts={})
+
+    domain.engine.script[run.district_id] = [second_copy_arrives]
+    assert domain.worker.handle_batch(sqs_event(("m1", body(run), 1)), FakeContext()) == {"batchItemFailures": []}
+    assert calls == [{"batchItemFailures": []}]  # the copy was acknowledged without running
+    assert len(domain.engine.calls) == 1
+    stored = domain.store.get_run(run.district_id, run.run_id)
+    assert stored.status == "succeeded" and stored.invocations == 1
 
 
 def test_needs_review_holds_the_deactivations_and_frees_the_district(domain):

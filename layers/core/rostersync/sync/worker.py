@@ -10,6 +10,7 @@ retries it; on its last receive the run is marked failed before the message goes
 dead-letter queue, so no run stays "running" forever.
 """
 
+import hashlib
 import json
 import os
 import time
@@ -108,7 +109,7 @@ def _handle(message: messages.RunMessage, record: SQSRecord, time_left: Callable
         logger.info("too little time left in this invocation; passed the run on")
         return
 
-    lease_id = record.message_id
+    lease_id = lease_id_of(record)
     try:
         if not runs.claim(run, lease_id):
             logger.info("another delivery is working on this run, or it just finished; ignoring this one")
@@ -143,6 +144,13 @@ def _handle(message: messages.RunMessage, record: SQSRecord, time_left: Callable
         _record_outcome(run, lease_id, message, result, sync_engine.Outcome)
     except LockLost:
         logger.warning("another run took over the district while this one ran; its result is dropped")
+
+
+def lease_id_of(record: SQSRecord) -> str:
+    """One per delivery: SQS may deliver copies of one message (same MessageId) at the same
+    time, each with its own receipt handle, and only one of them may work on the run."""
+    digest = hashlib.sha256((record.receipt_handle or "").encode()).hexdigest()[:16]
+    return f"{record.message_id}:{digest}"
 
 
 def _handle_finished(run) -> None:
