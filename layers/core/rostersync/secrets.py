@@ -85,7 +85,9 @@ def get_client_secret(district_id: str) -> str:
     try:
         response = _secretsmanager().get_secret_value(SecretId=secret_name(district_id))
     except ClientError as error:
-        if _error_code(error) == "ResourceNotFoundException":
+        # InvalidRequestException: deleted outside Roster Sync with a recovery window (ours
+        # deletes at once); for the district that is no secret either.
+        if _error_code(error) in ("ResourceNotFoundException", "InvalidRequestException"):
             raise SecretNotFound(district_id) from None
         raise
     secret = response.get("SecretString")

@@ -56,3 +56,10 @@ def test_every_secret_read_or_written_is_redacted_from_logs(secrets, aws, caplog
 def test_empty_secret_is_refused(secrets):
     with pytest.raises(ValueError):
         secrets.put_client_secret("dst_secrets4", "")
+
+
+def test_a_secret_deleted_outside_roster_sync_reads_as_missing(secrets, aws):
+    secrets.put_client_secret("dst_secrets5", "soon-deleted-by-hand")
+    aws.client("secretsmanager").delete_secret(SecretId=secrets.secret_name("dst_secrets5"), RecoveryWindowInDays=7)
+    with pytest.raises(secrets.SecretNotFound):
+        secrets.get_client_secret("dst_secrets5")
