@@ -1,0 +1,87 @@
+"""The sync worker with the real engine against the sandbox SIS: a run cut into many
+time-limited invocations (each continuing in a re-sent message) ends exactly like a run done
+in one go, and its history records every invocation."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from tests.unit.sync.test_dispatch import drain
+from tests.unit.sync.test_worker import FakeContext, sqs_event
+
+DISTRICT = {"schools": 2, "students": 60, "teachers": 6, "classes": 12, "enrollments": 300, "page_cap": 25}
+
+
+@pytest.fixture
+def domain(clean_aws, monkeypatch):
+    from rostersync.store import runs as store
+    from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel
+    from rostersync.sync import runs, worker
+
+    monkeypatch.setenv("ROSTERSYNC_SIS_PAGE_LIMIT", "25")  # several pages per collection
+    return SimpleNamespace(aws=clean_aws, store=store, runs=runs, worker=worker,
+                           models=(UserModel, ClassModel, EnrollmentModel))
+
+
+def stored_state(domain, district_id: str) -> dict:
+    """Each kind's records by SIS id with their status (ids and hashes are per district)."""
+    return {
+        model.__name__: {item.sis_sourced_id: item.status for item in model.query(district_id)}
+        for model in domain.models
+    }
+
+
+def work_until_done(domain, district_id: str, run_id: str, context: FakeContext, limit: int = 500) -> int:
+    """Feed the worker its run's messages, as the queue would, until the run finishes."""
+    deliveries = 0
+    pending = [{"districtId": district_id, "runId": run_id, "action": "run"}]
+    while pending:
+        assert deliveries < limit, "the run never finished"
+        answer = domain.worker.handle_batch(sqs_event((f"msg-{deliveries}", pending.pop(), 1)), context)
+        assert answer == {"batchItemFailures": []}
+        deliveries += 1
+        pending = drain(domain)
+        assert len(pending) <= 1  # one continuation at a time
+    return deliveries
+
+
+def test_a_run_cut_into_short_invocations_ends_like_one_done_at_once(domain, make_sandbox_sis, connected_district,
+                                                                     monkeypatch):
+    sis = make_sandbox_sis(**DISTRICT)
+    at_once, in_slices = connected_district(sis), connected_district(sis)
+
+    whole = domain.runs.start_run(at_once, "manual", "full")
+    assert work_until_done(domain, at_once, whole.run_id, FakeContext(seconds=900)) == 1
+
+    # Each invocation gets well under a second: the engine checkpoints and continues many times.
+    monkeypatch.setattr(domain.worker, "MIN_SLICE_SECONDS", 0.05)
+    sliced = domain.runs.start_run(in_slices, "manual", "full")
+    deliveries = work_until_done(domain, in_slices, sliced.run_id,
+                                 FakeContext(seconds=domain.worker.SAFETY_SECONDS + 0.15))
+    assert deliveries > 3
+
+    done_whole = domain.store.get_run(at_once, whole.run_id)
+    done_sliced = domain.store.get_run(in_slices, sliced.run_id)
+    assert done_whole.status == done_sliced.status == "succeeded"
+    # Every delivery ran a slice, except any that found too little time left and passed the run on.
+    assert 3 < done_sliced.invocations <= deliveries and done_whole.invocations == 1
+    assert domain.store.get_district(in_slices).active_run_id is None
+
+    def users_and_classes(run):
+        counts = run.counts.as_dict()
+        return {t: counts[t]["created"] for t in ("teachers", "students", "classes", "enrollments")}
+
+    assert users_and_classes(done_sliced) == users_and_classes(done_whole)
+    assert all(n > 0 for n in users_and_classes(done_whole).values())
+    assert stored_state(domain, in_slices) == stored_state(domain, at_once)
+
+
+def test_a_second_sync_of_an_unchanged_sis_writes_nothing_new(domain, make_sandbox_sis, connected_district):
+    sis = make_sandbox_sis(**DISTRICT)
+    district = connected_district(sis)
+    for expected_created in (True, False):
+        run = domain.runs.start_run(district, "manual", "full")
+        work_until_done(domain, district, run.run_id, FakeContext(seconds=900))
+        counts = domain.store.get_run(district, run.run_id).counts.as_dict()
+        created = sum(counts[t]["created"] + counts[t]["updated"] for t in counts)
+        assert (created > 0) == expected_created, counts
