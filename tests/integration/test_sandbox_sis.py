@@ -345,10 +345,10 @@ def test_oauth2_token_at_both_paths_and_bearer_use(make_sandbox_sis):
 
 
 def test_expired_token_is_refused(make_sandbox_sis):
-    sis = make_sandbox_sis(token_ttl_s=0.5)
+    sis = make_sandbox_sis(token_ttl_s=1.5)
     session = bearer_session(sis)
     assert session.get(f"{sis.base_url}/orgs").status_code == 200
-    time.sleep(0.7)
+    time.sleep(1.6)
     expired = session.get(f"{sis.base_url}/orgs")
     assert expired.status_code == 401 and "expired" in expired.json()["imsx_description"]
 
