@@ -124,6 +124,23 @@ def test_the_retry_of_a_failed_message_picks_the_run_up_again(domain):
     assert stored.status == "succeeded" and stored.invocations == 2
 
 
+def test_a_failure_to_record_the_outcome_is_retried(domain, monkeypatch):
+    run = queued_run(domain)
+    domain.engine.script[run.district_id] = ["succeeded", "succeeded"]
+    real_finish = domain.runs.finish
+
+    def store_down(*_args, **_kwargs):
+        raise ConnectionError("DynamoDB unreachable")
+
+    monkeypatch.setattr(domain.runs, "finish", store_down)
+    assert domain.worker.handle_batch(sqs_event(("m1", body(run), 1)), FakeContext())["batchItemFailures"]
+    monkeypatch.setattr(domain.runs, "finish", real_finish)
+    # SQS delivers it again: the retry is not mistaken for a duplicate of a live delivery.
+    assert domain.worker.handle_batch(sqs_event(("m1", body(run), 2)), FakeContext()) == {"batchItemFailures": []}
+    stored = domain.store.get_run(run.district_id, run.run_id)
+    assert stored.status == "succeeded" and stored.invocations == 2
+
+
 def test_the_last_receive_marks_the_run_failed(domain):
     run = queued_run(domain)
     domain.engine.script[run.district_id] = [RuntimeError("The SIS could not be read completely: 503 on /users")]

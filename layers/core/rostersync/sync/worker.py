@@ -133,17 +133,14 @@ def _handle(message: messages.RunMessage, record: SQSRecord, time_left: Callable
     )
     try:
         result = sync_engine.run_sync(request, time_left, _progress_writer(run, lease_id))
-    except LockLost:
-        logger.warning("another run took over the district while this one ran; stopping")
-        return
-    except Exception as error:
-        _after_failure(run, lease_id, record, error)
-        raise
-
-    try:
         _record_outcome(run, lease_id, message, result, sync_engine.Outcome)
     except LockLost:
         logger.warning("another run took over the district while this one ran; its result is dropped")
+    except Exception as error:
+        # Also when recording the outcome failed: the lease must not outlive this delivery,
+        # or the retry would find it held and step aside.
+        _after_failure(run, lease_id, record, error)
+        raise
 
 
 def lease_id_of(record: SQSRecord) -> str:
