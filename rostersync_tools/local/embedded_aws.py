@@ -6,6 +6,7 @@ standard AWS_ENDPOINT_URL variable, so the product's code runs unchanged.
 
 import logging
 import os
+import threading
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -15,6 +16,29 @@ from rostersync_tools.local.template_resources import CreatedResources, create_r
 REGION = "us-east-1"
 # moto accepts any credentials; these only keep botocore from looking for real ones.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
+
+
+def serialize_moto_writes() -> None:
+    """DynamoDB checks a write's condition and applies it atomically; moto, serving requests
+    on threads, does not lock between the two, so two concurrent conditional writes (two
+    dispatchers, a manual and a nightly sync) could both pass. One lock around moto's writes
+    makes the local stack and the tests behave like DynamoDB. Idempotent."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend, "_rostersync_serialized", False):
+        return
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
+        original = getattr(DynamoDBBackend, name, None)
+        if original is None:
+            continue
+
+        def atomic(self, *args, __original=original, **kwargs):
+            with lock:
+                return __original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, atomic)
+    DynamoDBBackend._rostersync_serialized = True
 
 
 def quiet_werkzeug() -> None:
@@ -31,6 +55,7 @@ class EmbeddedAws:
 
     def start(self) -> "EmbeddedAws":
         quiet_werkzeug()
+        serialize_moto_writes()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()

@@ -49,21 +49,12 @@ def result(outcome: str = "succeeded", counts=None, errors=None, error_total=Non
 
 
 @pytest.fixture
-def serializable_dynamodb(monkeypatch):
-    """DynamoDB checks a write's condition and applies it atomically; moto (in this process,
-    serving requests on threads) does not lock between the two, so concurrent conditional
-    writes can both pass. Make moto's writes atomic for tests that race on purpose."""
+def serializable_dynamodb(aws):
+    """Racing conditional writes need DynamoDB's atomic check-and-write, which the embedded
+    AWS gives moto (rostersync_tools.local.embedded_aws.serialize_moto_writes)."""
     from moto.dynamodb.models import DynamoDBBackend
 
-    lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name)
-
-        def atomic(self, *args, __original=original, **kwargs):
-            with lock:
-                return __original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, atomic)
+    assert DynamoDBBackend._rostersync_serialized
 
 
 @pytest.fixture
