@@ -105,7 +105,8 @@ def _status_filter(model: type[Model], status: str):
     return model.status == (ACTIVE if status == "active" else INACTIVE)
 
 
-def _page(district_id: str, query: _Query, filter_condition, limit: int, cursor: str | None) -> Page:
+def _page(district_id: str, query: _Query, filter_condition, limit: int, cursor: str | None,
+          dense: bool = True) -> Page:
     start = None
     if cursor is not None:
         start = decode_cursor(cursor, district_id, query.fingerprint, query.key_names)
@@ -113,7 +114,9 @@ def _page(district_id: str, query: _Query, filter_condition, limit: int, cursor:
         query.hash_value,
         filter_condition=filter_condition,
         last_evaluated_key=_dynamo_key(start),
-        page_size=min(MAX_EVALUATED, max(limit + 1, 100)),
+        # Nearly every item matches a dense filter (active records, no school): read one page's
+        # worth. A sparse one (inactive records, one school's users) reads more per round trip.
+        page_size=limit + 1 if dense else min(MAX_EVALUATED, max(limit + 1, 100)),
     )
     pages = results.page_iter
     found: list[dict] = []
@@ -162,7 +165,7 @@ def list_users(district_id: str, role: str | None = None, school_id: str | None 
     if school_id is not None:
         in_school = UserModel.school_ids.contains(school_id)
         condition = in_school if condition is None else condition & in_school
-    return _page(district_id, query, condition, limit, cursor)
+    return _page(district_id, query, condition, limit, cursor, dense=school_id is None and status != "inactive")
 
 
 def list_classes(district_id: str, school_id: str | None = None, status: str = "active",
@@ -176,7 +179,7 @@ def list_classes(district_id: str, school_id: str | None = None, status: str = "
     else:
         query = _Query(ClassModel, ClassModel.query, district_id, {"districtId": district_id, "classId": None},
                        fingerprint)
-    return _page(district_id, query, _status_filter(ClassModel, status), limit, cursor)
+    return _page(district_id, query, _status_filter(ClassModel, status), limit, cursor, dense=status != "inactive")
 
 
 def get_class(district_id: str, class_id: str) -> ClassModel | None:
