@@ -216,3 +216,22 @@ def test_a_delta_on_a_server_that_ignores_filters_becomes_a_full_sync(sandbox_si
     assert result.outcome == Outcome.SUCCEEDED, result.failure
     assert result.mode == "full"
     assert_matches(district, expected_roster(sandbox_sis.state()))
+
+
+def test_a_full_sync_refreshes_the_sync_options_cache(sandbox_sis, connected_district):
+    district = connected_district(sandbox_sis)
+    assert sync(district).outcome == Outcome.SUCCEEDED
+    from rostersync.store.districts import DistrictModel
+
+    options = DistrictModel.get(district).sync_options
+    data = sandbox_sis.state()["data"]
+    courses = {c["sourcedId"]: c for c in data["courses"]}
+    classes = [c for c in data["classes"] if c["status"] == "active"]
+    active_courses = [c for c in data["courses"] if c["status"] == "active"]
+    grades = {g for c in classes + active_courses for g in c.get("grades") or []}
+    subjects = {s for c in active_courses for s in c.get("subjects") or []}
+    for c in classes:
+        subjects.update(c.get("subjects") or courses.get(c["course"]["sourcedId"], {}).get("subjects") or [])
+    assert set(options.grades) == grades and set(options.subjects) == subjects
+    assert {s.sis_sourced_id for s in options.schools} == {
+        o["sourcedId"] for o in data["orgs"] if o["type"] == "school" and o["status"] == "active"}

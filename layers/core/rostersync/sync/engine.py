@@ -23,7 +23,7 @@ from rostersync.oneroster.errors import OneRosterError
 from rostersync.settings import get_settings
 from rostersync.store.batch import BatchStore
 from rostersync.store.codec import from_item
-from rostersync.store.districts import DistrictModel, SyncOptions, SyncOptionSchool
+from rostersync.store.districts import DistrictModel, SyncOptionsCollector
 from rostersync.store.roster import ACTIVE, INACTIVE
 from rostersync.store.runs import COUNT_KINDS, MAX_STORED_ERRORS, RECORD_TYPES
 from rostersync.store.schools import SchoolModel
@@ -374,10 +374,15 @@ class SyncEngine(DeltaPhases):
 
     def _phase_courses(self):
         subjects = self.state["courseSubjects"]
+        offered_grades, offered_subjects = set(self.state["grades"]), set(self.state["subjects"])
         for page in self._pages("courses", "classes"):
             for course in page:
                 if course.subjects:
                     subjects[course.sourced_id] = list(course.subjects)
+                if is_active(course):  # the sync options offer what active courses carry too
+                    offered_grades.update(course.grades)
+                    offered_subjects.update(course.subjects)
+        self.state["grades"], self.state["subjects"] = sorted(offered_grades), sorted(offered_subjects)
 
     def _phase_classes(self):
         grades, subjects = set(self.state["grades"]), set(self.state["subjects"])
@@ -588,10 +593,12 @@ class SyncEngine(DeltaPhases):
         actions.append(DistrictModel.active_counts.set(active))
         if self.state["mode"] == "full":
             actions.append(DistrictModel.last_full_sync_at.set(started))
-            actions.append(DistrictModel.sync_options.set(SyncOptions(
-                schools=[SyncOptionSchool(sis_sourced_id=s["sisSourcedId"], name=s["name"])
-                         for s in self.state["sisSchools"]],
-                grades=self.state["grades"], subjects=self.state["subjects"], refreshed_at=self.now)))
+            # A full sync has read everything the step-4 page offers: refresh its cache.
+            options = SyncOptionsCollector()
+            for school in self.state["sisSchools"]:
+                options.add_school(school["sisSourcedId"], school["name"])
+            options.add_class(self.state["grades"], self.state["subjects"], course_id=None)
+            actions.append(DistrictModel.sync_options.set(options.options(refreshed_at=self.now)))
         self.district.update(actions=actions)
 
 
