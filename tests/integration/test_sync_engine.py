@@ -235,3 +235,22 @@ def test_a_full_sync_refreshes_the_sync_options_cache(sandbox_sis, connected_dis
     assert set(options.grades) == grades and set(options.subjects) == subjects
     assert {s.sis_sourced_id for s in options.schools} == {
         o["sourcedId"] for o in data["orgs"] if o["type"] == "school" and o["status"] == "active"}
+
+
+def test_matching_a_school_after_a_sync_created_it_moves_its_classes_and_retires_the_copy(sandbox_sis, connected_district):
+    from datetime import datetime, timezone
+
+    district = connected_district(sandbox_sis)
+    assert sync(district).outcome == Outcome.SUCCEEDED
+    created = {s.sis_sourced_id: s for s in SchoolModel.query(district)}
+    sis_school = sorted(created)[0]
+    existing = SchoolModel(district_id=district, school_id="sch_existing", name="Existing", origin="app",
+                           sis_sourced_id=sis_school, created_at=datetime.now(timezone.utc))
+    existing.save()
+    result = sync(district)
+    assert result.outcome == Outcome.SUCCEEDED, result.failure
+    assert SchoolModel.get(district, created[sis_school].school_id).status == "inactive"
+    classes = stored_state(district)["all_classes"].values()
+    raw_school = {c["sourcedId"]: c["school"]["sourcedId"] for c in sandbox_sis.state()["data"]["classes"]}
+    moved = [c for c in classes if raw_school[c.sis_sourced_id] == sis_school and c.status == "active"]
+    assert moved and all(c.school_id == "sch_existing" for c in moved)

@@ -371,6 +371,9 @@ class SyncEngine(DeltaPhases):
         self._apply(self.settings.schools_table, "schoolId", items, lambda item: "schools")
         self.state["schoolMap"] = school_map
         self.state["sisSchools"] = sis_schools
+        # SIS schools matched to an app school since a sync created one of their own: the
+        # sync-created one goes (the sweep), the match carries the classes and users.
+        self.state["matchedSchools"] = sorted(matched)
 
     def _phase_courses(self):
         subjects = self.state["courseSubjects"]
@@ -521,6 +524,7 @@ class SyncEngine(DeltaPhases):
     def _sweep_plan(self):
         """(table, record type of an item, whether an active item goes) for each roster table."""
         s = self.sets
+        matched = set(self.state.get("matchedSchools", ()))
         plan = (
             (self.settings.classes_table, lambda i: "classes", lambda i: i["sisSourcedId"] not in s["classes_in"]),
             (self.settings.enrollments_table, lambda i: "enrollments",
@@ -528,7 +532,8 @@ class SyncEngine(DeltaPhases):
             (self.settings.users_table, lambda i: "teachers" if i.get("role") == "teacher" else "students",
              lambda i: i["sisSourcedId"] not in s["users_in"]),
             (self.settings.schools_table, lambda i: "schools",
-             lambda i: i.get("origin") == "sis" and i.get("sisSourcedId") not in s["schools_in"]),
+             lambda i: i.get("origin") == "sis" and (i.get("sisSourcedId") not in s["schools_in"]
+                                                     or i.get("sisSourcedId") in matched)),
         )
         return [step for step in plan if self.state["hadItems"].get(step[0], True)]
 
