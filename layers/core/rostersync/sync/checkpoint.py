@@ -84,7 +84,11 @@ class CheckpointStore:
 
     def delete(self, district_id: str, run_id: str) -> None:
         run_key = _run_key(district_id, run_id)
-        for part in self._parts(run_key) | {"head"}:
+        # The head first: a worker that dies half way leaves unreferenced parts (expired by
+        # their TTL), never a head that points at parts already gone.
+        parts = self._parts(run_key)
+        self.client.delete_item(TableName=self.table, Key={"runKey": {"S": run_key}, "part": {"S": "head"}})
+        for part in parts:
             self.client.delete_item(TableName=self.table, Key={"runKey": {"S": run_key}, "part": {"S": part}})
 
     def _parts(self, run_key: str) -> set[str]:

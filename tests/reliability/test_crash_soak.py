@@ -1,0 +1,167 @@
+"""Crash safety at scale: the sync process SIGKILLed at chosen and at random points (pages,
+write batches half sent, checkpoint saves half written, the sweep half applied, each phase of a
+delta), sometimes again during the redelivery, then the message redelivered once more. The end
+state must equal a sync of the same SIS that nobody interrupted, with no duplicate records.
+
+Builds on tests/integration/test_crash_safety.py (random-time kills of first and second-night
+full syncs, its helpers reused here); this adds kill points inside phases, delta syncs and
+checkpoint saves. `make test` runs one seed of each scenario; `make soak` runs 30 seeds.
+"""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.fixtures.districts import connect_district
+from tests.integration.test_crash_safety import ROOT, assert_no_duplicates
+from tests.reliability import figures
+from tests.reliability.helpers import TINY, assert_like_oracle, stored, sync
+
+FULL_POINTS = ("schools", "classes", "users", "enrollments", "write_users", "sweep", "checkpoint")
+DELTA_POINTS = ("delta_classes", "delta_users", "delta_enrollments", "delta_finish", "checkpoint")
+
+
+def run_child(district_id: str, run_id: str, mode: str, point: tuple[str, int] | None = None,
+              after_s: float | None = None) -> bool:
+    """Run the sync in a child process that dies at `point` (phase, events) or is SIGKILLed after
+    `after_s`; True when it died before finishing."""
+    args = [sys.executable, "-m", "tests.reliability.crash_child", district_id, run_id, mode]
+    if point is not None:
+        args += [point[0], str(point[1])]
+    child = subprocess.Popen(args, cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert child.stdout.readline().strip() == "started"
+        if after_s is not None:
+            try:
+                child.wait(after_s)
+            except subprocess.TimeoutExpired:
+                child.send_signal(signal.SIGKILL)
+        child.wait(120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+    return child.returncode == -signal.SIGKILL
+
+
+def crash_scenario(make_sis, seed: int, scenario: str) -> int:
+    """One seed: a reference district and a crashed one on the same SIS; returns the crashes."""
+    rng = random.Random(seed)
+    sis = make_sis(**{**TINY, "seed": 500 + seed})
+    district, reference = connect_district(sis), connect_district(sis)
+    mode, points = "full", FULL_POINTS
+    if scenario in ("night2", "delta"):
+        for d in (district, reference):  # night 1, uninterrupted
+            assert sync(d).outcome.value == "succeeded"
+        sis.advance_day(1 + rng.randint(1, 3))  # several days of changes: more to deactivate
+    if scenario == "delta":
+        mode, points = "delta", DELTA_POINTS
+    started = time.monotonic()
+    expected = sync(reference, mode=mode)
+    assert expected.outcome.value == "succeeded" and expected.mode == mode
+    duration = time.monotonic() - started
+
+    run_id = f"run_crash_{scenario}_{seed}"
+    crashes = 0
+    for attempt in range(rng.randint(1, 3)):  # sometimes killed again during the redelivery
+        if attempt == 0 or rng.random() < 0.6:
+            phase = rng.choice(points)
+            events = rng.randint(1, 30 if phase == "checkpoint" else 4)
+            crashes += run_child(district, run_id, mode, point=(phase, events))
+        else:  # a random moment, as tests/integration/test_crash_safety.py does
+            crashes += run_child(district, run_id, mode, after_s=rng.uniform(0.5, 1.5 + duration))
+    result = sync(district, run_id=run_id, mode=mode)  # the message comes back once more and completes
+    assert result.outcome.value == "succeeded", result.failure
+    assert result.mode == mode
+
+    assert stored(district) == stored(reference)  # every record, active or not, as if never interrupted
+    figures.add("end_states_checked")
+    assert_no_duplicates(district)
+    if mode == "full":
+        assert_like_oracle(district, sis.state())
+    else:  # a delta cannot see hard deletes; the next full sync must then be exact
+        assert sync(district).outcome.value == "succeeded"
+        assert_like_oracle(district, sis.state())
+    figures.add("crashes_survived", crashes)
+    return crashes
+
+
+@pytest.mark.parametrize("scenario, seed", [("night2", 0), ("delta", 1), ("first", 2)])
+def test_a_sync_killed_inside_a_phase_ends_like_an_uninterrupted_one(make_sandbox_sis, aws, scenario, seed):
+    assert crash_scenario(make_sandbox_sis, seed, scenario) >= 1
+
+
+def test_kills_in_a_checkpoint_save_the_sweep_and_the_checkpoint_delete_are_survived(make_sandbox_sis, aws):
+    """The places where a half-done write matters most, aimed at directly, one after another."""
+    sis = make_sandbox_sis(**{**TINY, "seed": 77})
+    district, reference = connect_district(sis), connect_district(sis)
+    for d in (district, reference):
+        assert sync(d).outcome.value == "succeeded"
+    sis.advance_day(4)
+    expected = sync(reference)
+    assert expected.counts["enrollments"]["deactivated"] + expected.counts["students"]["deactivated"] > 25
+    run_id = "run_crash_sweep"
+    # Half way through writing the first checkpoint's parts (before its head).
+    assert run_child(district, run_id, "full", point=("checkpoint", 5))
+    # After the first batch of deactivations was written, before the rest: half a sweep.
+    assert run_child(district, run_id, "full", point=("sweep", 2))
+    # The run done, in the middle of deleting its checkpoint.
+    assert run_child(district, run_id, "full", point=("checkpoint", 3))
+    result = sync(district, run_id=run_id)
+    assert result.outcome.value == "succeeded", result.failure
+    assert stored(district) == stored(reference)
+    assert_no_duplicates(district)
+    assert_like_oracle(district, sis.state())
+    figures.add("crashes_survived", 3)
+
+
+SOAK_SEEDS = int(os.environ.get("ROSTERSYNC_SOAK_CRASH_SEEDS", "30"))
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize("seed", range(SOAK_SEEDS))
+def test_crash_soak(make_sandbox_sis, aws, seed):
+    scenario = ("night2", "delta", "first")[seed % 3]
+    crash_scenario(make_sandbox_sis, 100 + seed, scenario)
+
+
+def test_a_checkpoint_whose_delete_died_part_way_is_never_read_half(aws):
+    """Whatever prefix of a checkpoint's delete happened, loading it gives all of it or nothing
+    (a head pointing at deleted parts made every redelivery of the run fail)."""
+    from rostersync.store.batch import BatchStore
+    from rostersync.sync.checkpoint import CheckpointStore
+
+    class Died(Exception):
+        pass
+
+    store = CheckpointStore(BatchStore())
+    blobs = {f"set{i}": bytes([i]) * 100 for i in range(8)}
+    for deletes_done in range(10):
+        store.save("dst_ckpt", "run_ckpt", {"phase": "sweep"}, blobs)
+        real, done = store.client, []
+
+        class DiesAfter:
+            def __getattr__(self, name):
+                return getattr(real, name)
+
+            def delete_item(self, **kwargs):
+                if len(done) == deletes_done:
+                    raise Died()
+                done.append(1)
+                return real.delete_item(**kwargs)
+
+        store.client = DiesAfter()
+        try:
+            store.delete("dst_ckpt", "run_ckpt")
+        except Died:
+            pass
+        store.client = real
+        loaded = store.load("dst_ckpt", "run_ckpt")
+        assert loaded is None or loaded.blobs == blobs, deletes_done
+        figures.add("crashes_survived")
