@@ -56,10 +56,13 @@ class DeltaPhases:
                 course_subjects = tuple(self.state["courseSubjects"].get(cls.course_id or "", ()))
                 school_id = self.state["schoolMap"].get(cls.school_id)
                 is_in = class_is_in(cls, course_subjects, self.selection) and school_id is not None
-                changed[cls.sourced_id] = is_in
                 if is_in:
-                    items.append(mapping.class_item(self.district_id, cls, school_id, cls.subjects or course_subjects,
-                                                    self.run_id, self.now))
+                    item = self._map("classes", mapping.class_item, cls, school_id, cls.subjects or course_subjects,
+                                     self.run_id, self.now)
+                    if item is None:
+                        continue  # refused: neither in nor out, its stored copy stays as it is
+                    items.append(item)
+                changed[cls.sourced_id] = is_in
             self._apply(self.settings.classes_table, "classId", items, lambda item: "classes",
                         on_reentry=lambda item: self._reentry("class", item))
 
@@ -73,7 +76,8 @@ class DeltaPhases:
                 self._park_users(spill, fresh, count=True)
                 spill._db.commit()
                 for user in fresh:
-                    self.state["changedUsers"][user.sourced_id] = user_is_eligible(user)
+                    if not self._kept("user", user.sourced_id):  # refused ones stay as stored
+                        self.state["changedUsers"][user.sourced_id] = user_is_eligible(user)
         finally:
             spill.close()
 
@@ -96,8 +100,11 @@ class DeltaPhases:
                     continue
                 recheck.add(enrollment.user_id)
                 if enrollment_counts(enrollment) and class_in and eligible:
+                    item = self._map("enrollments", mapping.enrollment_item, enrollment, self.run_id, self.now)
+                    if item is None:
+                        continue
                     enrolled.add(enrollment.user_id)
-                    items.append(mapping.enrollment_item(self.district_id, enrollment, self.run_id, self.now))
+                    items.append(item)
                 else:
                     out.append(enrollment.sourced_id)
             self._apply(self.settings.enrollments_table, "enrollmentId", items, lambda item: "enrollments")
@@ -133,8 +140,10 @@ class DeltaPhases:
         """A user the store holds no current copy of: ask the SIS, and park it for writing."""
         from rostersync.oneroster import BadRecord
 
+        from rostersync.sync.validity import record_problem
+
         user = self.client.get("users", user_sourced_id)
-        if user is None or isinstance(user, BadRecord):
+        if user is None or isinstance(user, BadRecord) or record_problem(user) is not None:
             return None
         spill = self._spill()
         try:
@@ -142,6 +151,8 @@ class DeltaPhases:
             spill._db.commit()
         finally:
             spill.close()
+        if self._kept("user", user_sourced_id):  # refused when parked
+            return None
         self.state["changedUsers"][user_sourced_id] = user_is_eligible(user)
         return self.state["changedUsers"][user_sourced_id]
 

@@ -27,7 +27,7 @@ from rostersync.store.districts import DistrictModel, SyncOptionsCollector
 from rostersync.store.roster import ACTIVE, INACTIVE
 from rostersync.store.runs import COUNT_KINDS, MAX_STORED_ERRORS, RECORD_TYPES
 from rostersync.store.schools import SchoolModel
-from rostersync.sync import mapping
+from rostersync.sync import mapping, validity
 from rostersync.sync.checkpoint import CheckpointStore
 from rostersync.sync.delta import DeltaNotEnough, DeltaPhases, delta_state
 from rostersync.sync.fingerprints import FingerprintSet, fingerprint
@@ -41,8 +41,13 @@ FULL_PHASES = ("schools", "courses", "classes", "users", "enrollments", "write_u
 DELTA_PHASES = ("schools", "courses", "delta_classes", "delta_users", "delta_enrollments", "delta_finish", "done")
 CURSOR_OVERLAP = timedelta(minutes=10)  # clock skew between us and the SIS
 SETS = ("schools_in", "classes_all", "classes_in", "users_all", "users_eligible", "users_in",
-        "enrollments_all", "enrollments_in")
+        "enrollments_all", "enrollments_in",
+        # "kind:sourcedId" of records the SIS listed but this run could not use (bad records, and
+        # what depends on them): their stored copies are kept, never deactivated by the sweep
+        "kept")
 GUARDED_TYPES = ("teachers", "students", "classes")
+KEPT_KINDS = {"schools": "school", "classes": "class", "teachers": "user", "students": "user",
+              "enrollments": "enrollment"}
 SWEEP_MEMORY_ITEMS = 50_000  # leaving items held between the guard's count and the writes
 
 
@@ -261,7 +266,35 @@ class SyncEngine(DeltaPhases):
         self.state["errorTotal"] += 1
         self._count(record_type, "skipped")
         if len(self.errors) < MAX_STORED_ERRORS:
+            if sourced_id is not None:  # shown to people: bounded, and always encodable text
+                sourced_id = sourced_id[:validity.MAX_ID_CHARS].encode("utf-8", "replace").decode("utf-8")
             self.errors.append({"type": record_type, "sisSourcedId": sourced_id, "code": code, "message": message[:500]})
+
+    # ------------------------------------------------------------------ records kept as stored
+    def _keep(self, kind: str, sourced_id: str | None) -> None:
+        if sourced_id and validity.record_id_ok(sourced_id):
+            self.sets["kept"].add(f"{kind}:{sourced_id}")
+
+    def _kept(self, kind: str, sourced_id: str | None) -> bool:
+        return bool(sourced_id) and f"{kind}:{sourced_id}" in self.sets["kept"]
+
+    def _refuse(self, record_type: str, record, code: str, message: str) -> None:
+        """Report a record the SIS listed but this run cannot use, and keep its stored copy (and,
+        for an enrollment, its user's) as they are."""
+        if not self._overlap:
+            self._error(record_type, record.sourced_id, code, message)
+        kind = KEPT_KINDS.get(record_type, record_type)
+        self._keep(kind, record.sourced_id)
+        if kind == "enrollment" and getattr(record, "user_id", None):
+            self._keep("user", record.user_id)
+
+    def _map(self, record_type: str, build: Callable, record, *args) -> dict | None:
+        """mapping's item for `record`, or None when it cannot be stored (refused and kept)."""
+        try:
+            return build(self.district_id, record, *args)
+        except validity.Refused as refused:
+            self._refuse(record_type, record, refused.code, refused.message)
+            return None
 
     # ------------------------------------------------------------------ SIS reading
     @property
@@ -296,9 +329,13 @@ class SyncEngine(DeltaPhases):
             good = []
             for record in page.records:
                 if isinstance(record, BadRecord):
-                    self._error(record_type, record.sourced_id, record.code, record.message)
-                else:
-                    good.append(record)
+                    self._refuse(record_type, record, record.code, record.message)
+                    continue
+                problem = validity.record_problem(record)
+                if problem is not None:
+                    self._refuse(record_type, record, problem.code, problem.message)
+                    continue
+                good.append(record)
             yield good
             if not self._overlap:
                 self.pages_this_invocation += 1
@@ -362,7 +399,9 @@ class SyncEngine(DeltaPhases):
                     school_map[org.sourced_id] = matched[org.sourced_id]
                     self._count("schools", "unchanged")
                 else:
-                    item = mapping.school_item(self.district_id, org, self.run_id, self.now, self.now)
+                    item = self._map("schools", mapping.school_item, org, self.run_id, self.now, self.now)
+                    if item is None:
+                        continue
                     school_map[org.sourced_id] = item["schoolId"]
                     items.append(item)
         created_at = {s.school_id: s.created_at for s in existing}
@@ -402,12 +441,18 @@ class SyncEngine(DeltaPhases):
                 if not class_is_in(cls, course_subjects, self.selection):
                     continue
                 school_id = self.state["schoolMap"].get(cls.school_id)
+                if school_id is None and self._kept("school", cls.school_id):
+                    self._keep("class", cls.sourced_id)  # its school could not be read this time
+                    continue
                 if school_id is None:
                     self._error("classes", cls.sourced_id, "unknown_school",
                                 f"The class's school {cls.school_id!r} is not an active school of the SIS.")
                     continue
+                item = self._map("classes", mapping.class_item, cls, school_id, class_subjects, self.run_id, self.now)
+                if item is None:
+                    continue
                 self.sets["classes_in"].add(cls.sourced_id)
-                items.append(mapping.class_item(self.district_id, cls, school_id, class_subjects, self.run_id, self.now))
+                items.append(item)
             self._apply(self.settings.classes_table, "classId", items, lambda item: "classes")
         self.state["grades"], self.state["subjects"] = sorted(grades), sorted(subjects)
 
@@ -445,10 +490,19 @@ class SyncEngine(DeltaPhases):
                 continue
             if not user_is_eligible(user):
                 continue
+            school_ids = [self.state["schoolMap"][o] for o in user.org_ids if o in self.state["schoolMap"]]
+            if count:
+                item = self._map(record_type, mapping.user_item, user, school_ids, self.run_id, self.now)
+            else:  # parked again on a fresh container: reported already
+                try:
+                    item = mapping.user_item(self.district_id, user, school_ids, self.run_id, self.now)
+                except validity.Refused:
+                    self._keep("user", user.sourced_id)
+                    item = None
+            if item is None:
+                continue
             if count:
                 self.sets["users_eligible"].add(user.sourced_id)
-            school_ids = [self.state["schoolMap"][o] for o in user.org_ids if o in self.state["schoolMap"]]
-            item = mapping.user_item(self.district_id, user, school_ids, self.run_id, self.now)
             del item["updatedAt"]  # stamped when written
             rows.append((fingerprint(user.sourced_id), item))
         spill.add_many(rows)
@@ -461,7 +515,8 @@ class SyncEngine(DeltaPhases):
                 return
             spill.clear()
             for page in self.client.stream("users").pages():
-                self._park_users(spill, [r for r in page.records if not isinstance(r, BadRecord)], count=False)
+                self._park_users(spill, [r for r in page.records if not isinstance(r, BadRecord)
+                                         and validity.record_problem(r) is None], count=False)
                 spill._db.commit()
             spill.mark_complete()
         finally:
@@ -478,6 +533,11 @@ class SyncEngine(DeltaPhases):
                     continue
                 if not enrollment_counts(enrollment):
                     continue
+                if self._kept("class", enrollment.class_id) or self._kept("user", enrollment.user_id):
+                    # Its class or user could not be read this time: kept as stored, as they are.
+                    self._keep("enrollment", enrollment.sourced_id)
+                    self._keep("user", enrollment.user_id)
+                    continue
                 if enrollment.class_id not in classes_all:
                     self._error("enrollments", enrollment.sourced_id, "unknown_class",
                                 f"The enrollment points at class {enrollment.class_id!r}, which the SIS does not list.")
@@ -488,9 +548,12 @@ class SyncEngine(DeltaPhases):
                     continue
                 if enrollment.class_id not in classes_in or enrollment.user_id not in users_eligible:
                     continue
+                item = self._map("enrollments", mapping.enrollment_item, enrollment, self.run_id, self.now)
+                if item is None:
+                    continue
                 self.sets["enrollments_in"].add(enrollment.sourced_id)
                 self.sets["users_in"].add(enrollment.user_id)
-                items.append(mapping.enrollment_item(self.district_id, enrollment, self.run_id, self.now))
+                items.append(item)
             self._apply(self.settings.enrollments_table, "enrollmentId", items, lambda item: "enrollments")
 
     def _phase_write_users(self):
@@ -523,17 +586,24 @@ class SyncEngine(DeltaPhases):
 
     def _sweep_plan(self):
         """(table, record type of an item, whether an active item goes) for each roster table."""
-        s = self.sets
+        s, kept = self.sets, self._kept
         matched = set(self.state.get("matchedSchools", ()))
+
+        def enrollment_goes(i) -> bool:
+            if kept("enrollment", i["sisSourcedId"]):
+                self._keep("user", i["userSourcedId"])  # users are swept after enrollments
+                return False
+            return i["sisSourcedId"] not in s["enrollments_in"] or i["userSourcedId"] not in s["users_in"]
+
         plan = (
-            (self.settings.classes_table, lambda i: "classes", lambda i: i["sisSourcedId"] not in s["classes_in"]),
-            (self.settings.enrollments_table, lambda i: "enrollments",
-             lambda i: i["sisSourcedId"] not in s["enrollments_in"] or i["userSourcedId"] not in s["users_in"]),
+            (self.settings.classes_table, lambda i: "classes",
+             lambda i: i["sisSourcedId"] not in s["classes_in"] and not kept("class", i["sisSourcedId"])),
+            (self.settings.enrollments_table, lambda i: "enrollments", enrollment_goes),
             (self.settings.users_table, lambda i: "teachers" if i.get("role") == "teacher" else "students",
-             lambda i: i["sisSourcedId"] not in s["users_in"]),
+             lambda i: i["sisSourcedId"] not in s["users_in"] and not kept("user", i["sisSourcedId"])),
             (self.settings.schools_table, lambda i: "schools",
-             lambda i: i.get("origin") == "sis" and (i.get("sisSourcedId") not in s["schools_in"]
-                                                     or i.get("sisSourcedId") in matched)),
+             lambda i: i.get("origin") == "sis" and not kept("school", i.get("sisSourcedId"))
+             and (i.get("sisSourcedId") not in s["schools_in"] or i.get("sisSourcedId") in matched)),
         )
         return [step for step in plan if self.state["hadItems"].get(step[0], True)]
 

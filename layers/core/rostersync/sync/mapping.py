@@ -10,11 +10,19 @@ from datetime import datetime
 
 from rostersync.ids import record_id
 from rostersync.store.roster import ACTIVE, index_key
+from rostersync.sync import validity
 
 
 def content_hash(fields: dict) -> str:
+    """The hash of the mapped fields; validity.Refused for fields a store cannot take (too long,
+    NUL, lone surrogates), checked on the JSON built here anyway."""
     encoded = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.blake2b(encoded.encode("utf-8"), digest_size=12).hexdigest()
+    validity.check_fields(fields, encoded)
+    try:
+        data = encoded.encode("utf-8")
+    except UnicodeEncodeError:
+        raise validity.unencodable(fields) from None
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
 def _stamp(item: dict, fields: dict, run_id: str, now: datetime, sis_status: str) -> dict:
