@@ -32,9 +32,14 @@ _registered: set[str] = set()
 _lock = threading.Lock()
 
 
+# Shorter values are not secrets anyone issues, and redacting them (a "0", an "e") would wreck
+# every log line; the API refuses client secrets shorter than this.
+MIN_SECRET_CHARS = 8
+
+
 def register_secret(value: str | None) -> None:
     """From now on, `value` never appears in a log record of this process."""
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or len(value) < MIN_SECRET_CHARS:
         return
     forms = {value, json.dumps(value)[1:-1]}  # as typed, and as it looks inside a JSON log line
     with _lock:

@@ -166,7 +166,8 @@ class SisConnectionRequest(RequestModel):
     )
     client_id: _text(512)
     # SecretStr: the value never shows in a repr, a traceback's locals or a validation error.
-    client_secret: SecretStr = Field(min_length=1, max_length=4096)
+    # At least 8 characters: shorter values cannot be redacted from logs without wrecking them.
+    client_secret: SecretStr = Field(min_length=8, max_length=4096)
     auth_method: AuthMethod = "auto"
     token_url: _text(2048) | None = Field(
         default=None, description="OAuth 2 token URL; found on the host when not given"

@@ -118,6 +118,13 @@ def _contract_errors(schema: dict[str, Any]) -> None:
                 del responses["422"]
 
 
+def _no_body_for_204(schema: dict[str, Any]) -> None:
+    """Powertools gives every response a JSON content; a 204 has no body (and no Content-Type)."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).get("204", {}).pop("content", None)
+
+
 def _drop_unused_schemas(schema: dict[str, Any]) -> None:
     """Powertools adds its validation-error schemas whether or not anything refers to them."""
     components = schema.get("components", {}).get("schemas", {})
@@ -156,6 +163,7 @@ def openapi_schema() -> dict[str, Any]:
     _camel_path_parameters(schema)
     _add_request_models(schema)
     _contract_errors(schema)
+    _no_body_for_204(schema)
     _drop_unused_schemas(schema)
     return schema
 
