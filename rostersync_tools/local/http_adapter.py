@@ -60,6 +60,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
 
+    def __getattr__(self, name: str):
+        # Any other method (TRACE, ...) goes the same way too, to a JSON answer in the
+        # contract's shape, rather than http.server's HTML 501 page.
+        if name.startswith("do_") and name[3:].isalpha() and name[3:].isupper():
+            return self._handle
+        raise AttributeError(name)
+
     def _handle(self) -> None:
         started = time.monotonic()
         adapter = self.server.adapter
