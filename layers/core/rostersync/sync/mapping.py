@@ -7,6 +7,7 @@ dateLastModified moved but whose visible fields did not is still "unchanged" (no
 import hashlib
 import json
 from datetime import datetime
+from functools import lru_cache
 
 from rostersync.ids import record_id
 from rostersync.store.roster import ACTIVE, index_key
@@ -66,9 +67,14 @@ def class_item(district_id: str, cls, school_id: str, subjects: tuple[str, ...],
     return _stamp(item, fields, run_id, now, cls.status)
 
 
+# An enrollment names its class and user, which many enrollments share (some 30 a class, 6 a
+# student): their ids (uuid5, a few microseconds each) are remembered, within a bounded cache.
+_reference_id = lru_cache(maxsize=16384)(record_id)
+
+
 def enrollment_item(district_id: str, enrollment, run_id: str, now: datetime) -> dict:
-    class_id = record_id(district_id, "class", enrollment.class_id)
-    user_id = record_id(district_id, "user", enrollment.user_id)
+    class_id = _reference_id(district_id, "class", enrollment.class_id)
+    user_id = _reference_id(district_id, "user", enrollment.user_id)
     fields = {
         "sisSourcedId": enrollment.sourced_id,
         "classId": class_id,
