@@ -276,7 +276,8 @@ class SyncEngine(DeltaPhases):
             self.sets["kept"].add(f"{kind}:{sourced_id}")
 
     def _kept(self, kind: str, sourced_id: str | None) -> bool:
-        return bool(sourced_id) and f"{kind}:{sourced_id}" in self.sets["kept"]
+        kept = self.sets["kept"]
+        return bool(sourced_id) and bool(kept) and f"{kind}:{sourced_id}" in kept  # nearly always empty
 
     def _refuse(self, record_type: str, record, code: str, message: str) -> None:
         """Report a record the SIS listed but this run cannot use, and keep its stored copy (and,
@@ -346,14 +347,14 @@ class SyncEngine(DeltaPhases):
 
     def _first_sight(self, set_name: str, record_type: str, record) -> bool:
         """False (and an error) for a sourcedId this collection already delivered in this run."""
-        seen = self.sets[set_name]
-        if record.sourced_id in seen:
+        seen, fp = self.sets[set_name], fingerprint(record.sourced_id)
+        if seen.contains_fingerprint(fp):
             if self._overlap:
                 return False
             self._error(record_type, record.sourced_id, "duplicate_sourced_id",
                         "The SIS sent this sourcedId more than once; the first record was used.")
             return False
-        seen.add(record.sourced_id)
+        seen.add_fingerprint(fp)
         return True
 
     # ------------------------------------------------------------------ diff and write
@@ -538,21 +539,22 @@ class SyncEngine(DeltaPhases):
                     self._keep("enrollment", enrollment.sourced_id)
                     self._keep("user", enrollment.user_id)
                     continue
-                if enrollment.class_id not in classes_all:
+                class_fp, user_fp = fingerprint(enrollment.class_id), fingerprint(enrollment.user_id)
+                if not classes_all.contains_fingerprint(class_fp):
                     self._error("enrollments", enrollment.sourced_id, "unknown_class",
                                 f"The enrollment points at class {enrollment.class_id!r}, which the SIS does not list.")
                     continue
-                if enrollment.user_id not in users_all:
+                if not users_all.contains_fingerprint(user_fp):
                     self._error("enrollments", enrollment.sourced_id, "unknown_user",
                                 f"The enrollment points at user {enrollment.user_id!r}, which the SIS does not list.")
                     continue
-                if enrollment.class_id not in classes_in or enrollment.user_id not in users_eligible:
+                if not classes_in.contains_fingerprint(class_fp) or not users_eligible.contains_fingerprint(user_fp):
                     continue
                 item = self._map("enrollments", mapping.enrollment_item, enrollment, self.run_id, self.now)
                 if item is None:
                     continue
                 self.sets["enrollments_in"].add(enrollment.sourced_id)
-                self.sets["users_in"].add(enrollment.user_id)
+                self.sets["users_in"].add_fingerprint(user_fp)
                 items.append(item)
             self._apply(self.settings.enrollments_table, "enrollmentId", items, lambda item: "enrollments")
 

@@ -43,6 +43,9 @@ class FingerprintSet:
         i = bisect.bisect_left(self._sorted, value)
         return i < len(self._sorted) and self._sorted[i] == value
 
+    def __bool__(self) -> bool:
+        return bool(self._pending) or len(self._sorted) > 0
+
     def __len__(self) -> int:
         if self._pending:
             self._merge()
