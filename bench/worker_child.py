@@ -1,0 +1,206 @@
+"""One measured piece of worker work in its own process: a sync, a floor, or the naive sync.
+
+    .venv/bin/python bench/worker_child.py TASK '{"json": "arguments"}'
+
+TASK is one of
+  sync   run_sync(SyncRequest(district, run, mode)) until the outcome is not "continue";
+  fetch  the fetch-only floor: every collection a full sync reads, through the same client
+         (same page limit, same pages in flight), records parsed, nothing stored;
+  store  the store-only floor: items from a JSON-lines file written through BatchStore
+         (same batches, same requests in flight), no SIS;
+  naive  bench/naive_sync.py: sequential pages with plain requests, one PutItem per record.
+
+The parent (bench/district_sync.py) hosts the embedded AWS and the sandbox SIS and hands this
+process their environment, so resource.getrusage here is the worker's own: CPU time (user +
+system) spent on the task, and the process's peak RSS. The last line on stdout is
+`RESULT {json}`. With "profile": PATH in the arguments the task runs under pyinstrument
+(main thread) and the profile is written to PATH (.html and .txt).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "layers" / "core"), str(ROOT), str(ROOT / "bench")]
+
+READ_ORDER = ("schools", "courses", "classes", "users", "enrollments")  # what a full sync reads, in order
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS: VmHWM of its own address space.
+
+    Not getrusage's ru_maxrss: on Linux that survives execve, so a child of the parent (which
+    holds moto's tables) would report the parent's high-water mark at fork time.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # elsewhere: the best there is
+
+
+def count_calls(client) -> Counter:
+    """DynamoDB API calls made through `client`, by operation (a botocore event hook)."""
+    calls: Counter = Counter()
+
+    def before_call(model, **_):
+        calls[model.name] += 1
+
+    client.meta.events.register("before-call.dynamodb", before_call)
+    return calls
+
+
+def tuning():
+    from rostersync.sync.engine import Tuning
+
+    return Tuning.from_env()
+
+
+# ---------------------------------------------------------------------------------- tasks
+def task_sync(args: dict) -> dict:
+    from rostersync.store.batch import BatchStore
+    from rostersync.sync.engine import Outcome, SyncRequest, run_sync
+
+    # The engine would build exactly this store; built here so its counters can be read.
+    store = BatchStore(max_in_flight=tuning().store_in_flight)
+    calls = count_calls(store.client)
+    invocations, result = 0, None
+    while result is None or result.outcome == Outcome.CONTINUE:
+        invocations += 1
+        result = run_sync(SyncRequest(args["district_id"], args["run_id"], mode=args.get("mode", "full")),
+                          lambda: 1e9, store=store)
+    store.close()
+    return {"outcome": str(result.outcome), "mode": result.mode, "failure": result.failure,
+            "invocations": invocations, "counts": result.counts, "errors": result.error_total,
+            "items_written": store.items_written, "write_requests": store.write_requests,
+            "get_requests": store.get_requests, "dynamodb_calls": dict(calls)}
+
+
+def _client_for(district_id: str):
+    """The OneRoster client exactly as the engine builds it (SyncEngine.client)."""
+    from rostersync.oneroster import ConnectionSettings, OneRosterClient
+    from rostersync.secrets import get_client_secret
+    from rostersync.settings import get_settings
+    from rostersync.store.districts import DistrictModel
+
+    connection = DistrictModel.get(district_id).connection
+    settings = ConnectionSettings(host_url=connection.host_url, client_id=connection.client_id,
+                                  auth_method=connection.auth_method, token_url=connection.token_url,
+                                  scope=connection.scope)
+    t = tuning()
+    return OneRosterClient(settings, get_client_secret(district_id), allow_private=get_settings().allow_private_sis_hosts,
+                           page_limit=t.page_limit, max_in_flight=t.sis_in_flight)
+
+
+def task_fetch(args: dict) -> dict:
+    from rostersync.oneroster import BadRecord
+
+    client = _client_for(args["district_id"])
+    collections = {}
+    with client:
+        for collection in READ_ORDER:
+            stream = client.stream(collection)
+            records = bad = 0
+            for page in stream.pages():
+                for record in page.records:
+                    if isinstance(record, BadRecord):
+                        bad += 1
+                    else:
+                        records += 1
+            collections[collection] = {"records": records, "bad": bad, "pages": stream.pages_read,
+                                       "requests": stream.requests, "page_size": stream.page_size}
+    return {"collections": collections, "sis_requests_client": client.requests_total}
+
+
+def load_items(path: str, district_id: str) -> list[tuple[str, dict]]:
+    """The dumped items, moved to `district_id` (their keys and index keys name the district)."""
+    from rostersync.store.codec import parse_datetime
+
+    items = []
+    with open(path) as lines:
+        for line in lines:
+            table, item = json.loads(line)
+            old = item["districtId"]
+            for name, value in item.items():
+                if isinstance(value, str) and value.startswith(old):
+                    item[name] = district_id + value[len(old):]
+            for name in ("updatedAt", "createdAt"):  # the engine hands BatchStore datetimes
+                if name in item:
+                    item[name] = parse_datetime(item[name])
+            items.append((table, item))
+    return items
+
+
+def task_store(args: dict, items: list[tuple[str, dict]]) -> dict:
+    from rostersync.store.batch import BatchStore
+
+    store = BatchStore(max_in_flight=tuning().store_in_flight)
+    calls = count_calls(store.client)
+    table = None
+    for item_table, item in items:
+        if item_table != table:  # the engine flushes at each phase's end
+            store.flush()
+            table = item_table
+        store.put(item_table, item)
+    store.flush()
+    store.close()
+    return {"items_written": store.items_written, "write_requests": store.write_requests,
+            "get_requests": store.get_requests, "dynamodb_calls": dict(calls)}
+
+
+def task_naive(args: dict) -> dict:
+    import naive_sync
+
+    return naive_sync.naive_sync(args["district_id"], args["run_id"])
+
+
+# ---------------------------------------------------------------------------------- main
+def main() -> int:
+    task, args = sys.argv[1], json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+    prepared = None
+    if task == "store":
+        prepared = load_items(args["items_path"], args["district_id"])  # not part of the floor
+    # Import what the task needs before the clock starts: a warm Lambda container has.
+    import rostersync.sync.engine  # noqa: F401
+    import naive_sync  # noqa: F401
+
+    profiler = None
+    if args.get("profile"):
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.002)
+        profiler.start()
+    cpu0, wall0 = cpu_seconds(), time.perf_counter()
+    if task == "store":
+        out = task_store(args, prepared)
+    else:
+        out = {"sync": task_sync, "fetch": task_fetch, "naive": task_naive}[task](args)
+    wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
+    if profiler is not None:
+        profiler.stop()
+        base = args["profile"]
+        Path(base + ".html").write_text(profiler.output_html())
+        Path(base + ".txt").write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+    out.update(task=task, wall_s=round(wall, 3), cpu_s=round(cpu, 3), peak_rss_mb=round(peak_rss_mb(), 1),
+               pid=os.getpid())
+    print("RESULT " + json.dumps(out, default=str), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
