@@ -36,8 +36,10 @@ class Sleeps:
 
 def client_for(sis, sleeps: Sleeps | None = None, read_timeout: float = 30, max_retries: int = 5,
                secret: str | None = None, page_limit: int = 1000) -> OneRosterClient:
-    """The product's OneRoster client for a sandbox, with test-speed retries (delays recorded)."""
-    settings = ConnectionSettings(host_url=sis.host_url, client_id=sis.config.client_id, auth_method="oauth2")
+    """The product's OneRoster client for a sandbox, as a saved connection configures it (the token
+    URL the connection test found), with test-speed retries (delays recorded)."""
+    settings = ConnectionSettings(host_url=sis.host_url, client_id=sis.config.client_id, auth_method="oauth2",
+                                  token_url=sis.token_url)
     policy = RetryPolicy(max_retries=max_retries, base_delay=0.05, sleep=sleeps or Sleeps())
     return OneRosterClient(settings, secret or sis.config.client_secret, allow_private=True, read_timeout=read_timeout,
                            connect_timeout=2, retry_policy=policy, page_limit=page_limit, max_in_flight=2)
