@@ -51,7 +51,7 @@ def test_the_worker_rides_out_retry_after_bursts_and_a_dropped_connection(stack_
     run = run_to_end(stack, client, district)
     assert run["status"] == "succeeded", run
     assert time.monotonic() - started >= 3.0  # three Retry-After: 1 waited out for real
-    assert sis.stats()["faultsInjected"] == 4
+    assert sis.app.faults.fired == 4
     assert run["counts"]["students"]["deactivated"] > 0 and run["errors"] == []
     assert_like_oracle(district, sis.state())
 
