@@ -23,6 +23,7 @@ import json
 import os
 import resource
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -55,13 +56,25 @@ def peak_rss_mb() -> float:
 
 
 def count_calls(client) -> Counter:
-    """DynamoDB API calls made through `client`, by operation (a botocore event hook)."""
+    """DynamoDB API calls made through `client`, by operation, and the most BatchWriteItem
+    requests seen in flight at once ("maxWritesInFlight"), from botocore's event hooks."""
     calls: Counter = Counter()
+    lock, in_flight = threading.Lock(), [0]
 
     def before_call(model, **_):
-        calls[model.name] += 1
+        with lock:
+            calls[model.name] += 1
+            if model.name == "BatchWriteItem":
+                in_flight[0] += 1
+                calls["maxWritesInFlight"] = max(calls["maxWritesInFlight"], in_flight[0])
+
+    def after_call(model, **_):
+        if model.name == "BatchWriteItem":
+            with lock:
+                in_flight[0] -= 1
 
     client.meta.events.register("before-call.dynamodb", before_call)
+    client.meta.events.register("after-call.dynamodb", after_call)
     return calls
 
 
@@ -72,13 +85,33 @@ def tuning():
 
 
 # ---------------------------------------------------------------------------------- tasks
+def time_phases(engine_class) -> dict:
+    """Wall seconds per phase (each phase method wrapped; a phase ends with its flush, which
+    _run_phases does after the method returns, so that wait counts towards the next one)."""
+    phases: dict[str, float] = {}
+    for name in [n for n in vars(engine_class) if n.startswith("_phase_")] + \
+                [n for base in engine_class.__mro__[1:] for n in vars(base) if n.startswith("_phase_")]:
+        original = getattr(engine_class, name)
+
+        def timed(self, __original=original, __name=name[len("_phase_"):]):
+            start = time.perf_counter()
+            try:
+                return __original(self)
+            finally:
+                phases[__name] = round(phases.get(__name, 0) + time.perf_counter() - start, 3)
+
+        setattr(engine_class, name, timed)
+    return phases
+
+
 def task_sync(args: dict) -> dict:
     from rostersync.store.batch import BatchStore
-    from rostersync.sync.engine import Outcome, SyncRequest, run_sync
+    from rostersync.sync.engine import Outcome, SyncEngine, SyncRequest, run_sync
 
     # The engine would build exactly this store; built here so its counters can be read.
     store = BatchStore(max_in_flight=tuning().store_in_flight)
     calls = count_calls(store.client)
+    phases = time_phases(SyncEngine)
     invocations, result = 0, None
     while result is None or result.outcome == Outcome.CONTINUE:
         invocations += 1
@@ -88,7 +121,7 @@ def task_sync(args: dict) -> dict:
     return {"outcome": str(result.outcome), "mode": result.mode, "failure": result.failure,
             "invocations": invocations, "counts": result.counts, "errors": result.error_total,
             "items_written": store.items_written, "write_requests": store.write_requests,
-            "get_requests": store.get_requests, "dynamodb_calls": dict(calls)}
+            "get_requests": store.get_requests, "dynamodb_calls": dict(calls), "phases_s": phases}
 
 
 def _client_for(district_id: str):
