@@ -246,23 +246,19 @@ def relock_existing_run(
 
 def extend_lock(district_id: str, run_id: str, lock_expires_at: float) -> bool:
     """Heart-beat: move the lock's expiry, only while `run_id` holds it. False if it does not."""
-    try:
-        DistrictModel(district_id).update(
-            actions=[DistrictModel.lock_expires_at.set(lock_expires_at)],
-            condition=DistrictModel.district_id.exists() & (DistrictModel.active_run_id == run_id),
-        )
-        return True
-    except UpdateError as error:
-        if _condition_failed(error):
-            return False
-        raise
+    return _update_while_holding(district_id, run_id, [DistrictModel.lock_expires_at.set(lock_expires_at)])
 
 
 def release_lock(district_id: str, run_id: str) -> bool:
     """Give the lock back, only if `run_id` still holds it. False if it did not."""
+    return _update_while_holding(district_id, run_id,
+                                 [DistrictModel.active_run_id.remove(), DistrictModel.lock_expires_at.remove()])
+
+
+def _update_while_holding(district_id: str, run_id: str, actions: list) -> bool:
     try:
         DistrictModel(district_id).update(
-            actions=[DistrictModel.active_run_id.remove(), DistrictModel.lock_expires_at.remove()],
+            actions=actions,
             condition=DistrictModel.district_id.exists() & (DistrictModel.active_run_id == run_id),
         )
         return True
