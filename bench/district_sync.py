@@ -111,6 +111,7 @@ def run_child(task: str, child_args: dict, sis=None, py_spy: str | None = None,
         raise RuntimeError(f"bench child {task} failed (exit {completed.returncode})")
     result = json.loads(lines[-1][len("RESULT "):])
     result["parent_cpu_s"] = round(parent_cpu, 3)  # moto + sandbox work, in this process
+    result["load_1m"] = round(os.getloadavg()[0], 1)  # this machine's other work shows here
     if sis is not None:
         stats = sis.stats()
         result["sis_requests"] = stats["requests"]
@@ -139,6 +140,29 @@ def stored_items(aws: EmbeddedAws, table: str, district_id: str) -> list[dict]:
                 ExpressionAttributeValues={":d": {"S": district_id}}):
             items += page["Items"]
         return items
+
+
+def mirror_tables(aws: EmbeddedAws, prefix: str) -> dict[str, str]:
+    """Empty copies of the roster tables (keys, indexes): {table: its copy}."""
+    from rostersync.settings import get_settings
+
+    settings, client, mirrors = get_settings(), aws.client("dynamodb"), {}
+    for table in (settings.schools_table, settings.classes_table, settings.enrollments_table, settings.users_table):
+        spec = client.describe_table(TableName=table)["Table"]
+        create = {"TableName": f"{prefix}-{table}", "KeySchema": spec["KeySchema"],
+                  "AttributeDefinitions": spec["AttributeDefinitions"], "BillingMode": "PAY_PER_REQUEST"}
+        if spec.get("GlobalSecondaryIndexes"):
+            create["GlobalSecondaryIndexes"] = [{k: index[k] for k in ("IndexName", "KeySchema", "Projection")}
+                                                for index in spec["GlobalSecondaryIndexes"]]
+        client.create_table(**create)
+        mirrors[table] = create["TableName"]
+    return mirrors
+
+
+def drop_tables(aws: EmbeddedAws, tables) -> None:
+    client = aws.client("dynamodb")
+    for table in tables:
+        client.delete_table(TableName=table)
 
 
 def dump_items(aws: EmbeddedAws, district_id: str, path: Path) -> int:
@@ -227,8 +251,8 @@ def render(r: dict) -> str:
         return (fmt.format(value) if value is not None else "-").rjust(width)
 
     lines = [f"{'run':<28}{'wall s':>8}{'SIS req':>9}{'items':>8}{'writes':>8}{'BatchGet':>9}{'CPU s':>7}"
-             f"{'host CPU s':>11}{'peak MB':>9}",
-             "-" * 97]
+             f"{'host CPU s':>11}{'peak MB':>9}{'load':>6}",
+             "-" * 103]
     for key, label in ROWS:
         row = r.get(key)
         if row is None:
@@ -236,7 +260,8 @@ def render(r: dict) -> str:
         lines.append(f"{label:<28}{cell(row['wall_s'], 8, '{:.2f}')}{cell(row.get('sis_requests'), 9)}"
                      f"{cell(row.get('items_written'), 8)}{cell(row.get('write_requests'), 8)}"
                      f"{cell(row.get('get_requests'), 9)}{cell(row['cpu_s'], 7, '{:.1f}')}"
-                     f"{cell(row['parent_cpu_s'], 11, '{:.1f}')}{cell(row['peak_rss_mb'], 9, '{:.0f}')}")
+                     f"{cell(row['parent_cpu_s'], 11, '{:.1f}')}{cell(row['peak_rss_mb'], 9, '{:.0f}')}"
+                     f"{cell(row.get('load_1m'), 6, '{:.1f}')}")
     lines.append("")
     for t in r["targets"]:
         lines.append(f"{'PASS' if t['pass'] else 'FAIL'}  {t['target']:<58} {t['value']!s:>7} (limit {t['limit']})  "
@@ -324,6 +349,15 @@ def main(argv=None) -> int:
             dumped = dump_items(aws, district, items_path)
             assert dumped == full["items_written"], (dumped, full["items_written"])
 
+        if "store" in want:  # right after the full sync: this machine's other load drifts
+            mirrors = mirror_tables(aws, "BenchFloor")  # empty tables like the ones the full sync wrote to
+            try:
+                store = step("store", "store-only floor", "store",
+                             {"items_path": str(items_path), "district_id": "dst_floor", "tables": mirrors})
+            finally:
+                drop_tables(aws, mirrors.values())
+            assert store["items_written"] == dumped, (store, dumped)
+
         if "nights" in want:
             night0 = step("night0", "night without changes", "sync",
                           {"district_id": district, "run_id": "bench-night-0", "mode": "delta"}, large)
@@ -338,13 +372,8 @@ def main(argv=None) -> int:
             for night in (night0, night1):
                 assert night["outcome"] == "succeeded" and night["mode"] == "delta", night
 
-        # Each run below starts from an empty store, as the full sync did: moto's queries
-        # scan whole tables, so other districts' items would slow a run down (DynamoDB's do not).
-        if "store" in want:
-            aws.reset()
-            store = step("store", "store-only floor", "store",
-                         {"items_path": str(items_path), "district_id": "dst_floor"})
-            assert store["items_written"] == dumped, (store, dumped)
+        # The runs below start from an empty store, as the full sync did: moto's queries sort
+        # whole tables, so other districts' items would slow a run down (DynamoDB's do not).
         if items_path.exists():
             items_path.unlink()
         if args.profile:  # pyinstrument: the worker's main thread, in a second (also first) sync

@@ -160,14 +160,16 @@ def task_fetch(args: dict) -> dict:
     return {"collections": collections, "sis_requests_client": client.requests_total}
 
 
-def load_items(path: str, district_id: str) -> list[tuple[str, dict]]:
-    """The dumped items, moved to `district_id` (their keys and index keys name the district)."""
+def load_items(path: str, district_id: str, tables: dict[str, str]) -> list[tuple[str, dict]]:
+    """The dumped items, moved to `district_id` (their keys and index keys name the district)
+    and to the tables `tables` maps theirs to."""
     from rostersync.store.codec import parse_datetime
 
     items = []
     with open(path) as lines:
         for line in lines:
             table, item = json.loads(line)
+            table = tables.get(table, table)
             old = item["districtId"]
             for name, value in item.items():
                 if isinstance(value, str) and value.startswith(old):
@@ -207,7 +209,7 @@ def main() -> int:
     task, args = sys.argv[1], json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
     prepared = None
     if task == "store":
-        prepared = load_items(args["items_path"], args["district_id"])  # not part of the floor
+        prepared = load_items(args["items_path"], args["district_id"], args.get("tables", {}))  # not part of the floor
     # Import what the task needs before the clock starts: a warm Lambda container has.
     import rostersync.sync.engine  # noqa: F401
     import naive_sync  # noqa: F401
