@@ -429,6 +429,16 @@ def main(argv=None) -> int:
           f"changed for the {args.change_share:.0%} night: {changes} ({sum(changes.values())}), "
           f"updated: {night1_counts}")
     print(render(r))
+    if args.profile:
+        from profile_summary import summarise
+
+        for name in ("profile_full_sync", "profile_full_sync.host"):
+            raw = RESULTS / f"{name}.pyspy.txt"
+            if raw.exists():
+                (RESULTS / f"{name}.summary.txt").write_text(summarise(str(raw)) + "\n")
+        print("profiles: bench/results/profile_full_sync.{pyspy,summary}.txt (worker, py-spy), "
+              "profile_full_sync.host.{pyspy,summary}.txt (moto and the sandbox), "
+              "profile_full_sync.{txt,html} (pyinstrument)")
     Path(args.output).write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(f"\nwritten: {os.path.relpath(args.output, ROOT)} (bench took {report['bench_seconds']:.0f} s)")
     return 0 if report["all_pass"] else 1
