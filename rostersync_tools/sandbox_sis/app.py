@@ -88,7 +88,7 @@ class SandboxApp:
             time.sleep(self.quirks.latency_ms / 1000)
         fault = self.faults.take(request.path, is_token)
         if fault is not None and fault.kind in fault_responses.REPLACING:
-            response = fault_responses.replacement(fault)
+            response = fault_responses.replacement(fault, api_path)
         else:
             if fault is not None and fault.kind == "slow":
                 time.sleep(fault.ms / 1000)

@@ -26,6 +26,7 @@ class SandboxConfig:
     # The school year's first calendar year (2026 for 2026-2027); None: the current school year,
     # so that day-1 dateLastModified values (August of that year) are always in the past.
     school_year: int | None = None
+    guid_ids: bool = False  # sourcedIds as GUIDs (36 characters), as many vendors send them
 
     def __post_init__(self):
         prefix = (self.path_prefix or "").strip().strip("/")

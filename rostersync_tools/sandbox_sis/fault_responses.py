@@ -7,7 +7,7 @@ spoil the real answer (cut short, not JSON, connection dropped mid-body, late).
 from .faults import Fault
 from .responses import Response, imsx_status, json_response
 
-REPLACING = {"429", "500", "503", "html", "imsx_failure"}
+REPLACING = {"429", "500", "503", "html", "imsx_failure", "imsx_failure_empty"}
 
 PROXY_PAGE = b"""<html>
 <head><title>502 Bad Gateway</title></head>
@@ -19,7 +19,7 @@ PROXY_PAGE = b"""<html>
 """
 
 
-def replacement(fault: Fault) -> Response:
+def replacement(fault: Fault, api_path: str = "") -> Response:
     """The answer a replacing fault sends instead of the real one."""
     retry = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
     if fault.kind == "429":
@@ -30,6 +30,11 @@ def replacement(fault: Fault) -> Response:
         return json_response(500, imsx_status("internal_server_error", "internal server error"))
     if fault.kind == "html":
         return Response(502, PROXY_PAGE, content_type="text/html")
+    if fault.kind == "imsx_failure_empty":
+        # A 200 whose collection is there but empty, next to a failure status: not the end of it.
+        collection = api_path.strip("/").rsplit("/", 1)[-1] or "users"
+        return json_response(200, {collection: [], "imsx_statusInfo": imsx_status(
+            "server_busy", "the request could not be processed", code_major="failure", severity="error")})
     # imsx_failure: a status payload where records were expected, with 200 (some servers) or 500.
     return json_response(fault.status, {"imsx_statusInfo": imsx_status(
         "server_busy", "the request could not be processed", code_major="failure", severity="error")})

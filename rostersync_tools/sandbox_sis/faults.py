@@ -50,7 +50,8 @@ class Quirks:
         return asdict(self)
 
 
-FAULT_KINDS = ("429", "500", "503", "html", "truncate", "invalid_json", "drop", "slow", "imsx_failure")
+FAULT_KINDS = ("429", "500", "503", "html", "truncate", "invalid_json", "drop", "slow", "imsx_failure",
+               "imsx_failure_empty")
 
 
 @dataclass

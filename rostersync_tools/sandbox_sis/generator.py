@@ -70,7 +70,7 @@ class DistrictGenerator:
         self.year = config.school_year if config.school_year is not None else school_year_of(
             today or datetime.now(UTC).date())
         self.august_start = datetime(self.year, 8, 1, 6, 0, tzinfo=UTC)
-        self.sequences = IdSequences()
+        self.sequences = IdSequences(guids=config.guid_ids)
         self.used_emails: set[str] = set()
         self.used_usernames: set[str] = set()
         self.orgs, self.sessions, self.courses, self.classes = [], [], [], []
@@ -130,7 +130,7 @@ class DistrictGenerator:
         schools = []
         for i, kind in enumerate(kinds):
             namesake = namesakes[i % len(namesakes)] + (f" {i // len(namesakes) + 1}" if i >= len(namesakes) else "")
-            sourced_id = f"sch-{slug(namesake)}-{kind.short}"
+            sourced_id = self.sequences.named(f"sch-{slug(namesake)}-{kind.short}")
             name = f"{namesake} {kind.name}"
             record = self.build.base(sourced_id, self.day1_stamp())
             record.update({"name": name, "type": "school", "identifier": f"{district_number}{i + 1:05d}",

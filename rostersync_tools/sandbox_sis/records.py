@@ -2,6 +2,7 @@
 
 import random
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -27,11 +28,16 @@ class IdSequences:
     widths: dict[str, int] = field(default_factory=lambda: {
         "crs": 5, "cls": 5, "stu": 6, "tch": 5, "adm": 3, "aid": 3, "gdn": 4, "enr": 7})
     last: dict[str, int] = field(default_factory=dict)
+    # GUID sourcedIds, as many SIS vendors use (36 characters each): the readable id's uuid5.
+    guids: bool = False
 
     def next(self, prefix: str) -> str:
         number = self.last.get(prefix, 0) + 1
         self.last[prefix] = number
-        return f"{prefix}-{number:0{self.widths.get(prefix, 6)}d}"
+        return self.named(f"{prefix}-{number:0{self.widths.get(prefix, 6)}d}")
+
+    def named(self, readable: str) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox-sis:{readable}")) if self.guids else readable
 
 
 @dataclass

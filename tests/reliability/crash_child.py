@@ -29,7 +29,7 @@ def install_kill_point(target: str, after: int) -> None:
             return
         if (kind == "checkpoint") != (target == "checkpoint"):
             return
-        if target != "checkpoint" and engine.state.get("phase") != target:
+        if target != "checkpoint" and engine.state.phase != target:
             return
         with lock:
             seen["events"] += 1
@@ -42,7 +42,7 @@ def install_kill_point(target: str, after: int) -> None:
         original_init(self, *args, **kwargs)
         seen["engine"] = self
 
-    original_pages = sync_engine.SyncEngine._pages
+    original_pages = sync_engine.SyncEngine.pages
 
     def pages(self, *args, **kwargs):
         for page in original_pages(self, *args, **kwargs):
@@ -73,12 +73,12 @@ def install_kill_point(target: str, after: int) -> None:
 
     original_store_init = CheckpointStore.__init__
 
-    def store_init(self, batch):
-        original_store_init(self, batch)
+    def store_init(self, batch, *args):
+        original_store_init(self, batch, *args)
         self.client = CountingClient(self.client)
 
     sync_engine.SyncEngine.__init__ = init
-    sync_engine.SyncEngine._pages = pages
+    sync_engine.SyncEngine.pages = pages
     BatchStore._write = write
     CheckpointStore.__init__ = store_init
 

@@ -23,6 +23,11 @@ NAMES = {
     "isolation_probes": "cross-tenant requests tried",
     "secret_checks": "places searched for the SIS secret (responses, log lines, run records, metrics, exceptions)",
     "host_checks": "refused hosts and tokens tried",
+    "pool_runs": "runs driven through the Lambda container pool (random containers, /tmp, budgets, kills)",
+    "pool_invocations": "worker invocations in the container pool",
+    "pool_containers": "containers started in the pool (each its own process and /tmp)",
+    "pool_kills": "pool invocations killed mid-run (SIGKILL) and redelivered",
+    "records_compared": "records whose end state was compared one by one",
     "end_states_checked": "end states compared with the oracle or with an uninterrupted run",
     "records_lost": "records lost or wrongly deactivated",
 }

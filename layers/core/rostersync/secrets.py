@@ -80,13 +80,28 @@ def put_client_secret(district_id: str, secret: str) -> str:
     return name
 
 
-def get_client_secret(district_id: str) -> str:
-    """The district's SIS client secret; SecretNotFound when there is none."""
+def get_client_secret(district_id: str, version_id: str | None = None) -> str:
+    """The district's SIS client secret (the given version of it, when a run fixed one at its
+    start); SecretNotFound when there is none."""
+    return _read_secret(district_id, version_id)[0]
+
+
+def current_secret_version(district_id: str) -> str | None:
+    """The version id of the district's current secret: a run records it at its start and
+    reads that version to its end, whatever the admin saves meanwhile."""
+    return _read_secret(district_id, None)[1]
+
+
+def _read_secret(district_id: str, version_id: str | None) -> tuple[str, str | None]:
+    request = {"SecretId": secret_name(district_id)}
+    if version_id:
+        request["VersionId"] = version_id
     try:
-        response = _secretsmanager().get_secret_value(SecretId=secret_name(district_id))
+        response = _secretsmanager().get_secret_value(**request)
     except ClientError as error:
         # InvalidRequestException: deleted outside Roster Sync with a recovery window (ours
-        # deletes at once); for the district that is no secret either.
+        # deletes at once); for the district that is no secret either. A version that is
+        # gone: the connection was replaced long ago.
         if _error_code(error) in ("ResourceNotFoundException", "InvalidRequestException"):
             raise SecretNotFound(district_id) from None
         raise
@@ -94,7 +109,7 @@ def get_client_secret(district_id: str) -> str:
     if not secret:
         raise SecretNotFound(district_id)
     register_secret(secret)
-    return secret
+    return secret, response.get("VersionId")
 
 
 def delete_client_secret(district_id: str) -> None:

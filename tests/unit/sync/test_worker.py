@@ -69,8 +69,10 @@ class FakeEngine:
         held = {"students": 40} if step == "needs_review" else None
         failure = "The SIS refused the sync: invalid credentials" if step == "failed" else None
         errors = [{"type": "students", "sisSourcedId": "s1", "code": "missing_field", "message": "no name"}]
-        return self.SyncResult(outcome=self.Outcome(step), mode="full", counts=counts, errors=errors,
-                               error_total=1, failure=failure, held_deactivations=held)
+        progressed = step != "continue_stalled"  # a slice that read no page
+        return self.SyncResult(outcome=self.Outcome(step.replace("_stalled", "")), mode="full", counts=counts,
+                               errors=errors, error_total=1, failure=failure, held_deactivations=held,
+                               progressed=progressed)
 
 
 @pytest.fixture
@@ -261,7 +263,35 @@ def test_a_message_with_too_little_time_is_passed_on(domain):
     assert answer == {"batchItemFailures": []}
     assert domain.engine.calls == []
     assert domain.store.get_run(run.district_id, run.run_id).status == "queued"
-    assert drain(domain) == [body(run)]
+    assert drain(domain) == [{**body(run), "stalls": 1}]  # passed on: no receive spent, one stall counted
+
+
+def test_a_run_passed_on_without_progress_too_often_fails_saying_why(domain):
+    """Issue 18: a function timeout too short for any slice must not pass a run on forever."""
+    run = queued_run(domain)
+    domain.engine.script[run.district_id] = ["succeeded"]
+    message, deliveries = body(run), 0
+    while message is not None:
+        deliveries += 1
+        assert deliveries <= domain.worker.MAX_STALLS, "the run was passed on past the bound"
+        answer = domain.worker.handle_batch(sqs_event((f"m{deliveries}", message, 1)), FakeContext(seconds=17))
+        assert answer == {"batchItemFailures": []}
+        sent = drain(domain)
+        message = sent[0] if sent else None
+    assert deliveries == domain.worker.MAX_STALLS and domain.engine.calls == []
+    stored = domain.store.get_run(run.district_id, run.run_id)
+    assert stored.status == "failed"
+    assert "17 s left" in stored.failure and "needs at least 25 s" in stored.failure
+    assert domain.store.get_district(run.district_id).active_run_id is None
+
+
+def test_slices_without_progress_count_as_stalls_and_progress_resets_them(domain):
+    run = queued_run(domain)
+    domain.engine.script[run.district_id] = ["continue_stalled", "continue", "succeeded"]
+    domain.worker.handle_batch(sqs_event(("m1", body(run), 1)), FakeContext())
+    assert drain(domain) == [{**body(run), "stalls": 1}]
+    domain.worker.handle_batch(sqs_event(("m2", {**body(run), "stalls": 1}, 1)), FakeContext())
+    assert drain(domain) == [body(run)]  # this slice moved the run forward
 
 
 def test_a_run_taken_over_while_running_drops_its_result(domain, monkeypatch):

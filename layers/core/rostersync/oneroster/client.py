@@ -12,6 +12,7 @@ the authenticator and kept nowhere else; repr(client) never shows it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,7 +57,7 @@ class OneRosterClient:
                  page_limit: int = 1000, max_in_flight: int = 4, connect_timeout: float = 5,
                  read_timeout: float = 30, max_retries: int = 5, *, retry_policy: RetryPolicy | None = None,
                  resolver: Resolver | None = None, max_pages: int = DEFAULT_MAX_PAGES,
-                 address_policy: AddressPolicy | None = None):
+                 address_policy: AddressPolicy | None = None, time_left: Callable[[], float] | None = None):
         if not isinstance(client_secret, str) or not client_secret:
             raise ValueError("client_secret is required.")
         self.settings = settings
@@ -76,7 +77,8 @@ class OneRosterClient:
         self._http = HttpClient(policy, connect_timeout=connect_timeout,
                                 read_timeout=read_timeout, pool_size=max(10, self.max_in_flight * 2))
         retry = retry_policy or RetryPolicy(max_retries=max_retries)
-        self._requester = Requester(self._http, retry, self._secrets, on_request=self._count_request)
+        self._requester = Requester(self._http, retry, self._secrets, on_request=self._count_request,
+                                    time_left=time_left)
         self._auth = build_authenticator(
             settings.auth_method, requester=self._requester, client_id=settings.client_id,
             client_secret=client_secret, secrets=self._secrets, host_url=self.host_url, base_url=self.base_url,
@@ -94,6 +96,11 @@ class OneRosterClient:
 
     def close(self) -> None:
         self._http.close()
+
+    def set_time_left(self, time_left: Callable[[], float] | None) -> None:
+        """The caller's deadline, as seconds left: retries and Retry-After waits that would pass
+        it raise OutOfTime, and requests are cut to fit it (see requester.py)."""
+        self._requester.time_left = time_left
 
     # -- what was worked out
 

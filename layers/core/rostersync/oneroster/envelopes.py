@@ -58,9 +58,21 @@ def _not_an_envelope(body: Any, collection: str, endpoint: str, status: int | No
                         endpoint=endpoint, status=status)
 
 
+def _failure(body: Any, endpoint: str, status: int | None) -> OneRosterError | None:
+    """The error an imsx failure status stands for, wherever it sits in the body: a 200 that
+    says failure is a failure, even next to an empty, null or partial collection."""
+    info = status_info(body)
+    if info is None or info.code_major != "failure":
+        return None
+    return error_for_status_info(info, endpoint=endpoint, status=status)
+
+
 def records_of(body: Any, collection: str, *, endpoint: str, status: int | None = 200) -> list:
     """The raw records of a collection page."""
     plural, single = ENVELOPES[collection]
+    failure = _failure(body, endpoint, status)
+    if failure is not None:
+        raise failure
     if isinstance(body, dict):
         for key in plural + single:
             if key in body:

@@ -86,6 +86,11 @@ class RequestRejected(OneRosterError):
     code = "request_rejected"
 
 
+class OutOfTime(Exception):
+    """The caller's deadline came before the SIS answered (or before a retry could wait its
+    turn). Not a OneRosterError: nothing is wrong with the SIS yet, the sync saves and goes on."""
+
+
 ERROR_TYPES: dict[str, type[OneRosterError]] = {
     cls.code: cls
     for cls in (InvalidHostUrl, UnreachableHost, InvalidCredentials, InsufficientScope,

@@ -128,8 +128,10 @@ class HttpClient:
         session.mount("http://", adapter)
         self.session = session
 
-    def send(self, method: str, url: str, *, headers_for: HeadersFor, data: dict | None = None) -> requests.Response:
-        """One request, following redirects; raises ExchangeFailed or InvalidHostUrl."""
+    def send(self, method: str, url: str, *, headers_for: HeadersFor, data: dict | None = None,
+             read_timeout: float | None = None) -> requests.Response:
+        """One request, following redirects; raises ExchangeFailed or InvalidHostUrl.
+        `read_timeout` shortens the client's own (a caller's deadline is near)."""
         origin = _origin(url)
         for _hop in range(MAX_REDIRECTS + 1):
             endpoint = endpoint_of(url)
@@ -139,7 +141,7 @@ class HttpClient:
             headers = headers_for(method, url) if _origin(url) == origin else {}
             if data is not None:
                 headers = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
-            response = self._send_once(method, url, headers, data, endpoint)
+            response = self._send_once(method, url, headers, data, endpoint, read_timeout)
             if response.status_code not in _REDIRECT_STATUSES or "location" not in response.headers:
                 return response
             target = urljoin(url, response.headers["location"])
@@ -150,10 +152,13 @@ class HttpClient:
             url = target
         raise ExchangeFailed("redirects", f"The SIS redirected more than {MAX_REDIRECTS} times.")
 
-    def _send_once(self, method, url, headers, data, endpoint) -> requests.Response:
+    def _send_once(self, method, url, headers, data, endpoint, read_timeout=None) -> requests.Response:
+        timeout = self.timeout
+        if read_timeout is not None:
+            timeout = (min(timeout[0], read_timeout), min(timeout[1], read_timeout))
         try:
             return self.session.request(method, url, headers=headers, data=data,
-                                        allow_redirects=False, timeout=self.timeout)
+                                        allow_redirects=False, timeout=timeout)
         except BlockedPeer:
             raise InvalidHostUrl("The SIS host name now resolves to a private, loopback or reserved address; "
                                  "only public hosts are called.", endpoint=endpoint) from None

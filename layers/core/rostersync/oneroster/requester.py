@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import requests
 
-from .errors import BadResponse, InvalidCredentials, NotOneRoster, OneRosterError, scrub
+from .errors import BadResponse, InvalidCredentials, NotOneRoster, OneRosterError, OutOfTime, scrub
 from .http import ExchangeFailed, HeadersFor, HttpClient, endpoint_of
 from .responses import (InvalidJson, StatusInfo, decode_json, describe_body, error_for_status,
                         error_for_status_info, looks_like_html, status_info)
@@ -67,13 +67,26 @@ class Secrets:
         return "Secrets(<redacted>)"
 
 
+# However near the deadline, a request may take this long: the caller keeps a reserve past its
+# deadline for that (the first request of a slice is always sent, so every slice can progress).
+MIN_REQUEST_SECONDS = 5.0
+
+
 class Requester:
     def __init__(self, http: HttpClient, retry: RetryPolicy, secrets: Secrets,
-                 on_request: Callable[[], None] | None = None):
+                 on_request: Callable[[], None] | None = None, time_left: Callable[[], float] | None = None):
         self.http = http
         self.retry = retry
         self.secrets = secrets
         self._on_request = on_request or (lambda: None)
+        # Seconds until the caller must stop waiting on the SIS (None: no deadline). Waits
+        # that would pass it raise OutOfTime; requests are cut to fit it.
+        self.time_left = time_left
+
+    def _read_timeout(self) -> float | None:
+        if self.time_left is None:
+            return None
+        return max(MIN_REQUEST_SECONDS, self.time_left())
 
     def describe(self, response: requests.Response) -> str:
         return self.secrets.scrub(describe_body(response.content or b"", response.headers.get("content-type")))
@@ -90,7 +103,8 @@ class Requester:
             if count:
                 count()
             try:
-                response = self.http.send(method, url, headers_for=headers_for, data=data)
+                response = self.http.send(method, url, headers_for=headers_for, data=data,
+                                          read_timeout=self._read_timeout())
             except ExchangeFailed as failure:
                 if failure.retryable and attempt < limit:
                     self._wait(attempt, None, endpoint, failure.message)
@@ -157,6 +171,9 @@ class Requester:
 
     def _wait(self, attempt: int, retry_after: str | None, endpoint: str, why: str) -> None:
         delay = self.retry.delay(attempt, retry_after)
+        if self.time_left is not None and delay >= self.time_left():
+            log.warning("OneRoster %s: %s; no time left to retry before the deadline", endpoint, why)
+            raise OutOfTime(f"{endpoint}: {why}; the deadline came first")
         log.warning("OneRoster %s: %s; retry %d of %d in %.2f s", endpoint, why, attempt + 1,
                     self.retry.max_retries, delay)
         if delay > 0:
@@ -169,7 +186,8 @@ TRANSIENT_MINOR_CODES = frozenset(("server_busy", "serverbusy", "internal_server
 
 def _transient_status_failure(body: Any) -> StatusInfo | None:
     """The status info of a status-only failure body whose minor code says "try later"."""
-    if not isinstance(body, dict) or any(isinstance(v, list) and k != "statusInfoSet" for k, v in body.items()):
+    # Records next to the status are not "try later"; an empty or null collection is.
+    if not isinstance(body, dict) or any(isinstance(v, list) and v and k != "statusInfoSet" for k, v in body.items()):
         return None
     info = status_info(body)
     if info is None or info.code_major != "failure" or (info.code_minor or "").lower() not in TRANSIENT_MINOR_CODES:

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 
 from pynamodb.attributes import (
+    JSONAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
@@ -78,6 +79,9 @@ class SyncRunModel(Model):
     dead_lettered_at = UTCDateTimeAttribute(attr_name="deadLetteredAt", null=True)
     replay_of = UnicodeAttribute(attr_name="replayOf", null=True)
     replayed_by = UnicodeAttribute(attr_name="replayedBy", null=True)
+    # What the run syncs, fixed at its start: {selection, guardMaxShare, guardMinRecords,
+    # connection: {hostUrl, clientId, authMethod, ...}} (never the secret).
+    plan = JSONAttribute(null=True)
 
 
 class LockTaken(Exception):

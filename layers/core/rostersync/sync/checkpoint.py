@@ -1,104 +1,129 @@
-"""A run's saved progress, so a sync can stop near Lambda's time limit (or a crash) and go on.
+"""A run's saved progress, so a sync can stop near Lambda's time limit (or a crash) and go on
+on any container.
 
-Saved as a small JSON head plus binary parts (the fingerprint sets), each under DynamoDB's
-400 KB item limit. A new version's parts are written before the head that points at them,
-so a worker that dies while saving leaves the previous checkpoint whole.
+A checkpoint is a small head item plus binary parts: the run state (compressed JSON) and its
+fingerprint sets, each split into parts under DynamoDB's 400 KB item limit, so nothing grows
+without bound in one item. A new version's parts are written before the head that points at
+them, so a worker that dies while saving leaves the previous checkpoint whole.
+
+Parked users (sync/parked_users.py) are chunks in the same table, referenced from the run
+state: a chunk that no saved state names (written by an invocation that died before saving)
+is never read, and goes with the run's other parts.
 """
 
 import json
 import time
-from dataclasses import dataclass
+import uuid
+import zlib
 
 from rostersync.settings import get_settings
 from rostersync.store.batch import BatchStore
+from rostersync.sync.fingerprints import FingerprintSet
+from rostersync.sync.run_state import SETS, RunState
 
-PART_BYTES = 350_000
+PART_BYTES = 350_000  # a part's data; its item stays well under 400 KB
+MAX_ITEM_BYTES = 400 * 1024
 KEEP_DAYS = 14
-
-
-@dataclass
-class Checkpoint:
-    state: dict
-    blobs: dict[str, bytes]
+STATE = "state"
 
 
 def _run_key(district_id: str, run_id: str) -> str:
     return f"{district_id}#{run_id}"
 
 
+class ItemTooLarge(RuntimeError):
+    """A checkpoint item would pass DynamoDB's item limit (a bug: parts are sized to fit)."""
+
+
 class CheckpointStore:
-    def __init__(self, batch: BatchStore):
+    def __init__(self, batch: BatchStore, district_id: str, run_id: str):
         self.batch = batch
         self.client = batch.client
         self.table = get_settings().checkpoints_table
+        self.run_key = _run_key(district_id, run_id)
 
-    def load(self, district_id: str, run_id: str) -> Checkpoint | None:
-        run_key = _run_key(district_id, run_id)
+    # ------------------------------------------------------------------ the run state
+    def load(self) -> RunState | None:
         head = self.client.get_item(
-            TableName=self.table, Key={"runKey": {"S": run_key}, "part": {"S": "head"}}, ConsistentRead=True
+            TableName=self.table, Key={"runKey": {"S": self.run_key}, "part": {"S": "head"}}, ConsistentRead=True
         ).get("Item")
         if not head:
             return None
-        index = json.loads(head["index"]["S"])
-        blobs = {}
-        for name, parts in index.items():
-            found = self.batch.get_many(self.table, [{"runKey": run_key, "part": p} for p in parts])
-            by_part = {item["part"]: item["data"] for item in found}
-            blobs[name] = b"".join(by_part[p] for p in parts)
-        return Checkpoint(state=json.loads(head["state"]["S"]), blobs=blobs)
+        version = head["version"]["S"]
+        index = json.loads(head["index"]["S"])  # blob name -> number of parts
+        blobs = {name: self.read_blob(f"v{version}#{name}", count) for name, count in index.items()}
+        state = json.loads(zlib.decompress(blobs.pop(STATE)))
+        return RunState.from_json(state, {name: FingerprintSet.from_bytes(data) for name, data in blobs.items()})
 
-    def save(self, district_id: str, run_id: str, state: dict, blobs: dict[str, bytes]) -> None:
-        run_key = _run_key(district_id, run_id)
-        version = int(time.time() * 1000)
-        expires = int(time.time()) + KEEP_DAYS * 86400
-        index = {}
-        for name, data in blobs.items():
-            parts = []
-            for i in range(0, max(len(data), 1), PART_BYTES):
-                part = f"v{version}#{name}#{i // PART_BYTES:05d}"
-                self.client.put_item(
-                    TableName=self.table,
-                    Item={
-                        "runKey": {"S": run_key},
-                        "part": {"S": part},
-                        "data": {"B": data[i : i + PART_BYTES]},
-                        "expiresAt": {"N": str(expires)},
-                    },
-                )
-                parts.append(part)
-            index[name] = parts
-        previous = self._parts(run_key)
-        self.client.put_item(
-            TableName=self.table,
-            Item={
-                "runKey": {"S": run_key},
-                "part": {"S": "head"},
-                "state": {"S": json.dumps(state)},
-                "index": {"S": json.dumps(index)},
-                "expiresAt": {"N": str(expires)},
-            },
-        )
-        current = {p for parts in index.values() for p in parts}
-        for part in previous - current:
-            self.client.delete_item(TableName=self.table, Key={"runKey": {"S": run_key}, "part": {"S": part}})
+    def save(self, state: RunState) -> None:
+        version = uuid.uuid4().hex  # unique per save, whoever saves
+        blobs = {STATE: zlib.compress(json.dumps(state.to_json(), separators=(",", ":")).encode(), 1)}
+        blobs.update({name: state.sets[name].to_bytes() for name in SETS})
+        index = {name: self.write_blob(f"v{version}#{name}", data) for name, data in blobs.items()}
+        previous = self._parts("v")
+        self._put({"runKey": {"S": self.run_key}, "part": {"S": "head"}, "version": {"S": version},
+                   "index": {"S": json.dumps(index)}, "expiresAt": {"N": str(self._expires())}})
+        for part in previous:
+            if not part.startswith(f"v{version}#"):
+                self._delete(part)
 
-    def delete(self, district_id: str, run_id: str) -> None:
-        run_key = _run_key(district_id, run_id)
+    def delete(self) -> None:
         # The head first: a worker that dies half way leaves unreferenced parts (expired by
         # their TTL), never a head that points at parts already gone.
-        parts = self._parts(run_key)
-        self.client.delete_item(TableName=self.table, Key={"runKey": {"S": run_key}, "part": {"S": "head"}})
-        for part in parts:
-            self.client.delete_item(TableName=self.table, Key={"runKey": {"S": run_key}, "part": {"S": part}})
+        self._delete("head")
+        for part in self._parts(""):
+            self._delete(part)
 
-    def _parts(self, run_key: str) -> set[str]:
+    # ------------------------------------------------------------------ blobs in parts
+    def write_blob(self, name: str, data: bytes) -> int:
+        """Write `data` as parts `name#00000`...; returns how many."""
+        count = 0
+        for i in range(0, max(len(data), 1), PART_BYTES):
+            self._put({"runKey": {"S": self.run_key}, "part": {"S": f"{name}#{count:05d}"},
+                       "data": {"B": data[i:i + PART_BYTES]}, "expiresAt": {"N": str(self._expires())}})
+            count += 1
+        return count
+
+    def read_blob(self, name: str, count: int) -> bytes:
+        parts = [f"{name}#{i:05d}" for i in range(count)]
+        found = self.batch.get_many(self.table, [{"runKey": self.run_key, "part": p} for p in parts])
+        by_part = {item["part"]: item["data"] for item in found}
+        missing = [p for p in parts if p not in by_part]
+        if missing:
+            raise RuntimeError(f"checkpoint part {missing[0]} is missing")
+        return b"".join(by_part[p] for p in parts)
+
+    def new_token(self) -> str:
+        return uuid.uuid4().hex
+
+    # ------------------------------------------------------------------ items
+    def _put(self, item: dict) -> None:
+        size = sum(len(k) + _attribute_size(v) for k, v in item.items())
+        if size > MAX_ITEM_BYTES:
+            raise ItemTooLarge(f"checkpoint item {item['part']['S']} would be {size} bytes")
+        self.client.put_item(TableName=self.table, Item=item)
+
+    def _delete(self, part: str) -> None:
+        self.client.delete_item(TableName=self.table, Key={"runKey": {"S": self.run_key}, "part": {"S": part}})
+
+    def _parts(self, prefix: str) -> set[str]:
         parts = set()
         paginator = self.client.get_paginator("query")
-        for page in paginator.paginate(
-            TableName=self.table,
-            KeyConditionExpression="runKey = :k AND begins_with(part, :v)",
-            ExpressionAttributeValues={":k": {"S": run_key}, ":v": {"S": "v"}},
-            ProjectionExpression="part",
-        ):
+        condition = "runKey = :k AND begins_with(part, :p)" if prefix else "runKey = :k"
+        values = {":k": {"S": self.run_key}} | ({":p": {"S": prefix}} if prefix else {})
+        for page in paginator.paginate(TableName=self.table, KeyConditionExpression=condition,
+                                       ExpressionAttributeValues=values, ProjectionExpression="part"):
             parts.update(item["part"]["S"] for item in page["Items"])
+        parts.discard("head")
         return parts
+
+    @staticmethod
+    def _expires() -> int:
+        return int(time.time()) + KEEP_DAYS * 86400
+
+
+def _attribute_size(value: dict) -> int:
+    (kind, inner), = value.items()
+    if kind == "B":
+        return len(inner)
+    return len(str(inner).encode("utf-8"))

@@ -1,38 +1,45 @@
 """The sync engine: one district's SIS roster into the store, correct, bounded and resumable.
 
 Phases, each a stream of SIS pages (see docs/design.md):
-  schools -> courses -> classes -> users (parked) -> enrollments -> write users -> sweep
+  full:  schools -> courses -> classes -> users (parked) -> enrollments -> write users -> sweep
+  delta: schools -> courses -> delta classes -> delta users -> delta enrollments -> delta finish
 Each page is diffed against the store by deterministic keys (BatchGet) and only what changed
 is written (BatchWrite, several requests in flight, overlapping the next page's fetch).
-Nothing is deactivated until every phase has read the SIS completely; the sweep then sets
-inactive whatever was not seen as in, unless that is more than the district's guard allows
-(then the run stops as needs_review and approval applies it). Progress is checkpointed at
-every phase boundary and whenever the invocation runs short of time.
+Nothing is deactivated until every phase has read the SIS completely; then what goes out is
+deactivated in one step shared by full and delta runs, unless that is more than the run's
+guard allows (the run stops as needs_review and approval applies it).
+
+A run may be cut into many invocations on different containers. Its state (sync/run_state.py)
+is saved with the page it has reached (sync/checkpoint.py) at every phase boundary and when
+the invocation runs short of time; nothing is kept on local disk or across invocations in
+memory. The run's plan (selection, guard, connection) is fixed when it starts.
 """
 
 import logging
 import os
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
-from rostersync.ids import record_id
-from rostersync.oneroster import BadRecord, ConnectionSettings, OneRosterClient
+from rostersync.oneroster import BadRecord, ConnectionSettings, OneRosterClient, OutOfTime
 from rostersync.oneroster.errors import OneRosterError
+from rostersync.secrets import SecretNotFound
 from rostersync.settings import get_settings
 from rostersync.store.batch import BatchStore
-from rostersync.store.codec import from_item
 from rostersync.store.districts import DistrictModel, SyncOptionsCollector
 from rostersync.store.roster import ACTIVE, INACTIVE
-from rostersync.store.runs import COUNT_KINDS, MAX_STORED_ERRORS, RECORD_TYPES
+from rostersync.store.roster_scan import RosterScan, RosterTable
+from rostersync.store.runs import MAX_STORED_ERRORS, RECORD_TYPES
 from rostersync.store.schools import SchoolModel
 from rostersync.sync import mapping, validity
 from rostersync.sync.checkpoint import CheckpointStore
-from rostersync.sync.delta import DeltaNotEnough, DeltaPhases, delta_state
+from rostersync.sync.delta import DeltaNotEnough, DeltaPhases
 from rostersync.sync.fingerprints import FingerprintSet, fingerprint
-from rostersync.sync.selection import Selection, class_is_in, enrollment_counts, is_active, user_is_eligible
-from rostersync.sync.spill import UserSpill, spill_path
+from rostersync.sync.parked_users import ParkedUsers
+from rostersync.sync.run_state import SETS, DeltaState, RunPlan, RunState, empty_counts
+from rostersync.sync.selection import class_is_in, enrollment_counts, is_active, user_is_eligible
 
 logger = logging.getLogger(__name__)
 
@@ -40,15 +47,13 @@ FULL_PHASES = ("schools", "courses", "classes", "users", "enrollments", "write_u
 # A delta reads only what changed since the last successful sync (see sync/delta.py).
 DELTA_PHASES = ("schools", "courses", "delta_classes", "delta_users", "delta_enrollments", "delta_finish", "done")
 CURSOR_OVERLAP = timedelta(minutes=10)  # clock skew between us and the SIS
-SETS = ("schools_in", "classes_all", "classes_in", "users_all", "users_eligible", "users_in",
-        "enrollments_all", "enrollments_in",
-        # "kind:sourcedId" of records the SIS listed but this run could not use (bad records, and
-        # what depends on them): their stored copies are kept, never deactivated by the sweep
-        "kept")
-GUARDED_TYPES = ("teachers", "students", "classes")
+GUARDED_TYPES = ("teachers", "students", "classes", "enrollments")
 KEPT_KINDS = {"schools": "school", "classes": "class", "teachers": "user", "students": "user",
               "enrollments": "enrollment"}
 SWEEP_MEMORY_ITEMS = 50_000  # leaving items held between the guard's count and the writes
+
+__all__ = ["Outcome", "SyncRequest", "SyncResult", "Tuning", "SyncEngine", "SyncInterrupted", "run_sync",
+           "choose_mode", "empty_counts"]
 
 
 class Outcome(StrEnum):
@@ -75,6 +80,9 @@ class SyncResult:
     error_total: int = 0
     failure: str | None = None
     held_deactivations: dict | None = None
+    progressed: bool = True  # this invocation moved the run forward (a page, a phase, an end)
+    plan: dict | None = None  # the run's fixed selection, guard and connection (no secret)
+    phase_seconds: dict = field(default_factory=dict)  # wall time per phase in this invocation
 
 
 @dataclass
@@ -93,17 +101,17 @@ class Tuning:
         )
 
 
-def empty_counts() -> dict:
-    return {t: {k: 0 for k in COUNT_KINDS} for t in RECORD_TYPES}
-
-
-def choose_mode(district: DistrictModel, now: datetime, interval_checked: bool = True) -> str:
+def choose_mode(district: DistrictModel, now: datetime, interval_checked: bool = True,
+                selection_fingerprint: str | None = None) -> str:
     """Delta when the last successful sync used the same selection and (for nightly runs) a
     full one ran recently enough: hard deletes only show in a full sync's diff."""
+    from rostersync.sync.selection import Selection
+
     config = district.sync_config
     if config is None or district.last_success_started_at is None or district.last_full_sync_at is None:
         return "full"
-    if district.synced_selection_hash != Selection.from_config(config).fingerprint():
+    selection = selection_fingerprint or Selection.from_config(config).fingerprint()
+    if district.synced_selection_hash != selection:
         return "full"
     every = timedelta(days=float(config.full_sync_every_days or 7))
     if interval_checked and now - district.last_full_sync_at >= every:
@@ -128,7 +136,7 @@ class SyncInterrupted(RuntimeError):
 PERMANENT_SIS_ERRORS = ("invalid_credentials", "insufficient_scope", "not_oneroster", "invalid_host_url")
 
 
-class SyncEngine(DeltaPhases):
+class SyncEngine:
     def __init__(self, request: SyncRequest, time_left: Callable[[], float],
                  on_progress: Callable[[dict], None] | None = None, tuning: Tuning | None = None,
                  client: OneRosterClient | None = None, store: BatchStore | None = None):
@@ -140,42 +148,62 @@ class SyncEngine(DeltaPhases):
         self.tuning = tuning or Tuning.from_env()
         self.settings = get_settings()
         self.store = store or BatchStore(max_in_flight=self.tuning.store_in_flight)
-        self.checkpoints = CheckpointStore(self.store)
+        self.checkpoints = CheckpointStore(self.store, self.district_id, self.run_id)
+        self.roster = RosterScan(self.store, self.district_id)
         self._client = client
+        if client is not None:
+            client.set_time_left(time_left)
         self.errors: list[dict] = []
-        self.state: dict = {"mode": request.mode, "counts": empty_counts(), "errorTotal": 0}
+        self.state: RunState | None = None
+        self.parked: ParkedUsers | None = None
+        self.delta = DeltaPhases(self)
         self.pages_this_invocation = 0
+        self.progressed = False
+        self.phase_seconds: dict[str, float] = {}
         self._overlap = False  # inside the page re-read when resuming
+        self._stream = None
         self.now = datetime.now(timezone.utc)
 
     # ------------------------------------------------------------------ entry point
     def run(self) -> SyncResult:
         self.district = DistrictModel.get(self.district_id)
-        self.selection = Selection.from_config(self.district.sync_config)
-        checkpoint = self.checkpoints.load(self.district_id, self.run_id)
-        if checkpoint:
-            self._restore(checkpoint)
-        else:
-            self._fresh_state()
+        state = self.checkpoints.load()
         if self.request.approve:
-            if self.state["phase"] != "review":
+            if state is None or state.phase != "review":
                 return self._result(Outcome.FAILED, failure="This run holds no deactivations to approve.")
+            self._use(state)
             newer = self.district.last_success_started_at
-            if newer is not None and newer > datetime.fromisoformat(self.state["startedAt"]):
+            if newer is not None and newer > state.started:
                 return self._result(Outcome.FAILED, failure="A newer sync has run since; run a new sync instead.")
-            self.state["approved"] = True
-            self.state["phase"] = "sweep" if self.state["mode"] == "full" else "delta_finish"
-        elif self.state["phase"] == "review":
-            return self._result(Outcome.NEEDS_REVIEW, held=self.state.get("held"))
+            state.approved = True
+            state.phase = "sweep" if state.mode == "full" else "delta_finish"
+        elif state is None:
+            failure = self._start()
+            if failure:
+                return self._result(Outcome.FAILED, failure=failure)
+        else:
+            self._use(state)
+            if state.phase == "review":
+                return self._result(Outcome.NEEDS_REVIEW, held=state.held)
         try:
             return self._run_phases()
         except Paused:
             return self._result(Outcome.CONTINUE)
+        except OutOfTime:
+            # The deadline came inside a page: what this invocation did since its last save
+            # is redone from that save (every write is idempotent).
+            self.store.flush()
+            return self._result(Outcome.CONTINUE)
+        except SecretNotFound:
+            self.store.flush()
+            self.checkpoints.delete()
+            return self._result(Outcome.FAILED, failure="The SIS secret this run started with is gone (the connection "
+                                "was removed or replaced during the run); the next run uses the current connection.")
         except OneRosterError as error:
             # A failed or partial read: nothing has been deactivated (deactivation comes last).
             self.store.flush()
             if error.code in PERMANENT_SIS_ERRORS:
-                self.checkpoints.delete(self.district_id, self.run_id)
+                self.checkpoints.delete()
                 return self._result(Outcome.FAILED, failure=f"The SIS refused the sync: {error}")
             self._save_checkpoint_quietly()
             raise SyncInterrupted(f"The SIS could not be read completely: {error}") from None
@@ -184,70 +212,86 @@ class SyncEngine(DeltaPhases):
                 self._client.close()
 
     def _run_phases(self) -> SyncResult:
-        while self.state["phase"] != "done":
+        state = self.state
+        while state.phase != "done":
+            phase, started = state.phase, time.perf_counter()
             try:
-                outcome = getattr(self, f"_phase_{self.state['phase']}")()
+                outcome = self._phase_method(phase)()
             except DeltaNotEnough as reason:
                 # Everything written so far is right; a full sync finishes the run exactly.
                 logger.info("delta sync continues as a full sync: %s", reason)
                 self.store.flush()
-                self._fresh_state(mode="full", counts=self.state["counts"], error_total=self.state["errorTotal"])
+                self._use(self._fresh_state("full", plan=state.plan, started_at=state.started_at,
+                                            counts=state.counts, error_total=state.error_total))
+                state = self.state
                 self._save_checkpoint()
                 continue
+            finally:
+                self.phase_seconds[phase] = round(self.phase_seconds.get(phase, 0) + time.perf_counter() - started, 3)
             if outcome is not None:
                 return outcome
             self.store.flush()
-            phases = DELTA_PHASES if self.state["mode"] == "delta" else FULL_PHASES
-            self.state["phase"] = phases[phases.index(self.state["phase"]) + 1]
-            self.state["offset"] = 0
-            if self.state["phase"] != "done":
+            phases = DELTA_PHASES if state.mode == "delta" else FULL_PHASES
+            state.phase = phases[phases.index(state.phase) + 1]
+            state.offset = state.last_page_size = 0
+            self.progressed = True
+            if state.phase != "done":
                 self._save_checkpoint()
         self._finish_district()
-        self.checkpoints.delete(self.district_id, self.run_id)
-        self._spill(create=False, remove=True)
+        self.checkpoints.delete()
         return self._result(Outcome.SUCCEEDED)
 
+    def _phase_method(self, phase: str) -> Callable[[], SyncResult | None]:
+        if phase.startswith("delta_"):
+            return getattr(self.delta, phase[len("delta_"):])
+        return getattr(self, f"_phase_{phase}")
+
     # ------------------------------------------------------------------ state
-    def _fresh_state(self, mode: str | None = None, counts: dict | None = None, error_total: int = 0) -> None:
-        mode = mode or self._effective_mode()
-        self.state = {
-            "phase": "schools", "offset": 0, "mode": mode, "startedAt": self.now.isoformat(),
-            "counts": counts or empty_counts(), "errorTotal": error_total, "schoolMap": {}, "courseSubjects": {},
-            "grades": [], "subjects": [], "sisSchools": [], "approved": False,
+    def _start(self) -> str | None:
+        """A new run: fix its plan and save its first checkpoint. A failure text when the
+        district cannot be synced at all."""
+        if self.district.connection is None:
+            return "The district has no SIS connection any more."
+        from rostersync.secrets import current_secret_version
+
+        try:
+            version = current_secret_version(self.district_id)
+        except SecretNotFound:
+            return "The district's SIS secret is missing; connect the SIS again."
+        plan = RunPlan.of_district(self.district, version)
+        self._use(self._fresh_state(self._effective_mode(plan), plan=plan, started_at=self.now.isoformat()))
+        self._save_checkpoint()
+        return None
+
+    def _fresh_state(self, mode: str, *, plan: RunPlan, started_at: str, counts: dict | None = None,
+                     error_total: int = 0) -> RunState:
+        state = RunState(
+            mode=mode, plan=plan, started_at=started_at, counts=counts or empty_counts(), error_total=error_total,
             # Tables that held nothing for this district when the run began need no diff
             # reads and no sweep: a first sync only writes.
-            "hadItems": {table: self._district_has_items(table) for table in self._roster_tables()},
-        }
+            had_items={table.name: self.roster.has_items(table) for table in self.roster.tables},
+        )
         if mode == "delta":
-            since = self.district.last_success_started_at - CURSOR_OVERLAP
-            self.state.update(delta_state(since))
-        self.sets = {name: FingerprintSet() for name in SETS}
+            state.delta = DeltaState(since=(self.district.last_success_started_at - CURSOR_OVERLAP).isoformat())
+        return state
 
-    def _effective_mode(self) -> str:
+    def _use(self, state: RunState) -> None:
+        self.state = state
+        self.selection = state.plan.selection_rules()
+        self.parked = ParkedUsers(self.checkpoints, state.parked)
+
+    def _effective_mode(self, plan: RunPlan) -> str:
         """A delta only where one can be exact; otherwise full (see choose_mode)."""
-        if self.request.mode == "delta" and choose_mode(self.district, self.now, interval_checked=False) == "delta":
+        fingerprint_ = plan.selection_rules().fingerprint()
+        if self.request.mode == "delta" and choose_mode(self.district, self.now, interval_checked=False,
+                                                        selection_fingerprint=fingerprint_) == "delta":
             return "delta"
         return "full"
 
-    def _roster_tables(self) -> tuple[str, ...]:
-        st = self.settings
-        return (st.schools_table, st.classes_table, st.users_table, st.enrollments_table)
-
-    def _district_has_items(self, table: str) -> bool:
-        response = self.store.client.query(
-            TableName=table, KeyConditionExpression="districtId = :d",
-            ExpressionAttributeValues={":d": {"S": self.district_id}}, Limit=1, ProjectionExpression="districtId")
-        return bool(response["Items"])
-
-    def _restore(self, checkpoint) -> None:
-        self.state = checkpoint.state
-        self.sets = {name: FingerprintSet.from_bytes(checkpoint.blobs[name]) if name in checkpoint.blobs
-                     else FingerprintSet() for name in SETS}
-
     def _save_checkpoint(self) -> None:
+        self.parked.flush()
         self.store.flush()  # what the checkpoint says is written must be written
-        self.checkpoints.save(self.district_id, self.run_id, self.state,
-                              {name: s.to_bytes() for name, s in self.sets.items()})
+        self.checkpoints.save(self.state)
 
     def _save_checkpoint_quietly(self) -> None:
         try:
@@ -255,15 +299,27 @@ class SyncEngine(DeltaPhases):
         except Exception:  # the run is failing anyway; the previous checkpoint stays valid
             logger.exception("could not save the checkpoint of a failing run")
 
+    def _pause(self) -> None:
+        self._save_checkpoint()
+        raise Paused()
+
+    def _out_of_time(self) -> bool:
+        """Time to stop, once this invocation has moved the run forward at least once."""
+        return self.pages_this_invocation > 0 and self.time_left() <= 0
+
     def _result(self, outcome: Outcome, failure: str | None = None, held: dict | None = None) -> SyncResult:
-        return SyncResult(outcome=outcome, mode=self.state["mode"], counts=self.state["counts"], errors=self.errors,
-                          error_total=self.state["errorTotal"], failure=failure, held_deactivations=held)
+        state = self.state
+        mode = state.mode if state else self.request.mode
+        return SyncResult(outcome=outcome, mode=mode, counts=state.counts if state else empty_counts(),
+                          errors=self.errors, error_total=state.error_total if state else 0, failure=failure,
+                          held_deactivations=held, progressed=self.progressed or outcome != Outcome.CONTINUE,
+                          plan=state.plan.to_json() if state else None, phase_seconds=self.phase_seconds)
 
     def _count(self, record_type: str, kind: str, n: int = 1) -> None:
-        self.state["counts"][record_type][kind] += n
+        self.state.count(record_type, kind, n)
 
-    def _error(self, record_type: str, sourced_id: str | None, code: str, message: str) -> None:
-        self.state["errorTotal"] += 1
+    def error(self, record_type: str, sourced_id: str | None, code: str, message: str) -> None:
+        self.state.error_total += 1
         self._count(record_type, "skipped")
         if len(self.errors) < MAX_STORED_ERRORS:
             if sourced_id is not None:  # shown to people: bounded, and always encodable text
@@ -271,25 +327,25 @@ class SyncEngine(DeltaPhases):
             self.errors.append({"type": record_type, "sisSourcedId": sourced_id, "code": code, "message": message[:500]})
 
     # ------------------------------------------------------------------ records kept as stored
-    def _keep(self, kind: str, sourced_id: str | None) -> None:
+    def keep(self, kind: str, sourced_id: str | None) -> None:
         if sourced_id and validity.record_id_ok(sourced_id):
-            self.sets["kept"].add(f"{kind}:{sourced_id}")
+            self.state.sets["kept"].add(f"{kind}:{sourced_id}")
 
-    def _kept(self, kind: str, sourced_id: str | None) -> bool:
-        kept = self.sets["kept"]
+    def kept(self, kind: str, sourced_id: str | None) -> bool:
+        kept = self.state.sets["kept"]
         return bool(sourced_id) and bool(kept) and f"{kind}:{sourced_id}" in kept  # nearly always empty
 
     def _refuse(self, record_type: str, record, code: str, message: str) -> None:
         """Report a record the SIS listed but this run cannot use, and keep its stored copy (and,
         for an enrollment, its user's) as they are."""
         if not self._overlap:
-            self._error(record_type, record.sourced_id, code, message)
+            self.error(record_type, record.sourced_id, code, message)
         kind = KEPT_KINDS.get(record_type, record_type)
-        self._keep(kind, record.sourced_id)
+        self.keep(kind, record.sourced_id)
         if kind == "enrollment" and getattr(record, "user_id", None):
-            self._keep("user", record.user_id)
+            self.keep("user", record.user_id)
 
-    def _map(self, record_type: str, build: Callable, record, *args) -> dict | None:
+    def map(self, record_type: str, build: Callable, record, *args) -> dict | None:
         """mapping's item for `record`, or None when it cannot be stored (refused and kept)."""
         try:
             return build(self.district_id, record, *args)
@@ -297,36 +353,68 @@ class SyncEngine(DeltaPhases):
             self._refuse(record_type, record, refused.code, refused.message)
             return None
 
+    def class_decision(self, cls) -> tuple[bool, str | None]:
+        """(in, app schoolId) for a class: in when the selection takes it and its school is one
+        of the run's schools. A class whose school was refused in this run is kept as stored
+        (neither in nor out: (False, None) after keep); one whose school is unknown is an error."""
+        state = self.state
+        course_subjects = tuple(state.course_subjects.get(cls.course_id or "", ()))
+        if not class_is_in(cls, course_subjects, self.selection):
+            return False, None
+        school_id = state.school_map.get(cls.school_id)
+        if school_id is None and self.kept("school", cls.school_id):
+            self.keep("class", cls.sourced_id)  # its school could not be read this time
+            return False, None
+        if school_id is None:
+            if not self._overlap:
+                self.error("classes", cls.sourced_id, "unknown_school",
+                           f"The class's school {cls.school_id!r} is not an active school of the SIS.")
+            return False, None
+        return True, school_id
+
+    def class_subjects(self, cls) -> tuple[str, ...]:
+        return tuple(cls.subjects or self.state.course_subjects.get(cls.course_id or "", ()))
+
     # ------------------------------------------------------------------ SIS reading
     @property
     def client(self) -> OneRosterClient:
         if self._client is None:
             from rostersync.secrets import get_client_secret
 
-            connection = self.district.connection
-            settings = ConnectionSettings(host_url=connection.host_url, client_id=connection.client_id,
-                                          auth_method=connection.auth_method, token_url=connection.token_url,
-                                          scope=connection.scope)
-            self._client = OneRosterClient(settings, get_client_secret(self.district_id),
-                                           allow_private=self.settings.allow_private_sis_hosts,
-                                           page_limit=self.tuning.page_limit, max_in_flight=self.tuning.sis_in_flight)
+            connection = self.state.plan.connection
+            settings = ConnectionSettings(host_url=connection["hostUrl"], client_id=connection["clientId"],
+                                          auth_method=connection["authMethod"], token_url=connection["tokenUrl"],
+                                          scope=connection["scope"])
+            secret = get_client_secret(self.district_id, version_id=connection.get("secretVersion"))
+            self._client = OneRosterClient(settings, secret, allow_private=self.settings.allow_private_sis_hosts,
+                                           page_limit=self.tuning.page_limit, max_in_flight=self.tuning.sis_in_flight,
+                                           time_left=self.time_left)
         return self._client
 
-    def _pages(self, collection: str, record_type: str, filter: str | None = None):
+    def pages(self, collection: str, record_type: str, filter: str | None = None):
         """The collection's pages from the saved offset on; bad records reported and dropped.
 
         A resumed read starts one page early: records deleted from the SIS meanwhile shift
         the rest down, and a record skipped here would be deactivated wrongly by the sweep.
+        The caller's work on a page is done when it asks for the next one: the offset moves
+        then, and a pause saves it.
         """
-        saved = self.state["offset"]
-        start = max(0, saved - self.state.get("lastPageSize", 0)) if saved else 0
+        state = self.state
+        saved = state.offset
+        start = max(0, saved - state.last_page_size) if saved else 0
         stream = self._stream = self.client.stream(collection, filter=filter, start_offset=start)
-        for page in stream.pages():
+        pages = stream.pages()
+        while True:
+            try:
+                page = next(pages)
+            except StopIteration:
+                return
+            except OutOfTime:
+                self._pause()  # between pages: the state is whole at the last page handled
             self._overlap = page.offset < saved  # records seen before are expected here
-            if self.pages_this_invocation > 0 and self.time_left() <= 0:
-                self.state["offset"] = page.offset
-                self._save_checkpoint()
-                raise Paused()
+            if self._out_of_time():
+                state.offset = page.offset
+                self._pause()
             good = []
             for record in page.records:
                 if isinstance(record, BadRecord):
@@ -340,37 +428,42 @@ class SyncEngine(DeltaPhases):
             yield good
             if not self._overlap:
                 self.pages_this_invocation += 1
-            self.state["offset"] = page.offset + len(page.records)
-            self.state["lastPageSize"] = len(page.records)
+                self.progressed = True
+            state.offset = page.offset + len(page.records)
+            state.last_page_size = len(page.records)
             self._overlap = False
-            self.on_progress(self.state["counts"])
+            self.on_progress(state.counts)
 
-    def _first_sight(self, set_name: str, record_type: str, record) -> bool:
+    @property
+    def stream(self):
+        """The stream `pages` reads (its filter_mismatches tell whether a filter was honoured)."""
+        return self._stream
+
+    def first_sight(self, set_name: str, record_type: str, record) -> bool:
         """False (and an error) for a sourcedId this collection already delivered in this run."""
-        seen, fp = self.sets[set_name], fingerprint(record.sourced_id)
+        seen, fp = self.state.sets[set_name], fingerprint(record.sourced_id)
         if seen.contains_fingerprint(fp):
             if self._overlap:
                 return False
-            self._error(record_type, record.sourced_id, "duplicate_sourced_id",
-                        "The SIS sent this sourcedId more than once; the first record was used.")
+            self.error(record_type, record.sourced_id, "duplicate_sourced_id",
+                       "The SIS sent this sourcedId more than once; the first record was used.")
             return False
         seen.add_fingerprint(fp)
         return True
 
     # ------------------------------------------------------------------ diff and write
-    def _apply(self, table: str, key_name: str, items: list[dict], type_of: Callable[[dict], str],
-               on_reentry: Callable[[dict], None] | None = None) -> None:
+    def apply(self, table: RosterTable, items: list[dict], type_of: Callable[[dict], str],
+              on_reentry: Callable[[dict], None] | None = None) -> None:
         """Write the items that are new or changed; count each as created, updated or unchanged."""
         if not items:
             return
         stored_by_key = {}
-        if self.state["hadItems"].get(table, True):
-            stored = self.store.get_many(
-                table, [{"districtId": self.district_id, key_name: item[key_name]} for item in items],
-                projection=[key_name, "contentHash", "status"])
-            stored_by_key = {s[key_name]: s for s in stored}
+        if self.state.had_items.get(table.name, True):
+            stored = self.roster.by_keys(table, [item[table.key] for item in items],
+                                         projection=[table.key, "contentHash", "status"])
+            stored_by_key = {s[table.key]: s for s in stored}
         for item in items:
-            before = stored_by_key.get(item[key_name])
+            before = stored_by_key.get(item[table.key])
             record_type = type_of(item)
             if before is None:
                 self._count(record_type, "created")
@@ -381,239 +474,207 @@ class SyncEngine(DeltaPhases):
                 if on_reentry is not None and before.get("status") != ACTIVE:
                     on_reentry(item)
                 self._count(record_type, "updated")
-            self.store.put(table, item)
+            self.store.put(table.name, item)
 
-    # ------------------------------------------------------------------ phases
+    # ------------------------------------------------------------------ phases both modes share
     def _phase_schools(self):
-        existing = list(SchoolModel.query(self.district_id))
-        matched = {s.sis_sourced_id: s.school_id for s in existing if s.origin == "app" and s.sis_sourced_id}
-        school_map, sis_schools, items = {}, [], []
-        for page in self._pages("schools", "schools"):
+        state = self.state
+        if state.offset == 0:
+            # Matches as they stand when this run reads schools; kept in the state so a
+            # continued read maps every page the same way.
+            state.app_matches = {s.sis_sourced_id: s.school_id for s in SchoolModel.query(self.district_id)
+                                 if s.origin == "app" and s.sis_sourced_id}
+            state.school_map, state.sis_schools, state.matched_schools = {}, [], []
+        matched = state.app_matches
+        for page in self.pages("schools", "schools"):
+            items = []
             for org in page:
+                if not self.first_sight("schools_all", "schools", org):
+                    continue
                 if org.type not in (None, "school") or not is_active(org):
                     continue
-                sis_schools.append({"sisSourcedId": org.sourced_id, "name": org.name or org.sourced_id})
+                state.sis_schools.append({"sisSourcedId": org.sourced_id, "name": org.name or org.sourced_id})
                 if not self.selection.school_selected(org.sourced_id):
                     continue
-                self.sets["schools_in"].add(org.sourced_id)
+                state.sets["schools_in"].add(org.sourced_id)
                 if org.sourced_id in matched:
-                    school_map[org.sourced_id] = matched[org.sourced_id]
+                    # A SIS school matched to an app school since a sync created one of its
+                    # own: the sync-created one goes (the sweep), the match carries the rest.
+                    state.school_map[org.sourced_id] = matched[org.sourced_id]
+                    state.matched_schools.append(org.sourced_id)
                     self._count("schools", "unchanged")
-                else:
-                    item = self._map("schools", mapping.school_item, org, self.run_id, self.now, self.now)
-                    if item is None:
-                        continue
-                    school_map[org.sourced_id] = item["schoolId"]
+                    continue
+                item = self.map("schools", mapping.school_item, org, self.run_id, self.now, self.now)
+                if item is not None:
+                    state.school_map[org.sourced_id] = item["schoolId"]
                     items.append(item)
-        created_at = {s.school_id: s.created_at for s in existing}
-        for item in items:  # keep a school's creation time across syncs
-            item["createdAt"] = created_at.get(item["schoolId"], self.now)
-        self._apply(self.settings.schools_table, "schoolId", items, lambda item: "schools")
-        self.state["schoolMap"] = school_map
-        self.state["sisSchools"] = sis_schools
-        # SIS schools matched to an app school since a sync created one of their own: the
-        # sync-created one goes (the sweep), the match carries the classes and users.
-        self.state["matchedSchools"] = sorted(matched)
+            created = {i["schoolId"]: i.get("createdAt") for i in
+                       self.roster.by_keys(self.roster.schools, [item["schoolId"] for item in items],
+                                           projection=["schoolId", "createdAt"])}
+            for item in items:  # keep a school's creation time across syncs
+                item["createdAt"] = created.get(item["schoolId"]) or self.now
+            self.apply(self.roster.schools, items, lambda item: "schools")
 
     def _phase_courses(self):
-        subjects = self.state["courseSubjects"]
-        offered_grades, offered_subjects = set(self.state["grades"]), set(self.state["subjects"])
-        for page in self._pages("courses", "classes"):
+        state = self.state
+        offered_grades, offered_subjects = set(state.grades), set(state.subjects)
+        for page in self.pages("courses", "classes"):
             for course in page:
                 if course.subjects:
-                    subjects[course.sourced_id] = list(course.subjects)
+                    state.course_subjects[course.sourced_id] = list(course.subjects)
                 if is_active(course):  # the sync options offer what active courses carry too
                     offered_grades.update(course.grades)
                     offered_subjects.update(course.subjects)
-        self.state["grades"], self.state["subjects"] = sorted(offered_grades), sorted(offered_subjects)
+            state.grades, state.subjects = sorted(offered_grades), sorted(offered_subjects)
 
+    # ------------------------------------------------------------------ full sync
     def _phase_classes(self):
-        grades, subjects = set(self.state["grades"]), set(self.state["subjects"])
-        for page in self._pages("classes", "classes"):
+        state = self.state
+        grades, subjects = set(state.grades), set(state.subjects)
+        for page in self.pages("classes", "classes"):
             items = []
             for cls in page:
-                if not self._first_sight("classes_all", "classes", cls):
+                if not self.first_sight("classes_all", "classes", cls):
                     continue
-                course_subjects = tuple(self.state["courseSubjects"].get(cls.course_id or "", ()))
-                class_subjects = cls.subjects or course_subjects
+                class_subjects = self.class_subjects(cls)
                 if is_active(cls):
                     grades.update(cls.grades)
                     subjects.update(class_subjects)
-                if not class_is_in(cls, course_subjects, self.selection):
+                is_in, school_id = self.class_decision(cls)
+                if not is_in:
                     continue
-                school_id = self.state["schoolMap"].get(cls.school_id)
-                if school_id is None and self._kept("school", cls.school_id):
-                    self._keep("class", cls.sourced_id)  # its school could not be read this time
-                    continue
-                if school_id is None:
-                    self._error("classes", cls.sourced_id, "unknown_school",
-                                f"The class's school {cls.school_id!r} is not an active school of the SIS.")
-                    continue
-                item = self._map("classes", mapping.class_item, cls, school_id, class_subjects, self.run_id, self.now)
+                item = self.map("classes", mapping.class_item, cls, school_id, class_subjects, self.run_id, self.now)
                 if item is None:
                     continue
-                self.sets["classes_in"].add(cls.sourced_id)
+                state.sets["classes_in"].add(cls.sourced_id)
                 items.append(item)
-            self._apply(self.settings.classes_table, "classId", items, lambda item: "classes")
-        self.state["grades"], self.state["subjects"] = sorted(grades), sorted(subjects)
-
-    def _spill(self, create: bool = True, remove: bool = False) -> UserSpill | None:
-        path = spill_path(self.district_id, self.run_id)
-        if not create and not os.path.exists(path):
-            return None
-        spill = UserSpill(path)
-        if remove:
-            spill.close(remove=True)
-            return None
-        return spill
+            self.apply(self.roster.classes, items, lambda item: "classes")
+            state.grades, state.subjects = sorted(grades), sorted(subjects)
 
     def _phase_users(self):
-        if self.state["offset"] > 0 and not os.path.exists(spill_path(self.district_id, self.run_id)):
-            # Resumed on a fresh container: the users parked so far are gone; read them again.
-            self.sets["users_all"], self.sets["users_eligible"] = FingerprintSet(), FingerprintSet()
-            self.state["offset"] = 0
-        spill = self._spill()
-        if self.state["offset"] == 0:
-            spill.clear()
-        try:
-            for page in self._pages("users", "students"):
-                self._park_users(spill, page, count=True)
-                spill._db.commit()
-            spill.mark_complete()
-        finally:
-            spill.close()
+        if self.state.offset == 0:
+            self.parked.clear()
+        for page in self.pages("users", "students"):
+            self.park_users(page)
+            self.parked.flush()
 
-    def _park_users(self, spill: UserSpill, page, count: bool) -> None:
-        rows = []
+    def park_users(self, page) -> list:
+        """Park the eligible users of a page (first sight only); returns the users parked."""
+        state, parked, rows = self.state, [], []
         for user in page:
             record_type = "teachers" if user.role == "teacher" else "students"
-            if count and not self._first_sight("users_all", record_type, user):
+            if not self.first_sight("users_all", record_type, user):
                 continue
             if not user_is_eligible(user):
                 continue
-            school_ids = [self.state["schoolMap"][o] for o in user.org_ids if o in self.state["schoolMap"]]
-            if count:
-                item = self._map(record_type, mapping.user_item, user, school_ids, self.run_id, self.now)
-            else:  # parked again on a fresh container: reported already
-                try:
-                    item = mapping.user_item(self.district_id, user, school_ids, self.run_id, self.now)
-                except validity.Refused:
-                    self._keep("user", user.sourced_id)
-                    item = None
+            item = self.map(record_type, mapping.user_item, user, self._user_schools(user), self.run_id, self.now)
             if item is None:
                 continue
-            if count:
-                self.sets["users_eligible"].add(user.sourced_id)
+            state.sets["users_eligible"].add(user.sourced_id)
             del item["updatedAt"]  # stamped when written
             rows.append((fingerprint(user.sourced_id), item))
-        spill.add_many(rows)
+            parked.append(user)
+        self.parked.add_many(rows)
+        return parked
 
-    def _ensure_spill(self) -> None:
-        """A continuation on a fresh container has no parked users: read them again."""
-        spill = self._spill()
+    def park_fetched_user(self, user) -> dict | None:
+        """Park one user fetched on its own (a delta's); its item, or None when refused."""
         try:
-            if spill.complete:
-                return
-            spill.clear()
-            for page in self.client.stream("users").pages():
-                self._park_users(spill, [r for r in page.records if not isinstance(r, BadRecord)
-                                         and validity.record_problem(r) is None], count=False)
-                spill._db.commit()
-            spill.mark_complete()
-        finally:
-            spill.close()
+            item = mapping.user_item(self.district_id, user, self._user_schools(user), self.run_id, self.now)
+        except validity.Refused:
+            self.keep("user", user.sourced_id)
+            return None
+        del item["updatedAt"]
+        self.parked.add_many([(fingerprint(user.sourced_id), item)])
+        return item
+
+    def _user_schools(self, user) -> list[str]:
+        school_map = self.state.school_map
+        return [school_map[o] for o in user.org_ids if o in school_map]
 
     def _phase_enrollments(self):
-        self._ensure_spill()
-        classes_all, classes_in = self.sets["classes_all"], self.sets["classes_in"]
-        users_all, users_eligible = self.sets["users_all"], self.sets["users_eligible"]
-        for page in self._pages("enrollments", "enrollments"):
+        sets = self.state.sets
+        classes_all, classes_in = sets["classes_all"], sets["classes_in"]
+        users_all, users_eligible = sets["users_all"], sets["users_eligible"]
+        for page in self.pages("enrollments", "enrollments"):
             items = []
             for enrollment in page:
-                if not self._first_sight("enrollments_all", "enrollments", enrollment):
+                if not self.first_sight("enrollments_all", "enrollments", enrollment):
                     continue
                 if not enrollment_counts(enrollment):
                     continue
-                if self._kept("class", enrollment.class_id) or self._kept("user", enrollment.user_id):
+                if self.kept("class", enrollment.class_id) or self.kept("user", enrollment.user_id):
                     # Its class or user could not be read this time: kept as stored, as they are.
-                    self._keep("enrollment", enrollment.sourced_id)
-                    self._keep("user", enrollment.user_id)
+                    self.keep("enrollment", enrollment.sourced_id)
+                    self.keep("user", enrollment.user_id)
                     continue
                 class_fp, user_fp = fingerprint(enrollment.class_id), fingerprint(enrollment.user_id)
                 if not classes_all.contains_fingerprint(class_fp):
-                    self._error("enrollments", enrollment.sourced_id, "unknown_class",
-                                f"The enrollment points at class {enrollment.class_id!r}, which the SIS does not list.")
+                    self.error("enrollments", enrollment.sourced_id, "unknown_class",
+                               f"The enrollment points at class {enrollment.class_id!r}, which the SIS does not list.")
                     continue
                 if not users_all.contains_fingerprint(user_fp):
-                    self._error("enrollments", enrollment.sourced_id, "unknown_user",
-                                f"The enrollment points at user {enrollment.user_id!r}, which the SIS does not list.")
+                    self.error("enrollments", enrollment.sourced_id, "unknown_user",
+                               f"The enrollment points at user {enrollment.user_id!r}, which the SIS does not list.")
                     continue
                 if not classes_in.contains_fingerprint(class_fp) or not users_eligible.contains_fingerprint(user_fp):
                     continue
-                item = self._map("enrollments", mapping.enrollment_item, enrollment, self.run_id, self.now)
+                item = self.map("enrollments", mapping.enrollment_item, enrollment, self.run_id, self.now)
                 if item is None:
                     continue
-                self.sets["enrollments_in"].add(enrollment.sourced_id)
-                self.sets["users_in"].add_fingerprint(user_fp)
+                sets["enrollments_in"].add(enrollment.sourced_id)
+                sets["users_in"].add_fingerprint(user_fp)
                 items.append(item)
-            self._apply(self.settings.enrollments_table, "enrollmentId", items, lambda item: "enrollments")
+            self.apply(self.roster.enrollments, items, lambda item: "enrollments")
 
     def _phase_write_users(self):
-        self._ensure_spill()
-        spill = self._spill()
-        users_in = self.sets["users_in"]
-        try:
-            for rows in spill.iterate():
-                items = []
-                for fp, item in rows:
-                    if users_in.contains_fingerprint(fp):
-                        item["updatedAt"] = self.now
-                        items.append(item)
-                self._apply(self.settings.users_table, "userId", items,
-                            lambda item: "teachers" if item["role"] == "teacher" else "students")
-                self.on_progress(self.state["counts"])
-        finally:
-            spill.close()
+        """Write the parked users that turned out to be in, a chunk at a time (the offset
+        counts chunks written)."""
+        state = self.state
+        users_in = state.sets["users_in"]
+        for number, rows in self.parked.iterate(start=state.offset):
+            if self._out_of_time():
+                self._pause()
+            items = []
+            for fp, item in rows:
+                if users_in.contains_fingerprint(fp):
+                    item["updatedAt"] = self.now
+                    items.append(item)
+            self.apply(self.roster.users, items, user_type)
+            state.offset = number + 1
+            self.pages_this_invocation += 1
+            self.progressed = True
+            self.on_progress(state.counts)
 
     # ------------------------------------------------------------------ sweep
-    def _stored_active(self, table: str):
-        """Every active item of the district in `table`, page by page (filtered here: moto's
-        FilterExpression is slow, and DynamoDB reads the same items either way)."""
-        paginator = self.store.client.get_paginator("query")
-        for page in paginator.paginate(
-            TableName=table, KeyConditionExpression="districtId = :d",
-            ExpressionAttributeValues={":d": {"S": self.district_id}},
-        ):
-            yield [item for item in map(from_item, page["Items"]) if item.get("status") == ACTIVE]
-
     def _sweep_plan(self):
         """(table, record type of an item, whether an active item goes) for each roster table."""
-        s, kept = self.sets, self._kept
-        matched = set(self.state.get("matchedSchools", ()))
+        sets, kept, roster = self.state.sets, self.kept, self.roster
+        matched = set(self.state.matched_schools)
 
         def enrollment_goes(i) -> bool:
             if kept("enrollment", i["sisSourcedId"]):
-                self._keep("user", i["userSourcedId"])  # users are swept after enrollments
+                self.keep("user", i["userSourcedId"])  # users are swept after enrollments
                 return False
-            return i["sisSourcedId"] not in s["enrollments_in"] or i["userSourcedId"] not in s["users_in"]
+            return i["sisSourcedId"] not in sets["enrollments_in"] or i["userSourcedId"] not in sets["users_in"]
 
         plan = (
-            (self.settings.classes_table, lambda i: "classes",
-             lambda i: i["sisSourcedId"] not in s["classes_in"] and not kept("class", i["sisSourcedId"])),
-            (self.settings.enrollments_table, lambda i: "enrollments", enrollment_goes),
-            (self.settings.users_table, lambda i: "teachers" if i.get("role") == "teacher" else "students",
-             lambda i: i["sisSourcedId"] not in s["users_in"] and not kept("user", i["sisSourcedId"])),
-            (self.settings.schools_table, lambda i: "schools",
+            (roster.classes, lambda i: "classes",
+             lambda i: i["sisSourcedId"] not in sets["classes_in"] and not kept("class", i["sisSourcedId"])),
+            (roster.enrollments, lambda i: "enrollments", enrollment_goes),
+            (roster.users, user_type,
+             lambda i: i["sisSourcedId"] not in sets["users_in"] and not kept("user", i["sisSourcedId"])),
+            (roster.schools, lambda i: "schools",
              lambda i: i.get("origin") == "sis" and not kept("school", i.get("sisSourcedId"))
-             and (i.get("sisSourcedId") not in s["schools_in"] or i.get("sisSourcedId") in matched)),
+             and (i.get("sisSourcedId") not in sets["schools_in"] or i.get("sisSourcedId") in matched)),
         )
-        return [step for step in plan if self.state["hadItems"].get(step[0], True)]
+        return [step for step in plan if self.state.had_items.get(step[0].name, True)]
 
     def _phase_sweep(self):
         """Deactivate what the complete read did not find in; one pass unless very many leave."""
         active, leaving, held_items, overflow = {}, {}, [], False
         for table, type_of, goes in self._sweep_plan():
-            for page in self._stored_active(table):
+            for page in self.roster.active_items(table):
                 for item in page:
                     record_type = type_of(item)
                     active[record_type] = active.get(record_type, 0) + 1
@@ -623,60 +684,76 @@ class SyncEngine(DeltaPhases):
                             held_items.append((table, record_type, item))
                         else:
                             overflow = True  # too many to hold: read them again below
-        if not self.state.get("approved"):
+
+        def items():
+            if not overflow:
+                return held_items
+            return ((table, type_of(item), item) for table, type_of, goes in self._sweep_plan()
+                    for page in self.roster.active_items(table) for item in page if goes(item))
+
+        return self.hold_or_deactivate(active, leaving, items)
+
+    # ------------------------------------------------------------------ deactivation, both modes
+    def hold_or_deactivate(self, active: dict, leaving: dict,
+                           items: Callable[[], Iterable[tuple[RosterTable, str, dict]]]) -> SyncResult | None:
+        """The one step where records go inactive: held for review when more leave than the
+        run's guard allows (and the run was not approved), else deactivated now."""
+        state = self.state
+        if not state.approved:
             held = self._guard(active, leaving)
             if held:
-                self.state["phase"] = "review"
-                self.state["held"] = held
+                state.phase = "review"
+                state.held = held
                 self._save_checkpoint()
                 return self._result(Outcome.NEEDS_REVIEW, held=held)
-        if overflow:
-            held_items = ((table, type_of(item), item) for table, type_of, goes in self._sweep_plan()
-                          for page in self._stored_active(table) for item in page if goes(item))
-        for table, record_type, item in held_items:
+        for table, record_type, item in items():
             item["status"] = INACTIVE
             item["updatedAt"] = self.now
             item["lastRunId"] = self.run_id
             self._count(record_type, "deactivated")
-            self.store.put(table, item)
+            self.store.put(table.name, item)
+        self.store.flush()
         return None
 
     def _guard(self, active: dict, leaving: dict) -> dict | None:
         """The deactivations to hold back for a person's approval, or None when within bounds."""
-        config = self.district.sync_config
-        max_share = float(config.guard_max_share if config else 0.2)
-        min_records = int(config.guard_min_records if config else 20)
+        plan = self.state.plan
         over = {t: leaving.get(t, 0) for t in GUARDED_TYPES
-                if leaving.get(t, 0) > min_records and leaving.get(t, 0) > max_share * active.get(t, 0)}
+                if leaving.get(t, 0) > plan.guard_min_records
+                and leaving.get(t, 0) > plan.guard_max_share * active.get(t, 0)}
         return {t: leaving.get(t, 0) for t in RECORD_TYPES if leaving.get(t)} if over else None
 
-    def _previous_active_counts(self) -> dict:
+    def previous_active_counts(self) -> dict:
         counts = self.district.active_counts
         return {k: int(v) for k, v in counts.as_dict().items()} if counts is not None else {}
 
     # ------------------------------------------------------------------ finish
     def _finish_district(self) -> None:
-        started = datetime.fromisoformat(self.state["startedAt"])
+        state = self.state
         actions = [
-            DistrictModel.last_success_started_at.set(started),
+            DistrictModel.last_success_started_at.set(state.started),
             DistrictModel.synced_selection_hash.set(self.selection.fingerprint()),
         ]
-        counts = self.state["counts"]
-        if self.state["mode"] == "full":
+        counts = state.counts
+        if state.mode == "full":
             active = {t: c["created"] + c["updated"] + c["unchanged"] for t, c in counts.items()}
         else:
-            before = self._previous_active_counts()
+            before = self.previous_active_counts()
             active = {t: max(0, int(before.get(t, 0)) + c["created"] - c["deactivated"]) for t, c in counts.items()}
         actions.append(DistrictModel.active_counts.set(active))
-        if self.state["mode"] == "full":
-            actions.append(DistrictModel.last_full_sync_at.set(started))
+        if state.mode == "full":
+            actions.append(DistrictModel.last_full_sync_at.set(state.started))
             # A full sync has read everything the step-4 page offers: refresh its cache.
             options = SyncOptionsCollector()
-            for school in self.state["sisSchools"]:
+            for school in state.sis_schools:
                 options.add_school(school["sisSourcedId"], school["name"])
-            options.add_class(self.state["grades"], self.state["subjects"], course_id=None)
+            options.add_class(state.grades, state.subjects, course_id=None)
             actions.append(DistrictModel.sync_options.set(options.options(refreshed_at=self.now)))
         self.district.update(actions=actions)
+
+
+def user_type(item: dict) -> str:
+    return "teachers" if item.get("role") == "teacher" else "students"
 
 
 def run_sync(request: SyncRequest, time_left: Callable[[], float],

@@ -1,4 +1,8 @@
-"""Sync queue messages: {"districtId", "runId", "action": "run" | "approve"}.
+"""Sync queue messages: {"districtId", "runId", "action": "run" | "approve", "stalls"?}.
+
+`stalls` counts the invocations in a row that passed the run on without moving it forward
+(too little time for a slice, or an SIS too slow to answer within one); the worker fails
+the run when it reaches its bound rather than pass it on forever.
 
 `run` starts a run or resumes it from its checkpoint; `approve` applies the deactivations a
 needs_review run held back. Sending the same message twice is harmless (the worker takes a
@@ -25,9 +29,13 @@ class RunMessage:
     district_id: str
     run_id: str
     action: str = "run"
+    stalls: int = 0
 
     def body(self) -> str:
-        return json.dumps({"districtId": self.district_id, "runId": self.run_id, "action": self.action})
+        body = {"districtId": self.district_id, "runId": self.run_id, "action": self.action}
+        if self.stalls:
+            body["stalls"] = self.stalls
+        return json.dumps(body)
 
 
 class MalformedMessage(ValueError):
@@ -47,7 +55,10 @@ def parse(body: str) -> RunMessage:
         raise MalformedMessage("districtId and runId are required strings")
     if action not in ACTIONS:
         raise MalformedMessage(f"unknown action {action!r}")
-    return RunMessage(district_id, run_id, action)
+    stalls = data.get("stalls", 0)
+    if not isinstance(stalls, int) or isinstance(stalls, bool) or stalls < 0:
+        raise MalformedMessage("stalls must be a whole number")
+    return RunMessage(district_id, run_id, action, stalls)
 
 
 @lru_cache(maxsize=4)
@@ -67,12 +78,13 @@ def queue_url() -> str:
     return url
 
 
-def send_run_message(district_id: str, run_id: str, action: str = "run", url: str | None = None) -> str:
+def send_run_message(district_id: str, run_id: str, action: str = "run", url: str | None = None,
+                     stalls: int = 0) -> str:
     """Send one message; returns its MessageId. Raises when SQS refuses it."""
     if action not in ACTIONS:
         raise ValueError(action)
     response = sqs_client().send_message(
-        QueueUrl=url or queue_url(), MessageBody=RunMessage(district_id, run_id, action).body()
+        QueueUrl=url or queue_url(), MessageBody=RunMessage(district_id, run_id, action, stalls).body()
     )
     return response["MessageId"]
 

@@ -281,4 +281,6 @@ def _result_actions(run: SyncRunModel, result) -> list:
     actions.append(SyncRunModel.error_total.set(error_total))
     if getattr(result, "mode", None) in MODES:
         actions.append(SyncRunModel.mode.set(result.mode))
+    if getattr(result, "plan", None) and run.plan is None:
+        actions.append(SyncRunModel.plan.set(result.plan))
     return actions

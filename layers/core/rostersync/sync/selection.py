@@ -23,12 +23,16 @@ class Selection:
 
     @classmethod
     def from_config(cls, config) -> "Selection":
+        if config is None:
+            return cls(None, None, None)
+        return cls.from_lists(config.schools, config.grades, config.subjects)
+
+    @classmethod
+    def from_lists(cls, schools=None, grades=None, subjects=None) -> "Selection":
         def chosen(values):
             return None if values is None else frozenset(values)
 
-        if config is None:
-            return cls(None, None, None)
-        return cls(chosen(config.schools), chosen(config.grades), chosen(config.subjects))
+        return cls(chosen(schools), chosen(grades), chosen(subjects))
 
     def school_selected(self, school_sourced_id: str | None) -> bool:
         return self.schools is None or school_sourced_id in self.schools

@@ -32,6 +32,9 @@ SAFETY_SECONDS = 15.0
 # A message whose share of the time is smaller than this is passed on to a fresh
 # invocation instead of starting a slice too short to read a page.
 MIN_SLICE_SECONDS = 10.0
+# Invocations in a row that may pass a run on without moving it forward before the run fails
+# (a function timeout too short for any slice, or an SIS too slow to answer within one).
+MAX_STALLS = 5
 # The heartbeat (lock, lease and live counts) is written at most this often.
 HEARTBEAT_EVERY_SECONDS = 10.0
 DEFAULT_MAX_RECEIVE_COUNT = 5  # template.yaml's SyncQueue RedrivePolicy, when the queue cannot be asked
@@ -61,9 +64,11 @@ def handle_batch(event: dict, context) -> dict:
 
 
 class TimeBudget:
-    """Splits what is left of the invocation fairly over the messages still to handle: each
-    message gets (time left - safety) / (messages left), recomputed as each one starts, so a
-    message that finishes early leaves its time to the next ones."""
+    """Splits what is left of the invocation over the messages still to handle: each message
+    gets (time left - safety) / (messages left), recomputed as each one starts, so a message
+    that finishes early leaves its time to the next ones; a share too short to read a page is
+    raised to a minimal slice while the invocation has one left (later messages are then
+    passed on, which costs them no receive)."""
 
     def __init__(self, context, messages_in_batch: int):
         self.context = context
@@ -74,14 +79,28 @@ class TimeBudget:
             return 60.0
         return self.context.get_remaining_time_in_millis() / 1000.0
 
-    def next_slice(self) -> Callable[[], float]:
-        share = (self.seconds_left() - SAFETY_SECONDS) / self.messages_left
+    def next_slice(self) -> "Slice":
+        usable = self.seconds_left() - SAFETY_SECONDS
+        share = max(usable / self.messages_left, min(MIN_SLICE_SECONDS, usable))
         self.messages_left = max(1, self.messages_left - 1)
-        deadline = time.monotonic() + share
-        return lambda: deadline - time.monotonic()
+        return Slice(share, self.seconds_left())
+
+
+class Slice:
+    """One message's share of the invocation: callable as the engine's time_left."""
+
+    def __init__(self, seconds: float, invocation_left: float):
+        self.seconds = seconds
+        self.invocation_left = invocation_left  # what the whole invocation had when this slice began
+        self.deadline = time.monotonic() + seconds
+
+    def __call__(self) -> float:
+        return self.deadline - time.monotonic()
 
 
 def handle_record(record: SQSRecord, time_left: Callable[[], float]) -> None:
+    if not isinstance(time_left, Slice):
+        time_left = Slice(time_left(), time_left() + SAFETY_SECONDS)
     try:
         message = messages.parse(record.body)
     except messages.MalformedMessage as error:
@@ -96,7 +115,7 @@ def handle_record(record: SQSRecord, time_left: Callable[[], float]) -> None:
         logger.thread_safe_remove_keys(_KEYS)
 
 
-def _handle(message: messages.RunMessage, record: SQSRecord, time_left: Callable[[], float]) -> None:
+def _handle(message: messages.RunMessage, record: SQSRecord, time_left: "Slice") -> None:
     run = store.get_run(message.district_id, message.run_id)
     if run is None:
         logger.warning("ignoring a message for an unknown run")
@@ -105,8 +124,11 @@ def _handle(message: messages.RunMessage, record: SQSRecord, time_left: Callable
         _handle_finished(run)
         return
     if time_left() < MIN_SLICE_SECONDS:
-        messages.send_run_message(run.district_id, run.run_id, message.action)
-        logger.info("too little time left in this invocation; passed the run on")
+        why = (f"The sync worker had {time_left.invocation_left:.0f} s left in its invocation when this run's turn "
+               f"came; a sync slice needs at least {SAFETY_SECONDS + MIN_SLICE_SECONDS:.0f} s "
+               f"({SAFETY_SECONDS:.0f} s kept in reserve and a {MIN_SLICE_SECONDS:.0f} s slice). Raise the "
+               "SyncWorkerFunction Timeout (template.yaml sets 900 s) or lower the event source's BatchSize.")
+        _pass_on(run, message, why)
         return
 
     lease_id = lease_id_of(record)
@@ -178,10 +200,27 @@ def _progress_writer(run, lease_id: str) -> Callable[[dict], None]:
     return on_progress
 
 
+def _pass_on(run, message: messages.RunMessage, why: str) -> None:
+    """Re-send the run's message for a fresh invocation (no receive is spent), or fail the run
+    once it has been passed on MAX_STALLS times in a row without moving forward."""
+    stalls = message.stalls + 1
+    if stalls >= MAX_STALLS:
+        failure = f"{why} The run was passed on {stalls} times without progress and was stopped."
+        if runs.fail(run, failure[:1000]):
+            metrics.add_metric(name="SyncFailures", unit=MetricUnit.Count, value=1)
+        logger.error("run stalled; marked failed", extra={"stalls": stalls})
+        return
+    messages.send_run_message(run.district_id, run.run_id, message.action, stalls=stalls)
+    logger.info("passed the run on without progress", extra={"stalls": stalls, "reason": why})
+
+
 def _record_outcome(run, lease_id: str, message: messages.RunMessage, result, outcome_type) -> None:
     outcome = outcome_type(result.outcome)
     if outcome == outcome_type.CONTINUE:
         runs.record_continuation(run, lease_id, result)
+        if not getattr(result, "progressed", True):
+            _pass_on(run, message, "The SIS did not answer a single page within the worker's time slice.")
+            return
         messages.send_run_message(run.district_id, run.run_id, message.action)
         metrics.add_metric(name="SyncContinuations", unit=MetricUnit.Count, value=1)
         logger.info("sync slice saved its checkpoint; continuing in a new message")

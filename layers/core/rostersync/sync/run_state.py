@@ -1,0 +1,150 @@
+"""A sync run's persisted state: the one truth about a run between invocations.
+
+Everything a run has accumulated lives here and is saved with the page it has reached
+(sync/checkpoint.py); no phase keeps anything across a pause that is not in this object.
+The run's plan (selection, guard, connection) is fixed when the run starts, so a change an
+admin makes during a run takes effect on the next run, and an approval applies what was held
+under the selection that produced it.
+
+The checkpoint format is defined here once: `to_json` / `from_json` for the scalar and map
+parts, and the fingerprint sets (`SETS`) saved beside them as binary parts.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rostersync.store.districts import DEFAULT_GUARD_MAX_SHARE, DEFAULT_GUARD_MIN_RECORDS
+from rostersync.store.runs import COUNT_KINDS, RECORD_TYPES
+from rostersync.sync.fingerprints import FingerprintSet
+from rostersync.sync.selection import Selection
+
+SETS = ("schools_all", "schools_in", "classes_all", "classes_in", "users_all", "users_eligible", "users_in",
+        "enrollments_all", "enrollments_in",
+        # "kind:sourcedId" of records the SIS listed but this run could not use (bad records, and
+        # what depends on them): their stored copies are kept, never deactivated
+        "kept")
+
+
+def empty_counts() -> dict:
+    return {t: {k: 0 for k in COUNT_KINDS} for t in RECORD_TYPES}
+
+
+@dataclass
+class RunPlan:
+    """What a run syncs, and from where, fixed at its start."""
+
+    selection: dict  # {"schools", "grades", "subjects"}: each a list, or None for everything
+    guard_max_share: float
+    guard_min_records: int
+    connection: dict  # hostUrl, clientId, authMethod, tokenUrl, scope, secretVersion (never the secret)
+
+    @classmethod
+    def of_district(cls, district, secret_version: str | None) -> "RunPlan":
+        config, connection = district.sync_config, district.connection
+        share = getattr(config, "guard_max_share", None) if config else None
+        least = getattr(config, "guard_min_records", None) if config else None
+        return cls(
+            selection={"schools": _list(config, "schools"), "grades": _list(config, "grades"),
+                       "subjects": _list(config, "subjects")},
+            guard_max_share=float(DEFAULT_GUARD_MAX_SHARE if share is None else share),
+            guard_min_records=int(DEFAULT_GUARD_MIN_RECORDS if least is None else least),
+            connection={"hostUrl": connection.host_url, "clientId": connection.client_id,
+                        "authMethod": connection.auth_method or "auto", "tokenUrl": connection.token_url,
+                        "scope": connection.scope, "secretVersion": secret_version},
+        )
+
+    def selection_rules(self) -> Selection:
+        return Selection.from_lists(**self.selection)
+
+    def to_json(self) -> dict:
+        return {"selection": self.selection, "guardMaxShare": self.guard_max_share,
+                "guardMinRecords": self.guard_min_records, "connection": self.connection}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "RunPlan":
+        return cls(selection=data["selection"], guard_max_share=float(data["guardMaxShare"]),
+                   guard_min_records=int(data["guardMinRecords"]), connection=data["connection"])
+
+
+def _list(config, name: str) -> list[str] | None:
+    value = getattr(config, name, None) if config is not None else None
+    return None if value is None else list(value)
+
+
+@dataclass
+class DeltaState:
+    """What a delta run has learnt so far (sync/delta.py)."""
+
+    since: str
+    changed_classes: dict[str, bool] = field(default_factory=dict)  # sourcedId -> in
+    changed_users: dict[str, bool] = field(default_factory=dict)  # sourcedId -> eligible
+    out_enrollments: list[str] = field(default_factory=list)  # changed enrollments that no longer count
+    enrolled_users: list[str] = field(default_factory=list)  # users with an enrollment written as counting
+    recheck_users: list[str] = field(default_factory=list)  # users whose in/out may have changed
+
+    def to_json(self) -> dict:
+        return {"since": self.since, "changedClasses": self.changed_classes, "changedUsers": self.changed_users,
+                "outEnrollments": self.out_enrollments, "enrolledUsers": self.enrolled_users,
+                "recheckUsers": self.recheck_users}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "DeltaState":
+        return cls(since=data["since"], changed_classes=data["changedClasses"], changed_users=data["changedUsers"],
+                   out_enrollments=data["outEnrollments"], enrolled_users=data["enrolledUsers"],
+                   recheck_users=data["recheckUsers"])
+
+
+@dataclass
+class RunState:
+    mode: str  # full | delta
+    plan: RunPlan
+    started_at: str  # ISO instant the run's first invocation began
+    phase: str = "schools"
+    offset: int = 0  # records of the current collection handled (or parked chunks written)
+    last_page_size: int = 0  # a resumed read starts this many records early
+    counts: dict = field(default_factory=empty_counts)
+    error_total: int = 0
+    school_map: dict[str, str] = field(default_factory=dict)  # SIS school -> app schoolId (selected ones)
+    sis_schools: list[dict] = field(default_factory=list)  # every active SIS school: {sisSourcedId, name}
+    matched_schools: list[str] = field(default_factory=list)
+    app_matches: dict[str, str] = field(default_factory=dict)  # SIS school -> app school, as matched at the start
+    course_subjects: dict[str, list[str]] = field(default_factory=dict)
+    grades: list[str] = field(default_factory=list)  # what the SIS offers (refreshes the step-4 options)
+    subjects: list[str] = field(default_factory=list)
+    had_items: dict[str, bool] = field(default_factory=dict)  # table -> held items when the run began
+    parked: list[list] = field(default_factory=list)  # parked-user chunks: [token, parts]
+    approved: bool = False
+    held: dict | None = None
+    delta: DeltaState | None = None
+    sets: dict[str, FingerprintSet] = field(default_factory=lambda: {name: FingerprintSet() for name in SETS})
+
+    @property
+    def started(self) -> datetime:
+        return datetime.fromisoformat(self.started_at)
+
+    def count(self, record_type: str, kind: str, n: int = 1) -> None:
+        self.counts[record_type][kind] += n
+
+    def to_json(self) -> dict:
+        return {
+            "mode": self.mode, "plan": self.plan.to_json(), "startedAt": self.started_at, "phase": self.phase,
+            "offset": self.offset, "lastPageSize": self.last_page_size, "counts": self.counts,
+            "errorTotal": self.error_total, "schoolMap": self.school_map, "sisSchools": self.sis_schools,
+            "matchedSchools": self.matched_schools, "appMatches": self.app_matches,
+            "courseSubjects": self.course_subjects, "grades": self.grades, "subjects": self.subjects,
+            "hadItems": self.had_items, "parked": self.parked, "approved": self.approved, "held": self.held,
+            "delta": None if self.delta is None else self.delta.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict, sets: dict[str, FingerprintSet]) -> "RunState":
+        return cls(
+            mode=data["mode"], plan=RunPlan.from_json(data["plan"]), started_at=data["startedAt"],
+            phase=data["phase"], offset=data["offset"], last_page_size=data["lastPageSize"], counts=data["counts"],
+            error_total=data["errorTotal"], school_map=data["schoolMap"], sis_schools=data["sisSchools"],
+            matched_schools=data["matchedSchools"], app_matches=data["appMatches"],
+            course_subjects=data["courseSubjects"], grades=data["grades"], subjects=data["subjects"],
+            had_items=data["hadItems"], parked=data["parked"], approved=data["approved"], held=data["held"],
+            delta=None if data["delta"] is None else DeltaState.from_json(data["delta"]),
+            sets={name: sets.get(name) or FingerprintSet() for name in SETS},
+        )

@@ -1,0 +1,103 @@
+"""Runs cut into invocations on random containers (their own processes and /tmp), with random
+budgets and kills, end exactly like uninterrupted runs (tests/reliability/lambda_pool.py).
+
+Per seed: a district of GUID ids whose schools, courses and classes span many pages; a first
+full sync, then nights of many changes (SIS days with additions, hard deletes and tobedeleted
+records, plus a share of users and classes edited) synced as deltas and as full syncs. Each
+night's end state is compared, record by record, with a reference district synced in one go
+from the same SIS, and full nights with the oracle. `make test` runs a few seeds; `make soak`
+many more (ROSTERSYNC_POOL_SEEDS).
+"""
+
+import copy
+import os
+import random
+
+import pytest
+
+from rostersync.sync import messages, runs
+from tests.fixtures.districts import connect_district
+from tests.reliability import figures
+from tests.reliability.helpers import KINDS, assert_like_oracle, client_for, stored, sync
+from tests.reliability.lambda_pool import LambdaPool
+
+SOAK_SEEDS = int(os.environ.get("ROSTERSYNC_POOL_SEEDS", "16"))
+DISTRICT = {"guid_ids": True, "schools": 12, "students": 90, "teachers": 14, "classes": 36, "enrollments": 450,
+            "page_cap": 7}
+
+
+def edit_many(sis, rng: random.Random, share: float, stamp: str) -> int:
+    """A night of many changes: names of a share of the users and titles of classes edited."""
+    data, edited = sis.state()["data"], 0
+    for collection, field in (("users", "givenName"), ("classes", "title")):
+        for record in data[collection]:
+            if record.get("status") == "active" and rng.random() < share:
+                sis.app.store.put(collection, {**copy.deepcopy(record), field: f"{record.get(field)} {edited}",
+                                               "dateLastModified": stamp})
+                edited += 1
+    return edited
+
+
+def pooled_night(pool: LambdaPool, district: str, mode: str) -> str:
+    run = runs.start_run(district, "manual", mode)
+    messages.send_run_message(district, run.run_id)
+    pool.drive(district, run.run_id)
+    return run.run_id
+
+
+def assert_same_end_state(district: str, reference: str) -> None:
+    got, want = stored(district), stored(reference)
+    for kind in KINDS:
+        lost = {sid for sid, status in want[kind].items() if status == "active" and got[kind].get(sid) != "active"}
+        figures.add("records_lost", len(lost))
+        figures.add("records_compared", len(want[kind]))
+        assert got[kind] == want[kind], f"{kind}: lost {sorted(lost)[:5]}, differ " \
+                                        f"{sorted(set(got[kind].items()) ^ set(want[kind].items()))[:5]}"
+    figures.add("end_states_checked")
+
+
+def pool_scenario(make_sandbox_sis, seed: int) -> LambdaPool:
+    rng = random.Random(seed)
+    sis = make_sandbox_sis(seed=500 + seed, **DISTRICT)
+    # The guard is exercised elsewhere: here every night applies what it finds.
+    district, reference = (connect_district(sis, guard_max_share=1.0) for _ in range(2))
+    pool = LambdaPool(rng)
+    try:
+        nights = [("full", None), ("delta", 0.3), ("delta", 0.05), ("full", 0.1)]
+        for night, (mode, share) in enumerate(nights):
+            if share is not None:
+                sis.advance_day(sis.day + rng.randint(1, 3))
+                edit_many(sis, rng, share, stamp=f"2099-01-{night + 1:02d}T00:00:00Z")
+            expected = sync(reference, mode=mode, client_factory=lambda: client_for(sis))
+            assert expected.outcome.value == "succeeded", expected.failure
+            run_id = pooled_night(pool, district, mode)
+            from rostersync.store import runs as store
+
+            finished = store.get_run(district, run_id)
+            assert finished.status == "succeeded", finished.failure
+            assert finished.mode == expected.mode
+            assert_same_end_state(district, reference)
+            if expected.mode == "full":
+                assert_like_oracle(district, sis.state())
+    finally:
+        pool.close()
+    f = pool.figures
+    for name, value in (("pool_runs", f.runs), ("pool_invocations", f.invocations),
+                        ("pool_containers", f.containers), ("pool_kills", f.kills)):
+        figures.add(name, value)
+    return pool
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_runs_on_random_containers_end_like_uninterrupted_runs(make_sandbox_sis, clean_aws, seed):
+    pool = pool_scenario(make_sandbox_sis, seed)
+    f = pool.figures
+    # The harness really moved runs between containers, cut them short and started cold ones.
+    assert f.invocations > 10 * f.runs and f.containers >= 3 and len(f.tmp_dirs) == f.containers
+    assert f.budgets["one page"] > 0 and f.kills > 0
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize("seed", range(2, 2 + SOAK_SEEDS))
+def test_runs_on_random_containers_soak(make_sandbox_sis, clean_aws, seed):
+    pool_scenario(make_sandbox_sis, seed)
