@@ -85,38 +85,20 @@ def tuning():
 
 
 # ---------------------------------------------------------------------------------- tasks
-def time_phases(engine_class) -> dict:
-    """Wall seconds per phase (each phase method wrapped; a phase ends with its flush, which
-    _run_phases does after the method returns, so that wait counts towards the next one)."""
-    phases: dict[str, float] = {}
-    for name in [n for n in vars(engine_class) if n.startswith("_phase_")] + \
-                [n for base in engine_class.__mro__[1:] for n in vars(base) if n.startswith("_phase_")]:
-        original = getattr(engine_class, name)
-
-        def timed(self, __original=original, __name=name[len("_phase_"):]):
-            start = time.perf_counter()
-            try:
-                return __original(self)
-            finally:
-                phases[__name] = round(phases.get(__name, 0) + time.perf_counter() - start, 3)
-
-        setattr(engine_class, name, timed)
-    return phases
-
-
 def task_sync(args: dict) -> dict:
     from rostersync.store.batch import BatchStore
-    from rostersync.sync.engine import Outcome, SyncEngine, SyncRequest, run_sync
+    from rostersync.sync.engine import Outcome, SyncRequest, run_sync
 
     # The engine would build exactly this store; built here so its counters can be read.
     store = BatchStore(max_in_flight=tuning().store_in_flight)
     calls = count_calls(store.client)
-    phases = time_phases(SyncEngine)
-    invocations, result = 0, None
+    invocations, result, phases = 0, None, {}
     while result is None or result.outcome == Outcome.CONTINUE:
         invocations += 1
         result = run_sync(SyncRequest(args["district_id"], args["run_id"], mode=args.get("mode", "full")),
                           lambda: 1e9, store=store)
+        for phase, seconds in result.phase_seconds.items():  # wall seconds per phase, flushes included
+            phases[phase] = round(phases.get(phase, 0) + seconds, 3)
     store.close()
     return {"outcome": str(result.outcome), "mode": result.mode, "failure": result.failure,
             "invocations": invocations, "counts": result.counts, "errors": result.error_total,

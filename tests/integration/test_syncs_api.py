@@ -223,3 +223,19 @@ def test_a_sync_that_cannot_be_queued_does_not_hold_the_district(domain, monkeyp
     assert domain.store.get_district(district).active_run_id is None
     assert os.environ["SYNC_QUEUE_URL"]  # the real queue was never used
     assert drain(domain) == []
+
+
+def test_a_configuration_saved_during_a_run_says_it_applies_from_the_next_run(domain):
+    district = make_district().district_id
+    as_admin = admin(district)
+    config = {"schools": None, "grades": None, "subjects": None, "startDate": "2099-01-01", "enabled": True}
+    saved = as_admin("PUT", f"/districts/{district}/sync-config", body=config)
+    assert saved.status == 200 and saved.body["warnings"] == []
+    run_id = as_admin("POST", f"/districts/{district}/syncs").body["runId"]
+    saved = as_admin("PUT", f"/districts/{district}/sync-config", body={**config, "grades": ["05"]})
+    assert saved.status == 200
+    assert len(saved.body["warnings"]) == 1 and run_id in saved.body["warnings"][0]
+    assert "applies from the next run" in saved.body["warnings"][0]
+    finish_as(domain, district, run_id, "needs_review", held={"students": 40})
+    saved = as_admin("PUT", f"/districts/{district}/sync-config", body=config)
+    assert "held for review" in saved.body["warnings"][0]

@@ -85,3 +85,29 @@ def test_a_second_sync_of_an_unchanged_sis_writes_nothing_new(domain, make_sandb
         counts = domain.store.get_run(district, run.run_id).counts.as_dict()
         created = sum(counts[t]["created"] + counts[t]["updated"] for t in counts)
         assert (created > 0) == expected_created, counts
+
+
+def test_one_slow_sis_costs_no_other_district_its_message(domain, make_sandbox_sis, connected_district, monkeypatch):
+    """A batch with a district whose SIS says "come back in two minutes" to every read: that
+    run stops waiting at its share's end and is passed on; the other district's run still gets
+    its time, and the invocation ends before its timeout (nothing counts a receive)."""
+    import time
+
+    from rostersync_tools.local.functions import LambdaContext
+
+    slow_sis, quick_sis = make_sandbox_sis(**DISTRICT), make_sandbox_sis(**DISTRICT)
+    slow, quick = connected_district(slow_sis), connected_district(quick_sis)
+    slow_sis.inject("503", count=1000, retry_after=120)
+    monkeypatch.setattr(domain.worker, "SAFETY_SECONDS", 3.0)  # a 20 s function: a smaller reserve
+    monkeypatch.setattr(domain.worker, "MIN_SLICE_SECONDS", 1.0)
+    slow_run, quick_run = (domain.runs.start_run(d, "manual", "full") for d in (slow, quick))
+    event = sqs_event(*((f"m-{run.district_id}", {"districtId": run.district_id, "runId": run.run_id,
+                                                  "action": "run"}, 1) for run in (slow_run, quick_run)))
+    began = time.monotonic()
+    answer = domain.worker.handle_batch(event, LambdaContext("sync_worker", timeout_s=20))
+    assert time.monotonic() - began < 20, "the invocation ran into its timeout"
+    assert answer == {"batchItemFailures": []}
+    assert domain.store.get_run(quick, quick_run.run_id).status == "succeeded"
+    assert domain.store.get_run(slow, slow_run.run_id).status in ("queued", "running")
+    passed_on = drain(domain)
+    assert passed_on == [{"districtId": slow, "runId": slow_run.run_id, "action": "run", "stalls": 1}]

@@ -102,7 +102,8 @@ def test_a_sync_killed_inside_a_phase_ends_like_an_uninterrupted_one(make_sandbo
 def test_kills_in_a_checkpoint_save_the_sweep_and_the_checkpoint_delete_are_survived(make_sandbox_sis, aws):
     """The places where a half-done write matters most, aimed at directly, one after another."""
     sis = make_sandbox_sis(**{**TINY, "seed": 77})
-    district, reference = connect_district(sis), connect_district(sis)
+    # No hold for review here: the point is a sweep that deactivates many records.
+    district, reference = connect_district(sis, guard_max_share=1.0), connect_district(sis, guard_max_share=1.0)
     for d in (district, reference):
         assert sync(d).outcome.value == "succeeded"
     sis.advance_day(4)
@@ -142,10 +143,16 @@ def test_a_checkpoint_whose_delete_died_part_way_is_never_read_half(aws):
     class Died(Exception):
         pass
 
-    store = CheckpointStore(BatchStore())
-    blobs = {f"set{i}": bytes([i]) * 100 for i in range(8)}
-    for deletes_done in range(10):
-        store.save("dst_ckpt", "run_ckpt", {"phase": "sweep"}, blobs)
+    from rostersync.sync.run_state import RunPlan, RunState
+
+    store = CheckpointStore(BatchStore(), "dst_ckpt", "run_ckpt")
+    plan = RunPlan(selection={"schools": None, "grades": None, "subjects": None}, guard_max_share=0.2,
+                   guard_min_records=20, connection={"hostUrl": "https://sis.example.org", "clientId": "c"})
+    state = RunState(mode="full", plan=plan, started_at="2026-12-01T08:00:00+00:00", phase="sweep")
+    for i, name in enumerate(state.sets):
+        state.sets[name].add(f"record-{i}")
+    for deletes_done in range(16):
+        store.save(state)
         real, done = store.client, []
 
         class DiesAfter:
@@ -160,10 +167,11 @@ def test_a_checkpoint_whose_delete_died_part_way_is_never_read_half(aws):
 
         store.client = DiesAfter()
         try:
-            store.delete("dst_ckpt", "run_ckpt")
+            store.delete()
         except Died:
             pass
         store.client = real
-        loaded = store.load("dst_ckpt", "run_ckpt")
-        assert loaded is None or loaded.blobs == blobs, deletes_done
+        loaded = store.load()
+        assert loaded is None or loaded.to_json() == state.to_json(), deletes_done
+        assert loaded is None or all(f"record-{i}" in loaded.sets[name] for i, name in enumerate(state.sets))
         figures.add("crashes_survived")

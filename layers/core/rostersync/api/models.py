@@ -271,3 +271,6 @@ class SyncConfigResponse(ResponseModel):
     full_sync_every_days: int
     deactivation_guard: DeactivationGuardOut
     next_sync_at: str | None = Field(description="When the next nightly sync is due (UTC, ISO 8601); null when disabled")
+    warnings: list[str] = Field(default_factory=list, description="Things to know about this configuration: a sync "
+                                "queued, running or held for review keeps the configuration it started with, and "
+                                "this one applies from the next run")

@@ -198,7 +198,25 @@ def put_sync_config(district_id: str):
     )
     save_sync_config(district, config)
     logger.info("Sync configuration saved", extra={"district_id": district_id, "enabled": config.enabled})
-    return respond(_config_response(district, config))
+    response = _config_response(district, config)
+    response.warnings = _runs_keeping_their_configuration(district)
+    return respond(response)
+
+
+def _runs_keeping_their_configuration(district: DistrictModel) -> list[str]:
+    """A run fixes its selection when it starts (sync/run_state.py): say so when one is under way."""
+    from rostersync.store.runs import latest_run
+
+    latest = latest_run(district.district_id)
+    if latest is None:
+        return []
+    if latest.status in ("queued", "running"):
+        return [f"Sync {latest.run_id} is {latest.status} with the previous configuration; this configuration "
+                "applies from the next run."]
+    if latest.status == "needs_review":
+        return [f"Sync {latest.run_id} is held for review; approving it applies what it found with the previous "
+                "configuration. This configuration applies from the next run."]
+    return []
 
 
 @router.get(

@@ -22,7 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from rostersync.observability import flush_metrics, logger, metrics
 from rostersync.store import runs as run_store
 from rostersync.store.districts import DistrictModel
-from rostersync.sync import locks, messages, runs
+from rostersync.sync import messages, runs
 from rostersync.sync.schedule import is_due, night_at
 
 
@@ -137,6 +137,6 @@ def _stranded_run_for_tonight(district: DistrictModel, now: datetime):
         return None
     if run.status != run_store.QUEUED or int(run.invocations or 0) > 0:
         return None
-    if locks.clock() - run.queued_at.timestamp() < RESEND_AFTER_SECONDS:
+    if runs.clock() - run.queued_at.timestamp() < RESEND_AFTER_SECONDS:
         return None  # just queued (by a dispatcher running alongside): its message is on the way
     return run

@@ -217,6 +217,7 @@ class SyncEngine:
             phase, started = state.phase, time.perf_counter()
             try:
                 outcome = self._phase_method(phase)()
+                self.store.flush()  # a phase is done when its writes are
             except DeltaNotEnough as reason:
                 # Everything written so far is right; a full sync finishes the run exactly.
                 logger.info("delta sync continues as a full sync: %s", reason)
@@ -230,7 +231,6 @@ class SyncEngine:
                 self.phase_seconds[phase] = round(self.phase_seconds.get(phase, 0) + time.perf_counter() - started, 3)
             if outcome is not None:
                 return outcome
-            self.store.flush()
             phases = DELTA_PHASES if state.mode == "delta" else FULL_PHASES
             state.phase = phases[phases.index(state.phase) + 1]
             state.offset = state.last_page_size = 0

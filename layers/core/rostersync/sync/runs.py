@@ -2,6 +2,10 @@
 -> succeeded | failed | needs_review (lock released). Approval puts a needs_review run back
 to queued; a dead-lettered failed run can be replayed once, as a new run with trigger replay.
 
+This is the one module callers (the API, the dispatcher, the worker, the ops CLI) use for a
+run's lifecycle; the district lock's rules (sync/locks.py) and the stored items (store/runs.py)
+sit below it and never call back up.
+
 Every transition is a conditional write (store/runs.py), so concurrent API calls, retried
 dispatchers and duplicate SQS deliveries cannot produce two runs or two results.
 """
@@ -23,7 +27,14 @@ __all__ = [
     "start_run",
     "start_replay",
     "approve_run",
+    "clock",
 ]
+
+
+
+def clock() -> float:
+    """Wall-clock epoch seconds, as the lock rules see them (tests move locks.clock)."""
+    return locks.clock()
 
 TRIGGERS = ("nightly", "manual", "replay")
 MODES = ("full", "delta")

@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from rostersync.observability import flush_metrics, logger, metrics, redact
 from rostersync.store import runs as store
 from rostersync.sync import messages, runs
-from rostersync.sync.locks import LockLost
+from rostersync.sync.runs import LockLost
 
 # Kept back from the invocation's time for what follows the engine (finishing the run,
 # re-sending a continuation) and for Lambda itself.
