@@ -125,7 +125,7 @@ def test_sync_config_is_saved_and_says_when_the_next_sync_is(api, fake_sis, conn
     assert answer.body == {
         "schools": ["org-1"], "grades": ["09", "10"], "subjects": None, "startDate": start, "enabled": True,
         "fullSyncEveryDays": 7, "deactivationGuard": {"maxShare": 0.2, "minRecords": 20},
-        "nextSyncAt": expected_next.isoformat().replace("+00:00", "Z"),
+        "nextSyncAt": expected_next.isoformat().replace("+00:00", "Z"), "warnings": [],
     }
     assert _as_admin(api, "GET", district_id, "/sync-config").body == answer.body
 

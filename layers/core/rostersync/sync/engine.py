@@ -36,9 +36,9 @@ from rostersync.store.schools import SchoolModel
 from rostersync.sync import mapping, validity
 from rostersync.sync.checkpoint import CheckpointStore
 from rostersync.sync.delta import DeltaNotEnough, DeltaPhases
-from rostersync.sync.fingerprints import FingerprintSet, fingerprint
+from rostersync.sync.fingerprints import fingerprint
 from rostersync.sync.parked_users import ParkedUsers
-from rostersync.sync.run_state import SETS, DeltaState, RunPlan, RunState, empty_counts
+from rostersync.sync.run_state import DeltaState, RunPlan, RunState, empty_counts
 from rostersync.sync.selection import class_is_in, enrollment_counts, is_active, user_is_eligible
 
 logger = logging.getLogger(__name__)
