@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
 from rostersync.ids import record_id
+from rostersync.notify import announce
 from rostersync.oneroster import BadRecord, ConnectionSettings, OneRosterClient
 from rostersync.oneroster.errors import OneRosterError
 from rostersync.settings import get_settings
@@ -173,6 +174,7 @@ class SyncEngine(DeltaPhases):
             return self._result(Outcome.CONTINUE)
         except OneRosterError as error:
             # A failed or partial read: nothing has been deactivated (deactivation comes last).
+            announce.sis_check(self.district_id, error)  # the connection's health (never raises)
             self.store.flush()
             if error.code in PERMANENT_SIS_ERRORS:
                 self.checkpoints.delete(self.district_id, self.run_id)
