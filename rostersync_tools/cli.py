@@ -95,7 +95,7 @@ def cmd_local_outbox(args) -> int:
 def cmd_openapi(_args) -> int:
     from rostersync.api.openapi import openapi_json
 
-    print(openapi_json())
+    sys.stdout.write(openapi_json())  # the same bytes as `python -m rostersync.api.openapi` (docs/openapi.json)
     return 0
 
 
