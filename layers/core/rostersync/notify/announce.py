@@ -50,15 +50,16 @@ def _iso(value: datetime | None) -> str | None:
 
 
 @_never_raises
-def sis_check(district_id: str, error=None) -> None:
-    """What the engine found reading the SIS: error None for a successful read, else the client's
-    OneRosterError (its code says which health)."""
+def sis_check(district_id: str, error=None, run_id: str | None = None) -> None:
+    """What a use of the SIS found: error None for success, else the client's OneRosterError (its
+    code says which health). From a run (`run_id`), the contacts hear when the run ends (one
+    message for the night, run_failed); from a connection test, at once."""
     if error is None:
         transition = health.record_check(district_id, health.OK)
     else:
         transition = health.record_check(district_id, health.health_of_error(getattr(error, "code", None)),
                                          str(error))
-    _announce_transition(transition)
+    _announce_transition(transition, notify=run_id is None)
 
 
 @_never_raises
@@ -71,7 +72,7 @@ def connection_saved(district_id: str, previous_health: str | None) -> None:
     _announce_transition(health.Transition(district_id, previous_health, health.OK, now, None))
 
 
-def _announce_transition(transition: health.Transition | None, run_id: str | None = None) -> None:
+def _announce_transition(transition: health.Transition | None, notify: bool = True) -> None:
     if transition is None:
         return
     district = get_district(transition.district_id)
@@ -84,8 +85,8 @@ def _announce_transition(transition: health.Transition | None, run_id: str | Non
         events.put(events.CONNECTION_UNHEALTHY, {**base, "error": transition.error or transition.current,
                                                  "whatToDo": advice})
         metrics.add_metric(name="ConnectionsUnhealthy", unit=MetricUnit.Count, value=1)
-        if transition.current in health.NEEDS_ADMIN:
-            message = notifications.connection_unhealthy(district, transition.current, transition.error, advice, run_id)
+        if notify and transition.current in health.NEEDS_ADMIN:
+            message = notifications.connection_unhealthy(district, transition.current, transition.error, advice)
             notifications.send_once(district, notifications.night_of(district), message)
     elif transition.restored:
         events.put(events.CONNECTION_RESTORED, base)
@@ -116,7 +117,7 @@ def run_finished(run, status: str, result) -> None:
     district = get_district(run.district_id)
     if status in (SUCCEEDED, NEEDS_REVIEW):
         # The whole SIS was read: the connection works.
-        _announce_transition(health.record_check(run.district_id, health.OK), run.run_id)
+        _announce_transition(health.record_check(run.district_id, health.OK))
     if status == SUCCEEDED:
         events.put(events.SYNC_SUCCEEDED, _run_detail(fresh, status, counts))
     elif status == NEEDS_REVIEW:

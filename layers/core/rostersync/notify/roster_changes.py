@@ -93,8 +93,9 @@ def _time(attribute: dict | None) -> datetime | None:
 
 
 def chunks(district_id: str, run_id: str, change_set: str, records: Iterator[dict],
-           chunk_bytes: int = CHUNK_BYTES) -> Iterator[dict]:
+           chunk_bytes: int | None = None) -> Iterator[dict]:
     """Roster Changed details, in order; the last has last=true and total."""
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
     held: dict | None = None
     current: list[dict] = []
     size = 0

@@ -174,7 +174,7 @@ class SyncEngine(DeltaPhases):
             return self._result(Outcome.CONTINUE)
         except OneRosterError as error:
             # A failed or partial read: nothing has been deactivated (deactivation comes last).
-            announce.sis_check(self.district_id, error)  # the connection's health (never raises)
+            announce.sis_check(self.district_id, error, run_id=self.run_id)  # the connection's health (never raises)
             self.store.flush()
             if error.code in PERMANENT_SIS_ERRORS:
                 self.checkpoints.delete(self.district_id, self.run_id)
