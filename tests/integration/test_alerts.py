@@ -234,3 +234,38 @@ def test_a_held_run_is_told_once_and_its_approval_announces_only_the_deactivatio
     assert len(changes) == deactivated
     assert len(found["Sync Held For Review"]) == 1 and len(found["Sync Succeeded"]) == 2
     assert len(outbox(domain, district.id)) == 1
+
+
+def _wrong_path(domain, district):
+    from rostersync.store.districts import DistrictModel
+
+    DistrictModel(district.id).update(actions=[DistrictModel.connection.host_url.set(district.sis.host_url + "/no-such-vendor")])
+
+
+def _lose_the_lock(domain, district):
+    from rostersync.store.districts import DistrictModel
+
+    DistrictModel(district.id).update(actions=[DistrictModel.active_run_id.remove(), DistrictModel.lock_expires_at.remove()])
+
+
+@pytest.mark.parametrize("break_it, health_event, message_kind", [
+    (_wrong_path, "not_oneroster", "connection_unhealthy"),
+    (_lose_the_lock, None, "sync_failed"),
+], ids=["not_oneroster", "lost_lock"])
+def test_each_other_failure_kind_is_one_event_of_each_kind_and_one_message(domain, district, break_it, health_event,
+                                                                          message_kind):
+    assert run_to_end(domain, district.id).status == "succeeded"
+    before = kinds(kept(domain, district.id))
+    run = domain.runs.start_run(district.id, "manual", "full")
+    break_it(domain, district)
+    message = {"districtId": district.id, "runId": run.run_id, "action": "run"}
+    assert deliver(domain, message) == {"batchItemFailures": []}
+    assert deliver(domain, message, receives=2, message_id="msg-2") == {"batchItemFailures": []}  # a duplicate
+    assert domain.store.get_run(district.id, run.run_id).status == "failed"
+    found = kept(domain, district.id)
+    new = {k: v - before.get(k, 0) for k, v in kinds(found).items() if v - before.get(k, 0)}
+    assert new == ({"Sync Failed": 1, "Connection Unhealthy": 1} if health_event else {"Sync Failed": 1})
+    if health_event:
+        assert found["Connection Unhealthy"][-1]["health"] == health_event
+        assert health(domain, district.id).health == health_event
+    assert [m.kind for m in outbox(domain, district.id)] == [message_kind]
