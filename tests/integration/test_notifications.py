@@ -96,3 +96,22 @@ def test_messages_never_carry_a_registered_secret(setup):
     assert n.send_once(setup.district, "2026-12-02", message)
     stored = n.recent(setup.district.district_id)[0]
     assert secret not in stored.body + stored.subject and "[redacted]" in stored.body
+
+
+def test_an_eventbridge_outage_does_not_stop_the_email(setup, monkeypatch, capsys):
+    from rostersync.notify import announce, events
+
+    def down(*_):
+        raise RuntimeError("EventBridge is down")
+
+    monkeypatch.setattr(events, "put", down)
+    monkeypatch.setattr("rostersync.store.runs.get_run", lambda *_: None)
+    run = SimpleNamespace(district_id=setup.district.district_id, run_id="run_3", trigger="manual", mode="full",
+                          started_at=None, finished_at=datetime.now(timezone.utc), night="2026-12-04", counts={},
+                          approved_at=None, dead_lettered_at=None)
+    announce.run_failed(run, "The run lost its district lock before a worker could start it.")
+    assert [(m.kind, m.status) for m in setup.notifications.recent(setup.district.district_id)] == [("sync_failed", "sent")]
+    from rostersync.observability import flush_metrics
+
+    flush_metrics()
+    assert '"AnnounceFailures":[1.0]' in capsys.readouterr().out

@@ -106,6 +106,16 @@ def _run_detail(run, status: str, counts: dict | None, failure: str | None = Non
     return detail
 
 
+def _step(name: str, function, *args) -> None:
+    """One part of an announcement: its failure is logged and counted, and the other parts still
+    go out (an EventBridge outage must not stop the email, nor the other way round)."""
+    try:
+        function(*args)
+    except Exception as error:  # noqa: BLE001
+        logger.exception("could not announce", extra={"announce": name, "error_type": type(error).__name__})
+        metrics.add_metric(name="AnnounceFailures", unit=MetricUnit.Count, value=1)
+
+
 @_never_raises
 def run_finished(run, status: str, result) -> None:
     """The worker recorded the run's end: the run's event, the connection's health for a run that
@@ -117,19 +127,20 @@ def run_finished(run, status: str, result) -> None:
     district = get_district(run.district_id)
     if status in (SUCCEEDED, NEEDS_REVIEW):
         # The whole SIS was read: the connection works.
-        _announce_transition(health.record_check(run.district_id, health.OK))
+        _step("health", lambda: _announce_transition(health.record_check(run.district_id, health.OK)))
     if status == SUCCEEDED:
-        events.put(events.SYNC_SUCCEEDED, _run_detail(fresh, status, counts))
+        _step("event", events.put, events.SYNC_SUCCEEDED, _run_detail(fresh, status, counts))
     elif status == NEEDS_REVIEW:
         held = dict(getattr(result, "held_deactivations", None) or {})
-        events.put(events.SYNC_HELD, {**_run_detail(fresh, status, counts), "heldDeactivations": held,
-                                      "approvePath": f"/districts/{run.district_id}/syncs/{run.run_id}/approve"})
+        _step("event", events.put, events.SYNC_HELD, {
+            **_run_detail(fresh, status, counts), "heldDeactivations": held,
+            "approvePath": f"/districts/{run.district_id}/syncs/{run.run_id}/approve"})
         if district is not None:
-            notifications.send_once(district, notifications.night_of(district, run.night),
-                                    notifications.sync_held(district, fresh, held))
+            _step("notification", notifications.send_once, district, notifications.night_of(district, run.night),
+                  notifications.sync_held(district, fresh, held))
     elif status == FAILED:
         _failed(fresh, district, getattr(result, "failure", None), counts, dead_lettered=False)
-    _roster_changed(fresh, counts)
+    _step("roster_changed", _roster_changed, fresh, counts)
 
 
 @_never_raises
@@ -139,12 +150,12 @@ def run_failed(run, failure: str) -> None:
     fresh = run_store.get_run(run.district_id, run.run_id) or run
     counts = run_store.normalised_counts(fresh.counts.as_dict() if hasattr(fresh.counts, "as_dict") else fresh.counts)
     _failed(fresh, get_district(run.district_id), failure, counts, dead_lettered=fresh.dead_lettered_at is not None)
-    _roster_changed(fresh, counts)
+    _step("roster_changed", _roster_changed, fresh, counts)
 
 
 def _failed(run, district: DistrictModel | None, failure: str | None, counts: dict, dead_lettered: bool) -> None:
-    events.put(events.SYNC_FAILED, {**_run_detail(run, FAILED, counts, failure or "no detail"),
-                                    "deadLettered": dead_lettered})
+    _step("event", events.put, events.SYNC_FAILED, {**_run_detail(run, FAILED, counts, failure or "no detail"),
+                                                    "deadLettered": dead_lettered})
     if district is None:
         return
     night = notifications.night_of(district, run.night)
@@ -157,14 +168,13 @@ def _failed(run, district: DistrictModel | None, failure: str | None, counts: di
                                                      health.ADVICE[connection.health], run.run_id)
     else:
         message = notifications.sync_failed(district, run, failure)
-    notifications.send_once(district, night, message)
+    _step("notification", notifications.send_once, district, night, message)
 
 
 def _roster_changed(run, counts: dict) -> None:
     if run.started_at is None:
         return
-    client = events_store_client()
-    roster_changes.announce(client, run.district_id, run.run_id, counts, run.started_at, run.approved_at)
+    roster_changes.announce(_roster_client(), run.district_id, run.run_id, counts, run.started_at, run.approved_at)
 
 
 @functools.lru_cache(maxsize=4)
@@ -174,7 +184,7 @@ def _dynamodb(region: str, endpoint: str | None):
     return boto3.client("dynamodb", region_name=region)
 
 
-def events_store_client():
+def _roster_client():
     from rostersync.settings import get_settings
 
     return _dynamodb(get_settings().region, os.environ.get("AWS_ENDPOINT_URL"))
