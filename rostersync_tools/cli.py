@@ -69,11 +69,33 @@ def cmd_local_tick(args) -> int:
     return 0
 
 
+def cmd_local_events(args) -> int:
+    from rostersync_tools.local.state import NoRunningStack
+    from rostersync_tools.local.watch import show_events
+
+    out = _domain_logs_to_stderr()
+    try:
+        return show_events(args.district, args.type, args.limit, args.json, args.full, args.follow, out=out)
+    except NoRunningStack as error:
+        return _fail(str(error))
+
+
+def cmd_local_outbox(args) -> int:
+    from rostersync_tools.local.state import NoRunningStack
+    from rostersync_tools.local.watch import show_outbox
+
+    out = _domain_logs_to_stderr()
+    try:
+        return show_outbox(args.district, args.limit, args.json, out=out)
+    except NoRunningStack as error:
+        return _fail(str(error))
+
+
 # ---------------------------------------------------------------- the rest
 def cmd_openapi(_args) -> int:
     from rostersync.api.openapi import openapi_json
 
-    print(openapi_json())
+    sys.stdout.write(openapi_json())  # the same bytes as `python -m rostersync.api.openapi` (docs/openapi.json)
     return 0
 
 
@@ -125,6 +147,21 @@ def build_parser() -> argparse.ArgumentParser:
     tick = local_commands.add_parser("tick", help="run the nightly dispatcher once, as EventBridge would at --time")
     tick.add_argument("--time", default=None, metavar="ISO8601", help="the instant, e.g. 2026-12-02T10:00:00Z (default now)")
     tick.set_defaults(run=cmd_local_tick)
+
+    events = local_commands.add_parser("events", help="the events the stack put on its bus, newest first")
+    events.add_argument("--follow", "-f", action="store_true", help="then keep printing new ones until Ctrl-C")
+    events.add_argument("--district", metavar="ID", help="only this district's")
+    events.add_argument("--type", metavar="DETAIL_TYPE", help='only this detail type, e.g. "Sync Failed"')
+    events.add_argument("--limit", type=int, default=50, metavar="N", help="at most N (default 50)")
+    events.add_argument("--full", action="store_true", help="print each event's whole detail")
+    events.add_argument("--json", action="store_true", help="one JSON event per line")
+    events.set_defaults(run=cmd_local_events)
+
+    outbox = local_commands.add_parser("outbox", help="the messages sent to district contacts, newest first")
+    outbox.add_argument("--district", metavar="ID", help="only this district's")
+    outbox.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (default 20)")
+    outbox.add_argument("--json", action="store_true", help="print JSON")
+    outbox.set_defaults(run=cmd_local_outbox)
 
     for name, (_, help_text) in DELEGATED.items():
         commands.add_parser(name, help=help_text, add_help=False)

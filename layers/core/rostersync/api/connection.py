@@ -31,8 +31,16 @@ from rostersync.oneroster import (
     RetryPolicy,
     test_connection,
 )
+from rostersync.notify import announce
+from rostersync.notify import health as connection_health
 from rostersync.settings import get_settings
-from rostersync.store.districts import DistrictModel, SisConnection, remove_connection, save_connection
+from rostersync.store.districts import (
+    DistrictModel,
+    SisConnection,
+    get_district,
+    remove_connection,
+    save_connection,
+)
 
 router = APIGatewayHttpRouter()
 
@@ -104,6 +112,8 @@ def _settings_of(connection: SisConnection) -> ConnectionSettings:
 
 
 def _response(connection: SisConnection, warnings: list[str]) -> SisConnectionResponse:
+    from rostersync.api.districts import health_out
+
     return SisConnectionResponse(
         host_url=connection.host_url,
         client_id=connection.client_id,
@@ -114,6 +124,7 @@ def _response(connection: SisConnection, warnings: list[str]) -> SisConnectionRe
         status="connected",
         warnings=warnings,
         connected_at=connection.connected_at.isoformat().replace("+00:00", "Z"),
+        health=health_out(connection),
     )
 
 
@@ -191,6 +202,8 @@ def put_connection(district_id: str):
     # saved without its secret could not be used).
     secret_name = secrets.put_client_secret(district_id, secret)
     warnings = list(dict.fromkeys(report.warnings))
+    tested_at = _now()
+    previous_health = district.connection.health if district.connection is not None else None
     connection = SisConnection(
         host_url=report.host_url,
         client_id=request.client_id,
@@ -200,9 +213,13 @@ def put_connection(district_id: str):
         scope=request.scope,
         secret_name=secret_name,
         warnings=warnings,
-        connected_at=_now(),
+        connected_at=tested_at,
+        health=connection_health.OK,
+        last_checked_at=tested_at,
+        last_ok_at=tested_at,
     )
     save_connection(district, connection)
+    announce.connection_saved(district_id, previous_health)  # Connection Restored if it was unhealthy
     metrics.add_metric(name="SisConnectionSaved", unit=MetricUnit.Count, value=1)
     logger.info(
         "SIS connection saved",
@@ -227,6 +244,39 @@ def get_connection(district_id: str):
     if district.connection is None:
         raise not_connected()
     return respond(_response(district.connection, list(district.connection.warnings or [])))
+
+
+@router.post(
+    PATH + "/test",
+    **documented(
+        "Test the saved SIS connection now and record its health",
+        operation_id="testSisConnection",
+        tag="SIS connection",
+        response=SisConnectionResponse,
+        errors=(401, 403, 404),
+        description="Uses the saved credentials. The answer is 200 whatever the SIS says: `health` tells how it went "
+        "(a failure turns the connection unhealthy, a success restores it). 404 not_connected without a connection.",
+    ),
+)
+def test_saved_connection(district_id: str):
+    district = district_for_admin(router.current_event.raw_event, district_id)
+    if district.connection is None:
+        raise not_connected()
+    try:
+        secret = secrets.get_client_secret(district_id)
+    except secrets.SecretNotFound:
+        raise conflict("not_connected", "The SIS secret is missing: save the connection again (step 2).") from None
+    allow_private = get_settings().allow_private_sis_hosts
+    try:
+        test_connection(_settings_of(district.connection), secret, allow_private=allow_private)
+        announce.sis_check(district_id)
+    except OneRosterError as error:
+        logger.info("saved SIS connection test failed", extra={"district_id": district_id, "error_code": error.code})
+        announce.sis_check(district_id, error)
+    fresh = get_district(district_id)
+    if fresh is None or fresh.connection is None:
+        raise not_connected()
+    return respond(_response(fresh.connection, list(fresh.connection.warnings or [])))
 
 
 @router.delete(

@@ -34,7 +34,7 @@ MAX_LISTED_PROBLEMS = 5
 
 # Pydantic error types raised by our own validators (PydanticCustomError) that are API error
 # codes in their own right; any other validation problem is `invalid_request`.
-DOMAIN_CODES = frozenset({"invalid_timezone", "invalid_date", "start_date_in_past"})
+DOMAIN_CODES = frozenset({"invalid_timezone", "invalid_date", "start_date_in_past", "invalid_email"})
 
 # Plainer words for the problems people hit most; pydantic's own message otherwise.
 _PLAIN_MESSAGES = {

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
+from rostersync.notify import announce
 from rostersync.oneroster import BadRecord, ConnectionSettings, OneRosterClient, OutOfTime
 from rostersync.oneroster.errors import OneRosterError
 from rostersync.secrets import SecretNotFound
@@ -201,6 +202,7 @@ class SyncEngine:
                                 "was removed or replaced during the run); the next run uses the current connection.")
         except OneRosterError as error:
             # A failed or partial read: nothing has been deactivated (deactivation comes last).
+            announce.sis_check(self.district_id, error, run_id=self.run_id)  # the connection's health (never raises)
             self.store.flush()
             if error.code in PERMANENT_SIS_ERRORS:
                 self.checkpoints.delete()
