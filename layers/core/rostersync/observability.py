@@ -1,7 +1,9 @@
-"""Logging, metrics and tracing for the whole domain, and the guard that keeps SIS secrets
+"""Logging and metrics for the whole domain, and the guard that keeps SIS secrets
 out of every log line.
 
-Use the shared objects: `from rostersync.observability import logger, metrics, tracer`.
+Use the shared objects: `from rostersync.observability import logger, metrics`.
+No X-Ray SDK: nothing is traced inside the functions, so the layer does not carry it (and the
+second copy of botocore it brings).
 
 Secret redaction works in two layers, because a secret can reach a log record from any
 library (botocore logs request bodies at DEBUG, OAuth libraries log what they sign):
@@ -21,7 +23,7 @@ import logging
 import threading
 import traceback
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 SERVICE = "rostersync"
@@ -95,7 +97,6 @@ logging.setLogRecordFactory(_redacting_record_factory)
 
 logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
-tracer = Tracer(service=SERVICE)
 
 
 def flush_metrics() -> None:
