@@ -172,6 +172,19 @@ def query_flag(name: str, value: str | None, default: bool = False) -> bool:
     raise unprocessable("invalid_request", f"{name} must be true or false.")
 
 
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+def query_limit(value: str | None, default: int, maximum: int) -> int:
+    """?limit= for every paged route: ASCII digits only, 1..maximum; 422 otherwise.
+    (str.isdigit accepts "²" and "٣", which int() then refuses or reads; neither is a limit.)"""
+    if value is None or value == "":
+        return default
+    if len(value) > len(str(maximum)) + 3 or not set(value) <= _ASCII_DIGITS or not 1 <= int(value) <= maximum:
+        raise unprocessable("invalid_request", f"limit must be a whole number from 1 to {maximum}.")
+    return int(value)
+
+
 def respond(model: BaseModel, status: int = 200) -> Response:
     """`model` as camelCase JSON."""
     return Response(status_code=status, content_type="application/json", body=model.model_dump_json(by_alias=True))
