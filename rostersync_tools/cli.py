@@ -73,7 +73,10 @@ def cmd_local_tick(args) -> int:
 def cmd_openapi(_args) -> int:
     from rostersync.api.openapi import openapi_json
 
-    print(openapi_json())
+    # The document ends in one newline already: print() would add a second, and the committed
+    # docs/openapi.json would then read as stale.
+    sys.stdout.write(openapi_json())
+    sys.stdout.flush()
     return 0
 
 
@@ -100,8 +103,18 @@ def _now_utc() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rostersync")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rostersync", description="Roster Sync tools: local stack, sandbox SIS, ops, demo.")
+    parser.add_argument("--version", action="version", version=f"rostersync {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="command", required=True)
 
     local = commands.add_parser("local", help="the local stack (embedded AWS, HTTP API, sync worker, sandbox SIS)")
