@@ -22,6 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 
 from rostersync.api import connection, provisioning, rosters, school_matching, sync_setup, syncs
 from rostersync.api.auth import authorize_request, request_path
+from rostersync.api.deadline import request_time
 from rostersync.api.errors import ApiError, bad_request, internal_error
 from rostersync.api.validation import invalid
 from rostersync.observability import flush_metrics, logger, redaction_scope
@@ -98,8 +99,9 @@ def _lambda_error(error: ApiError) -> dict:
 
 def handle(event: dict, context) -> dict:
     started = time.perf_counter()
-    # A secret in this request's body is redacted while the request is handled, then forgotten.
-    with redaction_scope():
+    # A secret in this request's body is redacted while the request is handled, then forgotten;
+    # reads of the SIS end in time for API Gateway's 29 s.
+    with redaction_scope(), request_time(context):
         try:
             authorize_request(event)
             response = app.resolve(event, context)

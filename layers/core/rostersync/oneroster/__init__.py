@@ -13,7 +13,7 @@ in ../shared/ONEROSTER.md.
 from .client import COLLECTIONS, ConnectionSettings, OneRosterClient
 from .connection_test import ConnectionReport, test_connection
 from .errors import (BadResponse, InsufficientScope, InvalidCredentials, InvalidHostUrl, NotOneRoster,
-                     OneRosterError, RequestRejected, ServerError, UnreachableHost)
+                     OneRosterError, OutOfTime, RequestRejected, ServerError, UnreachableHost)
 from .filters import DateStyle, Filter, changed_since, parse_filter, where
 from .hosts import HostUrl, normalise_host_url
 from .paging import Page, RecordStream
@@ -26,5 +26,5 @@ __all__ = [
     "Org", "AcademicSession", "Course", "Class", "User", "Enrollment", "BadRecord",
     "Filter", "where", "parse_filter", "changed_since", "DateStyle",
     "OneRosterError", "InvalidHostUrl", "UnreachableHost", "InvalidCredentials", "InsufficientScope",
-    "NotOneRoster", "ServerError", "BadResponse", "RequestRejected",
+    "NotOneRoster", "ServerError", "BadResponse", "RequestRejected", "OutOfTime",
 ]

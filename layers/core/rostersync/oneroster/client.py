@@ -56,7 +56,9 @@ class OneRosterClient:
                  page_limit: int = 1000, max_in_flight: int = 4, connect_timeout: float = 5,
                  read_timeout: float = 30, max_retries: int = 5, *, retry_policy: RetryPolicy | None = None,
                  resolver: Resolver | None = None, max_pages: int = DEFAULT_MAX_PAGES,
-                 address_policy: AddressPolicy | None = None):
+                 address_policy: AddressPolicy | None = None, deadline: float | None = None):
+        """`deadline`: a time.monotonic() instant past which no request runs or waits (the
+        setup API's 29 s); reads then raise OutOfTime."""
         if not isinstance(client_secret, str) or not client_secret:
             raise ValueError("client_secret is required.")
         self.settings = settings
@@ -73,8 +75,8 @@ class OneRosterClient:
         self._requests_total = 0
         self._count_lock = threading.Lock()
         policy = address_policy or AddressPolicy(allow_private, resolver)
-        self._http = HttpClient(policy, connect_timeout=connect_timeout,
-                                read_timeout=read_timeout, pool_size=max(10, self.max_in_flight * 2))
+        self._http = HttpClient(policy, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                                pool_size=max(10, self.max_in_flight * 2), deadline=deadline)
         retry = retry_policy or RetryPolicy(max_retries=max_retries)
         self._requester = Requester(self._http, retry, self._secrets, on_request=self._count_request)
         self._auth = build_authenticator(

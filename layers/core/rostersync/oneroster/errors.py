@@ -50,6 +50,13 @@ class UnreachableHost(OneRosterError):
     code = "unreachable_host"
 
 
+class OutOfTime(UnreachableHost):
+    """The caller's deadline came before the SIS answered (the setup API must answer within
+    API Gateway's 29 s). A kind of UnreachableHost: to a sync it is as transient."""
+
+    code = "out_of_time"
+
+
 class InvalidCredentials(OneRosterError):
     """401, or a token endpoint that refuses the client id and secret."""
 
@@ -88,7 +95,7 @@ class RequestRejected(OneRosterError):
 
 ERROR_TYPES: dict[str, type[OneRosterError]] = {
     cls.code: cls
-    for cls in (InvalidHostUrl, UnreachableHost, InvalidCredentials, InsufficientScope,
+    for cls in (InvalidHostUrl, UnreachableHost, OutOfTime, InvalidCredentials, InsufficientScope,
                 NotOneRoster, ServerError, BadResponse, RequestRejected)
 }
 

@@ -14,6 +14,7 @@ Retries and auth recovery live one level up (requester.py). Here:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
@@ -22,12 +23,13 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from .errors import BadResponse, InvalidHostUrl, UnreachableHost
+from .errors import BadResponse, InvalidHostUrl, OutOfTime, UnreachableHost
 from .hosts import AddressPolicy
 
 log = logging.getLogger("rostersync.oneroster")
 
 MAX_REDIRECTS = 5
+MIN_USEFUL_S = 0.25  # closer to the deadline than this, a request is not started
 USER_AGENT = "rostersync-oneroster/1.0"
 _REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
 
@@ -47,7 +49,7 @@ class ExchangeFailed(Exception):
 
     # kind -> retryable?
     KINDS = {"connect": True, "timeout": True, "reset": True, "truncated": True,
-             "dns": False, "tls": False, "redirects": False}
+             "dns": False, "tls": False, "redirects": False, "deadline": False}
 
     def __init__(self, kind: str, message: str):
         super().__init__(message)
@@ -63,6 +65,8 @@ class ExchangeFailed(Exception):
             return BadResponse(self.message, endpoint=endpoint)
         if self.kind == "redirects":
             return BadResponse(self.message, endpoint=endpoint)
+        if self.kind == "deadline":
+            return OutOfTime(self.message, endpoint=endpoint)
         return UnreachableHost(self.message, endpoint=endpoint)
 
 
@@ -116,9 +120,11 @@ class HttpClient:
     """A requests session with the address guard, timeouts and hand-followed redirects."""
 
     def __init__(self, policy: AddressPolicy, *, connect_timeout: float, read_timeout: float,
-                 pool_size: int = 10):
+                 pool_size: int = 10, deadline: float | None = None):
         self.policy = policy
         self.timeout = (connect_timeout, read_timeout)
+        # A time.monotonic() instant no request may run past (None: only the timeouts bound it).
+        self.deadline = deadline
         session = requests.Session()
         session.trust_env = False
         session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
@@ -127,6 +133,18 @@ class HttpClient:
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         self.session = session
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (None without one)."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def _timeout(self) -> tuple[float, float]:
+        left = self.remaining()
+        if left is None:
+            return self.timeout
+        if left <= MIN_USEFUL_S:
+            raise ExchangeFailed("deadline", "The SIS did not answer in the time this request has.")
+        return (min(self.timeout[0], left), min(self.timeout[1], left))
 
     def send(self, method: str, url: str, *, headers_for: HeadersFor, data: dict | None = None) -> requests.Response:
         """One request, following redirects; raises ExchangeFailed or InvalidHostUrl."""
@@ -152,8 +170,9 @@ class HttpClient:
 
     def _send_once(self, method, url, headers, data, endpoint) -> requests.Response:
         try:
+            timeout = self._timeout()
             return self.session.request(method, url, headers=headers, data=data,
-                                        allow_redirects=False, timeout=self.timeout)
+                                        allow_redirects=False, timeout=timeout)
         except BlockedPeer:
             raise InvalidHostUrl("The SIS host name now resolves to a private, loopback or reserved address; "
                                  "only public hosts are called.", endpoint=endpoint) from None
@@ -162,6 +181,8 @@ class HttpClient:
         except requests.exceptions.ConnectTimeout:
             raise ExchangeFailed("timeout", "Connecting to the SIS timed out.") from None
         except requests.exceptions.ReadTimeout:
+            if (self.remaining() or 1.0) <= MIN_USEFUL_S:
+                raise ExchangeFailed("deadline", "The SIS did not answer in the time this request has.") from None
             raise ExchangeFailed("timeout", "The SIS did not answer in time (read timeout).") from None
         except requests.exceptions.ChunkedEncodingError:
             raise ExchangeFailed("truncated", "The SIS's answer was cut off before its end.") from None

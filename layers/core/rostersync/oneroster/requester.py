@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 import requests
 
-from .errors import BadResponse, InvalidCredentials, NotOneRoster, OneRosterError, scrub
-from .http import ExchangeFailed, HeadersFor, HttpClient, endpoint_of
+from .errors import BadResponse, InvalidCredentials, NotOneRoster, OneRosterError, OutOfTime, scrub
+from .http import MIN_USEFUL_S, ExchangeFailed, HeadersFor, HttpClient, endpoint_of
 from .responses import (InvalidJson, StatusInfo, decode_json, describe_body, error_for_status,
                         error_for_status_info, looks_like_html, status_info)
 from .retries import RetryPolicy, is_retryable_status
@@ -157,6 +157,10 @@ class Requester:
 
     def _wait(self, attempt: int, retry_after: str | None, endpoint: str, why: str) -> None:
         delay = self.retry.delay(attempt, retry_after)
+        left = self.http.remaining()
+        if left is not None and delay + MIN_USEFUL_S >= left:
+            raise OutOfTime(f"The SIS did not answer in the time this request has ({why} on {endpoint}).",
+                            endpoint=endpoint)
         log.warning("OneRoster %s: %s; retry %d of %d in %.2f s", endpoint, why, attempt + 1,
                     self.retry.max_retries, delay)
         if delay > 0:
