@@ -11,7 +11,7 @@ ROLES = ("platform_admin", "district_admin", "teacher")
 # Subcommands owned elsewhere that parse their own arguments.
 DELEGATED = {
     "sandbox-sis": ("rostersync_tools.sandbox_sis.cli", "the sandbox OneRoster 1.1 SIS (rostersync sandbox-sis --help)"),
-    "ops": ("rostersync_tools.ops.cli", "on-call: dead-letter queue list and redrive (rostersync ops --help)"),
+    "ops": ("rostersync_tools.ops.cli", "on-call: dead-letter queue, runs, redrive (rostersync ops --help)"),
 }
 
 

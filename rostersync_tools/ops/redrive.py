@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from rostersync_tools.ops.dlq import make_visible, receive_all
-from rostersync_tools.ops.output import shorten, table
+from rostersync_tools.ops.output import table
 
 GAVE_UP = "The sync worker stopped on its last attempt; the run's message was found in the dead-letter queue."
 HOLD_VISIBILITY_S = 300  # the messages stay ours while we replay them
@@ -178,7 +178,7 @@ class RedriveReport:
                          + f"; {len(self.moved_runs)} run(s) prepared for replay by the worker.")
         if self.replayed:
             rows = [(item["districtId"], item.get("failedRunId"), item.get("replayRunId"),
-                     item.get("replayStatus", "queued"), item.get("changes"), shorten(item.get("note"), 100))
+                     item.get("replayStatus", "queued"), item.get("changes"), " ".join((item.get("note") or "-").split()))
                     for item in self.replayed]
             lines.append(table(("DISTRICT", "FAILED RUN", "REPLAY RUN", "STATUS", "CHANGES", "NOTE"), rows))
             lines.append("(trigger replay; changes: +created ~updated -deactivated)")

@@ -65,6 +65,11 @@ def _changes(run: dict) -> str:
     return f"+{totals['created']} ~{totals['updated']} -{totals['deactivated']}"
 
 
+def _seconds(instant: str | None) -> str | None:
+    """2026-12-01T14:26:03.803512Z -> 2026-12-01T14:26:03Z (a table needs no microseconds)."""
+    return instant[:19] + "Z" if instant and len(instant) > 20 else instant
+
+
 def runs_table(district_id: str, runs: list[dict]) -> str:
     if not runs:
         return f"District {district_id} has no runs yet."
@@ -78,8 +83,8 @@ def runs_table(district_id: str, runs: list[dict]) -> str:
             note = f"replay of {run['replayOf']}" + (f"; {note}" if note else "")
         if run.get("status") == "needs_review":
             note = "deactivations held: approve with POST .../syncs/{runId}/approve" + (f"; {note}" if note else "")
-        rows.append((run["runId"], run["trigger"], run["mode"], run["status"], run.get("queuedAt"),
-                     run.get("finishedAt"), _changes(run), str(run.get("errorTotal", 0)), shorten(note, 100)))
+        rows.append((run["runId"], run["trigger"], run["mode"], run["status"], _seconds(run.get("queuedAt")),
+                     _seconds(run.get("finishedAt")), _changes(run), str(run.get("errorTotal", 0)), shorten(note, 160)))
     lines = [f"Recent runs of district {district_id}, newest first (changes: +created ~updated -deactivated):",
              table(header, rows), f"{len(runs)} run(s). Details: rostersync ops run RUN_ID --district {district_id}"]
     return "\n".join(lines)
