@@ -151,7 +151,7 @@ def test_a_refresh_answers_within_the_request_time_with_a_real_slow_sis(api, slo
     answer = _as_admin(api, "GET", district_id, "/sync-options", query={"refresh": "true"})
     took = time.monotonic() - started
     assert answer.status == 200 and answer.body["stale"] is True
-    assert took < 3.5, took  # 40 pages at 0.5 s would be 20 s
+    assert took < 8.0, took  # 2 s for the SIS; 40 pages at 0.5 s would be 20 s
 
 
 def test_auth_auto_detection_answers_within_the_request_time(api, slow_sis, monkeypatch):
@@ -170,4 +170,4 @@ def test_auth_auto_detection_answers_within_the_request_time(api, slow_sis, monk
     took = time.monotonic() - started
     assert (answer.status, answer.code) == (422, "unreachable_host")
     assert "authMethod" in answer.message
-    assert took < 3.0, took  # probing 4 token URLs at 3 s each would be 12 s
+    assert took < 7.0, took  # 2 s for the SIS; probing 4 token URLs at 3 s each would be 12 s
