@@ -11,7 +11,7 @@ ROLES = ("platform_admin", "district_admin", "teacher")
 # Subcommands owned elsewhere that parse their own arguments.
 DELEGATED = {
     "sandbox-sis": ("rostersync_tools.sandbox_sis.cli", "the sandbox OneRoster 1.1 SIS (rostersync sandbox-sis --help)"),
-    "ops": ("rostersync_tools.ops.cli", "on-call: dead-letter queue list and redrive (rostersync ops --help)"),
+    "ops": ("rostersync_tools.ops.cli", "on-call: dead-letter queue, runs, redrive (rostersync ops --help)"),
 }
 
 
@@ -95,7 +95,10 @@ def cmd_local_outbox(args) -> int:
 def cmd_openapi(_args) -> int:
     from rostersync.api.openapi import openapi_json
 
-    sys.stdout.write(openapi_json())  # the same bytes as `python -m rostersync.api.openapi` (docs/openapi.json)
+    # The document ends in one newline already: print() would add a second, and the committed
+    # docs/openapi.json would then read as stale.
+    sys.stdout.write(openapi_json())
+    sys.stdout.flush()
     return 0
 
 
@@ -122,8 +125,18 @@ def _now_utc() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rostersync")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rostersync", description="Roster Sync tools: local stack, sandbox SIS, ops, demo.")
+    parser.add_argument("--version", action="version", version=f"rostersync {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="command", required=True)
 
     local = commands.add_parser("local", help="the local stack (embedded AWS, HTTP API, sync worker, sandbox SIS)")

@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from rostersync import secrets
 from rostersync.api.auth import district_for_admin
+from rostersync.api.deadline import sis_deadline
 from rostersync.api.errors import ApiError, conflict
 from rostersync.api.models import SisConnectionRequest, SisConnectionResponse
 from rostersync.api.openapi import documented
@@ -44,7 +45,8 @@ from rostersync.store.districts import (
 
 router = APIGatewayHttpRouter()
 
-# Reads behind an API request must finish inside API Gateway's 29 s: short timeouts, one retry.
+# Reads behind an API request must finish inside API Gateway's 29 s: short timeouts, one retry,
+# and the request's deadline (api/deadline.py) over all of them.
 API_CLIENT_OPTIONS = {
     "connect_timeout": 4,
     "read_timeout": 10,
@@ -73,6 +75,11 @@ _ADVICE: dict[str, tuple[str, str]] = {
         "not_oneroster",
         "The host does not answer like a OneRoster 1.1 server. Check the host URL, including any vendor path before "
         "/ims/oneroster/v1p1 (for example https://sis.example.org/vendor).",
+    ),
+    "out_of_time": (
+        "unreachable_host",
+        "The SIS did not answer everything within the time a setup request has (about 25 s). Try again; if it "
+        "stays slow, give authMethod (oauth1 or oauth2) and for OAuth 2 the tokenUrl, so nothing needs probing.",
     ),
     "server_error": (
         "unreachable_host",
@@ -145,7 +152,8 @@ def saved_sis_client(district: DistrictModel) -> Iterator[OneRosterClient]:
         raise conflict("not_connected", "The SIS secret is missing: save the connection again (step 2).") from None
     try:
         allow_private = get_settings().allow_private_sis_hosts
-        with OneRosterClient(_settings_of(connection), secret, allow_private=allow_private, **API_CLIENT_OPTIONS) as client:
+        with OneRosterClient(_settings_of(connection), secret, allow_private=allow_private,
+                             deadline=sis_deadline(), **API_CLIENT_OPTIONS) as client:
             yield client
     except OneRosterError as error:
         logger.warning("SIS read failed", extra={"district_id": district.district_id, "error_code": error.code})
@@ -193,7 +201,7 @@ def put_connection(district_id: str):
             token_url=request.token_url,
             scope=request.scope,
         )
-        report = test_connection(settings, secret, allow_private=allow_private)
+        report = test_connection(settings, secret, allow_private=allow_private, deadline=sis_deadline())
     except OneRosterError as error:
         metrics.add_metric(name="SisConnectionTestFailed", unit=MetricUnit.Count, value=1)
         logger.info("SIS connection test failed", extra={"district_id": district_id, "error_code": error.code})

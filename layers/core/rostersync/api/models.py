@@ -316,6 +316,11 @@ class SyncOptionsResponse(ResponseModel):
     grades: list[str]
     subjects: list[str]
     refreshed_at: str = Field(description="When these were read from the SIS (UTC, ISO 8601)")
+    stale: bool = Field(
+        default=False,
+        description="true when ?refresh=true could not read the whole SIS within the request's time (about 25 s): "
+        "these are the cached options of refreshedAt. Each full sync refreshes them too.",
+    )
 
 
 class DeactivationGuard(RequestModel):

@@ -389,8 +389,8 @@ class SyncEngine:
                                           scope=connection["scope"])
             secret = get_client_secret(self.district_id, version_id=connection.get("secretVersion"))
             self._client = OneRosterClient(settings, secret, allow_private=self.settings.allow_private_sis_hosts,
-                                           page_limit=self.tuning.page_limit, max_in_flight=self.tuning.sis_in_flight,
-                                           time_left=self.time_left)
+                                           page_limit=self.tuning.page_limit, max_in_flight=self.tuning.sis_in_flight)
+            self._client.set_time_left(self.time_left)
         return self._client
 
     def pages(self, collection: str, record_type: str, filter: str | None = None):
