@@ -92,7 +92,8 @@ async function route() {
     return renderDistricts();
   }
   const districtId = parts[1];
-  renderNav(districtId);
+  // A district admin's menu is always their own district's, whatever the address says.
+  renderNav(ctx.session.role === "district_admin" ? ctx.session.districtId : districtId);
   const page = { ...ctx, districtId, district: () => districtProfile(districtId) };
   try {
     if (parts.length === 2) return await renderOverview(page);

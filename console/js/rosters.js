@@ -45,7 +45,7 @@ export async function renderRosters(page, kind) {
       h("caption", { class: "visually-hidden" }, KINDS[kind]),
       h("thead", {}, h("tr", {}, columns.map(([title]) => h("th", { scope: "col" }, title)))),
       h("tbody", {}, shown.length ? shown.map((item) => h("tr", { dataset: { id: item.userId || item.classId } },
-        columns.map(([, cell]) => h("td", {}, cell(item)))))
+        columns.map(([title, cell]) => h("td", { dataset: { label: title } }, cell(item)))))
         : h("tr", {}, h("td", { colspan: columns.length, class: "empty" }, items.length ? "Nothing on this page matches." : `No ${KINDS[kind].toLowerCase()} here.`)))));
     const pageNo = cursors.length;
     info.textContent = `Page ${pageNo}: ${items.length} ${KINDS[kind].toLowerCase()}` + (q ? `, ${shown.length} matching “${search.value.trim()}” on this page` : "") + (nextCursor ? "; more on the next page" : "");

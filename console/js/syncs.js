@@ -67,11 +67,11 @@ export async function renderSyncs(page, onLeave) {
   let rows = [];
 
   const row = (run) => h("tr", { dataset: { runId: run.runId, status: run.status } },
-    h("td", {}, h("a", { href: runHref(page, run.runId) }, when(run.startedAt || run.queuedAt, district.timezone))),
-    h("td", {}, statusBadge(run.status), ACTIVE.has(run.status) ? h("progress", { "aria-label": "in progress" }) : null),
-    h("td", {}, TRIGGERS[run.trigger] || run.trigger, ` · ${run.mode}`),
-    h("td", {}, countsLine(run)),
-    h("td", {}, run.errorTotal ? plural(run.errorTotal, "error") : "—"));
+    h("td", { dataset: { label: "Started" } }, h("a", { href: runHref(page, run.runId) }, when(run.startedAt || run.queuedAt, district.timezone))),
+    h("td", { dataset: { label: "Status" } }, statusBadge(run.status), ACTIVE.has(run.status) ? h("progress", { "aria-label": "in progress" }) : null),
+    h("td", { dataset: { label: "How" } }, TRIGGERS[run.trigger] || run.trigger, ` · ${run.mode}`),
+    h("td", { dataset: { label: "Counts" } }, countsLine(run)),
+    h("td", { dataset: { label: "Errors" } }, run.errorTotal ? plural(run.errorTotal, "error") : "—"));
 
   const drawRows = () => {
     tbody.replaceChildren(...(rows.length ? rows.map(row) : [h("tr", {}, h("td", { colspan: 5, class: "empty" }, "No syncs yet."))]));
