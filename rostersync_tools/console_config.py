@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import mimetypes
 import sys
+import time
+from pathlib import Path
 
 DEFAULT_STACK = "rostersync-dev"
 # The scopes the console asks the hosted UI for: openid gives the ID token (the bearer).
@@ -78,25 +81,70 @@ def upload(config: dict, outputs: dict[str, str], region: str | None) -> str:
     return f"s3://{bucket}/config.json"
 
 
+CONSOLE_DIR = Path(__file__).resolve().parents[1] / "console"
+# index.html and config.json are read fresh on every visit; the modules may be cached briefly
+# (a deploy also invalidates CloudFront's copies).
+_NO_CACHE = {"index.html", "config.json"}
+
+
+def console_files(directory: Path = CONSOLE_DIR) -> list[tuple[Path, str]]:
+    """Every file of the console and its key in the bucket (no config.json: that is generated)."""
+    return sorted((path, path.relative_to(directory).as_posix()) for path in directory.rglob("*")
+                  if path.is_file() and path.name != "config.json")
+
+
+def deploy(outputs: dict[str, str], region: str | None, directory: Path = CONSOLE_DIR) -> list[str]:
+    """Upload the console's files and its config.json to the stack's bucket, then invalidate
+    CloudFront's cached copies. Returns the keys written."""
+    import boto3
+
+    config = config_from_outputs(outputs)
+    bucket = outputs.get("ConsoleBucketName")
+    if not bucket:
+        raise ValueError("the stack has no output ConsoleBucketName")
+    s3 = boto3.client("s3", region_name=region)
+    written = []
+    for path, key in console_files(directory):
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType=content_type,
+                      CacheControl="no-cache" if key in _NO_CACHE else "max-age=300")
+        written.append(key)
+    written.append(upload(config, outputs, region).rsplit("/", 1)[-1])
+    distribution = outputs.get("ConsoleDistributionId")
+    if distribution:
+        boto3.client("cloudfront").create_invalidation(DistributionId=distribution, InvalidationBatch={
+            "Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": str(time.time())})
+    return written
+
+
+def _read_outputs(args) -> dict[str, str]:
+    if args.outputs:
+        with open(args.outputs, encoding="utf-8") as file:
+            raw = json.load(file)
+        return {o["OutputKey"]: o["OutputValue"] for o in raw} if isinstance(raw, list) else raw
+    return stack_outputs(args.stack, args.region)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rostersync console", description="The district admin console's deploy helpers.")
     commands = parser.add_subparsers(dest="console_command", metavar="subcommand", required=True)
     config = commands.add_parser("config", help="print (or --upload) the deployed console's config.json")
-    config.add_argument("--stack", default=DEFAULT_STACK, help=f"CloudFormation stack name (default {DEFAULT_STACK})")
-    config.add_argument("--region", default=None)
-    config.add_argument("--outputs", metavar="FILE",
-                        help="read the outputs from a JSON file ({OutputKey: OutputValue} or describe-stacks' list) "
-                             "instead of CloudFormation")
+    deploy_command = commands.add_parser("deploy", help="upload console/ and its config.json to the stack's bucket; invalidate CloudFront")
+    for command in (config, deploy_command):
+        command.add_argument("--stack", default=DEFAULT_STACK, help=f"CloudFormation stack name (default {DEFAULT_STACK})")
+        command.add_argument("--region", default=None)
+        command.add_argument("--outputs", metavar="FILE",
+                             help="read the outputs from a JSON file ({OutputKey: OutputValue} or describe-stacks' "
+                                  "Outputs list) instead of CloudFormation")
     config.add_argument("--upload", action="store_true", help="write it to the stack's console bucket as config.json")
     args = parser.parse_args(argv)
     try:
-        if args.outputs:
-            with open(args.outputs, encoding="utf-8") as file:
-                raw = json.load(file)
-            outputs = {o["OutputKey"]: o["OutputValue"] for o in raw} if isinstance(raw, list) else raw
-        else:
-            outputs = stack_outputs(args.stack, args.region)
+        outputs = _read_outputs(args)
         built = config_from_outputs(outputs)
+        if args.console_command == "deploy":
+            written = deploy(outputs, args.region)
+            print(f"uploaded {len(written)} files; open {outputs['ConsoleUrl']}", file=sys.stderr)
+            return 0
         if args.upload:
             print(f"uploaded {upload(built, outputs, args.region)}", file=sys.stderr)
     except (ValueError, OSError, KeyError) as error:
