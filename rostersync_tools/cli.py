@@ -114,8 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     sis = up.add_mutually_exclusive_group()
     sis.add_argument("--sis-port", type=int, default=8900, help="sandbox SIS port (default 8900)")
     sis.add_argument("--no-sis", action="store_true", help="do not start the sandbox SIS")
-    up.add_argument("--console-port", type=int, default=3001,
-                    help="the district admin console (default 3001; 0 for any free port)")
+    up.add_argument("--console-port", type=int, default=None,
+                    help="the district admin console (default 3001, or a free port when 3001 is taken; 0 for any free port)")
     up.set_defaults(run=cmd_local_up)
 
     token = local_commands.add_parser("token", help="print a bearer token the local stack accepts")

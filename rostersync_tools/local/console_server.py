@@ -142,14 +142,16 @@ class LocalConsole:
 
     def __init__(self, api_url: Callable[[], str], keys: Callable[[], KeyPair], port: int = 0,
                  sis_host_url: Callable[[], str | None] = lambda: None, directory: Path = CONSOLE_DIR,
-                 config: dict | None = None):
-        """`config`: serve this config.json instead of the local one (tests of the deployed sign-in)."""
+                 config: dict | None = None, any_port_if_busy: bool = False):
+        """`config`: serve this config.json instead of the local one (tests of the deployed sign-in).
+        `any_port_if_busy`: take a free port when `port` is taken (the default port, not one asked for)."""
         self.api_url = api_url
         self.keys = keys
         self.port = port
         self.sis_host_url = sis_host_url
         self.directory = Path(directory)
         self._config = config
+        self.any_port_if_busy = any_port_if_busy
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -168,7 +170,13 @@ class LocalConsole:
     def start(self) -> "LocalConsole":
         if not (self.directory / "index.html").is_file():
             raise RuntimeError(f"the console's files are missing ({self.directory}/index.html)")
-        self._server = _Server(("127.0.0.1", self.port), _Handler)
+        try:
+            self._server = _Server(("127.0.0.1", self.port), _Handler)
+        except OSError:
+            if not self.any_port_if_busy or self.port == 0:
+                raise
+            log.warning("port %d is taken: the console listens on another one (see the ready line)", self.port)
+            self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.console = self
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},

@@ -26,8 +26,10 @@ log = logging.getLogger(__name__)
 class LocalStack:
     def __init__(self, api_port: int = 0, aws_port: int = 0, sis=None, sis_port: int = 0,
                  aws: EmbeddedAws | None = None, state_dir: str | os.PathLike | None = None,
-                 write_state_file: bool = True, worker_handler=None, console_port: int | None = 0):
-        """`console_port`: where the console is served (0: any free port; None: not at all).
+                 write_state_file: bool = True, worker_handler=None, console_port: int | None = 0,
+                 console_port_is_default: bool = False):
+        """`console_port`: where the console is served (0: any free port; None: not at all); when it
+        is only the default (`console_port_is_default`), a taken port means another free one.
         `sis`: a SandboxSIS not yet started (this stack starts and stops it), or None.
         `aws`: an EmbeddedAws already started (tests share one; this stack leaves it running)."""
         self.api_port = api_port
@@ -40,6 +42,7 @@ class LocalStack:
         self.write_state_file = write_state_file
         self._worker_handler = worker_handler
         self.console_port = console_port
+        self.console_port_is_default = console_port_is_default
         self.api: LocalHttpApi | None = None
         self.console: LocalConsole | None = None
         self.worker: WorkerLoop | None = None
@@ -73,7 +76,8 @@ class LocalStack:
         self.api = LocalHttpApi(self.keys, port=self.api_port).start()
         if self.console_port is not None:
             self.console = LocalConsole(lambda: self.api_url, lambda: self.keys, port=self.console_port,
-                                        sis_host_url=lambda: self.sis_host_url).start()
+                                        sis_host_url=lambda: self.sis_host_url,
+                                        any_port_if_busy=self.console_port_is_default).start()
         self.worker = WorkerLoop(self.aws.client("sqs"), os.environ["SYNC_QUEUE_URL"],
                                  handler=self._worker_handler).start()
         self._check_answers()
