@@ -16,6 +16,7 @@ import pytest
 
 from rostersync_tools.local.stack import LocalStack
 from rostersync_tools.sandbox_sis import SandboxConfig, SandboxSIS
+from tests.browser.audit import audit
 from tests.fixtures.sandbox import SMALL_DISTRICT
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / ".rostersync" / "screenshots"
@@ -80,7 +81,8 @@ def console_stack(clean_aws, sandbox, tmp_path):
 
 
 class Screens:
-    """Screenshots of the page at desktop and phone width, named in order."""
+    """Screenshots of the page at desktop and phone width, named in order; at each, the page is
+    audited (contrast, labels, one h1, no sideways scrolling) and problems are collected."""
 
     def __init__(self, page, name: str):
         self.page = page
@@ -88,11 +90,14 @@ class Screens:
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.count = 0
+        self.problems: list[str] = []
 
     def shoot(self, label: str) -> None:
         self.count += 1
         for size_name, size in (("phone", PHONE), ("desktop", DESKTOP)):
             self.page.set_viewport_size(size)
+            if not self.page.locator("dialog[open]").count():
+                self.problems += [f"{label} ({size_name}): {p}" for p in audit(self.page)]
             self.page.screenshot(path=str(self.folder / f"{self.count:02d}-{label}-{size_name}.png"), full_page=True)
         self.page.set_viewport_size(DESKTOP)
 

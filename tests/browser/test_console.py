@@ -40,6 +40,8 @@ def test_a_district_admin_goes_from_an_empty_district_to_a_synced_one(console_st
 
     # Support (platform admin) creates the district and one school the app already has.
     page.goto(console)
+    page.get_by_role("heading", name="Sign in (local stack)").wait_for()
+    assert page.get_by_text("Local only").first.is_visible()
     shots.shoot("sign-in")
     sign_in_locally(page, console, "platform_admin")
     page.get_by_role("heading", name="Districts").wait_for()
@@ -194,18 +196,22 @@ def test_a_district_admin_goes_from_an_empty_district_to_a_synced_one(console_st
     shots.shoot("overview-held")
     page.get_by_role("link", name="Review it").click()
     page.locator("#held-counts").wait_for()
-    status, held_run = admin.get(f"/districts/{district_id}/syncs/{runs['syncs'][0]['runId']}")
     _, latest = admin.get(f"/districts/{district_id}/syncs", params={"limit": 1})
     held = latest["syncs"][0]
     assert held["status"] == "needs_review"
     shown_held = page.locator("#held-counts li[data-type=students]").inner_text()
     assert int(shown_held.split()[0].replace(",", "")) == held["heldDeactivations"]["students"]
     shots.shoot("held-run")
-    page.get_by_role("button", name="Approve deactivations").click()
+    # By keyboard: Enter opens the confirmation with focus on Cancel; Escape closes it, focus goes back.
+    page.get_by_role("button", name="Approve deactivations").focus()
+    page.keyboard.press("Enter")
     dialog = page.locator("dialog#confirm")
     dialog.get_by_text("Deactivate these records?").wait_for()
+    assert page.evaluate("document.activeElement.id") == "confirm-cancel"
     shots.shoot("approve-confirm")
-    dialog.get_by_role("button", name="Cancel").click()
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
+    assert page.evaluate("document.activeElement.id") == "approve"
     assert admin.get(f"/districts/{district_id}/syncs/{held['runId']}")[1]["status"] == "needs_review"
     page.get_by_role("button", name="Approve deactivations").click()
     dialog.get_by_role("button", name="Deactivate them").click()
@@ -237,6 +243,7 @@ def test_a_district_admin_goes_from_an_empty_district_to_a_synced_one(console_st
     shots.shoot("teacher-not-allowed")
 
     assert watch.errors == []
+    assert shots.problems == []
     assert api_url  # the API is another origin than the console: every call above crossed it (CORS)
     assert urlparse(api_url).port != urlparse(console).port
 
@@ -297,7 +304,29 @@ def test_the_deployed_sign_in_goes_to_the_hosted_ui_with_pkce_and_back(console_s
             assert "code=" not in page.url  # the code is gone from the address bar
             if role == "teacher":
                 assert page.get_by_role("button", name="Sign out").count() >= 1
-            Screens(page, f"cognito-{role}").shoot("after-sign-in")
+            shots = Screens(page, f"cognito-{role}")
+            shots.shoot("after-sign-in")
+            assert shots.problems == []
             assert watch.errors == []
     finally:
         deployed.stop()
+
+
+def test_the_page_audit_finds_what_it_looks_for(browser):
+    """The audit every screenshot runs (tests/browser/audit.py) does catch low contrast, an
+    unlabelled field, a missing h1 and a page wider than the screen."""
+    from tests.browser.audit import audit
+
+    page = browser.new_page(viewport={"width": 375, "height": 700})
+    try:
+        page.set_content('<main><p style="color:#999;background:#fff">faint text</p>'
+                         '<input name="nameless"><div style="width:900px">wide</div></main>')
+        problems = audit(page)
+        assert any(p.startswith("contrast") and "faint text" in p for p in problems)
+        assert any('no label: <input name="nameless">' in p for p in problems)
+        assert "main has 0 h1 headings" in problems
+        assert any(p.startswith("page scrolls sideways") for p in problems)
+        page.set_content('<main><h1>Fine</h1><label for="a">A</label><input id="a"><p>dark text</p></main>')
+        assert audit(page) == []
+    finally:
+        page.close()
