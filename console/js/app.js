@@ -119,7 +119,11 @@ function signInButton() {
   if (ctx.config.mode === "cognito") {
     return h("p", {}, h("button", { type: "button", class: "primary", id: "sign-in", onclick: () => startHostedSignIn(ctx.config) }, "Sign in"));
   }
-  return h("p", {}, h("a", { href: "#/", onclick: () => { sessionStorage.clear(); } }, "Sign in again"));
+  return h("p", {}, h("button", { type: "button", class: "primary", onclick: () => {
+    sessionStorage.clear();
+    window.location.hash = "#/";
+    window.location.reload();
+  } }, "Sign in again"));
 }
 
 async function renderSignIn() {

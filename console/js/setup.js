@@ -240,6 +240,17 @@ function todayIn(timeZone) {
   return `${get("year")}-${get("month")}-${get("day")}`;
 }
 
+/** When the first nightly sync should run, before saving (the saved answer's nextSyncAt is exact). */
+function firstNight(start, timeZone) {
+  const today = todayIn(timeZone);
+  const hour = Number(new Intl.DateTimeFormat("en-GB", { timeZone, hour: "2-digit", hourCycle: "h23" }).format(new Date()));
+  if (start > today) return `the night of ${start}, between 01:00 and 05:00 (${timeZone})`;
+  if (hour < 5) return `tonight: today ${today} before 05:00 (${timeZone})`;
+  const tomorrow = new Date(`${today}T12:00:00Z`);
+  tomorrow.setUTCDate(tomorrow.getUTCDate() + 1);
+  return `the night of ${tomorrow.toISOString().slice(0, 10)}, between 01:00 and 05:00 (${timeZone})`;
+}
+
 /** One filter (schools, grades or subjects): "everything" or a chosen list, with search and select all. */
 function selectionFieldset(name, title, options, saved) {
   const legendId = uid("legend");
@@ -328,7 +339,8 @@ async function stepSelection(page) {
       h("dt", {}, "Subjects"), h("dd", {}, describe(subjects.value(), "every subject")),
       h("dt", {}, "Nightly syncs"), h("dd", {}, enabled.checked
         ? `from ${startDate.value || "—"}, each night between 01:00 and 05:00 in ${district.timezone}`
-        : "off (syncs run only when started by hand)")));
+        : "off (syncs run only when started by hand)"),
+      enabled.checked && startDate.value ? [h("dt", {}, "First nightly sync"), h("dd", { id: "first-sync" }, firstNight(startDate.value, district.timezone))] : null));
   };
   form.addEventListener("change", updateReview);
   form.addEventListener("input", updateReview);

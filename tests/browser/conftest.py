@@ -49,7 +49,7 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # closed once the module's tests are done, not at the session's end
 def browser():
     from playwright.sync_api import sync_playwright
 
