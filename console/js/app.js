@@ -10,7 +10,7 @@ import { renderSetup, setupProgress } from "./setup.js";
 import { renderRun, renderSyncs, statusSummary } from "./syncs.js";
 import { add, busy, errorBox, field, formError, h, notice, render, showFormError, statusBadge } from "./ui.js";
 
-const ctx = { config: null, session: null, api: null, districts: new Map(), stopTimers: [] };
+const ctx = { config: null, session: null, api: null, districts: new Map(), stopTimers: [], navigation: 0 };
 
 /** Timers a page starts (progress polling) stop when the page changes. */
 export function onLeave(stop) { ctx.stopTimers.push(stop); }
@@ -77,6 +77,7 @@ function roleName(role) {
 
 async function route() {
   ctx.stopTimers.splice(0).forEach((stop) => stop());
+  ctx.navigation += 1;
   ctx.session = currentSession();
   renderAccount();
   const hash = window.location.hash.replace(/^#/, "") || "/";
@@ -94,7 +95,12 @@ async function route() {
   const districtId = parts[1];
   // A district admin's menu is always their own district's, whatever the address says.
   renderNav(ctx.session.role === "district_admin" ? ctx.session.districtId : districtId);
-  const page = { ...ctx, districtId, district: () => districtProfile(districtId) };
+  // A page renders only while it is still the page asked for: a slow answer for a page the
+  // admin has already left must not replace the one they are on.
+  const navigation = ctx.navigation;
+  const page = { ...ctx, districtId, district: () => districtProfile(districtId),
+    current: () => navigation === ctx.navigation,
+    render: (...children) => { if (navigation === ctx.navigation) render(...children); } };
   try {
     if (parts.length === 2) return await renderOverview(page);
     if (parts[2] === "setup") return await renderSetup(page, parts[3] ? Number(parts[3]) : null);
@@ -102,9 +108,9 @@ async function route() {
     if (parts[2] === "syncs") return await renderSyncs(page, onLeave);
     if (parts[2] === "rosters") return await renderRosters(page, parts[3] || "teachers");
     if (parts[2] === "classes" && parts[3]) return await renderRoster(page, parts[3]);
-    render(h("h1", {}, "Page not found"), h("p", {}, h("a", { href: `#/d/${encodeURIComponent(districtId)}` }, "Back to the district")));
+    page.render(h("h1", {}, "Page not found"), h("p", {}, h("a", { href: `#/d/${encodeURIComponent(districtId)}` }, "Back to the district")));
   } catch (error) {
-    render(h("h1", {}, "This page could not be shown"), errorBox(error),
+    page.render(h("h1", {}, "This page could not be shown"), errorBox(error),
       error.status === 401 ? signInButton() : h("p", {}, h("a", { href: "#/" }, "Back to the start")));
   }
 }
@@ -225,7 +231,7 @@ async function renderOverview(page) {
         : h("p", {}, "Setup is complete. ", h("a", { href: `${base}/syncs` }, "See the syncs"), ".")),
   ];
   if (ctx.session.role === "platform_admin") children.push(await appSchoolsCard(page));
-  render(...children);
+  page.render(...children);
 }
 
 /** Platform admins: the schools that exist in the app before the SIS is connected (step 3 matches them). */

@@ -2,7 +2,7 @@
 // cursors, and a class's roster. Search narrows the page shown (the API filters by school
 // and status; it has no text search).
 
-import { busy, errorBox, h, render, statusBadge } from "./ui.js";
+import { busy, errorBox, h, statusBadge } from "./ui.js";
 
 const KINDS = { teachers: "Teachers", students: "Students", classes: "Classes" };
 const PAGE_SIZE = 50;
@@ -74,7 +74,7 @@ export async function renderRosters(page, kind) {
   next.addEventListener("click", () => busy(next, async () => { cursors.push(nextCursor); await load(); }, "Loading…"));
   prev.addEventListener("click", () => busy(prev, async () => { cursors.pop(); await load(); }, "Loading…"));
 
-  render(h("h1", {}, KINDS[kind]),
+  page.render(h("h1", {}, KINDS[kind]),
     h("nav", { "aria-label": "Roster lists", class: "tabs" }, h("ul", {}, Object.entries(KINDS).map(([k, title]) =>
       h("li", {}, h("a", { href: rosterHref(page, k), "aria-current": k === kind ? "page" : null }, title))))),
     h("div", { class: "filters" },
@@ -97,7 +97,7 @@ export async function renderRoster(page, classId) {
     users.length ? h("ul", { class: "people", id: `${id}-list` }, users.map((u) => h("li", { dataset: { id: u.userId } },
       `${u.givenName || ""} ${u.familyName || ""}`.trim(), u.email ? h("span", { class: "muted" }, ` ${u.email}`) : null)))
       : h("p", { class: "empty" }, `No ${title.toLowerCase()}.`));
-  render(h("h1", {}, cls ? cls.title : "Class roster"),
+  page.render(h("h1", {}, cls ? cls.title : "Class roster"),
     h("p", {}, h("a", { href: rosterHref(page, "classes") }, "← All classes")),
     cls ? h("p", { class: "muted" }, [cls.classCode, (cls.grades || []).join(", "), (cls.subjects || []).join(", ")].filter(Boolean).join(" · ")) : null,
     people("Teachers", roster.teachers, "roster-teachers"), people("Students", roster.students, "roster-students"));

@@ -2,7 +2,7 @@
 // saved (connection, matches, configuration) and shows it.
 
 import {
-  add, busy, clearFieldErrors, errorBox, field, formError, h, notice, render, showFieldError, showFormError, statusBadge, uid, when,
+  add, busy, clearFieldErrors, errorBox, field, formError, h, notice, showFieldError, showFormError, statusBadge, uid, when,
 } from "./ui.js";
 
 const STEPS = ["About OneRoster", "Connect the SIS", "Match schools", "Choose what to sync"];
@@ -43,7 +43,9 @@ function stepper(page, current, progress) {
       progress[i] ? h("span", { class: "visually-hidden" }, " (done)") : null)))));
 }
 
-const go = (page, step) => { window.location.hash = `#/d/${encodeURIComponent(page.districtId)}/setup/${step}`; };
+const go = (page, step) => {
+  if (page.current()) window.location.hash = `#/d/${encodeURIComponent(page.districtId)}/setup/${step}`;
+};
 
 export async function renderSetup(page, step) {
   const progress = await setupProgress(page);
@@ -51,7 +53,7 @@ export async function renderSetup(page, step) {
     const next = progress.findIndex((done) => !done);
     return go(page, next === -1 ? 4 : next + 1);
   }
-  const chrome = (body) => render(h("h1", {}, `Step ${step} of 4: ${STEPS[step - 1]}`), stepper(page, step, progress), body);
+  const chrome = (body) => page.render(h("h1", {}, `Step ${step} of 4: ${STEPS[step - 1]}`), stepper(page, step, progress), body);
   if (step === 1) return chrome(stepIntro(page));
   if (step === 2) return chrome(await stepConnection(page));
   if (step === 3) return chrome(progress[1] ? await stepMatching(page) : needsConnection(page));

@@ -1,7 +1,7 @@
 // Syncs: the district's status at a glance, "sync now", the run history, one run's counts and
 // errors, live progress while a run is queued or running, and approving a held run.
 
-import { busy, confirmDialog, errorBox, h, notice, plural, render, replace, statusBadge, when } from "./ui.js";
+import { busy, confirmDialog, errorBox, h, notice, plural, replace, statusBadge, when } from "./ui.js";
 
 const TYPES = ["schools", "teachers", "students", "classes", "enrollments"];
 const COUNT_KINDS = ["created", "updated", "unchanged", "deactivated", "skipped"];
@@ -125,7 +125,7 @@ export async function renderSyncs(page, onLeave) {
     }
   }, "Starting…"));
 
-  render(h("h1", {}, "Syncs"), status,
+  page.render(h("h1", {}, "Syncs"), status,
     h("section", { class: "card", "aria-labelledby": "start-title" }, h("h2", { id: "start-title" }, "Start a sync"),
       h("div", { class: "inline-controls" }, h("label", { for: "sync-mode" }, "Kind"), mode, syncNow), message),
     h("section", { class: "card", "aria-labelledby": "history-title" }, h("h2", { id: "history-title" }, "History"),
@@ -188,7 +188,7 @@ export async function renderRun(page, runId, onLeave) {
   };
   const first = await page.api.get(`${base}/syncs/${encodeURIComponent(runId)}`);
   draw(first);
-  render(h("h1", {}, "Sync run"), h("p", {}, h("a", { href: `#/d/${encodeURIComponent(page.districtId)}/syncs` }, "← All syncs")), live, body);
+  page.render(h("h1", {}, "Sync run"), h("p", {}, h("a", { href: `#/d/${encodeURIComponent(page.districtId)}/syncs` }, "← All syncs")), live, body);
   if (ACTIVE.has(first.status)) { live.textContent = "Refreshing while it runs"; timer = setTimeout(refresh, POLL_MS); }
 }
 
