@@ -12,12 +12,14 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 REGION ?= us-east-1
 
-.PHONY: help venv demo test unit integration e2e lint validate build local sandbox bench soak clean openapi lock
+.PHONY: help venv demo test unit integration e2e browser lint validate build local sandbox bench soak clean openapi lock console-deploy
 
 help:
 	@echo "make demo   run the product locally against the sandbox SIS and print a sync summary"
 	@echo "make test   every check: pytest (unit, integration, e2e), sam validate --lint, sam build"
-	@echo "make local  start the local stack (API :3000, AWS :5000, sandbox SIS :8900)"
+	@echo "make local  start the local stack (API :3000, console :3001, AWS :5000, sandbox SIS :8900)"
+	@echo "make browser  the console's browser suite only (needs chromium)"
+	@echo "make console-deploy STACK=rostersync-dev  upload the console and its config.json to a deployed stack"
 	@echo "make bench  the district-scale benchmark (bench/README.md)"
 	@echo "make soak   the long fault and crash soak"
 	@echo "make lint / validate / build / openapi / lock / clean"
@@ -37,7 +39,12 @@ venv: $(STAMP)
 demo: venv
 	$(BIN)/rostersync demo
 
+# The browser suite (tests/browser) needs a Chromium: say plainly whether it runs.
+CHROMIUM ?= $(firstword $(ROSTERSYNC_CHROMIUM) $(wildcard /usr/bin/chromium) $(shell command -v chromium 2>/dev/null))
+
 test: venv
+	@if [ -n "$(CHROMIUM)" ]; then echo "browser suite: runs with $(CHROMIUM)"; \
+	 else echo "browser suite: SKIPPED, no Chromium found (apt-get install chromium, or set ROSTERSYNC_CHROMIUM)"; fi
 	$(BIN)/python -m pytest -q -m "not soak" tests
 	$(MAKE) --no-print-directory validate build
 
@@ -49,6 +56,13 @@ integration: venv
 
 e2e: venv
 	$(BIN)/python -m pytest -q tests/e2e -m "not soak"
+
+browser: venv
+	$(BIN)/python -m pytest -q tests/browser
+
+STACK ?= rostersync-dev
+console-deploy: venv
+	$(BIN)/rostersync console deploy --stack $(STACK) --region $(REGION)
 
 soak: venv
 	$(BIN)/python -m pytest -q -m soak tests
@@ -66,7 +80,7 @@ sandbox: venv
 	$(BIN)/rostersync sandbox-sis
 
 openapi: venv
-	$(BIN)/rostersync openapi > docs/openapi.json
+	$(BIN)/python -m rostersync.api.openapi > docs/openapi.json  # byte for byte what tests/unit/api/test_openapi.py expects
 
 bench: venv
 	$(BIN)/python bench/district_sync.py

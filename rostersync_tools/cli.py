@@ -12,6 +12,7 @@ ROLES = ("platform_admin", "district_admin", "teacher")
 DELEGATED = {
     "sandbox-sis": ("rostersync_tools.sandbox_sis.cli", "the sandbox OneRoster 1.1 SIS (rostersync sandbox-sis --help)"),
     "ops": ("rostersync_tools.ops.cli", "on-call: dead-letter queue, runs, redrive (rostersync ops --help)"),
+    "console": ("rostersync_tools.console_config", "the district admin console's deployed config.json (rostersync console --help)"),
 }
 
 
@@ -32,7 +33,7 @@ def _fail(message: str, code: int = 1) -> int:
 def cmd_local_up(args) -> int:
     from rostersync_tools.local.up import run_up
 
-    return run_up(args.api_port, args.aws_port, None if args.no_sis else args.sis_port)
+    return run_up(args.api_port, args.aws_port, None if args.no_sis else args.sis_port, console_port=args.console_port)
 
 
 def cmd_local_token(args) -> int:
@@ -148,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     sis = up.add_mutually_exclusive_group()
     sis.add_argument("--sis-port", type=int, default=8900, help="sandbox SIS port (default 8900)")
     sis.add_argument("--no-sis", action="store_true", help="do not start the sandbox SIS")
+    up.add_argument("--console-port", type=int, default=None,
+                    help="the district admin console (default 3001, or a free port when 3001 is taken; 0 for any free port)")
     up.set_defaults(run=cmd_local_up)
 
     token = local_commands.add_parser("token", help="print a bearer token the local stack accepts")

@@ -139,6 +139,11 @@ class DistrictResponse(ResponseModel):
     timezone: str
 
 
+class DistrictsResponse(ResponseModel):
+    districts: list[DistrictResponse]
+    next_cursor: str | None
+
+
 class CreateSchoolRequest(RequestModel):
     name: Name
     identifier: Identifier | None = Field(default=None, description="e.g. the state school code; helps matching")

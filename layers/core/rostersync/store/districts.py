@@ -218,3 +218,14 @@ def save_sync_options(district_id: str, options: SyncOptions) -> None:
     DistrictModel(district_id).update(
         actions=[DistrictModel.sync_options.set(options)], condition=DistrictModel.district_id.exists()
     )
+
+
+def list_districts(limit: int, after: str | None = None) -> tuple[list[DistrictModel], str | None]:
+    """One page of every district (platform admins pick one in the console), and the districtId
+    to continue after. A scan: the districts table holds one small item per district."""
+    last_key = {"districtId": {"S": after}} if after else None
+    scan = DistrictModel.scan(limit=limit, last_evaluated_key=last_key,
+                              attributes_to_get=["districtId", "name", "timezone"])
+    page = list(scan)
+    next_key = scan.last_evaluated_key
+    return page, (next_key["districtId"]["S"] if next_key else None)
