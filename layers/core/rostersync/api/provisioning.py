@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from rostersync.api.auth import district_for_admin, principal_from_event
+from rostersync.api.auth import principal_from_event
 from rostersync.api.errors import bad_request, conflict, not_found, unprocessable
 from rostersync.api.models import (
     CreateDistrictRequest,
