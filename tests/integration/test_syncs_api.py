@@ -2,6 +2,7 @@
 the embedded AWS: starting, the one-sync-at-a-time rule, history with cursors, approval."""
 
 import base64
+from datetime import datetime, timedelta, timezone
 import json
 import os
 from types import SimpleNamespace
@@ -228,7 +229,8 @@ def test_a_sync_that_cannot_be_queued_does_not_hold_the_district(domain, monkeyp
 def test_a_configuration_saved_during_a_run_says_it_applies_from_the_next_run(domain):
     district = make_district().district_id
     as_admin = admin(district)
-    config = {"schools": None, "grades": None, "subjects": None, "startDate": "2099-01-01", "enabled": True}
+    start = (datetime.now(timezone.utc) + timedelta(days=30)).date().isoformat()
+    config = {"schools": None, "grades": None, "subjects": None, "startDate": start, "enabled": True}
     saved = as_admin("PUT", f"/districts/{district}/sync-config", body=config)
     assert saved.status == 200 and saved.body["warnings"] == []
     run_id = as_admin("POST", f"/districts/{district}/syncs").body["runId"]
