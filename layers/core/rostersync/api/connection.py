@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 
 from rostersync import secrets
+from rostersync import audit
 from rostersync.api.auth import district_for_admin
 from rostersync.api.errors import ApiError, conflict
 from rostersync.api.models import SisConnectionRequest, SisConnectionResponse
@@ -203,6 +204,8 @@ def put_connection(district_id: str):
         connected_at=_now(),
     )
     save_connection(district, connection)
+    audit.record_event(event, district_id, "connection.update", before=audit.connection_view(district.connection),
+                       after=audit.connection_view(connection))
     metrics.add_metric(name="SisConnectionSaved", unit=MetricUnit.Count, value=1)
     logger.info(
         "SIS connection saved",
@@ -246,6 +249,9 @@ def delete_connection(district_id: str):
     # failure before the secret is deleted leaves nothing half-connected (and DELETE can be retried).
     remove_connection(district)
     secrets.delete_client_secret(district_id)
+    if district.connection is not None:
+        audit.record_event(router.current_event.raw_event, district_id, "connection.delete",
+                           before=audit.connection_view(district.connection))
     logger.info("SIS connection removed", extra={"district_id": district_id})
     return no_content()
 

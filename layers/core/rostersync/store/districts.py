@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from pynamodb.attributes import (
     BooleanAttribute,
+    JSONAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
@@ -89,6 +90,12 @@ class DistrictModel(Model):
     # Active records per type after the last successful sync: the delta sync's guard measures
     # its deactivations against these without reading the whole district.
     active_counts = MapAttribute(attr_name="activeCounts", null=True)
+    # Review (sync/review.py): after a rejection every deactivation waits for an admin
+    # ({runId, by, role, at}); after a rejection or a partial approval the next run is full.
+    deactivation_hold = JSONAttribute(attr_name="deactivationHold", null=True)
+    full_sync_due = BooleanAttribute(attr_name="fullSyncDue", null=True)
+    # A purge asked for or under way (sync/purge.py): {state, requestedBy, requestedAt, confirmedBy, ...}
+    purge = JSONAttribute(null=True)
 
 
 def _now() -> datetime:
