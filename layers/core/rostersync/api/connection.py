@@ -203,9 +203,9 @@ def put_connection(district_id: str):
         warnings=warnings,
         connected_at=_now(),
     )
+    before = audit.connection_view(district.connection)
     save_connection(district, connection)
-    audit.record_event(event, district_id, "connection.update", before=audit.connection_view(district.connection),
-                       after=audit.connection_view(connection))
+    audit.record_event(event, district_id, "connection.update", before=before, after=audit.connection_view(connection))
     metrics.add_metric(name="SisConnectionSaved", unit=MetricUnit.Count, value=1)
     logger.info(
         "SIS connection saved",
@@ -247,11 +247,11 @@ def delete_connection(district_id: str):
     district = district_for_admin(router.current_event.raw_event, district_id)
     # The district item first: once it has no connection nothing reads the secret, so a
     # failure before the secret is deleted leaves nothing half-connected (and DELETE can be retried).
+    before = audit.connection_view(district.connection)
     remove_connection(district)
     secrets.delete_client_secret(district_id)
-    if district.connection is not None:
-        audit.record_event(router.current_event.raw_event, district_id, "connection.delete",
-                           before=audit.connection_view(district.connection))
+    if before is not None:
+        audit.record_event(router.current_event.raw_event, district_id, "connection.delete", before=before)
     logger.info("SIS connection removed", extra={"district_id": district_id})
     return no_content()
 

@@ -13,6 +13,7 @@ The engine's side of this is sync/review.py.
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime, timezone
 from typing import Annotated, Literal
@@ -342,7 +343,7 @@ def preview(district_id: str, complete: Annotated[str | None, Query(description=
         from rostersync.api.sync_setup import _check_schools
 
         _check_schools(district, request.schools)
-    proposal = request.model_dump(mode="json", by_alias=True) | {"complete": every}
+    proposal = {**json.loads(json.dumps(request.model_dump(by_alias=True, warnings=False), default=str)), "complete": every}
     try:
         run = runs.start_run(district_id, "manual", "preview")
     except runs.RunInProgress as busy:

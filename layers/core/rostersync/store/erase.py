@@ -53,9 +53,9 @@ def keys_of_partition(client, table: str, hash_name: str, hash_value: str, range
 
 
 def delete_query(client, table: str, hash_name: str, hash_value: str, range_name: str,
-                 out_of_time: Callable[[], bool] = lambda: False) -> int:
-    """Delete every item under one partition key; stops early (returning what it did) when
-    `out_of_time` says so between batches."""
+                 out_of_time: Callable[[], bool] = lambda: False) -> tuple[int, bool]:
+    """Delete every item under one partition key: (how many, whether all are gone). Stops
+    early when `out_of_time` says so between batches."""
     count, batch = 0, []
     for key in keys_of_partition(client, table, hash_name, hash_value, range_name):
         batch.append(key)
@@ -63,7 +63,7 @@ def delete_query(client, table: str, hash_name: str, hash_value: str, range_name
             count += delete_keys(client, table, batch)
             batch = []
             if out_of_time():
-                return count
+                return count, False
     if batch:
         count += delete_keys(client, table, batch)
-    return count
+    return count, True

@@ -175,4 +175,4 @@ def delete_run(client, district_id: str, run_id: str) -> int:
     """Every record of the run (purge); how many were deleted."""
     from rostersync.store.erase import delete_query
 
-    return delete_query(client, table(), "runKey", run_key(district_id, run_id), "recordKey")
+    return delete_query(client, table(), "runKey", run_key(district_id, run_id), "recordKey")[0]
