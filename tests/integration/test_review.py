@@ -337,3 +337,27 @@ def test_a_purge_is_asked_for_confirmed_and_leaves_no_item_of_the_district(domai
     assert "DeletedDate" in secret  # scheduled for deletion
     assert active(neighbour)["students"]  # the neighbour keeps everything
     assert Admin(neighbour)("GET", "/syncs").status == 200
+
+
+def test_a_held_delta_lists_its_records_with_why(domain, make_sandbox_sis, connected_district):
+    from rostersync.store.districts import DistrictModel
+
+    sis = make_sandbox_sis(**DISTRICT)
+    district = connected_district(sis)
+    admin = Admin(district)
+    assert admin.sync(domain)["status"] == "succeeded"
+    before = active(district)
+    # As after a rejection, but without forcing a full sync: every deactivation of the delta waits.
+    DistrictModel(district).update(actions=[DistrictModel.deactivation_hold.set({"runId": "run_x", "by": "u"})])
+    sis.advance_day()
+    night = admin.sync(domain, mode="delta")
+    assert night["mode"] == "delta" and night["status"] == "needs_review", night
+    records = admin.all_held(night["runId"])
+    expected = expected_roster(sis.state())
+    held = held_by_type(records)
+    assert any(held.values())
+    for kind in KINDS:
+        assert held[kind] <= before[kind] - expected[kind], kind  # only what really goes
+    reasons = {r["reason"] for r in records}
+    assert reasons <= {"out_of_selection", "disabled", "no_class_in_selection", "class_leaving", "user_leaving"}
+    assert active(district)["students"] >= before["students"] & expected["students"]

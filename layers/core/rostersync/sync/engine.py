@@ -265,6 +265,8 @@ class SyncEngine:
         except SecretNotFound:
             return "The district's SIS secret is missing; connect the SIS again."
         plan = self.review.plan(RunPlan.of_district(self.district, version))
+        if plan is None:
+            return "This preview's proposed configuration is gone; start the preview again."
         self._use(self._fresh_state(self._effective_mode(plan), plan=plan, started_at=self.now.isoformat()))
         self._save_checkpoint()
         return None

@@ -69,12 +69,13 @@ class ReviewRecords:
 
     # ------------------------------------------------------------------ plan of a preview
     def plan(self, plan):
-        """A preview's plan takes the proposed selection (and guard) saved with its run."""
+        """A preview's plan takes the proposed selection (and guard) saved with its run; None
+        when the proposal is gone (a replayed preview: previews are started again instead)."""
         if self.engine.request.mode != PREVIEW:
             return plan
         proposal = run_records.get_proposal(self.engine.store.client, self.engine.district_id, self.engine.run_id)
         if proposal is None:
-            raise LookupError("the preview's proposed configuration is missing")
+            return None
         plan.selection = {name: proposal.get(name) for name in ("schools", "grades", "subjects")}
         guard = proposal.get("deactivationGuard") or {}
         if guard.get("maxShare") is not None:
