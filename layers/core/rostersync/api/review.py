@@ -310,7 +310,8 @@ def reject(district_id: str, run_id: str):
     except runs.NotApprovable as refused:
         raise conflict("run_not_in_review", refused.reason, runStatus=refused.status) from None
     DistrictModel(district_id).update(actions=[
-        DistrictModel.deactivation_hold.set({"runId": run_id, **review}), DistrictModel.full_sync_due.set(True)])
+        DistrictModel.deactivation_hold.set({"runId": run_id, **review}), DistrictModel.full_sync_due.set(True)],
+        condition=DistrictModel.district_id.exists())
     run_records.put_decision(client(), district_id, run_id, review)
     audit.record_event(event, district_id, "sync.reject", target=run_id, after={"decision": "rejected"})
     logger.info("held sync rejected", extra={"districtId": district_id, "runId": run_id})

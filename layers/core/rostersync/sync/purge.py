@@ -9,10 +9,9 @@ that a retry can always continue from:
   a sync still running is failed first and the purge waits a minute for its writes to stop;
   roster records (schools, users, classes, enrollments);
   every run's checkpoint parts and listed records, then the runs;
-  the audit log, leaving one minimal tombstone (who asked, who confirmed, when, how many
-  items went; no names);
   the SIS secret, scheduled for deletion (7-day recovery window);
-  the district item last.
+  a minimal tombstone in the audit log (who asked, who confirmed, when, how many items went);
+  the district item (no route reaches the district after it), then the rest of the audit log.
 Every step deletes what is still there, so a message delivered twice, retried after a crash
 or continued after the invocation's time ran short ends in the same state. The tombstone
 says when it is done (GET /districts/{id}/purge).
@@ -69,6 +68,8 @@ class Purge:
         """done, waiting (for a running sync to stop) or continue (out of time)."""
         district = get_district(self.district_id)
         if district is None:
+            if tombstone(self.client, self.district_id) is not None:
+                self._delete_audit()  # a retry after the district item went: finish the log
             logger.info("purge: the district is gone already")
             return DONE
         purge = district.purge or {}
@@ -98,22 +99,27 @@ class Purge:
             counts["runs"] = counts.get("runs", 0) + 1
             if self.out_of_time():
                 return self._continue(purge, counts)
-        audit_keys = (key for key in erase.keys_of_partition(self.client, st.audit_table, "districtId",
-                                                             self.district_id, "entryId")
-                      if key["entryId"]["S"] != TOMBSTONE)
-        counts["audit"] = counts.get("audit", 0) + erase.delete_keys(self.client, st.audit_table, audit_keys)
         self._delete_secret()
         self.client.put_item(TableName=st.audit_table, Item=to_item({
             "districtId": self.district_id, "entryId": TOMBSTONE, "action": "district.purged", "at": now_iso(),
             "bySub": (purge.get("confirmedBy") or {}).get("sub"), "byRole": "platform_admin",
             "after": json.dumps({"purgeId": self.purge_id, "requestedBy": purge.get("requestedBy"),
-                                 "requestedAt": purge.get("requestedAt"), "confirmedBy": purge.get("confirmedBy"),
-                                 "confirmedAt": purge.get("confirmedAt"), "itemsDeleted": sum(counts.values())}),
+                                 "confirmedBy": purge.get("confirmedBy"),
+                                 "itemsDeleted": sum(counts.values())}),
         }))
+        # The district item before the audit log: once it is gone no route can add an entry, and a
+        # retry that finds only the tombstone finishes the log.
         DistrictModel(self.district_id).delete()
+        self._delete_audit()
         metrics.add_metric(name="DistrictsPurged", unit=MetricUnit.Count, value=1)
         logger.info("district purged", extra={"districtId": self.district_id, "itemsDeleted": sum(counts.values())})
         return DONE
+
+    def _delete_audit(self) -> int:
+        st = self.settings
+        keys = (key for key in erase.keys_of_partition(self.client, st.audit_table, "districtId", self.district_id,
+                                                       "entryId") if key["entryId"]["S"] != TOMBSTONE)
+        return erase.delete_keys(self.client, st.audit_table, keys)
 
     def _continue(self, purge: dict, counts: dict) -> str:
         DistrictModel(self.district_id).update(actions=[DistrictModel.purge.set({**purge, "state": RUNNING,
