@@ -361,3 +361,25 @@ def test_a_held_delta_lists_its_records_with_why(domain, make_sandbox_sis, conne
     reasons = {r["reason"] for r in records}
     assert reasons <= {"out_of_selection", "disabled", "no_class_in_selection", "class_leaving", "user_leaving"}
     assert active(district)["students"] >= before["students"] & expected["students"]
+
+
+def test_a_purge_fails_a_running_sync_and_waits_for_it_before_erasing(domain, sandbox_sis, connected_district):
+    from rostersync.store.districts import get_district
+    from rostersync.sync import purge, runs
+
+    district = connected_district(sandbox_sis)
+    run = runs.start_run(district, "manual", "full")
+    assert runs.claim(run, "a-worker")  # a worker is on it right now
+    drain(domain)
+    confirmed = call("DELETE", f"/districts/{district}", role="platform_admin", query={"confirm": district})
+    assert confirmed.status == 202
+    purge_id = confirmed.body["purgeId"]
+    job = purge.Purge(district, purge_id, time_left=lambda: 900)
+    assert job.run() == "waiting"  # its writes may still land: the purge comes back later
+    assert domain.store.get_run(district, run.run_id).status == "failed"
+    assert get_district(district) is not None
+    assert job.run() == purge.DONE
+    assert get_district(district) is None and domain.store.get_run(district, run.run_id) is None
+    assert purge.Purge(district, purge_id, time_left=lambda: 900).run() == purge.DONE  # a duplicate: harmless
+    other = purge.Purge(connected_district(sandbox_sis), "prg_not_confirmed", time_left=lambda: 900)
+    assert other.run() == purge.DONE and get_district(other.district_id) is not None  # unconfirmed: ignored
