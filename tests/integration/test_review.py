@@ -383,3 +383,30 @@ def test_a_purge_fails_a_running_sync_and_waits_for_it_before_erasing(domain, sa
     assert purge.Purge(district, purge_id, time_left=lambda: 900).run() == purge.DONE  # a duplicate: harmless
     other = purge.Purge(connected_district(sandbox_sis), "prg_not_confirmed", time_left=lambda: 900)
     assert other.run() == purge.DONE and get_district(other.district_id) is not None  # unconfirmed: ignored
+
+
+def test_a_large_hold_is_listed_across_invocations(domain, make_sandbox_sis, connected_district, monkeypatch):
+    from rostersync.store import run_records
+    from rostersync.store.batch import dynamodb_client
+    from rostersync.store.districts import DistrictModel
+    from rostersync.sync import review
+    from rostersync.sync.engine import Outcome, SyncRequest, run_sync
+
+    sis = make_sandbox_sis(**DISTRICT)
+    district = connected_district(sis)
+    assert run_sync(SyncRequest(district, "run_first"), lambda: 1e9).outcome == Outcome.SUCCEEDED
+    before = active(district)
+    DistrictModel(district).update(actions=[DistrictModel.sync_config.schools.set(schools_of(sis)[:1])])
+    monkeypatch.setattr(review, "HELD_CHUNK", 10)
+    invocations, clock = 0, iter(range(10**6))
+    while True:  # each invocation is out of time after its first chunk (or page)
+        invocations += 1
+        result = run_sync(SyncRequest(district, "run_held"), lambda: 0 if next(clock) % 2 else 1)
+        if result.outcome != Outcome.CONTINUE:
+            break
+    assert result.outcome == Outcome.NEEDS_REVIEW
+    records, _ = run_records.list_records(dynamodb_client(), district, "run_held", "held#", 10_000)
+    assert len(records) == len({r["recordId"] for r in records}) == sum(result.held_deactivations.values())
+    expected = expected_roster(sis.state(), schools=schools_of(sis)[:1])
+    assert held_by_type(records) == {kind: before[kind] - expected[kind] for kind in KINDS}
+    assert invocations > sum(result.held_deactivations.values()) // 10  # it did pause between chunks

@@ -115,16 +115,28 @@ class ReviewRecords:
         return {t: n for t, n in leaving.items() if n} or None
 
     def write_held(self, items: Iterable[tuple]) -> None:
-        """One item per record the run would deactivate, with why (bounded chunks)."""
-        chunk = []
+        """One item per record the run would deactivate, with why (bounded chunks). A large hold
+        may take several invocations: the state's offset counts the records written (the sweep
+        lists them in the same order each time), and the run pauses between chunks."""
+        engine, state = self.engine, self.engine.state
+        chunk, seen = [], 0
         for entry in items:
+            seen += 1
+            if seen <= state.offset:
+                continue  # written by an earlier invocation
             chunk.append(entry)
             if len(chunk) >= HELD_CHUNK:
                 self._write_held_chunk(chunk)
                 chunk = []
+                engine.pages_this_invocation += 1
+                engine.progressed = True
+                if engine._out_of_time():
+                    state.offset = seen
+                    engine._pause()  # saves the state (and flushes the writes) and continues later
         if chunk:
             self._write_held_chunk(chunk)
-        self.engine.store.flush()
+        state.offset = 0
+        engine.store.flush()
 
     def _write_held_chunk(self, chunk: list[tuple]) -> None:
         engine = self.engine
