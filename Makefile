@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 REGION ?= us-east-1
 
-.PHONY: help venv demo test unit integration e2e lint validate build local sandbox bench soak clean openapi
+.PHONY: help venv demo test unit integration e2e lint validate build local sandbox bench soak clean openapi lock
 
 help:
 	@echo "make demo   run the product locally against the sandbox SIS and print a sync summary"
@@ -20,13 +20,16 @@ help:
 	@echo "make local  start the local stack (API :3000, AWS :5000, sandbox SIS :8900)"
 	@echo "make bench  the district-scale benchmark (bench/README.md)"
 	@echo "make soak   the long fault and crash soak"
-	@echo "make lint / validate / build / openapi / clean"
+	@echo "make lint / validate / build / openapi / lock / clean"
 
-$(STAMP): pyproject.toml layers/core/requirements.txt
+# Installed from the locks, every file checked against its hash; pip resolves nothing afresh.
+# The project itself goes in editable, without build isolation (setuptools comes from the lock too).
+$(STAMP): requirements-dev.lock layers/core/requirements.lock pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "python3.13 not found (pyenv install 3.13)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON313) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -67,6 +70,19 @@ openapi: venv
 
 bench: venv
 	$(BIN)/python bench/district_sync.py
+
+# Re-pin after changing pyproject.toml's dev extras or layers/core/requirements.txt.
+# The dev lock first (every platform); the layer's lock takes the same versions, for Lambda
+# (Linux arm64, Python 3.13), without the AWS SDK the runtime provides.
+LAYER_NOT_SHIPPED := botocore python-dateutil six s3transfer
+lock: venv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.13 --generate-hashes \
+		--custom-compile-command "make lock" --quiet -o requirements-dev.lock
+	cd layers/core && ../../$(BIN)/uv pip compile requirements.txt -c ../../requirements-dev.lock --generate-hashes \
+		--python-version 3.13 --python-platform aarch64-manylinux_2_28 \
+		$(foreach p,$(LAYER_NOT_SHIPPED),--no-emit-package $(p)) \
+		--custom-compile-command "make lock" --quiet -o requirements.lock
+	$(BIN)/python -m rostersync_tools.locks stamp
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .rostersync bench/results

@@ -3,6 +3,8 @@
     from rostersync import audit
     audit.record(district_id, principal, "contacts.update", before=old, after=new)
 
+(PATCH /districts/{id} records `district.update` with the name, time zone and contacts.)
+
 `principal` is the caller (api.auth.Principal, or anything with `sub` and `role`), or a
 string for the system itself. Before and after are plain JSON values describing the change;
 never pass a secret: keys that name one are dropped, and registered secrets are redacted

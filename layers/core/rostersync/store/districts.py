@@ -36,6 +36,12 @@ class SisConnection(MapAttribute):
     secret_name = UnicodeAttribute(attr_name="secretName")  # Secrets Manager name; the value lives only there
     warnings = ListAttribute(of=UnicodeAttribute, default=list)
     connected_at = UTCDateTimeAttribute(attr_name="connectedAt")
+    # What the last use of the connection found (rostersync.notify.health): every sync attempt
+    # and every connection test updates it. lastError is in words, never a secret.
+    health = UnicodeAttribute(null=True)  # ok | credentials_rejected | access_denied | unreachable | ...
+    last_checked_at = UTCDateTimeAttribute(attr_name="lastCheckedAt", null=True)
+    last_ok_at = UTCDateTimeAttribute(attr_name="lastOkAt", null=True)
+    last_error = UnicodeAttribute(attr_name="lastError", null=True)
 
 
 class SyncConfig(MapAttribute):
@@ -90,6 +96,9 @@ class DistrictModel(Model):
     # Active records per type after the last successful sync: the delta sync's guard measures
     # its deactivations against these without reading the whole district.
     active_counts = MapAttribute(attr_name="activeCounts", null=True)
+    # Who hears of a failed night, a held run or an unhealthy connection (validated addresses,
+    # set by the district's admins: PATCH /districts/{districtId}).
+    contacts = ListAttribute(of=UnicodeAttribute, null=True)
     # Review (sync/review.py): after a rejection every deactivation waits for an admin
     # ({runId, by, role, at}); after a rejection or a partial approval the next run is full.
     deactivation_hold = JSONAttribute(attr_name="deactivationHold", null=True)
@@ -114,6 +123,20 @@ def create_district(name: str, timezone_name: str) -> DistrictModel:
     district = DistrictModel(district_id=new_id("dst"), name=name, timezone=timezone_name, created_at=_now())
     district.save(condition=DistrictModel.district_id.does_not_exist())
     return district
+
+
+def update_profile(district: DistrictModel, name: str | None, timezone_name: str | None,
+                   contacts: list[str] | None) -> None:
+    """Change what was given (None: leave as is); an empty contact list removes them all."""
+    actions = []
+    if name is not None:
+        actions.append(DistrictModel.name.set(name))
+    if timezone_name is not None:
+        actions.append(DistrictModel.timezone.set(timezone_name))
+    if contacts is not None:
+        actions.append(DistrictModel.contacts.set(contacts) if contacts else DistrictModel.contacts.remove())
+    if actions:
+        district.update(actions=actions, condition=DistrictModel.district_id.exists())
 
 
 def save_connection(district: DistrictModel, connection: SisConnection) -> None:

@@ -7,7 +7,7 @@ district's syncs (its connection is removed) and queues a `purge` message on the
 queue. The worker (sync/worker.py hands `purge` messages here) then deletes, in an order
 that a retry can always continue from:
   a sync still running is failed first and the purge waits a minute for its writes to stop;
-  roster records (schools, users, classes, enrollments);
+  roster records (schools, users, classes, enrollments) and the notifications sent to its contacts;
   every run's checkpoint parts and listed records, then the runs;
   the SIS secret, scheduled for deletion (7-day recovery window);
   a minimal tombstone in the audit log (who asked, who confirmed, when, how many items went);
@@ -84,7 +84,8 @@ class Purge:
         st = self.settings
         counts = dict(purge.get("deleted") or {})
         for table, sort_key in ((st.enrollments_table, "enrollmentId"), (st.classes_table, "classId"),
-                                (st.users_table, "userId"), (st.schools_table, "schoolId")):
+                                (st.users_table, "userId"), (st.schools_table, "schoolId"),
+                                (st.notifications_table, "notificationKey")):
             deleted, complete = erase.delete_query(self.client, table, "districtId", self.district_id, sort_key,
                                                    self.out_of_time)
             counts[table] = counts.get(table, 0) + deleted
