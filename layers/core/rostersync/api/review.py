@@ -28,7 +28,7 @@ from rostersync.api.connection import require_connection
 from rostersync.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
 from rostersync.api.models import RequestModel, ResponseModel, SyncConfigRequest
 from rostersync.api.openapi import documented
-from rostersync.api.validation import query_flag, read_body, respond
+from rostersync.api.validation import query_flag, query_limit, read_body, respond
 from rostersync.observability import logger
 from rostersync.store import audit as audit_store
 from rostersync.store import run_records
@@ -62,12 +62,7 @@ def _now_iso() -> str:
 
 
 def limit_of(event: dict) -> int:
-    value = (event.get("queryStringParameters") or {}).get("limit")
-    if value is None:
-        return DEFAULT_LIMIT
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
-        raise unprocessable("invalid_request", f"limit must be a whole number from 1 to {MAX_LIMIT}.")
-    return int(value)
+    return query_limit((event.get("queryStringParameters") or {}).get("limit"), DEFAULT_LIMIT, MAX_LIMIT)
 
 
 def _choice(event: dict, name: str, allowed: tuple[str, ...]) -> str | None:
