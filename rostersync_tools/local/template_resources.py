@@ -22,6 +22,8 @@ TABLE_ENV = {
     "EnrollmentsTable": "ENROLLMENTS_TABLE",
     "SyncRunsTable": "SYNC_RUNS_TABLE",
     "CheckpointsTable": "CHECKPOINTS_TABLE",
+    "RunRecordsTable": "RUN_RECORDS_TABLE",
+    "AuditTable": "AUDIT_TABLE",
     "NotificationsTable": "NOTIFICATIONS_TABLE",
 }
 

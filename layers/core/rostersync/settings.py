@@ -16,6 +16,8 @@ class Settings:
     enrollments_table: str
     sync_runs_table: str
     checkpoints_table: str
+    run_records_table: str
+    audit_table: str
     sync_queue_url: str
     secret_prefix: str
     notifications_table: str
@@ -49,6 +51,8 @@ def get_settings() -> Settings:
         enrollments_table=env.get("ENROLLMENTS_TABLE", "EnrollmentsTable"),
         sync_runs_table=env.get("SYNC_RUNS_TABLE", "SyncRunsTable"),
         checkpoints_table=env.get("CHECKPOINTS_TABLE", "CheckpointsTable"),
+        run_records_table=env.get("RUN_RECORDS_TABLE", "RunRecordsTable"),
+        audit_table=env.get("AUDIT_TABLE", "AuditTable"),
         sync_queue_url=env.get("SYNC_QUEUE_URL", ""),
         secret_prefix=env.get("ROSTERSYNC_SECRET_PREFIX", "rostersync/dev/district/"),
         notifications_table=env.get("NOTIFICATIONS_TABLE", "NotificationsTable"),

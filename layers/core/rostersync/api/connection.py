@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 
 from rostersync import secrets
+from rostersync import audit
 from rostersync.api.auth import district_for_admin
 from rostersync.api.deadline import sis_deadline
 from rostersync.api.errors import ApiError, conflict
@@ -226,8 +227,10 @@ def put_connection(district_id: str):
         last_checked_at=tested_at,
         last_ok_at=tested_at,
     )
+    before = audit.connection_view(district.connection)
     save_connection(district, connection)
     announce.connection_saved(district_id, previous_health)  # Connection Restored if it was unhealthy
+    audit.record_event(event, district_id, "connection.update", before=before, after=audit.connection_view(connection))
     metrics.add_metric(name="SisConnectionSaved", unit=MetricUnit.Count, value=1)
     logger.info(
         "SIS connection saved",
@@ -302,8 +305,11 @@ def delete_connection(district_id: str):
     district = district_for_admin(router.current_event.raw_event, district_id)
     # The district item first: once it has no connection nothing reads the secret, so a
     # failure before the secret is deleted leaves nothing half-connected (and DELETE can be retried).
+    before = audit.connection_view(district.connection)
     remove_connection(district)
     secrets.delete_client_secret(district_id)
+    if before is not None:
+        audit.record_event(router.current_event.raw_event, district_id, "connection.delete", before=before)
     logger.info("SIS connection removed", extra={"district_id": district_id})
     return no_content()
 

@@ -7,6 +7,7 @@ from datetime import date, datetime, timezone
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from rostersync import audit
 from rostersync.api.auth import district_for_admin
 from rostersync.api.models import (
     ConnectionHealthOut,
@@ -127,7 +128,11 @@ def patch_district(district_id: str):
     event = router.current_event.raw_event
     district = district_for_admin(event, district_id)
     request = read_body(event, UpdateDistrictRequest)
+    before = {"name": district.name, "timezone": district.timezone, "contacts": district.contacts}
     update_profile(district, request.name, request.timezone, request.contacts)
+    changed = get_district(district_id)
+    audit.record_event(event, district_id, "district.update", before=before,
+                       after={"name": changed.name, "timezone": changed.timezone, "contacts": changed.contacts})
     logger.info("District updated", extra={"district_id": district_id,
                                            "fields": sorted(request.model_dump(exclude_none=True))})
-    return respond(overview(get_district(district_id)))
+    return respond(overview(changed))

@@ -54,6 +54,7 @@ def documented(
     tag: str,
     operation_id: str | None = None,
     body: type[BaseModel] | None = None,
+    body_required: bool = True,
     response: type[BaseModel] | None = None,
     status: int = 200,
     errors: tuple[int, ...] = (401, 403, 404),
@@ -73,7 +74,7 @@ def documented(
         _request_models[body.__name__] = body
         options["openapi_extensions"] = {
             "requestBody": {
-                "required": True,
+                "required": body_required,
                 "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body.__name__}"}}},
             }
         }

@@ -12,6 +12,7 @@ from collections import Counter
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from rostersync import audit
 from rostersync.api.auth import district_for_admin
 from rostersync.api.connection import require_connection, saved_sis_client, sis_schools
 from rostersync.api.errors import unprocessable
@@ -133,10 +134,12 @@ def put_school_matches(district_id: str):
 
     # The request is the whole set: matched schools take their SIS id, the others lose theirs.
     wanted = {m.school_id: m.sis_sourced_id for m in matches}
+    before = {s.school_id: s.sis_sourced_id for s in app_schools.values() if s.sis_sourced_id}
     for school in app_schools.values():
         target = wanted.get(school.school_id)
         if school.sis_sourced_id != target:
             set_match(school, target)
+    audit.record_event(event, district_id, "school_matches.update", before=before, after=wanted)
     logger.info("School matches saved", extra={"district_id": district_id, "matches": len(matches)})
     saved = sorted((SchoolMatchOut(sis_sourced_id=m.sis_sourced_id, school_id=m.school_id) for m in matches),
                    key=lambda m: (m.sis_sourced_id, m.school_id))

@@ -22,6 +22,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from rostersync import audit
 from rostersync.api.auth import district_for_admin
 from rostersync.api.connection import require_connection, saved_sis_client, sis_schools
 from rostersync.api.errors import ApiError, unprocessable
@@ -273,6 +274,8 @@ def put_sync_config(district_id: str):
         updated_at=_now(),
     )
     save_sync_config(district, config)
+    audit.record_event(event, district_id, "sync_config.update", before=audit.sync_config_view(previous),
+                       after=audit.sync_config_view(config))
     logger.info("Sync configuration saved", extra={"district_id": district_id, "enabled": config.enabled})
     response = _config_response(district, config)
     response.warnings = _runs_keeping_their_configuration(district)

@@ -13,6 +13,9 @@ from typing import Literal
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import Field
 
+from rostersync import audit
+from rostersync.api import review
+from rostersync.api.review import ApproveRequest
 from rostersync.api.auth import district_for_admin
 from rostersync.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
 from rostersync.api.models import RequestModel, ResponseModel
@@ -70,8 +73,9 @@ class RunErrorOut(ResponseModel):
 class RunOut(ResponseModel):
     run_id: str
     trigger: Literal["nightly", "manual", "replay"]
-    mode: Literal["full", "delta"]
-    status: Literal["queued", "running", "succeeded", "failed", "needs_review"]
+    mode: Literal["full", "delta", "preview"] = Field(description="preview: a read-only run of a proposed "
+                                                      "configuration (POST sync-config/preview)")
+    status: Literal["queued", "running", "succeeded", "failed", "needs_review", "rejected"]
     queued_at: str
     started_at: str | None
     finished_at: str | None
@@ -83,6 +87,8 @@ class RunOut(ResponseModel):
         default=None, description="needs_review: the deactivations held back per type, applied on approval"
     )
     replay_of: str | None = Field(default=None, description="replay runs: the failed run they replay")
+    review: dict | None = Field(default=None, description="A held run's decision: {decision: approved | "
+                                "approved_in_part | rejected, by, role, at, records}")
 
 
 class RunsOut(ResponseModel):
@@ -116,6 +122,7 @@ def run_out(run: run_store.SyncRunModel) -> RunOut:
         failure=run.failure,
         held_deactivations={k: int(v) for k, v in held.items()} if held else None,
         replay_of=run.replay_of,
+        review=run.review,
     )
 
 
@@ -178,6 +185,7 @@ def start_sync(district_id: str):
         logger.exception("could not queue a manual sync", extra={"districtId": district_id, "runId": run.run_id})
         runs.fail(run, "The sync could not be queued; start it again.")
         raise _unavailable() from None
+    audit.record_event(event, district_id, "sync.start", target=run.run_id, after={"mode": request.mode or "full"})
     logger.info("manual sync queued", extra={"districtId": district_id, "runId": run.run_id, "mode": run.mode})
     return respond(StartSyncResponse(run_id=run.run_id), status=202)
 
@@ -229,15 +237,21 @@ def get_sync(district_id: str, run_id: str):
         tag=TAG,
         response=StartSyncResponse,
         status=202,
-        errors=(401, 403, 404, 409),
-        description="409 run_not_in_review for a sync in any other state (or superseded by a newer one); "
-        "409 sync_in_progress while another sync is queued or running.",
+        body=ApproveRequest,
+        body_required=False,
+        errors=(400, 401, 403, 404, 409, 422),
+        description="No body (or {}): everything held. {recordIds: [...]} (from GET held): only those; the rest "
+        "stay active and the next sync re-evaluates them. 409 run_not_in_review for a sync in any other state "
+        "(or superseded by a newer one); 409 sync_in_progress while another sync is queued or running; 422 "
+        "unknown_record for an id the sync does not hold.",
     ),
 )
 def approve_sync(district_id: str, run_id: str):
-    district_for_admin(router.current_event.raw_event, district_id)
+    event = router.current_event.raw_event
+    district_for_admin(event, district_id)
+    body = _optional_body(event)
     try:
-        run = runs.approve_run(district_id, run_id)
+        run = review.approve(event, district_id, run_id, body)
     except LookupError:
         raise not_found("sync") from None
     except runs.NotApprovable as refused:

@@ -122,6 +122,10 @@ def run_finished(run, status: str, result) -> None:
     read the SIS, the district's message, and the run's Roster Changed events."""
     from rostersync.store import runs as run_store
 
+    if getattr(run, "mode", None) == "preview":  # a preview (sync/review.py) changes nothing and tells no one
+        if status == SUCCEEDED:
+            _step("health", lambda: _announce_transition(health.record_check(run.district_id, health.OK)))
+        return
     counts = run_store.normalised_counts(getattr(result, "counts", None))
     fresh = run_store.get_run(run.district_id, run.run_id) or run
     district = get_district(run.district_id)
@@ -147,6 +151,8 @@ def run_finished(run, status: str, result) -> None:
 def run_failed(run, failure: str) -> None:
     from rostersync.store import runs as run_store
 
+    if getattr(run, "mode", None) == "preview":  # a preview's failure is shown on the preview only
+        return
     fresh = run_store.get_run(run.district_id, run.run_id) or run
     counts = run_store.normalised_counts(fresh.counts.as_dict() if hasattr(fresh.counts, "as_dict") else fresh.counts)
     _failed(fresh, get_district(run.district_id), failure, counts, dead_lettered=fresh.dead_lettered_at is not None)

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from pynamodb.attributes import (
     BooleanAttribute,
+    JSONAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
@@ -98,6 +99,12 @@ class DistrictModel(Model):
     # Who hears of a failed night, a held run or an unhealthy connection (validated addresses,
     # set by the district's admins: PATCH /districts/{districtId}).
     contacts = ListAttribute(of=UnicodeAttribute, null=True)
+    # Review (sync/review.py): after a rejection every deactivation waits for an admin
+    # ({runId, by, role, at}); after a rejection or a partial approval the next run is full.
+    deactivation_hold = JSONAttribute(attr_name="deactivationHold", null=True)
+    full_sync_due = BooleanAttribute(attr_name="fullSyncDue", null=True)
+    # A purge asked for or under way (sync/purge.py): {state, requestedBy, requestedAt, confirmedBy, ...}
+    purge = JSONAttribute(null=True)
 
 
 def _now() -> datetime:

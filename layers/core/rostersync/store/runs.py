@@ -37,8 +37,9 @@ RUNNING = "running"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 NEEDS_REVIEW = "needs_review"
+REJECTED = "rejected"  # a needs_review run an admin refused: nothing it held is deactivated
 ACTIVE_STATUSES = (QUEUED, RUNNING)
-FINISHED_STATUSES = (SUCCEEDED, FAILED, NEEDS_REVIEW)
+FINISHED_STATUSES = (SUCCEEDED, FAILED, NEEDS_REVIEW, REJECTED)
 
 
 class RunError(MapAttribute):
@@ -82,6 +83,9 @@ class SyncRunModel(Model):
     # What the run syncs, fixed at its start: {selection, guardMaxShare, guardMinRecords,
     # connection: {hostUrl, clientId, authMethod, ...}} (never the secret).
     plan = JSONAttribute(null=True)
+    # The admin's answer to a needs_review run: {decision: approved|approved_in_part|rejected,
+    # by, role, at, records}; the chosen records themselves are in RunRecordsTable.
+    review = JSONAttribute(null=True)
 
 
 class LockTaken(Exception):

@@ -39,6 +39,7 @@ from rostersync.sync.checkpoint import CheckpointStore
 from rostersync.sync.delta import DeltaNotEnough, DeltaPhases
 from rostersync.sync.fingerprints import fingerprint
 from rostersync.sync.parked_users import ParkedUsers
+from rostersync.sync.review import PREVIEW, ReviewRecords, preview_store
 from rostersync.sync.run_state import DeltaState, RunPlan, RunState, empty_counts
 from rostersync.sync.selection import class_is_in, enrollment_counts, is_active, user_is_eligible
 
@@ -111,6 +112,8 @@ def choose_mode(district: DistrictModel, now: datetime, interval_checked: bool =
     config = district.sync_config
     if config is None or district.last_success_started_at is None or district.last_full_sync_at is None:
         return "full"
+    if getattr(district, "full_sync_due", None):  # records kept by a partial approval or a rejection
+        return "full"
     selection = selection_fingerprint or Selection.from_config(config).fingerprint()
     if district.synced_selection_hash != selection:
         return "full"
@@ -148,6 +151,8 @@ class SyncEngine:
         self.on_progress = on_progress or (lambda counts: None)
         self.tuning = tuning or Tuning.from_env()
         self.settings = get_settings()
+        if store is None and request.mode == PREVIEW:  # reads as a full sync, writes no roster item
+            store = preview_store(self.tuning.store_in_flight)
         self.store = store or BatchStore(max_in_flight=self.tuning.store_in_flight)
         self.checkpoints = CheckpointStore(self.store, self.district_id, self.run_id)
         self.roster = RosterScan(self.store, self.district_id)
@@ -158,6 +163,7 @@ class SyncEngine:
         self.state: RunState | None = None
         self.parked: ParkedUsers | None = None
         self.delta = DeltaPhases(self)
+        self.review = ReviewRecords(self)  # held records, approval decisions, preview samples
         self.pages_this_invocation = 0
         self.progressed = False
         self.phase_seconds: dict[str, float] = {}
@@ -260,7 +266,9 @@ class SyncEngine:
             version = current_secret_version(self.district_id)
         except SecretNotFound:
             return "The district's SIS secret is missing; connect the SIS again."
-        plan = RunPlan.of_district(self.district, version)
+        plan = self.review.plan(RunPlan.of_district(self.district, version))
+        if plan is None:
+            return "This preview's proposed configuration is gone; start the preview again."
         self._use(self._fresh_state(self._effective_mode(plan), plan=plan, started_at=self.now.isoformat()))
         self._save_checkpoint()
         return None
@@ -284,6 +292,8 @@ class SyncEngine:
 
     def _effective_mode(self, plan: RunPlan) -> str:
         """A delta only where one can be exact; otherwise full (see choose_mode)."""
+        if self.request.mode == PREVIEW:
+            return PREVIEW
         fingerprint_ = plan.selection_rules().fingerprint()
         if self.request.mode == "delta" and choose_mode(self.district, self.now, interval_checked=False,
                                                         selection_fingerprint=fingerprint_) == "delta":
@@ -468,14 +478,17 @@ class SyncEngine:
             before = stored_by_key.get(item[table.key])
             record_type = type_of(item)
             if before is None:
-                self._count(record_type, "created")
+                change = "created"
             elif before.get("contentHash") == item["contentHash"] and before.get("status") == ACTIVE:
                 self._count(record_type, "unchanged")
+                self.review.saw(record_type, "unchanged", item, table.key)
                 continue
             else:
                 if on_reentry is not None and before.get("status") != ACTIVE:
                     on_reentry(item)
-                self._count(record_type, "updated")
+                change = "updated"
+            self._count(record_type, change)
+            self.review.saw(record_type, change, item, table.key)
             self.store.put(table.name, item)
 
     # ------------------------------------------------------------------ phases both modes share
@@ -702,17 +715,23 @@ class SyncEngine:
         run's guard allows (and the run was not approved), else deactivated now."""
         state = self.state
         if not state.approved:
-            held = self._guard(active, leaving)
-            if held:
+            held = self._guard(active, leaving) or self.review.hold_everything(leaving)
+            if held and state.mode == PREVIEW:
+                self.review.would_hold(held)  # what the sync would hold; the preview counts on
+            elif held:
+                self.review.write_held(items())  # listed record by record for the admin
                 state.phase = "review"
                 state.held = held
                 self._save_checkpoint()
                 return self._result(Outcome.NEEDS_REVIEW, held=held)
         for table, record_type, item in items():
+            if state.approved and not self.review.approves(record_type, item[table.key]):
+                continue  # an approval in part: the rest stay active, re-evaluated by the next run
             item["status"] = INACTIVE
             item["updatedAt"] = self.now
             item["lastRunId"] = self.run_id
             self._count(record_type, "deactivated")
+            self.review.saw(record_type, "deactivated", item, table.key)
             self.store.put(table.name, item)
         self.store.flush()
         return None
@@ -732,7 +751,9 @@ class SyncEngine:
     # ------------------------------------------------------------------ finish
     def _finish_district(self) -> None:
         state = self.state
-        actions = [
+        if state.mode == PREVIEW:
+            return  # a preview changes nothing about the district
+        actions = self.review.finish_actions() + [
             DistrictModel.last_success_started_at.set(state.started),
             DistrictModel.synced_selection_hash.set(self.selection.fingerprint()),
         ]

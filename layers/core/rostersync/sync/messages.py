@@ -19,7 +19,7 @@ import boto3
 
 from rostersync.settings import get_settings
 
-ACTIONS = ("run", "approve")
+ACTIONS = ("run", "approve", "purge")  # purge: runId is the purge's id (sync/purge.py)
 BATCH_SIZE = 10  # SendMessageBatch's limit
 _BATCH_ATTEMPTS = 4
 

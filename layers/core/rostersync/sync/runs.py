@@ -28,6 +28,7 @@ __all__ = [
     "start_run",
     "start_replay",
     "approve_run",
+    "reject_run",
     "clock",
 ]
 
@@ -38,7 +39,7 @@ def clock() -> float:
     return locks.clock()
 
 TRIGGERS = ("nightly", "manual", "replay")
-MODES = ("full", "delta")
+MODES = ("full", "delta", "preview")  # preview: reads as a full sync, writes no roster item (sync/review.py)
 # How long one message may work on a run before another delivery may take over its lease:
 # the same as the lock, which the worker extends together with the lease.
 LEASE_SECONDS = locks.RUNNING_LOCK_SECONDS
@@ -129,12 +130,17 @@ def start_replay(failed_run: SyncRunModel) -> SyncRunModel | None:
 
 
 def is_superseded(run: SyncRunModel) -> bool:
-    """A newer run of the district exists."""
-    latest = store.latest_run(run.district_id)
-    return latest is not None and latest.run_id != run.run_id
+    """A newer run of the district exists (previews do not count: they change nothing)."""
+    page, _ = store.list_runs(run.district_id, 25)
+    for latest in page:
+        if latest.run_id == run.run_id:
+            return False
+        if latest.mode != "preview":
+            return True
+    return False
 
 
-def approve_run(district_id: str, run_id: str) -> SyncRunModel:
+def approve_run(district_id: str, run_id: str, review: dict | None = None) -> SyncRunModel:
     """needs_review -> queued (taking the lock) so a worker applies the held deactivations.
 
     Raises NotApprovable for any other state, or when a newer run exists (its read of the
@@ -157,6 +163,8 @@ def approve_run(district_id: str, run_id: str) -> SyncRunModel:
         SyncRunModel.lease_id.remove(),
         SyncRunModel.lease_until.remove(),
     ]
+    if review is not None:  # who approved, when, and how much (sync/review.py)
+        actions.append(SyncRunModel.review.set(review))
 
     def write(_district, observed: locks.ObservedLock) -> None:
         store.relock_existing_run(
@@ -182,11 +190,28 @@ def approve_run(district_id: str, run_id: str) -> SyncRunModel:
     return run
 
 
+def reject_run(district_id: str, run_id: str, review: dict) -> SyncRunModel:
+    """needs_review -> rejected: nothing it held is deactivated. NotApprovable otherwise."""
+    run = store.get_run(district_id, run_id)
+    if run is None:
+        raise LookupError(run_id)
+    if run.status != store.NEEDS_REVIEW:
+        raise NotApprovable(run.status, f"Only a run waiting for review can be rejected; this one is {run.status}.")
+    if is_superseded(run):
+        raise NotApprovable(run.status, "A newer sync has run since; its result replaces this review.")
+    if not store.update_run(run, [SyncRunModel.status.set(store.REJECTED), SyncRunModel.review.set(review)],
+                            SyncRunModel.status == store.NEEDS_REVIEW):
+        fresh = store.get_run(district_id, run_id)
+        raise NotApprovable(fresh.status if fresh else "unknown", "This run was decided already.")
+    run.status, run.review = store.REJECTED, review
+    return run
+
+
 def undo_approval(run: SyncRunModel) -> None:
     """The approve message could not be sent: back to needs_review, lock released, so the
     admin can simply approve again."""
     actions = [SyncRunModel.status.set(store.NEEDS_REVIEW), SyncRunModel.approved_at.remove(),
-               SyncRunModel.finished_at.set(utcnow())]
+               SyncRunModel.finished_at.set(utcnow()), SyncRunModel.review.remove()]
     if store.update_run(run, actions, (SyncRunModel.status == store.QUEUED) & SyncRunModel.lease_id.does_not_exist()):
         locks.release(run.district_id, run.run_id)
 

@@ -117,6 +117,11 @@ def handle_record(record: SQSRecord, time_left: Callable[[], float]) -> None:
 
 
 def _handle(message: messages.RunMessage, record: SQSRecord, time_left: "Slice") -> None:
+    if message.action == "purge":  # a district's erasure, not a run (sync/purge.py)
+        from rostersync.sync import purge
+
+        purge.handle(message, time_left)
+        return
     run = store.get_run(message.district_id, message.run_id)
     if run is None:
         logger.warning("ignoring a message for an unknown run")

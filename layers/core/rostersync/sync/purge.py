@@ -1,0 +1,166 @@
+"""Purging a district: the one place Roster Sync erases data (student-privacy agreements
+require it when a district leaves).
+
+A district admin may ask for it (DELETE /districts/{id}); only a platform admin carries it
+out, by confirming (DELETE /districts/{id}?confirm=<districtId>). Confirming stops the
+district's syncs (its connection is removed) and queues a `purge` message on the sync
+queue. The worker (sync/worker.py hands `purge` messages here) then deletes, in an order
+that a retry can always continue from:
+  a sync still running is failed first and the purge waits a minute for its writes to stop;
+  roster records (schools, users, classes, enrollments) and the notifications sent to its contacts;
+  every run's checkpoint parts and listed records, then the runs;
+  the SIS secret, scheduled for deletion (7-day recovery window);
+  a minimal tombstone in the audit log (who asked, who confirmed, when, how many items went);
+  the district item (no route reaches the district after it), then the rest of the audit log.
+Every step deletes what is still there, so a message delivered twice, retried after a crash
+or continued after the invocation's time ran short ends in the same state. The tombstone
+says when it is done (GET /districts/{id}/purge).
+"""
+
+import json
+from datetime import datetime, timezone
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from rostersync.observability import logger, metrics
+from rostersync.settings import get_settings
+from rostersync.store import erase, run_records
+from rostersync.store import runs as run_store
+from rostersync.store.batch import dynamodb_client
+from rostersync.store.codec import from_item, to_item
+from rostersync.store.districts import DistrictModel, get_district
+from rostersync.sync import messages
+
+TOMBSTONE = "~purged"  # the audit entry that outlives the district (sorts after every aud_ id: newest first)
+WAIT_FOR_RUN_SECONDS = 60
+RECOVERY_WINDOW_DAYS = 7
+REQUESTED, QUEUED, RUNNING, DONE = "requested", "queued", "running", "done"
+MIN_SECONDS = 5.0  # stop and continue in a new message when less is left
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def tombstone(client, district_id: str) -> dict | None:
+    item = client.get_item(TableName=get_settings().audit_table, ConsistentRead=True,
+                           Key={"districtId": {"S": district_id}, "entryId": {"S": TOMBSTONE}}).get("Item")
+    return from_item(item) if item else None
+
+
+def send(district_id: str, purge_id: str, delay_seconds: int = 0) -> None:
+    body = messages.RunMessage(district_id, purge_id, "purge").body()
+    messages.sqs_client().send_message(QueueUrl=messages.queue_url(), MessageBody=body, DelaySeconds=delay_seconds)
+
+
+class Purge:
+    def __init__(self, district_id: str, purge_id: str, time_left, client=None):
+        self.district_id = district_id
+        self.purge_id = purge_id
+        self.time_left = time_left
+        self.client = client or dynamodb_client()
+        self.settings = get_settings()
+
+    def out_of_time(self) -> bool:
+        return self.time_left() < MIN_SECONDS
+
+    def run(self) -> str:
+        """done, waiting (for a running sync to stop) or continue (out of time)."""
+        district = get_district(self.district_id)
+        if district is None:
+            if tombstone(self.client, self.district_id) is not None:
+                self._delete_audit()  # a retry after the district item went: finish the log
+            logger.info("purge: the district is gone already")
+            return DONE
+        purge = district.purge or {}
+        if purge.get("state") not in (QUEUED, RUNNING) or purge.get("purgeId") != self.purge_id:
+            logger.warning("purge: not confirmed for this purge id; ignoring the message")
+            return DONE
+        if purge.get("state") == QUEUED:
+            DistrictModel(self.district_id).update(actions=[DistrictModel.purge.set({**purge, "state": RUNNING,
+                                                                                     "startedAt": now_iso()})])
+        if self._stop_syncs(district):
+            return "waiting"
+        st = self.settings
+        counts = dict(purge.get("deleted") or {})
+        for table, sort_key in ((st.enrollments_table, "enrollmentId"), (st.classes_table, "classId"),
+                                (st.users_table, "userId"), (st.schools_table, "schoolId"),
+                                (st.notifications_table, "notificationKey")):
+            deleted, complete = erase.delete_query(self.client, table, "districtId", self.district_id, sort_key,
+                                                   self.out_of_time)
+            counts[table] = counts.get(table, 0) + deleted
+            if not complete:
+                return self._continue(purge, counts)
+        for key in erase.keys_of_partition(self.client, st.sync_runs_table, "districtId", self.district_id, "runId"):
+            run_id = key["runId"]["S"]
+            run_key = f"{self.district_id}#{run_id}"
+            erase.delete_query(self.client, st.checkpoints_table, "runKey", run_key, "part")
+            run_records.delete_run(self.client, self.district_id, run_id)
+            erase.delete_keys(self.client, st.sync_runs_table, [key])
+            counts["runs"] = counts.get("runs", 0) + 1
+            if self.out_of_time():
+                return self._continue(purge, counts)
+        self._delete_secret()
+        self.client.put_item(TableName=st.audit_table, Item=to_item({
+            "districtId": self.district_id, "entryId": TOMBSTONE, "action": "district.purged", "at": now_iso(),
+            "bySub": (purge.get("confirmedBy") or {}).get("sub"), "byRole": "platform_admin",
+            "after": json.dumps({"purgeId": self.purge_id, "requestedBy": purge.get("requestedBy"),
+                                 "confirmedBy": purge.get("confirmedBy"),
+                                 "itemsDeleted": sum(counts.values())}),
+        }))
+        # The district item before the audit log: once it is gone no route can add an entry, and a
+        # retry that finds only the tombstone finishes the log.
+        DistrictModel(self.district_id).delete()
+        self._delete_audit()
+        metrics.add_metric(name="DistrictsPurged", unit=MetricUnit.Count, value=1)
+        logger.info("district purged", extra={"districtId": self.district_id, "itemsDeleted": sum(counts.values())})
+        return DONE
+
+    def _delete_audit(self) -> int:
+        st = self.settings
+        keys = (key for key in erase.keys_of_partition(self.client, st.audit_table, "districtId", self.district_id,
+                                                       "entryId") if key["entryId"]["S"] != TOMBSTONE)
+        return erase.delete_keys(self.client, st.audit_table, keys)
+
+    def _continue(self, purge: dict, counts: dict) -> str:
+        DistrictModel(self.district_id).update(actions=[DistrictModel.purge.set({**purge, "state": RUNNING,
+                                                                                 "deleted": counts})])
+        return "continue"
+
+    def _stop_syncs(self, district) -> bool:
+        """Fail a sync still holding the district; True when one was running (its worker may
+        still be writing: the purge comes back after a minute)."""
+        from rostersync.sync import runs
+
+        holder = district.active_run_id
+        if not holder:
+            return False
+        run = run_store.get_run(self.district_id, holder)
+        if run is None or run.status not in run_store.ACTIVE_STATUSES:
+            run_store.release_lock(self.district_id, holder)
+            return False
+        was_running = run.status == run_store.RUNNING
+        runs.fail(run, "The district is being purged.")
+        return was_running
+
+    def _delete_secret(self) -> None:
+        from botocore.exceptions import ClientError
+
+        from rostersync.secrets import _secretsmanager, secret_name
+
+        try:
+            _secretsmanager().delete_secret(SecretId=secret_name(self.district_id),
+                                            RecoveryWindowInDays=RECOVERY_WINDOW_DAYS)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code not in ("ResourceNotFoundException", "InvalidRequestException"):  # gone, or scheduled already
+                raise
+
+
+def handle(message, time_left) -> None:
+    """A `purge` message from the sync queue. Raises (so SQS retries) when a step fails."""
+    outcome = Purge(message.district_id, message.run_id, time_left).run()
+    if outcome == "waiting":
+        send(message.district_id, message.run_id, delay_seconds=WAIT_FOR_RUN_SECONDS)
+    elif outcome == "continue":
+        send(message.district_id, message.run_id)
