@@ -130,4 +130,4 @@ def test_who_may_call_and_what_bad_requests_get_over_http(local_stack, sis, dist
     assert (status, body["error"]["code"]) == (404, "not_found")
 
     served = requests.get(f"{local_stack.api_url}/openapi.json", timeout=30)
-    assert served.status_code == 200 and f"/districts/{{districtId}}/sis/connection" in served.json()["paths"]
+    assert served.status_code == 200 and "/districts/{districtId}/sis/connection" in served.json()["paths"]

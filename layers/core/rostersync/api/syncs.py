@@ -17,7 +17,7 @@ from rostersync import audit
 from rostersync.api import review
 from rostersync.api.review import ApproveRequest
 from rostersync.api.auth import district_for_admin
-from rostersync.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
+from rostersync.api.errors import ApiError, bad_request, conflict, not_found
 from rostersync.api.models import RequestModel, ResponseModel
 from rostersync.api.openapi import documented
 from rostersync.api.validation import json_object, parse, query_limit, respond

@@ -108,7 +108,7 @@ def send_once(district: DistrictModel, night: str, message: Message, now: dateti
                 Message={"Subject": {"Data": item.subject, "Charset": "UTF-8"},
                          "Body": {"Text": {"Data": item.body, "Charset": "UTF-8"}}},
             )
-        except Exception as error:
+        except Exception:
             # The mark goes, so the next event of this kind tonight may try again; announce logs
             # the error and counts it (AnnounceFailures alarm).
             item.delete()
