@@ -41,9 +41,14 @@ def project_run(run: dict, scale: float, memory_mb: int, fetch_wall_s: float | N
     invocations = max(1, math.ceil(work_s / (p.LAMBDA_MAX_SECONDS - 30)))
     wall_s = work_s + invocations * 1.0  # a continuation: save, send, receive, load (~1 s)
     write_units = items * math.ceil(ITEM_BYTES / p.DYNAMODB_WRITE_UNIT_BYTES)
-    # Reads: batch gets read up to 100 items each; checkpoint parts are counted as their calls.
+    # Reads, eventually consistent (half a unit per 4 KB): a batch get reads up to 100 items
+    # (counted as 100, an upper bound); a full sync's queries are the sweep's 1 MB pages, a
+    # delta's read one small item each (Limit 1 checks, index lookups).
+    calls = run.get("dynamodb_calls", {})
     read_requests = _reads(run) * scale
-    read_units = read_requests * 100 * 0.5  # eventually consistent, <= 4 KB an item
+    query_units = 128 if run.get("mode") == "full" else 0.5
+    read_units = ((calls.get("BatchGetItem", 0) * 100 + calls.get("GetItem", 0)) * 0.5
+                  + calls.get("Query", 0) * query_units) * scale
     lambda_cost = wall_s * memory_mb / 1024 * p.LAMBDA_PER_GB_SECOND + invocations * p.LAMBDA_PER_REQUEST
     dynamodb_cost = write_units * p.DYNAMODB_PER_WRITE_UNIT + read_units * p.DYNAMODB_PER_READ_UNIT
     sqs_cost = invocations * SQS_REQUESTS_PER_INVOCATION * p.SQS_PER_REQUEST

@@ -44,6 +44,10 @@ class CheckpointStore:
         self.client = batch.client
         self.table = get_settings().checkpoints_table
         self.run_key = _run_key(district_id, run_id)
+        # The parts of the version this store last loaded or saved: the next save replaces
+        # them without querying for them (parts an invocation that died left unreferenced go
+        # with the run's delete, or by their TTL).
+        self._current_parts: set[str] | None = None
 
     # ------------------------------------------------------------------ the run state
     def load(self) -> RunState | None:
@@ -58,22 +62,25 @@ class CheckpointStore:
             logger.warning("ignoring a checkpoint in an older format; the run starts over")
             return None
         version = head["version"]["S"]
-        index = json.loads(head["index"]["S"])  # blob name -> number of parts
-        blobs = {name: self.read_blob(f"v{version}#{name}", count) for name, count in index.items()}
-        state = json.loads(zlib.decompress(blobs.pop(STATE)))
-        return RunState.from_json(state, {name: FingerprintSet.from_bytes(data) for name, data in blobs.items()})
+        index = json.loads(head["index"]["S"])  # blob name -> number of parts (empty sets are left out)
+        blobs = self._read_blobs({f"v{version}#{name}": count for name, count in index.items()})
+        self._current_parts = {part for name, count in index.items() for part in _part_names(f"v{version}#{name}", count)}
+        state = json.loads(zlib.decompress(blobs.pop(f"v{version}#{STATE}")))
+        sets = {name.split("#", 1)[1]: FingerprintSet.from_bytes(data) for name, data in blobs.items()}
+        return RunState.from_json(state, sets)
 
     def save(self, state: RunState) -> None:
         version = uuid.uuid4().hex  # unique per save, whoever saves
         blobs = {STATE: zlib.compress(json.dumps(state.to_json(), separators=(",", ":")).encode(), 1)}
-        blobs.update({name: state.sets[name].to_bytes() for name in SETS})
+        blobs.update({name: state.sets[name].to_bytes() for name in SETS if state.sets[name]})
         index = {name: self.write_blob(f"v{version}#{name}", data) for name, data in blobs.items()}
-        previous = self._parts("v")
+        previous = self._current_parts if self._current_parts is not None else self._parts("v")
         self._put({"runKey": {"S": self.run_key}, "part": {"S": "head"}, "version": {"S": version},
                    "index": {"S": json.dumps(index)}, "expiresAt": {"N": str(self._expires())}})
-        for part in previous:
-            if not part.startswith(f"v{version}#"):
-                self._delete(part)
+        current = {part for name, count in index.items() for part in _part_names(f"v{version}#{name}", count)}
+        for part in previous - current:
+            self._delete(part)
+        self._current_parts = current
 
     def delete(self) -> None:
         # The head first: a worker that dies half way leaves unreferenced parts (expired by
@@ -93,13 +100,17 @@ class CheckpointStore:
         return count
 
     def read_blob(self, name: str, count: int) -> bytes:
-        parts = [f"{name}#{i:05d}" for i in range(count)]
-        found = self.batch.get_many(self.table, [{"runKey": self.run_key, "part": p} for p in parts])
-        by_part = {item["part"]: item["data"] for item in found}
-        missing = [p for p in parts if p not in by_part]
+        return self._read_blobs({name: count})[name]
+
+    def _read_blobs(self, counts: dict[str, int]) -> dict[str, bytes]:
+        """Several blobs' parts in as few batch reads as they fit in."""
+        parts = {name: _part_names(name, count) for name, count in counts.items()}
+        keys = [{"runKey": self.run_key, "part": p} for names in parts.values() for p in names]
+        by_part = {item["part"]: item["data"] for item in self.batch.get_many(self.table, keys)}
+        missing = [p for names in parts.values() for p in names if p not in by_part]
         if missing:
             raise RuntimeError(f"checkpoint part {missing[0]} is missing")
-        return b"".join(by_part[p] for p in parts)
+        return {name: b"".join(by_part[p] for p in names) for name, names in parts.items()}
 
     def new_token(self) -> str:
         return uuid.uuid4().hex
@@ -128,6 +139,10 @@ class CheckpointStore:
     @staticmethod
     def _expires() -> int:
         return int(time.time()) + KEEP_DAYS * 86400
+
+
+def _part_names(name: str, count: int) -> list[str]:
+    return [f"{name}#{i:05d}" for i in range(count)]
 
 
 def _attribute_size(value: dict) -> int:
