@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -28,6 +29,29 @@ DESCRIPTION = (
 ERROR_SCHEMA = "ErrorResponse"
 
 _request_models: dict[str, type[BaseModel]] = {}
+_query_parameters: dict[str, tuple["QueryParameter", ...]] = {}
+
+
+@dataclass(frozen=True)
+class QueryParameter:
+    """A query parameter a route reads itself (after authorization), for the document."""
+
+    name: str
+    description: str
+    type: str = "string"
+    enum: tuple[str, ...] | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    format: str | None = None
+
+    def openapi(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": self.type}
+        for key, value in (("enum", list(self.enum) if self.enum else None), ("minimum", self.minimum),
+                           ("maximum", self.maximum), ("format", self.format)):
+            if value is not None:
+                schema[key] = value
+        return {"name": self.name, "in": "query", "required": False, "description": self.description,
+                "schema": schema}
 
 _ERROR_DESCRIPTIONS = {
     400: "Malformed request: not JSON, not an object, or over 64 KB",
@@ -58,8 +82,13 @@ def documented(
     status: int = 200,
     errors: tuple[int, ...] = (401, 403, 404),
     description: str | None = None,
+    query: tuple[QueryParameter, ...] = (),
 ) -> dict[str, Any]:
     """Keyword arguments for a Powertools route decorator that document the route."""
+    if query:
+        if not operation_id:
+            raise ValueError("a route with query parameters needs an operation_id")
+        _query_parameters[operation_id] = tuple(query)
     success: dict[str, Any] = {"description": HTTPStatus(status).phrase}
     if response is not None:
         success["content"] = {"application/json": {"model": response}}
@@ -118,6 +147,14 @@ def _contract_errors(schema: dict[str, Any]) -> None:
                 del responses["422"]
 
 
+def _add_query_parameters(schema: dict[str, Any]) -> None:
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            parameters = _query_parameters.get(operation.get("operationId", ""))
+            if parameters:
+                operation.setdefault("parameters", []).extend(p.openapi() for p in parameters)
+
+
 def _no_body_for_204(schema: dict[str, Any]) -> None:
     """Powertools gives every response a JSON content; a 204 has no body (and no Content-Type)."""
     for operations in schema.get("paths", {}).values():
@@ -162,6 +199,7 @@ def openapi_schema() -> dict[str, Any]:
     schema = json.loads(generated)
     _camel_path_parameters(schema)
     _add_request_models(schema)
+    _add_query_parameters(schema)
     _contract_errors(schema)
     _no_body_for_204(schema)
     _drop_unused_schemas(schema)
