@@ -20,7 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from rostersync.api import connection, provisioning, rosters, school_matching, sync_setup, syncs
+from rostersync.api import connection, me, provisioning, reference, rosters, school_matching, sync_setup, syncs
 from rostersync.api.auth import authorize_request, request_path
 from rostersync.api.errors import ApiError, bad_request, internal_error
 from rostersync.api.validation import invalid
@@ -30,7 +30,7 @@ from rostersync.observability import flush_metrics, logger
 # and the connection route's event carries the SIS secret.
 app = APIGatewayHttpResolver(enable_validation=True, debug=False)
 
-for module in (provisioning, connection, school_matching, sync_setup, syncs, rosters):
+for module in (provisioning, connection, school_matching, sync_setup, syncs, rosters, me, reference):
     app.include_router(module.router)
 
 

@@ -12,7 +12,7 @@ from collections import Counter
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from rostersync.api.auth import district_for_admin
+from rostersync.api.auth import district_for_admin, district_for_reader
 from rostersync.api.connection import require_connection, saved_sis_client, sis_schools
 from rostersync.api.errors import unprocessable
 from rostersync.api.models import (
@@ -51,7 +51,7 @@ def _matchable(schools: list[SchoolModel]) -> list[SchoolModel]:
     **documented("The district's active schools", operation_id="listSchools", tag=TAG, response=SchoolsResponse),
 )
 def get_schools(district_id: str):
-    district_for_admin(router.current_event.raw_event, district_id)
+    district_for_reader(router.current_event.raw_event, district_id)  # API clients read schools too
     schools = [
         SchoolResponse(school_id=s.school_id, name=s.name, identifier=s.identifier, sis_sourced_id=s.sis_sourced_id)
         for s in active_schools(district_id)

@@ -9,7 +9,7 @@ Index keys join the district with the value so no query can cross districts.
 """
 
 from pynamodb.attributes import BooleanAttribute, ListAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from rostersync.settings import get_settings
@@ -62,6 +62,17 @@ class UsersByRole(GlobalSecondaryIndex):
     user_id = UnicodeAttribute(range_key=True, attr_name="userId")
 
 
+class UsersByEmail(GlobalSecondaryIndex):
+    """Teachers by email, lowercased: "districtId#email" (keys only)."""
+
+    class Meta:
+        index_name = "ByEmail"
+        projection = KeysOnlyProjection()
+
+    district_email = UnicodeAttribute(hash_key=True, attr_name="districtEmail")
+    user_id = UnicodeAttribute(range_key=True, attr_name="userId")
+
+
 class UserModel(RosterItem):
     Meta = model_meta(get_settings().users_table)
 
@@ -69,6 +80,8 @@ class UserModel(RosterItem):
     user_id = UnicodeAttribute(range_key=True, attr_name="userId")
     district_role = UnicodeAttribute(attr_name="districtRole")
     by_role = UsersByRole()
+    district_email = UnicodeAttribute(attr_name="districtEmail", null=True)  # teachers with an email
+    by_email = UsersByEmail()
     by_change = by_change_index()
 
     role = UnicodeAttribute()  # teacher | student
