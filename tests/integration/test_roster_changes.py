@@ -11,11 +11,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel
+from rostersync.store.schools import SchoolModel
 from rostersync.sync.engine import Outcome
 from tests.integration.test_sync_engine import sync
 from tests.integration.test_syncs_api import admin
 
-KINDS = {"users": ("userId", UserModel), "classes": ("classId", ClassModel),
+KINDS = {"schools": ("schoolId", SchoolModel), "users": ("userId", UserModel), "classes": ("classId", ClassModel),
          "enrollments": ("enrollmentId", EnrollmentModel)}
 
 
@@ -64,7 +65,7 @@ def stored(district_id: str, kind: str) -> dict[str, tuple[str, datetime]]:
 
 
 def _id_attr(model) -> str:
-    return {UserModel: "user_id", ClassModel: "class_id", EnrollmentModel: "enrollment_id"}[model]
+    return {UserModel: "user_id", ClassModel: "class_id", EnrollmentModel: "enrollment_id", SchoolModel: "school_id"}[model]
 
 
 def stored_all(district_id: str) -> dict[str, dict[str, tuple[str, datetime]]]:

@@ -24,6 +24,8 @@ from rostersync.api.models import (
     SisSchool,
     SisSchoolsResponse,
 )
+from rostersync.api import rosters
+from rostersync.api.rosters import respond_unset_omitted
 from rostersync.api.openapi import documented
 from rostersync.api.validation import read_body, respond
 from rostersync.matching import Candidate, suggest
@@ -48,15 +50,22 @@ def _matchable(schools: list[SchoolModel]) -> list[SchoolModel]:
 
 @router.get(
     "/districts/<district_id>/schools",
-    **documented("The district's active schools", operation_id="listSchools", tag=TAG, response=SchoolsResponse),
+    **documented("The district's active schools", operation_id="listSchools", tag=TAG, response=SchoolsResponse,
+                 errors=(400, 401, 403, 404, 422), query=rosters.SCHOOL_CHANGE_QUERY,
+                 description="By name. With updatedSince (or a change cursor): the schools created, changed or "
+                             "deactivated since, in change order, paged, with status and updatedAt."),
 )
 def get_schools(district_id: str):
-    district_for_reader(router.current_event.raw_event, district_id)  # API clients read schools too
+    event = router.current_event.raw_event
+    district_for_reader(event, district_id)  # API clients read schools too
+    if rosters.is_change_read(event):
+        return rosters.school_changes(event, district_id)
     schools = [
         SchoolResponse(school_id=s.school_id, name=s.name, identifier=s.identifier, sis_sourced_id=s.sis_sourced_id)
         for s in active_schools(district_id)
     ]
-    return respond(SchoolsResponse(schools=schools))
+    # The contract's shape: the change-read fields (status, updatedAt, cursors) are left out.
+    return respond_unset_omitted(SchoolsResponse(schools=schools))
 
 
 @router.get(
