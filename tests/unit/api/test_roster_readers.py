@@ -174,3 +174,21 @@ def test_a_teacher_not_linked_is_told_so(api, two_districts):
     # People other than teachers have no /me.
     admin = {"sub": "a", "custom:role": "district_admin", "custom:district_id": district}
     assert ask(handle, "GET", "/me/classes", admin)[0] == 403
+
+
+def test_updated_since_at_the_edges_of_time(api, two_districts):
+    from rostersync.api.app import handle
+
+    district = next(iter(two_districts))
+    admin = {"sub": "a", "custom:role": "district_admin", "custom:district_id": district}
+    status, body = ask(handle, "GET", f"/districts/{district}/users", admin, query={"updatedSince": "1900-01-01T00:00:00Z"})
+    assert status == 200 and body["changesCursor"]  # before 1970: from the beginning
+    for edge in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2026-12-01", "x" * 100):
+        status, body = ask(handle, "GET", f"/districts/{district}/users", admin, query={"updatedSince": edge})
+        assert (status, body["error"]["code"]) == (422, "invalid_request"), edge
+    # In the future: nothing yet, and a cursor that waits there.
+    status, body = ask(handle, "GET", f"/districts/{district}/enrollments", admin,
+                       query={"updatedSince": "2999-01-01T00:00:00Z"})
+    assert status == 200 and body["enrollments"] == [] and body["nextCursor"] is None and body["changesCursor"]
+    again = ask(handle, "GET", f"/districts/{district}/enrollments", admin, query={"cursor": body["changesCursor"]})
+    assert again[0] == 200 and again[1]["changesCursor"] == body["changesCursor"]

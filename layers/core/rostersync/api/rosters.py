@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from rostersync.api.auth import district_for_reader
 from rostersync.api.errors import bad_request, not_found, unprocessable
@@ -193,10 +193,17 @@ def _updated_since(event: dict) -> str | None:
         moment = datetime.fromisoformat(value) if len(value) <= 64 else None
     except ValueError:
         moment = None
+    message = "updatedSince must be an ISO 8601 time with a zone, such as 2026-12-01T08:00:00Z."
     if moment is None or moment.tzinfo is None:
-        raise unprocessable("invalid_request",
-                            "updatedSince must be an ISO 8601 time with a zone, such as 2026-12-01T08:00:00Z.")
-    return change_keys.time_text(moment)
+        raise unprocessable("invalid_request", message)
+    try:
+        # Nothing was written before 1970: earlier times read from the beginning (and stay fixed-width text).
+        return change_keys.time_text(max(moment.astimezone(timezone.utc), _EPOCH))
+    except (OverflowError, ValueError):  # a year 1 or 9999 moved out of range by its offset
+        raise unprocessable("invalid_request", message) from None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _change_read(event: dict) -> tuple[bool, str | None]:
