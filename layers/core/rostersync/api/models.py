@@ -10,7 +10,7 @@ Validators that stand for a precise API error raise PydanticCustomError with tha
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from functools import lru_cache
 from importlib.resources import files
 from typing import Annotated, Literal
@@ -149,15 +149,10 @@ class SchoolResponse(ResponseModel):
     name: str
     identifier: str | None
     sis_sourced_id: str | None = Field(description="The SIS school this school is matched to (or came from)")
-    # Answered on change reads (?updatedSince= or a change cursor) only: api/rosters.py.
-    status: str | None = Field(default=None, description="active | inactive (change reads only)")
-    updated_at: datetime | None = Field(default=None, description="Last written (change reads only)")
 
 
 class SchoolsResponse(ResponseModel):
     schools: list[SchoolResponse]
-    next_cursor: str | None = Field(default=None, description="Change reads only: more changes now")
-    changes_cursor: str | None = Field(default=None, description="Change reads only: where to resume later")
 
 
 # ---------------------------------------------------------------- step 2: SIS connection

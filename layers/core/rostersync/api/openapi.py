@@ -210,6 +210,29 @@ EXTRA_RESPONSES = {
 }
 
 
+# Routes that answer one of two shapes: (method, path) -> the other shape's model, by name.
+ALTERNATIVE_RESPONSES = {("get", "/districts/{districtId}/schools"): "SchoolChangesOut"}
+
+
+def _alternative_responses(schema: dict[str, Any]) -> None:
+    """A change read of the schools answers SchoolChangesOut; the plain read the contract's shape."""
+    from rostersync.api.rosters import SchoolChangesOut
+
+    models = {"SchoolChangesOut": SchoolChangesOut}
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for (method, path), name in ALTERNATIVE_RESPONSES.items():
+        operation = schema.get("paths", {}).get(path, {}).get(method)
+        if operation is None:
+            continue
+        model_schema = models[name].model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+        for nested_name, nested in model_schema.pop("$defs", {}).items():
+            components.setdefault(nested_name, nested)
+        components[name] = model_schema
+        content = operation["responses"]["200"]["content"]["application/json"]
+        content["schema"] = {"anyOf": [content["schema"], {"$ref": f"#/components/schemas/{name}"}]}
+    schema["components"]["schemas"] = dict(sorted(components.items()))
+
+
 def _hand_named_operations(schema: dict[str, Any]) -> None:
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
@@ -292,6 +315,7 @@ def openapi_schema() -> dict[str, Any]:
     _add_request_models(schema)
     _add_query_parameters(schema)
     _hand_named_operations(schema)
+    _alternative_responses(schema)
     _contract_errors(schema)
     _gateway_and_conflict_errors(schema)
     _no_body_for_204(schema)

@@ -429,16 +429,26 @@ def list_enrollments(district_id: str):
 
 # ---------------------------------------------------------------- schools' changes (GET .../schools)
 
+
+class SchoolChangeOut(ResponseModel):
+    school_id: str
+    name: str
+    identifier: str | None
+    sis_sourced_id: str | None
+    status: str
+    updated_at: datetime | None = None
+
+
+class SchoolChangesOut(ResponseModel):
+    """GET .../schools on a change read (?updatedSince= or a change cursor)."""
+
+    schools: list[SchoolChangeOut]
+    next_cursor: str | None
+    changes_cursor: str | None
+
+
 SCHOOL_CHANGE_QUERY = (QueryParameter("status", "On a change read: active | inactive | all (default)",
                                       enum=queries.STATUSES), _LIMIT, _CURSOR, _SINCE)
-
-
-def respond_unset_omitted(model):
-    """`model` as camelCase JSON without the fields never set (a shape's optional additions)."""
-    from aws_lambda_powertools.event_handler import Response
-
-    return Response(status_code=200, content_type="application/json",
-                    body=model.model_dump_json(by_alias=True, exclude_unset=True))
 
 
 def is_change_read(event: dict) -> bool:
@@ -447,13 +457,11 @@ def is_change_read(event: dict) -> bool:
 
 def school_changes(event: dict, district_id: str):
     """GET /districts/{id}/schools?updatedSince=...: the schools written since, in change order."""
-    from rostersync.api.models import SchoolResponse, SchoolsResponse
-
     _, since = _change_read(event)
     status = _choice(event, "status", queries.STATUSES, "all")
     limit, cursor = _limit(event), _cursor(event)
     page = _paged(lambda: queries.change_page(district_id, queries.school_changes(status), since, limit, cursor))
-    schools = [SchoolResponse(school_id=s.school_id, name=s.name, identifier=s.identifier,
-                              sis_sourced_id=s.sis_sourced_id, status=s.status, updated_at=s.updated_at)
+    schools = [SchoolChangeOut(school_id=s.school_id, name=s.name, identifier=s.identifier,
+                               sis_sourced_id=s.sis_sourced_id, status=s.status, updated_at=s.updated_at)
                for s in page.items]
-    return respond(SchoolsResponse(schools=schools, next_cursor=page.next_cursor, changes_cursor=page.changes_cursor))
+    return respond(SchoolChangesOut(schools=schools, next_cursor=page.next_cursor, changes_cursor=page.changes_cursor))

@@ -25,7 +25,6 @@ from rostersync.api.models import (
     SisSchoolsResponse,
 )
 from rostersync.api import rosters
-from rostersync.api.rosters import respond_unset_omitted
 from rostersync.api.openapi import documented
 from rostersync.api.validation import read_body, respond
 from rostersync.matching import Candidate, suggest
@@ -53,7 +52,7 @@ def _matchable(schools: list[SchoolModel]) -> list[SchoolModel]:
     **documented("The district's active schools", operation_id="listSchools", tag=TAG, response=SchoolsResponse,
                  errors=(400, 401, 403, 404, 422), query=rosters.SCHOOL_CHANGE_QUERY,
                  description="By name. With updatedSince (or a change cursor): the schools created, changed or "
-                             "deactivated since, in change order, paged, with status and updatedAt."),
+                             "deactivated since, in change order, paged (SchoolChangesOut)."),
 )
 def get_schools(district_id: str):
     event = router.current_event.raw_event
@@ -64,8 +63,7 @@ def get_schools(district_id: str):
         SchoolResponse(school_id=s.school_id, name=s.name, identifier=s.identifier, sis_sourced_id=s.sis_sourced_id)
         for s in active_schools(district_id)
     ]
-    # The contract's shape: the change-read fields (status, updatedAt, cursors) are left out.
-    return respond_unset_omitted(SchoolsResponse(schools=schools))
+    return respond(SchoolsResponse(schools=schools))
 
 
 @router.get(
