@@ -107,6 +107,13 @@ def test_a_generated_client_sets_up_syncs_and_reads(generated, local_stack, make
     unauthorized = list_users.sync_detailed(district, client=anonymous)
     assert unauthorized.status_code == 401 and unauthorized.parsed.message == "Unauthorized"
 
+    # The reference pages need no token, as deployed (their routes have no authorizer).
+    import requests
+
+    page = requests.get(f"{local_stack.api_url}/docs", timeout=30)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'spec-url="openapi.json"' in page.text
+
     # A teacher whose verified email is a synced teacher's sees their classes.
     teacher = next(u for u in users if u.role == "teacher" and u.email)
     as_teacher = as_(local_stack.token("teacher", district, email=teacher.email, email_verified=True))

@@ -16,6 +16,8 @@ from rostersync.sync.engine import Outcome
 from tests.integration.test_sync_engine import sync
 from tests.integration.test_syncs_api import admin
 
+# Small enough to keep the suite quick, paged small enough that a sync writes across many pages.
+DISTRICT = {"schools": 2, "students": 80, "teachers": 8, "classes": 24, "enrollments": 480, "page_cap": 40}
 KINDS = {"schools": ("schoolId", SchoolModel), "users": ("userId", UserModel), "classes": ("classId", ClassModel),
          "enrollments": ("enrollmentId", EnrollmentModel)}
 
@@ -86,8 +88,9 @@ def assert_in_step(follower: Follower, state: dict) -> None:
         assert stamps == sorted(stamps), f"{kind}: not in change order"
 
 
-def test_a_client_follows_a_district_night_after_night(sandbox_sis, connected_district, monkeypatch):
+def test_a_client_follows_a_district_night_after_night(make_sandbox_sis, connected_district, monkeypatch):
     monkeypatch.setenv("ROSTERSYNC_CHANGE_LAG_SECONDS", "0")
+    sandbox_sis = make_sandbox_sis(**DISTRICT)
     district = connected_district(sandbox_sis)
     follower = Follower(district, limit=200)
     assert follower.catch_up_all() == 0  # nothing synced yet
@@ -188,9 +191,9 @@ def test_reading_changes_while_syncs_write(make_sandbox_sis, connected_district,
     """A reader polls the feed the whole time two runs (a full sync, then the next night's) write;
     after the horizon passes their end it holds exactly the stored state, each change once."""
     monkeypatch.setenv("ROSTERSYNC_CHANGE_LAG_SECONDS", lag_s)
-    sis = make_sandbox_sis()
+    sis = make_sandbox_sis(**DISTRICT)
     district = connected_district(sis)
-    follower = Follower(district, limit=100)
+    follower = Follower(district, limit=25)
     outcomes, done = [], threading.Event()
 
     def nights():
