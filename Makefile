@@ -12,21 +12,26 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 REGION ?= us-east-1
 
-.PHONY: help venv demo test unit integration e2e lint validate build local sandbox bench soak clean openapi
+.PHONY: help venv demo test unit integration e2e browser lint validate build local sandbox bench soak clean openapi lock console-deploy
 
 help:
 	@echo "make demo   run the product locally against the sandbox SIS and print a sync summary"
 	@echo "make test   every check: pytest (unit, integration, e2e), sam validate --lint, sam build"
-	@echo "make local  start the local stack (API :3000, AWS :5000, sandbox SIS :8900)"
+	@echo "make local  start the local stack (API :3000, console :3001, AWS :5000, sandbox SIS :8900)"
+	@echo "make browser  the console's browser suite only (needs chromium)"
+	@echo "make console-deploy STACK=rostersync-dev  upload the console and its config.json to a deployed stack"
 	@echo "make bench  the district-scale benchmark (bench/README.md)"
 	@echo "make soak   the long fault and crash soak"
-	@echo "make lint / validate / build / openapi / clean"
+	@echo "make lint / validate / build / openapi / lock / clean"
 
-$(STAMP): pyproject.toml layers/core/requirements.txt
+# Installed from the locks, every file checked against its hash; pip resolves nothing afresh.
+# The project itself goes in editable, without build isolation (setuptools comes from the lock too).
+$(STAMP): requirements-dev.lock layers/core/requirements.lock pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "python3.13 not found (pyenv install 3.13)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON313) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -34,7 +39,12 @@ venv: $(STAMP)
 demo: venv
 	$(BIN)/rostersync demo
 
+# The browser suite (tests/browser) needs a Chromium: say plainly whether it runs.
+CHROMIUM ?= $(firstword $(ROSTERSYNC_CHROMIUM) $(wildcard /usr/bin/chromium) $(shell command -v chromium 2>/dev/null))
+
 test: venv
+	@if [ -n "$(CHROMIUM)" ]; then echo "browser suite: runs with $(CHROMIUM)"; \
+	 else echo "browser suite: SKIPPED, no Chromium found (apt-get install chromium, or set ROSTERSYNC_CHROMIUM)"; fi
 	$(BIN)/python -m pytest -q -m "not soak" tests
 	$(MAKE) --no-print-directory validate build
 
@@ -46,6 +56,13 @@ integration: venv
 
 e2e: venv
 	$(BIN)/python -m pytest -q tests/e2e -m "not soak"
+
+browser: venv
+	$(BIN)/python -m pytest -q tests/browser
+
+STACK ?= rostersync-dev
+console-deploy: venv
+	$(BIN)/rostersync console deploy --stack $(STACK) --region $(REGION)
 
 soak: venv
 	$(BIN)/python -m pytest -q -m soak tests
@@ -63,10 +80,23 @@ sandbox: venv
 	$(BIN)/rostersync sandbox-sis
 
 openapi: venv
-	$(BIN)/rostersync openapi > docs/openapi.json
+	$(BIN)/python -m rostersync.api.openapi > docs/openapi.json  # byte for byte what tests/unit/api/test_openapi.py expects
 
 bench: venv
 	$(BIN)/python bench/district_sync.py
+
+# Re-pin after changing pyproject.toml's dev extras or layers/core/requirements.txt.
+# The dev lock first (every platform); the layer's lock takes the same versions, for Lambda
+# (Linux arm64, Python 3.13), without the AWS SDK the runtime provides.
+LAYER_NOT_SHIPPED := botocore python-dateutil six s3transfer
+lock: venv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.13 --generate-hashes \
+		--custom-compile-command "make lock" --quiet -o requirements-dev.lock
+	cd layers/core && ../../$(BIN)/uv pip compile requirements.txt -c ../../requirements-dev.lock --generate-hashes \
+		--python-version 3.13 --python-platform aarch64-manylinux_2_28 \
+		$(foreach p,$(LAYER_NOT_SHIPPED),--no-emit-package $(p)) \
+		--custom-compile-command "make lock" --quiet -o requirements.lock
+	$(BIN)/python -m rostersync_tools.locks stamp
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .rostersync bench/results

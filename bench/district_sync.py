@@ -15,7 +15,10 @@ In one run it measures
   night1%   the night after, in delta mode, with --change-share of the records changed;
   quarter   the same full sync at a quarter of the size (memory growth);
   naive     bench/naive_sync.py at the quarter size (reference);
-checks the issue's targets (ratios from this run), prints a table and writes
+  scale     with --scale N: the same full sync at N times the size (wall and memory growth);
+checks the issues' targets (ratios from this run), projects what districts of 10,000, 50,000
+and 500,000 students cost per night on AWS and how long their syncs take there
+(bench/cost_projection.py, prices in bench/aws_prices.py), prints a table and writes
 bench/results/district_sync.json. --profile also records the full sync with py-spy (every
 thread, the worker and, separately, this process's moto and sandbox) and pyinstrument (the
 worker's main thread) into bench/results/.
@@ -44,7 +47,7 @@ RESULTS = ROOT / "bench" / "results"
 CHILD = ROOT / "bench" / "worker_child.py"
 READ_ORDER = ("schools", "courses", "classes", "users", "enrollments")
 DELTA_COLLECTIONS = READ_ORDER  # a delta reads schools and courses whole, the rest filtered
-RUN_GROUPS = ("fetch", "full", "store", "nights", "quarter", "naive")
+RUN_GROUPS = ("fetch", "full", "store", "nights", "quarter", "naive", "scale")
 QUICK = {"students": 5_000, "teachers": 300, "classes": 1_000, "enrollments": 30_000}
 
 
@@ -62,6 +65,12 @@ def start_sandbox(args, scale: float = 1.0):
     sis.start(port=0)
     sis.state()  # every record's JSON cached now, so no measured run pays for warming the sandbox
     return sis
+
+
+def worker_memory_mb() -> int:
+    from rostersync_tools.local.template_resources import load_template
+
+    return int(load_template()["Resources"]["SyncWorkerFunction"]["Properties"]["MemorySize"])
 
 
 def connect_district(sis, name: str) -> str:
@@ -189,7 +198,8 @@ def pages_needed(records: dict[str, int], page_size: int) -> int:
 def check_targets(r: dict, args) -> list[dict]:
     """Every target whose runs were made (all of them unless --only)."""
     needs = (("full", "fetch", "store"), ("naive", "quarter"), ("full",), ("night0",), ("night1",), ("night1",),
-             ("full", "quarter"), ("full",))
+             ("full", "quarter"), ("full",), ("full", "night1"), ("night1",), ("full",), ("full", "scale"),
+             ("full", "scale"), ("projection",), ("projection",))
     return [t for t, need in zip(_targets(r, args), needs) if all(k in r for k in need)]
 
 
@@ -197,7 +207,7 @@ def _targets(r: dict, args) -> list[dict]:
     missing = {"wall_s": math.nan, "peak_rss_mb": math.nan, "items_written": 0, "write_requests": 0,
                "sis_requests": 0, "sis_token_requests": 0}
     full, fetch, store = (r.get(k, missing) for k in ("full", "fetch", "store"))
-    r = {**{k: missing for k in ("naive", "quarter", "night0", "night1")}, **r}
+    r = {**{k: missing for k in ("naive", "quarter", "night0", "night1", "scale")}, **r}
     floor = max(fetch["wall_s"], store["wall_s"])
     changed = r.get("changes", {})
     changed_total = max(1, sum(len(v) for v in changed.values()))
@@ -238,12 +248,55 @@ def _targets(r: dict, args) -> list[dict]:
                f"{full['items_written']} items in {full['write_requests']} BatchWriteItem requests, up to "
                f"{full.get('dynamodb_calls', {}).get('maxWritesInFlight')} in flight (of {args.store_in_flight}); "
                "unprocessed items retried with backoff: tests/unit/store/test_batch.py"),
+        # issue 17
+        target("1% night wall <= 0.15 x full sync wall", round(r["night1"]["wall_s"] / full["wall_s"], 3), 0.15,
+               r["night1"]["wall_s"] <= 0.15 * full["wall_s"],
+               f"{r['night1']['wall_s']:.1f} s vs {full['wall_s']:.1f} s"),
+        target("1% night store reads <= changed/25 + 10", store_reads(r["night1"]),
+               math.ceil(changed_total / 25) + 10, store_reads(r["night1"]) <= math.ceil(changed_total / 25) + 10,
+               f"{store_reads(r['night1'])} read requests ({read_calls(r['night1'])}) for {changed_total} changed"),
+        target("worker CPU per written item <= 120 us (full sync)", cpu_per_item_us(full), 120,
+               cpu_per_item_us(full) <= 120, f"{full.get('cpu_s', math.nan)} s CPU for {full['items_written']} items"),
+        target(f"scale x{args.scale or '-'}: full sync wall <= 1.1 x N x the 1x wall",
+               round(r["scale"]["wall_s"] / full["wall_s"], 2), round(1.1 * (args.scale or 0), 2),
+               r["scale"]["wall_s"] <= 1.1 * (args.scale or 0) * full["wall_s"],
+               f"{r['scale']['wall_s']:.1f} s vs {full['wall_s']:.1f} s"),
+        target(f"scale x{args.scale or '-'}: peak memory <= 1.25 x the 1x peak",
+               round(r["scale"]["peak_rss_mb"] / full["peak_rss_mb"], 3), 1.25,
+               r["scale"]["peak_rss_mb"] <= 1.25 * full["peak_rss_mb"],
+               f"{r['scale']['peak_rss_mb']:.0f} MB vs {full['peak_rss_mb']:.0f} MB"),
+        target("projection: no-change night, 50,000 students < $0.001", _projected(r, 50_000, "no-change night",
+                                                                                 "cost_usd"), 0.001,
+               _projected(r, 50_000, "no-change night", "cost_usd") < 0.001, "see the projection table"),
+        target("projection: full sync, 500,000 students < 15 min wall",
+               round(_projected(r, 500_000, "full sync", "wall_s") / 60, 1), 15,
+               _projected(r, 500_000, "full sync", "wall_s") < 15 * 60, "see the projection table and docs/design.md"),
     ]
+
+
+def read_calls(run: dict) -> dict:
+    calls = run.get("dynamodb_calls", {})
+    return {k: calls[k] for k in ("GetItem", "BatchGetItem", "Query", "Scan") if calls.get(k)}
+
+
+def store_reads(run: dict) -> int:
+    return sum(read_calls(run).values())
+
+
+def cpu_per_item_us(run: dict) -> float:
+    return round(run.get("cpu_s", math.nan) / max(1, run.get("items_written", 0)) * 1e6, 1)
+
+
+def _projected(r: dict, students: int, label: str, field: str) -> float:
+    try:
+        return r["projection"][students][label][field]
+    except KeyError:
+        return math.nan
 
 
 ROWS = (("full", "full sync"), ("fetch", "floor: fetch only"), ("store", "floor: store only"),
         ("night0", "night, no change (delta)"), ("night1", "night, 1% changed (delta)"),
-        ("quarter", "full sync, quarter size"), ("naive", "naive sync, quarter size"))
+        ("quarter", "full sync, quarter size"), ("naive", "naive sync, quarter size"), ("scale", "full sync, scaled"))
 
 
 def render(r: dict) -> str:
@@ -282,6 +335,8 @@ def main(argv=None) -> int:
     parser.add_argument("--page-cap", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--change-share", type=float, default=0.01)
+    parser.add_argument("--scale", type=int, default=0,
+                        help="also run the full sync at N times the size (wall and memory growth; not by default)")
     parser.add_argument("--sis-in-flight", type=int, default=None, help="ROSTERSYNC_SIS_IN_FLIGHT (engine default)")
     parser.add_argument("--store-in-flight", type=int, default=None,
                         help="ROSTERSYNC_STORE_IN_FLIGHT (engine default)")
@@ -397,12 +452,25 @@ def main(argv=None) -> int:
                  {"district_id": connect_district(quarter_sis, "Bench naive"), "run_id": "bench-naive"}, quarter_sis)
         if "quarter" in r and "naive" in r:
             assert r["naive"]["items_written"] == r["quarter"]["items_written"], (r["naive"], r["quarter"])
+        if args.scale and "scale" in want:
+            quarter_sis.stop() if quarter_sis is not None else None
+            quarter_sis = start_sandbox(args, args.scale)
+            aws.reset()
+            scaled = step("scale", f"full sync, {args.scale} x the size", "sync",
+                          {"district_id": connect_district(quarter_sis, "Bench scaled"), "run_id": "bench-scale"},
+                          quarter_sis)
+            assert scaled["outcome"] == "succeeded", scaled
     finally:
         for sis in (large, quarter_sis):
             if sis is not None:
                 sis.stop()
         aws.stop()
 
+    memory_mb = worker_memory_mb()
+    if "full" in r:
+        from cost_projection import project
+
+        r["projection"] = project(r, args.students, memory_mb)
     changes = {c: len(v) for c, v in r.get("changes", {}).items()}
     night1_counts = {t: c["updated"] for t, c in r["night1"]["counts"].items() if c["updated"]} if "night1" in r else {}
     r["targets"] = check_targets(r, args)
@@ -419,6 +487,7 @@ def main(argv=None) -> int:
         "records": r.get("records"), "pages_needed": r.get("pages_needed"),
         "changes": changes, "night1_updated": night1_counts,
         "runs": {key: r[key] for key, _ in ROWS if key in r},
+        "projection": {"memory_mb": memory_mb, "students": r.get("projection")},
         "targets": r["targets"], "all_pass": all(t["pass"] for t in r["targets"]),
         "bench_seconds": round(time.perf_counter() - started, 1),
     }
@@ -429,6 +498,11 @@ def main(argv=None) -> int:
           f"changed for the {args.change_share:.0%} night: {changes} ({sum(changes.values())}), "
           f"updated: {night1_counts}")
     print(render(r))
+    if "projection" in r:
+        from cost_projection import render as render_projection
+
+        print()
+        print(render_projection(r["projection"], memory_mb))
     if args.profile:
         from profile_summary import summarise
 

@@ -11,7 +11,8 @@ ROLES = ("platform_admin", "district_admin", "teacher")
 # Subcommands owned elsewhere that parse their own arguments.
 DELEGATED = {
     "sandbox-sis": ("rostersync_tools.sandbox_sis.cli", "the sandbox OneRoster 1.1 SIS (rostersync sandbox-sis --help)"),
-    "ops": ("rostersync_tools.ops.cli", "on-call: dead-letter queue list and redrive (rostersync ops --help)"),
+    "ops": ("rostersync_tools.ops.cli", "on-call: dead-letter queue, runs, redrive (rostersync ops --help)"),
+    "console": ("rostersync_tools.console_config", "the district admin console's deployed config.json (rostersync console --help)"),
 }
 
 
@@ -32,7 +33,7 @@ def _fail(message: str, code: int = 1) -> int:
 def cmd_local_up(args) -> int:
     from rostersync_tools.local.up import run_up
 
-    return run_up(args.api_port, args.aws_port, None if args.no_sis else args.sis_port)
+    return run_up(args.api_port, args.aws_port, None if args.no_sis else args.sis_port, console_port=args.console_port)
 
 
 def cmd_local_token(args) -> int:
@@ -73,11 +74,36 @@ def cmd_local_tick(args) -> int:
     return 0
 
 
+def cmd_local_events(args) -> int:
+    from rostersync_tools.local.state import NoRunningStack
+    from rostersync_tools.local.watch import show_events
+
+    out = _domain_logs_to_stderr()
+    try:
+        return show_events(args.district, args.type, args.limit, args.json, args.full, args.follow, out=out)
+    except NoRunningStack as error:
+        return _fail(str(error))
+
+
+def cmd_local_outbox(args) -> int:
+    from rostersync_tools.local.state import NoRunningStack
+    from rostersync_tools.local.watch import show_outbox
+
+    out = _domain_logs_to_stderr()
+    try:
+        return show_outbox(args.district, args.limit, args.json, out=out)
+    except NoRunningStack as error:
+        return _fail(str(error))
+
+
 # ---------------------------------------------------------------- the rest
 def cmd_openapi(_args) -> int:
     from rostersync.api.openapi import openapi_json
 
-    print(openapi_json(), end="")  # the document ends in its own newline (docs/openapi.json)
+    # The document ends in one newline already: print() would add a second, and the committed
+    # docs/openapi.json would then read as stale.
+    sys.stdout.write(openapi_json())
+    sys.stdout.flush()
     return 0
 
 
@@ -104,8 +130,18 @@ def _now_utc() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rostersync")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rostersync", description="Roster Sync tools: local stack, sandbox SIS, ops, demo.")
+    parser.add_argument("--version", action="version", version=f"rostersync {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="command", required=True)
 
     local = commands.add_parser("local", help="the local stack (embedded AWS, HTTP API, sync worker, sandbox SIS)")
@@ -117,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     sis = up.add_mutually_exclusive_group()
     sis.add_argument("--sis-port", type=int, default=8900, help="sandbox SIS port (default 8900)")
     sis.add_argument("--no-sis", action="store_true", help="do not start the sandbox SIS")
+    up.add_argument("--console-port", type=int, default=None,
+                    help="the district admin console (default 3001, or a free port when 3001 is taken; 0 for any free port)")
     up.set_defaults(run=cmd_local_up)
 
     token = local_commands.add_parser("token", help="print a bearer token the local stack accepts")
@@ -134,6 +172,21 @@ def build_parser() -> argparse.ArgumentParser:
     tick = local_commands.add_parser("tick", help="run the nightly dispatcher once, as EventBridge would at --time")
     tick.add_argument("--time", default=None, metavar="ISO8601", help="the instant, e.g. 2026-12-02T10:00:00Z (default now)")
     tick.set_defaults(run=cmd_local_tick)
+
+    events = local_commands.add_parser("events", help="the events the stack put on its bus, newest first")
+    events.add_argument("--follow", "-f", action="store_true", help="then keep printing new ones until Ctrl-C")
+    events.add_argument("--district", metavar="ID", help="only this district's")
+    events.add_argument("--type", metavar="DETAIL_TYPE", help='only this detail type, e.g. "Sync Failed"')
+    events.add_argument("--limit", type=int, default=50, metavar="N", help="at most N (default 50)")
+    events.add_argument("--full", action="store_true", help="print each event's whole detail")
+    events.add_argument("--json", action="store_true", help="one JSON event per line")
+    events.set_defaults(run=cmd_local_events)
+
+    outbox = local_commands.add_parser("outbox", help="the messages sent to district contacts, newest first")
+    outbox.add_argument("--district", metavar="ID", help="only this district's")
+    outbox.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (default 20)")
+    outbox.add_argument("--json", action="store_true", help="print JSON")
+    outbox.set_defaults(run=cmd_local_outbox)
 
     for name, (_, help_text) in DELEGATED.items():
         commands.add_parser(name, help=help_text, add_help=False)

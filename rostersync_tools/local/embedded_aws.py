@@ -11,6 +11,7 @@ import threading
 import boto3
 from moto.server import ThreadedMotoServer
 
+from rostersync_tools.local.event_sink import LOCAL_SENDER
 from rostersync_tools.local.template_resources import CreatedResources, create_resources
 
 REGION = "us-east-1"
@@ -61,8 +62,14 @@ class EmbeddedAws:
         host, port = self._server.get_host_and_port()
         self.port = port
         self.endpoint_url = f"http://{host}:{port}"
-        self.resources = create_resources(self.session(), self.endpoint_url)
+        self._create()
         return self
+
+    def _create(self) -> None:
+        from rostersync_tools.local import event_sink
+
+        self.resources = create_resources(self.session(), self.endpoint_url)
+        event_sink.prepare(self.session(), self.endpoint_url, self.resources.event_buses["EventBus"])
 
     def session(self) -> boto3.Session:
         return boto3.Session(
@@ -90,6 +97,7 @@ class EmbeddedAws:
             "POWERTOOLS_SERVICE_NAME": "rostersync",
             "POWERTOOLS_METRICS_NAMESPACE": "RosterSync",
             "POWERTOOLS_TRACE_DISABLED": "1",
+            "NOTIFY_FROM": LOCAL_SENDER,
             **self.resources.environment(),
         }
 
@@ -101,7 +109,7 @@ class EmbeddedAws:
         import requests
 
         requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
-        self.resources = create_resources(self.session(), self.endpoint_url)
+        self._create()
 
     def stop(self) -> None:
         if self._server is not None:

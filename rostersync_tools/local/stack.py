@@ -13,6 +13,7 @@ import requests
 
 from rostersync_tools.local.embedded_aws import EmbeddedAws
 from rostersync_tools.local.functions import load_handler
+from rostersync_tools.local.console_server import LocalConsole
 from rostersync_tools.local.http_adapter import LocalHttpApi
 from rostersync_tools.local.state import remove_state, state_dir as default_state_dir, write_state
 from rostersync_tools.local.tick import invoke_dispatcher, parse_instant
@@ -25,8 +26,11 @@ log = logging.getLogger(__name__)
 class LocalStack:
     def __init__(self, api_port: int = 0, aws_port: int = 0, sis=None, sis_port: int = 0,
                  aws: EmbeddedAws | None = None, state_dir: str | os.PathLike | None = None,
-                 write_state_file: bool = True, worker_handler=None):
-        """`sis`: a SandboxSIS not yet started (this stack starts and stops it), or None.
+                 write_state_file: bool = True, worker_handler=None, console_port: int | None = 0,
+                 console_port_is_default: bool = False):
+        """`console_port`: where the console is served (0: any free port; None: not at all); when it
+        is only the default (`console_port_is_default`), a taken port means another free one.
+        `sis`: a SandboxSIS not yet started (this stack starts and stops it), or None.
         `aws`: an EmbeddedAws already started (tests share one; this stack leaves it running)."""
         self.api_port = api_port
         self.aws_port = aws_port
@@ -37,7 +41,10 @@ class LocalStack:
         self.state_dir = default_state_dir(state_dir)
         self.write_state_file = write_state_file
         self._worker_handler = worker_handler
+        self.console_port = console_port
+        self.console_port_is_default = console_port_is_default
         self.api: LocalHttpApi | None = None
+        self.console: LocalConsole | None = None
         self.worker: WorkerLoop | None = None
         self.sis_host_url: str | None = None  # what a district admin enters as hostUrl
         self.keys = None
@@ -67,6 +74,10 @@ class LocalStack:
             self.sis_host_url = self.sis.prefixed_host_url
         self._warm_functions()
         self.api = LocalHttpApi(self.keys, port=self.api_port).start()
+        if self.console_port is not None:
+            self.console = LocalConsole(lambda: self.api_url, lambda: self.keys, port=self.console_port,
+                                        sis_host_url=lambda: self.sis_host_url,
+                                        any_port_if_busy=self.console_port_is_default).start()
         self.worker = WorkerLoop(self.aws.client("sqs"), os.environ["SYNC_QUEUE_URL"],
                                  handler=self._worker_handler).start()
         self._check_answers()
@@ -92,11 +103,14 @@ class LocalStack:
             raise RuntimeError(f"the local API answered {response.status_code} without a token")
         if self.sis_host_url:
             requests.get(self.sis_url, timeout=10)  # any HTTP answer will do (it wants auth)
+        if self.console is not None:
+            requests.get(f"{self.console.url}/config.json", timeout=10).raise_for_status()
         if not self.worker.alive():
             raise RuntimeError("the sync worker loop did not start")
 
     def stop(self) -> None:
         for part, stop in (("worker", lambda: self.worker and self.worker.stop()),
+                           ("console", lambda: self.console and self.console.stop()),
                            ("api", lambda: self.api and self.api.stop()),
                            ("sis", lambda: self.sis_host_url and self.sis.stop()),
                            ("aws", lambda: self._owns_aws and self.aws and self.aws.stop())):
@@ -104,7 +118,7 @@ class LocalStack:
                 stop()
             except Exception:
                 log.exception("stopping the local %s failed", part)
-        self.worker = self.api = None
+        self.worker = self.api = self.console = None
         self.sis_host_url = None
         if self.write_state_file:
             remove_state(self.state_dir, os.getpid())
@@ -125,8 +139,15 @@ class LocalStack:
         """The sandbox's OneRoster base URL (for people; the product wants sis_host_url)."""
         return self.sis.base_url if self.sis_host_url else None
 
+    @property
+    def console_url(self) -> str | None:
+        """The console's address (its own origin, as deployed: the API is another)."""
+        return f"{self.console.url}/" if self.console else None
+
     def ready_line(self) -> str:
         line = f"ready api={self.api_url} aws={self.aws.endpoint_url}"
+        if self.console:
+            line += f" console={self.console_url}"
         return f"{line} sis={self.sis_url}" if self.sis_url else line
 
     def state(self) -> dict:
@@ -136,6 +157,7 @@ class LocalStack:
             "aws": self.aws.endpoint_url,
             "sis": self.sis_url,
             "sisHostUrl": self.sis_host_url,
+            "console": self.console_url,
             "environment": self.aws.environment(),
         }
 

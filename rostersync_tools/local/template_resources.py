@@ -22,6 +22,7 @@ TABLE_ENV = {
     "EnrollmentsTable": "ENROLLMENTS_TABLE",
     "SyncRunsTable": "SYNC_RUNS_TABLE",
     "CheckpointsTable": "CHECKPOINTS_TABLE",
+    "NotificationsTable": "NOTIFICATIONS_TABLE",
 }
 
 
@@ -79,12 +80,15 @@ class CreatedResources:
     tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
     queue_urls: dict[str, str] = field(default_factory=dict)  # logical id -> queue URL
     queue_arns: dict[str, str] = field(default_factory=dict)
+    event_buses: dict[str, str] = field(default_factory=dict)  # logical id -> bus name
 
     def environment(self) -> dict[str, str]:
         """The variables template.yaml's Globals give every function, for these resources."""
         env = {TABLE_ENV[name]: table for name, table in self.tables.items() if name in TABLE_ENV}
         env["SYNC_QUEUE_URL"] = self.queue_urls["SyncQueue"]
         env["SYNC_DLQ_URL"] = self.queue_urls["SyncDeadLetterQueue"]
+        if "EventBus" in self.event_buses:
+            env["EVENT_BUS_NAME"] = self.event_buses["EventBus"]
         return env
 
 
@@ -130,6 +134,15 @@ def create_resources(session, endpoint_url: str | None = None, template: dict | 
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         created.queue_urls[name] = url
         created.queue_arns[name] = arn
+
+    buses = resources_of_type(template, "AWS::Events::EventBus")
+    if buses:
+        events = session.client("events", endpoint_url=endpoint_url)
+        existing_buses = {bus["Name"] for bus in events.list_event_buses()["EventBuses"]}
+        for name in buses:
+            if name not in existing_buses:
+                events.create_event_bus(Name=name)
+            created.event_buses[name] = name
     return created
 
 

@@ -1,6 +1,6 @@
 """`rostersync local up`: the local stack in the foreground until SIGINT or SIGTERM.
 
-stdout carries exactly one line, `ready api=... aws=... [sis=...]`, once everything answers
+stdout carries exactly one line, `ready api=... aws=... console=... [sis=...]`, once everything answers
 (scripts and tests wait for it); logs go to stderr.
 """
 
@@ -10,6 +10,7 @@ import sys
 import threading
 
 log = logging.getLogger(__name__)
+DEFAULT_CONSOLE_PORT = 3001
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -32,7 +33,10 @@ def configure_logging(level: int = logging.INFO) -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 
-def run_up(api_port: int, aws_port: int, sis_port: int | None, state_dir: str | None = None) -> int:
+def run_up(api_port: int, aws_port: int, sis_port: int | None, state_dir: str | None = None,
+           console_port: int | None = None) -> int:
+    """`console_port` None: the default port, or any free one when another stack holds it
+    (two stacks started with their own --api-port etc. must not clash on the console)."""
     # stdout carries the ready line and nothing else. The functions log to stdout, as Lambda
     # wants (Powertools binds sys.stdout when the domain is imported), so from here on
     # everything written to sys.stdout goes to stderr; the ready line uses the real stdout.
@@ -58,7 +62,9 @@ def run_up(api_port: int, aws_port: int, sis_port: int | None, state_dir: str | 
             log.error("the sandbox SIS is not available (%s); run with --no-sis", error)
             return 1
         sis = SandboxSIS(SandboxConfig())
-    stack = LocalStack(api_port=api_port, aws_port=aws_port, sis=sis, sis_port=sis_port or 0, state_dir=state_dir)
+    stack = LocalStack(api_port=api_port, aws_port=aws_port, sis=sis, sis_port=sis_port or 0, state_dir=state_dir,
+                       console_port=DEFAULT_CONSOLE_PORT if console_port is None else console_port,
+                       console_port_is_default=console_port is None)
     try:
         stack.start()
     except OSError as error:
@@ -66,6 +72,7 @@ def run_up(api_port: int, aws_port: int, sis_port: int | None, state_dir: str | 
         return 1
     try:
         print(stack.ready_line(), file=ready_out, flush=True)
+        log.info("the district admin console: open %s (local sign-in)", stack.console_url)
         while not stopping.wait(0.5):
             pass
     finally:

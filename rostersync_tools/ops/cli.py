@@ -1,19 +1,27 @@
-"""`rostersync ops ...`: what on-call uses to see and replay failed district syncs.
+"""`rostersync ops ...`: what on-call uses to find, inspect and replay failed district syncs.
 
-  rostersync ops dlq list [--local] [--json]
-  rostersync ops redrive [--district ID] [--local]
+  rostersync ops dlq list                      [--json]   failed syncs waiting in the dead-letter queue
+  rostersync ops runs --district ID [--limit N] [--json]  a district's recent runs
+  rostersync ops run RUN_ID --district ID      [--json]   one run: counts, failure, record errors
+  rostersync ops redrive [--district ID] [--dry-run] [--yes] [--no-follow] [--timeout S] [--json]
 
-Against a deployed stack by default (its CloudFormation outputs; --stack-name, --region),
-the running local stack with --local (its state file), or explicit endpoints.
+Each against a deployed stack by default (its CloudFormation outputs; --stack-name, --region),
+the running local stack with --local (its state file), or explicit endpoints. Every command
+prints a table for people or, with --json, one JSON document on stdout (progress on stderr).
 """
+
+from __future__ import annotations
 
 import argparse
 import sys
 
 from rostersync_tools.ops.target import DEFAULT_STACK, TargetError, resolve
 
+REFUSED = 2  # exit status when redrive was not confirmed by anyone
 
-def _add_target_options(parser: argparse.ArgumentParser) -> None:
+
+def _add_common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
     where = parser.add_argument_group("which stack")
     where.add_argument("--local", action="store_true", help="the running local stack (rostersync local up)")
     where.add_argument("--state-dir", help="the local stack's state directory (default $ROSTERSYNC_STATE_DIR or .rostersync)")
@@ -25,19 +33,40 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rostersync ops", description="On-call: failed district syncs.")
+    parser = argparse.ArgumentParser(prog="rostersync ops", description="On-call: find, inspect and replay failed district syncs.")
     commands = parser.add_subparsers(dest="command", metavar="command", required=True)
 
     dlq = commands.add_parser("dlq", help="the sync dead-letter queue")
     dlq_commands = dlq.add_subparsers(dest="dlq_command", metavar="subcommand", required=True)
     listing = dlq_commands.add_parser("list", help="list dead-lettered syncs (nothing is deleted)")
-    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    _add_target_options(listing)
+    _add_common_options(listing)
     listing.set_defaults(run=cmd_dlq_list)
 
-    redrive = commands.add_parser("redrive", help="replay dead-lettered syncs as new runs (trigger replay)")
+    runs = commands.add_parser("runs", help="a district's recent sync runs, newest first")
+    runs.add_argument("--district", metavar="ID", required=True)
+    runs.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default 20, at most 100)")
+    _add_common_options(runs)
+    runs.set_defaults(run=cmd_runs)
+
+    run = commands.add_parser("run", help="one sync run: status, counts, failure and record errors")
+    run.add_argument("run_id", metavar="RUN_ID")
+    run.add_argument("--district", metavar="ID", required=True)
+    _add_common_options(run)
+    run.set_defaults(run=cmd_run)
+
+    redrive = commands.add_parser(
+        "redrive", help="replay dead-lettered syncs as new runs (trigger replay); asks first",
+        description="Shows what it will do per district, asks (unless --yes), replays, and follows each replay "
+                    "(on AWS: the SQS message move task first) until it finishes or --timeout.")
     redrive.add_argument("--district", metavar="ID", help="only this district")
-    _add_target_options(redrive)
+    redrive.add_argument("--dry-run", action="store_true", help="show what would be done; change nothing")
+    redrive.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    redrive.add_argument("--no-follow", dest="follow", action="store_false",
+                         help="return once the replays are queued (or the move task started)")
+    redrive.add_argument("--timeout", type=float, default=900.0, metavar="S",
+                         help="stop following after S seconds (default 900); what is unfinished is reported")
+    redrive.add_argument("--poll", type=float, default=5.0, metavar="S", help=argparse.SUPPRESS)
+    _add_common_options(redrive)
     redrive.set_defaults(run=cmd_redrive)
     return parser
 
@@ -51,22 +80,109 @@ def cmd_dlq_list(args) -> int:
     return 0
 
 
+def cmd_runs(args) -> int:
+    from rostersync_tools.ops.output import print_json
+    from rostersync_tools.ops.runs import RunNotFound, recent_runs, runs_table
+
+    resolve(args)
+    try:
+        found = recent_runs(args.district, args.limit)
+    except RunNotFound as missing:
+        return _fail(str(missing))
+    if args.json:
+        print_json({"districtId": args.district, "runs": found})
+    else:
+        print(runs_table(args.district, found), flush=True)
+    return 0
+
+
+def cmd_run(args) -> int:
+    from rostersync_tools.ops.output import print_json
+    from rostersync_tools.ops.runs import RunNotFound, one_run, run_details
+
+    resolve(args)
+    try:
+        found = one_run(args.district, args.run_id)
+    except RunNotFound as missing:
+        return _fail(str(missing))
+    if args.json:
+        print_json(found)
+    else:
+        print(run_details(found), flush=True)
+    return 0
+
+
 def cmd_redrive(args) -> int:
-    from rostersync_tools.ops.redrive import redrive
+    from rostersync_tools.ops.output import Progress, print_json
+    from rostersync_tools.ops.redrive import plan, redrive
 
     target = resolve(args)
-    report = redrive(target, district_id=args.district)
-    print(report.summary(), flush=True)
-    return 1 if report.left else 0
+    planned = plan(target, district_id=args.district)
+    if args.dry_run or planned.empty:
+        if args.json:
+            print_json({"dryRun": args.dry_run, "plan": planned.to_json(), "report": None})
+        else:
+            print(planned.describe() + ("\nDry run: nothing was changed." if args.dry_run and not planned.empty else ""),
+                  flush=True)
+        return 0
+    say = Progress(args.json)
+    if not args.json:
+        print(planned.describe(), flush=True)
+    if not args.yes:
+        answer = _confirm(f"Replay {len(planned.districts)} district(s) on {planned.target}?")
+        if answer is None:
+            return _fail("redrive changes the stack and there is no one to ask (no standard input): "
+                         "run it again with --yes to go ahead, or --dry-run to only see the plan.", REFUSED)
+        if not answer:
+            return _fail("not confirmed: nothing was changed.", 1)
+    report = redrive(target, district_id=args.district, say=say, follow=args.follow, timeout_s=args.timeout,
+                     poll_s=args.poll)
+    if args.json:
+        print_json({"dryRun": False, "plan": planned.to_json(), "report": report.to_json()})
+    else:
+        print(report.summary(), flush=True)
+    return 0 if report.ok else 1
+
+
+def _confirm(question: str) -> bool | None:
+    """The person's yes or no on stdin; None when nobody can answer (no stdin, or it is at its end)."""
+    stdin = sys.stdin
+    if stdin is None or stdin.closed:
+        return None
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    try:
+        line = stdin.readline()
+    except (OSError, ValueError):
+        return None
+    if line == "":
+        print(file=sys.stderr)
+        return None
+    return line.strip().lower() in ("y", "yes")
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"rostersync ops: {message}", file=sys.stderr, flush=True)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    _domain_logs_to_stderr()
     try:
         return args.run(args)
     except TargetError as error:
-        print(f"rostersync ops: {error}", file=sys.stderr)
-        return 1
+        return _fail(str(error))
+
+
+def _domain_logs_to_stderr() -> None:
+    """The domain logs to stdout (Lambda's log); here stdout is the command's answer (--json).
+    Its log handler takes the stream that is sys.stdout when it is first imported."""
+    real = sys.stdout
+    sys.stdout = sys.stderr
+    try:
+        import rostersync.observability  # noqa: F401
+    finally:
+        sys.stdout = real
 
 
 if __name__ == "__main__":

@@ -18,6 +18,13 @@ _OUTPUT_ENV = {
     "SyncDeadLetterQueueUrl": "SYNC_DLQ_URL",
     "DistrictsTableName": "DISTRICTS_TABLE",
     "SyncRunsTableName": "SYNC_RUNS_TABLE",
+    # A run ops fails (found dead-lettered while still running) is announced like any other.
+    "EventBusName": "EVENT_BUS_NAME",
+    "NotificationsTableName": "NOTIFICATIONS_TABLE",
+    "SchoolsTableName": "SCHOOLS_TABLE",
+    "UsersTableName": "USERS_TABLE",
+    "ClassesTableName": "CLASSES_TABLE",
+    "EnrollmentsTableName": "ENROLLMENTS_TABLE",
 }
 
 

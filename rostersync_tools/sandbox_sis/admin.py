@@ -9,6 +9,9 @@
   DELETE /_admin/inject        disarm every fault
   GET  /_admin/stats           {"requests", "byPath", "tokenRequests", ...}
   POST /_admin/stats/reset     counters back to zero
+  POST /_admin/withdraw        {"role": "student"|"teacher", "share": 0..1} -> {"removed": n, "enrollmentsRemoved": m}
+                               hard-deletes that share of the role's users and their enrollments
+                               (a mass withdrawal: the next full sync is held as needs_review)
 """
 
 import json
@@ -27,6 +30,7 @@ ROUTES = {
     ("DELETE", "/_admin/inject"): "disarm",
     ("GET", "/_admin/stats"): "stats",
     ("POST", "/_admin/stats/reset"): "reset_stats",
+    ("POST", "/_admin/withdraw"): "withdraw",
 }
 
 
@@ -82,6 +86,19 @@ def _reset_stats(app, payload):
     return app.stats.as_dict()
 
 
+def _withdraw(app, payload):
+    unknown = sorted(set(payload) - {"role", "share"})
+    if unknown:
+        raise ValueError(f"unknown fields: {', '.join(unknown)}")
+    role = payload.get("role", "student")
+    share = payload.get("share", 0.5)
+    if role not in ("student", "teacher"):
+        raise ValueError("role must be student or teacher")
+    if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 < share <= 1:
+        raise ValueError("share must be a number above 0 and at most 1")
+    return app.withdraw(role, float(share))
+
+
 ACTIONS = {
     "index": _index,
     "state": lambda app, payload: app.state(),
@@ -93,4 +110,5 @@ ACTIONS = {
     "disarm": lambda app, payload: (app.faults.clear(), {"armed": []})[1],
     "stats": lambda app, payload: app.stats.as_dict(),
     "reset_stats": _reset_stats,
+    "withdraw": _withdraw,
 }

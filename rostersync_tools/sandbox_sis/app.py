@@ -65,6 +65,20 @@ class SandboxApp:
                                            self.config.path_prefix)["changes"]
             return {"day": self.store.day, "changes": changes}
 
+    def withdraw(self, role: str, share: float) -> dict:
+        """Hard-delete the first `share` of the users with `role` (in the SIS's order) and their
+        enrollments: what a mass withdrawal or a botched SIS export looks like to a sync."""
+        with self.store.lock:
+            users = [u for u in self.store.records("users") if u.get("role") == role]
+            chosen = users[: round(len(users) * share)]
+            by_user = self.store.enrollments_by("user")
+            enrollments = [e["sourcedId"] for u in chosen for e in list(by_user.get(u["sourcedId"], []))]
+            for sourced_id in enrollments:
+                self.store.delete("enrollments", sourced_id)
+            for user in chosen:
+                self.store.delete("users", user["sourcedId"])
+        return {"removed": len(chosen), "enrollmentsRemoved": len(enrollments)}
+
     def state(self) -> dict:
         with self.store.lock:
             return {"day": self.store.day, "data": self.store.snapshot(),

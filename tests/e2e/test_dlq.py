@@ -46,7 +46,7 @@ def test_failed_nights_wait_in_the_dead_letter_queue_and_replay_per_district(loc
 
     # One district repaired and replayed on its own; the other stays in the queue.
     repair(first, sis)
-    redriven = ops(local_stack, "redrive", "--district", first)
+    redriven = ops(local_stack, "redrive", "--district", first, "--yes", "--no-follow")
     assert redriven.returncode == 0 and "(trigger replay)" in redriven.stdout
     local_stack.wait_until_idle(timeout=180)
     assert [h[:2] for h in history(first)] == [("replay", "succeeded"), ("nightly", "failed")]
@@ -61,7 +61,7 @@ def test_failed_nights_wait_in_the_dead_letter_queue_and_replay_per_district(loc
 
     # Two failed nights of one district: one replay (of the latest), both messages gone.
     repair(second, sis)
-    assert ops(local_stack, "redrive").returncode == 0
+    assert ops(local_stack, "redrive", "--yes", "--no-follow").returncode == 0
     local_stack.wait_until_idle(timeout=180)
     runs = history(second)
     assert [r[:2] for r in runs] == [("replay", "succeeded"), ("nightly", "failed"), ("nightly", "failed")]

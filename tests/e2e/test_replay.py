@@ -31,10 +31,11 @@ def poison(district_id: str) -> str:
     return host
 
 
-def ops(stack, *args: str) -> subprocess.CompletedProcess:
-    """The real `rostersync ops ... --local` in another process, finding the stack by its state file."""
-    return subprocess.run([rostersync_command(), "ops", *args, "--local"], capture_output=True, text=True, timeout=120,
-                          env=subprocess_env(stack.state_dir))
+def ops(stack, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """The real `rostersync ops ... --local` in another process, finding the stack by its state file
+    (with no standard input, as in CI or a cron job)."""
+    return subprocess.run([rostersync_command(), "ops", *args, "--local"], capture_output=True, text=True,
+                          timeout=timeout, env=subprocess_env(stack.state_dir), stdin=subprocess.DEVNULL)
 
 
 def test_a_poisoned_district_goes_to_the_dead_letter_queue_and_is_replayed(local_stack, make_sandbox_sis):
@@ -69,9 +70,20 @@ def test_a_poisoned_district_goes_to_the_dead_letter_queue_and_is_replayed(local
     status, body = as_poisoned.put(f"/districts/{poisoned}/sis/connection", {
         "hostUrl": sis.host_url, "clientId": sis.config.client_id, "clientSecret": sis.config.client_secret})
     assert status == 200, body
-    redriven = ops(local_stack, "redrive")
+    # On-call looks with the CLI alone: the district's runs, the failed one in detail, the plan.
+    runs = ops(local_stack, "runs", "--district", poisoned)
+    assert runs.returncode == 0 and bad_run in runs.stdout and "failed" in runs.stdout
+    detail = ops(local_stack, "run", bad_run, "--district", poisoned)
+    assert detail.returncode == 0 and "refused the connection" in detail.stdout
+    planned = ops(local_stack, "redrive", "--dry-run")
+    assert planned.returncode == 0 and f"failed run {bad_run} is replayed" in planned.stdout
+    refused = ops(local_stack, "redrive")  # nobody to confirm: nothing happens
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+
+    redriven = ops(local_stack, "redrive", "--yes", "--timeout", "200", timeout=260)
     assert redriven.returncode == 0, redriven.stdout + redriven.stderr
     assert "(trigger replay)" in redriven.stdout
+    assert f"district {poisoned}: replay" in redriven.stdout and "succeeded" in redriven.stdout
     local_stack.wait_until_idle(timeout=180)
 
     history = as_poisoned.get(f"/districts/{poisoned}/syncs")[1]["syncs"]

@@ -88,7 +88,7 @@ def test_local_redrive_replays_each_district_as_a_new_run(stack, capsys):
     assert stack.runs.claim(running, "m")
     dead_letter(stack, crashed, running.run_id)
 
-    code, out = ops(stack, capsys, "redrive")
+    code, out = ops(stack, capsys, "redrive", "--yes", "--no-follow")
     assert code == 0, out
     assert dlq_size(stack) == 0
     sent = {body["districtId"]: body for body in drain(stack)}
@@ -108,7 +108,7 @@ def test_redrive_one_district_leaves_the_others(stack, capsys):
     mine, other = make_district().district_id, make_district().district_id
     for district in (mine, other):
         dead_letter(stack, district, failed_run(stack, district).run_id)
-    code, _ = ops(stack, capsys, "redrive", "--district", mine)
+    code, _ = ops(stack, capsys, "redrive", "--yes", "--no-follow", "--district", mine)
     assert code == 0
     assert [body["districtId"] for body in drain(stack)] == [mine]
     code, out = ops(stack, capsys, "dlq", "list", "--json")
@@ -122,7 +122,7 @@ def test_several_failed_nights_of_one_district_make_one_replay(stack, capsys):
     assert stack.runs.claim(newer, "m2") and stack.runs.fail(newer, "SyncInterrupted: 503", dead_lettered=True)
     dead_letter(stack, district, older.run_id)
     dead_letter(stack, district, newer.run_id)
-    code, _ = ops(stack, capsys, "redrive")
+    code, _ = ops(stack, capsys, "redrive", "--yes", "--no-follow")
     assert code == 0 and dlq_size(stack) == 0
     (body,) = drain(stack)
     replay = stack.store.get_run(district, body["runId"])
@@ -135,7 +135,7 @@ def test_a_failure_superseded_by_a_newer_run_is_dropped_not_replayed(stack, caps
     old = failed_run(stack, district)
     dead_letter(stack, district, old.run_id)
     newer = stack.runs.start_run(district, "manual", "full")  # an admin already started a new sync
-    code, out = ops(stack, capsys, "redrive")
+    code, out = ops(stack, capsys, "redrive", "--yes", "--no-follow")
     assert code == 0 and f"a newer run ({newer.run_id}) exists" in out
     assert dlq_size(stack) == 0 and drain(stack) == []
     assert stack.store.get_run(district, old.run_id).replayed_by is None
@@ -153,7 +153,7 @@ def test_a_replay_that_cannot_be_sent_keeps_the_message_and_frees_the_district(s
         raise ConnectionError("sync queue unreachable")
 
     monkeypatch.setattr(messages, "send_run_message", sqs_refuses)
-    code, out = ops(stack, capsys, "redrive")
+    code, out = ops(stack, capsys, "redrive", "--yes", "--no-follow")
     assert code == 1 and "could not send" in out
     assert dlq_size(stack) == 1
     assert stack.store.get_district(district).active_run_id is None
@@ -184,6 +184,9 @@ def test_on_aws_a_move_task_is_started_and_the_worker_replays_each_moved_message
     class Sqs:
         def __getattr__(self, name):
             return getattr(stack.sqs, name)
+
+        def list_message_move_tasks(self, SourceArn, MaxResults):
+            return {"Results": []}
 
         def start_message_move_task(self, SourceArn, DestinationArn):
             started.append((SourceArn, DestinationArn))

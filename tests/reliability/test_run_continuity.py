@@ -14,7 +14,6 @@ import pytest
 from rostersync.store.districts import DistrictModel
 from rostersync.sync.engine import Outcome, SyncRequest, run_sync
 from tests.fixtures.districts import connect_district
-from tests.fixtures.roster_oracle import expected_roster
 from tests.reliability import figures
 from tests.reliability.helpers import (Sleeps, active, assert_like_oracle, assert_nothing_deactivated, client_for,
                                        new_run_id, stored, sync)
@@ -151,8 +150,9 @@ def test_a_selection_changed_during_a_run_takes_effect_on_the_next_run(make_sand
     assert_like_oracle(district, raw)  # the whole district: the selection the run started with
     # The next run uses the new selection, as a full sync (the synced selection differs).
     after = sync(district, mode="delta", client_factory=lambda: client_for(sis))
-    assert after.mode == "full"
-    assert after.outcome == Outcome.NEEDS_REVIEW or after.outcome == Outcome.SUCCEEDED
+    assert after.mode == "full" and after.plan["selection"]["schools"] == selection_of(sis, 1)
+    # Two schools of three leave the selection: more than the guard lets go without a person.
+    assert after.outcome == Outcome.NEEDS_REVIEW and after.held_deactivations["classes"] > 20
 
 
 def test_an_approval_applies_what_was_held_under_the_selection_that_held_it(make_sandbox_sis, aws):

@@ -2,8 +2,8 @@
 
 The secret lives in Secrets Manager only, under `{settings.secret_prefix}{district_id}` (the
 template lets the functions reach nothing else). The district item keeps the name, never
-the value. Every value that passes through here is registered with the log redaction
-guard first, so no log line of this process can carry it. Callers get it as an opaque
+the value. Every value that passes through here is redacted from this process's logs: while
+it is being written, and from then on once the write succeeded (or when it is read). Callers get it as an opaque
 `str` to hand to the OneRoster client; never format it into text.
 
 The boto3 client is created on first use (not at import) and honours AWS_ENDPOINT_URL,
@@ -18,7 +18,7 @@ import threading
 import boto3
 from botocore.exceptions import ClientError
 
-from rostersync.observability import register_secret
+from rostersync.observability import redacted_while, register_secret
 from rostersync.settings import get_settings
 
 
@@ -56,7 +56,13 @@ def put_client_secret(district_id: str, secret: str) -> str:
     """Store (create or replace) the district's SIS client secret; returns the secret's name."""
     if not isinstance(secret, str) or not secret:
         raise ValueError("an SIS client secret must be a non-empty string")
-    register_secret(secret)
+    with redacted_while(secret):
+        name = _store(district_id, secret)
+    register_secret(secret)  # stored: the workers will read it; this container may log near it again
+    return name
+
+
+def _store(district_id: str, secret: str) -> str:
     name = secret_name(district_id)
     client = _secretsmanager()
     try:

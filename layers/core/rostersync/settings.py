@@ -18,6 +18,11 @@ class Settings:
     checkpoints_table: str
     sync_queue_url: str
     secret_prefix: str
+    notifications_table: str
+    # The stack's own EventBridge bus (events for the app, docs/events.md).
+    event_bus_name: str
+    # The SES-verified sender of district notifications; empty: record them, send nothing.
+    notify_from: str
     # Only the local stack sets this: it lets the OneRoster client call http:// and
     # loopback hosts (the sandbox SIS). Deployed stacks refuse them.
     allow_private_sis_hosts: bool
@@ -46,6 +51,9 @@ def get_settings() -> Settings:
         checkpoints_table=env.get("CHECKPOINTS_TABLE", "CheckpointsTable"),
         sync_queue_url=env.get("SYNC_QUEUE_URL", ""),
         secret_prefix=env.get("ROSTERSYNC_SECRET_PREFIX", "rostersync/dev/district/"),
+        notifications_table=env.get("NOTIFICATIONS_TABLE", "NotificationsTable"),
+        event_bus_name=env.get("EVENT_BUS_NAME", "EventBus"),
+        notify_from=env.get("NOTIFY_FROM", "").strip(),
         allow_private_sis_hosts=_flag("ROSTERSYNC_ALLOW_PRIVATE_SIS_HOSTS"),
         local_stack=_flag("ROSTERSYNC_LOCAL_STACK"),
     )

@@ -6,6 +6,11 @@ import pytest
 
 from tests.unit.api.handler_client import claims, make_event
 
+import datetime as _dt
+
+# A start date the API accepts: after today, within the 2 years it allows.
+SOON = (_dt.date.today() + _dt.timedelta(days=300)).isoformat()
+
 PLATFORM_ONLY = "platform admins"
 DISTRICT = "district admins of the district and platform admins"
 
@@ -20,7 +25,7 @@ ROUTES = [
     ("GET", "/districts/{d}/sis/schools", None, DISTRICT),
     ("PUT", "/districts/{d}/school-matches", {"matches": []}, DISTRICT),
     ("GET", "/districts/{d}/sync-options", None, DISTRICT),
-    ("PUT", "/districts/{d}/sync-config", {"startDate": "2099-01-01", "enabled": True}, DISTRICT),
+    ("PUT", "/districts/{d}/sync-config", {"startDate": SOON, "enabled": True}, DISTRICT),
     ("GET", "/districts/{d}/sync-config", None, DISTRICT),
     ("POST", "/districts/{d}/syncs", {"mode": "full"}, DISTRICT),
     ("GET", "/districts/{d}/syncs", None, DISTRICT),

@@ -16,6 +16,11 @@ from rostersync.oneroster import (
 )
 from tests.unit.api.handler_client import SECRET
 
+import datetime as _dt
+
+# A start date the API accepts: after today, within the 2 years it allows.
+SOON = (_dt.date.today() + _dt.timedelta(days=300)).isoformat()
+
 
 def _raw_district_item(aws, district_id):
     table = aws.resources.tables["DistrictsTable"]
@@ -133,7 +138,7 @@ def test_delete_removes_connection_and_secret_and_stops_nightly_syncs(api, fake_
     district_id = api.new_district()
     api.connect(district_id)
     config = api.call("PUT", f"/districts/{district_id}/sync-config", role="district_admin", district=district_id,
-                      body={"startDate": "2099-01-01", "enabled": True})
+                      body={"startDate": SOON, "enabled": True})
     assert config.status == 200 and config.body["enabled"] is True
 
     deleted = api.call("DELETE", f"/districts/{district_id}/sis/connection", role="district_admin", district=district_id)

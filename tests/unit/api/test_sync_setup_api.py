@@ -8,6 +8,11 @@ import pytest
 from rostersync.sync.schedule import local_today, next_sync_at
 from tests.unit.api.fake_sis import bad_record, course, klass, org
 
+import datetime as _dt
+
+# A start date the API accepts: after today, within the 2 years it allows.
+SOON = (_dt.date.today() + _dt.timedelta(days=300)).isoformat()
+
 
 def _as_admin(api, method, district_id, path, **options):
     return api.call(method, f"/districts/{district_id}{path}", role="district_admin", district=district_id, **options)
@@ -125,7 +130,7 @@ def test_sync_config_is_saved_and_says_when_the_next_sync_is(api, fake_sis, conn
     assert answer.body == {
         "schools": ["org-1"], "grades": ["09", "10"], "subjects": None, "startDate": start, "enabled": True,
         "fullSyncEveryDays": 7, "deactivationGuard": {"maxShare": 0.2, "minRecords": 20},
-        "nextSyncAt": expected_next.isoformat().replace("+00:00", "Z"),
+        "nextSyncAt": expected_next.isoformat().replace("+00:00", "Z"), "warnings": [],
     }
     assert _as_admin(api, "GET", district_id, "/sync-config").body == answer.body
 
@@ -138,14 +143,14 @@ def test_sync_config_is_saved_and_says_when_the_next_sync_is(api, fake_sis, conn
 def test_everything_null_disabled_and_the_optional_settings(api, fake_sis, connected):
     district_id = connected()
     answer = _as_admin(api, "PUT", district_id, "/sync-config", body={
-        "schools": None, "grades": None, "subjects": None, "startDate": "2099-12-31", "enabled": False,
+        "schools": None, "grades": None, "subjects": None, "startDate": SOON, "enabled": False,
         "fullSyncEveryDays": 3, "deactivationGuard": {"maxShare": 0.5, "minRecords": 100}})
     assert answer.status == 200
     assert (answer.body["schools"], answer.body["grades"], answer.body["subjects"]) == (None, None, None)
     assert answer.body["nextSyncAt"] is None
     assert (answer.body["fullSyncEveryDays"], answer.body["deactivationGuard"]) == (3, {"maxShare": 0.5, "minRecords": 100})
     # Left out next time: kept.
-    again = _as_admin(api, "PUT", district_id, "/sync-config", body={"startDate": "2099-12-31", "enabled": True})
+    again = _as_admin(api, "PUT", district_id, "/sync-config", body={"startDate": SOON, "enabled": True})
     assert (again.body["fullSyncEveryDays"], again.body["deactivationGuard"]) == (3, {"maxShare": 0.5, "minRecords": 100})
     assert again.body["nextSyncAt"] is not None
 
@@ -168,6 +173,7 @@ def test_a_saved_start_date_that_has_passed_may_be_saved_again(api, fake_sis, co
     from rostersync.api import sync_setup
 
     district_id = connected()
+    fake_sis.classes = [klass("c1", grades=["05"], subjects=["Math"])]
     monkeypatch.setattr(sync_setup, "_now", lambda: datetime(2026, 3, 1, 18, 0, tzinfo=timezone.utc))
     assert _as_admin(api, "PUT", district_id, "/sync-config", body={"startDate": "2026-03-01"}).status == 200
     monkeypatch.setattr(sync_setup, "_now", lambda: datetime(2026, 4, 1, 18, 0, tzinfo=timezone.utc))
@@ -185,13 +191,13 @@ def test_a_saved_start_date_that_has_passed_may_be_saved_again(api, fake_sis, co
         ({"startDate": "2099-1-1"}, "invalid_date", "startDate"),
         ({"startDate": 20990101}, "invalid_request", "startDate"),
         ({}, "invalid_request", "startDate"),
-        ({"startDate": "2099-01-01", "enabled": "yes"}, "invalid_request", "enabled"),
-        ({"startDate": "2099-01-01", "grades": []}, "invalid_request", "grades"),
-        ({"startDate": "2099-01-01", "grades": "09"}, "invalid_request", "grades"),
-        ({"startDate": "2099-01-01", "subjects": [1]}, "invalid_request", "subjects[0]"),
-        ({"startDate": "2099-01-01", "deactivationGuard": {"maxShare": 2, "minRecords": 1}}, "invalid_request",
+        ({"startDate": SOON, "enabled": "yes"}, "invalid_request", "enabled"),
+        ({"startDate": SOON, "grades": []}, "invalid_request", "grades"),
+        ({"startDate": SOON, "grades": "09"}, "invalid_request", "grades"),
+        ({"startDate": SOON, "subjects": [1]}, "invalid_request", "subjects[0]"),
+        ({"startDate": SOON, "deactivationGuard": {"maxShare": 2, "minRecords": 1}}, "invalid_request",
          "deactivationGuard.maxShare"),
-        ({"startDate": "2099-01-01", "nightly": True}, "invalid_request", "nightly"),
+        ({"startDate": SOON, "nightly": True}, "invalid_request", "nightly"),
     ],
 )
 def test_bad_sync_configs_are_422_naming_the_field(api, fake_sis, connected, body, code, field):
@@ -206,12 +212,12 @@ def test_schools_must_be_active_sis_schools(api, fake_sis, connected):
     _sis_with_classes(fake_sis)
     _as_admin(api, "GET", district_id, "/sync-options")  # cache
     for unknown in ("org-x", "org-d", "nope"):
-        answer = _as_admin(api, "PUT", district_id, "/sync-config", body={"startDate": "2099-01-01", "schools": [unknown]})
+        answer = _as_admin(api, "PUT", district_id, "/sync-config", body={"startDate": SOON, "schools": [unknown]})
         assert (answer.status, answer.code) == (422, "unknown_school")
         assert unknown in answer.message
     # A school the SIS added after the options were cached is found live.
     fake_sis.orgs.append(org("org-new", "New School"))
-    answer = _as_admin(api, "PUT", district_id, "/sync-config", body={"startDate": "2099-01-01", "schools": ["org-new"]})
+    answer = _as_admin(api, "PUT", district_id, "/sync-config", body={"startDate": SOON, "schools": ["org-new"]})
     assert answer.status == 200
 
 
@@ -219,7 +225,7 @@ def test_sync_config_needs_a_connection_and_get_is_404_before_any(api, fake_sis)
     district_id = api.new_district()
     missing = _as_admin(api, "GET", district_id, "/sync-config")
     assert (missing.status, missing.code) == (404, "not_configured")
-    answer = _as_admin(api, "PUT", district_id, "/sync-config", body={"startDate": "2099-01-01"})
+    answer = _as_admin(api, "PUT", district_id, "/sync-config", body={"startDate": SOON})
     assert (answer.status, answer.code) == (409, "not_connected")
 
 
@@ -235,4 +241,4 @@ def test_options_cached_by_a_sync_are_served_in_the_pages_order(api, fake_sis, c
     answer = _as_admin(api, "GET", district_id, "/sync-options")
     assert answer.body == {"schools": [{"sisSourcedId": "a", "name": "alpha"}, {"sisSourcedId": "b", "name": "Zeta"}],
                            "grades": ["PK", "KG", "09", "10"], "subjects": ["Art", "math"],
-                           "refreshedAt": "2026-01-02T00:00:00Z"}
+                           "refreshedAt": "2026-01-02T00:00:00Z", "stale": False}

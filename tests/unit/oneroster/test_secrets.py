@@ -72,6 +72,11 @@ def scenarios(make_fake):
     timeout = make_fake(client_secret=SECRET, data={"users": []})
     timeout.routes[BASE + "/users"] = lambda s: Reply(200, {"users": []}, delay=0.6)
     cases.append(("unreachable_host", stream(timeout, retry_policy=fast)))
+    import time
+    slow = make_fake(client_secret=SECRET, data={"users": []})
+    slow.routes[BASE + "/users"] = lambda s: Reply(200, {"users": []}, delay=0.6)
+    cases.append(("out_of_time", stream(slow, retry_policy=fast,
+                                        deadline=time.monotonic() + 0.4)))
     cases.append(("invalid_credentials", lambda: test_connection(
         ConnectionSettings(host_url=wrong.host_url, client_id="fake-client"), SECRET, allow_private=True)))
     return cases

@@ -20,17 +20,18 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from rostersync.api import connection, me, provisioning, reference, rosters, school_matching, sync_setup, syncs
+from rostersync.api import connection, districts, me, provisioning, reference, rosters, school_matching, sync_setup, syncs
 from rostersync.api.auth import authorize_request, request_path
+from rostersync.api.deadline import request_time
 from rostersync.api.errors import ApiError, bad_request, internal_error
 from rostersync.api.validation import invalid
-from rostersync.observability import flush_metrics, logger
+from rostersync.observability import flush_metrics, logger, redaction_scope
 
 # debug=False explicitly: Powertools' debug mode (POWERTOOLS_DEV) prints whole events,
 # and the connection route's event carries the SIS secret.
 app = APIGatewayHttpResolver(enable_validation=True, debug=False)
 
-for module in (provisioning, connection, school_matching, sync_setup, syncs, rosters, me, reference):
+for module in (provisioning, districts, connection, school_matching, sync_setup, syncs, rosters, me, reference):
     app.include_router(module.router)
 
 
@@ -98,15 +99,18 @@ def _lambda_error(error: ApiError) -> dict:
 
 def handle(event: dict, context) -> dict:
     started = time.perf_counter()
-    try:
-        authorize_request(event)
-        response = app.resolve(event, context)
-    except ApiError as error:
-        response = _lambda_error(error)
-    except Exception as error:  # a malformed event, or a failure outside the routes
-        logger.exception("Unexpected error handling a request", extra={"error_type": type(error).__name__})
-        response = _lambda_error(internal_error())
-    _log_request(event, response, started)
+    # A secret in this request's body is redacted while the request is handled, then forgotten;
+    # reads of the SIS end in time for API Gateway's 29 s.
+    with redaction_scope(), request_time(context):
+        try:
+            authorize_request(event)
+            response = app.resolve(event, context)
+        except ApiError as error:
+            response = _lambda_error(error)
+        except Exception as error:  # a malformed event, or a failure outside the routes
+            logger.exception("Unexpected error handling a request", extra={"error_type": type(error).__name__})
+            response = _lambda_error(internal_error())
+        _log_request(event, response, started)
     flush_metrics()
     return response
 

@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from rostersync import secrets
 from rostersync.api.auth import district_for_admin
+from rostersync.api.deadline import sis_deadline
 from rostersync.api.errors import ApiError, conflict
 from rostersync.api.models import SisConnectionRequest, SisConnectionResponse
 from rostersync.api.openapi import documented
@@ -31,12 +32,21 @@ from rostersync.oneroster import (
     RetryPolicy,
     test_connection,
 )
+from rostersync.notify import announce
+from rostersync.notify import health as connection_health
 from rostersync.settings import get_settings
-from rostersync.store.districts import DistrictModel, SisConnection, remove_connection, save_connection
+from rostersync.store.districts import (
+    DistrictModel,
+    SisConnection,
+    get_district,
+    remove_connection,
+    save_connection,
+)
 
 router = APIGatewayHttpRouter()
 
-# Reads behind an API request must finish inside API Gateway's 29 s: short timeouts, one retry.
+# Reads behind an API request must finish inside API Gateway's 29 s: short timeouts, one retry,
+# and the request's deadline (api/deadline.py) over all of them.
 API_CLIENT_OPTIONS = {
     "connect_timeout": 4,
     "read_timeout": 10,
@@ -65,6 +75,11 @@ _ADVICE: dict[str, tuple[str, str]] = {
         "not_oneroster",
         "The host does not answer like a OneRoster 1.1 server. Check the host URL, including any vendor path before "
         "/ims/oneroster/v1p1 (for example https://sis.example.org/vendor).",
+    ),
+    "out_of_time": (
+        "unreachable_host",
+        "The SIS did not answer everything within the time a setup request has (about 25 s). Try again; if it "
+        "stays slow, give authMethod (oauth1 or oauth2) and for OAuth 2 the tokenUrl, so nothing needs probing.",
     ),
     "server_error": (
         "unreachable_host",
@@ -104,6 +119,8 @@ def _settings_of(connection: SisConnection) -> ConnectionSettings:
 
 
 def _response(connection: SisConnection, warnings: list[str]) -> SisConnectionResponse:
+    from rostersync.api.districts import health_out
+
     return SisConnectionResponse(
         host_url=connection.host_url,
         client_id=connection.client_id,
@@ -114,6 +131,7 @@ def _response(connection: SisConnection, warnings: list[str]) -> SisConnectionRe
         status="connected",
         warnings=warnings,
         connected_at=connection.connected_at.isoformat().replace("+00:00", "Z"),
+        health=health_out(connection),
     )
 
 
@@ -134,7 +152,8 @@ def saved_sis_client(district: DistrictModel) -> Iterator[OneRosterClient]:
         raise conflict("not_connected", "The SIS secret is missing: save the connection again (step 2).") from None
     try:
         allow_private = get_settings().allow_private_sis_hosts
-        with OneRosterClient(_settings_of(connection), secret, allow_private=allow_private, **API_CLIENT_OPTIONS) as client:
+        with OneRosterClient(_settings_of(connection), secret, allow_private=allow_private,
+                             deadline=sis_deadline(), **API_CLIENT_OPTIONS) as client:
             yield client
     except OneRosterError as error:
         logger.warning("SIS read failed", extra={"district_id": district.district_id, "error_code": error.code})
@@ -182,7 +201,7 @@ def put_connection(district_id: str):
             token_url=request.token_url,
             scope=request.scope,
         )
-        report = test_connection(settings, secret, allow_private=allow_private)
+        report = test_connection(settings, secret, allow_private=allow_private, deadline=sis_deadline())
     except OneRosterError as error:
         metrics.add_metric(name="SisConnectionTestFailed", unit=MetricUnit.Count, value=1)
         logger.info("SIS connection test failed", extra={"district_id": district_id, "error_code": error.code})
@@ -191,6 +210,8 @@ def put_connection(district_id: str):
     # saved without its secret could not be used).
     secret_name = secrets.put_client_secret(district_id, secret)
     warnings = list(dict.fromkeys(report.warnings))
+    tested_at = _now()
+    previous_health = district.connection.health if district.connection is not None else None
     connection = SisConnection(
         host_url=report.host_url,
         client_id=request.client_id,
@@ -200,9 +221,13 @@ def put_connection(district_id: str):
         scope=request.scope,
         secret_name=secret_name,
         warnings=warnings,
-        connected_at=_now(),
+        connected_at=tested_at,
+        health=connection_health.OK,
+        last_checked_at=tested_at,
+        last_ok_at=tested_at,
     )
     save_connection(district, connection)
+    announce.connection_saved(district_id, previous_health)  # Connection Restored if it was unhealthy
     metrics.add_metric(name="SisConnectionSaved", unit=MetricUnit.Count, value=1)
     logger.info(
         "SIS connection saved",
@@ -227,6 +252,39 @@ def get_connection(district_id: str):
     if district.connection is None:
         raise not_connected()
     return respond(_response(district.connection, list(district.connection.warnings or [])))
+
+
+@router.post(
+    PATH + "/test",
+    **documented(
+        "Test the saved SIS connection now and record its health",
+        operation_id="testSisConnection",
+        tag="SIS connection",
+        response=SisConnectionResponse,
+        errors=(401, 403, 404),
+        description="Uses the saved credentials. The answer is 200 whatever the SIS says: `health` tells how it went "
+        "(a failure turns the connection unhealthy, a success restores it). 404 not_connected without a connection.",
+    ),
+)
+def test_saved_connection(district_id: str):
+    district = district_for_admin(router.current_event.raw_event, district_id)
+    if district.connection is None:
+        raise not_connected()
+    try:
+        secret = secrets.get_client_secret(district_id)
+    except secrets.SecretNotFound:
+        raise conflict("not_connected", "The SIS secret is missing: save the connection again (step 2).") from None
+    allow_private = get_settings().allow_private_sis_hosts
+    try:
+        test_connection(_settings_of(district.connection), secret, allow_private=allow_private)
+        announce.sis_check(district_id)
+    except OneRosterError as error:
+        logger.info("saved SIS connection test failed", extra={"district_id": district_id, "error_code": error.code})
+        announce.sis_check(district_id, error)
+    fresh = get_district(district_id)
+    if fresh is None or fresh.connection is None:
+        raise not_connected()
+    return respond(_response(fresh.connection, list(fresh.connection.warnings or [])))
 
 
 @router.delete(

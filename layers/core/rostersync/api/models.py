@@ -139,6 +139,11 @@ class DistrictResponse(ResponseModel):
     timezone: str
 
 
+class DistrictsResponse(ResponseModel):
+    districts: list[DistrictResponse]
+    next_cursor: str | None
+
+
 class CreateSchoolRequest(RequestModel):
     name: Name
     identifier: Identifier | None = Field(default=None, description="e.g. the state school code; helps matching")
@@ -177,6 +182,20 @@ class SisConnectionRequest(RequestModel):
     )
 
 
+HealthValue = Literal["ok", "credentials_rejected", "access_denied", "not_oneroster", "invalid_host", "unreachable",
+                      "sis_error"]
+
+
+class ConnectionHealthOut(ResponseModel):
+    status: HealthValue | None = Field(
+        description="What the last sync attempt or connection test found; null until the connection is first used"
+    )
+    last_checked_at: str | None = Field(description="When it was last used (UTC, ISO 8601)")
+    last_ok_at: str | None = Field(description="When it last worked (UTC, ISO 8601)")
+    last_error: str | None = Field(description="What went wrong, in words (never a secret); null when ok")
+    what_to_do: str = Field(description="What the district admin should do about it")
+
+
 class SisConnectionResponse(ResponseModel):
     host_url: str
     client_id: str
@@ -187,6 +206,73 @@ class SisConnectionResponse(ResponseModel):
     status: Literal["connected"]
     warnings: list[str]
     connected_at: str = Field(description="When the connection was last tested and saved (UTC, ISO 8601)")
+    health: ConnectionHealthOut | None = Field(default=None, description="How the connection fared when last used")
+
+
+# ---------------------------------------------------------------- the district overview
+
+MAX_CONTACTS = 20
+
+
+def _email(address: str) -> str:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise PydanticCustomError("invalid_email", "must be an email address such as it-office@district.org") from None
+
+
+EmailAddress = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254),
+                         AfterValidator(_email)]
+
+
+class UpdateDistrictRequest(RequestModel):
+    name: Name | None = None
+    timezone: TimezoneName | None = Field(default=None, description="IANA time zone: the district's nights are in it")
+    contacts: Annotated[list[EmailAddress], AfterValidator(_distinct)] | None = Field(
+        default=None, max_length=MAX_CONTACTS,
+        description="Who hears of a failed night, a held sync or an unhealthy connection; the whole list "
+        "(replaces the previous one; [] for nobody)")
+
+
+class SetupStepOut(ResponseModel):
+    step: Literal["connection", "school_matching", "sync_config", "first_sync"]
+    done: bool
+    detail: str
+
+
+class RunSummaryOut(ResponseModel):
+    run_id: str
+    trigger: str
+    mode: str
+    status: str
+    queued_at: str
+    started_at: str | None
+    finished_at: str | None
+    counts: dict[str, dict[str, int]] = Field(description="{type: {created, updated, unchanged, deactivated, skipped}}")
+    failure: str | None = None
+    held_deactivations: dict[str, int] | None = None
+
+
+class ConnectionOverviewOut(ResponseModel):
+    host_url: str
+    auth_method: str
+    connected_at: str
+    health: ConnectionHealthOut
+
+
+class DistrictOverviewResponse(ResponseModel):
+    district_id: str
+    name: str
+    timezone: str
+    contacts: list[str]
+    setup: list[SetupStepOut] = Field(description="The setup steps in order and whether each is done")
+    connection: ConnectionOverviewOut | None = Field(description="null until step 2 is done")
+    sync_enabled: bool
+    next_sync_at: str | None = Field(description="When the next nightly sync is due (UTC, ISO 8601)")
+    last_run: RunSummaryOut | None = Field(description="The district's latest sync, whatever its status")
+    held_run: RunSummaryOut | None = Field(description="A sync waiting for approval (needs_review), if any")
 
 
 # ---------------------------------------------------------------- step 3: school matching
@@ -235,6 +321,11 @@ class SyncOptionsResponse(ResponseModel):
     grades: list[str]
     subjects: list[str]
     refreshed_at: str = Field(description="When these were read from the SIS (UTC, ISO 8601)")
+    stale: bool = Field(
+        default=False,
+        description="true when ?refresh=true could not read the whole SIS within the request's time (about 25 s): "
+        "these are the cached options of refreshedAt. Each full sync refreshes them too.",
+    )
 
 
 class DeactivationGuard(RequestModel):

@@ -1,28 +1,76 @@
 """Provisioning, as support does it today: platform admins create districts (with the time
-zone their nights are in) and the schools that exist in the app before any SIS is connected."""
+zone their nights are in) and the schools that exist in the app before any SIS is connected.
+Also the district's profile (name, time zone) and, for platform admins, the list of districts:
+what the console shows before the setup steps."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from rostersync.api.auth import principal_from_event
-from rostersync.api.errors import conflict, not_found
+from rostersync.api.auth import district_for_admin, principal_from_event
+from rostersync.api.errors import bad_request, conflict, not_found, unprocessable
 from rostersync.api.models import (
     CreateDistrictRequest,
     CreateSchoolRequest,
     DistrictResponse,
+    DistrictsResponse,
     SchoolResponse,
 )
 from rostersync.api.openapi import documented
 from rostersync.api.validation import read_body, respond
 from rostersync.matching import normalise_identifier
 from rostersync.observability import logger
-from rostersync.store.districts import create_district, get_district
+from rostersync.store.districts import create_district, get_district, list_districts
+from rostersync.store.roster_queries import InvalidCursor, decode_cursor, encode_cursor
 from rostersync.store.schools import active_schools, create_app_school
 
 router = APIGatewayHttpRouter()
 
 TAG = "Provisioning (platform admins)"
+DEFAULT_DISTRICTS_LIMIT = 50
+MAX_DISTRICTS_LIMIT = 100
+_CURSOR_SCOPE = "*"  # the districts list belongs to no one district
+_CURSOR_QUERY = "districts"
+
+
+def _district_out(district) -> DistrictResponse:
+    return DistrictResponse(district_id=district.district_id, name=district.name, timezone=district.timezone)
+
+
+@router.get(
+    "/districts",
+    **documented(
+        "The districts (platform admins; a district admin sees their own)",
+        operation_id="listDistricts",
+        tag=TAG,
+        response=DistrictsResponse,
+        errors=(400, 401, 403, 422),
+        description=f"?limit=1..{MAX_DISTRICTS_LIMIT} (default {DEFAULT_DISTRICTS_LIMIT}); "
+        "?cursor= the nextCursor of the previous page.",
+    ),
+)
+def get_districts():
+    event = router.current_event.raw_event
+    principal = principal_from_event(event)
+    if principal.role == "district_admin":
+        own = get_district(principal.district_id) if principal.district_id else None
+        return respond(DistrictsResponse(districts=[_district_out(own)] if own else [], next_cursor=None))
+    principal.require_platform_admin()
+    query = event.get("queryStringParameters") or {}
+    raw_limit = query.get("limit")
+    if raw_limit is not None and (not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_DISTRICTS_LIMIT):
+        raise unprocessable("invalid_request", f"limit must be a whole number from 1 to {MAX_DISTRICTS_LIMIT}.")
+    limit = int(raw_limit) if raw_limit is not None else DEFAULT_DISTRICTS_LIMIT
+    after = None
+    if query.get("cursor") is not None:
+        try:
+            after = decode_cursor(query["cursor"], _CURSOR_SCOPE, _CURSOR_QUERY, {"districtId": None})["districtId"]
+        except InvalidCursor:
+            raise bad_request("invalid_cursor", "The cursor is not one this list gave out; start from the first page.") from None
+    page, next_after = list_districts(limit, after)
+    next_cursor = encode_cursor(_CURSOR_SCOPE, _CURSOR_QUERY, {"districtId": next_after}) if next_after else None
+    districts = sorted(page, key=lambda d: (d.name.casefold(), d.district_id))
+    return respond(DistrictsResponse(districts=[_district_out(d) for d in districts], next_cursor=next_cursor))
 
 
 @router.post(

@@ -24,7 +24,7 @@ from rostersync.api.auth import district_for_reader
 from rostersync.api.errors import bad_request, not_found, unprocessable
 from rostersync.api.models import ResponseModel
 from rostersync.api.openapi import QueryParameter, documented
-from rostersync.api.validation import respond
+from rostersync.api.validation import query_limit, respond
 from rostersync.store import change_keys
 from rostersync.store import roster_queries as queries
 from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel
@@ -158,12 +158,7 @@ def _choice(event: dict, name: str, choices: tuple[str, ...], default: str | Non
 
 
 def _limit(event: dict) -> int:
-    value = _params(event).get("limit")
-    if value is None or value == "":
-        return queries.DEFAULT_LIMIT
-    if not value.isdigit() or not 1 <= int(value) <= queries.MAX_LIMIT:
-        raise unprocessable("invalid_request", f"limit must be a whole number from 1 to {queries.MAX_LIMIT}.")
-    return int(value)
+    return query_limit(_params(event).get("limit"), queries.DEFAULT_LIMIT, queries.MAX_LIMIT)
 
 
 def _id(event: dict, name: str) -> str | None:

@@ -3,13 +3,20 @@
 GET sync-options lists what the SIS offers to filter on. Computing it streams the SIS's
 classes and courses (a large district has tens of thousands), keeping only the sets, so the
 result is cached on the district and served from there; ?refresh=true reads the SIS again
-(the sync engine also refreshes it after each full sync). PUT sync-config saves the filters
-and the start date, which must be today or later in the district's own time zone.
+(the sync engine also refreshes it after each full sync). A refresh is bounded by the request's
+deadline (API Gateway's 29 s): when the SIS cannot be read in time, the cached options are served
+with `stale: true`; with no cache at all, 503 `sis_too_slow`.
+
+PUT sync-config saves the filters and the start date, which must be today or later in the
+district's own time zone and at most MAX_START_AHEAD_YEARS ahead. Selected schools, grades and
+subjects must be ones the SIS offers (the cached options; read now if there are none): a typo would
+select nothing, and the next night would deactivate everything that was in scope.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from http import HTTPStatus
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -28,7 +35,7 @@ from rostersync.api.models import (
 from rostersync.api.openapi import documented
 from rostersync.api.validation import query_flag, read_body, respond
 from rostersync.observability import logger
-from rostersync.oneroster import Class, Course, OneRosterClient
+from rostersync.oneroster import Class, Course, OneRosterClient, OutOfTime
 from rostersync.store.districts import (
     DEFAULT_FULL_SYNC_EVERY_DAYS,
     DEFAULT_GUARD_MAX_SHARE,
@@ -47,6 +54,7 @@ router = APIGatewayHttpRouter()
 
 TAG = "Setup step 4: sync configuration"
 MAX_IDS_IN_MESSAGE = 5
+MAX_START_AHEAD_YEARS = 2
 
 
 def _now() -> datetime:
@@ -89,9 +97,11 @@ def _options_response(options: SyncOptions) -> SyncOptionsResponse:
         operation_id="getSyncOptions",
         tag=TAG,
         response=SyncOptionsResponse,
-        errors=(401, 403, 404, 409, 422),
-        description="Served from a cache refreshed after each full sync; ?refresh=true reads the SIS now. "
-        "409 not_connected without a connection.",
+        errors=(401, 403, 404, 409, 422, 503),
+        description="Served from a cache refreshed after each full sync; ?refresh=true reads the SIS now, within "
+        "the request's time (about 25 s): if the SIS cannot be read in time, the cached options come back with "
+        "stale: true. 409 not_connected without a connection; 503 sis_too_slow when nothing is cached and the SIS "
+        "cannot be read in time.",
     ),
 )
 def get_sync_options(
@@ -103,15 +113,44 @@ def get_sync_options(
     require_connection(district)
     if district.sync_options is not None and not read_sis_now:
         return respond(_options_response(district.sync_options))
+    options = refresh_sync_options(district)
+    if options is None:
+        if district.sync_options is None:
+            raise _too_slow()
+        logger.warning("Sync options refresh ran out of time; serving the cache", extra={"district_id": district_id})
+        return respond(_options_response(district.sync_options).model_copy(update={"stale": True}))
+    return respond(_options_response(options))
+
+
+def refresh_sync_options(district: DistrictModel) -> SyncOptions | None:
+    """Read the options from the SIS and cache them; None when the request's time ran out first."""
     with saved_sis_client(district) as client:
-        options = collect_sync_options(client)
-    save_sync_options(district_id, options)
+        try:
+            options = collect_sync_options(client)
+        except OutOfTime:
+            return None
+    save_sync_options(district.district_id, options)
+    district.sync_options = options
     logger.info(
         "Sync options refreshed",
-        extra={"district_id": district_id, "schools": len(options.schools), "grades": len(options.grades),
+        extra={"district_id": district.district_id, "schools": len(options.schools), "grades": len(options.grades),
                "subjects": len(options.subjects)},
     )
-    return respond(_options_response(options))
+    return options
+
+
+def _too_slow() -> ApiError:
+    return ApiError(
+        HTTPStatus.SERVICE_UNAVAILABLE, "sis_too_slow",
+        "The SIS could not list its classes and courses within the time a request has (about 25 s). Try again "
+        "later; or save a sync configuration with grades and subjects null (everything): the first full sync "
+        "reads the options, and you can narrow the selection after it.",
+    )
+
+
+def _shown(values: list[str]) -> str:
+    return ", ".join(values[:MAX_IDS_IN_MESSAGE]) + (
+        f" and {len(values) - MAX_IDS_IN_MESSAGE} more" if len(values) > MAX_IDS_IN_MESSAGE else "")
 
 
 def _check_schools(district: DistrictModel, wanted: list[str]) -> None:
@@ -123,10 +162,31 @@ def _check_schools(district: DistrictModel, wanted: list[str]) -> None:
             live = {org.sourced_id for org in sis_schools(client)}
         unknown = [sid for sid in unknown if sid not in live]
     if unknown:
-        shown = ", ".join(unknown[:MAX_IDS_IN_MESSAGE]) + (
-            f" and {len(unknown) - MAX_IDS_IN_MESSAGE} more" if len(unknown) > MAX_IDS_IN_MESSAGE else ""
+        raise unprocessable("unknown_school", f"schools: the SIS has no active school with sourcedId {_shown(unknown)}.")
+
+
+def _check_grades_and_subjects(district: DistrictModel, grades: list[str] | None, subjects: list[str] | None) -> None:
+    """Every selected grade and subject must be one the SIS offers (exactly as it writes it)."""
+    if grades is None and subjects is None:
+        return
+    options = district.sync_options
+    if options is None:
+        options = refresh_sync_options(district)
+        if options is None:
+            raise _too_slow()
+    unknown_grades = [g for g in dict.fromkeys(grades or []) if g not in set(options.grades or [])]
+    unknown_subjects = [s for s in dict.fromkeys(subjects or []) if s not in set(options.subjects or [])]
+    problems = []
+    if unknown_grades:
+        problems.append(f"grades: the SIS offers no grade {_shown([repr(g) for g in unknown_grades])}")
+    if unknown_subjects:
+        problems.append(f"subjects: the SIS offers no subject {_shown([repr(s) for s in unknown_subjects])}")
+    if problems:
+        raise unprocessable(
+            "unknown_grade" if unknown_grades else "unknown_subject",
+            "; ".join(problems) + f" (sync options of {_iso(options.refreshed_at)}; "
+            "GET sync-options?refresh=true if the SIS changed since).",
         )
-        raise unprocessable("unknown_school", f"schools: the SIS has no active school with sourcedId {shown}.")
 
 
 def _check_start_date(district: DistrictModel, start: date) -> None:
@@ -139,6 +199,19 @@ def _check_start_date(district: DistrictModel, start: date) -> None:
             "start_date_in_past",
             f"startDate must be today ({today.isoformat()} in {district.timezone}) or later.",
         )
+    latest = _years_after(today, MAX_START_AHEAD_YEARS)
+    if start > latest:
+        raise unprocessable(
+            "start_date_too_far",
+            f"startDate must be at most {MAX_START_AHEAD_YEARS} years ahead ({latest.isoformat()} at the latest).",
+        )
+
+
+def _years_after(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
 
 
 def _config_response(district: DistrictModel, config: SyncConfig) -> SyncConfigResponse:
@@ -168,9 +241,11 @@ def _config_response(district: DistrictModel, config: SyncConfig) -> SyncConfigR
         tag=TAG,
         body=SyncConfigRequest,
         response=SyncConfigResponse,
-        errors=(400, 401, 403, 404, 409, 422),
-        description="Lists null select everything. 422 codes: start_date_in_past, invalid_date, unknown_school, "
-        "invalid_request. 409 not_connected without a connection.",
+        errors=(400, 401, 403, 404, 409, 422, 503),
+        description="Lists null select everything. Schools, grades and subjects must be ones GET sync-options "
+        "lists. 422 codes: start_date_in_past, start_date_too_far (more than 2 years ahead), invalid_date, "
+        "unknown_school, unknown_grade, unknown_subject, invalid_request. 409 not_connected without a connection. "
+        "503 sis_too_slow when no options are cached and the SIS cannot list them in time.",
     ),
 )
 def put_sync_config(district_id: str):
@@ -181,6 +256,7 @@ def put_sync_config(district_id: str):
     _check_start_date(district, request.start_date)
     if request.schools is not None:
         _check_schools(district, request.schools)
+    _check_grades_and_subjects(district, request.grades, request.subjects)
     previous = district.sync_config
     guard = request.deactivation_guard
     config = SyncConfig(

@@ -17,7 +17,7 @@ from rostersync.api.auth import district_for_admin
 from rostersync.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
 from rostersync.api.models import RequestModel, ResponseModel
 from rostersync.api.openapi import documented
-from rostersync.api.validation import json_object, parse, respond
+from rostersync.api.validation import json_object, parse, query_limit, respond
 from rostersync.observability import logger
 from rostersync.store import runs as run_store
 from rostersync.store.roster_queries import InvalidCursor, decode_cursor, encode_cursor
@@ -139,12 +139,7 @@ def _unavailable() -> ApiError:
 
 
 def _limit(event: dict) -> int:
-    value = (event.get("queryStringParameters") or {}).get("limit")
-    if value is None:
-        return DEFAULT_LIMIT
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
-        raise unprocessable("invalid_request", f"limit must be a whole number from 1 to {MAX_LIMIT}.")
-    return int(value)
+    return query_limit((event.get("queryStringParameters") or {}).get("limit"), DEFAULT_LIMIT, MAX_LIMIT)
 
 
 # ---------------------------------------------------------------- routes

@@ -27,14 +27,14 @@ from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, ValidationError
 
 from rostersync.api.errors import ApiError, bad_request, unprocessable
-from rostersync.observability import redact, register_secret
+from rostersync.observability import redact, register_request_secret
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_LISTED_PROBLEMS = 5
 
 # Pydantic error types raised by our own validators (PydanticCustomError) that are API error
 # codes in their own right; any other validation problem is `invalid_request`.
-DOMAIN_CODES = frozenset({"invalid_timezone", "invalid_date", "start_date_in_past"})
+DOMAIN_CODES = frozenset({"invalid_timezone", "invalid_date", "start_date_in_past", "invalid_email"})
 
 # Plainer words for the problems people hit most; pydantic's own message otherwise.
 _PLAIN_MESSAGES = {
@@ -151,10 +151,11 @@ def parse(model: type[M], data: dict[str, Any]) -> M:
 
 def read_body(event: Mapping, model: type[M], *, secret_field: str | None = None) -> M:
     """The request body as `model`, or 400/422. `secret_field` names a field whose value is
-    registered with the log redaction guard before anything else looks at the body."""
+    redacted from the logs for the rest of this request before anything else looks at the body
+    (only for this request: it is remembered only once it has been tested and stored)."""
     data = json_object(event)
     if secret_field is not None:
-        register_secret(data.get(secret_field) if isinstance(data.get(secret_field), str) else None)
+        register_request_secret(data.get(secret_field) if isinstance(data.get(secret_field), str) else None)
     return parse(model, data)
 
 
@@ -170,6 +171,19 @@ def query_flag(name: str, value: str | None, default: bool = False) -> bool:
     if lowered in ("false", "0", "no", ""):
         return False
     raise unprocessable("invalid_request", f"{name} must be true or false.")
+
+
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+def query_limit(value: str | None, default: int, maximum: int) -> int:
+    """?limit= for every paged route: ASCII digits only, 1..maximum; 422 otherwise.
+    (str.isdigit accepts "²" and "٣", which int() then refuses or reads; neither is a limit.)"""
+    if value is None or value == "":
+        return default
+    if len(value) > len(str(maximum)) + 3 or not set(value) <= _ASCII_DIGITS or not 1 <= int(value) <= maximum:
+        raise unprocessable("invalid_request", f"limit must be a whole number from 1 to {maximum}.")
+    return int(value)
 
 
 def respond(model: BaseModel, status: int = 200) -> Response:

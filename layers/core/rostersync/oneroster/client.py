@@ -33,6 +33,7 @@ AUTH_METHODS = ("auto", "oauth1", "oauth2")
 COLLECTIONS = ("orgs", "schools", "academicSessions", "terms", "gradingPeriods", "courses", "classes",
                "users", "students", "teachers", "enrollments")
 DEFAULT_MAX_PAGES = 200_000
+MIN_SLICE_REQUEST_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,9 @@ class OneRosterClient:
                  page_limit: int = 1000, max_in_flight: int = 4, connect_timeout: float = 5,
                  read_timeout: float = 30, max_retries: int = 5, *, retry_policy: RetryPolicy | None = None,
                  resolver: Resolver | None = None, max_pages: int = DEFAULT_MAX_PAGES,
-                 address_policy: AddressPolicy | None = None, time_left: Callable[[], float] | None = None):
+                 address_policy: AddressPolicy | None = None, deadline: float | None = None):
+        """`deadline`: a time.monotonic() instant past which no request runs or waits (the
+        setup API's 29 s); reads then raise OutOfTime. A sync slice uses set_time_left."""
         if not isinstance(client_secret, str) or not client_secret:
             raise ValueError("client_secret is required.")
         self.settings = settings
@@ -74,11 +77,10 @@ class OneRosterClient:
         self._requests_total = 0
         self._count_lock = threading.Lock()
         policy = address_policy or AddressPolicy(allow_private, resolver)
-        self._http = HttpClient(policy, connect_timeout=connect_timeout,
-                                read_timeout=read_timeout, pool_size=max(10, self.max_in_flight * 2))
+        self._http = HttpClient(policy, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                                pool_size=max(10, self.max_in_flight * 2), deadline=deadline)
         retry = retry_policy or RetryPolicy(max_retries=max_retries)
-        self._requester = Requester(self._http, retry, self._secrets, on_request=self._count_request,
-                                    time_left=time_left)
+        self._requester = Requester(self._http, retry, self._secrets, on_request=self._count_request)
         self._auth = build_authenticator(
             settings.auth_method, requester=self._requester, client_id=settings.client_id,
             client_secret=client_secret, secrets=self._secrets, host_url=self.host_url, base_url=self.base_url,
@@ -97,10 +99,13 @@ class OneRosterClient:
     def close(self) -> None:
         self._http.close()
 
-    def set_time_left(self, time_left: Callable[[], float] | None) -> None:
-        """The caller's deadline, as seconds left: retries and Retry-After waits that would pass
-        it raise OutOfTime, and requests are cut to fit it (see requester.py)."""
-        self._requester.time_left = time_left
+    def set_time_left(self, time_left: Callable[[], float] | None, min_request_s: float = MIN_SLICE_REQUEST_S) -> None:
+        """A sync slice's deadline, as seconds left: retries and Retry-After waits that would
+        pass it raise OutOfTime, and requests are cut to fit it, yet never below
+        `min_request_s` (so a slice can always read its first page; the worker keeps a
+        reserve past the slice for that)."""
+        self._http.time_left = time_left
+        self._http.min_request_s = min_request_s
 
     # -- what was worked out
 

@@ -50,6 +50,14 @@ class UnreachableHost(OneRosterError):
     code = "unreachable_host"
 
 
+class OutOfTime(UnreachableHost):
+    """The caller's deadline came before the SIS answered, or before a retry could wait its turn
+    (the setup API must answer within API Gateway's 29 s; a sync slice must end in time). A kind
+    of UnreachableHost; the sync engine catches it first: it saves and continues."""
+
+    code = "out_of_time"
+
+
 class InvalidCredentials(OneRosterError):
     """401, or a token endpoint that refuses the client id and secret."""
 
@@ -86,14 +94,9 @@ class RequestRejected(OneRosterError):
     code = "request_rejected"
 
 
-class OutOfTime(Exception):
-    """The caller's deadline came before the SIS answered (or before a retry could wait its
-    turn). Not a OneRosterError: nothing is wrong with the SIS yet, the sync saves and goes on."""
-
-
 ERROR_TYPES: dict[str, type[OneRosterError]] = {
     cls.code: cls
-    for cls in (InvalidHostUrl, UnreachableHost, InvalidCredentials, InsufficientScope,
+    for cls in (InvalidHostUrl, UnreachableHost, OutOfTime, InvalidCredentials, InsufficientScope,
                 NotOneRoster, ServerError, BadResponse, RequestRejected)
 }
 

@@ -14,6 +14,7 @@ Retries and auth recovery live one level up (requester.py). Here:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
@@ -22,12 +23,13 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from .errors import BadResponse, InvalidHostUrl, UnreachableHost
+from .errors import BadResponse, InvalidHostUrl, OutOfTime, UnreachableHost
 from .hosts import AddressPolicy
 
 log = logging.getLogger("rostersync.oneroster")
 
 MAX_REDIRECTS = 5
+MIN_USEFUL_S = 0.25  # closer to the deadline than this, a request is not started
 USER_AGENT = "rostersync-oneroster/1.0"
 _REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
 
@@ -47,7 +49,7 @@ class ExchangeFailed(Exception):
 
     # kind -> retryable?
     KINDS = {"connect": True, "timeout": True, "reset": True, "truncated": True,
-             "dns": False, "tls": False, "redirects": False}
+             "dns": False, "tls": False, "redirects": False, "deadline": False}
 
     def __init__(self, kind: str, message: str):
         super().__init__(message)
@@ -63,6 +65,8 @@ class ExchangeFailed(Exception):
             return BadResponse(self.message, endpoint=endpoint)
         if self.kind == "redirects":
             return BadResponse(self.message, endpoint=endpoint)
+        if self.kind == "deadline":
+            return OutOfTime(self.message, endpoint=endpoint)
         return UnreachableHost(self.message, endpoint=endpoint)
 
 
@@ -116,9 +120,16 @@ class HttpClient:
     """A requests session with the address guard, timeouts and hand-followed redirects."""
 
     def __init__(self, policy: AddressPolicy, *, connect_timeout: float, read_timeout: float,
-                 pool_size: int = 10):
+                 pool_size: int = 10, deadline: float | None = None):
         self.policy = policy
         self.timeout = (connect_timeout, read_timeout)
+        # The caller's deadline, as seconds left (None: only the timeouts bound a request), and
+        # how long a request may take however near it is: 0 for a hard deadline (the setup API's
+        # 29 s); a sync slice lets its first request run (every slice must be able to progress).
+        self.time_left: Callable[[], float] | None = None
+        self.min_request_s = 0.0
+        if deadline is not None:
+            self.time_left = lambda: deadline - time.monotonic()
         session = requests.Session()
         session.trust_env = False
         session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
@@ -128,10 +139,22 @@ class HttpClient:
         session.mount("http://", adapter)
         self.session = session
 
-    def send(self, method: str, url: str, *, headers_for: HeadersFor, data: dict | None = None,
-             read_timeout: float | None = None) -> requests.Response:
-        """One request, following redirects; raises ExchangeFailed or InvalidHostUrl.
-        `read_timeout` shortens the client's own (a caller's deadline is near)."""
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (None without one)."""
+        return None if self.time_left is None else self.time_left()
+
+    def _timeout(self) -> tuple[float, float]:
+        left = self.remaining()
+        if left is None:
+            return self.timeout
+        if self.min_request_s > 0:
+            left = max(left, self.min_request_s)
+        elif left <= MIN_USEFUL_S:
+            raise ExchangeFailed("deadline", "The SIS did not answer in the time this request has.")
+        return (min(self.timeout[0], left), min(self.timeout[1], left))
+
+    def send(self, method: str, url: str, *, headers_for: HeadersFor, data: dict | None = None) -> requests.Response:
+        """One request, following redirects; raises ExchangeFailed or InvalidHostUrl."""
         origin = _origin(url)
         for _hop in range(MAX_REDIRECTS + 1):
             endpoint = endpoint_of(url)
@@ -141,7 +164,7 @@ class HttpClient:
             headers = headers_for(method, url) if _origin(url) == origin else {}
             if data is not None:
                 headers = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
-            response = self._send_once(method, url, headers, data, endpoint, read_timeout)
+            response = self._send_once(method, url, headers, data, endpoint)
             if response.status_code not in _REDIRECT_STATUSES or "location" not in response.headers:
                 return response
             target = urljoin(url, response.headers["location"])
@@ -152,11 +175,9 @@ class HttpClient:
             url = target
         raise ExchangeFailed("redirects", f"The SIS redirected more than {MAX_REDIRECTS} times.")
 
-    def _send_once(self, method, url, headers, data, endpoint, read_timeout=None) -> requests.Response:
-        timeout = self.timeout
-        if read_timeout is not None:
-            timeout = (min(timeout[0], read_timeout), min(timeout[1], read_timeout))
+    def _send_once(self, method, url, headers, data, endpoint) -> requests.Response:
         try:
+            timeout = self._timeout()
             return self.session.request(method, url, headers=headers, data=data,
                                         allow_redirects=False, timeout=timeout)
         except BlockedPeer:
@@ -167,6 +188,8 @@ class HttpClient:
         except requests.exceptions.ConnectTimeout:
             raise ExchangeFailed("timeout", "Connecting to the SIS timed out.") from None
         except requests.exceptions.ReadTimeout:
+            if (self.remaining() or 1.0) <= MIN_USEFUL_S:
+                raise ExchangeFailed("deadline", "The SIS did not answer in the time this request has.") from None
             raise ExchangeFailed("timeout", "The SIS did not answer in time (read timeout).") from None
         except requests.exceptions.ChunkedEncodingError:
             raise ExchangeFailed("truncated", "The SIS's answer was cut off before its end.") from None

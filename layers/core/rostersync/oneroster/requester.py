@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import requests
 
 from .errors import BadResponse, InvalidCredentials, NotOneRoster, OneRosterError, OutOfTime, scrub
-from .http import ExchangeFailed, HeadersFor, HttpClient, endpoint_of
+from .http import MIN_USEFUL_S, ExchangeFailed, HeadersFor, HttpClient, endpoint_of
 from .responses import (InvalidJson, StatusInfo, decode_json, describe_body, error_for_status,
                         error_for_status_info, looks_like_html, status_info)
 from .retries import RetryPolicy, is_retryable_status
@@ -67,26 +67,13 @@ class Secrets:
         return "Secrets(<redacted>)"
 
 
-# However near the deadline, a request may take this long: the caller keeps a reserve past its
-# deadline for that (the first request of a slice is always sent, so every slice can progress).
-MIN_REQUEST_SECONDS = 5.0
-
-
 class Requester:
     def __init__(self, http: HttpClient, retry: RetryPolicy, secrets: Secrets,
-                 on_request: Callable[[], None] | None = None, time_left: Callable[[], float] | None = None):
+                 on_request: Callable[[], None] | None = None):
         self.http = http
         self.retry = retry
         self.secrets = secrets
         self._on_request = on_request or (lambda: None)
-        # Seconds until the caller must stop waiting on the SIS (None: no deadline). Waits
-        # that would pass it raise OutOfTime; requests are cut to fit it.
-        self.time_left = time_left
-
-    def _read_timeout(self) -> float | None:
-        if self.time_left is None:
-            return None
-        return max(MIN_REQUEST_SECONDS, self.time_left())
 
     def describe(self, response: requests.Response) -> str:
         return self.secrets.scrub(describe_body(response.content or b"", response.headers.get("content-type")))
@@ -103,8 +90,7 @@ class Requester:
             if count:
                 count()
             try:
-                response = self.http.send(method, url, headers_for=headers_for, data=data,
-                                          read_timeout=self._read_timeout())
+                response = self.http.send(method, url, headers_for=headers_for, data=data)
             except ExchangeFailed as failure:
                 if failure.retryable and attempt < limit:
                     self._wait(attempt, None, endpoint, failure.message)
@@ -171,9 +157,11 @@ class Requester:
 
     def _wait(self, attempt: int, retry_after: str | None, endpoint: str, why: str) -> None:
         delay = self.retry.delay(attempt, retry_after)
-        if self.time_left is not None and delay >= self.time_left():
+        left = self.http.remaining()
+        if left is not None and delay + MIN_USEFUL_S >= left:
             log.warning("OneRoster %s: %s; no time left to retry before the deadline", endpoint, why)
-            raise OutOfTime(f"{endpoint}: {why}; the deadline came first")
+            raise OutOfTime(f"The SIS did not answer in the time this request has ({why} on {endpoint}).",
+                            endpoint=endpoint)
         log.warning("OneRoster %s: %s; retry %d of %d in %.2f s", endpoint, why, attempt + 1,
                     self.retry.max_retries, delay)
         if delay > 0:

@@ -35,6 +35,12 @@ class SisConnection(MapAttribute):
     secret_name = UnicodeAttribute(attr_name="secretName")  # Secrets Manager name; the value lives only there
     warnings = ListAttribute(of=UnicodeAttribute, default=list)
     connected_at = UTCDateTimeAttribute(attr_name="connectedAt")
+    # What the last use of the connection found (rostersync.notify.health): every sync attempt
+    # and every connection test updates it. lastError is in words, never a secret.
+    health = UnicodeAttribute(null=True)  # ok | credentials_rejected | access_denied | unreachable | ...
+    last_checked_at = UTCDateTimeAttribute(attr_name="lastCheckedAt", null=True)
+    last_ok_at = UTCDateTimeAttribute(attr_name="lastOkAt", null=True)
+    last_error = UnicodeAttribute(attr_name="lastError", null=True)
 
 
 class SyncConfig(MapAttribute):
@@ -89,6 +95,9 @@ class DistrictModel(Model):
     # Active records per type after the last successful sync: the delta sync's guard measures
     # its deactivations against these without reading the whole district.
     active_counts = MapAttribute(attr_name="activeCounts", null=True)
+    # Who hears of a failed night, a held run or an unhealthy connection (validated addresses,
+    # set by the district's admins: PATCH /districts/{districtId}).
+    contacts = ListAttribute(of=UnicodeAttribute, null=True)
 
 
 def _now() -> datetime:
@@ -107,6 +116,20 @@ def create_district(name: str, timezone_name: str) -> DistrictModel:
     district = DistrictModel(district_id=new_id("dst"), name=name, timezone=timezone_name, created_at=_now())
     district.save(condition=DistrictModel.district_id.does_not_exist())
     return district
+
+
+def update_profile(district: DistrictModel, name: str | None, timezone_name: str | None,
+                   contacts: list[str] | None) -> None:
+    """Change what was given (None: leave as is); an empty contact list removes them all."""
+    actions = []
+    if name is not None:
+        actions.append(DistrictModel.name.set(name))
+    if timezone_name is not None:
+        actions.append(DistrictModel.timezone.set(timezone_name))
+    if contacts is not None:
+        actions.append(DistrictModel.contacts.set(contacts) if contacts else DistrictModel.contacts.remove())
+    if actions:
+        district.update(actions=actions, condition=DistrictModel.district_id.exists())
 
 
 def save_connection(district: DistrictModel, connection: SisConnection) -> None:
@@ -195,3 +218,14 @@ def save_sync_options(district_id: str, options: SyncOptions) -> None:
     DistrictModel(district_id).update(
         actions=[DistrictModel.sync_options.set(options)], condition=DistrictModel.district_id.exists()
     )
+
+
+def list_districts(limit: int, after: str | None = None) -> tuple[list[DistrictModel], str | None]:
+    """One page of every district (platform admins pick one in the console), and the districtId
+    to continue after. A scan: the districts table holds one small item per district."""
+    last_key = {"districtId": {"S": after}} if after else None
+    scan = DistrictModel.scan(limit=limit, last_evaluated_key=last_key,
+                              attributes_to_get=["districtId", "name", "timezone"])
+    page = list(scan)
+    next_key = scan.last_evaluated_key
+    return page, (next_key["districtId"]["S"] if next_key else None)

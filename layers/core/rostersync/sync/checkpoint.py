@@ -12,6 +12,7 @@ is never read, and goes with the run's other parts.
 """
 
 import json
+import logging
 import time
 import uuid
 import zlib
@@ -20,6 +21,8 @@ from rostersync.settings import get_settings
 from rostersync.store.batch import BatchStore
 from rostersync.sync.fingerprints import FingerprintSet
 from rostersync.sync.run_state import SETS, RunState
+
+logger = logging.getLogger(__name__)
 
 PART_BYTES = 350_000  # a part's data; its item stays well under 400 KB
 MAX_ITEM_BYTES = 400 * 1024
@@ -48,6 +51,11 @@ class CheckpointStore:
             TableName=self.table, Key={"runKey": {"S": self.run_key}, "part": {"S": "head"}}, ConsistentRead=True
         ).get("Item")
         if not head:
+            return None
+        if "version" not in head:
+            # Saved by an engine before this format: the run starts over (every write is
+            # idempotent, so re-reading the SIS costs time, never correctness).
+            logger.warning("ignoring a checkpoint in an older format; the run starts over")
             return None
         version = head["version"]["S"]
         index = json.loads(head["index"]["S"])  # blob name -> number of parts

@@ -179,14 +179,20 @@ class DeltaPhases:
             enrollment_leaves(enrollment)
 
         enrolled = set(delta.enrolled_users)
+        losing = {item["userSourcedId"] for _table, kind, item in plan if kind == "enrollments"}
         stored_users = roster.by_sourced_ids(roster.users, recheck)
         parked = engine.parked.find({fingerprint(sid) for sid in recheck})
         items = []
         for sid in sorted(recheck):
             eligible = self._eligible(sid, stored_users)
             user_id = record_id(district, "user", sid)
-            is_in = bool(eligible) and (sid in enrolled or self._still_enrolled(user_id, leaving_enrollments))
             stored = stored_users.get(sid)
+            # An active user had an enrollment that counts after the last sync (the sweep and the
+            # delta's finish keep that true); unless one of theirs leaves now, they still have it.
+            # Only users losing enrollments, or not active before, need the index.
+            kept_by_stored = stored is not None and stored.get("status") == ACTIVE and sid not in losing
+            is_in = bool(eligible) and (sid in enrolled or kept_by_stored
+                                        or self._still_enrolled(user_id, leaving_enrollments))
             if is_in:
                 item = parked.get(fingerprint(sid))
                 if item is None and stored is not None and stored.get("status") != ACTIVE:

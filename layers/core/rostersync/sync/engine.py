@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
+from rostersync.notify import announce
 from rostersync.oneroster import BadRecord, ConnectionSettings, OneRosterClient, OutOfTime
 from rostersync.oneroster.errors import OneRosterError
 from rostersync.secrets import SecretNotFound
@@ -36,9 +37,9 @@ from rostersync.store.schools import SchoolModel
 from rostersync.sync import mapping, validity
 from rostersync.sync.checkpoint import CheckpointStore
 from rostersync.sync.delta import DeltaNotEnough, DeltaPhases
-from rostersync.sync.fingerprints import FingerprintSet, fingerprint
+from rostersync.sync.fingerprints import fingerprint
 from rostersync.sync.parked_users import ParkedUsers
-from rostersync.sync.run_state import SETS, DeltaState, RunPlan, RunState, empty_counts
+from rostersync.sync.run_state import DeltaState, RunPlan, RunState, empty_counts
 from rostersync.sync.selection import class_is_in, enrollment_counts, is_active, user_is_eligible
 
 logger = logging.getLogger(__name__)
@@ -201,6 +202,7 @@ class SyncEngine:
                                 "was removed or replaced during the run); the next run uses the current connection.")
         except OneRosterError as error:
             # A failed or partial read: nothing has been deactivated (deactivation comes last).
+            announce.sis_check(self.district_id, error, run_id=self.run_id)  # the connection's health (never raises)
             self.store.flush()
             if error.code in PERMANENT_SIS_ERRORS:
                 self.checkpoints.delete()
@@ -387,8 +389,8 @@ class SyncEngine:
                                           scope=connection["scope"])
             secret = get_client_secret(self.district_id, version_id=connection.get("secretVersion"))
             self._client = OneRosterClient(settings, secret, allow_private=self.settings.allow_private_sis_hosts,
-                                           page_limit=self.tuning.page_limit, max_in_flight=self.tuning.sis_in_flight,
-                                           time_left=self.time_left)
+                                           page_limit=self.tuning.page_limit, max_in_flight=self.tuning.sis_in_flight)
+            self._client.set_time_left(self.time_left)
         return self._client
 
     def pages(self, collection: str, record_type: str, filter: str | None = None):

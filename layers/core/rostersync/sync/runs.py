@@ -13,6 +13,7 @@ dispatchers and duplicate SQS deliveries cannot produce two runs or two results.
 from datetime import datetime, timezone
 
 from rostersync.ids import new_id
+from rostersync.notify import announce
 from rostersync.store import runs as store
 from rostersync.store.runs import SyncRunModel
 from rostersync.sync import locks
@@ -266,6 +267,7 @@ def fail(run: SyncRunModel, failure: str, *, dead_lettered: bool = False) -> boo
     changed = store.update_run(run, actions, SyncRunModel.status.is_in(*store.ACTIVE_STATUSES))
     if changed:
         locks.release(run.district_id, run.run_id)
+        announce.run_failed(run, failure)  # events and the contacts' message (never raises)
     return changed
 
 

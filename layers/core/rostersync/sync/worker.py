@@ -21,6 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from rostersync.notify import announce
 from rostersync.observability import flush_metrics, logger, metrics, redact
 from rostersync.store import runs as store
 from rostersync.sync import messages, runs
@@ -242,6 +243,7 @@ def _record_outcome(run, lease_id: str, message: messages.RunMessage, result, ou
         metrics.add_metric(name="SyncFailures", unit=MetricUnit.Count, value=1)
     if status == store.NEEDS_REVIEW:
         metrics.add_metric(name="SyncNeedsReview", unit=MetricUnit.Count, value=1)
+    announce.run_finished(run, status, result)  # events, connection health, contacts (never raises)
     logger.info(
         "sync finished",
         extra={"status": status, "mode": result.mode, "written": written, "errorTotal": int(result.error_total or 0),

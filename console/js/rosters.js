@@ -1,0 +1,106 @@
+// Rosters: the synced teachers, students and classes, a page at a time with the API's
+// cursors, and a class's roster. Search narrows the page shown (the API filters by school
+// and status; it has no text search).
+
+import { busy, errorBox, h, statusBadge } from "./ui.js";
+
+const KINDS = { teachers: "Teachers", students: "Students", classes: "Classes" };
+const PAGE_SIZE = 50;
+
+const rosterHref = (page, kind) => `#/d/${encodeURIComponent(page.districtId)}/rosters/${kind}`;
+
+export async function renderRosters(page, kind) {
+  if (!KINDS[kind]) kind = "teachers";
+  const base = page.api.district(page.districtId);
+  const { schools } = await page.api.get(`${base}/schools`);
+  const schoolName = new Map(schools.map((s) => [s.schoolId, s.name]));
+  const school = h("select", { id: "roster-school", name: "schoolId" }, h("option", { value: "" }, "All schools"),
+    schools.map((s) => h("option", { value: s.schoolId }, s.name)));
+  const status = h("select", { id: "roster-status", name: "status" },
+    ["active", "inactive", "all"].map((s) => h("option", { value: s }, s[0].toUpperCase() + s.slice(1))));
+  const search = h("input", { type: "search", id: "roster-search", autocomplete: "off" });
+  const table = h("div", { class: "table-wrap", id: "roster-table" });
+  const info = h("p", { class: "hint", "aria-live": "polite", id: "roster-info" });
+  const error = h("div", {});
+  const prev = h("button", { type: "button", class: "secondary" }, "Previous page");
+  const next = h("button", { type: "button", class: "secondary", id: "roster-next" }, "Next page");
+  let items = [];
+  let cursors = [undefined]; // the cursor of each page shown so far; the last is this page's
+  let nextCursor = null;
+
+  const columns = kind === "classes"
+    ? [["Title", (c) => h("a", { href: `#/d/${encodeURIComponent(page.districtId)}/classes/${encodeURIComponent(c.classId)}` }, c.title)],
+      ["Code", (c) => c.classCode || "—"], ["School", (c) => schoolName.get(c.schoolId) || c.schoolId],
+      ["Grades", (c) => (c.grades || []).join(", ") || "—"], ["Subjects", (c) => (c.subjects || []).join(", ") || "—"], ["Status", (c) => statusBadge(c.status)]]
+    : [["Name", (u) => `${u.familyName || ""}, ${u.givenName || ""}`], ["Email", (u) => u.email || "—"],
+      ["Username", (u) => u.username || "—"], ["Grades", (u) => (u.grades || []).join(", ") || "—"],
+      ["Schools", (u) => (u.schoolIds || []).map((id) => schoolName.get(id) || id).join(", ") || "—"], ["Status", (u) => statusBadge(u.status)]];
+  const text = (item) => (kind === "classes" ? [item.title, item.classCode, item.sisSourcedId]
+    : [item.givenName, item.familyName, item.email, item.username, item.sisSourcedId]).join(" ").toLowerCase();
+
+  const draw = () => {
+    const q = search.value.trim().toLowerCase();
+    const shown = q ? items.filter((i) => text(i).includes(q)) : items;
+    table.replaceChildren(h("table", { class: "roster" },
+      h("caption", { class: "visually-hidden" }, KINDS[kind]),
+      h("thead", {}, h("tr", {}, columns.map(([title]) => h("th", { scope: "col" }, title)))),
+      h("tbody", {}, shown.length ? shown.map((item) => h("tr", { dataset: { id: item.userId || item.classId } },
+        columns.map(([title, cell]) => h("td", { dataset: { label: title } }, cell(item)))))
+        : h("tr", {}, h("td", { colspan: columns.length, class: "empty" }, items.length ? "Nothing on this page matches." : `No ${KINDS[kind].toLowerCase()} here.`)))));
+    const pageNo = cursors.length;
+    info.textContent = `Page ${pageNo}: ${items.length} ${KINDS[kind].toLowerCase()}` + (q ? `, ${shown.length} matching “${search.value.trim()}” on this page` : "") + (nextCursor ? "; more on the next page" : "");
+    prev.hidden = cursors.length <= 1;
+    next.hidden = !nextCursor;
+  };
+  const load = async () => {
+    const query = { limit: PAGE_SIZE, status: status.value, schoolId: school.value || undefined, cursor: cursors[cursors.length - 1] };
+    try {
+      const result = kind === "classes"
+        ? await page.api.get(`${base}/classes`, query)
+        : await page.api.get(`${base}/users`, { ...query, role: kind === "teachers" ? "teacher" : "student" });
+      items = result.classes || result.users;
+      nextCursor = result.nextCursor;
+      error.replaceChildren();
+    } catch (e) {
+      items = []; nextCursor = null;
+      error.replaceChildren(errorBox(e));
+    }
+    draw();
+  };
+  const restart = () => { cursors = [undefined]; return load(); };
+  school.addEventListener("change", restart);
+  status.addEventListener("change", restart);
+  search.addEventListener("input", draw);
+  next.addEventListener("click", () => busy(next, async () => { cursors.push(nextCursor); await load(); }, "Loading…"));
+  prev.addEventListener("click", () => busy(prev, async () => { cursors.pop(); await load(); }, "Loading…"));
+
+  page.render(h("h1", {}, KINDS[kind]),
+    h("nav", { "aria-label": "Roster lists", class: "tabs" }, h("ul", {}, Object.entries(KINDS).map(([k, title]) =>
+      h("li", {}, h("a", { href: rosterHref(page, k), "aria-current": k === kind ? "page" : null }, title))))),
+    h("div", { class: "filters" },
+      h("div", { class: "field" }, h("label", { for: "roster-school" }, "School"), school),
+      h("div", { class: "field" }, h("label", { for: "roster-status" }, "Status"), status),
+      h("div", { class: "field" }, h("label", { for: "roster-search" }, "Search this page"), search)),
+    error, info, table, h("div", { class: "actions" }, prev, next));
+  await load();
+}
+
+export async function renderRoster(page, classId) {
+  const base = page.api.district(page.districtId);
+  const [roster, classes] = await Promise.all([
+    page.api.get(`${base}/classes/${encodeURIComponent(classId)}/roster`),
+    page.api.get(`${base}/classes`, { status: "all", limit: 200 }).catch(() => ({ classes: [] })),
+  ]);
+  const cls = classes.classes.find((c) => c.classId === classId);
+  const people = (title, users, id) => h("section", { class: "card", "aria-labelledby": id },
+    h("h2", { id }, `${title} (${users.length})`),
+    users.length ? h("ul", { class: "people", id: `${id}-list` }, users.map((u) => h("li", { dataset: { id: u.userId } },
+      `${u.givenName || ""} ${u.familyName || ""}`.trim(), u.email ? h("span", { class: "muted" }, ` ${u.email}`) : null)))
+      : h("p", { class: "empty" }, `No ${title.toLowerCase()}.`));
+  page.render(h("h1", {}, cls ? cls.title : "Class roster"),
+    h("p", {}, h("a", { href: rosterHref(page, "classes") }, "← All classes")),
+    cls ? h("p", { class: "muted" }, [cls.classCode, (cls.grades || []).join(", "), (cls.subjects || []).join(", ")].filter(Boolean).join(" · ")) : null,
+    people("Teachers", roster.teachers, "roster-teachers"), people("Students", roster.students, "roster-students"));
+}
+
+

@@ -1,0 +1,196 @@
+"""Messages to a district's contacts: a failed night, a held run, a connection that turned
+unhealthy. One message per kind, district and night (the district's local date), however
+often the worker retries or a message is delivered.
+
+Sent with Amazon SES (docs/design.md says why not SNS). Before sending, the message is put in
+the NotificationsTable on the condition that no item for (district, night#kind) exists: the
+one writer that wins sends; the item then says what was sent, to whom and how it went (sent,
+no_contacts, no_sender, failed). Locally the table is the outbox `rostersync local outbox`
+lists. Messages say what happened and what to do, from fixed text and the run's or the
+connection's words (which never carry a secret), redacted once more.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import boto3
+from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.exceptions import PutError
+from pynamodb.models import Model
+
+from rostersync.observability import redact
+from rostersync.settings import get_settings
+from rostersync.store.base import model_meta
+from rostersync.store.districts import DistrictModel
+
+SYNC_FAILED = "sync_failed"
+SYNC_HELD = "sync_held"
+CONNECTION_UNHEALTHY = "connection_unhealthy"
+KINDS = (SYNC_FAILED, SYNC_HELD, CONNECTION_UNHEALTHY)
+KEEP_DAYS = 90
+
+SENT, NO_CONTACTS, NO_SENDER, FAILED, SENDING = "sent", "no_contacts", "no_sender", "failed", "sending"
+
+
+class NotificationModel(Model):
+    Meta = model_meta(get_settings().notifications_table)
+
+    district_id = UnicodeAttribute(hash_key=True, attr_name="districtId")
+    notification_key = UnicodeAttribute(range_key=True, attr_name="notificationKey")  # "<night>#<kind>"
+    kind = UnicodeAttribute()
+    night = UnicodeAttribute()
+    run_id = UnicodeAttribute(attr_name="runId", null=True)
+    subject = UnicodeAttribute()
+    body = UnicodeAttribute()
+    recipients = ListAttribute(of=UnicodeAttribute, default=list)
+    status = UnicodeAttribute()  # sending | sent | no_contacts | no_sender | failed
+    detail = UnicodeAttribute(null=True)  # why it failed, or SES's message id
+    created_at = UTCDateTimeAttribute(attr_name="createdAt")
+    expires_at = NumberAttribute(attr_name="expiresAt")
+
+
+@dataclass(frozen=True)
+class Message:
+    kind: str
+    subject: str
+    body: str
+    run_id: str | None = None
+
+
+def night_of(district: DistrictModel, run_night: str | None = None, now: datetime | None = None) -> str:
+    """The night a message belongs to: a nightly run's own night, else the district's local date."""
+    if run_night:
+        return run_night
+    now = now or datetime.now(timezone.utc)
+    try:
+        zone = ZoneInfo(district.timezone)
+    except Exception:  # noqa: BLE001 - a bad zone must not stop a message
+        zone = timezone.utc
+    return now.astimezone(zone).date().isoformat()
+
+
+@lru_cache(maxsize=4)
+def _ses(region: str, endpoint: str | None):
+    return boto3.client("ses", region_name=region)
+
+
+def send_once(district: DistrictModel, night: str, message: Message, now: datetime | None = None) -> bool:
+    """Send `message` to the district's contacts unless this kind was sent for `night` already.
+    True when this call sent (or recorded) it, False for a duplicate."""
+    now = now or datetime.now(timezone.utc)
+    settings = get_settings()
+    recipients = list(district.contacts or [])
+    item = NotificationModel(
+        district.district_id, f"{night}#{message.kind}", kind=message.kind, night=night, run_id=message.run_id,
+        subject=redact(message.subject), body=redact(message.body), recipients=recipients, status=SENDING,
+        created_at=now, expires_at=int((now + timedelta(days=KEEP_DAYS)).timestamp()),
+    )
+    try:
+        item.save(condition=NotificationModel.notification_key.does_not_exist())
+    except PutError as error:
+        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+            return False
+        raise
+    if not recipients:
+        _finish(item, NO_CONTACTS, "The district has no contacts (PATCH /districts/{districtId}).")
+    elif not settings.notify_from:
+        _finish(item, NO_SENDER, "No NotificationSender is configured for the stack.")
+    else:
+        try:
+            answer = _ses(settings.region, os.environ.get("AWS_ENDPOINT_URL")).send_email(
+                Source=settings.notify_from,
+                Destination={"ToAddresses": recipients},
+                Message={"Subject": {"Data": item.subject, "Charset": "UTF-8"},
+                         "Body": {"Text": {"Data": item.body, "Charset": "UTF-8"}}},
+            )
+        except Exception as error:
+            # The mark goes, so the next event of this kind tonight may try again; announce logs
+            # the error and counts it (AnnounceFailures alarm).
+            item.delete()
+            raise
+        _finish(item, SENT, answer.get("MessageId"))
+    return True
+
+
+def _finish(item: NotificationModel, status: str, detail: str | None) -> None:
+    item.update(actions=[NotificationModel.status.set(status), NotificationModel.detail.set(detail or status)])
+
+
+def recent(district_id: str | None = None, limit: int = 50) -> list[NotificationModel]:
+    """Newest first: one district's (query), or every district's (scan; the local outbox)."""
+    items = list(NotificationModel.query(district_id) if district_id else NotificationModel.scan())
+    items.sort(key=lambda n: n.created_at, reverse=True)
+    return items[:limit]
+
+
+# ---------------------------------------------------------------- what the messages say
+
+
+def _when(value: datetime | None, district: DistrictModel) -> str:
+    if value is None:
+        return "unknown time"
+    try:
+        zone = ZoneInfo(district.timezone)
+    except Exception:  # noqa: BLE001
+        zone = timezone.utc
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def sync_failed(district: DistrictModel, run, failure: str | None) -> Message:
+    return Message(
+        SYNC_FAILED,
+        f"Roster Sync: the {run.trigger} sync of {district.name} failed",
+        "\n".join([
+            f"The {run.trigger} roster sync of {district.name} (run {run.run_id}) failed at "
+            f"{_when(run.finished_at or datetime.now(timezone.utc), district)}.",
+            "",
+            f"What happened: {failure or 'no detail was recorded'}",
+            "",
+            "Nothing was deactivated: a sync that fails part-way never deactivates records, and your rosters stay as "
+            "the last successful sync left them.",
+            "What to do: if the reason above names the SIS connection, fix it in step 2 (SIS connection); otherwise "
+            "start a new sync (POST /districts/{id}/syncs) or wait for tonight's. Our on-call team was alerted too.",
+        ]),
+        run.run_id,
+    )
+
+
+def sync_held(district: DistrictModel, run, held: dict | None) -> Message:
+    what = ", ".join(f"{n} {t}" for t, n in sorted((held or {}).items()) if n) or "many records"
+    return Message(
+        SYNC_HELD,
+        f"Roster Sync: a sync of {district.name} waits for your review",
+        "\n".join([
+            f"The {run.trigger} roster sync of {district.name} (run {run.run_id}) would deactivate {what}: more than "
+            "the district's safety limit allows in one sync. It stopped before deactivating anything; new and changed "
+            "records were written.",
+            "",
+            "What to do: check in your SIS that these records really left (a school, grade or subject filter, or an "
+            "SIS export problem, can look like this). If it is right, approve the run "
+            f"(POST /districts/{district.district_id}/syncs/{run.run_id}/approve); if not, fix the SIS or the sync "
+            "settings and the next sync will read it again.",
+        ]),
+        run.run_id,
+    )
+
+
+def connection_unhealthy(district: DistrictModel, health: str, error: str | None, advice: str,
+                         run_id: str | None = None) -> Message:
+    return Message(
+        CONNECTION_UNHEALTHY,
+        f"Roster Sync: action needed on {district.name}'s SIS connection",
+        "\n".join([
+            f"Roster Sync could not use {district.name}'s SIS connection ({health.replace('_', ' ')}).",
+            f"What happened: {error or health}",
+            "",
+            f"What to do: {advice}",
+            "Until then nightly syncs fail and your rosters stay as the last successful sync left them. The next "
+            "successful connection test or sync restores the connection.",
+        ]),
+        run_id,
+    )
