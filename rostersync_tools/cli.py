@@ -38,8 +38,12 @@ def cmd_local_up(args) -> int:
 
 def cmd_local_token(args) -> int:
     from rostersync_tools.local.state import state_dir
-    from rostersync_tools.local.tokens import issue_token, load_or_create_key_pair
+    from rostersync_tools.local.tokens import issue_client_token, issue_token, load_or_create_key_pair
 
+    if args.client:
+        keys = load_or_create_key_pair(state_dir())
+        print(issue_client_token(keys, args.client, district_id=args.district, expires_in_s=args.expires_in), flush=True)
+        return 0
     if args.role != "platform_admin" and not args.district:
         print(f"note: a {args.role} token without --district reaches no district's routes (403)", file=sys.stderr)
     keys = load_or_create_key_pair(state_dir())
@@ -154,8 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(run=cmd_local_up)
 
     token = local_commands.add_parser("token", help="print a bearer token the local stack accepts")
-    token.add_argument("--role", required=True, choices=ROLES)
-    token.add_argument("--district", metavar="ID", help="custom:district_id (district admins and teachers)")
+    who = token.add_mutually_exclusive_group(required=True)
+    who.add_argument("--role", choices=ROLES, help="a person's ID token")
+    who.add_argument("--client", choices=("app",),
+                     help="an API client's access token (client credentials): scope roster/read, or with "
+                          "--district roster/read:<ID> only")
+    token.add_argument("--district", metavar="ID",
+                       help="custom:district_id (district admins and teachers); with --client, the one district")
     token.add_argument("--expires-in", type=int, default=3600, metavar="S", help="lifetime in seconds (default 3600)")
     token.add_argument("--sub", metavar="S", help="the user's subject (default local-<role>)")
     token.set_defaults(run=cmd_local_token)

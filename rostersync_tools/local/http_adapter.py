@@ -4,7 +4,9 @@ For each request, in API Gateway's order: answer CORS preflights; refuse bodies 
 10 MB payload limit (413); check the bearer token as the JWT authorizer does (401
 `{"message":"Unauthorized"}` without invoking the function); build the payload 2.0 event;
 invoke the real handler; write its response back with the CORS headers.
-`GET /openapi.json` is served here, without a token, for people and front-end tooling.
+`GET /openapi.json` is served here, without a token, for people and front-end tooling; `GET /docs`
+(the Redoc page) reaches the function without a token, as the template's route without an
+authorizer does deployed.
 
 Lambda runs one request per instance at a time and the Powertools resolver keeps the current
 event on a module-level object, so invocations are serialised: one warm instance.
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway HTTP API's payload limit
 OPENAPI_PATH = "/openapi.json"
+UNAUTHENTICATED_PATHS = ("/docs",)  # template.yaml: routes with Authorizer NONE
 Handler = Callable[[dict, object], object]
 
 
@@ -96,8 +99,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return self._send(200, [("content-type", "application/json")], document, headers)
 
         try:
-            token = bearer_from_header(headers.get("authorization"))
-            claims = verify_token(adapter.keys, token)
+            if path in UNAUTHENTICATED_PATHS and self.command in ("GET", "HEAD"):
+                claims = {}
+            else:
+                claims = verify_token(adapter.keys, bearer_from_header(headers.get("authorization")))
         except InvalidToken as why:
             log.info("token refused: %s", why)
             return self._send(401, [("content-type", "application/json"), ("www-authenticate", "Bearer")],

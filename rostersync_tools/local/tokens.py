@@ -2,7 +2,10 @@
 
 One RS256 key pair lives in the state directory (private key mode 600), created by whichever
 of `local up` or `local token` runs first and reused afterwards, so tokens survive restarts.
-Tokens look like Cognito ID tokens (ID tokens carry the custom attributes and an `aud`).
+People's tokens look like Cognito ID tokens (the custom attributes and an `aud`); an API
+client's look like the access tokens Cognito's client-credentials flow issues (`token_use`
+access, `client_id`, `scope`, no `aud`). Like the HTTP API's JWT authorizer, the local stack
+takes a token whose `aud` is one of its audiences or, without `aud`, whose `client_id` is.
 """
 
 import hashlib
@@ -18,6 +21,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 # The local stack's issuer and audience; deployed they are the user pool and its app client.
 LOCAL_ISSUER = "http://127.0.0.1/rostersync-local-user-pool"
 LOCAL_AUDIENCE = "rostersync-local-client"
+# The local stand-ins of the template's machine app clients (UserPoolClient for people,
+# RosterReaderClient for the app's backend): `local token --client app`.
+LOCAL_MACHINE_CLIENTS = {"app": "rostersync-local-app"}
+LOCAL_AUDIENCES = (LOCAL_AUDIENCE, *LOCAL_MACHINE_CLIENTS.values())
+READ_SCOPE = "roster/read"  # as the template's resource server names it (api/auth.py reads it)
 ROLES = ("platform_admin", "district_admin", "teacher")
 PRIVATE_KEY_FILE = "local-jwt-key.pem"
 DEFAULT_EXPIRES_IN_S = 3600  # as a Cognito ID token
@@ -102,6 +110,34 @@ def issue_token(
     return jwt.encode(claims, keys.private_key, algorithm="RS256", headers={"kid": keys.kid})
 
 
+def issue_client_token(
+    keys: KeyPair,
+    client: str = "app",
+    district_id: str | None = None,
+    expires_in_s: int = DEFAULT_EXPIRES_IN_S,
+    now: float | None = None,
+    **extra_claims,
+) -> str:
+    """An API client's access token: scope roster/read (every district) or, with a district,
+    roster/read:<districtId> only."""
+    if client not in LOCAL_MACHINE_CLIENTS:
+        raise ValueError(f"client must be one of {', '.join(LOCAL_MACHINE_CLIENTS)}")
+    client_id = LOCAL_MACHINE_CLIENTS[client]
+    issued_at = int(now if now is not None else time.time())
+    claims = {
+        "sub": client_id,
+        "client_id": client_id,
+        "token_use": "access",
+        "scope": f"{READ_SCOPE}:{district_id}" if district_id else READ_SCOPE,
+        "iss": LOCAL_ISSUER,
+        "iat": issued_at,
+        "exp": issued_at + int(expires_in_s),
+        "jti": hashlib.sha256(os.urandom(16)).hexdigest()[:32],
+    }
+    claims.update(extra_claims)
+    return jwt.encode(claims, keys.private_key, algorithm="RS256", headers={"kid": keys.kid})
+
+
 def bearer_from_header(authorization: str | None) -> str:
     """The token from an Authorization header; API Gateway takes it with or without `Bearer `."""
     value = (authorization or "").strip()
@@ -116,7 +152,8 @@ def bearer_from_header(authorization: str | None) -> str:
 
 def verify_token(keys: KeyPair, token: str) -> dict:
     """The claims, checked as the HTTP API JWT authorizer does: key id, RS256 signature,
-    issuer, audience, expiry and not-before. Anything else raises InvalidToken."""
+    issuer, audience (`aud`, or `client_id` when there is no `aud`), expiry and not-before.
+    Anything else raises InvalidToken."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as error:
@@ -124,18 +161,22 @@ def verify_token(keys: KeyPair, token: str) -> dict:
     if header.get("kid") != keys.kid:
         raise InvalidToken("unknown key id")
     try:
-        return jwt.decode(
+        claims = jwt.decode(
             token,
             keys.public_key,
             algorithms=["RS256"],
-            audience=LOCAL_AUDIENCE,
             issuer=LOCAL_ISSUER,
-            options={"require": ["exp", "iat", "iss", "sub"]},
+            options={"require": ["exp", "iat", "iss", "sub"], "verify_aud": False},
         )
     except jwt.PyJWTError as error:
         # The exception's name says why (ExpiredSignatureError, InvalidAudienceError, ...);
         # its text never contains the token.
         raise InvalidToken(type(error).__name__) from None
+    audience = claims["aud"] if "aud" in claims else claims.get("client_id")
+    audiences = audience if isinstance(audience, list) else [audience]
+    if not any(isinstance(a, str) and a in LOCAL_AUDIENCES for a in audiences):
+        raise InvalidToken("InvalidAudienceError")
+    return claims
 
 
 def authorizer_claims(claims: dict) -> dict[str, str]:

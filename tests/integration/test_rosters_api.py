@@ -87,6 +87,7 @@ def test_users_by_role_page_through_every_active_user_once(districts):
     assert len(students) == len({s["userId"] for s in students}) == 32
     assert {s["sisSourcedId"] for s in students} == {f"student-{n}" for n in range(32)}
     first = next(s for s in students if s["sisSourcedId"] == "student-4")
+    assert first.pop("updatedAt").endswith("Z")
     assert first == {
         "userId": data["users"]["student-4"].user_id, "sisSourcedId": "student-4", "role": "student",
         "givenName": "Given4", "familyName": "Family04", "email": "student-4@example.org", "username": "student-4",
@@ -114,6 +115,7 @@ def test_classes_page_and_filter_by_school(districts):
     classes, pages = walk(as_admin, f"/districts/{district}/classes", {"limit": "3"}, "classes")
     assert pages == 4 and sorted(c["sisSourcedId"] for c in classes) == sorted(f"class-{n}" for n in range(10))
     some = next(c for c in classes if c["sisSourcedId"] == "class-2")
+    assert some.pop("updatedAt")
     assert some == {"classId": data["classes"]["class-2"].class_id, "sisSourcedId": "class-2", "title": "Class 2",
                     "classCode": "C2", "schoolId": data["school_b"], "grades": ["05"], "subjects": ["Math"],
                     "status": "active"}
@@ -133,7 +135,7 @@ def test_a_class_roster(districts):
     # Active enrollments of active users, by name.
     assert [s["sisSourcedId"] for s in roster.body["students"]] == ["student-1", "student-3"]
     assert set(roster.body["students"][0]) == {"userId", "sisSourcedId", "role", "givenName", "familyName", "email",
-                                               "username", "grades", "schoolIds", "status"}
+                                               "username", "grades", "schoolIds", "status", "updatedAt"}
     everyone = as_admin("GET", f"/districts/{district}/classes/{class_id}/roster", query={"status": "all"}).body
     assert [s["sisSourcedId"] for s in everyone["students"]] == ["student-1", "student-2", "student-3", "student-35"]
     assert as_admin("GET", f"/districts/{district}/classes/no-such-class/roster").status == 404

@@ -55,16 +55,21 @@ def test_every_contract_route_is_documented_with_the_error_shape(generated, meth
     document = json.loads(generated)
     operation = document["paths"].get(path, {}).get(method)
     assert operation is not None, f"{method.upper()} {path} is not in the document"
-    for status in ("401", "403"):
+    schema = operation["responses"]["403"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/ErrorResponse"}
+    # 401 and 429 come from API Gateway (its JWT authorizer, its throttling) in its own shape.
+    for status in ("401", "429"):
         schema = operation["responses"][status]["content"]["application/json"]["schema"]
-        assert schema == {"$ref": "#/components/schemas/ErrorResponse"}
+        assert schema == {"$ref": "#/components/schemas/GatewayErrorResponse"}
+    assert operation["operationId"].isalnum() and operation["operationId"][0].islower()  # hand-named
 
 
 def test_bodies_security_and_references_are_complete(generated):
     document = json.loads(generated)
     assert document["info"]["title"] == "Roster Sync API" and document["openapi"].startswith("3.")
-    assert document["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "Cognito ID token"}
+    bearer = document["components"]["securitySchemes"]["bearerAuth"]
+    assert (bearer["type"], bearer["scheme"], bearer["bearerFormat"]) == ("http", "bearer", "JWT")
+    assert "ID token" in bearer["description"] and "roster/read" in bearer["description"]
     assert document["security"] == [{"bearerAuth": []}]
     for (method, path), model in SETUP_BODIES.items():
         body = document["paths"][path][method]["requestBody"]
@@ -91,3 +96,39 @@ def _refs(node):
     elif isinstance(node, list):
         for item in node:
             yield from _refs(item)
+
+
+def test_operation_ids_are_hand_named_and_unique(generated):
+    document = json.loads(generated)
+    ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids))
+    assert all(i.isalnum() and i[0].islower() for i in ids), [i for i in ids if not i.isalnum()]
+
+
+ROSTER_QUERIES = {
+    ("get", "/districts/{districtId}/users"): {"role", "schoolId", "status", "limit", "cursor", "updatedSince"},
+    ("get", "/districts/{districtId}/classes"): {"schoolId", "teacherId", "status", "limit", "cursor", "updatedSince"},
+    ("get", "/districts/{districtId}/enrollments"): {"classId", "userId", "role", "status", "limit", "cursor",
+                                                     "updatedSince"},
+    ("get", "/districts/{districtId}/classes/{classId}/students"): {"status", "limit", "cursor"},
+    ("get", "/districts/{districtId}/classes/{classId}/roster"): {"status"},
+    ("get", "/me/classes"): {"limit", "cursor"},
+}
+
+
+@pytest.mark.parametrize("method, path", list(ROSTER_QUERIES), ids=[p for _, p in ROSTER_QUERIES])
+def test_query_parameters_are_documented(generated, method, path):
+    operation = json.loads(generated)["paths"][path][method]
+    documented = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+    assert set(documented) == ROSTER_QUERIES[(method, path)]
+    assert all(p["description"] and p["required"] is False for p in documented.values())
+    if "limit" in documented:
+        assert documented["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 200}
+
+
+def test_conflicts_document_their_extra_fields(generated):
+    document = json.loads(generated)
+    start = document["paths"]["/districts/{districtId}/syncs"]["post"]["responses"]["409"]
+    assert start["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ConflictResponse"}
+    fields = document["components"]["schemas"]["ConflictResponse"]["properties"]["error"]["properties"]
+    assert {"code", "message", "runId", "runStatus"} <= set(fields)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -22,12 +23,60 @@ from pydantic import BaseModel
 TITLE = "Roster Sync API"
 VERSION = "1.0.0"
 DESCRIPTION = (
-    "Setup, configuration, syncs and rosters of Roster Sync (OneRoster 1.1). JSON is camelCase. "
-    'Every error is {"error": {"code": "snake_case_code", "message": "what to do"}}.'
+    "Setup, configuration, syncs and rosters of Roster Sync (OneRoster 1.1). JSON is camelCase.\n\n"
+    "**Callers.** People send a Cognito ID token (`custom:role` platform_admin, district_admin or teacher). "
+    "The app's backend sends an access token from the user pool's token endpoint (OAuth 2 client credentials) "
+    "with scope `roster/read` (every district) or `roster/read:<districtId>` (one): it may call the Rosters "
+    "routes and nothing else (403). A teacher whose account is linked to a synced teacher calls the Teachers "
+    "routes only.\n\n"
+    "**Errors.** Every error the API answers is "
+    '`{"error": {"code": "snake_case_code", "message": "what to do"}}` (a 409 may add fields, see '
+    "ConflictResponse). Two come from API Gateway in its own shape, `{\"message\": \"...\"}`: 401 "
+    "(no valid bearer token; the function is never reached) and 429 (throttled).\n\n"
+    "**Paging.** Lists answer `nextCursor`; pass it back as `cursor` with the same query until it is null.\n\n"
+    "**Changes since.** Users, classes and enrollments take `updatedSince`: the answer is in change order "
+    "(every status unless `status` says otherwise, so deactivations are included) and carries "
+    "`changesCursor`. Store the last `changesCursor` after handling each page and pass it as `cursor` to "
+    "continue, now or a night later: no change is missed and none is answered twice, while syncs write. "
+    "A change shows once it is older than the change horizon (20 minutes), the longest a write can take to land."
 )
 ERROR_SCHEMA = "ErrorResponse"
+GATEWAY_ERROR_SCHEMA = "GatewayErrorResponse"
+CONFLICT_SCHEMA = "ConflictResponse"
+
+# Routes whose operationId is not given next to them (documented(operation_id=...)): hand names
+# here, so a generated client's method names never change with a Python function's name.
+OPERATION_IDS = {
+    ("get", "/districts/{districtId}/syncs"): "listSyncs",
+    ("post", "/districts/{districtId}/syncs"): "startSync",
+    ("get", "/districts/{districtId}/syncs/{runId}"): "getSync",
+    ("post", "/districts/{districtId}/syncs/{runId}/approve"): "approveSync",
+}
 
 _request_models: dict[str, type[BaseModel]] = {}
+_query_parameters: dict[str, tuple["QueryParameter", ...]] = {}
+
+
+@dataclass(frozen=True)
+class QueryParameter:
+    """A query parameter a route reads itself (after authorization), for the document."""
+
+    name: str
+    description: str
+    type: str = "string"
+    enum: tuple[str, ...] | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    format: str | None = None
+
+    def openapi(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": self.type}
+        for key, value in (("enum", list(self.enum) if self.enum else None), ("minimum", self.minimum),
+                           ("maximum", self.maximum), ("format", self.format)):
+            if value is not None:
+                schema[key] = value
+        return {"name": self.name, "in": "query", "required": False, "description": self.description,
+                "schema": schema}
 
 _ERROR_DESCRIPTIONS = {
     400: "Malformed request: not JSON, not an object, or over 64 KB",
@@ -37,6 +86,27 @@ _ERROR_DESCRIPTIONS = {
     409: "Conflicts with the district's state (e.g. not_connected)",
     422: "Valid JSON with unacceptable values; the message names the fields",
 }
+
+
+def _gateway_error_schema() -> dict[str, Any]:
+    return {"title": GATEWAY_ERROR_SCHEMA, "type": "object", "required": ["message"],
+            "description": "API Gateway's own answer (the function is not reached): "
+                           '{"message": "Unauthorized"} or {"message": "Too Many Requests"}.',
+            "properties": {"message": {"type": "string", "title": "Message"}}}
+
+
+def _conflict_schema() -> dict[str, Any]:
+    return {
+        "title": CONFLICT_SCHEMA, "type": "object", "required": ["error"],
+        "properties": {"error": {
+            "type": "object", "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "snake_case error code"},
+                "message": {"type": "string", "description": "What went wrong and what to do about it"},
+                "runId": {"type": "string", "description": "sync_in_progress: the sync queued or running now"},
+                "runStatus": {"type": "string", "description": "run_not_in_review: the run's status"},
+            }}},
+    }
 
 
 def _error_response(status: int) -> dict[str, Any]:
@@ -59,8 +129,13 @@ def documented(
     status: int = 200,
     errors: tuple[int, ...] = (401, 403, 404),
     description: str | None = None,
+    query: tuple[QueryParameter, ...] = (),
 ) -> dict[str, Any]:
     """Keyword arguments for a Powertools route decorator that document the route."""
+    if query:
+        if not operation_id:
+            raise ValueError("a route with query parameters needs an operation_id")
+        _query_parameters[operation_id] = tuple(query)
     success: dict[str, Any] = {"description": HTTPStatus(status).phrase}
     if response is not None:
         success["content"] = {"application/json": {"model": response}}
@@ -119,6 +194,79 @@ def _contract_errors(schema: dict[str, Any]) -> None:
                 del responses["422"]
 
 
+def _add_query_parameters(schema: dict[str, Any]) -> None:
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            parameters = _query_parameters.get(operation.get("operationId", ""))
+            if parameters:
+                operation.setdefault("parameters", []).extend(p.openapi() for p in parameters)
+
+
+_UNAVAILABLE = {"description": "The sync could not be queued (code unavailable); retry in a minute",
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}}}}
+# Statuses routes answer that their documented() lists leave out.
+EXTRA_RESPONSES = {
+    ("post", "/districts/{districtId}/syncs"): {"503": _UNAVAILABLE},
+    ("post", "/districts/{districtId}/syncs/{runId}/approve"): {"503": _UNAVAILABLE},
+}
+
+
+# Routes that answer one of two shapes: (method, path) -> the other shape's model, by name.
+ALTERNATIVE_RESPONSES = {("get", "/districts/{districtId}/schools"): "SchoolChangesOut"}
+
+
+def _alternative_responses(schema: dict[str, Any]) -> None:
+    """A change read of the schools answers SchoolChangesOut; the plain read the contract's shape."""
+    from rostersync.api.rosters import SchoolChangesOut
+
+    models = {"SchoolChangesOut": SchoolChangesOut}
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for (method, path), name in ALTERNATIVE_RESPONSES.items():
+        operation = schema.get("paths", {}).get(path, {}).get(method)
+        if operation is None:
+            continue
+        model_schema = models[name].model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+        for nested_name, nested in model_schema.pop("$defs", {}).items():
+            components.setdefault(nested_name, nested)
+        components[name] = model_schema
+        content = operation["responses"]["200"]["content"]["application/json"]
+        content["schema"] = {"anyOf": [content["schema"], {"$ref": f"#/components/schemas/{name}"}]}
+    schema["components"]["schemas"] = dict(sorted(components.items()))
+
+
+def _hand_named_operations(schema: dict[str, Any]) -> None:
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            name = OPERATION_IDS.get((method, path))
+            if name:
+                operation["operationId"] = name
+            for status, response in EXTRA_RESPONSES.get((method, path), {}).items():
+                operation.setdefault("responses", {}).setdefault(status, response)
+
+
+def _gateway_and_conflict_errors(schema: dict[str, Any]) -> None:
+    """401 and 429 in API Gateway's shape on every operation (its authorizer and throttling answer
+    them before the function runs); 500 in the API's; 409 with its extra fields."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components[GATEWAY_ERROR_SCHEMA] = _gateway_error_schema()
+    components[CONFLICT_SCHEMA] = _conflict_schema()
+    gateway = {"application/json": {"schema": {"$ref": f"#/components/schemas/{GATEWAY_ERROR_SCHEMA}"}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses["401"] = {"description": "No valid bearer token (API Gateway's JWT authorizer)",
+                                "content": gateway}
+            responses["429"] = {"description": "Too many requests (API Gateway's throttling); retry later",
+                                "content": gateway}
+            responses.setdefault("500", {
+                "description": "Something failed on our side (code internal_error); retry later",
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}}}})
+            if "409" in responses:
+                responses["409"]["content"] = {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{CONFLICT_SCHEMA}"}}}
+            operation["responses"] = dict(sorted(responses.items()))
+
+
 def _no_body_for_204(schema: dict[str, Any]) -> None:
     """Powertools gives every response a JSON content; a 204 has no body (and no Content-Type)."""
     for operations in schema.get("paths", {}).values():
@@ -157,13 +305,20 @@ def openapi_schema() -> dict[str, Any]:
         title=TITLE,
         version=VERSION,
         description=DESCRIPTION,
-        security_schemes={"bearerAuth": HTTPBearer(bearerFormat="JWT", description="Cognito ID token")},
+        security_schemes={"bearerAuth": HTTPBearer(
+            bearerFormat="JWT",
+            description="A Cognito ID token (people), or an API client's Cognito access token (client credentials, "
+                        "scope roster/read or roster/read:<districtId>), as `Authorization: Bearer <token>`.")},
         security=[{"bearerAuth": []}],
     )
     schema = json.loads(generated)
     _camel_path_parameters(schema)
     _add_request_models(schema)
+    _add_query_parameters(schema)
+    _hand_named_operations(schema)
+    _alternative_responses(schema)
     _contract_errors(schema)
+    _gateway_and_conflict_errors(schema)
     _no_body_for_204(schema)
     _drop_unused_schemas(schema)
     return schema

@@ -13,7 +13,7 @@ from collections import Counter
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from rostersync import audit
-from rostersync.api.auth import district_for_admin
+from rostersync.api.auth import district_for_admin, district_for_reader
 from rostersync.api.connection import require_connection, saved_sis_client, sis_schools
 from rostersync.api.errors import unprocessable
 from rostersync.api.models import (
@@ -25,6 +25,7 @@ from rostersync.api.models import (
     SisSchool,
     SisSchoolsResponse,
 )
+from rostersync.api import rosters
 from rostersync.api.openapi import documented
 from rostersync.api.validation import read_body, respond
 from rostersync.matching import Candidate, suggest
@@ -49,10 +50,16 @@ def _matchable(schools: list[SchoolModel]) -> list[SchoolModel]:
 
 @router.get(
     "/districts/<district_id>/schools",
-    **documented("The district's active schools", operation_id="listSchools", tag=TAG, response=SchoolsResponse),
+    **documented("The district's active schools", operation_id="listSchools", tag=TAG, response=SchoolsResponse,
+                 errors=(400, 401, 403, 404, 422), query=rosters.SCHOOL_CHANGE_QUERY,
+                 description="By name. With updatedSince (or a change cursor): the schools created, changed or "
+                             "deactivated since, in change order, paged (SchoolChangesOut)."),
 )
 def get_schools(district_id: str):
-    district_for_admin(router.current_event.raw_event, district_id)
+    event = router.current_event.raw_event
+    district_for_reader(event, district_id)  # API clients read schools too
+    if rosters.is_change_read(event):
+        return rosters.school_changes(event, district_id)
     schools = [
         SchoolResponse(school_id=s.school_id, name=s.name, identifier=s.identifier, sis_sourced_id=s.sis_sourced_id)
         for s in active_schools(district_id)

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timezone
 
 import boto3
 from botocore.config import Config
@@ -83,6 +83,10 @@ class BatchStore:
         self.write_requests = 0
         self.items_written = 0
         self.get_requests = 0
+        # Called on every item of every write attempt with (table, encoded item, the attempt's
+        # time as stored text): store/change_keys.py stamps roster items' change keys here, so
+        # an item's changeSeq is the time it was sent, whatever waited before (retries included).
+        self.before_write: Callable[[str, dict, str], None] | None = None
 
     # ---------------------------------------------------------------- writes
     def put(self, table: str, values: dict) -> None:
@@ -111,6 +115,11 @@ class BatchStore:
         for table, item in batch:
             request.setdefault(table, []).append({"PutRequest": {"Item": item}})
         for attempt in range(self.backoff.attempts):
+            if self.before_write is not None:
+                sent_at = format_datetime(datetime.now(timezone.utc))
+                for table, requests in request.items():
+                    for put in requests:
+                        self.before_write(table, put["PutRequest"]["Item"], sent_at)
             response = self.client.batch_write_item(RequestItems=request)
             with self._lock:
                 self.write_requests += 1

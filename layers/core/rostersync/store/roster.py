@@ -9,7 +9,7 @@ Index keys join the district with the value so no query can cross districts.
 """
 
 from pynamodb.attributes import BooleanAttribute, ListAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from rostersync.settings import get_settings
@@ -40,11 +40,36 @@ class RosterItem(Model):
     content_hash = UnicodeAttribute(attr_name="contentHash")
     updated_at = UTCDateTimeAttribute(attr_name="updatedAt")
     last_run_id = UnicodeAttribute(attr_name="lastRunId", null=True)
+    # updatedAt + "#" + id, the item's place in the ByChange index (store/change_keys.py).
+    change_seq = UnicodeAttribute(attr_name="changeSeq", null=True)
+
+
+def by_change_index() -> GlobalSecondaryIndex:
+    """A district's items in the order they were last written (every roster table has one; an
+    index class per model, as pynamodb binds an index's Meta to its model)."""
+
+    class ByChange(GlobalSecondaryIndex):
+        Meta = _index_meta("ByChange")
+        district_id = UnicodeAttribute(hash_key=True, attr_name="districtId")
+        change_seq = UnicodeAttribute(range_key=True, attr_name="changeSeq")
+
+    return ByChange()
 
 
 class UsersByRole(GlobalSecondaryIndex):
     Meta = _index_meta("ByRole")
     district_role = UnicodeAttribute(hash_key=True, attr_name="districtRole")
+    user_id = UnicodeAttribute(range_key=True, attr_name="userId")
+
+
+class UsersByEmail(GlobalSecondaryIndex):
+    """Teachers by email, lowercased: "districtId#email" (keys only)."""
+
+    class Meta:
+        index_name = "ByEmail"
+        projection = KeysOnlyProjection()
+
+    district_email = UnicodeAttribute(hash_key=True, attr_name="districtEmail")
     user_id = UnicodeAttribute(range_key=True, attr_name="userId")
 
 
@@ -55,6 +80,9 @@ class UserModel(RosterItem):
     user_id = UnicodeAttribute(range_key=True, attr_name="userId")
     district_role = UnicodeAttribute(attr_name="districtRole")
     by_role = UsersByRole()
+    district_email = UnicodeAttribute(attr_name="districtEmail", null=True)  # teachers with an email
+    by_email = UsersByEmail()
+    by_change = by_change_index()
 
     role = UnicodeAttribute()  # teacher | student
     given_name = UnicodeAttribute(attr_name="givenName", null=True)
@@ -79,6 +107,7 @@ class ClassModel(RosterItem):
     class_id = UnicodeAttribute(range_key=True, attr_name="classId")
     district_school = UnicodeAttribute(attr_name="districtSchool")
     by_school = ClassesBySchool()
+    by_change = by_change_index()
 
     title = UnicodeAttribute(null=True)
     class_code = UnicodeAttribute(attr_name="classCode", null=True)
@@ -108,6 +137,7 @@ class EnrollmentModel(RosterItem):
     district_user = UnicodeAttribute(attr_name="districtUser")
     by_class = EnrollmentsByClass()
     by_user = EnrollmentsByUser()
+    by_change = by_change_index()
 
     class_id = UnicodeAttribute(attr_name="classId")
     user_id = UnicodeAttribute(attr_name="userId")

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pynamodb.exceptions import QueryError
 from pynamodb.models import Model
 
+from rostersync.store import change_keys
 from rostersync.store.roster import ACTIVE, INACTIVE, ClassModel, EnrollmentModel, UserModel, index_key
+from rostersync.store.schools import SchoolModel
 
 STATUSES = ("active", "inactive", "all")
 ROLES = ("teacher", "student")
@@ -26,6 +28,7 @@ DEFAULT_LIMIT = 50
 # it found and a cursor (a filter that matches few items must not read a whole district).
 MAX_EVALUATED = 5000
 _CURSOR_VERSION = 1
+CHANGES_PREFIX = "changes|"
 _MAX_CURSOR_LENGTH = 2048
 
 
@@ -37,6 +40,8 @@ class InvalidCursor(ValueError):
 class Page:
     items: list
     next_cursor: str | None
+    # Change reads only: where to resume later (store it; never null). See change_page.
+    changes_cursor: str | None = None
 
 
 # ---------------------------------------------------------------- cursors
@@ -46,6 +51,22 @@ def encode_cursor(district_id: str, query: str, key: dict[str, str]) -> str:
     payload = {"v": _CURSOR_VERSION, "d": district_id, "q": query, "k": key}
     raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def cursor_query(token: str | None) -> str | None:
+    """The query a cursor says it was made for (unchecked: decode_cursor checks it), or None."""
+    if not isinstance(token, str) or not token or len(token) > _MAX_CURSOR_LENGTH:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8"))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    query = payload.get("q") if isinstance(payload, dict) else None
+    return query if isinstance(query, str) else None
+
+
+def is_change_cursor(token: str | None) -> bool:
+    return (cursor_query(token) or "").startswith(CHANGES_PREFIX)
 
 
 def decode_cursor(token: str, district_id: str, query: str, key_names: dict[str, str | None]) -> dict[str, str]:
@@ -211,3 +232,193 @@ def class_roster(district_id: str, class_id: str, status: str = "active") -> tup
         return ((user.family_name or "").lower(), (user.given_name or "").lower(), user.user_id)
 
     return sorted(teachers, key=by_name), sorted(students, key=by_name)
+
+
+# ---------------------------------------------------------------- enrollments and joins
+
+
+def list_enrollments(district_id: str, class_id: str | None = None, user_id: str | None = None,
+                     role: str | None = None, status: str = "active", limit: int = DEFAULT_LIMIT,
+                     cursor: str | None = None) -> Page:
+    """Enrollments of a district, of one class or of one user; by enrollmentId."""
+    fingerprint = f"enrollments|class={class_id or ''}|user={user_id or ''}|role={role or ''}|status={status}"
+    if class_id is not None:
+        hash_value = index_key(district_id, class_id)
+        query = _Query(EnrollmentModel, EnrollmentModel.by_class.query, hash_value,
+                       {"districtClass": hash_value, "enrollmentId": None, "districtId": district_id}, fingerprint)
+    elif user_id is not None:
+        hash_value = index_key(district_id, user_id)
+        query = _Query(EnrollmentModel, EnrollmentModel.by_user.query, hash_value,
+                       {"districtUser": hash_value, "enrollmentId": None, "districtId": district_id}, fingerprint)
+    else:
+        query = _Query(EnrollmentModel, EnrollmentModel.query, district_id,
+                       {"districtId": district_id, "enrollmentId": None}, fingerprint)
+    condition = _status_filter(EnrollmentModel, status)
+    if class_id is not None and user_id is not None:
+        condition = _and(condition, EnrollmentModel.user_id == user_id)
+    if role is not None:
+        condition = _and(condition, EnrollmentModel.role == role)
+    dense = status != "inactive" and role is None and not (class_id and user_id)
+    return _page(district_id, query, condition, limit, cursor, dense=dense)
+
+
+def _and(condition, other):
+    return other if condition is None else condition & other
+
+
+def _users_by_id(district_id: str, user_ids: list[str]) -> dict[str, UserModel]:
+    unique = list(dict.fromkeys(user_ids))
+    return {u.user_id: u for u in UserModel.batch_get([(district_id, i) for i in unique])} if unique else {}
+
+
+def _classes_by_id(district_id: str, class_ids: list[str]) -> dict[str, ClassModel]:
+    unique = list(dict.fromkeys(class_ids))
+    return {c.class_id: c for c in ClassModel.batch_get([(district_id, i) for i in unique])} if unique else {}
+
+
+def class_members(district_id: str, class_id: str, role: str, status: str = "active",
+                  limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> Page:
+    """A class's teachers or students, a page of its enrollments at a time (by enrollmentId):
+    enrollments of that status whose users have that status too. A page may hold fewer than
+    `limit` users (a user enrolled twice, or of another status); follow nextCursor."""
+    page = list_enrollments(district_id, class_id=class_id, role=role, status=status, limit=limit, cursor=cursor)
+    users = _users_by_id(district_id, [e.user_id for e in page.items])
+    seen, members = set(), []
+    for enrollment in page.items:
+        user = users.get(enrollment.user_id)
+        if user is None or user.user_id in seen or (status != "all" and user.status != status):
+            continue
+        seen.add(user.user_id)
+        members.append(user)
+    return Page(members, page.next_cursor)
+
+
+def classes_of_user(district_id: str, user_id: str, role: str | None = None, status: str = "active",
+                    limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> Page:
+    """The classes a user is enrolled in (as `role`, or any), a page of their enrollments at a
+    time: enrollments and classes of that status."""
+    page = list_enrollments(district_id, user_id=user_id, role=role, status=status, limit=limit, cursor=cursor)
+    classes = _classes_by_id(district_id, [e.class_id for e in page.items])
+    seen, found = set(), []
+    for enrollment in page.items:
+        item = classes.get(enrollment.class_id)
+        if item is None or item.class_id in seen or (status != "all" and item.status != status):
+            continue
+        seen.add(item.class_id)
+        found.append(item)
+    return Page(found, page.next_cursor)
+
+
+def get_user(district_id: str, user_id: str) -> UserModel | None:
+    try:
+        return UserModel.get(district_id, user_id)
+    except UserModel.DoesNotExist:
+        return None
+
+
+def get_enrollment(district_id: str, enrollment_id: str) -> EnrollmentModel | None:
+    try:
+        return EnrollmentModel.get(district_id, enrollment_id)
+    except EnrollmentModel.DoesNotExist:
+        return None
+
+
+# ---------------------------------------------------------------- changes since
+
+
+@dataclass(frozen=True)
+class ChangeQuery:
+    """A list read in change order: which kind, its model and id attribute, its filter, and the
+    parameters a cursor is bound to (never `updatedSince`: a cursor replaces it)."""
+
+    kind: str  # users | classes | enrollments | schools
+    model: type[Model]
+    id_attribute: str
+    filter_condition: object
+    parameters: str
+
+    @property
+    def fingerprint(self) -> str:
+        return f"{CHANGES_PREFIX}{self.kind}|{self.parameters}"
+
+
+def user_changes(role: str | None, school_id: str | None, status: str) -> ChangeQuery:
+    condition = _status_filter(UserModel, status)
+    if role is not None:
+        condition = _and(condition, UserModel.role == role)
+    if school_id is not None:
+        condition = _and(condition, UserModel.school_ids.contains(school_id))
+    return ChangeQuery("users", UserModel, "userId", condition,
+                       f"role={role or ''}|school={school_id or ''}|status={status}")
+
+
+def class_changes(school_id: str | None, status: str) -> ChangeQuery:
+    condition = _status_filter(ClassModel, status)
+    if school_id is not None:
+        condition = _and(condition, ClassModel.school_id == school_id)
+    return ChangeQuery("classes", ClassModel, "classId", condition, f"school={school_id or ''}|status={status}")
+
+
+def enrollment_changes(class_id: str | None, user_id: str | None, role: str | None, status: str) -> ChangeQuery:
+    condition = _status_filter(EnrollmentModel, status)
+    for attribute, value in ((EnrollmentModel.class_id, class_id), (EnrollmentModel.user_id, user_id),
+                             (EnrollmentModel.role, role)):
+        if value is not None:
+            condition = _and(condition, attribute == value)
+    return ChangeQuery("enrollments", EnrollmentModel, "enrollmentId", condition,
+                       f"class={class_id or ''}|user={user_id or ''}|role={role or ''}|status={status}")
+
+
+def school_changes(status: str) -> ChangeQuery:
+    condition = None if status == "all" else SchoolModel.status == (ACTIVE if status == "active" else INACTIVE)
+    return ChangeQuery("schools", SchoolModel, "schoolId", condition, f"status={status}")
+
+
+def change_page(district_id: str, query: ChangeQuery, since: str | None, limit: int = DEFAULT_LIMIT,
+                cursor: str | None = None, now=None) -> Page:
+    """Items written after a position, oldest change first (store/change_keys.py).
+
+    The position is the cursor's, else `since` (stored time text: writes at or after it),
+    else the beginning. Reads stop at the change horizon (now - CHANGE_LAG). The answer's
+    `next_cursor` is set while more changes are there now; `changes_cursor` always: the place
+    to resume from (the last item answered, or the horizon when every change up to it was).
+    """
+    start_key = None
+    if cursor is not None:
+        lower = decode_cursor(cursor, district_id, query.fingerprint, {"changeSeq": None})["changeSeq"]
+        if change_keys.SEPARATOR in lower:  # just after an item answered before
+            start_key = {"districtId": {"S": district_id}, query.id_attribute: {"S": change_keys.item_id_of(lower)},
+                         "changeSeq": {"S": lower}}
+    else:
+        lower = since
+    upper = change_keys.change_horizon(now)
+
+    def cursor_at(seq: str) -> str:
+        return encode_cursor(district_id, query.fingerprint, {"changeSeq": seq})
+
+    if lower is not None and lower >= upper:
+        # Nothing can be read past the horizon yet (or a clock behind the cursor's): come back later.
+        return Page([], None, cursor if cursor is not None else cursor_at(lower))
+    model = query.model
+    condition = model.change_seq <= upper if lower is None else model.change_seq.between(lower, upper)
+    results = model.by_change.query(
+        district_id, range_key_condition=condition, filter_condition=query.filter_condition,
+        last_evaluated_key=start_key,
+        page_size=limit + 1 if query.filter_condition is None else min(MAX_EVALUATED, max(limit + 1, 100)),
+    )
+    pages = results.page_iter
+    found: list[dict] = []
+    for page in _pages(pages, from_cursor=start_key is not None):
+        found.extend(page.get("Items", []))
+        if len(found) > limit:
+            last = found[limit - 1]["changeSeq"]["S"]
+            items = [model.from_raw_data(item) for item in found[:limit]]
+            return Page(items, cursor_at(last), cursor_at(last))
+        evaluated_to = pages.last_evaluated_key
+        if evaluated_to is None:
+            break
+        if pages.total_scanned_count >= MAX_EVALUATED:
+            position = cursor_at(evaluated_to["changeSeq"]["S"])
+            return Page([model.from_raw_data(item) for item in found], position, position)
+    # Every change up to the horizon has been answered: resume from the horizon.
+    return Page([model.from_raw_data(item) for item in found], None, cursor_at(upper))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from rostersync.ids import record_id
 from rostersync.settings import get_settings
 from rostersync.store.batch import BatchStore
+from rostersync.store.change_keys import RosterStamper
 from rostersync.store.codec import from_item
 from rostersync.store.roster import ACTIVE, index_key
 
@@ -32,6 +33,8 @@ class RosterScan:
         self.classes = RosterTable(st.classes_table, "classId", "class")
         self.users = RosterTable(st.users_table, "userId", "user")
         self.enrollments = RosterTable(st.enrollments_table, "enrollmentId", "enrollment")
+        # Every roster item this store writes gets its change key when sent (store/change_keys.py).
+        batch.before_write = RosterStamper({table.name: table.key for table in self.tables})
 
     @property
     def tables(self) -> tuple[RosterTable, ...]:

@@ -10,6 +10,8 @@ from pynamodb.models import Model
 from rostersync.ids import new_id
 from rostersync.settings import get_settings
 from rostersync.store.base import model_meta
+from rostersync.store.change_keys import change_seq, time_text
+from rostersync.store.roster import by_change_index
 
 
 class SchoolModel(Model):
@@ -25,6 +27,8 @@ class SchoolModel(Model):
     content_hash = UnicodeAttribute(attr_name="contentHash", null=True)
     created_at = UTCDateTimeAttribute(attr_name="createdAt")
     updated_at = UTCDateTimeAttribute(attr_name="updatedAt", null=True)
+    change_seq = UnicodeAttribute(attr_name="changeSeq", null=True)  # store/change_keys.py
+    by_change = by_change_index()
 
 
 def schools_of(district_id: str):
@@ -39,14 +43,18 @@ ACTIVE = "active"
 
 def create_app_school(district_id: str, name: str, identifier: str | None) -> SchoolModel:
     """A school that exists in the app before (or apart from) the SIS: support creates these."""
+    now = datetime.now(timezone.utc)
+    school_id = new_id("sch")
     school = SchoolModel(
         district_id=district_id,
-        school_id=new_id("sch"),
+        school_id=school_id,
         name=name,
         identifier=identifier,
         origin=ORIGIN_APP,
         status=ACTIVE,
-        created_at=datetime.now(timezone.utc),
+        created_at=now,
+        updated_at=now,
+        change_seq=change_seq(time_text(now), school_id),
     )
     school.save(condition=SchoolModel.school_id.does_not_exist())
     return school
@@ -60,7 +68,9 @@ def active_schools(district_id: str) -> list[SchoolModel]:
 
 def set_match(school: SchoolModel, sis_sourced_id: str | None) -> None:
     """Link an app school to an SIS school (or unlink it with None)."""
-    actions = [SchoolModel.updated_at.set(datetime.now(timezone.utc))]
+    now = datetime.now(timezone.utc)
+    actions = [SchoolModel.updated_at.set(now),
+               SchoolModel.change_seq.set(change_seq(time_text(now), school.school_id))]
     if sis_sourced_id is None:
         actions.append(SchoolModel.sis_sourced_id.remove())
     else:

@@ -50,6 +50,9 @@ def user_item(district_id: str, user, school_ids: list[str], run_id: str, now: d
         "schoolIds": sorted(school_ids),
     }
     item = {"districtId": district_id, "userId": user_id, "districtRole": index_key(district_id, user.role)}
+    if user.role == "teacher" and user.email:
+        # The ByEmail index: a signed-in teacher is linked to their synced record by email (api/me.py).
+        item["districtEmail"] = index_key(district_id, user.email.strip().lower())
     return _stamp(item, fields, run_id, now, user.status)
 
 

@@ -1,0 +1,48 @@
+"""The API's own description, served without a token: GET /openapi.json and GET /docs (Redoc).
+
+template.yaml gives these two routes no authorizer; api/auth.py lets them through. The
+document is generated from the routes once per container (as docs/openapi.json is).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+router = APIGatewayHttpRouter()
+
+# Redoc's standalone bundle, pinned to a major version, from its CDN; the page holds nothing else.
+REDOC_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Roster Sync API</title>
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+</head>
+<body>
+  <redoc spec-url="openapi.json"></redoc>
+  <script src="https://cdn.redoc.ly/redoc/v2.1.5/bundles/redoc.standalone.js"></script>
+</body>
+</html>
+"""
+
+
+@lru_cache(maxsize=1)
+def _document() -> str:
+    from rostersync.api.openapi import openapi_json
+
+    return openapi_json()
+
+
+@router.get("/openapi.json", include_in_schema=False)
+def openapi_document():
+    return Response(status_code=200, content_type="application/json", body=_document(),
+                    headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/docs", include_in_schema=False)
+def docs_page():
+    return Response(status_code=200, content_type="text/html; charset=utf-8", body=REDOC_PAGE,
+                    headers={"Cache-Control": "public, max-age=300"})
