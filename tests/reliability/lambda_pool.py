@@ -132,7 +132,7 @@ class LambdaPool:
             received = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=1,
                                                 AttributeNames=["All"], VisibilityTimeout=900,
                                                 WaitTimeSeconds=1).get("Messages", [])
-            assert received, f"run {run_id} is {run.status} but no message is on the queue"
+            assert received, self._lost_message(run)
             message = received[0]
             receives = int(message["Attributes"]["ApproximateReceiveCount"])
             # Kill mid-run now and then, but not so often that the message dead-letters.
@@ -158,6 +158,15 @@ class LambdaPool:
             else:
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
         raise AssertionError(f"run {run_id} did not finish in {max_invocations} invocations")
+
+    def _lost_message(self, run) -> str:
+        """Why a running run has no message: what the queues and the run item say."""
+        dlq = self.sqs.get_queue_attributes(QueueUrl=os.environ.get("SYNC_DLQ_URL", self.queue_url),
+                                            AttributeNames=["ApproximateNumberOfMessages",
+                                                            "ApproximateNumberOfMessagesNotVisible"])
+        return (f"run {run.run_id} is {run.status} but no message is on the queue (lease {run.lease_id!r} until "
+                f"{run.lease_until}, invocations {run.invocations}, failure {run.failure!r}; queues: {dlq['Attributes']}; "
+                f"figures {self.figures})")
 
     def close(self) -> None:
         for container in self.containers:
