@@ -234,7 +234,8 @@ def test_a_configuration_saved_during_a_run_says_it_applies_from_the_next_run(do
     saved = as_admin("PUT", f"/districts/{district}/sync-config", body=config)
     assert saved.status == 200 and saved.body["warnings"] == []
     run_id = as_admin("POST", f"/districts/{district}/syncs").body["runId"]
-    saved = as_admin("PUT", f"/districts/{district}/sync-config", body={**config, "grades": ["05"]})
+    later = (datetime.now(timezone.utc) + timedelta(days=31)).date().isoformat()
+    saved = as_admin("PUT", f"/districts/{district}/sync-config", body={**config, "startDate": later})
     assert saved.status == 200
     assert len(saved.body["warnings"]) == 1 and run_id in saved.body["warnings"][0]
     assert "applies from the next run" in saved.body["warnings"][0]
