@@ -51,6 +51,14 @@ OPERATION_IDS = {
     ("post", "/districts/{districtId}/syncs"): "startSync",
     ("get", "/districts/{districtId}/syncs/{runId}"): "getSync",
     ("post", "/districts/{districtId}/syncs/{runId}/approve"): "approveSync",
+    ("post", "/districts/{districtId}/syncs/{runId}/reject"): "rejectSync",
+    ("get", "/districts/{districtId}/syncs/{runId}/held"): "listHeldRecords",
+    ("post", "/districts/{districtId}/sync-config/preview"): "previewSyncConfig",
+    ("get", "/districts/{districtId}/syncs/{runId}/preview"): "getPreview",
+    ("get", "/districts/{districtId}/syncs/{runId}/preview/records"): "listPreviewRecords",
+    ("get", "/districts/{districtId}/audit"): "listAudit",
+    ("delete", "/districts/{districtId}"): "deleteDistrict",
+    ("get", "/districts/{districtId}/purge"): "getPurge",
 }
 
 _request_models: dict[str, type[BaseModel]] = {}
