@@ -93,7 +93,8 @@ def test_runs_on_random_containers_end_like_uninterrupted_runs(make_sandbox_sis,
     pool = pool_scenario(make_sandbox_sis, seed)
     f = pool.figures
     # The harness really moved runs between containers, cut them short and started cold ones.
-    assert f.invocations > 10 * f.runs and f.containers >= 3 and len(f.tmp_dirs) == f.containers
+    # (How many invocations a run takes depends on the machine's speed: at least several.)
+    assert f.invocations > 4 * f.runs and f.containers >= 3 and len(f.tmp_dirs) == f.containers
     assert f.budgets["one page"] > 0 and f.kills > 0
 
 
