@@ -20,6 +20,7 @@ TABLE_ENV = {
     "UsersTable": "USERS_TABLE",
     "ClassesTable": "CLASSES_TABLE",
     "EnrollmentsTable": "ENROLLMENTS_TABLE",
+    "TermsTable": "TERMS_TABLE",
     "SyncRunsTable": "SYNC_RUNS_TABLE",
     "CheckpointsTable": "CHECKPOINTS_TABLE",
     "RunRecordsTable": "RUN_RECORDS_TABLE",

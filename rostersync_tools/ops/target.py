@@ -25,6 +25,7 @@ _OUTPUT_ENV = {
     "UsersTableName": "USERS_TABLE",
     "ClassesTableName": "CLASSES_TABLE",
     "EnrollmentsTableName": "ENROLLMENTS_TABLE",
+    "TermsTableName": "TERMS_TABLE",
 }
 
 

@@ -12,6 +12,9 @@
   POST /_admin/withdraw        {"role": "student"|"teacher", "share": 0..1} -> {"removed": n, "enrollmentsRemoved": m}
                                hard-deletes that share of the role's users and their enrollments
                                (a mass withdrawal: the next full sync is held as needs_review)
+  POST /_admin/rollover        {"oldClasses": "delete"|"tobedeleted"|"keep"} -> {"schoolYear", "classesCreated", ...}
+                               the school year ends (its calendar moved to end yesterday) and the next starts
+                               today, every class with a successor (rollover.py)
 """
 
 import json
@@ -31,6 +34,7 @@ ROUTES = {
     ("GET", "/_admin/stats"): "stats",
     ("POST", "/_admin/stats/reset"): "reset_stats",
     ("POST", "/_admin/withdraw"): "withdraw",
+    ("POST", "/_admin/rollover"): "rollover",
 }
 
 
@@ -99,6 +103,13 @@ def _withdraw(app, payload):
     return app.withdraw(role, float(share))
 
 
+def _rollover(app, payload):
+    unknown = sorted(set(payload) - {"oldClasses"})
+    if unknown:
+        raise ValueError(f"unknown fields: {', '.join(unknown)}")
+    return app.rollover(str(payload.get("oldClasses", "delete")))
+
+
 ACTIONS = {
     "index": _index,
     "state": lambda app, payload: app.state(),
@@ -111,4 +122,5 @@ ACTIONS = {
     "stats": lambda app, payload: app.stats.as_dict(),
     "reset_stats": _reset_stats,
     "withdraw": _withdraw,
+    "rollover": _rollover,
 }

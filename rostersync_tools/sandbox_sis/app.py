@@ -22,6 +22,7 @@ from .daily_changes import advance_one_day
 from .faults import FaultInjector, Quirks
 from .generator import generate_district
 from .responses import Response, json_response
+from .rollover import roll_over
 from .stats import RequestStats
 from .store import DistrictStore
 from .timestamps import utc_now
@@ -78,6 +79,11 @@ class SandboxApp:
             for user in chosen:
                 self.store.delete("users", user["sourcedId"])
         return {"removed": len(chosen), "enrollmentsRemoved": len(enrollments)}
+
+    def rollover(self, old_classes: str = "delete", now: datetime | None = None) -> dict:
+        """The school year ends and the next begins (rollover.py)."""
+        with self._advance_lock:
+            return roll_over(self.store, self.config.seed, now or utc_now(), self.config.path_prefix, old_classes)
 
     def state(self) -> dict:
         with self.store.lock:

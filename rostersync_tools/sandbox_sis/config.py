@@ -24,7 +24,7 @@ class SandboxConfig:
     path_prefix: str = ""
     token_ttl_s: float = 3600
     # The school year's first calendar year (2026 for 2026-2027); None: the current school year,
-    # so that day-1 dateLastModified values (August of that year) are always in the past.
+    # so that day-1 dateLastModified values (May of that year) are always in the past.
     school_year: int | None = None
     guid_ids: bool = False  # sourcedIds as GUIDs (36 characters), as many vendors send them
 

@@ -27,11 +27,13 @@ class GeneratedDistrict:
 
 
 def school_year_of(today: date) -> int:
-    """The first calendar year of the school year `today` falls in; from September on, the new one.
+    """The first calendar year of the school year `today` falls in: from June 12 on (the day after
+    the last term ends, see make_sessions) the next one, so a generated district is never a year
+    whose classes are all over (a sync ends those, sync/terms.py).
 
-    Day-1 records are dated in August of that year, so they are always in the past.
+    Day-1 records are dated in May of that year, so they are always in the past.
     """
-    return today.year if today.month >= 9 else today.year - 1
+    return today.year if (today.month, today.day) >= (6, 12) else today.year - 1
 
 
 def apportion(total: int, weights: list[int], at_least_one: bool = True) -> list[int]:
@@ -69,7 +71,7 @@ class DistrictGenerator:
         self.build = RecordBuilder(config.path_prefix + ONEROSTER_BASE_PATH, self.rng)
         self.year = config.school_year if config.school_year is not None else school_year_of(
             today or datetime.now(UTC).date())
-        self.august_start = datetime(self.year, 8, 1, 6, 0, tzinfo=UTC)
+        self.day1_start = datetime(self.year, 5, 15, 6, 0, tzinfo=UTC)
         self.sequences = IdSequences(guids=config.guid_ids)
         self.used_emails: set[str] = set()
         self.used_usernames: set[str] = set()
@@ -78,9 +80,9 @@ class DistrictGenerator:
 
     # -- helpers
     def day1_stamp(self) -> str:
-        """A moment in early August of the school year: when the district's SIS was set up for it."""
+        """A moment in the second half of May before the school year: when the district's SIS was set up for it."""
         offset_us = int(self.rng.random() * 14 * 24 * 3600 * 1_000_000)
-        return self.build.stamp(self.august_start + timedelta(microseconds=offset_us))
+        return self.build.stamp(self.day1_start + timedelta(microseconds=offset_us))
 
     def person_name(self) -> tuple[str, str, str]:
         return person_name(self.rng)

@@ -215,6 +215,10 @@ class SandboxSIS:
         """One day forward (or until `day`): {"day": n, "changes": [{"change", "sourcedId"}, ...]}."""
         return self.app.advance_day(day)
 
+    def rollover(self, old_classes: str = "delete") -> dict:
+        """The school year rolls over (rollover.py); old_classes: keep | tobedeleted | delete."""
+        return self.app.rollover(old_classes)
+
     def state(self) -> dict:
         """{"day": n, "data": {collection: [records]}, "history": [...]}: copies of the current truth."""
         return self.app.state()

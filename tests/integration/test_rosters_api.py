@@ -118,7 +118,7 @@ def test_classes_page_and_filter_by_school(districts):
     assert some.pop("updatedAt")
     assert some == {"classId": data["classes"]["class-2"].class_id, "sisSourcedId": "class-2", "title": "Class 2",
                     "classCode": "C2", "schoolId": data["school_b"], "grades": ["05"], "subjects": ["Math"],
-                    "status": "active"}
+                    "termIds": [], "status": "active"}
     in_b, _ = walk(as_admin, f"/districts/{district}/classes", {"schoolId": data["school_b"], "limit": "2"}, "classes")
     assert sorted(c["sisSourcedId"] for c in in_b) == ["class-0", "class-1", "class-2", "class-3"]
     every, _ = walk(as_admin, f"/districts/{district}/classes", {"status": "all"}, "classes")

@@ -14,6 +14,7 @@ class Settings:
     users_table: str
     classes_table: str
     enrollments_table: str
+    terms_table: str
     sync_runs_table: str
     checkpoints_table: str
     run_records_table: str
@@ -49,6 +50,7 @@ def get_settings() -> Settings:
         users_table=env.get("USERS_TABLE", "UsersTable"),
         classes_table=env.get("CLASSES_TABLE", "ClassesTable"),
         enrollments_table=env.get("ENROLLMENTS_TABLE", "EnrollmentsTable"),
+        terms_table=env.get("TERMS_TABLE", "TermsTable"),
         sync_runs_table=env.get("SYNC_RUNS_TABLE", "SyncRunsTable"),
         checkpoints_table=env.get("CHECKPOINTS_TABLE", "CheckpointsTable"),
         run_records_table=env.get("RUN_RECORDS_TABLE", "RunRecordsTable"),

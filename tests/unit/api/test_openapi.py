@@ -107,7 +107,11 @@ def test_operation_ids_are_hand_named_and_unique(generated):
 
 ROSTER_QUERIES = {
     ("get", "/districts/{districtId}/users"): {"role", "schoolId", "status", "limit", "cursor", "updatedSince"},
-    ("get", "/districts/{districtId}/classes"): {"schoolId", "teacherId", "status", "limit", "cursor", "updatedSince"},
+    ("get", "/districts/{districtId}/classes"): {"schoolId", "teacherId", "termId", "status", "limit", "cursor",
+                                                 "updatedSince"},
+    ("get", "/districts/{districtId}/terms"): {"type", "status", "limit", "cursor", "updatedSince"},
+    ("get", "/districts/{districtId}/schools/{schoolId}/terms"): {"type", "status", "limit", "cursor", "updatedSince"},
+    ("get", "/districts/{districtId}/schools/{schoolId}/terms/current"): {"date", "type"},
     ("get", "/districts/{districtId}/enrollments"): {"classId", "userId", "role", "status", "limit", "cursor",
                                                      "updatedSince"},
     ("get", "/districts/{districtId}/classes/{classId}/students"): {"status", "limit", "cursor"},

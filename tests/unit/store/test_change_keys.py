@@ -8,7 +8,7 @@ from rostersync.store.change_keys import RosterStamper, change_horizon, change_s
 from rostersync_tools.local.template_resources import load_template
 
 TEMPLATE = load_template()
-ROSTER_TABLES = ("SchoolsTable", "UsersTable", "ClassesTable", "EnrollmentsTable")
+ROSTER_TABLES = ("SchoolsTable", "UsersTable", "ClassesTable", "EnrollmentsTable", "TermsTable")
 
 
 def test_the_stamper_stamps_roster_tables_only_with_the_send_time():

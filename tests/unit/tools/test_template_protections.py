@@ -7,7 +7,7 @@ from rostersync_tools.local.template_resources import load_template
 TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]
 TABLES = sorted(name for name, r in RESOURCES.items() if r["Type"] == "AWS::DynamoDB::Table")
-DISTRICT_DATA = {"DistrictsTable", "SchoolsTable", "UsersTable", "ClassesTable", "EnrollmentsTable",
+DISTRICT_DATA = {"DistrictsTable", "SchoolsTable", "UsersTable", "ClassesTable", "EnrollmentsTable", "TermsTable",
                  "SyncRunsTable", "CheckpointsTable", "NotificationsTable", "RunRecordsTable", "AuditTable"}
 
 

@@ -22,6 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 
 from rostersync.api import (connection, districts, me, provisioning, purge, reference, review, rosters, school_matching,
                             sync_setup, syncs)
+from rostersync.api import terms  # academic sessions (issue 15)
 from rostersync.api.auth import authorize_request, request_path
 from rostersync.api.deadline import request_time
 from rostersync.api.errors import ApiError, bad_request, internal_error
@@ -32,8 +33,8 @@ from rostersync.observability import flush_metrics, logger, redaction_scope
 # and the connection route's event carries the SIS secret.
 app = APIGatewayHttpResolver(enable_validation=True, debug=False)
 
-for module in (provisioning, districts, connection, school_matching, sync_setup, syncs, rosters, review, purge, me,
-               reference):
+for module in (provisioning, districts, connection, school_matching, sync_setup, syncs, rosters, terms, review, purge,
+               me, reference):
     app.include_router(module.router)
 
 

@@ -34,8 +34,8 @@ DISTRICT_READ_SCOPE_PREFIX = "roster/read:"
 
 # The routes a machine client may call (GET only), below /districts/{districtId}.
 ROSTER_READS = re.compile(
-    r"^/districts/[^/]+/(?:schools|users(?:/[^/]+(?:/classes)?)?|"
-    r"classes(?:/[^/]+(?:/roster|/teachers|/students)?)?|enrollments(?:/[^/]+)?)/?$"
+    r"^/districts/[^/]+/(?:schools(?:/[^/]+/terms(?:/current)?)?|users(?:/[^/]+(?:/classes)?)?|"
+    r"classes(?:/[^/]+(?:/roster|/teachers|/students)?)?|enrollments(?:/[^/]+)?|terms(?:/[^/]+)?)/?$"
 )
 
 

@@ -103,12 +103,13 @@ class HeldRecordOut(ResponseModel):
     class_title: str | None = None
     user_id: str | None = None
     reason: Literal["gone_from_sis", "disabled", "out_of_selection", "no_class_in_selection", "class_leaving",
-                    "user_leaving", "rekeyed"] = Field(
+                    "user_leaving", "rekeyed", "term_ended"] = Field(
         description="gone_from_sis: the SIS no longer lists it; disabled: the SIS lists the user inactive or "
         "tobedeleted, or no longer as teacher or student; out_of_selection: inactive or tobedeleted in the SIS, or "
         "outside the selected schools, grades and subjects; no_class_in_selection: no active enrollment in a class "
         "that is synced; class_leaving / user_leaving: an enrollment whose class or person goes; rekeyed: a school "
-        "the sync created, replaced by a match to an app school")
+        "the sync created, replaced by a match to an app school; term_ended: a class every term of which is over "
+        "(the school year's end)")
     decision: Literal["pending", "approved", "kept"] = Field(
         description="pending until the run is decided; kept: left active (not chosen, or the run was rejected)")
 

@@ -62,6 +62,7 @@ class ClassOut(ResponseModel):
     school_id: str
     grades: list[str]
     subjects: list[str]
+    term_ids: list[str] = []  # the class's academic sessions (GET .../terms/{termId})
     status: str
     updated_at: datetime | None = None
 
@@ -121,6 +122,7 @@ def class_out(item: ClassModel) -> ClassOut:
         school_id=item.school_id,
         grades=list(item.grades or []),
         subjects=list(item.subjects or []),
+        term_ids=list(item.term_ids or []),
         status=item.status,
         updated_at=item.updated_at,
     )
@@ -306,9 +308,11 @@ def list_user_classes(district_id: str, user_id: str):
     "/districts/<district_id>/classes",
     **documented("Classes", operation_id="listClasses", tag=TAG, response=ClassesOut, errors=_ERRORS,
                  query=(_SCHOOL, QueryParameter("teacherId", "Only the classes this teacher (a userId) teaches"),
+                        QueryParameter("termId", "Only the classes of this academic session (a termId: GET .../terms)"),
                         *_PAGING, _SINCE),
                  description="By classId; with updatedSince (or a change cursor), in change order. teacherId "
-                             "cannot be combined with schoolId or updatedSince (422)."),
+                             "cannot be combined with schoolId, termId or updatedSince (422). With termId a page "
+                             "may hold fewer than limit classes; follow nextCursor."),
 )
 def list_classes(district_id: str):
     event = router.current_event.raw_event
@@ -316,17 +320,19 @@ def list_classes(district_id: str):
     changes, since = _change_read(event)
     status = _choice(event, "status", queries.STATUSES, "all" if changes else "active")
     limit, school_id, cursor, teacher_id = _limit(event), _school_id(event), _cursor(event), _id(event, "teacherId")
+    term_id = _id(event, "termId")
     if teacher_id is not None:
-        if changes or school_id is not None:
-            raise unprocessable("invalid_request", "teacherId cannot be combined with schoolId or updatedSince.")
+        if changes or school_id is not None or term_id is not None:
+            raise unprocessable("invalid_request",
+                                "teacherId cannot be combined with schoolId, termId or updatedSince.")
         page = _paged(lambda: queries.classes_of_user(district_id, teacher_id, role="teacher", status=status,
                                                       limit=limit, cursor=cursor))
     elif changes:
-        query = queries.class_changes(school_id, status)
+        query = queries.class_changes(school_id, status, term_id=term_id)
         page = _paged(lambda: queries.change_page(district_id, query, since, limit, cursor))
     else:
         page = _paged(lambda: queries.list_classes(district_id, school_id=school_id, status=status, limit=limit,
-                                                   cursor=cursor))
+                                                   cursor=cursor, term_id=term_id))
     return respond(ClassesOut(classes=[class_out(c) for c in page.items], next_cursor=page.next_cursor,
                               changes_cursor=page.changes_cursor))
 

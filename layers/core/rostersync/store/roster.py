@@ -114,6 +114,7 @@ class ClassModel(RosterItem):
     school_id = UnicodeAttribute(attr_name="schoolId")
     grades = ListAttribute(of=UnicodeAttribute, default=list)
     subjects = ListAttribute(of=UnicodeAttribute, default=list)
+    term_ids = ListAttribute(attr_name="termIds", of=UnicodeAttribute, default=list)  # its sessions' termIds
 
 
 class EnrollmentsByClass(GlobalSecondaryIndex):

@@ -190,9 +190,9 @@ def list_users(district_id: str, role: str | None = None, school_id: str | None 
 
 
 def list_classes(district_id: str, school_id: str | None = None, status: str = "active",
-                 limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> Page:
-    """Classes of a district, optionally of one school; by classId."""
-    fingerprint = f"classes|school={school_id or ''}|status={status}"
+                 limit: int = DEFAULT_LIMIT, cursor: str | None = None, term_id: str | None = None) -> Page:
+    """Classes of a district, optionally of one school and/or one term (termIds); by classId."""
+    fingerprint = f"classes|school={school_id or ''}|status={status}" + (f"|term={term_id}" if term_id else "")
     if school_id is not None:
         hash_value = index_key(district_id, school_id)
         query = _Query(ClassModel, ClassModel.by_school.query, hash_value,
@@ -200,7 +200,10 @@ def list_classes(district_id: str, school_id: str | None = None, status: str = "
     else:
         query = _Query(ClassModel, ClassModel.query, district_id, {"districtId": district_id, "classId": None},
                        fingerprint)
-    return _page(district_id, query, _status_filter(ClassModel, status), limit, cursor, dense=status != "inactive")
+    condition = _status_filter(ClassModel, status)
+    if term_id is not None:
+        condition = _and(condition, ClassModel.term_ids.contains(term_id))
+    return _page(district_id, query, condition, limit, cursor, dense=status != "inactive" and term_id is None)
 
 
 def get_class(district_id: str, class_id: str) -> ClassModel | None:
@@ -352,11 +355,14 @@ def user_changes(role: str | None, school_id: str | None, status: str) -> Change
                        f"role={role or ''}|school={school_id or ''}|status={status}")
 
 
-def class_changes(school_id: str | None, status: str) -> ChangeQuery:
+def class_changes(school_id: str | None, status: str, term_id: str | None = None) -> ChangeQuery:
     condition = _status_filter(ClassModel, status)
     if school_id is not None:
         condition = _and(condition, ClassModel.school_id == school_id)
-    return ChangeQuery("classes", ClassModel, "classId", condition, f"school={school_id or ''}|status={status}")
+    if term_id is not None:
+        condition = _and(condition, ClassModel.term_ids.contains(term_id))
+    return ChangeQuery("classes", ClassModel, "classId", condition, f"school={school_id or ''}|status={status}"
+                       + (f"|term={term_id}" if term_id else ""))
 
 
 def enrollment_changes(class_id: str | None, user_id: str | None, role: str | None, status: str) -> ChangeQuery:

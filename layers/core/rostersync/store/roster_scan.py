@@ -33,12 +33,13 @@ class RosterScan:
         self.classes = RosterTable(st.classes_table, "classId", "class")
         self.users = RosterTable(st.users_table, "userId", "user")
         self.enrollments = RosterTable(st.enrollments_table, "enrollmentId", "enrollment")
+        self.terms = RosterTable(st.terms_table, "termId", "term")  # academic sessions (sync/terms.py)
         # Every roster item this store writes gets its change key when sent (store/change_keys.py).
         batch.before_write = RosterStamper({table.name: table.key for table in self.tables})
 
     @property
     def tables(self) -> tuple[RosterTable, ...]:
-        return self.schools, self.classes, self.users, self.enrollments
+        return self.schools, self.classes, self.users, self.enrollments, self.terms
 
     def has_items(self, table: RosterTable) -> bool:
         response = self.client.query(

@@ -42,12 +42,16 @@ from rostersync.sync.parked_users import ParkedUsers
 from rostersync.sync.review import PREVIEW, ReviewRecords, preview_store
 from rostersync.sync.run_state import DeltaState, RunPlan, RunState, empty_counts
 from rostersync.sync.selection import class_is_in, enrollment_counts, is_active, user_is_eligible
+from rostersync.sync.terms import TermPhases
 
 logger = logging.getLogger(__name__)
 
-FULL_PHASES = ("schools", "courses", "classes", "users", "enrollments", "write_users", "sweep", "done")
-# A delta reads only what changed since the last successful sync (see sync/delta.py).
-DELTA_PHASES = ("schools", "courses", "delta_classes", "delta_users", "delta_enrollments", "delta_finish", "done")
+FULL_PHASES = ("schools", "courses", "terms", "classes", "users", "enrollments", "write_users", "write_terms", "sweep",
+               "done")
+# A delta reads only what changed since the last successful sync (see sync/delta.py); academic
+# sessions are read whole in both (sync/terms.py).
+DELTA_PHASES = ("schools", "courses", "terms", "delta_classes", "delta_users", "delta_enrollments", "write_terms",
+                "delta_finish", "done")
 CURSOR_OVERLAP = timedelta(minutes=10)  # clock skew between us and the SIS
 GUARDED_TYPES = ("teachers", "students", "classes", "enrollments")
 KEPT_KINDS = {"schools": "school", "classes": "class", "teachers": "user", "students": "user",
@@ -164,6 +168,7 @@ class SyncEngine:
         self.parked: ParkedUsers | None = None
         self.delta = DeltaPhases(self)
         self.review = ReviewRecords(self)  # held records, approval decisions, preview samples
+        self.terms = TermPhases(self)  # academic sessions; classes whose terms are over
         self.pages_this_invocation = 0
         self.progressed = False
         self.phase_seconds: dict[str, float] = {}
@@ -382,6 +387,10 @@ class SyncEngine:
                 self.error("classes", cls.sourced_id, "unknown_school",
                            f"The class's school {cls.school_id!r} is not an active school of the SIS.")
             return False, None
+        self.terms.link(cls, school_id)
+        if self.terms.class_ended(cls):
+            state.sets["classes_ended"].add(cls.sourced_id)
+            return False, None  # its school year is over: the sweep ends it (sync/terms.py)
         return True, school_id
 
     def class_subjects(self, cls) -> tuple[str, ...]:
@@ -542,6 +551,12 @@ class SyncEngine:
                     offered_subjects.update(course.subjects)
             state.grades, state.subjects = sorted(offered_grades), sorted(offered_subjects)
 
+    def _phase_terms(self):
+        self.terms.read()
+
+    def _phase_write_terms(self):
+        self.terms.write()
+
     # ------------------------------------------------------------------ full sync
     def _phase_classes(self):
         state = self.state
@@ -633,6 +648,7 @@ class SyncEngine:
                                f"The enrollment points at user {enrollment.user_id!r}, which the SIS does not list.")
                     continue
                 if not classes_in.contains_fingerprint(class_fp) or not users_eligible.contains_fingerprint(user_fp):
+                    self.terms.enrolled_in_ended(class_fp, user_fp, users_eligible)
                     continue
                 item = self.map("enrollments", mapping.enrollment_item, enrollment, self.run_id, self.now)
                 if item is None:
@@ -688,6 +704,7 @@ class SyncEngine:
     def _phase_sweep(self):
         """Deactivate what the complete read did not find in; one pass unless very many leave."""
         active, leaving, held_items, overflow = {}, {}, [], False
+        ended = {}  # of those leaving, how many because their school year is over (sync/terms.py)
         for table, type_of, goes in self._sweep_plan():
             for page in self.roster.active_items(table):
                 for item in page:
@@ -695,6 +712,8 @@ class SyncEngine:
                     active[record_type] = active.get(record_type, 0) + 1
                     if goes(item):
                         leaving[record_type] = leaving.get(record_type, 0) + 1
+                        if self.terms.leaves_with_term(record_type, item):
+                            ended[record_type] = ended.get(record_type, 0) + 1
                         if len(held_items) < SWEEP_MEMORY_ITEMS:
                             held_items.append((table, record_type, item))
                         else:
@@ -706,16 +725,20 @@ class SyncEngine:
             return ((table, type_of(item), item) for table, type_of, goes in self._sweep_plan()
                     for page in self.roster.active_items(table) for item in page if goes(item))
 
-        return self.hold_or_deactivate(active, leaving, items)
+        return self.hold_or_deactivate(active, leaving, items, ended=ended)
 
     # ------------------------------------------------------------------ deactivation, both modes
     def hold_or_deactivate(self, active: dict, leaving: dict,
-                           items: Callable[[], Iterable[tuple[RosterTable, str, dict]]]) -> SyncResult | None:
+                           items: Callable[[], Iterable[tuple[RosterTable, str, dict]]],
+                           ended: dict | None = None) -> SyncResult | None:
         """The one step where records go inactive: held for review when more leave than the
-        run's guard allows (and the run was not approved), else deactivated now."""
+        run's guard allows (and the run was not approved), else deactivated now. `ended`: how
+        many of those leaving go because their terms are over, which the guard does not count."""
         state = self.state
+        if ended:
+            self.terms.year_end_notice(ended)
         if not state.approved:
-            held = self._guard(active, leaving) or self.review.hold_everything(leaving)
+            held = self._guard(active, leaving, ended) or self.review.hold_everything(leaving)
             if held and state.mode == PREVIEW:
                 self.review.would_hold(held)  # what the sync would hold; the preview counts on
             elif held:
@@ -736,12 +759,13 @@ class SyncEngine:
         self.store.flush()
         return None
 
-    def _guard(self, active: dict, leaving: dict) -> dict | None:
-        """The deactivations to hold back for a person's approval, or None when within bounds."""
-        plan = self.state.plan
-        over = {t: leaving.get(t, 0) for t in GUARDED_TYPES
-                if leaving.get(t, 0) > plan.guard_min_records
-                and leaving.get(t, 0) > plan.guard_max_share * active.get(t, 0)}
+    def _guard(self, active: dict, leaving: dict, ended: dict | None = None) -> dict | None:
+        """The deactivations to hold back for a person's approval, or None when within bounds.
+        Records leaving because their terms are over (`ended`) are expected, not a loss."""
+        plan, ended = self.state.plan, ended or {}
+        losses = {t: leaving.get(t, 0) - ended.get(t, 0) for t in GUARDED_TYPES}
+        over = {t: losses[t] for t in GUARDED_TYPES
+                if losses[t] > plan.guard_min_records and losses[t] > plan.guard_max_share * active.get(t, 0)}
         return {t: leaving.get(t, 0) for t in RECORD_TYPES if leaving.get(t)} if over else None
 
     def previous_active_counts(self) -> dict:

@@ -36,6 +36,10 @@ def _stamp(item: dict, fields: dict, run_id: str, now: datetime, sis_status: str
     return item
 
 
+# Items other modules build (academic sessions, sync/terms.py) get the same stamp.
+stamped = _stamp
+
+
 def user_item(district_id: str, user, school_ids: list[str], run_id: str, now: datetime) -> dict:
     user_id = record_id(district_id, "user", user.sourced_id)
     fields = {
@@ -56,6 +60,12 @@ def user_item(district_id: str, user, school_ids: list[str], run_id: str, now: d
     return _stamp(item, fields, run_id, now, user.status)
 
 
+# An enrollment names its class and user, which many enrollments share (some 30 a class, 6 a
+# student), and classes their terms: their ids (uuid5, a few microseconds each) are remembered,
+# within a bounded cache.
+_reference_id = lru_cache(maxsize=16384)(record_id)
+
+
 def class_item(district_id: str, cls, school_id: str, subjects: tuple[str, ...], run_id: str, now: datetime) -> dict:
     class_id = record_id(district_id, "class", cls.sourced_id)
     fields = {
@@ -65,14 +75,10 @@ def class_item(district_id: str, cls, school_id: str, subjects: tuple[str, ...],
         "schoolId": school_id,
         "grades": list(cls.grades),
         "subjects": list(subjects),
+        "termIds": [_reference_id(district_id, "term", term) for term in cls.term_ids],  # OneRoster class.terms
     }
     item = {"districtId": district_id, "classId": class_id, "districtSchool": index_key(district_id, school_id)}
     return _stamp(item, fields, run_id, now, cls.status)
-
-
-# An enrollment names its class and user, which many enrollments share (some 30 a class, 6 a
-# student): their ids (uuid5, a few microseconds each) are remembered, within a bounded cache.
-_reference_id = lru_cache(maxsize=16384)(record_id)
 
 
 def enrollment_item(district_id: str, enrollment, run_id: str, now: datetime) -> dict:

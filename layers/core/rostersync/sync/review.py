@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from rostersync.store import run_records
 from rostersync.store.batch import BatchStore
 from rostersync.store.districts import DistrictModel
+from rostersync.sync.terms import TERM_ENDED
 
 PREVIEW = "preview"
 PREVIEW_SAMPLES = 50  # per record type and change, unless the preview asked for every record
@@ -53,7 +54,7 @@ def preview_store(max_in_flight: int) -> PreviewStore:
     from rostersync.settings import get_settings
 
     st = get_settings()
-    return PreviewStore((st.schools_table, st.classes_table, st.users_table, st.enrollments_table),
+    return PreviewStore((st.schools_table, st.classes_table, st.users_table, st.enrollments_table, st.terms_table),
                         max_in_flight=max_in_flight)
 
 
@@ -161,6 +162,8 @@ class ReviewRecords:
     def reason(self, record_type: str, item: dict) -> str:
         state = self.engine.state
         sid = item.get("sisSourcedId")
+        if record_type == "classes" and self.engine.terms.item_ended(item):
+            return TERM_ENDED
         if state.mode == "delta":
             delta = state.delta
             if record_type == "classes":

@@ -17,12 +17,16 @@ from rostersync.store.districts import DEFAULT_GUARD_MAX_SHARE, DEFAULT_GUARD_MI
 from rostersync.store.runs import COUNT_KINDS, RECORD_TYPES
 from rostersync.sync.fingerprints import FingerprintSet
 from rostersync.sync.selection import Selection
+from rostersync.sync.term_state import TermState
 
 SETS = ("schools_all", "schools_in", "classes_all", "classes_in", "users_all", "users_eligible", "users_in",
         "enrollments_all", "enrollments_in",
         # "kind:sourcedId" of records the SIS listed but this run could not use (bad records, and
         # what depends on them): their stored copies are kept, never deactivated
-        "kept")
+        "kept",
+        # classes whose terms are all over, and users whose counting enrollments were all in such
+        # classes: their leaving is the school year's end, not a loss (sync/terms.py)
+        "classes_ended", "users_term_ended")
 
 
 def empty_counts() -> dict:
@@ -116,6 +120,7 @@ class RunState:
     approved: bool = False
     held: dict | None = None
     delta: DeltaState | None = None
+    terms: TermState | None = None  # the SIS's academic sessions this run (sync/terms.py)
     sets: dict[str, FingerprintSet] = field(default_factory=lambda: {name: FingerprintSet() for name in SETS})
 
     @property
@@ -134,6 +139,7 @@ class RunState:
             "courseSubjects": self.course_subjects, "grades": self.grades, "subjects": self.subjects,
             "hadItems": self.had_items, "parked": self.parked, "approved": self.approved, "held": self.held,
             "delta": None if self.delta is None else self.delta.to_json(),
+            "terms": None if self.terms is None else self.terms.to_json(),
         }
 
     @classmethod
@@ -146,5 +152,6 @@ class RunState:
             course_subjects=data["courseSubjects"], grades=data["grades"], subjects=data["subjects"],
             had_items=data["hadItems"], parked=data["parked"], approved=data["approved"], held=data["held"],
             delta=None if data["delta"] is None else DeltaState.from_json(data["delta"]),
+            terms=None if data.get("terms") is None else TermState.from_json(data["terms"]),
             sets={name: sets.get(name) or FingerprintSet() for name in SETS},
         )
