@@ -4,6 +4,8 @@
   rostersync ops runs --district ID [--limit N] [--json]  a district's recent runs
   rostersync ops run RUN_ID --district ID      [--json]   one run: counts, failure, record errors
   rostersync ops redrive [--district ID] [--dry-run] [--yes] [--no-follow] [--timeout S] [--json]
+  rostersync ops backfill-change-keys [--district ID] [--dry-run] [--json]   change keys for items written
+                                               before changeSeq existed (store/change_backfill.py)
 
 Each against a deployed stack by default (its CloudFormation outputs; --stack-name, --region),
 the running local stack with --local (its state file), or explicit endpoints. Every command
@@ -68,7 +70,33 @@ def build_parser() -> argparse.ArgumentParser:
     redrive.add_argument("--poll", type=float, default=5.0, metavar="S", help=argparse.SUPPRESS)
     _add_common_options(redrive)
     redrive.set_defaults(run=cmd_redrive)
+
+    backfill = commands.add_parser(
+        "backfill-change-keys", help="give roster items written before changeSeq existed their change key (once)",
+        description="Stamps updatedAt and changeSeq (now) on every roster item that has no changeSeq, so change "
+                    "reads (?updatedSince=) answer it once. Safe to re-run: items that have a key are left alone.")
+    backfill.add_argument("--district", metavar="ID", help="only this district (a query; otherwise a scan)")
+    backfill.add_argument("--dry-run", action="store_true", help="count what would be stamped; change nothing")
+    _add_common_options(backfill)
+    backfill.set_defaults(run=cmd_backfill_change_keys)
     return parser
+
+
+def cmd_backfill_change_keys(args) -> int:
+    from rostersync.store.batch import dynamodb_client
+    from rostersync.store.change_backfill import backfill
+    from rostersync_tools.ops.output import Progress, print_json, table
+
+    resolve(args)
+    progress = Progress(args.json)
+    verb = "would stamp" if args.dry_run else "stamped"
+    done = backfill(dynamodb_client(), district_id=args.district, dry_run=args.dry_run,
+                    on_table=lambda name, count: progress(f"{name}: {verb} {count}"))
+    if args.json:
+        print_json({"districtId": args.district, "dryRun": args.dry_run, "stamped": done})
+    else:
+        print(table(("table", verb), [(name, str(count)) for name, count in done.items()]), flush=True)
+    return 0
 
 
 def cmd_dlq_list(args) -> int:

@@ -14,11 +14,11 @@ from tests.unit.sync.test_locks import make_district, result
 
 
 def call(method: str, path: str, *, role: str = "district_admin", district: str | None = None,
-         query: dict | None = None, body=None, raw_body: str | None = None):
+         query: dict | None = None, body=None, raw_body: str | None = None, claims_extra: dict | None = None):
     """The API function invoked as API Gateway would, by a caller with these claims."""
     from rostersync.api.app import handle
 
-    claims = {"sub": "user-1", "custom:role": role}
+    claims = {"sub": "user-1", "custom:role": role, **(claims_extra or {})}
     if district is not None:
         claims["custom:district_id"] = district
     text = raw_body if raw_body is not None else (None if body is None else json.dumps(body))

@@ -114,9 +114,11 @@ ROSTER_QUERIES = {
     ("get", "/districts/{districtId}/schools/{schoolId}/terms/current"): {"date", "type"},
     ("get", "/districts/{districtId}/enrollments"): {"classId", "userId", "role", "status", "limit", "cursor",
                                                      "updatedSince"},
-    ("get", "/districts/{districtId}/classes/{classId}/students"): {"status", "limit", "cursor"},
+    ("get", "/districts/{districtId}/classes/{classId}/students"): {"status", "limit", "cursor", "updatedSince"},
+    ("get", "/districts/{districtId}/classes/{classId}/teachers"): {"status", "limit", "cursor", "updatedSince"},
+    ("get", "/districts/{districtId}/users/{userId}/classes"): {"role", "status", "limit", "cursor", "updatedSince"},
     ("get", "/districts/{districtId}/classes/{classId}/roster"): {"status"},
-    ("get", "/me/classes"): {"limit", "cursor"},
+    ("get", "/me/classes"): {"limit", "cursor", "updatedSince"},
 }
 
 

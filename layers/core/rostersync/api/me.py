@@ -16,9 +16,11 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from rostersync.api.auth import Principal, principal_from_event
 from rostersync.api.errors import ApiError, forbidden, not_found
 from rostersync.api.openapi import documented
-from rostersync.api.rosters import ClassesOut, RosterOut, _CURSOR, _LIMIT, _cursor, _limit, _paged, class_out, user_out
+from rostersync.api.rosters import (ClassesOut, RosterOut, _CURSOR, _LIMIT, _SINCE, _change_read, _cursor, _limit,
+                                    _paged, class_out, user_out)
 from rostersync.api.validation import respond
 from rostersync.ids import record_id
+from rostersync.store import joined_changes
 from rostersync.store import roster_queries as queries
 from rostersync.store.roster import ACTIVE, EnrollmentModel, UserModel, index_key
 
@@ -55,15 +57,23 @@ def linked_teacher(principal: Principal) -> UserModel:
 @router.get(
     "/me/classes",
     **documented("The classes the signed-in teacher teaches", operation_id="listMyClasses", tag=TAG,
-                 response=ClassesOut, errors=(400, 401, 403, 422), query=(_LIMIT, _CURSOR),
+                 response=ClassesOut, errors=(400, 401, 403, 422), query=(_LIMIT, _CURSOR, _SINCE),
                  description="Active classes with an active teacher enrollment of the teacher, a page of their "
-                             "enrollments at a time. 403 not_linked when the account is not linked to a synced "
-                             "teacher."),
+                             "enrollments at a time. With updatedSince (or a change cursor): the changes of the "
+                             "teacher's teaching enrollments in change order, every status, each class with "
+                             "`membership` (GET /districts/{districtId}/users/{userId}/classes has the details). "
+                             "403 not_linked when the account is not linked to a synced teacher."),
 )
 def my_classes():
     event = router.current_event.raw_event
     teacher = linked_teacher(principal_from_event(event))
     limit, cursor = _limit(event), _cursor(event)
+    changes, since = _change_read(event)
+    if changes:
+        page = _paged(lambda: joined_changes.class_changes_of_user(teacher.district_id, teacher.user_id, "teacher",
+                                                                   "all", since, limit, cursor))
+        return respond(ClassesOut(classes=[class_out(j.record, j.enrollment) for j in page.items],
+                                  next_cursor=page.next_cursor, changes_cursor=page.changes_cursor))
     page = _paged(lambda: queries.classes_of_user(teacher.district_id, teacher.user_id, role="teacher",
                                                   limit=limit, cursor=cursor))
     return respond(ClassesOut(classes=[class_out(c) for c in page.items], next_cursor=page.next_cursor))

@@ -20,12 +20,14 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from datetime import datetime, timezone
 
+from pydantic import model_serializer
+
 from rostersync.api.auth import district_for_reader
 from rostersync.api.errors import bad_request, not_found, unprocessable
 from rostersync.api.models import ResponseModel
 from rostersync.api.openapi import QueryParameter, documented
 from rostersync.api.validation import query_limit, respond
-from rostersync.store import change_keys
+from rostersync.store import change_keys, joined_changes
 from rostersync.store import roster_queries as queries
 from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel
 
@@ -34,7 +36,27 @@ router = APIGatewayHttpRouter()
 TAG = "Rosters"
 
 
-class UserOut(ResponseModel):
+class MembershipOut(ResponseModel):
+    """On a joined list's change read: the enrollment that joins the record to the list."""
+
+    enrollment_id: str
+    role: str
+    status: str  # inactive: the person left the class (or the class the person's list)
+    updated_at: datetime | None = None
+
+
+class _MaybeMember(ResponseModel):
+    """A record that, on a joined list's change read, carries its `membership` (left out otherwise)."""
+
+    @model_serializer(mode="wrap")
+    def _without_empty_membership(self, handler):
+        data = handler(self)
+        if data.get("membership", False) is None:
+            del data["membership"]
+        return data
+
+
+class UserOut(_MaybeMember):
     user_id: str
     sis_sourced_id: str
     role: str
@@ -46,6 +68,7 @@ class UserOut(ResponseModel):
     school_ids: list[str]
     status: str
     updated_at: datetime | None = None
+    membership: MembershipOut | None = None  # a joined list's change reads only
 
 
 class UsersOut(ResponseModel):
@@ -54,7 +77,7 @@ class UsersOut(ResponseModel):
     changes_cursor: str | None = None
 
 
-class ClassOut(ResponseModel):
+class ClassOut(_MaybeMember):
     class_id: str
     sis_sourced_id: str
     title: str | None
@@ -65,6 +88,7 @@ class ClassOut(ResponseModel):
     term_ids: list[str] = []  # the class's academic sessions (GET .../terms/{termId})
     status: str
     updated_at: datetime | None = None
+    membership: MembershipOut | None = None  # a joined list's change reads only
 
 
 class ClassesOut(ResponseModel):
@@ -97,8 +121,16 @@ class RosterOut(ResponseModel):
     students: list[UserOut]
 
 
-def user_out(user: UserModel) -> UserOut:
+def membership_out(enrollment: EnrollmentModel | None) -> MembershipOut | None:
+    if enrollment is None:
+        return None
+    return MembershipOut(enrollment_id=enrollment.enrollment_id, role=enrollment.role, status=enrollment.status,
+                         updated_at=enrollment.updated_at)
+
+
+def user_out(user: UserModel, membership: EnrollmentModel | None = None) -> UserOut:
     return UserOut(
+        membership=membership_out(membership),
         user_id=user.user_id,
         sis_sourced_id=user.sis_sourced_id,
         role=user.role,
@@ -113,8 +145,9 @@ def user_out(user: UserModel) -> UserOut:
     )
 
 
-def class_out(item: ClassModel) -> ClassOut:
+def class_out(item: ClassModel, membership: EnrollmentModel | None = None) -> ClassOut:
     return ClassOut(
+        membership=membership_out(membership),
         class_id=item.class_id,
         sis_sourced_id=item.sis_sourced_id,
         title=item.title,
@@ -241,6 +274,10 @@ _SINCE = QueryParameter(
 _SCHOOL = QueryParameter("schoolId", "An app school id")
 _PAGING = (_STATUS, _LIMIT, _CURSOR)
 _ERRORS = (400, 401, 403, 404, 422)
+_JOINED_CHANGES = ("With updatedSince (or a change cursor): the changes of the enrollments that make the list, "
+                   "in change order, each answered as the record in its current state with `membership` (the "
+                   "enrollment: its status says whether it still joins); status then applies to the enrollment "
+                   "(default all). A change to the record's own fields shows in the top-level list's change read.")
 
 
 # ---------------------------------------------------------------- routes
@@ -287,18 +324,26 @@ def get_user(district_id: str, user_id: str):
     "/districts/<district_id>/users/<user_id>/classes",
     **documented("The classes a teacher or student is enrolled in", operation_id="listUserClasses", tag=TAG,
                  response=ClassesOut, errors=_ERRORS,
-                 query=(QueryParameter("role", "Only enrollments with this role", enum=queries.ROLES), *_PAGING),
+                 query=(QueryParameter("role", "Only enrollments with this role", enum=queries.ROLES), *_PAGING,
+                        _SINCE),
                  description="A page of the user's enrollments at a time (a page may hold fewer than limit classes); "
-                             "status applies to the enrollment and the class. 404 for an unknown user."),
+                             "status applies to the enrollment and the class. " + _JOINED_CHANGES
+                             + " 404 for an unknown user."),
 )
 def list_user_classes(district_id: str, user_id: str):
     event = router.current_event.raw_event
     district_for_reader(event, district_id)
+    changes, since = _change_read(event)
     role = _choice(event, "role", queries.ROLES, None)
-    status = _choice(event, "status", queries.STATUSES, "active")
+    status = _choice(event, "status", queries.STATUSES, "all" if changes else "active")
     limit, cursor = _limit(event), _cursor(event)
     if queries.get_user(district_id, _path_id(user_id, "user")) is None:
         raise not_found("user")
+    if changes:
+        page = _paged(lambda: joined_changes.class_changes_of_user(district_id, user_id, role, status, since, limit,
+                                                                   cursor))
+        return respond(ClassesOut(classes=[class_out(j.record, j.enrollment) for j in page.items],
+                                  next_cursor=page.next_cursor, changes_cursor=page.changes_cursor))
     page = _paged(lambda: queries.classes_of_user(district_id, user_id, role=role, status=status, limit=limit,
                                                   cursor=cursor))
     return respond(ClassesOut(classes=[class_out(c) for c in page.items], next_cursor=page.next_cursor))
@@ -371,23 +416,28 @@ def class_roster(district_id: str, class_id: str):
 def _members(district_id: str, class_id: str, role: str):
     event = router.current_event.raw_event
     district_for_reader(event, district_id)
-    status = _choice(event, "status", queries.STATUSES, "active")
+    changes, since = _change_read(event)
+    status = _choice(event, "status", queries.STATUSES, "all" if changes else "active")
     limit, cursor = _limit(event), _cursor(event)
     if queries.get_class(district_id, _path_id(class_id, "class")) is None:
         raise not_found("class")
+    if changes:
+        page = _paged(lambda: joined_changes.member_changes(district_id, class_id, role, status, since, limit, cursor))
+        return respond(UsersOut(users=[user_out(j.record, j.enrollment) for j in page.items],
+                                next_cursor=page.next_cursor, changes_cursor=page.changes_cursor))
     page = _paged(lambda: queries.class_members(district_id, class_id, role, status=status, limit=limit,
                                                 cursor=cursor))
     return respond(UsersOut(users=[user_out(u) for u in page.items], next_cursor=page.next_cursor))
 
 
 _MEMBERS = ("A page of the class's enrollments at a time, by enrollmentId (a page may hold fewer than limit "
-            "users); status applies to the enrollment and the user. 404 for an unknown class.")
+            "users); status applies to the enrollment and the user. " + _JOINED_CHANGES + " 404 for an unknown class.")
 
 
 @router.get(
     "/districts/<district_id>/classes/<class_id>/teachers",
     **documented("A class's teachers, paged", operation_id="listClassTeachers", tag=TAG, response=UsersOut,
-                 errors=_ERRORS, query=_PAGING, description=_MEMBERS),
+                 errors=_ERRORS, query=(*_PAGING, _SINCE), description=_MEMBERS),
 )
 def class_teachers(district_id: str, class_id: str):
     return _members(district_id, class_id, "teacher")
@@ -396,7 +446,7 @@ def class_teachers(district_id: str, class_id: str):
 @router.get(
     "/districts/<district_id>/classes/<class_id>/students",
     **documented("A class's students, paged", operation_id="listClassStudents", tag=TAG, response=UsersOut,
-                 errors=_ERRORS, query=_PAGING, description=_MEMBERS),
+                 errors=_ERRORS, query=(*_PAGING, _SINCE), description=_MEMBERS),
 )
 def class_students(district_id: str, class_id: str):
     return _members(district_id, class_id, "student")
