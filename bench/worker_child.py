@@ -107,19 +107,13 @@ def task_sync(args: dict) -> dict:
 
 
 def _client_for(district_id: str):
-    """The OneRoster client exactly as the engine builds it (SyncEngine.client)."""
-    from rostersync.oneroster import ConnectionSettings, OneRosterClient
-    from rostersync.secrets import get_client_secret
-    from rostersync.settings import get_settings
+    """The OneRoster client as the engine opens it (rostersync.sis_access, the engine's tuning)."""
+    from rostersync import sis_access
     from rostersync.store.districts import DistrictModel
 
-    connection = DistrictModel.get(district_id).connection
-    settings = ConnectionSettings(host_url=connection.host_url, client_id=connection.client_id,
-                                  auth_method=connection.auth_method, token_url=connection.token_url,
-                                  scope=connection.scope)
     t = tuning()
-    return OneRosterClient(settings, get_client_secret(district_id), allow_private=get_settings().allow_private_sis_hosts,
-                           page_limit=t.page_limit, max_in_flight=t.sis_in_flight)
+    return sis_access.open_client(district_id, sis_access.client_settings(DistrictModel.get(district_id).connection),
+                                  page_limit=t.page_limit, max_in_flight=t.sis_in_flight)
 
 
 def task_fetch(args: dict) -> dict:

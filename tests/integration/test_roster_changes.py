@@ -14,7 +14,7 @@ from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel
 from rostersync.store.schools import SchoolModel
 from rostersync.sync.engine import Outcome
 from tests.integration.test_sync_engine import sync
-from tests.integration.test_syncs_api import admin
+from tests.integration.test_sync_runs_api import admin
 
 # Small enough to keep the suite quick, paged small enough that a sync writes across many pages.
 DISTRICT = {"schools": 2, "students": 80, "teachers": 8, "classes": 24, "enrollments": 480, "page_cap": 40}
