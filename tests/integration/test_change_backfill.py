@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from rostersync.ids import record_id
 from tests.integration.test_ops import stack  # noqa: F401  (a fixture)
 from tests.integration.test_ops_cli import ops
-from tests.integration.test_syncs_api import admin
+from tests.integration.test_sync_runs_api import admin
 from tests.unit.sync.test_locks import make_district
 
 

@@ -6,7 +6,7 @@ import time
 from rostersync.ids import record_id
 from rostersync.sync.engine import Outcome
 from tests.integration.test_sync_engine import stored_state, sync
-from tests.integration.test_syncs_api import admin, call
+from tests.integration.test_sync_runs_api import admin, call
 
 
 def follow(ask, path: str, key: str, cursor: str | None, limit: int = 3) -> tuple[list[dict], str]:

@@ -15,65 +15,29 @@ and run on the date (default: today in the district's time zone): startDate <= d
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from rostersync.api.auth import district_for_reader
+from rostersync.api.access import district_for_reader
 from rostersync.api.errors import not_found, unprocessable
-from rostersync.api.models import ResponseModel
-from rostersync.api.openapi import QueryParameter, documented
-from rostersync.api.rosters import (_CURSOR, _LIMIT, _SINCE, _STATUS, _change_read, _choice, _cursor, _limit, _paged,
-                                    _params, _path_id)
-from rostersync.api.validation import respond
+from rostersync.api.http_io import respond
+from rostersync.api.list_queries import (CURSOR, LIMIT, LIST_ERRORS, SINCE, STATUS, change_read, choice, cursor_of,
+                                         limit_of, paged, path_id, query_of)
+from rostersync.api.route_docs import QueryParameter, documented
+from rostersync.api.schemas.terms import CurrentTermResponse, TermResponse, TermsResponse, term_response
 from rostersync.store import roster_queries as queries
 from rostersync.store import terms as term_store
 from rostersync.store.schools import SchoolModel
-from rostersync.sync.terms import local_date
+from rostersync.times import local_date, utc_now
 
 router = APIGatewayHttpRouter()
 
 TAG = "Rosters"
-_ERRORS = (400, 401, 403, 404, 422)
-
-
-class TermOut(ResponseModel):
-    term_id: str
-    sis_sourced_id: str
-    title: str | None
-    type: str | None
-    start_date: str | None
-    end_date: str | None
-    parent_id: str | None
-    school_year: str | None
-    school_ids: list[str]
-    status: str
-    updated_at: datetime | None = None
-
-
-class TermsOut(ResponseModel):
-    terms: list[TermOut]
-    next_cursor: str | None
-    changes_cursor: str | None = None
-
-
-class CurrentTermOut(ResponseModel):
-    school_id: str
-    date: str
-    term: TermOut | None
-    terms: list[TermOut]
-    next_term: TermOut | None
-
-
-def term_out(item: term_store.TermModel) -> TermOut:
-    return TermOut(term_id=item.term_id, sis_sourced_id=item.sis_sourced_id, title=item.title, type=item.type,
-                   start_date=item.start_date, end_date=item.end_date, parent_id=item.parent_id,
-                   school_year=item.school_year, school_ids=list(item.school_ids or []), status=item.status,
-                   updated_at=item.updated_at)
 
 
 def _types(event: dict, default: tuple[str, ...] | None) -> tuple[str, ...] | None:
-    value = _params(event).get("type")
+    value = query_of(event).get("type")
     if value is None or value == "":
         return default
     types = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
@@ -85,9 +49,9 @@ def _types(event: dict, default: tuple[str, ...] | None) -> tuple[str, ...] | No
 
 
 def _date(event: dict, district) -> date:
-    value = _params(event).get("date")
+    value = query_of(event).get("date")
     if value is None or value == "":
-        return local_date(datetime.now(timezone.utc), district.timezone)
+        return local_date(utc_now(), district.timezone)
     try:
         if len(value) == 10:
             return date.fromisoformat(value)
@@ -98,28 +62,28 @@ def _date(event: dict, district) -> date:
 
 def _school(district_id: str, school_id: str) -> None:
     try:
-        SchoolModel.get(district_id, _path_id(school_id, "school"))
+        SchoolModel.get(district_id, path_id(school_id, "school"))
     except SchoolModel.DoesNotExist:
         raise not_found("school") from None
 
 
 _TYPE = QueryParameter("type", f"Only sessions of these types, comma-separated: {', '.join(term_store.SESSION_TYPES)}")
-_LIST_QUERY = (_TYPE, _STATUS, _LIMIT, _CURSOR, _SINCE)
+_LIST_QUERY = (_TYPE, STATUS, LIMIT, CURSOR, SINCE)
 
 
 def _list(district_id: str, school_id: str | None):
     event = terms_event()
-    changes, since = _change_read(event)
+    changes, since = change_read(event)
     types = _types(event, None)
-    status = _choice(event, "status", queries.STATUSES, "all" if changes else "active")
-    limit, cursor = _limit(event), _cursor(event)
+    status = choice(event, "status", queries.STATUSES, "all" if changes else "active")
+    limit, cursor = limit_of(event), cursor_of(event)
     if changes:
         query = term_store.term_changes(school_id, types, status)
-        page = _paged(lambda: queries.change_page(district_id, query, since, limit, cursor))
+        page = paged(lambda: queries.change_page(district_id, query, since, limit, cursor))
     else:
-        page = _paged(lambda: term_store.list_terms(district_id, school_id=school_id, types=types, status=status,
+        page = paged(lambda: term_store.list_terms(district_id, school_id=school_id, types=types, status=status,
                                                     limit=limit, cursor=cursor))
-    return respond(TermsOut(terms=[term_out(t) for t in page.items], next_cursor=page.next_cursor,
+    return respond(TermsResponse(terms=[term_response(t) for t in page.items], next_cursor=page.next_cursor,
                             changes_cursor=page.changes_cursor))
 
 
@@ -130,7 +94,7 @@ def terms_event() -> dict:
 @router.get(
     "/districts/<district_id>/terms",
     **documented("Academic sessions (school years, terms, semesters, grading periods)", operation_id="listTerms",
-                 tag=TAG, response=TermsOut, errors=_ERRORS, query=_LIST_QUERY,
+                 tag=TAG, response=TermsResponse, errors=LIST_ERRORS, query=_LIST_QUERY,
                  description="The district's sessions as the SIS lists them, by termId; with updatedSince (or a "
                              "change cursor), in change order. schoolIds: the app schools whose synced classes use "
                              "the session (or a child or parent of it); empty for a session no synced class uses."),
@@ -142,21 +106,21 @@ def list_terms(district_id: str):
 
 @router.get(
     "/districts/<district_id>/terms/<term_id>",
-    **documented("One academic session", operation_id="getTerm", tag=TAG, response=TermOut,
+    **documented("One academic session", operation_id="getTerm", tag=TAG, response=TermResponse,
                  description="Any status. 404 for an unknown term."),
 )
 def get_term(district_id: str, term_id: str):
     district_for_reader(terms_event(), district_id)
-    item = term_store.get_term(district_id, _path_id(term_id, "term"))
+    item = term_store.get_term(district_id, path_id(term_id, "term"))
     if item is None:
         raise not_found("term")
-    return respond(term_out(item))
+    return respond(term_response(item))
 
 
 @router.get(
     "/districts/<district_id>/schools/<school_id>/terms",
-    **documented("A school's academic sessions", operation_id="listSchoolTerms", tag=TAG, response=TermsOut,
-                 errors=_ERRORS, query=_LIST_QUERY,
+    **documented("A school's academic sessions", operation_id="listSchoolTerms", tag=TAG, response=TermsResponse,
+                 errors=LIST_ERRORS, query=_LIST_QUERY,
                  description="Sessions with the school in schoolIds, and those of no school in particular (a "
                              "district-wide calendar). A page may hold fewer than limit; follow nextCursor. "
                              "404 for an unknown school."),
@@ -169,7 +133,7 @@ def list_school_terms(district_id: str, school_id: str):
 
 @router.get(
     "/districts/<district_id>/schools/<school_id>/terms/current",
-    **documented("A school's current term", operation_id="getCurrentTerm", tag=TAG, response=CurrentTermOut,
+    **documented("A school's current term", operation_id="getCurrentTerm", tag=TAG, response=CurrentTermResponse,
                  errors=(401, 403, 404, 422),
                  query=(QueryParameter("date", "YYYY-MM-DD (default: today in the district's time zone)",
                                        format="date"),
@@ -187,6 +151,6 @@ def current_term(district_id: str, school_id: str):
     on = _date(event, district)
     types = _types(event, term_store.TERM_TYPES)
     running, upcoming = term_store.terms_at(district_id, on, school_id, types)
-    return respond(CurrentTermOut(school_id=school_id, date=on.isoformat(), term=term_out(running[0]) if running
-                                  else None, terms=[term_out(t) for t in running],
-                                  next_term=term_out(upcoming) if upcoming else None))
+    return respond(CurrentTermResponse(school_id=school_id, date=on.isoformat(), term=term_response(running[0]) if running
+                                  else None, terms=[term_response(t) for t in running],
+                                  next_term=term_response(upcoming) if upcoming else None))

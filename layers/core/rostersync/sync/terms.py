@@ -20,15 +20,15 @@ a full sync (the sweep then ends last year's classes).
 
 import logging
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from rostersync.ids import record_id
 from rostersync.oneroster import BadRecord
 from rostersync.oneroster.errors import InsufficientScope, NotOneRoster, RequestRejected
 from rostersync.store.roster import ACTIVE, INACTIVE
 from rostersync.store.runs import MAX_STORED_ERRORS
-from rostersync.sync import mapping, validity
+from rostersync.sync import mapping, record_checks
 from rostersync.sync.delta import DeltaNotEnough
+from rostersync.times import local_date
 from rostersync.sync.term_state import END, MODIFIED, PARENT, SCHOOL_YEAR, START, STATUS, TITLE, TYPE, TermState
 
 logger = logging.getLogger(__name__)
@@ -39,13 +39,6 @@ SESSION_COLLECTIONS = ("academicSessions", "terms")  # the second where a server
 NOT_OFFERED = (NotOneRoster, InsufficientScope, RequestRejected)
 MAX_DEPTH = 8  # parent chains longer than a calendar's (schoolYear > semester > term > gradingPeriod)
 READ_CHUNK = 100  # stored sessions fetched per BatchGet
-
-
-def local_date(moment: datetime, zone: str | None) -> date:
-    try:
-        return moment.astimezone(ZoneInfo(zone)).date() if zone else moment.date()
-    except (KeyError, ValueError):  # an unknown zone: UTC's date
-        return moment.date()
 
 
 class TermPhases:
@@ -89,7 +82,7 @@ class TermPhases:
                 if isinstance(record, BadRecord):
                     self._skip(record.sourced_id, record.code, record.message)
                     continue
-                problem = validity.record_problem(record)
+                problem = record_checks.record_problem(record)
                 if problem is not None:
                     self._skip(record.sourced_id, problem.code, problem.message)
                     continue
@@ -199,7 +192,7 @@ class TermPhases:
         try:
             item = mapping.stamped({"districtId": district, "termId": record_id(district, "term", sid)}, fields,
                                    engine.run_id, engine.now, session[STATUS])
-        except validity.Refused as refused:
+        except record_checks.Refused as refused:
             self._skip(sid, refused.code, refused.message)
             return None
         if session[STATUS] != ACTIVE:
