@@ -177,6 +177,9 @@ class TermPhases:
         engine.store.flush()
         if engine.state.had_items.get(table.name, True):
             self._deactivate_dropped(table)
+        # Sessions are not one of the run's record types (the contract's counts): logged instead.
+        logger.info("academic sessions synced", extra={"districtId": engine.district_id, "runId": engine.run_id,
+                                                       "terms": dict(terms.counts), "sessions": len(terms.sessions)})
 
     def _item(self, sid: str, before: dict | None) -> dict | None:
         session = self.terms.sessions[sid]
