@@ -17,11 +17,11 @@ notifications are also deduplicated per kind, district and night (notifications.
 from __future__ import annotations
 
 import functools
-import os
 from datetime import datetime, timezone
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from rostersync import aws_clients
 from rostersync.notify import events, health, notifications, roster_changes
 from rostersync.observability import logger, metrics, redact
 from rostersync.store.districts import DistrictModel, get_district
@@ -180,17 +180,7 @@ def _failed(run, district: DistrictModel | None, failure: str | None, counts: di
 def _roster_changed(run, counts: dict) -> None:
     if run.started_at is None:
         return
-    roster_changes.announce(_roster_client(), run.district_id, run.run_id, counts, run.started_at, run.approved_at)
+    roster_changes.announce(aws_clients.dynamodb(), run.district_id, run.run_id, counts, run.started_at, run.approved_at)
 
 
-@functools.lru_cache(maxsize=4)
-def _dynamodb(region: str, endpoint: str | None):
-    import boto3
 
-    return boto3.client("dynamodb", region_name=region)
-
-
-def _roster_client():
-    from rostersync.settings import get_settings
-
-    return _dynamodb(get_settings().region, os.environ.get("AWS_ENDPOINT_URL"))

@@ -9,12 +9,10 @@ MAX_DETAIL_BYTES (Roster Changed is chunked to fit).
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timezone
-from functools import lru_cache
 
-import boto3
 
+from rostersync import aws_clients
 from rostersync.settings import get_settings
 
 SOURCE = "rostersync"
@@ -36,13 +34,9 @@ class EventsNotPut(RuntimeError):
     """EventBridge refused some entries (their error codes, never their content)."""
 
 
-@lru_cache(maxsize=4)
-def _client(region: str, endpoint: str | None):
-    return boto3.client("events", region_name=region)
-
-
 def client():
-    return _client(get_settings().region, os.environ.get("AWS_ENDPOINT_URL"))
+    """The EventBridge client (rostersync.aws_clients; tests put a fake in its place here)."""
+    return aws_clients.events()
 
 
 def timestamp(value: datetime | None = None) -> str:

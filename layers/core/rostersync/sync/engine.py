@@ -16,7 +16,6 @@ memory. The run's plan (selection, guard, connection) is fixed when it starts.
 """
 
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from rostersync import sis_access
 from rostersync.oneroster import BadRecord, OneRosterClient, OutOfTime
 from rostersync.oneroster.errors import OneRosterError
 from rostersync.sis_secrets import SecretNotFound
-from rostersync.settings import get_settings
+from rostersync.settings import SyncTuning, get_settings
 from rostersync.store.batch import BatchStore
 from rostersync.store.districts import DistrictModel, SyncOptionsCollector
 from rostersync.store.roster import ACTIVE, INACTIVE
@@ -88,20 +87,7 @@ class SyncResult:
     phase_seconds: dict = field(default_factory=dict)  # wall time per phase in this invocation
 
 
-@dataclass
-class Tuning:
-    page_limit: int = 1000  # asked of the SIS; servers cap it silently
-    sis_in_flight: int = 4
-    store_in_flight: int = 4
-
-    @classmethod
-    def from_env(cls) -> "Tuning":
-        env = os.environ
-        return cls(
-            page_limit=int(env.get("ROSTERSYNC_SIS_PAGE_LIMIT", 1000)),
-            sis_in_flight=int(env.get("ROSTERSYNC_SIS_IN_FLIGHT", 4)),
-            store_in_flight=int(env.get("ROSTERSYNC_STORE_IN_FLIGHT", 4)),
-        )
+Tuning = SyncTuning  # the worker's tuning knobs (rostersync.settings)
 
 
 def choose_mode(district: DistrictModel, now: datetime, interval_checked: bool = True,

@@ -22,11 +22,11 @@ from datetime import datetime, timezone
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from rostersync import aws_clients
 from rostersync.observability import logger, metrics
 from rostersync.settings import get_settings
 from rostersync.store import erase, run_records
 from rostersync.store import runs as run_store
-from rostersync.store.batch import dynamodb_client
 from rostersync.store.codec import from_item, to_item
 from rostersync.store.districts import DistrictModel, get_district
 from rostersync.sync import messages
@@ -58,7 +58,7 @@ class Purge:
         self.district_id = district_id
         self.purge_id = purge_id
         self.time_left = time_left
-        self.client = client or dynamodb_client()
+        self.client = client or aws_clients.dynamodb_for_batches()
         self.settings = get_settings()
 
     def out_of_time(self) -> bool:
@@ -144,17 +144,9 @@ class Purge:
         return was_running
 
     def _delete_secret(self) -> None:
-        from botocore.exceptions import ClientError
+        from rostersync.sis_secrets import schedule_secret_deletion
 
-        from rostersync.sis_secrets import _secretsmanager, secret_name
-
-        try:
-            _secretsmanager().delete_secret(SecretId=secret_name(self.district_id),
-                                            RecoveryWindowInDays=RECOVERY_WINDOW_DAYS)
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code not in ("ResourceNotFoundException", "InvalidRequestException"):  # gone, or scheduled already
-                raise
+        schedule_secret_deletion(self.district_id, RECOVERY_WINDOW_DAYS)
 
 
 def handle(message, time_left) -> None:

@@ -12,7 +12,6 @@ dead-letter queue, so no run stays "running" forever.
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -23,6 +22,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from rostersync.notify import announce
 from rostersync.observability import flush_metrics, logger, metrics, redact
+from rostersync.settings import sync_max_receive_count
 from rostersync.store import runs as store
 from rostersync.sync import messages, runs
 from rostersync.sync.runs import LockLost
@@ -291,9 +291,9 @@ def _receive_count(record: SQSRecord) -> int:
 def max_receive_count() -> int:
     """The sync queue's own maxReceiveCount (its RedrivePolicy), so template.yaml stays the one
     source; SYNC_MAX_RECEIVE_COUNT overrides it."""
-    configured = os.environ.get("SYNC_MAX_RECEIVE_COUNT", "").strip()
-    if configured:
-        return int(configured)
+    configured = sync_max_receive_count()
+    if configured is not None:
+        return configured
     return _queue_max_receive_count(messages.queue_url())
 
 
