@@ -13,13 +13,13 @@ first. Recording never fails the change it describes: a failure is logged and co
 """
 
 import json
-from datetime import datetime, timezone
 
 
 from rostersync import aws_clients
 from rostersync.ids import new_id
 from rostersync.observability import logger, redact
 from rostersync.store import audit as store
+from rostersync.times import now_iso_z
 
 SECRET_KEYS = frozenset({"clientsecret", "client_secret", "secret", "password", "token", "accesstoken"})
 
@@ -33,7 +33,7 @@ def record(district_id: str, actor, action: str, *, before=None, after=None, tar
     entry = {
         "districtId": district_id,
         "entryId": new_id("aud"),
-        "at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "at": now_iso_z(),
         "action": action,
         "bySub": getattr(actor, "sub", None) or (actor if isinstance(actor, str) else "system"),
         "byRole": getattr(actor, "role", None) or "system",

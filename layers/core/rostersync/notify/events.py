@@ -9,11 +9,12 @@ MAX_DETAIL_BYTES (Roster Changed is chunked to fit).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 
 
 from rostersync import aws_clients
 from rostersync.settings import get_settings
+from rostersync.times import iso_z, utc_now
 
 SOURCE = "rostersync"
 SYNC_SUCCEEDED = "Sync Succeeded"
@@ -41,8 +42,7 @@ def client():
 
 def timestamp(value: datetime | None = None) -> str:
     """ISO 8601 in UTC with a Z, as every time in an event is written."""
-    value = value or datetime.now(timezone.utc)
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return iso_z(value or utc_now())
 
 
 def entry(detail_type: str, detail: dict) -> dict:

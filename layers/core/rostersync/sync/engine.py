@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from rostersync.notify import announce
@@ -29,7 +29,7 @@ from rostersync.oneroster.errors import OneRosterError
 from rostersync.sis_secrets import SecretNotFound
 from rostersync.settings import SyncTuning, get_settings
 from rostersync.store.batch import BatchStore
-from rostersync.store.districts import DistrictModel, SyncOptionsCollector
+from rostersync.store.districts import DEFAULT_FULL_SYNC_EVERY_DAYS, DistrictModel
 from rostersync.store.roster import ACTIVE, INACTIVE
 from rostersync.store.roster_scan import RosterScan, RosterTable
 from rostersync.store.runs import MAX_STORED_ERRORS, RECORD_TYPES
@@ -38,10 +38,12 @@ from rostersync.sync import mapping, record_checks
 from rostersync.sync.checkpoint import CheckpointStore
 from rostersync.sync.delta import DeltaNotEnough, DeltaPhases
 from rostersync.sync.fingerprints import fingerprint
+from rostersync.sync.options import SyncOptionsCollector
 from rostersync.sync.parked_users import ParkedUsers
 from rostersync.sync.review import PREVIEW, ReviewRecords, preview_store
 from rostersync.sync.run_state import DeltaState, RunPlan, RunState, empty_counts
 from rostersync.sync.selection import class_is_in, enrollment_counts, is_active, user_is_eligible
+from rostersync.times import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +106,7 @@ def choose_mode(district: DistrictModel, now: datetime, interval_checked: bool =
     selection = selection_fingerprint or Selection.from_config(config).fingerprint()
     if district.synced_selection_hash != selection:
         return "full"
-    every = timedelta(days=float(config.full_sync_every_days or 7))
+    every = timedelta(days=float(config.full_sync_every_days or DEFAULT_FULL_SYNC_EVERY_DAYS))
     if interval_checked and now - district.last_full_sync_at >= every:
         return "full"
     return "delta"
@@ -156,7 +158,7 @@ class SyncEngine:
         self.phase_seconds: dict[str, float] = {}
         self._overlap = False  # inside the page re-read when resuming
         self._stream = None
-        self.now = datetime.now(timezone.utc)
+        self.now = utc_now()
 
     # ------------------------------------------------------------------ entry point
     def run(self) -> SyncResult:
@@ -489,7 +491,7 @@ class SyncEngine:
             for org in page:
                 if not self.first_sight("schools_all", "schools", org):
                     continue
-                if org.type not in (None, "school") or not is_active(org):
+                if not sis_access.is_active_school(org, listed_as_school=True):
                     continue
                 state.sis_schools.append({"sisSourcedId": org.sourced_id, "name": org.name or org.sourced_id})
                 if not self.selection.school_selected(org.sourced_id):

@@ -10,7 +10,6 @@ Every transition is a conditional write (store/runs.py), so concurrent API calls
 dispatchers and duplicate SQS deliveries cannot produce two runs or two results.
 """
 
-from datetime import datetime, timezone
 
 from rostersync.ids import new_id
 from rostersync.notify import announce
@@ -18,6 +17,7 @@ from rostersync.store import runs as store
 from rostersync.store.runs import SyncRunModel
 from rostersync.sync import locks
 from rostersync.sync.locks import DistrictNotFound, LockLost, NightAlreadyDispatched, RunInProgress
+from rostersync.times import utc_now
 
 __all__ = [
     "DistrictNotFound",
@@ -52,10 +52,6 @@ class NotApprovable(Exception):
         self.reason = reason
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def start_run(
     district_id: str,
     trigger: str,
@@ -81,7 +77,7 @@ def start_run(
         mode=mode,
         requested_mode=mode,
         status=store.QUEUED,
-        queued_at=utcnow(),
+        queued_at=utc_now(),
         counts=store.normalised_counts(None),
         errors=[],
         error_total=0,
@@ -155,7 +151,7 @@ def approve_run(district_id: str, run_id: str, review: dict | None = None) -> Sy
         raise NotApprovable(
             run.status, "A newer sync has run since; its result replaces this review. Start a new sync instead."
         )
-    approved_at = utcnow()
+    approved_at = utc_now()
     actions = [
         SyncRunModel.status.set(store.QUEUED),
         SyncRunModel.approved_at.set(approved_at),
@@ -211,7 +207,7 @@ def undo_approval(run: SyncRunModel) -> None:
     """The approve message could not be sent: back to needs_review, lock released, so the
     admin can simply approve again."""
     actions = [SyncRunModel.status.set(store.NEEDS_REVIEW), SyncRunModel.approved_at.remove(),
-               SyncRunModel.finished_at.set(utcnow()), SyncRunModel.review.remove()]
+               SyncRunModel.finished_at.set(utc_now()), SyncRunModel.review.remove()]
     if store.update_run(run, actions, (SyncRunModel.status == store.QUEUED) & SyncRunModel.lease_id.does_not_exist()):
         locks.release(run.district_id, run.run_id)
 
@@ -223,7 +219,7 @@ def claim(run: SyncRunModel, lease_id: str) -> bool:
     """Mark the run running for this message (invocations + 1) and heart-beat its lock.
     False when the run is finished or another delivery is working on it right now."""
     now = locks.clock()
-    if not store.claim_run(run, lease_id, now, int(now) + LEASE_SECONDS, utcnow()):
+    if not store.claim_run(run, lease_id, now, int(now) + LEASE_SECONDS, utc_now()):
         return False
     locks.heartbeat(run.district_id, run.run_id)
     return True
@@ -260,7 +256,7 @@ def finish(run: SyncRunModel, lease_id: str, status: str, result) -> bool:
         raise ValueError(status)
     actions = _result_actions(run, result) + [
         SyncRunModel.status.set(status),
-        SyncRunModel.finished_at.set(utcnow()),
+        SyncRunModel.finished_at.set(utc_now()),
         SyncRunModel.lease_id.remove(),
         SyncRunModel.lease_until.remove(),
     ]
@@ -283,12 +279,12 @@ def fail(run: SyncRunModel, failure: str, *, dead_lettered: bool = False) -> boo
     actions = [
         SyncRunModel.status.set(store.FAILED),
         SyncRunModel.failure.set(failure),
-        SyncRunModel.finished_at.set(utcnow()),
+        SyncRunModel.finished_at.set(utc_now()),
         SyncRunModel.lease_id.remove(),
         SyncRunModel.lease_until.remove(),
     ]
     if dead_lettered:
-        actions.append(SyncRunModel.dead_lettered_at.set(utcnow()))
+        actions.append(SyncRunModel.dead_lettered_at.set(utc_now()))
     changed = store.update_run(run, actions, SyncRunModel.status.is_in(*store.ACTIVE_STATUSES))
     if changed:
         locks.release(run.district_id, run.run_id)
@@ -303,7 +299,7 @@ def mark_dead_lettered(run: SyncRunModel, failure: str) -> SyncRunModel:
         fail(run, failure, dead_lettered=True)
     elif run.status == store.FAILED and run.dead_lettered_at is None:
         store.update_run(
-            run, [SyncRunModel.dead_lettered_at.set(utcnow())], (SyncRunModel.status == store.FAILED)
+            run, [SyncRunModel.dead_lettered_at.set(utc_now())], (SyncRunModel.status == store.FAILED)
         )
     return store.get_run(run.district_id, run.run_id) or run
 
