@@ -300,11 +300,12 @@ class SyncEngine:
         except Exception:  # the run is failing anyway; the previous checkpoint stays valid
             logger.exception("could not save the checkpoint of a failing run")
 
-    def _pause(self) -> None:
+    def pause(self) -> None:
+        """Save the checkpoint and stop this invocation (the phases and their helpers call it)."""
         self._save_checkpoint()
         raise Paused()
 
-    def _out_of_time(self) -> bool:
+    def out_of_time(self) -> bool:
         """Time to stop, once this invocation has moved the run forward at least once."""
         return self.pages_this_invocation > 0 and self.time_left() <= 0
 
@@ -407,11 +408,11 @@ class SyncEngine:
             except StopIteration:
                 return
             except OutOfTime:
-                self._pause()  # between pages: the state is whole at the last page handled
+                self.pause()  # between pages: the state is whole at the last page handled
             self._overlap = page.offset < saved  # records seen before are expected here
-            if self._out_of_time():
+            if self.out_of_time():
                 state.offset = page.offset
-                self._pause()
+                self.pause()
             good = []
             for record in page.records:
                 if isinstance(record, BadRecord):
@@ -633,8 +634,8 @@ class SyncEngine:
         state = self.state
         users_in = state.sets["users_in"]
         for number, rows in self.parked.iterate(start=state.offset):
-            if self._out_of_time():
-                self._pause()
+            if self.out_of_time():
+                self.pause()
             items = []
             for fp, item in rows:
                 if users_in.contains_fingerprint(fp):

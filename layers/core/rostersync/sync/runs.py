@@ -254,12 +254,7 @@ def finish(run: SyncRunModel, lease_id: str, status: str, result) -> bool:
     False if this message no longer held the run (taken over): nothing is written then."""
     if status not in store.FINISHED_STATUSES:
         raise ValueError(status)
-    actions = _result_actions(run, result) + [
-        SyncRunModel.status.set(status),
-        SyncRunModel.finished_at.set(utc_now()),
-        SyncRunModel.lease_id.remove(),
-        SyncRunModel.lease_until.remove(),
-    ]
+    actions = _result_actions(run, result) + _ending(status)
     failure = getattr(result, "failure", None)
     actions.append(SyncRunModel.failure.set(failure) if failure else SyncRunModel.failure.remove())
     held = getattr(result, "held_deactivations", None)
@@ -276,13 +271,7 @@ def finish(run: SyncRunModel, lease_id: str, status: str, result) -> bool:
 def fail(run: SyncRunModel, failure: str, *, dead_lettered: bool = False) -> bool:
     """Fail a queued or running run whoever holds its lease (the last delivery gave up, or
     on-call found its message in the dead-letter queue), and release the lock."""
-    actions = [
-        SyncRunModel.status.set(store.FAILED),
-        SyncRunModel.failure.set(failure),
-        SyncRunModel.finished_at.set(utc_now()),
-        SyncRunModel.lease_id.remove(),
-        SyncRunModel.lease_until.remove(),
-    ]
+    actions = _ending(store.FAILED) + [SyncRunModel.failure.set(failure)]
     if dead_lettered:
         actions.append(SyncRunModel.dead_lettered_at.set(utc_now()))
     changed = store.update_run(run, actions, SyncRunModel.status.is_in(*store.ACTIVE_STATUSES))
@@ -302,6 +291,16 @@ def mark_dead_lettered(run: SyncRunModel, failure: str) -> SyncRunModel:
             run, [SyncRunModel.dead_lettered_at.set(utc_now())], (SyncRunModel.status == store.FAILED)
         )
     return store.get_run(run.district_id, run.run_id) or run
+
+
+def _ending(status: str) -> list:
+    """The actions every end of a run takes: its final status, when, and no lease any more."""
+    return [
+        SyncRunModel.status.set(status),
+        SyncRunModel.finished_at.set(utc_now()),
+        SyncRunModel.lease_id.remove(),
+        SyncRunModel.lease_until.remove(),
+    ]
 
 
 def _result_actions(run: SyncRunModel, result) -> list:

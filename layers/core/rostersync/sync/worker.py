@@ -99,9 +99,7 @@ class Slice:
         return self.deadline - time.monotonic()
 
 
-def handle_record(record: SQSRecord, time_left: Callable[[], float]) -> None:
-    if not isinstance(time_left, Slice):
-        time_left = Slice(time_left(), time_left() + SAFETY_SECONDS)
+def handle_record(record: SQSRecord, time_left: Slice) -> None:
     try:
         message = messages.parse(record.body)
     except messages.MalformedMessage as error:
