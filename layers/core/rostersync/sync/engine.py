@@ -267,8 +267,10 @@ class SyncEngine:
         state = RunState(
             mode=mode, plan=plan, started_at=started_at, counts=counts or empty_counts(), error_total=error_total,
             # Tables that held nothing for this district when the run began need no diff
-            # reads and no sweep: a first sync only writes.
-            had_items={table.name: self.roster.has_items(table) for table in self.roster.tables},
+            # reads and no sweep: a first sync only writes. A delta follows a synced district
+            # and reads only what changed: it always diffs (an absent table counts as held).
+            had_items={} if mode == "delta" else {table.name: self.roster.has_items(table)
+                                                  for table in self.roster.tables},
         )
         if mode == "delta":
             state.delta = DeltaState(since=(self.district.last_success_started_at - CURSOR_OVERLAP).isoformat())
@@ -475,6 +477,7 @@ class SyncEngine:
                 change = "updated"
             self._count(record_type, change)
             self.review.saw(record_type, change, item, table.key)
+            item["lastChange"] = change  # what this run did to it, for Roster Changed (not hashed)
             self.store.put(table.name, item)
 
     # ------------------------------------------------------------------ phases both modes share
