@@ -37,3 +37,8 @@ def local_date(instant: datetime, zone: str | None) -> date:
         return instant.astimezone(ZoneInfo(zone)).date() if zone else instant.astimezone(timezone.utc).date()
     except (KeyError, ValueError):  # ZoneInfoNotFoundError is a KeyError
         return instant.astimezone(timezone.utc).date()
+
+
+def iso_z_seconds(instant: datetime) -> str:
+    """`instant` in UTC to the second: 2026-12-01T08:00:00Z (tables and command arguments)."""
+    return instant.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
