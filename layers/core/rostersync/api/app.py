@@ -20,7 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from rostersync.api import (connection, districts, me, provisioning, purge, reference, review, rosters, school_matching,
+from rostersync.api import (app_records, connection, districts, me, provisioning, purge, reference, review, rosters, school_matching,
                             sync_setup, syncs)
 from rostersync.api.auth import authorize_request, request_path
 from rostersync.api.deadline import request_time
@@ -33,7 +33,7 @@ from rostersync.observability import flush_metrics, logger, redaction_scope
 app = APIGatewayHttpResolver(enable_validation=True, debug=False)
 
 for module in (provisioning, districts, connection, school_matching, sync_setup, syncs, rosters, review, purge, me,
-               reference):
+               app_records, reference):
     app.include_router(module.router)
 
 

@@ -36,7 +36,7 @@ TAG = "Rosters"
 
 class UserOut(ResponseModel):
     user_id: str
-    sis_sourced_id: str
+    sis_sourced_id: str | None  # None: an app-made user no sync has linked (api/app_records.py)
     role: str
     given_name: str | None
     family_name: str | None
@@ -46,6 +46,7 @@ class UserOut(ResponseModel):
     school_ids: list[str]
     status: str
     updated_at: datetime | None = None
+    origin: str = "sis"  # app: registered by the app (issue 13), linked to the SIS when sisSourcedId is set
 
 
 class UsersOut(ResponseModel):
@@ -56,7 +57,7 @@ class UsersOut(ResponseModel):
 
 class ClassOut(ResponseModel):
     class_id: str
-    sis_sourced_id: str
+    sis_sourced_id: str | None
     title: str | None
     class_code: str | None
     school_id: str
@@ -64,6 +65,7 @@ class ClassOut(ResponseModel):
     subjects: list[str]
     status: str
     updated_at: datetime | None = None
+    origin: str = "sis"
 
 
 class ClassesOut(ResponseModel):
@@ -109,6 +111,7 @@ def user_out(user: UserModel) -> UserOut:
         school_ids=list(user.school_ids or []),
         status=user.status,
         updated_at=user.updated_at,
+        origin=user.origin or "sis",
     )
 
 
@@ -123,6 +126,7 @@ def class_out(item: ClassModel) -> ClassOut:
         subjects=list(item.subjects or []),
         status=item.status,
         updated_at=item.updated_at,
+        origin=item.origin or "sis",
     )
 
 
