@@ -254,3 +254,75 @@ def post_resolution(district_id: str):
 
 
 __all__ = ["router", "not_found"]
+
+
+class MatchingCountsOut(ResponseModel):
+    linked: int = Field(description="SIS records linked to (or, in a preview, that would link to) an app record")
+    conflicts: int = Field(description="SIS records created separately because the match was not clear")
+    created: int = Field(description="Records created (a preview: would be created), linked ones not included")
+
+
+class MatchingRecordOut(ResponseModel):
+    type: str
+    result: str = Field(description="linked or conflict")
+    sis_sourced_id: str
+    item_id: str = Field(description="linked: the app record's id; conflict: the id the SIS record is created under")
+    name: str | None = None
+    criterion: str | None = Field(default=None, description="linked: identifier, email, username or code")
+    reason: str | None = None
+    message: str | None = None
+    sis_record: dict | None = None
+    candidates: list[dict] | None = None
+
+
+class RunMatchingOut(ResponseModel):
+    run_id: str
+    mode: str
+    status: str
+    counts: dict[str, MatchingCountsOut] = Field(description="teachers, students, classes")
+    records: list[MatchingRecordOut]
+    next_cursor: str | None
+
+
+@router.get("/districts/<district_id>/syncs/<run_id>/matching", **documented(
+    "What a sync's account and class matching did, or a preview's would do",
+    operation_id="getSyncMatching", tag=TAG, response=RunMatchingOut, errors=(400, 401, 403, 404, 422),
+    query=(QueryParameter("limit", "1..200 (default 50)", type="integer", minimum=1, maximum=200),
+           QueryParameter("cursor", "nextCursor of the previous page")),
+    description="Before the first sync, POST sync-config/preview and read this for the preview's run: how many "
+                "SIS records would link to app records, how many would be created, and each conflict with both "
+                "sides. Saving the same configuration, the sync does exactly that."))
+def get_run_matching(district_id: str, run_id: str):
+    import base64
+    import binascii
+
+    from rostersync.store import runs as run_store
+
+    event = router.current_event.raw_event
+    district_for_admin(event, district_id)
+    run = run_store.get_run(district_id, run_id)
+    if run is None:
+        raise not_found("run")
+    query = event.get("queryStringParameters") or {}
+    limit = query_limit(query.get("limit"), 50, 200)
+    after = None
+    if query.get("cursor"):
+        cursor = query["cursor"]
+        try:
+            after = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8")
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            after = None
+        if not after or not after.startswith("match#"):
+            raise bad_request("invalid_cursor", "The cursor is not one this list gave out; start from the first page.")
+    counts, page, next_key = matching_conflicts.run_matching(district_id, run_id, limit, after)
+    run_counts = run_store.normalised_counts(run.counts.as_dict() if hasattr(run.counts, "as_dict") else run.counts)
+    out_counts = {t: MatchingCountsOut(linked=counts.get(t, {}).get("linked", 0),
+                                       conflicts=counts.get(t, {}).get("conflicts", 0),
+                                       created=run_counts[t]["created"]) for t in ("teachers", "students", "classes")}
+    records = [MatchingRecordOut(type=r["type"], result=r["result"], sis_sourced_id=r["sisSourcedId"],
+                                 item_id=r["itemId"], name=r.get("name"), criterion=r.get("criterion"),
+                                 reason=r.get("reason"), message=r.get("message"), sis_record=r.get("sisRecord"),
+                                 candidates=r.get("candidates")) for r in page]
+    next_cursor = base64.urlsafe_b64encode(next_key.encode()).decode().rstrip("=") if next_key else None
+    return respond(RunMatchingOut(run_id=run_id, mode=run.mode, status=run.status, counts=out_counts,
+                                  records=records, next_cursor=next_cursor))

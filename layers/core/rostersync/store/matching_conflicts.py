@@ -15,6 +15,7 @@ from rostersync.settings import get_settings
 from rostersync.store.batch import dynamodb_client
 from rostersync.store.record_links import (
     RecordLinks,
+    decode,
     app_key,
     conflict_key,
     decision_key,
@@ -119,3 +120,31 @@ def resolve(district_id: str, kind: str, sourced_id: str, action: str, app_id: s
     return {"itemId": app_id, "before": before,
             "message": f"From the next sync on, SIS {kind} {sourced_id!r} is app {kind} {app_id}"
                        + (" (the separate copy is deactivated and its enrollments move over)." if sis_copy else ".")}
+
+
+def run_matching(district_id: str, run_id: str, limit: int, after: str | None) -> tuple[dict, list[dict], str | None]:
+    """What a run's matching did (or a preview's would do): counts per type and result, and
+    one page of its records (`match#<type>#<result>#<sourcedId>` in RunRecordsTable)."""
+    from rostersync.store import run_records
+
+    client = _client()
+    spec = {"TableName": run_records.table(), "ConsistentRead": True,
+            "KeyConditionExpression": "runKey = :k AND begins_with(recordKey, :p)",
+            "ExpressionAttributeValues": {":k": {"S": run_records.run_key(district_id, run_id)},
+                                          ":p": {"S": "match#"}}}
+    counts: dict[str, dict[str, int]] = {}
+    page: list[dict] = []
+    more = False
+    for response in client.get_paginator("query").paginate(**spec):
+        for raw in response.get("Items", []):
+            item = decode(raw)
+            by_type = counts.setdefault(item["type"], {"linked": 0, "conflicts": 0})
+            by_type["linked" if item["result"] == "linked" else "conflicts"] += 1
+            if after is not None and item["recordKey"] <= after:
+                continue
+            if len(page) < limit:
+                page.append(item)
+            else:
+                more = True
+    next_key = page[-1]["recordKey"] if more and page else None
+    return counts, page, next_key

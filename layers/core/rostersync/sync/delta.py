@@ -185,7 +185,7 @@ class DeltaPhases:
         items = []
         for sid in sorted(recheck):
             eligible = self._eligible(sid, stored_users)
-            user_id = record_id(district, "user", sid)
+            user_id = engine.matching.item_id("user", sid)
             stored = stored_users.get(sid)
             # An active user had an enrollment that counts after the last sync (the sweep and the
             # delta's finish keep that true); unless one of theirs leaves now, they still have it.

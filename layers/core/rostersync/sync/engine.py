@@ -35,6 +35,7 @@ from rostersync.store.roster_scan import RosterScan, RosterTable
 from rostersync.store.runs import MAX_STORED_ERRORS, RECORD_TYPES
 from rostersync.store.schools import SchoolModel
 from rostersync.sync import mapping, validity
+from rostersync.sync.account_matching import AccountMatching
 from rostersync.sync.checkpoint import CheckpointStore
 from rostersync.sync.delta import DeltaNotEnough, DeltaPhases
 from rostersync.sync.fingerprints import fingerprint
@@ -156,6 +157,8 @@ class SyncEngine:
         self.store = store or BatchStore(max_in_flight=self.tuning.store_in_flight)
         self.checkpoints = CheckpointStore(self.store, self.district_id, self.run_id)
         self.roster = RosterScan(self.store, self.district_id)
+        self.matching = AccountMatching(self)  # app-made records and links (issue 13)
+        self.roster.id_of = self.matching.item_id
         self._client = client
         if client is not None:
             client.set_time_left(time_left)
@@ -281,6 +284,7 @@ class SyncEngine:
             # reads and no sweep: a first sync only writes.
             had_items={table.name: self.roster.has_items(table) for table in self.roster.tables},
         )
+        self.matching.prepare(state)
         if mode == "delta":
             state.delta = DeltaState(since=(self.district.last_success_started_at - CURSOR_OVERLAP).isoformat())
         return state
@@ -360,7 +364,7 @@ class SyncEngine:
     def map(self, record_type: str, build: Callable, record, *args) -> dict | None:
         """mapping's item for `record`, or None when it cannot be stored (refused and kept)."""
         try:
-            return build(self.district_id, record, *args)
+            return self.matching.builder(build)(self.district_id, record, *args)
         except validity.Refused as refused:
             self._refuse(record_type, record, refused.code, refused.message)
             return None
@@ -469,6 +473,7 @@ class SyncEngine:
         """Write the items that are new or changed; count each as created, updated or unchanged."""
         if not items:
             return
+        self.matching.before_apply(table, items, type_of)
         stored_by_key = {}
         if self.state.had_items.get(table.name, True):
             stored = self.roster.by_keys(table, [item[table.key] for item in items],
@@ -563,6 +568,7 @@ class SyncEngine:
                     continue
                 state.sets["classes_in"].add(cls.sourced_id)
                 items.append(item)
+            self.matching.match_classes(items)
             self.apply(self.roster.classes, items, lambda item: "classes")
             state.grades, state.subjects = sorted(grades), sorted(subjects)
 
@@ -589,13 +595,15 @@ class SyncEngine:
             del item["updatedAt"]  # stamped when written
             rows.append((fingerprint(user.sourced_id), item))
             parked.append(user)
+        self.matching.match_users([item for _fp, item in rows])
         self.parked.add_many(rows)
         return parked
 
     def park_fetched_user(self, user) -> dict | None:
         """Park one user fetched on its own (a delta's); its item, or None when refused."""
         try:
-            item = mapping.user_item(self.district_id, user, self._user_schools(user), self.run_id, self.now)
+            item = self.matching.builder(mapping.user_item)(self.district_id, user, self._user_schools(user),
+                                                            self.run_id, self.now)
         except validity.Refused:
             self.keep("user", user.sourced_id)
             return None
@@ -673,12 +681,15 @@ class SyncEngine:
                 return False
             return i["sisSourcedId"] not in sets["enrollments_in"] or i["userSourcedId"] not in sets["users_in"]
 
+        superseded = self.matching.superseded  # copies an admin's link replaced (issue 13)
         plan = (
             (roster.classes, lambda i: "classes",
-             lambda i: i["sisSourcedId"] not in sets["classes_in"] and not kept("class", i["sisSourcedId"])),
+             lambda i: (i["sisSourcedId"] not in sets["classes_in"] and not kept("class", i["sisSourcedId"]))
+             or superseded(i["classId"])),
             (roster.enrollments, lambda i: "enrollments", enrollment_goes),
             (roster.users, user_type,
-             lambda i: i["sisSourcedId"] not in sets["users_in"] and not kept("user", i["sisSourcedId"])),
+             lambda i: (i["sisSourcedId"] not in sets["users_in"] and not kept("user", i["sisSourcedId"]))
+             or superseded(i["userId"])),
             (roster.schools, lambda i: "schools",
              lambda i: i.get("origin") == "sis" and not kept("school", i.get("sisSourcedId"))
              and (i.get("sisSourcedId") not in sets["schools_in"] or i.get("sisSourcedId") in matched)),
@@ -691,6 +702,8 @@ class SyncEngine:
         for table, type_of, goes in self._sweep_plan():
             for page in self.roster.active_items(table):
                 for item in page:
+                    if table.kind != "school" and not item.get("sisSourcedId"):
+                        continue  # an app-made record no sync has linked: never the sync's to deactivate
                     record_type = type_of(item)
                     active[record_type] = active.get(record_type, 0) + 1
                     if goes(item):
@@ -704,7 +717,8 @@ class SyncEngine:
             if not overflow:
                 return held_items
             return ((table, type_of(item), item) for table, type_of, goes in self._sweep_plan()
-                    for page in self.roster.active_items(table) for item in page if goes(item))
+                    for page in self.roster.active_items(table) for item in page
+                    if (table.kind == "school" or item.get("sisSourcedId")) and goes(item))
 
         return self.hold_or_deactivate(active, leaving, items)
 

@@ -75,9 +75,11 @@ def class_item(district_id: str, cls, school_id: str, subjects: tuple[str, ...],
 _reference_id = lru_cache(maxsize=16384)(record_id)
 
 
-def enrollment_item(district_id: str, enrollment, run_id: str, now: datetime) -> dict:
-    class_id = _reference_id(district_id, "class", enrollment.class_id)
-    user_id = _reference_id(district_id, "user", enrollment.user_id)
+def enrollment_item(district_id: str, enrollment, run_id: str, now: datetime, ids=None) -> dict:
+    """`ids(district, kind, sourcedId)`: the class's and user's stored ids (linked ones differ)."""
+    ids = ids or _reference_id
+    class_id = ids(district_id, "class", enrollment.class_id)
+    user_id = ids(district_id, "user", enrollment.user_id)
     fields = {
         "sisSourcedId": enrollment.sourced_id,
         "classId": class_id,

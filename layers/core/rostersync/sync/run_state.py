@@ -22,7 +22,10 @@ SETS = ("schools_all", "schools_in", "classes_all", "classes_in", "users_all", "
         "enrollments_all", "enrollments_in",
         # "kind:sourcedId" of records the SIS listed but this run could not use (bad records, and
         # what depends on them): their stored copies are kept, never deactivated
-        "kept")
+        "kept",
+        # issue 13 (sync/account_matching.py): sourcedIds stored under an app record's id, and the
+        # ids of separate copies an admin's link replaced (the sweep deactivates them)
+        "linked_users", "linked_classes", "superseded")
 
 
 def empty_counts() -> dict:
@@ -116,6 +119,7 @@ class RunState:
     approved: bool = False
     held: dict | None = None
     delta: DeltaState | None = None
+    matching: dict = field(default_factory=dict)  # {"users", "classes"}: the district has app records to match
     sets: dict[str, FingerprintSet] = field(default_factory=lambda: {name: FingerprintSet() for name in SETS})
 
     @property
@@ -133,7 +137,7 @@ class RunState:
             "matchedSchools": self.matched_schools, "appMatches": self.app_matches,
             "courseSubjects": self.course_subjects, "grades": self.grades, "subjects": self.subjects,
             "hadItems": self.had_items, "parked": self.parked, "approved": self.approved, "held": self.held,
-            "delta": None if self.delta is None else self.delta.to_json(),
+            "delta": None if self.delta is None else self.delta.to_json(), "matching": self.matching,
         }
 
     @classmethod
@@ -146,5 +150,6 @@ class RunState:
             course_subjects=data["courseSubjects"], grades=data["grades"], subjects=data["subjects"],
             had_items=data["hadItems"], parked=data["parked"], approved=data["approved"], held=data["held"],
             delta=None if data["delta"] is None else DeltaState.from_json(data["delta"]),
+            matching=data.get("matching") or {},
             sets={name: sets.get(name) or FingerprintSet() for name in SETS},
         )
