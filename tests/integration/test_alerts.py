@@ -98,8 +98,8 @@ def test_a_good_night_tells_the_app_what_changed_and_nobody_is_emailed(domain, d
     assert by_type["user"] == counts["teachers"]["created"] + counts["students"]["created"]
     assert by_type["class"] == counts["classes"]["created"]
     assert by_type["enrollment"] == counts["enrollments"]["created"]
-    assert by_type["school"] == counts["schools"]["created"] and all(
-        c["change"] == "created" for c in changes if c["type"] == "school")
+    assert by_type["school"] == counts["schools"]["created"]
+    assert {c["change"] for c in changes} == {"created"}  # a first sync creates everything
     assert outbox(domain, district.id) == []
     connection = health(domain, district.id)
     assert connection.health == "ok" and connection.last_ok_at is not None and connection.last_error is None
@@ -107,6 +107,18 @@ def test_a_good_night_tells_the_app_what_changed_and_nobody_is_emailed(domain, d
     # A night without changes: one Sync Succeeded more, no Roster Changed.
     assert run_to_end(domain, district.id).status == "succeeded"
     assert kinds(kept(domain, district.id)) == {"Sync Succeeded": 2, "Roster Changed": len(chunks)}
+
+    # A day of SIS changes: each record says whether the night created, updated or deactivated it.
+    district.sis.advance_day()
+    night = run_to_end(domain, district.id)
+    changed = [change for c in kept(domain, district.id)["Roster Changed"] if c["runId"] == night.run_id
+               for change in c["changes"]]
+    for kind, types in (("user", ("teachers", "students")), ("class", ("classes",)),
+                        ("enrollment", ("enrollments",))):
+        for verb in ("created", "updated", "deactivated"):
+            said = sum(1 for c in changed if c["type"] == kind and c["change"] == verb)
+            assert said == sum(night.counts[t][verb] for t in types), (kind, verb)
+    assert any(c["change"] == "updated" for c in changed)
 
 
 def test_roster_changed_is_chunked_under_the_entry_size(domain, district, monkeypatch):

@@ -11,7 +11,7 @@ from rostersync.notify.schemas import SCHEMAS
 
 
 def changes(n: int):
-    return ({"type": "enrollment", "id": f"{i:036d}", "change": "upserted"} for i in range(n))
+    return ({"type": "enrollment", "id": f"{i:036d}", "change": "updated"} for i in range(n))
 
 
 @pytest.mark.parametrize("n", [0, 1, 37, 1000])

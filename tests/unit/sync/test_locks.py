@@ -112,10 +112,14 @@ def test_a_stale_lock_is_taken_over_and_its_run_failed(domain, monkeypatch):
         domain.runs.start_run(district.district_id, "manual", "full")
     # Past the lock's expiry with no heartbeat: taken over.
     monkeypatch.setattr(domain.locks, "clock", lambda: real_clock() + domain.locks.RUNNING_LOCK_SECONDS + 5)
+    announced = []
+    monkeypatch.setattr(domain.runs.announce, "run_failed", lambda run, failure: announced.append((run.run_id, failure)))
     fresh = domain.runs.start_run(district.district_id, "manual", "full")
     old = domain.store.get_run(district.district_id, stale.run_id)
     assert old.status == "failed"
     assert old.failure == domain.locks.WORKER_STOPPED
+    # Its contacts and the app hear of it like any failed run's (events, email).
+    assert announced == [(stale.run_id, domain.locks.WORKER_STOPPED)]
     assert old.finished_at is not None
     assert domain.store.get_district(district.district_id).active_run_id == fresh.run_id
     # The old worker wakes up: its heartbeat and its finish are refused, the new lock stays.

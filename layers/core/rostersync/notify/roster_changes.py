@@ -8,8 +8,8 @@ time under the same run id: that pass (changeSet "approval") takes only what was
 after the approval, so nothing is announced twice.
 
 Each change is {type: school|user|class|enrollment, id, change}; change is `deactivated` for
-items left inactive, `created` for schools created by the run, and otherwise `upserted` (a
-stored item does not say whether the run created or updated it: read it to know its state).
+items left inactive, otherwise `created` or `updated` as the engine wrote it (`lastChange` on
+the item; schools by their createdAt; an item written before lastChange existed says `updated`).
 Changes go out in chunks under EventBridge's entry size, streamed with one chunk held back so
 the last one can say so: every chunk has the run id, changeSet, sequence (from 1) and last;
 the last one also has total (how many chunks), so a consumer knows when it has them all.
@@ -55,7 +55,7 @@ def changes(client, district_id: str, run_id: str, counts: dict, run_started: da
         query = {
             "TableName": getattr(settings, table_setting),
             "KeyConditionExpression": "districtId = :d",
-            "ProjectionExpression": "#k, #s, updatedAt, createdAt",
+            "ProjectionExpression": "#k, #s, updatedAt, createdAt, lastChange",
             "ExpressionAttributeNames": {"#k": key, "#s": "status"},
             "ExpressionAttributeValues": {":d": {"S": district_id}},
         }
@@ -72,10 +72,11 @@ def changes(client, district_id: str, run_id: str, counts: dict, run_started: da
                     continue  # written before the approval: announced by the run's first pass
                 if item.get("status", {}).get("S") == INACTIVE:
                     change = "deactivated"
-                elif change_type == "school" and (_time(item.get("createdAt")) or run_started) >= run_started:
-                    change = "created"
+                elif change_type == "school":
+                    created = (_time(item.get("createdAt")) or run_started) >= run_started
+                    change = "created" if created else "updated"
                 else:
-                    change = "upserted"
+                    change = "created" if item.get("lastChange", {}).get("S") == "created" else "updated"
                 yield {"type": change_type, "id": item[key]["S"], "change": change}
 
 

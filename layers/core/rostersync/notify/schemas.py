@@ -82,7 +82,7 @@ SCHEMAS: dict[str, dict] = {
             "changes": {"type": "array", "items": {
                 "type": "object",
                 "properties": {"type": {"enum": ["school", "user", "class", "enrollment"]}, "id": _ID,
-                               "change": {"enum": ["created", "upserted", "deactivated"]}},
+                               "change": {"enum": ["created", "updated", "deactivated"]}},
                 "required": ["type", "id", "change"], "additionalProperties": False}},
         },
         "required": ["districtId", "runId", "changeSet", "sequence", "last", "changes"],

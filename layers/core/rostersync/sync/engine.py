@@ -494,6 +494,7 @@ class SyncEngine:
                 change = "updated"
             self._count(record_type, change)
             self.review.saw(record_type, change, item, table.key)
+            item["lastChange"] = change  # what this run did to it, for Roster Changed (not hashed)
             self.store.put(table.name, item)
 
     # ------------------------------------------------------------------ phases both modes share

@@ -77,9 +77,10 @@ def observe(district) -> ObservedLock:
     return ObservedLock(holder, expires_at, WORKER_STOPPED)
 
 
-def take(district_id: str, write: Callable[[object, ObservedLock], None], night: str | None = None) -> None:
+def take(district_id: str, write: Callable[[object, ObservedLock], None], night: str | None = None) -> ObservedLock:
     """Read the district, check the lock (and the night), and let `write` make its
-    conditional transaction; re-read and retry when someone else wrote in between."""
+    conditional transaction; re-read and retry when someone else wrote in between.
+    Returns what was taken over (its `stale_failure` is set when a stopped run was failed)."""
     for _ in range(_ATTEMPTS):
         district = store.get_district(district_id)
         if district is None:
@@ -89,7 +90,7 @@ def take(district_id: str, write: Callable[[object, ObservedLock], None], night:
         observed = observe(district)
         try:
             write(district, observed)
-            return
+            return observed
         except store.LockTaken:
             continue  # the district changed under us: look again
     # Still contended after several rounds: someone else is busy with this district.

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from rostersync.ids import new_id
 from rostersync.notify import announce
+from rostersync.observability import logger
 from rostersync.store import runs as store
 from rostersync.store.runs import SyncRunModel
 from rostersync.sync import locks
@@ -101,7 +102,7 @@ def start_run(
             replay_of=replay_of,
         )
 
-    locks.take(district_id, write, night=night_text)
+    _announce_taken_over(district_id, locks.take(district_id, write, night=night_text))
     return run
 
 
@@ -178,7 +179,7 @@ def approve_run(district_id: str, run_id: str, review: dict | None = None) -> Sy
         )
 
     try:
-        locks.take(district_id, write)
+        _announce_taken_over(district_id, locks.take(district_id, write))
     except RunInProgress:
         fresh = store.get_run(district_id, run_id)
         if fresh is not None and fresh.status != store.NEEDS_REVIEW:
@@ -275,6 +276,20 @@ def finish(run: SyncRunModel, lease_id: str, status: str, result) -> bool:
         return False
     locks.release(run.district_id, run.run_id)
     return True
+
+
+def _announce_taken_over(district_id: str, observed: locks.ObservedLock) -> None:
+    """A run whose worker stopped was failed by the transaction that took its lock: tell
+    its contacts and the app as for any failed run (never raises)."""
+    if observed.stale_failure is None or observed.holder is None:
+        return
+    try:
+        stopped = store.get_run(district_id, observed.holder)
+    except Exception:  # the new run exists and holds the lock: do not fail its start over a read
+        logger.exception("could not read a taken-over run to announce its failure")
+        return
+    if stopped is not None and stopped.status == store.FAILED:
+        announce.run_failed(stopped, observed.stale_failure)
 
 
 def fail(run: SyncRunModel, failure: str, *, dead_lettered: bool = False) -> bool:
