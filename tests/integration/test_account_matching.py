@@ -6,14 +6,16 @@ conflict with) is decided here from the values the test registered, independentl
 engine's matching code.
 """
 
-import pytest
+from datetime import UTC
 
+import pytest
 from rostersync.ids import record_id
 from rostersync.store import app_records, matching_conflicts
 from rostersync.store.batch import dynamodb_client
 from rostersync.store.record_links import RecordLinks
 from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel
 from rostersync.sync.engine import Outcome
+
 from tests.fixtures.roster_oracle import expected_roster
 from tests.integration.test_sync_engine import sync
 
@@ -159,13 +161,14 @@ def test_app_classes_link_by_class_code_in_the_same_school(sandbox_sis, connecte
                      key=lambda c: c["sourcedId"])
     district = connected_district(sandbox_sis)
     # The SIS schools become schools of origin sis under record_id: an app class names that id.
-    school_of = lambda c: record_id(district, "school", c["school"]["sourcedId"])  # noqa: E731
+    school_of = lambda c: record_id(district, "school", c["school"]["sourcedId"])
+    from datetime import datetime
+
     from rostersync.store.schools import SchoolModel
-    from datetime import datetime, timezone
 
     for c in classes[:2]:
         SchoolModel(district, school_of(c), name="S", origin="app", status="active",
-                    created_at=datetime.now(timezone.utc), sis_sourced_id=c["school"]["sourcedId"]).save() \
+                    created_at=datetime.now(UTC), sis_sourced_id=c["school"]["sourcedId"]).save() \
             if SchoolModel.count(district, SchoolModel.school_id == school_of(c)) == 0 else None
     app_records.register_classes(district, [
         {"classId": "app-class-1", "title": "Whatever", "schoolId": school_of(classes[0]),
@@ -186,6 +189,7 @@ def test_a_preview_says_what_matching_would_do_and_writes_nothing(clean_aws, mat
 
     from rostersync.store import runs as store
     from rostersync.sync import worker
+
     from tests.integration.test_review import Admin, config_body, work
 
     m = matched_district

@@ -16,7 +16,13 @@ from pydantic import Field, StringConstraints
 
 from rostersync import audit
 from rostersync.api.auth import district_for_admin
-from rostersync.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
+from rostersync.api.errors import (
+    ApiError,
+    bad_request,
+    conflict,
+    not_found,
+    unprocessable,
+)
 from rostersync.api.models import Id, Identifier, Name, RequestModel, ResponseModel
 from rostersync.api.openapi import QueryParameter, documented
 from rostersync.api.validation import query_limit, read_body, respond
@@ -253,7 +259,7 @@ def post_resolution(district_id: str):
                                  item_id=result["itemId"], message=result["message"]))
 
 
-__all__ = ["router", "not_found"]
+__all__ = ["not_found", "router"]
 
 
 class MatchingCountsOut(ResponseModel):

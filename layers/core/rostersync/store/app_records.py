@@ -13,13 +13,18 @@ import json
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rostersync.ids import new_id
 from rostersync.settings import get_settings
 from rostersync.store.batch import BatchStore
 from rostersync.store.change_keys import RosterStamper
-from rostersync.store.record_links import RecordLinks, class_match_keys, match_key, user_match_keys
+from rostersync.store.record_links import (
+    RecordLinks,
+    class_match_keys,
+    match_key,
+    user_match_keys,
+)
 from rostersync.store.roster import ACTIVE, index_key
 
 APP = "app"
@@ -95,7 +100,7 @@ def _register(district_id: str, records: list[dict], *, table: str, key: str, pr
             if before.get("sisSourcedId"):
                 raise RegistrationRefused("linked_to_sis", f"{key} {record[key]} is linked to SIS record "
                                           f"{before['sisSourcedId']!r}; the sync keeps it up to date now.")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         items, added, removed, results = [], [], [], []
         for record in records:
             values = {name: record.get(name) for name in fields}

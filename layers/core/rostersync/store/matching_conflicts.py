@@ -15,10 +15,10 @@ from rostersync.settings import get_settings
 from rostersync.store.batch import dynamodb_client
 from rostersync.store.record_links import (
     RecordLinks,
-    decode,
     app_key,
     conflict_key,
     decision_key,
+    decode,
     now_text,
     sis_key,
 )

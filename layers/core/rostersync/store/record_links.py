@@ -18,7 +18,7 @@ about to create; nothing here grows with the district in one item.
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rostersync.settings import get_settings
 from rostersync.store.batch import BatchStore
@@ -94,7 +94,7 @@ def decode(item: dict) -> dict:
 
 
 def now_text() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 class RecordLinks:
