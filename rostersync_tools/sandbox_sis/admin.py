@@ -12,6 +12,11 @@
   POST /_admin/withdraw        {"role": "student"|"teacher", "share": 0..1} -> {"removed": n, "enrollmentsRemoved": m}
                                hard-deletes that share of the role's users and their enrollments
                                (a mass withdrawal: the next full sync is held as needs_review)
+  POST /_admin/rekey           {"share": 0..1, "role": "student"|"teacher"|null, "classes": bool?, "prefix": "rk-"}
+                               -> {"users": n, "classes": m, "enrollments": k}: that share of the users (of
+                               the role, or all) and, with classes (default: when no role), of the classes
+                               get new sourcedIds (prefix + old), as do the enrollments that name them (an
+                               SIS migration; issue 13)
 """
 
 import json
@@ -31,6 +36,7 @@ ROUTES = {
     ("GET", "/_admin/stats"): "stats",
     ("POST", "/_admin/stats/reset"): "reset_stats",
     ("POST", "/_admin/withdraw"): "withdraw",
+    ("POST", "/_admin/rekey"): "rekey",
 }
 
 
@@ -99,6 +105,22 @@ def _withdraw(app, payload):
     return app.withdraw(role, float(share))
 
 
+def _rekey(app, payload):
+    unknown = sorted(set(payload) - {"role", "share", "classes", "prefix"})
+    if unknown:
+        raise ValueError(f"unknown fields: {', '.join(unknown)}")
+    role, share = payload.get("role"), payload.get("share", 1.0)
+    if role not in (None, "student", "teacher"):
+        raise ValueError("role must be student, teacher or null (every user)")
+    if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 < share <= 1:
+        raise ValueError("share must be a number above 0 and at most 1")
+    classes = payload.get("classes", role is None)
+    prefix = payload.get("prefix", "rk-")
+    if not isinstance(classes, bool) or not isinstance(prefix, str) or not prefix:
+        raise ValueError("classes is true or false; prefix a non-empty text")
+    return app.rekey(float(share), role, classes, prefix)
+
+
 ACTIONS = {
     "index": _index,
     "state": lambda app, payload: app.state(),
@@ -111,4 +133,5 @@ ACTIONS = {
     "stats": lambda app, payload: app.stats.as_dict(),
     "reset_stats": _reset_stats,
     "withdraw": _withdraw,
+    "rekey": _rekey,
 }
