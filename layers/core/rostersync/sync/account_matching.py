@@ -48,7 +48,7 @@ from rostersync.sync import mapping
 
 MARK = "_match"  # what matching decided, carried on an item until it is written (never stored)
 CACHE_ITEMS = 50_000
-LINKED_SET = {"user": "linked_users", "class": "linked_classes"}
+LINKED_SET = {"user": "linked_users", "class": "linked_classes", "enrollment": "linked_enrollments"}
 MATCH = "match"
 USER_FIELDS_SHOWN = ("givenName", "familyName", "role", "email", "username", "identifier")
 
@@ -83,7 +83,7 @@ class AccountMatching:
     def prepare(self, state) -> None:
         """Read the district's links into the new run's state (fingerprints only)."""
         links = self.links
-        for kind, set_name in LINKED_SET.items():
+        for kind, set_name in LINKED_SET.items():  # enrollments only ever link by a re-key
             prefix = sis_key(kind, "")
             for page in links.query_prefix(prefix, projection=["linkKey", "replaces"]):
                 for item in page:
@@ -120,6 +120,11 @@ class AccountMatching:
             if link is not None:
                 self._remember(kind, sid, link["itemId"], link.get("origin"))
 
+    def remember_link(self, kind: str, sourced_id: str, item_id: str, origin: str | None) -> None:
+        """A link made in this run (sync/rekeys.py): the run's ids follow it from now on."""
+        self.state.sets[LINKED_SET[kind]].add(sourced_id)
+        self._remember(kind, sourced_id, item_id, origin)
+
     def _remember(self, kind: str, sourced_id: str, item_id: str, origin: str | None) -> None:
         self._ids[(kind, sourced_id)] = (item_id, origin)
         self._ids.move_to_end((kind, sourced_id))
@@ -128,10 +133,12 @@ class AccountMatching:
 
     def builder(self, build: Callable) -> Callable:
         """mapping's builder, giving linked records their stored ids (engine.map calls it)."""
-        if not (self.state.sets["linked_users"] or self.state.sets["linked_classes"]):
+        sets = self.state.sets
+        if not (sets["linked_users"] or sets["linked_classes"] or sets["linked_enrollments"]):
             return build
         if build is mapping.enrollment_item:
-            return partial(build, ids=lambda _district, kind, sid: self.item_id(kind, sid))
+            return partial(self._relinked, partial(build, ids=lambda _district, kind, sid: self.item_id(kind, sid)),
+                           "enrollment", "enrollmentId")
         if build is mapping.user_item:
             return partial(self._relinked, build, "user", "userId")
         if build is mapping.class_item:
@@ -142,7 +149,7 @@ class AccountMatching:
         item = build(district_id, record, *args)
         item_id, origin = self._resolved(kind, record.sourced_id)
         item[key] = item_id
-        if origin:
+        if origin == "app":
             item["origin"] = origin
         return item
 
@@ -260,9 +267,16 @@ class AccountMatching:
     def before_apply(self, table, items: list[dict], type_of: Callable[[dict], str]) -> None:
         """Report what matching decided for the items about to be written (markers removed)."""
         engine = self.engine
+        relink = {"user": "userId", "class": "classId"}.get(table.kind)
         for item in items:
             mark = item.pop(MARK, None)
             if mark is None:
+                if relink is not None and item.get("sisSourcedId"):
+                    # linked after the item was mapped (a re-key paired at the end of its phase)
+                    item_id, origin = self._resolved(table.kind, item["sisSourcedId"])
+                    item[relink] = item_id
+                    if origin == "app":
+                        item["origin"] = origin
                 continue
             record_type = type_of(item)
             kind = "user" if table.kind == "user" else "class"
@@ -276,20 +290,20 @@ class AccountMatching:
             else:
                 record.update({"reason": mark["reason"], "message": mark["message"], "sisRecord": mark["sisRecord"],
                                "candidates": mark["candidates"]})
-                self._report(record_type, sid, mark["message"])
+                self.report_run(record_type, "match_conflict", mark["message"], sid)
                 if not self.preview:
                     self.links.put(conflict_item(kind, sid, reason=mark["reason"], message=mark["message"],
                                                  sis_record=mark["sisRecord"], candidates=mark["candidates"],
                                                  sis_item_id=item_id, run_id=engine.run_id))
             engine.store.put(run_records.table(), record)
 
-    def _report(self, record_type: str, sourced_id: str, message: str) -> None:
-        """On the run's errors (in words), without counting the record as skipped: it is created."""
+    def report_run(self, record_type: str, code: str, message: str, sourced_id: str | None = None) -> None:
+        """On the run's errors (in words), without counting a record as skipped: it is written."""
         engine = self.engine
         from rostersync.store.runs import MAX_STORED_ERRORS
 
         engine.state.error_total += 1
         if len(engine.errors) < MAX_STORED_ERRORS:
-            engine.errors.append({"type": record_type, "sisSourcedId": sourced_id[:255], "code": "match_conflict",
-                                  "message": message[:500]})
+            engine.errors.append({"type": record_type, "sisSourcedId": sourced_id[:255] if sourced_id else None,
+                                  "code": code, "message": message[:500]})
 

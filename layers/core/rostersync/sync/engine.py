@@ -36,6 +36,7 @@ from rostersync.store.runs import MAX_STORED_ERRORS, RECORD_TYPES
 from rostersync.store.schools import SchoolModel
 from rostersync.sync import mapping, validity
 from rostersync.sync.account_matching import AccountMatching
+from rostersync.sync.rekeys import Rekeys
 from rostersync.sync.checkpoint import CheckpointStore
 from rostersync.sync.delta import DeltaNotEnough, DeltaPhases
 from rostersync.sync.fingerprints import fingerprint
@@ -159,6 +160,7 @@ class SyncEngine:
         self.roster = RosterScan(self.store, self.district_id)
         self.matching = AccountMatching(self)  # app-made records and links (issue 13)
         self.roster.id_of = self.matching.item_id
+        self.rekeys = Rekeys(self)  # SIS records under new sourcedIds keep their ids (issue 13)
         self._client = client
         if client is not None:
             client.set_time_left(time_left)
@@ -570,8 +572,10 @@ class SyncEngine:
                 state.sets["classes_in"].add(cls.sourced_id)
                 items.append(item)
             self.matching.match_classes(items)
+            items = self.rekeys.hold_back_classes(items)
             self.apply(self.roster.classes, items, lambda item: "classes")
             state.grades, state.subjects = sorted(grades), sorted(subjects)
+        self.rekeys.pair("class")
 
     def _phase_users(self):
         if self.state.offset == 0:
@@ -579,6 +583,7 @@ class SyncEngine:
         for page in self.pages("users", "students"):
             self.park_users(page)
             self.parked.flush()
+        self.rekeys.pair("user")  # the whole collection is read: the old sourcedIds that are gone
 
     def park_users(self, page) -> list:
         """Park the eligible users of a page (first sight only); returns the users parked."""
@@ -597,6 +602,7 @@ class SyncEngine:
             rows.append((fingerprint(user.sourced_id), item))
             parked.append(user)
         self.matching.match_users([item for _fp, item in rows])
+        self.rekeys.look_for_users([item for _fp, item in rows])
         self.parked.add_many(rows)
         return parked
 
@@ -649,6 +655,7 @@ class SyncEngine:
                 sets["enrollments_in"].add(enrollment.sourced_id)
                 sets["users_in"].add_fingerprint(user_fp)
                 items.append(item)
+            self.rekeys.pair_enrollments(items)
             self.apply(self.roster.enrollments, items, lambda item: "enrollments")
 
     def _phase_write_users(self):
@@ -730,6 +737,7 @@ class SyncEngine:
         run's guard allows (and the run was not approved), else deactivated now."""
         state = self.state
         if not state.approved:
+            self.rekeys.summary(leaving)
             held = self._guard(active, leaving) or self.review.hold_everything(leaving)
             if held and state.mode == PREVIEW:
                 self.review.would_hold(held)  # what the sync would hold; the preview counts on

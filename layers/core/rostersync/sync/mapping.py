@@ -53,7 +53,19 @@ def user_item(district_id: str, user, school_ids: list[str], run_id: str, now: d
     if user.role == "teacher" and user.email:
         # The ByEmail index: a signed-in teacher is linked to their synced record by email (api/me.py).
         item["districtEmail"] = index_key(district_id, user.email.strip().lower())
+    identity = identity_key(user.identifier, user.email)
+    if identity:  # the ByIdentity index: the same person under a new sourcedId (sync/rekeys.py)
+        item["districtIdentity"] = index_key(district_id, identity)
     return _stamp(item, fields, run_id, now, user.status)
+
+
+def identity_key(identifier: str | None, email: str | None) -> str | None:
+    """A person's identity across SIS ids: the identifier, else the email (case and spaces ignored)."""
+    for kind, value in (("id", identifier), ("email", email)):
+        text = " ".join(str(value or "").split()).casefold()
+        if text:
+            return f"{kind}:{text[:400]}"
+    return None
 
 
 def class_item(district_id: str, cls, school_id: str, subjects: tuple[str, ...], run_id: str, now: datetime) -> dict:

@@ -25,7 +25,9 @@ SETS = ("schools_all", "schools_in", "classes_all", "classes_in", "users_all", "
         "kept",
         # issue 13 (sync/account_matching.py): sourcedIds stored under an app record's id, and the
         # ids of separate copies an admin's link replaced (the sweep deactivates them)
-        "linked_users", "linked_classes", "superseded")
+        "linked_users", "linked_classes", "linked_enrollments", "superseded",
+        # users and classes re-keyed in this run (sync/rekeys.py): their enrollments are paired too
+        "rekeyed_users", "rekeyed_classes")
 
 
 def empty_counts() -> dict:
