@@ -76,7 +76,7 @@ def worker_memory_mb() -> int:
 def connect_district(sis, name: str) -> str:
     """A connected district with a sync configuration selecting everything (as tests/fixtures do)."""
     from rostersync.ids import new_id
-    from rostersync.secrets import put_client_secret
+    from rostersync.sis_secrets import put_client_secret
     from rostersync.store.districts import DistrictModel, SisConnection, SyncConfig
 
     now = datetime.now(timezone.utc)

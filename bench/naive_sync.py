@@ -21,7 +21,7 @@ import boto3
 import requests
 
 from rostersync.oneroster.records import BadRecord, parse_records
-from rostersync.secrets import get_client_secret
+from rostersync.sis_secrets import get_client_secret
 from rostersync.settings import get_settings
 from rostersync.store.codec import to_item
 from rostersync.store.districts import DistrictModel

@@ -55,27 +55,27 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # elsewhere: the best there is
 
 
-def count_calls(client) -> Counter:
-    """DynamoDB API calls made through `client`, by operation, and the most BatchWriteItem
-    requests seen in flight at once ("maxWritesInFlight"), from botocore's event hooks."""
-    calls: Counter = Counter()
-    lock, in_flight = threading.Lock(), [0]
+class DynamoDbCalls:
+    """DynamoDB API calls a BatchStore made, by operation: the batches its wire sent (with the
+    most BatchWriteItem requests in flight at once, "maxWritesInFlight") and every other call
+    through its boto3 client, counted by botocore's event hooks."""
 
-    def before_call(model, **_):
-        with lock:
-            calls[model.name] += 1
-            if model.name == "BatchWriteItem":
-                in_flight[0] += 1
-                calls["maxWritesInFlight"] = max(calls["maxWritesInFlight"], in_flight[0])
+    def __init__(self, store):
+        self.wire_calls = store.batch_client.calls
+        self.client_calls: Counter = Counter()
+        lock = threading.Lock()
 
-    def after_call(model, **_):
-        if model.name == "BatchWriteItem":
+        def before_call(model, **_):
             with lock:
-                in_flight[0] -= 1
+                self.client_calls[model.name] += 1
 
-    client.meta.events.register("before-call.dynamodb", before_call)
-    client.meta.events.register("after-call.dynamodb", after_call)
-    return calls
+        store.client.meta.events.register("before-call.dynamodb", before_call)
+
+    def as_dict(self) -> dict:
+        return dict(self.client_calls + self.wire_calls)
+
+    def __getitem__(self, name: str) -> int:
+        return (self.client_calls + self.wire_calls)[name]
 
 
 def tuning():
@@ -91,7 +91,7 @@ def task_sync(args: dict) -> dict:
 
     # The engine would build exactly this store; built here so its counters can be read.
     store = BatchStore(max_in_flight=tuning().store_in_flight)
-    calls = count_calls(store.client)
+    calls = DynamoDbCalls(store)
     invocations, result, phases = 0, None, {}
     while result is None or result.outcome == Outcome.CONTINUE:
         invocations += 1
@@ -103,23 +103,17 @@ def task_sync(args: dict) -> dict:
     return {"outcome": str(result.outcome), "mode": result.mode, "failure": result.failure,
             "invocations": invocations, "counts": result.counts, "errors": result.error_total,
             "items_written": store.items_written, "write_requests": store.write_requests,
-            "get_requests": store.get_requests, "dynamodb_calls": dict(calls), "phases_s": phases}
+            "get_requests": store.get_requests, "dynamodb_calls": calls.as_dict(), "phases_s": phases}
 
 
 def _client_for(district_id: str):
-    """The OneRoster client exactly as the engine builds it (SyncEngine.client)."""
-    from rostersync.oneroster import ConnectionSettings, OneRosterClient
-    from rostersync.secrets import get_client_secret
-    from rostersync.settings import get_settings
+    """The OneRoster client as the engine opens it (rostersync.sis_access, the engine's tuning)."""
+    from rostersync import sis_access
     from rostersync.store.districts import DistrictModel
 
-    connection = DistrictModel.get(district_id).connection
-    settings = ConnectionSettings(host_url=connection.host_url, client_id=connection.client_id,
-                                  auth_method=connection.auth_method, token_url=connection.token_url,
-                                  scope=connection.scope)
     t = tuning()
-    return OneRosterClient(settings, get_client_secret(district_id), allow_private=get_settings().allow_private_sis_hosts,
-                           page_limit=t.page_limit, max_in_flight=t.sis_in_flight)
+    return sis_access.open_client(district_id, sis_access.client_settings(DistrictModel.get(district_id).connection),
+                                  page_limit=t.page_limit, max_in_flight=t.sis_in_flight)
 
 
 def task_fetch(args: dict) -> dict:
@@ -167,7 +161,7 @@ def task_store(args: dict, items: list[tuple[str, dict]]) -> dict:
     from rostersync.store.batch import BatchStore
 
     store = BatchStore(max_in_flight=tuning().store_in_flight)
-    calls = count_calls(store.client)
+    calls = DynamoDbCalls(store)
     table = None
     for item_table, item in items:
         if item_table != table:  # the engine flushes at each phase's end
@@ -177,7 +171,7 @@ def task_store(args: dict, items: list[tuple[str, dict]]) -> dict:
     store.flush()
     store.close()
     return {"items_written": store.items_written, "write_requests": store.write_requests,
-            "get_requests": store.get_requests, "dynamodb_calls": dict(calls)}
+            "get_requests": store.get_requests, "dynamodb_calls": calls.as_dict()}
 
 
 def task_naive(args: dict) -> dict:

@@ -98,11 +98,11 @@ def cmd_local_outbox(args) -> int:
 
 # ---------------------------------------------------------------- the rest
 def cmd_openapi(_args) -> int:
-    from rostersync.api.openapi import openapi_json
+    from rostersync.api.app import openapi_document
 
     # The document ends in one newline already: print() would add a second, and the committed
     # docs/openapi.json would then read as stale.
-    sys.stdout.write(openapi_json())
+    sys.stdout.write(openapi_document())
     sys.stdout.flush()
     return 0
 

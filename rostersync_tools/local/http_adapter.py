@@ -44,9 +44,9 @@ def _json(data: dict) -> bytes:
 
 
 def default_openapi() -> str:
-    from rostersync.api.openapi import openapi_json
+    from rostersync.api.app import openapi_document
 
-    return openapi_json()
+    return openapi_document()
 
 
 class _BodyTooLarge(Exception):

@@ -25,7 +25,7 @@ LOCAL_AUDIENCE = "rostersync-local-client"
 # RosterReaderClient for the app's backend): `local token --client app`.
 LOCAL_MACHINE_CLIENTS = {"app": "rostersync-local-app"}
 LOCAL_AUDIENCES = (LOCAL_AUDIENCE, *LOCAL_MACHINE_CLIENTS.values())
-READ_SCOPE = "roster/read"  # as the template's resource server names it (api/auth.py reads it)
+READ_SCOPE = "roster/read"  # as the template's resource server names it (api/access.py reads it)
 ROLES = ("platform_admin", "district_admin", "teacher")
 PRIVATE_KEY_FILE = "local-jwt-key.pem"
 DEFAULT_EXPIRES_IN_S = 3600  # as a Cognito ID token

@@ -23,9 +23,9 @@ def _iso(instant: datetime | None) -> str | None:
 
 
 def run_json(run) -> dict:
-    from rostersync.api.syncs import run_out
+    from rostersync.api.schemas.sync_runs import run_response
 
-    document = run_out(run).model_dump(by_alias=True)
+    document = run_response(run).model_dump(by_alias=True)
     document.update({
         "districtId": run.district_id,
         "requestedMode": run.requested_mode,

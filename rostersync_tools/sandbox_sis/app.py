@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from . import admin, fault_responses
 from .api import OneRosterApi
-from .auth import ROSTER_SCOPE, AuthGate
+from .oauth_server import ROSTER_SCOPE, AuthGate
 from .config import ONEROSTER_BASE_PATH, SandboxConfig
 from .daily_changes import advance_one_day
 from .faults import FaultInjector, Quirks

@@ -90,7 +90,7 @@ def test_a_generated_client_sets_up_syncs_and_reads(generated, local_stack, make
     counts = run.counts
     assert len(users) == counts.teachers.created + counts.students.created > 0
     enrollments = api("rosters.list_enrollments").sync(district, client=backend, limit=200)
-    assert enrollments.enrollments and all(isinstance(e, models.EnrollmentOut) for e in enrollments.enrollments)
+    assert enrollments.enrollments and all(isinstance(e, models.EnrollmentResponse) for e in enrollments.enrollments)
     klass = enrollments.enrollments[0].class_id
     students = api("rosters.list_class_students").sync(district, klass, client=backend, limit=200)
     roster = api("rosters.get_class_roster").sync(district, klass, client=backend)

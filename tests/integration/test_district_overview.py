@@ -3,7 +3,7 @@ the embedded AWS with the sandbox SIS and the real worker: the overview follows 
 creation through a good night, a rejected credential, a held run and recovery."""
 
 from tests.integration.test_alerts import CONTACTS, domain, district, kept, outbox, run_to_end  # noqa: F401
-from tests.integration.test_syncs_api import admin, call
+from tests.integration.test_sync_runs_api import admin, call
 
 
 def overview(district_id: str) -> dict:

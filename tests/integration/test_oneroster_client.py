@@ -1,5 +1,5 @@
 """The OneRoster client against the sandbox SIS: every collection, both auth methods, the
-quirk switches and injected faults, test_connection and deltas."""
+quirk switches and injected faults, check_connection and deltas."""
 
 import time
 from datetime import timedelta
@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from rostersync.oneroster import (AcademicSession, BadRecord, Class, ConnectionSettings, Course, Enrollment,
-                                  OneRosterClient, Org, RetryPolicy, User, test_connection)
+                                  OneRosterClient, Org, RetryPolicy, User, check_connection)
 from rostersync.oneroster.errors import (BadResponse, InvalidCredentials, InvalidHostUrl, NotOneRoster,
                                          ServerError)
 from rostersync.oneroster.records import parse_datetime
@@ -285,12 +285,12 @@ def test_an_ignored_filter_is_detected(sandbox_sis, connect):
     assert stream.filter_honoured is False
 
 
-# --------------------------------------------------------------------------- test_connection
+# --------------------------------------------------------------------------- check_connection
 
 def test_connection_with_a_vendor_prefix_and_a_pasted_base_path(make_sandbox_sis):
     sis = make_sandbox_sis(path_prefix="/district42")
     settings = ConnectionSettings(host_url=sis.base_url + "/", client_id=sis.config.client_id)
-    report = test_connection(settings, sis.config.client_secret, allow_private=True)
+    report = check_connection(settings, sis.config.client_secret, allow_private=True)
     assert report.host_url == sis.prefixed_host_url
     assert report.warnings == ["The host URL included /ims/oneroster/v1p1; it was removed: give the host only."]
     assert report.auth_method == "oauth2" and len(report.schools) == 3
@@ -302,8 +302,8 @@ def test_connection_failures(make_sandbox_sis):
     sis = make_sandbox_sis(path_prefix="/district42")
     secret = sis.config.client_secret
     with pytest.raises(InvalidCredentials):
-        test_connection(ConnectionSettings(sis.prefixed_host_url, sis.config.client_id), "wrong", allow_private=True)
+        check_connection(ConnectionSettings(sis.prefixed_host_url, sis.config.client_id), "wrong", allow_private=True)
     with pytest.raises(NotOneRoster):  # the prefix left out
-        test_connection(ConnectionSettings(sis.host_url, sis.config.client_id, "oauth1"), secret, allow_private=True)
+        check_connection(ConnectionSettings(sis.host_url, sis.config.client_id, "oauth1"), secret, allow_private=True)
     with pytest.raises(InvalidHostUrl):  # deployed rules: no http, no loopback
-        test_connection(ConnectionSettings(sis.prefixed_host_url, sis.config.client_id), secret)
+        check_connection(ConnectionSettings(sis.prefixed_host_url, sis.config.client_id), secret)

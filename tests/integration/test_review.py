@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.fixtures.roster_oracle import expected_roster
-from tests.integration.test_syncs_api import call
+from tests.integration.test_sync_runs_api import call
 from tests.unit.sync.test_dispatch import drain
 from tests.unit.sync.test_worker import FakeContext, sqs_event
 

@@ -14,7 +14,7 @@ from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel
 from rostersync.store.schools import SchoolModel
 from rostersync.sync.engine import Outcome
 from tests.integration.test_sync_engine import sync
-from tests.integration.test_syncs_api import admin
+from tests.integration.test_sync_runs_api import admin
 
 # Small enough to keep the suite quick, paged small enough that a sync writes across many pages.
 DISTRICT = {"schools": 2, "students": 80, "teachers": 8, "classes": 24, "enrollments": 480, "page_cap": 40}
@@ -153,18 +153,18 @@ def test_the_horizon_keeps_a_late_landing_write_in_the_feed(aws, monkeypatch):
     RosterScan(store, district)  # installs the change stamper
 
     def write_class(n: int, held_s: float = 0.0):
-        real = store.client.batch_write_item
+        real = store.batch_client.batch_write_item
 
         def late(**kwargs):  # stamped now, lands `held_s` later
             time.sleep(held_s)
             return real(**kwargs)
 
-        store.client.batch_write_item = late
+        store.batch_client.batch_write_item = late
         store.put(aws_table("classes"), {
             "districtId": district, "classId": f"class-{n}", "districtSchool": f"{district}#s", "schoolId": "s",
             "sisSourcedId": f"c{n}", "status": "active", "contentHash": "h", "grades": [], "subjects": []})
         store.flush()
-        store.client.batch_write_item = real
+        store.batch_client.batch_write_item = real
 
     write_class(1)
     time.sleep(2.1)

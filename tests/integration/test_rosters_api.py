@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from rostersync.ids import record_id
-from tests.integration.test_syncs_api import admin, call
+from tests.integration.test_sync_runs_api import admin, call
 from tests.unit.sync.test_locks import make_district
 
 

@@ -62,7 +62,7 @@ def record(district_id: str, actor, action: str, *, before=None, after=None, tar
 
 def record_event(event: dict, district_id: str, action: str, **kwargs) -> str | None:
     """record() for the caller of an API request."""
-    from rostersync.api.auth import principal_from_event
+    from rostersync.api.access import principal_from_event
 
     return record(district_id, principal_from_event(event), action, **kwargs)
 

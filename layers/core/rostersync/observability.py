@@ -13,7 +13,7 @@ library (botocore logs request bodies at DEBUG, OAuth libraries log what they si
 - the Powertools JSON formatter redacts the finished line as well, which also covers
   `extra=` fields and tracebacks formatted later.
 Two kinds of registration, so no caller can grow a process-wide list:
-- `register_secret`: secrets Roster Sync stores and reads (`rostersync.secrets`, after a write
+- `register_secret`: secrets Roster Sync stores and reads (`rostersync.sis_secrets`, after a write
   succeeded and on every read). The process keeps the most recent MAX_REMEMBERED_SECRETS of them:
   a container serves many districts over its life, but only a few at a time.
 - `redaction_scope()` + `register_request_secret`: a secret that came in a request body is

@@ -63,3 +63,9 @@ def get_settings() -> Settings:
         allow_private_sis_hosts=_flag("ROSTERSYNC_ALLOW_PRIVATE_SIS_HOSTS"),
         local_stack=_flag("ROSTERSYNC_LOCAL_STACK"),
     )
+
+
+def aws_endpoint_url() -> str | None:
+    """Where AWS is: unset on AWS; the embedded AWS's address locally and in tests (read each
+    time: tests point it at a new server)."""
+    return os.environ.get("AWS_ENDPOINT_URL") or None

@@ -9,11 +9,12 @@ from tests.unit.api.handler_client import Api
 
 @pytest.fixture
 def fake_sis(monkeypatch, aws) -> FakeSis:
-    from rostersync.api import connection
+    from rostersync import sis_access
+    from rostersync.api import sis_connection
 
     sis = FakeSis()
-    monkeypatch.setattr(connection, "test_connection", sis.test_connection)
-    monkeypatch.setattr(connection, "OneRosterClient", sis.client)
+    monkeypatch.setattr(sis_connection, "check_connection", sis.check_connection)
+    monkeypatch.setattr(sis_access, "OneRosterClient", sis.client)
     return sis
 
 

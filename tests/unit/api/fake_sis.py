@@ -50,7 +50,7 @@ class FakeSis:
     tested: list = field(default_factory=list)  # (settings, secret) of every connection test
     streamed: list = field(default_factory=list)  # collections read
 
-    def test_connection(self, settings, client_secret, allow_private=False, **_):
+    def check_connection(self, settings, client_secret, allow_private=False, **_):
         self.tested.append((settings, client_secret))
         host = normalise_host_url(settings.host_url, allow_private=allow_private)
         if self.error is not None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rostersync.api.validation import query_limit
+from rostersync.api.http_io import query_limit
 
 PAGED = ["/users", "/classes", "/syncs"]
 NOT_LIMITS = ["²", "٣", "１０", "1²", "+5", "-1", " 5", "5 ", "1e2", "0", "201", "9" * 5000, "0x10", "五"]

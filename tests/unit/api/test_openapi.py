@@ -39,9 +39,9 @@ SETUP_BODIES = {
 
 @pytest.fixture(scope="module")
 def generated() -> str:
-    from rostersync.api.openapi import openapi_json
+    from rostersync.api.app import openapi_document
 
-    return openapi_json()
+    return openapi_document()
 
 
 def test_the_committed_document_is_the_generated_one(generated):

@@ -31,18 +31,18 @@ def test_a_secret_in_a_request_that_fails_validation_is_not_kept(api, fake_sis, 
 
 
 def test_a_secret_whose_connection_test_fails_is_redacted_during_the_request_only(api, fake_sis, caplog, monkeypatch):
-    from rostersync.api import connection
+    from rostersync.api import sis_connection
 
     district_id = api.new_district()
     secret = _fresh_secret()
     seen_during = []
 
-    def test_connection(settings, client_secret, **options):
+    def check_connection(settings, client_secret, **options):
         logging.getLogger("oauth.library").warning("signing with %s", client_secret)
         seen_during.append(_is_redacted(client_secret))
         raise InvalidCredentials("refused", status=401)
 
-    monkeypatch.setattr(connection, "test_connection", test_connection)
+    monkeypatch.setattr(sis_connection, "check_connection", check_connection)
     caplog.set_level(logging.WARNING)
     assert api.connect(district_id, clientSecret=secret).code == "invalid_credentials"
     assert seen_during == [True]

@@ -155,11 +155,11 @@ def test_a_refresh_answers_within_the_request_time_with_a_real_slow_sis(api, slo
 
 
 def test_auth_auto_detection_answers_within_the_request_time(api, slow_sis, monkeypatch):
-    from rostersync.api import connection, deadline
-    from rostersync.oneroster import test_connection as real_test_connection
+    from rostersync.api import deadline, sis_connection
+    from rostersync.oneroster import check_connection as real_check_connection
     from tests.unit.oneroster.fake_sis import Reply
 
-    monkeypatch.setattr(connection, "test_connection", real_test_connection)
+    monkeypatch.setattr(sis_connection, "check_connection", real_check_connection)
     fake, _ = slow_sis
     for path in ("/token", BASE + "/token", "/oauth/token", "/oauth/access_token"):
         fake.routes[path] = lambda seen: Reply(404, {"error": "nothing here"}, delay=3.0)

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from rostersync.oneroster import ConnectionSettings, OutOfTime, RetryPolicy, UnreachableHost, test_connection
+from rostersync.oneroster import ConnectionSettings, OutOfTime, RetryPolicy, UnreachableHost, check_connection
 
 from .fake_sis import BASE, Reply, make_users
 
@@ -17,7 +17,7 @@ def test_auth_auto_detection_ends_at_the_deadline(make_fake):
     settings = ConnectionSettings(host_url=fake.host_url, client_id=fake.client_id, auth_method="auto")
     started = time.monotonic()
     with pytest.raises(OutOfTime) as stopped:
-        test_connection(settings, fake.client_secret, allow_private=True, deadline=started + 2.0)
+        check_connection(settings, fake.client_secret, allow_private=True, deadline=started + 2.0)
     took = time.monotonic() - started
     assert took < 6.0, took  # 2 s and the last exchange's close; probing all would take 12 s
     assert isinstance(stopped.value, UnreachableHost)  # to a sync it is as transient as a timeout

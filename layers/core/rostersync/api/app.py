@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import lru_cache
 from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -20,21 +21,31 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from rostersync.api import (app_records, connection, districts, me, provisioning, purge, reference, review, rosters, school_matching,
-                            sync_setup, syncs)
-from rostersync.api.auth import authorize_request, request_path
+from rostersync.api import (app_records, districts, me, provisioning, purge, reference, review, rosters, school_matches,
+                            sis_connection, sync_config, sync_runs)
+from rostersync.api.access import authorize_request, request_path
 from rostersync.api.deadline import request_time
 from rostersync.api.errors import ApiError, bad_request, internal_error
-from rostersync.api.validation import invalid
+from rostersync.api.http_io import invalid
+from rostersync.api.openapi import openapi_json
 from rostersync.observability import flush_metrics, logger, redaction_scope
 
 # debug=False explicitly: Powertools' debug mode (POWERTOOLS_DEV) prints whole events,
 # and the connection route's event carries the SIS secret.
 app = APIGatewayHttpResolver(enable_validation=True, debug=False)
 
-for module in (provisioning, districts, connection, school_matching, sync_setup, syncs, rosters, review, purge, me,
-               app_records, reference):
+for module in (provisioning, districts, sis_connection, school_matches, sync_config, sync_runs, rosters, review, purge,
+               me, app_records):
     app.include_router(module.router)
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> str:
+    """The app's OpenAPI document, as committed in docs/openapi.json (`make openapi`); once per container."""
+    return openapi_json(app)
+
+
+reference.add_reference_routes(app, openapi_document)
 
 
 def error_response(error: ApiError) -> Response:

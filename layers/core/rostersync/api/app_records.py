@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import Field, StringConstraints
 
 from rostersync import audit
-from rostersync.api.auth import district_for_admin
+from rostersync.api.access import district_for_admin
 from rostersync.api.errors import (
     ApiError,
     bad_request,
@@ -23,9 +23,9 @@ from rostersync.api.errors import (
     not_found,
     unprocessable,
 )
-from rostersync.api.models import Id, Identifier, Name, RequestModel, ResponseModel
-from rostersync.api.openapi import QueryParameter, documented
-from rostersync.api.validation import query_limit, read_body, respond
+from rostersync.api.schemas.base import Id, Identifier, Name, RequestModel, ResponseModel
+from rostersync.api.route_docs import QueryParameter, documented
+from rostersync.api.http_io import query_limit, read_body, respond
 from rostersync.store import app_records, matching_conflicts
 from rostersync.store.app_records import RegistrationRefused
 from rostersync.store.schools import SchoolModel

@@ -3,28 +3,22 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from rostersync import audit
-from rostersync.api.auth import district_for_admin
-from rostersync.api.models import (
-    ConnectionHealthOut,
-    ConnectionOverviewOut,
-    DistrictOverviewResponse,
-    RunSummaryOut,
-    SetupStepOut,
-    UpdateDistrictRequest,
-)
-from rostersync.api.openapi import documented
-from rostersync.api.validation import read_body, respond
-from rostersync.notify import health as connection_health
+from rostersync.api.access import district_for_admin
+from rostersync.api.route_docs import documented
+from rostersync.api.http_io import read_body, respond
+from rostersync.api.schemas.districts import ConnectionOverviewResponse, DistrictOverviewResponse, RunSummaryResponse, SetupStepResponse, UpdateDistrictRequest
+from rostersync.api.schemas.sis_connection import health_response
 from rostersync.observability import logger
 from rostersync.store import runs as run_store
-from rostersync.store.districts import DistrictModel, SisConnection, get_district, update_profile
+from rostersync.store.districts import DistrictModel, get_district, update_profile
 from rostersync.store.schools import ORIGIN_APP, active_schools
 from rostersync.sync.schedule import next_sync_at
+from rostersync.times import iso_z_or_none, utc_now
 
 router = APIGatewayHttpRouter()
 
@@ -32,43 +26,29 @@ TAG = "District"
 PATH = "/districts/<district_id>"
 
 
-def _iso(instant: datetime | None) -> str | None:
-    if instant is None:
-        return None
-    return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def health_out(connection: SisConnection) -> ConnectionHealthOut:
-    status = connection.health
-    advice = connection_health.ADVICE.get(status or "", "Nothing to do: the next sync will show how it fares.")
-    return ConnectionHealthOut(status=status, last_checked_at=_iso(connection.last_checked_at),
-                               last_ok_at=_iso(connection.last_ok_at), last_error=connection.last_error,
-                               what_to_do=advice)
-
-
-def _run_summary(run) -> RunSummaryOut:
+def _run_summary(run) -> RunSummaryResponse:
     counts = run_store.normalised_counts(run.counts.as_dict() if hasattr(run.counts, "as_dict") else run.counts)
     held = run.held_deactivations.as_dict() if run.held_deactivations is not None else None
-    return RunSummaryOut(run_id=run.run_id, trigger=run.trigger, mode=run.mode, status=run.status,
-                         queued_at=_iso(run.queued_at), started_at=_iso(run.started_at),
-                         finished_at=_iso(run.finished_at), counts=counts, failure=run.failure,
+    return RunSummaryResponse(run_id=run.run_id, trigger=run.trigger, mode=run.mode, status=run.status,
+                         queued_at=iso_z_or_none(run.queued_at), started_at=iso_z_or_none(run.started_at),
+                         finished_at=iso_z_or_none(run.finished_at), counts=counts, failure=run.failure,
                          held_deactivations={k: int(v) for k, v in held.items()} if held else None)
 
 
-def _setup_steps(district: DistrictModel) -> list[SetupStepOut]:
+def _setup_steps(district: DistrictModel) -> list[SetupStepResponse]:
     app_schools = [s for s in active_schools(district.district_id) if s.origin == ORIGIN_APP]
     matched = sum(1 for s in app_schools if s.sis_sourced_id)
     config = district.sync_config
     return [
-        SetupStepOut(step="connection", done=district.connection is not None,
+        SetupStepResponse(step="connection", done=district.connection is not None,
                      detail="SIS connection saved" if district.connection else "Connect the SIS (PUT sis/connection)"),
-        SetupStepOut(step="school_matching", done=district.connection is not None and matched == len(app_schools),
+        SetupStepResponse(step="school_matching", done=district.connection is not None and matched == len(app_schools),
                      detail=f"{matched} of {len(app_schools)} existing schools matched to SIS schools "
                      "(unmatched SIS schools become new schools)"),
-        SetupStepOut(step="sync_config", done=config is not None,
+        SetupStepResponse(step="sync_config", done=config is not None,
                      detail="Sync configured" if config else "Choose schools, grades, subjects and a start date "
                      "(PUT sync-config)"),
-        SetupStepOut(step="first_sync", done=district.last_success_started_at is not None,
+        SetupStepResponse(step="first_sync", done=district.last_success_started_at is not None,
                      detail="A sync has succeeded" if district.last_success_started_at else "No sync has succeeded yet"),
     ]
 
@@ -78,14 +58,14 @@ def overview(district: DistrictModel) -> DistrictOverviewResponse:
     enabled = bool(config is not None and config.enabled and district.connection is not None)
     next_at = None
     if enabled:
-        next_at = _iso(next_sync_at(district.timezone, date.fromisoformat(config.start_date),
-                                    datetime.now(timezone.utc), district.last_nightly_night))
+        next_at = iso_z_or_none(next_sync_at(district.timezone, date.fromisoformat(config.start_date),
+                                    utc_now(), district.last_nightly_night))
     latest = run_store.latest_run(district.district_id)
     connection = None
     if district.connection is not None:
         c = district.connection
-        connection = ConnectionOverviewOut(host_url=c.host_url, auth_method=c.auth_method,
-                                           connected_at=_iso(c.connected_at), health=health_out(c))
+        connection = ConnectionOverviewResponse(host_url=c.host_url, auth_method=c.auth_method,
+                                           connected_at=iso_z_or_none(c.connected_at), health=health_response(c))
     return DistrictOverviewResponse(
         district_id=district.district_id, name=district.name, timezone=district.timezone,
         contacts=list(district.contacts or []), setup=_setup_steps(district), connection=connection,

@@ -4,7 +4,7 @@ The teacher's Cognito account is linked to a synced teacher of their district
 (`custom:district_id`) by an explicit link, `custom:sis_sourced_id` (the teacher's SIS
 sourcedId, set by support), or else by their verified email matching the synced teacher's
 (the ByEmail index, lowercased). An unverified email links nothing: users may change their
-own email. A teacher reaches nothing else (api/auth.py); a class they do not teach is 404.
+own email. A teacher reaches nothing else (api/access.py); a class they do not teach is 404.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from rostersync.api.auth import Principal, principal_from_event
+from rostersync.api.access import Principal, principal_from_event
 from rostersync.api.errors import ApiError, forbidden, not_found
-from rostersync.api.openapi import documented
-from rostersync.api.rosters import ClassesOut, RosterOut, _CURSOR, _LIMIT, _cursor, _limit, _paged, class_out, user_out
-from rostersync.api.validation import respond
+from rostersync.api.route_docs import documented
+from rostersync.api.list_queries import CURSOR, LIMIT, cursor_of, limit_of, paged
+from rostersync.api.schemas.rosters import ClassesResponse, RosterResponse, class_response, user_response
+from rostersync.api.http_io import respond
 from rostersync.ids import record_id
 from rostersync.store import roster_queries as queries
 from rostersync.store.roster import ACTIVE, EnrollmentModel, UserModel, index_key
@@ -55,7 +56,7 @@ def linked_teacher(principal: Principal) -> UserModel:
 @router.get(
     "/me/classes",
     **documented("The classes the signed-in teacher teaches", operation_id="listMyClasses", tag=TAG,
-                 response=ClassesOut, errors=(400, 401, 403, 422), query=(_LIMIT, _CURSOR),
+                 response=ClassesResponse, errors=(400, 401, 403, 422), query=(LIMIT, CURSOR),
                  description="Active classes with an active teacher enrollment of the teacher, a page of their "
                              "enrollments at a time. 403 not_linked when the account is not linked to a synced "
                              "teacher."),
@@ -63,16 +64,16 @@ def linked_teacher(principal: Principal) -> UserModel:
 def my_classes():
     event = router.current_event.raw_event
     teacher = linked_teacher(principal_from_event(event))
-    limit, cursor = _limit(event), _cursor(event)
-    page = _paged(lambda: queries.classes_of_user(teacher.district_id, teacher.user_id, role="teacher",
+    limit, cursor = limit_of(event), cursor_of(event)
+    page = paged(lambda: queries.classes_of_user(teacher.district_id, teacher.user_id, role="teacher",
                                                   limit=limit, cursor=cursor))
-    return respond(ClassesOut(classes=[class_out(c) for c in page.items], next_cursor=page.next_cursor))
+    return respond(ClassesResponse(classes=[class_response(c) for c in page.items], next_cursor=page.next_cursor))
 
 
 @router.get(
     "/me/classes/<class_id>/roster",
     **documented("The roster of a class the signed-in teacher teaches", operation_id="getMyClassRoster", tag=TAG,
-                 response=RosterOut, errors=(401, 403, 404),
+                 response=RosterResponse, errors=(401, 403, 404),
                  description="Active enrollments of active users. 404 for a class the teacher does not teach "
                              "(actively)."),
 )
@@ -88,4 +89,4 @@ def my_class_roster(class_id: str):
     if item is None or item.status != ACTIVE:
         raise not_found("class")
     teachers, students = queries.class_roster(district_id, class_id, "active")
-    return respond(RosterOut(teachers=[user_out(u) for u in teachers], students=[user_out(u) for u in students]))
+    return respond(RosterResponse(teachers=[user_response(u) for u in teachers], students=[user_response(u) for u in students]))

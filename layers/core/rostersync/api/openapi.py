@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
 
-from pydantic import BaseModel
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+from rostersync.api.route_docs import ERROR_DESCRIPTIONS, query_parameters, request_models
+from rostersync.api.schemas.rosters import SchoolChangesResponse
 
 TITLE = "Roster Sync API"
 VERSION = "1.0.0"
@@ -68,39 +70,6 @@ OPERATION_IDS = {
     ("get", "/districts/{districtId}/syncs/{runId}/matching"): "getSyncMatching",
 }
 
-_request_models: dict[str, type[BaseModel]] = {}
-_query_parameters: dict[str, tuple["QueryParameter", ...]] = {}
-
-
-@dataclass(frozen=True)
-class QueryParameter:
-    """A query parameter a route reads itself (after authorization), for the document."""
-
-    name: str
-    description: str
-    type: str = "string"
-    enum: tuple[str, ...] | None = None
-    minimum: int | None = None
-    maximum: int | None = None
-    format: str | None = None
-
-    def openapi(self) -> dict[str, Any]:
-        schema: dict[str, Any] = {"type": self.type}
-        for key, value in (("enum", list(self.enum) if self.enum else None), ("minimum", self.minimum),
-                           ("maximum", self.maximum), ("format", self.format)):
-            if value is not None:
-                schema[key] = value
-        return {"name": self.name, "in": "query", "required": False, "description": self.description,
-                "schema": schema}
-
-_ERROR_DESCRIPTIONS = {
-    400: "Malformed request: not JSON, not an object, or over 64 KB",
-    401: "No valid bearer token",
-    403: "Not allowed for this role or district",
-    404: "Unknown district (or the resource asked for)",
-    409: "Conflicts with the district's state (e.g. not_connected)",
-    422: "Valid JSON with unacceptable values; the message names the fields",
-}
 
 
 def _gateway_error_schema() -> dict[str, Any]:
@@ -122,53 +91,6 @@ def _conflict_schema() -> dict[str, Any]:
                 "runStatus": {"type": "string", "description": "run_not_in_review: the run's status"},
             }}},
     }
-
-
-def _error_response(status: int) -> dict[str, Any]:
-    from rostersync.api.models import ErrorResponse
-
-    return {
-        "description": _ERROR_DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
-        "content": {"application/json": {"model": ErrorResponse}},
-    }
-
-
-def documented(
-    summary: str,
-    *,
-    tag: str,
-    operation_id: str | None = None,
-    body: type[BaseModel] | None = None,
-    body_required: bool = True,
-    response: type[BaseModel] | None = None,
-    status: int = 200,
-    errors: tuple[int, ...] = (401, 403, 404),
-    description: str | None = None,
-    query: tuple[QueryParameter, ...] = (),
-) -> dict[str, Any]:
-    """Keyword arguments for a Powertools route decorator that document the route."""
-    if query:
-        if not operation_id:
-            raise ValueError("a route with query parameters needs an operation_id")
-        _query_parameters[operation_id] = tuple(query)
-    success: dict[str, Any] = {"description": HTTPStatus(status).phrase}
-    if response is not None:
-        success["content"] = {"application/json": {"model": response}}
-    responses = {status: success, **{code: _error_response(code) for code in errors}}
-    options: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": responses}
-    if operation_id:  # a stable name for generated clients (Powertools makes one from the function otherwise)
-        options["operation_id"] = operation_id
-    if description:
-        options["description"] = description
-    if body is not None:
-        _request_models[body.__name__] = body
-        options["openapi_extensions"] = {
-            "requestBody": {
-                "required": body_required,
-                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body.__name__}"}}},
-            }
-        }
-    return options
 
 
 def _camel(name: str) -> str:
@@ -204,7 +126,7 @@ def _contract_errors(schema: dict[str, Any]) -> None:
             )
             if takes_input:
                 content["schema"] = {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}
-                answer["description"] = _ERROR_DESCRIPTIONS[422]
+                answer["description"] = ERROR_DESCRIPTIONS[422]
             else:
                 del responses["422"]
 
@@ -212,7 +134,7 @@ def _contract_errors(schema: dict[str, Any]) -> None:
 def _add_query_parameters(schema: dict[str, Any]) -> None:
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
-            parameters = _query_parameters.get(operation.get("operationId", ""))
+            parameters = query_parameters(operation.get("operationId", ""))
             if parameters:
                 operation.setdefault("parameters", []).extend(p.openapi() for p in parameters)
 
@@ -227,14 +149,12 @@ EXTRA_RESPONSES = {
 
 
 # Routes that answer one of two shapes: (method, path) -> the other shape's model, by name.
-ALTERNATIVE_RESPONSES = {("get", "/districts/{districtId}/schools"): "SchoolChangesOut"}
+ALTERNATIVE_RESPONSES = {("get", "/districts/{districtId}/schools"): "SchoolChangesResponse"}
 
 
 def _alternative_responses(schema: dict[str, Any]) -> None:
-    """A change read of the schools answers SchoolChangesOut; the plain read the contract's shape."""
-    from rostersync.api.rosters import SchoolChangesOut
-
-    models = {"SchoolChangesOut": SchoolChangesOut}
+    """A change read of the schools answers SchoolChangesResponse; the plain read the contract's shape."""
+    models = {"SchoolChangesResponse": SchoolChangesResponse}
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for (method, path), name in ALTERNATIVE_RESPONSES.items():
         operation = schema.get("paths", {}).get(path, {}).get(method)
@@ -303,7 +223,7 @@ def _drop_unused_schemas(schema: dict[str, Any]) -> None:
 
 def _add_request_models(schema: dict[str, Any]) -> None:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for name, model in sorted(_request_models.items()):
+    for name, model in sorted(request_models().items()):
         model_schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
         for nested_name, nested in model_schema.pop("$defs", {}).items():
             components.setdefault(nested_name, nested)
@@ -311,11 +231,8 @@ def _add_request_models(schema: dict[str, Any]) -> None:
     schema["components"]["schemas"] = dict(sorted(components.items()))
 
 
-def openapi_schema() -> dict[str, Any]:
-    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
-
-    from rostersync.api.app import app  # importing the app registers every route
-
+def openapi_schema(app: APIGatewayHttpResolver) -> dict[str, Any]:
+    """The document of `app`'s routes (api/app.py's resolver, with every router included)."""
     generated = app.get_openapi_json_schema(
         title=TITLE,
         version=VERSION,
@@ -339,13 +256,14 @@ def openapi_schema() -> dict[str, Any]:
     return schema
 
 
-def openapi_json() -> str:
+def openapi_json(app: APIGatewayHttpResolver) -> str:
     """The document as committed in docs/openapi.json (stable key order, trailing newline)."""
-    return json.dumps(openapi_schema(), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(openapi_schema(app), indent=2, ensure_ascii=False) + "\n"
 
 
 if __name__ == "__main__":
-    # Through the package's module, not __main__: the routes registered their request models there.
-    from rostersync.api.openapi import openapi_json as generate
+    # The script entry only (make openapi): the package's app module, whose routes registered
+    # their request models in api/route_docs.py.
+    from rostersync.api.app import openapi_document
 
-    print(generate(), end="")
+    print(openapi_document(), end="")

@@ -7,18 +7,12 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from rostersync.api.auth import principal_from_event
+from rostersync.api.access import principal_from_event
 from rostersync.api.errors import bad_request, conflict, not_found, unprocessable
-from rostersync.api.models import (
-    CreateDistrictRequest,
-    CreateSchoolRequest,
-    DistrictResponse,
-    DistrictsResponse,
-    SchoolResponse,
-)
-from rostersync.api.openapi import documented
-from rostersync.api.validation import read_body, respond
-from rostersync.matching import normalise_identifier
+from rostersync.api.route_docs import documented
+from rostersync.api.http_io import read_body, respond
+from rostersync.api.schemas.districts import CreateDistrictRequest, CreateSchoolRequest, DistrictResponse, DistrictsResponse, SchoolResponse
+from rostersync.school_suggestions import normalise_identifier
 from rostersync.observability import logger
 from rostersync.store.districts import create_district, get_district, list_districts
 from rostersync.store.roster_queries import InvalidCursor, decode_cursor, encode_cursor

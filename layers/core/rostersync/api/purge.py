@@ -11,18 +11,17 @@ GET /districts/{id}/purge says where it stands (requested, queued, running, done
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import Field
 
-from rostersync import audit
-from rostersync.api.auth import principal_from_event
+from rostersync import audit, aws_clients
+from rostersync.api.access import principal_from_event
 from rostersync.api.errors import ApiError, conflict, not_found
-from rostersync.api.models import ResponseModel
-from rostersync.api.openapi import documented
-from rostersync.api.validation import respond
+from rostersync.api.route_docs import documented
+from rostersync.api.http_io import respond
+from rostersync.api.schemas.purge import PurgeResponse
 from rostersync.ids import new_id
 from rostersync.observability import logger
 from rostersync.store.districts import DistrictModel, get_district, remove_connection
@@ -33,18 +32,8 @@ router = APIGatewayHttpRouter()
 TAG = "Purge"
 
 
-class PurgeOut(ResponseModel):
-    district_id: str
-    status: Literal["requested", "queued", "running", "done"]
-    purge_id: str | None = None
-    requested_by: dict | None = Field(default=None, description="{sub, role, at} of the admin who asked")
-    confirmed_by: dict | None = Field(default=None, description="{sub, role, at} of the platform admin who confirmed")
-    finished_at: str | None = None
-    message: str | None = None
-
-
-def _out(district_id: str, purge: dict, message: str | None = None) -> PurgeOut:
-    return PurgeOut(district_id=district_id, status=purge["state"], purge_id=purge.get("purgeId"),
+def _out(district_id: str, purge: dict, message: str | None = None) -> PurgeResponse:
+    return PurgeResponse(district_id=district_id, status=purge["state"], purge_id=purge.get("purgeId"),
                     requested_by=purge.get("requestedBy"), confirmed_by=purge.get("confirmedBy"), message=message)
 
 
@@ -52,7 +41,7 @@ def _out(district_id: str, purge: dict, message: str | None = None) -> PurgeOut:
     "/districts/<district_id>",
     **documented(
         "Purge the district: erase its rosters, runs, checkpoints, audit and secret",
-        tag=TAG, response=PurgeOut, status=202, errors=(401, 403, 404, 409),
+        tag=TAG, response=PurgeResponse, status=202, errors=(401, 403, 404, 409),
         description="A district admin's DELETE asks for the purge (status requested; nothing is erased). A "
         "platform admin carries it out with ?confirm=<districtId> (without it: 409 confirmation_required): the "
         "district's syncs stop and a queued job erases every item of the district, leaving a minimal tombstone "
@@ -105,7 +94,7 @@ def delete_district(district_id: str,
 
 @router.get(
     "/districts/<district_id>/purge",
-    **documented("Where a district's purge stands", tag=TAG, response=PurgeOut, errors=(401, 403, 404),
+    **documented("Where a district's purge stands", tag=TAG, response=PurgeResponse, errors=(401, 403, 404),
                  description="404 when no purge was asked for. After the purge only this answer remains."),
 )
 def get_purge(district_id: str):
@@ -116,14 +105,12 @@ def get_purge(district_id: str):
         if not district.purge:
             raise not_found("purge")
         return respond(_out(district_id, district.purge))
-    from rostersync.api.review import client
-
-    stone = purging.tombstone(client(), district_id)
+    stone = purging.tombstone(aws_clients.dynamodb(), district_id)
     if stone is None:
         raise not_found("district")
     import json
 
     facts = json.loads(stone.get("after") or "{}")
-    return respond(PurgeOut(district_id=district_id, status="done", purge_id=facts.get("purgeId"),
+    return respond(PurgeResponse(district_id=district_id, status="done", purge_id=facts.get("purgeId"),
                             requested_by=facts.get("requestedBy"), confirmed_by=facts.get("confirmedBy"),
                             finished_at=stone.get("at")))

@@ -1,17 +1,15 @@
 """The API's own description, served without a token: GET /openapi.json and GET /docs (Redoc).
 
-template.yaml gives these two routes no authorizer; api/auth.py lets them through. The
-document is generated from the routes once per container (as docs/openapi.json is).
+template.yaml gives these two routes no authorizer; api/access.py lets them through. The
+document is generated from the app's routes once per container (as docs/openapi.json is):
+api/app.py adds these routes with `add_reference_routes(app, ...)`, since the document is the app's.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Callable
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-
-router = APIGatewayHttpRouter()
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 # Redoc's standalone bundle, pinned to a major version, from its CDN; the page holds nothing else.
 REDOC_PAGE = """<!doctype html>
@@ -29,20 +27,15 @@ REDOC_PAGE = """<!doctype html>
 """
 
 
-@lru_cache(maxsize=1)
-def _document() -> str:
-    from rostersync.api.openapi import openapi_json
+def add_reference_routes(app: APIGatewayHttpResolver, document: Callable[[], str]) -> None:
+    """GET /openapi.json (`document()`, the app's own) and GET /docs, both left out of the document."""
 
-    return openapi_json()
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_document():
+        return Response(status_code=200, content_type="application/json", body=document(),
+                        headers={"Cache-Control": "public, max-age=300"})
 
-
-@router.get("/openapi.json", include_in_schema=False)
-def openapi_document():
-    return Response(status_code=200, content_type="application/json", body=_document(),
-                    headers={"Cache-Control": "public, max-age=300"})
-
-
-@router.get("/docs", include_in_schema=False)
-def docs_page():
-    return Response(status_code=200, content_type="text/html; charset=utf-8", body=REDOC_PAGE,
-                    headers={"Cache-Control": "public, max-age=300"})
+    @app.get("/docs", include_in_schema=False)
+    def docs_page():
+        return Response(status_code=200, content_type="text/html; charset=utf-8", body=REDOC_PAGE,
+                        headers={"Cache-Control": "public, max-age=300"})

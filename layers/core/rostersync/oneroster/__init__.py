@@ -1,17 +1,17 @@
 """The OneRoster 1.1 client: reads a district's SIS for the sync and the setup API.
 
-    from rostersync.oneroster import ConnectionSettings, OneRosterClient, test_connection
+    from rostersync.oneroster import ConnectionSettings, OneRosterClient, check_connection
 
 One job per module: hosts (which hosts may be called), http (guarded exchanges,
-redirects), retries and requester (backoff, auth recovery, typed errors), auth (OAuth
+redirects), retries and requester (backoff, auth recovery, typed errors), oauth_client (OAuth
 1.0a, OAuth 2, auto), envelopes (where the records are in a body), records (typed
 values), filters (grammar, encoding, local re-check), paging (streams), client (the
-facade), connection_test (the setup API's live check). Quirks it copes with are listed
+facade), connection_check (the setup API's live check). Quirks it copes with are listed
 in ../shared/ONEROSTER.md.
 """
 
 from .client import COLLECTIONS, ConnectionSettings, OneRosterClient
-from .connection_test import ConnectionReport, test_connection
+from .connection_check import ConnectionReport, check_connection
 from .errors import (BadResponse, InsufficientScope, InvalidCredentials, InvalidHostUrl, NotOneRoster,
                      OneRosterError, OutOfTime, RequestRejected, ServerError, UnreachableHost)
 from .filters import DateStyle, Filter, changed_since, parse_filter, where
@@ -21,7 +21,7 @@ from .records import AcademicSession, BadRecord, Class, Course, Enrollment, Org,
 from .retries import RetryPolicy
 
 __all__ = [
-    "COLLECTIONS", "ConnectionSettings", "OneRosterClient", "ConnectionReport", "test_connection",
+    "COLLECTIONS", "ConnectionSettings", "OneRosterClient", "ConnectionReport", "check_connection",
     "HostUrl", "normalise_host_url", "Page", "RecordStream", "RetryPolicy",
     "Org", "AcademicSession", "Course", "Class", "User", "Enrollment", "BadRecord",
     "Filter", "where", "parse_filter", "changed_since", "DateStyle",

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from .auth import AutoAuth, OAuth1Auth, OAuth2Auth, build_authenticator
+from .oauth_client import AutoAuth, OAuth1Auth, OAuth2Auth, build_authenticator
 from .envelopes import ENVELOPES, record_of, records_of
 from .errors import OneRosterError
 from .filters import DateStyle, Filter, changed_since, encode_query, parse_filter

@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config
 
 from rostersync.store.codec import format_datetime, from_item, to_attribute, to_item
+from rostersync.store.dynamodb_wire import DynamoDbWire
 
 WRITE_BATCH = 25
 GET_BATCH = 100
@@ -72,7 +73,10 @@ class BatchStore:
     """Puts and gets across the roster tables; `flush()` waits for every put and re-raises failures."""
 
     def __init__(self, client=None, max_in_flight: int = 4, backoff: Backoff | None = None):
+        # `client` serves every other caller (queries, single puts); the batches go over the
+        # wire directly (store/dynamodb_wire.py) unless a client is given, as tests' stubs are.
         self.client = client or dynamodb_client(max_in_flight)
+        self.batch_client = client or DynamoDbWire(self.client, max_pool_connections=max(10, max_in_flight * 2))
         self.backoff = backoff or Backoff()
         self._pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="store")
         self._slots = threading.BoundedSemaphore(max_in_flight * 2)  # bounds memory held by queued batches
@@ -120,7 +124,7 @@ class BatchStore:
                 for table, requests in request.items():
                     for put in requests:
                         self.before_write(table, put["PutRequest"]["Item"], sent_at)
-            response = self.client.batch_write_item(RequestItems=request)
+            response = self.batch_client.batch_write_item(RequestItems=request)
             with self._lock:
                 self.write_requests += 1
             request = response.get("UnprocessedItems") or {}
@@ -151,7 +155,7 @@ class BatchStore:
         request = {table: spec}
         found: list[dict] = []
         for attempt in range(self.backoff.attempts):
-            response = self.client.batch_get_item(RequestItems=request)
+            response = self.batch_client.batch_get_item(RequestItems=request)
             with self._lock:
                 self.get_requests += 1
             found.extend(from_item(item) for item in response.get("Responses", {}).get(table, []))
@@ -163,3 +167,5 @@ class BatchStore:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        if isinstance(self.batch_client, DynamoDbWire):
+            self.batch_client.close()

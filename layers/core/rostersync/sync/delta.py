@@ -22,7 +22,7 @@ from rostersync.store.roster import ACTIVE
 from rostersync.sync import mapping
 from rostersync.sync.fingerprints import fingerprint
 from rostersync.sync.selection import ROSTER_ROLES, enrollment_counts, user_is_eligible
-from rostersync.sync.validity import record_problem
+from rostersync.sync.record_checks import record_problem
 
 
 class DeltaNotEnough(Exception):

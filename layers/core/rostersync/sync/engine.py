@@ -24,9 +24,10 @@ from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
 from rostersync.notify import announce
-from rostersync.oneroster import BadRecord, ConnectionSettings, OneRosterClient, OutOfTime
+from rostersync import sis_access
+from rostersync.oneroster import BadRecord, OneRosterClient, OutOfTime
 from rostersync.oneroster.errors import OneRosterError
-from rostersync.secrets import SecretNotFound
+from rostersync.sis_secrets import SecretNotFound
 from rostersync.settings import get_settings
 from rostersync.store.batch import BatchStore
 from rostersync.store.districts import DistrictModel, SyncOptionsCollector
@@ -34,7 +35,7 @@ from rostersync.store.roster import ACTIVE, INACTIVE
 from rostersync.store.roster_scan import RosterScan, RosterTable
 from rostersync.store.runs import MAX_STORED_ERRORS, RECORD_TYPES
 from rostersync.store.schools import SchoolModel
-from rostersync.sync import mapping, validity
+from rostersync.sync import mapping, record_checks
 from rostersync.sync.account_matching import AccountMatching
 from rostersync.sync.rekeys import Rekeys
 from rostersync.sync.checkpoint import CheckpointStore
@@ -265,7 +266,7 @@ class SyncEngine:
         district cannot be synced at all."""
         if self.district.connection is None:
             return "The district has no SIS connection any more."
-        from rostersync.secrets import current_secret_version
+        from rostersync.sis_secrets import current_secret_version
 
         try:
             version = current_secret_version(self.district_id)
@@ -341,12 +342,12 @@ class SyncEngine:
         self._count(record_type, "skipped")
         if len(self.errors) < MAX_STORED_ERRORS:
             if sourced_id is not None:  # shown to people: bounded, and always encodable text
-                sourced_id = sourced_id[:validity.MAX_ID_CHARS].encode("utf-8", "replace").decode("utf-8")
+                sourced_id = sourced_id[:record_checks.MAX_ID_CHARS].encode("utf-8", "replace").decode("utf-8")
             self.errors.append({"type": record_type, "sisSourcedId": sourced_id, "code": code, "message": message[:500]})
 
     # ------------------------------------------------------------------ records kept as stored
     def keep(self, kind: str, sourced_id: str | None) -> None:
-        if sourced_id and validity.record_id_ok(sourced_id):
+        if sourced_id and record_checks.record_id_ok(sourced_id):
             self.state.sets["kept"].add(f"{kind}:{sourced_id}")
 
     def kept(self, kind: str, sourced_id: str | None) -> bool:
@@ -367,7 +368,7 @@ class SyncEngine:
         """mapping's item for `record`, or None when it cannot be stored (refused and kept)."""
         try:
             return self.matching.builder(build)(self.district_id, record, *args)
-        except validity.Refused as refused:
+        except record_checks.Refused as refused:
             self._refuse(record_type, record, refused.code, refused.message)
             return None
 
@@ -397,15 +398,11 @@ class SyncEngine:
     @property
     def client(self) -> OneRosterClient:
         if self._client is None:
-            from rostersync.secrets import get_client_secret
-
             connection = self.state.plan.connection
-            settings = ConnectionSettings(host_url=connection["hostUrl"], client_id=connection["clientId"],
-                                          auth_method=connection["authMethod"], token_url=connection["tokenUrl"],
-                                          scope=connection["scope"])
-            secret = get_client_secret(self.district_id, version_id=connection.get("secretVersion"))
-            self._client = OneRosterClient(settings, secret, allow_private=self.settings.allow_private_sis_hosts,
-                                           page_limit=self.tuning.page_limit, max_in_flight=self.tuning.sis_in_flight)
+            self._client = sis_access.open_client(self.district_id, sis_access.plan_client_settings(connection),
+                                                  secret_version=connection.get("secretVersion"),
+                                                  page_limit=self.tuning.page_limit,
+                                                  max_in_flight=self.tuning.sis_in_flight)
             self._client.set_time_left(self.time_left)
         return self._client
 
@@ -438,7 +435,7 @@ class SyncEngine:
                 if isinstance(record, BadRecord):
                     self._refuse(record_type, record, record.code, record.message)
                     continue
-                problem = validity.record_problem(record)
+                problem = record_checks.record_problem(record)
                 if problem is not None:
                     self._refuse(record_type, record, problem.code, problem.message)
                     continue
@@ -611,7 +608,7 @@ class SyncEngine:
         try:
             item = self.matching.builder(mapping.user_item)(self.district_id, user, self._user_schools(user),
                                                             self.run_id, self.now)
-        except validity.Refused:
+        except record_checks.Refused:
             self.keep("user", user.sourced_id)
             return None
         del item["updatedAt"]

@@ -11,18 +11,18 @@ from functools import lru_cache
 
 from rostersync.ids import record_id
 from rostersync.store.roster import ACTIVE, index_key
-from rostersync.sync import validity
+from rostersync.sync import record_checks
 
 
 def content_hash(fields: dict) -> str:
-    """The hash of the mapped fields; validity.Refused for fields a store cannot take (too long,
+    """The hash of the mapped fields; record_checks.Refused for fields a store cannot take (too long,
     NUL, lone surrogates), checked on the JSON built here anyway."""
     encoded = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    validity.check_fields(fields, encoded)
+    record_checks.check_fields(fields, encoded)
     try:
         data = encoded.encode("utf-8")
     except UnicodeEncodeError:
-        raise validity.unencodable(fields) from None
+        raise record_checks.unencodable(fields) from None
     return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 

@@ -146,7 +146,7 @@ class Purge:
     def _delete_secret(self) -> None:
         from botocore.exceptions import ClientError
 
-        from rostersync.secrets import _secretsmanager, secret_name
+        from rostersync.sis_secrets import _secretsmanager, secret_name
 
         try:
             _secretsmanager().delete_secret(SecretId=secret_name(self.district_id),

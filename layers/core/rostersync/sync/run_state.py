@@ -13,6 +13,7 @@ parts, and the fingerprint sets (`SETS`) saved beside them as binary parts.
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from rostersync.sis_access import plan_connection
 from rostersync.store.districts import DEFAULT_GUARD_MAX_SHARE, DEFAULT_GUARD_MIN_RECORDS
 from rostersync.store.runs import COUNT_KINDS, RECORD_TYPES
 from rostersync.sync.fingerprints import FingerprintSet
@@ -53,9 +54,7 @@ class RunPlan:
                        "subjects": _list(config, "subjects")},
             guard_max_share=float(DEFAULT_GUARD_MAX_SHARE if share is None else share),
             guard_min_records=int(DEFAULT_GUARD_MIN_RECORDS if least is None else least),
-            connection={"hostUrl": connection.host_url, "clientId": connection.client_id,
-                        "authMethod": connection.auth_method or "auto", "tokenUrl": connection.token_url,
-                        "scope": connection.scope, "secretVersion": secret_version},
+            connection=plan_connection(connection, secret_version),
         )
 
     def selection_rules(self) -> Selection:

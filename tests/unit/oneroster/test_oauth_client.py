@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from rostersync.oneroster.auth import CORE_SCOPE, DEFAULT_SCOPE
+from rostersync.oneroster.oauth_client import CORE_SCOPE, DEFAULT_SCOPE
 from rostersync.oneroster.errors import InvalidCredentials, InsufficientScope, NotOneRoster
 
 from .fake_sis import BASE, Reply, make_users

@@ -1,8 +1,8 @@
-"""School name matching (rostersync.matching): the scoring and the one-to-one suggestions."""
+"""School name matching (rostersync.school_suggestions): the scoring and the one-to-one suggestions."""
 
 import pytest
 
-from rostersync.matching import THRESHOLD, Candidate, name_score, normalise_identifier, normalise_name, score, suggest
+from rostersync.school_suggestions import THRESHOLD, Candidate, name_score, normalise_identifier, normalise_name, score, suggest
 
 
 def names(a: str, b: str) -> float:

@@ -26,6 +26,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from rostersync.api.errors import forbidden, not_found, unauthorized
 from rostersync.store.districts import DistrictModel, get_district
+from rostersync.times import now_iso_z
 
 ROLES = ("platform_admin", "district_admin", "teacher")
 MACHINE_CLIENT = "machine_client"  # the role of a client-credentials access token
@@ -158,3 +159,9 @@ def district_for_admin(event: dict, district_id: str) -> DistrictModel:
     if district is None:
         raise not_found("district")
     return district
+
+
+def reviewer(event: dict) -> dict:
+    """Who decides a held run, and when: {by, role, at} (stored with the run's review)."""
+    principal = principal_from_event(event)
+    return {"by": principal.sub, "role": principal.role, "at": now_iso_z()}

@@ -1,7 +1,7 @@
 """Setup step 3: which SIS school is which existing app school.
 
 GET sis/schools reads the SIS's active schools live and suggests, for each unmatched one,
-the unmatched app school it most probably is (rostersync.matching explains the scoring).
+the unmatched app school it most probably is (rostersync.school_suggestions explains the scoring).
 PUT school-matches saves the whole set of matches, one to one; SIS schools left unmatched
 become new schools when a sync selects them.
 """
@@ -12,24 +12,19 @@ from collections import Counter
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from rostersync import audit
-from rostersync.api.auth import district_for_admin, district_for_reader
-from rostersync.api.connection import require_connection, saved_sis_client, sis_schools
+from rostersync import audit, sis_access
+from rostersync.api.access import district_for_admin, district_for_reader
+from rostersync.api.sis_reads import require_connection, saved_sis_client
 from rostersync.api.errors import unprocessable
-from rostersync.api.models import (
-    SchoolMatchesRequest,
-    SchoolMatchesResponse,
-    SchoolMatchOut,
-    SchoolResponse,
-    SchoolsResponse,
-    SisSchool,
-    SisSchoolsResponse,
-)
-from rostersync.api import rosters
-from rostersync.api.openapi import documented
-from rostersync.api.validation import read_body, respond
-from rostersync.matching import Candidate, suggest
+from rostersync.api.route_docs import QueryParameter, documented
+from rostersync.api.http_io import read_body, respond
+from rostersync.api.list_queries import CURSOR, LIMIT, SINCE, change_read, choice, cursor_of, limit_of, paged
+from rostersync.api.schemas.districts import SchoolResponse, SchoolsResponse
+from rostersync.api.schemas.rosters import SchoolChangeResponse, SchoolChangesResponse
+from rostersync.api.schemas.school_matches import SchoolMatchResponse, SchoolMatchesRequest, SchoolMatchesResponse, SisSchoolResponse, SisSchoolsResponse
+from rostersync.school_suggestions import Candidate, suggest
 from rostersync.observability import logger
+from rostersync.store import roster_queries as queries
 from rostersync.store.schools import ORIGIN_APP, SchoolModel, active_schools, set_match
 
 router = APIGatewayHttpRouter()
@@ -48,18 +43,34 @@ def _matchable(schools: list[SchoolModel]) -> list[SchoolModel]:
     return [s for s in schools if s.origin == ORIGIN_APP]
 
 
+SCHOOL_CHANGE_QUERY = (QueryParameter("status", "On a change read: active | inactive | all (default)",
+                                      enum=queries.STATUSES), LIMIT, CURSOR, SINCE)
+
+
+def _school_changes(event: dict, district_id: str):
+    """GET /districts/{id}/schools?updatedSince=...: the schools written since, in change order."""
+    _, since = change_read(event)
+    status = choice(event, "status", queries.STATUSES, "all")
+    limit, cursor = limit_of(event), cursor_of(event)
+    page = paged(lambda: queries.change_page(district_id, queries.school_changes(status), since, limit, cursor))
+    schools = [SchoolChangeResponse(school_id=s.school_id, name=s.name, identifier=s.identifier,
+                               sis_sourced_id=s.sis_sourced_id, status=s.status, updated_at=s.updated_at)
+               for s in page.items]
+    return respond(SchoolChangesResponse(schools=schools, next_cursor=page.next_cursor, changes_cursor=page.changes_cursor))
+
+
 @router.get(
     "/districts/<district_id>/schools",
     **documented("The district's active schools", operation_id="listSchools", tag=TAG, response=SchoolsResponse,
-                 errors=(400, 401, 403, 404, 422), query=rosters.SCHOOL_CHANGE_QUERY,
+                 errors=(400, 401, 403, 404, 422), query=SCHOOL_CHANGE_QUERY,
                  description="By name. With updatedSince (or a change cursor): the schools created, changed or "
-                             "deactivated since, in change order, paged (SchoolChangesOut)."),
+                             "deactivated since, in change order, paged (SchoolChangesResponse)."),
 )
 def get_schools(district_id: str):
     event = router.current_event.raw_event
     district_for_reader(event, district_id)  # API clients read schools too
-    if rosters.is_change_read(event):
-        return rosters.school_changes(event, district_id)
+    if change_read(event)[0]:
+        return _school_changes(event, district_id)
     schools = [
         SchoolResponse(school_id=s.school_id, name=s.name, identifier=s.identifier, sis_sourced_id=s.sis_sourced_id)
         for s in active_schools(district_id)
@@ -82,7 +93,7 @@ def get_schools(district_id: str):
 def get_sis_schools(district_id: str):
     district = district_for_admin(router.current_event.raw_event, district_id)
     with saved_sis_client(district) as client:
-        orgs = list(sis_schools(client))
+        orgs = list(sis_access.active_sis_schools(client))
     app_schools = _matchable(active_schools(district_id))
     matched_to = {s.sis_sourced_id: s.school_id for s in app_schools if s.sis_sourced_id}
     suggestions = suggest(
@@ -90,7 +101,7 @@ def get_sis_schools(district_id: str):
         [Candidate(s.school_id, s.name, s.identifier) for s in app_schools if not s.sis_sourced_id],
     )
     schools = [
-        SisSchool(
+        SisSchoolResponse(
             sis_sourced_id=o.sourced_id,
             name=o.name or o.sourced_id,
             identifier=o.identifier,
@@ -134,7 +145,7 @@ def put_school_matches(district_id: str):
     if unknown_app:
         raise unprocessable("unknown_school", f"No active app school of this district has schoolId {_listed(unknown_app)}.")
     with saved_sis_client(district) as client:
-        sis_ids = {org.sourced_id for org in sis_schools(client)}
+        sis_ids = {org.sourced_id for org in sis_access.active_sis_schools(client)}
     unknown_sis = [m.sis_sourced_id for m in matches if m.sis_sourced_id not in sis_ids]
     if unknown_sis:
         raise unprocessable("unknown_school", f"The SIS has no active school with sisSourcedId {_listed(unknown_sis)}.")
@@ -148,6 +159,6 @@ def put_school_matches(district_id: str):
             set_match(school, target)
     audit.record_event(event, district_id, "school_matches.update", before=before, after=wanted)
     logger.info("School matches saved", extra={"district_id": district_id, "matches": len(matches)})
-    saved = sorted((SchoolMatchOut(sis_sourced_id=m.sis_sourced_id, school_id=m.school_id) for m in matches),
+    saved = sorted((SchoolMatchResponse(sis_sourced_id=m.sis_sourced_id, school_id=m.school_id) for m in matches),
                    key=lambda m: (m.sis_sourced_id, m.school_id))
     return respond(SchoolMatchesResponse(matches=saved))

@@ -1,4 +1,4 @@
-"""test_connection: prove that the credentials reach the roster, and say what was found.
+"""check_connection: prove that the credentials reach the roster, and say what was found.
 
 Used by the setup API's PUT sis/connection before a connection is saved: it must answer
 within API Gateway's 29 s, so retries and timeouts are shorter than a sync's. It reads
@@ -35,7 +35,7 @@ class ConnectionReport:
     bad_records: int = 0
 
 
-def test_connection(settings: ConnectionSettings, client_secret: str, allow_private: bool = False,
+def check_connection(settings: ConnectionSettings, client_secret: str, allow_private: bool = False,
                     **client_options) -> ConnectionReport:
     options = {"connect_timeout": 4, "read_timeout": 10, "page_limit": 100, "max_in_flight": 1,
                "retry_policy": RetryPolicy(max_retries=1, base_delay=0.2, max_delay=1.0, retry_after_cap=2.0)}
@@ -58,7 +58,7 @@ def test_connection(settings: ConnectionSettings, client_secret: str, allow_priv
             signature_method=client.signature_method, orgs_seen=len(orgs), bad_records=bad)
 
 
-test_connection.__test__ = False  # not a pytest test, despite its name
+check_connection.__test__ = False  # not a pytest test, despite its name
 
 
 def _is_bad(record) -> bool:

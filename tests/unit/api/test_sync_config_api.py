@@ -156,10 +156,10 @@ def test_everything_null_disabled_and_the_optional_settings(api, fake_sis, conne
 
 
 def test_the_start_date_rule_follows_the_districts_own_time_zone(api, fake_sis, connected, monkeypatch):
-    from rostersync.api import sync_setup
+    from rostersync.api import sync_config
 
     # 05:00 UTC on 1 March: still 28 February in Pago Pago (UTC-11), already 1 March in Kiritimati (UTC+14).
-    monkeypatch.setattr(sync_setup, "_now", lambda: datetime(2026, 3, 1, 5, 0, tzinfo=timezone.utc))
+    monkeypatch.setattr(sync_config, "utc_now", lambda: datetime(2026, 3, 1, 5, 0, tzinfo=timezone.utc))
     behind, ahead = connected("Pacific/Pago_Pago"), connected("Pacific/Kiritimati")
     body = {"startDate": "2026-02-28", "enabled": True}
     assert _as_admin(api, "PUT", behind, "/sync-config", body=body).status == 200
@@ -170,13 +170,13 @@ def test_the_start_date_rule_follows_the_districts_own_time_zone(api, fake_sis, 
 
 
 def test_a_saved_start_date_that_has_passed_may_be_saved_again(api, fake_sis, connected, monkeypatch):
-    from rostersync.api import sync_setup
+    from rostersync.api import sync_config
 
     district_id = connected()
     fake_sis.classes = [klass("c1", grades=["05"], subjects=["Math"])]
-    monkeypatch.setattr(sync_setup, "_now", lambda: datetime(2026, 3, 1, 18, 0, tzinfo=timezone.utc))
+    monkeypatch.setattr(sync_config, "utc_now", lambda: datetime(2026, 3, 1, 18, 0, tzinfo=timezone.utc))
     assert _as_admin(api, "PUT", district_id, "/sync-config", body={"startDate": "2026-03-01"}).status == 200
-    monkeypatch.setattr(sync_setup, "_now", lambda: datetime(2026, 4, 1, 18, 0, tzinfo=timezone.utc))
+    monkeypatch.setattr(sync_config, "utc_now", lambda: datetime(2026, 4, 1, 18, 0, tzinfo=timezone.utc))
     kept = _as_admin(api, "PUT", district_id, "/sync-config", body={"startDate": "2026-03-01", "grades": ["05"]})
     assert kept.status == 200 and kept.body["grades"] == ["05"]
     moved = _as_admin(api, "PUT", district_id, "/sync-config", body={"startDate": "2026-03-02"})

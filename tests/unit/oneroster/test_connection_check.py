@@ -1,8 +1,8 @@
-"""test_connection: what the setup API's PUT sis/connection relies on."""
+"""check_connection: what the setup API's PUT sis/connection relies on."""
 
 import pytest
 
-from rostersync.oneroster import ConnectionReport, ConnectionSettings, Org, test_connection
+from rostersync.oneroster import ConnectionReport, ConnectionSettings, Org, check_connection
 from rostersync.oneroster.errors import InvalidCredentials, InvalidHostUrl, NotOneRoster, UnreachableHost
 
 from .fake_sis import BASE, Reply, make_users
@@ -21,7 +21,7 @@ def settings_for(fake, **overrides):
 
 def test_a_working_connection_reports_what_it_found(make_fake):
     fake = make_fake(auth="oauth2", data={"orgs": ORGS, "users": make_users(40), "classes": CLASSES})
-    report = test_connection(settings_for(fake), fake.client_secret, allow_private=True)
+    report = check_connection(settings_for(fake), fake.client_secret, allow_private=True)
     assert isinstance(report, ConnectionReport)
     assert report.auth_method == "oauth2" and report.host_url == fake.host_url
     assert report.warnings == ["The host URL included /ims/oneroster/v1p1; it was removed: give the host only."]
@@ -35,7 +35,7 @@ def test_a_working_connection_reports_what_it_found(make_fake):
 
 def test_oauth1_and_sha1_are_reported(make_fake):
     fake = make_fake(auth="oauth1", sha1_only=True, data={"orgs": ORGS, "users": [], "classes": []})
-    report = test_connection(settings_for(fake), fake.client_secret, allow_private=True)
+    report = check_connection(settings_for(fake), fake.client_secret, allow_private=True)
     assert report.auth_method == "oauth1" and report.signature_method == "HMAC-SHA1"
     assert any("HMAC-SHA1" in w for w in report.warnings)
     assert report.users_seen == 0 and report.classes_seen == 0
@@ -43,33 +43,33 @@ def test_oauth1_and_sha1_are_reported(make_fake):
 
 def test_schools_endpoint_when_orgs_is_missing(make_fake):
     fake = make_fake(auth="oauth1", data={"schools": ORGS[1:], "users": [], "classes": []})
-    report = test_connection(settings_for(fake, auth_method="oauth1"), fake.client_secret, allow_private=True)
+    report = check_connection(settings_for(fake, auth_method="oauth1"), fake.client_secret, allow_private=True)
     assert [s.sourced_id for s in report.schools] == ["s1", "s2"]
 
 
 def test_wrong_secret(make_fake):
     fake = make_fake(auth="oauth2", data={"orgs": ORGS})
     with pytest.raises(InvalidCredentials):
-        test_connection(settings_for(fake), "wrong", allow_private=True)
+        check_connection(settings_for(fake), "wrong", allow_private=True)
 
 
 def test_a_web_server_that_is_not_oneroster(make_fake):
     fake = make_fake(auth="none", data={})
     with pytest.raises(NotOneRoster):
-        test_connection(settings_for(fake, auth_method="oauth1"), "secret", allow_private=True)
+        check_connection(settings_for(fake, auth_method="oauth1"), "secret", allow_private=True)
 
 
 def test_a_400_on_orgs_means_not_oneroster(make_fake):
     fake = make_fake(auth="none", data={})
     fake.routes[BASE + "/orgs"] = lambda s: Reply(400, {"error": "unknown parameter limit"})
     with pytest.raises(NotOneRoster):
-        test_connection(settings_for(fake, auth_method="oauth1"), "secret", allow_private=True)
+        check_connection(settings_for(fake, auth_method="oauth1"), "secret", allow_private=True)
 
 
 def test_deployed_refuses_the_local_server(make_fake):
     fake = make_fake(data={"orgs": ORGS})
     with pytest.raises(InvalidHostUrl):
-        test_connection(settings_for(fake), fake.client_secret, allow_private=False)
+        check_connection(settings_for(fake), fake.client_secret, allow_private=False)
 
 
 def test_nothing_listening_is_unreachable_quickly():
@@ -80,6 +80,6 @@ def test_nothing_listening_is_unreachable_quickly():
         port = probe.getsockname()[1]
     start = time.perf_counter()
     with pytest.raises(UnreachableHost):
-        test_connection(ConnectionSettings(host_url=f"http://127.0.0.1:{port}", client_id="x"), "s",
+        check_connection(ConnectionSettings(host_url=f"http://127.0.0.1:{port}", client_id="x"), "s",
                         allow_private=True)
     assert time.perf_counter() - start < 3

@@ -9,7 +9,7 @@ import traceback
 
 import pytest
 
-from rostersync.oneroster import ConnectionSettings, OneRosterClient, test_connection
+from rostersync.oneroster import ConnectionSettings, OneRosterClient, check_connection
 from rostersync.oneroster.errors import ERROR_TYPES, OneRosterError
 
 from .fake_sis import BASE, Reply, make_users
@@ -77,7 +77,7 @@ def scenarios(make_fake):
     slow.routes[BASE + "/users"] = lambda s: Reply(200, {"users": []}, delay=0.6)
     cases.append(("out_of_time", stream(slow, retry_policy=fast,
                                         deadline=time.monotonic() + 0.4)))
-    cases.append(("invalid_credentials", lambda: test_connection(
+    cases.append(("invalid_credentials", lambda: check_connection(
         ConnectionSettings(host_url=wrong.host_url, client_id="fake-client"), SECRET, allow_private=True)))
     return cases
 

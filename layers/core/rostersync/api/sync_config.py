@@ -15,7 +15,7 @@ select nothing, and the next night would deactivate everything that was in scope
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 from http import HTTPStatus
 from typing import Annotated
 
@@ -23,20 +23,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from rostersync import audit
-from rostersync.api.auth import district_for_admin
-from rostersync.api.connection import require_connection, saved_sis_client, sis_schools
+from rostersync.api.access import district_for_admin
 from rostersync.api.errors import ApiError, unprocessable
-from rostersync.api.models import (
-    DeactivationGuardOut,
-    SyncConfigRequest,
-    SyncConfigResponse,
-    SyncOptionSchoolOut,
-    SyncOptionsResponse,
-)
-from rostersync.api.openapi import documented
-from rostersync.api.validation import query_flag, read_body, respond
+from rostersync.api.http_io import query_flag, read_body, respond
+from rostersync.api.route_docs import documented
+from rostersync.api.schemas.sync_config import (DeactivationGuardResponse, SyncConfigRequest, SyncConfigResponse,
+                                                SyncOptionSchoolResponse, SyncOptionsResponse)
+from rostersync.api.sis_reads import check_selected_schools, require_connection, saved_sis_client, shown
 from rostersync.observability import logger
-from rostersync.oneroster import Class, Course, OneRosterClient, OutOfTime
+from rostersync.oneroster import OutOfTime
 from rostersync.store.districts import (
     DEFAULT_FULL_SYNC_EVERY_DAYS,
     DEFAULT_GUARD_MAX_SHARE,
@@ -44,50 +39,29 @@ from rostersync.store.districts import (
     DistrictModel,
     SyncConfig,
     SyncOptions,
-    SyncOptionsCollector,
     grade_sort_key,
     save_sync_config,
     save_sync_options,
 )
+from rostersync.store.runs import latest_run
+from rostersync.sync.options import collect_sync_options
 from rostersync.sync.schedule import local_today, next_sync_at
+from rostersync.times import iso_z, iso_z_or_none, utc_now
 
 router = APIGatewayHttpRouter()
 
 TAG = "Setup step 4: sync configuration"
-MAX_IDS_IN_MESSAGE = 5
 MAX_START_AHEAD_YEARS = 2
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _iso(instant: datetime) -> str:
-    return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def collect_sync_options(client: OneRosterClient) -> SyncOptions:
-    """Stream the SIS once per collection; memory holds the sets, never the records."""
-    collector = SyncOptionsCollector()
-    for org in sis_schools(client):
-        collector.add_school(org.sourced_id, org.name)
-    for record in client.stream("classes"):
-        if isinstance(record, Class) and record.status == "active":
-            collector.add_class(record.grades, record.subjects, record.course_id)
-    for record in client.stream("courses"):
-        if isinstance(record, Course):
-            collector.add_course(record.sourced_id, record.status == "active", record.grades, record.subjects)
-    return collector.options(refreshed_at=_now())
 
 
 def _options_response(options: SyncOptions) -> SyncOptionsResponse:
     """The cached options, in the page's order whoever wrote the cache (this route or a sync)."""
     schools = sorted(options.schools or [], key=lambda s: (s.name.casefold(), s.sis_sourced_id))
     return SyncOptionsResponse(
-        schools=[SyncOptionSchoolOut(sis_sourced_id=s.sis_sourced_id, name=s.name) for s in schools],
+        schools=[SyncOptionSchoolResponse(sis_sourced_id=s.sis_sourced_id, name=s.name) for s in schools],
         grades=sorted(options.grades or [], key=grade_sort_key),
         subjects=sorted(options.subjects or [], key=lambda s: (s.casefold(), s)),
-        refreshed_at=_iso(options.refreshed_at),
+        refreshed_at=iso_z_or_none(options.refreshed_at),
     )
 
 
@@ -127,7 +101,7 @@ def refresh_sync_options(district: DistrictModel) -> SyncOptions | None:
     """Read the options from the SIS and cache them; None when the request's time ran out first."""
     with saved_sis_client(district) as client:
         try:
-            options = collect_sync_options(client)
+            options = collect_sync_options(client, utc_now())
         except OutOfTime:
             return None
     save_sync_options(district.district_id, options)
@@ -149,23 +123,6 @@ def _too_slow() -> ApiError:
     )
 
 
-def _shown(values: list[str]) -> str:
-    return ", ".join(values[:MAX_IDS_IN_MESSAGE]) + (
-        f" and {len(values) - MAX_IDS_IN_MESSAGE} more" if len(values) > MAX_IDS_IN_MESSAGE else "")
-
-
-def _check_schools(district: DistrictModel, wanted: list[str]) -> None:
-    """Every selected school must be an active SIS school; a stale cache is re-checked live."""
-    cached = {s.sis_sourced_id for s in (district.sync_options.schools if district.sync_options else [])}
-    unknown = [sid for sid in wanted if sid not in cached]
-    if unknown:
-        with saved_sis_client(district) as client:
-            live = {org.sourced_id for org in sis_schools(client)}
-        unknown = [sid for sid in unknown if sid not in live]
-    if unknown:
-        raise unprocessable("unknown_school", f"schools: the SIS has no active school with sourcedId {_shown(unknown)}.")
-
-
 def _check_grades_and_subjects(district: DistrictModel, grades: list[str] | None, subjects: list[str] | None) -> None:
     """Every selected grade and subject must be one the SIS offers (exactly as it writes it)."""
     if grades is None and subjects is None:
@@ -179,19 +136,19 @@ def _check_grades_and_subjects(district: DistrictModel, grades: list[str] | None
     unknown_subjects = [s for s in dict.fromkeys(subjects or []) if s not in set(options.subjects or [])]
     problems = []
     if unknown_grades:
-        problems.append(f"grades: the SIS offers no grade {_shown([repr(g) for g in unknown_grades])}")
+        problems.append(f"grades: the SIS offers no grade {shown([repr(g) for g in unknown_grades])}")
     if unknown_subjects:
-        problems.append(f"subjects: the SIS offers no subject {_shown([repr(s) for s in unknown_subjects])}")
+        problems.append(f"subjects: the SIS offers no subject {shown([repr(s) for s in unknown_subjects])}")
     if problems:
         raise unprocessable(
             "unknown_grade" if unknown_grades else "unknown_subject",
-            "; ".join(problems) + f" (sync options of {_iso(options.refreshed_at)}; "
+            "; ".join(problems) + f" (sync options of {iso_z(options.refreshed_at)}; "
             "GET sync-options?refresh=true if the SIS changed since).",
         )
 
 
 def _check_start_date(district: DistrictModel, start: date) -> None:
-    today = local_today(district.timezone, _now())
+    today = local_today(district.timezone, utc_now())
     previously_saved = district.sync_config.start_date if district.sync_config else None
     # A start date already saved may stay as it is once it has passed (re-saving the form to
     # change a filter must not fail); a new one must be today or later.
@@ -218,7 +175,7 @@ def _years_after(day: date, years: int) -> date:
 def _config_response(district: DistrictModel, config: SyncConfig) -> SyncConfigResponse:
     next_at = None
     if config.enabled and district.connection is not None:
-        next_at = _iso(next_sync_at(district.timezone, date.fromisoformat(config.start_date), _now(),
+        next_at = iso_z(next_sync_at(district.timezone, date.fromisoformat(config.start_date), utc_now(),
                                     district.last_nightly_night))
     return SyncConfigResponse(
         schools=list(config.schools) if config.schools is not None else None,
@@ -227,7 +184,7 @@ def _config_response(district: DistrictModel, config: SyncConfig) -> SyncConfigR
         start_date=config.start_date,
         enabled=config.enabled,
         full_sync_every_days=int(config.full_sync_every_days),
-        deactivation_guard=DeactivationGuardOut(
+        deactivation_guard=DeactivationGuardResponse(
             max_share=float(config.guard_max_share), min_records=int(config.guard_min_records)
         ),
         next_sync_at=next_at,
@@ -256,7 +213,7 @@ def put_sync_config(district_id: str):
     require_connection(district)
     _check_start_date(district, request.start_date)
     if request.schools is not None:
-        _check_schools(district, request.schools)
+        check_selected_schools(district, request.schools)
     _check_grades_and_subjects(district, request.grades, request.subjects)
     previous = district.sync_config
     guard = request.deactivation_guard
@@ -271,7 +228,7 @@ def put_sync_config(district_id: str):
         guard_min_records=guard.min_records if guard else (previous.guard_min_records if previous else DEFAULT_GUARD_MIN_RECORDS),
         full_sync_every_days=request.full_sync_every_days
         or (previous.full_sync_every_days if previous else DEFAULT_FULL_SYNC_EVERY_DAYS),
-        updated_at=_now(),
+        updated_at=utc_now(),
     )
     save_sync_config(district, config)
     audit.record_event(event, district_id, "sync_config.update", before=audit.sync_config_view(previous),
@@ -284,8 +241,6 @@ def put_sync_config(district_id: str):
 
 def _runs_keeping_their_configuration(district: DistrictModel) -> list[str]:
     """A run fixes its selection when it starts (sync/run_state.py): say so when one is under way."""
-    from rostersync.store.runs import latest_run
-
     latest = latest_run(district.district_id)
     if latest is None:
         return []

@@ -1,0 +1,69 @@
+"""Bodies of setup step 2, the SIS connection (never carrying the secret out)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from rostersync.api.schemas.base import RequestModel, ResponseModel, bounded_text
+from rostersync.notify import health as connection_health
+from rostersync.store.districts import SisConnection
+from rostersync.times import iso_z_or_none
+
+
+# ---------------------------------------------------------------- step 2: SIS connection
+
+AuthMethod = Literal["auto", "oauth1", "oauth2"]
+
+
+class SisConnectionRequest(RequestModel):
+    host_url: bounded_text(2048) = Field(
+        description="The SIS host, without /ims/oneroster/v1p1 (stripped with a warning if given)"
+    )
+    client_id: bounded_text(512)
+    # SecretStr: the value never shows in a repr, a traceback's locals or a validation error.
+    # At least 8 characters: shorter values cannot be redacted from logs without wrecking them.
+    client_secret: SecretStr = Field(min_length=8, max_length=4096)
+    auth_method: AuthMethod = "auto"
+    token_url: bounded_text(2048) | None = Field(
+        default=None, description="OAuth 2 token URL; found on the host when not given"
+    )
+    scope: bounded_text(1024) | None = Field(
+        default=None, description="OAuth 2 scopes; the OneRoster 1.1 read scopes when not given"
+    )
+
+
+HealthValue = Literal["ok", "credentials_rejected", "access_denied", "not_oneroster", "invalid_host", "unreachable",
+                      "sis_error"]
+
+
+class ConnectionHealthResponse(ResponseModel):
+    status: HealthValue | None = Field(
+        description="What the last sync attempt or connection test found; null until the connection is first used"
+    )
+    last_checked_at: str | None = Field(description="When it was last used (UTC, ISO 8601)")
+    last_ok_at: str | None = Field(description="When it last worked (UTC, ISO 8601)")
+    last_error: str | None = Field(description="What went wrong, in words (never a secret); null when ok")
+    what_to_do: str = Field(description="What the district admin should do about it")
+
+
+class SisConnectionResponse(ResponseModel):
+    host_url: str
+    client_id: str
+    auth_method: Literal["oauth1", "oauth2"] = Field(description="The method the SIS accepted")
+    requested_auth_method: AuthMethod
+    token_url: str | None
+    scope: str | None
+    status: Literal["connected"]
+    warnings: list[str]
+    connected_at: str = Field(description="When the connection was last tested and saved (UTC, ISO 8601)")
+    health: ConnectionHealthResponse | None = Field(default=None, description="How the connection fared when last used")
+
+
+def health_response(connection: SisConnection) -> ConnectionHealthResponse:
+    status = connection.health
+    advice = connection_health.ADVICE.get(status or "", "Nothing to do: the next sync will show how it fares.")
+    return ConnectionHealthResponse(status=status, last_checked_at=iso_z_or_none(connection.last_checked_at),
+                               last_ok_at=iso_z_or_none(connection.last_ok_at), last_error=connection.last_error,
+                               what_to_do=advice)

@@ -1,0 +1,94 @@
+"""Bodies of the sync-run routes, and a stored run as the API shows it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from rostersync.api.schemas.base import RequestModel, ResponseModel
+from rostersync.store import runs as run_store
+from rostersync.times import iso_z_or_none
+
+
+class StartSyncRequest(RequestModel):
+    mode: Literal["full", "delta"] | None = Field(
+        default=None, description="full (default): read everything; delta: changes since the last successful sync"
+    )
+
+
+class StartSyncResponse(ResponseModel):
+    run_id: str
+
+
+class CountsResponse(ResponseModel):
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deactivated: int = 0
+    skipped: int = 0
+
+
+class RunCountsResponse(ResponseModel):
+    schools: CountsResponse
+    teachers: CountsResponse
+    students: CountsResponse
+    classes: CountsResponse
+    enrollments: CountsResponse
+
+
+class RunErrorResponse(ResponseModel):
+    type: str
+    sis_sourced_id: str | None
+    code: str
+    message: str
+
+
+class RunResponse(ResponseModel):
+    run_id: str
+    trigger: Literal["nightly", "manual", "replay"]
+    mode: Literal["full", "delta", "preview"] = Field(description="preview: a read-only run of a proposed "
+                                                      "configuration (POST sync-config/preview)")
+    status: Literal["queued", "running", "succeeded", "failed", "needs_review", "rejected"]
+    queued_at: str
+    started_at: str | None
+    finished_at: str | None
+    counts: RunCountsResponse
+    errors: list[RunErrorResponse] = Field(description=f"The first {run_store.MAX_STORED_ERRORS} record errors")
+    error_total: int = Field(description="Every record error of the run, also those not listed")
+    failure: str | None = Field(default=None, description="Why a failed run failed")
+    held_deactivations: dict[str, int] | None = Field(
+        default=None, description="needs_review: the deactivations held back per type, applied on approval"
+    )
+    replay_of: str | None = Field(default=None, description="replay runs: the failed run they replay")
+    review: dict | None = Field(default=None, description="A held run's decision: {decision: approved | "
+                                "approved_in_part | rejected, by, role, at, records}")
+
+
+class RunsResponse(ResponseModel):
+    syncs: list[RunResponse]
+    next_cursor: str | None
+
+
+def run_response(run: run_store.SyncRunModel) -> RunResponse:
+    counts = run_store.normalised_counts(run.counts.as_dict() if hasattr(run.counts, "as_dict") else run.counts)
+    held = run.held_deactivations.as_dict() if run.held_deactivations is not None else None
+    return RunResponse(
+        run_id=run.run_id,
+        trigger=run.trigger,
+        mode=run.mode,
+        status=run.status,
+        queued_at=iso_z_or_none(run.queued_at),
+        started_at=iso_z_or_none(run.started_at),
+        finished_at=iso_z_or_none(run.finished_at),
+        counts=RunCountsResponse(**{t: CountsResponse(**c) for t, c in counts.items()}),
+        errors=[
+            RunErrorResponse(type=e.type, sis_sourced_id=e.sis_sourced_id, code=e.code, message=e.message)
+            for e in run.errors or []
+        ],
+        error_total=int(run.error_total or 0),
+        failure=run.failure,
+        held_deactivations={k: int(v) for k, v in held.items()} if held else None,
+        replay_of=run.replay_of,
+        review=run.review,
+    )

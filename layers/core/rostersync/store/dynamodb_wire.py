@@ -1,0 +1,194 @@
+"""BatchWriteItem and BatchGetItem straight on DynamoDB's JSON wire protocol.
+
+Why: a full sync is thousands of 25-item batches, and botocore spends about 3 ms of CPU on each
+(its shape-driven serializer walks every attribute of every item, then a dozen event hooks,
+endpoint rules, a request object copied several times and the response parser), more than
+everything else the worker does per record together (bench/README.md, "what took the CPU").
+The request we send is already in DynamoDB's attribute-value JSON (store/codec.py builds it),
+so this module does only what the protocol needs: one `json.dumps`, a SigV4 signature, one POST
+on a pooled urllib3 connection, one `json.loads`.
+
+Same inputs and outputs as the boto3 client's two methods (`RequestItems=` in; the response
+dict with UnprocessedItems / Responses / UnprocessedKeys out), the same endpoint, region and
+credentials as the client it is built from (botocore's credential chain, refreshed as they
+expire), the same CA bundle, and the same errors: a refused request raises botocore's
+ClientError with DynamoDB's error code. Throttling, 5xx answers, dropped connections and a body
+whose CRC32 does not match are retried with backoff before that. The signature is SigV4 for one
+fixed request shape (POST /, four headers); tests/unit/store/test_dynamodb_wire.py checks it
+against botocore's signer. Everything else (queries, single puts, transactions) stays on boto3.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import random
+import threading
+import time
+import zlib
+from collections import Counter
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+import boto3
+import urllib3
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.httpsession import where as ca_bundle
+
+TARGET_PREFIX = "DynamoDB_20120810."
+CONTENT_TYPE = "application/x-amz-json-1.0"
+# What DynamoDB and its front ends answer when a retry can succeed (the rest are the caller's fault).
+RETRYABLE_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "InternalServerError", "ServiceUnavailable", "TransactionInProgressException",
+})
+ATTEMPTS = 8
+TIMEOUT_S = 30
+
+
+class DynamoDbWire:
+    """The two batch calls of a boto3 DynamoDB client, without botocore's per-request machinery."""
+
+    def __init__(self, client, max_pool_connections: int = 10, attempts: int = ATTEMPTS, sleep=time.sleep,
+                 credentials=None):
+        self.endpoint_url = client.meta.endpoint_url.rstrip("/") + "/"
+        self.region = client.meta.region_name
+        self.host = _host(self.endpoint_url)
+        self._credentials = credentials or boto3.session.Session().get_credentials()
+        self._http = urllib3.PoolManager(maxsize=max_pool_connections, ca_certs=ca_bundle(), retries=False,
+                                         timeout=urllib3.Timeout(connect=5, read=TIMEOUT_S))
+        self._keys: dict[tuple[str, str], bytes] = {}  # (secret, day) -> SigV4 signing key
+        self.attempts, self.sleep = attempts, sleep
+        # What was sent, for the bench: requests by operation, and the most writes in flight at once.
+        self.calls: Counter = Counter()
+        self._lock = threading.Lock()
+        self._writes_in_flight = 0
+
+    def batch_write_item(self, RequestItems: dict) -> dict:  # noqa: N803 (boto3's parameter name)
+        with self._lock:
+            self._writes_in_flight += 1
+            self.calls["maxWritesInFlight"] = max(self.calls["maxWritesInFlight"], self._writes_in_flight)
+        try:
+            return self.call("BatchWriteItem", {"RequestItems": RequestItems})
+        finally:
+            with self._lock:
+                self._writes_in_flight -= 1
+
+    def batch_get_item(self, RequestItems: dict) -> dict:  # noqa: N803
+        response = self.call("BatchGetItem", {"RequestItems": RequestItems})
+        for items in response.get("Responses", {}).values():
+            for item in items:
+                _decode_binary(item)
+        return response
+
+    def call(self, operation: str, body: dict) -> dict:
+        payload = json.dumps(body, separators=(",", ":"), default=_base64).encode("utf-8")
+        for attempt in range(self.attempts):
+            with self._lock:
+                self.calls[operation] += 1
+            try:
+                status, headers, content = self._post(operation, payload)
+            except HTTPClientError:  # dropped or refused connection, timeout: the request may be sent again
+                if attempt + 1 == self.attempts:
+                    raise
+                self._wait(attempt)
+                continue
+            if status == 200 and _crc_matches(headers, content):
+                return json.loads(content)
+            code, message = _error(status, content)
+            if attempt + 1 == self.attempts or not (status >= 500 or code in RETRYABLE_CODES or status == 200):
+                raise ClientError({"Error": {"Code": code, "Message": message},
+                                   "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+            self._wait(attempt)
+        raise AssertionError("unreachable")
+
+    def _post(self, operation: str, payload: bytes) -> tuple[int, dict, bytes]:
+        headers = self.signed_headers(operation, payload, datetime.now(timezone.utc))
+        try:
+            response = self._http.urlopen("POST", self.endpoint_url, body=payload, headers=headers)
+        except urllib3.exceptions.HTTPError as error:
+            raise HTTPClientError(error=error) from error
+        return response.status, response.headers, response.data
+
+    def signed_headers(self, operation: str, payload: bytes, now: datetime) -> dict:
+        """The request's headers with its SigV4 Authorization (service dynamodb, POST /)."""
+        credentials = self._credentials.get_frozen_credentials()
+        amz_date = now.strftime("%Y%m%dT%H%M%SZ")
+        day = amz_date[:8]
+        headers = {"content-type": CONTENT_TYPE, "host": self.host, "x-amz-date": amz_date,
+                   "x-amz-target": TARGET_PREFIX + operation}
+        if credentials.token:
+            headers["x-amz-security-token"] = credentials.token
+        names = sorted(headers)
+        signed = ";".join(names)
+        canonical = "\n".join(["POST", "/", "", *(f"{name}:{headers[name]}" for name in names), "", signed,
+                               hashlib.sha256(payload).hexdigest()])
+        scope = f"{day}/{self.region}/dynamodb/aws4_request"
+        to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+        signature = hmac.new(self._signing_key(credentials.secret_key, day), to_sign.encode(), hashlib.sha256)
+        headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
+                                    f"SignedHeaders={signed}, Signature={signature.hexdigest()}")
+        return headers
+
+    def _signing_key(self, secret: str, day: str) -> bytes:
+        key = self._keys.get((secret, day))
+        if key is None:
+            key = ("AWS4" + secret).encode()
+            for part in (day, self.region, "dynamodb", "aws4_request"):
+                key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+            self._keys = {(secret, day): key}  # one key at a time: credentials rotate, days pass
+        return key
+
+    def _wait(self, attempt: int) -> None:
+        self.sleep(random.uniform(0, min(5.0, 0.05 * 2**attempt)))  # full jitter, as botocore's standard mode
+
+    def close(self) -> None:
+        self._http.clear()
+
+
+def _base64(value):
+    """Binary attribute values travel as base64 text (as botocore sends them)."""
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not a DynamoDB attribute value")
+
+
+def _decode_binary(attributes: dict) -> None:
+    """Binary values back to bytes, in place, as botocore hands them to callers."""
+    for value in attributes.values():
+        if "B" in value:
+            value["B"] = base64.b64decode(value["B"])
+        elif "BS" in value:
+            value["BS"] = [base64.b64decode(v) for v in value["BS"]]
+        elif "M" in value:
+            _decode_binary(value["M"])
+        elif "L" in value:
+            for element in value["L"]:
+                _decode_binary({"": element})
+
+
+def _host(url: str) -> str:
+    """The Host header as signed: the port only where it is not the scheme's default."""
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.hostname if parts.port in (None, default) else f"{parts.hostname}:{parts.port}"
+
+
+def _crc_matches(headers, content: bytes) -> bool:
+    """DynamoDB signs its bodies with a CRC32 header (botocore checks it too); a mismatch is a
+    corrupted answer, sent again rather than trusted."""
+    expected = headers.get("x-amz-crc32")
+    return expected is None or int(expected) == zlib.crc32(content) & 0xFFFFFFFF
+
+
+def _error(status: int, content: bytes) -> tuple[str, str]:
+    if status == 200:
+        return "CRC32CheckFailed", "The response body did not match its CRC32 checksum."
+    try:
+        body = json.loads(content or b"{}")
+    except ValueError:
+        return f"HTTP{status}", content[:200].decode("utf-8", "replace")
+    code = str(body.get("__type", f"HTTP{status}")).rpartition("#")[2]
+    return code, str(body.get("message") or body.get("Message") or "")

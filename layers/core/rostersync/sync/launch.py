@@ -1,0 +1,80 @@
+"""Runs people ask for through the API: a sync now, a preview of a configuration, the approval
+of a held run. Each creates the run (or moves it back to queued), queues its message, and when
+the message cannot be sent undoes what it did, so nothing is left queued that no worker will
+ever see: the run fails (or the approval is undone) and NotQueued says to try again.
+
+The lifecycle rules themselves are sync/runs.py's; this module is their API-side sequence.
+"""
+
+from __future__ import annotations
+
+from rostersync import aws_clients
+from rostersync.observability import logger
+from rostersync.store import run_records
+from rostersync.store.batch import BatchStore
+from rostersync.store.runs import NEEDS_REVIEW, SyncRunModel, get_run
+from rostersync.sync import messages, runs
+
+
+class NotQueued(Exception):
+    """The run's message could not be sent; what the request did was undone."""
+
+
+def start_sync(district_id: str, mode: str) -> SyncRunModel:
+    """A manual run of `mode`, queued. RunInProgress, DistrictNotFound, NotQueued."""
+    run = runs.start_run(district_id, "manual", mode)
+    try:
+        messages.send_run_message(district_id, run.run_id, "run")
+    except Exception:
+        logger.exception("could not queue a manual sync", extra={"districtId": district_id, "runId": run.run_id})
+        runs.fail(run, "The sync could not be queued; start it again.")
+        raise NotQueued() from None
+    return run
+
+
+def start_preview(district_id: str, proposal: dict) -> SyncRunModel:
+    """A preview run of the proposed configuration, queued. RunInProgress, DistrictNotFound, NotQueued."""
+    run = runs.start_run(district_id, "manual", "preview")
+    try:
+        run_records.put_proposal(aws_clients.dynamodb(), district_id, run.run_id, proposal)
+        messages.send_run_message(district_id, run.run_id, "run")
+    except Exception:
+        logger.exception("could not queue a preview", extra={"districtId": district_id, "runId": run.run_id})
+        runs.fail(run, "The preview could not be queued; start it again.")
+        raise NotQueued() from None
+    return run
+
+
+def unknown_held_records(district_id: str, run_id: str, record_ids: list[str]) -> list[str]:
+    """Those of `record_ids` the run does not hold (none once the run is no longer held)."""
+    run = get_run(district_id, run_id)
+    if run is None:
+        raise LookupError(run_id)
+    if run.status != NEEDS_REVIEW:
+        return []
+    found = run_records.held_records_exist(BatchStore(client=aws_clients.dynamodb(), max_in_flight=2), district_id,
+                                           run_id, record_ids)
+    return [record_id for record_id in record_ids if record_id not in found]
+
+
+def approve(district_id: str, run_id: str, review: dict, chosen: list[str] | None) -> SyncRunModel:
+    """needs_review -> queued with the admin's decision recorded (everything, or the chosen
+    records). LookupError, NotApprovable, RunInProgress; queue it with queue_approval."""
+    run = runs.approve_run(district_id, run_id, review=review)
+    try:
+        run_records.put_decision(aws_clients.dynamodb(), district_id, run_id, {**review, "recordIds": chosen})
+    except Exception:
+        runs.undo_approval(run)
+        raise
+    return run
+
+
+def queue_approval(run: SyncRunModel) -> None:
+    """Send the approved run's message; NotQueued (the approval undone) when it cannot be sent."""
+    try:
+        messages.send_run_message(run.district_id, run.run_id, "approve")
+    except Exception:
+        logger.exception("could not queue an approval", extra={"districtId": run.district_id, "runId": run.run_id})
+        runs.undo_approval(run)
+        raise NotQueued() from None
+

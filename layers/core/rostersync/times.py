@@ -1,0 +1,30 @@
+"""The time helpers: the current time in UTC, and how an instant is written in the API, in
+events and in stored JSON (ISO 8601 in UTC with a Z, microseconds kept when there are any).
+
+Every module that needs the time or writes one uses these, so a test can read one clock and
+every answer writes times the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def utc_now() -> datetime:
+    """Now, in UTC (an aware datetime)."""
+    return datetime.now(timezone.utc)
+
+
+def iso_z(instant: datetime) -> str:
+    """`instant` in UTC as ISO 8601 with a Z: 2026-12-01T08:00:00Z (or ...08:00:00.123456Z)."""
+    return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def iso_z_or_none(instant: datetime | None) -> str | None:
+    """iso_z, with None for no instant."""
+    return None if instant is None else iso_z(instant)
+
+
+def now_iso_z() -> str:
+    """Now, written as iso_z."""
+    return iso_z(utc_now())
