@@ -109,3 +109,28 @@ def test_a_delta_that_meets_a_rekey_continues_as_a_full_sync(sandbox_sis, connec
     teachers = {sid: uid for sid, uid in before["users"].items() if sid.startswith("tch")}
     assert {"rk-" + sid: uid for sid, uid in teachers.items()} == {s: u for s, u in after["users"].items()
                                                                    if s.startswith("rk-")}
+
+
+def test_the_api_reports_a_runs_rekeyed_counts(clean_aws, sandbox_sis, connected_district):
+    """Through the API and the worker: GET syncs/{runId} has the words, GET .../matching the counts."""
+    from types import SimpleNamespace
+
+    from rostersync.store import runs as store
+    from rostersync.sync import worker
+    from tests.integration.test_review import Admin
+
+    district = connected_district(sandbox_sis)
+    domain = SimpleNamespace(aws=clean_aws, store=store, worker=worker)
+    admin = Admin(district)
+    assert admin.sync(domain)["status"] == "succeeded"
+    before = _ids(district)
+    _rekey(sandbox_sis, role="teacher", share=1.0)
+    run = admin.sync(domain)
+    assert run["status"] == "succeeded", run
+    teachers = [sid for sid in before["users"] if sid.startswith("tch")]
+    assert any(e["code"] == "rekeyed" and e["message"].startswith(f"{len(teachers)} teachers changed their SIS ids")
+               for e in run["errors"])
+    matching = admin("GET", f"/syncs/{run['runId']}/matching").body
+    assert matching["counts"]["teachers"]["rekeyed"] == len(teachers)
+    assert matching["counts"]["teachers"]["created"] == 0
+    assert matching["counts"]["enrollments"]["rekeyed"] > 0

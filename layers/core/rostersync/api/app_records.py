@@ -266,6 +266,8 @@ class MatchingCountsOut(ResponseModel):
     linked: int = Field(description="SIS records linked to (or, in a preview, that would link to) an app record")
     conflicts: int = Field(description="SIS records created separately because the match was not clear")
     created: int = Field(description="Records created (a preview: would be created), linked ones not included")
+    rekeyed: int = Field(default=0, description="SIS records under a new sourcedId that kept their app id "
+                         "(an SIS id change)")
 
 
 class MatchingRecordOut(ResponseModel):
@@ -285,13 +287,13 @@ class RunMatchingOut(ResponseModel):
     run_id: str
     mode: str
     status: str
-    counts: dict[str, MatchingCountsOut] = Field(description="teachers, students, classes")
+    counts: dict[str, MatchingCountsOut] = Field(description="teachers, students, classes, enrollments")
     records: list[MatchingRecordOut]
     next_cursor: str | None
 
 
 @router.get("/districts/<district_id>/syncs/<run_id>/matching", **documented(
-    "What a sync's account and class matching did, or a preview's would do",
+    "What a sync's account and class matching and its SIS id changes did, or a preview's would do",
     operation_id="getSyncMatching", tag=TAG, response=RunMatchingOut, errors=(400, 401, 403, 404, 422),
     query=(QueryParameter("limit", "1..200 (default 50)", type="integer", minimum=1, maximum=200),
            QueryParameter("cursor", "nextCursor of the previous page")),
@@ -324,7 +326,8 @@ def get_run_matching(district_id: str, run_id: str):
     run_counts = run_store.normalised_counts(run.counts.as_dict() if hasattr(run.counts, "as_dict") else run.counts)
     out_counts = {t: MatchingCountsOut(linked=counts.get(t, {}).get("linked", 0),
                                        conflicts=counts.get(t, {}).get("conflicts", 0),
-                                       created=run_counts[t]["created"]) for t in ("teachers", "students", "classes")}
+                                       rekeyed=counts.get(t, {}).get("rekeyed", 0), created=run_counts[t]["created"])
+                  for t in ("teachers", "students", "classes", "enrollments")}
     records = [MatchingRecordOut(type=r["type"], result=r["result"], sis_sourced_id=r["sisSourcedId"],
                                  item_id=r["itemId"], name=r.get("name"), criterion=r.get("criterion"),
                                  reason=r.get("reason"), message=r.get("message"), sis_record=r.get("sisRecord"),

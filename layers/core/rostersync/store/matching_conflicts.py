@@ -135,6 +135,11 @@ def run_matching(district_id: str, run_id: str, limit: int, after: str | None) -
     counts: dict[str, dict[str, int]] = {}
     page: list[dict] = []
     more = False
+    summary = client.get_item(TableName=run_records.table(), ConsistentRead=True,
+                              Key={"runKey": {"S": run_records.run_key(district_id, run_id)},
+                                   "recordKey": {"S": "rekeys"}}).get("Item")
+    for record_type, n in ((decode(summary).get("counts") or {}) if summary else {}).items():
+        counts.setdefault(record_type, {"linked": 0, "conflicts": 0})["rekeyed"] = int(n)
     for response in client.get_paginator("query").paginate(**spec):
         for raw in response.get("Items", []):
             item = decode(raw)
