@@ -284,8 +284,10 @@ class SyncEngine:
         state = RunState(
             mode=mode, plan=plan, started_at=started_at, counts=counts or empty_counts(), error_total=error_total,
             # Tables that held nothing for this district when the run began need no diff
-            # reads and no sweep: a first sync only writes.
-            had_items={table.name: self.roster.has_items(table) for table in self.roster.tables},
+            # reads and no sweep: a first sync only writes. A delta follows a synced district
+            # and reads only what changed: it always diffs (an absent table counts as held).
+            had_items={} if mode == "delta" else {table.name: self.roster.has_items(table)
+                                                  for table in self.roster.tables},
         )
         self.matching.prepare(state)
         if mode == "delta":
