@@ -208,9 +208,9 @@ def test_a_preview_says_what_matching_would_do_and_writes_nothing(clean_aws, mat
     assert answer.status == 200, answer.body
     body = answer.body
     assert body["mode"] == "preview" and body["status"] == "succeeded"
-    assert body["counts"]["teachers"] == {"linked": 1, "conflicts": 1,
+    assert body["counts"]["teachers"] == {"linked": 1, "conflicts": 1, "rekeyed": 0,
                                           "created": len(m["expected"]["teachers"]) - 1}
-    assert body["counts"]["students"] == {"linked": 2, "conflicts": 1,
+    assert body["counts"]["students"] == {"linked": 2, "conflicts": 1, "rekeyed": 0,
                                           "created": len(m["expected"]["students"]) - 2}
     records = body["records"]
     while body["nextCursor"]:
@@ -235,3 +235,18 @@ def test_a_preview_says_what_matching_would_do_and_writes_nothing(clean_aws, mat
     assert resolved.status == 200, resolved.body
     assert resolved.body["itemId"] == "app-s-two-a"
     assert admin("GET", "/audit").body["entries"][0]["action"] == "matching.resolve"
+
+
+def test_a_district_without_app_records_or_links_never_reads_them(sandbox_sis, connected_district, monkeypatch):
+    """The district item (read anyway) says there is nothing to match or follow: no extra reads."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("RecordLinksTable read for a district that has nothing there")
+
+    for name in ("get_many", "get", "query_prefix", "any_with_prefix"):
+        monkeypatch.setattr(RecordLinks, name, refuse)
+    district = connected_district(sandbox_sis)
+    assert sync(district).outcome == Outcome.SUCCEEDED
+    sandbox_sis.advance_day()
+    assert sync(district).outcome == Outcome.SUCCEEDED
+    assert sync(district, mode="delta").outcome == Outcome.SUCCEEDED

@@ -4,9 +4,9 @@ as it was. The sandbox's POST /_admin/rekey re-keys a share of the district; the
 and the ids the app relies on are compared record by record with those before the change."""
 
 import requests
-
 from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel
 from rostersync.sync.engine import Outcome
+
 from tests.fixtures.roster_oracle import expected_roster
 from tests.integration.test_account_matching import assert_oracle
 from tests.integration.test_sync_engine import sync
@@ -117,6 +117,7 @@ def test_the_api_reports_a_runs_rekeyed_counts(clean_aws, sandbox_sis, connected
 
     from rostersync.store import runs as store
     from rostersync.sync import worker
+
     from tests.integration.test_review import Admin
 
     district = connected_district(sandbox_sis)

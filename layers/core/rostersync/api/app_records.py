@@ -23,9 +23,15 @@ from rostersync.api.errors import (
     not_found,
     unprocessable,
 )
-from rostersync.api.schemas.base import Id, Identifier, Name, RequestModel, ResponseModel
-from rostersync.api.route_docs import QueryParameter, documented
 from rostersync.api.http_io import query_limit, read_body, respond
+from rostersync.api.route_docs import QueryParameter, documented
+from rostersync.api.schemas.base import (
+    Id,
+    Identifier,
+    Name,
+    RequestModel,
+    ResponseModel,
+)
 from rostersync.store import app_records, matching_conflicts
 from rostersync.store.app_records import RegistrationRefused
 from rostersync.store.schools import SchoolModel

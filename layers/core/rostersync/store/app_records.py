@@ -19,6 +19,7 @@ from rostersync.ids import new_id
 from rostersync.settings import get_settings
 from rostersync.store.batch import BatchStore
 from rostersync.store.change_keys import RosterStamper
+from rostersync.store.districts import DistrictModel
 from rostersync.store.record_links import (
     RecordLinks,
     class_match_keys,
@@ -119,6 +120,9 @@ def _register(district_id: str, records: list[dict], *, table: str, key: str, pr
             item["createdAt"] = (before or {}).get("createdAt") or now
             items.append(item)
             results.append(Registered(record[key], "updated" if before is not None else "created"))
+        flag = DistrictModel.has_app_users if kind == "user" else DistrictModel.has_app_classes
+        # First: a sync then looks for the keys (never creates a district item that is gone).
+        DistrictModel(district_id).update(actions=[flag.set(True)], condition=DistrictModel.district_id.exists())
         _each(links.add_to_key, added)  # keys first: an item is never findable by less than its keys
         for item in items:
             store.put(table, item)

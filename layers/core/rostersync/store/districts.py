@@ -4,7 +4,7 @@ and the nightly bookkeeping. One item per district."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -103,12 +103,17 @@ class DistrictModel(Model):
     # ({runId, by, role, at}); after a rejection or a partial approval the next run is full.
     deactivation_hold = JSONAttribute(attr_name="deactivationHold", null=True)
     full_sync_due = BooleanAttribute(attr_name="fullSyncDue", null=True)
+    # Issue 13: what a sync has to look up in RecordLinksTable (set before the first key or link is
+    # written, never cleared): app records to match, SIS records stored under other ids.
+    has_app_users = BooleanAttribute(attr_name="hasAppUsers", null=True)
+    has_app_classes = BooleanAttribute(attr_name="hasAppClasses", null=True)
+    has_sis_links = BooleanAttribute(attr_name="hasSisLinks", null=True)
     # A purge asked for or under way (sync/purge.py): {state, requestedBy, requestedAt, confirmedBy, ...}
     purge = JSONAttribute(null=True)
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def get_district(district_id: str) -> DistrictModel | None:

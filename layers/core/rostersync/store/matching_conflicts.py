@@ -114,6 +114,11 @@ def resolve(district_id: str, kind: str, sourced_id: str, action: str, app_id: s
             raise ResolutionRefused(HTTPStatus.UNPROCESSABLE_ENTITY, "role_mismatch",
                                     f"The SIS user is a {sis_role} and app user {app_id} a {app_role}; "
                                     "only records of one role are linked.")
+    from rostersync.store.districts import DistrictModel
+
+    # The next sync follows links only where the district says it has some; then it must be full.
+    DistrictModel(district_id).update(actions=[DistrictModel.has_sis_links.set(True),
+                                               DistrictModel.full_sync_due.set(True)])
     links.link(kind, sourced_id, app_id, reason="resolved", replaces=sis_copy_id if sis_copy else None)
     links.delete(conflict_key(kind, sourced_id))
     links.delete(decision_key(kind, sourced_id))

@@ -81,7 +81,14 @@ class AccountMatching:
 
     # ---------------------------------------------------------------- run start
     def prepare(self, state) -> None:
-        """Read the district's links into the new run's state (fingerprints only)."""
+        """Read the district's links into the new run's state (fingerprints only). The district
+        item (read anyway) says whether there is anything to read: most districts cost nothing."""
+        district = self.engine.district
+        state.matching = {"users": bool(getattr(district, "has_app_users", None)),
+                          "classes": bool(getattr(district, "has_app_classes", None))}
+        if not getattr(district, "has_sis_links", None):
+            return
+        state.matching["linksFlagged"] = True
         links = self.links
         for kind, set_name in LINKED_SET.items():  # enrollments only ever link by a re-key
             prefix = sis_key(kind, "")
@@ -90,7 +97,15 @@ class AccountMatching:
                     state.sets[set_name].add(item["linkKey"][len(prefix):])
                     if item.get("replaces"):
                         state.sets["superseded"].add(item["replaces"])
-        state.matching = {"users": links.any_with_prefix("key#user#"), "classes": links.any_with_prefix("key#class#")}
+
+    def flag_links(self) -> None:
+        """Before this run writes its first link: the district says it has links (runs read them)."""
+        if self.state.matching.get("linksFlagged"):
+            return
+        from rostersync.store.districts import DistrictModel
+
+        DistrictModel(self.engine.district_id).update(actions=[DistrictModel.has_sis_links.set(True)])
+        self.state.matching["linksFlagged"] = True
 
     # ---------------------------------------------------------------- ids
     def item_id(self, kind: str, sourced_id: str) -> str:
@@ -247,6 +262,7 @@ class AccountMatching:
     def _link(self, kind: str, key: str, item: dict, app: dict, field: str) -> None:
         sid = item["sisSourcedId"]
         if not self.preview:
+            self.flag_links()
             self.links.link(kind, sid, app[key], reason="matched", criterion=field, run_id=self.engine.run_id)
         self._claimed[app[key]] = sid
         self.state.sets[LINKED_SET[kind]].add(sid)

@@ -179,6 +179,7 @@ class Rekeys:
                     continue
                 claimed.add(old_id)
                 if state.mode != "preview":
+                    matching.flag_links()
                     matching.links.put({"linkKey": sis_key(kind, new_sid), "itemId": old_id,
                                         "origin": pending.get("origin") or "sis", "reason": "rekeyed",
                                         "previous": pending["oldSid"], "runId": engine.run_id})
@@ -233,6 +234,7 @@ class Rekeys:
                     continue
                 olds.remove(old)
                 if state.mode != "preview":
+                    engine.matching.flag_links()
                     engine.matching.links.put({"linkKey": sis_key("enrollment", item["sisSourcedId"]),
                                                "itemId": old["enrollmentId"], "origin": "sis", "reason": "rekeyed",
                                                "previous": old["sisSourcedId"], "runId": engine.run_id})
