@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import boto3
 from botocore.config import Config
@@ -120,7 +120,7 @@ class BatchStore:
             request.setdefault(table, []).append({"PutRequest": {"Item": item}})
         for attempt in range(self.backoff.attempts):
             if self.before_write is not None:
-                sent_at = format_datetime(datetime.now(UTC))
+                sent_at = format_datetime(datetime.now(timezone.utc))
                 for table, requests in request.items():
                     for put in requests:
                         self.before_write(table, put["PutRequest"]["Item"], sent_at)

@@ -4,7 +4,7 @@ and the nightly bookkeeping. One item per district."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -113,7 +113,7 @@ class DistrictModel(Model):
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return datetime.now(timezone.utc)
 
 
 def get_district(district_id: str) -> DistrictModel | None:

@@ -29,7 +29,7 @@ import threading
 import time
 import zlib
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 import boto3
@@ -66,7 +66,7 @@ class DynamoDbWire:
         self._lock = threading.Lock()
         self._writes_in_flight = 0
 
-    def batch_write_item(self, RequestItems: dict) -> dict:
+    def batch_write_item(self, RequestItems: dict) -> dict:  # noqa: N803 (boto3's parameter name)
         with self._lock:
             self._writes_in_flight += 1
             self.calls["maxWritesInFlight"] = max(self.calls["maxWritesInFlight"], self._writes_in_flight)
@@ -76,7 +76,7 @@ class DynamoDbWire:
             with self._lock:
                 self._writes_in_flight -= 1
 
-    def batch_get_item(self, RequestItems: dict) -> dict:
+    def batch_get_item(self, RequestItems: dict) -> dict:  # noqa: N803
         response = self.call("BatchGetItem", {"RequestItems": RequestItems})
         for items in response.get("Responses", {}).values():
             for item in items:
@@ -105,7 +105,7 @@ class DynamoDbWire:
         raise AssertionError("unreachable")
 
     def _post(self, operation: str, payload: bytes) -> tuple[int, dict, bytes]:
-        headers = self.signed_headers(operation, payload, datetime.now(UTC))
+        headers = self.signed_headers(operation, payload, datetime.now(timezone.utc))
         try:
             response = self._http.urlopen("POST", self.endpoint_url, body=payload, headers=headers)
         except urllib3.exceptions.HTTPError as error:

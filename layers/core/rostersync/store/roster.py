@@ -8,12 +8,7 @@ Each item carries what the sync needs to be cheap and safe:
 Index keys join the district with the value so no query can cross districts.
 """
 
-from pynamodb.attributes import (
-    BooleanAttribute,
-    ListAttribute,
-    UnicodeAttribute,
-    UTCDateTimeAttribute,
-)
+from pynamodb.attributes import BooleanAttribute, ListAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 

@@ -17,14 +17,7 @@ from pynamodb.exceptions import QueryError
 from pynamodb.models import Model
 
 from rostersync.store import change_keys
-from rostersync.store.roster import (
-    ACTIVE,
-    INACTIVE,
-    ClassModel,
-    EnrollmentModel,
-    UserModel,
-    index_key,
-)
+from rostersync.store.roster import ACTIVE, INACTIVE, ClassModel, EnrollmentModel, UserModel, index_key
 from rostersync.store.schools import SchoolModel
 
 STATUSES = ("active", "inactive", "all")

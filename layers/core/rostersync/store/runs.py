@@ -8,7 +8,7 @@ rostersync.sync.locks / rostersync.sync.runs can rely on "exactly one writer win
 
 import os
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from functools import lru_cache
 
 from pynamodb.attributes import (
@@ -240,7 +240,7 @@ def relock_existing_run(
                     actions=[
                         SyncRunModel.status.set(FAILED),
                         SyncRunModel.failure.set(stale_run_failure),
-                        SyncRunModel.finished_at.set(datetime.now(UTC)),
+                        SyncRunModel.finished_at.set(datetime.now(timezone.utc)),
                         SyncRunModel.lease_id.remove(),
                         SyncRunModel.lease_until.remove(),
                     ],
