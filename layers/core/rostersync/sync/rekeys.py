@@ -92,13 +92,21 @@ class Rekeys:
                 continue
             old = candidates[0]
             if self.state.mode == "delta":
-                from rostersync.sync.delta import DeltaNotEnough
-
-                raise DeltaNotEnough(f"SIS user {item['sisSourcedId']!r} may be user {old['sisSourcedId']!r} under "
-                                     "a new sourcedId; only a full read tells")
+                self._delta_check("users", old["sisSourcedId"], item["sisSourcedId"])
+                continue
             if old["sisSourcedId"] in self.state.sets["users_all"]:
                 continue  # the old record is still in the SIS: two people, not one re-keyed
             self._pending("user", item, {"id": old["userId"], **old})
+
+    def _delta_check(self, collection: str, old_sid: str, new_sid: str) -> None:
+        """A delta cannot see deletions: ask the SIS for the old record (one request). Gone: a
+        possible re-key, which only a full read can pair, so the run continues as a full sync."""
+        if self.engine.client.get(collection, old_sid) is not None:
+            return  # still there: two records, not one re-keyed
+        from rostersync.sync.delta import DeltaNotEnough
+
+        raise DeltaNotEnough(f"SIS {collection} record {new_sid!r} may be {old_sid!r} under a new sourcedId "
+                             "(the old one is gone); a full read pairs them")
 
     def _identity_ids(self, identity: str) -> list[str]:
         roster = self.engine.roster
@@ -125,10 +133,8 @@ class Rekeys:
             if len(candidates) != 1:
                 continue
             if self.state.mode == "delta":
-                from rostersync.sync.delta import DeltaNotEnough
-
-                raise DeltaNotEnough(f"SIS class {item['sisSourcedId']!r} may be class "
-                                     f"{candidates[0]['sisSourcedId']!r} under a new sourcedId")
+                self._delta_check("classes", candidates[0]["sisSourcedId"], item["sisSourcedId"])
+                continue
             if candidates[0]["sisSourcedId"] in self.state.sets["classes_all"]:
                 continue
             self._pending("class", item, {"id": candidates[0]["classId"], **candidates[0]}, held_item=item)
