@@ -253,7 +253,9 @@ class Rekeys:
     # ---------------------------------------------------------------- telling
     def summary(self, leaving: dict) -> None:
         """On the run, in words, when it re-keyed anything (the guard's hold included)."""
-        counts = self.state.matching.get("rekeyed") or {}
+        counts = {t: n for t, n in (self.state.matching.get("rekeyed") or {}).items() if n}
+        if not counts:
+            return  # nothing re-keyed: nothing written (a quiet night writes no item at all)
         run_key = self._run_key()
         self.engine.store.put(run_records.table(), {"runKey": run_key, "recordKey": "rekeys", "counts": counts,
                                                     "expiresAt": run_records.expires_at()})
