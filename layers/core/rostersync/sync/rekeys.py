@@ -30,8 +30,10 @@ from rostersync.store import run_records
 from rostersync.store.record_links import normalise, sis_key
 from rostersync.store.roster import ACTIVE, index_key
 from rostersync.sync.account_matching import MARK
+from rostersync.sync.fingerprints import FingerprintSet
 
 PENDING = "rekeypending"
+WRITE_CHUNK = 500  # held-back classes written a chunk at a time
 QUERIES_IN_FLIGHT = 8
 
 
@@ -65,7 +67,8 @@ class Rekeys:
     def _pending(self, kind: str, item: dict, old: dict, held_item: dict | None = None) -> None:
         record = {"runKey": self._run_key(), "recordKey": f"{PENDING}#{kind}#{item['sisSourcedId']}",
                   "newSid": item["sisSourcedId"], "oldItemId": old["id"], "oldSid": old["sisSourcedId"],
-                  "origin": old.get("origin") or "sis", "expiresAt": run_records.expires_at()}
+                  "origin": old.get("origin") or "sis", "expiresAt": run_records.expires_at(),
+                  "type": "classes" if kind == "class" else ("teachers" if item.get("role") == "teacher" else "students")}
         if held_item is not None:
             record["item"] = json.dumps(held_item, default=str)
         self.engine.store.put(run_records.table(), record)
@@ -167,7 +170,7 @@ class Rekeys:
         engine, state = self.engine, self.state
         seen = state.sets["users_all" if kind == "user" else "classes_all"]
         matching = engine.matching
-        claimed, writes = set(), []
+        claimed, writes, counts = FingerprintSet(), [], {}  # 8 bytes an old item, whatever the district
         engine.store.flush()  # every pending pair of the phase is written before it is read back
         client = engine.store.client
         paginator = client.get_paginator("query")
@@ -179,11 +182,15 @@ class Rekeys:
                 pending = {k: next(iter(v.values())) for k, v in raw.items()}
                 held = json.loads(pending["item"]) if pending.get("item") else None
                 new_sid, old_id = pending["newSid"], pending["oldItemId"]
+                if len(writes) >= WRITE_CHUNK:
+                    self._write_held(writes)
+                    writes = []
                 if pending["oldSid"] in seen or old_id in claimed:
                     if held is not None:
                         writes.append(held)  # not a re-key: written under its own id
                     continue
                 claimed.add(old_id)
+                counts[pending.get("type") or kind] = counts.get(pending.get("type") or kind, 0) + 1
                 if state.mode != "preview":
                     matching.flag_links()
                     matching.links.put({"linkKey": sis_key(kind, new_sid), "itemId": old_id,
@@ -194,22 +201,19 @@ class Rekeys:
                 if held is not None:
                     held["classId"] = old_id
                     writes.append(held)
-        if kind == "user":
-            by_role = self._user_roles(claimed)
-            self._counts().update({"teachers": by_role.get("teacher", 0), "students": by_role.get("student", 0)})
-        else:
-            self._counts()["classes"] = len(claimed)
-        if writes:
-            engine.store.flush()  # the links first: a written class is always findable by its link
-            for item in writes:
-                _revive_dates(item)
-            engine.apply(engine.roster.classes, writes, lambda item: "classes")
+        # Set, not added: the pass runs again whole after a crash and counts the same.
+        types = ("teachers", "students") if kind == "user" else ("classes",)
+        self._counts().update({t: counts.get(t, 0) for t in types})
+        self._write_held(writes)
 
-    def _user_roles(self, user_ids: set[str]) -> dict[str, int]:
-        roles: dict[str, int] = {}
-        for item in self.engine.roster.by_keys(self.engine.roster.users, user_ids, projection=["userId", "role"]):
-            roles[item.get("role")] = roles.get(item.get("role"), 0) + 1
-        return roles
+    def _write_held(self, items: list[dict]) -> None:
+        if not items:
+            return
+        engine = self.engine
+        engine.store.flush()  # the links first: a written class is always findable by its link
+        for item in items:
+            _revive_dates(item)
+        engine.apply(engine.roster.classes, items, lambda item: "classes")
 
     # ---------------------------------------------------------------- enrollments
     def pair_enrollments(self, items: list[dict]) -> None:
