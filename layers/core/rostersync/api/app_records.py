@@ -265,8 +265,6 @@ def post_resolution(district_id: str):
                                  item_id=result["itemId"], message=result["message"]))
 
 
-__all__ = ["not_found", "router"]
-
 
 class MatchingCountsOut(ResponseModel):
     linked: int = Field(description="SIS records linked to (or, in a preview, that would link to) an app record")
