@@ -45,7 +45,7 @@ CHROMIUM ?= $(firstword $(ROSTERSYNC_CHROMIUM) $(wildcard /usr/bin/chromium) $(s
 test: venv
 	@if [ -n "$(CHROMIUM)" ]; then echo "browser suite: runs with $(CHROMIUM)"; \
 	 else echo "browser suite: SKIPPED, no Chromium found (apt-get install chromium, or set ROSTERSYNC_CHROMIUM)"; fi
-	$(BIN)/python -m pytest -q -m "not soak" tests
+	$(BIN)/python -m pytest -q -m "not soak" --durations=15 tests
 	$(MAKE) --no-print-directory validate build
 
 unit: venv
