@@ -115,3 +115,37 @@ def test_an_api_client_may_not_register(api, district):
     event = make_event("POST", f"/districts/{district_id}/app-users", body={"role": "student"},
                        claims={"sub": "client", "token_use": "access", "client_id": "client", "scope": "roster/read"})
     assert api._handle(event, None)["statusCode"] == 403
+
+
+def test_resolutions_refuse_what_cannot_be_linked(api, district):
+    district_id, _school = district
+    path = f"/districts/{district_id}/matching/resolutions"
+    _admin(api, "POST", f"/districts/{district_id}/app-users/bulk", district_id,
+           body={"users": [{"userId": "t1", "role": "teacher"}, {"userId": "s1", "role": "student"}]})
+    missing = _admin(api, "POST", path, district_id,
+                     body={"type": "user", "sisSourcedId": "sis-1", "action": "link", "appId": "nobody"})
+    assert (missing.status, missing.code) == (404, "not_found")
+    no_app_id = _admin(api, "POST", path, district_id, body={"type": "user", "sisSourcedId": "sis-1", "action": "link"})
+    assert (no_app_id.status, no_app_id.code) == (422, "invalid_request")
+    linked = _admin(api, "POST", path, district_id,
+                    body={"type": "user", "sisSourcedId": "sis-1", "action": "link", "appId": "t1"})
+    assert linked.status == 200 and linked.body["itemId"] == "t1"
+    again = _admin(api, "POST", path, district_id,
+                   body={"type": "user", "sisSourcedId": "sis-2", "action": "link", "appId": "t1"})
+    assert (again.status, again.code) == (409, "already_linked")  # one app user, one SIS user
+    separate = _admin(api, "POST", path, district_id, body={"type": "user", "sisSourcedId": "sis-1", "action": "separate"})
+    assert (separate.status, separate.code) == (409, "already_linked")
+    kept = _admin(api, "POST", path, district_id, body={"type": "user", "sisSourcedId": "sis-3", "action": "separate"})
+    assert kept.status == 200
+    from rostersync.store.districts import get_district
+
+    stored = get_district(district_id)
+    assert stored.has_sis_links and stored.has_app_users and stored.full_sync_due  # the next sync is full
+    listed = _admin(api, "GET", f"/districts/{district_id}/matching/conflicts", district_id)
+    assert listed.status == 200 and listed.body == {"conflicts": [], "nextCursor": None}
+    bad_cursor = _admin(api, "GET", f"/districts/{district_id}/matching/conflicts", district_id,
+                        query={"cursor": "bm9wZQ"})
+    assert (bad_cursor.status, bad_cursor.code) == (400, "invalid_cursor")
+    registered = _admin(api, "POST", f"/districts/{district_id}/app-users", district_id,
+                        body={"userId": "t1", "role": "teacher", "email": "x@y.org"})
+    assert (registered.status, registered.code) == (409, "linked_to_sis")  # the SIS's from the next sync on

@@ -22,6 +22,7 @@ from rostersync.store.change_keys import RosterStamper
 from rostersync.store.districts import DistrictModel
 from rostersync.store.record_links import (
     RecordLinks,
+    app_key,
     class_match_keys,
     match_key,
     user_match_keys,
@@ -91,6 +92,12 @@ def _register(district_id: str, records: list[dict], *, table: str, key: str, pr
     try:
         records = [{**r, key: r.get(key) or new_id(prefix)} for r in records]
         stored = {s[key]: s for s in store.get_many(table, [{"districtId": district_id, key: r[key]} for r in records])}
+        linked = links.get_many(app_key(kind, r[key]) for r in records if r[key] in stored)
+        for record in records:  # linked by a sync or an admin's resolution: the SIS's from now on
+            link = linked.get(app_key(kind, record[key]))
+            if link is not None:
+                raise RegistrationRefused("linked_to_sis", f"{key} {record[key]} is linked to SIS record "
+                                          f"{link.get('sisSourcedId')!r}; the sync keeps it up to date now.")
         for record in records:
             before = stored.get(record[key])
             if before is None:
