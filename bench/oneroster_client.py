@@ -29,7 +29,7 @@ import requests  # noqa: E402
 
 from rostersync.oneroster import ConnectionSettings, OneRosterClient  # noqa: E402
 from rostersync.oneroster.envelopes import records_of  # noqa: E402
-from rostersync.oneroster.records import _DATETIME_CACHE, parse_records  # noqa: E402
+from rostersync.oneroster.records import forget_parsed_datetimes, parse_records  # noqa: E402
 from rostersync_tools.sandbox_sis import SandboxConfig, SandboxSIS  # noqa: E402
 from rostersync_tools.sandbox_sis.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET  # noqa: E402
 
@@ -107,12 +107,12 @@ def bench_parse(bodies: list[bytes], collection: str, repeats: int) -> dict:
     count = sum(len(page) for page in decoded)
     best_full = best_typed = float("inf")
     for _ in range(repeats):
-        _DATETIME_CACHE.clear()  # honest: no dates remembered from the previous round
+        forget_parsed_datetimes()  # honest: no dates remembered from the previous round
         start = time.perf_counter()
         for body in bodies:
             parse_records(collection, records_of(json.loads(body), collection, endpoint="/bench"))
         best_full = min(best_full, time.perf_counter() - start)
-        _DATETIME_CACHE.clear()
+        forget_parsed_datetimes()
         start = time.perf_counter()
         for page in decoded:
             parse_records(collection, page)

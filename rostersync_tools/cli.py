@@ -124,12 +124,6 @@ def _delegate(name: str, argv: list[str]) -> int:
     return module.main(argv) or 0
 
 
-def _now_utc() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -205,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         return _delegate(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     if getattr(args, "local_command", None) == "tick" and args.time is None:
-        args.time = _now_utc()
+        from rostersync.times import iso_z_seconds, utc_now
+
+        args.time = iso_z_seconds(utc_now())
     return args.run(args)
 
 

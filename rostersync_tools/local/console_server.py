@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from rostersync_tools.console_config import LOCAL_SIGN_IN_PATH, local_config
+from rostersync_tools.local.serving import serve_in_background, stop_serving
 from rostersync_tools.local.tokens import ROLES, KeyPair, issue_token
 
 log = logging.getLogger(__name__)
@@ -179,13 +180,9 @@ class LocalConsole:
             self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.console = self
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="local-console", daemon=True)
-        self._thread.start()
+        self._thread = serve_in_background(self._server, "local-console")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop_serving(self._server)
+        self._server = None

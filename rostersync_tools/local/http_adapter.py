@@ -22,6 +22,7 @@ from typing import Callable
 from rostersync_tools.local.api_events import HttpRequest, build_event, lowercase_headers, parse_result
 from rostersync_tools.local.cors import CorsPolicy, without_cors_headers
 from rostersync_tools.local.functions import LambdaContext, load_handler
+from rostersync_tools.local.serving import serve_in_background, stop_serving
 from rostersync_tools.local.tokens import (
     InvalidToken,
     KeyPair,
@@ -207,13 +208,9 @@ class LocalHttpApi:
         self._server = _Server(("127.0.0.1", self.port), _RequestHandler)
         self._server.adapter = self
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="local-http-api", daemon=True)
-        self._thread.start()
+        self._thread = serve_in_background(self._server, "local-http-api")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop_serving(self._server)
+        self._server = None

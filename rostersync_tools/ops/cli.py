@@ -80,36 +80,34 @@ def cmd_dlq_list(args) -> int:
     return 0
 
 
-def cmd_runs(args) -> int:
+def _show(args, read, document, table) -> int:
+    """One JSON document (--json) or a table of what `read()` found; exit status 1 for an unknown run."""
     from rostersync_tools.ops.output import print_json
-    from rostersync_tools.ops.runs import RunNotFound, recent_runs, runs_table
+    from rostersync_tools.ops.runs import RunNotFound
 
     resolve(args)
     try:
-        found = recent_runs(args.district, args.limit)
+        found = read()
     except RunNotFound as missing:
         return _fail(str(missing))
     if args.json:
-        print_json({"districtId": args.district, "runs": found})
+        print_json(document(found))
     else:
-        print(runs_table(args.district, found), flush=True)
+        print(table(found), flush=True)
     return 0
+
+
+def cmd_runs(args) -> int:
+    from rostersync_tools.ops.runs import recent_runs, runs_table
+
+    return _show(args, lambda: recent_runs(args.district, args.limit),
+                 lambda found: {"districtId": args.district, "runs": found}, lambda found: runs_table(args.district, found))
 
 
 def cmd_run(args) -> int:
-    from rostersync_tools.ops.output import print_json
-    from rostersync_tools.ops.runs import RunNotFound, one_run, run_details
+    from rostersync_tools.ops.runs import one_run, run_details
 
-    resolve(args)
-    try:
-        found = one_run(args.district, args.run_id)
-    except RunNotFound as missing:
-        return _fail(str(missing))
-    if args.json:
-        print_json(found)
-    else:
-        print(run_details(found), flush=True)
-    return 0
+    return _show(args, lambda: one_run(args.district, args.run_id), lambda found: found, run_details)
 
 
 def cmd_redrive(args) -> int:

@@ -9,6 +9,8 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
+from rostersync.times import iso_z_seconds
+
 PEEK_VISIBILITY_S = 60  # long enough to page through a large queue in one pass
 _EMPTY_RECEIVES_TO_STOP = 1  # a long poll (WaitTimeSeconds >= 1) asks every SQS server: empty means empty
 
@@ -48,7 +50,7 @@ def _millis(value: str | None) -> str | None:
         instant = datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc)
     except (TypeError, ValueError):
         return None
-    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_z_seconds(instant)
 
 
 def receive_all(sqs, queue_url: str, visibility_s: int = PEEK_VISIBILITY_S, limit: int = 10_000) -> list[dict]:

@@ -6,8 +6,8 @@ need (replayedBy, deadLetteredAt, invocations, night, requestedMode).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
+from rostersync.times import iso_z_seconds
 from rostersync_tools.ops.output import shorten, table
 
 DEFAULT_LIMIT = 20
@@ -16,10 +16,6 @@ MAX_LIMIT = 100
 
 class RunNotFound(LookupError):
     pass
-
-
-def _iso(instant: datetime | None) -> str | None:
-    return None if instant is None else instant.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def run_json(run) -> dict:
@@ -31,7 +27,7 @@ def run_json(run) -> dict:
         "requestedMode": run.requested_mode,
         "night": run.night,
         "invocations": int(run.invocations or 0),
-        "deadLetteredAt": _iso(run.dead_lettered_at),
+        "deadLetteredAt": None if run.dead_lettered_at is None else iso_z_seconds(run.dead_lettered_at),
         "replayedBy": run.replayed_by,
     })
     return document

@@ -71,7 +71,7 @@ def test_a_failed_send_leaves_no_mark_and_is_counted(setup, monkeypatch, capsys)
         def send_email(self, **_):
             raise RuntimeError("SES is down")
 
-    monkeypatch.setattr(n, "_ses", lambda *_: Failing())
+    monkeypatch.setattr("rostersync.aws_clients.ses", lambda: Failing())
     run = SimpleNamespace(district_id=setup.district.district_id, run_id="run_2", trigger="manual", mode="full",
                           started_at=None, finished_at=datetime.now(timezone.utc), night="2026-12-02", counts={},
                           approved_at=None, dead_lettered_at=None)

@@ -387,7 +387,7 @@ def test_a_purge_fails_a_running_sync_and_waits_for_it_before_erasing(domain, sa
 
 def test_a_large_hold_is_listed_across_invocations(domain, make_sandbox_sis, connected_district, monkeypatch):
     from rostersync.store import run_records
-    from rostersync.store.batch import dynamodb_client
+    from rostersync.aws_clients import dynamodb_for_batches as dynamodb_client
     from rostersync.store.districts import DistrictModel
     from rostersync.sync import review
     from rostersync.sync.engine import Outcome, SyncRequest, run_sync

@@ -13,29 +13,18 @@ first. Recording never fails the change it describes: a failure is logged and co
 """
 
 import json
-import os
-from datetime import datetime, timezone
-from functools import lru_cache
 
-import boto3
 
+from rostersync import aws_clients
 from rostersync.ids import new_id
 from rostersync.observability import logger, redact
 from rostersync.store import audit as store
+from rostersync.times import now_iso_z
 
 SECRET_KEYS = frozenset({"clientsecret", "client_secret", "secret", "password", "token", "accesstoken"})
 
 
-@lru_cache(maxsize=4)
-def _dynamodb(region: str, endpoint: str | None):
-    # Keyed on the endpoint too: tests and the local stack point AWS_ENDPOINT_URL at moto.
-    return boto3.client("dynamodb", region_name=region)
 
-
-def _client():
-    from rostersync.settings import get_settings
-
-    return _dynamodb(get_settings().region, os.environ.get("AWS_ENDPOINT_URL"))
 
 
 def record(district_id: str, actor, action: str, *, before=None, after=None, target: str | None = None,
@@ -44,7 +33,7 @@ def record(district_id: str, actor, action: str, *, before=None, after=None, tar
     entry = {
         "districtId": district_id,
         "entryId": new_id("aud"),
-        "at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "at": now_iso_z(),
         "action": action,
         "bySub": getattr(actor, "sub", None) or (actor if isinstance(actor, str) else "system"),
         "byRole": getattr(actor, "role", None) or "system",
@@ -53,7 +42,7 @@ def record(district_id: str, actor, action: str, *, before=None, after=None, tar
         "after": _json(after),
     }
     try:
-        store.put_entry(client or _client(), entry)
+        store.put_entry(client or aws_clients.dynamodb(), entry)
         return entry["entryId"]
     except Exception:  # noqa: BLE001 - the change itself is done; say so loudly instead
         logger.exception("could not record an audit entry", extra={"districtId": district_id, "action": action})

@@ -3,8 +3,8 @@ one costs ~100 ms), per region and endpoint: tests and the local stack point AWS
 at the embedded AWS, and may change it between tests.
 
 Sessions are not thread-safe, so each client comes from a session of its own, under a lock.
-The sync's batch store makes its own DynamoDB client (store/batch.py), sized for its
-requests in flight.
+A batch store (store/batch.py) takes a DynamoDB client of its own, sized for its requests in
+flight: dynamodb_for_batches.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 
 import boto3
+from botocore.config import Config
 
 from rostersync.settings import aws_endpoint_url, get_settings
 
@@ -47,3 +48,15 @@ def events():
 
 def ses():
     return client("ses")
+
+
+def dynamodb_for_batches(max_in_flight: int = 8):
+    """A DynamoDB client of its own for one batch store: a connection pool for `max_in_flight`
+    requests, standard retries. Every request it sends is built by store/codec.py, whose output
+    the models' tests check: botocore's client-side parameter validation (a walk over every
+    attribute value of every item) would only spend the worker's CPU on proving that again."""
+    config = Config(max_pool_connections=max(10, max_in_flight * 2), retries={"mode": "standard", "max_attempts": 8},
+                    parameter_validation=False)
+    with _lock:
+        session = boto3.session.Session()
+    return session.client("dynamodb", region_name=get_settings().region, config=config)

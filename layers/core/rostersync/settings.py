@@ -1,4 +1,9 @@
-"""Run-time settings, read from the environment the template (or the local stack) sets."""
+"""Run-time settings, read from the environment the template (or the local stack) sets.
+
+The one module that reads environment variables. `get_settings()` is read once per process
+(tests clear its cache); the tuning knobs below are read on each call, since the benchmark and
+tests set them between runs in one process.
+"""
 
 import os
 from dataclasses import dataclass
@@ -69,3 +74,33 @@ def aws_endpoint_url() -> str | None:
     """Where AWS is: unset on AWS; the embedded AWS's address locally and in tests (read each
     time: tests point it at a new server)."""
     return os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+@dataclass(frozen=True)
+class SyncTuning:
+    """How hard one sync worker pushes: records asked of the SIS a page, SIS pages and store
+    writes in flight. Defaults suit the deployed worker; the benchmark varies them."""
+
+    page_limit: int = 1000  # asked of the SIS; servers cap it silently
+    sis_in_flight: int = 4
+    store_in_flight: int = 4
+
+    @classmethod
+    def from_env(cls) -> "SyncTuning":
+        env = os.environ
+        return cls(
+            page_limit=int(env.get("ROSTERSYNC_SIS_PAGE_LIMIT", cls.page_limit)),
+            sis_in_flight=int(env.get("ROSTERSYNC_SIS_IN_FLIGHT", cls.sis_in_flight)),
+            store_in_flight=int(env.get("ROSTERSYNC_STORE_IN_FLIGHT", cls.store_in_flight)),
+        )
+
+
+def change_lag_seconds(default: float) -> float:
+    """ROSTERSYNC_CHANGE_LAG_SECONDS: how old a write must be to show in a change read."""
+    return float(os.environ.get("ROSTERSYNC_CHANGE_LAG_SECONDS", default))
+
+
+def sync_max_receive_count() -> int | None:
+    """SYNC_MAX_RECEIVE_COUNT, when set: overrides the sync queue's own maxReceiveCount."""
+    configured = os.environ.get("SYNC_MAX_RECEIVE_COUNT", "").strip()
+    return int(configured) if configured else None

@@ -12,12 +12,10 @@ which is how the local stack and the tests point it at the embedded AWS.
 
 from __future__ import annotations
 
-import os
-import threading
 
-import boto3
 from botocore.exceptions import ClientError
 
+from rostersync import aws_clients
 from rostersync.observability import redacted_while, register_secret
 from rostersync.settings import get_settings
 
@@ -28,20 +26,6 @@ class SecretNotFound(LookupError):
     def __init__(self, district_id: str):
         super().__init__(f"No SIS client secret is stored for district {district_id}.")
         self.district_id = district_id
-
-
-_clients: dict[tuple[str, str], object] = {}
-_clients_lock = threading.Lock()
-
-
-def _secretsmanager():
-    """One client per (region, endpoint): tests and the local stack may change the endpoint."""
-    region = get_settings().region
-    key = (region, os.environ.get("AWS_ENDPOINT_URL", ""))
-    with _clients_lock:
-        if key not in _clients:
-            _clients[key] = boto3.session.Session().client("secretsmanager", region_name=region)
-        return _clients[key]
 
 
 def _error_code(error: ClientError) -> str:
@@ -64,7 +48,7 @@ def put_client_secret(district_id: str, secret: str) -> str:
 
 def _store(district_id: str, secret: str) -> str:
     name = secret_name(district_id)
-    client = _secretsmanager()
+    client = aws_clients.secretsmanager()
     try:
         client.put_secret_value(SecretId=name, SecretString=secret)
         return name
@@ -103,7 +87,7 @@ def _read_secret(district_id: str, version_id: str | None) -> tuple[str, str | N
     if version_id:
         request["VersionId"] = version_id
     try:
-        response = _secretsmanager().get_secret_value(**request)
+        response = aws_clients.secretsmanager().get_secret_value(**request)
     except ClientError as error:
         # InvalidRequestException: deleted outside Roster Sync with a recovery window (ours
         # deletes at once); for the district that is no secret either. A version that is
@@ -118,11 +102,22 @@ def _read_secret(district_id: str, version_id: str | None) -> tuple[str, str | N
     return secret, response.get("VersionId")
 
 
+def schedule_secret_deletion(district_id: str, recovery_window_days: int) -> None:
+    """Schedule the district's secret for deletion after `recovery_window_days` (a purge: the
+    secret stays recoverable for that long). A missing or already scheduled secret is not an error."""
+    try:
+        aws_clients.secretsmanager().delete_secret(SecretId=secret_name(district_id),
+                                                   RecoveryWindowInDays=recovery_window_days)
+    except ClientError as error:
+        if _error_code(error) not in ("ResourceNotFoundException", "InvalidRequestException"):  # gone, or scheduled
+            raise
+
+
 def delete_client_secret(district_id: str) -> None:
     """Delete the district's secret at once (no recovery window), so the district can connect
     again straight away under the same name. Deleting a missing secret is not an error."""
     try:
-        _secretsmanager().delete_secret(SecretId=secret_name(district_id), ForceDeleteWithoutRecovery=True)
+        aws_clients.secretsmanager().delete_secret(SecretId=secret_name(district_id), ForceDeleteWithoutRecovery=True)
     except ClientError as error:
         if _error_code(error) != "ResourceNotFoundException":
             raise

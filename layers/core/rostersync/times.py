@@ -28,3 +28,8 @@ def iso_z_or_none(instant: datetime | None) -> str | None:
 def now_iso_z() -> str:
     """Now, written as iso_z."""
     return iso_z(utc_now())
+
+
+def iso_z_seconds(instant: datetime) -> str:
+    """`instant` in UTC to the second: 2026-12-01T08:00:00Z (tables and command arguments)."""
+    return instant.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

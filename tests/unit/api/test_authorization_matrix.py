@@ -14,7 +14,7 @@ SOON = (_dt.date.today() + _dt.timedelta(days=300)).isoformat()
 PLATFORM_ONLY = "platform admins"
 DISTRICT = "district admins of the district and platform admins"
 
-# (method, path, body, who may call it) for every route in ../shared/CONTRACT.md.
+# (method, path, body, who may call it) for every route of the outside contract (docs/design.md names it).
 ROUTES = [
     ("POST", "/districts", {"name": "Matrix USD", "timezone": "UTC"}, PLATFORM_ONLY),
     ("POST", "/districts/{d}/schools", {"name": "Matrix School"}, PLATFORM_ONLY),

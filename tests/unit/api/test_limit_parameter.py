@@ -27,3 +27,10 @@ def test_every_paged_route_answers_422_for_a_non_ascii_limit(api, path, value):
     answer = api.call("GET", f"/districts/{district}{path}", query={"limit": value})
     assert answer.status == 422, answer.body
     assert answer.code == "invalid_request" and "limit" in answer.message
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "9" * 5000, "0"])
+def test_the_district_list_reads_its_limit_with_the_same_parser(api, value):
+    answer = api.call("GET", "/districts", query={"limit": value}, role="platform_admin")
+    assert answer.status == 422, answer.body
+    assert answer.code == "invalid_request" and "limit" in answer.message

@@ -7,7 +7,7 @@ import pytest
 
 DOCS_OPENAPI = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
 
-# Every route of ../shared/CONTRACT.md, as OpenAPI writes paths.
+# Every route of the outside contract (docs/design.md names it), as OpenAPI writes paths.
 CONTRACT_ROUTES = [
     ("post", "/districts"),
     ("post", "/districts/{districtId}/schools"),

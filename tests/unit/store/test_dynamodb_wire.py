@@ -42,7 +42,7 @@ def test_the_signature_is_botocores(endpoint, token, monkeypatch):
 
 def test_batches_round_trip_through_the_embedded_dynamodb_like_boto3(aws):
     from rostersync.settings import get_settings
-    from rostersync.store.batch import dynamodb_client
+    from rostersync.aws_clients import dynamodb_for_batches as dynamodb_client
 
     table = get_settings().checkpoints_table
     client = dynamodb_client()

@@ -96,7 +96,7 @@ def _service_error(error: ServiceError) -> Response:
 
 @app.exception_handler(Exception)
 def _unexpected(error: Exception) -> Response:
-    logger.exception("Unexpected error in a route", extra={"error_type": type(error).__name__})
+    logger.exception("Unexpected error in a route", extra={"errorType": type(error).__name__})
     return error_response(internal_error())
 
 
@@ -121,7 +121,7 @@ def handle(event: dict, context) -> dict:
         except ApiError as error:
             response = _lambda_error(error)
         except Exception as error:  # a malformed event, or a failure outside the routes
-            logger.exception("Unexpected error handling a request", extra={"error_type": type(error).__name__})
+            logger.exception("Unexpected error handling a request", extra={"errorType": type(error).__name__})
             response = _lambda_error(internal_error())
         _log_request(event, response, started)
     flush_metrics()
@@ -141,6 +141,6 @@ def _log_request(event: dict, response: dict, started: float) -> None:
             "method": method,
             "path": path,
             "status": response.get("statusCode"),
-            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            "durationMs": round((time.perf_counter() - started) * 1000, 1),
         },
     )

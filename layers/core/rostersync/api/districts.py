@@ -113,6 +113,6 @@ def patch_district(district_id: str):
     changed = get_district(district_id)
     audit.record_event(event, district_id, "district.update", before=before,
                        after={"name": changed.name, "timezone": changed.timezone, "contacts": changed.contacts})
-    logger.info("District updated", extra={"district_id": district_id,
+    logger.info("District updated", extra={"districtId": district_id,
                                            "fields": sorted(request.model_dump(exclude_none=True))})
     return respond(overview(changed))

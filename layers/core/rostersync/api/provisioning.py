@@ -8,9 +8,10 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from rostersync.api.access import principal_from_event
-from rostersync.api.errors import bad_request, conflict, not_found, unprocessable
+from rostersync.api.errors import bad_request, conflict, not_found
 from rostersync.api.route_docs import documented
 from rostersync.api.http_io import read_body, respond
+from rostersync.api.list_queries import limit_of
 from rostersync.api.schemas.districts import CreateDistrictRequest, CreateSchoolRequest, DistrictResponse, DistrictsResponse, SchoolResponse
 from rostersync.school_suggestions import normalise_identifier
 from rostersync.observability import logger
@@ -51,10 +52,7 @@ def get_districts():
         return respond(DistrictsResponse(districts=[_district_out(own)] if own else [], next_cursor=None))
     principal.require_platform_admin()
     query = event.get("queryStringParameters") or {}
-    raw_limit = query.get("limit")
-    if raw_limit is not None and (not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_DISTRICTS_LIMIT):
-        raise unprocessable("invalid_request", f"limit must be a whole number from 1 to {MAX_DISTRICTS_LIMIT}.")
-    limit = int(raw_limit) if raw_limit is not None else DEFAULT_DISTRICTS_LIMIT
+    limit = limit_of(event, DEFAULT_DISTRICTS_LIMIT, MAX_DISTRICTS_LIMIT)
     after = None
     if query.get("cursor") is not None:
         try:
@@ -85,7 +83,7 @@ def post_district():
     principal_from_event(event).require_platform_admin()
     request = read_body(event, CreateDistrictRequest)
     district = create_district(request.name, request.timezone)
-    logger.info("District created", extra={"district_id": district.district_id})
+    logger.info("District created", extra={"districtId": district.district_id})
     return respond(
         DistrictResponse(district_id=district.district_id, name=district.name, timezone=district.timezone), 201
     )
@@ -119,7 +117,7 @@ def post_school(district_id: str):
                 f"School {clash.school_id} already has identifier {clash.identifier!r}; identifiers tell schools apart.",
             )
     school = create_app_school(district_id, request.name, request.identifier)
-    logger.info("School created", extra={"district_id": district_id, "school_id": school.school_id})
+    logger.info("School created", extra={"districtId": district_id, "schoolId": school.school_id})
     return respond(
         SchoolResponse(school_id=school.school_id, name=school.name, identifier=school.identifier, sis_sourced_id=None),
         201,

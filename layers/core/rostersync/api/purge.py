@@ -26,6 +26,7 @@ from rostersync.ids import new_id
 from rostersync.observability import logger
 from rostersync.store.districts import DistrictModel, get_district, remove_connection
 from rostersync.sync import purge as purging
+from rostersync.times import now_iso_z
 
 router = APIGatewayHttpRouter()
 
@@ -58,7 +59,7 @@ def delete_district(district_id: str,
     if district is None:
         raise not_found("district")
     current = district.purge or {}
-    actor = {"sub": principal.sub, "role": principal.role, "at": purging.now_iso()}
+    actor = {"sub": principal.sub, "role": principal.role, "at": now_iso_z()}
     if current.get("state") in (purging.QUEUED, purging.RUNNING):
         if principal.role == "platform_admin" and confirm == district_id:
             purging.send(district_id, current["purgeId"])  # a lost message is sent again; duplicates are harmless

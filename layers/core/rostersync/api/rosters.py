@@ -31,6 +31,23 @@ router = APIGatewayHttpRouter()
 TAG = "Rosters"
 
 
+def _changes_or_list(district_id: str, changes: bool, since: str | None, limit: int, cursor: str | None,
+                     change_query, listing) -> queries.Page:
+    """A page of a list: on a change read, what changed (change_query()) since `since` or the
+    cursor; otherwise the plain list (listing()). A foreign cursor is 400 invalid_cursor."""
+    if changes:
+        query = change_query()
+        return paged(lambda: queries.change_page(district_id, query, since, limit, cursor))
+    return paged(listing)
+
+
+def _one(item, what: str, view):
+    """One stored item as its view; 404 for none."""
+    if item is None:
+        raise not_found(what)
+    return respond(view(item))
+
+
 # ---------------------------------------------------------------- routes
 
 
@@ -48,12 +65,10 @@ def list_users(district_id: str):
     role = choice(event, "role", queries.ROLES, None)
     status = choice(event, "status", queries.STATUSES, "all" if changes else "active")
     limit, school_id, cursor = limit_of(event), school_id_of(event), cursor_of(event)
-    if changes:
-        query = queries.user_changes(role, school_id, status)
-        page = paged(lambda: queries.change_page(district_id, query, since, limit, cursor))
-    else:
-        page = paged(lambda: queries.list_users(district_id, role=role, school_id=school_id, status=status,
-                                                 limit=limit, cursor=cursor))
+    page = _changes_or_list(district_id, changes, since, limit, cursor,
+                            lambda: queries.user_changes(role, school_id, status),
+                            lambda: queries.list_users(district_id, role=role, school_id=school_id, status=status,
+                                                       limit=limit, cursor=cursor))
     return respond(UsersResponse(users=[user_response(u) for u in page.items], next_cursor=page.next_cursor,
                             changes_cursor=page.changes_cursor))
 
@@ -65,10 +80,7 @@ def list_users(district_id: str):
 )
 def get_user(district_id: str, user_id: str):
     district_for_reader(router.current_event.raw_event, district_id)
-    user = queries.get_user(district_id, path_id(user_id, "user"))
-    if user is None:
-        raise not_found("user")
-    return respond(user_response(user))
+    return _one(queries.get_user(district_id, path_id(user_id, "user")), "user", user_response)
 
 
 @router.get(
@@ -111,12 +123,11 @@ def list_classes(district_id: str):
             raise unprocessable("invalid_request", "teacherId cannot be combined with schoolId or updatedSince.")
         page = paged(lambda: queries.classes_of_user(district_id, teacher_id, role="teacher", status=status,
                                                       limit=limit, cursor=cursor))
-    elif changes:
-        query = queries.class_changes(school_id, status)
-        page = paged(lambda: queries.change_page(district_id, query, since, limit, cursor))
     else:
-        page = paged(lambda: queries.list_classes(district_id, school_id=school_id, status=status, limit=limit,
-                                                   cursor=cursor))
+        page = _changes_or_list(district_id, changes, since, limit, cursor,
+                                lambda: queries.class_changes(school_id, status),
+                                lambda: queries.list_classes(district_id, school_id=school_id, status=status,
+                                                             limit=limit, cursor=cursor))
     return respond(ClassesResponse(classes=[class_response(c) for c in page.items], next_cursor=page.next_cursor,
                               changes_cursor=page.changes_cursor))
 
@@ -128,10 +139,7 @@ def list_classes(district_id: str):
 )
 def get_class(district_id: str, class_id: str):
     district_for_reader(router.current_event.raw_event, district_id)
-    item = queries.get_class(district_id, path_id(class_id, "class"))
-    if item is None:
-        raise not_found("class")
-    return respond(class_response(item))
+    return _one(queries.get_class(district_id, path_id(class_id, "class")), "class", class_response)
 
 
 @router.get(
@@ -202,11 +210,9 @@ def list_enrollments(district_id: str):
     role = choice(event, "role", queries.ROLES, None)
     status = choice(event, "status", queries.STATUSES, "all" if changes else "active")
     limit, cursor, class_id, user_id = limit_of(event), cursor_of(event), query_id(event, "classId"), query_id(event, "userId")
-    if changes:
-        query = queries.enrollment_changes(class_id, user_id, role, status)
-        page = paged(lambda: queries.change_page(district_id, query, since, limit, cursor))
-    else:
-        page = paged(lambda: queries.list_enrollments(district_id, class_id=class_id, user_id=user_id, role=role,
-                                                       status=status, limit=limit, cursor=cursor))
+    page = _changes_or_list(district_id, changes, since, limit, cursor,
+                            lambda: queries.enrollment_changes(class_id, user_id, role, status),
+                            lambda: queries.list_enrollments(district_id, class_id=class_id, user_id=user_id,
+                                                             role=role, status=status, limit=limit, cursor=cursor))
     return respond(EnrollmentsResponse(enrollments=[enrollment_response(e) for e in page.items], next_cursor=page.next_cursor,
                                   changes_cursor=page.changes_cursor))

@@ -158,7 +158,7 @@ def put_school_matches(district_id: str):
         if school.sis_sourced_id != target:
             set_match(school, target)
     audit.record_event(event, district_id, "school_matches.update", before=before, after=wanted)
-    logger.info("School matches saved", extra={"district_id": district_id, "matches": len(matches)})
+    logger.info("School matches saved", extra={"districtId": district_id, "matches": len(matches)})
     saved = sorted((SchoolMatchResponse(sis_sourced_id=m.sis_sourced_id, school_id=m.school_id) for m in matches),
                    key=lambda m: (m.sis_sourced_id, m.school_id))
     return respond(SchoolMatchesResponse(matches=saved))

@@ -75,7 +75,7 @@ def put_connection(district_id: str):
         report = check_connection(settings, secret, allow_private=allow_private, deadline=sis_deadline())
     except OneRosterError as error:
         metrics.add_metric(name="SisConnectionTestFailed", unit=MetricUnit.Count, value=1)
-        logger.info("SIS connection test failed", extra={"district_id": district_id, "error_code": error.code})
+        logger.info("SIS connection test failed", extra={"districtId": district_id, "errorCode": error.code})
         raise sis_error(error) from None
     # Only a connection that works replaces the previous one (secret first: a connection
     # saved without its secret could not be used).
@@ -104,7 +104,7 @@ def put_connection(district_id: str):
     metrics.add_metric(name="SisConnectionSaved", unit=MetricUnit.Count, value=1)
     logger.info(
         "SIS connection saved",
-        extra={"district_id": district_id, "auth_method": report.auth_method, "schools_seen": len(report.schools)},
+        extra={"districtId": district_id, "authMethod": report.auth_method, "schoolsSeen": len(report.schools)},
     )
     return respond(_response(connection, warnings))
 
@@ -152,7 +152,7 @@ def test_saved_connection(district_id: str):
         check_connection(sis_access.client_settings(district.connection), secret, allow_private=allow_private)
         announce.sis_check(district_id)
     except OneRosterError as error:
-        logger.info("saved SIS connection test failed", extra={"district_id": district_id, "error_code": error.code})
+        logger.info("saved SIS connection test failed", extra={"districtId": district_id, "errorCode": error.code})
         announce.sis_check(district_id, error)
     fresh = get_district(district_id)
     if fresh is None or fresh.connection is None:
@@ -180,7 +180,7 @@ def delete_connection(district_id: str):
     sis_secrets.delete_client_secret(district_id)
     if before is not None:
         audit.record_event(router.current_event.raw_event, district_id, "connection.delete", before=before)
-    logger.info("SIS connection removed", extra={"district_id": district_id})
+    logger.info("SIS connection removed", extra={"districtId": district_id})
     return no_content()
 
 

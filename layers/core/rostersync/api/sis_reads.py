@@ -1,9 +1,9 @@
 """The setup routes' reads of a district's saved SIS: the connection required, a client on it
 with the API's time limits, and the client's errors turned into answers an admin can act on.
 
-Reads behind an API request must finish inside API Gateway's 29 s: short timeouts, one retry,
-and the request's deadline (api/deadline.py) over all of them (API_CLIENT_OPTIONS, the one
-retry policy of the API's SIS reads).
+Reads behind an API request must finish inside API Gateway's 29 s: the client's
+REQUEST_TIME_OPTIONS (short timeouts, one retry), and the request's deadline (api/deadline.py)
+over all of them.
 """
 
 from __future__ import annotations
@@ -16,16 +16,11 @@ from rostersync import sis_access, sis_secrets
 from rostersync.api.deadline import sis_deadline
 from rostersync.api.errors import ApiError, conflict, unprocessable
 from rostersync.observability import logger, redact
-from rostersync.oneroster import OneRosterClient, OneRosterError, RetryPolicy
+from rostersync.oneroster import OneRosterClient, OneRosterError
+from rostersync.oneroster.client import REQUEST_TIME_OPTIONS
 from rostersync.store.districts import DistrictModel, SisConnection
 
 MAX_IDS_IN_MESSAGE = 5
-
-API_CLIENT_OPTIONS = {
-    "connect_timeout": 4,
-    "read_timeout": 10,
-    "retry_policy": RetryPolicy(max_retries=1, base_delay=0.2, max_delay=1.0, retry_after_cap=2.0),
-}
 
 # What to tell the admin for each of the client's error codes: (API code, what to do).
 _ADVICE: dict[str, tuple[str, str]] = {
@@ -90,13 +85,13 @@ def saved_sis_client(district: DistrictModel) -> Iterator[OneRosterClient]:
     try:
         try:
             client = sis_access.open_client(district.district_id, sis_access.client_settings(connection),
-                                            deadline=sis_deadline(), **API_CLIENT_OPTIONS)
+                                            deadline=sis_deadline(), **REQUEST_TIME_OPTIONS)
         except sis_secrets.SecretNotFound:
             raise missing_secret() from None
         with client:
             yield client
     except OneRosterError as error:
-        logger.warning("SIS read failed", extra={"district_id": district.district_id, "error_code": error.code})
+        logger.warning("SIS read failed", extra={"districtId": district.district_id, "errorCode": error.code})
         raise sis_error(error, HTTPStatus.CONFLICT) from None
 
 

@@ -39,12 +39,11 @@ from rostersync.store.districts import (
     DistrictModel,
     SyncConfig,
     SyncOptions,
-    grade_sort_key,
     save_sync_config,
     save_sync_options,
 )
 from rostersync.store.runs import latest_run
-from rostersync.sync.options import collect_sync_options
+from rostersync.sync.options import collect_sync_options, grade_sort_key
 from rostersync.sync.schedule import local_today, next_sync_at
 from rostersync.times import iso_z, iso_z_or_none, utc_now
 
@@ -92,7 +91,7 @@ def get_sync_options(
     if options is None:
         if district.sync_options is None:
             raise _too_slow()
-        logger.warning("Sync options refresh ran out of time; serving the cache", extra={"district_id": district_id})
+        logger.warning("Sync options refresh ran out of time; serving the cache", extra={"districtId": district_id})
         return respond(_options_response(district.sync_options).model_copy(update={"stale": True}))
     return respond(_options_response(options))
 
@@ -108,7 +107,7 @@ def refresh_sync_options(district: DistrictModel) -> SyncOptions | None:
     district.sync_options = options
     logger.info(
         "Sync options refreshed",
-        extra={"district_id": district.district_id, "schools": len(options.schools), "grades": len(options.grades),
+        extra={"districtId": district.district_id, "schools": len(options.schools), "grades": len(options.grades),
                "subjects": len(options.subjects)},
     )
     return options
@@ -233,7 +232,7 @@ def put_sync_config(district_id: str):
     save_sync_config(district, config)
     audit.record_event(event, district_id, "sync_config.update", before=audit.sync_config_view(previous),
                        after=audit.sync_config_view(config))
-    logger.info("Sync configuration saved", extra={"district_id": district_id, "enabled": config.enabled})
+    logger.info("Sync configuration saved", extra={"districtId": district_id, "enabled": config.enabled})
     response = _config_response(district, config)
     response.warnings = _runs_keeping_their_configuration(district)
     return respond(response)

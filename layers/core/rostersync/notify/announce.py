@@ -17,14 +17,14 @@ notifications are also deduplicated per kind, district and night (notifications.
 from __future__ import annotations
 
 import functools
-import os
-from datetime import datetime, timezone
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from rostersync import aws_clients
 from rostersync.notify import events, health, notifications, roster_changes
 from rostersync.observability import logger, metrics, redact
 from rostersync.store.districts import DistrictModel, get_district
+from rostersync.times import iso_z_or_none, utc_now
 
 SUCCEEDED, FAILED, NEEDS_REVIEW = "succeeded", "failed", "needs_review"
 
@@ -36,14 +36,10 @@ def _never_raises(function):
             return function(*args, **kwargs)
         except Exception as error:  # noqa: BLE001 - see the module's docstring
             logger.exception("could not announce", extra={"announce": function.__name__,
-                                                           "error_type": type(error).__name__})
+                                                           "errorType": type(error).__name__})
             metrics.add_metric(name="AnnounceFailures", unit=MetricUnit.Count, value=1)
             return None
     return wrapper
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else events.timestamp(value)
 
 
 # ---------------------------------------------------------------- connection health
@@ -68,7 +64,7 @@ def connection_saved(district_id: str, previous_health: str | None) -> None:
     replaced was unhealthy, it is restored."""
     if previous_health is None or previous_health == health.OK:
         return
-    now = datetime.now(timezone.utc)
+    now = utc_now()
     _announce_transition(health.Transition(district_id, previous_health, health.OK, now, None))
 
 
@@ -79,7 +75,7 @@ def _announce_transition(transition: health.Transition | None, notify: bool = Tr
     if district is None:
         return
     base = {"districtId": district.district_id, "health": transition.current, "previousHealth": transition.previous,
-            "checkedAt": _iso(transition.checked_at)}
+            "checkedAt": iso_z_or_none(transition.checked_at)}
     if transition.turned_unhealthy:
         advice = health.ADVICE[transition.current]
         events.put(events.CONNECTION_UNHEALTHY, {**base, "error": transition.error or transition.current,
@@ -98,7 +94,7 @@ def _announce_transition(transition: health.Transition | None, notify: bool = Tr
 def _run_detail(run, status: str, counts: dict | None, failure: str | None = None) -> dict:
     detail = {
         "districtId": run.district_id, "runId": run.run_id, "trigger": run.trigger, "mode": run.mode,
-        "status": status, "startedAt": _iso(run.started_at), "finishedAt": _iso(run.finished_at or datetime.now(timezone.utc)),
+        "status": status, "startedAt": iso_z_or_none(run.started_at), "finishedAt": iso_z_or_none(run.finished_at or utc_now()),
         "counts": counts or {},
     }
     if failure is not None:
@@ -112,7 +108,7 @@ def _step(name: str, function, *args) -> None:
     try:
         function(*args)
     except Exception as error:  # noqa: BLE001
-        logger.exception("could not announce", extra={"announce": name, "error_type": type(error).__name__})
+        logger.exception("could not announce", extra={"announce": name, "errorType": type(error).__name__})
         metrics.add_metric(name="AnnounceFailures", unit=MetricUnit.Count, value=1)
 
 
@@ -180,17 +176,7 @@ def _failed(run, district: DistrictModel | None, failure: str | None, counts: di
 def _roster_changed(run, counts: dict) -> None:
     if run.started_at is None:
         return
-    roster_changes.announce(_roster_client(), run.district_id, run.run_id, counts, run.started_at, run.approved_at)
+    roster_changes.announce(aws_clients.dynamodb(), run.district_id, run.run_id, counts, run.started_at, run.approved_at)
 
 
-@functools.lru_cache(maxsize=4)
-def _dynamodb(region: str, endpoint: str | None):
-    import boto3
 
-    return boto3.client("dynamodb", region_name=region)
-
-
-def _roster_client():
-    from rostersync.settings import get_settings
-
-    return _dynamodb(get_settings().region, os.environ.get("AWS_ENDPOINT_URL"))

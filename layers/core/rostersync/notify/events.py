@@ -9,13 +9,12 @@ MAX_DETAIL_BYTES (Roster Changed is chunked to fit).
 from __future__ import annotations
 
 import json
-import os
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import datetime
 
-import boto3
 
+from rostersync import aws_clients
 from rostersync.settings import get_settings
+from rostersync.times import iso_z, utc_now
 
 SOURCE = "rostersync"
 SYNC_SUCCEEDED = "Sync Succeeded"
@@ -36,19 +35,14 @@ class EventsNotPut(RuntimeError):
     """EventBridge refused some entries (their error codes, never their content)."""
 
 
-@lru_cache(maxsize=4)
-def _client(region: str, endpoint: str | None):
-    return boto3.client("events", region_name=region)
-
-
 def client():
-    return _client(get_settings().region, os.environ.get("AWS_ENDPOINT_URL"))
+    """The EventBridge client (rostersync.aws_clients; tests put a fake in its place here)."""
+    return aws_clients.events()
 
 
 def timestamp(value: datetime | None = None) -> str:
     """ISO 8601 in UTC with a Z, as every time in an event is written."""
-    value = value or datetime.now(timezone.utc)
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return iso_z(value or utc_now())
 
 
 def entry(detail_type: str, detail: dict) -> dict:

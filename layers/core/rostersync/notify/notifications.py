@@ -12,18 +12,16 @@ connection's words (which never carry a secret), redacted once more.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import boto3
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
 from rostersync.observability import redact
+from rostersync import aws_clients
 from rostersync.settings import get_settings
 from rostersync.store.base import model_meta
 from rostersync.store.districts import DistrictModel
@@ -74,11 +72,6 @@ def night_of(district: DistrictModel, run_night: str | None = None, now: datetim
     return now.astimezone(zone).date().isoformat()
 
 
-@lru_cache(maxsize=4)
-def _ses(region: str, endpoint: str | None):
-    return boto3.client("ses", region_name=region)
-
-
 def send_once(district: DistrictModel, night: str, message: Message, now: datetime | None = None) -> bool:
     """Send `message` to the district's contacts unless this kind was sent for `night` already.
     True when this call sent (or recorded) it, False for a duplicate."""
@@ -102,7 +95,7 @@ def send_once(district: DistrictModel, night: str, message: Message, now: dateti
         _finish(item, NO_SENDER, "No NotificationSender is configured for the stack.")
     else:
         try:
-            answer = _ses(settings.region, os.environ.get("AWS_ENDPOINT_URL")).send_email(
+            answer = aws_clients.ses().send_email(
                 Source=settings.notify_from,
                 Destination={"ToAddresses": recipients},
                 Message={"Subject": {"Data": item.subject, "Charset": "UTF-8"},

@@ -6,8 +6,9 @@ One job per module: hosts (which hosts may be called), http (guarded exchanges,
 redirects), retries and requester (backoff, auth recovery, typed errors), oauth_client (OAuth
 1.0a, OAuth 2, auto), envelopes (where the records are in a body), records (typed
 values), filters (grammar, encoding, local re-check), paging (streams), client (the
-facade), connection_check (the setup API's live check). Quirks it copes with are listed
-in ../shared/ONEROSTER.md.
+facade), connection_check (the setup API's live check). The quirks of real servers it copes
+with are each a switch of the sandbox SIS (rostersync_tools/sandbox_sis/README.md), where
+the tests exercise them.
 """
 
 from .client import COLLECTIONS, ConnectionSettings, OneRosterClient

@@ -34,6 +34,14 @@ COLLECTIONS = ("orgs", "schools", "academicSessions", "terms", "gradingPeriods",
                "users", "students", "teachers", "enrollments")
 DEFAULT_MAX_PAGES = 200_000
 MIN_SLICE_REQUEST_S = 5.0
+# Client options for reads behind an API request, which must finish inside API Gateway's 29 s:
+# short timeouts and one retry (the request's deadline bounds them all). The setup API's
+# connection check and its reads of a saved connection use them.
+REQUEST_TIME_OPTIONS = {
+    "connect_timeout": 4,
+    "read_timeout": 10,
+    "retry_policy": RetryPolicy(max_retries=1, base_delay=0.2, max_delay=1.0, retry_after_cap=2.0),
+}
 
 
 @dataclass(frozen=True)

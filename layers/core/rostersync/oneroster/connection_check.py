@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .client import ConnectionSettings, OneRosterClient
+from .client import REQUEST_TIME_OPTIONS, ConnectionSettings, OneRosterClient
 from .errors import NotOneRoster, RequestRejected
 from .records import BadRecord, Org
-from .retries import RetryPolicy
 
 MAX_ORG_PAGES = 5  # a district has tens of schools; a state-wide server can have thousands
 
@@ -37,8 +36,7 @@ class ConnectionReport:
 
 def check_connection(settings: ConnectionSettings, client_secret: str, allow_private: bool = False,
                     **client_options) -> ConnectionReport:
-    options = {"connect_timeout": 4, "read_timeout": 10, "page_limit": 100, "max_in_flight": 1,
-               "retry_policy": RetryPolicy(max_retries=1, base_delay=0.2, max_delay=1.0, retry_after_cap=2.0)}
+    options = {**REQUEST_TIME_OPTIONS, "page_limit": 100, "max_in_flight": 1}
     options.update(client_options)
     with OneRosterClient(settings, client_secret, allow_private=allow_private, **options) as client:
         try:

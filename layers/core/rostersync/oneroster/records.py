@@ -206,6 +206,11 @@ def parse_bool(value: Any) -> bool | None:
 _DATETIME_CACHE: dict[str, datetime | None] = {}
 
 
+def forget_parsed_datetimes() -> None:
+    """Empty the cache of parsed date-times (a benchmark's rounds start cold)."""
+    _DATETIME_CACHE.clear()
+
+
 def parse_datetime(value: Any) -> datetime | None:
     """Any ISO 8601 date-time (any fraction precision, Z or offset or none) -> aware UTC."""
     if type(value) is not str or not value:

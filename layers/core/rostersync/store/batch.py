@@ -13,9 +13,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 
-import boto3
-from botocore.config import Config
-
+from rostersync import aws_clients
 from rostersync.store.codec import format_datetime, from_item, to_attribute, to_item
 from rostersync.store.dynamodb_wire import DynamoDbWire
 
@@ -25,15 +23,6 @@ GET_BATCH = 100
 
 class BatchRetriesExhausted(RuntimeError):
     pass
-
-
-def dynamodb_client(max_in_flight: int = 8):
-    # Every request this client sends is built by store/codec.py, whose output the models'
-    # tests check: botocore's client-side parameter validation (a walk over every attribute
-    # value of every item) would only spend the worker's CPU on proving that again.
-    config = Config(max_pool_connections=max(10, max_in_flight * 2), retries={"mode": "standard", "max_attempts": 8},
-                    parameter_validation=False)
-    return boto3.client("dynamodb", config=config)
 
 
 class _ItemEncoder:
@@ -75,7 +64,7 @@ class BatchStore:
     def __init__(self, client=None, max_in_flight: int = 4, backoff: Backoff | None = None):
         # `client` serves every other caller (queries, single puts); the batches go over the
         # wire directly (store/dynamodb_wire.py) unless a client is given, as tests' stubs are.
-        self.client = client or dynamodb_client(max_in_flight)
+        self.client = client or aws_clients.dynamodb_for_batches(max_in_flight)
         self.batch_client = client or DynamoDbWire(self.client, max_pool_connections=max(10, max_in_flight * 2))
         self.backoff = backoff or Backoff()
         self._pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="store")

@@ -20,9 +20,10 @@ changed again reappears once, at its new place, in its latest state).
 
 from __future__ import annotations
 
-import os
+
 from datetime import datetime, timedelta, timezone
 
+from rostersync.settings import change_lag_seconds
 from rostersync.store.codec import format_datetime
 
 CHANGE_SEQ = "changeSeq"
@@ -33,7 +34,7 @@ DEFAULT_CHANGE_LAG_S = 1200
 
 
 def change_lag() -> timedelta:
-    return timedelta(seconds=float(os.environ.get("ROSTERSYNC_CHANGE_LAG_SECONDS", DEFAULT_CHANGE_LAG_S)))
+    return timedelta(seconds=change_lag_seconds(DEFAULT_CHANGE_LAG_S))
 
 
 def change_seq(written_at: str, item_id: str) -> str:

@@ -3,8 +3,6 @@ and the nightly bookkeeping. One item per district."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime, timezone
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -20,6 +18,7 @@ from pynamodb.models import Model
 from rostersync.ids import new_id
 from rostersync.settings import get_settings
 from rostersync.store.base import model_meta
+from rostersync.times import utc_now
 
 DEFAULT_GUARD_MAX_SHARE = 0.2
 DEFAULT_GUARD_MIN_RECORDS = 20
@@ -112,10 +111,6 @@ class DistrictModel(Model):
     purge = JSONAttribute(null=True)
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def get_district(district_id: str) -> DistrictModel | None:
     """The district, read consistently (a route right after a write must see it), or None."""
     try:
@@ -125,7 +120,7 @@ def get_district(district_id: str) -> DistrictModel | None:
 
 
 def create_district(name: str, timezone_name: str) -> DistrictModel:
-    district = DistrictModel(district_id=new_id("dst"), name=name, timezone=timezone_name, created_at=_now())
+    district = DistrictModel(district_id=new_id("dst"), name=name, timezone=timezone_name, created_at=utc_now())
     district.save(condition=DistrictModel.district_id.does_not_exist())
     return district
 
@@ -166,63 +161,6 @@ def remove_connection(district: DistrictModel) -> None:
 
 def save_sync_config(district: DistrictModel, config: SyncConfig) -> None:
     district.update(actions=[DistrictModel.sync_config.set(config)], condition=DistrictModel.district_id.exists())
-
-
-class SyncOptionsCollector:
-    """Builds SyncOptions from streamed SIS records, holding only the sets (never the records).
-
-    Rules: schools are the active orgs of type school; grades and subjects are those of the
-    active classes, where a class without subjects takes its course's, together with those
-    of the active courses. Feed every class before the courses: the collector remembers
-    only the ids of the courses whose subjects subject-less classes borrow.
-    """
-
-    def __init__(self) -> None:
-        self.schools: dict[str, str] = {}
-        self.grades: set[str] = set()
-        self.subjects: set[str] = set()
-        self._courses_lending_subjects: set[str] = set()
-
-    def add_school(self, sourced_id: str, name: str | None) -> None:
-        self.schools[sourced_id] = (name or "").strip() or sourced_id
-
-    def add_class(self, grades: Iterable[str] | None, subjects: Iterable[str] | None, course_id: str | None) -> None:
-        self.grades.update(_values(grades))
-        own_subjects = _values(subjects)
-        self.subjects.update(own_subjects)
-        if not own_subjects and course_id:
-            self._courses_lending_subjects.add(course_id)
-
-    def add_course(self, sourced_id: str, active: bool, grades: Iterable[str] | None, subjects: Iterable[str] | None) -> None:
-        if active:
-            self.grades.update(_values(grades))
-            self.subjects.update(_values(subjects))
-        elif sourced_id in self._courses_lending_subjects:
-            # An active class keeps its (even retired) course's subjects: the sync filters it by them.
-            self.subjects.update(_values(subjects))
-
-    def options(self, refreshed_at: datetime | None = None) -> SyncOptions:
-        schools = sorted(self.schools.items(), key=lambda item: (item[1].casefold(), item[0]))
-        return SyncOptions(
-            schools=[SyncOptionSchool(sis_sourced_id=sid, name=name) for sid, name in schools],
-            grades=sorted(self.grades, key=grade_sort_key),
-            subjects=sorted(self.subjects, key=lambda s: (s.casefold(), s)),
-            refreshed_at=refreshed_at or _now(),
-        )
-
-
-def _values(values: Iterable[str] | None) -> set[str]:
-    return {v.strip() for v in values or () if isinstance(v, str) and v.strip()}
-
-
-# CEDS grade levels in school order; anything else (vendor extras) after them, alphabetically.
-_GRADE_ORDER = {code: i for i, code in enumerate(
-    ["IT", "PR", "PK", "TK", "KG", *(f"{n:02d}" for n in range(1, 14)), "PS", "UG", "Other"]
-)}
-
-
-def grade_sort_key(grade: str) -> tuple[int, str]:
-    return (_GRADE_ORDER.get(grade, len(_GRADE_ORDER)), grade.casefold())
 
 
 def save_sync_options(district_id: str, options: SyncOptions) -> None:

@@ -276,21 +276,28 @@ def _classes_by_id(district_id: str, class_ids: list[str]) -> dict[str, ClassMod
     return {c.class_id: c for c in ClassModel.batch_get([(district_id, i) for i in unique])} if unique else {}
 
 
+def _other_side(page: Page, key_of, get_by_id, status: str) -> Page:
+    """What a page of enrollments joins to (their users, or their classes), in the enrollments'
+    order, each once, of `status` unless it is all; the page's cursor goes on over the enrollments."""
+    found = get_by_id([key_of(e) for e in page.items])
+    seen, items = set(), []
+    for enrollment in page.items:
+        key = key_of(enrollment)
+        item = found.get(key)
+        if item is None or key in seen or (status != "all" and item.status != status):
+            continue
+        seen.add(key)
+        items.append(item)
+    return Page(items, page.next_cursor)
+
+
 def class_members(district_id: str, class_id: str, role: str, status: str = "active",
                   limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> Page:
     """A class's teachers or students, a page of its enrollments at a time (by enrollmentId):
     enrollments of that status whose users have that status too. A page may hold fewer than
     `limit` users (a user enrolled twice, or of another status); follow nextCursor."""
     page = list_enrollments(district_id, class_id=class_id, role=role, status=status, limit=limit, cursor=cursor)
-    users = _users_by_id(district_id, [e.user_id for e in page.items])
-    seen, members = set(), []
-    for enrollment in page.items:
-        user = users.get(enrollment.user_id)
-        if user is None or user.user_id in seen or (status != "all" and user.status != status):
-            continue
-        seen.add(user.user_id)
-        members.append(user)
-    return Page(members, page.next_cursor)
+    return _other_side(page, lambda e: e.user_id, lambda ids: _users_by_id(district_id, ids), status)
 
 
 def classes_of_user(district_id: str, user_id: str, role: str | None = None, status: str = "active",
@@ -298,15 +305,7 @@ def classes_of_user(district_id: str, user_id: str, role: str | None = None, sta
     """The classes a user is enrolled in (as `role`, or any), a page of their enrollments at a
     time: enrollments and classes of that status."""
     page = list_enrollments(district_id, user_id=user_id, role=role, status=status, limit=limit, cursor=cursor)
-    classes = _classes_by_id(district_id, [e.class_id for e in page.items])
-    seen, found = set(), []
-    for enrollment in page.items:
-        item = classes.get(enrollment.class_id)
-        if item is None or item.class_id in seen or (status != "all" and item.status != status):
-            continue
-        seen.add(item.class_id)
-        found.append(item)
-    return Page(found, page.next_cursor)
+    return _other_side(page, lambda e: e.class_id, lambda ids: _classes_by_id(district_id, ids), status)
 
 
 def get_user(district_id: str, user_id: str) -> UserModel | None:

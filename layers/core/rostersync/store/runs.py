@@ -6,7 +6,6 @@ that takes or gives it back is here, as conditional writes, so the rules in
 rostersync.sync.locks / rostersync.sync.runs can rely on "exactly one writer wins".
 """
 
-import os
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -24,7 +23,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from rostersync.settings import get_settings
+from rostersync.settings import aws_endpoint_url, get_settings
 from rostersync.store.base import model_meta
 from rostersync.store.districts import DistrictModel
 
@@ -145,7 +144,7 @@ def _connection(region: str, endpoint: str | None) -> Connection:
 
 
 def _transaction() -> TransactWrite:
-    return TransactWrite(connection=_connection(get_settings().region, os.environ.get("AWS_ENDPOINT_URL")))
+    return TransactWrite(connection=_connection(get_settings().region, aws_endpoint_url()))
 
 
 

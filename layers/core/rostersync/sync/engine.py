@@ -16,11 +16,10 @@ memory. The run's plan (selection, guard, connection) is fixed when it starts.
 """
 
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from rostersync.notify import announce
@@ -28,9 +27,9 @@ from rostersync import sis_access
 from rostersync.oneroster import BadRecord, OneRosterClient, OutOfTime
 from rostersync.oneroster.errors import OneRosterError
 from rostersync.sis_secrets import SecretNotFound
-from rostersync.settings import get_settings
+from rostersync.settings import SyncTuning, get_settings
 from rostersync.store.batch import BatchStore
-from rostersync.store.districts import DistrictModel, SyncOptionsCollector
+from rostersync.store.districts import DEFAULT_FULL_SYNC_EVERY_DAYS, DistrictModel
 from rostersync.store.roster import ACTIVE, INACTIVE
 from rostersync.store.roster_scan import RosterScan, RosterTable
 from rostersync.store.runs import MAX_STORED_ERRORS, RECORD_TYPES
@@ -41,10 +40,12 @@ from rostersync.sync.rekeys import Rekeys
 from rostersync.sync.checkpoint import CheckpointStore
 from rostersync.sync.delta import DeltaNotEnough, DeltaPhases
 from rostersync.sync.fingerprints import fingerprint
+from rostersync.sync.options import SyncOptionsCollector
 from rostersync.sync.parked_users import ParkedUsers
 from rostersync.sync.review import PREVIEW, ReviewRecords, preview_store
 from rostersync.sync.run_state import DeltaState, RunPlan, RunState, empty_counts
 from rostersync.sync.selection import class_is_in, enrollment_counts, is_active, user_is_eligible
+from rostersync.times import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -90,20 +91,7 @@ class SyncResult:
     phase_seconds: dict = field(default_factory=dict)  # wall time per phase in this invocation
 
 
-@dataclass
-class Tuning:
-    page_limit: int = 1000  # asked of the SIS; servers cap it silently
-    sis_in_flight: int = 4
-    store_in_flight: int = 4
-
-    @classmethod
-    def from_env(cls) -> "Tuning":
-        env = os.environ
-        return cls(
-            page_limit=int(env.get("ROSTERSYNC_SIS_PAGE_LIMIT", 1000)),
-            sis_in_flight=int(env.get("ROSTERSYNC_SIS_IN_FLIGHT", 4)),
-            store_in_flight=int(env.get("ROSTERSYNC_STORE_IN_FLIGHT", 4)),
-        )
+Tuning = SyncTuning  # the worker's tuning knobs (rostersync.settings)
 
 
 def choose_mode(district: DistrictModel, now: datetime, interval_checked: bool = True,
@@ -120,7 +108,7 @@ def choose_mode(district: DistrictModel, now: datetime, interval_checked: bool =
     selection = selection_fingerprint or Selection.from_config(config).fingerprint()
     if district.synced_selection_hash != selection:
         return "full"
-    every = timedelta(days=float(config.full_sync_every_days or 7))
+    every = timedelta(days=float(config.full_sync_every_days or DEFAULT_FULL_SYNC_EVERY_DAYS))
     if interval_checked and now - district.last_full_sync_at >= every:
         return "full"
     return "delta"
@@ -175,7 +163,7 @@ class SyncEngine:
         self.phase_seconds: dict[str, float] = {}
         self._overlap = False  # inside the page re-read when resuming
         self._stream = None
-        self.now = datetime.now(timezone.utc)
+        self.now = utc_now()
 
     # ------------------------------------------------------------------ entry point
     def run(self) -> SyncResult:
@@ -320,11 +308,12 @@ class SyncEngine:
         except Exception:  # the run is failing anyway; the previous checkpoint stays valid
             logger.exception("could not save the checkpoint of a failing run")
 
-    def _pause(self) -> None:
+    def pause(self) -> None:
+        """Save the checkpoint and stop this invocation (the phases and their helpers call it)."""
         self._save_checkpoint()
         raise Paused()
 
-    def _out_of_time(self) -> bool:
+    def out_of_time(self) -> bool:
         """Time to stop, once this invocation has moved the run forward at least once."""
         return self.pages_this_invocation > 0 and self.time_left() <= 0
 
@@ -427,11 +416,11 @@ class SyncEngine:
             except StopIteration:
                 return
             except OutOfTime:
-                self._pause()  # between pages: the state is whole at the last page handled
+                self.pause()  # between pages: the state is whole at the last page handled
             self._overlap = page.offset < saved  # records seen before are expected here
-            if self._out_of_time():
+            if self.out_of_time():
                 state.offset = page.offset
-                self._pause()
+                self.pause()
             good = []
             for record in page.records:
                 if isinstance(record, BadRecord):
@@ -513,7 +502,7 @@ class SyncEngine:
             for org in page:
                 if not self.first_sight("schools_all", "schools", org):
                     continue
-                if org.type not in (None, "school") or not is_active(org):
+                if not sis_access.is_active_school(org, listed_as_school=True):
                     continue
                 state.sis_schools.append({"sisSourcedId": org.sourced_id, "name": org.name or org.sourced_id})
                 if not self.selection.school_selected(org.sourced_id):
@@ -663,8 +652,8 @@ class SyncEngine:
         state = self.state
         users_in = state.sets["users_in"]
         for number, rows in self.parked.iterate(start=state.offset):
-            if self._out_of_time():
-                self._pause()
+            if self.out_of_time():
+                self.pause()
             items = []
             for fp, item in rows:
                 if users_in.contains_fingerprint(fp):

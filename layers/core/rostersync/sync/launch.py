@@ -23,26 +23,29 @@ class NotQueued(Exception):
 def start_sync(district_id: str, mode: str) -> SyncRunModel:
     """A manual run of `mode`, queued. RunInProgress, DistrictNotFound, NotQueued."""
     run = runs.start_run(district_id, "manual", mode)
-    try:
-        messages.send_run_message(district_id, run.run_id, "run")
-    except Exception:
-        logger.exception("could not queue a manual sync", extra={"districtId": district_id, "runId": run.run_id})
-        runs.fail(run, "The sync could not be queued; start it again.")
-        raise NotQueued() from None
+    _queue_or_fail(run, "manual sync", "sync")
     return run
 
 
 def start_preview(district_id: str, proposal: dict) -> SyncRunModel:
     """A preview run of the proposed configuration, queued. RunInProgress, DistrictNotFound, NotQueued."""
     run = runs.start_run(district_id, "manual", "preview")
-    try:
-        run_records.put_proposal(aws_clients.dynamodb(), district_id, run.run_id, proposal)
-        messages.send_run_message(district_id, run.run_id, "run")
-    except Exception:
-        logger.exception("could not queue a preview", extra={"districtId": district_id, "runId": run.run_id})
-        runs.fail(run, "The preview could not be queued; start it again.")
-        raise NotQueued() from None
+    _queue_or_fail(run, "preview", "preview",
+                   before=lambda: run_records.put_proposal(aws_clients.dynamodb(), district_id, run.run_id, proposal))
     return run
+
+
+def _queue_or_fail(run: SyncRunModel, logged_as: str, told_as: str, before=None) -> None:
+    """Send the new run's message (after `before()`, when given); when either fails, fail the
+    run so its lock is released, and raise NotQueued."""
+    try:
+        if before is not None:
+            before()
+        messages.send_run_message(run.district_id, run.run_id, "run")
+    except Exception:
+        logger.exception(f"could not queue a {logged_as}", extra={"districtId": run.district_id, "runId": run.run_id})
+        runs.fail(run, f"The {told_as} could not be queued; start it again.")
+        raise NotQueued() from None
 
 
 def unknown_held_records(district_id: str, run_id: str, record_ids: list[str]) -> list[str]:

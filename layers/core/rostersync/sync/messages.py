@@ -10,13 +10,11 @@ lease on the run and ignores finished runs), so every send here may be retried f
 """
 
 import json
-import os
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 
-import boto3
 
+from rostersync import aws_clients
 from rostersync.settings import get_settings
 
 ACTIONS = ("run", "approve", "purge")  # purge: runId is the purge's id (sync/purge.py)
@@ -61,14 +59,9 @@ def parse(body: str) -> RunMessage:
     return RunMessage(district_id, run_id, action, stalls)
 
 
-@lru_cache(maxsize=4)
-def _sqs(region: str, endpoint: str | None):
-    # Keyed on the endpoint too: tests and the local stack point AWS_ENDPOINT_URL at moto.
-    return boto3.client("sqs", region_name=region)
-
-
 def sqs_client():
-    return _sqs(get_settings().region, os.environ.get("AWS_ENDPOINT_URL"))
+    """The SQS client (rostersync.aws_clients; tests put a fake in its place here)."""
+    return aws_clients.sqs()
 
 
 def queue_url() -> str:

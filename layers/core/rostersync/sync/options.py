@@ -4,16 +4,19 @@ from the SIS by the setup API (GET sync-options?refresh=true) and refreshed by e
 The rules, in one place: the schools are the SIS's active schools (rostersync.sis_access); the
 grades and subjects are those of its active classes and of its active courses (a class without
 subjects of its own offers its course's). Memory holds the sets, never the records
-(store.districts.SyncOptionsCollector).
+(SyncOptionsCollector). A full sync reads the same records in its own phases and order
+(courses first), applying the same rules, and caches what it found through this collector.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from rostersync.oneroster import Class, Course, OneRosterClient
 from rostersync.sis_access import active_sis_schools
-from rostersync.store.districts import SyncOptions, SyncOptionsCollector
+from rostersync.store.districts import SyncOptions, SyncOptionSchool
+from rostersync.times import utc_now
 
 
 def collect_sync_options(client: OneRosterClient, refreshed_at: datetime) -> SyncOptions:
@@ -28,3 +31,60 @@ def collect_sync_options(client: OneRosterClient, refreshed_at: datetime) -> Syn
         if isinstance(record, Course):
             collector.add_course(record.sourced_id, record.status == "active", record.grades, record.subjects)
     return collector.options(refreshed_at=refreshed_at)
+
+
+class SyncOptionsCollector:
+    """Builds SyncOptions from streamed SIS records, holding only the sets (never the records).
+
+    Rules: schools are the active orgs of type school; grades and subjects are those of the
+    active classes, where a class without subjects takes its course's, together with those
+    of the active courses. Feed every class before the courses: the collector remembers
+    only the ids of the courses whose subjects subject-less classes borrow.
+    """
+
+    def __init__(self) -> None:
+        self.schools: dict[str, str] = {}
+        self.grades: set[str] = set()
+        self.subjects: set[str] = set()
+        self._courses_lending_subjects: set[str] = set()
+
+    def add_school(self, sourced_id: str, name: str | None) -> None:
+        self.schools[sourced_id] = (name or "").strip() or sourced_id
+
+    def add_class(self, grades: Iterable[str] | None, subjects: Iterable[str] | None, course_id: str | None) -> None:
+        self.grades.update(_values(grades))
+        own_subjects = _values(subjects)
+        self.subjects.update(own_subjects)
+        if not own_subjects and course_id:
+            self._courses_lending_subjects.add(course_id)
+
+    def add_course(self, sourced_id: str, active: bool, grades: Iterable[str] | None, subjects: Iterable[str] | None) -> None:
+        if active:
+            self.grades.update(_values(grades))
+            self.subjects.update(_values(subjects))
+        elif sourced_id in self._courses_lending_subjects:
+            # An active class keeps its (even retired) course's subjects: the sync filters it by them.
+            self.subjects.update(_values(subjects))
+
+    def options(self, refreshed_at: datetime | None = None) -> SyncOptions:
+        schools = sorted(self.schools.items(), key=lambda item: (item[1].casefold(), item[0]))
+        return SyncOptions(
+            schools=[SyncOptionSchool(sis_sourced_id=sid, name=name) for sid, name in schools],
+            grades=sorted(self.grades, key=grade_sort_key),
+            subjects=sorted(self.subjects, key=lambda s: (s.casefold(), s)),
+            refreshed_at=refreshed_at or utc_now(),
+        )
+
+
+def _values(values: Iterable[str] | None) -> set[str]:
+    return {v.strip() for v in values or () if isinstance(v, str) and v.strip()}
+
+
+# CEDS grade levels in school order; anything else (vendor extras) after them, alphabetically.
+_GRADE_ORDER = {code: i for i, code in enumerate(
+    ["IT", "PR", "PK", "TK", "KG", *(f"{n:02d}" for n in range(1, 14)), "PS", "UG", "Other"]
+)}
+
+
+def grade_sort_key(grade: str) -> tuple[int, str]:
+    return (_GRADE_ORDER.get(grade, len(_GRADE_ORDER)), grade.casefold())

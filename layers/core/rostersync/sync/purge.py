@@ -18,28 +18,24 @@ says when it is done (GET /districts/{id}/purge).
 """
 
 import json
-from datetime import datetime, timezone
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from rostersync import aws_clients
 from rostersync.observability import logger, metrics
 from rostersync.settings import get_settings
 from rostersync.store import erase, run_records
 from rostersync.store import runs as run_store
-from rostersync.store.batch import dynamodb_client
 from rostersync.store.codec import from_item, to_item
 from rostersync.store.districts import DistrictModel, get_district
 from rostersync.sync import messages
+from rostersync.times import now_iso_z
 
 TOMBSTONE = "~purged"  # the audit entry that outlives the district (sorts after every aud_ id: newest first)
 WAIT_FOR_RUN_SECONDS = 60
 RECOVERY_WINDOW_DAYS = 7
 REQUESTED, QUEUED, RUNNING, DONE = "requested", "queued", "running", "done"
 MIN_SECONDS = 5.0  # stop and continue in a new message when less is left
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def tombstone(client, district_id: str) -> dict | None:
@@ -58,7 +54,7 @@ class Purge:
         self.district_id = district_id
         self.purge_id = purge_id
         self.time_left = time_left
-        self.client = client or dynamodb_client()
+        self.client = client or aws_clients.dynamodb_for_batches()
         self.settings = get_settings()
 
     def out_of_time(self) -> bool:
@@ -78,7 +74,7 @@ class Purge:
             return DONE
         if purge.get("state") == QUEUED:
             DistrictModel(self.district_id).update(actions=[DistrictModel.purge.set({**purge, "state": RUNNING,
-                                                                                     "startedAt": now_iso()})])
+                                                                                     "startedAt": now_iso_z()})])
         if self._stop_syncs(district):
             return "waiting"
         st = self.settings
@@ -102,7 +98,7 @@ class Purge:
                 return self._continue(purge, counts)
         self._delete_secret()
         self.client.put_item(TableName=st.audit_table, Item=to_item({
-            "districtId": self.district_id, "entryId": TOMBSTONE, "action": "district.purged", "at": now_iso(),
+            "districtId": self.district_id, "entryId": TOMBSTONE, "action": "district.purged", "at": now_iso_z(),
             "bySub": (purge.get("confirmedBy") or {}).get("sub"), "byRole": "platform_admin",
             "after": json.dumps({"purgeId": self.purge_id, "requestedBy": purge.get("requestedBy"),
                                  "confirmedBy": purge.get("confirmedBy"),
@@ -144,17 +140,9 @@ class Purge:
         return was_running
 
     def _delete_secret(self) -> None:
-        from botocore.exceptions import ClientError
+        from rostersync.sis_secrets import schedule_secret_deletion
 
-        from rostersync.sis_secrets import _secretsmanager, secret_name
-
-        try:
-            _secretsmanager().delete_secret(SecretId=secret_name(self.district_id),
-                                            RecoveryWindowInDays=RECOVERY_WINDOW_DAYS)
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code not in ("ResourceNotFoundException", "InvalidRequestException"):  # gone, or scheduled already
-                raise
+        schedule_secret_deletion(self.district_id, RECOVERY_WINDOW_DAYS)
 
 
 def handle(message, time_left) -> None:

@@ -130,9 +130,9 @@ class ReviewRecords:
                 chunk = []
                 engine.pages_this_invocation += 1
                 engine.progressed = True
-                if engine._out_of_time():
+                if engine.out_of_time():
                     state.offset = seen
-                    engine._pause()  # saves the state (and flushes the writes) and continues later
+                    engine.pause()  # saves the state (and flushes the writes) and continues later
         if chunk:
             self._write_held_chunk(chunk)
         state.offset = 0

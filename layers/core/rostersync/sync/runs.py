@@ -10,7 +10,6 @@ Every transition is a conditional write (store/runs.py), so concurrent API calls
 dispatchers and duplicate SQS deliveries cannot produce two runs or two results.
 """
 
-from datetime import datetime, timezone
 
 from rostersync.ids import new_id
 from rostersync.notify import announce
@@ -19,6 +18,7 @@ from rostersync.store import runs as store
 from rostersync.store.runs import SyncRunModel
 from rostersync.sync import locks
 from rostersync.sync.locks import DistrictNotFound, LockLost, NightAlreadyDispatched, RunInProgress
+from rostersync.times import utc_now
 
 __all__ = [
     "DistrictNotFound",
@@ -53,10 +53,6 @@ class NotApprovable(Exception):
         self.reason = reason
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def start_run(
     district_id: str,
     trigger: str,
@@ -82,7 +78,7 @@ def start_run(
         mode=mode,
         requested_mode=mode,
         status=store.QUEUED,
-        queued_at=utcnow(),
+        queued_at=utc_now(),
         counts=store.normalised_counts(None),
         errors=[],
         error_total=0,
@@ -156,7 +152,7 @@ def approve_run(district_id: str, run_id: str, review: dict | None = None) -> Sy
         raise NotApprovable(
             run.status, "A newer sync has run since; its result replaces this review. Start a new sync instead."
         )
-    approved_at = utcnow()
+    approved_at = utc_now()
     actions = [
         SyncRunModel.status.set(store.QUEUED),
         SyncRunModel.approved_at.set(approved_at),
@@ -212,7 +208,7 @@ def undo_approval(run: SyncRunModel) -> None:
     """The approve message could not be sent: back to needs_review, lock released, so the
     admin can simply approve again."""
     actions = [SyncRunModel.status.set(store.NEEDS_REVIEW), SyncRunModel.approved_at.remove(),
-               SyncRunModel.finished_at.set(utcnow()), SyncRunModel.review.remove()]
+               SyncRunModel.finished_at.set(utc_now()), SyncRunModel.review.remove()]
     if store.update_run(run, actions, (SyncRunModel.status == store.QUEUED) & SyncRunModel.lease_id.does_not_exist()):
         locks.release(run.district_id, run.run_id)
 
@@ -224,7 +220,7 @@ def claim(run: SyncRunModel, lease_id: str) -> bool:
     """Mark the run running for this message (invocations + 1) and heart-beat its lock.
     False when the run is finished or another delivery is working on it right now."""
     now = locks.clock()
-    if not store.claim_run(run, lease_id, now, int(now) + LEASE_SECONDS, utcnow()):
+    if not store.claim_run(run, lease_id, now, int(now) + LEASE_SECONDS, utc_now()):
         return False
     locks.heartbeat(run.district_id, run.run_id)
     return True
@@ -259,12 +255,7 @@ def finish(run: SyncRunModel, lease_id: str, status: str, result) -> bool:
     False if this message no longer held the run (taken over): nothing is written then."""
     if status not in store.FINISHED_STATUSES:
         raise ValueError(status)
-    actions = _result_actions(run, result) + [
-        SyncRunModel.status.set(status),
-        SyncRunModel.finished_at.set(utcnow()),
-        SyncRunModel.lease_id.remove(),
-        SyncRunModel.lease_until.remove(),
-    ]
+    actions = _result_actions(run, result) + _ending(status)
     failure = getattr(result, "failure", None)
     actions.append(SyncRunModel.failure.set(failure) if failure else SyncRunModel.failure.remove())
     held = getattr(result, "held_deactivations", None)
@@ -295,15 +286,9 @@ def _announce_taken_over(district_id: str, observed: locks.ObservedLock) -> None
 def fail(run: SyncRunModel, failure: str, *, dead_lettered: bool = False) -> bool:
     """Fail a queued or running run whoever holds its lease (the last delivery gave up, or
     on-call found its message in the dead-letter queue), and release the lock."""
-    actions = [
-        SyncRunModel.status.set(store.FAILED),
-        SyncRunModel.failure.set(failure),
-        SyncRunModel.finished_at.set(utcnow()),
-        SyncRunModel.lease_id.remove(),
-        SyncRunModel.lease_until.remove(),
-    ]
+    actions = _ending(store.FAILED) + [SyncRunModel.failure.set(failure)]
     if dead_lettered:
-        actions.append(SyncRunModel.dead_lettered_at.set(utcnow()))
+        actions.append(SyncRunModel.dead_lettered_at.set(utc_now()))
     changed = store.update_run(run, actions, SyncRunModel.status.is_in(*store.ACTIVE_STATUSES))
     if changed:
         locks.release(run.district_id, run.run_id)
@@ -318,9 +303,19 @@ def mark_dead_lettered(run: SyncRunModel, failure: str) -> SyncRunModel:
         fail(run, failure, dead_lettered=True)
     elif run.status == store.FAILED and run.dead_lettered_at is None:
         store.update_run(
-            run, [SyncRunModel.dead_lettered_at.set(utcnow())], (SyncRunModel.status == store.FAILED)
+            run, [SyncRunModel.dead_lettered_at.set(utc_now())], (SyncRunModel.status == store.FAILED)
         )
     return store.get_run(run.district_id, run.run_id) or run
+
+
+def _ending(status: str) -> list:
+    """The actions every end of a run takes: its final status, when, and no lease any more."""
+    return [
+        SyncRunModel.status.set(status),
+        SyncRunModel.finished_at.set(utc_now()),
+        SyncRunModel.lease_id.remove(),
+        SyncRunModel.lease_until.remove(),
+    ]
 
 
 def _result_actions(run: SyncRunModel, result) -> list:

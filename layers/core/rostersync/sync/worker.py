@@ -12,7 +12,6 @@ dead-letter queue, so no run stays "running" forever.
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -23,6 +22,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from rostersync.notify import announce
 from rostersync.observability import flush_metrics, logger, metrics, redact
+from rostersync.settings import sync_max_receive_count
 from rostersync.store import runs as store
 from rostersync.sync import messages, runs
 from rostersync.sync.runs import LockLost
@@ -99,9 +99,7 @@ class Slice:
         return self.deadline - time.monotonic()
 
 
-def handle_record(record: SQSRecord, time_left: Callable[[], float]) -> None:
-    if not isinstance(time_left, Slice):
-        time_left = Slice(time_left(), time_left() + SAFETY_SECONDS)
+def handle_record(record: SQSRecord, time_left: Slice) -> None:
     try:
         message = messages.parse(record.body)
     except messages.MalformedMessage as error:
@@ -291,9 +289,9 @@ def _receive_count(record: SQSRecord) -> int:
 def max_receive_count() -> int:
     """The sync queue's own maxReceiveCount (its RedrivePolicy), so template.yaml stays the one
     source; SYNC_MAX_RECEIVE_COUNT overrides it."""
-    configured = os.environ.get("SYNC_MAX_RECEIVE_COUNT", "").strip()
-    if configured:
-        return int(configured)
+    configured = sync_max_receive_count()
+    if configured is not None:
+        return configured
     return _queue_max_receive_count(messages.queue_url())
 
 
