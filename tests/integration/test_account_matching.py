@@ -9,9 +9,9 @@ engine's matching code.
 from datetime import UTC
 
 import pytest
+from rostersync.aws_clients import dynamodb as dynamodb_client
 from rostersync.ids import record_id
 from rostersync.store import app_records, matching_conflicts
-from rostersync.store.batch import dynamodb_client
 from rostersync.store.record_links import RecordLinks
 from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel
 from rostersync.sync.engine import Outcome

@@ -55,7 +55,7 @@ def test_the_match_keys_follow_a_changed_email(api, district, aws):
     body = {"userId": "u1", "role": "student", "email": "Old@x.org"}
     _admin(api, "POST", f"/districts/{district_id}/app-users", district_id, body=body)
     _admin(api, "POST", f"/districts/{district_id}/app-users", district_id, body={**body, "email": "new@X.org"})
-    from rostersync.store.batch import dynamodb_client
+    from rostersync.aws_clients import dynamodb as dynamodb_client
     from rostersync.store.record_links import RecordLinks
 
     links = RecordLinks(dynamodb_client(), district_id)

@@ -10,9 +10,9 @@ import base64
 import binascii
 from http import HTTPStatus
 
+from rostersync import aws_clients
 from rostersync.ids import record_id
 from rostersync.settings import get_settings
-from rostersync.store.batch import dynamodb_client
 from rostersync.store.record_links import (
     RecordLinks,
     app_key,
@@ -22,8 +22,6 @@ from rostersync.store.record_links import (
     now_text,
     sis_key,
 )
-
-_clients: dict = {}
 
 
 class InvalidCursor(ValueError):
@@ -37,12 +35,7 @@ class ResolutionRefused(ValueError):
 
 
 def _client():
-    import os
-
-    endpoint = os.environ.get("AWS_ENDPOINT_URL")
-    if endpoint not in _clients:
-        _clients[endpoint] = dynamodb_client()
-    return _clients[endpoint]
+    return aws_clients.dynamodb()
 
 
 def conflict_item(kind: str, sourced_id: str, *, reason: str, message: str, sis_record: dict, candidates: list,
