@@ -24,6 +24,7 @@ TABLE_ENV = {
     "SyncRunsTable": "SYNC_RUNS_TABLE",
     "CheckpointsTable": "CHECKPOINTS_TABLE",
     "RunRecordsTable": "RUN_RECORDS_TABLE",
+    "RecordLinksTable": "RECORD_LINKS_TABLE",
     "AuditTable": "AUDIT_TABLE",
     "NotificationsTable": "NOTIFICATIONS_TABLE",
 }

@@ -15,6 +15,11 @@
   POST /_admin/rollover        {"oldClasses": "delete"|"tobedeleted"|"keep"} -> {"schoolYear", "classesCreated", ...}
                                the school year ends (its calendar moved to end yesterday) and the next starts
                                today, every class with a successor (rollover.py)
+  POST /_admin/rekey           {"share": 0..1, "role": "student"|"teacher"|null, "classes": bool?, "prefix": "rk-"}
+                               -> {"users": n, "classes": m, "enrollments": k}: that share of the users (of
+                               the role, or all) and, with classes (default: when no role), of the classes
+                               get new sourcedIds (prefix + old), as do the enrollments that name them (an
+                               SIS migration; issue 13)
 """
 
 import json
@@ -35,6 +40,7 @@ ROUTES = {
     ("POST", "/_admin/stats/reset"): "reset_stats",
     ("POST", "/_admin/withdraw"): "withdraw",
     ("POST", "/_admin/rollover"): "rollover",
+    ("POST", "/_admin/rekey"): "rekey",
 }
 
 
@@ -108,6 +114,20 @@ def _rollover(app, payload):
     if unknown:
         raise ValueError(f"unknown fields: {', '.join(unknown)}")
     return app.rollover(str(payload.get("oldClasses", "delete")))
+def _rekey(app, payload):
+    unknown = sorted(set(payload) - {"role", "share", "classes", "prefix"})
+    if unknown:
+        raise ValueError(f"unknown fields: {', '.join(unknown)}")
+    role, share = payload.get("role"), payload.get("share", 1.0)
+    if role not in (None, "student", "teacher"):
+        raise ValueError("role must be student, teacher or null (every user)")
+    if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 < share <= 1:
+        raise ValueError("share must be a number above 0 and at most 1")
+    classes = payload.get("classes", role is None)
+    prefix = payload.get("prefix", "rk-")
+    if not isinstance(classes, bool) or not isinstance(prefix, str) or not prefix:
+        raise ValueError("classes is true or false; prefix a non-empty text")
+    return app.rekey(float(share), role, classes, prefix)
 
 
 ACTIONS = {
@@ -123,4 +143,5 @@ ACTIONS = {
     "reset_stats": _reset_stats,
     "withdraw": _withdraw,
     "rollover": _rollover,
+    "rekey": _rekey,
 }

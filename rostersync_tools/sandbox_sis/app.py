@@ -85,6 +85,41 @@ class SandboxApp:
         with self._advance_lock:
             return roll_over(self.store, self.config.seed, now or utc_now(), self.config.path_prefix, old_classes)
 
+    def rekey(self, share: float, role: str | None, classes: bool, prefix: str) -> dict:
+        """New sourcedIds (prefix + old) for the first `share` of the users (of `role`, or all) and,
+        with `classes`, of the classes, and for every enrollment naming one of them, the references
+        changed to match: what an SIS migration or a vendor change does to a district. Every other
+        field stays, so a sync can pair old and new by identifier and email."""
+        from .timestamps import format_instant
+
+        stamp = format_instant(utc_now(), "milliseconds")
+        with self.store.lock:
+            users = [u for u in self.store.records("users") if role is None or u.get("role") == role]
+            chosen_users = {u["sourcedId"] for u in users[: round(len(users) * share)]}
+            all_classes = self.store.records("classes")
+            chosen_classes = {c["sourcedId"] for c in all_classes[: round(len(all_classes) * share)]} if classes else set()
+            for collection, chosen in (("users", chosen_users), ("classes", chosen_classes)):
+                for sid in chosen:
+                    record = self.store.delete(collection, sid)
+                    self.store.put(collection, dict(record, sourcedId=prefix + sid, dateLastModified=stamp))
+            moved = 0
+            for enrollment in self.store.records("enrollments"):
+                user, klass = enrollment["user"]["sourcedId"], enrollment["class"]["sourcedId"]
+                if user not in chosen_users and klass not in chosen_classes:
+                    continue
+                self.store.delete("enrollments", enrollment["sourcedId"])
+                changed = dict(enrollment, sourcedId=prefix + enrollment["sourcedId"], dateLastModified=stamp)
+                for field, chosen in (("user", chosen_users), ("class", chosen_classes)):
+                    ref = enrollment[field]
+                    if ref["sourcedId"] in chosen:
+                        href = ref.get("href") or ""
+                        changed[field] = dict(ref, sourcedId=prefix + ref["sourcedId"],
+                                              href=href[: len(href) - len(ref["sourcedId"])] + prefix + ref["sourcedId"]
+                                              if href.endswith(ref["sourcedId"]) else href)
+                self.store.put("enrollments", changed)
+                moved += 1
+        return {"users": len(chosen_users), "classes": len(chosen_classes), "enrollments": moved}
+
     def state(self) -> dict:
         with self.store.lock:
             return {"day": self.store.day, "data": self.store.snapshot(),

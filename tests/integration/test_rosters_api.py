@@ -91,7 +91,7 @@ def test_users_by_role_page_through_every_active_user_once(districts):
     assert first == {
         "userId": data["users"]["student-4"].user_id, "sisSourcedId": "student-4", "role": "student",
         "givenName": "Given4", "familyName": "Family04", "email": "student-4@example.org", "username": "student-4",
-        "grades": ["05"], "schoolIds": [data["school_b"]], "status": "active",
+        "grades": ["05"], "schoolIds": [data["school_b"]], "status": "active", "origin": "sis",
     }
 
 
@@ -118,7 +118,7 @@ def test_classes_page_and_filter_by_school(districts):
     assert some.pop("updatedAt")
     assert some == {"classId": data["classes"]["class-2"].class_id, "sisSourcedId": "class-2", "title": "Class 2",
                     "classCode": "C2", "schoolId": data["school_b"], "grades": ["05"], "subjects": ["Math"],
-                    "termIds": [], "status": "active"}
+                    "termIds": [], "status": "active", "origin": "sis"}
     in_b, _ = walk(as_admin, f"/districts/{district}/classes", {"schoolId": data["school_b"], "limit": "2"}, "classes")
     assert sorted(c["sisSourcedId"] for c in in_b) == ["class-0", "class-1", "class-2", "class-3"]
     every, _ = walk(as_admin, f"/districts/{district}/classes", {"status": "all"}, "classes")
@@ -135,7 +135,7 @@ def test_a_class_roster(districts):
     # Active enrollments of active users, by name.
     assert [s["sisSourcedId"] for s in roster.body["students"]] == ["student-1", "student-3"]
     assert set(roster.body["students"][0]) == {"userId", "sisSourcedId", "role", "givenName", "familyName", "email",
-                                               "username", "grades", "schoolIds", "status", "updatedAt"}
+                                               "username", "grades", "schoolIds", "status", "updatedAt", "origin"}
     everyone = as_admin("GET", f"/districts/{district}/classes/{class_id}/roster", query={"status": "all"}).body
     assert [s["sisSourcedId"] for s in everyone["students"]] == ["student-1", "student-2", "student-3", "student-35"]
     assert as_admin("GET", f"/districts/{district}/classes/no-such-class/roster").status == 404

@@ -23,6 +23,7 @@ class Settings:
     sync_runs_table: str
     checkpoints_table: str
     run_records_table: str
+    record_links_table: str  # issue 13: SIS links, app match keys, matching conflicts
     audit_table: str
     sync_queue_url: str
     secret_prefix: str
@@ -59,6 +60,7 @@ def get_settings() -> Settings:
         sync_runs_table=env.get("SYNC_RUNS_TABLE", "SyncRunsTable"),
         checkpoints_table=env.get("CHECKPOINTS_TABLE", "CheckpointsTable"),
         run_records_table=env.get("RUN_RECORDS_TABLE", "RunRecordsTable"),
+        record_links_table=env.get("RECORD_LINKS_TABLE", "RecordLinksTable"),
         audit_table=env.get("AUDIT_TABLE", "AuditTable"),
         sync_queue_url=env.get("SYNC_QUEUE_URL", ""),
         secret_prefix=env.get("ROSTERSYNC_SECRET_PREFIX", "rostersync/dev/district/"),

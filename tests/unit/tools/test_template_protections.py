@@ -8,7 +8,8 @@ TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]
 TABLES = sorted(name for name, r in RESOURCES.items() if r["Type"] == "AWS::DynamoDB::Table")
 DISTRICT_DATA = {"DistrictsTable", "SchoolsTable", "UsersTable", "ClassesTable", "EnrollmentsTable", "TermsTable",
-                 "SyncRunsTable", "CheckpointsTable", "NotificationsTable", "RunRecordsTable", "AuditTable"}
+                 "SyncRunsTable", "CheckpointsTable", "NotificationsTable", "RunRecordsTable", "AuditTable",
+                 "RecordLinksTable"}
 
 
 def test_every_table_holding_districts_data_is_checked_here():

@@ -21,7 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from rostersync.api import (districts, me, provisioning, purge, reference, review, rosters, school_matches,
+from rostersync.api import (app_records, districts, me, provisioning, purge, reference, review, rosters, school_matches,
                             sis_connection, sync_config, sync_runs, terms)
 from rostersync.api.access import authorize_request, request_path
 from rostersync.api.deadline import request_time
@@ -35,7 +35,7 @@ from rostersync.observability import flush_metrics, logger, redaction_scope
 app = APIGatewayHttpResolver(enable_validation=True, debug=False)
 
 for module in (provisioning, districts, sis_connection, school_matches, sync_config, sync_runs, rosters, terms, review,
-               purge, me):
+               purge, me, app_records):
     app.include_router(module.router)
 
 

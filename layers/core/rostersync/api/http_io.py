@@ -69,7 +69,7 @@ def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
     return result
 
 
-def _body_bytes(event: Mapping) -> bytes:
+def _body_bytes(event: Mapping, max_bytes: int = MAX_BODY_BYTES) -> bytes:
     raw = event.get("body")
     if raw is None or raw == "":
         raise bad_request("malformed_json", "Send a JSON object as the request body.")
@@ -77,26 +77,26 @@ def _body_bytes(event: Mapping) -> bytes:
         raise bad_request("malformed_json", "The request body is not valid JSON.")
     if event.get("isBase64Encoded"):
         # base64 is 4/3 of the payload: anything this long cannot decode to 64 KB or less.
-        if len(raw) > (MAX_BODY_BYTES * 4) // 3 + 4:
-            raise _too_large()
+        if len(raw) > (max_bytes * 4) // 3 + 4:
+            raise _too_large(max_bytes)
         try:
             return base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError):
             raise bad_request("malformed_json", "The request body is not valid base64-encoded JSON.") from None
-    if len(raw) > MAX_BODY_BYTES:  # characters <= bytes: a cheap early refusal
-        raise _too_large()
+    if len(raw) > max_bytes:  # characters <= bytes: a cheap early refusal
+        raise _too_large(max_bytes)
     return raw.encode("utf-8", errors="surrogatepass")
 
 
-def _too_large() -> ApiError:
-    return bad_request("request_too_large", f"The request body is larger than {MAX_BODY_BYTES // 1024} KB.")
+def _too_large(max_bytes: int = MAX_BODY_BYTES) -> ApiError:
+    return bad_request("request_too_large", f"The request body is larger than {max_bytes // 1024} KB.")
 
 
-def json_object(event: Mapping) -> dict[str, Any]:
-    """The request body as a JSON object (400 when it is not one)."""
-    data = _body_bytes(event)
-    if len(data) > MAX_BODY_BYTES:
-        raise _too_large()
+def json_object(event: Mapping, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """The request body as a JSON object (400 when it is not one; bulk routes allow more bytes)."""
+    data = _body_bytes(event, max_bytes)
+    if len(data) > max_bytes:
+        raise _too_large(max_bytes)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -149,11 +149,12 @@ def parse(model: type[M], data: dict[str, Any]) -> M:
         raise invalid(error.errors(include_url=False, include_input=False, include_context=False)) from None
 
 
-def read_body(event: Mapping, model: type[M], *, secret_field: str | None = None) -> M:
+def read_body(event: Mapping, model: type[M], *, secret_field: str | None = None,
+              max_bytes: int = MAX_BODY_BYTES) -> M:
     """The request body as `model`, or 400/422. `secret_field` names a field whose value is
     redacted from the logs for the rest of this request before anything else looks at the body
     (only for this request: it is remembered only once it has been tested and stored)."""
-    data = json_object(event)
+    data = json_object(event, max_bytes)
     if secret_field is not None:
         register_request_secret(data.get(secret_field) if isinstance(data.get(secret_field), str) else None)
     return parse(model, data)

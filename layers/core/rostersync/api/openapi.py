@@ -61,6 +61,13 @@ OPERATION_IDS = {
     ("get", "/districts/{districtId}/audit"): "listAudit",
     ("delete", "/districts/{districtId}"): "deleteDistrict",
     ("get", "/districts/{districtId}/purge"): "getPurge",
+    ("post", "/districts/{districtId}/app-users"): "registerAppUser",
+    ("post", "/districts/{districtId}/app-users/bulk"): "registerAppUsers",
+    ("post", "/districts/{districtId}/app-classes"): "registerAppClass",
+    ("post", "/districts/{districtId}/app-classes/bulk"): "registerAppClasses",
+    ("get", "/districts/{districtId}/matching/conflicts"): "listMatchingConflicts",
+    ("post", "/districts/{districtId}/matching/resolutions"): "resolveMatchingConflict",
+    ("get", "/districts/{districtId}/syncs/{runId}/matching"): "getSyncMatching",
 }
 
 

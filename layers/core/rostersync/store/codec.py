@@ -57,6 +57,8 @@ def from_attribute(attribute: dict):
         return None
     if kind == "B":
         return value
+    if kind == "SS":  # string sets (store/record_links.py's match keys), as sorted lists
+        return sorted(value)
     raise TypeError(f"unexpected attribute type {kind}")
 
 

@@ -102,6 +102,11 @@ class DistrictModel(Model):
     # ({runId, by, role, at}); after a rejection or a partial approval the next run is full.
     deactivation_hold = JSONAttribute(attr_name="deactivationHold", null=True)
     full_sync_due = BooleanAttribute(attr_name="fullSyncDue", null=True)
+    # Issue 13: what a sync has to look up in RecordLinksTable (set before the first key or link is
+    # written, never cleared): app records to match, SIS records stored under other ids.
+    has_app_users = BooleanAttribute(attr_name="hasAppUsers", null=True)
+    has_app_classes = BooleanAttribute(attr_name="hasAppClasses", null=True)
+    has_sis_links = BooleanAttribute(attr_name="hasSisLinks", null=True)
     # A purge asked for or under way (sync/purge.py): {state, requestedBy, requestedAt, confirmedBy, ...}
     purge = JSONAttribute(null=True)
 

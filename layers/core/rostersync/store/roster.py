@@ -34,10 +34,11 @@ def _index_meta(name: str) -> type:
 class RosterItem(Model):
     """Attributes every roster item has."""
 
-    sis_sourced_id = UnicodeAttribute(attr_name="sisSourcedId")
+    sis_sourced_id = UnicodeAttribute(attr_name="sisSourcedId", null=True)  # none on unlinked app records
+    origin = UnicodeAttribute(null=True)  # "app" for app-made records (store/app_records.py); else the SIS's
     status = UnicodeAttribute(default=ACTIVE)
     sis_status = UnicodeAttribute(attr_name="sisStatus", null=True)
-    content_hash = UnicodeAttribute(attr_name="contentHash")
+    content_hash = UnicodeAttribute(attr_name="contentHash", null=True)
     updated_at = UTCDateTimeAttribute(attr_name="updatedAt")
     last_run_id = UnicodeAttribute(attr_name="lastRunId", null=True)
     # updatedAt + "#" + id, the item's place in the ByChange index (store/change_keys.py).

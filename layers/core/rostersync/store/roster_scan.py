@@ -29,6 +29,8 @@ class RosterScan:
         self.batch = batch
         self.client = batch.client
         self.district_id = district_id
+        # (kind, sourcedId) -> the stored item's id; the engine puts its links here (sync/account_matching.py)
+        self.id_of = lambda kind, sourced_id: record_id(district_id, kind, sourced_id)
         self.schools = RosterTable(st.schools_table, "schoolId", "school")
         self.classes = RosterTable(st.classes_table, "classId", "class")
         self.users = RosterTable(st.users_table, "userId", "user")
@@ -62,7 +64,7 @@ class RosterScan:
     def by_sourced_ids(self, table: RosterTable, sourced_ids: Iterable[str],
                        projection: list[str] | None = None) -> dict[str, dict]:
         """sourcedId -> stored item, for the ids the store holds."""
-        by_key = {record_id(self.district_id, table.kind, sid): sid for sid in sourced_ids}
+        by_key = {self.id_of(table.kind, sid): sid for sid in sourced_ids}
         if projection is not None:
             projection = sorted({*projection, table.key})
         return {by_key[item[table.key]]: item for item in self.by_keys(table, by_key, projection)}

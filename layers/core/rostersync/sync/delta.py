@@ -17,7 +17,6 @@ reading, writing and bookkeeping methods and keeps what it learns in the run sta
 
 from datetime import datetime
 
-from rostersync.ids import record_id
 from rostersync.oneroster import BadRecord
 from rostersync.store.roster import ACTIVE
 from rostersync.sync import mapping
@@ -68,6 +67,8 @@ class DeltaPhases:
                         continue  # refused: neither in nor out, its stored copy stays as it is
                     items.append(item)
                 changed[cls.sourced_id] = is_in
+            engine.matching.match_classes(items)
+            items = engine.rekeys.hold_back_classes(items)  # a possible re-key: continues as a full sync
             engine.apply(engine.roster.classes, items, lambda item: "classes",
                          on_reentry=lambda item: self._reentry("class", item))
 
@@ -157,7 +158,7 @@ class DeltaPhases:
         """What goes: classes gone out and their enrollments, changed enrollments that no longer
         count, users left without an enrollment that counts; writes users that came in."""
         engine, delta = self.engine, self.delta
-        roster, district = engine.roster, engine.district_id
+        roster = engine.roster
         plan, leaving_enrollments = [], set()
         recheck = set(delta.recheck_users) | set(delta.changed_users)
 
@@ -185,7 +186,7 @@ class DeltaPhases:
         items = []
         for sid in sorted(recheck):
             eligible = self._eligible(sid, stored_users)
-            user_id = record_id(district, "user", sid)
+            user_id = engine.matching.item_id("user", sid)
             stored = stored_users.get(sid)
             # An active user had an enrollment that counts after the last sync (the sweep and the
             # delta's finish keep that true); unless one of theirs leaves now, they still have it.

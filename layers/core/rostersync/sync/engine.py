@@ -35,6 +35,8 @@ from rostersync.store.roster_scan import RosterScan, RosterTable
 from rostersync.store.runs import MAX_STORED_ERRORS, RECORD_TYPES
 from rostersync.store.schools import SchoolModel
 from rostersync.sync import mapping, record_checks
+from rostersync.sync.account_matching import AccountMatching
+from rostersync.sync.rekeys import Rekeys
 from rostersync.sync.checkpoint import CheckpointStore
 from rostersync.sync.delta import DeltaNotEnough, DeltaPhases
 from rostersync.sync.fingerprints import fingerprint
@@ -149,6 +151,9 @@ class SyncEngine:
         self.store = store or BatchStore(max_in_flight=self.tuning.store_in_flight)
         self.checkpoints = CheckpointStore(self.store, self.district_id, self.run_id)
         self.roster = RosterScan(self.store, self.district_id)
+        self.matching = AccountMatching(self)  # app-made records and links (issue 13)
+        self.roster.id_of = self.matching.item_id
+        self.rekeys = Rekeys(self)  # SIS records under new sourcedIds keep their ids (issue 13)
         self._client = client
         if client is not None:
             client.set_time_left(time_left)
@@ -277,6 +282,7 @@ class SyncEngine:
             had_items={} if mode == "delta" else {table.name: self.roster.has_items(table)
                                                   for table in self.roster.tables},
         )
+        self.matching.prepare(state)
         if mode == "delta":
             state.delta = DeltaState(since=(self.district.last_success_started_at - CURSOR_OVERLAP).isoformat())
         return state
@@ -357,7 +363,7 @@ class SyncEngine:
     def map(self, record_type: str, build: Callable, record, *args) -> dict | None:
         """mapping's item for `record`, or None when it cannot be stored (refused and kept)."""
         try:
-            return build(self.district_id, record, *args)
+            return self.matching.builder(build)(self.district_id, record, *args)
         except record_checks.Refused as refused:
             self._refuse(record_type, record, refused.code, refused.message)
             return None
@@ -466,6 +472,7 @@ class SyncEngine:
         """Write the items that are new or changed; count each as created, updated or unchanged."""
         if not items:
             return
+        self.matching.before_apply(table, items, type_of)
         stored_by_key = {}
         if self.state.had_items.get(table.name, True):
             stored = self.roster.by_keys(table, [item[table.key] for item in items],
@@ -567,8 +574,11 @@ class SyncEngine:
                     continue
                 state.sets["classes_in"].add(cls.sourced_id)
                 items.append(item)
+            self.matching.match_classes(items)
+            items = self.rekeys.hold_back_classes(items)
             self.apply(self.roster.classes, items, lambda item: "classes")
             state.grades, state.subjects = sorted(grades), sorted(subjects)
+        self.rekeys.pair("class")
 
     def _phase_users(self):
         if self.state.offset == 0:
@@ -576,6 +586,7 @@ class SyncEngine:
         for page in self.pages("users", "students"):
             self.park_users(page)
             self.parked.flush()
+        self.rekeys.pair("user")  # the whole collection is read: the old sourcedIds that are gone
 
     def park_users(self, page) -> list:
         """Park the eligible users of a page (first sight only); returns the users parked."""
@@ -593,13 +604,16 @@ class SyncEngine:
             del item["updatedAt"]  # stamped when written
             rows.append((fingerprint(user.sourced_id), item))
             parked.append(user)
+        self.matching.match_users([item for _fp, item in rows])
+        self.rekeys.look_for_users([item for _fp, item in rows])
         self.parked.add_many(rows)
         return parked
 
     def park_fetched_user(self, user) -> dict | None:
         """Park one user fetched on its own (a delta's); its item, or None when refused."""
         try:
-            item = mapping.user_item(self.district_id, user, self._user_schools(user), self.run_id, self.now)
+            item = self.matching.builder(mapping.user_item)(self.district_id, user, self._user_schools(user),
+                                                            self.run_id, self.now)
         except record_checks.Refused:
             self.keep("user", user.sourced_id)
             return None
@@ -645,6 +659,7 @@ class SyncEngine:
                 sets["enrollments_in"].add(enrollment.sourced_id)
                 sets["users_in"].add_fingerprint(user_fp)
                 items.append(item)
+            self.rekeys.pair_enrollments(items)
             self.apply(self.roster.enrollments, items, lambda item: "enrollments")
 
     def _phase_write_users(self):
@@ -678,12 +693,15 @@ class SyncEngine:
                 return False
             return i["sisSourcedId"] not in sets["enrollments_in"] or i["userSourcedId"] not in sets["users_in"]
 
+        superseded = self.matching.superseded  # copies an admin's link replaced (issue 13)
         plan = (
             (roster.classes, lambda i: "classes",
-             lambda i: i["sisSourcedId"] not in sets["classes_in"] and not kept("class", i["sisSourcedId"])),
+             lambda i: (i["sisSourcedId"] not in sets["classes_in"] and not kept("class", i["sisSourcedId"]))
+             or superseded(i["classId"])),
             (roster.enrollments, lambda i: "enrollments", enrollment_goes),
             (roster.users, user_type,
-             lambda i: i["sisSourcedId"] not in sets["users_in"] and not kept("user", i["sisSourcedId"])),
+             lambda i: (i["sisSourcedId"] not in sets["users_in"] and not kept("user", i["sisSourcedId"]))
+             or superseded(i["userId"])),
             (roster.schools, lambda i: "schools",
              lambda i: i.get("origin") == "sis" and not kept("school", i.get("sisSourcedId"))
              and (i.get("sisSourcedId") not in sets["schools_in"] or i.get("sisSourcedId") in matched)),
@@ -697,6 +715,8 @@ class SyncEngine:
         for table, type_of, goes in self._sweep_plan():
             for page in self.roster.active_items(table):
                 for item in page:
+                    if table.kind != "school" and not item.get("sisSourcedId"):
+                        continue  # an app-made record no sync has linked: never the sync's to deactivate
                     record_type = type_of(item)
                     active[record_type] = active.get(record_type, 0) + 1
                     if goes(item):
@@ -712,7 +732,8 @@ class SyncEngine:
             if not overflow:
                 return held_items
             return ((table, type_of(item), item) for table, type_of, goes in self._sweep_plan()
-                    for page in self.roster.active_items(table) for item in page if goes(item))
+                    for page in self.roster.active_items(table) for item in page
+                    if (table.kind == "school" or item.get("sisSourcedId")) and goes(item))
 
         return self.hold_or_deactivate(active, leaving, items, ended=ended)
 
@@ -727,6 +748,7 @@ class SyncEngine:
         if ended:
             self.terms.year_end_notice(ended)
         if not state.approved:
+            self.rekeys.summary(leaving)
             held = self._guard(active, leaving, ended) or self.review.hold_everything(leaving)
             if held and state.mode == PREVIEW:
                 self.review.would_hold(held)  # what the sync would hold; the preview counts on

@@ -57,13 +57,19 @@ def user_item(district_id: str, user, school_ids: list[str], run_id: str, now: d
     if user.role == "teacher" and user.email:
         # The ByEmail index: a signed-in teacher is linked to their synced record by email (api/me.py).
         item["districtEmail"] = index_key(district_id, user.email.strip().lower())
+    identity = identity_key(user.identifier, user.email)
+    if identity:  # the ByIdentity index: the same person under a new sourcedId (sync/rekeys.py)
+        item["districtIdentity"] = index_key(district_id, identity)
     return _stamp(item, fields, run_id, now, user.status)
 
 
-# An enrollment names its class and user, which many enrollments share (some 30 a class, 6 a
-# student), and classes their terms: their ids (uuid5, a few microseconds each) are remembered,
-# within a bounded cache.
-_reference_id = lru_cache(maxsize=16384)(record_id)
+def identity_key(identifier: str | None, email: str | None) -> str | None:
+    """A person's identity across SIS ids: the identifier, else the email (case and spaces ignored)."""
+    for kind, value in (("id", identifier), ("email", email)):
+        text = " ".join(str(value or "").split()).casefold()
+        if text:
+            return f"{kind}:{text[:400]}"
+    return None
 
 
 def class_item(district_id: str, cls, school_id: str, subjects: tuple[str, ...], run_id: str, now: datetime) -> dict:
@@ -75,15 +81,22 @@ def class_item(district_id: str, cls, school_id: str, subjects: tuple[str, ...],
         "schoolId": school_id,
         "grades": list(cls.grades),
         "subjects": list(subjects),
-        "termIds": [_reference_id(district_id, "term", term) for term in cls.term_ids],  # OneRoster class.terms
+        "termIds": [record_id(district_id, "term", term) for term in cls.term_ids],  # OneRoster class.terms
     }
     item = {"districtId": district_id, "classId": class_id, "districtSchool": index_key(district_id, school_id)}
     return _stamp(item, fields, run_id, now, cls.status)
 
 
-def enrollment_item(district_id: str, enrollment, run_id: str, now: datetime) -> dict:
-    class_id = _reference_id(district_id, "class", enrollment.class_id)
-    user_id = _reference_id(district_id, "user", enrollment.user_id)
+# An enrollment names its class and user, which many enrollments share (some 30 a class, 6 a
+# student): their ids (uuid5, a few microseconds each) are remembered, within a bounded cache.
+_reference_id = lru_cache(maxsize=16384)(record_id)
+
+
+def enrollment_item(district_id: str, enrollment, run_id: str, now: datetime, ids=None) -> dict:
+    """`ids(district, kind, sourcedId)`: the class's and user's stored ids (linked ones differ)."""
+    ids = ids or _reference_id
+    class_id = ids(district_id, "class", enrollment.class_id)
+    user_id = ids(district_id, "user", enrollment.user_id)
     fields = {
         "sisSourcedId": enrollment.sourced_id,
         "classId": class_id,

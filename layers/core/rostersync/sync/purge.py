@@ -82,7 +82,7 @@ class Purge:
         for table, sort_key in ((st.enrollments_table, "enrollmentId"), (st.classes_table, "classId"),
                                 (st.users_table, "userId"), (st.schools_table, "schoolId"),
                                 (st.terms_table, "termId"),
-                                (st.notifications_table, "notificationKey")):
+                                (st.notifications_table, "notificationKey"), (st.record_links_table, "linkKey")):
             deleted, complete = erase.delete_query(self.client, table, "districtId", self.district_id, sort_key,
                                                    self.out_of_time)
             counts[table] = counts.get(table, 0) + deleted

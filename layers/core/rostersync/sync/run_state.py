@@ -27,7 +27,12 @@ SETS = ("schools_all", "schools_in", "classes_all", "classes_in", "users_all", "
         "kept",
         # classes whose terms are all over, and users whose counting enrollments were all in such
         # classes: their leaving is the school year's end, not a loss (sync/terms.py)
-        "classes_ended", "users_term_ended")
+        "classes_ended", "users_term_ended",
+        # issue 13 (sync/account_matching.py): sourcedIds stored under an app record's id, and the
+        # ids of separate copies an admin's link replaced (the sweep deactivates them)
+        "linked_users", "linked_classes", "linked_enrollments", "superseded",
+        # users and classes re-keyed in this run (sync/rekeys.py): their enrollments are paired too
+        "rekeyed_users", "rekeyed_classes")
 
 
 def empty_counts() -> dict:
@@ -119,6 +124,7 @@ class RunState:
     approved: bool = False
     held: dict | None = None
     delta: DeltaState | None = None
+    matching: dict = field(default_factory=dict)  # {"users", "classes"}: the district has app records to match
     terms: TermState | None = None  # the SIS's academic sessions this run (sync/terms.py)
     sets: dict[str, FingerprintSet] = field(default_factory=lambda: {name: FingerprintSet() for name in SETS})
 
@@ -137,7 +143,7 @@ class RunState:
             "matchedSchools": self.matched_schools, "appMatches": self.app_matches,
             "courseSubjects": self.course_subjects, "grades": self.grades, "subjects": self.subjects,
             "hadItems": self.had_items, "parked": self.parked, "approved": self.approved, "held": self.held,
-            "delta": None if self.delta is None else self.delta.to_json(),
+            "delta": None if self.delta is None else self.delta.to_json(), "matching": self.matching,
             "terms": None if self.terms is None else self.terms.to_json(),
         }
 
@@ -152,5 +158,6 @@ class RunState:
             had_items=data["hadItems"], parked=data["parked"], approved=data["approved"], held=data["held"],
             delta=None if data["delta"] is None else DeltaState.from_json(data["delta"]),
             terms=None if data.get("terms") is None else TermState.from_json(data["terms"]),
+            matching=data.get("matching") or {},
             sets={name: sets.get(name) or FingerprintSet() for name in SETS},
         )

@@ -246,6 +246,8 @@ class TermPhases:
         lists classes before enrollments and users, so a gone class is known by then."""
         sets = self.engine.state.sets
         sid = item.get("sisSourcedId")
+        if not sid:
+            return False  # a record the app registered and the SIS never listed (issue 13)
         if record_type == "classes":
             if sid in sets["classes_ended"]:
                 return True

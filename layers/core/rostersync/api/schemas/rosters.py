@@ -33,7 +33,7 @@ class _MaybeMember(ResponseModel):
 
 class UserResponse(_MaybeMember):
     user_id: str
-    sis_sourced_id: str
+    sis_sourced_id: str | None  # None: an app-made user no sync has linked (api/app_records.py)
     role: str
     given_name: str | None
     family_name: str | None
@@ -43,6 +43,7 @@ class UserResponse(_MaybeMember):
     school_ids: list[str]
     status: str
     updated_at: datetime | None = None
+    origin: str = "sis"  # app: registered by the app (issue 13); linked to the SIS when sisSourcedId is set
     membership: MembershipResponse | None = None  # a joined list's change reads only
 
 
@@ -54,7 +55,7 @@ class UsersResponse(ResponseModel):
 
 class ClassResponse(_MaybeMember):
     class_id: str
-    sis_sourced_id: str
+    sis_sourced_id: str | None
     title: str | None
     class_code: str | None
     school_id: str
@@ -63,6 +64,7 @@ class ClassResponse(_MaybeMember):
     term_ids: list[str] = []  # the class's academic sessions (GET .../terms/{termId})
     status: str
     updated_at: datetime | None = None
+    origin: str = "sis"
     membership: MembershipResponse | None = None  # a joined list's change reads only
 
 
@@ -117,6 +119,7 @@ def user_response(user: UserModel, membership: EnrollmentModel | None = None) ->
         school_ids=list(user.school_ids or []),
         status=user.status,
         updated_at=user.updated_at,
+        origin=user.origin or "sis",
     )
 
 
@@ -133,6 +136,7 @@ def class_response(item: ClassModel, membership: EnrollmentModel | None = None) 
         term_ids=list(item.term_ids or []),
         status=item.status,
         updated_at=item.updated_at,
+        origin=item.origin or "sis",
     )
 
 

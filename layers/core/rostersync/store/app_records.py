@@ -1,0 +1,149 @@
+"""App-made users and classes (origin `app`): what the app already had before the SIS came.
+
+They live in UsersTable and ClassesTable beside the synced records, so the roster API reads
+them as it reads everything else; they carry `origin: "app"` and no `sisSourcedId` until a sync
+links one to an SIS record (sync/account_matching.py). A sync never deactivates an unlinked
+app record. Their match keys (identifier, email, username; class code) go to RecordLinksTable
+first, then the items: a registration cut short and retried ends in the same state, and a
+record whose keys are not written yet is never written either (so matching never misses one).
+"""
+
+import hashlib
+import json
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from rostersync.ids import new_id
+from rostersync.settings import get_settings
+from rostersync.store.batch import BatchStore
+from rostersync.store.change_keys import RosterStamper
+from rostersync.store.districts import DistrictModel
+from rostersync.store.record_links import (
+    RecordLinks,
+    app_key,
+    class_match_keys,
+    match_key,
+    user_match_keys,
+)
+from rostersync.store.roster import ACTIVE, index_key
+
+APP = "app"
+USER_FIELDS = ("role", "givenName", "familyName", "email", "username", "identifier", "schoolIds")
+CLASS_FIELDS = ("title", "classCode", "schoolId")
+KEY_WRITERS = 16  # key updates in flight (one UpdateItem each: ADD to a string set)
+
+
+class RegistrationRefused(ValueError):
+    """A record that cannot be registered: (code, message), naming the record."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@dataclass
+class Registered:
+    item_id: str
+    change: str  # created | updated | unchanged
+
+
+def content_hash(fields: dict) -> str:
+    """Same hash for the same registered fields: registering again writes nothing."""
+    encoded = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return "app:" + hashlib.blake2b(encoded.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
+def _stamped_store() -> BatchStore:
+    st = get_settings()
+    store = BatchStore(max_in_flight=4)
+    store.before_write = RosterStamper({st.users_table: "userId", st.classes_table: "classId"})
+    return store
+
+
+def register_users(district_id: str, users: list[dict]) -> list[Registered]:
+    """Create or update app users; each dict has the request's fields (userId optional)."""
+    st = get_settings()
+    return _register(district_id, users, table=st.users_table, key="userId", prefix="usr",
+                     fields=USER_FIELDS, keys_of=user_match_keys, kind="user", build=_user_item)
+
+
+def register_classes(district_id: str, classes: list[dict]) -> list[Registered]:
+    st = get_settings()
+    return _register(district_id, classes, table=st.classes_table, key="classId", prefix="cls",
+                     fields=CLASS_FIELDS, keys_of=class_match_keys, kind="class", build=_class_item)
+
+
+def _user_item(district_id: str, values: dict) -> dict:
+    return {"districtId": district_id, "userId": values["userId"],
+            "districtRole": index_key(district_id, values["role"]), "grades": []}
+
+
+def _class_item(district_id: str, values: dict) -> dict:
+    return {"districtId": district_id, "classId": values["classId"],
+            "districtSchool": index_key(district_id, values["schoolId"]), "grades": [], "subjects": []}
+
+
+def _register(district_id: str, records: list[dict], *, table: str, key: str, prefix: str, fields: tuple,
+              keys_of, kind: str, build) -> list[Registered]:
+    store = _stamped_store()
+    links = RecordLinks(store.client, district_id, batch=store)
+    try:
+        records = [{**r, key: r.get(key) or new_id(prefix)} for r in records]
+        stored = {s[key]: s for s in store.get_many(table, [{"districtId": district_id, key: r[key]} for r in records])}
+        linked = links.get_many(app_key(kind, r[key]) for r in records if r[key] in stored)
+        for record in records:  # linked by a sync or an admin's resolution: the SIS's from now on
+            link = linked.get(app_key(kind, record[key]))
+            if link is not None:
+                raise RegistrationRefused("linked_to_sis", f"{key} {record[key]} is linked to SIS record "
+                                          f"{link.get('sisSourcedId')!r}; the sync keeps it up to date now.")
+        for record in records:
+            before = stored.get(record[key])
+            if before is None:
+                continue
+            if before.get("origin") != APP:
+                raise RegistrationRefused("not_an_app_record", f"{key} {record[key]} is a record the SIS sync made; "
+                                          "register app records under ids of their own.")
+            if before.get("sisSourcedId"):
+                raise RegistrationRefused("linked_to_sis", f"{key} {record[key]} is linked to SIS record "
+                                          f"{before['sisSourcedId']!r}; the sync keeps it up to date now.")
+        now = datetime.now(UTC)
+        items, added, removed, results = [], [], [], []
+        for record in records:
+            values = {name: record.get(name) for name in fields}
+            item = build(district_id, record)
+            item.update({name: value for name, value in values.items()})
+            item.update({"origin": APP, "status": ACTIVE, "contentHash": content_hash(values), "updatedAt": now})
+            before = stored.get(record[key])
+            new_keys = {match_key(kind, f, v) for f, v in keys_of(values).items()}
+            old_keys = {match_key(kind, f, v) for f, v in keys_of(before or {}).items()}
+            added += [(k, record[key]) for k in new_keys]
+            removed += [(k, record[key]) for k in old_keys - new_keys]
+            if before is not None and before.get("contentHash") == item["contentHash"] \
+                    and before.get("status") == ACTIVE:
+                results.append(Registered(record[key], "unchanged"))
+                continue
+            item["createdAt"] = (before or {}).get("createdAt") or now
+            items.append(item)
+            results.append(Registered(record[key], "updated" if before is not None else "created"))
+        flag = DistrictModel.has_app_users if kind == "user" else DistrictModel.has_app_classes
+        # First: a sync then looks for the keys (never creates a district item that is gone).
+        DistrictModel(district_id).update(actions=[flag.set(True)], condition=DistrictModel.district_id.exists())
+        _each(links.add_to_key, added)  # keys first: an item is never findable by less than its keys
+        for item in items:
+            store.put(table, item)
+        store.flush()
+        _each(links.remove_from_key, removed)
+        return results
+    finally:
+        store.close()
+
+
+def _each(operation, pairs: Iterable[tuple[str, str]]) -> None:
+    pairs = list(pairs)
+    if not pairs:
+        return
+    with ThreadPoolExecutor(max_workers=KEY_WRITERS, thread_name_prefix="keys") as pool:
+        for future in [pool.submit(operation, k, i) for k, i in pairs]:
+            future.result()
