@@ -131,8 +131,10 @@ class Rekeys:
             key = _class_identity(item)
             if key is None:
                 continue
+            # A stored class whose terms are all over is last year's: a class with its code this
+            # year is its successor, a new class, not the same class under a new id (sync/terms.py).
             candidates = [c for c in self._classes_of_school(item["schoolId"]).get(key, [])
-                          if c["sisSourcedId"] != item["sisSourcedId"]]
+                          if c["sisSourcedId"] != item["sisSourcedId"] and not engine.terms.item_ended(c)]
             if len(candidates) != 1:
                 continue
             if self.state.mode == "delta":
@@ -156,6 +158,7 @@ class Rekeys:
                 for raw in page["Items"]:
                     item = {k: next(iter(v.values())) for k, v in raw.items()
                             if k in ("classId", "sisSourcedId", "status", "classCode", "title")}
+                    item["termIds"] = [t["S"] for t in raw.get("termIds", {}).get("L", [])]
                     key = _class_identity(item)
                     if key and item.get("status") == ACTIVE and item.get("sisSourcedId"):
                         found.setdefault(key, []).append(item)
