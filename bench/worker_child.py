@@ -196,19 +196,21 @@ def main() -> int:
 
         profiler = Profiler(interval=0.002)
         profiler.start()
-    cpu0, wall0 = cpu_seconds(), time.perf_counter()
+    cpu0, wall0, usage0 = cpu_seconds(), time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     if task == "store":
         out = task_store(args, prepared)
     else:
         out = {"sync": task_sync, "fetch": task_fetch, "naive": task_naive}[task](args)
     wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     if profiler is not None:
         profiler.stop()
         base = args["profile"]
         Path(base + ".html").write_text(profiler.output_html())
         Path(base + ".txt").write_text(profiler.output_text(unicode=False, color=False, show_all=False))
     out.update(task=task, wall_s=round(wall, 3), cpu_s=round(cpu, 3), peak_rss_mb=round(peak_rss_mb(), 1),
-               pid=os.getpid())
+               pid=os.getpid(), cpu_user_s=round(usage.ru_utime - usage0.ru_utime, 3),
+               cpu_system_s=round(usage.ru_stime - usage0.ru_stime, 3))
     print("RESULT " + json.dumps(out, default=str), flush=True)
     return 0
 

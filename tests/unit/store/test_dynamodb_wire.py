@@ -115,3 +115,45 @@ def test_retries_end():
         wire.batch_write_item(RequestItems={})
     assert throttled.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
     assert wire.sent == 8
+
+
+def test_a_connection_the_server_drops_is_reopened_and_kept_alive_otherwise():
+    """Against a real HTTP/1.1 server on loopback: requests share one kept-alive connection;
+    one the server closes without an answer is retried on a new connection."""
+    import http.server
+    import threading
+    import zlib
+
+    seen = {"requests": 0, "connections": set()}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen["requests"] += 1
+            seen["connections"].add(self.client_address)
+            if seen["requests"] == 3:
+                self.close_connection = True  # dropped without an answer
+                return
+            body = b'{"UnprocessedItems":{}}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("x-amz-crc32", str(zlib.crc32(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        wire = wire_for(f"http://127.0.0.1:{server.server_address[1]}", Credentials("a", "b"), sleep=lambda _s: None)
+        for _ in range(4):
+            assert wire.batch_write_item(RequestItems={}) == {"UnprocessedItems": {}}
+        assert seen["requests"] == 5  # the dropped one was sent again
+        assert len(seen["connections"]) == 2  # one kept alive until the drop, one after
+        wire.close()
+    finally:
+        server.shutdown()

@@ -9,10 +9,8 @@ only read rosters). What a sync does with them: sync/account_matching.py, docs/d
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import Field, StringConstraints
 
 from rostersync import audit
 from rostersync.api.access import district_for_admin
@@ -25,12 +23,23 @@ from rostersync.api.errors import (
 )
 from rostersync.api.http_io import query_limit, read_body, respond
 from rostersync.api.route_docs import QueryParameter, documented
-from rostersync.api.schemas.base import (
-    Id,
-    Identifier,
-    Name,
-    RequestModel,
-    ResponseModel,
+from rostersync.api.schemas.app_records import (
+    AppClassRequest,
+    AppClassesRequest,
+    AppUserRequest,
+    AppUsersRequest,
+    ConflictResponse,
+    ConflictsResponse,
+    MAX_BULK,
+    MatchingCountsResponse,
+    MatchingRecordResponse,
+    RegisteredClassResponse,
+    RegisteredClassesResponse,
+    RegisteredUserResponse,
+    RegisteredUsersResponse,
+    ResolutionRequest,
+    ResolutionResponse,
+    RunMatchingResponse,
 )
 from rostersync.store import app_records, matching_conflicts
 from rostersync.store.app_records import RegistrationRefused
@@ -39,86 +48,7 @@ from rostersync.store.schools import SchoolModel
 router = APIGatewayHttpRouter()
 
 TAG = "App records and matching"
-MAX_BULK = 2000
 BULK_BODY_BYTES = 2 * 1024 * 1024
-Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=254)]
-
-
-class AppUserIn(RequestModel):
-    user_id: Id | None = Field(default=None, description="The app's own id for this user (kept for ever; "
-                               "a new one is made when absent). Registering the same id again updates it.")
-    role: Literal["teacher", "student"]
-    given_name: Name | None = None
-    family_name: Name | None = None
-    email: Email | None = None
-    username: Identifier | None = None
-    identifier: Identifier | None = Field(default=None, description="A state or district identifier")
-    school_ids: list[Id] = Field(default_factory=list, max_length=50, description="App schoolIds of the district")
-
-
-class AppUsersIn(RequestModel):
-    users: list[AppUserIn] = Field(min_length=1, max_length=MAX_BULK)
-
-
-class AppClassIn(RequestModel):
-    class_id: Id | None = Field(default=None, description="The app's own id for this class (see userId)")
-    title: Name
-    school_id: Id
-    class_code: Identifier | None = None
-
-
-class AppClassesIn(RequestModel):
-    classes: list[AppClassIn] = Field(min_length=1, max_length=MAX_BULK)
-
-
-class RegisteredUserOut(ResponseModel):
-    user_id: str
-    change: str = Field(description="created, updated or unchanged")
-
-
-class RegisteredUsersOut(ResponseModel):
-    users: list[RegisteredUserOut]
-
-
-class RegisteredClassOut(ResponseModel):
-    class_id: str
-    change: str = Field(description="created, updated or unchanged")
-
-
-class RegisteredClassesOut(ResponseModel):
-    classes: list[RegisteredClassOut]
-
-
-class ConflictOut(ResponseModel):
-    type: str = Field(description="user or class")
-    sis_sourced_id: str
-    reason: str = Field(description="two_candidates, role_mismatch, already_linked or school_mismatch")
-    message: str = Field(description="What matching found, in words")
-    sis_record: dict = Field(description="The SIS side: name, role, email, username, identifier (or title, code)")
-    candidates: list[dict] = Field(description="The app side: every app record it could be")
-    sis_item_id: str = Field(description="The id the sync created the SIS record under, separately")
-    run_id: str | None = None
-    found_at: str | None = None
-
-
-class ConflictsOut(ResponseModel):
-    conflicts: list[ConflictOut]
-    next_cursor: str | None
-
-
-class ResolutionIn(RequestModel):
-    type: Literal["user", "class"]
-    sis_sourced_id: Annotated[str, StringConstraints(min_length=1, max_length=255)]
-    action: Literal["link", "separate"]
-    app_id: Id | None = Field(default=None, description="link: the app userId or classId to link it to")
-
-
-class ResolutionOut(ResponseModel):
-    type: str
-    sis_sourced_id: str
-    action: str
-    item_id: str = Field(description="The id the SIS record has from the next sync on")
-    message: str
 
 
 def _check_schools(district_id: str, school_ids: set[str]) -> None:
@@ -135,7 +65,7 @@ def _check_distinct(ids: list[str | None], name: str) -> None:
         raise unprocessable("duplicate_id", f"{name} appears twice in one request; send each record once.")
 
 
-def _register_users(district_id: str, users: list[AppUserIn]) -> list:
+def _register_users(district_id: str, users: list[AppUserRequest]) -> list:
     _check_distinct([u.user_id for u in users], "A userId")
     _check_schools(district_id, {s for u in users for s in u.school_ids})
     records = [u.model_dump(by_alias=True) for u in users]
@@ -147,7 +77,7 @@ def _register_users(district_id: str, users: list[AppUserIn]) -> list:
         raise conflict(refused.code, refused.message) from None
 
 
-def _register_classes(district_id: str, classes: list[AppClassIn]) -> list:
+def _register_classes(district_id: str, classes: list[AppClassRequest]) -> list:
     _check_distinct([c.class_id for c in classes], "A classId")
     _check_schools(district_id, {c.school_id for c in classes})
     try:
@@ -164,56 +94,56 @@ _REGISTER_NOTE = ("Matching (docs/design.md): before a sync creates an SIS user 
 
 
 @router.post("/districts/<district_id>/app-users", **documented(
-    "Register one user the app already has", operation_id="registerAppUser", tag=TAG, body=AppUserIn,
-    response=RegisteredUserOut, errors=(400, 401, 403, 404, 409, 422), description=_REGISTER_NOTE))
+    "Register one user the app already has", operation_id="registerAppUser", tag=TAG, body=AppUserRequest,
+    response=RegisteredUserResponse, errors=(400, 401, 403, 404, 409, 422), description=_REGISTER_NOTE))
 def post_app_user(district_id: str):
     event = router.current_event.raw_event
     district_for_admin(event, district_id)
-    user = read_body(event, AppUserIn)
+    user = read_body(event, AppUserRequest)
     result = _register_users(district_id, [user])[0]
-    return respond(RegisteredUserOut(user_id=result.item_id, change=result.change))
+    return respond(RegisteredUserResponse(user_id=result.item_id, change=result.change))
 
 
 @router.post("/districts/<district_id>/app-users/bulk", **documented(
     f"Register up to {MAX_BULK} users the app already has", operation_id="registerAppUsers", tag=TAG,
-    body=AppUsersIn, response=RegisteredUsersOut, errors=(400, 401, 403, 404, 409, 422),
+    body=AppUsersRequest, response=RegisteredUsersResponse, errors=(400, 401, 403, 404, 409, 422),
     description=f"At most {MAX_BULK} users and {BULK_BODY_BYTES // 1024 // 1024} MB a call; all or nothing on "
                 "validation, and safe to send again. " + _REGISTER_NOTE))
 def post_app_users(district_id: str):
     event = router.current_event.raw_event
     district_for_admin(event, district_id)
-    body = read_body(event, AppUsersIn, max_bytes=BULK_BODY_BYTES)
+    body = read_body(event, AppUsersRequest, max_bytes=BULK_BODY_BYTES)
     results = _register_users(district_id, body.users)
-    return respond(RegisteredUsersOut(users=[RegisteredUserOut(user_id=r.item_id, change=r.change) for r in results]))
+    return respond(RegisteredUsersResponse(users=[RegisteredUserResponse(user_id=r.item_id, change=r.change) for r in results]))
 
 
 @router.post("/districts/<district_id>/app-classes", **documented(
-    "Register one class the app already has", operation_id="registerAppClass", tag=TAG, body=AppClassIn,
-    response=RegisteredClassOut, errors=(400, 401, 403, 404, 409, 422), description=_REGISTER_NOTE))
+    "Register one class the app already has", operation_id="registerAppClass", tag=TAG, body=AppClassRequest,
+    response=RegisteredClassResponse, errors=(400, 401, 403, 404, 409, 422), description=_REGISTER_NOTE))
 def post_app_class(district_id: str):
     event = router.current_event.raw_event
     district_for_admin(event, district_id)
-    item = read_body(event, AppClassIn)
+    item = read_body(event, AppClassRequest)
     result = _register_classes(district_id, [item])[0]
-    return respond(RegisteredClassOut(class_id=result.item_id, change=result.change))
+    return respond(RegisteredClassResponse(class_id=result.item_id, change=result.change))
 
 
 @router.post("/districts/<district_id>/app-classes/bulk", **documented(
     f"Register up to {MAX_BULK} classes the app already has", operation_id="registerAppClasses", tag=TAG,
-    body=AppClassesIn, response=RegisteredClassesOut, errors=(400, 401, 403, 404, 409, 422),
+    body=AppClassesRequest, response=RegisteredClassesResponse, errors=(400, 401, 403, 404, 409, 422),
     description=f"At most {MAX_BULK} classes a call. " + _REGISTER_NOTE))
 def post_app_classes(district_id: str):
     event = router.current_event.raw_event
     district_for_admin(event, district_id)
-    body = read_body(event, AppClassesIn, max_bytes=BULK_BODY_BYTES)
+    body = read_body(event, AppClassesRequest, max_bytes=BULK_BODY_BYTES)
     results = _register_classes(district_id, body.classes)
-    return respond(RegisteredClassesOut(
-        classes=[RegisteredClassOut(class_id=r.item_id, change=r.change) for r in results]))
+    return respond(RegisteredClassesResponse(
+        classes=[RegisteredClassResponse(class_id=r.item_id, change=r.change) for r in results]))
 
 
 @router.get("/districts/<district_id>/matching/conflicts", **documented(
     "Open matching conflicts: SIS records a sync created separately because their match was not clear",
-    operation_id="listMatchingConflicts", tag=TAG, response=ConflictsOut, errors=(400, 401, 403, 404, 422),
+    operation_id="listMatchingConflicts", tag=TAG, response=ConflictsResponse, errors=(400, 401, 403, 404, 422),
     query=(QueryParameter("limit", "1..200 (default 50)", type="integer", minimum=1, maximum=200),
            QueryParameter("cursor", "nextCursor of the previous page")),
     description="Resolve each with POST matching/resolutions."))
@@ -227,7 +157,7 @@ def get_conflicts(district_id: str):
     except matching_conflicts.InvalidCursor:
         raise bad_request("invalid_cursor", "The cursor is not one this list gave out; start from the first page.") \
             from None
-    return respond(ConflictsOut(conflicts=[ConflictOut(**_conflict_fields(i)) for i in items],
+    return respond(ConflictsResponse(conflicts=[ConflictResponse(**_conflict_fields(i)) for i in items],
                                 next_cursor=next_cursor))
 
 
@@ -240,7 +170,7 @@ def _conflict_fields(item: dict) -> dict:
 
 @router.post("/districts/<district_id>/matching/resolutions", **documented(
     "Resolve a matching conflict: link the SIS record to a named app record, or keep it separate",
-    operation_id="resolveMatchingConflict", tag=TAG, body=ResolutionIn, response=ResolutionOut,
+    operation_id="resolveMatchingConflict", tag=TAG, body=ResolutionRequest, response=ResolutionResponse,
     errors=(400, 401, 403, 404, 409, 422),
     description="Takes effect at the next sync: link makes the app record take the SIS record's place (the app "
                 "record keeps its id; the copy the sync had made is deactivated, its enrollments move over); "
@@ -250,7 +180,7 @@ def _conflict_fields(item: dict) -> dict:
 def post_resolution(district_id: str):
     event = router.current_event.raw_event
     district_for_admin(event, district_id)
-    request = read_body(event, ResolutionIn)
+    request = read_body(event, ResolutionRequest)
     if request.action == "link" and not request.app_id:
         raise unprocessable("invalid_request", "appId names the app record to link to (action link).")
     try:
@@ -261,44 +191,14 @@ def post_resolution(district_id: str):
     audit.record_event(event, district_id, "matching.resolve", before=result.get("before"),
                        after={"action": request.action, "itemId": result["itemId"]},
                        target=f"{request.type}:{request.sis_sourced_id}")
-    return respond(ResolutionOut(type=request.type, sis_sourced_id=request.sis_sourced_id, action=request.action,
+    return respond(ResolutionResponse(type=request.type, sis_sourced_id=request.sis_sourced_id, action=request.action,
                                  item_id=result["itemId"], message=result["message"]))
 
 
 
-class MatchingCountsOut(ResponseModel):
-    linked: int = Field(description="SIS records linked to (or, in a preview, that would link to) an app record")
-    conflicts: int = Field(description="SIS records created separately because the match was not clear")
-    created: int = Field(description="Records created (a preview: would be created), linked ones not included")
-    rekeyed: int = Field(default=0, description="SIS records under a new sourcedId that kept their app id "
-                         "(an SIS id change)")
-
-
-class MatchingRecordOut(ResponseModel):
-    type: str
-    result: str = Field(description="linked or conflict")
-    sis_sourced_id: str
-    item_id: str = Field(description="linked: the app record's id; conflict: the id the SIS record is created under")
-    name: str | None = None
-    criterion: str | None = Field(default=None, description="linked: identifier, email, username or code")
-    reason: str | None = None
-    message: str | None = None
-    sis_record: dict | None = None
-    candidates: list[dict] | None = None
-
-
-class RunMatchingOut(ResponseModel):
-    run_id: str
-    mode: str
-    status: str
-    counts: dict[str, MatchingCountsOut] = Field(description="teachers, students, classes, enrollments")
-    records: list[MatchingRecordOut]
-    next_cursor: str | None
-
-
 @router.get("/districts/<district_id>/syncs/<run_id>/matching", **documented(
     "What a sync's account and class matching and its SIS id changes did, or a preview's would do",
-    operation_id="getSyncMatching", tag=TAG, response=RunMatchingOut, errors=(400, 401, 403, 404, 422),
+    operation_id="getSyncMatching", tag=TAG, response=RunMatchingResponse, errors=(400, 401, 403, 404, 422),
     query=(QueryParameter("limit", "1..200 (default 50)", type="integer", minimum=1, maximum=200),
            QueryParameter("cursor", "nextCursor of the previous page")),
     description="Before the first sync, POST sync-config/preview and read this for the preview's run: how many "
@@ -328,14 +228,14 @@ def get_run_matching(district_id: str, run_id: str):
             raise bad_request("invalid_cursor", "The cursor is not one this list gave out; start from the first page.")
     counts, page, next_key = matching_conflicts.run_matching(district_id, run_id, limit, after)
     run_counts = run_store.normalised_counts(run.counts.as_dict() if hasattr(run.counts, "as_dict") else run.counts)
-    out_counts = {t: MatchingCountsOut(linked=counts.get(t, {}).get("linked", 0),
+    out_counts = {t: MatchingCountsResponse(linked=counts.get(t, {}).get("linked", 0),
                                        conflicts=counts.get(t, {}).get("conflicts", 0),
                                        rekeyed=counts.get(t, {}).get("rekeyed", 0), created=run_counts[t]["created"])
                   for t in ("teachers", "students", "classes", "enrollments")}
-    records = [MatchingRecordOut(type=r["type"], result=r["result"], sis_sourced_id=r["sisSourcedId"],
+    records = [MatchingRecordResponse(type=r["type"], result=r["result"], sis_sourced_id=r["sisSourcedId"],
                                  item_id=r["itemId"], name=r.get("name"), criterion=r.get("criterion"),
                                  reason=r.get("reason"), message=r.get("message"), sis_record=r.get("sisRecord"),
                                  candidates=r.get("candidates")) for r in page]
     next_cursor = base64.urlsafe_b64encode(next_key.encode()).decode().rstrip("=") if next_key else None
-    return respond(RunMatchingOut(run_id=run_id, mode=run.mode, status=run.status, counts=out_counts,
+    return respond(RunMatchingResponse(run_id=run_id, mode=run.mode, status=run.status, counts=out_counts,
                                   records=records, next_cursor=next_cursor))

@@ -65,7 +65,7 @@ class BatchStore:
         # `client` serves every other caller (queries, single puts); the batches go over the
         # wire directly (store/dynamodb_wire.py) unless a client is given, as tests' stubs are.
         self.client = client or aws_clients.dynamodb_for_batches(max_in_flight)
-        self.batch_client = client or DynamoDbWire(self.client, max_pool_connections=max(10, max_in_flight * 2))
+        self.batch_client = client or DynamoDbWire(self.client)
         self.backoff = backoff or Backoff()
         self._pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="store")
         self._slots = threading.BoundedSemaphore(max_in_flight * 2)  # bounds memory held by queued batches

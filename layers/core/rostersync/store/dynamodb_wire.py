@@ -6,7 +6,7 @@ endpoint rules, a request object copied several times and the response parser), 
 everything else the worker does per record together (bench/README.md, "what took the CPU").
 The request we send is already in DynamoDB's attribute-value JSON (store/codec.py builds it),
 so this module does only what the protocol needs: one `json.dumps`, a SigV4 signature, one POST
-on a pooled urllib3 connection, one `json.loads`.
+on the calling thread's own keep-alive connection (http.client), one `json.loads`.
 
 Same inputs and outputs as the boto3 client's two methods (`RequestItems=` in; the response
 dict with UnprocessedItems / Responses / UnprocessedKeys out), the same endpoint, region and
@@ -23,7 +23,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
+import ssl
 import random
 import threading
 import time
@@ -33,7 +35,6 @@ from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 import boto3
-import urllib3
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.httpsession import where as ca_bundle
 
@@ -51,14 +52,16 @@ TIMEOUT_S = 30
 class DynamoDbWire:
     """The two batch calls of a boto3 DynamoDB client, without botocore's per-request machinery."""
 
-    def __init__(self, client, max_pool_connections: int = 10, attempts: int = ATTEMPTS, sleep=time.sleep,
+    def __init__(self, client, attempts: int = ATTEMPTS, sleep=time.sleep,
                  credentials=None):
         self.endpoint_url = client.meta.endpoint_url.rstrip("/") + "/"
         self.region = client.meta.region_name
         self.host = _host(self.endpoint_url)
         self._credentials = credentials or boto3.session.Session().get_credentials()
-        self._http = urllib3.PoolManager(maxsize=max_pool_connections, ca_certs=ca_bundle(), retries=False,
-                                         timeout=urllib3.Timeout(connect=5, read=TIMEOUT_S))
+        self._endpoint = urlsplit(self.endpoint_url)
+        self._tls = ssl.create_default_context(cafile=ca_bundle()) if self._endpoint.scheme == "https" else None
+        self._local = threading.local()  # each store thread its own connection (http.client is not thread-safe)
+        self._connections: list[http.client.HTTPConnection] = []
         self._keys: dict[tuple[str, str], bytes] = {}  # (secret, day) -> SigV4 signing key
         self.attempts, self.sleep = attempts, sleep
         # What was sent, for the bench: requests by operation, and the most writes in flight at once.
@@ -106,11 +109,28 @@ class DynamoDbWire:
 
     def _post(self, operation: str, payload: bytes) -> tuple[int, dict, bytes]:
         headers = self.signed_headers(operation, payload, datetime.now(timezone.utc))
+        connection = self._connection()
         try:
-            response = self._http.urlopen("POST", self.endpoint_url, body=payload, headers=headers)
-        except urllib3.exceptions.HTTPError as error:
+            connection.request("POST", self._endpoint.path or "/", body=payload, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.headers, response.read()
+        except (OSError, http.client.HTTPException) as error:
+            connection.close()  # reopened by the next request (a kept-alive connection the server dropped, too)
             raise HTTPClientError(error=error) from error
-        return response.status, response.headers, response.data
+
+    def _connection(self) -> http.client.HTTPConnection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            if self._tls is not None:
+                connection = http.client.HTTPSConnection(self._endpoint.hostname, self._endpoint.port,
+                                                         timeout=TIMEOUT_S, context=self._tls)
+            else:
+                connection = http.client.HTTPConnection(self._endpoint.hostname, self._endpoint.port,
+                                                        timeout=TIMEOUT_S)
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
 
     def signed_headers(self, operation: str, payload: bytes, now: datetime) -> dict:
         """The request's headers with its SigV4 Authorization (service dynamodb, POST /)."""
@@ -145,7 +165,10 @@ class DynamoDbWire:
         self.sleep(random.uniform(0, min(5.0, 0.05 * 2**attempt)))  # full jitter, as botocore's standard mode
 
     def close(self) -> None:
-        self._http.clear()
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()
 
 
 def _base64(value):
