@@ -151,12 +151,19 @@ def stored_items(aws: EmbeddedAws, table: str, district_id: str) -> list[dict]:
         return items
 
 
-def mirror_tables(aws: EmbeddedAws, prefix: str) -> dict[str, str]:
-    """Empty copies of the roster tables (keys, indexes): {table: its copy}."""
+def written_tables() -> tuple[str, ...]:
+    """The tables a sync writes its items to, in the order it writes them (terms last)."""
     from rostersync.settings import get_settings
 
-    settings, client, mirrors = get_settings(), aws.client("dynamodb"), {}
-    for table in (settings.schools_table, settings.classes_table, settings.enrollments_table, settings.users_table):
+    settings = get_settings()
+    return (settings.schools_table, settings.classes_table, settings.enrollments_table, settings.users_table,
+            settings.terms_table)
+
+
+def mirror_tables(aws: EmbeddedAws, prefix: str) -> dict[str, str]:
+    """Empty copies of the tables a sync writes (keys, indexes): {table: its copy}."""
+    client, mirrors = aws.client("dynamodb"), {}
+    for table in written_tables():
         spec = client.describe_table(TableName=table)["Table"]
         create = {"TableName": f"{prefix}-{table}", "KeySchema": spec["KeySchema"],
                   "AttributeDefinitions": spec["AttributeDefinitions"], "BillingMode": "PAY_PER_REQUEST"}
@@ -175,15 +182,12 @@ def drop_tables(aws: EmbeddedAws, tables) -> None:
 
 
 def dump_items(aws: EmbeddedAws, district_id: str, path: Path) -> int:
-    """The district's roster items, in the order the sync writes them, as JSON lines."""
-    from rostersync.settings import get_settings
+    """The district's items, in the order the sync writes them, as JSON lines."""
     from rostersync.store.codec import from_item
 
-    settings = get_settings()
     count = 0
     with path.open("w") as out:
-        for table in (settings.schools_table, settings.classes_table, settings.enrollments_table,
-                      settings.users_table):
+        for table in written_tables():
             for item in stored_items(aws, table, district_id):
                 out.write(json.dumps([table, from_item(item)]) + "\n")
                 count += 1
