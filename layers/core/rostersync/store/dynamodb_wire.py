@@ -16,6 +16,8 @@ ClientError with DynamoDB's error code. Throttling, 5xx answers, dropped connect
 whose CRC32 does not match are retried with backoff before that. The signature is SigV4 for one
 fixed request shape (POST /, four headers); tests/unit/store/test_dynamodb_wire.py checks it
 against botocore's signer. Everything else (queries, single puts, transactions) stays on boto3.
+It connects to the endpoint directly: no HTTP(S)_PROXY (Lambda reaches DynamoDB without one; a
+VPC needs a gateway endpoint, as boto3 would).
 """
 
 from __future__ import annotations
