@@ -60,6 +60,7 @@ class ObservedLock:
     holder: str | None
     expires_at: int | None
     stale_failure: str | None  # text to fail the holder with when taking over, if it is still active
+    stale_run: object | None = None  # that holder's run as read here (for telling people it failed)
 
 
 def observe(district) -> ObservedLock:
@@ -74,7 +75,7 @@ def observe(district) -> ObservedLock:
         return ObservedLock(holder, expires_at, None)
     if expires_at is not None and expires_at >= clock():
         raise RunInProgress(holder)
-    return ObservedLock(holder, expires_at, WORKER_STOPPED)
+    return ObservedLock(holder, expires_at, WORKER_STOPPED, stale_run=holder_run)
 
 
 def take(district_id: str, write: Callable[[object, ObservedLock], None], night: str | None = None) -> ObservedLock:

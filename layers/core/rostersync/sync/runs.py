@@ -10,10 +10,8 @@ Every transition is a conditional write (store/runs.py), so concurrent API calls
 dispatchers and duplicate SQS deliveries cannot produce two runs or two results.
 """
 
-
 from rostersync.ids import new_id
 from rostersync.notify import announce
-from rostersync.observability import logger
 from rostersync.store import runs as store
 from rostersync.store.runs import SyncRunModel
 from rostersync.sync import locks
@@ -98,7 +96,7 @@ def start_run(
             replay_of=replay_of,
         )
 
-    _announce_taken_over(district_id, locks.take(district_id, write, night=night_text))
+    _announce_taken_over(locks.take(district_id, write, night=night_text), run.run_id)
     return run
 
 
@@ -175,7 +173,7 @@ def approve_run(district_id: str, run_id: str, review: dict | None = None) -> Sy
         )
 
     try:
-        _announce_taken_over(district_id, locks.take(district_id, write))
+        _announce_taken_over(locks.take(district_id, write), run_id)
     except RunInProgress:
         fresh = store.get_run(district_id, run_id)
         if fresh is not None and fresh.status != store.NEEDS_REVIEW:
@@ -269,18 +267,11 @@ def finish(run: SyncRunModel, lease_id: str, status: str, result) -> bool:
     return True
 
 
-def _announce_taken_over(district_id: str, observed: locks.ObservedLock) -> None:
+def _announce_taken_over(observed: locks.ObservedLock, taken_by: str) -> None:
     """A run whose worker stopped was failed by the transaction that took its lock: tell
-    its contacts and the app as for any failed run (never raises)."""
-    if observed.stale_failure is None or observed.holder is None:
-        return
-    try:
-        stopped = store.get_run(district_id, observed.holder)
-    except Exception:  # the new run exists and holds the lock: do not fail its start over a read
-        logger.exception("could not read a taken-over run to announce its failure")
-        return
-    if stopped is not None and stopped.status == store.FAILED:
-        announce.run_failed(stopped, observed.stale_failure)
+    its contacts and the app as for any failed run (announce re-reads it; never raises)."""
+    if observed.stale_failure is not None and observed.stale_run is not None and observed.holder != taken_by:
+        announce.run_failed(observed.stale_run, observed.stale_failure)
 
 
 def fail(run: SyncRunModel, failure: str, *, dead_lettered: bool = False) -> bool:
