@@ -61,6 +61,7 @@ class DynamoDbWire:
         self.host = _host(self.endpoint_url)
         self._credentials = credentials or boto3.session.Session().get_credentials()
         self._endpoint = urlsplit(self.endpoint_url)
+        self._path = self._endpoint.path or "/"  # where requests go, and what the signature names
         self._tls = ssl.create_default_context(cafile=ca_bundle()) if self._endpoint.scheme == "https" else None
         self._local = threading.local()  # each store thread its own connection (http.client is not thread-safe)
         self._connections: list[http.client.HTTPConnection] = []
@@ -113,7 +114,7 @@ class DynamoDbWire:
         headers = self.signed_headers(operation, payload, datetime.now(timezone.utc))
         connection = self._connection()
         try:
-            connection.request("POST", self._endpoint.path or "/", body=payload, headers=headers)
+            connection.request("POST", self._path, body=payload, headers=headers)
             response = connection.getresponse()
             return response.status, response.headers, response.read()
         except (OSError, http.client.HTTPException) as error:
@@ -135,7 +136,7 @@ class DynamoDbWire:
         return connection
 
     def signed_headers(self, operation: str, payload: bytes, now: datetime) -> dict:
-        """The request's headers with its SigV4 Authorization (service dynamodb, POST /)."""
+        """The request's headers with its SigV4 Authorization (service dynamodb, POST to the endpoint)."""
         credentials = self._credentials.get_frozen_credentials()
         amz_date = now.strftime("%Y%m%dT%H%M%SZ")
         day = amz_date[:8]
@@ -145,7 +146,7 @@ class DynamoDbWire:
             headers["x-amz-security-token"] = credentials.token
         names = sorted(headers)
         signed = ";".join(names)
-        canonical = "\n".join(["POST", "/", "", *(f"{name}:{headers[name]}" for name in names), "", signed,
+        canonical = "\n".join(["POST", self._path, "", *(f"{name}:{headers[name]}" for name in names), "", signed,
                                hashlib.sha256(payload).hexdigest()])
         scope = f"{day}/{self.region}/dynamodb/aws4_request"
         to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
