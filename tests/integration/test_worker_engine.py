@@ -31,7 +31,7 @@ def stored_state(domain, district_id: str) -> dict:
     }
 
 
-def ShortSlice(worker, looks: int):
+def short_slice(worker, looks: int):
     """A slice whose time is up after `looks` readings of it (the worker's first look, then the
     engine's page checks and the client's reads): a cut that depends on the engine's steps, not
     on how fast this machine runs them."""
@@ -70,7 +70,7 @@ def test_a_run_cut_into_short_invocations_ends_like_one_done_at_once(domain, mak
 
     # Each invocation's time runs out after a few looks at the clock, however fast the machine:
     # the engine checkpoints and continues many times.
-    monkeypatch.setattr(domain.worker.TimeBudget, "next_slice", lambda budget: ShortSlice(domain.worker, looks=6))
+    monkeypatch.setattr(domain.worker.TimeBudget, "next_slice", lambda budget: short_slice(domain.worker, looks=6))
     sliced = domain.runs.start_run(in_slices, "manual", "full")
     deliveries = work_until_done(domain, in_slices, sliced.run_id, FakeContext(seconds=900))
     assert deliveries > 5, deliveries
