@@ -6,7 +6,7 @@ endpoint rules, a request object copied several times and the response parser), 
 everything else the worker does per record together (bench/README.md, "what took the CPU").
 The request we send is already in DynamoDB's attribute-value JSON (store/codec.py builds it),
 so this module does only what the protocol needs: one `json.dumps`, a SigV4 signature, one POST
-on the calling thread's own keep-alive connection (http.client), one `json.loads`.
+on the calling thread's own keep-alive connection (store/wire_connection.py), one `json.loads`.
 
 Same inputs and outputs as the boto3 client's two methods (`RequestItems=` in; the response
 dict with UnprocessedItems / Responses / UnprocessedKeys out), the same endpoint, region and
@@ -40,6 +40,8 @@ import boto3
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.httpsession import where as ca_bundle
 
+from rostersync.store.wire_connection import WireConnection
+
 TARGET_PREFIX = "DynamoDB_20120810."
 CONTENT_TYPE = "application/x-amz-json-1.0"
 # What DynamoDB and its front ends answer when a retry can succeed (the rest are the caller's fault).
@@ -63,8 +65,8 @@ class DynamoDbWire:
         self._endpoint = urlsplit(self.endpoint_url)
         self._path = self._endpoint.path or "/"  # where requests go, and what the signature names
         self._tls = ssl.create_default_context(cafile=ca_bundle()) if self._endpoint.scheme == "https" else None
-        self._local = threading.local()  # each store thread its own connection (http.client is not thread-safe)
-        self._connections: list[http.client.HTTPConnection] = []
+        self._local = threading.local()  # each store thread its own connection (one request at a time)
+        self._connections: list[WireConnection] = []
         self._keys: dict[tuple[str, str], bytes] = {}  # (secret, day) -> SigV4 signing key
         self.attempts, self.sleep = attempts, sleep
         # What was sent, for the bench: requests by operation, and the most writes in flight at once.
@@ -114,22 +116,15 @@ class DynamoDbWire:
         headers = self.signed_headers(operation, payload, datetime.now(timezone.utc))
         connection = self._connection()
         try:
-            connection.request("POST", self._path, body=payload, headers=headers)
-            response = connection.getresponse()
-            return response.status, response.headers, response.read()
+            return connection.post(self._path, headers, payload)
         except (OSError, http.client.HTTPException) as error:
             connection.close()  # reopened by the next request (a kept-alive connection the server dropped, too)
             raise HTTPClientError(error=error) from error
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> WireConnection:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            if self._tls is not None:
-                connection = http.client.HTTPSConnection(self._endpoint.hostname, self._endpoint.port,
-                                                         timeout=TIMEOUT_S, context=self._tls)
-            else:
-                connection = http.client.HTTPConnection(self._endpoint.hostname, self._endpoint.port,
-                                                        timeout=TIMEOUT_S)
+            connection = WireConnection(self._endpoint.hostname, self._endpoint.port, TIMEOUT_S, self._tls)
             self._local.connection = connection
             with self._lock:
                 self._connections.append(connection)
