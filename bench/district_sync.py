@@ -99,7 +99,7 @@ def run_child(task: str, child_args: dict, sis=None, py_spy: str | None = None,
     command = [sys.executable, str(CHILD), task, json.dumps(child_args)]
     if py_spy:
         command = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--rate", "200",
-                   "--idle", "--threads", "-o", py_spy, "--", *command]
+                   "--gil", "--nonblocking", "--threads", "-o", py_spy, "--", *command]
     spy = None
     if parent_spy:  # moto and the sandbox live in this process: see what they spend it on
         spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw",
