@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from rostersync import aws_clients
 from rostersync.store.codec import format_datetime, from_item, to_attribute, to_item
 from rostersync.store.dynamodb_wire import DynamoDbWire
+from rostersync.store.wire_items import WireItemEncoder
 
 WRITE_BATCH = 25
 GET_BATCH = 100
@@ -73,20 +74,45 @@ class BatchStore:
         self._futures: list[Future] = []
         self._lock = threading.Lock()
         self._to_item = _ItemEncoder()
+        # Items for the wire are encoded as its JSON text when put (store/wire_items.py); a
+        # client given (tests' stubs) gets attribute-value dicts.
+        self._to_wire_item = WireItemEncoder() if isinstance(self.batch_client, DynamoDbWire) else None
+        self._late: dict[str, frozenset | None] = {}  # table -> what before_write sets there (None: unknown)
         self.write_requests = 0
         self.items_written = 0
         self.get_requests = 0
         # Called on every item of every write attempt with (table, encoded item, the attempt's
         # time as stored text): store/change_keys.py stamps roster items' change keys here, so
         # an item's changeSeq is the time it was sent, whatever waited before (retries included).
-        self.before_write: Callable[[str, dict, str], None] | None = None
+        self._before_write: Callable[[str, dict, str], None] | None = None
+
+    @property
+    def before_write(self) -> Callable[[str, dict, str], None] | None:
+        return self._before_write
+
+    @before_write.setter
+    def before_write(self, hook: Callable[[str, dict, str], None] | None) -> None:
+        self._before_write = hook
+        self._late = {}
 
     # ---------------------------------------------------------------- writes
     def put(self, table: str, values: dict) -> None:
-        self._buffer.append((table, self._to_item(values)))
+        late = self._late.get(table, False) if self._to_wire_item is not None else None
+        if late is False:
+            late = self._late[table] = self._late_attributes(table)
+        self._buffer.append((table, self._to_item(values) if late is None else self._to_wire_item(values, late)))
         if len(self._buffer) >= WRITE_BATCH:
             self._submit(self._buffer)
             self._buffer = []
+
+    def _late_attributes(self, table: str) -> frozenset | None:
+        """The attributes the hook sets on `table`'s items at each send: left out of the text.
+        None (encode as dicts) for a hook that does not say (it may set anything)."""
+        hook = self._before_write
+        if hook is None:
+            return frozenset()
+        late = getattr(hook, "late_attributes", None)
+        return late(table) if late is not None else None
 
     def flush(self) -> None:
         if self._buffer:

@@ -57,11 +57,18 @@ def change_horizon(now: datetime | None = None) -> str:
     return time_text((now or datetime.now(timezone.utc)) - change_lag())
 
 
+STAMPED = frozenset({"updatedAt", CHANGE_SEQ})
+
+
 class RosterStamper:
     """BatchStore.before_write for the roster tables: {table name: its item id attribute}."""
 
     def __init__(self, id_attribute_of: dict[str, str]):
         self.id_attribute_of = id_attribute_of
+
+    def late_attributes(self, table: str) -> frozenset[str]:
+        """What __call__ sets on `table`'s items at every send (an encoder leaves them out)."""
+        return STAMPED if table in self.id_attribute_of else frozenset()
 
     def __call__(self, table: str, item: dict, sent_at: str) -> None:
         id_attribute = self.id_attribute_of.get(table)

@@ -41,6 +41,7 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.httpsession import where as ca_bundle
 
 from rostersync.store.wire_connection import WireConnection
+from rostersync.store.wire_items import WireItem
 
 TARGET_PREFIX = "DynamoDB_20120810."
 CONTENT_TYPE = "application/x-amz-json-1.0"
@@ -79,7 +80,7 @@ class DynamoDbWire:
             self._writes_in_flight += 1
             self.calls["maxWritesInFlight"] = max(self.calls["maxWritesInFlight"], self._writes_in_flight)
         try:
-            return self.call("BatchWriteItem", {"RequestItems": RequestItems})
+            return self.call("BatchWriteItem", payload=_write_payload(RequestItems))
         finally:
             with self._lock:
                 self._writes_in_flight -= 1
@@ -91,8 +92,10 @@ class DynamoDbWire:
                 _decode_binary(item)
         return response
 
-    def call(self, operation: str, body: dict) -> dict:
-        payload = json.dumps(body, separators=(",", ":"), default=_base64).encode("utf-8")
+    def call(self, operation: str, body: dict | None = None, payload: bytes | None = None) -> dict:
+        """One operation with `body` (a dict) or its ready JSON `payload`."""
+        if payload is None:
+            payload = _json(body).encode("utf-8")
         for attempt in range(self.attempts):
             with self._lock:
                 self.calls[operation] += 1
@@ -167,6 +170,26 @@ class DynamoDbWire:
             connections, self._connections = self._connections, []
         for connection in connections:
             connection.close()
+
+
+def _json(value) -> str:
+    return json.dumps(value, separators=(",", ":"), default=_base64)
+
+
+def _write_payload(request_items: dict) -> bytes:
+    """BatchWriteItem's body: the text of items encoded when they were put (store/wire_items.py)
+    joined as it is, anything else (items handed back unprocessed) through json.dumps."""
+    tables = []
+    for table, requests in request_items.items():
+        entries = []
+        for request in requests:
+            item = request.get("PutRequest", {}).get("Item") if len(request) == 1 else None
+            if type(item) is WireItem:
+                entries.append('{"PutRequest":{"Item":' + item.json() + "}}")
+            else:
+                entries.append(_json(request))
+        tables.append(_json(table) + ":[" + ",".join(entries) + "]")
+    return ('{"RequestItems":{' + ",".join(tables) + "}}").encode("utf-8")
 
 
 def _base64(value):
