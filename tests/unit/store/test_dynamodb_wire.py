@@ -157,3 +157,24 @@ def test_a_connection_the_server_drops_is_reopened_and_kept_alive_otherwise():
         wire.close()
     finally:
         server.shutdown()
+
+
+def test_plain_puts_and_deletes_go_over_the_wire_and_the_rest_to_the_client(aws):
+    from rostersync.aws_clients import dynamodb_for_batches as dynamodb_client
+    from rostersync.settings import get_settings
+    from rostersync.store.dynamodb_wire import WireFirstClient
+
+    table = get_settings().checkpoints_table
+    client = dynamodb_client()
+    wire = DynamoDbWire(client)
+    both = WireFirstClient(client, wire)
+    key = {"runKey": {"S": "dst_wire#run"}, "part": {"S": "head"}}
+    assert both.put_item(TableName=table, Item=key | {"data": {"B": b"\x00\x01"}, "n": {"N": "3"}}) == {}
+    found = both.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]  # the client's own call
+    assert found["data"]["B"] == b"\x00\x01" and found["n"] == {"N": "3"}
+    assert both.delete_item(TableName=table, Key=key) == {}
+    assert "Item" not in client.get_item(TableName=table, Key=key, ConsistentRead=True)
+    assert wire.calls["PutItem"] == 1 and wire.calls["DeleteItem"] == 1
+    with pytest.raises(ClientError):  # a conditional put is the client's, and refused as it would be
+        both.put_item(TableName=table, Item=key, ConditionExpression="attribute_exists(runKey)")
+    assert wire.calls["PutItem"] == 1

@@ -23,3 +23,19 @@ def test_large_sets_merge_in_chunks():
         fps.add(f"enrollment-{i}")
     assert len(fps) == 200_000
     assert "enrollment-199999" in fps and "enrollment-200000" not in fps
+
+
+def test_a_reference_memo_answers_as_the_sets_do_within_its_bound():
+    from rostersync.sync.fingerprints import ReferenceMemo, fingerprint
+
+    listed, chosen = FingerprintSet(), FingerprintSet()
+    for i in range(100):
+        listed.add(f"c{i}")
+        if i % 3 == 0:
+            chosen.add(f"c{i}")
+    memo = ReferenceMemo(listed, chosen, size=8)
+    for _ in range(3):
+        for i in range(120):
+            sid = f"c{i}"
+            assert memo.of(sid) == (fingerprint(sid), sid in listed, sid in chosen)
+            assert len(memo._known) <= 8

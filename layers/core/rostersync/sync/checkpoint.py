@@ -19,6 +19,7 @@ import zlib
 
 from rostersync.settings import get_settings
 from rostersync.store.batch import BatchStore
+from rostersync.store.dynamodb_wire import DynamoDbWire, WireFirstClient
 from rostersync.sync.fingerprints import FingerprintSet
 from rostersync.sync.run_state import SETS, RunState
 
@@ -42,6 +43,8 @@ class CheckpointStore:
     def __init__(self, batch: BatchStore, district_id: str, run_id: str):
         self.batch = batch
         self.client = batch.client
+        if isinstance(batch.batch_client, DynamoDbWire):  # its puts and deletes without botocore
+            self.client = WireFirstClient(batch.client, batch.batch_client)
         self.table = get_settings().checkpoints_table
         self.run_key = _run_key(district_id, run_id)
         # The parts of the version this store last loaded or saved: the next save replaces

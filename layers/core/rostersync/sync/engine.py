@@ -39,7 +39,7 @@ from rostersync.sync.account_matching import AccountMatching
 from rostersync.sync.rekeys import Rekeys
 from rostersync.sync.checkpoint import CheckpointStore
 from rostersync.sync.delta import DeltaNotEnough, DeltaPhases
-from rostersync.sync.fingerprints import fingerprint
+from rostersync.sync.fingerprints import ReferenceMemo, fingerprint
 from rostersync.sync.options import SyncOptionsCollector
 from rostersync.sync.parked_users import ParkedUsers
 from rostersync.sync.review import PREVIEW, ReviewRecords, preview_store
@@ -456,15 +456,19 @@ class SyncEngine:
 
     def first_sight(self, set_name: str, record_type: str, record) -> bool:
         """False (and an error) for a sourcedId this collection already delivered in this run."""
+        return self.sighted(set_name, record_type, record) is not None
+
+    def sighted(self, set_name: str, record_type: str, record) -> int | None:
+        """first_sight, answering with the record's fingerprint (None: seen before)."""
         seen, fp = self.state.sets[set_name], fingerprint(record.sourced_id)
         if seen.contains_fingerprint(fp):
             if self._overlap:
-                return False
+                return None
             self.error(record_type, record.sourced_id, "duplicate_sourced_id",
                        "The SIS sent this sourcedId more than once; the first record was used.")
-            return False
+            return None
         seen.add_fingerprint(fp)
-        return True
+        return fp
 
     # ------------------------------------------------------------------ diff and write
     def apply(self, table: RosterTable, items: list[dict], type_of: Callable[[dict], str],
@@ -629,10 +633,14 @@ class SyncEngine:
         sets = self.state.sets
         classes_all, classes_in = sets["classes_all"], sets["classes_in"]
         users_all, users_eligible = sets["users_all"], sets["users_eligible"]
+        # A class has some 30 enrollments and a user 6: what the sets above (fixed by now) say
+        # about each is remembered for the phase, not looked up again (bounded).
+        classes, users = ReferenceMemo(classes_all, classes_in), ReferenceMemo(users_all, users_eligible)
         for page in self.pages("enrollments", "enrollments"):
             items = []
             for enrollment in page:
-                if not self.first_sight("enrollments_all", "enrollments", enrollment):
+                own_fp = self.sighted("enrollments_all", "enrollments", enrollment)
+                if own_fp is None:
                     continue
                 if not enrollment_counts(enrollment):
                     continue
@@ -641,22 +649,23 @@ class SyncEngine:
                     self.keep("enrollment", enrollment.sourced_id)
                     self.keep("user", enrollment.user_id)
                     continue
-                class_fp, user_fp = fingerprint(enrollment.class_id), fingerprint(enrollment.user_id)
-                if not classes_all.contains_fingerprint(class_fp):
+                class_fp, class_listed, class_in = classes.of(enrollment.class_id)
+                user_fp, user_listed, user_eligible = users.of(enrollment.user_id)
+                if not class_listed:
                     self.error("enrollments", enrollment.sourced_id, "unknown_class",
                                f"The enrollment points at class {enrollment.class_id!r}, which the SIS does not list.")
                     continue
-                if not users_all.contains_fingerprint(user_fp):
+                if not user_listed:
                     self.error("enrollments", enrollment.sourced_id, "unknown_user",
                                f"The enrollment points at user {enrollment.user_id!r}, which the SIS does not list.")
                     continue
-                if not classes_in.contains_fingerprint(class_fp) or not users_eligible.contains_fingerprint(user_fp):
+                if not class_in or not user_eligible:
                     self.terms.enrolled_in_ended(class_fp, user_fp, users_eligible)
                     continue
                 item = self.map("enrollments", mapping.enrollment_item, enrollment, self.run_id, self.now)
                 if item is None:
                     continue
-                sets["enrollments_in"].add(enrollment.sourced_id)
+                sets["enrollments_in"].add_fingerprint(own_fp)
                 sets["users_in"].add_fingerprint(user_fp)
                 items.append(item)
             self.rekeys.pair_enrollments(items)

@@ -64,6 +64,7 @@ class FingerprintSet:
         merged.extend(old[start:])
         self._sorted = merged
         self._pending = set()
+
     def to_bytes(self) -> bytes:
         if self._pending:
             self._merge()
@@ -74,3 +75,23 @@ class FingerprintSet:
         result = cls()
         result._sorted.frombytes(zlib.decompress(data))
         return result
+
+
+class ReferenceMemo:
+    """For ids many records refer to (an enrollment's class and user): (fingerprint, in `listed`,
+    in `chosen`), remembered for up to `size` ids (about 200 bytes each). Only for sets that no
+    longer change while it is used."""
+
+    def __init__(self, listed: FingerprintSet, chosen: FingerprintSet, size: int = 16384):
+        self.listed, self.chosen, self.size = listed, chosen, size
+        self._known: dict[str, tuple[int, bool, bool]] = {}
+
+    def of(self, sourced_id: str) -> tuple[int, bool, bool]:
+        known = self._known.get(sourced_id)
+        if known is None:
+            fp = fingerprint(sourced_id)
+            known = (fp, self.listed.contains_fingerprint(fp), self.chosen.contains_fingerprint(fp))
+            if len(self._known) >= self.size:
+                self._known.clear()
+            self._known[sourced_id] = known
+        return known

@@ -14,10 +14,15 @@ from rostersync.store.roster import ACTIVE, index_key
 from rostersync.sync import record_checks
 
 
+# json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str), without
+# building an encoder for every record (the same text: the hashes of stored items must not move).
+_HASHED_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def content_hash(fields: dict) -> str:
     """The hash of the mapped fields; record_checks.Refused for fields a store cannot take (too long,
     NUL, lone surrogates), checked on the JSON built here anyway."""
-    encoded = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    encoded = _HASHED_JSON.encode(fields)
     record_checks.check_fields(fields, encoded)
     try:
         data = encoded.encode("utf-8")
