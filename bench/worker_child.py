@@ -88,22 +88,24 @@ class ThreadCpu:
 
 
 class GcTime:
-    """Garbage collections during the task, by generation, and the wall time they took."""
+    """Garbage collections during the task, by generation, and the CPU time they took (the
+    collecting thread's own clock)."""
 
     def __init__(self):
-        self.collections, self.seconds, self._started = Counter(), 0.0, 0.0
+        self.collections, self.seconds, self._started = Counter(), Counter(), 0.0
         gc.callbacks.append(self._callback)
 
     def _callback(self, phase: str, info: dict) -> None:
         if phase == "start":
-            self._started = time.perf_counter()
+            self._started = time.thread_time()
         else:
             self.collections[f"gen{info['generation']}"] += 1
-            self.seconds += time.perf_counter() - self._started
+            self.seconds[f"gen{info['generation']}_s"] += time.thread_time() - self._started
 
     def as_dict(self) -> dict:
         gc.callbacks.remove(self._callback)
-        return {**self.collections, "seconds": round(self.seconds, 3)}
+        return {**self.collections, **{k: round(v, 3) for k, v in self.seconds.items()},
+                "tracked_objects_at_end": len(gc.get_objects())}
 
 
 class DynamoDbCalls:
