@@ -50,14 +50,22 @@ class WireItem(dict):
             return "{" + self.text + "}"
         if not self.keys() <= self.left_out:  # set over an attribute the text holds: encode it all again
             return json.dumps(to_item(self.source) | self, separators=(",", ":"))
-        late = ",".join(_quoted(name) + ":" + _attribute_json(value) for name, value in self.items())
+        late = ",".join([_attribute_member(name, value) for name, value in self.items()])
         return "{" + self.text + "," + late + "}" if self.text else "{" + late + "}"
 
 
-def _attribute_json(attribute: dict) -> str:
-    if len(attribute) == 1 and type(attribute.get("S")) is str:
-        return '{"S":' + _quoted(attribute["S"]) + "}"
-    return json.dumps(attribute, separators=(",", ":"))
+def _s_prefix(name: str) -> str:
+    prefix = _S_PREFIX.get(name)
+    if prefix is None:
+        prefix = _S_PREFIX[name] = _quoted(name) + ':{"S":'
+    return prefix
+
+
+def _attribute_member(name: str, attribute: dict) -> str:
+    text = attribute.get("S") if len(attribute) == 1 else None
+    if type(text) is str:
+        return _s_prefix(name) + _quoted(text) + "}"
+    return _quoted(name) + ":" + json.dumps(attribute, separators=(",", ":"))
 
 
 class WireItemEncoder:
@@ -72,11 +80,8 @@ class WireItemEncoder:
         for name, value in values.items():
             kind = type(value)
             if kind is str:
-                prefix = _S_PREFIX.get(name)
-                if prefix is None:
-                    prefix = _S_PREFIX[name] = _quoted(name) + ':{"S":'
                 if name not in late:
-                    append(prefix + _quoted(value) + "}")
+                    append((_S_PREFIX.get(name) or _s_prefix(name)) + _quoted(value) + "}")
             elif value is None or name in late:
                 continue
             elif kind is datetime:

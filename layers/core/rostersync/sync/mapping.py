@@ -6,6 +6,7 @@ dateLastModified moved but whose visible fields did not is still "unchanged" (no
 
 import hashlib
 import json
+import json.encoder
 from datetime import datetime
 from functools import lru_cache
 
@@ -14,15 +15,32 @@ from rostersync.store.roster import ACTIVE, index_key
 from rostersync.sync import record_checks
 
 
-# json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str), without
-# building an encoder for every record (the same text: the hashes of stored items must not move).
-_HASHED_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+def _hashed_json():
+    """json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str),
+    the same text (the hashes of stored items must not move) without building an encoder for every
+    record: json's own C encoder, made once (mapped fields cannot be circular, so it keeps no
+    markers). tests/unit/sync/test_mapping_hash.py holds the two equal."""
+    options = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False, "default": str}
+    if json.encoder.c_make_encoder is None:  # a Python without the C accelerator
+        return json.JSONEncoder(**options).encode
+    encode = json.encoder.c_make_encoder(None, str, json.encoder.encode_basestring, None, ":", ",", True, False, True)
+    dumps = json.JSONEncoder(**options).encode
+
+    def hashed_json(fields: dict) -> str:
+        if type(fields) is not dict:
+            return dumps(fields)
+        return "".join(encode(fields, 0))
+
+    return hashed_json
+
+
+_hashed_json_text = _hashed_json()
 
 
 def content_hash(fields: dict) -> str:
     """The hash of the mapped fields; record_checks.Refused for fields a store cannot take (too long,
     NUL, lone surrogates), checked on the JSON built here anyway."""
-    encoded = _HASHED_JSON.encode(fields)
+    encoded = _hashed_json_text(fields)
     record_checks.check_fields(fields, encoded)
     try:
         data = encoded.encode("utf-8")
