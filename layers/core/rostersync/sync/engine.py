@@ -636,6 +636,7 @@ class SyncEngine:
         # A class has some 30 enrollments and a user 6: what the sets above (fixed by now) say
         # about each is remembered for the phase, not looked up again (bounded).
         classes, users = ReferenceMemo(classes_all, classes_in), ReferenceMemo(users_all, users_eligible)
+        kept = sets["kept"]  # nearly always empty
         for page in self.pages("enrollments", "enrollments"):
             items = []
             for enrollment in page:
@@ -644,7 +645,7 @@ class SyncEngine:
                     continue
                 if not enrollment_counts(enrollment):
                     continue
-                if self.kept("class", enrollment.class_id) or self.kept("user", enrollment.user_id):
+                if kept and (self.kept("class", enrollment.class_id) or self.kept("user", enrollment.user_id)):
                     # Its class or user could not be read this time: kept as stored, as they are.
                     self.keep("enrollment", enrollment.sourced_id)
                     self.keep("user", enrollment.user_id)

@@ -15,6 +15,7 @@ from hashlib import blake2b
 # Ids added since the last merge wait in a plain set (membership without merging); 16,384 of
 # them cost about 1.5 MB, and a merge copies the sorted array once (memcpy speed).
 _CHUNK = 16384
+_SORT_MERGE_RATIO = 8  # merge by one sort while the array holds at most this many times the pending ids
 
 
 def fingerprint(sourced_id: str) -> int:
@@ -52,8 +53,19 @@ class FingerprintSet:
         return len(self._sorted)
 
     def _merge(self) -> None:
-        """Insert the pending values: a bisect per new value, slices of the old array copied in C."""
-        old, merged, start = self._sorted, array("Q"), 0
+        """Insert the pending values: while the array is small next to them, one sort in C over
+        both (Timsort merges the two runs; dict.fromkeys drops the values already there); when
+        it is large, a bisect per new value and slices of the old array copied in C (the sort's
+        copy to Python ints would cost more than the bisects)."""
+        old = self._sorted
+        if len(old) <= _SORT_MERGE_RATIO * len(self._pending):
+            values = old.tolist()
+            values.extend(self._pending)
+            values.sort()
+            self._sorted = array("Q", dict.fromkeys(values))
+            self._pending = set()
+            return
+        merged, start = array("Q"), 0
         size = len(old)
         for value in sorted(self._pending):
             i = bisect.bisect_left(old, value, start)
