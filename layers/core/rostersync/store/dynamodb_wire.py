@@ -154,9 +154,9 @@ class DynamoDbWire:
                                hashlib.sha256(payload).hexdigest()])
         scope = f"{day}/{self.region}/dynamodb/aws4_request"
         to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-        signature = hmac.new(self._signing_key(credentials.secret_key, day), to_sign.encode(), hashlib.sha256)
+        signature = hmac.digest(self._signing_key(credentials.secret_key, day), to_sign.encode(), "sha256")
         headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
-                                    f"SignedHeaders={signed}, Signature={signature.hexdigest()}")
+                                    f"SignedHeaders={signed}, Signature={signature.hex()}")
         return headers
 
     def _signing_key(self, secret: str, day: str) -> bytes:

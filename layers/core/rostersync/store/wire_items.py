@@ -40,6 +40,8 @@ class WireItem(dict):
 
     def __missing__(self, name: str) -> dict:
         value = self.source.get(name)
+        if type(value) is str:  # an id a hook reads
+            return {"S": value}
         if value is None:
             raise KeyError(name)
         return to_attribute(value)
