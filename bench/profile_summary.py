@@ -4,9 +4,12 @@
 
 Threads are grouped by name without their number (MainThread, store, oneroster-page, the moto
 server's request threads...). Samples whose innermost frame is a wait (a lock, a condition, a
-socket read, a select) count as waiting; the rest as running (which, with py-spy, includes
-waiting for the GIL). For each group: running vs waiting, then the functions running samples
-were in (self) and under (inclusive), as a share of the group's running samples.
+socket read, a select) count as waiting; the rest as running. For each group: running vs
+waiting, then the functions running samples were in (self) and under (inclusive), as a share of
+the group's running samples. The bench records the worker with `--gil` (only the thread holding
+the GIL is sampled: running is CPU, not a wait for the GIL, and C code that releases the GIL,
+such as a socket call, is not seen); the host without it (every thread, waits for the GIL
+counted as running).
 """
 
 from __future__ import annotations
