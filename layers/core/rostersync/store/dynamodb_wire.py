@@ -1,12 +1,14 @@
-"""BatchWriteItem and BatchGetItem straight on DynamoDB's JSON wire protocol.
+"""BatchWriteItem and BatchGetItem (and plain PutItem, DeleteItem) straight on DynamoDB's JSON
+wire protocol.
 
 Why: a full sync is thousands of 25-item batches, and botocore spends about 3 ms of CPU on each
 (its shape-driven serializer walks every attribute of every item, then a dozen event hooks,
 endpoint rules, a request object copied several times and the response parser), more than
 everything else the worker does per record together (bench/README.md, "what took the CPU").
-The request we send is already in DynamoDB's attribute-value JSON (store/codec.py builds it),
-so this module does only what the protocol needs: one `json.dumps`, a SigV4 signature, one POST
-on the calling thread's own keep-alive connection (store/wire_connection.py), one `json.loads`.
+The request we send is already in DynamoDB's attribute-value JSON (a batch of writes joins the
+text store/wire_items.py encoded each item to when it was put; anything else is one `json.dumps`),
+so this module does only what the protocol needs: a SigV4 signature, one POST on the calling
+thread's own keep-alive connection (store/wire_connection.py), one `json.loads`.
 
 Same inputs and outputs as the boto3 client's two methods (`RequestItems=` in; the response
 dict with UnprocessedItems / Responses / UnprocessedKeys out), the same endpoint, region and
@@ -15,7 +17,8 @@ expire), the same CA bundle, and the same errors: a refused request raises botoc
 ClientError with DynamoDB's error code. Throttling, 5xx answers, dropped connections and a body
 whose CRC32 does not match are retried with backoff before that. The signature is SigV4 for one
 fixed request shape (POST /, four headers); tests/unit/store/test_dynamodb_wire.py checks it
-against botocore's signer. Everything else (queries, single puts, transactions) stays on boto3.
+against botocore's signer. Plain puts and deletes go over it through WireFirstClient (the
+checkpoints'); everything else (queries, conditional writes, transactions) stays on boto3.
 It connects to the endpoint directly: no HTTP(S)_PROXY (Lambda reaches DynamoDB without one; a
 VPC needs a gateway endpoint, as boto3 would).
 """
