@@ -38,6 +38,7 @@ from rostersync.sync import mapping, record_checks
 from rostersync.sync.account_matching import AccountMatching
 from rostersync.sync.rekeys import Rekeys
 from rostersync.sync.checkpoint import CheckpointStore
+from rostersync.sync.collections_tuning import fewer_collections
 from rostersync.sync.delta import DeltaNotEnough, DeltaPhases
 from rostersync.sync.fingerprints import ReferenceMemo, fingerprint
 from rostersync.sync.options import SyncOptionsCollector
@@ -172,6 +173,10 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ entry point
     def run(self) -> SyncResult:
+        with fewer_collections():
+            return self._run()
+
+    def _run(self) -> SyncResult:
         self.district = DistrictModel.get(self.district_id)
         state = self.checkpoints.load()
         if self.request.approve:
