@@ -77,9 +77,19 @@ def _register_users(district_id: str, users: list[AppUserRequest]) -> list:
         raise conflict(refused.code, refused.message) from None
 
 
+def _check_teachers(district_id: str, teacher_ids: set[str]) -> None:
+    problems = app_records.teacher_problems(district_id, teacher_ids)
+    if problems:
+        first = sorted(problems)[0]
+        raise unprocessable("invalid_teacher", f"teacherId {first!r} {problems[first]}"
+                            + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+                            + "; name an active teacher of this district by their app userId, or leave teacherId out.")
+
+
 def _register_classes(district_id: str, classes: list[AppClassRequest]) -> list:
     _check_distinct([c.class_id for c in classes], "A classId")
     _check_schools(district_id, {c.school_id for c in classes})
+    _check_teachers(district_id, {c.teacher_id for c in classes if c.teacher_id})
     try:
         return app_records.register_classes(district_id, [c.model_dump(by_alias=True) for c in classes])
     except RegistrationRefused as refused:
@@ -88,9 +98,10 @@ def _register_classes(district_id: str, classes: list[AppClassRequest]) -> list:
 
 _REGISTER_NOTE = ("Matching (docs/design.md): before a sync creates an SIS user it looks for the same person "
                   "among app users by identifier, then email (ignoring case and spaces), then username, within "
-                  "the same role; a class by its class code in the same school. 409 linked_to_sis for a record "
+                  "the same role; a class by its class code in the same school, or by its title in the same school when "
+                  "it names its teacher (teacherId) and the SIS class has that teacher. 409 linked_to_sis for a record "
                   "a sync has linked (the sync keeps it now), not_an_app_record for a synced record's id; 422 "
-                  "unknown_school.")
+                  "unknown_school, invalid_teacher.")
 
 
 @router.post("/districts/<district_id>/app-users", **documented(

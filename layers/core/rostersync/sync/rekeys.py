@@ -30,6 +30,7 @@ from rostersync.store import run_records
 from rostersync.store.record_links import normalise, sis_key
 from rostersync.store.roster import ACTIVE, index_key
 from rostersync.sync.account_matching import MARK
+from rostersync.sync import record_pass
 from rostersync.sync.fingerprints import FingerprintSet
 
 PENDING = "rekeypending"
@@ -169,31 +170,32 @@ class Rekeys:
 
     # ---------------------------------------------------------------- pairing, once a collection is read
     def pair(self, kind: str) -> None:
-        """Link the pending pairs whose old sourcedId the SIS no longer lists (idempotent)."""
+        """Link the pending pairs whose old sourcedId the SIS no longer lists, a page of pending
+        pairs at a time (sync/record_pass.py): the pass may pause between pages and go on in the
+        next invocation. Its progress is the run state's cursor, the old items it claimed (a
+        fingerprint set, 8 bytes each) and its counts, all saved with the checkpoint."""
         engine, state = self.engine, self.state
         seen = state.sets["users_all" if kind == "user" else "classes_all"]
         matching = engine.matching
-        claimed, writes, counts = FingerprintSet(), [], {}  # 8 bytes an old item, whatever the district
-        engine.store.flush()  # every pending pair of the phase is written before it is read back
-        client = engine.store.client
-        paginator = client.get_paginator("query")
-        for page in paginator.paginate(TableName=run_records.table(), ConsistentRead=True,
-                                       KeyConditionExpression="runKey = :k AND begins_with(recordKey, :p)",
-                                       ExpressionAttributeValues={":k": {"S": self._run_key()},
-                                                                  ":p": {"S": f"{PENDING}#{kind}#"}}):
-            for raw in page["Items"]:
-                pending = {k: next(iter(v.values())) for k, v in raw.items()}
+        types = ("teachers", "students") if kind == "user" else ("classes",)
+        counts = self._counts()
+        if not record_pass.started(engine):
+            # A pass from its start: set, not added, so a pass redone after a crash counts the same.
+            state.sets["rekey_claimed"] = FingerprintSet()
+            counts.update({t: 0 for t in types})
+        claimed = state.sets["rekey_claimed"]  # each old item paired once, in new-sourcedId order
+        for page in record_pass.pages(engine, f"{PENDING}#{kind}#"):
+            writes = []
+            for pending in page:
                 held = json.loads(pending["item"]) if pending.get("item") else None
                 new_sid, old_id = pending["newSid"], pending["oldItemId"]
-                if len(writes) >= WRITE_CHUNK:
-                    self._write_held(writes)
-                    writes = []
                 if pending["oldSid"] in seen or old_id in claimed:
                     if held is not None:
                         writes.append(held)  # not a re-key: written under its own id
                     continue
                 claimed.add(old_id)
-                counts[pending.get("type") or kind] = counts.get(pending.get("type") or kind, 0) + 1
+                record_type = pending.get("type") or kind
+                counts[record_type] = counts.get(record_type, 0) + 1
                 if state.mode != "preview":
                     matching.flag_links()
                     matching.links.put({"linkKey": sis_key(kind, new_sid), "itemId": old_id,
@@ -204,10 +206,8 @@ class Rekeys:
                 if held is not None:
                     held["classId"] = old_id
                     writes.append(held)
-        # Set, not added: the pass runs again whole after a crash and counts the same.
-        types = ("teachers", "students") if kind == "user" else ("classes",)
-        self._counts().update({t: counts.get(t, 0) for t in types})
-        self._write_held(writes)
+            for start in range(0, len(writes), WRITE_CHUNK):
+                self._write_held(writes[start:start + WRITE_CHUNK])
 
     def _write_held(self, items: list[dict]) -> None:
         if not items:
