@@ -3,8 +3,8 @@ already has for a district (origin `app`, one or a few thousand per call), and a
 sees and resolves the conflicts a sync's matching found (link to a named app record, or keep
 the SIS record separate). The records are read back through the roster routes (api/rosters.py).
 
-Who: the district's admins and platform admins (as every /districts/{id} route; API clients
-only read rosters). What a sync does with them: sync/account_matching.py, docs/design.md.
+Who: the district's admins and platform admins; the registration routes also the app's backend
+(an API client with scope roster/write, api/access.py). Conflicts and resolutions: admins only. What a sync does with them: sync/account_matching.py, docs/design.md.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from rostersync import audit
-from rostersync.api.access import district_for_admin
+from rostersync.api.access import district_for_admin, district_for_app_writer
 from rostersync.api.errors import (
     ApiError,
     bad_request,
@@ -109,7 +109,7 @@ _REGISTER_NOTE = ("Matching (docs/design.md): before a sync creates an SIS user 
     response=RegisteredUserResponse, errors=(400, 401, 403, 404, 409, 422), description=_REGISTER_NOTE))
 def post_app_user(district_id: str):
     event = router.current_event.raw_event
-    district_for_admin(event, district_id)
+    district_for_app_writer(event, district_id)
     user = read_body(event, AppUserRequest)
     result = _register_users(district_id, [user])[0]
     return respond(RegisteredUserResponse(user_id=result.item_id, change=result.change))
@@ -122,7 +122,7 @@ def post_app_user(district_id: str):
                 "validation, and safe to send again. " + _REGISTER_NOTE))
 def post_app_users(district_id: str):
     event = router.current_event.raw_event
-    district_for_admin(event, district_id)
+    district_for_app_writer(event, district_id)
     body = read_body(event, AppUsersRequest, max_bytes=BULK_BODY_BYTES)
     results = _register_users(district_id, body.users)
     return respond(RegisteredUsersResponse(users=[RegisteredUserResponse(user_id=r.item_id, change=r.change) for r in results]))
@@ -133,7 +133,7 @@ def post_app_users(district_id: str):
     response=RegisteredClassResponse, errors=(400, 401, 403, 404, 409, 422), description=_REGISTER_NOTE))
 def post_app_class(district_id: str):
     event = router.current_event.raw_event
-    district_for_admin(event, district_id)
+    district_for_app_writer(event, district_id)
     item = read_body(event, AppClassRequest)
     result = _register_classes(district_id, [item])[0]
     return respond(RegisteredClassResponse(class_id=result.item_id, change=result.change))
@@ -145,7 +145,7 @@ def post_app_class(district_id: str):
     description=f"At most {MAX_BULK} classes a call. " + _REGISTER_NOTE))
 def post_app_classes(district_id: str):
     event = router.current_event.raw_event
-    district_for_admin(event, district_id)
+    district_for_app_writer(event, district_id)
     body = read_body(event, AppClassesRequest, max_bytes=BULK_BODY_BYTES)
     results = _register_classes(district_id, body.classes)
     return respond(RegisteredClassesResponse(
