@@ -9,12 +9,14 @@ since only a full read shows that the old sourcedId is gone.
 - Users: a user about to be created whose identity (identifier, else email: the ByIdentity
   index, one Query each, only for users about to be created) names exactly one active stored
   SIS user of the same role with another sourcedId is a *pending pair* (a RunRecordsTable item).
-  When the users phase has read the whole collection, each pending pair whose old sourcedId the
-  SIS no longer lists is linked (an old item claimed once, in sourcedId order).
+  Once the users phase has read the whole collection, the `pair_users` phase links each pending
+  pair whose old sourcedId the SIS no longer lists (an old item claimed once, in sourcedId order),
+  a page of pending pairs at a time: it may pause between pages and go on in the next invocation
+  (sync/record_pass.py; its cursor, claimed set and counts are in the run state).
 - Classes: the same, by class code (else title) among the stored classes of the same school
   (the BySchool index, one Query per school, cached); a class about to be created with a
   candidate is held back (its item rides on the pending pair) and written, under the old id or
-  its own, once the classes phase has read the whole collection.
+  its own, by the `pair_classes` phase once the classes phase has read the whole collection.
 - Enrollments: an enrollment about to be created whose user or class was re-keyed in this run
   takes the id of the stored active enrollment of the same (user, class, role) whose sourcedId
   the SIS no longer lists (ByUser index, one Query per such user).
