@@ -262,7 +262,9 @@ def sync_through_storm(sis, district: str, run_id: str, before: dict | None) -> 
 def run_storm(fault_sis, seed: int, faults: int):
     rng = random.Random(seed)
     sis = fault_sis(**{**TINY, "seed": 300 + seed})
-    district = connect_district(sis)
+    # A tiny district's three days of change can pass the guard's 20% (26 of 116 enrollments for
+    # seed 3): the guard is not what a storm tests, and the oracle comparison catches any wrong loss.
+    district = connect_district(sis, guard_min_records=10_000)
     storm(sis, rng, faults)
     figures.add("fault_scenarios")
     run_id = new_run_id("run_storm")
