@@ -577,9 +577,11 @@ class SyncEngine:
                     continue
                 state.sets["classes_in"].add(cls.sourced_id)
                 items.append(item)
+            # A possible re-key first: a re-keyed class linked to an app class keeps its id instead
+            # of meeting its own app class as a conflict; then matching by code, then by title.
+            items = self.rekeys.hold_back_classes(items)
             self.matching.match_classes(items)
             items = self.class_titles.hold_back(items)
-            items = self.rekeys.hold_back_classes(items)
             self.apply(self.roster.classes, items, lambda item: "classes")
             state.grades, state.subjects = sorted(grades), sorted(subjects)
 
@@ -612,8 +614,9 @@ class SyncEngine:
             del item["updatedAt"]  # stamped when written
             rows.append((fingerprint(user.sourced_id), item))
             parked.append(user)
-        self.matching.match_users([item for _fp, item in rows])
-        self.rekeys.look_for_users([item for _fp, item in rows])
+        # A possible re-key first (see _phase_classes); matching for the others.
+        pending = self.rekeys.look_for_users([item for _fp, item in rows])
+        self.matching.match_users([item for _fp, item in rows if item["sisSourcedId"] not in pending])
         self.parked.add_many(rows)
         return parked
 

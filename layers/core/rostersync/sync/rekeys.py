@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from rostersync.ids import record_id
 from rostersync.store import run_records
-from rostersync.store.record_links import normalise, sis_key
+from rostersync.store.record_links import app_key, normalise, now_text, sis_key
 from rostersync.store.roster import ACTIVE, index_key
 from rostersync.sync.account_matching import MARK
 from rostersync.sync import record_pass
@@ -77,14 +77,18 @@ class Rekeys:
         self.engine.store.put(run_records.table(), record)
 
     # ---------------------------------------------------------------- users
-    def look_for_users(self, items: list[dict]) -> None:
+    def look_for_users(self, items: list[dict]) -> set[str]:
+        """The sourcedIds of the items that may be a stored user under a new sourcedId (a pending
+        pair each): matching leaves them alone, so a re-keyed user linked to an app user (or kept
+        apart from one) keeps its id instead of meeting its own app user as a conflict."""
         engine = self.engine
         users = engine.roster.users
+        pending: set[str] = set()
         if not self._enabled(users):
-            return
+            return pending
         fresh = [i for i in self._about_to_be_created(users, "user", items) if i.get("districtIdentity")]
         if not fresh:
-            return
+            return pending
         with ThreadPoolExecutor(max_workers=QUERIES_IN_FLIGHT, thread_name_prefix="identity") as pool:
             found = list(pool.map(lambda i: self._identity_ids(i["districtIdentity"]), fresh))
         old_ids = {user_id for ids in found for user_id in ids}
@@ -103,6 +107,8 @@ class Rekeys:
             if old["sisSourcedId"] in self.state.sets["users_all"]:
                 continue  # the old record is still in the SIS: two people, not one re-keyed
             self._pending("user", item, {"id": old["userId"], **old})
+            pending.add(item["sisSourcedId"])
+        return pending
 
     def _delta_check(self, collection: str, old_sid: str, new_sid: str) -> None:
         """A delta cannot see deletions: ask the SIS for the old record (one request). Gone: a
@@ -160,7 +166,7 @@ class Rekeys:
                     ExpressionAttributeValues={":v": {"S": index_key(self.engine.district_id, school_id)}}):
                 for raw in page["Items"]:
                     item = {k: next(iter(v.values())) for k, v in raw.items()
-                            if k in ("classId", "sisSourcedId", "status", "classCode", "title")}
+                            if k in ("classId", "sisSourcedId", "status", "classCode", "title", "origin")}
                     item["termIds"] = [t["S"] for t in raw.get("termIds", {}).get("L", [])]
                     key = _class_identity(item)
                     if key and item.get("status") == ACTIVE and item.get("sisSourcedId"):
@@ -203,6 +209,9 @@ class Rekeys:
                     matching.links.put({"linkKey": sis_key(kind, new_sid), "itemId": old_id,
                                         "origin": pending.get("origin") or "sis", "reason": "rekeyed",
                                         "previous": pending["oldSid"], "runId": engine.run_id})
+                    if pending.get("origin") == "app":  # the app record's reverse link follows
+                        matching.links.put({"linkKey": app_key(kind, old_id), "sisSourcedId": new_sid,
+                                            "at": now_text()})
                 matching.remember_link(kind, new_sid, old_id, pending.get("origin"))
                 state.sets["rekeyed_users" if kind == "user" else "rekeyed_classes"].add(new_sid)
                 if held is not None:
