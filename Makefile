@@ -39,13 +39,17 @@ venv: $(STAMP)
 demo: venv
 	$(BIN)/rostersync demo
 
+# `make test` runs test files in this many processes (pytest-xdist), each with its own embedded
+# moto: one process keeps a core busy at most (moto's server shares the tests' interpreter).
+TEST_WORKERS ?= 2
+
 # The browser suite (tests/browser) needs a Chromium: say plainly whether it runs.
 CHROMIUM ?= $(firstword $(ROSTERSYNC_CHROMIUM) $(wildcard /usr/bin/chromium) $(shell command -v chromium 2>/dev/null))
 
 test: venv
 	@if [ -n "$(CHROMIUM)" ]; then echo "browser suite: runs with $(CHROMIUM)"; \
 	 else echo "browser suite: SKIPPED, no Chromium found (apt-get install chromium, or set ROSTERSYNC_CHROMIUM)"; fi
-	$(BIN)/python -m pytest -q -m "not soak" --durations=15 tests
+	$(BIN)/python -m pytest -q -m "not soak" --durations=15 -n $(TEST_WORKERS) --dist loadfile tests
 	$(MAKE) --no-print-directory validate build
 
 unit: venv

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.sandbox",
     "tests.fixtures.districts",
     "tests.fixtures.stack",
+    "tests.fixtures.figures_report",
 ]

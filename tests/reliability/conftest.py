@@ -1,4 +1,4 @@
-"""Reliability suite: fixtures of its own, and the figures printed at the end of the session."""
+"""Reliability suite: fixtures of its own (tests/fixtures/figures_report.py prints its figures)."""
 
 import pytest
 
@@ -19,12 +19,3 @@ def fault_sis(make_sandbox_sis):
     for sis in started:
         figures.add("faults_injected", sis.app.faults.fired)
 
-
-def pytest_terminal_summary(terminalreporter):
-    counted = figures.snapshot()
-    if not any(counted.values()):
-        return
-    figures.write()
-    terminalreporter.section("reliability figures")
-    for name, value in counted.items():
-        terminalreporter.write_line(f"{value:>8}  {figures.NAMES[name]}")
