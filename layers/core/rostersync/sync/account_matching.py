@@ -224,7 +224,7 @@ class AccountMatching:
             if ids:
                 wanted[sid] = (item, "code", ids)
             elif titles[sid] and (found.get(match_key("class", "title", titles[sid])) or {}).get("itemIds"):
-                item[TITLE_HELD] = True  # app classes of its title name a teacher: decided once its are known
+                item[TITLE_HELD] = True  # app classes of its title name a teacher: decided once its teachers are known
         self.decide_classes(wanted)
 
     def decide_classes(self, wanted: dict) -> None:
