@@ -255,7 +255,8 @@ class AccountMatching:
             what = f"SIS {kind} {sid!r} ({_name(item)})"
             if len(live) > 1:
                 self._conflict(kind, key, item, live, "two_candidates",
-                               f"{what}: {len(live)} app {'classes' if kind == 'class' else kind + 's'} share its {field} "
+                               f"{what}: {len(live)} app {'classes' if kind == 'class' else kind + 's'} "
+                               f"share its {field} "
                                f"({', '.join(c[key] for c in live[:5])}); created separately.")
                 continue
             app = live[0]
