@@ -3,9 +3,7 @@ and the deployed config.json the `rostersync console` command builds and uploads
 
 import json
 
-import boto3
 import requests
-from moto import mock_aws
 
 from rostersync_tools import console_config
 from rostersync_tools.local.tokens import verify_token
@@ -124,10 +122,9 @@ def test_the_deployed_config_comes_from_the_stack_outputs(tmp_path, capsys):
     assert "ConsoleUrl" in capsys.readouterr().err
 
 
-@mock_aws
-def test_console_deploy_uploads_the_files_and_the_config(tmp_path, monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    s3 = boto3.client("s3", region_name="us-east-1")
+def test_console_deploy_uploads_the_files_and_the_config(aws, tmp_path):
+    # The session's embedded moto (not mock_aws, which would wipe its tables under other tests).
+    s3 = aws.client("s3")
     s3.create_bucket(Bucket=OUTPUTS["ConsoleBucketName"])
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps(OUTPUTS))

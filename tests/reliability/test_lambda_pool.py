@@ -88,7 +88,7 @@ def pool_scenario(make_sandbox_sis, seed: int) -> LambdaPool:
     return pool
 
 
-@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("seed", [0])  # one seed in `make test` (about 50 s); more in the soak
 def test_runs_on_random_containers_end_like_uninterrupted_runs(make_sandbox_sis, clean_aws, seed):
     pool = pool_scenario(make_sandbox_sis, seed)
     f = pool.figures
@@ -99,6 +99,6 @@ def test_runs_on_random_containers_end_like_uninterrupted_runs(make_sandbox_sis,
 
 
 @pytest.mark.soak
-@pytest.mark.parametrize("seed", range(2, 2 + SOAK_SEEDS))
+@pytest.mark.parametrize("seed", range(1, 1 + SOAK_SEEDS))
 def test_runs_on_random_containers_soak(make_sandbox_sis, clean_aws, seed):
     pool_scenario(make_sandbox_sis, seed)
