@@ -42,7 +42,8 @@ def cmd_local_token(args) -> int:
 
     if args.client:
         keys = load_or_create_key_pair(state_dir())
-        print(issue_client_token(keys, args.client, district_id=args.district, expires_in_s=args.expires_in), flush=True)
+        print(issue_client_token(keys, args.client, district_id=args.district, expires_in_s=args.expires_in,
+                                 write=args.write), flush=True)
         return 0
     if args.role != "platform_admin" and not args.district:
         print(f"note: a {args.role} token without --district reaches no district's routes (403)", file=sys.stderr)
@@ -159,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "--district roster/read:<ID> only")
     token.add_argument("--district", metavar="ID",
                        help="custom:district_id (district admins and teachers); with --client, the one district")
+    token.add_argument("--write", action="store_true",
+                       help="with --client: roster/write too (register app users and classes)")
     token.add_argument("--expires-in", type=int, default=3600, metavar="S", help="lifetime in seconds (default 3600)")
     token.add_argument("--sub", metavar="S", help="the user's subject (default local-<role>)")
     token.set_defaults(run=cmd_local_token)

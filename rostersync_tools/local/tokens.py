@@ -26,6 +26,7 @@ LOCAL_AUDIENCE = "rostersync-local-client"
 LOCAL_MACHINE_CLIENTS = {"app": "rostersync-local-app"}
 LOCAL_AUDIENCES = (LOCAL_AUDIENCE, *LOCAL_MACHINE_CLIENTS.values())
 READ_SCOPE = "roster/read"  # as the template's resource server names it (api/access.py reads it)
+WRITE_SCOPE = "roster/write"  # registers app records (api/app_records.py)
 ROLES = ("platform_admin", "district_admin", "teacher")
 PRIVATE_KEY_FILE = "local-jwt-key.pem"
 DEFAULT_EXPIRES_IN_S = 3600  # as a Cognito ID token
@@ -116,10 +117,11 @@ def issue_client_token(
     district_id: str | None = None,
     expires_in_s: int = DEFAULT_EXPIRES_IN_S,
     now: float | None = None,
+    write: bool = False,
     **extra_claims,
 ) -> str:
     """An API client's access token: scope roster/read (every district) or, with a district,
-    roster/read:<districtId> only."""
+    roster/read:<districtId> only; with `write`, roster/write (or roster/write:<districtId>) too."""
     if client not in LOCAL_MACHINE_CLIENTS:
         raise ValueError(f"client must be one of {', '.join(LOCAL_MACHINE_CLIENTS)}")
     client_id = LOCAL_MACHINE_CLIENTS[client]
@@ -128,7 +130,8 @@ def issue_client_token(
         "sub": client_id,
         "client_id": client_id,
         "token_use": "access",
-        "scope": f"{READ_SCOPE}:{district_id}" if district_id else READ_SCOPE,
+        "scope": " ".join(f"{scope}:{district_id}" if district_id else scope
+                          for scope in ((READ_SCOPE, WRITE_SCOPE) if write else (READ_SCOPE,))),
         "iss": LOCAL_ISSUER,
         "iat": issued_at,
         "exp": issued_at + int(expires_in_s),

@@ -6,6 +6,8 @@
   rostersync ops redrive [--district ID] [--dry-run] [--yes] [--no-follow] [--timeout S] [--json]
   rostersync ops backfill-change-keys [--district ID] [--dry-run] [--json]   change keys for items written
                                                before changeSeq existed (store/change_backfill.py)
+  rostersync ops backfill-identity-keys [--district ID] [--dry-run] [--json]   re-key identity keys for SIS
+                                               users written before ByIdentity existed (sync/identity_backfill.py)
 
 Each against a deployed stack by default (its CloudFormation outputs; --stack-name, --region),
 the running local stack with --local (its state file), or explicit endpoints. Every command
@@ -79,7 +81,35 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--dry-run", action="store_true", help="count what would be stamped; change nothing")
     _add_common_options(backfill)
     backfill.set_defaults(run=cmd_backfill_change_keys)
+
+    identities = commands.add_parser(
+        "backfill-identity-keys", help="give SIS users written before the ByIdentity index existed their identity key "
+                                       "(once), so a re-keyed SIS pairs them",
+        description="Sets districtIdentity (identifier, else email) on every SIS user that has none, as a sync "
+                    "would write it; no updatedAt or change key moves. Safe to re-run.")
+    identities.add_argument("--district", metavar="ID", help="only this district (a query; otherwise a scan)")
+    identities.add_argument("--dry-run", action="store_true", help="count what would be keyed; change nothing")
+    _add_common_options(identities)
+    identities.set_defaults(run=cmd_backfill_identity_keys)
     return parser
+
+
+def cmd_backfill_identity_keys(args) -> int:
+    from rostersync.aws_clients import dynamodb
+    from rostersync.sync.identity_backfill import backfill
+    from rostersync_tools.ops.output import Progress, print_json, table
+
+    resolve(args)
+    progress = Progress(args.json)
+    done = backfill(dynamodb(), district_id=args.district, dry_run=args.dry_run,
+                    on_progress=lambda keyed, _without: progress(f"{keyed} users keyed so far"))
+    if args.json:
+        print_json({"districtId": args.district, "dryRun": args.dry_run, **done})
+    else:
+        verb = "would key" if args.dry_run else "keyed"
+        print(table(("users", "count"), [(verb, str(done["keyed"])),
+                                         ("without identifier or email", str(done["withoutIdentity"]))]), flush=True)
+    return 0
 
 
 def cmd_backfill_change_keys(args) -> int:

@@ -7,8 +7,10 @@ reach. Three kinds of caller:
   teacher) and `custom:district_id`;
 - machine clients (the app's backend), with Cognito access tokens from the client-credentials
   flow: `token_use` "access" and the resource server's scopes, `roster/read` (every district)
-  or `roster/read:<districtId>` (one district). They read rosters (GET on ROSTER_READS) and
-  nothing else: any other route under /districts/{id} is 403;
+  or `roster/read:<districtId>` (one district) to read rosters (GET on ROSTER_READS), and
+  `roster/write` (or `roster/write:<districtId>`) to register the app's own users and classes
+  (POST on APP_RECORD_WRITES, api/app_records.py). Each scope allows its routes only (a client
+  that does both asks for both); any other route under /districts/{id} is 403;
 - teachers reach only /me/... (their own classes, api/me.py) under /districts nothing.
 
 Two layers, so that a route that forgets a check still cannot leak another district:
@@ -32,12 +34,16 @@ ROLES = ("platform_admin", "district_admin", "teacher")
 MACHINE_CLIENT = "machine_client"  # the role of a client-credentials access token
 READ_SCOPE = "roster/read"
 DISTRICT_READ_SCOPE_PREFIX = "roster/read:"
+WRITE_SCOPE = "roster/write"
+DISTRICT_WRITE_SCOPE_PREFIX = "roster/write:"
 
 # The routes a machine client may call (GET only), below /districts/{districtId}.
 ROSTER_READS = re.compile(
     r"^/districts/[^/]+/(?:schools(?:/[^/]+/terms(?:/current)?)?|users(?:/[^/]+(?:/classes)?)?|"
     r"classes(?:/[^/]+(?:/roster|/teachers|/students)?)?|enrollments(?:/[^/]+)?|terms(?:/[^/]+)?)/?$"
 )
+# The routes a machine client with a write scope may call (POST only): the app's own records.
+APP_RECORD_WRITES = re.compile(r"^/districts/[^/]+/(?:app-users|app-classes)(?:/bulk)?/?$")
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,20 @@ class Principal:
         if self.is_machine:
             return READ_SCOPE in self.scopes or f"{DISTRICT_READ_SCOPE_PREFIX}{district_id}" in self.scopes
         return self.role == "platform_admin" or (self.role == "district_admin" and self.district_id == district_id)
+
+    def may_write_app_records(self, district_id: str) -> bool:
+        if self.is_machine:
+            return WRITE_SCOPE in self.scopes or f"{DISTRICT_WRITE_SCOPE_PREFIX}{district_id}" in self.scopes
+        return self.role == "platform_admin" or (self.role == "district_admin" and self.district_id == district_id)
+
+    def require_app_record_writer(self, district_id: str) -> None:
+        """District admins of this district, platform admins, and machine clients granted writing it."""
+        if self.is_machine:
+            if not self.may_write_app_records(district_id):
+                raise forbidden("This API client may not register app records in this district (scope roster/write "
+                                f"or {DISTRICT_WRITE_SCOPE_PREFIX}<districtId>).")
+            return
+        self.require_district_admin(district_id)
 
     def require_roster_reader(self, district_id: str) -> None:
         """District admins of this district, platform admins, and machine clients granted it."""
@@ -99,10 +119,11 @@ def principal_from_event(event: dict) -> Principal:
         raise unauthorized()
     if claims.get("token_use") == "access":
         scopes = _scopes(jwt, claims)
-        if any(s == READ_SCOPE or s.startswith(DISTRICT_READ_SCOPE_PREFIX) for s in scopes):
+        if any(s in (READ_SCOPE, WRITE_SCOPE) or s.startswith((DISTRICT_READ_SCOPE_PREFIX, DISTRICT_WRITE_SCOPE_PREFIX))
+               for s in scopes):
             return Principal(sub=str(claims.get("client_id") or claims["sub"]), role=MACHINE_CLIENT,
                              district_id=None, scopes=scopes)
-        raise forbidden("Send an ID token, or an API client's access token with a roster/read scope.")
+        raise forbidden("Send an ID token, or an API client's access token with a roster/read or roster/write scope.")
     role = claims.get("custom:role")
     if role not in ROLES:
         raise forbidden("Your account has no Roster Sync role.")
@@ -136,6 +157,8 @@ def authorize_request(event: dict) -> Principal | None:
     if match:
         if principal.is_machine and method == "GET" and ROSTER_READS.match(path):
             principal.require_roster_reader(match.group("district_id"))
+        elif principal.is_machine and method == "POST" and APP_RECORD_WRITES.match(path):
+            principal.require_app_record_writer(match.group("district_id"))
         else:
             principal.require_district_admin(match.group("district_id"))
     elif _ME_PATH.match(path) and principal.role != "teacher":
@@ -146,6 +169,15 @@ def authorize_request(event: dict) -> Principal | None:
 def district_for_reader(event: dict, district_id: str) -> DistrictModel:
     """The district, for whoever may read its rosters: 401, then 403, then 404."""
     principal_from_event(event).require_roster_reader(district_id)
+    district = get_district(district_id)
+    if district is None:
+        raise not_found("district")
+    return district
+
+
+def district_for_app_writer(event: dict, district_id: str) -> DistrictModel:
+    """The district, for whoever may register its app records: 401, then 403, then 404."""
+    principal_from_event(event).require_app_record_writer(district_id)
     district = get_district(district_id)
     if district is None:
         raise not_found("district")

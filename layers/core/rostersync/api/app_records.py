@@ -3,8 +3,8 @@ already has for a district (origin `app`, one or a few thousand per call), and a
 sees and resolves the conflicts a sync's matching found (link to a named app record, or keep
 the SIS record separate). The records are read back through the roster routes (api/rosters.py).
 
-Who: the district's admins and platform admins (as every /districts/{id} route; API clients
-only read rosters). What a sync does with them: sync/account_matching.py, docs/design.md.
+Who: the district's admins and platform admins; the registration routes also the app's backend
+(an API client with scope roster/write, api/access.py). Conflicts and resolutions: admins only. What a sync does with them: sync/account_matching.py, docs/design.md.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from rostersync import audit
-from rostersync.api.access import district_for_admin
+from rostersync.api.access import district_for_admin, district_for_app_writer
 from rostersync.api.errors import (
     ApiError,
     bad_request,
@@ -77,9 +77,19 @@ def _register_users(district_id: str, users: list[AppUserRequest]) -> list:
         raise conflict(refused.code, refused.message) from None
 
 
+def _check_teachers(district_id: str, teacher_ids: set[str]) -> None:
+    problems = app_records.teacher_problems(district_id, teacher_ids)
+    if problems:
+        first = sorted(problems)[0]
+        raise unprocessable("invalid_teacher", f"teacherId {first!r} {problems[first]}"
+                            + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+                            + "; name an active teacher of this district by their app userId, or leave teacherId out.")
+
+
 def _register_classes(district_id: str, classes: list[AppClassRequest]) -> list:
     _check_distinct([c.class_id for c in classes], "A classId")
     _check_schools(district_id, {c.school_id for c in classes})
+    _check_teachers(district_id, {c.teacher_id for c in classes if c.teacher_id})
     try:
         return app_records.register_classes(district_id, [c.model_dump(by_alias=True) for c in classes])
     except RegistrationRefused as refused:
@@ -88,9 +98,10 @@ def _register_classes(district_id: str, classes: list[AppClassRequest]) -> list:
 
 _REGISTER_NOTE = ("Matching (docs/design.md): before a sync creates an SIS user it looks for the same person "
                   "among app users by identifier, then email (ignoring case and spaces), then username, within "
-                  "the same role; a class by its class code in the same school. 409 linked_to_sis for a record "
+                  "the same role; a class by its class code in the same school, or by its title in the same school when "
+                  "it names its teacher (teacherId) and the SIS class has that teacher. 409 linked_to_sis for a record "
                   "a sync has linked (the sync keeps it now), not_an_app_record for a synced record's id; 422 "
-                  "unknown_school.")
+                  "unknown_school, invalid_teacher.")
 
 
 @router.post("/districts/<district_id>/app-users", **documented(
@@ -98,7 +109,7 @@ _REGISTER_NOTE = ("Matching (docs/design.md): before a sync creates an SIS user 
     response=RegisteredUserResponse, errors=(400, 401, 403, 404, 409, 422), description=_REGISTER_NOTE))
 def post_app_user(district_id: str):
     event = router.current_event.raw_event
-    district_for_admin(event, district_id)
+    district_for_app_writer(event, district_id)
     user = read_body(event, AppUserRequest)
     result = _register_users(district_id, [user])[0]
     return respond(RegisteredUserResponse(user_id=result.item_id, change=result.change))
@@ -111,7 +122,7 @@ def post_app_user(district_id: str):
                 "validation, and safe to send again. " + _REGISTER_NOTE))
 def post_app_users(district_id: str):
     event = router.current_event.raw_event
-    district_for_admin(event, district_id)
+    district_for_app_writer(event, district_id)
     body = read_body(event, AppUsersRequest, max_bytes=BULK_BODY_BYTES)
     results = _register_users(district_id, body.users)
     return respond(RegisteredUsersResponse(users=[RegisteredUserResponse(user_id=r.item_id, change=r.change) for r in results]))
@@ -122,7 +133,7 @@ def post_app_users(district_id: str):
     response=RegisteredClassResponse, errors=(400, 401, 403, 404, 409, 422), description=_REGISTER_NOTE))
 def post_app_class(district_id: str):
     event = router.current_event.raw_event
-    district_for_admin(event, district_id)
+    district_for_app_writer(event, district_id)
     item = read_body(event, AppClassRequest)
     result = _register_classes(district_id, [item])[0]
     return respond(RegisteredClassResponse(class_id=result.item_id, change=result.change))
@@ -134,7 +145,7 @@ def post_app_class(district_id: str):
     description=f"At most {MAX_BULK} classes a call. " + _REGISTER_NOTE))
 def post_app_classes(district_id: str):
     event = router.current_event.raw_event
-    district_for_admin(event, district_id)
+    district_for_app_writer(event, district_id)
     body = read_body(event, AppClassesRequest, max_bytes=BULK_BODY_BYTES)
     results = _register_classes(district_id, body.classes)
     return respond(RegisteredClassesResponse(

@@ -31,7 +31,8 @@ from rostersync.store.roster import ACTIVE, index_key
 
 APP = "app"
 USER_FIELDS = ("role", "givenName", "familyName", "email", "username", "identifier", "schoolIds")
-CLASS_FIELDS = ("title", "classCode", "schoolId")
+CLASS_FIELDS = ("title", "classCode", "schoolId", "teacherId")
+OPTIONAL_FIELDS = ("teacherId",)  # left out when not given: the content hash of older registrations stays
 KEY_WRITERS = 16  # key updates in flight (one UpdateItem each: ADD to a string set)
 
 
@@ -75,6 +76,31 @@ def register_classes(district_id: str, classes: list[dict]) -> list[Registered]:
                      fields=CLASS_FIELDS, keys_of=class_match_keys, kind="class", build=_class_item)
 
 
+def teacher_problems(district_id: str, user_ids: Iterable[str]) -> dict[str, str]:
+    """userId -> why it cannot be a class's teacher (not a user of the district, not a teacher,
+    inactive), for those of `user_ids` that cannot."""
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        return {}
+    store = BatchStore(max_in_flight=4)
+    try:
+        found = {u["userId"]: u for u in store.get_many(get_settings().users_table,
+                                                         [{"districtId": district_id, "userId": i} for i in wanted],
+                                                         projection=["userId", "role", "status"])}
+    finally:
+        store.close()
+    problems = {}
+    for user_id in wanted:
+        user = found.get(user_id)
+        if user is None:
+            problems[user_id] = "is not a user of this district"
+        elif user.get("role") != "teacher":
+            problems[user_id] = f"is a {user.get('role')}, not a teacher"
+        elif user.get("status") != ACTIVE:
+            problems[user_id] = "is an inactive teacher"
+    return problems
+
+
 def _user_item(district_id: str, values: dict) -> dict:
     return {"districtId": district_id, "userId": values["userId"],
             "districtRole": index_key(district_id, values["role"]), "grades": []}
@@ -111,7 +137,8 @@ def _register(district_id: str, records: list[dict], *, table: str, key: str, pr
         now = datetime.now(UTC)
         items, added, removed, results = [], [], [], []
         for record in records:
-            values = {name: record.get(name) for name in fields}
+            values = {name: record.get(name) for name in fields
+                      if name not in OPTIONAL_FIELDS or record.get(name) is not None}
             item = build(district_id, record)
             item.update({name: value for name, value in values.items()})
             item.update({"origin": APP, "status": ACTIVE, "contentHash": content_hash(values), "updatedAt": now})

@@ -7,7 +7,7 @@ Keys (districtId, linkKey); linkKey is one of
   separately before an admin linked it (the sync deactivates that one);
 - `app#<kind>#<itemId>` -> {sisSourcedId}: the reverse (an app record links one SIS record);
 - `key#<kind>#<field>#<value>` -> itemIds (a string set): app records by a normalised match key
-  (user: identifier, email, username; class: code). Written with ADD/DELETE, so concurrent
+  (user: identifier, email, username; class: code, and title for classes that name a teacher). Written with ADD/DELETE, so concurrent
   registrations never lose an id;
 - `conflict#<kind>#<sourcedId>`: an open matching conflict (both sides, in words) until an
   admin resolves it;
@@ -27,7 +27,7 @@ from rostersync.store.codec import from_attribute, to_item
 SIS, APP, KEY, CONFLICT, DECISION = "sis", "app", "key", "conflict", "decision"
 KINDS = ("user", "class")
 USER_KEY_FIELDS = ("identifier", "email", "username")  # in the order matching tries them
-CLASS_KEY_FIELDS = ("code",)
+CLASS_KEY_FIELDS = ("code", "title")
 MAX_KEY_VALUE = 200  # longer values are hashed: a sort key holds at most 1 KB
 
 
@@ -78,8 +78,16 @@ def user_match_keys(values: dict) -> dict[str, str]:
 
 
 def class_match_keys(values: dict) -> dict[str, str]:
-    value = normalise(values.get("classCode"))
-    return {"code": value} if value is not None else {}
+    """An app class's keys: its code; its title too when it names its teacher (a title alone is
+    too common to match on: title matching also needs the same teacher, sync/class_titles.py)."""
+    keys = {}
+    code = normalise(values.get("classCode"))
+    if code is not None:
+        keys["code"] = code
+    title = normalise(values.get("title"))
+    if title is not None and values.get("teacherId"):
+        keys["title"] = title
+    return keys
 
 
 def decode(item: dict) -> dict:

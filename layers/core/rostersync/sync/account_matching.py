@@ -9,7 +9,9 @@ or a candidate already linked: a conflict; the SIS user is created separately un
 the conflict is reported on the run (per record, in words) and stays open
 (RecordLinksTable `conflict#...`) until an admin links it or keeps it separate
 (store/matching_conflicts.py); a `separate` decision stops matching for that record.
-Classes: the SIS class code against the app class's code, in the same (matched) school.
+Classes: the SIS class code against the app class's code, in the same (matched) school; without
+a code candidate, the same title, in the same school, taught by the teacher the app class names
+(decided after enrollments: sync/class_titles.py).
 
 Cost: nothing for a district without app records. Otherwise, per page of users or classes,
 one BatchGet of the page's ids (which exist already) and, for those about to be created only,
@@ -40,6 +42,7 @@ from rostersync.store.record_links import (
     class_match_keys,
     decision_key,
     match_key,
+    normalise,
     sis_key,
     user_match_keys,
 )
@@ -47,6 +50,7 @@ from rostersync.store.roster import ACTIVE
 from rostersync.sync import mapping
 
 MARK = "_match"  # what matching decided, carried on an item until it is written (never stored)
+TITLE_HELD = "_titleHeld"  # a class to match by title once its teachers are known (sync/class_titles.py)
 CACHE_ITEMS = 50_000
 LINKED_SET = {"user": "linked_users", "class": "linked_classes", "enrollment": "linked_enrollments"}
 MATCH = "match"
@@ -207,14 +211,24 @@ class AccountMatching:
         if not fresh:
             return
         keys = {item["sisSourcedId"]: class_match_keys(item) for item in fresh}
+        titles = {item["sisSourcedId"]: normalise(item.get("title")) for item in fresh}
         found = self.links.get_many([decision_key("class", sid) for sid in keys]
-                                    + [match_key("class", f, v) for k in keys.values() for f, v in k.items()])
+                                    + [match_key("class", f, v) for k in keys.values() for f, v in k.items()]
+                                    + [match_key("class", "title", t) for t in titles.values() if t])
         wanted = {}
         for item in fresh:
             sid, code = item["sisSourcedId"], keys[item["sisSourcedId"]].get("code")
+            if decision_key("class", sid) in found:
+                continue  # an admin kept it separate
             ids = (found.get(match_key("class", "code", code)) or {}).get("itemIds") if code else None
-            if ids and decision_key("class", sid) not in found:
+            if ids:
                 wanted[sid] = (item, "code", ids)
+            elif titles[sid] and (found.get(match_key("class", "title", titles[sid])) or {}).get("itemIds"):
+                item[TITLE_HELD] = True  # app classes of its title name a teacher: decided once its teachers are known
+        self.decide_classes(wanted)
+
+    def decide_classes(self, wanted: dict) -> None:
+        """sourcedId -> (item, criterion, candidate classIds): link, or mark a conflict (same school)."""
         self._decide("class", "classId", self.engine.roster.classes, wanted, same=lambda sis, app: (
             None if sis.get("schoolId") == app.get("schoolId") else
             ("school_mismatch", "is taught in another school in the SIS than in the app")))
@@ -241,7 +255,8 @@ class AccountMatching:
             what = f"SIS {kind} {sid!r} ({_name(item)})"
             if len(live) > 1:
                 self._conflict(kind, key, item, live, "two_candidates",
-                               f"{what}: {len(live)} app {kind}s share its {field} "
+                               f"{what}: {len(live)} app {'classes' if kind == 'class' else kind + 's'} "
+                               f"share its {field} "
                                f"({', '.join(c[key] for c in live[:5])}); created separately.")
                 continue
             app = live[0]

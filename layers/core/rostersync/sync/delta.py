@@ -67,8 +67,9 @@ class DeltaPhases:
                         continue  # refused: neither in nor out, its stored copy stays as it is
                     items.append(item)
                 changed[cls.sourced_id] = is_in
-            engine.matching.match_classes(items)
             items = engine.rekeys.hold_back_classes(items)  # a possible re-key: continues as a full sync
+            engine.matching.match_classes(items)
+            items = engine.class_titles.hold_back(items)  # needs the class's teachers: continues as a full sync
             engine.apply(engine.roster.classes, items, lambda item: "classes",
                          on_reentry=lambda item: self._reentry("class", item))
 

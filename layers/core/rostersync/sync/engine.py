@@ -38,6 +38,7 @@ from rostersync.sync import mapping, record_checks
 from rostersync.sync.account_matching import AccountMatching
 from rostersync.sync.rekeys import Rekeys
 from rostersync.sync.checkpoint import CheckpointStore
+from rostersync.sync.class_titles import ClassTitles
 from rostersync.sync.collections_tuning import fewer_collections
 from rostersync.sync.delta import DeltaNotEnough, DeltaPhases
 from rostersync.sync.fingerprints import ReferenceMemo, fingerprint
@@ -51,8 +52,8 @@ from rostersync.times import utc_now
 
 logger = logging.getLogger(__name__)
 
-FULL_PHASES = ("schools", "courses", "terms", "classes", "users", "enrollments", "write_users", "write_terms", "sweep",
-               "done")
+FULL_PHASES = ("schools", "courses", "terms", "classes", "pair_classes", "users", "pair_users", "enrollments",
+               "class_titles", "write_users", "write_terms", "sweep", "done")
 # A delta reads only what changed since the last successful sync (see sync/delta.py); academic
 # sessions are read whole in both (sync/terms.py).
 DELTA_PHASES = ("schools", "courses", "terms", "delta_classes", "delta_users", "delta_enrollments", "write_terms",
@@ -155,6 +156,7 @@ class SyncEngine:
         self.matching = AccountMatching(self)  # app-made records and links (issue 13)
         self.roster.id_of = self.matching.item_id
         self.rekeys = Rekeys(self)  # SIS records under new sourcedIds keep their ids (issue 13)
+        self.class_titles = ClassTitles(self)  # classes matched by title and teacher (issue 13)
         self._client = client
         if client is not None:
             client.set_time_left(time_left)
@@ -246,6 +248,7 @@ class SyncEngine:
             phases = DELTA_PHASES if state.mode == "delta" else FULL_PHASES
             state.phase = phases[phases.index(state.phase) + 1]
             state.offset = state.last_page_size = 0
+            state.cursor = None
             self.progressed = True
             if state.phase != "done":
                 self._save_checkpoint()
@@ -583,11 +586,16 @@ class SyncEngine:
                     continue
                 state.sets["classes_in"].add(cls.sourced_id)
                 items.append(item)
-            self.matching.match_classes(items)
+            # A possible re-key first: a re-keyed class linked to an app class keeps its id instead
+            # of meeting its own app class as a conflict; then matching by code, then by title.
             items = self.rekeys.hold_back_classes(items)
+            self.matching.match_classes(items)
+            items = self.class_titles.hold_back(items)
             self.apply(self.roster.classes, items, lambda item: "classes")
             state.grades, state.subjects = sorted(grades), sorted(subjects)
-        self.rekeys.pair("class")
+
+    def _phase_pair_classes(self):
+        self.rekeys.pair("class")  # the whole collection is read: the old sourcedIds that are gone
 
     def _phase_users(self):
         if self.state.offset == 0:
@@ -595,6 +603,8 @@ class SyncEngine:
         for page in self.pages("users", "students"):
             self.park_users(page)
             self.parked.flush()
+
+    def _phase_pair_users(self):
         self.rekeys.pair("user")  # the whole collection is read: the old sourcedIds that are gone
 
     def park_users(self, page) -> list:
@@ -613,8 +623,9 @@ class SyncEngine:
             del item["updatedAt"]  # stamped when written
             rows.append((fingerprint(user.sourced_id), item))
             parked.append(user)
-        self.matching.match_users([item for _fp, item in rows])
-        self.rekeys.look_for_users([item for _fp, item in rows])
+        # A possible re-key first (see _phase_classes); matching for the others.
+        pending = self.rekeys.look_for_users([item for _fp, item in rows])
+        self.matching.match_users([item for _fp, item in rows if item["sisSourcedId"] not in pending])
         self.parked.add_many(rows)
         return parked
 
@@ -675,7 +686,11 @@ class SyncEngine:
                 sets["users_in"].add_fingerprint(user_fp)
                 items.append(item)
             self.rekeys.pair_enrollments(items)
+            items = self.class_titles.hold_enrollments(items)
             self.apply(self.roster.enrollments, items, lambda item: "enrollments")
+
+    def _phase_class_titles(self):
+        self.class_titles.decide()  # set-aside classes, now that their teachers are known
 
     def _phase_write_users(self):
         """Write the parked users that turned out to be in, a chunk at a time (the offset

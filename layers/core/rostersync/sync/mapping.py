@@ -140,6 +140,18 @@ def enrollment_item(district_id: str, enrollment, run_id: str, now: datetime, id
     return _stamp(item, fields, run_id, now, enrollment.status)
 
 
+ENROLLMENT_FIELDS = ("sisSourcedId", "classId", "userId", "classSourcedId", "userSourcedId", "role", "primary",
+                     "beginDate", "endDate")  # enrollment_item's hashed fields
+
+
+def move_enrollment(item: dict, class_id: str, district_class: str) -> None:
+    """An enrollment item under another class id (its class was linked after it was mapped,
+    sync/class_titles.py): the index key and the hash follow, as enrollment_item would make them."""
+    item["classId"] = class_id
+    item["districtClass"] = district_class
+    item["contentHash"] = content_hash({name: item.get(name) for name in ENROLLMENT_FIELDS})
+
+
 def school_item(district_id: str, org, run_id: str, now: datetime, created_at: datetime) -> dict:
     """A selected SIS school nobody matched becomes an app school of origin "sis"."""
     fields = {"name": org.name or org.sourced_id, "identifier": org.identifier, "sisSourcedId": org.sourced_id}

@@ -9,12 +9,14 @@ since only a full read shows that the old sourcedId is gone.
 - Users: a user about to be created whose identity (identifier, else email: the ByIdentity
   index, one Query each, only for users about to be created) names exactly one active stored
   SIS user of the same role with another sourcedId is a *pending pair* (a RunRecordsTable item).
-  When the users phase has read the whole collection, each pending pair whose old sourcedId the
-  SIS no longer lists is linked (an old item claimed once, in sourcedId order).
+  Once the users phase has read the whole collection, the `pair_users` phase links each pending
+  pair whose old sourcedId the SIS no longer lists (an old item claimed once, in sourcedId order),
+  a page of pending pairs at a time: it may pause between pages and go on in the next invocation
+  (sync/record_pass.py; its cursor, claimed set and counts are in the run state).
 - Classes: the same, by class code (else title) among the stored classes of the same school
   (the BySchool index, one Query per school, cached); a class about to be created with a
   candidate is held back (its item rides on the pending pair) and written, under the old id or
-  its own, once the classes phase has read the whole collection.
+  its own, by the `pair_classes` phase once the classes phase has read the whole collection.
 - Enrollments: an enrollment about to be created whose user or class was re-keyed in this run
   takes the id of the stored active enrollment of the same (user, class, role) whose sourcedId
   the SIS no longer lists (ByUser index, one Query per such user).
@@ -27,9 +29,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from rostersync.ids import record_id
 from rostersync.store import run_records
-from rostersync.store.record_links import normalise, sis_key
+from rostersync.store.record_links import app_key, normalise, now_text, sis_key
 from rostersync.store.roster import ACTIVE, index_key
 from rostersync.sync.account_matching import MARK
+from rostersync.sync import record_pass
 from rostersync.sync.fingerprints import FingerprintSet
 
 PENDING = "rekeypending"
@@ -74,14 +77,18 @@ class Rekeys:
         self.engine.store.put(run_records.table(), record)
 
     # ---------------------------------------------------------------- users
-    def look_for_users(self, items: list[dict]) -> None:
+    def look_for_users(self, items: list[dict]) -> set[str]:
+        """The sourcedIds of the items that may be a stored user under a new sourcedId (a pending
+        pair each): matching leaves them alone, so a re-keyed user linked to an app user (or kept
+        apart from one) keeps its id instead of meeting its own app user as a conflict."""
         engine = self.engine
         users = engine.roster.users
+        pending: set[str] = set()
         if not self._enabled(users):
-            return
+            return pending
         fresh = [i for i in self._about_to_be_created(users, "user", items) if i.get("districtIdentity")]
         if not fresh:
-            return
+            return pending
         with ThreadPoolExecutor(max_workers=QUERIES_IN_FLIGHT, thread_name_prefix="identity") as pool:
             found = list(pool.map(lambda i: self._identity_ids(i["districtIdentity"]), fresh))
         old_ids = {user_id for ids in found for user_id in ids}
@@ -100,6 +107,8 @@ class Rekeys:
             if old["sisSourcedId"] in self.state.sets["users_all"]:
                 continue  # the old record is still in the SIS: two people, not one re-keyed
             self._pending("user", item, {"id": old["userId"], **old})
+            pending.add(item["sisSourcedId"])
+        return pending
 
     def _delta_check(self, collection: str, old_sid: str, new_sid: str) -> None:
         """A delta cannot see deletions: ask the SIS for the old record (one request). Gone: a
@@ -157,7 +166,7 @@ class Rekeys:
                     ExpressionAttributeValues={":v": {"S": index_key(self.engine.district_id, school_id)}}):
                 for raw in page["Items"]:
                     item = {k: next(iter(v.values())) for k, v in raw.items()
-                            if k in ("classId", "sisSourcedId", "status", "classCode", "title")}
+                            if k in ("classId", "sisSourcedId", "status", "classCode", "title", "origin")}
                     item["termIds"] = [t["S"] for t in raw.get("termIds", {}).get("L", [])]
                     key = _class_identity(item)
                     if key and item.get("status") == ACTIVE and item.get("sisSourcedId"):
@@ -169,45 +178,47 @@ class Rekeys:
 
     # ---------------------------------------------------------------- pairing, once a collection is read
     def pair(self, kind: str) -> None:
-        """Link the pending pairs whose old sourcedId the SIS no longer lists (idempotent)."""
+        """Link the pending pairs whose old sourcedId the SIS no longer lists, a page of pending
+        pairs at a time (sync/record_pass.py): the pass may pause between pages and go on in the
+        next invocation. Its progress is the run state's cursor, the old items it claimed (a
+        fingerprint set, 8 bytes each) and its counts, all saved with the checkpoint."""
         engine, state = self.engine, self.state
         seen = state.sets["users_all" if kind == "user" else "classes_all"]
         matching = engine.matching
-        claimed, writes, counts = FingerprintSet(), [], {}  # 8 bytes an old item, whatever the district
-        engine.store.flush()  # every pending pair of the phase is written before it is read back
-        client = engine.store.client
-        paginator = client.get_paginator("query")
-        for page in paginator.paginate(TableName=run_records.table(), ConsistentRead=True,
-                                       KeyConditionExpression="runKey = :k AND begins_with(recordKey, :p)",
-                                       ExpressionAttributeValues={":k": {"S": self._run_key()},
-                                                                  ":p": {"S": f"{PENDING}#{kind}#"}}):
-            for raw in page["Items"]:
-                pending = {k: next(iter(v.values())) for k, v in raw.items()}
+        types = ("teachers", "students") if kind == "user" else ("classes",)
+        counts = self._counts()
+        if not record_pass.started(engine):
+            # A pass from its start: set, not added, so a pass redone after a crash counts the same.
+            state.sets["rekey_claimed"] = FingerprintSet()
+            counts.update({t: 0 for t in types})
+        claimed = state.sets["rekey_claimed"]  # each old item paired once, in new-sourcedId order
+        for page in record_pass.pages(engine, f"{PENDING}#{kind}#"):
+            writes = []
+            for pending in page:
                 held = json.loads(pending["item"]) if pending.get("item") else None
                 new_sid, old_id = pending["newSid"], pending["oldItemId"]
-                if len(writes) >= WRITE_CHUNK:
-                    self._write_held(writes)
-                    writes = []
                 if pending["oldSid"] in seen or old_id in claimed:
                     if held is not None:
                         writes.append(held)  # not a re-key: written under its own id
                     continue
                 claimed.add(old_id)
-                counts[pending.get("type") or kind] = counts.get(pending.get("type") or kind, 0) + 1
+                record_type = pending.get("type") or kind
+                counts[record_type] = counts.get(record_type, 0) + 1
                 if state.mode != "preview":
                     matching.flag_links()
                     matching.links.put({"linkKey": sis_key(kind, new_sid), "itemId": old_id,
                                         "origin": pending.get("origin") or "sis", "reason": "rekeyed",
                                         "previous": pending["oldSid"], "runId": engine.run_id})
+                    if pending.get("origin") == "app":  # the app record's reverse link follows
+                        matching.links.put({"linkKey": app_key(kind, old_id), "sisSourcedId": new_sid,
+                                            "at": now_text()})
                 matching.remember_link(kind, new_sid, old_id, pending.get("origin"))
                 state.sets["rekeyed_users" if kind == "user" else "rekeyed_classes"].add(new_sid)
                 if held is not None:
                     held["classId"] = old_id
                     writes.append(held)
-        # Set, not added: the pass runs again whole after a crash and counts the same.
-        types = ("teachers", "students") if kind == "user" else ("classes",)
-        self._counts().update({t: counts.get(t, 0) for t in types})
-        self._write_held(writes)
+            for start in range(0, len(writes), WRITE_CHUNK):
+                self._write_held(writes[start:start + WRITE_CHUNK])
 
     def _write_held(self, items: list[dict]) -> None:
         if not items:

@@ -32,7 +32,12 @@ SETS = ("schools_all", "schools_in", "classes_all", "classes_in", "users_all", "
         # ids of separate copies an admin's link replaced (the sweep deactivates them)
         "linked_users", "linked_classes", "linked_enrollments", "superseded",
         # users and classes re-keyed in this run (sync/rekeys.py): their enrollments are paired too
-        "rekeyed_users", "rekeyed_classes")
+        "rekeyed_users", "rekeyed_classes",
+        # the old items a re-key pairing pass has claimed so far (each is paired once; the pass
+        # may pause and go on in a later invocation: sync/rekeys.py)
+        "rekey_claimed",
+        # SIS classes set aside until their teachers are known (matching by title: sync/class_titles.py)
+        "classes_title_held")
 
 
 def empty_counts() -> dict:
@@ -110,6 +115,7 @@ class RunState:
     phase: str = "schools"
     offset: int = 0  # records of the current collection handled (or parked chunks written)
     last_page_size: int = 0  # a resumed read starts this many records early
+    cursor: str | None = None  # a pass over the run's records: the last recordKey done (sync/record_pass.py)
     counts: dict = field(default_factory=empty_counts)
     error_total: int = 0
     school_map: dict[str, str] = field(default_factory=dict)  # SIS school -> app schoolId (selected ones)
@@ -138,7 +144,7 @@ class RunState:
     def to_json(self) -> dict:
         return {
             "mode": self.mode, "plan": self.plan.to_json(), "startedAt": self.started_at, "phase": self.phase,
-            "offset": self.offset, "lastPageSize": self.last_page_size, "counts": self.counts,
+            "offset": self.offset, "lastPageSize": self.last_page_size, "cursor": self.cursor, "counts": self.counts,
             "errorTotal": self.error_total, "schoolMap": self.school_map, "sisSchools": self.sis_schools,
             "matchedSchools": self.matched_schools, "appMatches": self.app_matches,
             "courseSubjects": self.course_subjects, "grades": self.grades, "subjects": self.subjects,
@@ -151,7 +157,8 @@ class RunState:
     def from_json(cls, data: dict, sets: dict[str, FingerprintSet]) -> "RunState":
         return cls(
             mode=data["mode"], plan=RunPlan.from_json(data["plan"]), started_at=data["startedAt"],
-            phase=data["phase"], offset=data["offset"], last_page_size=data["lastPageSize"], counts=data["counts"],
+            phase=data["phase"], offset=data["offset"], last_page_size=data["lastPageSize"],
+            cursor=data.get("cursor"), counts=data["counts"],
             error_total=data["errorTotal"], school_map=data["schoolMap"], sis_schools=data["sisSchools"],
             matched_schools=data["matchedSchools"], app_matches=data["appMatches"],
             course_subjects=data["courseSubjects"], grades=data["grades"], subjects=data["subjects"],

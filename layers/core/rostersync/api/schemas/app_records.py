@@ -33,6 +33,10 @@ class AppClassRequest(RequestModel):
     title: Name
     school_id: Id
     class_code: Identifier | None = None
+    teacher_id: Id | None = Field(default=None, description=(
+        "The app userId of the class's teacher: an active teacher of this district (app-made or synced). "
+        "With it, a sync also links an SIS class of the same title, in the same school, taught by that "
+        "teacher (docs/design.md)"))
 
 
 class AppClassesRequest(RequestModel):
@@ -103,7 +107,7 @@ class MatchingRecordResponse(ResponseModel):
     sis_sourced_id: str
     item_id: str = Field(description="linked: the app record's id; conflict: the id the SIS record is created under")
     name: str | None = None
-    criterion: str | None = Field(default=None, description="linked: identifier, email, username or code")
+    criterion: str | None = Field(default=None, description="linked: identifier, email, username, code or title (a class of the same title, school and teacher)")
     reason: str | None = None
     message: str | None = None
     sis_record: dict | None = None
