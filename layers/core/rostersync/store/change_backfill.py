@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from rostersync.settings import get_settings
 from rostersync.store.change_keys import CHANGE_SEQ, change_seq, time_text
+from rostersync.store.district_walk import walk_items
 
 
 def roster_tables() -> tuple[tuple[str, str], ...]:
@@ -30,11 +31,7 @@ def items_without_change_keys(client, table: str, id_name: str, district_id: str
     """Keys of the items that have no changeSeq: one district's (a query) or every district's (a scan)."""
     request = {"TableName": table, "FilterExpression": "attribute_not_exists(#seq)",
                "ProjectionExpression": "districtId, #id", "ExpressionAttributeNames": {"#seq": CHANGE_SEQ, "#id": id_name}}
-    if district_id is not None:
-        request.update(KeyConditionExpression="districtId = :d", ExpressionAttributeValues={":d": {"S": district_id}})
-    paginator = client.get_paginator("query" if district_id is not None else "scan")
-    for page in paginator.paginate(**request):
-        yield from page["Items"]
+    return walk_items(client, request, district_id)
 
 
 def backfill(client, district_id: str | None = None, dry_run: bool = False,

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from rostersync.settings import get_settings
 from rostersync.store.roster import index_key
+from rostersync.store.district_walk import walk_items
 from rostersync.sync.mapping import identity_key
 
 IDENTITY = "districtIdentity"
@@ -28,11 +29,7 @@ def users_without_identity(client, district_id: str | None = None):
                "FilterExpression": "attribute_exists(sisSourcedId) AND attribute_not_exists(#identity)",
                "ProjectionExpression": "districtId, userId, identifier, email",
                "ExpressionAttributeNames": {"#identity": IDENTITY}}
-    if district_id is not None:
-        request.update(KeyConditionExpression="districtId = :d", ExpressionAttributeValues={":d": {"S": district_id}})
-    paginator = client.get_paginator("query" if district_id is not None else "scan")
-    for page in paginator.paginate(**request):
-        yield from page["Items"]
+    return walk_items(client, request, district_id)
 
 
 def backfill(client, district_id: str | None = None, dry_run: bool = False,
