@@ -59,15 +59,17 @@ class Principal:
     def is_machine(self) -> bool:
         return self.role == MACHINE_CLIENT
 
-    def may_read_rosters(self, district_id: str) -> bool:
+    def _granted(self, scope: str, district_prefix: str, district_id: str) -> bool:
+        """A machine client by its scope (every district, or this one); a person by role."""
         if self.is_machine:
-            return READ_SCOPE in self.scopes or f"{DISTRICT_READ_SCOPE_PREFIX}{district_id}" in self.scopes
+            return scope in self.scopes or f"{district_prefix}{district_id}" in self.scopes
         return self.role == "platform_admin" or (self.role == "district_admin" and self.district_id == district_id)
 
+    def may_read_rosters(self, district_id: str) -> bool:
+        return self._granted(READ_SCOPE, DISTRICT_READ_SCOPE_PREFIX, district_id)
+
     def may_write_app_records(self, district_id: str) -> bool:
-        if self.is_machine:
-            return WRITE_SCOPE in self.scopes or f"{DISTRICT_WRITE_SCOPE_PREFIX}{district_id}" in self.scopes
-        return self.role == "platform_admin" or (self.role == "district_admin" and self.district_id == district_id)
+        return self._granted(WRITE_SCOPE, DISTRICT_WRITE_SCOPE_PREFIX, district_id)
 
     def require_app_record_writer(self, district_id: str) -> None:
         """District admins of this district, platform admins, and machine clients granted writing it."""
