@@ -32,8 +32,14 @@ def in_records(data: dict) -> dict[str, list[dict]]:
     classes = [c for c in data["classes"] if c.get("status") == "active" and _ref(c, "school") in schools]
     class_ids = {c["sourcedId"] for c in classes}
     eligible = {u["sourcedId"] for u in data["users"] if u.get("status") == "active" and u.get("role") in ROSTER_ROLES}
-    enrollments = [e for e in data["enrollments"] if e.get("status") == "active" and e.get("role") in ROSTER_ROLES
-                   and _ref(e, "class") in class_ids and _ref(e, "user") in eligible]
+    enrollments = [
+        e
+        for e in data["enrollments"]
+        if e.get("status") == "active"
+        and e.get("role") in ROSTER_ROLES
+        and _ref(e, "class") in class_ids
+        and _ref(e, "user") in eligible
+    ]
     enrolled = {_ref(e, "user") for e in enrollments}
     users = [u for u in data["users"] if u["sourcedId"] in eligible and u["sourcedId"] in enrolled]
     return {"users": users, "classes": classes, "enrollments": enrollments}

@@ -47,19 +47,29 @@ def project_run(run: dict, scale: float, memory_mb: int, fetch_wall_s: float | N
     calls = run.get("dynamodb_calls", {})
     read_requests = _reads(run) * scale
     query_units = 128 if run.get("mode") == "full" else 0.5
-    read_units = ((calls.get("BatchGetItem", 0) * 100 + calls.get("GetItem", 0)) * 0.5
-                  + calls.get("Query", 0) * query_units) * scale
+    read_units = (
+        (calls.get("BatchGetItem", 0) * 100 + calls.get("GetItem", 0)) * 0.5 + calls.get("Query", 0) * query_units
+    ) * scale
     lambda_cost = wall_s * memory_mb / 1024 * p.LAMBDA_PER_GB_SECOND + invocations * p.LAMBDA_PER_REQUEST
     dynamodb_cost = write_units * p.DYNAMODB_PER_WRITE_UNIT + read_units * p.DYNAMODB_PER_READ_UNIT
     sqs_cost = invocations * SQS_REQUESTS_PER_INVOCATION * p.SQS_PER_REQUEST
     secrets_cost = invocations * SECRET_READS_PER_INVOCATION * p.SECRETS_MANAGER_PER_API_CALL
     return {
-        "wall_s": round(wall_s, 1), "cpu_bound_s": round(cpu_s, 1), "sis_bound_s": round(sis_s, 1),
-        "store_bound_s": round(store_s, 1), "invocations": invocations, "items_written": round(items),
-        "sis_requests": round(run.get("sis_requests", 0) * scale), "store_read_requests": round(read_requests),
+        "wall_s": round(wall_s, 1),
+        "cpu_bound_s": round(cpu_s, 1),
+        "sis_bound_s": round(sis_s, 1),
+        "store_bound_s": round(store_s, 1),
+        "invocations": invocations,
+        "items_written": round(items),
+        "sis_requests": round(run.get("sis_requests", 0) * scale),
+        "store_read_requests": round(read_requests),
         "cost_usd": round(lambda_cost + dynamodb_cost + sqs_cost + secrets_cost, 6),
-        "cost_parts_usd": {"lambda": round(lambda_cost, 6), "dynamodb": round(dynamodb_cost, 6),
-                           "sqs": round(sqs_cost, 6), "secrets_manager": round(secrets_cost, 6)},
+        "cost_parts_usd": {
+            "lambda": round(lambda_cost, 6),
+            "dynamodb": round(dynamodb_cost, 6),
+            "sqs": round(sqs_cost, 6),
+            "secrets_manager": round(secrets_cost, 6),
+        },
     }
 
 
@@ -72,20 +82,23 @@ def project(report_runs: dict, measured_students: int, memory_mb: int) -> dict:
         row = {}
         for key, label in (("full", "full sync"), ("night0", "no-change night"), ("night1", "1% night")):
             if key in report_runs:
-                row[label] = project_run(report_runs[key], scale, memory_mb,
-                                         fetch_wall if key == "full" else None)
+                row[label] = project_run(report_runs[key], scale, memory_mb, fetch_wall if key == "full" else None)
         out[students] = row
     return out
 
 
 def render(projection: dict, memory_mb: int) -> str:
-    lines = [f"AWS projection (worker at {memory_mb} MB = {min(1.0, memory_mb / p.LAMBDA_MB_PER_VCPU):.2f} vCPU; "
-             f"prices {p.PRICES_AS_OF})",
-             f"{'students':>9}  {'run':<16}{'wall':>10}{'invocations':>12}{'items':>11}{'cost $':>11}"]
+    lines = [
+        f"AWS projection (worker at {memory_mb} MB = {min(1.0, memory_mb / p.LAMBDA_MB_PER_VCPU):.2f} vCPU; "
+        f"prices {p.PRICES_AS_OF})",
+        f"{'students':>9}  {'run':<16}{'wall':>10}{'invocations':>12}{'items':>11}{'cost $':>11}",
+    ]
     for students, row in projection.items():
         for label, run in row.items():
-            lines.append(f"{students:>9,}  {label:<16}{_duration(run['wall_s']):>10}{run['invocations']:>12}"
-                         f"{run['items_written']:>11,}{run['cost_usd']:>11.4f}")
+            lines.append(
+                f"{students:>9,}  {label:<16}{_duration(run['wall_s']):>10}{run['invocations']:>12}"
+                f"{run['items_written']:>11,}{run['cost_usd']:>11.4f}"
+            )
     return "\n".join(lines)
 
 

@@ -35,7 +35,7 @@ import platform
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,8 +56,9 @@ QUICK = {"students": 5_000, "teachers": 300, "classes": 1_000, "enrollments": 30
 def start_sandbox(args, scale: float = 1.0):
     """SandboxSIS in this process (the default), or a SisProcess (--sis-process)."""
     sizes = {k: max(1, round(getattr(args, k) * scale)) for k in ("students", "teachers", "classes", "enrollments")}
-    config = SandboxConfig(seed=args.seed, schools=args.schools, page_cap=args.page_cap, latency_ms=args.latency_ms,
-                           **sizes)
+    config = SandboxConfig(
+        seed=args.seed, schools=args.schools, page_cap=args.page_cap, latency_ms=args.latency_ms, **sizes
+    )
     if args.sis_process:
         from sis_host import SisProcess
 
@@ -80,32 +81,68 @@ def connect_district(sis, name: str) -> str:
     from rostersync.sis_secrets import put_client_secret
     from rostersync.store.districts import DistrictModel, SisConnection, SyncConfig
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     district_id = new_id("dst")
     secret_name = put_client_secret(district_id, sis.config.client_secret)
     DistrictModel(
-        district_id=district_id, name=name, timezone="America/Chicago", created_at=now,
-        connection=SisConnection(host_url=sis.host_url, client_id=sis.config.client_id, auth_method="oauth2",
-                                 secret_name=secret_name, connected_at=now),
-        sync_config=SyncConfig(start_date="2026-01-01", enabled=True, guard_max_share=0.2, guard_min_records=20,
-                               updated_at=now),
+        district_id=district_id,
+        name=name,
+        timezone="America/Chicago",
+        created_at=now,
+        connection=SisConnection(
+            host_url=sis.host_url,
+            client_id=sis.config.client_id,
+            auth_method="oauth2",
+            secret_name=secret_name,
+            connected_at=now,
+        ),
+        sync_config=SyncConfig(
+            start_date="2026-01-01", enabled=True, guard_max_share=0.2, guard_min_records=20, updated_at=now
+        ),
     ).save()
     return district_id
 
 
 # ---------------------------------------------------------------------------------- children
-def run_child(task: str, child_args: dict, sis=None, py_spy: str | None = None,
-              parent_spy: str | None = None) -> dict:
+def run_child(task: str, child_args: dict, sis=None, py_spy: str | None = None, parent_spy: str | None = None) -> dict:
     """Run one task in a child process; its RESULT, plus the SIS requests the sandbox counted."""
     command = [sys.executable, str(CHILD), task, json.dumps(child_args)]
     if py_spy:
-        command = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--rate", "200",
-                   "--gil", "--nonblocking", "--threads", "-o", py_spy, "--", *command]
+        command = [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            "--gil",
+            "--nonblocking",
+            "--threads",
+            "-o",
+            py_spy,
+            "--",
+            *command,
+        ]
     spy = None
     if parent_spy:  # moto and the sandbox live in this process: see what they spend it on
-        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw",
-                                "--rate", "100", "--threads", "--nonblocking", "-o", parent_spy, "--pid",
-                                str(os.getpid())], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spy = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "--format",
+                "raw",
+                "--rate",
+                "100",
+                "--threads",
+                "--nonblocking",
+                "-o",
+                parent_spy,
+                "--pid",
+                str(os.getpid()),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(1)
     if sis is not None:
         sis.reset_stats()
@@ -119,7 +156,7 @@ def run_child(task: str, child_args: dict, sis=None, py_spy: str | None = None,
     if completed.returncode != 0 or not lines:
         sys.stderr.write(completed.stdout[-4000:] + completed.stderr[-8000:])
         raise RuntimeError(f"bench child {task} failed (exit {completed.returncode})")
-    result = json.loads(lines[-1][len("RESULT "):])
+    result = json.loads(lines[-1][len("RESULT ") :])
     result["parent_cpu_s"] = round(parent_cpu, 3)  # moto + sandbox work, in this process
     result["load_1m"] = round(os.getloadavg()[0], 1)  # this machine's other work shows here
     if sis is not None:
@@ -142,12 +179,20 @@ def stored_items(aws: EmbeddedAws, table: str, district_id: str) -> list[dict]:
         from moto.dynamodb.models.dynamo_type import DynamoType
 
         moto_table = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_table(table)
-        return [item.to_json()["Attributes"] for item in moto_table.items.get(DynamoType({"S": district_id}), {}).values()]
+        return [
+            item.to_json()["Attributes"] for item in moto_table.items.get(DynamoType({"S": district_id}), {}).values()
+        ]
     except Exception:  # another moto: the slow, public way
         items = []
-        for page in aws.client("dynamodb").get_paginator("query").paginate(
-                TableName=table, KeyConditionExpression="districtId = :d",
-                ExpressionAttributeValues={":d": {"S": district_id}}):
+        for page in (
+            aws.client("dynamodb")
+            .get_paginator("query")
+            .paginate(
+                TableName=table,
+                KeyConditionExpression="districtId = :d",
+                ExpressionAttributeValues={":d": {"S": district_id}},
+            )
+        ):
             items += page["Items"]
         return items
 
@@ -157,8 +202,13 @@ def written_tables() -> tuple[str, ...]:
     from rostersync.settings import get_settings
 
     settings = get_settings()
-    return (settings.schools_table, settings.classes_table, settings.enrollments_table, settings.users_table,
-            settings.terms_table)
+    return (
+        settings.schools_table,
+        settings.classes_table,
+        settings.enrollments_table,
+        settings.users_table,
+        settings.terms_table,
+    )
 
 
 def mirror_tables(aws: EmbeddedAws, prefix: str) -> dict[str, str]:
@@ -166,11 +216,17 @@ def mirror_tables(aws: EmbeddedAws, prefix: str) -> dict[str, str]:
     client, mirrors = aws.client("dynamodb"), {}
     for table in written_tables():
         spec = client.describe_table(TableName=table)["Table"]
-        create = {"TableName": f"{prefix}-{table}", "KeySchema": spec["KeySchema"],
-                  "AttributeDefinitions": spec["AttributeDefinitions"], "BillingMode": "PAY_PER_REQUEST"}
+        create = {
+            "TableName": f"{prefix}-{table}",
+            "KeySchema": spec["KeySchema"],
+            "AttributeDefinitions": spec["AttributeDefinitions"],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
         if spec.get("GlobalSecondaryIndexes"):
-            create["GlobalSecondaryIndexes"] = [{k: index[k] for k in ("IndexName", "KeySchema", "Projection")}
-                                                for index in spec["GlobalSecondaryIndexes"]]
+            create["GlobalSecondaryIndexes"] = [
+                {k: index[k] for k in ("IndexName", "KeySchema", "Projection")}
+                for index in spec["GlobalSecondaryIndexes"]
+            ]
         client.create_table(**create)
         mirrors[table] = create["TableName"]
     return mirrors
@@ -202,15 +258,35 @@ def pages_needed(records: dict[str, int], page_size: int) -> int:
 
 def check_targets(r: dict, args) -> list[dict]:
     """Every target whose runs were made (all of them unless --only)."""
-    needs = (("full", "fetch", "store"), ("naive", "quarter"), ("full",), ("night0",), ("night1",), ("night1",),
-             ("full", "quarter"), ("full",), ("full", "night1"), ("night1",), ("full",), ("full", "scale"),
-             ("full", "scale"), ("projection",), ("projection",))
+    needs = (
+        ("full", "fetch", "store"),
+        ("naive", "quarter"),
+        ("full",),
+        ("night0",),
+        ("night1",),
+        ("night1",),
+        ("full", "quarter"),
+        ("full",),
+        ("full", "night1"),
+        ("night1",),
+        ("full",),
+        ("full", "scale"),
+        ("full", "scale"),
+        ("projection",),
+        ("projection",),
+    )
     return [t for t, need in zip(_targets(r, args), needs) if all(k in r for k in need)]
 
 
 def _targets(r: dict, args) -> list[dict]:
-    missing = {"wall_s": math.nan, "peak_rss_mb": math.nan, "items_written": 0, "write_requests": 0,
-               "sis_requests": 0, "sis_token_requests": 0}
+    missing = {
+        "wall_s": math.nan,
+        "peak_rss_mb": math.nan,
+        "items_written": 0,
+        "write_requests": 0,
+        "sis_requests": 0,
+        "sis_token_requests": 0,
+    }
     full, fetch, store = (r.get(k, missing) for k in ("full", "fetch", "store"))
     r = {**{k: missing for k in ("naive", "quarter", "night0", "night1", "scale")}, **r}
     floor = max(fetch["wall_s"], store["wall_s"])
@@ -223,59 +299,117 @@ def _targets(r: dict, args) -> list[dict]:
         return {"target": name, "value": value, "limit": limit, "pass": bool(ok), "detail": detail}
 
     return [
-        target("full sync wall <= 1.3 x max(fetch floor, store floor)", round(full["wall_s"] / floor, 2), 1.3,
-               full["wall_s"] <= 1.3 * floor,
-               f"{full['wall_s']:.1f} s vs floors fetch {fetch['wall_s']:.1f} s, store {store['wall_s']:.1f} s"),
-        target(">= 5x faster than naive (quarter size)", round(r["naive"]["wall_s"] / r["quarter"]["wall_s"], 1), 5,
-               r["naive"]["wall_s"] >= 5 * r["quarter"]["wall_s"],
-               f"naive {r['naive']['wall_s']:.1f} s vs sync {r['quarter']['wall_s']:.1f} s"),
-        target("full sync SIS requests <= 1.05 x pages needed", round(full["sis_requests"] / r.get("pages_needed", 1), 3),
-               1.05, full["sis_requests"] <= 1.05 * r.get("pages_needed", 0),
-               f"{full['sis_requests']} requests ({full['sis_token_requests']} token) for {r.get('pages_needed')} pages"),
-        target("no-change night writes 0 roster items", r["night0"]["items_written"], 0,
-               r["night0"]["items_written"] == 0,
-               f"{r['night0']['items_written']} items, {r['night0']['write_requests']} write requests"),
-        target("1% night writes <= 1.1 x changed records", round(r["night1"]["items_written"] / changed_total, 3),
-               1.1, r["night1"]["items_written"] <= 1.1 * changed_total,
-               f"{r['night1']['items_written']} items for {changed_total} changed records"),
-        target("1% night SIS requests <= 1.2 x needed + 1 per collection", r["night1"]["sis_requests"],
-               round(delta_allowed, 1), r["night1"]["sis_requests"] <= delta_allowed,
-               f"{r['night1']['sis_requests']} requests ({r['night1']['sis_token_requests']} token); "
-               f"{delta_needed} pages of changes, {len(DELTA_COLLECTIONS)} collections"),
-        target("peak memory full <= 1.25 x quarter", round(full["peak_rss_mb"] / r["quarter"]["peak_rss_mb"], 3),
-               1.25, full["peak_rss_mb"] <= 1.25 * r["quarter"]["peak_rss_mb"],
-               f"{full['peak_rss_mb']:.0f} MB vs {r['quarter']['peak_rss_mb']:.0f} MB"),
-        target("writes batched 25 per request, several in flight",
-               round(full["items_written"] / max(1, full["write_requests"]), 2), 25,
-               full["items_written"] <= 25 * full["write_requests"]
-               and full["write_requests"] <= math.ceil(full["items_written"] / 25) + 10
-               and full.get("dynamodb_calls", {}).get("maxWritesInFlight", 0) >= 2,
-               f"{full['items_written']} items in {full['write_requests']} BatchWriteItem requests, up to "
-               f"{full.get('dynamodb_calls', {}).get('maxWritesInFlight')} in flight (of {args.store_in_flight}); "
-               "unprocessed items retried with backoff: tests/unit/store/test_batch.py"),
+        target(
+            "full sync wall <= 1.3 x max(fetch floor, store floor)",
+            round(full["wall_s"] / floor, 2),
+            1.3,
+            full["wall_s"] <= 1.3 * floor,
+            f"{full['wall_s']:.1f} s vs floors fetch {fetch['wall_s']:.1f} s, store {store['wall_s']:.1f} s",
+        ),
+        target(
+            ">= 5x faster than naive (quarter size)",
+            round(r["naive"]["wall_s"] / r["quarter"]["wall_s"], 1),
+            5,
+            r["naive"]["wall_s"] >= 5 * r["quarter"]["wall_s"],
+            f"naive {r['naive']['wall_s']:.1f} s vs sync {r['quarter']['wall_s']:.1f} s",
+        ),
+        target(
+            "full sync SIS requests <= 1.05 x pages needed",
+            round(full["sis_requests"] / r.get("pages_needed", 1), 3),
+            1.05,
+            full["sis_requests"] <= 1.05 * r.get("pages_needed", 0),
+            f"{full['sis_requests']} requests ({full['sis_token_requests']} token) for {r.get('pages_needed')} pages",
+        ),
+        target(
+            "no-change night writes 0 roster items",
+            r["night0"]["items_written"],
+            0,
+            r["night0"]["items_written"] == 0,
+            f"{r['night0']['items_written']} items, {r['night0']['write_requests']} write requests",
+        ),
+        target(
+            "1% night writes <= 1.1 x changed records",
+            round(r["night1"]["items_written"] / changed_total, 3),
+            1.1,
+            r["night1"]["items_written"] <= 1.1 * changed_total,
+            f"{r['night1']['items_written']} items for {changed_total} changed records",
+        ),
+        target(
+            "1% night SIS requests <= 1.2 x needed + 1 per collection",
+            r["night1"]["sis_requests"],
+            round(delta_allowed, 1),
+            r["night1"]["sis_requests"] <= delta_allowed,
+            f"{r['night1']['sis_requests']} requests ({r['night1']['sis_token_requests']} token); "
+            f"{delta_needed} pages of changes, {len(DELTA_COLLECTIONS)} collections",
+        ),
+        target(
+            "peak memory full <= 1.25 x quarter",
+            round(full["peak_rss_mb"] / r["quarter"]["peak_rss_mb"], 3),
+            1.25,
+            full["peak_rss_mb"] <= 1.25 * r["quarter"]["peak_rss_mb"],
+            f"{full['peak_rss_mb']:.0f} MB vs {r['quarter']['peak_rss_mb']:.0f} MB",
+        ),
+        target(
+            "writes batched 25 per request, several in flight",
+            round(full["items_written"] / max(1, full["write_requests"]), 2),
+            25,
+            full["items_written"] <= 25 * full["write_requests"]
+            and full["write_requests"] <= math.ceil(full["items_written"] / 25) + 10
+            and full.get("dynamodb_calls", {}).get("maxWritesInFlight", 0) >= 2,
+            f"{full['items_written']} items in {full['write_requests']} BatchWriteItem requests, up to "
+            f"{full.get('dynamodb_calls', {}).get('maxWritesInFlight')} in flight (of {args.store_in_flight}); "
+            "unprocessed items retried with backoff: tests/unit/store/test_batch.py",
+        ),
         # issue 17
-        target("1% night wall <= 0.15 x full sync wall", round(r["night1"]["wall_s"] / full["wall_s"], 3), 0.15,
-               r["night1"]["wall_s"] <= 0.15 * full["wall_s"],
-               f"{r['night1']['wall_s']:.1f} s vs {full['wall_s']:.1f} s"),
-        target("1% night store reads <= changed/25 + 10", store_reads(r["night1"]),
-               math.ceil(changed_total / 25) + 10, store_reads(r["night1"]) <= math.ceil(changed_total / 25) + 10,
-               f"{store_reads(r['night1'])} read requests ({read_calls(r['night1'])}) for {changed_total} changed"),
-        target("worker CPU per written item <= 120 us (full sync)", cpu_per_item_us(full), 120,
-               cpu_per_item_us(full) <= 120, f"{full.get('cpu_s', math.nan)} s CPU for {full['items_written']} items"),
-        target(f"scale x{args.scale or '-'}: full sync wall <= 1.1 x N x the 1x wall",
-               round(r["scale"]["wall_s"] / full["wall_s"], 2), round(1.1 * (args.scale or 0), 2),
-               r["scale"]["wall_s"] <= 1.1 * (args.scale or 0) * full["wall_s"],
-               f"{r['scale']['wall_s']:.1f} s vs {full['wall_s']:.1f} s"),
-        target(f"scale x{args.scale or '-'}: peak memory <= 1.25 x the 1x peak",
-               round(r["scale"]["peak_rss_mb"] / full["peak_rss_mb"], 3), 1.25,
-               r["scale"]["peak_rss_mb"] <= 1.25 * full["peak_rss_mb"],
-               f"{r['scale']['peak_rss_mb']:.0f} MB vs {full['peak_rss_mb']:.0f} MB"),
-        target("projection: no-change night, 50,000 students < $0.001", _projected(r, 50_000, "no-change night",
-                                                                                 "cost_usd"), 0.001,
-               _projected(r, 50_000, "no-change night", "cost_usd") < 0.001, "see the projection table"),
-        target("projection: full sync, 500,000 students < 15 min wall",
-               round(_projected(r, 500_000, "full sync", "wall_s") / 60, 1), 15,
-               _projected(r, 500_000, "full sync", "wall_s") < 15 * 60, "see the projection table and docs/design.md"),
+        target(
+            "1% night wall <= 0.15 x full sync wall",
+            round(r["night1"]["wall_s"] / full["wall_s"], 3),
+            0.15,
+            r["night1"]["wall_s"] <= 0.15 * full["wall_s"],
+            f"{r['night1']['wall_s']:.1f} s vs {full['wall_s']:.1f} s",
+        ),
+        target(
+            "1% night store reads <= changed/25 + 10",
+            store_reads(r["night1"]),
+            math.ceil(changed_total / 25) + 10,
+            store_reads(r["night1"]) <= math.ceil(changed_total / 25) + 10,
+            f"{store_reads(r['night1'])} read requests ({read_calls(r['night1'])}) for {changed_total} changed",
+        ),
+        target(
+            "worker CPU per written item <= 120 us (full sync)",
+            cpu_per_item_us(full),
+            120,
+            cpu_per_item_us(full) <= 120,
+            f"{full.get('cpu_s', math.nan)} s CPU for {full['items_written']} items",
+        ),
+        target(
+            f"scale x{args.scale or '-'}: full sync wall <= 1.1 x N x the 1x wall",
+            round(r["scale"]["wall_s"] / full["wall_s"], 2),
+            round(1.1 * (args.scale or 0), 2),
+            r["scale"]["wall_s"] <= 1.1 * (args.scale or 0) * full["wall_s"],
+            f"{r['scale']['wall_s']:.1f} s vs {full['wall_s']:.1f} s",
+        ),
+        target(
+            f"scale x{args.scale or '-'}: peak memory <= 1.25 x the 1x peak",
+            round(r["scale"]["peak_rss_mb"] / full["peak_rss_mb"], 3),
+            1.25,
+            r["scale"]["peak_rss_mb"] <= 1.25 * full["peak_rss_mb"],
+            f"{r['scale']['peak_rss_mb']:.0f} MB vs {full['peak_rss_mb']:.0f} MB",
+        ),
+        target(
+            "projection: no-change night, 50,000 students < $0.001",
+            _projected(r, 50_000, "no-change night", "cost_usd"),
+            0.001,
+            _projected(r, 50_000, "no-change night", "cost_usd") < 0.001,
+            "see the projection table",
+        ),
+        target(
+            "projection: full sync, 500,000 students < 15 min wall",
+            round(_projected(r, 500_000, "full sync", "wall_s") / 60, 1),
+            15,
+            _projected(r, 500_000, "full sync", "wall_s") < 15 * 60,
+            "see the projection table and docs/design.md",
+        ),
     ]
 
 
@@ -299,31 +433,44 @@ def _projected(r: dict, students: int, label: str, field: str) -> float:
         return math.nan
 
 
-ROWS = (("full", "full sync"), ("fetch", "floor: fetch only"), ("store", "floor: store only"),
-        ("night0", "night, no change (delta)"), ("night1", "night, 1% changed (delta)"),
-        ("quarter", "full sync, quarter size"), ("naive", "naive sync, quarter size"), ("scale", "full sync, scaled"))
+ROWS = (
+    ("full", "full sync"),
+    ("fetch", "floor: fetch only"),
+    ("store", "floor: store only"),
+    ("night0", "night, no change (delta)"),
+    ("night1", "night, 1% changed (delta)"),
+    ("quarter", "full sync, quarter size"),
+    ("naive", "naive sync, quarter size"),
+    ("scale", "full sync, scaled"),
+)
 
 
 def render(r: dict) -> str:
     def cell(value, width, fmt="{}"):
         return (fmt.format(value) if value is not None else "-").rjust(width)
 
-    lines = [f"{'run':<28}{'wall s':>8}{'SIS req':>9}{'items':>8}{'writes':>8}{'BatchGet':>9}{'CPU s':>7}"
-             f"{'host CPU s':>11}{'peak MB':>9}{'load':>6}",
-             "-" * 103]
+    lines = [
+        f"{'run':<28}{'wall s':>8}{'SIS req':>9}{'items':>8}{'writes':>8}{'BatchGet':>9}{'CPU s':>7}"
+        f"{'host CPU s':>11}{'peak MB':>9}{'load':>6}",
+        "-" * 103,
+    ]
     for key, label in ROWS:
         row = r.get(key)
         if row is None:
             continue
-        lines.append(f"{label:<28}{cell(row['wall_s'], 8, '{:.2f}')}{cell(row.get('sis_requests'), 9)}"
-                     f"{cell(row.get('items_written'), 8)}{cell(row.get('write_requests'), 8)}"
-                     f"{cell(row.get('get_requests'), 9)}{cell(row['cpu_s'], 7, '{:.1f}')}"
-                     f"{cell(row['parent_cpu_s'], 11, '{:.1f}')}{cell(row['peak_rss_mb'], 9, '{:.0f}')}"
-                     f"{cell(row.get('load_1m'), 6, '{:.1f}')}")
+        lines.append(
+            f"{label:<28}{cell(row['wall_s'], 8, '{:.2f}')}{cell(row.get('sis_requests'), 9)}"
+            f"{cell(row.get('items_written'), 8)}{cell(row.get('write_requests'), 8)}"
+            f"{cell(row.get('get_requests'), 9)}{cell(row['cpu_s'], 7, '{:.1f}')}"
+            f"{cell(row['parent_cpu_s'], 11, '{:.1f}')}{cell(row['peak_rss_mb'], 9, '{:.0f}')}"
+            f"{cell(row.get('load_1m'), 6, '{:.1f}')}"
+        )
     lines.append("")
     for t in r["targets"]:
-        lines.append(f"{'PASS' if t['pass'] else 'FAIL'}  {t['target']:<58} {t['value']!s:>7} (limit {t['limit']})  "
-                     f"{t['detail']}")
+        lines.append(
+            f"{'PASS' if t['pass'] else 'FAIL'}  {t['target']:<58} {t['value']!s:>7} (limit {t['limit']})  "
+            f"{t['detail']}"
+        )
     return "\n".join(lines)
 
 
@@ -340,13 +487,19 @@ def main(argv=None) -> int:
     parser.add_argument("--page-cap", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--change-share", type=float, default=0.01)
-    parser.add_argument("--scale", type=int, default=0,
-                        help="also run the full sync at N times the size (wall and memory growth; not by default)")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=0,
+        help="also run the full sync at N times the size (wall and memory growth; not by default)",
+    )
     parser.add_argument("--sis-in-flight", type=int, default=None, help="ROSTERSYNC_SIS_IN_FLIGHT (engine default)")
-    parser.add_argument("--store-in-flight", type=int, default=None,
-                        help="ROSTERSYNC_STORE_IN_FLIGHT (engine default)")
-    parser.add_argument("--sis-process", action="store_true",
-                        help="run the sandbox SIS in a process of its own (default: in this one, beside moto)")
+    parser.add_argument("--store-in-flight", type=int, default=None, help="ROSTERSYNC_STORE_IN_FLIGHT (engine default)")
+    parser.add_argument(
+        "--sis-process",
+        action="store_true",
+        help="run the sandbox SIS in a process of its own (default: in this one, beside moto)",
+    )
     parser.add_argument("--profile", action="store_true", help="profile the full sync (py-spy, pyinstrument)")
     parser.add_argument("--only", help=f"a comma-separated subset of {','.join(RUN_GROUPS)} (targets need all)")
     parser.add_argument("--output", default=str(RESULTS / "district_sync.json"))
@@ -359,8 +512,10 @@ def main(argv=None) -> int:
 
     aws = EmbeddedAws().start()
     aws.apply_environment()
-    for flag, variable in ((args.sis_in_flight, "ROSTERSYNC_SIS_IN_FLIGHT"),
-                           (args.store_in_flight, "ROSTERSYNC_STORE_IN_FLIGHT")):
+    for flag, variable in (
+        (args.sis_in_flight, "ROSTERSYNC_SIS_IN_FLIGHT"),
+        (args.store_in_flight, "ROSTERSYNC_STORE_IN_FLIGHT"),
+    ):
         if flag is not None:
             os.environ[variable] = str(flag)
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT / "layers" / "core"), str(ROOT)])
@@ -375,17 +530,22 @@ def main(argv=None) -> int:
     try:
         large = start_sandbox(args)
         district = connect_district(large, "Bench large district")
-        print(f"sandbox: {large.config.students} students, {large.config.teachers} teachers, {large.config.classes} "
-              f"classes, {large.config.enrollments} enrollments, {args.schools} schools; page cap {args.page_cap}, "
-              f"{args.latency_ms} ms per request; SIS in flight {args.sis_in_flight}, store in flight "
-              f"{args.store_in_flight}; sandbox in {'its own process' if args.sis_process else 'this process'}; "
-              f"{os.cpu_count()} CPUs, load {load_at_start:.1f}", flush=True)
+        print(
+            f"sandbox: {large.config.students} students, {large.config.teachers} teachers, {large.config.classes} "
+            f"classes, {large.config.enrollments} enrollments, {args.schools} schools; page cap {args.page_cap}, "
+            f"{args.latency_ms} ms per request; SIS in flight {args.sis_in_flight}, store in flight "
+            f"{args.store_in_flight}; sandbox in {'its own process' if args.sis_process else 'this process'}; "
+            f"{os.cpu_count()} CPUs, load {load_at_start:.1f}",
+            flush=True,
+        )
 
         def step(key, label, task, child_args, sis=None, **kw):
             print(f"  {label} ...", end="", flush=True)
             r[key] = run_child(task, child_args, sis, **kw)
-            print(f" {r[key]['wall_s']:.1f} s (at {time.perf_counter() - started:.0f} s, load "
-                  f"{os.getloadavg()[0]:.1f})", flush=True)
+            print(
+                f" {r[key]['wall_s']:.1f} s (at {time.perf_counter() - started:.0f} s, load {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
             return r[key]
 
         want = set(args.only.split(",")) if args.only else set(RUN_GROUPS)
@@ -401,10 +561,18 @@ def main(argv=None) -> int:
         if "full" in want:
             profile = {}
             if args.profile:
-                profile = {"py_spy": str(RESULTS / "profile_full_sync.pyspy.txt"),
-                           "parent_spy": str(RESULTS / "profile_full_sync.host.pyspy.txt")}
-            full = step("full", "full sync", "sync",
-                        {"district_id": district, "run_id": "bench-full", "mode": "full"}, large, **profile)
+                profile = {
+                    "py_spy": str(RESULTS / "profile_full_sync.pyspy.txt"),
+                    "parent_spy": str(RESULTS / "profile_full_sync.host.pyspy.txt"),
+                }
+            full = step(
+                "full",
+                "full sync",
+                "sync",
+                {"district_id": district, "run_id": "bench-full", "mode": "full"},
+                large,
+                **profile,
+            )
             assert full["outcome"] == "succeeded", full
             dumped = dump_items(aws, district, items_path)
             assert dumped == full["items_written"], (dumped, full["items_written"])
@@ -412,23 +580,37 @@ def main(argv=None) -> int:
         if "store" in want:  # right after the full sync: this machine's other load drifts
             mirrors = mirror_tables(aws, "BenchFloor")  # empty tables like the ones the full sync wrote to
             try:
-                store = step("store", "store-only floor", "store",
-                             {"items_path": str(items_path), "district_id": "dst_floor", "tables": mirrors})
+                store = step(
+                    "store",
+                    "store-only floor",
+                    "store",
+                    {"items_path": str(items_path), "district_id": "dst_floor", "tables": mirrors},
+                )
             finally:
                 drop_tables(aws, mirrors.values())
             assert store["items_written"] == dumped, (store, dumped)
 
         if "nights" in want:
-            night0 = step("night0", "night without changes", "sync",
-                          {"district_id": district, "run_id": "bench-night-0", "mode": "delta"}, large)
+            night0 = step(
+                "night0",
+                "night without changes",
+                "sync",
+                {"district_id": district, "run_id": "bench-night-0", "mode": "delta"},
+                large,
+            )
             if args.sis_process:
                 r["changes"] = large.change_share(args.change_share, args.seed)
             else:
                 from changes import change_share
 
                 r["changes"] = change_share(large, args.change_share, seed=args.seed)
-            night1 = step("night1", f"night with {args.change_share:.0%} changed", "sync",
-                          {"district_id": district, "run_id": "bench-night-1", "mode": "delta"}, large)
+            night1 = step(
+                "night1",
+                f"night with {args.change_share:.0%} changed",
+                "sync",
+                {"district_id": district, "run_id": "bench-night-1", "mode": "delta"},
+                large,
+            )
             for night in (night0, night1):
                 assert night["outcome"] == "succeeded" and night["mode"] == "delta", night
 
@@ -438,9 +620,17 @@ def main(argv=None) -> int:
             items_path.unlink()
         if args.profile:  # pyinstrument: the worker's main thread, in a second (also first) sync
             aws.reset()
-            step("full_pyinstrument", "full sync under pyinstrument", "sync",
-                 {"district_id": connect_district(large, "Bench profile district"), "run_id": "bench-prof",
-                  "profile": str(RESULTS / "profile_full_sync")}, large)
+            step(
+                "full_pyinstrument",
+                "full sync under pyinstrument",
+                "sync",
+                {
+                    "district_id": connect_district(large, "Bench profile district"),
+                    "run_id": "bench-prof",
+                    "profile": str(RESULTS / "profile_full_sync"),
+                },
+                large,
+            )
         large.stop()
         large = None
 
@@ -448,13 +638,22 @@ def main(argv=None) -> int:
             quarter_sis = start_sandbox(args, 0.25)
         if "quarter" in want:
             aws.reset()
-            step("quarter", "full sync, quarter size", "sync",
-                 {"district_id": connect_district(quarter_sis, "Bench quarter"), "run_id": "bench-quarter"},
-                 quarter_sis)
+            step(
+                "quarter",
+                "full sync, quarter size",
+                "sync",
+                {"district_id": connect_district(quarter_sis, "Bench quarter"), "run_id": "bench-quarter"},
+                quarter_sis,
+            )
         if "naive" in want:
             aws.reset()
-            step("naive", "naive sync, quarter size", "naive",
-                 {"district_id": connect_district(quarter_sis, "Bench naive"), "run_id": "bench-naive"}, quarter_sis)
+            step(
+                "naive",
+                "naive sync, quarter size",
+                "naive",
+                {"district_id": connect_district(quarter_sis, "Bench naive"), "run_id": "bench-naive"},
+                quarter_sis,
+            )
         if "quarter" in r and "naive" in r:  # the same roster items (the naive sync writes no academic sessions)
             roster_items = sum(c["created"] + c["updated"] for c in r["quarter"]["counts"].values())
             assert r["naive"]["items_written"] == roster_items, (r["naive"], r["quarter"])
@@ -462,9 +661,13 @@ def main(argv=None) -> int:
             quarter_sis.stop() if quarter_sis is not None else None
             quarter_sis = start_sandbox(args, args.scale)
             aws.reset()
-            scaled = step("scale", f"full sync, {args.scale} x the size", "sync",
-                          {"district_id": connect_district(quarter_sis, "Bench scaled"), "run_id": "bench-scale"},
-                          quarter_sis)
+            scaled = step(
+                "scale",
+                f"full sync, {args.scale} x the size",
+                "sync",
+                {"district_id": connect_district(quarter_sis, "Bench scaled"), "run_id": "bench-scale"},
+                quarter_sis,
+            )
             assert scaled["outcome"] == "succeeded", scaled
     finally:
         for sis in (large, quarter_sis):
@@ -483,26 +686,35 @@ def main(argv=None) -> int:
     report = {
         "benchmark": "district_sync",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "git": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True).stdout.strip(),
-        "python": platform.python_version(), "cpus": os.cpu_count(), "load_average_1m": {"start": round(load_at_start, 2), "end": round(os.getloadavg()[0], 2)},
+        "git": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load_average_1m": {"start": round(load_at_start, 2), "end": round(os.getloadavg()[0], 2)},
         "district": {k: getattr(args, k) for k in ("schools", "students", "teachers", "classes", "enrollments")},
-        "latency_ms": args.latency_ms, "page_cap": args.page_cap,
+        "latency_ms": args.latency_ms,
+        "page_cap": args.page_cap,
         "sandbox": "own process" if args.sis_process else "host process (beside moto)",
         "tuning": {"sis_in_flight": args.sis_in_flight, "store_in_flight": args.store_in_flight},
-        "records": r.get("records"), "pages_needed": r.get("pages_needed"),
-        "changes": changes, "night1_updated": night1_counts,
+        "records": r.get("records"),
+        "pages_needed": r.get("pages_needed"),
+        "changes": changes,
+        "night1_updated": night1_counts,
         "runs": {key: r[key] for key, _ in ROWS if key in r},
         "projection": {"memory_mb": memory_mb, "students": r.get("projection")},
-        "targets": r["targets"], "all_pass": all(t["pass"] for t in r["targets"]),
+        "targets": r["targets"],
+        "all_pass": all(t["pass"] for t in r["targets"]),
         "bench_seconds": round(time.perf_counter() - started, 1),
     }
     if "full_pyinstrument" in r:
         report["runs"]["full_pyinstrument"] = r["full_pyinstrument"]
     print()
-    print(f"records read: {r.get('records')} -> {r.get('pages_needed')} pages of {args.page_cap}; "
-          f"changed for the {args.change_share:.0%} night: {changes} ({sum(changes.values())}), "
-          f"updated: {night1_counts}")
+    print(
+        f"records read: {r.get('records')} -> {r.get('pages_needed')} pages of {args.page_cap}; "
+        f"changed for the {args.change_share:.0%} night: {changes} ({sum(changes.values())}), "
+        f"updated: {night1_counts}"
+    )
     print(render(r))
     if "projection" in r:
         from cost_projection import render as render_projection
@@ -516,9 +728,11 @@ def main(argv=None) -> int:
             raw = RESULTS / f"{name}.pyspy.txt"
             if raw.exists():
                 (RESULTS / f"{name}.summary.txt").write_text(summarise(str(raw)) + "\n")
-        print("profiles: bench/results/profile_full_sync.{pyspy,summary}.txt (worker, py-spy), "
-              "profile_full_sync.host.{pyspy,summary}.txt (moto and the sandbox), "
-              "profile_full_sync.{txt,html} (pyinstrument)")
+        print(
+            "profiles: bench/results/profile_full_sync.{pyspy,summary}.txt (worker, py-spy), "
+            "profile_full_sync.host.{pyspy,summary}.txt (moto and the sandbox), "
+            "profile_full_sync.{txt,html} (pyinstrument)"
+        )
     Path(args.output).write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(f"\nwritten: {os.path.relpath(args.output, ROOT)} (bench took {report['bench_seconds']:.0f} s)")
     return 0 if report["all_pass"] else 1

@@ -15,14 +15,14 @@ Run by bench/worker_child.py (task "naive") in its own process.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 import requests
 
 from rostersync.oneroster.records import BadRecord, parse_records
-from rostersync.sis_secrets import get_client_secret
 from rostersync.settings import get_settings
+from rostersync.sis_secrets import get_client_secret
 from rostersync.store.codec import to_item
 from rostersync.store.districts import DistrictModel
 from rostersync.sync import mapping
@@ -54,8 +54,12 @@ def naive_sync(district_id: str, run_id: str) -> dict:
     connection, selection = district.connection, Selection.from_config(district.sync_config)
     stats = {"sis_requests": 0, "items_written": 0, "write_requests": 0}
     host = connection.host_url.rstrip("/")
-    token = requests.post(connection.token_url or f"{host}/token", auth=(connection.client_id,
-                          get_client_secret(district_id)), data={"grant_type": "client_credentials"}, timeout=30)
+    token = requests.post(
+        connection.token_url or f"{host}/token",
+        auth=(connection.client_id, get_client_secret(district_id)),
+        data={"grant_type": "client_credentials"},
+        timeout=30,
+    )
     stats["sis_requests"] += 1
     token.raise_for_status()
     session = requests.Session()
@@ -63,7 +67,7 @@ def naive_sync(district_id: str, run_id: str) -> dict:
     base_url = host + BASE_PATH
     data = {c: read_all(session, base_url, c, stats) for c in ("schools", "courses", "classes", "users", "enrollments")}
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     dynamodb = boto3.client("dynamodb")
 
     def put(table: str, item: dict) -> None:
@@ -83,8 +87,10 @@ def naive_sync(district_id: str, run_id: str) -> dict:
         subjects = course_subjects.get(cls.course_id or "", ())
         if class_is_in(cls, subjects, selection) and cls.school_id in school_map:
             classes_in.add(cls.sourced_id)
-            put(settings.classes_table, mapping.class_item(district_id, cls, school_map[cls.school_id],
-                                                           cls.subjects or subjects, run_id, now))
+            put(
+                settings.classes_table,
+                mapping.class_item(district_id, cls, school_map[cls.school_id], cls.subjects or subjects, run_id, now),
+            )
     eligible = {u.sourced_id: u for u in data["users"] if user_is_eligible(u)}
     users_in = set()
     for enrollment in data["enrollments"]:

@@ -61,10 +61,18 @@ def start_sandbox(config: SandboxConfig, in_process: bool) -> Sandbox:
     if in_process:
         sis = SandboxSIS(config)
         sis.start(port=0)
-        return Sandbox(sis.host_url, config.client_id, config.client_secret,
-                       lambda **q: sis.set_quirks(**q), sis.stop)
-    args = [sys.executable, "-c", "from rostersync_tools.sandbox_sis.cli import main; raise SystemExit(main())",
-            "--port", "0", "--seed", str(config.seed), "--page-cap", str(config.page_cap)]
+        return Sandbox(sis.host_url, config.client_id, config.client_secret, lambda **q: sis.set_quirks(**q), sis.stop)
+    args = [
+        sys.executable,
+        "-c",
+        "from rostersync_tools.sandbox_sis.cli import main; raise SystemExit(main())",
+        "--port",
+        "0",
+        "--seed",
+        str(config.seed),
+        "--page-cap",
+        str(config.page_cap),
+    ]
     for name in ("schools", "students", "teachers", "classes", "enrollments"):
         args += [f"--{name}", str(getattr(config, name))]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "core"), str(ROOT)])}
@@ -87,8 +95,9 @@ def start_sandbox(config: SandboxConfig, in_process: bool) -> Sandbox:
 
 def record_pages(sis: Sandbox, collection: str, limit: int) -> list[bytes]:
     """The raw bodies of every page of a collection, as the server sent them."""
-    token = requests.post(sis.token_url, auth=(sis.client_id, sis.client_secret),
-                          data={"grant_type": "client_credentials"}, timeout=30).json()["access_token"]
+    token = requests.post(
+        sis.token_url, auth=(sis.client_id, sis.client_secret), data={"grant_type": "client_credentials"}, timeout=30
+    ).json()["access_token"]
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
     bodies, offset = [], 0
@@ -117,26 +126,38 @@ def bench_parse(bodies: list[bytes], collection: str, repeats: int) -> dict:
         for page in decoded:
             parse_records(collection, page)
         best_typed = min(best_typed, time.perf_counter() - start)
-    return {"collection": collection, "records": count, "bytes": sum(map(len, bodies)),
-            "decode_and_parse_records_per_s": round(count / best_full),
-            "typed_parse_only_records_per_s": round(count / best_typed),
-            "seconds_per_5m_records_decode_and_parse": round(5_000_000 / (count / best_full), 1)}
+    return {
+        "collection": collection,
+        "records": count,
+        "bytes": sum(map(len, bodies)),
+        "decode_and_parse_records_per_s": round(count / best_full),
+        "typed_parse_only_records_per_s": round(count / best_typed),
+        "seconds_per_5m_records_decode_and_parse": round(5_000_000 / (count / best_full), 1),
+    }
 
 
 def bench_fetch(sis: Sandbox, collection: str, in_flight: int, repeats: int) -> dict:
     settings = ConnectionSettings(host_url=sis.host_url, client_id=sis.client_id, auth_method="auto")
     best = None
     for _ in range(repeats):
-        with OneRosterClient(settings, sis.client_secret, allow_private=True, page_limit=1000,
-                             max_in_flight=in_flight) as client:
+        with OneRosterClient(
+            settings, sis.client_secret, allow_private=True, page_limit=1000, max_in_flight=in_flight
+        ) as client:
             client.auth_method  # resolve auth (token request) outside the timed part
             stream = client.stream(collection)
             start = time.perf_counter()
             records = sum(len(page.records) for page in stream.pages())
             elapsed = time.perf_counter() - start
-            run = {"collection": collection, "max_in_flight": in_flight, "pages": stream.pages_read,
-                   "records": records, "requests": stream.requests, "seconds": round(elapsed, 3),
-                   "pages_per_s": round(stream.pages_read / elapsed, 1), "records_per_s": round(records / elapsed)}
+            run = {
+                "collection": collection,
+                "max_in_flight": in_flight,
+                "pages": stream.pages_read,
+                "records": records,
+                "requests": stream.requests,
+                "seconds": round(elapsed, 3),
+                "pages_per_s": round(stream.pages_read / elapsed, 1),
+                "records_per_s": round(records / elapsed),
+            }
             if best is None or run["seconds"] < best["seconds"]:
                 best = run
     return best
@@ -155,8 +176,16 @@ def main(argv=None) -> int:
     parser.add_argument("--in-process", action="store_true", help="run the sandbox in this process")
     args = parser.parse_args(argv)
 
-    config = SandboxConfig(seed=42, schools=args.schools, students=args.students, teachers=args.teachers,
-                           classes=args.classes, enrollments=args.enrollments, page_cap=args.page_cap, latency_ms=0)
+    config = SandboxConfig(
+        seed=42,
+        schools=args.schools,
+        students=args.students,
+        teachers=args.teachers,
+        classes=args.classes,
+        enrollments=args.enrollments,
+        page_cap=args.page_cap,
+        latency_ms=0,
+    )
     started = time.perf_counter()
     sis = start_sandbox(config, args.in_process)
     setup_s = time.perf_counter() - started
@@ -173,24 +202,39 @@ def main(argv=None) -> int:
     result = {
         "benchmark": "oneroster_client",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "python": platform.python_version(), "machine": platform.machine(),
-        "district": {k: getattr(config, k) for k in ("schools", "students", "teachers", "classes", "enrollments",
-                                                       "page_cap")},
-        "latency_ms": args.latency_ms, "sandbox": "in-process" if args.in_process else "subprocess",
-        "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2), "sandbox_start_s": round(setup_s, 2), "parse": parse, "fetch": fetch,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "district": {
+            k: getattr(config, k) for k in ("schools", "students", "teachers", "classes", "enrollments", "page_cap")
+        },
+        "latency_ms": args.latency_ms,
+        "sandbox": "in-process" if args.in_process else "subprocess",
+        "cpus": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "sandbox_start_s": round(setup_s, 2),
+        "parse": parse,
+        "fetch": fetch,
     }
 
-    print(f"sandbox ({result['sandbox']}): {result['district']}, {args.latency_ms} ms per request "
-          f"(started in {setup_s:.1f} s); {result['cpus']} CPUs, load {result['load_average_1m']}")
+    print(
+        f"sandbox ({result['sandbox']}): {result['district']}, {args.latency_ms} ms per request "
+        f"(started in {setup_s:.1f} s); {result['cpus']} CPUs, load {result['load_average_1m']}"
+    )
     print(f"\n{'parse':<12}{'records':>9}{'decode+parse rec/s':>20}{'typed only rec/s':>18}{'per 5M records':>16}")
     for p in parse:
-        print(f"{p['collection']:<12}{p['records']:>9}{p['decode_and_parse_records_per_s']:>20,}"
-              f"{p['typed_parse_only_records_per_s']:>18,}{p['seconds_per_5m_records_decode_and_parse']:>14} s")
-    print(f"\n{'fetch':<12}{'in flight':>10}{'pages':>7}{'requests':>9}{'seconds':>9}{'pages/s':>9}"
-          f"{'records/s':>11}{'speedup':>9}")
+        print(
+            f"{p['collection']:<12}{p['records']:>9}{p['decode_and_parse_records_per_s']:>20,}"
+            f"{p['typed_parse_only_records_per_s']:>18,}{p['seconds_per_5m_records_decode_and_parse']:>14} s"
+        )
+    print(
+        f"\n{'fetch':<12}{'in flight':>10}{'pages':>7}{'requests':>9}{'seconds':>9}{'pages/s':>9}"
+        f"{'records/s':>11}{'speedup':>9}"
+    )
     for f in fetch:
-        print(f"{f['collection']:<12}{f['max_in_flight']:>10}{f['pages']:>7}{f['requests']:>9}{f['seconds']:>9}"
-              f"{f['pages_per_s']:>9}{f['records_per_s']:>11,}{f['speedup']:>8}x")
+        print(
+            f"{f['collection']:<12}{f['max_in_flight']:>10}{f['pages']:>7}{f['requests']:>9}{f['seconds']:>9}"
+            f"{f['pages_per_s']:>9}{f['records_per_s']:>11,}{f['speedup']:>8}x"
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwritten: {RESULTS.relative_to(ROOT)}")

@@ -18,8 +18,19 @@ import argparse
 import re
 from collections import Counter, defaultdict
 
-WAITS = ("lock.acquire", "Condition.wait", "SocketIO.readinto", "select (", "Selector.select", "_worker (concurrent",
-         "sleep (", "recv_into", "accept (", "Event.wait", "serve_forever (socketserver.py")
+WAITS = (
+    "lock.acquire",
+    "Condition.wait",
+    "SocketIO.readinto",
+    "select (",
+    "Selector.select",
+    "_worker (concurrent",
+    "sleep (",
+    "recv_into",
+    "accept (",
+    "Event.wait",
+    "serve_forever (socketserver.py",
+)
 
 
 def _group(frame: str) -> str:

@@ -16,6 +16,7 @@ from rostersync_tools.sandbox_sis import SandboxConfig
 
 def _serve(config: SandboxConfig, conn) -> None:
     from changes import change_share
+
     from rostersync_tools.sandbox_sis import SandboxSIS
 
     sis = SandboxSIS(config)

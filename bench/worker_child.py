@@ -104,8 +104,11 @@ class GcTime:
 
     def as_dict(self) -> dict:
         gc.callbacks.remove(self._callback)
-        return {**self.collections, **{k: round(v, 3) for k, v in self.seconds.items()},
-                "tracked_objects_at_end": len(gc.get_objects())}
+        return {
+            **self.collections,
+            **{k: round(v, 3) for k, v in self.seconds.items()},
+            "tracked_objects_at_end": len(gc.get_objects()),
+        }
 
 
 class DynamoDbCalls:
@@ -148,15 +151,25 @@ def task_sync(args: dict) -> dict:
     invocations, result, phases = 0, None, {}
     while result is None or result.outcome == Outcome.CONTINUE:
         invocations += 1
-        result = run_sync(SyncRequest(args["district_id"], args["run_id"], mode=args.get("mode", "full")),
-                          lambda: 1e9, store=store)
+        result = run_sync(
+            SyncRequest(args["district_id"], args["run_id"], mode=args.get("mode", "full")), lambda: 1e9, store=store
+        )
         for phase, seconds in result.phase_seconds.items():  # wall seconds per phase, flushes included
             phases[phase] = round(phases.get(phase, 0) + seconds, 3)
     store.close()
-    return {"outcome": str(result.outcome), "mode": result.mode, "failure": result.failure,
-            "invocations": invocations, "counts": result.counts, "errors": result.error_total,
-            "items_written": store.items_written, "write_requests": store.write_requests,
-            "get_requests": store.get_requests, "dynamodb_calls": calls.as_dict(), "phases_s": phases}
+    return {
+        "outcome": str(result.outcome),
+        "mode": result.mode,
+        "failure": result.failure,
+        "invocations": invocations,
+        "counts": result.counts,
+        "errors": result.error_total,
+        "items_written": store.items_written,
+        "write_requests": store.write_requests,
+        "get_requests": store.get_requests,
+        "dynamodb_calls": calls.as_dict(),
+        "phases_s": phases,
+    }
 
 
 def _client_for(district_id: str):
@@ -165,8 +178,12 @@ def _client_for(district_id: str):
     from rostersync.store.districts import DistrictModel
 
     t = tuning()
-    return sis_access.open_client(district_id, sis_access.client_settings(DistrictModel.get(district_id).connection),
-                                  page_limit=t.page_limit, max_in_flight=t.sis_in_flight)
+    return sis_access.open_client(
+        district_id,
+        sis_access.client_settings(DistrictModel.get(district_id).connection),
+        page_limit=t.page_limit,
+        max_in_flight=t.sis_in_flight,
+    )
 
 
 def task_fetch(args: dict) -> dict:
@@ -184,8 +201,13 @@ def task_fetch(args: dict) -> dict:
                         bad += 1
                     else:
                         records += 1
-            collections[collection] = {"records": records, "bad": bad, "pages": stream.pages_read,
-                                       "requests": stream.requests, "page_size": stream.page_size}
+            collections[collection] = {
+                "records": records,
+                "bad": bad,
+                "pages": stream.pages_read,
+                "requests": stream.requests,
+                "page_size": stream.page_size,
+            }
     return {"collections": collections, "sis_requests_client": client.requests_total}
 
 
@@ -202,7 +224,7 @@ def load_items(path: str, district_id: str, tables: dict[str, str]) -> list[tupl
             old = item["districtId"]
             for name, value in item.items():
                 if isinstance(value, str) and value.startswith(old):
-                    item[name] = district_id + value[len(old):]
+                    item[name] = district_id + value[len(old) :]
             for name in ("updatedAt", "createdAt"):  # the engine hands BatchStore datetimes
                 if name in item:
                     item[name] = parse_datetime(item[name])
@@ -223,8 +245,12 @@ def task_store(args: dict, items: list[tuple[str, dict]]) -> dict:
         store.put(item_table, item)
     store.flush()
     store.close()
-    return {"items_written": store.items_written, "write_requests": store.write_requests,
-            "get_requests": store.get_requests, "dynamodb_calls": calls.as_dict()}
+    return {
+        "items_written": store.items_written,
+        "write_requests": store.write_requests,
+        "get_requests": store.get_requests,
+        "dynamodb_calls": calls.as_dict(),
+    }
 
 
 def task_naive(args: dict) -> dict:
@@ -240,8 +266,9 @@ def main() -> int:
     if task == "store":
         prepared = load_items(args["items_path"], args["district_id"], args.get("tables", {}))  # not part of the floor
     # Import what the task needs before the clock starts: a warm Lambda container has.
-    import rostersync.sync.engine  # noqa: F401
     import naive_sync  # noqa: F401
+
+    import rostersync.sync.engine  # noqa: F401
 
     profiler = None
     if args.get("profile"):
@@ -263,9 +290,17 @@ def main() -> int:
         base = args["profile"]
         Path(base + ".html").write_text(profiler.output_html())
         Path(base + ".txt").write_text(profiler.output_text(unicode=False, color=False, show_all=False))
-    out.update(task=task, wall_s=round(wall, 3), cpu_s=round(cpu, 3), peak_rss_mb=round(peak_rss_mb(), 1),
-               pid=os.getpid(), cpu_user_s=round(usage.ru_utime - usage0.ru_utime, 3),
-               cpu_system_s=round(usage.ru_stime - usage0.ru_stime, 3), cpu_by_thread_s=cpu_by_thread, gc=gc_time)
+    out.update(
+        task=task,
+        wall_s=round(wall, 3),
+        cpu_s=round(cpu, 3),
+        peak_rss_mb=round(peak_rss_mb(), 1),
+        pid=os.getpid(),
+        cpu_user_s=round(usage.ru_utime - usage0.ru_utime, 3),
+        cpu_system_s=round(usage.ru_stime - usage0.ru_stime, 3),
+        cpu_by_thread_s=cpu_by_thread,
+        gc=gc_time,
+    )
     print("RESULT " + json.dumps(out, default=str), flush=True)
     return 0
 

@@ -10,9 +10,15 @@ import sys
 ROLES = ("platform_admin", "district_admin", "teacher")
 # Subcommands owned elsewhere that parse their own arguments.
 DELEGATED = {
-    "sandbox-sis": ("rostersync_tools.sandbox_sis.cli", "the sandbox OneRoster 1.1 SIS (rostersync sandbox-sis --help)"),
+    "sandbox-sis": (
+        "rostersync_tools.sandbox_sis.cli",
+        "the sandbox OneRoster 1.1 SIS (rostersync sandbox-sis --help)",
+    ),
     "ops": ("rostersync_tools.ops.cli", "on-call: dead-letter queue, runs, redrive (rostersync ops --help)"),
-    "console": ("rostersync_tools.console_config", "the district admin console's deployed config.json (rostersync console --help)"),
+    "console": (
+        "rostersync_tools.console_config",
+        "the district admin console's deployed config.json (rostersync console --help)",
+    ),
 }
 
 
@@ -42,8 +48,12 @@ def cmd_local_token(args) -> int:
 
     if args.client:
         keys = load_or_create_key_pair(state_dir())
-        print(issue_client_token(keys, args.client, district_id=args.district, expires_in_s=args.expires_in,
-                                 write=args.write), flush=True)
+        print(
+            issue_client_token(
+                keys, args.client, district_id=args.district, expires_in_s=args.expires_in, write=args.write
+            ),
+            flush=True,
+        )
         return 0
     if args.role != "platform_admin" and not args.district:
         print(f"note: a {args.role} token without --district reaches no district's routes (403)", file=sys.stderr)
@@ -135,7 +145,9 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rostersync", description="Roster Sync tools: local stack, sandbox SIS, ops, demo.")
+    parser = argparse.ArgumentParser(
+        prog="rostersync", description="Roster Sync tools: local stack, sandbox SIS, ops, demo."
+    )
     parser.add_argument("--version", action="version", version=f"rostersync {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="command", required=True)
 
@@ -148,26 +160,39 @@ def build_parser() -> argparse.ArgumentParser:
     sis = up.add_mutually_exclusive_group()
     sis.add_argument("--sis-port", type=int, default=8900, help="sandbox SIS port (default 8900)")
     sis.add_argument("--no-sis", action="store_true", help="do not start the sandbox SIS")
-    up.add_argument("--console-port", type=int, default=None,
-                    help="the district admin console (default 3001, or a free port when 3001 is taken; 0 for any free port)")
+    up.add_argument(
+        "--console-port",
+        type=int,
+        default=None,
+        help="the district admin console (default 3001, or a free port when 3001 is taken; 0 for any free port)",
+    )
     up.set_defaults(run=cmd_local_up)
 
     token = local_commands.add_parser("token", help="print a bearer token the local stack accepts")
     who = token.add_mutually_exclusive_group(required=True)
     who.add_argument("--role", choices=ROLES, help="a person's ID token")
-    who.add_argument("--client", choices=("app",),
-                     help="an API client's access token (client credentials): scope roster/read, or with "
-                          "--district roster/read:<ID> only")
-    token.add_argument("--district", metavar="ID",
-                       help="custom:district_id (district admins and teachers); with --client, the one district")
-    token.add_argument("--write", action="store_true",
-                       help="with --client: roster/write too (register app users and classes)")
+    who.add_argument(
+        "--client",
+        choices=("app",),
+        help="an API client's access token (client credentials): scope roster/read, or with "
+        "--district roster/read:<ID> only",
+    )
+    token.add_argument(
+        "--district",
+        metavar="ID",
+        help="custom:district_id (district admins and teachers); with --client, the one district",
+    )
+    token.add_argument(
+        "--write", action="store_true", help="with --client: roster/write too (register app users and classes)"
+    )
     token.add_argument("--expires-in", type=int, default=3600, metavar="S", help="lifetime in seconds (default 3600)")
     token.add_argument("--sub", metavar="S", help="the user's subject (default local-<role>)")
     token.set_defaults(run=cmd_local_token)
 
     tick = local_commands.add_parser("tick", help="run the nightly dispatcher once, as EventBridge would at --time")
-    tick.add_argument("--time", default=None, metavar="ISO8601", help="the instant, e.g. 2026-12-02T10:00:00Z (default now)")
+    tick.add_argument(
+        "--time", default=None, metavar="ISO8601", help="the instant, e.g. 2026-12-02T10:00:00Z (default now)"
+    )
     tick.set_defaults(run=cmd_local_tick)
 
     events = local_commands.add_parser("events", help="the events the stack put on its bus, newest first")
@@ -189,9 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
         commands.add_parser(name, help=help_text, add_help=False)
 
     commands.add_parser("openapi", help="print the HTTP API's OpenAPI document (JSON)").set_defaults(run=cmd_openapi)
-    commands.add_parser("demo", help="set up a district against the sandbox SIS, run one full sync, print a summary").set_defaults(
-        run=cmd_demo
-    )
+    commands.add_parser(
+        "demo", help="set up a district against the sandbox SIS, run one full sync, print a summary"
+    ).set_defaults(run=cmd_demo)
     return parser
 
 

@@ -58,8 +58,9 @@ def config_from_outputs(outputs: dict[str, str]) -> dict:
     missing = [name for name in REQUIRED_OUTPUTS if not outputs.get(name)]
     if missing:
         raise ValueError(f"the stack has no output {', '.join(missing)} (deploy the current template.yaml)")
-    return cognito_config(outputs["ApiUrl"], outputs["UserPoolHostedUiDomain"], outputs["ConsoleUserPoolClientId"],
-                          outputs["ConsoleUrl"])
+    return cognito_config(
+        outputs["ApiUrl"], outputs["UserPoolHostedUiDomain"], outputs["ConsoleUserPoolClientId"], outputs["ConsoleUrl"]
+    )
 
 
 def stack_outputs(stack: str, region: str | None) -> dict[str, str]:
@@ -76,8 +77,12 @@ def upload(config: dict, outputs: dict[str, str], region: str | None) -> str:
     if not bucket:
         raise ValueError("the stack has no output ConsoleBucketName")
     boto3.client("s3", region_name=region).put_object(
-        Bucket=bucket, Key="config.json", Body=json.dumps(config, indent=2).encode(),
-        ContentType="application/json", CacheControl="no-cache")
+        Bucket=bucket,
+        Key="config.json",
+        Body=json.dumps(config, indent=2).encode(),
+        ContentType="application/json",
+        CacheControl="no-cache",
+    )
     return f"s3://{bucket}/config.json"
 
 
@@ -89,8 +94,11 @@ _NO_CACHE = {"index.html", "config.json"}
 
 def console_files(directory: Path = CONSOLE_DIR) -> list[tuple[Path, str]]:
     """Every file of the console and its key in the bucket (no config.json: that is generated)."""
-    return sorted((path, path.relative_to(directory).as_posix()) for path in directory.rglob("*")
-                  if path.is_file() and path.name != "config.json")
+    return sorted(
+        (path, path.relative_to(directory).as_posix())
+        for path in directory.rglob("*")
+        if path.is_file() and path.name != "config.json"
+    )
 
 
 def deploy(outputs: dict[str, str], region: str | None, directory: Path = CONSOLE_DIR) -> list[str]:
@@ -106,14 +114,21 @@ def deploy(outputs: dict[str, str], region: str | None, directory: Path = CONSOL
     written = []
     for path, key in console_files(directory):
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType=content_type,
-                      CacheControl="no-cache" if key in _NO_CACHE else "max-age=300")
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=path.read_bytes(),
+            ContentType=content_type,
+            CacheControl="no-cache" if key in _NO_CACHE else "max-age=300",
+        )
         written.append(key)
     written.append(upload(config, outputs, region).rsplit("/", 1)[-1])
     distribution = outputs.get("ConsoleDistributionId")
     if distribution:
-        boto3.client("cloudfront").create_invalidation(DistributionId=distribution, InvalidationBatch={
-            "Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": str(time.time())})
+        boto3.client("cloudfront").create_invalidation(
+            DistributionId=distribution,
+            InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": str(time.time())},
+        )
     return written
 
 
@@ -126,16 +141,25 @@ def _read_outputs(args) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rostersync console", description="The district admin console's deploy helpers.")
+    parser = argparse.ArgumentParser(
+        prog="rostersync console", description="The district admin console's deploy helpers."
+    )
     commands = parser.add_subparsers(dest="console_command", metavar="subcommand", required=True)
     config = commands.add_parser("config", help="print (or --upload) the deployed console's config.json")
-    deploy_command = commands.add_parser("deploy", help="upload console/ and its config.json to the stack's bucket; invalidate CloudFront")
+    deploy_command = commands.add_parser(
+        "deploy", help="upload console/ and its config.json to the stack's bucket; invalidate CloudFront"
+    )
     for command in (config, deploy_command):
-        command.add_argument("--stack", default=DEFAULT_STACK, help=f"CloudFormation stack name (default {DEFAULT_STACK})")
+        command.add_argument(
+            "--stack", default=DEFAULT_STACK, help=f"CloudFormation stack name (default {DEFAULT_STACK})"
+        )
         command.add_argument("--region", default=None)
-        command.add_argument("--outputs", metavar="FILE",
-                             help="read the outputs from a JSON file ({OutputKey: OutputValue} or describe-stacks' "
-                                  "Outputs list) instead of CloudFormation")
+        command.add_argument(
+            "--outputs",
+            metavar="FILE",
+            help="read the outputs from a JSON file ({OutputKey: OutputValue} or describe-stacks' "
+            "Outputs list) instead of CloudFormation",
+        )
     config.add_argument("--upload", action="store_true", help="write it to the stack's console bucket as config.json")
     args = parser.parse_args(argv)
     try:

@@ -45,8 +45,13 @@ class Api:
 
     def call(self, step: str, method: str, path: str, body=None, expect=(200,)):
         try:
-            response = requests.request(method, f"{self.base_url}{path}", json=body, timeout=120,
-                                        headers={"Authorization": f"Bearer {self.token}"})
+            response = requests.request(
+                method,
+                f"{self.base_url}{path}",
+                json=body,
+                timeout=120,
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
         except requests.RequestException as error:
             raise StepFailed(step, f"{method} {path} did not answer ({type(error).__name__})") from None
         try:
@@ -108,40 +113,63 @@ def walk_through(stack, say: Printer) -> dict:
     district_id = district["districtId"]
     sis_school_name, app_school_name = _pick_existing_school(sis)
     school = api.call(step, "POST", f"/districts/{district_id}/schools", {"name": app_school_name}, expect=(201,))
-    say(f"[1/4] Support created district {district['name']!r} ({district_id}, {TIMEZONE}) "
-        f"and its existing school {app_school_name!r}")
+    say(
+        f"[1/4] Support created district {district['name']!r} ({district_id}, {TIMEZONE}) "
+        f"and its existing school {app_school_name!r}"
+    )
 
     # Step 2: the district admin connects the SIS; the API tests it live before saving.
     step = "2/4 connect the SIS (PUT sis/connection)"
     api.token = stack.token("district_admin", district_id, sub="demo-district-admin")
-    connection = api.call(step, "PUT", f"/districts/{district_id}/sis/connection", {
-        "hostUrl": stack.sis_host_url, "clientId": config.client_id, "clientSecret": config.client_secret,
-        "authMethod": "auto"})
+    connection = api.call(
+        step,
+        "PUT",
+        f"/districts/{district_id}/sis/connection",
+        {
+            "hostUrl": stack.sis_host_url,
+            "clientId": config.client_id,
+            "clientSecret": config.client_secret,
+            "authMethod": "auto",
+        },
+    )
     if connection.get("status") != "connected":
         raise StepFailed(step, f"the connection is {connection.get('status')!r}, not 'connected'")
-    say(f"[2/4] Connected to the sandbox SIS at {connection['hostUrl']} "
-        f"(client {connection['clientId']}, {connection.get('authMethod')})")
+    say(
+        f"[2/4] Connected to the sandbox SIS at {connection['hostUrl']} "
+        f"(client {connection['clientId']}, {connection.get('authMethod')})"
+    )
 
     # Step 3: match the SIS's schools to the app's, taking the API's suggestions.
     step = "3/4 match schools (GET sis/schools, PUT school-matches)"
     sis_schools = api.call(step, "GET", f"/districts/{district_id}/sis/schools")["schools"]
-    matches = [{"sisSourcedId": s["sisSourcedId"], "schoolId": s["suggestedSchoolId"]}
-               for s in sis_schools if s.get("suggestedSchoolId")]
+    matches = [
+        {"sisSourcedId": s["sisSourcedId"], "schoolId": s["suggestedSchoolId"]}
+        for s in sis_schools
+        if s.get("suggestedSchoolId")
+    ]
     api.call(step, "PUT", f"/districts/{district_id}/school-matches", {"matches": matches})
     if not any(m["schoolId"] == school["schoolId"] for m in matches):
         say(f"      note: no suggestion matched {app_school_name!r} to {sis_school_name!r}")
-    say(f"[3/4] The SIS has {len(sis_schools)} schools; matched {len(matches)} to existing ones "
-        f"({app_school_name!r} = {sis_school_name!r}); the others become new schools")
+    say(
+        f"[3/4] The SIS has {len(sis_schools)} schools; matched {len(matches)} to existing ones "
+        f"({app_school_name!r} = {sis_school_name!r}); the others become new schools"
+    )
 
     # Step 4: sync everything, from today in the district's own time zone.
     step = "4/4 configure the sync (GET sync-options, PUT sync-config)"
     options = api.call(step, "GET", f"/districts/{district_id}/sync-options")
     today = datetime.now(ZoneInfo(TIMEZONE)).date().isoformat()
-    sync_config = api.call(step, "PUT", f"/districts/{district_id}/sync-config", {
-        "schools": None, "grades": None, "subjects": None, "startDate": today, "enabled": True})
-    say(f"[4/4] Sync configured: all of {len(options.get('schools') or [])} schools, "
+    sync_config = api.call(
+        step,
+        "PUT",
+        f"/districts/{district_id}/sync-config",
+        {"schools": None, "grades": None, "subjects": None, "startDate": today, "enabled": True},
+    )
+    say(
+        f"[4/4] Sync configured: all of {len(options.get('schools') or [])} schools, "
         f"{len(options.get('grades') or [])} grades, {len(options.get('subjects') or [])} subjects; "
-        f"nightly from {today}, next at {sync_config.get('nextSyncAt')}")
+        f"nightly from {today}, next at {sync_config.get('nextSyncAt')}"
+    )
 
     # One full sync now, through the queue and the worker, as deployed.
     step = "run a full sync (POST syncs, GET syncs/{runId})"
@@ -165,16 +193,23 @@ def walk_through(stack, say: Printer) -> dict:
         time.sleep(0.5)
     elapsed = time.monotonic() - started
     if run["status"] != "succeeded":
-        errors = "; ".join(f"{e.get('type')} {e.get('sisSourcedId') or ''} {e.get('code')}: {e.get('message')}"
-                           for e in (run.get("errors") or [])[:3])
+        errors = "; ".join(
+            f"{e.get('type')} {e.get('sisSourcedId') or ''} {e.get('code')}: {e.get('message')}"
+            for e in (run.get("errors") or [])[:3]
+        )
         raise StepFailed(step, f"the run ended {run['status']}{': ' + errors if errors else ''}")
 
     # What the app's front ends now read.
     step = "read the synced rosters (GET schools, users)"
     app_schools = api.call(step, "GET", f"/districts/{district_id}/schools")["schools"]
     teachers = api.call(step, "GET", f"/districts/{district_id}/users?role=teacher&limit=1")["users"]
-    return {"district_id": district_id, "run": run, "elapsed": elapsed, "app_schools": len(app_schools),
-            "sample_teacher": teachers[0] if teachers else None}
+    return {
+        "district_id": district_id,
+        "run": run,
+        "elapsed": elapsed,
+        "app_schools": len(app_schools),
+        "sample_teacher": teachers[0] if teachers else None,
+    }
 
 
 def print_summary(say: Printer, result: dict, total_s: float) -> None:
@@ -188,15 +223,17 @@ def print_summary(say: Printer, result: dict, total_s: float) -> None:
         say(f"  {record_type:<12}{_synced(counts, record_type):>7}   ({detail})")
     teacher = result["sample_teacher"]
     if teacher:
-        say(f"  The app now lists {result['app_schools']} schools; e.g. teacher "
-            f"{teacher.get('givenName')} {teacher.get('familyName')} <{teacher.get('email')}>")
+        say(
+            f"  The app now lists {result['app_schools']} schools; e.g. teacher "
+            f"{teacher.get('givenName')} {teacher.get('familyName')} <{teacher.get('email')}>"
+        )
     district_id = result["district_id"]
     say()
     say("Where to look next (the demo's stack is gone when it exits; `make local` starts one that stays):")
     say("  make local                  API http://127.0.0.1:3000, sandbox SIS :8900, embedded AWS :5000")
     say("  TOKEN=$(.venv/bin/rostersync local token --role platform_admin)")
     say('  curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\')
-    say("       -d '{\"name\": \"My District\", \"timezone\": \"America/Chicago\"}' http://127.0.0.1:3000/districts")
+    say('       -d \'{"name": "My District", "timezone": "America/Chicago"}\' http://127.0.0.1:3000/districts')
     say("  TOKEN=$(.venv/bin/rostersync local token --role district_admin --district <districtId>)")
     say('  curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:3000/districts/<districtId>/users?role=teacher"')
     say("  curl -s http://127.0.0.1:3000/openapi.json   every route and shape")
@@ -224,14 +261,22 @@ def run_demo(out=None) -> int:
     from rostersync_tools.sandbox_sis import SandboxConfig, SandboxSIS
 
     with tempfile.TemporaryDirectory(prefix="rostersync-demo-") as state_dir:
-        stack = LocalStack(api_port=0, aws_port=0, sis=SandboxSIS(SandboxConfig()), sis_port=0,
-                           state_dir=state_dir, write_state_file=False)
+        stack = LocalStack(
+            api_port=0,
+            aws_port=0,
+            sis=SandboxSIS(SandboxConfig()),
+            sis_port=0,
+            state_dir=state_dir,
+            write_state_file=False,
+        )
         try:
             try:
                 stack.start()
             except Exception as error:
                 raise StepFailed("start the local stack", f"{type(error).__name__}: {error}") from None
-            say(f"Local stack up: API {stack.api_url}, sandbox SIS {stack.sis_url}, embedded AWS {stack.aws.endpoint_url}")
+            say(
+                f"Local stack up: API {stack.api_url}, sandbox SIS {stack.sis_url}, embedded AWS {stack.aws.endpoint_url}"
+            )
             result = walk_through(stack, say)
         except StepFailed as failure:
             say()

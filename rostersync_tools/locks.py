@@ -80,7 +80,7 @@ def inputs_digest() -> str:
 def stamped_digest(path: Path) -> str | None:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith(STAMP_PREFIX):
-            return line[len(STAMP_PREFIX):].strip()
+            return line[len(STAMP_PREFIX) :].strip()
     return None
 
 
@@ -113,8 +113,10 @@ def check() -> list[str]:
     for pin in layer.values():
         other = dev.get(pin.name)
         if other is None or other.version != pin.version:
-            problems.append(f"the layer pins {pin.name}=={pin.version} but the dev lock "
-                            f"{'lacks it' if other is None else 'pins ' + other.version}: tests would run other code")
+            problems.append(
+                f"the layer pins {pin.name}=={pin.version} but the dev lock "
+                f"{'lacks it' if other is None else 'pins ' + other.version}: tests would run other code"
+            )
     return problems
 
 
@@ -133,9 +135,17 @@ def layer_closure_problems(installed_requires) -> list[str]:
     `installed_requires(name)` gives a distribution's requirement strings (importlib.metadata)."""
     layer = read_lock(LAYER_LOCK)
     problems = []
-    environment = {"python_version": "3.13", "python_full_version": "3.13.0", "sys_platform": "linux",
-                   "platform_system": "Linux", "platform_machine": "aarch64", "implementation_name": "cpython",
-                   "platform_python_implementation": "CPython", "os_name": "posix", "extra": ""}
+    environment = {
+        "python_version": "3.13",
+        "python_full_version": "3.13.0",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "aarch64",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "os_name": "posix",
+        "extra": "",
+    }
     for pin in layer.values():
         for text in installed_requires(pin.name) or []:
             requirement = Requirement(text)

@@ -18,8 +18,13 @@ ROUTE_KEY = "ANY /{proxy+}"
 LOCAL_API_ID = "local"
 
 # Bodies of these types reach the function as text; anything else base64, as API Gateway does.
-_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",
-               "application/x-www-form-urlencoded")
+_TEXT_TYPES = (
+    "text/",
+    "application/json",
+    "application/xml",
+    "application/javascript",
+    "application/x-www-form-urlencoded",
+)
 _TEXT_SUFFIXES = ("+json", "+xml")
 
 

@@ -14,9 +14,9 @@ import json
 import logging
 import mimetypes
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
 
 from rostersync_tools.console_config import LOCAL_SIGN_IN_PATH, local_config
 from rostersync_tools.local.serving import serve_in_background, stop_serving
@@ -27,12 +27,15 @@ log = logging.getLogger(__name__)
 CONSOLE_DIR = Path(__file__).resolve().parents[2] / "console"
 MAX_BODY_BYTES = 4096
 
+
 # What CloudFront's response headers policy adds deployed (template.yaml, ConsoleHeadersPolicy);
 # here connect-src names the local API instead of API Gateway and Cognito.
 def security_headers(connect_to: list[str]) -> list[tuple[str, str]]:
-    csp = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-           f"connect-src 'self' {' '.join(connect_to)}; frame-ancestors 'none'; base-uri 'self'; "
-           "form-action 'self'; object-src 'none'")
+    csp = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' {' '.join(connect_to)}; frame-ancestors 'none'; base-uri 'self'; "
+        "form-action 'self'; object-src 'none'"
+    )
     return [
         ("content-security-policy", csp),
         ("x-content-type-options", "nosniff"),
@@ -44,7 +47,7 @@ def security_headers(connect_to: list[str]) -> list[tuple[str, str]]:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "_Server"
+    server: _Server
 
     def do_GET(self):
         self._serve_file(send_body=True)
@@ -66,26 +69,50 @@ class _Handler(BaseHTTPRequestHandler):
         if origin is not None and origin != console.url:
             return self._json(403, {"error": {"code": "forbidden", "message": "Sign in from the console's own page."}})
         if not (self.headers.get("Content-Type") or "").startswith("application/json"):
-            return self._json(400, {"error": {"code": "unsupported_content_type",
-                                              "message": "Send the request body as application/json."}})
+            return self._json(
+                400,
+                {
+                    "error": {
+                        "code": "unsupported_content_type",
+                        "message": "Send the request body as application/json.",
+                    }
+                },
+            )
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
-            return self._json(400, {"error": {"code": "request_too_large", "message": "The request body is too large."}})
+            return self._json(
+                400, {"error": {"code": "request_too_large", "message": "The request body is too large."}}
+            )
         try:
             body = json.loads(self.rfile.read(length) or b"{}")
         except ValueError:
-            return self._json(400, {"error": {"code": "malformed_json", "message": "The request body is not valid JSON."}})
+            return self._json(
+                400, {"error": {"code": "malformed_json", "message": "The request body is not valid JSON."}}
+            )
         if not isinstance(body, dict):
-            return self._json(400, {"error": {"code": "invalid_body", "message": "The request body must be a JSON object."}})
+            return self._json(
+                400, {"error": {"code": "invalid_body", "message": "The request body must be a JSON object."}}
+            )
         role = body.get("role")
         district_id = body.get("districtId") or None
         if role not in ROLES:
-            return self._json(422, {"error": {"code": "invalid_request", "message": f"role must be one of {', '.join(ROLES)}."}})
+            return self._json(
+                422, {"error": {"code": "invalid_request", "message": f"role must be one of {', '.join(ROLES)}."}}
+            )
         if district_id is not None and (not isinstance(district_id, str) or len(district_id) > 255):
-            return self._json(422, {"error": {"code": "invalid_request", "message": "districtId must be a district id."}})
+            return self._json(
+                422, {"error": {"code": "invalid_request", "message": "districtId must be a district id."}}
+            )
         if role != "platform_admin" and district_id is None:
-            return self._json(422, {"error": {"code": "invalid_request",
-                                              "message": "districtId: choose the district this account belongs to."}})
+            return self._json(
+                422,
+                {
+                    "error": {
+                        "code": "invalid_request",
+                        "message": "districtId: choose the district this account belongs to.",
+                    }
+                },
+            )
         token = issue_token(console.keys(), role, district_id=district_id)
         self._json(200, {"idToken": token, "role": role, "districtId": district_id})
 
@@ -134,16 +161,23 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    console: "LocalConsole"
+    console: LocalConsole
 
 
 class LocalConsole:
     """The console on http://127.0.0.1:<port>/; `api_url` and `keys` are read when asked (the
     stack's API port is known only once it listens)."""
 
-    def __init__(self, api_url: Callable[[], str], keys: Callable[[], KeyPair], port: int = 0,
-                 sis_host_url: Callable[[], str | None] = lambda: None, directory: Path = CONSOLE_DIR,
-                 config: dict | None = None, any_port_if_busy: bool = False):
+    def __init__(
+        self,
+        api_url: Callable[[], str],
+        keys: Callable[[], KeyPair],
+        port: int = 0,
+        sis_host_url: Callable[[], str | None] = lambda: None,
+        directory: Path = CONSOLE_DIR,
+        config: dict | None = None,
+        any_port_if_busy: bool = False,
+    ):
         """`config`: serve this config.json instead of the local one (tests of the deployed sign-in).
         `any_port_if_busy`: take a free port when `port` is taken (the default port, not one asked for)."""
         self.api_url = api_url
@@ -168,7 +202,7 @@ class LocalConsole:
         config = self.config()
         return [config["apiUrl"]] + ([config["cognito"]["domain"]] if config.get("cognito") else [])
 
-    def start(self) -> "LocalConsole":
+    def start(self) -> LocalConsole:
         if not (self.directory / "index.html").is_file():
             raise RuntimeError(f"the console's files are missing ({self.directory}/index.html)")
         try:

@@ -26,8 +26,9 @@ def prepare(session, endpoint_url: str, bus_name: str) -> None:
         logs.create_log_group(logGroupName=SINK_LOG_GROUP)
     group_arn = logs.describe_log_groups(logGroupNamePrefix=SINK_LOG_GROUP)["logGroups"][0]["arn"].removesuffix(":*")
     events = session.client("events", endpoint_url=endpoint_url)
-    events.put_rule(Name=SINK_RULE, EventBusName=bus_name, EventPattern=json.dumps({"source": ["rostersync"]}),
-                    State="ENABLED")
+    events.put_rule(
+        Name=SINK_RULE, EventBusName=bus_name, EventPattern=json.dumps({"source": ["rostersync"]}), State="ENABLED"
+    )
     events.put_targets(Rule=SINK_RULE, EventBusName=bus_name, Targets=[{"Id": "local-sink", "Arn": group_arn}])
     session.client("ses", endpoint_url=endpoint_url).verify_email_identity(EmailAddress=LOCAL_SENDER)
 
@@ -36,8 +37,9 @@ def kept_events(logs_client, since_ms: int = 0) -> list[dict]:
     """Every kept event (EventBridge's envelope: id, time, detail-type, detail, ...), oldest first,
     with `keptAt` (ms) from the log."""
     found = []
-    for page in logs_client.get_paginator("filter_log_events").paginate(logGroupName=SINK_LOG_GROUP,
-                                                                          startTime=since_ms):
+    for page in logs_client.get_paginator("filter_log_events").paginate(
+        logGroupName=SINK_LOG_GROUP, startTime=since_ms
+    ):
         for record in page["events"]:
             try:
                 event = json.loads(record["message"])

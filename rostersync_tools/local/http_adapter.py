@@ -16,8 +16,8 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
 from rostersync_tools.local.api_events import HttpRequest, build_event, lowercase_headers, parse_result
 from rostersync_tools.local.cors import CorsPolicy, without_cors_headers
@@ -80,8 +80,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             status = self._route(adapter, headers, path)
         except _BodyTooLarge:
             self.close_connection = True  # the rest of the body is never read
-            status = self._send(413, [("content-type", "application/json")], _json({"message": "Request Entity Too Large"}),
-                                headers)
+            status = self._send(
+                413, [("content-type", "application/json")], _json({"message": "Request Entity Too Large"}), headers
+            )
         # Request lines only: never bodies, query strings or headers (tokens, secrets).
         log.info("%s %s -> %s (%d ms)", self.command, path, status, (time.monotonic() - started) * 1000)
 
@@ -96,7 +97,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 document = adapter.openapi().encode()
             except Exception:
                 log.exception("openapi document failed")
-                return self._send(500, [("content-type", "application/json")], _json({"message": "Internal Server Error"}), headers)
+                return self._send(
+                    500, [("content-type", "application/json")], _json({"message": "Internal Server Error"}), headers
+                )
             return self._send(200, [("content-type", "application/json")], document, headers)
 
         try:
@@ -106,8 +109,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 claims = verify_token(adapter.keys, bearer_from_header(headers.get("authorization")))
         except InvalidToken as why:
             log.info("token refused: %s", why)
-            return self._send(401, [("content-type", "application/json"), ("www-authenticate", "Bearer")],
-                              _json({"message": "Unauthorized"}), headers)
+            return self._send(
+                401,
+                [("content-type", "application/json"), ("www-authenticate", "Bearer")],
+                _json({"message": "Unauthorized"}),
+                headers,
+            )
 
         request = HttpRequest(
             method=self.command,
@@ -126,10 +133,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
             response = parse_result(result)
         except Exception:
             log.exception("the API function failed")  # a traceback, never the event
-            return self._send(500, [("content-type", "application/json")], _json({"message": "Internal Server Error"}),
-                              headers, request_id=event["requestContext"]["requestId"])
-        return self._send(response.status, without_cors_headers(response.headers), response.body, headers,
-                          request_id=event["requestContext"]["requestId"])
+            return self._send(
+                500,
+                [("content-type", "application/json")],
+                _json({"message": "Internal Server Error"}),
+                headers,
+                request_id=event["requestContext"]["requestId"],
+            )
+        return self._send(
+            response.status,
+            without_cors_headers(response.headers),
+            response.body,
+            headers,
+            request_id=event["requestContext"]["requestId"],
+        )
 
     def _read_body(self, headers: dict[str, str]) -> bytes:
         if "chunked" in headers.get("transfer-encoding", "").lower():
@@ -153,8 +170,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
             chunks.append(self.rfile.read(size))
             self.rfile.readline()
 
-    def _send(self, status: int, headers: list[tuple[str, str]], body: bytes, request_headers: dict[str, str],
-              add_cors: bool = True, request_id: str | None = None) -> int:
+    def _send(
+        self,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        request_headers: dict[str, str],
+        add_cors: bool = True,
+        request_id: str | None = None,
+    ) -> int:
         self.send_response_only(status)
         self.send_header("date", self.date_time_string())
         for name, value in headers:
@@ -184,8 +208,14 @@ class _Server(ThreadingHTTPServer):
 
 
 class LocalHttpApi:
-    def __init__(self, keys: KeyPair, port: int = 0, handler: Handler | None = None,
-                 cors: CorsPolicy | None = None, openapi: Callable[[], str] | None = None):
+    def __init__(
+        self,
+        keys: KeyPair,
+        port: int = 0,
+        handler: Handler | None = None,
+        cors: CorsPolicy | None = None,
+        openapi: Callable[[], str] | None = None,
+    ):
         self.keys = keys
         self.port = port
         self.cors = cors or CorsPolicy.from_template()

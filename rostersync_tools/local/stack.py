@@ -11,11 +11,12 @@ from datetime import datetime
 
 import requests
 
+from rostersync_tools.local.console_server import LocalConsole
 from rostersync_tools.local.embedded_aws import EmbeddedAws
 from rostersync_tools.local.functions import load_handler
-from rostersync_tools.local.console_server import LocalConsole
 from rostersync_tools.local.http_adapter import LocalHttpApi
-from rostersync_tools.local.state import remove_state, state_dir as default_state_dir, write_state
+from rostersync_tools.local.state import remove_state, write_state
+from rostersync_tools.local.state import state_dir as default_state_dir
 from rostersync_tools.local.tick import invoke_dispatcher, parse_instant
 from rostersync_tools.local.tokens import DEFAULT_EXPIRES_IN_S, issue_token, load_or_create_key_pair
 from rostersync_tools.local.worker_loop import WorkerLoop
@@ -24,10 +25,19 @@ log = logging.getLogger(__name__)
 
 
 class LocalStack:
-    def __init__(self, api_port: int = 0, aws_port: int = 0, sis=None, sis_port: int = 0,
-                 aws: EmbeddedAws | None = None, state_dir: str | os.PathLike | None = None,
-                 write_state_file: bool = True, worker_handler=None, console_port: int | None = 0,
-                 console_port_is_default: bool = False):
+    def __init__(
+        self,
+        api_port: int = 0,
+        aws_port: int = 0,
+        sis=None,
+        sis_port: int = 0,
+        aws: EmbeddedAws | None = None,
+        state_dir: str | os.PathLike | None = None,
+        write_state_file: bool = True,
+        worker_handler=None,
+        console_port: int | None = 0,
+        console_port_is_default: bool = False,
+    ):
         """`console_port`: where the console is served (0: any free port; None: not at all); when it
         is only the default (`console_port_is_default`), a taken port means another free one.
         `sis`: a SandboxSIS not yet started (this stack starts and stops it), or None.
@@ -75,11 +85,16 @@ class LocalStack:
         self._warm_functions()
         self.api = LocalHttpApi(self.keys, port=self.api_port).start()
         if self.console_port is not None:
-            self.console = LocalConsole(lambda: self.api_url, lambda: self.keys, port=self.console_port,
-                                        sis_host_url=lambda: self.sis_host_url,
-                                        any_port_if_busy=self.console_port_is_default).start()
-        self.worker = WorkerLoop(self.aws.client("sqs"), os.environ["SYNC_QUEUE_URL"],
-                                 handler=self._worker_handler).start()
+            self.console = LocalConsole(
+                lambda: self.api_url,
+                lambda: self.keys,
+                port=self.console_port,
+                sis_host_url=lambda: self.sis_host_url,
+                any_port_if_busy=self.console_port_is_default,
+            ).start()
+        self.worker = WorkerLoop(
+            self.aws.client("sqs"), os.environ["SYNC_QUEUE_URL"], handler=self._worker_handler
+        ).start()
         self._check_answers()
         if self.write_state_file:
             write_state(self.state_dir, self.state())
@@ -92,8 +107,12 @@ class LocalStack:
             try:
                 load_handler(name)
             except Exception as error:
-                log.warning("functions/%s/app.py does not import yet (%s: %s); it will be retried when invoked",
-                            name, type(error).__name__, error)
+                log.warning(
+                    "functions/%s/app.py does not import yet (%s: %s); it will be retried when invoked",
+                    name,
+                    type(error).__name__,
+                    error,
+                )
 
     def _check_answers(self) -> None:
         """Everything answers before anyone is told the stack is ready."""
@@ -109,11 +128,13 @@ class LocalStack:
             raise RuntimeError("the sync worker loop did not start")
 
     def stop(self) -> None:
-        for part, stop in (("worker", lambda: self.worker and self.worker.stop()),
-                           ("console", lambda: self.console and self.console.stop()),
-                           ("api", lambda: self.api and self.api.stop()),
-                           ("sis", lambda: self.sis_host_url and self.sis.stop()),
-                           ("aws", lambda: self._owns_aws and self.aws and self.aws.stop())):
+        for part, stop in (
+            ("worker", lambda: self.worker and self.worker.stop()),
+            ("console", lambda: self.console and self.console.stop()),
+            ("api", lambda: self.api and self.api.stop()),
+            ("sis", lambda: self.sis_host_url and self.sis.stop()),
+            ("aws", lambda: self._owns_aws and self.aws and self.aws.stop()),
+        ):
             try:
                 stop()
             except Exception:
@@ -161,8 +182,14 @@ class LocalStack:
             "environment": self.aws.environment(),
         }
 
-    def token(self, role: str, district_id: str | None = None, expires_in_s: int = DEFAULT_EXPIRES_IN_S,
-              sub: str | None = None, **claims) -> str:
+    def token(
+        self,
+        role: str,
+        district_id: str | None = None,
+        expires_in_s: int = DEFAULT_EXPIRES_IN_S,
+        sub: str | None = None,
+        **claims,
+    ) -> str:
         return issue_token(self.keys, role, district_id=district_id, sub=sub, expires_in_s=expires_in_s, **claims)
 
     def tick(self, time_str: str | datetime):

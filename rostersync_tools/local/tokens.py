@@ -130,8 +130,10 @@ def issue_client_token(
         "sub": client_id,
         "client_id": client_id,
         "token_use": "access",
-        "scope": " ".join(f"{scope}:{district_id}" if district_id else scope
-                          for scope in ((READ_SCOPE, WRITE_SCOPE) if write else (READ_SCOPE,))),
+        "scope": " ".join(
+            f"{scope}:{district_id}" if district_id else scope
+            for scope in ((READ_SCOPE, WRITE_SCOPE) if write else (READ_SCOPE,))
+        ),
         "iss": LOCAL_ISSUER,
         "iat": issued_at,
         "exp": issued_at + int(expires_in_s),

@@ -33,8 +33,9 @@ def configure_logging(level: int = logging.INFO) -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 
-def run_up(api_port: int, aws_port: int, sis_port: int | None, state_dir: str | None = None,
-           console_port: int | None = None) -> int:
+def run_up(
+    api_port: int, aws_port: int, sis_port: int | None, state_dir: str | None = None, console_port: int | None = None
+) -> int:
     """`console_port` None: the default port, or any free one when another stack holds it
     (two stacks started with their own --api-port etc. must not clash on the console)."""
     # stdout carries the ready line and nothing else. The functions log to stdout, as Lambda
@@ -62,9 +63,15 @@ def run_up(api_port: int, aws_port: int, sis_port: int | None, state_dir: str | 
             log.error("the sandbox SIS is not available (%s); run with --no-sis", error)
             return 1
         sis = SandboxSIS(SandboxConfig())
-    stack = LocalStack(api_port=api_port, aws_port=aws_port, sis=sis, sis_port=sis_port or 0, state_dir=state_dir,
-                       console_port=DEFAULT_CONSOLE_PORT if console_port is None else console_port,
-                       console_port_is_default=console_port is None)
+    stack = LocalStack(
+        api_port=api_port,
+        aws_port=aws_port,
+        sis=sis,
+        sis_port=sis_port or 0,
+        state_dir=state_dir,
+        console_port=DEFAULT_CONSOLE_PORT if console_port is None else console_port,
+        console_port_is_default=console_port is None,
+    )
     try:
         stack.start()
     except OSError as error:

@@ -29,12 +29,14 @@ def _logs_client():
 
 def _matches(event: dict, district: str | None, detail_type: str | None) -> bool:
     detail = event.get("detail") or {}
-    return ((district is None or detail.get("districtId") == district)
-            and (detail_type is None or event.get("detail-type", "").lower() == detail_type.lower()))
+    return (district is None or detail.get("districtId") == district) and (
+        detail_type is None or event.get("detail-type", "").lower() == detail_type.lower()
+    )
 
 
-def show_events(district: str | None, detail_type: str | None, limit: int, as_json: bool, full: bool,
-                keep_following: bool, out=None) -> int:
+def show_events(
+    district: str | None, detail_type: str | None, limit: int, as_json: bool, full: bool, keep_following: bool, out=None
+) -> int:
     out = out or sys.stdout
     _stack_environment()
     logs = _logs_client()
@@ -50,8 +52,11 @@ def show_events(district: str | None, detail_type: str | None, limit: int, as_js
     try:
         for event in event_sink.follow(logs, seen=seen):  # then each new one as it comes
             if _matches(event, district, detail_type):
-                print(json.dumps(event, sort_keys=True) if as_json else event_sink.format_event(event, full),
-                      file=out, flush=True)
+                print(
+                    json.dumps(event, sort_keys=True) if as_json else event_sink.format_event(event, full),
+                    file=out,
+                    flush=True,
+                )
     except KeyboardInterrupt:
         return 0
     return 0
@@ -64,17 +69,36 @@ def show_outbox(district: str | None, limit: int, as_json: bool, out=None) -> in
 
     messages = recent(district, limit)
     if as_json:
-        print(json.dumps([{
-            "districtId": m.district_id, "kind": m.kind, "night": m.night, "runId": m.run_id, "to": list(m.recipients),
-            "status": m.status, "detail": m.detail, "subject": m.subject, "body": m.body,
-            "createdAt": m.created_at.isoformat().replace("+00:00", "Z")} for m in messages], indent=2), file=out)
+        print(
+            json.dumps(
+                [
+                    {
+                        "districtId": m.district_id,
+                        "kind": m.kind,
+                        "night": m.night,
+                        "runId": m.run_id,
+                        "to": list(m.recipients),
+                        "status": m.status,
+                        "detail": m.detail,
+                        "subject": m.subject,
+                        "body": m.body,
+                        "createdAt": m.created_at.isoformat().replace("+00:00", "Z"),
+                    }
+                    for m in messages
+                ],
+                indent=2,
+            ),
+            file=out,
+        )
         return 0
     if not messages:
         print("the outbox is empty", file=out)
     for m in messages:
         to = ", ".join(m.recipients) or "(no contacts)"
-        print(f"{m.created_at:%Y-%m-%dT%H:%M:%SZ}  {m.kind:<21} {m.district_id}  night {m.night}  {m.status}  to {to}",
-              file=out)
+        print(
+            f"{m.created_at:%Y-%m-%dT%H:%M:%SZ}  {m.kind:<21} {m.district_id}  night {m.night}  {m.status}  to {to}",
+            file=out,
+        )
         print(f"  Subject: {m.subject}", file=out)
         for line in m.body.splitlines():
             print(f"  | {line}", file=out)

@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from rostersync_tools.local.embedded_aws import REGION
 from rostersync_tools.local.functions import LambdaContext, load_handler
@@ -86,8 +86,9 @@ def failed_message_ids(result, message_ids: list[str]) -> set[str]:
 
 
 class WorkerLoop:
-    def __init__(self, sqs_client, queue_url: str | None = None, handler: Handler | None = None,
-                 template: dict | None = None):
+    def __init__(
+        self, sqs_client, queue_url: str | None = None, handler: Handler | None = None, template: dict | None = None
+    ):
         template = template or load_template()
         self.sqs = sqs_client
         self.queue_url = queue_url or os.environ["SYNC_QUEUE_URL"]
@@ -122,8 +123,11 @@ class WorkerLoop:
         """No batch in flight and nothing on the queue: visible, in flight or delayed."""
         if self._in_flight.is_set():
             return False
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                 "ApproximateNumberOfMessagesDelayed"]
+        names = [
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ]
         attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)["Attributes"]
         return not self._in_flight.is_set() and all(int(attributes.get(n, 0)) == 0 for n in names)
 
@@ -175,8 +179,12 @@ class WorkerLoop:
             log.exception("the sync worker function failed; the whole batch will be retried")
             failed = set(ids)
         self.batches += 1
-        log.info("sync worker batch: %d messages, %d failed (%d ms)", len(ids), len(failed),
-                 (time.monotonic() - started) * 1000)
+        log.info(
+            "sync worker batch: %d messages, %d failed (%d ms)",
+            len(ids),
+            len(failed),
+            (time.monotonic() - started) * 1000,
+        )
 
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:

@@ -28,7 +28,9 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
     where = parser.add_argument_group("which stack")
     where.add_argument("--local", action="store_true", help="the running local stack (rostersync local up)")
-    where.add_argument("--state-dir", help="the local stack's state directory (default $ROSTERSYNC_STATE_DIR or .rostersync)")
+    where.add_argument(
+        "--state-dir", help="the local stack's state directory (default $ROSTERSYNC_STATE_DIR or .rostersync)"
+    )
     where.add_argument("--stack-name", default=DEFAULT_STACK, help=f"deployed stack (default {DEFAULT_STACK})")
     where.add_argument("--region", help="AWS region (default from the environment)")
     where.add_argument("--endpoint-url", help="an AWS endpoint (moto, LocalStack) instead of a stack")
@@ -37,7 +39,9 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rostersync ops", description="On-call: find, inspect and replay failed district syncs.")
+    parser = argparse.ArgumentParser(
+        prog="rostersync ops", description="On-call: find, inspect and replay failed district syncs."
+    )
     commands = parser.add_subparsers(dest="command", metavar="command", required=True)
 
     dlq = commands.add_parser("dlq", help="the sync dead-letter queue")
@@ -59,34 +63,49 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(run=cmd_run)
 
     redrive = commands.add_parser(
-        "redrive", help="replay dead-lettered syncs as new runs (trigger replay); asks first",
+        "redrive",
+        help="replay dead-lettered syncs as new runs (trigger replay); asks first",
         description="Shows what it will do per district, asks (unless --yes), replays, and follows each replay "
-                    "(on AWS: the SQS message move task first) until it finishes or --timeout.")
+        "(on AWS: the SQS message move task first) until it finishes or --timeout.",
+    )
     redrive.add_argument("--district", metavar="ID", help="only this district")
     redrive.add_argument("--dry-run", action="store_true", help="show what would be done; change nothing")
     redrive.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    redrive.add_argument("--no-follow", dest="follow", action="store_false",
-                         help="return once the replays are queued (or the move task started)")
-    redrive.add_argument("--timeout", type=float, default=900.0, metavar="S",
-                         help="stop following after S seconds (default 900); what is unfinished is reported")
+    redrive.add_argument(
+        "--no-follow",
+        dest="follow",
+        action="store_false",
+        help="return once the replays are queued (or the move task started)",
+    )
+    redrive.add_argument(
+        "--timeout",
+        type=float,
+        default=900.0,
+        metavar="S",
+        help="stop following after S seconds (default 900); what is unfinished is reported",
+    )
     redrive.add_argument("--poll", type=float, default=5.0, metavar="S", help=argparse.SUPPRESS)
     _add_common_options(redrive)
     redrive.set_defaults(run=cmd_redrive)
 
     backfill = commands.add_parser(
-        "backfill-change-keys", help="give roster items written before changeSeq existed their change key (once)",
+        "backfill-change-keys",
+        help="give roster items written before changeSeq existed their change key (once)",
         description="Stamps updatedAt and changeSeq (now) on every roster item that has no changeSeq, so change "
-                    "reads (?updatedSince=) answer it once. Safe to re-run: items that have a key are left alone.")
+        "reads (?updatedSince=) answer it once. Safe to re-run: items that have a key are left alone.",
+    )
     backfill.add_argument("--district", metavar="ID", help="only this district (a query; otherwise a scan)")
     backfill.add_argument("--dry-run", action="store_true", help="count what would be stamped; change nothing")
     _add_common_options(backfill)
     backfill.set_defaults(run=cmd_backfill_change_keys)
 
     identities = commands.add_parser(
-        "backfill-identity-keys", help="give SIS users written before the ByIdentity index existed their identity key "
-                                       "(once), so a re-keyed SIS pairs them",
+        "backfill-identity-keys",
+        help="give SIS users written before the ByIdentity index existed their identity key "
+        "(once), so a re-keyed SIS pairs them",
         description="Sets districtIdentity (identifier, else email) on every SIS user that has none, as a sync "
-                    "would write it; no updatedAt or change key moves. Safe to re-run.")
+        "would write it; no updatedAt or change key moves. Safe to re-run.",
+    )
     identities.add_argument("--district", metavar="ID", help="only this district (a query; otherwise a scan)")
     identities.add_argument("--dry-run", action="store_true", help="count what would be keyed; change nothing")
     _add_common_options(identities)
@@ -101,14 +120,23 @@ def cmd_backfill_identity_keys(args) -> int:
 
     resolve(args)
     progress = Progress(args.json)
-    done = backfill(dynamodb(), district_id=args.district, dry_run=args.dry_run,
-                    on_progress=lambda keyed, _without: progress(f"{keyed} users keyed so far"))
+    done = backfill(
+        dynamodb(),
+        district_id=args.district,
+        dry_run=args.dry_run,
+        on_progress=lambda keyed, _without: progress(f"{keyed} users keyed so far"),
+    )
     if args.json:
         print_json({"districtId": args.district, "dryRun": args.dry_run, **done})
     else:
         verb = "would key" if args.dry_run else "keyed"
-        print(table(("users", "count"), [(verb, str(done["keyed"])),
-                                         ("without identifier or email", str(done["withoutIdentity"]))]), flush=True)
+        print(
+            table(
+                ("users", "count"),
+                [(verb, str(done["keyed"])), ("without identifier or email", str(done["withoutIdentity"]))],
+            ),
+            flush=True,
+        )
     return 0
 
 
@@ -120,8 +148,12 @@ def cmd_backfill_change_keys(args) -> int:
     resolve(args)
     progress = Progress(args.json)
     verb = "would stamp" if args.dry_run else "stamped"
-    done = backfill(dynamodb(), district_id=args.district, dry_run=args.dry_run,
-                    on_table=lambda name, count: progress(f"{name}: {verb} {count}"))
+    done = backfill(
+        dynamodb(),
+        district_id=args.district,
+        dry_run=args.dry_run,
+        on_table=lambda name, count: progress(f"{name}: {verb} {count}"),
+    )
     if args.json:
         print_json({"districtId": args.district, "dryRun": args.dry_run, "stamped": done})
     else:
@@ -158,8 +190,12 @@ def _show(args, read, document, table) -> int:
 def cmd_runs(args) -> int:
     from rostersync_tools.ops.runs import recent_runs, runs_table
 
-    return _show(args, lambda: recent_runs(args.district, args.limit),
-                 lambda found: {"districtId": args.district, "runs": found}, lambda found: runs_table(args.district, found))
+    return _show(
+        args,
+        lambda: recent_runs(args.district, args.limit),
+        lambda found: {"districtId": args.district, "runs": found},
+        lambda found: runs_table(args.district, found),
+    )
 
 
 def cmd_run(args) -> int:
@@ -178,8 +214,10 @@ def cmd_redrive(args) -> int:
         if args.json:
             print_json({"dryRun": args.dry_run, "plan": planned.to_json(), "report": None})
         else:
-            print(planned.describe() + ("\nDry run: nothing was changed." if args.dry_run and not planned.empty else ""),
-                  flush=True)
+            print(
+                planned.describe() + ("\nDry run: nothing was changed." if args.dry_run and not planned.empty else ""),
+                flush=True,
+            )
         return 0
     say = Progress(args.json)
     if not args.json:
@@ -187,12 +225,16 @@ def cmd_redrive(args) -> int:
     if not args.yes:
         answer = _confirm(f"Replay {len(planned.districts)} district(s) on {planned.target}?")
         if answer is None:
-            return _fail("redrive changes the stack and there is no one to ask (no standard input): "
-                         "run it again with --yes to go ahead, or --dry-run to only see the plan.", REFUSED)
+            return _fail(
+                "redrive changes the stack and there is no one to ask (no standard input): "
+                "run it again with --yes to go ahead, or --dry-run to only see the plan.",
+                REFUSED,
+            )
         if not answer:
             return _fail("not confirmed: nothing was changed.", 1)
-    report = redrive(target, district_id=args.district, say=say, follow=args.follow, timeout_s=args.timeout,
-                     poll_s=args.poll)
+    report = redrive(
+        target, district_id=args.district, say=say, follow=args.follow, timeout_s=args.timeout, poll_s=args.poll
+    )
     if args.json:
         print_json({"dryRun": False, "plan": planned.to_json(), "report": report.to_json()})
     else:

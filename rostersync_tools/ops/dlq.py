@@ -7,7 +7,7 @@ pass sees each message once) and then makes them all visible again at once.
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rostersync.times import iso_z_seconds
 
@@ -47,7 +47,7 @@ def _millis(value: str | None) -> str | None:
     if not value:
         return None
     try:
-        instant = datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc)
+        instant = datetime.fromtimestamp(int(value) / 1000, tz=UTC)
     except (TypeError, ValueError):
         return None
     return iso_z_seconds(instant)
@@ -59,7 +59,10 @@ def receive_all(sqs, queue_url: str, visibility_s: int = PEEK_VISIBILITY_S, limi
     empty = 0
     while len(found) < limit and empty < _EMPTY_RECEIVES_TO_STOP:
         batch = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=visibility_s,
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            VisibilityTimeout=visibility_s,
             AttributeNames=["All"],
         ).get("Messages", [])
         empty = 0 if batch else empty + 1
@@ -74,8 +77,9 @@ def make_visible(sqs, queue_url: str, messages: list[dict]) -> None:
         chunk = messages[start : start + 10]
         sqs.change_message_visibility_batch(
             QueueUrl=queue_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                     for i, m in enumerate(chunk)],
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0} for i, m in enumerate(chunk)
+            ],
         )
 
 

@@ -66,23 +66,43 @@ class Plan:
         return not self.districts and not self.unreadable
 
     def to_json(self) -> dict:
-        return {"target": self.target, "method": self.method, "messages": self.messages,
-                "unreadableMessageIds": self.unreadable,
-                "districts": [{"districtId": d.district_id, "action": d.action, "detail": d.detail,
-                               "failedRunId": d.failed_run_id, "messageIds": d.message_ids, "runIds": d.run_ids}
-                              for d in self.districts]}
+        return {
+            "target": self.target,
+            "method": self.method,
+            "messages": self.messages,
+            "unreadableMessageIds": self.unreadable,
+            "districts": [
+                {
+                    "districtId": d.district_id,
+                    "action": d.action,
+                    "detail": d.detail,
+                    "failedRunId": d.failed_run_id,
+                    "messageIds": d.message_ids,
+                    "runIds": d.run_ids,
+                }
+                for d in self.districts
+            ],
+        }
 
     def describe(self) -> str:
         if self.empty:
             return f"Nothing to redrive: the sync dead-letter queue of {self.target} is empty."
-        how = ("an SQS message move task brings every message back to the sync queue; the worker replays each"
-               if self.method == "move_task" else "each district's replay run is created and queued from here")
-        rows = [(d.district_id, d.action, str(len(d.message_ids)), d.failed_run_id, d.detail)
-                for d in self.districts]
-        lines = [f"Redrive on {self.target}: {self.messages} message(s), {len(self.districts)} district(s); {how}.",
-                 table(("DISTRICT", "ACTION", "MESSAGES", "FAILED RUN", "WHAT HAPPENS"), rows)]
+        how = (
+            "an SQS message move task brings every message back to the sync queue; the worker replays each"
+            if self.method == "move_task"
+            else "each district's replay run is created and queued from here"
+        )
+        rows = [(d.district_id, d.action, str(len(d.message_ids)), d.failed_run_id, d.detail) for d in self.districts]
+        lines = [
+            f"Redrive on {self.target}: {self.messages} message(s), {len(self.districts)} district(s); {how}.",
+            table(("DISTRICT", "ACTION", "MESSAGES", "FAILED RUN", "WHAT HAPPENS"), rows),
+        ]
         if self.unreadable:
-            kept = "moved to the sync queue, where the worker drops them" if self.method == "move_task" else "left in the queue"
+            kept = (
+                "moved to the sync queue, where the worker drops them"
+                if self.method == "move_task"
+                else "left in the queue"
+            )
             lines.append(f"{len(self.unreadable)} message(s) are not sync messages: {kept}.")
         return "\n".join(lines)
 
@@ -128,22 +148,33 @@ def _predict(district_id: str, items: list) -> DistrictPlan:
     latest = latest_run(district_id)
     if newest is None:
         if latest is not None and latest.status in ACTIVE_STATUSES:
-            return planned("leave", f"no run on record for these messages, and a sync is {latest.status} "
-                                    f"({latest.run_id}): redrive later")
+            return planned(
+                "leave",
+                f"no run on record for these messages, and a sync is {latest.status} ({latest.run_id}): redrive later",
+            )
         return planned("replay", "no run on record for these messages: a new full sync with trigger replay")
     if newest.replayed_by:
-        return planned("already_replayed", f"replayed before as {newest.replayed_by}: the dead letters are deleted",
-                       newest.run_id)
+        return planned(
+            "already_replayed", f"replayed before as {newest.replayed_by}: the dead letters are deleted", newest.run_id
+        )
     if latest is not None and latest.run_id != newest.run_id:
-        return planned("drop", f"a newer run ({latest.run_id}, {latest.status}) exists: the dead letters are deleted",
-                       newest.run_id)
+        return planned(
+            "drop",
+            f"a newer run ({latest.run_id}, {latest.status}) exists: the dead letters are deleted",
+            newest.run_id,
+        )
     if newest.status in ACTIVE_STATUSES:
-        return planned("replay", f"run {newest.run_id} is still marked {newest.status} (its worker stopped on the "
-                                 f"last attempt): it is marked failed, then replayed as a new run", newest.run_id)
+        return planned(
+            "replay",
+            f"run {newest.run_id} is still marked {newest.status} (its worker stopped on the "
+            f"last attempt): it is marked failed, then replayed as a new run",
+            newest.run_id,
+        )
     if newest.status == FAILED:
         return planned("replay", f"failed run {newest.run_id} is replayed as a new run (trigger replay)", newest.run_id)
-    return planned("drop", f"run {newest.run_id} ended {newest.status} meanwhile: the dead letters are deleted",
-                   newest.run_id)
+    return planned(
+        "drop", f"run {newest.run_id} ended {newest.status} meanwhile: the dead letters are deleted", newest.run_id
+    )
 
 
 # ---------------------------------------------------------------- the report
@@ -172,28 +203,49 @@ class RedriveReport:
         lines = []
         if self.method == "move_task":
             task = self.move_task or {}
-            lines.append(f"SQS message move task {self.task_handle or '(handle not shown)'}: "
-                         f"{task.get('status', 'STARTED')}, {task.get('moved', '?')} of {task.get('toMove', '?')} "
-                         f"message(s) moved" + (f"; failure: {task['failureReason']}" if task.get("failureReason") else "")
-                         + f"; {len(self.moved_runs)} run(s) prepared for replay by the worker.")
+            lines.append(
+                f"SQS message move task {self.task_handle or '(handle not shown)'}: "
+                f"{task.get('status', 'STARTED')}, {task.get('moved', '?')} of {task.get('toMove', '?')} "
+                f"message(s) moved"
+                + (f"; failure: {task['failureReason']}" if task.get("failureReason") else "")
+                + f"; {len(self.moved_runs)} run(s) prepared for replay by the worker."
+            )
         if self.replayed:
-            rows = [(item["districtId"], item.get("failedRunId"), item.get("replayRunId"),
-                     item.get("replayStatus", "queued"), item.get("changes"), " ".join((item.get("note") or "-").split()))
-                    for item in self.replayed]
+            rows = [
+                (
+                    item["districtId"],
+                    item.get("failedRunId"),
+                    item.get("replayRunId"),
+                    item.get("replayStatus", "queued"),
+                    item.get("changes"),
+                    " ".join((item.get("note") or "-").split()),
+                )
+                for item in self.replayed
+            ]
             lines.append(table(("DISTRICT", "FAILED RUN", "REPLAY RUN", "STATUS", "CHANGES", "NOTE"), rows))
             lines.append("(trigger replay; changes: +created ~updated -deactivated)")
         for item in self.superseded:
             lines.append(f"dropped message of district {item['districtId']} run {item['runId']}: {item['reason']}")
         for item in self.left:
-            lines.append(f"left in the dead-letter queue: {item.get('districtId') or item['messageId']}: {item['reason']}")
+            lines.append(
+                f"left in the dead-letter queue: {item.get('districtId') or item['messageId']}: {item['reason']}"
+            )
         if not lines:
             lines.append("Nothing to redrive.")
         return "\n".join(lines)
 
 
-def redrive(target, district_id: str | None = None, *, say: Say = _quiet, follow: bool = False,
-            timeout_s: float = 900.0, poll_s: float = POLL_S, sleep: Callable[[float], None] = time.sleep,
-            clock: Callable[[], float] = time.monotonic) -> RedriveReport:
+def redrive(
+    target,
+    district_id: str | None = None,
+    *,
+    say: Say = _quiet,
+    follow: bool = False,
+    timeout_s: float = 900.0,
+    poll_s: float = POLL_S,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> RedriveReport:
     follower = _Follower(say, timeout_s, poll_s, sleep, clock)
     if target.supports_move_tasks and district_id is None:
         return _move_task(target, say, follower if follow else None)
@@ -228,8 +280,10 @@ def _move_task(target, say: Say, follower) -> RedriveReport:
                 if run is not None:
                     run = mark_dead_lettered(run, GAVE_UP)
                     report.moved_runs.append({"districtId": run.district_id, "runId": run.run_id})
-                    say(f"[{index}/{len(messages)}] district {run.district_id}: run {run.run_id} marked "
-                        f"{run.status}, dead-lettered: the worker will replay it")
+                    say(
+                        f"[{index}/{len(messages)}] district {run.district_id}: run {run.run_id} marked "
+                        f"{run.status}, dead-lettered: the worker will replay it"
+                    )
         finally:
             make_visible(target.sqs, target.dlq_url, messages)
         task = target.sqs.start_message_move_task(SourceArn=target.dlq_arn, DestinationArn=target.queue_arn)
@@ -251,9 +305,13 @@ def _running_task(target) -> dict | None:
 
 
 def _task_json(task: dict) -> dict:
-    return {"status": task.get("Status"), "moved": task.get("ApproximateNumberOfMessagesMoved"),
-            "toMove": task.get("ApproximateNumberOfMessagesToMove"), "failureReason": task.get("FailureReason"),
-            "startedTimestamp": task.get("StartedTimestamp")}
+    return {
+        "status": task.get("Status"),
+        "moved": task.get("ApproximateNumberOfMessagesMoved"),
+        "toMove": task.get("ApproximateNumberOfMessagesToMove"),
+        "failureReason": task.get("FailureReason"),
+        "startedTimestamp": task.get("StartedTimestamp"),
+    }
 
 
 class _Follower:
@@ -280,8 +338,10 @@ class _Follower:
             state = _task_json(task)
             shown = (state["status"], state["moved"])
             if shown != last:
-                self.say(f"move task: {state['status']}, {state['moved'] or 0} of {state['toMove'] or '?'} message(s) moved"
-                         + (f" ({state['failureReason']})" if state["failureReason"] else ""))
+                self.say(
+                    f"move task: {state['status']}, {state['moved'] or 0} of {state['toMove'] or '?'} message(s) moved"
+                    + (f" ({state['failureReason']})" if state["failureReason"] else "")
+                )
                 last = shown
             if state["status"] in TASK_ENDED or not self._time_left():
                 return state
@@ -299,28 +359,45 @@ class _Follower:
             for district_id, run_id in list(pending.items()):
                 run = get_run(district_id, run_id)
                 if run is not None and run.replayed_by:
-                    report.replayed.append({"districtId": district_id, "failedRunId": run_id,
-                                            "replayRunId": run.replayed_by, "messages": None})
+                    report.replayed.append(
+                        {
+                            "districtId": district_id,
+                            "failedRunId": run_id,
+                            "replayRunId": run.replayed_by,
+                            "messages": None,
+                        }
+                    )
                     self.say(f"district {district_id}: the worker replays run {run_id} as {run.replayed_by}")
                     del pending[district_id]
-                elif run is not None and (latest := latest_run(district_id)) and latest.run_id != run_id and not latest.replay_of:
-                    report.superseded.append({"districtId": district_id, "runId": run_id,
-                                              "reason": f"a newer run ({latest.run_id}) exists"})
+                elif (
+                    run is not None
+                    and (latest := latest_run(district_id))
+                    and latest.run_id != run_id
+                    and not latest.replay_of
+                ):
+                    report.superseded.append(
+                        {"districtId": district_id, "runId": run_id, "reason": f"a newer run ({latest.run_id}) exists"}
+                    )
                     del pending[district_id]
             if not pending or not self._time_left():
                 break
             self.sleep(self.poll_s)
         for district_id, run_id in pending.items():
-            report.replayed.append({"districtId": district_id, "failedRunId": run_id, "replayRunId": None,
-                                    "replayStatus": "not started",
-                                    "note": "the worker has not picked the moved message up yet: "
-                                            f"rostersync ops runs --district {district_id}"})
+            report.replayed.append(
+                {
+                    "districtId": district_id,
+                    "failedRunId": run_id,
+                    "replayRunId": None,
+                    "replayStatus": "not started",
+                    "note": "the worker has not picked the moved message up yet: "
+                    f"rostersync ops runs --district {district_id}",
+                }
+            )
         self.replays(report)
 
     def replays(self, report: RedriveReport) -> None:
         """Follow each replay run until it finishes; record its status, changes and failure."""
         from rostersync.store.runs import get_run
-
         from rostersync_tools.ops.runs import _changes, run_json
 
         pending = {item["replayRunId"]: item for item in report.replayed if item.get("replayRunId")}
@@ -331,23 +408,34 @@ class _Follower:
                 if run is None:
                     continue
                 document = run_json(run)
-                item.update(replayStatus=run.status, changes=_changes(document), errorTotal=document["errorTotal"],
-                            failure=run.failure, note=run.failure or "")
+                item.update(
+                    replayStatus=run.status,
+                    changes=_changes(document),
+                    errorTotal=document["errorTotal"],
+                    failure=run.failure,
+                    note=run.failure or "",
+                )
                 if shown.get(run_id) != run.status:
-                    self.say(f"district {item['districtId']}: replay {run_id} {run.status}"
-                             + (f" ({_changes(document)})" if run.status in FINISHED else ""))
+                    self.say(
+                        f"district {item['districtId']}: replay {run_id} {run.status}"
+                        + (f" ({_changes(document)})" if run.status in FINISHED else "")
+                    )
                     shown[run_id] = run.status
                 if run.status in FINISHED:
                     if run.status == "needs_review":
-                        item["note"] = ("deactivations held back: approve with POST "
-                                        f"/districts/{item['districtId']}/syncs/{run_id}/approve")
+                        item["note"] = (
+                            "deactivations held back: approve with POST "
+                            f"/districts/{item['districtId']}/syncs/{run_id}/approve"
+                        )
                     del pending[run_id]
             if not pending or not self._time_left():
                 break
             self.sleep(self.poll_s)
         for run_id, item in pending.items():
-            item["note"] = (f"still {item.get('replayStatus', 'queued')} when following stopped: "
-                            f"rostersync ops run {run_id} --district {item['districtId']}")
+            item["note"] = (
+                f"still {item.get('replayStatus', 'queued')} when following stopped: "
+                f"rostersync ops run {run_id} --district {item['districtId']}"
+            )
 
 
 # ---------------------------------------------------------------- fallback: replay here
@@ -382,8 +470,10 @@ def _replay_here(target, district_filter: str | None, say: Say) -> RedriveReport
 def _outcome(report: RedriveReport, district_id: str) -> str:
     for item in report.replayed:
         if item["districtId"] == district_id:
-            return (f"run {item['failedRunId'] or '(none on record)'} -> new run {item['replayRunId']} "
-                    f"(trigger replay), {item['messages']} dead letter(s) deleted")
+            return (
+                f"run {item['failedRunId'] or '(none on record)'} -> new run {item['replayRunId']} "
+                f"(trigger replay), {item['messages']} dead letter(s) deleted"
+            )
     for item in report.left:
         if item.get("districtId") == district_id:
             return f"left in the dead-letter queue: {item['reason']}"
@@ -415,30 +505,55 @@ def _replay_district(target, district_id: str, items: list, report: RedriveRepor
         else:
             replay = runs.start_replay(newest)
     except runs.RunInProgress as busy:
-        report.left.append({"districtId": district_id, "messageId": ",".join(sorted(message_ids)),
-                            "reason": f"a sync of the district is queued or running ({busy.run_id}); redrive later"})
+        report.left.append(
+            {
+                "districtId": district_id,
+                "messageId": ",".join(sorted(message_ids)),
+                "reason": f"a sync of the district is queued or running ({busy.run_id}); redrive later",
+            }
+        )
         return set()
     except runs.DistrictNotFound:
-        report.left.append({"districtId": district_id, "messageId": ",".join(sorted(message_ids)),
-                            "reason": "no such district"})
+        report.left.append(
+            {"districtId": district_id, "messageId": ",".join(sorted(message_ids)), "reason": "no such district"}
+        )
         return set()
 
     if replay is None:
         latest = latest_run(district_id)
         for _message, parsed in items:
-            report.superseded.append({"districtId": district_id, "runId": parsed.run_id,
-                                      "reason": f"a newer run ({latest.run_id if latest else '?'}) exists"})
+            report.superseded.append(
+                {
+                    "districtId": district_id,
+                    "runId": parsed.run_id,
+                    "reason": f"a newer run ({latest.run_id if latest else '?'}) exists",
+                }
+            )
     else:
         if replay.status == "queued" and not replay.invocations:
             try:
                 queue.send_run_message(district_id, replay.run_id, "run", url=target.queue_url)
-            except Exception as error:  # the messages stay in the dead-letter queue; the replay must not hold the district
+            except (
+                Exception
+            ) as error:  # the messages stay in the dead-letter queue; the replay must not hold the district
                 runs.fail(replay, "The replay could not be queued; redrive again.")
-                report.left.append({"districtId": district_id, "messageId": ",".join(sorted(message_ids)),
-                                    "reason": f"could not send the replay's message ({type(error).__name__})"})
+                report.left.append(
+                    {
+                        "districtId": district_id,
+                        "messageId": ",".join(sorted(message_ids)),
+                        "reason": f"could not send the replay's message ({type(error).__name__})",
+                    }
+                )
                 return set()
-        report.replayed.append({"districtId": district_id, "failedRunId": newest.run_id if newest else None,
-                                "replayRunId": replay.run_id, "messages": len(items), "replayStatus": replay.status})
+        report.replayed.append(
+            {
+                "districtId": district_id,
+                "failedRunId": newest.run_id if newest else None,
+                "replayRunId": replay.run_id,
+                "messages": len(items),
+                "replayStatus": replay.status,
+            }
+        )
     _delete(target, [message for message, _ in items])
     return message_ids
 

@@ -6,7 +6,6 @@ need (replayedBy, deadLetteredAt, invocations, night, requestedMode).
 
 from __future__ import annotations
 
-
 from rostersync.times import iso_z_seconds
 from rostersync_tools.ops.output import shorten, table
 
@@ -22,14 +21,16 @@ def run_json(run) -> dict:
     from rostersync.api.schemas.sync_runs import run_response
 
     document = run_response(run).model_dump(by_alias=True)
-    document.update({
-        "districtId": run.district_id,
-        "requestedMode": run.requested_mode,
-        "night": run.night,
-        "invocations": int(run.invocations or 0),
-        "deadLetteredAt": None if run.dead_lettered_at is None else iso_z_seconds(run.dead_lettered_at),
-        "replayedBy": run.replayed_by,
-    })
+    document.update(
+        {
+            "districtId": run.district_id,
+            "requestedMode": run.requested_mode,
+            "night": run.night,
+            "invocations": int(run.invocations or 0),
+            "deadLetteredAt": None if run.dead_lettered_at is None else iso_z_seconds(run.dead_lettered_at),
+            "replayedBy": run.replayed_by,
+        }
+    )
     return document
 
 
@@ -79,41 +80,79 @@ def runs_table(district_id: str, runs: list[dict]) -> str:
             note = f"replay of {run['replayOf']}" + (f"; {note}" if note else "")
         if run.get("status") == "needs_review":
             note = "deactivations held: approve with POST .../syncs/{runId}/approve" + (f"; {note}" if note else "")
-        rows.append((run["runId"], run["trigger"], run["mode"], run["status"], _seconds(run.get("queuedAt")),
-                     _seconds(run.get("finishedAt")), _changes(run), str(run.get("errorTotal", 0)), shorten(note, 160)))
-    lines = [f"Recent runs of district {district_id}, newest first (changes: +created ~updated -deactivated):",
-             table(header, rows), f"{len(runs)} run(s). Details: rostersync ops run RUN_ID --district {district_id}"]
+        rows.append(
+            (
+                run["runId"],
+                run["trigger"],
+                run["mode"],
+                run["status"],
+                _seconds(run.get("queuedAt")),
+                _seconds(run.get("finishedAt")),
+                _changes(run),
+                str(run.get("errorTotal", 0)),
+                shorten(note, 160),
+            )
+        )
+    lines = [
+        f"Recent runs of district {district_id}, newest first (changes: +created ~updated -deactivated):",
+        table(header, rows),
+        f"{len(runs)} run(s). Details: rostersync ops run RUN_ID --district {district_id}",
+    ]
     return "\n".join(lines)
 
 
 def run_details(run: dict) -> str:
     fields = [
-        ("district", run["districtId"]), ("run", run["runId"]), ("trigger", run["trigger"]),
-        ("mode", f"{run['mode']}" + (f" (asked {run['requestedMode']})" if run.get("requestedMode") not in (None, run["mode"]) else "")),
-        ("status", run["status"]), ("queued", run.get("queuedAt")), ("started", run.get("startedAt")),
-        ("finished", run.get("finishedAt")), ("night", run.get("night")), ("invocations", str(run.get("invocations", 0))),
-        ("replay of", run.get("replayOf")), ("replayed by", run.get("replayedBy")),
-        ("dead-lettered", run.get("deadLetteredAt")), ("failure", run.get("failure")),
+        ("district", run["districtId"]),
+        ("run", run["runId"]),
+        ("trigger", run["trigger"]),
+        (
+            "mode",
+            f"{run['mode']}"
+            + (f" (asked {run['requestedMode']})" if run.get("requestedMode") not in (None, run["mode"]) else ""),
+        ),
+        ("status", run["status"]),
+        ("queued", run.get("queuedAt")),
+        ("started", run.get("startedAt")),
+        ("finished", run.get("finishedAt")),
+        ("night", run.get("night")),
+        ("invocations", str(run.get("invocations", 0))),
+        ("replay of", run.get("replayOf")),
+        ("replayed by", run.get("replayedBy")),
+        ("dead-lettered", run.get("deadLetteredAt")),
+        ("failure", run.get("failure")),
     ]
     width = max(len(name) for name, _ in fields)
     lines = [f"{name.ljust(width)}  {value if value not in (None, '') else '-'}" for name, value in fields]
     counts = run.get("counts") or {}
     kinds = ("created", "updated", "unchanged", "deactivated", "skipped")
-    lines += ["", table(("TYPE", *[k.upper() for k in kinds]),
-                        [(kind, *[str((counts.get(kind) or {}).get(k, 0)) for k in kinds]) for kind in counts],
-                        last_free=False)]
+    lines += [
+        "",
+        table(
+            ("TYPE", *[k.upper() for k in kinds]),
+            [(kind, *[str((counts.get(kind) or {}).get(k, 0)) for k in kinds]) for kind in counts],
+            last_free=False,
+        ),
+    ]
     held = run.get("heldDeactivations")
     if held:
-        lines += ["", "Deactivations held back (needs_review): "
-                  + ", ".join(f"{kind} {number}" for kind, number in held.items())
-                  + f". Approve: POST /districts/{run['districtId']}/syncs/{run['runId']}/approve"]
+        lines += [
+            "",
+            "Deactivations held back (needs_review): "
+            + ", ".join(f"{kind} {number}" for kind, number in held.items())
+            + f". Approve: POST /districts/{run['districtId']}/syncs/{run['runId']}/approve",
+        ]
     errors = run.get("errors") or []
     total = int(run.get("errorTotal") or 0)
     lines.append("")
     if errors:
         lines.append(f"Record errors ({total} in all, the first {len(errors)} kept):")
-        lines.append(table(("TYPE", "SIS SOURCEDID", "CODE", "MESSAGE"),
-                           [(e["type"], e.get("sisSourcedId"), e["code"], shorten(e["message"], 160)) for e in errors]))
+        lines.append(
+            table(
+                ("TYPE", "SIS SOURCEDID", "CODE", "MESSAGE"),
+                [(e["type"], e.get("sisSourcedId"), e["code"], shorten(e["message"], 160)) for e in errors],
+            )
+        )
     else:
         lines.append("No record errors." if total == 0 else f"{total} record error(s), none kept.")
     return "\n".join(lines)

@@ -63,15 +63,26 @@ def _local(args) -> Target:
     environment = state["environment"]
     apply_environment(environment)
     sqs = boto3.client("sqs", endpoint_url=state["aws"], region_name=environment.get("AWS_REGION", "us-east-1"))
-    return _with_arns(f"local stack at {state['aws']}", sqs, environment["SYNC_QUEUE_URL"], environment["SYNC_DLQ_URL"],
-                      supports_move_tasks=False)
+    return _with_arns(
+        f"local stack at {state['aws']}",
+        sqs,
+        environment["SYNC_QUEUE_URL"],
+        environment["SYNC_DLQ_URL"],
+        supports_move_tasks=False,
+    )
 
 
 def _explicit(args) -> Target:
     if not args.queue_url or not args.dlq_url:
         raise TargetError("--endpoint-url needs --queue-url and --dlq-url too")
-    apply_environment({"AWS_ENDPOINT_URL": args.endpoint_url, "SYNC_QUEUE_URL": args.queue_url,
-                       "SYNC_DLQ_URL": args.dlq_url, **({"AWS_REGION": args.region} if args.region else {})})
+    apply_environment(
+        {
+            "AWS_ENDPOINT_URL": args.endpoint_url,
+            "SYNC_QUEUE_URL": args.queue_url,
+            "SYNC_DLQ_URL": args.dlq_url,
+            **({"AWS_REGION": args.region} if args.region else {}),
+        }
+    )
     sqs = boto3.client("sqs", endpoint_url=args.endpoint_url, region_name=args.region or _region())
     return _with_arns(f"endpoint {args.endpoint_url}", sqs, args.queue_url, args.dlq_url, supports_move_tasks=False)
 
@@ -88,8 +99,13 @@ def _aws(args) -> Target:
         raise TargetError(f"stack {args.stack_name} has no outputs {', '.join(missing)}")
     apply_environment({env: outputs[key] for key, env in _OUTPUT_ENV.items()} | {"AWS_REGION": region})
     sqs = boto3.client("sqs", region_name=region)
-    return _with_arns(f"stack {args.stack_name} ({region})", sqs, outputs["SyncQueueUrl"],
-                      outputs["SyncDeadLetterQueueUrl"], supports_move_tasks=True)
+    return _with_arns(
+        f"stack {args.stack_name} ({region})",
+        sqs,
+        outputs["SyncQueueUrl"],
+        outputs["SyncDeadLetterQueueUrl"],
+        supports_move_tasks=True,
+    )
 
 
 def _region() -> str:

@@ -1,25 +1,25 @@
 """The admin endpoints (no auth; the server listens on loopback only).
 
-  GET  /_admin                 what is here
-  GET  /_admin/state           {"day", "data": {collection: [records]}, "history": [{"day", "changes"}]}
-  POST /_admin/advance         {} or {"day": n} -> {"day", "changes": [{"change", "sourcedId"}]}
-  GET  /_admin/quirks          the quirks now
-  POST /_admin/quirks          {"no_total_count": true, ...} -> the quirks now
-  POST /_admin/inject          {"kind", "count"?, "path"?, "retry_after"?, "ms"?, "status"?} -> armed faults
-  DELETE /_admin/inject        disarm every fault
-  GET  /_admin/stats           {"requests", "byPath", "tokenRequests", ...}
-  POST /_admin/stats/reset     counters back to zero
-  POST /_admin/withdraw        {"role": "student"|"teacher", "share": 0..1} -> {"removed": n, "enrollmentsRemoved": m}
-                               hard-deletes that share of the role's users and their enrollments
-                               (a mass withdrawal: the next full sync is held as needs_review)
-  POST /_admin/rollover        {"oldClasses": "delete"|"tobedeleted"|"keep"} -> {"schoolYear", "classesCreated", ...}
-                               the school year ends (its calendar moved to end yesterday) and the next starts
-                               today, every class with a successor (rollover.py)
-  POST /_admin/rekey           {"share": 0..1, "role": "student"|"teacher"|null, "classes": bool?, "prefix": "rk-"}
-                               -> {"users": n, "classes": m, "enrollments": k}: that share of the users (of
-                               the role, or all) and, with classes (default: when no role), of the classes
-                               get new sourcedIds (prefix + old), as do the enrollments that name them (an
-                               SIS migration; issue 13)
+GET  /_admin                 what is here
+GET  /_admin/state           {"day", "data": {collection: [records]}, "history": [{"day", "changes"}]}
+POST /_admin/advance         {} or {"day": n} -> {"day", "changes": [{"change", "sourcedId"}]}
+GET  /_admin/quirks          the quirks now
+POST /_admin/quirks          {"no_total_count": true, ...} -> the quirks now
+POST /_admin/inject          {"kind", "count"?, "path"?, "retry_after"?, "ms"?, "status"?} -> armed faults
+DELETE /_admin/inject        disarm every fault
+GET  /_admin/stats           {"requests", "byPath", "tokenRequests", ...}
+POST /_admin/stats/reset     counters back to zero
+POST /_admin/withdraw        {"role": "student"|"teacher", "share": 0..1} -> {"removed": n, "enrollmentsRemoved": m}
+                             hard-deletes that share of the role's users and their enrollments
+                             (a mass withdrawal: the next full sync is held as needs_review)
+POST /_admin/rollover        {"oldClasses": "delete"|"tobedeleted"|"keep"} -> {"schoolYear", "classesCreated", ...}
+                             the school year ends (its calendar moved to end yesterday) and the next starts
+                             today, every class with a successor (rollover.py)
+POST /_admin/rekey           {"share": 0..1, "role": "student"|"teacher"|null, "classes": bool?, "prefix": "rk-"}
+                             -> {"users": n, "classes": m, "enrollments": k}: that share of the users (of
+                             the role, or all) and, with classes (default: when no role), of the classes
+                             get new sourcedIds (prefix + old), as do the enrollments that name them (an
+                             SIS migration; issue 13)
 """
 
 import json
@@ -69,8 +69,11 @@ def handle(app, method: str, path: str, body: bytes) -> Response:
 
 
 def _index(app, payload):
-    return {"endpoints": [f"{method} {path}" for method, path in ROUTES], "faultKinds": list(FAULT_KINDS),
-            "quirks": app.quirks.as_dict()}
+    return {
+        "endpoints": [f"{method} {path}" for method, path in ROUTES],
+        "faultKinds": list(FAULT_KINDS),
+        "quirks": app.quirks.as_dict(),
+    }
 
 
 def _advance(app, payload):
@@ -114,6 +117,8 @@ def _rollover(app, payload):
     if unknown:
         raise ValueError(f"unknown fields: {', '.join(unknown)}")
     return app.rollover(str(payload.get("oldClasses", "delete")))
+
+
 def _rekey(app, payload):
     unknown = sorted(set(payload) - {"role", "share", "classes", "prefix"})
     if unknown:

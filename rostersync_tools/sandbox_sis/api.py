@@ -9,8 +9,8 @@ from collections import OrderedDict
 
 from . import listing
 from .faults import Quirks
-from .routes import Listing, Router, SingleRecord, UnknownObject
 from .responses import Response, imsx_error, not_found
+from .routes import Listing, Router, SingleRecord, UnknownObject
 from .store import DistrictStore
 
 CACHED_LISTINGS = 64
@@ -33,8 +33,10 @@ class OneRosterApi:
             if resolved is None:
                 return not_found(f"no OneRoster endpoint {path}")
             if isinstance(resolved, SingleRecord):
-                return Response(200, listing.single_body(self.store, resolved.collection, resolved.key,
-                                                         resolved.record, page.fields))
+                return Response(
+                    200,
+                    listing.single_body(self.store, resolved.collection, resolved.key, resolved.record, page.fields),
+                )
             return self._page(resolved, page, query, url)
         except UnknownObject as exc:
             return not_found(str(exc))
@@ -44,8 +46,17 @@ class OneRosterApi:
     def _resolve(self, path: str, page: listing.PageRequest):
         quirks = self.quirks
         filter_text = None if quirks.ignore_filters else page.filter
-        key = (path, filter_text, page.sort, page.descending, quirks.empty_students, quirks.wrong_collection,
-               quirks.endpoint_envelopes, quirks.filters_return_empty, self.store.version)
+        key = (
+            path,
+            filter_text,
+            page.sort,
+            page.descending,
+            quirks.empty_students,
+            quirks.wrong_collection,
+            quirks.endpoint_envelopes,
+            quirks.filters_return_empty,
+            self.store.version,
+        )
         with self._cache_lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -60,8 +71,7 @@ class OneRosterApi:
                     if quirks.filters_return_empty:
                         records = []
                 if page.sort:
-                    records = listing.sort_records(self.store, resolved.collection, records, page.sort,
-                                                   page.descending)
+                    records = listing.sort_records(self.store, resolved.collection, records, page.sort, page.descending)
                 resolved = Listing(resolved.collection, resolved.key, records)
         if isinstance(resolved, Listing):
             with self._cache_lock:
@@ -74,7 +84,7 @@ class OneRosterApi:
         total = len(found.records)
         # repeat_pages: a server that ignores offset and sends the first page again and again.
         offset = 0 if self.quirks.repeat_pages else page.offset
-        records = found.records[offset:offset + page.limit]
+        records = found.records[offset : offset + page.limit]
         body = listing.page_body(self.store, found.collection, found.key, records, page.fields)
         headers = {}
         if not self.quirks.no_total_count:

@@ -16,11 +16,11 @@ from urllib.parse import parse_qsl
 
 from . import admin, fault_responses
 from .api import OneRosterApi
-from .oauth_server import ROSTER_SCOPE, AuthGate
 from .config import ONEROSTER_BASE_PATH, SandboxConfig
 from .daily_changes import advance_one_day
 from .faults import FaultInjector, Quirks
 from .generator import generate_district
+from .oauth_server import ROSTER_SCOPE, AuthGate
 from .responses import Response, json_response
 from .rollover import roll_over
 from .stats import RequestStats
@@ -62,8 +62,9 @@ class SandboxApp:
             target = self.store.day + 1 if to_day is None else int(to_day)
             changes = []
             while self.store.day < target:
-                changes += advance_one_day(self.store, self.config.seed, now or utc_now(),
-                                           self.config.path_prefix)["changes"]
+                changes += advance_one_day(self.store, self.config.seed, now or utc_now(), self.config.path_prefix)[
+                    "changes"
+                ]
             return {"day": self.store.day, "changes": changes}
 
     def withdraw(self, role: str, share: float) -> dict:
@@ -97,7 +98,9 @@ class SandboxApp:
             users = [u for u in self.store.records("users") if role is None or u.get("role") == role]
             chosen_users = {u["sourcedId"] for u in users[: round(len(users) * share)]}
             all_classes = self.store.records("classes")
-            chosen_classes = {c["sourcedId"] for c in all_classes[: round(len(all_classes) * share)]} if classes else set()
+            chosen_classes = (
+                {c["sourcedId"] for c in all_classes[: round(len(all_classes) * share)]} if classes else set()
+            )
             for collection, chosen in (("users", chosen_users), ("classes", chosen_classes)):
                 for sid in chosen:
                     record = self.store.delete(collection, sid)
@@ -113,31 +116,38 @@ class SandboxApp:
                     ref = enrollment[field]
                     if ref["sourcedId"] in chosen:
                         href = ref.get("href") or ""
-                        changed[field] = dict(ref, sourcedId=prefix + ref["sourcedId"],
-                                              href=href[: len(href) - len(ref["sourcedId"])] + prefix + ref["sourcedId"]
-                                              if href.endswith(ref["sourcedId"]) else href)
+                        changed[field] = dict(
+                            ref,
+                            sourcedId=prefix + ref["sourcedId"],
+                            href=href[: len(href) - len(ref["sourcedId"])] + prefix + ref["sourcedId"]
+                            if href.endswith(ref["sourcedId"])
+                            else href,
+                        )
                 self.store.put("enrollments", changed)
                 moved += 1
         return {"users": len(chosen_users), "classes": len(chosen_classes), "enrollments": moved}
 
     def state(self) -> dict:
         with self.store.lock:
-            return {"day": self.store.day, "data": self.store.snapshot(),
-                    "history": json.loads(json.dumps(self.store.history))}
+            return {
+                "day": self.store.day,
+                "data": self.store.snapshot(),
+                "history": json.loads(json.dumps(self.store.history)),
+            }
 
     # -- HTTP
     def handle(self, request: Request) -> Response:
         prefix = self.config.path_prefix
         for root in dict.fromkeys(("", prefix)):
             if request.path == root + "/_admin" or request.path.startswith(root + "/_admin/"):
-                return admin.handle(self, request.method, request.path[len(root):], request.body)
+                return admin.handle(self, request.method, request.path[len(root) :], request.body)
         if prefix and not request.path.startswith(prefix + "/"):
             return json_response(404, {"error": "not_found"})
-        below_prefix = request.path[len(prefix):]
+        below_prefix = request.path[len(prefix) :]
         is_token = below_prefix in ("/token", ONEROSTER_BASE_PATH + "/token")
         if not is_token and not below_prefix.startswith(ONEROSTER_BASE_PATH + "/"):
             return json_response(404, {"error": "not_found"})
-        api_path = "/token" if is_token else below_prefix[len(ONEROSTER_BASE_PATH):]
+        api_path = "/token" if is_token else below_prefix[len(ONEROSTER_BASE_PATH) :]
         self.stats.count(api_path, is_token)
         if self.quirks.latency_ms:
             time.sleep(self.quirks.latency_ms / 1000)
@@ -175,8 +185,7 @@ class SandboxApp:
         signed_uri = f"http://{request.host.lower().removesuffix(':80')}{request.path}"
         nested = api_path.count("/") >= 3  # /classes/{id}/students, not /classes or /classes/{id}
         needs_scope = ROSTER_SCOPE if nested and self.quirks.nested_requires_roster_scope else None
-        refusal = self.auth.check(request.method, signed_uri, query, request.headers.get("authorization"),
-                                  needs_scope)
+        refusal = self.auth.check(request.method, signed_uri, query, request.headers.get("authorization"), needs_scope)
         if refusal is not None:
             return refusal
         return self.api.answer(api_path, query, url)

@@ -81,14 +81,30 @@ def offerings_for(grade: str) -> list[Offering]:
             Offering("Spanish I", "SPAN-MS", "World Languages", "56101", elective=True),
         ]
     core = {
-        "09": [("English 9", "ENG-09", "English Language Arts", "01001"), ("Algebra I", "ALG1", "Mathematics", "02052"),
-               ("Biology", "BIO", "Science", "03051"), ("World History", "WHIST", "Social Studies", "04051")],
-        "10": [("English 10", "ENG-10", "English Language Arts", "01002"), ("Geometry", "GEOM", "Mathematics", "02072"),
-               ("Chemistry", "CHEM", "Science", "03101"), ("World Geography", "WGEO", "Social Studies", "04001")],
-        "11": [("English 11", "ENG-11", "English Language Arts", "01003"), ("Algebra II", "ALG2", "Mathematics", "02056"),
-               ("Physics", "PHYS", "Science", "03151"), ("U.S. History", "USHIST", "Social Studies", "04101")],
-        "12": [("English 12", "ENG-12", "English Language Arts", "01004"), ("Precalculus", "PRECALC", "Mathematics", "02110"),
-               ("Environmental Science", "ENVSCI", "Science", "03003"), ("Government", "GOV", "Social Studies", "04151")],
+        "09": [
+            ("English 9", "ENG-09", "English Language Arts", "01001"),
+            ("Algebra I", "ALG1", "Mathematics", "02052"),
+            ("Biology", "BIO", "Science", "03051"),
+            ("World History", "WHIST", "Social Studies", "04051"),
+        ],
+        "10": [
+            ("English 10", "ENG-10", "English Language Arts", "01002"),
+            ("Geometry", "GEOM", "Mathematics", "02072"),
+            ("Chemistry", "CHEM", "Science", "03101"),
+            ("World Geography", "WGEO", "Social Studies", "04001"),
+        ],
+        "11": [
+            ("English 11", "ENG-11", "English Language Arts", "01003"),
+            ("Algebra II", "ALG2", "Mathematics", "02056"),
+            ("Physics", "PHYS", "Science", "03151"),
+            ("U.S. History", "USHIST", "Social Studies", "04101"),
+        ],
+        "12": [
+            ("English 12", "ENG-12", "English Language Arts", "01004"),
+            ("Precalculus", "PRECALC", "Mathematics", "02110"),
+            ("Environmental Science", "ENVSCI", "Science", "03003"),
+            ("Government", "GOV", "Social Studies", "04151"),
+        ],
     }[grade]
     return [Offering(*course) for course in core] + [
         Offering("Spanish I", "SPAN1", "World Languages", "06101", elective=True),

@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = SandboxConfig()
     parser = argparse.ArgumentParser(
         prog="rostersync sandbox-sis",
-        description="A OneRoster 1.1 REST server on 127.0.0.1 with a generated district (a tool, not a product).")
+        description="A OneRoster 1.1 REST server on 127.0.0.1 with a generated district (a tool, not a product).",
+    )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 for any free port (default %(default)s)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="same seed, same district (%(default)s)")
     for name in ("schools", "students", "teachers", "classes", "enrollments"):
@@ -32,15 +33,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--latency-ms", type=int, default=defaults.latency_ms, help="added to every answer")
     parser.add_argument("--path-prefix", default="", help='vendor path before /ims/oneroster/v1p1, e.g. "/district42"')
     parser.add_argument("--token-ttl-s", type=float, default=defaults.token_ttl_s, help="bearer token lifetime")
-    parser.add_argument("--school-year", type=int, default=None,
-                        help="first year of the school year (default: the current one)")
-    parser.add_argument("--client-id", default=os.environ.get("ROSTERSYNC_SANDBOX_CLIENT_ID", DEFAULT_CLIENT_ID),
-                        help="default: $ROSTERSYNC_SANDBOX_CLIENT_ID, else sandbox-client")
+    parser.add_argument(
+        "--school-year", type=int, default=None, help="first year of the school year (default: the current one)"
+    )
+    parser.add_argument(
+        "--client-id",
+        default=os.environ.get("ROSTERSYNC_SANDBOX_CLIENT_ID", DEFAULT_CLIENT_ID),
+        help="default: $ROSTERSYNC_SANDBOX_CLIENT_ID, else sandbox-client",
+    )
     # No %(default)s here: the help text must never show a secret.
-    parser.add_argument("--client-secret",
-                        default=os.environ.get("ROSTERSYNC_SANDBOX_CLIENT_SECRET", DEFAULT_CLIENT_SECRET),
-                        help="default: $ROSTERSYNC_SANDBOX_CLIENT_SECRET (preferred: not visible in ps), "
-                             "else the sandbox default")
+    parser.add_argument(
+        "--client-secret",
+        default=os.environ.get("ROSTERSYNC_SANDBOX_CLIENT_SECRET", DEFAULT_CLIENT_SECRET),
+        help="default: $ROSTERSYNC_SANDBOX_CLIENT_SECRET (preferred: not visible in ps), else the sandbox default",
+    )
     quirks = parser.add_argument_group("quirks (can also be switched at runtime: POST /_admin/quirks)")
     for name in BOOLEAN_QUIRKS:
         quirks.add_argument(f"--{name.replace('_', '-')}", dest=name, action="store_true")
@@ -51,10 +57,20 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = SandboxConfig(
-            seed=args.seed, schools=args.schools, students=args.students, teachers=args.teachers,
-            classes=args.classes, enrollments=args.enrollments, page_cap=args.page_cap, latency_ms=args.latency_ms,
-            client_id=args.client_id, client_secret=args.client_secret, path_prefix=args.path_prefix,
-            token_ttl_s=args.token_ttl_s, school_year=args.school_year)
+            seed=args.seed,
+            schools=args.schools,
+            students=args.students,
+            teachers=args.teachers,
+            classes=args.classes,
+            enrollments=args.enrollments,
+            page_cap=args.page_cap,
+            latency_ms=args.latency_ms,
+            client_id=args.client_id,
+            client_secret=args.client_secret,
+            path_prefix=args.path_prefix,
+            token_ttl_s=args.token_ttl_s,
+            school_year=args.school_year,
+        )
     except ValueError as exc:
         print(f"sandbox-sis: {exc}", file=sys.stderr)
         return 2
@@ -72,8 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"sandbox-sis listening on {host_url}", flush=True)
     quirk_note = f"; quirks {', '.join(sorted(switched_on))}" if switched_on else ""
-    print(f"OneRoster base {sis.base_url} ; token URL {sis.token_url} ; client id {config.client_id}"
-          f"{quirk_note} ; admin {host_url}/_admin", flush=True)
+    print(
+        f"OneRoster base {sis.base_url} ; token URL {sis.token_url} ; client id {config.client_id}"
+        f"{quirk_note} ; admin {host_url}/_admin",
+        flush=True,
+    )
     try:
         while not stop.wait(0.5):
             pass

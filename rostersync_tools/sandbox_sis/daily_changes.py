@@ -36,8 +36,9 @@ class DayOfChanges:
         self.stamp = format_instant(now, "milliseconds")
         self.changes: list[dict] = []
         self.touched: set[str] = set()  # sourcedIds already changed today: one change per record
-        self.session_dates = {s["sourcedId"]: (s.get("startDate"), s.get("endDate"))
-                              for s in store.records("academicSessions")}
+        self.session_dates = {
+            s["sourcedId"]: (s.get("startDate"), s.get("endDate")) for s in store.records("academicSessions")
+        }
 
     def run(self) -> list[dict]:
         """Apply the day's changes to the store; the list of {"change", "sourcedId"} made."""
@@ -69,10 +70,17 @@ class DayOfChanges:
         """Active users of `role` with an active enrollment in an active class: those a sync picks up."""
         classes = self.active_classes()
         by_user = self.store.enrollments_by("user")
-        return [u for u in self.store.records("users")
-                if u.get("role") == role and u.get("status") == "active" and u["sourcedId"] not in self.touched
-                and any(e.get("status") == "active" and e.get("role") == role and _ref_id(e, "class") in classes
-                        for e in by_user.get(u["sourcedId"], []))]
+        return [
+            u
+            for u in self.store.records("users")
+            if u.get("role") == role
+            and u.get("status") == "active"
+            and u["sourcedId"] not in self.touched
+            and any(
+                e.get("status") == "active" and e.get("role") == role and _ref_id(e, "class") in classes
+                for e in by_user.get(u["sourcedId"], [])
+            )
+        ]
 
     def pick(self, candidates: list[dict], count: int = 1) -> list[dict]:
         candidates = [c for c in candidates if c["sourcedId"] not in self.touched]
@@ -83,8 +91,16 @@ class DayOfChanges:
         begin = self.session_dates.get(terms[0], (None, None))[0] if terms else None
         end = self.session_dates.get(terms[-1], (None, None))[1] if terms else None
         enrollment = self.build.enrollment(
-            self.plan.sequences.next("enr"), self.stamp, user_id=user_id, class_id=klass["sourcedId"],
-            school_id=_ref_id(klass, "school"), role=role, primary=primary, begin=begin, end=end)
+            self.plan.sequences.next("enr"),
+            self.stamp,
+            user_id=user_id,
+            class_id=klass["sourcedId"],
+            school_id=_ref_id(klass, "school"),
+            role=role,
+            primary=primary,
+            begin=begin,
+            end=end,
+        )
         self.store.put("enrollments", enrollment)
         self.note("added enrollment", enrollment["sourcedId"])
 
@@ -115,21 +131,34 @@ class DayOfChanges:
         sid = self.plan.sequences.next("cls")
         title = course.get("title") or template["title"].split(" - ")[0]
         code = course.get("courseCode") or template["classCode"].rsplit("-", 1)[0]
-        klass = dict(template, sourcedId=sid, dateLastModified=self.stamp, metadata=self.build.metadata(),
-                     title=f"{title} - Section {sections + 1}", classCode=f"{code}-{sections + 1:02d}",
-                     location=f"Room {self.rng.randint(100, 299)}")
+        klass = dict(
+            template,
+            sourcedId=sid,
+            dateLastModified=self.stamp,
+            metadata=self.build.metadata(),
+            title=f"{title} - Section {sections + 1}",
+            classCode=f"{code}-{sections + 1:02d}",
+            location=f"Room {self.rng.randint(100, 299)}",
+        )
         self.store.put("classes", klass)
         self.note("added class", sid)
         by_class = self.store.enrollments_by("class")
-        teachers = [e["user"]["sourcedId"] for e in by_class.get(template["sourcedId"], [])
-                    if e.get("role") == "teacher" and e.get("status") == "active"]
+        teachers = [
+            e["user"]["sourcedId"]
+            for e in by_class.get(template["sourcedId"], [])
+            if e.get("role") == "teacher" and e.get("status") == "active"
+        ]
         if teachers:
             self.enroll(teachers[0], klass, "teacher", "true")
         school, grades = _ref_id(klass, "school"), set(klass.get("grades") or [])
-        students = [u for u in self.store.records("users")
-                    if u.get("role") == "student" and u.get("status") == "active"
-                    and school in {o.get("sourcedId") for o in u.get("orgs") or []}
-                    and grades & set(u.get("grades") or [])]
+        students = [
+            u
+            for u in self.store.records("users")
+            if u.get("role") == "student"
+            and u.get("status") == "active"
+            and school in {o.get("sourcedId") for o in u.get("orgs") or []}
+            and grades & set(u.get("grades") or [])
+        ]
         for student in self.rng.sample(students, min(STUDENTS_IN_NEW_CLASS, len(students))):
             self.enroll(student["sourcedId"], klass, "student", "false")
 
@@ -185,15 +214,23 @@ class DayOfChanges:
             self.touch("users", student, status="tobedeleted")
             self.note("tobedeleted student", student["sourcedId"])
         by_class = self.store.enrollments_by("class")
-        with_students = [c for c in self.active_classes().values()
-                         if any(e.get("role") == "student" for e in by_class.get(c["sourcedId"], []))]
+        with_students = [
+            c
+            for c in self.active_classes().values()
+            if any(e.get("role") == "student" for e in by_class.get(c["sourcedId"], []))
+        ]
         for klass in self.pick(with_students):
             self.touch("classes", klass, status="tobedeleted")
             self.note("tobedeleted class", klass["sourcedId"])
         classes = self.active_classes()
-        enrollments = [e for e in self.store.records("enrollments")
-                       if e.get("status") == "active" and e.get("role") == "student"
-                       and _ref_id(e, "class") in classes and _ref_id(e, "user") not in self.touched]
+        enrollments = [
+            e
+            for e in self.store.records("enrollments")
+            if e.get("status") == "active"
+            and e.get("role") == "student"
+            and _ref_id(e, "class") in classes
+            and _ref_id(e, "user") not in self.touched
+        ]
         for enrollment in self.pick(enrollments, TOBEDELETED_ENROLLMENTS):
             self.touch("enrollments", enrollment, status="tobedeleted")
             self.note("tobedeleted enrollment", enrollment["sourcedId"])

@@ -33,11 +33,24 @@ def replacement(fault: Fault, api_path: str = "") -> Response:
     if fault.kind == "imsx_failure_empty":
         # A 200 whose collection is there but empty, next to a failure status: not the end of it.
         collection = api_path.strip("/").rsplit("/", 1)[-1] or "users"
-        return json_response(200, {collection: [], "imsx_statusInfo": imsx_status(
-            "server_busy", "the request could not be processed", code_major="failure", severity="error")})
+        return json_response(
+            200,
+            {
+                collection: [],
+                "imsx_statusInfo": imsx_status(
+                    "server_busy", "the request could not be processed", code_major="failure", severity="error"
+                ),
+            },
+        )
     # imsx_failure: a status payload where records were expected, with 200 (some servers) or 500.
-    return json_response(fault.status, {"imsx_statusInfo": imsx_status(
-        "server_busy", "the request could not be processed", code_major="failure", severity="error")})
+    return json_response(
+        fault.status,
+        {
+            "imsx_statusInfo": imsx_status(
+                "server_busy", "the request could not be processed", code_major="failure", severity="error"
+            )
+        },
+    )
 
 
 def spoil(response: Response, fault: Fault) -> Response:
@@ -48,9 +61,11 @@ def spoil(response: Response, fault: Fault) -> Response:
         return Response(200, body[: max(1, len(body) // 2)], response.content_type, dict(response.headers))
     if fault.kind == "invalid_json":
         # A trailing comma before the closing bracket: looks like JSON, is not.
-        return Response(200, body[:-2] + b",]}" if len(body) > 2 else b"{,}", response.content_type,
-                        dict(response.headers))
+        return Response(
+            200, body[:-2] + b",]}" if len(body) > 2 else b"{,}", response.content_type, dict(response.headers)
+        )
     if fault.kind == "drop":
-        return Response(response.status, body, response.content_type, dict(response.headers),
-                        drop_after_bytes=len(body) // 2)
+        return Response(
+            response.status, body, response.content_type, dict(response.headers), drop_after_bytes=len(body) // 2
+        )
     return response

@@ -50,8 +50,18 @@ class Quirks:
         return asdict(self)
 
 
-FAULT_KINDS = ("429", "500", "503", "html", "truncate", "invalid_json", "drop", "slow", "imsx_failure",
-               "imsx_failure_empty")
+FAULT_KINDS = (
+    "429",
+    "500",
+    "503",
+    "html",
+    "truncate",
+    "invalid_json",
+    "drop",
+    "slow",
+    "imsx_failure",
+    "imsx_failure_empty",
+)
 
 
 @dataclass
@@ -79,8 +89,9 @@ class FaultInjector:
         self._armed: list[Fault] = []
         self.fired = 0
 
-    def arm(self, kind: str, count: int = 1, path: str | None = None, retry_after=None, ms: int = 2000,
-            status: int = 200) -> Fault:
+    def arm(
+        self, kind: str, count: int = 1, path: str | None = None, retry_after=None, ms: int = 2000, status: int = 200
+    ) -> Fault:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r} (known: {', '.join(FAULT_KINDS)})")
         if int(count) < 1:

@@ -18,15 +18,53 @@ KNOWN_FIELDS = {
     "orgs": {"name", "type", "identifier", "parent", "children"},
     "academicSessions": {"title", "startDate", "endDate", "type", "parent", "children", "schoolYear"},
     "courses": {"title", "schoolYear", "courseCode", "grades", "subjects", "subjectCodes", "org", "resources"},
-    "classes": {"title", "classCode", "classType", "location", "grades", "subjects", "subjectCodes", "course",
-                "school", "terms", "periods", "resources"},
-    "users": {"username", "userIds", "enabledUser", "givenName", "familyName", "middleName", "role",
-              "identifier", "email", "sms", "phone", "agents", "orgs", "grades", "password"},
+    "classes": {
+        "title",
+        "classCode",
+        "classType",
+        "location",
+        "grades",
+        "subjects",
+        "subjectCodes",
+        "course",
+        "school",
+        "terms",
+        "periods",
+        "resources",
+    },
+    "users": {
+        "username",
+        "userIds",
+        "enabledUser",
+        "givenName",
+        "familyName",
+        "middleName",
+        "role",
+        "identifier",
+        "email",
+        "sms",
+        "phone",
+        "agents",
+        "orgs",
+        "grades",
+        "password",
+    },
     "enrollments": {"user", "class", "school", "role", "primary", "beginDate", "endDate"},
-    "demographics": {"birthDate", "sex", "americanIndianOrAlaskaNative", "asian", "blackOrAfricanAmerican",
-                     "nativeHawaiianOrOtherPacificIslander", "white", "demographicRaceTwoOrMoreRaces",
-                     "hispanicOrLatinoEthnicity", "countryOfBirthCode", "stateOfBirthAbbreviation",
-                     "cityOfBirth", "publicSchoolResidenceStatus"},
+    "demographics": {
+        "birthDate",
+        "sex",
+        "americanIndianOrAlaskaNative",
+        "asian",
+        "blackOrAfricanAmerican",
+        "nativeHawaiianOrOtherPacificIslander",
+        "white",
+        "demographicRaceTwoOrMoreRaces",
+        "hispanicOrLatinoEthnicity",
+        "countryOfBirthCode",
+        "stateOfBirthAbbreviation",
+        "cityOfBirth",
+        "publicSchoolResidenceStatus",
+    },
 }
 INSTANT_FIELDS = {"dateLastModified"}
 
@@ -76,7 +114,7 @@ def parse_filter(text: str, collection: str) -> Filter:
     while True:
         match = _CLAUSE.match(text, position)
         if not match:
-            raise FilterError(f"cannot read a clause `field op 'value'` at: {text[position:position + 40]!r}")
+            raise FilterError(f"cannot read a clause `field op 'value'` at: {text[position : position + 40]!r}")
         clauses.append(_clause(match, collection))
         position = match.end()
         if position == len(text):

@@ -69,8 +69,9 @@ class DistrictGenerator:
         self.config = config
         self.rng = random.Random(config.seed)
         self.build = RecordBuilder(config.path_prefix + ONEROSTER_BASE_PATH, self.rng)
-        self.year = config.school_year if config.school_year is not None else school_year_of(
-            today or datetime.now(UTC).date())
+        self.year = (
+            config.school_year if config.school_year is not None else school_year_of(today or datetime.now(UTC).date())
+        )
         self.day1_start = datetime(self.year, 5, 15, 6, 0, tzinfo=UTC)
         self.sequences = IdSequences(guids=config.guid_ids)
         self.used_emails: set[str] = set()
@@ -103,10 +104,15 @@ class DistrictGenerator:
     def generate(self) -> GeneratedDistrict:
         self.make_orgs()
         self.make_sessions()
-        self.plan = DistrictPlan(domain=self.domain, school_year=self.year, school_year_id=self.year_id,
-                                 term_ids=(self.fall_id, self.spring_id),
-                                 school_grades={sid: kind.grades for sid, kind in self.school_kind.items()},
-                                 sequences=self.sequences, used_emails=self.used_emails)
+        self.plan = DistrictPlan(
+            domain=self.domain,
+            school_year=self.year,
+            school_year_id=self.year_id,
+            term_ids=(self.fall_id, self.spring_id),
+            school_grades={sid: kind.grades for sid, kind in self.school_kind.items()},
+            sequences=self.sequences,
+            used_emails=self.used_emails,
+        )
         self.make_students()
         self.make_classes()
         self.make_teachers_and_their_enrollments()
@@ -115,8 +121,12 @@ class DistrictGenerator:
         self.make_guardians()
         self.mark_day1_deletions()
         collections = {
-            "orgs": self.orgs, "academicSessions": self.sessions, "courses": self.courses,
-            "classes": self.classes, "users": self.users, "enrollments": self.enrollments,
+            "orgs": self.orgs,
+            "academicSessions": self.sessions,
+            "courses": self.courses,
+            "classes": self.classes,
+            "users": self.users,
+            "enrollments": self.enrollments,
             "demographics": self.demographics,
         }
         return GeneratedDistrict(collections, self.plan)
@@ -135,14 +145,27 @@ class DistrictGenerator:
             sourced_id = self.sequences.named(f"sch-{slug(namesake)}-{kind.short}")
             name = f"{namesake} {kind.name}"
             record = self.build.base(sourced_id, self.day1_stamp())
-            record.update({"name": name, "type": "school", "identifier": f"{district_number}{i + 1:05d}",
-                           "parent": self.build.ref("org", self.district_id), "children": []})
+            record.update(
+                {
+                    "name": name,
+                    "type": "school",
+                    "identifier": f"{district_number}{i + 1:05d}",
+                    "parent": self.build.ref("org", self.district_id),
+                    "children": [],
+                }
+            )
             schools.append(record)
             self.school_kind[sourced_id] = kind
         district = self.build.base(self.district_id, self.day1_stamp())
-        district.update({"name": f"{place} Unified School District", "type": "district",
-                         "identifier": district_number, "parent": None,
-                         "children": [self.build.ref("org", s["sourcedId"]) for s in schools]})
+        district.update(
+            {
+                "name": f"{place} Unified School District",
+                "type": "district",
+                "identifier": district_number,
+                "parent": None,
+                "children": [self.build.ref("org", s["sourcedId"]) for s in schools],
+            }
+        )
         self.orgs = [district] + schools
         self.school_ids = [s["sourcedId"] for s in schools]
 
@@ -154,32 +177,60 @@ class DistrictGenerator:
             self.fall_id: (f"{y}-08-18", f"{y}-12-18"),
             self.spring_id: (f"{y + 1}-01-05", f"{y + 1}-06-11"),
         }
-        quarters = [(f"gp-{y}-q1", "Quarter 1", f"{y}-08-18", f"{y}-10-16", self.fall_id),
-                    (f"gp-{y}-q2", "Quarter 2", f"{y}-10-19", f"{y}-12-18", self.fall_id),
-                    (f"gp-{y + 1}-q3", "Quarter 3", f"{y + 1}-01-05", f"{y + 1}-03-19", self.spring_id),
-                    (f"gp-{y + 1}-q4", "Quarter 4", f"{y + 1}-03-29", f"{y + 1}-06-11", self.spring_id)]
+        quarters = [
+            (f"gp-{y}-q1", "Quarter 1", f"{y}-08-18", f"{y}-10-16", self.fall_id),
+            (f"gp-{y}-q2", "Quarter 2", f"{y}-10-19", f"{y}-12-18", self.fall_id),
+            (f"gp-{y + 1}-q3", "Quarter 3", f"{y + 1}-01-05", f"{y + 1}-03-19", self.spring_id),
+            (f"gp-{y + 1}-q4", "Quarter 4", f"{y + 1}-03-29", f"{y + 1}-06-11", self.spring_id),
+        ]
 
         def session(sourced_id, title, kind, start, end, parent, children):
             record = self.build.base(sourced_id, self.day1_stamp())
-            record.update({"title": title, "type": kind, "startDate": start, "endDate": end,
-                           "parent": self.build.ref("academicSession", parent) if parent else None,
-                           "children": [self.build.ref("academicSession", c) for c in children],
-                           "schoolYear": str(y + 1)})
+            record.update(
+                {
+                    "title": title,
+                    "type": kind,
+                    "startDate": start,
+                    "endDate": end,
+                    "parent": self.build.ref("academicSession", parent) if parent else None,
+                    "children": [self.build.ref("academicSession", c) for c in children],
+                    "schoolYear": str(y + 1),
+                }
+            )
             return record
 
         self.sessions = [
-            session(self.year_id, f"{y}-{y + 1} School Year", "schoolYear", *self.term_dates[self.year_id], None,
-                    [self.fall_id, self.spring_id]),
-            session(self.fall_id, f"Fall Semester {y}", "term", *self.term_dates[self.fall_id], self.year_id,
-                    [q[0] for q in quarters[:2]]),
-            session(self.spring_id, f"Spring Semester {y + 1}", "term", *self.term_dates[self.spring_id],
-                    self.year_id, [q[0] for q in quarters[2:]]),
-        ] + [session(sid, title, "gradingPeriod", start, end, parent, []) for sid, title, start, end, parent in quarters]
+            session(
+                self.year_id,
+                f"{y}-{y + 1} School Year",
+                "schoolYear",
+                *self.term_dates[self.year_id],
+                None,
+                [self.fall_id, self.spring_id],
+            ),
+            session(
+                self.fall_id,
+                f"Fall Semester {y}",
+                "term",
+                *self.term_dates[self.fall_id],
+                self.year_id,
+                [q[0] for q in quarters[:2]],
+            ),
+            session(
+                self.spring_id,
+                f"Spring Semester {y + 1}",
+                "term",
+                *self.term_dates[self.spring_id],
+                self.year_id,
+                [q[0] for q in quarters[2:]],
+            ),
+        ] + [
+            session(sid, title, "gradingPeriod", start, end, parent, []) for sid, title, start, end, parent in quarters
+        ]
 
     def make_students(self):
         """Students first (without enrollments), so that classes can follow where the students are."""
-        schools_for_grade = {g: [s for s in self.school_ids if g in self.school_kind[s].grades]
-                             for g in catalog.GRADES}
+        schools_for_grade = {g: [s for s in self.school_ids if g in self.school_kind[s].grades] for g in catalog.GRADES}
         self.students_by_slot: dict[tuple[str, str], list[str]] = {}
         self.student_slot: dict[str, tuple[str, str]] = {}
         for _ in range(self.config.students):
@@ -210,9 +261,19 @@ class DistrictGenerator:
         if key not in self.course_ids:
             grades = list(self.school_kind[school].grades) if offering.elective else [grade]
             sid = self.sequences.next("crs")
-            self.courses.append(self.build.course(sid, modified, title=offering.title, code=offering.code,
-                                                  grades=grades, subject=offering.subject, sced=offering.sced,
-                                                  school_id=school, school_year_id=self.year_id))
+            self.courses.append(
+                self.build.course(
+                    sid,
+                    modified,
+                    title=offering.title,
+                    code=offering.code,
+                    grades=grades,
+                    subject=offering.subject,
+                    sced=offering.sced,
+                    school_id=school,
+                    school_year_id=self.year_id,
+                )
+            )
             self.course_ids[key] = sid
         return self.course_ids[key]
 
@@ -229,11 +290,20 @@ class DistrictGenerator:
         own_subject = self.rng.random() >= NO_SUBJECT_SHARE
         sid = self.sequences.next("cls")
         record = self.build.klass(
-            sid, modified, title=f"{offering.title} - Section {section}", code=f"{offering.code}-{section:02d}",
+            sid,
+            modified,
+            title=f"{offering.title} - Section {section}",
+            code=f"{offering.code}-{section:02d}",
             class_type="homeroom" if offering.homeroom else "scheduled",
-            location=f"Room {self.rng.randint(100, 299)}", grades=grades,
-            subject=offering.subject if own_subject else None, sced=offering.sced if own_subject else None,
-            course_id=course, school_id=school, term_ids=terms, periods=[period])
+            location=f"Room {self.rng.randint(100, 299)}",
+            grades=grades,
+            subject=offering.subject if own_subject else None,
+            sced=offering.sced if own_subject else None,
+            course_id=course,
+            school_id=school,
+            term_ids=terms,
+            periods=[period],
+        )
         self.classes.append(record)
         begin = self.term_dates[terms[0]][0]
         end = self.term_dates[terms[-1]][1]
@@ -244,9 +314,17 @@ class DistrictGenerator:
 
     def add_enrollment(self, user: str, klass: str, role: str, primary, modified: str) -> dict:
         info = self.class_info[klass]
-        record = self.build.enrollment(self.sequences.next("enr"), modified, user_id=user, class_id=klass,
-                                       school_id=info["school"], role=role, primary=primary,
-                                       begin=info["begin"], end=info["end"])
+        record = self.build.enrollment(
+            self.sequences.next("enr"),
+            modified,
+            user_id=user,
+            class_id=klass,
+            school_id=info["school"],
+            role=role,
+            primary=primary,
+            begin=info["begin"],
+            end=info["end"],
+        )
         self.enrollments.append(record)
         return record
 
@@ -255,9 +333,20 @@ class DistrictGenerator:
         given, family, middle = self.person_name()
         employee = f"E{self.rng.randrange(10000, 99999)}"
         username = self.unique(f"{given[0]}{family}".lower().replace("'", ""), self.used_usernames)
-        return self.build.user(sid, modified, role=role, given=given, family=family, middle=middle,
-                               username=username, email=self.staff_email(given, family), identifier=employee,
-                               id_type="employeeId", org_ids=org_ids, grades=[])
+        return self.build.user(
+            sid,
+            modified,
+            role=role,
+            given=given,
+            family=family,
+            middle=middle,
+            username=username,
+            email=self.staff_email(given, family),
+            identifier=employee,
+            id_type="employeeId",
+            org_ids=org_ids,
+            grades=[],
+        )
 
     def make_teachers_and_their_enrollments(self):
         class_count = {s: 0 for s in self.school_ids}
@@ -297,11 +386,17 @@ class DistrictGenerator:
             self.users += [principal, aide]
             school_classes = [c for c, info in self.class_info.items() if info["school"] == school]
             if school_classes:
-                self.add_enrollment(aide["sourcedId"], self.rng.choice(school_classes), "aide", "false",
-                                    self.day1_stamp())
+                self.add_enrollment(
+                    aide["sourcedId"], self.rng.choice(school_classes), "aide", "false", self.day1_stamp()
+                )
                 if n == 0:
-                    self.add_enrollment(principal["sourcedId"], self.rng.choice(school_classes), "administrator",
-                                        "false", self.day1_stamp())
+                    self.add_enrollment(
+                        principal["sourcedId"],
+                        self.rng.choice(school_classes),
+                        "administrator",
+                        "false",
+                        self.day1_stamp(),
+                    )
 
     def make_student_enrollments(self):
         """Each student in about enrollments/students classes of their grade at their school."""
@@ -325,10 +420,20 @@ class DistrictGenerator:
             family = student["familyName"]
             sid = self.sequences.next("gdn")
             guardian = self.build.user(
-                sid, self.day1_stamp(), role="guardian", given=given, family=family, middle=middle,
-                username="", email=f"{email_local_part(given, family)}.{sid[-4:]}@mail.example.com",
-                identifier=sid, id_type="guardianId", org_ids=[o["sourcedId"] for o in student["orgs"]],
-                grades=[], agent_ids=[student["sourcedId"]])
+                sid,
+                self.day1_stamp(),
+                role="guardian",
+                given=given,
+                family=family,
+                middle=middle,
+                username="",
+                email=f"{email_local_part(given, family)}.{sid[-4:]}@mail.example.com",
+                identifier=sid,
+                id_type="guardianId",
+                org_ids=[o["sourcedId"] for o in student["orgs"]],
+                grades=[],
+                agent_ids=[student["sourcedId"]],
+            )
             student["agents"].append(self.build.ref("user", sid))
             self.users.append(guardian)
 

@@ -71,8 +71,9 @@ def filter_records(store: DistrictStore, collection: str, records: list[dict], t
     return [r for r in records if parsed.matches(r, modified_at)]
 
 
-def sort_records(store: DistrictStore, collection: str, records: list[dict], field: str,
-                 descending: bool) -> list[dict]:
+def sort_records(
+    store: DistrictStore, collection: str, records: list[dict], field: str, descending: bool
+) -> list[dict]:
     if not _known(collection, field):
         raise QueryError("invalid_sort_field", f"{field!r} is not a field of {collection}")
     path = field.split(".")
@@ -94,8 +95,9 @@ def sort_records(store: DistrictStore, collection: str, records: list[dict], fie
     return sorted(records, key=key, reverse=descending)
 
 
-def page_body(store: DistrictStore, collection: str, key: str, records: list[dict],
-              fields: tuple[str, ...] | None) -> bytes:
+def page_body(
+    store: DistrictStore, collection: str, key: str, records: list[dict], fields: tuple[str, ...] | None
+) -> bytes:
     """`{"<key>": [...]}` from each record's cached JSON (or projected to `fields`)."""
     if fields:
         unknown = [f for f in fields if not _known(collection, f)]
@@ -107,8 +109,7 @@ def page_body(store: DistrictStore, collection: str, key: str, records: list[dic
     return b'{"' + key.encode() + b'":[' + b",".join(items) + b"]}"
 
 
-def single_body(store: DistrictStore, collection: str, key: str, record: dict,
-                fields: tuple[str, ...] | None) -> bytes:
+def single_body(store: DistrictStore, collection: str, key: str, record: dict, fields: tuple[str, ...] | None) -> bytes:
     if fields:
         return json.dumps({key: {f: record[f] for f in fields if f in record}}).encode()
     return b'{"' + key.encode() + b'":' + store.record_json(collection, record) + b"}"

@@ -20,8 +20,9 @@ OAUTH1_TIMESTAMP_WINDOW_S = 300  # older (or further in the future) signatures a
 SIGNATURE_HASHES = {"HMAC-SHA256": hashlib.sha256, "HMAC-SHA1": hashlib.sha1}
 SCOPE_ROOT = "https://purl.imsglobal.org/spec/or/v1p1/scope/"
 ROSTER_SCOPE = SCOPE_ROOT + "roster.readonly"
-DEFAULT_SCOPE = " ".join(SCOPE_ROOT + name for name in (
-    "roster-core.readonly", "roster.readonly", "roster-demographics.readonly"))
+DEFAULT_SCOPE = " ".join(
+    SCOPE_ROOT + name for name in ("roster-core.readonly", "roster.readonly", "roster-demographics.readonly")
+)
 _HEADER_PARAM = re.compile(r'([\w-]+)\s*=\s*"([^"]*)"')
 
 
@@ -30,8 +31,9 @@ def rfc3986(text: str) -> str:
     return quote(text, safe="~")
 
 
-def oauth1_signature(method: str, base_uri: str, params: list[tuple[str, str]], secret: str,
-                     signature_method: str) -> str:
+def oauth1_signature(
+    method: str, base_uri: str, params: list[tuple[str, str]], secret: str, signature_method: str
+) -> str:
     """RFC 5849 3.4: HMAC over METHOD & URI & the sorted, encoded parameters; key `enc(secret)&`."""
     pairs = sorted((rfc3986(k), rfc3986(v)) for k, v in params)
     normalized = "&".join(f"{k}={v}" for k, v in pairs)
@@ -69,8 +71,11 @@ class AuthGate:
         client_id, client_secret = self._client_credentials(authorization, form)
         if client_id is None:
             return oauth_error(401, "invalid_client", "client authentication missing (HTTP Basic or form)")
-        if (self.quirks.revoke_credentials or client_id != self.client_id
-                or not hmac.compare_digest(client_secret.encode(), self._secret.encode())):
+        if (
+            self.quirks.revoke_credentials
+            or client_id != self.client_id
+            or not hmac.compare_digest(client_secret.encode(), self._secret.encode())
+        ):
             return oauth_error(401, "invalid_client", "unknown client or wrong secret")
         grant_type = form.get("grant_type")
         if not grant_type:
@@ -88,9 +93,16 @@ class AuthGate:
             now = time.monotonic()
             self._tokens = {t: v for t, v in self._tokens.items() if v[0] > now}
             self._tokens[token] = (now + self.token_ttl_s, granted)
-        return json_response(200, {"access_token": token, "token_type": "bearer",
-                                   "expires_in": math.ceil(self.token_ttl_s), "scope": granted},
-                             {"Cache-Control": "no-store"})
+        return json_response(
+            200,
+            {
+                "access_token": token,
+                "token_type": "bearer",
+                "expires_in": math.ceil(self.token_ttl_s),
+                "scope": granted,
+            },
+            {"Cache-Control": "no-store"},
+        )
 
     @staticmethod
     def _client_credentials(authorization: str | None, form: dict[str, str]) -> tuple[str | None, str]:
@@ -111,8 +123,14 @@ class AuthGate:
             self._tokens.clear()
 
     # -- every OneRoster request
-    def check(self, method: str, base_uri: str, query: list[tuple[str, str]],
-              authorization: str | None, needs_scope: str | None = None) -> Response | None:
+    def check(
+        self,
+        method: str,
+        base_uri: str,
+        query: list[tuple[str, str]],
+        authorization: str | None,
+        needs_scope: str | None = None,
+    ) -> Response | None:
         """None when the request may proceed, else the 401 (or 403) to send.
 
         `needs_scope`: a scope a bearer token must have been granted (OAuth 1 carries no scope).
@@ -144,17 +162,30 @@ class AuthGate:
         if entry[0] <= time.monotonic():
             return unauthorized("the bearer token has expired", challenge)
         if needs_scope and needs_scope not in entry[1].split():
-            return imsx_error(403, "forbidden", f"insufficient_scope: this route needs {needs_scope}",
-                              {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{needs_scope}"'})
+            return imsx_error(
+                403,
+                "forbidden",
+                f"insufficient_scope: this route needs {needs_scope}",
+                {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{needs_scope}"'},
+            )
         return None
 
-    def _check_oauth1(self, method: str, base_uri: str, query: list[tuple[str, str]],
-                      oauth: dict[str, str]) -> Response | None:
+    def _check_oauth1(
+        self, method: str, base_uri: str, query: list[tuple[str, str]], oauth: dict[str, str]
+    ) -> Response | None:
         if self.quirks.only_oauth2:
-            return unauthorized("this server accepts only OAuth 2 bearer tokens",
-                                'Bearer realm="sandbox-sis"')
-        missing = [name for name in ("oauth_consumer_key", "oauth_signature_method", "oauth_signature",
-                                     "oauth_timestamp", "oauth_nonce") if not oauth.get(name)]
+            return unauthorized("this server accepts only OAuth 2 bearer tokens", 'Bearer realm="sandbox-sis"')
+        missing = [
+            name
+            for name in (
+                "oauth_consumer_key",
+                "oauth_signature_method",
+                "oauth_signature",
+                "oauth_timestamp",
+                "oauth_nonce",
+            )
+            if not oauth.get(name)
+        ]
         if missing:
             return unauthorized(f"OAuth 1 parameters missing: {', '.join(missing)}")
         if oauth["oauth_consumer_key"] != self.client_id:
@@ -175,8 +206,10 @@ class AuthGate:
         params = query + [(k, v) for k, v in oauth.items() if k != "oauth_signature"]
         expected = oauth1_signature(method, base_uri, params, self._secret, signature_method)
         if not hmac.compare_digest(expected.encode(), oauth["oauth_signature"].encode()):
-            return unauthorized("invalid signature (check the signature base string: method, URL "
-                                "without query, every query and oauth parameter, RFC 3986 encoded)")
+            return unauthorized(
+                "invalid signature (check the signature base string: method, URL "
+                "without query, every query and oauth parameter, RFC 3986 encoded)"
+            )
         with self._lock:
             nonce = f"{timestamp}:{oauth['oauth_nonce']}"
             if nonce in self._nonces:

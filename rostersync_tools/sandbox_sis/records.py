@@ -25,8 +25,9 @@ COLLECTION_OF_TYPE = {
 class IdSequences:
     """Readable, never reused sourcedIds per prefix ("stu-000042"); records added later continue them."""
 
-    widths: dict[str, int] = field(default_factory=lambda: {
-        "crs": 5, "cls": 5, "stu": 6, "tch": 5, "adm": 3, "aid": 3, "gdn": 4, "enr": 7})
+    widths: dict[str, int] = field(
+        default_factory=lambda: {"crs": 5, "cls": 5, "stu": 6, "tch": 5, "adm": 3, "aid": 3, "gdn": 4, "enr": 7}
+    )
     last: dict[str, int] = field(default_factory=dict)
     # GUID sourcedIds, as many SIS vendors use (36 characters each): the readable id's uuid5.
     guids: bool = False
@@ -65,8 +66,11 @@ class RecordBuilder:
         self.rng = rng
 
     def ref(self, kind: str, sourced_id: str) -> dict:
-        return {"href": f"{self.base_path}/{COLLECTION_OF_TYPE[kind]}/{sourced_id}", "sourcedId": sourced_id,
-                "type": kind}
+        return {
+            "href": f"{self.base_path}/{COLLECTION_OF_TYPE[kind]}/{sourced_id}",
+            "sourcedId": sourced_id,
+            "type": kind,
+        }
 
     def stamp(self, moment: datetime, precision: str | None = None) -> str:
         """dateLastModified in a precision picked at random (6:3:2), as a district's mixed systems write it."""
@@ -82,84 +86,148 @@ class RecordBuilder:
         return dict(extension or {})
 
     def base(self, sourced_id: str, modified: str, status: str = "active", extension: dict | None = None) -> dict:
-        return {"sourcedId": sourced_id, "status": status, "dateLastModified": modified,
-                "metadata": self.metadata(extension)}
+        return {
+            "sourcedId": sourced_id,
+            "status": status,
+            "dateLastModified": modified,
+            "metadata": self.metadata(extension),
+        }
 
     def enabled_flag(self):
         # OneRoster says the string "true"; some servers send a JSON boolean.
         return True if self.rng.random() < 0.15 else "true"
 
-    def user(self, sourced_id: str, modified: str, *, role: str, given: str, family: str, middle: str,
-             username: str, email: str, identifier: str, id_type: str, org_ids: list[str],
-             grades: list[str], agent_ids: list[str] | None = None) -> dict:
+    def user(
+        self,
+        sourced_id: str,
+        modified: str,
+        *,
+        role: str,
+        given: str,
+        family: str,
+        middle: str,
+        username: str,
+        email: str,
+        identifier: str,
+        id_type: str,
+        org_ids: list[str],
+        grades: list[str],
+        agent_ids: list[str] | None = None,
+    ) -> dict:
         record = self.base(sourced_id, modified)
-        record.update({
-            "username": username,
-            "userIds": [{"type": id_type, "identifier": identifier}],
-            "enabledUser": self.enabled_flag(),
-            "givenName": given,
-            "familyName": family,
-            "middleName": middle,
-            "role": role,
-            "identifier": identifier,
-            "email": email,
-            "sms": "",
-            "phone": "",
-            "agents": [self.ref("user", agent) for agent in agent_ids or []],
-            "orgs": [self.ref("org", org) for org in org_ids],
-            "grades": list(grades),
-        })
+        record.update(
+            {
+                "username": username,
+                "userIds": [{"type": id_type, "identifier": identifier}],
+                "enabledUser": self.enabled_flag(),
+                "givenName": given,
+                "familyName": family,
+                "middleName": middle,
+                "role": role,
+                "identifier": identifier,
+                "email": email,
+                "sms": "",
+                "phone": "",
+                "agents": [self.ref("user", agent) for agent in agent_ids or []],
+                "orgs": [self.ref("org", org) for org in org_ids],
+                "grades": list(grades),
+            }
+        )
         return record
 
-    def course(self, sourced_id: str, modified: str, *, title: str, code: str, grades: list[str],
-               subject: str, sced: str, school_id: str, school_year_id: str) -> dict:
+    def course(
+        self,
+        sourced_id: str,
+        modified: str,
+        *,
+        title: str,
+        code: str,
+        grades: list[str],
+        subject: str,
+        sced: str,
+        school_id: str,
+        school_year_id: str,
+    ) -> dict:
         record = self.base(sourced_id, modified)
-        record.update({
-            "title": title,
-            "schoolYear": self.ref("academicSession", school_year_id),
-            "courseCode": code,
-            "grades": list(grades),
-            "subjects": [subject],
-            "subjectCodes": [sced],
-            "org": self.ref("org", school_id),
-        })
+        record.update(
+            {
+                "title": title,
+                "schoolYear": self.ref("academicSession", school_year_id),
+                "courseCode": code,
+                "grades": list(grades),
+                "subjects": [subject],
+                "subjectCodes": [sced],
+                "org": self.ref("org", school_id),
+            }
+        )
         return record
 
-    def klass(self, sourced_id: str, modified: str, *, title: str, code: str, class_type: str, location: str,
-              grades: list[str], subject: str | None, sced: str | None, course_id: str, school_id: str,
-              term_ids: list[str], periods: list[str]) -> dict:
+    def klass(
+        self,
+        sourced_id: str,
+        modified: str,
+        *,
+        title: str,
+        code: str,
+        class_type: str,
+        location: str,
+        grades: list[str],
+        subject: str | None,
+        sced: str | None,
+        course_id: str,
+        school_id: str,
+        term_ids: list[str],
+        periods: list[str],
+    ) -> dict:
         """A class; subject None means the class carries no subjects of its own (its course's count)."""
         record = self.base(sourced_id, modified)
-        record.update({
-            "title": title,
-            "classCode": code,
-            "classType": class_type,
-            "location": location,
-            "grades": list(grades),
-        })
+        record.update(
+            {
+                "title": title,
+                "classCode": code,
+                "classType": class_type,
+                "location": location,
+                "grades": list(grades),
+            }
+        )
         if subject is not None:
             record["subjects"] = [subject]
             record["subjectCodes"] = [sced]
-        record.update({
-            "course": self.ref("course", course_id),
-            "school": self.ref("org", school_id),
-            "terms": [self.ref("academicSession", term) for term in term_ids],
-            "periods": list(periods),
-        })
+        record.update(
+            {
+                "course": self.ref("course", course_id),
+                "school": self.ref("org", school_id),
+                "terms": [self.ref("academicSession", term) for term in term_ids],
+                "periods": list(periods),
+            }
+        )
         return record
 
-    def enrollment(self, sourced_id: str, modified: str, *, user_id: str, class_id: str, school_id: str,
-                   role: str, primary, begin: str, end: str) -> dict:
+    def enrollment(
+        self,
+        sourced_id: str,
+        modified: str,
+        *,
+        user_id: str,
+        class_id: str,
+        school_id: str,
+        role: str,
+        primary,
+        begin: str,
+        end: str,
+    ) -> dict:
         record = self.base(sourced_id, modified)
-        record.update({
-            "user": self.ref("user", user_id),
-            "class": self.ref("class", class_id),
-            "school": self.ref("org", school_id),
-            "role": role,
-            "primary": primary,
-            "beginDate": begin,
-            "endDate": end,
-        })
+        record.update(
+            {
+                "user": self.ref("user", user_id),
+                "class": self.ref("class", class_id),
+                "school": self.ref("org", school_id),
+                "role": role,
+                "primary": primary,
+                "beginDate": begin,
+                "endDate": end,
+            }
+        )
         return record
 
 
@@ -169,8 +237,7 @@ def person_name(rng: random.Random) -> tuple[str, str, str]:
     return rng.choice(GIVEN_NAMES), rng.choice(FAMILY_NAMES), middle
 
 
-def new_student(build: RecordBuilder, plan: DistrictPlan, school: str, grade: str,
-                modified: str) -> tuple[dict, dict]:
+def new_student(build: RecordBuilder, plan: DistrictPlan, school: str, grade: str, modified: str) -> tuple[dict, dict]:
     """A student (next sourcedId) at `school` in `grade`, and their demographics record."""
     rng = build.rng
     sid = plan.sequences.next("stu")
@@ -178,18 +245,45 @@ def new_student(build: RecordBuilder, plan: DistrictPlan, school: str, grade: st
     given, family, middle = person_name(rng)
     # Younger children usually have no district e-mail.
     email = "" if grade in ("KG", "01", "02") else f"{email_local_part(given, family)}.{number}@students.{plan.domain}"
-    student = build.user(sid, modified, role="student", given=given, family=family, middle=middle,
-                         username=f"s{number}", email=email, identifier=number, id_type="studentNumber",
-                         org_ids=[school], grades=[grade])
+    student = build.user(
+        sid,
+        modified,
+        role="student",
+        given=given,
+        family=family,
+        middle=middle,
+        username=f"s{number}",
+        email=email,
+        identifier=number,
+        id_type="studentNumber",
+        org_ids=[school],
+        grades=[grade],
+    )
     age = 5 + GRADES.index(grade)
     birth = date(plan.school_year - age, 1, 1) + timedelta(days=rng.randrange(365) + 243)
     demographics = build.base(sid, modified)
-    race = rng.choice(("americanIndianOrAlaskaNative", "asian", "blackOrAfricanAmerican",
-                       "nativeHawaiianOrOtherPacificIslander", "white", "demographicRaceTwoOrMoreRaces"))
-    demographics.update({
-        "birthDate": birth.isoformat(), "sex": rng.choice(("male", "female")),
-        "americanIndianOrAlaskaNative": "false", "asian": "false", "blackOrAfricanAmerican": "false",
-        "nativeHawaiianOrOtherPacificIslander": "false", "white": "false", "demographicRaceTwoOrMoreRaces": "false",
-        "hispanicOrLatinoEthnicity": "true" if rng.random() < 0.25 else "false"})
+    race = rng.choice(
+        (
+            "americanIndianOrAlaskaNative",
+            "asian",
+            "blackOrAfricanAmerican",
+            "nativeHawaiianOrOtherPacificIslander",
+            "white",
+            "demographicRaceTwoOrMoreRaces",
+        )
+    )
+    demographics.update(
+        {
+            "birthDate": birth.isoformat(),
+            "sex": rng.choice(("male", "female")),
+            "americanIndianOrAlaskaNative": "false",
+            "asian": "false",
+            "blackOrAfricanAmerican": "false",
+            "nativeHawaiianOrOtherPacificIslander": "false",
+            "white": "false",
+            "demographicRaceTwoOrMoreRaces": "false",
+            "hispanicOrLatinoEthnicity": "true" if rng.random() < 0.25 else "false",
+        }
+    )
     demographics[race] = "true"
     return student, demographics

@@ -25,8 +25,11 @@ def imsx_status(code_minor: str, description: str, code_major: str = "failure", 
         "imsx_codeMajor": code_major,
         "imsx_severity": severity,
         "imsx_description": description,
-        "imsx_CodeMinor": {"imsx_codeMinorField": [
-            {"imsx_codeMinorFieldName": "TargetEndSystem", "imsx_codeMinorFieldValue": code_minor}]},
+        "imsx_CodeMinor": {
+            "imsx_codeMinorField": [
+                {"imsx_codeMinorFieldName": "TargetEndSystem", "imsx_codeMinorFieldValue": code_minor}
+            ]
+        },
     }
 
 

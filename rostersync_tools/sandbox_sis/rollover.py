@@ -40,7 +40,9 @@ def _shift(text: str | None, days: int) -> str | None:
     return (date.fromisoformat(text) + timedelta(days=days)).isoformat() if text else text
 
 
-def roll_over(store: DistrictStore, seed: int, now: datetime, path_prefix: str = "", old_classes: str = "delete") -> dict:
+def roll_over(
+    store: DistrictStore, seed: int, now: datetime, path_prefix: str = "", old_classes: str = "delete"
+) -> dict:
     if old_classes not in OLD_CLASSES:
         raise ValueError(f"oldClasses must be one of {', '.join(OLD_CLASSES)}")
     with store.lock:
@@ -57,27 +59,45 @@ def roll_over(store: DistrictStore, seed: int, now: datetime, path_prefix: str =
         # 1. Last year's calendar is over.
         if shift:
             for session in old_sessions:
-                store.put("academicSessions", dict(session, dateLastModified=stamp,
-                                                   startDate=_shift(session.get("startDate"), shift),
-                                                   endDate=_shift(session.get("endDate"), shift)))
+                store.put(
+                    "academicSessions",
+                    dict(
+                        session,
+                        dateLastModified=stamp,
+                        startDate=_shift(session.get("startDate"), shift),
+                        endDate=_shift(session.get("endDate"), shift),
+                    ),
+                )
         # 2. The new year's calendar.
-        year_id, fall_id, spring_id = f"as-{new_year}-{new_year + 1}", f"term-{new_year}-fall", f"term-{new_year + 1}-spring"
+        year_id, fall_id, spring_id = (
+            f"as-{new_year}-{new_year + 1}",
+            f"term-{new_year}-fall",
+            f"term-{new_year + 1}-spring",
+        )
 
         def day(offset: int) -> str:
             return (today + timedelta(days=offset)).isoformat()
 
         def session(sourced_id, title, kind, span, parent, children):
             record = build.base(sourced_id, stamp)
-            record.update({"title": title, "type": kind, "startDate": day(span[0]), "endDate": day(span[1]),
-                           "parent": build.ref("academicSession", parent) if parent else None,
-                           "children": [build.ref("academicSession", c) for c in children],
-                           "schoolYear": str(new_year + 1)})
+            record.update(
+                {
+                    "title": title,
+                    "type": kind,
+                    "startDate": day(span[0]),
+                    "endDate": day(span[1]),
+                    "parent": build.ref("academicSession", parent) if parent else None,
+                    "children": [build.ref("academicSession", c) for c in children],
+                    "schoolYear": str(new_year + 1),
+                }
+            )
             store.put("academicSessions", record)
             return record
 
         quarter_ids = [f"gp-{new_year}-q1", f"gp-{new_year}-q2", f"gp-{new_year + 1}-q3", f"gp-{new_year + 1}-q4"]
-        session(year_id, f"{new_year}-{new_year + 1} School Year", "schoolYear", (0, YEAR_DAYS), None,
-                [fall_id, spring_id])
+        session(
+            year_id, f"{new_year}-{new_year + 1} School Year", "schoolYear", (0, YEAR_DAYS), None, [fall_id, spring_id]
+        )
         session(fall_id, f"Fall Semester {new_year}", "term", FALL, year_id, quarter_ids[:2])
         session(spring_id, f"Spring Semester {new_year + 1}", "term", SPRING, year_id, quarter_ids[2:])
         for n, (sid, span) in enumerate(zip(quarter_ids, QUARTERS)):
@@ -87,23 +107,44 @@ def roll_over(store: DistrictStore, seed: int, now: datetime, path_prefix: str =
 
         # 3. Successors of last year's classes, with the same people.
         by_class = store.enrollments_by("class")
-        old = [c for c in store.records("classes") if c.get("status") == "active"
-               and any((t or {}).get("sourcedId") in term_map for t in c.get("terms") or [])]
+        old = [
+            c
+            for c in store.records("classes")
+            if c.get("status") == "active" and any((t or {}).get("sourcedId") in term_map for t in c.get("terms") or [])
+        ]
         created_classes = created_enrollments = 0
         for klass in old:
             terms = [term_map.get(t.get("sourcedId"), t.get("sourcedId")) for t in klass.get("terms") or []]
             sid = plan.sequences.next("cls")
-            store.put("classes", dict(klass, sourcedId=sid, dateLastModified=stamp, metadata=build.metadata(),
-                                      terms=[build.ref("academicSession", t) for t in terms]))
+            store.put(
+                "classes",
+                dict(
+                    klass,
+                    sourcedId=sid,
+                    dateLastModified=stamp,
+                    metadata=build.metadata(),
+                    terms=[build.ref("academicSession", t) for t in terms],
+                ),
+            )
             created_classes += 1
             begin, end = term_dates.get(terms[0], (None, None))[0], term_dates.get(terms[-1], (None, None))[1]
             for enrollment in list(by_class.get(klass["sourcedId"], [])):
                 if enrollment.get("status") != "active":
                     continue
-                store.put("enrollments", build.enrollment(
-                    plan.sequences.next("enr"), stamp, user_id=_ref_id(enrollment, "user"), class_id=sid,
-                    school_id=_ref_id(enrollment, "school") or _ref_id(klass, "school"), role=enrollment.get("role"),
-                    primary=enrollment.get("primary"), begin=begin, end=end))
+                store.put(
+                    "enrollments",
+                    build.enrollment(
+                        plan.sequences.next("enr"),
+                        stamp,
+                        user_id=_ref_id(enrollment, "user"),
+                        class_id=sid,
+                        school_id=_ref_id(enrollment, "school") or _ref_id(klass, "school"),
+                        role=enrollment.get("role"),
+                        primary=enrollment.get("primary"),
+                        begin=begin,
+                        end=end,
+                    ),
+                )
                 created_enrollments += 1
             # 4. Last year's class as the SIS leaves it.
             old_enrollments = list(by_class.get(klass["sourcedId"], []))
@@ -115,15 +156,29 @@ def roll_over(store: DistrictStore, seed: int, now: datetime, path_prefix: str =
                 store.put("classes", dict(klass, status="tobedeleted", dateLastModified=stamp))
             elif shift:
                 for enrollment in old_enrollments:  # its enrollments' dates move with its terms
-                    store.put("enrollments", dict(enrollment, dateLastModified=stamp,
-                                                  beginDate=_shift(enrollment.get("beginDate"), shift),
-                                                  endDate=_shift(enrollment.get("endDate"), shift)))
+                    store.put(
+                        "enrollments",
+                        dict(
+                            enrollment,
+                            dateLastModified=stamp,
+                            beginDate=_shift(enrollment.get("beginDate"), shift),
+                            endDate=_shift(enrollment.get("endDate"), shift),
+                        ),
+                    )
 
         plan.school_year, plan.school_year_id, plan.term_ids = new_year, year_id, (fall_id, spring_id)
-        result = {"schoolYear": f"{new_year}-{new_year + 1}", "schoolYearId": year_id, "terms": [fall_id, spring_id],
-                  "classesCreated": created_classes, "enrollmentsCreated": created_enrollments,
-                  "oldClasses": old_classes, "oldClassesAffected": len(old), "calendarShiftDays": shift}
-        store.history.append({"day": store.day, "changes": [{"change": "school year rolled over",
-                                                             "sourcedId": year_id}]})
+        result = {
+            "schoolYear": f"{new_year}-{new_year + 1}",
+            "schoolYearId": year_id,
+            "terms": [fall_id, spring_id],
+            "classesCreated": created_classes,
+            "enrollmentsCreated": created_enrollments,
+            "oldClasses": old_classes,
+            "oldClassesAffected": len(old),
+            "calendarShiftDays": shift,
+        }
+        store.history.append(
+            {"day": store.day, "changes": [{"change": "school year rolled over", "sourcedId": year_id}]}
+        )
         store.version += 1
         return result

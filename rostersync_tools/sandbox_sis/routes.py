@@ -12,8 +12,15 @@ from dataclasses import dataclass
 from .faults import Quirks
 from .store import DistrictStore
 
-SINGULAR = {"orgs": "org", "academicSessions": "academicSession", "courses": "course", "classes": "class",
-            "users": "user", "enrollments": "enrollment", "demographics": "demographics"}
+SINGULAR = {
+    "orgs": "org",
+    "academicSessions": "academicSession",
+    "courses": "course",
+    "classes": "class",
+    "users": "user",
+    "enrollments": "enrollment",
+    "demographics": "demographics",
+}
 
 
 class UnknownObject(LookupError):
@@ -84,10 +91,14 @@ class Router:
         self.store = store
         self.quirks = quirks
         self.nested = [
-            (re.compile(rf"^/schools/{_SEGMENT}/classes/{_SEGMENT}/(enrollments|students|teachers)$"),
-             self._school_class_members),
-            (re.compile(rf"^/schools/{_SEGMENT}/(classes|students|teachers|enrollments|courses|terms)$"),
-             self._school_children),
+            (
+                re.compile(rf"^/schools/{_SEGMENT}/classes/{_SEGMENT}/(enrollments|students|teachers)$"),
+                self._school_class_members,
+            ),
+            (
+                re.compile(rf"^/schools/{_SEGMENT}/(classes|students|teachers|enrollments|courses|terms)$"),
+                self._school_children,
+            ),
             (re.compile(rf"^/classes/{_SEGMENT}/(students|teachers)$"), self._class_members),
             (re.compile(rf"^/courses/{_SEGMENT}/classes$"), self._course_classes),
             (re.compile(rf"^/terms/{_SEGMENT}/(classes|gradingPeriods)$"), self._term_children),
@@ -127,8 +138,11 @@ class Router:
         return user is not None and user.get("role") == "student"
 
     def _records(self, endpoint: Endpoint) -> list[dict]:
-        return [r for r in self.store.records(endpoint.collection)
-                if (endpoint.keep is None or endpoint.keep(r)) and self.visible(endpoint.collection, r)]
+        return [
+            r
+            for r in self.store.records(endpoint.collection)
+            if (endpoint.keep is None or endpoint.keep(r)) and self.visible(endpoint.collection, r)
+        ]
 
     def _key(self, name: str) -> str:
         endpoint = ENDPOINTS[name]
@@ -154,8 +168,11 @@ class Router:
     def _lookup(self, name: str, sourced_id: str) -> dict:
         endpoint = ENDPOINTS[name]
         record = self.store.get(endpoint.collection, sourced_id)
-        if (record is None or (endpoint.keep is not None and not endpoint.keep(record))
-                or not self.visible(endpoint.collection, record)):
+        if (
+            record is None
+            or (endpoint.keep is not None and not endpoint.keep(record))
+            or not self.visible(endpoint.collection, record)
+        ):
             raise UnknownObject(f"no record with sourcedId {sourced_id!r} in /{name}")
         return record
 
@@ -163,17 +180,22 @@ class Router:
     def _school_children(self, school_id: str, child: str) -> Listing:
         self._lookup("schools", school_id)
         if child == "classes":
-            return self._listing(child, [c for c in self._records(ENDPOINTS["classes"])
-                                         if _ref_id(c, "school") == school_id])
+            return self._listing(
+                child, [c for c in self._records(ENDPOINTS["classes"]) if _ref_id(c, "school") == school_id]
+            )
         if child in ("students", "teachers"):
-            return self._listing(child, [u for u in self._records(ENDPOINTS[child])
-                                         if school_id in _ref_ids(u, "orgs")])
+            return self._listing(
+                child, [u for u in self._records(ENDPOINTS[child]) if school_id in _ref_ids(u, "orgs")]
+            )
         if child == "enrollments":
-            return self._listing(child, [e for e in self.store.enrollments_by("school").get(school_id, [])
-                                         if self.visible("enrollments", e)])
+            return self._listing(
+                child,
+                [e for e in self.store.enrollments_by("school").get(school_id, []) if self.visible("enrollments", e)],
+            )
         if child == "courses":
-            return self._listing(child, [c for c in self._records(ENDPOINTS["courses"])
-                                         if _ref_id(c, "org") == school_id])
+            return self._listing(
+                child, [c for c in self._records(ENDPOINTS["courses"]) if _ref_id(c, "org") == school_id]
+            )
         return self._listing("terms", self._records(ENDPOINTS["terms"]))  # sessions are district-wide
 
     def _members(self, enrollments: list[dict], role: str, name: str) -> Listing:
@@ -201,20 +223,26 @@ class Router:
 
     def _course_classes(self, course_id: str) -> Listing:
         self._lookup("courses", course_id)
-        return self._listing("classes", [c for c in self._records(ENDPOINTS["classes"])
-                                         if _ref_id(c, "course") == course_id])
+        return self._listing(
+            "classes", [c for c in self._records(ENDPOINTS["classes"]) if _ref_id(c, "course") == course_id]
+        )
 
     def _term_children(self, term_id: str, child: str) -> Listing:
         self._lookup("terms", term_id)
         if child == "classes":
-            return self._listing(child, [c for c in self._records(ENDPOINTS["classes"])
-                                         if term_id in _ref_ids(c, "terms")])
-        return self._listing(child, [s for s in self._records(ENDPOINTS["gradingPeriods"])
-                                     if _ref_id(s, "parent") == term_id])
+            return self._listing(
+                child, [c for c in self._records(ENDPOINTS["classes"]) if term_id in _ref_ids(c, "terms")]
+            )
+        return self._listing(
+            child, [s for s in self._records(ENDPOINTS["gradingPeriods"]) if _ref_id(s, "parent") == term_id]
+        )
 
     def _user_classes(self, name: str, user_id: str) -> Listing:
         self._lookup(name, user_id)
-        class_ids = dict.fromkeys(e["class"]["sourcedId"] for e in self.store.enrollments_by("user").get(user_id, [])
-                                  if e.get("class") and self.visible("enrollments", e))
+        class_ids = dict.fromkeys(
+            e["class"]["sourcedId"]
+            for e in self.store.enrollments_by("user").get(user_id, [])
+            if e.get("class") and self.visible("enrollments", e)
+        )
         classes = [self.store.get("classes", cid) for cid in class_ids]
         return self._listing("classes", [c for c in classes if c is not None])

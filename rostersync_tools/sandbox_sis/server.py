@@ -31,7 +31,7 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out in two writes; with Nagle on, the second waits ~40 ms for an ACK.
     disable_nagle_algorithm = True
 
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+    def log_message(self, format, *args):
         # Quiet: request lines carry OAuth signatures and filters nobody asked to see.
         pass
 
@@ -43,9 +43,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the rest of the body must not pass for a request
             self._send(Response(400, json.dumps({"error": str(exc)}).encode()))
             return
-        request = Request(method=self.command, path=split.path, query=split.query,
-                          headers={k.lower(): v for k, v in self.headers.items()}, body=body,
-                          host=self.headers.get("Host") or f"{LOOPBACK}:{self.server.server_port}")
+        request = Request(
+            method=self.command,
+            path=split.path,
+            query=split.query,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            host=self.headers.get("Host") or f"{LOOPBACK}:{self.server.server_port}",
+        )
         self._send(self.server.app.handle(request))
 
     def _read_body(self) -> bytes:
@@ -121,8 +126,7 @@ class _Server(ThreadingHTTPServer):
         # gets one line on stderr, without the request (it may carry credentials).
         error = sys.exc_info()[1]
         if not isinstance(error, (ConnectionError, TimeoutError)):
-            print(f"sandbox-sis: error while answering a request: {type(error).__name__}: {error}",
-                  file=sys.stderr)
+            print(f"sandbox-sis: error while answering a request: {type(error).__name__}: {error}", file=sys.stderr)
 
     def close_connections(self):
         """Hang up on keep-alive clients, so that a stopped server answers nothing more."""
@@ -148,8 +152,12 @@ class SandboxSIS:
         if self._server is not None:
             raise RuntimeError("the sandbox SIS is already running")
         self._server = _Server(port, self.app)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"sandbox-sis:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"sandbox-sis:{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         return self.host_url
 

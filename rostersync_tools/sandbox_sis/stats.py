@@ -32,5 +32,10 @@ class RequestStats:
 
     def as_dict(self) -> dict:
         with self._lock:
-            return {"requests": self._requests, "byPath": dict(self._by_path), "tokenRequests": self._token_requests,
-                    "byStatus": dict(self._by_status), "faultsInjected": self._faults}
+            return {
+                "requests": self._requests,
+                "byPath": dict(self._by_path),
+                "tokenRequests": self._token_requests,
+                "byStatus": dict(self._by_status),
+                "faultsInjected": self._faults,
+            }

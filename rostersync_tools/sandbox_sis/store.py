@@ -30,7 +30,8 @@ class DistrictStore:
         self.history: list[dict] = []  # [{"day": n, "changes": [...]}] for every advanced day
         self.version = 0  # bumped on every change; query caches key on it
         self._records: dict[str, dict[str, dict]] = {
-            name: {r["sourcedId"]: r for r in district.collections.get(name, [])} for name in COLLECTIONS}
+            name: {r["sourcedId"]: r for r in district.collections.get(name, [])} for name in COLLECTIONS
+        }
         self._json: dict[str, dict[str, bytes]] = {name: {} for name in COLLECTIONS}
         self._instants: dict[str, dict[str, datetime | None]] = {name: {} for name in COLLECTIONS}
         # Enrollments grouped by user, class and school: built on first use, then kept up to date.
@@ -100,8 +101,9 @@ class DistrictStore:
         with self.lock:
             # Records hold only dicts, lists, strings, booleans and None: a marshal round trip is a
             # deep copy, several times faster than copy.deepcopy or JSON for 70,000 records.
-            return marshal.loads(marshal.dumps({name: list(records.values())
-                                                for name, records in self._records.items()}))
+            return marshal.loads(
+                marshal.dumps({name: list(records.values()) for name, records in self._records.items()})
+            )
 
     # -- changing
     def put(self, collection: str, record: dict) -> None:

@@ -10,8 +10,10 @@ PRECISIONS = ("milliseconds", "centiseconds", "seconds")
 def format_instant(moment: datetime, precision: str = "milliseconds") -> str:
     moment = moment.astimezone(UTC)
     # f-string, not strftime: the generator formats some 70,000 of these.
-    whole = (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
-             f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}")
+    whole = (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+    )
     if precision == "milliseconds":
         return f"{whole}.{moment.microsecond // 1000:03d}Z"
     if precision == "centiseconds":

@@ -26,8 +26,12 @@ SIS_SECRET = "browser-sandbox-secret-5d2c"
 
 
 def chromium_path() -> str | None:
-    for candidate in (os.environ.get("ROSTERSYNC_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                      shutil.which("chromium-browser")):
+    for candidate in (
+        os.environ.get("ROSTERSYNC_CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return None
@@ -54,8 +58,11 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True,
-                                             args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
         try:
             yield browser
         finally:
@@ -71,8 +78,9 @@ def sandbox():
 @pytest.fixture
 def console_stack(clean_aws, sandbox, tmp_path):
     """The local stack with the sandbox SIS and the console, every server on a free port."""
-    stack = LocalStack(aws=clean_aws, api_port=0, sis=sandbox, sis_port=0, console_port=0,
-                       state_dir=tmp_path / "rostersync-state")
+    stack = LocalStack(
+        aws=clean_aws, api_port=0, sis=sandbox, sis_port=0, console_port=0, state_dir=tmp_path / "rostersync-state"
+    )
     stack.start()
     try:
         yield stack

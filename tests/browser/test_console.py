@@ -167,12 +167,18 @@ def test_a_district_admin_goes_from_an_empty_district_to_a_synced_one(console_st
     class_id = first_class.get_attribute("data-id")
     status, classes = admin.get(f"/districts/{district_id}/classes", params={"limit": 50})
     assert [c["classId"] for c in classes["classes"]] == page.locator("#roster-table tbody tr[data-id]").evaluate_all(
-        "rows => rows.map(r => r.dataset.id)")
+        "rows => rows.map(r => r.dataset.id)"
+    )
     if classes["nextCursor"]:
         page.locator("#roster-next").click()
         page.get_by_text("Page 2").wait_for()
-        _, second = admin.get(f"/districts/{district_id}/classes", params={"limit": 50, "cursor": classes["nextCursor"]})
-        assert page.locator("#roster-table tbody tr[data-id]").first.get_attribute("data-id") == second["classes"][0]["classId"]
+        _, second = admin.get(
+            f"/districts/{district_id}/classes", params={"limit": 50, "cursor": classes["nextCursor"]}
+        )
+        assert (
+            page.locator("#roster-table tbody tr[data-id]").first.get_attribute("data-id")
+            == second["classes"][0]["classId"]
+        )
         page.get_by_role("button", name="Previous page").click()
         page.get_by_text("Page 1").wait_for()
     shots.shoot("roster-classes")
@@ -181,13 +187,17 @@ def test_a_district_admin_goes_from_an_empty_district_to_a_synced_one(console_st
     status, roster = admin.get(f"/districts/{district_id}/classes/{class_id}/roster")
     assert status == 200
     assert page.locator("#roster-students-list li").evaluate_all("items => items.map(i => i.dataset.id)") == [
-        u["userId"] for u in roster["students"]]
+        u["userId"] for u in roster["students"]
+    ]
     assert page.locator("#roster-teachers-list li").evaluate_all("items => items.map(i => i.dataset.id)") == [
-        u["userId"] for u in roster["teachers"]]
+        u["userId"] for u in roster["teachers"]
+    ]
     shots.shoot("class-roster")
 
     # A held run: half the students leave the SIS at once; the sync stops for review.
-    withdrawn = requests.post(f"{sandbox.host_url}/_admin/withdraw", json={"role": "student", "share": 0.5}, timeout=10).json()
+    withdrawn = requests.post(
+        f"{sandbox.host_url}/_admin/withdraw", json={"role": "student", "share": 0.5}, timeout=10
+    ).json()
     assert withdrawn["removed"] > 40
     page.get_by_role("link", name="Syncs").click()
     page.get_by_role("button", name="Sync now").click()
@@ -202,7 +212,9 @@ def test_a_district_admin_goes_from_an_empty_district_to_a_synced_one(console_st
     assert held["status"] == "needs_review"
     shown = page.locator("#held-counts li").evaluate_all("items => items.map(i => [i.dataset.type, i.textContent])")
     assert {kind: int(text.split()[0].replace(",", "")) for kind, text in shown} == held["heldDeactivations"], (
-        shown, held)
+        shown,
+        held,
+    )
     assert held["heldDeactivations"].get("students", 0) > 40, held
     shots.shoot("held-run")
     # By keyboard: Enter opens the confirmation with focus on Cancel; Escape closes it, focus goes back.
@@ -275,14 +287,19 @@ def test_the_deployed_sign_in_goes_to_the_hosted_ui_with_pkce_and_back(console_s
             def authorize(route, request):
                 seen["authorize"] = request.url
                 query = parse_qs(urlparse(request.url).query)
-                route.fulfill(status=302, headers={"Location": f"{console_url}?code=the-code&state={query['state'][0]}"})
+                route.fulfill(
+                    status=302, headers={"Location": f"{console_url}?code=the-code&state={query['state'][0]}"}
+                )
 
             def token(route, request):
                 seen["token"] = parse_qs(request.post_data)
                 id_token = console_stack.token(role, district["districtId"])
-                route.fulfill(status=200, content_type="application/json",
-                              headers={"Access-Control-Allow-Origin": deployed.url},
-                              body=json.dumps({"id_token": id_token, "access_token": "x", "token_type": "Bearer"}))
+                route.fulfill(
+                    status=200,
+                    content_type="application/json",
+                    headers={"Access-Control-Allow-Origin": deployed.url},
+                    body=json.dumps({"id_token": id_token, "access_token": "x", "token_type": "Bearer"}),
+                )
 
             page.route(f"{domain}/oauth2/authorize*", authorize)
             page.route(f"{domain}/oauth2/token", token)
@@ -322,8 +339,10 @@ def test_the_page_audit_finds_what_it_looks_for(browser):
 
     page = browser.new_page(viewport={"width": 375, "height": 700})
     try:
-        page.set_content('<main><p style="color:#999;background:#fff">faint text</p>'
-                         '<input name="nameless"><div style="width:900px">wide</div></main>')
+        page.set_content(
+            '<main><p style="color:#999;background:#fff">faint text</p>'
+            '<input name="nameless"><div style="width:900px">wide</div></main>'
+        )
         problems = audit(page)
         assert any(p.startswith("contrast") and "faint text" in p for p in problems)
         assert any('no label: <input name="nameless">' in p for p in problems)

@@ -13,8 +13,14 @@ pytestmark = pytest.mark.e2e
 
 
 def test_demo_sets_up_a_district_runs_a_full_sync_and_summarises_it(tmp_path):
-    result = subprocess.run([rostersync_command(), "demo"], capture_output=True, text=True, timeout=900,
-                            env=subprocess_env(tmp_path / "state"), cwd=tmp_path)
+    result = subprocess.run(
+        [rostersync_command(), "demo"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=subprocess_env(tmp_path / "state"),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr[-4000:]}"
     out = result.stdout
 

@@ -8,8 +8,10 @@ import pytest
 
 from tests.e2e.test_replay import ops, poison
 from tests.fixtures.districts import connect_district
-from tests.fixtures.stack import api
-from tests.fixtures.stack import local_stack  # noqa: F401  (a fixture; tests/conftest.py does not load this plugin)
+from tests.fixtures.stack import (
+    api,
+    local_stack,  # noqa: F401  (a fixture; tests/conftest.py does not load this plugin)
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +28,9 @@ def repair(district_id: str, sis) -> None:
     DistrictModel(district_id).update(actions=[DistrictModel.connection.host_url.set(sis.host_url)])
 
 
-def test_failed_nights_wait_in_the_dead_letter_queue_and_replay_per_district(local_stack, make_sandbox_sis, monkeypatch):
+def test_failed_nights_wait_in_the_dead_letter_queue_and_replay_per_district(
+    local_stack, make_sandbox_sis, monkeypatch
+):
     monkeypatch.setenv("ROSTERSYNC_LOCAL_RETRY_DELAY_S", "0")  # retries at once: the DLQ in seconds
     sis = make_sandbox_sis()
     first, second = (connect_district(sis, start_date="2026-12-02") for _ in range(2))
@@ -35,8 +39,10 @@ def test_failed_nights_wait_in_the_dead_letter_queue_and_replay_per_district(loc
 
     def history(district):
         client = api(local_stack, local_stack.token("district_admin", district))
-        return [(run["trigger"], run["status"], run["runId"])
-                for run in client.get(f"/districts/{district}/syncs")[1]["syncs"]]
+        return [
+            (run["trigger"], run["status"], run["runId"])
+            for run in client.get(f"/districts/{district}/syncs")[1]["syncs"]
+        ]
 
     assert local_stack.tick("2026-12-02T07:00:00Z")["enqueued"] == 2
     local_stack.wait_until_idle(timeout=240)

@@ -9,15 +9,24 @@ import time
 import pytest
 
 from tests.fixtures.districts import connect_district
-from tests.fixtures.stack import api, rostersync_command, subprocess_env
-from tests.fixtures.stack import local_stack  # noqa: F401  (a fixture; tests/conftest.py does not load this plugin)
+from tests.fixtures.stack import (
+    api,
+    local_stack,  # noqa: F401  (a fixture; tests/conftest.py does not load this plugin)
+    rostersync_command,
+    subprocess_env,
+)
 
 pytestmark = pytest.mark.e2e
 
 
 def local(stack, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([rostersync_command(), "local", *args], capture_output=True, text=True, timeout=120,
-                          env=subprocess_env(stack.state_dir))
+    return subprocess.run(
+        [rostersync_command(), "local", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=subprocess_env(stack.state_dir),
+    )
 
 
 def sync(stack, client, district_id: str) -> dict:
@@ -58,9 +67,13 @@ def test_events_newest_first_follow_and_the_outbox(local_stack, make_sandbox_sis
     assert json.loads(local(local_stack, "outbox", "--json").stdout)[0]["kind"] == "connection_unhealthy"
 
     # --follow: what is there, then each new event as it is put.
-    follower = subprocess.Popen([rostersync_command(), "local", "events", "--follow", "--district", district],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                env=subprocess_env(local_stack.state_dir))
+    follower = subprocess.Popen(
+        [rostersync_command(), "local", "events", "--follow", "--district", district],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=subprocess_env(local_stack.state_dir),
+    )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(follower.stdout.readline, "")), daemon=True)
     reader.start()
@@ -72,9 +85,9 @@ def test_events_newest_first_follow_and_the_outbox(local_stack, make_sandbox_sis
         sis.set_quirks(revoke_credentials=False)
         assert sync(local_stack, client, district)["status"] == "succeeded"
         deadline = time.monotonic() + 30
-        while not any("Connection Restored" in line for line in lines[len(events):]) and time.monotonic() < deadline:
+        while not any("Connection Restored" in line for line in lines[len(events) :]) and time.monotonic() < deadline:
             time.sleep(0.1)
-        new = lines[len(events):]
+        new = lines[len(events) :]
         assert any("Connection Restored" in line for line in new) and any("Sync Succeeded" in line for line in new)
     finally:
         follower.terminate()

@@ -60,8 +60,9 @@ def test_local_up_token_tick_and_a_clean_stop_then_tokens_survive_a_restart(tmp_
 
     again = LocalUpProcess(state_dir).start()
     try:
-        response = requests.get(url.replace(stack.api_url, again.api_url),
-                                headers={"Authorization": f"Bearer {platform}"}, timeout=30)
+        response = requests.get(
+            url.replace(stack.api_url, again.api_url), headers={"Authorization": f"Bearer {platform}"}, timeout=30
+        )
         assert response.status_code != 401, "the key pair in the state directory is reused"
         assert again.interrupt() == 0
     finally:
@@ -80,17 +81,38 @@ def test_local_up_with_the_sandbox_sis(tmp_path):
 
 
 def test_local_tick_without_a_running_stack_says_so(tmp_path):
-    result = subprocess.run([rostersync_command(), "local", "tick", "--time", "2026-12-02T10:00:00Z"],
-                            capture_output=True, text=True, env=subprocess_env(tmp_path / "nothing-here"), timeout=60)
+    result = subprocess.run(
+        [rostersync_command(), "local", "tick", "--time", "2026-12-02T10:00:00Z"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(tmp_path / "nothing-here"),
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "no local stack is running" in result.stderr
     assert "rostersync local up" in result.stderr
 
 
 def test_local_token_prints_only_the_token_on_its_last_line(tmp_path):
-    result = subprocess.run([rostersync_command(), "local", "token", "--role", "teacher", "--district", "dst_9",
-                             "--sub", "t-1", "--expires-in", "120"],
-                            capture_output=True, text=True, env=subprocess_env(tmp_path / "state"), timeout=60)
+    result = subprocess.run(
+        [
+            rostersync_command(),
+            "local",
+            "token",
+            "--role",
+            "teacher",
+            "--district",
+            "dst_9",
+            "--sub",
+            "t-1",
+            "--expires-in",
+            "120",
+        ],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(tmp_path / "state"),
+        timeout=60,
+    )
     assert result.returncode == 0
     token = result.stdout.strip().splitlines()[-1]
     claims = jwt.decode(token, options={"verify_signature": False})
@@ -100,8 +122,9 @@ def test_local_token_prints_only_the_token_on_its_last_line(tmp_path):
 
 
 def test_help_lists_every_command(tmp_path):
-    result = subprocess.run([rostersync_command(), "--help"], capture_output=True, text=True, timeout=30,
-                            env=subprocess_env(tmp_path))
+    result = subprocess.run(
+        [rostersync_command(), "--help"], capture_output=True, text=True, timeout=30, env=subprocess_env(tmp_path)
+    )
     assert result.returncode == 0
     for command in ("local", "sandbox-sis", "ops", "openapi", "demo"):
         assert command in result.stdout

@@ -5,8 +5,10 @@ from the sandbox SIS once per night; the run history shows it through the HTTP A
 import pytest
 
 from tests.fixtures.districts import connect_district
-from tests.fixtures.stack import api
-from tests.fixtures.stack import local_stack  # noqa: F401  (a fixture; tests/conftest.py does not load this plugin)
+from tests.fixtures.stack import (
+    api,
+    local_stack,  # noqa: F401  (a fixture; tests/conftest.py does not load this plugin)
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -35,8 +37,10 @@ def test_each_district_is_synced_once_per_night_from_its_start_date(local_stack,
         "chicago": connect_district(sis, timezone_name="America/Chicago", start_date="2026-12-02"),
         "kolkata": connect_district(sis, timezone_name="Asia/Kolkata", start_date="2026-12-02"),
     }
-    clients = {name: api(local_stack, local_stack.token("district_admin", district_id))
-               for name, district_id in districts.items()}
+    clients = {
+        name: api(local_stack, local_stack.token("district_admin", district_id))
+        for name, district_id in districts.items()
+    }
     expected = {name: 0 for name in districts}
 
     for instant, due in TICKS:

@@ -10,8 +10,12 @@ import subprocess
 import pytest
 
 from tests.fixtures.districts import connect_district
-from tests.fixtures.stack import api, rostersync_command, subprocess_env
-from tests.fixtures.stack import local_stack  # noqa: F401  (a fixture; tests/conftest.py does not load this plugin)
+from tests.fixtures.stack import (
+    api,
+    local_stack,  # noqa: F401  (a fixture; tests/conftest.py does not load this plugin)
+    rostersync_command,
+    subprocess_env,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -34,8 +38,14 @@ def poison(district_id: str) -> str:
 def ops(stack, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """The real `rostersync ops ... --local` in another process, finding the stack by its state file
     (with no standard input, as in CI or a cron job)."""
-    return subprocess.run([rostersync_command(), "ops", *args, "--local"], capture_output=True, text=True,
-                          timeout=timeout, env=subprocess_env(stack.state_dir), stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [rostersync_command(), "ops", *args, "--local"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=subprocess_env(stack.state_dir),
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_a_poisoned_district_goes_to_the_dead_letter_queue_and_is_replayed(local_stack, make_sandbox_sis):
@@ -63,12 +73,15 @@ def test_a_poisoned_district_goes_to_the_dead_letter_queue_and_is_replayed(local
     assert healthy not in listing.stdout
     letters = json.loads(ops(local_stack, "dlq", "list", "--json").stdout)
     assert [(letter["districtId"], letter["runId"], letter["runStatus"]) for letter in letters] == [
-        (poisoned, bad_run, "failed")]
+        (poisoned, bad_run, "failed")
+    ]
     assert letters[0]["receiveCount"] >= 5
 
     # The admin saves a working connection again (tested live), then on-call redrives.
-    status, body = as_poisoned.put(f"/districts/{poisoned}/sis/connection", {
-        "hostUrl": sis.host_url, "clientId": sis.config.client_id, "clientSecret": sis.config.client_secret})
+    status, body = as_poisoned.put(
+        f"/districts/{poisoned}/sis/connection",
+        {"hostUrl": sis.host_url, "clientId": sis.config.client_id, "clientSecret": sis.config.client_secret},
+    )
     assert status == 200, body
     # On-call looks with the CLI alone: the district's runs, the failed one in detail, the plan.
     runs = ops(local_stack, "runs", "--district", poisoned)

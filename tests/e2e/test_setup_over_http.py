@@ -3,7 +3,7 @@
 
 import logging
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -52,7 +52,11 @@ def test_a_district_admin_walks_the_four_steps(local_stack, sis, district, admin
     # Step 2: connect, with the OneRoster base pasted in by mistake.
     status, connection = admin.put(f"{base}/sis/connection", json=_connection(sis, hostUrl=sis.base_url))
     assert status == 200, connection
-    assert (connection["hostUrl"], connection["authMethod"], connection["status"]) == (sis.prefixed_host_url, method, "connected")
+    assert (connection["hostUrl"], connection["authMethod"], connection["status"]) == (
+        sis.prefixed_host_url,
+        method,
+        "connected",
+    )
     assert any("/ims/oneroster/v1p1" in w for w in connection["warnings"])
     status, saved = admin.get(f"{base}/sis/connection")
     assert status == 200 and saved["hostUrl"] == sis.prefixed_host_url and "clientSecret" not in saved
@@ -71,9 +75,11 @@ def test_a_district_admin_walks_the_four_steps(local_stack, sis, district, admin
     # Step 4: options, then everything from tomorrow in the district's zone.
     status, options = admin.get(f"{base}/sync-options")
     assert status == 200 and options["schools"] and options["grades"] and options["subjects"]
-    start = (local_today(TIMEZONE, datetime.now(timezone.utc)) + timedelta(days=1)).isoformat()
-    status, config = admin.put(f"{base}/sync-config", json={
-        "schools": None, "grades": None, "subjects": None, "startDate": start, "enabled": True})
+    start = (local_today(TIMEZONE, datetime.now(UTC)) + timedelta(days=1)).isoformat()
+    status, config = admin.put(
+        f"{base}/sync-config",
+        json={"schools": None, "grades": None, "subjects": None, "startDate": start, "enabled": True},
+    )
     assert status == 200, config
     assert config["nextSyncAt"] > start  # the night of the start date, in UTC
     status, again = admin.get(f"{base}/sync-config")

@@ -7,8 +7,10 @@ import pytest
 
 from rostersync.sync import worker
 from tests.fixtures.districts import connect_district
-from tests.fixtures.stack import api
-from tests.fixtures.stack import local_stack  # noqa: F401  (a fixture; tests/conftest.py does not load this plugin)
+from tests.fixtures.stack import (
+    api,
+    local_stack,  # noqa: F401  (a fixture; tests/conftest.py does not load this plugin)
+)
 
 pytestmark = pytest.mark.e2e
 

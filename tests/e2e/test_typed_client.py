@@ -6,7 +6,7 @@ import importlib
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -28,9 +28,23 @@ def generated(tmp_path_factory):
     config = where / "config.yaml"
     config.write_text(f"package_name_override: {PACKAGE}\nproject_name_override: roster-sync-client\npost_hooks: []\n")
     generator = Path(sys.executable).with_name("openapi-python-client")
-    done = subprocess.run([str(generator), "generate", "--path", str(ROOT / "docs" / "openapi.json"),
-                           "--output-path", str(where / PACKAGE), "--meta", "none", "--config", str(config)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            str(generator),
+            "generate",
+            "--path",
+            str(ROOT / "docs" / "openapi.json"),
+            "--output-path",
+            str(where / PACKAGE),
+            "--meta",
+            "none",
+            "--config",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Warning" not in done.stdout + done.stderr, done.stdout + done.stderr  # every part understood
     sys.path.insert(0, str(where))
@@ -48,22 +62,32 @@ def test_a_generated_client_sets_up_syncs_and_reads(generated, local_stack, make
     sis = make_sandbox_sis()
 
     def as_(token: str):
-        return client_module.AuthenticatedClient(base_url=local_stack.api_url, token=token, raise_on_unexpected_status=True)
+        return client_module.AuthenticatedClient(
+            base_url=local_stack.api_url, token=token, raise_on_unexpected_status=True
+        )
 
     support = as_(local_stack.token("platform_admin"))
     created = api("provisioning_platform_admins.create_district").sync(
-        client=support, body=models.CreateDistrictRequest(name="Typed District", timezone=TIMEZONE))
+        client=support, body=models.CreateDistrictRequest(name="Typed District", timezone=TIMEZONE)
+    )
     assert isinstance(created, models.DistrictResponse)
     district = created.district_id
     admin = as_(local_stack.token("district_admin", district))
 
-    connected = api("sis_connection.put_sis_connection").sync(district, client=admin, body=models.SisConnectionRequest(
-        host_url=sis.host_url, client_id=sis.config.client_id, client_secret=sis.config.client_secret))
+    connected = api("sis_connection.put_sis_connection").sync(
+        district,
+        client=admin,
+        body=models.SisConnectionRequest(
+            host_url=sis.host_url, client_id=sis.config.client_id, client_secret=sis.config.client_secret
+        ),
+    )
     assert isinstance(connected, models.SisConnectionResponse) and connected.status == "connected"
-    start = local_today(TIMEZONE, datetime.now(timezone.utc)) + timedelta(days=1)
+    start = local_today(TIMEZONE, datetime.now(UTC)) + timedelta(days=1)
     config = api("setup_step_4_sync_configuration.put_sync_config").sync(
-        district, client=admin, body=models.SyncConfigRequest(start_date=start, schools=None, grades=None,
-                                                              subjects=None))
+        district,
+        client=admin,
+        body=models.SyncConfigRequest(start_date=start, schools=None, grades=None, subjects=None),
+    )
     assert isinstance(config, models.SyncConfigResponse)
     started = api("syncs.start_sync").sync(district, client=admin, body=models.StartSyncRequest())
     assert isinstance(started, models.StartSyncResponse)
@@ -96,8 +120,9 @@ def test_a_generated_client_sets_up_syncs_and_reads(generated, local_stack, make
     roster = api("rosters.get_class_roster").sync(district, klass, client=backend)
     assert {u.user_id for u in students.users} == {u.user_id for u in roster.students}
     # Changes since the beginning: everything, with a cursor to come back with; nothing new after it.
-    changes = api("rosters.list_classes").sync(district, client=backend, limit=200,
-                                               updated_since=datetime(2000, 1, 1, tzinfo=timezone.utc))
+    changes = api("rosters.list_classes").sync(
+        district, client=backend, limit=200, updated_since=datetime(2000, 1, 1, tzinfo=UTC)
+    )
     assert changes.changes_cursor
     # A backend never changes configuration: 403 in the documented shape.
     refused = api("setup_step_4_sync_configuration.get_sync_config").sync_detailed(district, client=backend)

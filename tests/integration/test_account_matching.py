@@ -9,13 +9,13 @@ engine's matching code.
 from datetime import UTC
 
 import pytest
+
 from rostersync.aws_clients import dynamodb as dynamodb_client
 from rostersync.ids import record_id
 from rostersync.store import app_records, matching_conflicts
 from rostersync.store.record_links import RecordLinks
 from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel
 from rostersync.sync.engine import Outcome
-
 from tests.fixtures.roster_oracle import expected_roster
 from tests.integration.test_sync_engine import sync
 
@@ -40,7 +40,9 @@ def _users_by_sid(district_id):
 
 
 def _enrollment_user_ids(district_id, sis_user):
-    return {e.user_id for e in EnrollmentModel.query(district_id) if e.user_sourced_id == sis_user and e.status == "active"}
+    return {
+        e.user_id for e in EnrollmentModel.query(district_id) if e.user_sourced_id == sis_user and e.status == "active"
+    }
 
 
 @pytest.fixture
@@ -57,8 +59,12 @@ def matched_district(sandbox_sis, connected_district):
         # the same teacher, email written differently
         {"userId": "app-t-email", "role": "teacher", "email": "  " + users[t_email]["email"].upper() + " "},
         # the same student, by the state identifier (and another email, which does not matter)
-        {"userId": "app-s-ident", "role": "student", "identifier": users[s_ident]["identifier"],
-         "email": "someone-else@example.org"},
+        {
+            "userId": "app-s-ident",
+            "role": "student",
+            "identifier": users[s_ident]["identifier"],
+            "email": "someone-else@example.org",
+        },
         # the same student by username
         {"userId": "app-s-user", "role": "student", "username": users[s_user]["username"].upper()},
         # two app students share one SIS student's email: a conflict
@@ -70,8 +76,16 @@ def matched_district(sandbox_sis, connected_district):
         {"userId": "app-lonely", "role": "student", "email": "lonely@example.org", "givenName": "Lonely"},
     ]
     app_records.register_users(district, app_users)
-    return {"district": district, "raw": raw, "expected": expected, "t_email": t_email, "t_role": t_role,
-            "s_ident": s_ident, "s_user": s_user, "s_two": s_two}
+    return {
+        "district": district,
+        "raw": raw,
+        "expected": expected,
+        "t_email": t_email,
+        "t_role": t_role,
+        "s_ident": s_ident,
+        "s_user": s_user,
+        "s_two": s_two,
+    }
 
 
 def test_unique_matches_link_and_conflicts_are_created_separately_and_reported(matched_district):
@@ -97,8 +111,10 @@ def test_unique_matches_link_and_conflicts_are_created_separately_and_reported(m
     assert "app-s-two-a" in reported[m["s_two"]]["message"] and "app-s-two-b" in reported[m["s_two"]]["message"]
     assert "teacher in the SIS but a student in the app" in reported[m["t_role"]]["message"]
     conflicts, _ = matching_conflicts.list_conflicts(district, 50, None)
-    assert {(c["sisSourcedId"], c["reason"]) for c in conflicts} == {(m["s_two"], "two_candidates"),
-                                                                    (m["t_role"], "role_mismatch")}
+    assert {(c["sisSourcedId"], c["reason"]) for c in conflicts} == {
+        (m["s_two"], "two_candidates"),
+        (m["t_role"], "role_mismatch"),
+    }
     two = next(c for c in conflicts if c["sisSourcedId"] == m["s_two"])
     assert {c["userId"] for c in two["candidates"]} == {"app-s-two-a", "app-s-two-b"}
     assert two["sisRecord"]["role"] == "student"
@@ -157,8 +173,10 @@ def test_a_resolved_link_also_holds_in_a_delta_sync(matched_district):
 def test_app_classes_link_by_class_code_in_the_same_school(sandbox_sis, connected_district):
     raw = sandbox_sis.state()
     expected = expected_roster(raw)
-    classes = sorted((c for c in raw["data"]["classes"] if c["sourcedId"] in expected["classes"] and c.get("classCode")),
-                     key=lambda c: c["sourcedId"])
+    classes = sorted(
+        (c for c in raw["data"]["classes"] if c["sourcedId"] in expected["classes"] and c.get("classCode")),
+        key=lambda c: c["sourcedId"],
+    )
     district = connected_district(sandbox_sis)
     # The SIS schools become schools of origin sis under record_id: an app class names that id.
     school_of = lambda c: record_id(district, "school", c["school"]["sourcedId"])
@@ -167,20 +185,34 @@ def test_app_classes_link_by_class_code_in_the_same_school(sandbox_sis, connecte
     from rostersync.store.schools import SchoolModel
 
     for c in classes[:2]:
-        SchoolModel(district, school_of(c), name="S", origin="app", status="active",
-                    created_at=datetime.now(UTC), sis_sourced_id=c["school"]["sourcedId"]).save() \
-            if SchoolModel.count(district, SchoolModel.school_id == school_of(c)) == 0 else None
-    app_records.register_classes(district, [
-        {"classId": "app-class-1", "title": "Whatever", "schoolId": school_of(classes[0]),
-         "classCode": classes[0]["classCode"].lower()},
-    ])
+        SchoolModel(
+            district,
+            school_of(c),
+            name="S",
+            origin="app",
+            status="active",
+            created_at=datetime.now(UTC),
+            sis_sourced_id=c["school"]["sourcedId"],
+        ).save() if SchoolModel.count(district, SchoolModel.school_id == school_of(c)) == 0 else None
+    app_records.register_classes(
+        district,
+        [
+            {
+                "classId": "app-class-1",
+                "title": "Whatever",
+                "schoolId": school_of(classes[0]),
+                "classCode": classes[0]["classCode"].lower(),
+            },
+        ],
+    )
     result = sync(district)
     assert result.outcome == Outcome.SUCCEEDED, result.failure
     assert_oracle(district, expected)
     linked = ClassModel.get(district, "app-class-1")
     assert linked.sis_sourced_id == classes[0]["sourcedId"] and linked.title == classes[0]["title"]
-    assert {e.class_id for e in EnrollmentModel.query(district) if e.class_sourced_id == classes[0]["sourcedId"]} \
-        == {"app-class-1"}
+    assert {e.class_id for e in EnrollmentModel.query(district) if e.class_sourced_id == classes[0]["sourcedId"]} == {
+        "app-class-1"
+    }
 
 
 def test_a_preview_says_what_matching_would_do_and_writes_nothing(clean_aws, matched_district):
@@ -189,7 +221,6 @@ def test_a_preview_says_what_matching_would_do_and_writes_nothing(clean_aws, mat
 
     from rostersync.store import runs as store
     from rostersync.sync import worker
-
     from tests.integration.test_review import Admin, config_body, work
 
     m = matched_district
@@ -208,17 +239,30 @@ def test_a_preview_says_what_matching_would_do_and_writes_nothing(clean_aws, mat
     assert answer.status == 200, answer.body
     body = answer.body
     assert body["mode"] == "preview" and body["status"] == "succeeded"
-    assert body["counts"]["teachers"] == {"linked": 1, "conflicts": 1, "rekeyed": 0,
-                                          "created": len(m["expected"]["teachers"]) - 1}
-    assert body["counts"]["students"] == {"linked": 2, "conflicts": 1, "rekeyed": 0,
-                                          "created": len(m["expected"]["students"]) - 2}
+    assert body["counts"]["teachers"] == {
+        "linked": 1,
+        "conflicts": 1,
+        "rekeyed": 0,
+        "created": len(m["expected"]["teachers"]) - 1,
+    }
+    assert body["counts"]["students"] == {
+        "linked": 2,
+        "conflicts": 1,
+        "rekeyed": 0,
+        "created": len(m["expected"]["students"]) - 2,
+    }
     records = body["records"]
     while body["nextCursor"]:
         body = admin("GET", f"/syncs/{run_id}/matching", query={"limit": "2", "cursor": body["nextCursor"]}).body
         records += body["records"]
     found = {(r["sisSourcedId"], r["result"]) for r in records}
-    assert found == {(m["t_email"], "linked"), (m["s_ident"], "linked"), (m["s_user"], "linked"),
-                     (m["s_two"], "conflict"), (m["t_role"], "conflict")}
+    assert found == {
+        (m["t_email"], "linked"),
+        (m["s_ident"], "linked"),
+        (m["s_user"], "linked"),
+        (m["s_two"], "conflict"),
+        (m["t_role"], "conflict"),
+    }
     two = next(r for r in records if r["sisSourcedId"] == m["s_two"])
     assert {c["userId"] for c in two["candidates"]} == {"app-s-two-a", "app-s-two-b"}  # both sides
     assert two["sisRecord"]["role"] == "student"
@@ -230,8 +274,11 @@ def test_a_preview_says_what_matching_would_do_and_writes_nothing(clean_aws, mat
     assert real["counts"]["students"]["linked"] == 2 and real["counts"]["teachers"]["linked"] == 1
     conflicts = admin("GET", "/matching/conflicts").body["conflicts"]
     assert {c["sisSourcedId"] for c in conflicts} == {m["s_two"], m["t_role"]}
-    resolved = admin("POST", "/matching/resolutions",
-                     body={"type": "user", "sisSourcedId": m["s_two"], "action": "link", "appId": "app-s-two-a"})
+    resolved = admin(
+        "POST",
+        "/matching/resolutions",
+        body={"type": "user", "sisSourcedId": m["s_two"], "action": "link", "appId": "app-s-two-a"},
+    )
     assert resolved.status == 200, resolved.body
     assert resolved.body["itemId"] == "app-s-two-a"
     assert admin("GET", "/audit").body["entries"][0]["action"] == "matching.resolve"

@@ -27,10 +27,19 @@ def domain(clean_aws, monkeypatch):
     from rostersync_tools.local import event_sink
 
     # The worker's client waits less between its (real) retries.
-    monkeypatch.setattr(oneroster_client, "RetryPolicy", functools.partial(RetryPolicy, base_delay=0.01, max_delay=0.05))
+    monkeypatch.setattr(
+        oneroster_client, "RetryPolicy", functools.partial(RetryPolicy, base_delay=0.01, max_delay=0.05)
+    )
     monkeypatch.setenv("SYNC_MAX_RECEIVE_COUNT", "5")
-    return SimpleNamespace(aws=clean_aws, store=store, runs=runs, worker=worker, notifications=notifications,
-                           event_sink=event_sink, districts=DistrictModel)
+    return SimpleNamespace(
+        aws=clean_aws,
+        store=store,
+        runs=runs,
+        worker=worker,
+        notifications=notifications,
+        event_sink=event_sink,
+        districts=DistrictModel,
+    )
 
 
 @pytest.fixture
@@ -111,10 +120,13 @@ def test_a_good_night_tells_the_app_what_changed_and_nobody_is_emailed(domain, d
     # A day of SIS changes: each record says whether the night created, updated or deactivated it.
     district.sis.advance_day()
     night = run_to_end(domain, district.id)
-    changed = [change for c in kept(domain, district.id)["Roster Changed"] if c["runId"] == night.run_id
-               for change in c["changes"]]
-    for kind, types in (("user", ("teachers", "students")), ("class", ("classes",)),
-                        ("enrollment", ("enrollments",))):
+    changed = [
+        change
+        for c in kept(domain, district.id)["Roster Changed"]
+        if c["runId"] == night.run_id
+        for change in c["changes"]
+    ]
+    for kind, types in (("user", ("teachers", "students")), ("class", ("classes",)), ("enrollment", ("enrollments",))):
         for verb in ("created", "updated", "deactivated"):
             said = sum(1 for c in changed if c["type"] == kind and c["change"] == verb)
             assert said == sum(night.counts[t][verb] for t in types), (kind, verb)
@@ -131,7 +143,8 @@ def test_roster_changed_is_chunked_under_the_entry_size(domain, district, monkey
     assert all(len(json.dumps(c).encode()) < events.MAX_DETAIL_BYTES for c in chunks)
     assert {c["runId"] for c in chunks} == {run.run_id} and chunks[-1]["total"] == len(chunks)
     assert sum(len(c["changes"]) for c in chunks) == sum(
-        run.counts[t]["created"] for t in ("schools", "teachers", "students", "classes", "enrollments"))
+        run.counts[t]["created"] for t in ("schools", "teachers", "students", "classes", "enrollments")
+    )
 
 
 def test_rejected_credentials_fail_the_run_at_once_mark_the_connection_and_tell_the_contacts_once(domain, district):
@@ -148,12 +161,17 @@ def test_rejected_credentials_fail_the_run_at_once_mark_the_connection_and_tell_
     assert failed.status == "failed" and int(failed.invocations) == 1 and failed.dead_lettered_at is None
     connection = health(domain, district.id)
     assert connection.health == "credentials_rejected"
-    assert "client id and secret" in connection.last_error and district.sis.config.client_secret not in connection.last_error
+    assert (
+        "client id and secret" in connection.last_error
+        and district.sis.config.client_secret not in connection.last_error
+    )
 
     # The same message delivered again, and another failing run the same night: no second message.
     assert deliver(domain, message, receives=2, message_id="msg-2") == {"batchItemFailures": []}
     again = domain.runs.start_run(district.id, "manual", "full")
-    assert deliver(domain, {"districtId": district.id, "runId": again.run_id, "action": "run"}) == {"batchItemFailures": []}
+    assert deliver(domain, {"districtId": district.id, "runId": again.run_id, "action": "run"}) == {
+        "batchItemFailures": []
+    }
 
     found = kept(domain, district.id)
     assert [e["runId"] for e in found["Sync Failed"]] == [run.run_id, again.run_id]
@@ -164,7 +182,9 @@ def test_rejected_credentials_fail_the_run_at_once_mark_the_connection_and_tell_
     messages = outbox(domain, district.id)
     assert [(m.kind, m.night, m.status) for m in messages] == [("connection_unhealthy", tonight, "sent")]
     assert list(messages[0].recipients) == CONTACTS
-    assert "step 2" in messages[0].body and district.sis.config.client_secret not in messages[0].body + messages[0].subject
+    assert (
+        "step 2" in messages[0].body and district.sis.config.client_secret not in messages[0].body + messages[0].subject
+    )
 
     # Working credentials again: the next successful run restores the connection, once.
     district.sis.set_quirks(revoke_credentials=False)
@@ -173,7 +193,11 @@ def test_rejected_credentials_fail_the_run_at_once_mark_the_connection_and_tell_
     assert len(found["Connection Restored"]) == 1
     assert found["Connection Restored"][0]["previousHealth"] == "credentials_rejected"
     connection = health(domain, district.id)
-    assert connection.health == "ok" and connection.last_error is None and connection.last_ok_at >= connection.last_checked_at
+    assert (
+        connection.health == "ok"
+        and connection.last_error is None
+        and connection.last_ok_at >= connection.last_checked_at
+    )
     assert len(outbox(domain, district.id)) == 1
 
 
@@ -192,8 +216,12 @@ def test_a_lasting_sis_failure_is_retried_then_told_once_as_a_failed_night(domai
     assert failed.status == "failed" and failed.dead_lettered_at is not None
 
     found = kept(domain, district.id)
-    assert kinds(found) == {"Sync Succeeded": 1, "Roster Changed": kinds(found)["Roster Changed"],
-                            "Connection Unhealthy": 1, "Sync Failed": 1}
+    assert kinds(found) == {
+        "Sync Succeeded": 1,
+        "Roster Changed": kinds(found)["Roster Changed"],
+        "Connection Unhealthy": 1,
+        "Sync Failed": 1,
+    }
     assert found["Sync Failed"][0]["deadLettered"] is True and found["Sync Failed"][0]["runId"] == run.run_id
     assert found["Connection Unhealthy"][0]["health"] == "sis_error"
     messages = outbox(domain, district.id)
@@ -202,9 +230,12 @@ def test_a_lasting_sis_failure_is_retried_then_told_once_as_a_failed_night(domai
     # The alarm's metric, as the worker emits it (namespace, name and dimensions: template.yaml's SyncFailuresAlarm).
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
     failures = [m for m in emitted if "SyncFailures" in m]
-    assert failures and all(m["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "RosterSync"
-                            and m["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
-                            and m["service"] == "rostersync" for m in failures)
+    assert failures and all(
+        m["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "RosterSync"
+        and m["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
+        and m["service"] == "rostersync"
+        for m in failures
+    )
 
     district.sis.clear_faults()
     assert run_to_end(domain, district.id).status == "succeeded"
@@ -242,7 +273,9 @@ def test_a_held_run_is_told_once_and_its_approval_announces_only_the_deactivatio
     approval = [c for c in found["Roster Changed"][chunks_before:] if c["changeSet"] == "approval"]
     changes = [c for chunk in approval for c in chunk["changes"]]
     assert changes and all(c["change"] == "deactivated" for c in changes)
-    deactivated = sum(approved.counts[t]["deactivated"] for t in ("schools", "teachers", "students", "classes", "enrollments"))
+    deactivated = sum(
+        approved.counts[t]["deactivated"] for t in ("schools", "teachers", "students", "classes", "enrollments")
+    )
     assert len(changes) == deactivated
     assert len(found["Sync Held For Review"]) == 1 and len(found["Sync Succeeded"]) == 2
     assert len(outbox(domain, district.id)) == 1
@@ -251,21 +284,30 @@ def test_a_held_run_is_told_once_and_its_approval_announces_only_the_deactivatio
 def _wrong_path(domain, district):
     from rostersync.store.districts import DistrictModel
 
-    DistrictModel(district.id).update(actions=[DistrictModel.connection.host_url.set(district.sis.host_url + "/no-such-vendor")])
+    DistrictModel(district.id).update(
+        actions=[DistrictModel.connection.host_url.set(district.sis.host_url + "/no-such-vendor")]
+    )
 
 
 def _lose_the_lock(domain, district):
     from rostersync.store.districts import DistrictModel
 
-    DistrictModel(district.id).update(actions=[DistrictModel.active_run_id.remove(), DistrictModel.lock_expires_at.remove()])
+    DistrictModel(district.id).update(
+        actions=[DistrictModel.active_run_id.remove(), DistrictModel.lock_expires_at.remove()]
+    )
 
 
-@pytest.mark.parametrize("break_it, health_event, message_kind", [
-    (_wrong_path, "not_oneroster", "connection_unhealthy"),
-    (_lose_the_lock, None, "sync_failed"),
-], ids=["not_oneroster", "lost_lock"])
-def test_each_other_failure_kind_is_one_event_of_each_kind_and_one_message(domain, district, break_it, health_event,
-                                                                          message_kind):
+@pytest.mark.parametrize(
+    "break_it, health_event, message_kind",
+    [
+        (_wrong_path, "not_oneroster", "connection_unhealthy"),
+        (_lose_the_lock, None, "sync_failed"),
+    ],
+    ids=["not_oneroster", "lost_lock"],
+)
+def test_each_other_failure_kind_is_one_event_of_each_kind_and_one_message(
+    domain, district, break_it, health_event, message_kind
+):
     assert run_to_end(domain, district.id).status == "succeeded"
     before = kinds(kept(domain, district.id))
     run = domain.runs.start_run(district.id, "manual", "full")

@@ -2,18 +2,17 @@
 the sandbox SIS (in this process, no HTTP in front of the API): auth methods, every connection
 failure, live reads, sync options as the SIS has them, and no secret in any log output."""
 
+import datetime as _dt
 import http.server
 import logging
 import socket
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 
 from rostersync.sync.schedule import local_today
 from tests.unit.api.handler_client import Api
-
-import datetime as _dt
 
 # A start date the API accepts: after today, within the 2 years it allows.
 SOON = (_dt.date.today() + _dt.timedelta(days=300)).isoformat()
@@ -38,8 +37,12 @@ def _admin(api, method, district_id, path, **options):
 
 
 def _connect(api, district_id, sis, **overrides):
-    body = {"hostUrl": sis.prefixed_host_url, "clientId": sis.config.client_id,
-            "clientSecret": sis.config.client_secret, **overrides}
+    body = {
+        "hostUrl": sis.prefixed_host_url,
+        "clientId": sis.config.client_id,
+        "clientSecret": sis.config.client_secret,
+        **overrides,
+    }
     return _admin(api, "PUT", district_id, "/sis/connection", body=body)
 
 
@@ -79,8 +82,13 @@ def test_an_unreachable_host_is_unreachable_host(api):
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
     district_id = api.new_district()
-    answer = _admin(api, "PUT", district_id, "/sis/connection",
-                    body={"hostUrl": f"http://127.0.0.1:{port}", "clientId": "c", "clientSecret": SANDBOX_SECRET})
+    answer = _admin(
+        api,
+        "PUT",
+        district_id,
+        "/sis/connection",
+        body={"hostUrl": f"http://127.0.0.1:{port}", "clientId": "c", "clientSecret": SANDBOX_SECRET},
+    )
     assert (answer.status, answer.code) == (422, "unreachable_host")
     assert "host URL" in answer.message
 
@@ -115,8 +123,13 @@ def website():
 
 def test_a_host_that_is_not_a_oneroster_server_is_not_oneroster(api, website):
     district_id = api.new_district()
-    answer = _admin(api, "PUT", district_id, "/sis/connection",
-                    body={"hostUrl": website, "clientId": "c", "clientSecret": SANDBOX_SECRET, "authMethod": "oauth1"})
+    answer = _admin(
+        api,
+        "PUT",
+        district_id,
+        "/sis/connection",
+        body={"hostUrl": website, "clientId": "c", "clientSecret": SANDBOX_SECRET, "authMethod": "oauth1"},
+    )
     assert (answer.status, answer.code) == (422, "not_oneroster")
     assert "OneRoster 1.1" in answer.message
 
@@ -166,11 +179,21 @@ def test_setup_steps_3_and_4_read_the_sandbox(api, sis):
     assert set(options["grades"]) == expected["grades"] and set(options["subjects"]) == expected["subjects"]
     assert options["subjects"] == sorted(options["subjects"], key=str.casefold)
 
-    start = local_today("America/Chicago", datetime.now(timezone.utc)) + timedelta(days=1)
+    start = local_today("America/Chicago", datetime.now(_dt.UTC)) + timedelta(days=1)
     some_school = sorted(expected["schools"])[0]
-    config = _admin(api, "PUT", district_id, "/sync-config", body={
-        "schools": [some_school], "grades": options["grades"][:2], "subjects": None,
-        "startDate": start.isoformat(), "enabled": True})
+    config = _admin(
+        api,
+        "PUT",
+        district_id,
+        "/sync-config",
+        body={
+            "schools": [some_school],
+            "grades": options["grades"][:2],
+            "subjects": None,
+            "startDate": start.isoformat(),
+            "enabled": True,
+        },
+    )
     assert config.status == 200 and config.body["nextSyncAt"] is not None
 
 

@@ -2,7 +2,7 @@
 items written before changeSeq existed get one, once, and a change read then answers them."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rostersync.ids import record_id
 from tests.integration.test_ops import stack  # noqa: F401  (a fixture)
@@ -16,17 +16,32 @@ def old_items(district_id: str) -> dict:
     from rostersync.store.roster import ClassModel, index_key
     from rostersync.store.terms import TermModel
 
-    then = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    then = datetime(2025, 1, 1, tzinfo=UTC)
     ids = {}
     for n in range(4):
         ids[n] = record_id(district_id, "class", f"c{n}")
-        item = ClassModel(district_id, ids[n], district_school=index_key(district_id, "s"), school_id="s",
-                          sis_sourced_id=f"c{n}", content_hash="h", updated_at=then, title=f"C{n}", status="active")
+        item = ClassModel(
+            district_id,
+            ids[n],
+            district_school=index_key(district_id, "s"),
+            school_id="s",
+            sis_sourced_id=f"c{n}",
+            content_hash="h",
+            updated_at=then,
+            title=f"C{n}",
+            status="active",
+        )
         if n == 3:
             item.change_seq = f"2025-01-01T00:00:00.000000+0000#{ids[n]}"
         item.save()
-    TermModel(district_id, record_id(district_id, "term", "t"), sis_sourced_id="t", content_hash="h",
-              updated_at=then, status="active").save()
+    TermModel(
+        district_id,
+        record_id(district_id, "term", "t"),
+        sis_sourced_id="t",
+        content_hash="h",
+        updated_at=then,
+        status="active",
+    ).save()
     return ids
 
 
@@ -43,8 +58,12 @@ def test_the_backfill_stamps_what_has_no_change_key_once(stack, capsys, monkeypa
     report = json.loads(out)
     assert code == 0 and report["dryRun"] and report["stamped"]["ClassesTable"] == 3
     assert report["stamped"]["TermsTable"] == 1
-    assert len(ask("GET", f"/districts/{district}/classes", query={"updatedSince": "2000-01-01T00:00:00Z"})
-               .body["classes"]) == 1  # a dry run changes nothing
+    assert (
+        len(
+            ask("GET", f"/districts/{district}/classes", query={"updatedSince": "2000-01-01T00:00:00Z"}).body["classes"]
+        )
+        == 1
+    )  # a dry run changes nothing
 
     code, out, _ = ops(stack, capsys, "backfill-change-keys", "--district", district, "--json")
     assert code == 0 and json.loads(out)["stamped"]["ClassesTable"] == 3

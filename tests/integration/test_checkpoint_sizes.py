@@ -20,7 +20,7 @@ def item_size(item: dict) -> int:
     """DynamoDB's measure: attribute name lengths plus value sizes (UTF-8 or bytes)."""
     total = 0
     for name, value in item.items():
-        (kind, inner), = value.items()
+        ((kind, inner),) = value.items()
         total += len(name.encode()) + (len(inner) if kind == "B" else len(str(inner).encode()))
     return total
 
@@ -38,22 +38,41 @@ class RecordingClient:
 
 
 def big_state() -> RunState:
-    plan = RunPlan(selection={"schools": [guid(i, "school") for i in range(300)], "grades": None, "subjects": None},
-                   guard_max_share=0.2, guard_min_records=20,
-                   connection={"hostUrl": "https://sis.example.org", "clientId": "c", "authMethod": "oauth2",
-                               "tokenUrl": None, "scope": None, "secretVersion": guid(0, "v")})
+    plan = RunPlan(
+        selection={"schools": [guid(i, "school") for i in range(300)], "grades": None, "subjects": None},
+        guard_max_share=0.2,
+        guard_min_records=20,
+        connection={
+            "hostUrl": "https://sis.example.org",
+            "clientId": "c",
+            "authMethod": "oauth2",
+            "tokenUrl": None,
+            "scope": None,
+            "secretVersion": guid(0, "v"),
+        },
+    )
     users = [guid(i, "user") for i in range(50_000)]
-    state = RunState(mode="delta", plan=plan, started_at="2026-12-01T08:00:00+00:00", phase="delta_enrollments",
-                     offset=123_000, last_page_size=1000,
-                     school_map={guid(i, "school"): guid(i, "app") for i in range(300)},
-                     sis_schools=[{"sisSourcedId": guid(i, "school"), "name": f"School {i}"} for i in range(300)],
-                     course_subjects={guid(i, "course"): ["Mathematics", "Science"] for i in range(20_000)},
-                     grades=["KG"] + [f"{g:02d}" for g in range(1, 13)], subjects=["Mathematics", "Science"],
-                     delta=DeltaState(since="2026-11-30T08:00:00+00:00",
-                                      changed_classes={guid(i, "class"): i % 2 == 0 for i in range(20_000)},
-                                      changed_users={u: True for u in users},
-                                      out_enrollments=[guid(i, "enr") for i in range(50_000)],
-                                      enrolled_users=users, recheck_users=users))
+    state = RunState(
+        mode="delta",
+        plan=plan,
+        started_at="2026-12-01T08:00:00+00:00",
+        phase="delta_enrollments",
+        offset=123_000,
+        last_page_size=1000,
+        school_map={guid(i, "school"): guid(i, "app") for i in range(300)},
+        sis_schools=[{"sisSourcedId": guid(i, "school"), "name": f"School {i}"} for i in range(300)],
+        course_subjects={guid(i, "course"): ["Mathematics", "Science"] for i in range(20_000)},
+        grades=["KG"] + [f"{g:02d}" for g in range(1, 13)],
+        subjects=["Mathematics", "Science"],
+        delta=DeltaState(
+            since="2026-11-30T08:00:00+00:00",
+            changed_classes={guid(i, "class"): i % 2 == 0 for i in range(20_000)},
+            changed_users={u: True for u in users},
+            out_enrollments=[guid(i, "enr") for i in range(50_000)],
+            enrolled_users=users,
+            recheck_users=users,
+        ),
+    )
     for i in range(300_000):  # 2.4 MB of fingerprints: several parts
         state.sets["enrollments_all"].add(guid(i, "enr"))
     for user in users:
@@ -68,9 +87,21 @@ def test_every_checkpoint_item_stays_under_400_kb_and_loads_back_equal(aws):
     state = big_state()
     parked = ParkedUsers(checkpoints, state.parked)
     # A server that ignores `limit` and sends 20,000 users a page: one chunk, split in parts.
-    parked.add_many([(i, {"userId": guid(i, "uid"), "givenName": "N" * 40, "familyName": "F" * 40,
-                          "email": f"{guid(i, 'mail')}@example.org", "schoolIds": [guid(i % 300, "app")]})
-                     for i in range(20_000)])
+    parked.add_many(
+        [
+            (
+                i,
+                {
+                    "userId": guid(i, "uid"),
+                    "givenName": "N" * 40,
+                    "familyName": "F" * 40,
+                    "email": f"{guid(i, 'mail')}@example.org",
+                    "schoolIds": [guid(i % 300, "app")],
+                },
+            )
+            for i in range(20_000)
+        ]
+    )
     parked.flush()
     checkpoints.save(state)
     checkpoints.save(state)  # a second version replaces the first
@@ -92,6 +123,7 @@ def test_every_checkpoint_item_stays_under_400_kb_and_loads_back_equal(aws):
 def _parts_of(checkpoints: CheckpointStore) -> list[int]:
     import json
 
-    head = checkpoints.client.get_item(TableName=checkpoints.table, Key={"runKey": {"S": checkpoints.run_key},
-                                                                         "part": {"S": "head"}})["Item"]
+    head = checkpoints.client.get_item(
+        TableName=checkpoints.table, Key={"runKey": {"S": checkpoints.run_key}, "part": {"S": "head"}}
+    )["Item"]
     return list(json.loads(head["index"]["S"]).values())

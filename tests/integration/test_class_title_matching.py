@@ -8,12 +8,12 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
+
 from rostersync.ids import record_id
 from rostersync.store import app_records, matching_conflicts
 from rostersync.store.roster import ClassModel, EnrollmentModel
 from rostersync.store.schools import SchoolModel
 from rostersync.sync.engine import Outcome
-
 from tests.fixtures.roster_oracle import expected_roster
 from tests.integration.test_account_matching import assert_oracle
 from tests.integration.test_sync_engine import sync
@@ -42,34 +42,74 @@ def title_scenario(raw: dict, district: str) -> dict:
         if e["sourcedId"] in expected["enrollments"] and e["role"] == "teacher":
             teachers_of.setdefault(_ref(e["class"]), set()).add(_ref(e["user"]))
     titles = Counter(" ".join(c["title"].split()).casefold() for c in raw["data"]["classes"])
-    usable = sorted(sid for sid in expected["classes"] if len(teachers_of.get(sid, ())) == 1
-                    and titles[" ".join(classes[sid]["title"].split()).casefold()] == 1
-                    and users[next(iter(teachers_of[sid]))].get("identifier"))
+    usable = sorted(
+        sid
+        for sid in expected["classes"]
+        if len(teachers_of.get(sid, ())) == 1
+        and titles[" ".join(classes[sid]["title"].split()).casefold()] == 1
+        and users[next(iter(teachers_of[sid]))].get("identifier")
+    )
     assert len(usable) >= 4, "the sandbox district has too few classes of unique titles"
     x, y, z, w = usable[:4]
     schools = sorted(o["sourcedId"] for o in raw["data"]["orgs"] if o.get("type") == "school")
     for sid in schools:
-        SchoolModel(district, app_school(sid), name=f"App {sid}", origin="app", status="active",
-                    created_at=datetime.now(UTC), sis_sourced_id=sid).save()
+        SchoolModel(
+            district,
+            app_school(sid),
+            name=f"App {sid}",
+            origin="app",
+            status="active",
+            created_at=datetime.now(UTC),
+            sis_sourced_id=sid,
+        ).save()
     teacher = {c: next(iter(teachers_of[c])) for c in (x, y, z, w)}
     app_teachers = {t: f"app-t-{t}" for t in teacher.values()}
     other_teacher = next(t for t in sorted(expected["teachers"]) if t != teacher[w] and users[t].get("identifier"))
     app_teachers.setdefault(other_teacher, f"app-t-{other_teacher}")
-    app_records.register_users(district, [{"userId": app_id, "role": "teacher",
-                                           "identifier": users[t]["identifier"]} for t, app_id in app_teachers.items()])
+    app_records.register_users(
+        district,
+        [
+            {"userId": app_id, "role": "teacher", "identifier": users[t]["identifier"]}
+            for t, app_id in app_teachers.items()
+        ],
+    )
     school_of = {c: app_school(_ref(classes[c]["school"])) for c in (x, y, z, w)}
     elsewhere = next(app_school(s) for s in schools if app_school(s) != school_of[z])
-    app_records.register_classes(district, [
-        {"classId": "app-x", "title": "  " + classes[x]["title"].upper() + " ", "schoolId": school_of[x],
-         "teacherId": app_teachers[teacher[x]]},
-        {"classId": "app-y1", "title": classes[y]["title"], "schoolId": school_of[y],
-         "teacherId": app_teachers[teacher[y]]},
-        {"classId": "app-y2", "title": classes[y]["title"], "schoolId": school_of[y],
-         "teacherId": app_teachers[teacher[y]]},
-        {"classId": "app-z", "title": classes[z]["title"], "schoolId": elsewhere, "teacherId": app_teachers[teacher[z]]},
-        {"classId": "app-w", "title": classes[w]["title"], "schoolId": school_of[w],
-         "teacherId": app_teachers[other_teacher]},
-    ])
+    app_records.register_classes(
+        district,
+        [
+            {
+                "classId": "app-x",
+                "title": "  " + classes[x]["title"].upper() + " ",
+                "schoolId": school_of[x],
+                "teacherId": app_teachers[teacher[x]],
+            },
+            {
+                "classId": "app-y1",
+                "title": classes[y]["title"],
+                "schoolId": school_of[y],
+                "teacherId": app_teachers[teacher[y]],
+            },
+            {
+                "classId": "app-y2",
+                "title": classes[y]["title"],
+                "schoolId": school_of[y],
+                "teacherId": app_teachers[teacher[y]],
+            },
+            {
+                "classId": "app-z",
+                "title": classes[z]["title"],
+                "schoolId": elsewhere,
+                "teacherId": app_teachers[teacher[z]],
+            },
+            {
+                "classId": "app-w",
+                "title": classes[w]["title"],
+                "schoolId": school_of[w],
+                "teacherId": app_teachers[other_teacher],
+            },
+        ],
+    )
     return {"district": district, "expected": expected, "x": x, "y": y, "z": z, "w": w, "raw": raw}
 
 
@@ -79,8 +119,9 @@ def titled_district(sandbox_sis, connected_district):
 
 
 def _class_of_enrollments(district, class_sid):
-    return {e.class_id for e in EnrollmentModel.query(district) if e.class_sourced_id == class_sid
-            and e.status == "active"}
+    return {
+        e.class_id for e in EnrollmentModel.query(district) if e.class_sourced_id == class_sid and e.status == "active"
+    }
 
 
 def assert_title_outcome(s: dict) -> None:
@@ -110,8 +151,10 @@ def test_an_app_class_links_by_title_school_and_teacher_and_conflicts_are_report
     assert "app-y1" in reported[s["y"]] and "app-y2" in reported[s["y"]]
     assert "another school" in reported[s["z"]]
     conflicts, _ = matching_conflicts.list_conflicts(district, 50, None)
-    assert {(c["sisSourcedId"], c["reason"]) for c in conflicts} == {(s["y"], "two_candidates"),
-                                                                    (s["z"], "school_mismatch")}
+    assert {(c["sisSourcedId"], c["reason"]) for c in conflicts} == {
+        (s["y"], "two_candidates"),
+        (s["z"], "school_mismatch"),
+    }
     assert result.counts["classes"]["created"] == len(s["expected"]["classes"]) - 1
     again = sync(district)  # the next night changes nothing and reports nothing again
     assert again.outcome == Outcome.SUCCEEDED
@@ -136,7 +179,6 @@ def test_the_preview_counts_title_matches(clean_aws, titled_district):
 
     from rostersync.store import runs as store
     from rostersync.sync import worker
-
     from tests.integration.test_review import Admin, config_body, work
 
     s = titled_district
@@ -147,8 +189,12 @@ def test_the_preview_counts_title_matches(clean_aws, titled_district):
     assert started.status == 202, started.body
     work(domain)
     body = admin("GET", f"/syncs/{started.body['runId']}/matching", query={"limit": "200"}).body
-    assert body["counts"]["classes"] == {"linked": 1, "conflicts": 2, "rekeyed": 0,
-                                         "created": len(s["expected"]["classes"]) - 1}
+    assert body["counts"]["classes"] == {
+        "linked": 1,
+        "conflicts": 2,
+        "rekeyed": 0,
+        "created": len(s["expected"]["classes"]) - 1,
+    }
     found = {(r["sisSourcedId"], r["result"], r.get("criterion")) for r in body["records"] if r["type"] == "classes"}
     assert found == {(s["x"], "linked", "title"), (s["y"], "conflict", None), (s["z"], "conflict", None)}
     assert ClassModel.get(district, "app-x").sis_sourced_id is None  # a preview links nothing

@@ -26,9 +26,14 @@ DISTRICT = {"schools": 2, "students": 120, "teachers": 8, "classes": 24, "enroll
 
 def kill_mid_run(district_id: str, run_id: str, after_s: float) -> bool:
     """Start the sync in a child process and SIGKILL it after `after_s`; True if it died mid-run."""
-    child = subprocess.Popen([sys.executable, "-m", "tests.fixtures.sync_child", district_id, run_id],
-                             cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.fixtures.sync_child", district_id, run_id],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     assert child.stdout.readline().strip() == "started"
     time.sleep(after_s)
     finished = child.poll() is not None

@@ -2,7 +2,7 @@
 the embedded AWS with the sandbox SIS and the real worker: the overview follows a district from
 creation through a good night, a rejected credential, a held run and recovery."""
 
-from tests.integration.test_alerts import CONTACTS, domain, district, kept, outbox, run_to_end  # noqa: F401
+from tests.integration.test_alerts import CONTACTS, district, domain, kept, outbox, run_to_end  # noqa: F401
 from tests.integration.test_sync_runs_api import admin, call
 
 
@@ -28,17 +28,28 @@ def test_a_new_district_has_done_no_step(domain):
 
 
 def test_admins_change_name_time_zone_and_contacts_and_nobody_else_may(domain):
-    district_id = call("POST", "/districts", role="platform_admin", body={"name": "A", "timezone": "UTC"}).body["districtId"]
+    district_id = call("POST", "/districts", role="platform_admin", body={"name": "A", "timezone": "UTC"}).body[
+        "districtId"
+    ]
     other = call("POST", "/districts", role="platform_admin", body={"name": "B", "timezone": "UTC"}).body["districtId"]
     as_admin = admin(district_id)
-    changed = as_admin("PATCH", f"/districts/{district_id}", body={
-        "name": "  Springfield USD ", "timezone": "America/Chicago",
-        "contacts": ["IT@Springfield.Example.org", "it@springfield.example.org", "roster@springfield.example.org"]})
+    changed = as_admin(
+        "PATCH",
+        f"/districts/{district_id}",
+        body={
+            "name": "  Springfield USD ",
+            "timezone": "America/Chicago",
+            "contacts": ["IT@Springfield.Example.org", "it@springfield.example.org", "roster@springfield.example.org"],
+        },
+    )
     assert changed.status == 200, changed.body
     # Trimmed; the domain part lower-cased and duplicates dropped (local parts are kept as typed).
     assert (changed.body["name"], changed.body["timezone"]) == ("Springfield USD", "America/Chicago")
-    assert changed.body["contacts"] == ["IT@springfield.example.org", "it@springfield.example.org",
-                                        "roster@springfield.example.org"]
+    assert changed.body["contacts"] == [
+        "IT@springfield.example.org",
+        "it@springfield.example.org",
+        "roster@springfield.example.org",
+    ]
     assert overview(district_id)["contacts"] == changed.body["contacts"]
     # Fields left out stay; [] clears the contacts.
     assert as_admin("PATCH", f"/districts/{district_id}", body={"contacts": []}).body["contacts"] == []
@@ -57,7 +68,10 @@ def test_admins_change_name_time_zone_and_contacts_and_nobody_else_may(domain):
 
     assert call("PATCH", f"/districts/{district_id}", district=other, body={"name": "x"}).status == 403
     assert call("GET", f"/districts/{district_id}", district=other).status == 403
-    assert call("PATCH", f"/districts/{district_id}", role="teacher", district=district_id, body={"name": "x"}).status == 403
+    assert (
+        call("PATCH", f"/districts/{district_id}", role="teacher", district=district_id, body={"name": "x"}).status
+        == 403
+    )
     by_support = call("PATCH", f"/districts/{district_id}", role="platform_admin", body={"name": "By support"})
     assert by_support.status == 200 and by_support.body["name"] == "By support"
     assert call("GET", "/districts/dst_nope", role="platform_admin").status == 404
@@ -84,7 +98,10 @@ def test_the_overview_follows_good_and_bad_nights_and_recovery(domain, district)
     assert body["lastRun"]["runId"] == bad.run_id and body["lastRun"]["status"] == "failed"
     assert body["lastRun"]["failure"].startswith("The SIS refused the sync")
     connection_health = body["connection"]["health"]
-    assert connection_health["status"] == "credentials_rejected" and "client id and secret" in connection_health["lastError"]
+    assert (
+        connection_health["status"] == "credentials_rejected"
+        and "client id and secret" in connection_health["lastError"]
+    )
     assert "step 2" in connection_health["whatToDo"] and connection_health["lastOkAt"]
     shown = admin(district.id)("GET", f"/districts/{district.id}/sis/connection")
     assert shown.status == 200 and shown.body["status"] == "connected"  # the contract's field stays
@@ -98,7 +115,9 @@ def test_the_overview_follows_good_and_bad_nights_and_recovery(domain, district)
     # ... and once the SIS accepts them again, the test restores the connection.
     district.sis.set_quirks(revoke_credentials=False)
     tested = admin(district.id)("POST", f"/districts/{district.id}/sis/connection/test")
-    assert tested.status == 200 and tested.body["health"]["status"] == "ok" and tested.body["health"]["lastError"] is None
+    assert (
+        tested.status == 200 and tested.body["health"]["status"] == "ok" and tested.body["health"]["lastError"] is None
+    )
     assert len(kept(domain, district.id)["Connection Restored"]) == 1
     assert [m.kind for m in outbox(domain, district.id)] == ["connection_unhealthy"]
 

@@ -5,10 +5,10 @@ sync would give them, once, and a re-keyed SIS then pairs them (every app id kep
 import json
 
 import requests
+
 from rostersync.aws_clients import dynamodb as dynamodb_client
 from rostersync.settings import get_settings
 from rostersync.sync.engine import Outcome
-
 from tests.fixtures.roster_oracle import expected_roster
 from tests.integration.test_account_matching import assert_oracle
 from tests.integration.test_ops import stack  # noqa: F401  (a fixture)
@@ -21,14 +21,19 @@ def _identities(client, district: str) -> dict:
     table = get_settings().users_table
     found = {}
     for page in client.get_paginator("query").paginate(
-            TableName=table, KeyConditionExpression="districtId = :d", ExpressionAttributeValues={":d": {"S": district}}):
+        TableName=table, KeyConditionExpression="districtId = :d", ExpressionAttributeValues={":d": {"S": district}}
+    ):
         for item in page["Items"]:
             found[item["userId"]["S"]] = item.get("districtIdentity", {}).get("S")
     return found
 
 
-def test_users_from_before_the_index_are_keyed_once_and_then_paired_by_a_rekey(stack, sandbox_sis,  # noqa: F811
-                                                                                connected_district, capsys):
+def test_users_from_before_the_index_are_keyed_once_and_then_paired_by_a_rekey(
+    stack,
+    sandbox_sis,
+    connected_district,
+    capsys,
+):
     district = connected_district(sandbox_sis)
     assert sync(district).outcome == Outcome.SUCCEEDED
     client = dynamodb_client()
@@ -36,9 +41,11 @@ def test_users_from_before_the_index_are_keyed_once_and_then_paired_by_a_rekey(s
     keyed = {u for u, identity in written.items() if identity}
     assert keyed and len(keyed) > len(written) // 2
     for user_id in keyed:  # as a sync before the index wrote them
-        client.update_item(TableName=get_settings().users_table,
-                           Key={"districtId": {"S": district}, "userId": {"S": user_id}},
-                           UpdateExpression="REMOVE districtIdentity")
+        client.update_item(
+            TableName=get_settings().users_table,
+            Key={"districtId": {"S": district}, "userId": {"S": user_id}},
+            UpdateExpression="REMOVE districtIdentity",
+        )
     code, out, _ = ops(stack, capsys, "backfill-identity-keys", "--district", district, "--dry-run", "--json")
     report = json.loads(out)
     assert code == 0 and report["dryRun"] and report["keyed"] == len(keyed)

@@ -16,14 +16,23 @@ LAYER_DIR = Path(__file__).resolve().parents[2] / "layers" / "core"
 
 def _build(artifacts: Path) -> Path:
     env = dict(os.environ, ARTIFACTS_DIR=str(artifacts), PIP=f"{sys.executable} -m pip")
-    subprocess.run(["make", "--no-print-directory", "-s", "build-CoreLayer"], cwd=LAYER_DIR, env=env,
-                   check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        ["make", "--no-print-directory", "-s", "build-CoreLayer"],
+        cwd=LAYER_DIR,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     return artifacts / "python"
 
 
 def _tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")

@@ -53,13 +53,26 @@ def test_a_client_token_reaches_the_function_with_its_scopes(adapter, recorder, 
 
 
 def test_a_client_token_of_an_unknown_client_or_issuer_is_refused(adapter, recorder, keys):
-    for extra in ({"client_id": "someone-elses-client"}, {"iss": "https://elsewhere.example/pool"},
-                  {"exp": int(time.time()) - 10}):
+    for extra in (
+        {"client_id": "someone-elses-client"},
+        {"iss": "https://elsewhere.example/pool"},
+        {"exp": int(time.time()) - 10},
+    ):
         token = issue_client_token(keys, "app", **extra)
         assert_refused(requests.get(f"{adapter.url}/districts/d/users", headers=bearer(token)), recorder)
-    without = jwt.encode({"sub": "x", "iss": LOCAL_ISSUER, "iat": int(time.time()), "exp": int(time.time()) + 60,
-                          "token_use": "access", "scope": "roster/read"}, keys.private_key, algorithm="RS256",
-                         headers={"kid": keys.kid})
+    without = jwt.encode(
+        {
+            "sub": "x",
+            "iss": LOCAL_ISSUER,
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 60,
+            "token_use": "access",
+            "scope": "roster/read",
+        },
+        keys.private_key,
+        algorithm="RS256",
+        headers={"kid": keys.kid},
+    )
     with pytest.raises(InvalidToken):  # neither aud nor client_id
         verify_token(keys, without)
 
@@ -68,11 +81,21 @@ def test_the_command_mints_a_token_the_stack_accepts(tmp_path):
     from rostersync_tools.local.state import STATE_DIR_ENV
 
     env = {**os.environ, STATE_DIR_ENV: str(tmp_path / "state")}
-    done = subprocess.run([sys.executable, "-m", "rostersync_tools.cli", "local", "token", "--client", "app",
-                           "--district", "dst_9"], capture_output=True, text=True, timeout=60, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "rostersync_tools.cli", "local", "token", "--client", "app", "--district", "dst_9"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     claims = verify_token(load_or_create_key_pair(tmp_path / "state"), done.stdout.strip())
     assert claims["scope"] == "roster/read:dst_9"
-    both = subprocess.run([sys.executable, "-m", "rostersync_tools.cli", "local", "token", "--client", "app",
-                           "--role", "teacher"], capture_output=True, text=True, timeout=60, env=env)
+    both = subprocess.run(
+        [sys.executable, "-m", "rostersync_tools.cli", "local", "token", "--client", "app", "--role", "teacher"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert both.returncode == 2  # one or the other

@@ -29,8 +29,11 @@ def test_the_console_is_served_on_its_own_origin_with_its_config_and_security_he
     assert "frame-ancestors 'none'" in csp and page.headers["x-content-type-options"] == "nosniff"
     assert requests.get(console + "/js/app.js", timeout=10).headers["content-type"].startswith("text/javascript")
     config = requests.get(console + "/config.json", timeout=10).json()
-    assert config == {"mode": "local", "apiUrl": local_stack.api_url,
-                      "local": {"signInPath": "/local/token", "sisHostUrl": None, "sisClientId": None}}
+    assert config == {
+        "mode": "local",
+        "apiUrl": local_stack.api_url,
+        "local": {"signInPath": "/local/token", "sisHostUrl": None, "sisClientId": None},
+    }
     # Unknown pages are the console itself (one page); missing assets and escapes are 404s.
     assert "js/app.js" in requests.get(console + "/somewhere", timeout=10).text
     assert requests.get(console + "/js/missing.js", timeout=10).status_code == 404
@@ -65,11 +68,20 @@ def test_the_local_sign_in_mints_the_tokens_local_token_does(local_stack):
 
 def test_the_api_answers_the_consoles_preflights(local_stack):
     origin = local_stack.console.url
-    for method, path in (("PUT", "/districts/dst_x/sis/connection"), ("POST", "/districts/dst_x/syncs"),
-                         ("GET", "/districts/dst_x/users")):
-        answer = requests.options(local_stack.api_url + path, timeout=10, headers={
-            "Origin": origin, "Access-Control-Request-Method": method,
-            "Access-Control-Request-Headers": "authorization,content-type"})
+    for method, path in (
+        ("PUT", "/districts/dst_x/sis/connection"),
+        ("POST", "/districts/dst_x/syncs"),
+        ("GET", "/districts/dst_x/users"),
+    ):
+        answer = requests.options(
+            local_stack.api_url + path,
+            timeout=10,
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": method,
+                "Access-Control-Request-Headers": "authorization,content-type",
+            },
+        )
         assert answer.status_code == 204
         assert answer.headers["access-control-allow-origin"] == origin
         assert method in answer.headers["access-control-allow-methods"].split(",")
@@ -81,7 +93,9 @@ def test_the_api_answers_the_consoles_preflights(local_stack):
 
 def test_districts_list_and_profile(local_stack):
     support = api_client(local_stack, local_stack.token("platform_admin"))
-    made = [support.post("/districts", json={"name": f"District {n}", "timezone": "America/Chicago"})[1] for n in range(3)]
+    made = [
+        support.post("/districts", json={"name": f"District {n}", "timezone": "America/Chicago"})[1] for n in range(3)
+    ]
     pages, cursor = [], None
     while True:
         status, page = support.get("/districts", params={"limit": 2, **({"cursor": cursor} if cursor else {})})
@@ -108,9 +122,12 @@ def test_the_deployed_config_comes_from_the_stack_outputs(tmp_path, capsys):
     assert built == {
         "mode": "cognito",
         "apiUrl": OUTPUTS["ApiUrl"],
-        "cognito": {"domain": "https://rostersync-dev-123.auth.us-east-1.amazoncognito.com",
-                    "clientId": "console-client", "redirectUri": "https://d111.cloudfront.net/",
-                    "scopes": ["openid", "email", "profile"]},
+        "cognito": {
+            "domain": "https://rostersync-dev-123.auth.us-east-1.amazoncognito.com",
+            "clientId": "console-client",
+            "redirectUri": "https://d111.cloudfront.net/",
+            "scopes": ["openid", "email", "profile"],
+        },
     }
     listed = tmp_path / "outputs.json"
     listed.write_text(json.dumps([{"OutputKey": k, "OutputValue": v} for k, v in OUTPUTS.items()]))

@@ -24,7 +24,11 @@ class Recorder:
     def __init__(self, result=None, error: Exception | None = None):
         self.events: list[dict] = []
         self.contexts: list = []
-        self.result = result or {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": '{"ok": true}'}
+        self.result = result or {
+            "statusCode": 200,
+            "headers": {"content-type": "application/json"},
+            "body": '{"ok": true}',
+        }
         self.error = error
 
     def __call__(self, event, context):
@@ -92,8 +96,9 @@ def test_tampered_claims_are_refused(adapter, recorder, keys):
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
     claims["custom:role"] = "platform_admin"
     forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    assert_refused(requests.get(f"{adapter.url}/districts", headers=bearer(f"{header}.{forged_payload}.{signature}")),
-                   recorder)
+    assert_refused(
+        requests.get(f"{adapter.url}/districts", headers=bearer(f"{header}.{forged_payload}.{signature}")), recorder
+    )
 
 
 @pytest.mark.parametrize("claim, value", [("aud", "someone-elses-client"), ("iss", "https://issuer.example.com/pool")])
@@ -104,8 +109,19 @@ def test_wrong_audience_or_issuer_is_refused(adapter, recorder, keys, claim, val
 
 def test_hs256_token_is_refused(adapter, recorder, keys):
     now = int(time.time())
-    token = jwt.encode({"sub": "x", "custom:role": "platform_admin", "iss": LOCAL_ISSUER, "aud": LOCAL_AUDIENCE,
-                        "iat": now, "exp": now + 600}, "a-shared-secret-of-at-least-32-bytes", algorithm="HS256", headers={"kid": keys.kid})
+    token = jwt.encode(
+        {
+            "sub": "x",
+            "custom:role": "platform_admin",
+            "iss": LOCAL_ISSUER,
+            "aud": LOCAL_AUDIENCE,
+            "iat": now,
+            "exp": now + 600,
+        },
+        "a-shared-secret-of-at-least-32-bytes",
+        algorithm="HS256",
+        headers={"kid": keys.kid},
+    )
     assert_refused(requests.get(f"{adapter.url}/districts", headers=bearer(token)), recorder)
 
 
@@ -153,15 +169,22 @@ def test_generated_event_has_the_sample_events_shape(adapter, recorder, keys, sa
     expected = json.loads((EVENTS / sample).read_text())
     claims = expected["requestContext"]["authorizer"]["jwt"]["claims"]
     token = issue_token(keys, claims["custom:role"], district_id=claims.get("custom:district_id"))
-    headers = {k: v for k, v in expected["headers"].items()
-               if k not in ("host", "content-length", "authorization") and not k.startswith("x-")}
+    headers = {
+        k: v
+        for k, v in expected["headers"].items()
+        if k not in ("host", "content-length", "authorization") and not k.startswith("x-")
+    }
     if expected.get("cookies"):
         headers["cookie"] = "; ".join(expected["cookies"])
     url = f"{adapter.url}{expected['rawPath']}"
     if expected["rawQueryString"]:
         url += f"?{expected['rawQueryString']}"
-    requests.request(expected["requestContext"]["http"]["method"], url, headers={**headers, **bearer(token)},
-                     data=expected.get("body"))
+    requests.request(
+        expected["requestContext"]["http"]["method"],
+        url,
+        headers={**headers, **bearer(token)},
+        data=expected.get("body"),
+    )
     (event,) = recorder.events
     assert shape(event) == shape(expected)
     assert event["rawPath"] == expected["rawPath"]
@@ -197,15 +220,20 @@ def test_repeated_headers_and_parameters_are_comma_joined(adapter, recorder, key
 
 def test_binary_bodies_arrive_base64_encoded(adapter, recorder, keys):
     payload = bytes(range(256))
-    requests.post(f"{adapter.url}/districts", data=payload,
-                  headers={**bearer(issue_token(keys, "platform_admin")), "Content-Type": "application/octet-stream"})
+    requests.post(
+        f"{adapter.url}/districts",
+        data=payload,
+        headers={**bearer(issue_token(keys, "platform_admin")), "Content-Type": "application/octet-stream"},
+    )
     (event,) = recorder.events
     assert event["isBase64Encoded"] is True
     assert base64.b64decode(event["body"]) == payload
 
 
 def test_json_bodies_arrive_as_text(adapter, recorder, keys):
-    requests.post(f"{adapter.url}/districts", json={"name": "Lakeview"}, headers=bearer(issue_token(keys, "platform_admin")))
+    requests.post(
+        f"{adapter.url}/districts", json={"name": "Lakeview"}, headers=bearer(issue_token(keys, "platform_admin"))
+    )
     (event,) = recorder.events
     assert event["isBase64Encoded"] is False
     assert json.loads(event["body"]) == {"name": "Lakeview"}
@@ -213,8 +241,11 @@ def test_json_bodies_arrive_as_text(adapter, recorder, keys):
 
 def test_chunked_bodies_are_read_whole(adapter, recorder, keys):
     chunks = (part for part in [b'{"name": ', b'"Lake', b'view"}'])
-    requests.post(f"{adapter.url}/districts", data=chunks,
-                  headers={**bearer(issue_token(keys, "platform_admin")), "Content-Type": "application/json"})
+    requests.post(
+        f"{adapter.url}/districts",
+        data=chunks,
+        headers={**bearer(issue_token(keys, "platform_admin")), "Content-Type": "application/json"},
+    )
     (event,) = recorder.events
     assert json.loads(event["body"]) == {"name": "Lakeview"}
     assert event["headers"]["x-forwarded-port"] == str(adapter.port)
@@ -222,9 +253,13 @@ def test_chunked_bodies_are_read_whole(adapter, recorder, keys):
 
 # ---------------------------------------------------------------- responses
 def test_function_response_is_written_back_with_cookies_and_base64_bodies(keys):
-    result = {"statusCode": 201, "headers": {"content-type": "image/png", "x-custom": "yes"},
-              "cookies": ["s=1; Path=/", "t=2"], "body": base64.b64encode(b"\x89PNG\x00").decode(),
-              "isBase64Encoded": True}
+    result = {
+        "statusCode": 201,
+        "headers": {"content-type": "image/png", "x-custom": "yes"},
+        "cookies": ["s=1; Path=/", "t=2"],
+        "body": base64.b64encode(b"\x89PNG\x00").decode(),
+        "isBase64Encoded": True,
+    }
     server = LocalHttpApi(keys, handler=Recorder(result=result)).start()
     try:
         response = requests.get(f"{server.url}/x", headers=bearer(issue_token(keys, "platform_admin")))
@@ -255,9 +290,14 @@ def test_openapi_document_is_served_without_a_token(adapter, recorder):
 
 # ---------------------------------------------------------------- CORS and limits
 def test_cors_preflight_from_a_localhost_origin_is_answered_without_a_token(adapter, recorder):
-    response = requests.options(f"{adapter.url}/districts/d1/sis/connection", headers={
-        "Origin": "http://localhost:5173", "Access-Control-Request-Method": "PUT",
-        "Access-Control-Request-Headers": "authorization,content-type"})
+    response = requests.options(
+        f"{adapter.url}/districts/d1/sis/connection",
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
     assert response.status_code == 204
     assert response.headers["access-control-allow-origin"] == "http://localhost:5173"
     assert set(response.headers["access-control-allow-methods"].split(",")) >= {"GET", "POST", "PUT", "DELETE"}
@@ -267,8 +307,10 @@ def test_cors_preflight_from_a_localhost_origin_is_answered_without_a_token(adap
 
 
 def test_cors_preflight_from_another_origin_gets_no_allow_headers(adapter):
-    response = requests.options(f"{adapter.url}/districts", headers={
-        "Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"})
+    response = requests.options(
+        f"{adapter.url}/districts",
+        headers={"Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"},
+    )
     assert response.status_code == 204
     assert not any(k.lower().startswith("access-control-allow") for k in response.headers)
 
@@ -299,7 +341,10 @@ def test_bodies_over_api_gateways_10_mb_limit_get_413_without_invoking_the_funct
     assert reply.startswith("HTTP/1.1 413")
     assert recorder.events == []
     # Exactly at the limit is still accepted.
-    response = requests.post(f"{adapter.url}/districts", data=b"x" * MAX_BODY_BYTES,
-                             headers={**bearer(issue_token(keys, "platform_admin")), "Content-Type": "text/plain"})
+    response = requests.post(
+        f"{adapter.url}/districts",
+        data=b"x" * MAX_BODY_BYTES,
+        headers={**bearer(issue_token(keys, "platform_admin")), "Content-Type": "text/plain"},
+    )
     assert response.status_code == 200
     assert len(recorder.events) == 1

@@ -17,16 +17,19 @@ def test_the_stack_serves_the_real_api_function_behind_the_authorizer(local_stac
     assert api(local_stack).get("/districts/x/schools")[0] == 401
 
     status, body = api(local_stack, local_stack.token("platform_admin")).post(
-        "/districts", {"name": "Lakeview Unified", "timezone": "America/Chicago"})
+        "/districts", {"name": "Lakeview Unified", "timezone": "America/Chicago"}
+    )
     assert status == 201, body
     district_id = body["districtId"]
 
     status, _ = api(local_stack, local_stack.token("teacher", district_id)).post(
-        "/districts", {"name": "Not mine", "timezone": "America/Chicago"})
+        "/districts", {"name": "Not mine", "timezone": "America/Chicago"}
+    )
     assert status == 403
 
     status, body = api(local_stack, local_stack.token("district_admin", district_id)).get(
-        f"/districts/{district_id}/schools")
+        f"/districts/{district_id}/schools"
+    )
     assert status == 200, body
     assert body == {"schools": []}
 

@@ -45,8 +45,11 @@ class PickyHandler:
 @pytest.fixture
 def queue(clean_aws, monkeypatch):
     monkeypatch.setenv("ROSTERSYNC_LOCAL_RETRY_DELAY_S", "0")
-    return clean_aws.client("sqs"), clean_aws.resources.queue_urls["SyncQueue"], clean_aws.resources.queue_urls[
-        "SyncDeadLetterQueue"]
+    return (
+        clean_aws.client("sqs"),
+        clean_aws.resources.queue_urls["SyncQueue"],
+        clean_aws.resources.queue_urls["SyncDeadLetterQueue"],
+    )
 
 
 def send(sqs, url, **body):
@@ -74,8 +77,12 @@ def test_a_failed_item_is_retried_until_the_dead_letter_queue_while_the_others_a
     # Lambda retries a reported failure until the queue's maxReceiveCount, then SQS dead-letters it.
     assert handler.received["poison"] == MAX_RECEIVES
     assert dead_letters(sqs, dlq_url) == [{"name": "poison", "fail": True}]
-    receive_counts = [int(r["attributes"]["ApproximateReceiveCount"])
-                      for e in handler.events for r in e["Records"] if json.loads(r["body"])["name"] == "poison"]
+    receive_counts = [
+        int(r["attributes"]["ApproximateReceiveCount"])
+        for e in handler.events
+        for r in e["Records"]
+        if json.loads(r["body"])["name"] == "poison"
+    ]
     assert receive_counts == list(range(1, MAX_RECEIVES + 1))
     assert all(len(e["Records"]) <= BATCH_SIZE for e in handler.events)
 
@@ -89,8 +96,9 @@ def test_a_handler_that_raises_fails_the_whole_batch(queue):
     # Both arrive in one batch (poll until they do): the raise takes the innocent one down too.
     while loop.poll_once(wait_s=1) < 2:
         pass
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
-                                                                        "ApproximateNumberOfMessagesNotVisible"])
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )
     assert sum(int(v) for v in attributes["Attributes"].values()) == 2, "nothing may be deleted"
     assert dead_letters(sqs, dlq_url) == []
 
@@ -143,14 +151,17 @@ def test_the_templates_timeout_applies_without_the_override(queue, monkeypatch):
     assert timeout_ms - 5000 < handler.contexts[0].get_remaining_time_in_millis() <= timeout_ms
 
 
-@pytest.mark.parametrize("result, expected", [
-    (None, set()),
-    ({"batchItemFailures": []}, set()),
-    ({"batchItemFailures": [{"itemIdentifier": "b"}]}, {"b"}),
-    ({"batchItemFailures": [{"itemIdentifier": ""}]}, {"a", "b"}),  # Lambda: the whole batch failed
-    ({"batchItemFailures": [{"itemIdentifier": "zzz"}]}, {"a", "b"}),
-    ({"batchItemFailures": [{}]}, {"a", "b"}),
-])
+@pytest.mark.parametrize(
+    "result, expected",
+    [
+        (None, set()),
+        ({"batchItemFailures": []}, set()),
+        ({"batchItemFailures": [{"itemIdentifier": "b"}]}, {"b"}),
+        ({"batchItemFailures": [{"itemIdentifier": ""}]}, {"a", "b"}),  # Lambda: the whole batch failed
+        ({"batchItemFailures": [{"itemIdentifier": "zzz"}]}, {"a", "b"}),
+        ({"batchItemFailures": [{}]}, {"a", "b"}),
+    ],
+)
 def test_batch_item_failures_are_read_as_lambda_reads_them(result, expected):
     assert failed_message_ids(result, ["a", "b"]) == expected
 

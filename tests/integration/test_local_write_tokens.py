@@ -9,11 +9,14 @@ from tests.integration.test_local_http_adapter import bearer
 
 
 def test_a_write_token_carries_both_scopes(adapter, recorder, keys):  # noqa: F811
-    for district, expected in ((None, ["roster/read", "roster/write"]),
-                               ("dst_1", ["roster/read:dst_1", "roster/write:dst_1"])):
+    for district, expected in (
+        (None, ["roster/read", "roster/write"]),
+        ("dst_1", ["roster/read:dst_1", "roster/write:dst_1"]),
+    ):
         token = issue_client_token(keys, "app", district_id=district, write=True)
-        response = requests.post(f"{adapter.url}/districts/dst_1/app-users", headers=bearer(token),
-                                 json={"role": "student"})
+        response = requests.post(
+            f"{adapter.url}/districts/dst_1/app-users", headers=bearer(token), json={"role": "student"}
+        )
         assert response.status_code == 200
         assert recorder.events[-1]["requestContext"]["authorizer"]["jwt"]["scopes"] == expected
     plain = issue_client_token(keys, "app")  # without --write: reading only, as before

@@ -5,10 +5,10 @@ and as the oracle says."""
 
 import pytest
 import requests
+
+from rostersync.store.roster import ClassModel
 from rostersync.sync import engine as engine_module
 from rostersync.sync import record_pass
-from rostersync.store.roster import ClassModel
-
 from tests.fixtures.roster_oracle import expected_roster
 from tests.integration.test_account_matching import assert_oracle
 from tests.integration.test_class_title_matching import title_scenario
@@ -49,8 +49,9 @@ def _created(run):
     return {t: (counts[t]["created"], counts[t]["updated"], counts[t]["deactivated"]) for t in counts}
 
 
-def test_a_rekey_pairing_cut_into_many_invocations_ends_like_one_done_at_once(domain, make_sandbox_sis,
-                                                                               connected_district, monkeypatch, pauses):
+def test_a_rekey_pairing_cut_into_many_invocations_ends_like_one_done_at_once(
+    domain, make_sandbox_sis, connected_district, monkeypatch, pauses
+):
     sis = make_sandbox_sis(**SIS_DISTRICT)
     at_once, in_slices = connected_district(sis), connected_district(sis)
     for district in (at_once, in_slices):
@@ -78,8 +79,9 @@ def test_a_rekey_pairing_cut_into_many_invocations_ends_like_one_done_at_once(do
     assert rekeyed(sliced) == rekeyed(whole) and rekeyed(whole)
 
 
-def test_title_matching_cut_into_many_invocations_ends_like_one_done_at_once(domain, make_sandbox_sis,
-                                                                             connected_district, monkeypatch, pauses):
+def test_title_matching_cut_into_many_invocations_ends_like_one_done_at_once(
+    domain, make_sandbox_sis, connected_district, monkeypatch, pauses
+):
     sis = make_sandbox_sis(**SIS_DISTRICT)
     raw = sis.state()
     at_once, in_slices = connected_district(sis), connected_district(sis)

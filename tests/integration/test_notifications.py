@@ -3,7 +3,7 @@ it and however many at once; a failed send leaves no mark (and is counted), noth
 without contacts or a sender, and messages never carry a registered secret."""
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -15,10 +15,15 @@ def setup(clean_aws):
     from rostersync.notify import notifications
     from rostersync.store.districts import DistrictModel
 
-    district = DistrictModel(district_id=new_id("dst"), name="Test District", timezone="America/Chicago",
-                             created_at=datetime.now(timezone.utc), contacts=["it@district.example.org"])
+    district = DistrictModel(
+        district_id=new_id("dst"),
+        name="Test District",
+        timezone="America/Chicago",
+        created_at=datetime.now(UTC),
+        contacts=["it@district.example.org"],
+    )
     district.save()
-    run = SimpleNamespace(run_id="run_1", trigger="nightly", finished_at=datetime.now(timezone.utc))
+    run = SimpleNamespace(run_id="run_1", trigger="nightly", finished_at=datetime.now(UTC))
     return SimpleNamespace(aws=clean_aws, notifications=notifications, district=district, run=run)
 
 
@@ -26,8 +31,10 @@ def test_many_senders_at_once_send_one_message(setup):
     n = setup.notifications
     message = n.sync_failed(setup.district, setup.run, "The SIS refused the sync")
     results: list[bool] = []
-    threads = [threading.Thread(target=lambda: results.append(n.send_once(setup.district, "2026-12-02", message)))
-               for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: results.append(n.send_once(setup.district, "2026-12-02", message)))
+        for _ in range(8)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -58,8 +65,10 @@ def test_without_contacts_or_sender_the_message_is_recorded_not_sent(setup, monk
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
-    assert {(m.kind, m.status) for m in n.recent(setup.district.district_id)} == {("sync_failed", "no_contacts"),
-                                                                                 ("sync_held", "no_sender")}
+    assert {(m.kind, m.status) for m in n.recent(setup.district.district_id)} == {
+        ("sync_failed", "no_contacts"),
+        ("sync_held", "no_sender"),
+    }
 
 
 def test_a_failed_send_leaves_no_mark_and_is_counted(setup, monkeypatch, capsys):
@@ -72,9 +81,18 @@ def test_a_failed_send_leaves_no_mark_and_is_counted(setup, monkeypatch, capsys)
             raise RuntimeError("SES is down")
 
     monkeypatch.setattr("rostersync.aws_clients.ses", lambda: Failing())
-    run = SimpleNamespace(district_id=setup.district.district_id, run_id="run_2", trigger="manual", mode="full",
-                          started_at=None, finished_at=datetime.now(timezone.utc), night="2026-12-02", counts={},
-                          approved_at=None, dead_lettered_at=None)
+    run = SimpleNamespace(
+        district_id=setup.district.district_id,
+        run_id="run_2",
+        trigger="manual",
+        mode="full",
+        started_at=None,
+        finished_at=datetime.now(UTC),
+        night="2026-12-02",
+        counts={},
+        approved_at=None,
+        dead_lettered_at=None,
+    )
     monkeypatch.setattr("rostersync.store.runs.get_run", lambda *_: None)
     announce.run_failed(run, "The run lost its district lock before a worker could start it.")  # never raises
     assert n.recent(setup.district.district_id) == []  # the mark went: a later event may try again
@@ -106,11 +124,22 @@ def test_an_eventbridge_outage_does_not_stop_the_email(setup, monkeypatch, capsy
 
     monkeypatch.setattr(events, "put", down)
     monkeypatch.setattr("rostersync.store.runs.get_run", lambda *_: None)
-    run = SimpleNamespace(district_id=setup.district.district_id, run_id="run_3", trigger="manual", mode="full",
-                          started_at=None, finished_at=datetime.now(timezone.utc), night="2026-12-04", counts={},
-                          approved_at=None, dead_lettered_at=None)
+    run = SimpleNamespace(
+        district_id=setup.district.district_id,
+        run_id="run_3",
+        trigger="manual",
+        mode="full",
+        started_at=None,
+        finished_at=datetime.now(UTC),
+        night="2026-12-04",
+        counts={},
+        approved_at=None,
+        dead_lettered_at=None,
+    )
     announce.run_failed(run, "The run lost its district lock before a worker could start it.")
-    assert [(m.kind, m.status) for m in setup.notifications.recent(setup.district.district_id)] == [("sync_failed", "sent")]
+    assert [(m.kind, m.status) for m in setup.notifications.recent(setup.district.district_id)] == [
+        ("sync_failed", "sent")
+    ]
     from rostersync.observability import flush_metrics
 
     flush_metrics()

@@ -6,15 +6,34 @@ from datetime import timedelta
 
 import pytest
 
-from rostersync.oneroster import (AcademicSession, BadRecord, Class, ConnectionSettings, Course, Enrollment,
-                                  OneRosterClient, Org, RetryPolicy, User, check_connection)
-from rostersync.oneroster.errors import (BadResponse, InvalidCredentials, InvalidHostUrl, NotOneRoster,
-                                         ServerError)
+from rostersync.oneroster import (
+    AcademicSession,
+    BadRecord,
+    Class,
+    ConnectionSettings,
+    Course,
+    Enrollment,
+    OneRosterClient,
+    Org,
+    RetryPolicy,
+    User,
+    check_connection,
+)
+from rostersync.oneroster.errors import BadResponse, InvalidCredentials, InvalidHostUrl, NotOneRoster, ServerError
 from rostersync.oneroster.records import parse_datetime
 
-TYPES = {"orgs": Org, "schools": Org, "academicSessions": AcademicSession, "terms": AcademicSession,
-         "courses": Course, "classes": Class, "users": User, "students": User, "teachers": User,
-         "enrollments": Enrollment}
+TYPES = {
+    "orgs": Org,
+    "schools": Org,
+    "academicSessions": AcademicSession,
+    "terms": AcademicSession,
+    "courses": Course,
+    "classes": Class,
+    "users": User,
+    "students": User,
+    "teachers": User,
+    "enrollments": Enrollment,
+}
 
 
 class Sleeps(list):
@@ -32,10 +51,16 @@ def connect(sleeps):
     clients = []
 
     def make(sis, auth_method="auto", secret=None, host_url=None, **options):
-        settings = ConnectionSettings(host_url=host_url or sis.prefixed_host_url, client_id=sis.config.client_id,
-                                      auth_method=auth_method, scope=options.pop("scope", None))
-        options.setdefault("retry_policy", RetryPolicy(max_retries=4, base_delay=0.001, max_delay=0.01,
-                                                       retry_after_cap=5, sleep=sleeps))
+        settings = ConnectionSettings(
+            host_url=host_url or sis.prefixed_host_url,
+            client_id=sis.config.client_id,
+            auth_method=auth_method,
+            scope=options.pop("scope", None),
+        )
+        options.setdefault(
+            "retry_policy",
+            RetryPolicy(max_retries=4, base_delay=0.001, max_delay=0.01, retry_after_cap=5, sleep=sleeps),
+        )
         client = OneRosterClient(settings, secret or sis.config.client_secret, allow_private=True, **options)
         clients.append(client)
         return client
@@ -55,6 +80,7 @@ def sourced_ids(records):
 
 # --------------------------------------------------------------------------- reading
 
+
 @pytest.mark.parametrize("auth_method", ["auto", "oauth1", "oauth2"])
 def test_every_collection_reads_completely_and_typed(make_sandbox_sis, connect, auth_method):
     sis = make_sandbox_sis(page_cap=150)
@@ -63,8 +89,7 @@ def test_every_collection_reads_completely_and_typed(make_sandbox_sis, connect, 
         stream = client.stream(collection)
         records = list(stream)
         assert sorted(sourced_ids(records)) == sorted(r["sourcedId"] for r in truth(sis, collection)), collection
-        assert all(type(r) is TYPES[collection] for r in records), \
-            [r for r in records if isinstance(r, BadRecord)][:3]
+        assert all(type(r) is TYPES[collection] for r in records), [r for r in records if isinstance(r, BadRecord)][:3]
         assert stream.complete
     assert client.auth_method == ("oauth1" if auth_method == "oauth1" else "oauth2")
 
@@ -106,12 +131,16 @@ def test_single_records(sandbox_sis, connect):
 
 # --------------------------------------------------------------------------- paging quirks
 
-@pytest.mark.parametrize("quirks", [
-    {"no_total_count": True, "no_link": True},
-    {"no_total_count": True},
-    {"no_link": True},
-    {},
-])
+
+@pytest.mark.parametrize(
+    "quirks",
+    [
+        {"no_total_count": True, "no_link": True},
+        {"no_total_count": True},
+        {"no_link": True},
+        {},
+    ],
+)
 def test_capped_pages_with_and_without_paging_headers(make_sandbox_sis, connect, quirks):
     sis = make_sandbox_sis(page_cap=70)
     sis.set_quirks(**quirks)
@@ -154,6 +183,7 @@ def test_concurrent_fetching_is_ordered_and_faster(make_sandbox_sis, connect):
 
 # --------------------------------------------------------------------------- auth quirks
 
+
 def test_sha1_only_server(sandbox_sis, connect):
     sandbox_sis.set_quirks(oauth1_sha1_only=True, only_oauth1=True)
     client = connect(sandbox_sis)
@@ -165,8 +195,9 @@ def test_sha1_only_server(sandbox_sis, connect):
 def test_oauth1_signs_filters_and_sorts(sandbox_sis, connect):
     sandbox_sis.set_quirks(only_oauth1=True)
     client = connect(sandbox_sis, "oauth1")
-    teachers = list(client.stream("users", filter="role='teacher' AND status='active'", sort="familyName",
-                                  order_by="desc"))
+    teachers = list(
+        client.stream("users", filter="role='teacher' AND status='active'", sort="familyName", order_by="desc")
+    )
     assert teachers and all(t.role == "teacher" for t in teachers)
     names = [t.family_name or "" for t in teachers]
     assert names == sorted(names, reverse=True)
@@ -226,6 +257,7 @@ def test_tokens_are_replaced_before_expiry_and_after_a_401(make_sandbox_sis, con
 
 # --------------------------------------------------------------------------- faults
 
+
 @pytest.mark.parametrize("kind", ["429", "500", "503", "html", "truncate", "invalid_json", "drop", "imsx_failure"])
 def test_transient_faults_are_retried(sandbox_sis, connect, sleeps, kind):
     client = connect(sandbox_sis)
@@ -262,6 +294,7 @@ def test_persistent_failures_become_typed_errors(sandbox_sis, connect):
 
 # --------------------------------------------------------------------------- filters and deltas
 
+
 def test_delta_filter_in_the_servers_precision(sandbox_sis, connect):
     client = connect(sandbox_sis)
     everything = list(client.stream("users"))
@@ -272,8 +305,9 @@ def test_delta_filter_in_the_servers_precision(sandbox_sis, connect):
     stream = client.stream("users", filter=client.changed_since(cursor - timedelta(seconds=1)))
     delta = list(stream)
     assert stream.filter_honoured is True
-    assert {u.sourced_id for u in delta} >= {i for i in changed_ids if any(
-        u["sourcedId"] == i for u in truth(sandbox_sis, "users"))}
+    assert {u.sourced_id for u in delta} >= {
+        i for i in changed_ids if any(u["sourcedId"] == i for u in truth(sandbox_sis, "users"))
+    }
     assert len(delta) < len(everything)
 
 
@@ -286,6 +320,7 @@ def test_an_ignored_filter_is_detected(sandbox_sis, connect):
 
 
 # --------------------------------------------------------------------------- check_connection
+
 
 def test_connection_with_a_vendor_prefix_and_a_pasted_base_path(make_sandbox_sis):
     sis = make_sandbox_sis(path_prefix="/district42")

@@ -20,10 +20,25 @@ def stack(clean_aws, tmp_path):
     from rostersync_tools.local.state import write_state
 
     state_dir = tmp_path / "state"
-    write_state(state_dir, {"pid": os.getpid(), "aws": clean_aws.endpoint_url, "api": None, "sis": None,
-                            "sisHostUrl": None, "environment": clean_aws.environment()})
-    return SimpleNamespace(aws=clean_aws, sqs=clean_aws.client("sqs"), state_dir=str(state_dir), store=store, runs=runs,
-                           dlq_url=os.environ["SYNC_DLQ_URL"])
+    write_state(
+        state_dir,
+        {
+            "pid": os.getpid(),
+            "aws": clean_aws.endpoint_url,
+            "api": None,
+            "sis": None,
+            "sisHostUrl": None,
+            "environment": clean_aws.environment(),
+        },
+    )
+    return SimpleNamespace(
+        aws=clean_aws,
+        sqs=clean_aws.client("sqs"),
+        state_dir=str(state_dir),
+        store=store,
+        runs=runs,
+        dlq_url=os.environ["SYNC_DLQ_URL"],
+    )
 
 
 def ops(stack, capsys, *argv) -> tuple[int, str]:
@@ -39,8 +54,11 @@ def dead_letter(stack, district_id: str, run_id: str, action: str = "run") -> No
     stack.sqs.send_message(QueueUrl=stack.dlq_url, MessageBody=body)
 
 
-def failed_run(stack, district_id: str, failure: str = "SyncInterrupted: The SIS could not be read completely: "
-               "unreachable host sis.example.org"):
+def failed_run(
+    stack,
+    district_id: str,
+    failure: str = "SyncInterrupted: The SIS could not be read completely: unreachable host sis.example.org",
+):
     """A run whose worker gave up on its last receive (as the worker records it)."""
     run = stack.runs.start_run(district_id, "nightly", "delta", night="2026-12-02")
     assert stack.runs.claim(run, "m")
@@ -50,7 +68,8 @@ def failed_run(stack, district_id: str, failure: str = "SyncInterrupted: The SIS
 
 def dlq_size(stack) -> int:
     attributes = stack.sqs.get_queue_attributes(
-        QueueUrl=stack.dlq_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+        QueueUrl=stack.dlq_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )
     return sum(int(v) for v in attributes["Attributes"].values())
 
 
@@ -70,7 +89,11 @@ def test_dlq_list_shows_each_failed_sync_and_deletes_nothing(stack, capsys):
     letters = json.loads(out)
     (ours,) = [letter for letter in letters if letter["readable"]]
     assert (ours["districtId"], ours["runId"], ours["runStatus"], ours["runTrigger"]) == (
-        district, run.run_id, "failed", "nightly")
+        district,
+        run.run_id,
+        "failed",
+        "nightly",
+    )
     assert ours["runFailure"].startswith("SyncInterrupted") and ours["receiveCount"] >= 1
     assert ours["firstReceivedAt"] and ours["sentAt"]
     # Listed twice, still all there and visible to the next reader.
@@ -193,7 +216,9 @@ def test_on_aws_a_move_task_is_started_and_the_worker_replays_each_moved_message
             return {"TaskHandle": "task-1"}
 
     queue_url = os.environ["SYNC_QUEUE_URL"]
-    arn = lambda url: stack.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]  # noqa: E731
+    arn = lambda url: stack.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     target = Target("test stack", Sqs(), queue_url, arn(queue_url), stack.dlq_url, arn(stack.dlq_url), True)
     report = redrive(target)
     assert report.method == "move_task" and started == [(arn(stack.dlq_url), arn(queue_url))]
@@ -205,7 +230,8 @@ def test_on_aws_a_move_task_is_started_and_the_worker_replays_each_moved_message
     monkeypatch.setattr(worker, "engine", lambda: fake)
     moved = {"districtId": district, "runId": dead.run_id, "action": "run"}
     assert worker.handle_batch(sqs_event(("moved-1", moved, 1), ("moved-2", moved, 1)), FakeContext()) == {
-        "batchItemFailures": []}
+        "batchItemFailures": []
+    }
     old = stack.store.get_run(district, dead.run_id)
     replay = stack.store.get_run(district, old.replayed_by)
     assert (replay.trigger, replay.replay_of, replay.status) == ("replay", dead.run_id, "queued")

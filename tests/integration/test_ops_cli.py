@@ -105,8 +105,13 @@ def test_redrive_follows_each_replay_to_its_end_and_reports_what_it_did(stack):
             replay = stack.store.get_run(body["districtId"], body["runId"])
             assert stack.runs.claim(replay, "lease-1")
             status = next(outcomes)
-            result = SimpleNamespace(counts={"students": {"created": 7, "updated": 1, "deactivated": 2}}, errors=[],
-                                     error_total=0, mode="full", failure="SIS down again" if status == "failed" else None)
+            result = SimpleNamespace(
+                counts={"students": {"created": 7, "updated": 1, "deactivated": 2}},
+                errors=[],
+                error_total=0,
+                mode="full",
+                failure="SIS down again" if status == "failed" else None,
+            )
             assert stack.runs.finish(stack.store.get_run(body["districtId"], body["runId"]), "lease-1", status, result)
 
     report = redrive(target, say=lines.append, follow=True, poll_s=0.01, sleep=worker_runs_the_replays)
@@ -135,9 +140,20 @@ def test_runs_lists_recent_runs_and_run_shows_one_with_its_errors(stack, capsys)
     failed = failed_run(stack, district)
     done = stack.runs.start_run(district, "manual", "full")
     assert stack.runs.claim(done, "lease-1")
-    result = SimpleNamespace(counts={"students": {"created": 3}}, error_total=2, mode="full", failure=None,
-                             errors=[{"type": "enrollment", "sisSourcedId": "enr-9", "code": "unknown_user",
-                                      "message": "The enrollment names user u-404, which the SIS does not list."}])
+    result = SimpleNamespace(
+        counts={"students": {"created": 3}},
+        error_total=2,
+        mode="full",
+        failure=None,
+        errors=[
+            {
+                "type": "enrollment",
+                "sisSourcedId": "enr-9",
+                "code": "unknown_user",
+                "message": "The enrollment names user u-404, which the SIS does not list.",
+            }
+        ],
+    )
     assert stack.runs.finish(stack.store.get_run(district, done.run_id), "lease-1", "succeeded", result)
 
     code, out, _ = ops(stack, capsys, "runs", "--district", district)
@@ -157,10 +173,13 @@ def test_runs_lists_recent_runs_and_run_shows_one_with_its_errors(stack, capsys)
     assert shown["districtId"] == district and shown["errorTotal"] == 2
 
 
-@pytest.mark.parametrize("argv, said", [
-    (["runs", "--district", "dst_nope"], "no district dst_nope"),
-    (["run", "run_nope", "--district", "dst_nope"], "has no run run_nope"),
-])
+@pytest.mark.parametrize(
+    "argv, said",
+    [
+        (["runs", "--district", "dst_nope"], "no district dst_nope"),
+        (["run", "run_nope", "--district", "dst_nope"], "has no run run_nope"),
+    ],
+)
 def test_unknown_districts_and_runs_are_said_plainly(stack, capsys, argv, said):
     code, out, err = ops(stack, capsys, *argv)
     assert code == 1 and said in err and out == ""

@@ -21,8 +21,12 @@ QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:rostersync-sync"
 
 
 def _message(district_id, run_id, n):
-    return {"MessageId": f"m-{n}", "ReceiptHandle": f"rh-{n}", "Attributes": {"ApproximateReceiveCount": "5"},
-            "Body": json.dumps({"districtId": district_id, "runId": run_id, "action": "run"})}
+    return {
+        "MessageId": f"m-{n}",
+        "ReceiptHandle": f"rh-{n}",
+        "Attributes": {"ApproximateReceiveCount": "5"},
+        "Body": json.dumps({"districtId": district_id, "runId": run_id, "action": "run"}),
+    }
 
 
 def _peek(stub, messages):
@@ -30,12 +34,33 @@ def _peek(stub, messages):
     if not messages:
         stub.add_response("receive_message", {})
         return
-    stub.add_response("receive_message", {"Messages": messages}, {"QueueUrl": DLQ_URL, "MaxNumberOfMessages": 10,
-                      "WaitTimeSeconds": 1, "VisibilityTimeout": ANY, "AttributeNames": ["All"]})
-    stub.add_response("receive_message", {}, {"QueueUrl": DLQ_URL, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 1,
-                      "VisibilityTimeout": ANY, "AttributeNames": ["All"]})
-    stub.add_response("change_message_visibility_batch", {"Successful": [{"Id": str(i)} for i in range(len(messages))],
-                      "Failed": []}, {"QueueUrl": DLQ_URL, "Entries": ANY})
+    stub.add_response(
+        "receive_message",
+        {"Messages": messages},
+        {
+            "QueueUrl": DLQ_URL,
+            "MaxNumberOfMessages": 10,
+            "WaitTimeSeconds": 1,
+            "VisibilityTimeout": ANY,
+            "AttributeNames": ["All"],
+        },
+    )
+    stub.add_response(
+        "receive_message",
+        {},
+        {
+            "QueueUrl": DLQ_URL,
+            "MaxNumberOfMessages": 10,
+            "WaitTimeSeconds": 1,
+            "VisibilityTimeout": ANY,
+            "AttributeNames": ["All"],
+        },
+    )
+    stub.add_response(
+        "change_message_visibility_batch",
+        {"Successful": [{"Id": str(i)} for i in range(len(messages))], "Failed": []},
+        {"QueueUrl": DLQ_URL, "Entries": ANY},
+    )
 
 
 def _tasks(stub, *tasks):
@@ -43,9 +68,14 @@ def _tasks(stub, *tasks):
 
 
 def _task(status, moved, to_move, handle=None, reason=None):
-    task = {"Status": status, "SourceArn": DLQ_ARN, "DestinationArn": QUEUE_ARN,
-            "ApproximateNumberOfMessagesMoved": moved, "ApproximateNumberOfMessagesToMove": to_move,
-            "StartedTimestamp": int(time.time() * 1000)}
+    task = {
+        "Status": status,
+        "SourceArn": DLQ_ARN,
+        "DestinationArn": QUEUE_ARN,
+        "ApproximateNumberOfMessagesMoved": moved,
+        "ApproximateNumberOfMessagesToMove": to_move,
+        "StartedTimestamp": int(time.time() * 1000),
+    }
     if handle:
         task["TaskHandle"] = handle
     if reason:
@@ -57,8 +87,15 @@ def _task(status, moved, to_move, handle=None, reason=None):
 def aws_sqs(stack):  # noqa: F811
     client = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     stub = Stubber(client)
-    target = SimpleNamespace(description="stack rostersync-test (us-east-1)", sqs=client, queue_url="unused",
-                             queue_arn=QUEUE_ARN, dlq_url=DLQ_URL, dlq_arn=DLQ_ARN, supports_move_tasks=True)
+    target = SimpleNamespace(
+        description="stack rostersync-test (us-east-1)",
+        sqs=client,
+        queue_url="unused",
+        queue_arn=QUEUE_ARN,
+        dlq_url=DLQ_URL,
+        dlq_arn=DLQ_ARN,
+        supports_move_tasks=True,
+    )
     with stub:
         yield stub, target
     stub.assert_no_pending_responses()
@@ -78,8 +115,9 @@ def test_the_move_task_is_followed_to_its_end_and_each_replay_reported(stack, aw
     _peek(stub, messages)  # the plan (dry run and the confirmation show it)
     _tasks(stub)  # no move task running yet
     _peek(stub, messages)  # runs marked dead-lettered before the move
-    stub.add_response("start_message_move_task", {"TaskHandle": "handle-1"},
-                      {"SourceArn": DLQ_ARN, "DestinationArn": QUEUE_ARN})
+    stub.add_response(
+        "start_message_move_task", {"TaskHandle": "handle-1"}, {"SourceArn": DLQ_ARN, "DestinationArn": QUEUE_ARN}
+    )
     _tasks(stub, _task("RUNNING", 1, 2, handle="handle-1"))
     _tasks(stub, _task("COMPLETED", 2, 2))  # an ended task no longer shows its handle
 
@@ -101,10 +139,12 @@ def test_the_move_task_is_followed_to_its_end_and_each_replay_reported(stack, aw
             for body in drain(stack):
                 replay = stack.store.get_run(body["districtId"], body["runId"])
                 assert stack.runs.claim(replay, "lease")
-                result = SimpleNamespace(counts={"teachers": {"created": 4}}, errors=[], error_total=0, mode="full",
-                                         failure=None)
-                assert stack.runs.finish(stack.store.get_run(body["districtId"], body["runId"]), "lease",
-                                         "succeeded", result)
+                result = SimpleNamespace(
+                    counts={"teachers": {"created": 4}}, errors=[], error_total=0, mode="full", failure=None
+                )
+                assert stack.runs.finish(
+                    stack.store.get_run(body["districtId"], body["runId"]), "lease", "succeeded", result
+                )
 
     lines = []
     report = redrive(target, say=lines.append, follow=True, poll_s=0.01, sleep=meanwhile)
@@ -116,7 +156,11 @@ def test_the_move_task_is_followed_to_its_end_and_each_replay_reported(stack, aw
     for district, item in replayed.items():
         replay = stack.store.get_run(district, item["replayRunId"])
         assert (replay.trigger, replay.status, item["replayStatus"], item["changes"]) == (
-            "replay", "succeeded", "succeeded", "+4 ~0 -0")
+            "replay",
+            "succeeded",
+            "succeeded",
+            "+4 ~0 -0",
+        )
     assert stack.store.get_run(second, crashed.run_id).status == "failed"
     assert "move task: RUNNING, 1 of 2 message(s) moved" in lines
     assert "move task: COMPLETED, 2 of 2 message(s) moved" in lines

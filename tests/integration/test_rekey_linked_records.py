@@ -3,14 +3,16 @@ copies a conflict created): the re-key is looked for before matching, so a re-ke
 class meets its old self, not its own app record as an `already_linked` conflict."""
 
 import requests
+
+from rostersync.aws_clients import dynamodb as dynamodb_client
 from rostersync.store.record_links import RecordLinks
 from rostersync.store.roster import ClassModel, UserModel
-from rostersync.aws_clients import dynamodb as dynamodb_client
 from rostersync.sync.engine import Outcome
-
 from tests.fixtures.roster_oracle import expected_roster
-from tests.integration.test_account_matching import assert_oracle
-from tests.integration.test_account_matching import matched_district  # noqa: F401  (a fixture)
+from tests.integration.test_account_matching import (
+    assert_oracle,
+    matched_district,  # noqa: F401  (a fixture)
+)
 from tests.integration.test_class_title_matching import titled_district  # noqa: F401  (a fixture)
 from tests.integration.test_rekeys import _ids
 from tests.integration.test_sync_engine import sync
@@ -21,8 +23,9 @@ def test_a_full_rekey_keeps_the_app_ids_matching_linked(titled_district, sandbox
     district = s["district"]
     assert sync(district).outcome == Outcome.SUCCEEDED
     before = _ids(district)
-    app_teachers = {u.user_id: u.sis_sourced_id for u in UserModel.query(district)
-                    if u.origin == "app" and u.sis_sourced_id}
+    app_teachers = {
+        u.user_id: u.sis_sourced_id for u in UserModel.query(district) if u.origin == "app" and u.sis_sourced_id
+    }
     assert app_teachers and ClassModel.get(district, "app-x").sis_sourced_id == s["x"]
     answer = requests.post(f"{sandbox_sis.host_url}/_admin/rekey", json={"share": 1.0, "prefix": "v2-"}, timeout=10)
     assert answer.status_code == 200
@@ -31,8 +34,9 @@ def test_a_full_rekey_keeps_the_app_ids_matching_linked(titled_district, sandbox
     assert_oracle(district, expected_roster(sandbox_sis.state()))
     after = _ids(district)
     for kind in ("users", "classes", "enrollments"):
-        assert {"v2-" + sid: item_id for sid, item_id in before[kind].items() if sid} \
-            == {sid: item_id for sid, item_id in after[kind].items() if sid}, kind
+        assert {"v2-" + sid: item_id for sid, item_id in before[kind].items() if sid} == {
+            sid: item_id for sid, item_id in after[kind].items() if sid
+        }, kind
     for user_id, sid in app_teachers.items():
         user = UserModel.get(district, user_id)
         assert (user.status, user.sis_sourced_id, user.origin) == ("active", "v2-" + sid, "app")

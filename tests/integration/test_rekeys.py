@@ -4,9 +4,9 @@ as it was. The sandbox's POST /_admin/rekey re-keys a share of the district; the
 and the ids the app relies on are compared record by record with those before the change."""
 
 import requests
+
 from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel
 from rostersync.sync.engine import Outcome
-
 from tests.fixtures.roster_oracle import expected_roster
 from tests.integration.test_account_matching import assert_oracle
 from tests.integration.test_sync_engine import sync
@@ -17,8 +17,9 @@ def _ids(district):
     return {
         "users": {u.sis_sourced_id: u.user_id for u in UserModel.query(district) if u.status == "active"},
         "classes": {c.sis_sourced_id: c.class_id for c in ClassModel.query(district) if c.status == "active"},
-        "enrollments": {e.sis_sourced_id: e.enrollment_id for e in EnrollmentModel.query(district)
-                        if e.status == "active"},
+        "enrollments": {
+            e.sis_sourced_id: e.enrollment_id for e in EnrollmentModel.query(district) if e.status == "active"
+        },
     }
 
 
@@ -60,8 +61,9 @@ def test_a_partial_rekey_with_real_departures(sandbox_sis, connected_district):
     before = _ids(district)
     moved = _rekey(sandbox_sis, role="student", share=0.3)
     # Some students who were not re-keyed really leave (the first in the SIS's order).
-    gone = requests.post(f"{sandbox_sis.host_url}/_admin/withdraw", json={"role": "student", "share": 0.1},
-                         timeout=10).json()
+    gone = requests.post(
+        f"{sandbox_sis.host_url}/_admin/withdraw", json={"role": "student", "share": 0.1}, timeout=10
+    ).json()
     assert moved["users"] and gone["removed"]
     result = sync(district)
     assert result.outcome == Outcome.SUCCEEDED, result.failure
@@ -107,8 +109,9 @@ def test_a_delta_that_meets_a_rekey_continues_as_a_full_sync(sandbox_sis, connec
     assert_oracle(district, expected_roster(sandbox_sis.state()))
     after = _ids(district)
     teachers = {sid: uid for sid, uid in before["users"].items() if sid.startswith("tch")}
-    assert {"rk-" + sid: uid for sid, uid in teachers.items()} == {s: u for s, u in after["users"].items()
-                                                                   if s.startswith("rk-")}
+    assert {"rk-" + sid: uid for sid, uid in teachers.items()} == {
+        s: u for s, u in after["users"].items() if s.startswith("rk-")
+    }
 
 
 def test_the_api_reports_a_runs_rekeyed_counts(clean_aws, sandbox_sis, connected_district):
@@ -117,7 +120,6 @@ def test_the_api_reports_a_runs_rekeyed_counts(clean_aws, sandbox_sis, connected
 
     from rostersync.store import runs as store
     from rostersync.sync import worker
-
     from tests.integration.test_review import Admin
 
     district = connected_district(sandbox_sis)
@@ -129,8 +131,10 @@ def test_the_api_reports_a_runs_rekeyed_counts(clean_aws, sandbox_sis, connected
     run = admin.sync(domain)
     assert run["status"] == "succeeded", run
     teachers = [sid for sid in before["users"] if sid.startswith("tch")]
-    assert any(e["code"] == "rekeyed" and e["message"].startswith(f"{len(teachers)} teachers changed their SIS ids")
-               for e in run["errors"])
+    assert any(
+        e["code"] == "rekeyed" and e["message"].startswith(f"{len(teachers)} teachers changed their SIS ids")
+        for e in run["errors"]
+    )
     matching = admin("GET", f"/syncs/{run['runId']}/matching").body
     assert matching["counts"]["teachers"]["rekeyed"] == len(teachers)
     assert matching["counts"]["teachers"]["created"] == 0

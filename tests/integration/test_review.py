@@ -97,8 +97,9 @@ def held_by_type(records: list[dict]) -> dict[str, set[str]]:
     return found
 
 
-def test_a_held_run_lists_every_record_and_an_approval_in_part_keeps_the_rest(domain, make_sandbox_sis,
-                                                                              connected_district):
+def test_a_held_run_lists_every_record_and_an_approval_in_part_keeps_the_rest(
+    domain, make_sandbox_sis, connected_district
+):
     sis = make_sandbox_sis(**DISTRICT)
     district = connected_district(sis)
     admin = Admin(district)
@@ -148,16 +149,18 @@ def test_a_held_run_lists_every_record_and_an_approval_in_part_keeps_the_rest(do
     # holds it again; approving everything reaches the oracle's end state.
     again = admin.sync(domain, mode="delta")
     assert again["status"] == "needs_review" and again["mode"] == "full"
-    assert held_by_type(admin.all_held(again["runId"], limit=200)) == \
-        {kind: now[kind] - expected[kind] for kind in KINDS}
+    assert held_by_type(admin.all_held(again["runId"], limit=200)) == {
+        kind: now[kind] - expected[kind] for kind in KINDS
+    }
     assert admin("POST", f"/syncs/{again['runId']}/approve").status == 202
     work(domain)
     assert admin("GET", f"/syncs/{again['runId']}").body["status"] == "succeeded"
     assert active(district) == {kind: expected[kind] for kind in KINDS}
 
 
-def test_a_rejected_run_deactivates_nothing_and_later_nights_hold_every_deactivation(domain, make_sandbox_sis,
-                                                                                    connected_district):
+def test_a_rejected_run_deactivates_nothing_and_later_nights_hold_every_deactivation(
+    domain, make_sandbox_sis, connected_district
+):
     from rostersync.store.districts import get_district
 
     sis = make_sandbox_sis(**DISTRICT)
@@ -201,8 +204,9 @@ def test_a_rejected_run_deactivates_nothing_and_later_nights_hold_every_deactiva
     assert get_district(district).deactivation_hold is None  # the admin acted: the hold ends
 
 
-def test_a_preview_writes_nothing_and_the_sync_after_it_does_exactly_what_it_said(domain, make_sandbox_sis,
-                                                                                 connected_district):
+def test_a_preview_writes_nothing_and_the_sync_after_it_does_exactly_what_it_said(
+    domain, make_sandbox_sis, connected_district
+):
     from rostersync.store.roster import UserModel
 
     sis = make_sandbox_sis(**DISTRICT)
@@ -228,12 +232,16 @@ def test_a_preview_writes_nothing_and_the_sync_after_it_does_exactly_what_it_sai
     assert preview["proposal"]["schools"] == proposal["schools"]
     expected = expected_roster(sis.state(), schools=proposal["schools"])
     assert preview["counts"]["students"]["deactivated"] == len(before["students"] - expected["students"])
-    samples = admin("GET", f"/syncs/{run_id}/preview/records",
-                    query={"type": "students", "change": "deactivated", "limit": "10"}).body
+    samples = admin(
+        "GET", f"/syncs/{run_id}/preview/records", query={"type": "students", "change": "deactivated", "limit": "10"}
+    ).body
     assert len(samples["records"]) == 10 and samples["nextCursor"]
     assert all(r["name"] and r["change"] == "deactivated" for r in samples["records"])
-    rest = admin("GET", f"/syncs/{run_id}/preview/records",
-                 query={"type": "students", "change": "deactivated", "limit": "200", "cursor": samples["nextCursor"]})
+    rest = admin(
+        "GET",
+        f"/syncs/{run_id}/preview/records",
+        query={"type": "students", "change": "deactivated", "limit": "200", "cursor": samples["nextCursor"]},
+    )
     listed = {r["sisSourcedId"] for r in samples["records"] + rest.body["records"]}
     assert listed == before["students"] - expected["students"]  # under the sample size: all of them
 
@@ -242,8 +250,12 @@ def test_a_preview_writes_nothing_and_the_sync_after_it_does_exactly_what_it_sai
     assert synced["status"] == "succeeded"
     for kind, counts in preview["counts"].items():
         real = synced["counts"][kind]
-        assert (counts["created"], counts["updated"], counts["kept"], counts["deactivated"]) == \
-            (real["created"], real["updated"], real["unchanged"], real["deactivated"]), kind
+        assert (counts["created"], counts["updated"], counts["kept"], counts["deactivated"]) == (
+            real["created"],
+            real["updated"],
+            real["unchanged"],
+            real["deactivated"],
+        ), kind
     assert active(district) == {kind: expected[kind] for kind in KINDS}
 
 
@@ -253,13 +265,17 @@ def test_the_audit_records_who_changed_what_newest_first_and_never_a_secret(doma
     district = create_district("Audited", "America/Chicago").district_id
     admin = Admin(district)
     secret = sandbox_sis.config.client_secret
-    connected = admin("PUT", "/sis/connection", body={"hostUrl": sandbox_sis.host_url,
-                                                      "clientId": sandbox_sis.config.client_id,
-                                                      "clientSecret": secret})
+    connected = admin(
+        "PUT",
+        "/sis/connection",
+        body={"hostUrl": sandbox_sis.host_url, "clientId": sandbox_sis.config.client_id, "clientSecret": secret},
+    )
     assert connected.status == 200, connected.body
     assert admin("PUT", "/sync-config", body=config_body(None, startDate="2027-01-01")).status == 200
-    assert admin("PUT", "/sync-config", body=config_body(schools_of(sandbox_sis)[:1],
-                                                         startDate="2027-01-01")).status == 200
+    assert (
+        admin("PUT", "/sync-config", body=config_body(schools_of(sandbox_sis)[:1], startDate="2027-01-01")).status
+        == 200
+    )
     started = admin("POST", "/syncs")
     assert started.status == 202
     drain(domain)
@@ -274,8 +290,13 @@ def test_the_audit_records_who_changed_what_newest_first_and_never_a_secret(doma
         if cursor is None:
             break
     entries = [entry for page in pages for entry in page]
-    assert [e["action"] for e in entries] == ["connection.delete", "sync.start", "sync_config.update",
-                                              "sync_config.update", "connection.update"]
+    assert [e["action"] for e in entries] == [
+        "connection.delete",
+        "sync.start",
+        "sync_config.update",
+        "sync_config.update",
+        "connection.update",
+    ]
     assert [e["entryId"] for e in entries] == sorted((e["entryId"] for e in entries), reverse=True)
     assert all(e["by"] == {"sub": "user-1", "role": "district_admin"} for e in entries)
     assert entries[-1]["before"] is None and entries[-1]["after"]["clientId"] == sandbox_sis.config.client_id
@@ -286,8 +307,9 @@ def test_the_audit_records_who_changed_what_newest_first_and_never_a_secret(doma
     assert other.status == 403
 
 
-def test_a_purge_is_asked_for_confirmed_and_leaves_no_item_of_the_district(domain, make_sandbox_sis,
-                                                                          connected_district, monkeypatch):
+def test_a_purge_is_asked_for_confirmed_and_leaves_no_item_of_the_district(
+    domain, make_sandbox_sis, connected_district, monkeypatch
+):
     from rostersync_tools.local.template_resources import load_template, table_definitions
 
     sis = make_sandbox_sis(**DISTRICT)
@@ -304,8 +326,12 @@ def test_a_purge_is_asked_for_confirmed_and_leaves_no_item_of_the_district(domai
     asked = admin("DELETE", "")
     assert asked.status == 202 and asked.body["status"] == "requested"
     assert admin("GET", "/syncs").status == 200  # asking erases nothing
-    platform = lambda method, path="", **kw: call(method, f"/districts/{district}{path}",  # noqa: E731
-                                                  role="platform_admin", **kw)
+    platform = lambda method, path="", **kw: call(
+        method,
+        f"/districts/{district}{path}",
+        role="platform_admin",
+        **kw,
+    )
     bare = platform("DELETE")
     assert bare.status == 409 and bare.body["error"]["code"] == "confirmation_required"
     wrong = platform("DELETE", query={"confirm": neighbour})
@@ -333,7 +359,8 @@ def test_a_purge_is_asked_for_confirmed_and_leaves_no_item_of_the_district(domai
     assert [(t, i["action"]["S"]) for t, i in left] == [("AuditTable", "district.purged")]
     assert set(left[0][1]) <= {"districtId", "entryId", "action", "at", "bySub", "byRole", "after"}
     secret = domain.aws.client("secretsmanager").describe_secret(
-        SecretId=os.environ["ROSTERSYNC_SECRET_PREFIX"] + district)
+        SecretId=os.environ["ROSTERSYNC_SECRET_PREFIX"] + district
+    )
     assert "DeletedDate" in secret  # scheduled for deletion
     assert active(neighbour)["students"]  # the neighbour keeps everything
     assert Admin(neighbour)("GET", "/syncs").status == 200
@@ -386,8 +413,8 @@ def test_a_purge_fails_a_running_sync_and_waits_for_it_before_erasing(domain, sa
 
 
 def test_a_large_hold_is_listed_across_invocations(domain, make_sandbox_sis, connected_district, monkeypatch):
-    from rostersync.store import run_records
     from rostersync.aws_clients import dynamodb_for_batches as dynamodb_client
+    from rostersync.store import run_records
     from rostersync.store.districts import DistrictModel
     from rostersync.sync import review
     from rostersync.sync.engine import Outcome, SyncRequest, run_sync

@@ -6,7 +6,7 @@ change and is answered none twice, across runs and while a run writes.
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,8 +18,12 @@ from tests.integration.test_sync_runs_api import admin
 
 # Small enough to keep the suite quick, paged small enough that a sync writes across many pages.
 DISTRICT = {"schools": 2, "students": 80, "teachers": 8, "classes": 24, "enrollments": 480, "page_cap": 40}
-KINDS = {"schools": ("schoolId", SchoolModel), "users": ("userId", UserModel), "classes": ("classId", ClassModel),
-         "enrollments": ("enrollmentId", EnrollmentModel)}
+KINDS = {
+    "schools": ("schoolId", SchoolModel),
+    "users": ("userId", UserModel),
+    "classes": ("classId", ClassModel),
+    "enrollments": ("enrollmentId", EnrollmentModel),
+}
 
 
 class Follower:
@@ -67,7 +71,9 @@ def stored(district_id: str, kind: str) -> dict[str, tuple[str, datetime]]:
 
 
 def _id_attr(model) -> str:
-    return {UserModel: "user_id", ClassModel: "class_id", EnrollmentModel: "enrollment_id", SchoolModel: "school_id"}[model]
+    return {UserModel: "user_id", ClassModel: "class_id", EnrollmentModel: "enrollment_id", SchoolModel: "school_id"}[
+        model
+    ]
 
 
 def stored_all(district_id: str) -> dict[str, dict[str, tuple[str, datetime]]]:
@@ -117,16 +123,19 @@ def test_a_client_follows_a_district_night_after_night(make_sandbox_sis, connect
 def test_filters_and_updated_since_on_a_change_read(sandbox_sis, connected_district, monkeypatch):
     monkeypatch.setenv("ROSTERSYNC_CHANGE_LAG_SECONDS", "0")
     district = connected_district(sandbox_sis)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     assert sync(district).outcome == Outcome.SUCCEEDED
     time.sleep(0.01)
     ask = admin(district)
-    teachers = ask("GET", f"/districts/{district}/users",
-                   query={"updatedSince": started.isoformat(), "role": "teacher", "limit": "200"}).body
+    teachers = ask(
+        "GET",
+        f"/districts/{district}/users",
+        query={"updatedSince": started.isoformat(), "role": "teacher", "limit": "200"},
+    ).body
     expected = {u.user_id for u in UserModel.query(district) if u.role == "teacher"}
     assert {u["userId"] for u in teachers["users"]} == expected and teachers["nextCursor"] is None
     # After the sync: nothing.
-    later = (datetime.now(timezone.utc) + timedelta(seconds=0)).isoformat()
+    later = (datetime.now(UTC) + timedelta(seconds=0)).isoformat()
     assert ask("GET", f"/districts/{district}/users", query={"updatedSince": later}).body["users"] == []
     # A change cursor works only for its own query.
     cursor = teachers["changesCursor"]
@@ -160,9 +169,20 @@ def test_the_horizon_keeps_a_late_landing_write_in_the_feed(aws, monkeypatch):
             return real(**kwargs)
 
         store.batch_client.batch_write_item = late
-        store.put(aws_table("classes"), {
-            "districtId": district, "classId": f"class-{n}", "districtSchool": f"{district}#s", "schoolId": "s",
-            "sisSourcedId": f"c{n}", "status": "active", "contentHash": "h", "grades": [], "subjects": []})
+        store.put(
+            aws_table("classes"),
+            {
+                "districtId": district,
+                "classId": f"class-{n}",
+                "districtSchool": f"{district}#s",
+                "schoolId": "s",
+                "sisSourcedId": f"c{n}",
+                "status": "active",
+                "contentHash": "h",
+                "grades": [],
+                "subjects": [],
+            },
+        )
         store.flush()
         store.batch_client.batch_write_item = real
 

@@ -3,7 +3,7 @@ filters, pages with opaque cursors, and a district never seeing another's data."
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,18 +17,26 @@ def seed(district_id: str) -> dict:
     (2 inactive, 4 in school B), one class with a roster. Returns the expectations."""
     from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel, index_key
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     school_a, school_b = f"{district_id}-school-a", f"{district_id}-school-b"
     users = {}
     for role, count, inactive_from in (("teacher", 5, 99), ("student", 40, 32)):
         for n in range(count):
             sourced = f"{role}-{n}"
             user = UserModel(
-                district_id, record_id(district_id, "user", sourced),
-                district_role=index_key(district_id, role), role=role, sis_sourced_id=sourced,
-                status="inactive" if n >= inactive_from else "active", content_hash="h", updated_at=now,
-                given_name=f"Given{n}", family_name=f"Family{n:02d}", email=f"{sourced}@example.org",
-                username=sourced, grades=["05"] if role == "student" else [],
+                district_id,
+                record_id(district_id, "user", sourced),
+                district_role=index_key(district_id, role),
+                role=role,
+                sis_sourced_id=sourced,
+                status="inactive" if n >= inactive_from else "active",
+                content_hash="h",
+                updated_at=now,
+                given_name=f"Given{n}",
+                family_name=f"Family{n:02d}",
+                email=f"{sourced}@example.org",
+                username=sourced,
+                grades=["05"] if role == "student" else [],
                 school_ids=[school_b] if n % 4 == 0 else [school_a],
             )
             user.save()
@@ -38,24 +46,45 @@ def seed(district_id: str) -> dict:
         school = school_b if n < 4 else school_a
         sourced = f"class-{n}"
         item = ClassModel(
-            district_id, record_id(district_id, "class", sourced), district_school=index_key(district_id, school),
-            school_id=school, sis_sourced_id=sourced, status="inactive" if n >= 10 else "active",
-            content_hash="h", updated_at=now, title=f"Class {n}", class_code=f"C{n}", grades=["05"], subjects=["Math"],
+            district_id,
+            record_id(district_id, "class", sourced),
+            district_school=index_key(district_id, school),
+            school_id=school,
+            sis_sourced_id=sourced,
+            status="inactive" if n >= 10 else "active",
+            content_hash="h",
+            updated_at=now,
+            title=f"Class {n}",
+            class_code=f"C{n}",
+            grades=["05"],
+            subjects=["Math"],
         )
         item.save()
         classes[sourced] = item
     rostered = classes["class-5"]
-    members = [("teacher-1", "teacher", "active"), ("student-3", "student", "active"), ("student-1", "student", "active"),
-               ("student-2", "student", "inactive"), ("student-35", "student", "active")]  # student-35 is inactive
+    members = [
+        ("teacher-1", "teacher", "active"),
+        ("student-3", "student", "active"),
+        ("student-1", "student", "active"),
+        ("student-2", "student", "inactive"),
+        ("student-35", "student", "active"),
+    ]  # student-35 is inactive
     for sourced, role, status in members:
         enrollment_sourced = f"enr-{sourced}-class-5"
         EnrollmentModel(
-            district_id, record_id(district_id, "enrollment", enrollment_sourced),
+            district_id,
+            record_id(district_id, "enrollment", enrollment_sourced),
             district_class=index_key(district_id, rostered.class_id),
             district_user=index_key(district_id, users[sourced].user_id),
-            class_id=rostered.class_id, user_id=users[sourced].user_id, class_sourced_id="class-5",
-            user_sourced_id=sourced, role=role, sis_sourced_id=enrollment_sourced, status=status,
-            content_hash="h", updated_at=now,
+            class_id=rostered.class_id,
+            user_id=users[sourced].user_id,
+            class_sourced_id="class-5",
+            user_sourced_id=sourced,
+            role=role,
+            sis_sourced_id=enrollment_sourced,
+            status=status,
+            content_hash="h",
+            updated_at=now,
         ).save()
     return {"users": users, "classes": classes, "school_a": school_a, "school_b": school_b, "rostered": rostered}
 
@@ -89,9 +118,17 @@ def test_users_by_role_page_through_every_active_user_once(districts):
     first = next(s for s in students if s["sisSourcedId"] == "student-4")
     assert first.pop("updatedAt").endswith("Z")
     assert first == {
-        "userId": data["users"]["student-4"].user_id, "sisSourcedId": "student-4", "role": "student",
-        "givenName": "Given4", "familyName": "Family04", "email": "student-4@example.org", "username": "student-4",
-        "grades": ["05"], "schoolIds": [data["school_b"]], "status": "active", "origin": "sis",
+        "userId": data["users"]["student-4"].user_id,
+        "sisSourcedId": "student-4",
+        "role": "student",
+        "givenName": "Given4",
+        "familyName": "Family04",
+        "email": "student-4@example.org",
+        "username": "student-4",
+        "grades": ["05"],
+        "schoolIds": [data["school_b"]],
+        "status": "active",
+        "origin": "sis",
     }
 
 
@@ -104,8 +141,12 @@ def test_users_without_role_status_and_school_filters(districts):
     assert len(everyone) == 45
     gone, _ = walk(as_admin, f"/districts/{district}/users", {"status": "inactive", "role": "student"}, "users")
     assert sorted(u["sisSourcedId"] for u in gone) == sorted(f"student-{n}" for n in range(32, 40))
-    in_b, _ = walk(as_admin, f"/districts/{district}/users",
-                   {"schoolId": data["school_b"], "role": "teacher", "limit": "1"}, "users")
+    in_b, _ = walk(
+        as_admin,
+        f"/districts/{district}/users",
+        {"schoolId": data["school_b"], "role": "teacher", "limit": "1"},
+        "users",
+    )
     assert sorted(u["sisSourcedId"] for u in in_b) == ["teacher-0", "teacher-4"]
 
 
@@ -116,9 +157,18 @@ def test_classes_page_and_filter_by_school(districts):
     assert pages == 4 and sorted(c["sisSourcedId"] for c in classes) == sorted(f"class-{n}" for n in range(10))
     some = next(c for c in classes if c["sisSourcedId"] == "class-2")
     assert some.pop("updatedAt")
-    assert some == {"classId": data["classes"]["class-2"].class_id, "sisSourcedId": "class-2", "title": "Class 2",
-                    "classCode": "C2", "schoolId": data["school_b"], "grades": ["05"], "subjects": ["Math"],
-                    "termIds": [], "status": "active", "origin": "sis"}
+    assert some == {
+        "classId": data["classes"]["class-2"].class_id,
+        "sisSourcedId": "class-2",
+        "title": "Class 2",
+        "classCode": "C2",
+        "schoolId": data["school_b"],
+        "grades": ["05"],
+        "subjects": ["Math"],
+        "termIds": [],
+        "status": "active",
+        "origin": "sis",
+    }
     in_b, _ = walk(as_admin, f"/districts/{district}/classes", {"schoolId": data["school_b"], "limit": "2"}, "classes")
     assert sorted(c["sisSourcedId"] for c in in_b) == ["class-0", "class-1", "class-2", "class-3"]
     every, _ = walk(as_admin, f"/districts/{district}/classes", {"status": "all"}, "classes")
@@ -134,8 +184,20 @@ def test_a_class_roster(districts):
     assert [t["sisSourcedId"] for t in roster.body["teachers"]] == ["teacher-1"]
     # Active enrollments of active users, by name.
     assert [s["sisSourcedId"] for s in roster.body["students"]] == ["student-1", "student-3"]
-    assert set(roster.body["students"][0]) == {"userId", "sisSourcedId", "role", "givenName", "familyName", "email",
-                                               "username", "grades", "schoolIds", "status", "updatedAt", "origin"}
+    assert set(roster.body["students"][0]) == {
+        "userId",
+        "sisSourcedId",
+        "role",
+        "givenName",
+        "familyName",
+        "email",
+        "username",
+        "grades",
+        "schoolIds",
+        "status",
+        "updatedAt",
+        "origin",
+    }
     everyone = as_admin("GET", f"/districts/{district}/classes/{class_id}/roster", query={"status": "all"}).body
     assert [s["sisSourcedId"] for s in everyone["students"]] == ["student-1", "student-2", "student-3", "student-35"]
     assert as_admin("GET", f"/districts/{district}/classes/no-such-class/roster").status == 404
@@ -203,7 +265,11 @@ def test_a_sparse_filter_answers_in_bounded_reads_and_still_finds_everything(dis
     district = next(iter(districts))
     # Read at most 10 items per request: the 8 inactive students among 40 come over several pages.
     monkeypatch.setattr(roster_queries, "MAX_EVALUATED", 10)
-    gone, pages = walk(admin(district), f"/districts/{district}/users",
-                       {"status": "inactive", "role": "student", "limit": "50"}, "users")
+    gone, pages = walk(
+        admin(district),
+        f"/districts/{district}/users",
+        {"status": "inactive", "role": "student", "limit": "50"},
+        "users",
+    )
     assert pages >= 4
     assert sorted(u["sisSourcedId"] for u in gone) == sorted(f"student-{n}" for n in range(32, 40))

@@ -22,11 +22,23 @@ def _closed_port() -> int:
 def test_sam_deploy_takes_stack_region_capabilities_and_parameters_from_the_environment(env, confirm, tmp_path):
     sam = Path(sys.executable).parent / "sam"
     environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    environment.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_MAX_ATTEMPTS="1",
-                       AWS_ENDPOINT_URL=f"http://127.0.0.1:{_closed_port()}", SAM_CLI_TELEMETRY="0",
-                       HOME=str(tmp_path))
-    answer = subprocess.run([str(sam), "deploy", "--config-env", env, "--template-file", "template.yaml", "--debug"],
-                            cwd=ROOT, env=environment, capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+    environment.update(
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_MAX_ATTEMPTS="1",
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{_closed_port()}",
+        SAM_CLI_TELEMETRY="0",
+        HOME=str(tmp_path),
+    )
+    answer = subprocess.run(
+        [str(sam), "deploy", "--config-env", env, "--template-file", "template.yaml", "--debug"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        stdin=subprocess.DEVNULL,
+    )
     said = answer.stdout + answer.stderr
     assert answer.returncode != 0 and "Could not connect to the endpoint URL" in said  # it got as far as AWS
     line = next(line for line in said.splitlines() if "--stack_name=" in line)

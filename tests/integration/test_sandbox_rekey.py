@@ -18,8 +18,9 @@ def test_rekey_gives_a_share_new_ids_and_keeps_references_whole(sandbox_sis):
     assert not old_ids & set(users_after)
     for old in students[: moved["users"]]:
         new = users_after["rk-" + old["sourcedId"]]
-        assert {k: v for k, v in new.items() if k not in ("sourcedId", "dateLastModified")} == \
-            {k: v for k, v in old.items() if k not in ("sourcedId", "dateLastModified")}
+        assert {k: v for k, v in new.items() if k not in ("sourcedId", "dateLastModified")} == {
+            k: v for k, v in old.items() if k not in ("sourcedId", "dateLastModified")
+        }
     assert len(after["users"]) == len(before["users"]) and len(after["enrollments"]) == len(before["enrollments"])
     for enrollment in after["enrollments"]:
         assert enrollment["user"]["sourcedId"] in users_after  # no reference left dangling

@@ -42,6 +42,7 @@ def api(sandbox_sis):
 
 # -- paging
 
+
 def test_paging_follows_next_links_to_every_record_once(api):
     sis, session = api
     every_user = ids(sis.state()["data"]["users"])
@@ -87,8 +88,12 @@ def test_links_keep_the_other_query_parameters(api):
     params = {"filter": "role='student' AND status='active'", "sort": "familyName", "limit": 20, "offset": 20}
     reply = session.get(f"{sis.base_url}/users", params=params)
     query = parse_qs(urlsplit(links(reply)["next"]).query)
-    assert query == {"filter": ["role='student' AND status='active'"], "sort": ["familyName"], "limit": ["20"],
-                     "offset": ["40"]}
+    assert query == {
+        "filter": ["role='student' AND status='active'"],
+        "sort": ["familyName"],
+        "limit": ["20"],
+        "offset": ["40"],
+    }
     assert "%20AND%20" in links(reply)["next"] and "+" not in links(reply)["next"]  # RFC 3986
     assert parse_qs(urlsplit(links(reply)["prev"]).query)["offset"] == ["0"]
 
@@ -106,8 +111,9 @@ def test_no_total_count_no_link_and_repeat_pages_quirks(api):
 
 def test_sort_and_fields(api):
     sis, session = api
-    teachers = session.get(f"{sis.base_url}/teachers",
-                           params={"sort": "familyName", "orderBy": "desc", "limit": 1000}).json()["users"]
+    teachers = session.get(
+        f"{sis.base_url}/teachers", params={"sort": "familyName", "orderBy": "desc", "limit": 1000}
+    ).json()["users"]
     names = [t["familyName"] for t in teachers]
     assert names == sorted(names, reverse=True) and len(names) == 12
     slim = session.get(f"{sis.base_url}/classes", params={"fields": "sourcedId,title", "limit": 3}).json()
@@ -117,6 +123,7 @@ def test_sort_and_fields(api):
 
 
 # -- what each endpoint answers
+
 
 def test_envelope_keys_and_what_each_endpoint_holds(api):
     sis, session = api
@@ -136,8 +143,7 @@ def test_envelope_keys_and_what_each_endpoint_holds(api):
     assert {s["type"] for s in listed("/academicSessions", "academicSessions")} >= {"schoolYear", "term"}
     assert {u["role"] for u in listed("/students", "users")} == {"student"}
     assert {u["role"] for u in listed("/teachers", "users")} == {"teacher"}
-    assert {u["role"] for u in listed("/users", "users")} >= {"student", "teacher", "administrator", "aide",
-                                                             "guardian"}
+    assert {u["role"] for u in listed("/users", "users")} >= {"student", "teacher", "administrator", "aide", "guardian"}
     assert len(listed("/courses", "courses")) == len(data["courses"])
     assert len(listed("/demographics", "demographics")) == len(data["demographics"])
     user = data["users"][0]
@@ -163,18 +169,24 @@ def test_nested_collections(api):
         assert reply.status_code == 200, path
         return ids(next(iter(reply.json().values())))
 
-    assert get(f"/schools/{school}/classes") == [c["sourcedId"] for c in data["classes"]
-                                                 if c["school"]["sourcedId"] == school]
+    assert get(f"/schools/{school}/classes") == [
+        c["sourcedId"] for c in data["classes"] if c["school"]["sourcedId"] == school
+    ]
     assert set(get(f"/schools/{school}/students")) == {
-        u["sourcedId"] for u in data["users"]
-        if u["role"] == "student" and school in {o["sourcedId"] for o in u["orgs"]}}
+        u["sourcedId"]
+        for u in data["users"]
+        if u["role"] == "student" and school in {o["sourcedId"] for o in u["orgs"]}
+    }
     assert set(get(f"/schools/{school}/enrollments")) == {
-        e["sourcedId"] for e in data["enrollments"] if e["school"]["sourcedId"] == school}
+        e["sourcedId"] for e in data["enrollments"] if e["school"]["sourcedId"] == school
+    }
     klass = data["classes"][0]["sourcedId"]
     for role in ("student", "teacher"):
         assert set(get(f"/classes/{klass}/{role}s")) == {
-            e["user"]["sourcedId"] for e in data["enrollments"]
-            if e["class"]["sourcedId"] == klass and e["role"] == role}
+            e["user"]["sourcedId"]
+            for e in data["enrollments"]
+            if e["class"]["sourcedId"] == klass and e["role"] == role
+        }
     assert get(f"/classes/{klass}/teachers")  # every class has a teacher
 
 
@@ -202,8 +214,9 @@ def test_day1_district_is_realistic():
     assert 9500 <= len(data["enrollments"]) <= 10000
     assert any(u["status"] == "tobedeleted" and u["role"] == "student" for u in users)
     dropped_class = next(c for c in data["classes"] if c["status"] == "tobedeleted")
-    assert any(e["class"]["sourcedId"] == dropped_class["sourcedId"] and e["status"] == "active"
-               for e in data["enrollments"])
+    assert any(
+        e["class"]["sourcedId"] == dropped_class["sourcedId"] and e["status"] == "active" for e in data["enrollments"]
+    )
     assert any("subjects" not in c for c in data["classes"])
     assert any(e["primary"] is None for e in data["enrollments"] if e["role"] == "teacher")
     assert {type(u["enabledUser"]) for u in users} == {str, bool}
@@ -222,6 +235,7 @@ def test_day1_district_is_realistic():
 
 # -- filters
 
+
 def test_filters(api):
     sis, session = api
     data = sis.state()["data"]
@@ -233,18 +247,21 @@ def test_filters(api):
 
     users = data["users"]
     assert matching("/users", "role='teacher'") == {u["sourcedId"] for u in users if u["role"] == "teacher"}
-    assert matching("/users", "status='tobedeleted'") == {u["sourcedId"] for u in users
-                                                          if u["status"] == "tobedeleted"}
+    assert matching("/users", "status='tobedeleted'") == {u["sourcedId"] for u in users if u["status"] == "tobedeleted"}
     assert matching("/users", "role='teacher' AND status='active'") == {
-        u["sourcedId"] for u in users if u["role"] == "teacher" and u["status"] == "active"}
+        u["sourcedId"] for u in users if u["role"] == "teacher" and u["status"] == "active"
+    }
     assert matching("/users", "role='aide' OR role='administrator'") == {
-        u["sourcedId"] for u in users if u["role"] in ("aide", "administrator")}
+        u["sourcedId"] for u in users if u["role"] in ("aide", "administrator")
+    }
     some = users[5]["familyName"][1:4]
     assert matching("/users", f"familyName~'{some.upper()}'") == {
-        u["sourcedId"] for u in users if some.lower() in u["familyName"].lower()}
+        u["sourcedId"] for u in users if some.lower() in u["familyName"].lower()
+    }
     school = data["classes"][0]["school"]["sourcedId"]
     assert matching("/classes", f"school.sourcedId='{school}'") == {
-        c["sourcedId"] for c in data["classes"] if c["school"]["sourcedId"] == school}
+        c["sourcedId"] for c in data["classes"] if c["school"]["sourcedId"] == school
+    }
     assert matching("/users", "enabledUser='true'") == {u["sourcedId"] for u in users}  # booleans too
     assert matching("/classes", "grades='09'") == {c["sourcedId"] for c in data["classes"] if "09" in c["grades"]}
     # Instants, whatever the precision: the median record, compared as a moment.
@@ -258,8 +275,14 @@ def test_filters(api):
 
 def test_invalid_filters_are_400_invalid_filter_field(api):
     sis, session = api
-    for text in ("role='teacher", "nosuchfield='x'", "role=='x'", "role='a' AND role='b' AND role='c'",
-                 "dateLastModified>'yesterday'", "role='a' XOR role='b'"):
+    for text in (
+        "role='teacher",
+        "nosuchfield='x'",
+        "role=='x'",
+        "role='a' AND role='b' AND role='c'",
+        "dateLastModified>'yesterday'",
+        "role='a' XOR role='b'",
+    ):
         reply = session.get(f"{sis.base_url}/users", params={"filter": text})
         assert reply.status_code == 400, text
         assert reply.json()["imsx_codeMajor"] == "failure" and imsx_minor(reply) == "invalid_filter_field"
@@ -289,6 +312,7 @@ def test_empty_students_quirk(api):
 
 # -- auth
 
+
 @pytest.mark.parametrize("method", ["HMAC-SHA256", "HMAC-SHA1"])
 def test_oauth1_signatures_with_a_query_string(sandbox_sis, method):
     sis = sandbox_sis
@@ -304,14 +328,16 @@ def test_oauth1_signatures_with_a_query_string(sandbox_sis, method):
 def test_oauth1_refusals(sandbox_sis):
     sis = sandbox_sis
     url = f"{sis.base_url}/users"
-    wrong = requests.get(url, params={"limit": 1}, auth=OAuth1(CLIENT[0], "not-the-secret",
-                                                               signature_method="HMAC-SHA256"))
+    wrong = requests.get(
+        url, params={"limit": 1}, auth=OAuth1(CLIENT[0], "not-the-secret", signature_method="HMAC-SHA256")
+    )
     assert wrong.status_code == 401 and imsx_minor(wrong) == "unauthorisedrequest"
     assert "not-the-secret" not in wrong.text and CLIENT[1] not in wrong.text
     unknown_key = requests.get(url, auth=OAuth1("someone-else", CLIENT[1], signature_method="HMAC-SHA256"))
     assert unknown_key.status_code == 401
-    old = requests.get(url, auth=OAuth1(*CLIENT, signature_method="HMAC-SHA256",
-                                        timestamp=str(int(time.time()) - 3600)))
+    old = requests.get(
+        url, auth=OAuth1(*CLIENT, signature_method="HMAC-SHA256", timestamp=str(int(time.time()) - 3600))
+    )
     assert old.status_code == 401 and "timestamp" in old.json()["imsx_description"]
     fixed = dict(signature_method="HMAC-SHA256", nonce="same-nonce-twice", timestamp=str(int(time.time())))
     assert requests.get(url, auth=OAuth1(*CLIENT, **fixed)).status_code == 200
@@ -332,8 +358,7 @@ def test_oauth2_token_at_both_paths_and_bearer_use(make_sandbox_sis):
         assert reply.status_code == 200, token_url
         body = reply.json()
         assert body["token_type"] == "bearer" and body["expires_in"] == 3600 and body["scope"]
-        page = requests.get(f"{sis.base_url}/classes",
-                            headers={"Authorization": f"Bearer {body['access_token']}"})
+        page = requests.get(f"{sis.base_url}/classes", headers={"Authorization": f"Bearer {body['access_token']}"})
         assert page.status_code == 200 and page.json()["classes"]
     in_form = requests.post(sis.token_url, data={**GRANT, "client_id": CLIENT[0], "client_secret": CLIENT[1]})
     assert in_form.status_code == 200
@@ -399,6 +424,7 @@ def test_revoked_credentials_refuse_everything(sandbox_sis):
 
 # -- injected faults
 
+
 def test_429_with_retry_after_for_the_matching_path_only(api):
     sis, session = api
     sis.inject("429", count=3, path="/users", retry_after=1)
@@ -410,8 +436,10 @@ def test_429_with_retry_after_for_the_matching_path_only(api):
     assert sis.stats()["faultsInjected"] == 3
 
 
-@pytest.mark.parametrize("kind,status,content_type", [
-    ("500", 500, "application/json"), ("503", 503, "application/json"), ("html", 502, "text/html")])
+@pytest.mark.parametrize(
+    "kind,status,content_type",
+    [("500", 500, "application/json"), ("503", 503, "application/json"), ("html", 502, "text/html")],
+)
 def test_error_status_faults(api, kind, status, content_type):
     sis, session = api
     sis.inject(kind)
@@ -470,12 +498,19 @@ def test_latency_quirk(make_sandbox_sis):
 
 # -- admin endpoints
 
+
 def test_admin_endpoints_at_the_root_and_under_the_prefix(make_sandbox_sis):
     sis = make_sandbox_sis(path_prefix="district42")
     for admin in (f"{sis.host_url}/_admin", f"{sis.host_url}/district42/_admin"):
         state = requests.get(f"{admin}/state").json()
-        assert state["day"] == 1 and set(state["data"]) >= {"orgs", "academicSessions", "courses", "classes",
-                                                             "users", "enrollments"}
+        assert state["day"] == 1 and set(state["data"]) >= {
+            "orgs",
+            "academicSessions",
+            "courses",
+            "classes",
+            "users",
+            "enrollments",
+        }
         assert requests.post(f"{admin}/quirks", json={"no_link": True}).json()["no_link"] is True
         assert requests.post(f"{admin}/quirks", json={"no_such_quirk": True}).status_code == 400
         assert requests.post(f"{admin}/inject", json={"kind": "bogus"}).status_code == 400
@@ -493,6 +528,7 @@ def test_admin_endpoints_at_the_root_and_under_the_prefix(make_sandbox_sis):
 
 
 # -- days
+
 
 def test_advance_day_changes_the_district(api):
     sis, session = api
@@ -536,8 +572,10 @@ def test_advance_day_changes_the_district(api):
     assert new_users[untouched] == old_users[untouched]
     # A delta read finds exactly what the day touched.
     cursor = max(parse_instant(u["dateLastModified"]) for u in before["users"])
-    delta = session.get(f"{sis.base_url}/users", params={
-        "filter": f"dateLastModified>'{cursor.isoformat().replace('+00:00', 'Z')}'", "limit": 1000}).json()["users"]
+    delta = session.get(
+        f"{sis.base_url}/users",
+        params={"filter": f"dateLastModified>'{cursor.isoformat().replace('+00:00', 'Z')}'", "limit": 1000},
+    ).json()["users"]
     assert set(ids(delta)) == set(by_kind["added student"]) | {teacher, regraded} | set(by_kind["tobedeleted student"])
 
 
@@ -549,8 +587,11 @@ def test_same_seed_same_district_other_seed_another():
     assert changes_one == changes_two
 
     def without_stamps(state):
-        return [{k: v for k, v in r.items() if k != "dateLastModified"}
-                for name in state["data"] for r in state["data"][name]]
+        return [
+            {k: v for k, v in r.items() if k != "dateLastModified"}
+            for name in state["data"]
+            for r in state["data"][name]
+        ]
 
     assert without_stamps(one.state()) == without_stamps(two.state())
     other = SandboxSIS(SandboxConfig(**{**config, "seed": 12}))
@@ -569,13 +610,34 @@ def test_a_large_district_generates(make_sandbox_sis):
 
 # -- the command line
 
+
 def test_cli_prints_where_it_listens_and_never_the_secret():
     secret = "cli-secret-5d1f"
     env = dict(os.environ, ROSTERSYNC_SANDBOX_CLIENT_ID="cli-client", ROSTERSYNC_SANDBOX_CLIENT_SECRET=secret)
     process = subprocess.Popen(
-        [sys.executable, "-m", "rostersync_tools.sandbox_sis.cli", "--port", "0", "--students", "50",
-         "--classes", "10", "--enrollments", "200", "--teachers", "4", "--schools", "2", "--no-link"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "rostersync_tools.sandbox_sis.cli",
+            "--port",
+            "0",
+            "--students",
+            "50",
+            "--classes",
+            "10",
+            "--enrollments",
+            "200",
+            "--teachers",
+            "4",
+            "--schools",
+            "2",
+            "--no-link",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         first, second = process.stdout.readline(), process.stdout.readline()
         assert first.startswith("sandbox-sis listening on http://127.0.0.1:")

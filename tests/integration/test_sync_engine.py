@@ -5,6 +5,7 @@ data; the engine's results are read back from the store.
 """
 
 import itertools
+from datetime import UTC
 
 from rostersync.ids import record_id
 from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel
@@ -47,8 +48,10 @@ def stored_state(district_id):
 def assert_matches(district_id, expected):
     state = stored_state(district_id)
     for kind in ("teachers", "students", "classes", "enrollments"):
-        assert state[kind] == expected[kind], f"{kind}: missing {sorted(expected[kind] - state[kind])[:5]}, " \
-                                              f"extra {sorted(state[kind] - expected[kind])[:5]}"
+        assert state[kind] == expected[kind], (
+            f"{kind}: missing {sorted(expected[kind] - state[kind])[:5]}, "
+            f"extra {sorted(state[kind] - expected[kind])[:5]}"
+        )
     return state
 
 
@@ -68,8 +71,11 @@ def test_first_full_sync_with_filters_gives_exactly_the_expected_records(sandbox
     # Every enrollment item points at the user and class ids the contract exposes.
     for sourced_id, (user, klass, role) in expected["rosters"].items():
         item = state["all_enrollments"][sourced_id]
-        assert (item.user_id, item.class_id, item.role) == (record_id(district, "user", user),
-                                                            record_id(district, "class", klass), role)
+        assert (item.user_id, item.class_id, item.role) == (
+            record_id(district, "user", user),
+            record_id(district, "class", klass),
+            role,
+        )
     # Selected SIS schools became app schools; classes point at them.
     schools_by_sis = {s.sis_sourced_id: s.school_id for s in SchoolModel.query(district)}
     assert set(schools_by_sis) == set(schools)
@@ -93,8 +99,9 @@ def test_second_night_with_changes_hard_deletes_and_tobedeleted(sandbox_sis, con
     for sid in hard_deleted:  # never erased: inactive under the same id
         assert state["all_users"][sid].status == "inactive"
         assert state["all_users"][sid].user_id == ids_before[sid]
-    assert result.counts["students"]["deactivated"] >= len([s for s in hard_deleted
-                                                              if state["all_users"][s].role == "student"])
+    assert result.counts["students"]["deactivated"] >= len(
+        [s for s in hard_deleted if state["all_users"][s].role == "student"]
+    )
     changed_teachers = {u["sourcedId"]: u for u in raw["data"]["users"] if u["role"] == "teacher"}
     for sid, user in state["all_users"].items():
         if sid in changed_teachers and user.status == "active":
@@ -105,14 +112,20 @@ def test_second_night_with_changes_hard_deletes_and_tobedeleted(sandbox_sis, con
 def test_a_night_without_changes_writes_no_roster_items(sandbox_sis, connected_district):
     district = connected_district(sandbox_sis)
     assert sync(district).outcome == Outcome.SUCCEEDED
-    before = {k: {sid: i.updated_at for sid, i in v.items()} for k, v in stored_state(district).items()
-              if k.startswith("all_")}
+    before = {
+        k: {sid: i.updated_at for sid, i in v.items()}
+        for k, v in stored_state(district).items()
+        if k.startswith("all_")
+    }
     result = sync(district)
     assert result.outcome == Outcome.SUCCEEDED
     for record_type, kinds in result.counts.items():
         assert kinds["created"] == kinds["updated"] == kinds["deactivated"] == 0, (record_type, kinds)
-    after = {k: {sid: i.updated_at for sid, i in v.items()} for k, v in stored_state(district).items()
-             if k.startswith("all_")}
+    after = {
+        k: {sid: i.updated_at for sid, i in v.items()}
+        for k, v in stored_state(district).items()
+        if k.startswith("all_")
+    }
     assert after == before
 
 
@@ -170,8 +183,11 @@ def test_a_failed_read_deactivates_nothing(sandbox_sis, connected_district):
 
 def present_ids(raw):
     data = raw["data"]
-    return {"users": {u["sourcedId"] for u in data["users"]}, "enrollments": {e["sourcedId"] for e in data["enrollments"]},
-            "classes": {c["sourcedId"] for c in data["classes"]}}
+    return {
+        "users": {u["sourcedId"] for u in data["users"]},
+        "enrollments": {e["sourcedId"] for e in data["enrollments"]},
+        "classes": {c["sourcedId"] for c in data["classes"]},
+    }
 
 
 def test_a_delta_night_applies_changes_and_the_next_full_sync_catches_hard_deletes(sandbox_sis, connected_district):
@@ -184,12 +200,20 @@ def test_a_delta_night_applies_changes_and_the_next_full_sync_catches_hard_delet
     assert result.mode == "delta"
     raw = sandbox_sis.state()
     expected, state, present = expected_roster(raw), stored_state(district), present_ids(raw)
-    for kind, ids in (("teachers", "users"), ("students", "users"), ("classes", "classes"),
-                      ("enrollments", "enrollments")):
-        assert expected[kind] <= state[kind], f"{kind} missing after the delta: {sorted(expected[kind] - state[kind])[:5]}"
+    for kind, ids in (
+        ("teachers", "users"),
+        ("students", "users"),
+        ("classes", "classes"),
+        ("enrollments", "enrollments"),
+    ):
+        assert expected[kind] <= state[kind], (
+            f"{kind} missing after the delta: {sorted(expected[kind] - state[kind])[:5]}"
+        )
         # Only hard-deleted records may linger: a delta cannot see them.
         lingering = state[kind] - expected[kind]
-        assert lingering <= (state[kind] - present[ids]), f"{kind}: {sorted(lingering - (state[kind] - present[ids]))[:5]}"
+        assert lingering <= (state[kind] - present[ids]), (
+            f"{kind}: {sorted(lingering - (state[kind] - present[ids]))[:5]}"
+        )
     full = sync(district, mode="full")
     assert full.outcome == Outcome.SUCCEEDED
     assert_matches(district, expected)
@@ -234,18 +258,27 @@ def test_a_full_sync_refreshes_the_sync_options_cache(sandbox_sis, connected_dis
         subjects.update(c.get("subjects") or courses.get(c["course"]["sourcedId"], {}).get("subjects") or [])
     assert set(options.grades) == grades and set(options.subjects) == subjects
     assert {s.sis_sourced_id for s in options.schools} == {
-        o["sourcedId"] for o in data["orgs"] if o["type"] == "school" and o["status"] == "active"}
+        o["sourcedId"] for o in data["orgs"] if o["type"] == "school" and o["status"] == "active"
+    }
 
 
-def test_matching_a_school_after_a_sync_created_it_moves_its_classes_and_retires_the_copy(sandbox_sis, connected_district):
-    from datetime import datetime, timezone
+def test_matching_a_school_after_a_sync_created_it_moves_its_classes_and_retires_the_copy(
+    sandbox_sis, connected_district
+):
+    from datetime import datetime
 
     district = connected_district(sandbox_sis)
     assert sync(district).outcome == Outcome.SUCCEEDED
     created = {s.sis_sourced_id: s for s in SchoolModel.query(district)}
     sis_school = sorted(created)[0]
-    existing = SchoolModel(district_id=district, school_id="sch_existing", name="Existing", origin="app",
-                           sis_sourced_id=sis_school, created_at=datetime.now(timezone.utc))
+    existing = SchoolModel(
+        district_id=district,
+        school_id="sch_existing",
+        name="Existing",
+        origin="app",
+        sis_sourced_id=sis_school,
+        created_at=datetime.now(UTC),
+    )
     existing.save()
     result = sync(district)
     assert result.outcome == Outcome.SUCCEEDED, result.failure

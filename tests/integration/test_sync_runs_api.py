@@ -2,9 +2,9 @@
 the embedded AWS: starting, the one-sync-at-a-time rule, history with cursors, approval."""
 
 import base64
-from datetime import datetime, timedelta, timezone
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -13,8 +13,17 @@ from tests.unit.sync.test_dispatch import drain
 from tests.unit.sync.test_locks import make_district, result
 
 
-def call(method: str, path: str, *, role: str = "district_admin", district: str | None = None,
-         query: dict | None = None, body=None, raw_body: str | None = None, claims_extra: dict | None = None):
+def call(
+    method: str,
+    path: str,
+    *,
+    role: str = "district_admin",
+    district: str | None = None,
+    query: dict | None = None,
+    body=None,
+    raw_body: str | None = None,
+    claims_extra: dict | None = None,
+):
     """The API function invoked as API Gateway would, by a caller with these claims."""
     from rostersync.api.app import handle
 
@@ -30,7 +39,9 @@ def call(method: str, path: str, *, role: str = "district_admin", district: str 
         "headers": {"content-type": "application/json"},
         "requestContext": {
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9"},
-            "requestId": "req", "routeKey": "$default", "stage": "$default",
+            "requestId": "req",
+            "routeKey": "$default",
+            "stage": "$default",
             "authorizer": {"jwt": {"claims": claims, "scopes": None}},
         },
         "isBase64Encoded": False,
@@ -83,7 +94,13 @@ def test_start_a_sync_then_a_second_one_is_refused_with_the_first_run(domain):
     assert (shown.body["trigger"], shown.body["mode"], shown.body["status"]) == ("manual", "delta", "queued")
     assert shown.body["startedAt"] is None and shown.body["finishedAt"] is None and shown.body["queuedAt"]
     assert set(shown.body["counts"]) == {"schools", "teachers", "students", "classes", "enrollments"}
-    assert shown.body["counts"]["students"] == {"created": 0, "updated": 0, "unchanged": 0, "deactivated": 0, "skipped": 0}
+    assert shown.body["counts"]["students"] == {
+        "created": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "deactivated": 0,
+        "skipped": 0,
+    }
     assert shown.body["errors"] == [] and shown.body["errorTotal"] == 0
 
 
@@ -92,7 +109,9 @@ def test_a_finished_run_shows_counts_and_errors_and_frees_the_district(domain):
     as_admin = admin(district)
     run_id = as_admin("POST", f"/districts/{district}/syncs").body["runId"]
     errors = [{"type": "students", "sisSourcedId": "stu-9", "code": "missing_field", "message": "givenName is missing"}]
-    finish_as(domain, district, run_id, "succeeded", counts={"students": {"created": 12, "unchanged": 3}}, errors=errors)
+    finish_as(
+        domain, district, run_id, "succeeded", counts={"students": {"created": 12, "unchanged": 3}}, errors=errors
+    )
     shown = as_admin("GET", f"/districts/{district}/syncs/{run_id}").body
     assert shown["status"] == "succeeded" and shown["startedAt"] and shown["finishedAt"]
     assert shown["counts"]["students"]["created"] == 12 and shown["counts"]["students"]["unchanged"] == 3
@@ -229,12 +248,12 @@ def test_a_sync_that_cannot_be_queued_does_not_hold_the_district(domain, monkeyp
 def test_a_configuration_saved_during_a_run_says_it_applies_from_the_next_run(domain):
     district = make_district().district_id
     as_admin = admin(district)
-    start = (datetime.now(timezone.utc) + timedelta(days=30)).date().isoformat()
+    start = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
     config = {"schools": None, "grades": None, "subjects": None, "startDate": start, "enabled": True}
     saved = as_admin("PUT", f"/districts/{district}/sync-config", body=config)
     assert saved.status == 200 and saved.body["warnings"] == []
     run_id = as_admin("POST", f"/districts/{district}/syncs").body["runId"]
-    later = (datetime.now(timezone.utc) + timedelta(days=31)).date().isoformat()
+    later = (datetime.now(UTC) + timedelta(days=31)).date().isoformat()
     saved = as_admin("PUT", f"/districts/{district}/sync-config", body={**config, "startDate": later})
     assert saved.status == 200
     assert len(saved.body["warnings"]) == 1 and run_id in saved.body["warnings"][0]

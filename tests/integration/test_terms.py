@@ -37,19 +37,28 @@ def test_sessions_are_stored_with_their_schools_and_classes_carry_their_terms(sa
     for sid, term in terms.items():
         session = sessions[sid]
         assert (term.term_id, term.title, term.type, term.start_date, term.end_date, term.status) == (
-            record_id(district, "term", sid), session["title"], session["type"], session["startDate"],
-            session["endDate"], "active")
+            record_id(district, "term", sid),
+            session["title"],
+            session["type"],
+            session["startDate"],
+            session["endDate"],
+            "active",
+        )
         parent = (session.get("parent") or {}).get("sourcedId")
         assert term.parent_id == (record_id(district, "term", parent) if parent else None)
         # Every school has classes in both semesters: each session is every school's.
         assert sorted(term.school_ids) == sorted(schools.values()), sid
     classes = {c["sourcedId"]: c for c in raw["classes"]}
     for item in ClassModel.query(district):
-        assert item.term_ids == [record_id(district, "term", t["sourcedId"]) for t in classes[item.sis_sourced_id]["terms"]]
+        assert item.term_ids == [
+            record_id(district, "term", t["sourcedId"]) for t in classes[item.sis_sourced_id]["terms"]
+        ]
     enrollments = {e["sourcedId"]: e for e in raw["enrollments"]}
     for item in EnrollmentModel.query(district):
-        assert (item.begin_date, item.end_date) == (enrollments[item.sis_sourced_id]["beginDate"],
-                                                    enrollments[item.sis_sourced_id]["endDate"])
+        assert (item.begin_date, item.end_date) == (
+            enrollments[item.sis_sourced_id]["beginDate"],
+            enrollments[item.sis_sourced_id]["endDate"],
+        )
     # A second night with nothing changed writes no session.
     written = {sid: t.updated_at for sid, t in terms.items()}
     assert sync(district).outcome == Outcome.SUCCEEDED
@@ -73,7 +82,8 @@ def test_a_session_the_sis_drops_goes_inactive_and_one_tobedeleted_too(sandbox_s
 
 @pytest.mark.parametrize("old_classes", ["keep", "tobedeleted", "delete"])
 def test_a_school_year_rollover_ends_last_years_classes_and_syncs_the_new_ones(
-        sandbox_sis, connected_district, old_classes):
+    sandbox_sis, connected_district, old_classes
+):
     district = connected_district(sandbox_sis)
     assert sync(district).outcome == Outcome.SUCCEEDED
     before = stored_state(district)
@@ -85,8 +95,9 @@ def test_a_school_year_rollover_ends_last_years_classes_and_syncs_the_new_ones(
     assert result.outcome == Outcome.SUCCEEDED, (result.failure, result.held_deactivations)
     expected = expected_roster(raw)
     state = assert_matches(district, expected)
-    new_classes = {c["sourcedId"] for c in raw["data"]["classes"]
-                   if {t["sourcedId"] for t in c["terms"]} <= set(rolled["terms"])}
+    new_classes = {
+        c["sourcedId"] for c in raw["data"]["classes"] if {t["sourcedId"] for t in c["terms"]} <= set(rolled["terms"])
+    }
     # The oracle ends every one of last year's classes; each synced one has its successor.
     assert expected["classes"] <= new_classes and len(expected["classes"]) == len(before["classes"])
     for sid in before["classes"]:  # never erased: inactive under the same id

@@ -19,8 +19,9 @@ def domain(clean_aws, monkeypatch):
     from rostersync.sync import runs, worker
 
     monkeypatch.setenv("ROSTERSYNC_SIS_PAGE_LIMIT", "25")  # several pages per collection
-    return SimpleNamespace(aws=clean_aws, store=store, runs=runs, worker=worker,
-                           models=(UserModel, ClassModel, EnrollmentModel))
+    return SimpleNamespace(
+        aws=clean_aws, store=store, runs=runs, worker=worker, models=(UserModel, ClassModel, EnrollmentModel)
+    )
 
 
 def stored_state(domain, district_id: str) -> dict:
@@ -60,8 +61,9 @@ def work_until_done(domain, district_id: str, run_id: str, context: FakeContext,
     return deliveries
 
 
-def test_a_run_cut_into_short_invocations_ends_like_one_done_at_once(domain, make_sandbox_sis, connected_district,
-                                                                     monkeypatch):
+def test_a_run_cut_into_short_invocations_ends_like_one_done_at_once(
+    domain, make_sandbox_sis, connected_district, monkeypatch
+):
     sis = make_sandbox_sis(**DISTRICT)
     at_once, in_slices = connected_district(sis), connected_district(sis)
 
@@ -116,8 +118,12 @@ def test_one_slow_sis_costs_no_other_district_its_message(domain, make_sandbox_s
     monkeypatch.setattr(domain.worker, "SAFETY_SECONDS", 3.0)  # a 20 s function: a smaller reserve
     monkeypatch.setattr(domain.worker, "MIN_SLICE_SECONDS", 1.0)
     slow_run, quick_run = (domain.runs.start_run(d, "manual", "full") for d in (slow, quick))
-    event = sqs_event(*((f"m-{run.district_id}", {"districtId": run.district_id, "runId": run.run_id,
-                                                  "action": "run"}, 1) for run in (slow_run, quick_run)))
+    event = sqs_event(
+        *(
+            (f"m-{run.district_id}", {"districtId": run.district_id, "runId": run.run_id, "action": "run"}, 1)
+            for run in (slow_run, quick_run)
+        )
+    )
     began = time.monotonic()
     answer = domain.worker.handle_batch(event, LambdaContext("sync_worker", timeout_s=20))
     assert time.monotonic() - began < 20, "the invocation ran into its timeout"

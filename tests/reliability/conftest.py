@@ -21,7 +21,6 @@ def fault_sis(make_sandbox_sis):
         figures.add("faults_injected", sis.app.faults.fired)
 
 
-
 def pytest_collection_modifyitems(items):
     """schemathesis names each operation's test `name[GET /path]`, but its node id keeps only
     `name`: 49 tests under one id, which pytest-xdist runs as one. Each gets an id of its own."""

@@ -29,7 +29,7 @@ def main() -> int:
         context = LambdaContext("sync_worker", timeout_s=request["timeout_s"])
         try:
             answer = {"result": handler(request["event"], context)}
-        except Exception as error:  # noqa: BLE001 - Lambda reports a failed invocation
+        except Exception as error:
             answer = {"error": f"{type(error).__name__}: {error}"}
         protocol.write(json.dumps(answer) + "\n")
         protocol.flush()

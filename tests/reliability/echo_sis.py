@@ -17,12 +17,28 @@ from types import SimpleNamespace
 from urllib.parse import parse_qsl, urlsplit
 
 BASE = "/ims/oneroster/v1p1"
-MODES = ("ok", "token_echo", "data_500_echo", "data_401_echo", "data_200_error_echo", "html_echo",
-         "invalid_json_echo", "redirect_secret_path", "token_redirect_secret", "header_echo")
+MODES = (
+    "ok",
+    "token_echo",
+    "data_500_echo",
+    "data_401_echo",
+    "data_200_error_echo",
+    "html_echo",
+    "invalid_json_echo",
+    "redirect_secret_path",
+    "token_redirect_secret",
+    "header_echo",
+)
 
 SCHOOL = {"sourcedId": "sch-echo", "status": "active", "name": "Echo School", "type": "school"}
-DATA = {"schools": ("orgs", [SCHOOL]), "orgs": ("orgs", [SCHOOL]), "courses": ("courses", []),
-        "classes": ("classes", []), "users": ("users", []), "enrollments": ("enrollments", [])}
+DATA = {
+    "schools": ("orgs", [SCHOOL]),
+    "orgs": ("orgs", [SCHOOL]),
+    "courses": ("courses", []),
+    "classes": ("classes", []),
+    "users": ("users", []),
+    "enrollments": ("enrollments", []),
+}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -43,7 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, data, headers=()):
         self._send(status, json.dumps(data).encode(), headers=headers)
 
-    def do_POST(self):  # noqa: N802 - http.server's name
+    def do_POST(self):
         server: EchoSIS = self.server.sis
         length = int(self.headers.get("Content-Length") or 0)
         form = dict(parse_qsl(self.rfile.read(length).decode("utf-8", "replace")))
@@ -60,18 +76,28 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(400, {"error": "invalid_request", "error_description": said})
         return self._json(200, {"access_token": f"tok-{server.requests}", "token_type": "bearer", "expires_in": 3600})
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         server: EchoSIS = self.server.sis
         server.requests += 1
         parts = urlsplit(self.path)
         said = f"secret {server.secret} auth {self.headers.get('Authorization')} query {parts.query}"
         mode = server.mode
         if mode == "data_500_echo":
-            return self._json(500, {"imsx_codeMajor": "failure", "imsx_severity": "error",
-                                    "imsx_CodeMinor": "server_busy", "imsx_description": said})
+            return self._json(
+                500,
+                {
+                    "imsx_codeMajor": "failure",
+                    "imsx_severity": "error",
+                    "imsx_CodeMinor": "server_busy",
+                    "imsx_description": said,
+                },
+            )
         if mode == "data_401_echo":
-            return self._json(401, {"imsx_codeMajor": "failure", "imsx_CodeMinor": "unauthorisedrequest",
-                                    "imsx_description": said}, headers=[("WWW-Authenticate", f"Bearer {said}")])
+            return self._json(
+                401,
+                {"imsx_codeMajor": "failure", "imsx_CodeMinor": "unauthorisedrequest", "imsx_description": said},
+                headers=[("WWW-Authenticate", f"Bearer {said}")],
+            )
         if mode == "data_200_error_echo":
             return self._json(200, {"error": said, "message": said})
         if mode == "html_echo":
@@ -81,14 +107,21 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "redirect_secret_path" and server.secret not in parts.path:
             return self._send(302, b"", headers=[("Location", f"{BASE}/{server.secret}/users?x={server.secret}")])
         if mode == "redirect_secret_path":
-            return self._json(404, {"imsx_codeMajor": "failure", "imsx_CodeMinor": "unknownobject",
-                                    "imsx_description": said})
+            return self._json(
+                404, {"imsx_codeMajor": "failure", "imsx_CodeMinor": "unknownobject", "imsx_description": said}
+            )
         if mode == "header_echo":
             return self._json(503, {"error": said}, headers=[("X-Echo", said), ("Retry-After", "0")])
         collection = parts.path.rsplit("/", 1)[-1]
         if not parts.path.startswith(BASE) or collection not in DATA:
-            return self._json(404, {"imsx_codeMajor": "failure", "imsx_CodeMinor": "unknownobject",
-                                    "imsx_description": "no such collection"})
+            return self._json(
+                404,
+                {
+                    "imsx_codeMajor": "failure",
+                    "imsx_CodeMinor": "unknownobject",
+                    "imsx_description": "no such collection",
+                },
+            )
         key, records = DATA[collection]
         return self._json(200, {key: records}, headers=[("X-Total-Count", str(len(records)))])
 
@@ -105,8 +138,7 @@ class EchoSIS:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.sis = self
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def start(self) -> "EchoSIS":
         self._thread.start()

@@ -34,26 +34,49 @@ class Sleeps:
         time.sleep(min(self.cap, seconds * self.scale))
 
 
-def client_for(sis, sleeps: Sleeps | None = None, read_timeout: float = 30, max_retries: int = 5,
-               secret: str | None = None, page_limit: int = 1000) -> OneRosterClient:
+def client_for(
+    sis,
+    sleeps: Sleeps | None = None,
+    read_timeout: float = 30,
+    max_retries: int = 5,
+    secret: str | None = None,
+    page_limit: int = 1000,
+) -> OneRosterClient:
     """The product's OneRoster client for a sandbox, as a saved connection configures it (the token
     URL the connection test found), with test-speed retries (delays recorded)."""
-    settings = ConnectionSettings(host_url=sis.host_url, client_id=sis.config.client_id, auth_method="oauth2",
-                                  token_url=sis.token_url)
+    settings = ConnectionSettings(
+        host_url=sis.host_url, client_id=sis.config.client_id, auth_method="oauth2", token_url=sis.token_url
+    )
     policy = RetryPolicy(max_retries=max_retries, base_delay=0.05, sleep=sleeps or Sleeps())
-    return OneRosterClient(settings, secret or sis.config.client_secret, allow_private=True, read_timeout=read_timeout,
-                           connect_timeout=2, retry_policy=policy, page_limit=page_limit, max_in_flight=2)
+    return OneRosterClient(
+        settings,
+        secret or sis.config.client_secret,
+        allow_private=True,
+        read_timeout=read_timeout,
+        connect_timeout=2,
+        retry_policy=policy,
+        page_limit=page_limit,
+        max_in_flight=2,
+    )
 
 
-def sync(district_id: str, run_id: str | None = None, mode: str = "full", client_factory=None, approve=False,
-         time_left=lambda: 1e9, on_progress=None):
+def sync(
+    district_id: str,
+    run_id: str | None = None,
+    mode: str = "full",
+    client_factory=None,
+    approve=False,
+    time_left=lambda: 1e9,
+    on_progress=None,
+):
     """One sync to its end (continuations included), as the worker would drive it. With a
     client_factory, each invocation gets a fresh client from it (the engine closes its client)."""
     run_id = run_id or new_run_id()
     while True:
         kwargs = {"client": client_factory()} if client_factory else {}
-        result = run_sync(SyncRequest(district_id, run_id, mode=mode, approve=approve), time_left, on_progress,
-                          **kwargs)
+        result = run_sync(
+            SyncRequest(district_id, run_id, mode=mode, approve=approve), time_left, on_progress, **kwargs
+        )
         if result.outcome != Outcome.CONTINUE:
             result.run_id = run_id
             return result

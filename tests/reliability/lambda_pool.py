@@ -36,9 +36,13 @@ class Container:
         self.tmp = tempfile.mkdtemp(prefix=f"rostersync-container-{number}-")
         self.log = open(os.path.join(self.tmp, "worker.log"), "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.reliability.container_child"], cwd=ROOT,
+            [sys.executable, "-m", "tests.reliability.container_child"],
+            cwd=ROOT,
             env={**env, "TMPDIR": self.tmp, "POOL_RESERVE_S": str(RESERVE_S)},
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+        )
         assert self._readline(60) == "ready", f"container {number} did not start (see {self.tmp}/worker.log)"
 
     def _readline(self, timeout: float) -> str | None:
@@ -94,8 +98,9 @@ class LambdaPool:
         self.containers: list[Container] = []
         self.sqs = boto3.client("sqs")
         self.queue_url = os.environ["SYNC_QUEUE_URL"]
-        self.queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url,
-                                                       AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
 
     def _start(self) -> Container:
         container = Container(self.figures.containers, self.env)
@@ -129,9 +134,13 @@ class LambdaPool:
             run = store.get_run(district_id, run_id)
             if run.status in store.FINISHED_STATUSES:
                 return
-            received = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=1,
-                                                AttributeNames=["All"], VisibilityTimeout=900,
-                                                WaitTimeSeconds=1).get("Messages", [])
+            received = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=1,
+                AttributeNames=["All"],
+                VisibilityTimeout=900,
+                WaitTimeSeconds=1,
+            ).get("Messages", [])
             assert received, self._lost_message(run)
             message = received[0]
             receives = int(message["Attributes"]["ApproximateReceiveCount"])
@@ -142,8 +151,9 @@ class LambdaPool:
             kill_after = self.rng.uniform(0.01, 0.4) if receives < 3 and self.rng.random() < self.kill_chance else None
             if self.figures.invocations == 0:
                 budget, kill_after = 600.0, 0.3
-            answer = self.pick().invoke({"Records": [sqs_record(message, self.queue_arn)]},
-                                        timeout_s=budget + RESERVE_S, kill_after=kill_after)
+            answer = self.pick().invoke(
+                {"Records": [sqs_record(message, self.queue_arn)]}, timeout_s=budget + RESERVE_S, kill_after=kill_after
+            )
             self.figures.invocations += 1
             if answer is None:
                 self.figures.kills += 1
@@ -153,25 +163,30 @@ class LambdaPool:
                     SyncRunModel.get(district_id, run_id).update(actions=[SyncRunModel.lease_until.set(0)])
                 except SyncRunModel.DoesNotExist:
                     pass
-                self.sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"],
-                                                   VisibilityTimeout=0)
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
                 continue
             assert "error" not in answer, answer["error"]
             if failed_message_ids(answer["result"], [message["MessageId"]]):
-                self.sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"],
-                                                   VisibilityTimeout=0)
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
             else:
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
         raise AssertionError(f"run {run_id} did not finish in {max_invocations} invocations")
 
     def _lost_message(self, run) -> str:
         """Why a running run has no message: what the queues and the run item say."""
-        dlq = self.sqs.get_queue_attributes(QueueUrl=os.environ.get("SYNC_DLQ_URL", self.queue_url),
-                                            AttributeNames=["ApproximateNumberOfMessages",
-                                                            "ApproximateNumberOfMessagesNotVisible"])
-        return (f"run {run.run_id} is {run.status} but no message is on the queue (lease {run.lease_id!r} until "
-                f"{run.lease_until}, invocations {run.invocations}, failure {run.failure!r}; queues: {dlq['Attributes']}; "
-                f"figures {self.figures})")
+        dlq = self.sqs.get_queue_attributes(
+            QueueUrl=os.environ.get("SYNC_DLQ_URL", self.queue_url),
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )
+        return (
+            f"run {run.run_id} is {run.status} but no message is on the queue (lease {run.lease_id!r} until "
+            f"{run.lease_until}, invocations {run.invocations}, failure {run.failure!r}; queues: {dlq['Attributes']}; "
+            f"figures {self.figures})"
+        )
 
     def close(self) -> None:
         for container in self.containers:

@@ -18,8 +18,12 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
-from schemathesis.checks import (content_type_conformance, not_a_server_error, response_schema_conformance,
-                                 status_code_conformance)
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from rostersync_tools.local.stack import LocalStack
 from rostersync_tools.sandbox_sis import SandboxConfig, SandboxSIS
@@ -46,8 +50,9 @@ class World:
         self.a, self.b, self.scratch = (connect_district(self.sis) for _ in range(3))
         platform = {"Authorization": f"Bearer {self.stack.token('platform_admin')}"}
         for district in (self.a, self.b):  # synced by the stack's worker: runs to aim at as well
-            started = requests.post(f"{self.stack.api_url}/districts/{district}/syncs", json={}, headers=platform,
-                                    timeout=30)
+            started = requests.post(
+                f"{self.stack.api_url}/districts/{district}/syncs", json={}, headers=platform, timeout=30
+            )
             assert started.status_code == 202, started.text
         self.stack.wait_until_idle(120)
         from rostersync.store.roster import ClassModel
@@ -82,8 +87,11 @@ def world(_embedded_aws, tmp_path_factory):
 def aim(case, world: World) -> str:
     """Point the generated case at real things often enough to get past the 404s, and pick a
     caller; returns the caller's name. Deterministic per case (seeded by what was generated)."""
-    rng = random.Random(zlib.crc32(repr((case.operation.label, case.path_parameters, case.query,
-                                         case.body)).encode("utf-8", "surrogatepass")))
+    rng = random.Random(
+        zlib.crc32(
+            repr((case.operation.label, case.path_parameters, case.query, case.body)).encode("utf-8", "surrogatepass")
+        )
+    )
     params = case.path_parameters or {}
     destructive = case.method.upper() == "DELETE"
     district = None
@@ -151,9 +159,14 @@ def test_every_route_answers_within_the_contract_soak(case, world):
 
 
 # ---------------------------------------------------------------- bodies over the limits
-BODY_ROUTES = [("POST", "/districts"), ("POST", "/districts/{d}/schools"), ("PUT", "/districts/{d}/sis/connection"),
-               ("PUT", "/districts/{d}/school-matches"), ("PUT", "/districts/{d}/sync-config"),
-               ("POST", "/districts/{d}/syncs")]
+BODY_ROUTES = [
+    ("POST", "/districts"),
+    ("POST", "/districts/{d}/schools"),
+    ("PUT", "/districts/{d}/sis/connection"),
+    ("PUT", "/districts/{d}/school-matches"),
+    ("PUT", "/districts/{d}/sync-config"),
+    ("POST", "/districts/{d}/syncs"),
+]
 
 
 @pytest.mark.parametrize("method, path", BODY_ROUTES)

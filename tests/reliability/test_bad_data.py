@@ -51,15 +51,31 @@ def ref(kind: str, sourced_id: str) -> dict:
 
 def student(template: dict, sourced_id: str, **fields) -> dict:
     record = copy.deepcopy(template)
-    record.update(sourcedId=sourced_id, username=sourced_id, identifier=sourced_id,
-                  email=f"{sourced_id}@example.org", userIds=[], **fields)
+    record.update(
+        sourcedId=sourced_id,
+        username=sourced_id,
+        identifier=sourced_id,
+        email=f"{sourced_id}@example.org",
+        userIds=[],
+        **fields,
+    )
     return record
 
 
 def enrollment(sourced_id: str, user: str, klass: str, school: str, role: str = "student", **fields) -> dict:
-    return {"sourcedId": sourced_id, "status": "active", "dateLastModified": "2026-08-20T10:00:00Z",
-            "user": ref("user", user), "class": ref("class", klass), "school": ref("org", school), "role": role,
-            "primary": "false", "beginDate": "2026-08-18", "endDate": "2027-06-11", **fields}
+    return {
+        "sourcedId": sourced_id,
+        "status": "active",
+        "dateLastModified": "2026-08-20T10:00:00Z",
+        "user": ref("user", user),
+        "class": ref("class", klass),
+        "school": ref("org", school),
+        "role": role,
+        "primary": "false",
+        "beginDate": "2026-08-18",
+        "endDate": "2027-06-11",
+        **fields,
+    }
 
 
 def pick(state: dict):
@@ -178,9 +194,26 @@ def add_bad_records(sis) -> tuple[Counter, dict]:
 def clean_state(state: dict, good: dict) -> dict:
     """What the SIS holds if the bad records are taken out (the first copy of a duplicate stays)."""
     data = copy.deepcopy(state["data"])
-    bad_ids = {"stu-ghost", "cls-ghost", "stu-wizard", "cls-archived", "stu-status", "cls-long", "stu-huge",
-               "cls-grades", "stu-nul", "stu-surrogate", "enr-ta", "enr-no-class", "cls-no-school", "", None,
-               "stu-odd-id", "S" * 100_000, "enr-odd-ref"}
+    bad_ids = {
+        "stu-ghost",
+        "cls-ghost",
+        "stu-wizard",
+        "cls-archived",
+        "stu-status",
+        "cls-long",
+        "stu-huge",
+        "cls-grades",
+        "stu-nul",
+        "stu-surrogate",
+        "enr-ta",
+        "enr-no-class",
+        "cls-no-school",
+        "",
+        None,
+        "stu-odd-id",
+        "S" * 100_000,
+        "enr-odd-ref",
+    }
 
     def keep(records):
         out, seen = [], set()
@@ -195,8 +228,10 @@ def clean_state(state: dict, good: dict) -> dict:
             out.append(r)
         return out
 
-    data = {name: keep(records) if name in ("users", "classes", "enrollments") else records
-            for name, records in data.items()}
+    data = {
+        name: keep(records) if name in ("users", "classes", "enrollments") else records
+        for name, records in data.items()
+    }
     assert good["user"] in data["users"] and good["enrollment"] in data["enrollments"]
     return {**state, "data": data}
 
@@ -218,8 +253,9 @@ def test_a_first_sync_skips_and_reports_each_bad_record_and_syncs_the_rest(make_
         assert now[kind] == expected[kind], (kind, sorted(expected[kind] ^ now[kind])[:8])
     figures.add("end_states_checked")
     # The newcomer's unusual names come back exactly as the SIS sent them.
-    user = UserModel.get(district, next(u.user_id for u in UserModel.query(district)
-                                        if u.sis_sourced_id == "stu-unicode"))
+    user = UserModel.get(
+        district, next(u.user_id for u in UserModel.query(district) if u.sis_sourced_id == "stu-unicode")
+    )
     assert (user.given_name, user.family_name) == (UNICODE["givenName"], UNICODE["familyName"])
 
 
@@ -252,11 +288,17 @@ def test_records_that_arrive_bad_keep_their_stored_copy_and_what_depends_on_them
     del schoolless["school"]
     spoil("classes", classes[in_classes[2]], ("classes", in_classes[2], "missing_reference"))
     put(sis, "classes", schoolless)
-    school = next(o for o in state["data"]["orgs"] if o["type"] == "school"
-                  and o["sourcedId"] != classes[in_classes[0]]["school"]["sourcedId"])
+    school = next(
+        o
+        for o in state["data"]["orgs"]
+        if o["type"] == "school" and o["sourcedId"] != classes[in_classes[0]]["school"]["sourcedId"]
+    )
     spoil("orgs", school, ("schools", school["sourcedId"], "invalid_text"), name="Lincoln\u0000 High")
-    counting = next(e for e in state["data"]["enrollments"] if e["sourcedId"] in before["enrollments"]
-                    and e["class"]["sourcedId"] not in in_classes[:3])
+    counting = next(
+        e
+        for e in state["data"]["enrollments"]
+        if e["sourcedId"] in before["enrollments"] and e["class"]["sourcedId"] not in in_classes[:3]
+    )
     spoil("enrollments", counting, ("enrollments", counting["sourcedId"], "unknown_value"), role="substitute")
 
     # A delta night sees them first (they changed), then a full sync reads everything.

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from rostersync_tools.local.functions import LambdaContext, load_handler
 from tests.fixtures.districts import connect_district
-from tests.reliability import figures
 from tests.fixtures.roster_oracle import expected_roster
+from tests.reliability import figures
 from tests.reliability.helpers import TINY, active, assert_like_oracle, stored
 from tests.unit.api.handler_client import claims, make_event
 
@@ -55,8 +55,15 @@ def worker(event: dict) -> dict:
 def start_manual(district_id: str):
     from rostersync.api.app import handle
 
-    response = handle(make_event("POST", f"/districts/{district_id}/syncs", body={"mode": "full"},
-                                 claims=claims("district_admin", district_id)), None)
+    response = handle(
+        make_event(
+            "POST",
+            f"/districts/{district_id}/syncs",
+            body={"mode": "full"},
+            claims=claims("district_admin", district_id),
+        ),
+        None,
+    )
     return response["statusCode"], json.loads(response["body"])
 
 
@@ -99,7 +106,7 @@ def at_once(*calls):
         barrier.wait()
         try:
             results[i] = call()
-        except BaseException as error:  # noqa: BLE001 - re-raised in the test thread
+        except BaseException as error:
             results[i] = error
 
     threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
@@ -145,9 +152,15 @@ def test_manual_and_nightly_syncs_of_one_district_at_the_same_moment(clean_aws, 
 
 def assert_like_delta(district: str, raw: dict) -> None:
     expected, now = expected_roster(raw), active(stored(district))
-    present = {kind: {r["sourcedId"] for r in raw["data"][collection]}
-               for kind, collection in (("teachers", "users"), ("students", "users"), ("classes", "classes"),
-                                        ("enrollments", "enrollments"))}
+    present = {
+        kind: {r["sourcedId"] for r in raw["data"][collection]}
+        for kind, collection in (
+            ("teachers", "users"),
+            ("students", "users"),
+            ("classes", "classes"),
+            ("enrollments", "enrollments"),
+        )
+    }
     for kind in ("teachers", "students", "classes", "enrollments"):
         assert expected[kind] <= now[kind], (kind, sorted(expected[kind] - now[kind])[:5])
         assert not (now[kind] - expected[kind]) & present[kind], (kind, sorted(now[kind] - expected[kind])[:5])
@@ -187,8 +200,9 @@ def test_the_same_sqs_message_delivered_twice_gives_one_run_and_one_result(clean
     run_id = body["runId"]
     [(message_id, message)] = queued(clean_aws)
     # Two deliveries of the one message at the same moment (two concurrent invocations).
-    answers = at_once(lambda: worker(sqs_event((message_id, message, 1))),
-                      lambda: worker(sqs_event((message_id, message, 2))))
+    answers = at_once(
+        lambda: worker(sqs_event((message_id, message, 1))), lambda: worker(sqs_event((message_id, message, 2)))
+    )
     figures.add("fault_scenarios", 3)
     assert answers == [{"batchItemFailures": []}] * 2
     run = get_run(district, run_id)
@@ -210,8 +224,7 @@ def test_the_same_sqs_message_delivered_twice_gives_one_run_and_one_result(clean
     sis.advance_day()
     status, body = start_manual(district)
     [(message_id, message)] = queued(clean_aws)
-    assert worker(sqs_event((message_id, message, 1), (message_id + "-again", message, 1))) == \
-        {"batchItemFailures": []}
+    assert worker(sqs_event((message_id, message, 1), (message_id + "-again", message, 1))) == {"batchItemFailures": []}
     run = get_run(district, body["runId"])
     assert run.status == "succeeded" and int(run.invocations) == 1
     assert run.counts.as_dict()["students"]["deactivated"] > 0

@@ -27,15 +27,17 @@ FULL_POINTS = ("schools", "classes", "users", "enrollments", "write_users", "swe
 DELTA_POINTS = ("delta_classes", "delta_users", "delta_enrollments", "delta_finish", "checkpoint")
 
 
-def run_child(district_id: str, run_id: str, mode: str, point: tuple[str, int] | None = None,
-              after_s: float | None = None) -> bool:
+def run_child(
+    district_id: str, run_id: str, mode: str, point: tuple[str, int] | None = None, after_s: float | None = None
+) -> bool:
     """Run the sync in a child process that dies at `point` (phase, events) or is SIGKILLed after
     `after_s`; True when it died before finishing."""
     args = [sys.executable, "-m", "tests.reliability.crash_child", district_id, run_id, mode]
     if point is not None:
         args += [point[0], str(point[1])]
-    child = subprocess.Popen(args, cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True)
+    child = subprocess.Popen(
+        args, cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     try:
         assert child.stdout.readline().strip() == "started"
         if after_s is not None:
@@ -149,8 +151,12 @@ def test_a_checkpoint_whose_delete_died_part_way_is_never_read_half(aws):
     from rostersync.sync.run_state import RunPlan, RunState
 
     store = CheckpointStore(BatchStore(), "dst_ckpt", "run_ckpt")
-    plan = RunPlan(selection={"schools": None, "grades": None, "subjects": None}, guard_max_share=0.2,
-                   guard_min_records=20, connection={"hostUrl": "https://sis.example.org", "clientId": "c"})
+    plan = RunPlan(
+        selection={"schools": None, "grades": None, "subjects": None},
+        guard_max_share=0.2,
+        guard_min_records=20,
+        connection={"hostUrl": "https://sis.example.org", "clientId": "c"},
+    )
     state = RunState(mode="full", plan=plan, started_at="2026-12-01T08:00:00+00:00", phase="sweep")
     for i, name in enumerate(state.sets):
         state.sets[name].add(f"record-{i}")

@@ -22,8 +22,15 @@ from tests.reliability.helpers import KINDS, assert_like_oracle, client_for, sto
 from tests.reliability.lambda_pool import LambdaPool
 
 SOAK_SEEDS = int(os.environ.get("ROSTERSYNC_POOL_SEEDS", "16"))
-DISTRICT = {"guid_ids": True, "schools": 12, "students": 90, "teachers": 14, "classes": 36, "enrollments": 450,
-            "page_cap": 7}
+DISTRICT = {
+    "guid_ids": True,
+    "schools": 12,
+    "students": 90,
+    "teachers": 14,
+    "classes": 36,
+    "enrollments": 450,
+    "page_cap": 7,
+}
 
 
 def edit_many(sis, rng: random.Random, share: float, stamp: str) -> int:
@@ -32,8 +39,10 @@ def edit_many(sis, rng: random.Random, share: float, stamp: str) -> int:
     for collection, field in (("users", "givenName"), ("classes", "title")):
         for record in data[collection]:
             if record.get("status") == "active" and rng.random() < share:
-                sis.app.store.put(collection, {**copy.deepcopy(record), field: f"{record.get(field)} {edited}",
-                                               "dateLastModified": stamp})
+                sis.app.store.put(
+                    collection,
+                    {**copy.deepcopy(record), field: f"{record.get(field)} {edited}", "dateLastModified": stamp},
+                )
                 edited += 1
     return edited
 
@@ -51,8 +60,9 @@ def assert_same_end_state(district: str, reference: str) -> None:
         lost = {sid for sid, status in want[kind].items() if status == "active" and got[kind].get(sid) != "active"}
         figures.add("records_lost", len(lost))
         figures.add("records_compared", len(want[kind]))
-        assert got[kind] == want[kind], f"{kind}: lost {sorted(lost)[:5]}, differ " \
-                                        f"{sorted(set(got[kind].items()) ^ set(want[kind].items()))[:5]}"
+        assert got[kind] == want[kind], (
+            f"{kind}: lost {sorted(lost)[:5]}, differ {sorted(set(got[kind].items()) ^ set(want[kind].items()))[:5]}"
+        )
     figures.add("end_states_checked")
 
 
@@ -82,8 +92,12 @@ def pool_scenario(make_sandbox_sis, seed: int) -> LambdaPool:
     finally:
         pool.close()
     f = pool.figures
-    for name, value in (("pool_runs", f.runs), ("pool_invocations", f.invocations),
-                        ("pool_containers", f.containers), ("pool_kills", f.kills)):
+    for name, value in (
+        ("pool_runs", f.runs),
+        ("pool_invocations", f.invocations),
+        ("pool_containers", f.containers),
+        ("pool_kills", f.kills),
+    ):
         figures.add(name, value)
     return pool
 

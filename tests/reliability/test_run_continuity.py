@@ -15,8 +15,16 @@ from rostersync.store.districts import DistrictModel
 from rostersync.sync.engine import Outcome, SyncRequest, run_sync
 from tests.fixtures.districts import connect_district
 from tests.reliability import figures
-from tests.reliability.helpers import (Sleeps, active, assert_like_oracle, assert_nothing_deactivated, client_for,
-                                       new_run_id, stored, sync)
+from tests.reliability.helpers import (
+    Sleeps,
+    active,
+    assert_like_oracle,
+    assert_nothing_deactivated,
+    client_for,
+    new_run_id,
+    stored,
+    sync,
+)
 
 
 def budgets(*seconds, then=1e9):
@@ -37,8 +45,9 @@ def sync_in_invocations(district_id: str, sis, budget, mode="full", approve=Fals
     invocations = 0
     while True:
         invocations += 1
-        result = run_sync(SyncRequest(district_id, run_id, mode=mode, approve=approve), budget(),
-                          client=client_for(sis))
+        result = run_sync(
+            SyncRequest(district_id, run_id, mode=mode, approve=approve), budget(), client=client_for(sis)
+        )
         if result.outcome != Outcome.CONTINUE:
             result.run_id, result.invocations = run_id, invocations
             return result
@@ -87,7 +96,7 @@ def drop_enrollments_keeping_everyone(sis, share: float) -> set[str]:
             by_user.setdefault(e["user"]["sourcedId"], []).append(e)
     dropped = set()
     for enrollments in by_user.values():
-        for e in enrollments[1:1 + int(len(enrollments) * share)]:
+        for e in enrollments[1 : 1 + int(len(enrollments) * share)]:
             sis.app.store.delete("enrollments", e["sourcedId"])
             dropped.add(e["sourcedId"])
     return dropped
@@ -116,13 +125,17 @@ def test_a_delta_keeps_a_changed_class_whose_school_was_refused(make_sandbox_sis
     assert sync(district, client_factory=lambda: client_for(sis)).outcome == Outcome.SUCCEEDED
     before = stored(district)
     data = sis.state()["data"]
-    klass = next(c for c in data["classes"] if c["sourcedId"] in before["classes"]
-                 and before["classes"][c["sourcedId"]] == "active")
+    klass = next(
+        c
+        for c in data["classes"]
+        if c["sourcedId"] in before["classes"] and before["classes"][c["sourcedId"]] == "active"
+    )
     school = next(o for o in data["orgs"] if o["sourcedId"] == klass["school"]["sourcedId"])
     stamp = "2099-01-01T00:00:00.000Z"  # changed since the last sync
     sis.app.store.put("orgs", {**copy.deepcopy(school), "name": "Bad\u0000School", "dateLastModified": stamp})
-    sis.app.store.put("classes", {**copy.deepcopy(klass), "title": klass["title"] + " (renamed)",
-                                  "dateLastModified": stamp})
+    sis.app.store.put(
+        "classes", {**copy.deepcopy(klass), "title": klass["title"] + " (renamed)", "dateLastModified": stamp}
+    )
     result = sync(district, mode="delta", client_factory=lambda: client_for(sis))
     assert result.outcome == Outcome.SUCCEEDED and result.mode == "delta"
     assert stored(district)["classes"][klass["sourcedId"]] == "active"
@@ -182,8 +195,11 @@ def test_an_invocation_stops_waiting_on_a_slow_sis_at_its_deadline(make_sandbox_
     while True:
         invocations += 1
         begun = time.monotonic()
-        result = run_sync(SyncRequest(district, run_id), budgets(3.0)(),
-                          client=client_for(sis, read_timeout=60, sleeps=Sleeps(scale=1.0, cap=60)))
+        result = run_sync(
+            SyncRequest(district, run_id),
+            budgets(3.0)(),
+            client=client_for(sis, read_timeout=60, sleeps=Sleeps(scale=1.0, cap=60)),
+        )
         # Within its budget plus one request's minimum (5 s) and the save.
         assert time.monotonic() - begun < 3.0 + 5 + 4, "an invocation ran past its deadline"
         if result.outcome != Outcome.CONTINUE:

@@ -7,6 +7,7 @@ base64 (HTTP Basic) forms are hunted too.
 """
 
 import base64
+import datetime as _dt
 import functools
 import json
 import logging
@@ -23,20 +24,33 @@ from tests.fixtures.stack import api
 from tests.reliability import figures
 from tests.reliability.echo_sis import EchoSIS
 
-import datetime as _dt
-
 # A start date the API accepts: after today, within the 2 years it allows.
 SOON = (_dt.date.today() + _dt.timedelta(days=300)).isoformat()
 
 CANARY = "CANARY-7f3e-Roster-s3cr3t-41d9"
 CLIENT_ID = "echo-client"
-FAILING_MODES = ("token_echo", "data_500_echo", "data_401_echo", "data_200_error_echo", "html_echo",
-                 "invalid_json_echo", "redirect_secret_path", "token_redirect_secret", "header_echo")
+FAILING_MODES = (
+    "token_echo",
+    "data_500_echo",
+    "data_401_echo",
+    "data_200_error_echo",
+    "html_echo",
+    "invalid_json_echo",
+    "redirect_secret_path",
+    "token_redirect_secret",
+    "header_echo",
+)
 
 
 def forbidden_forms() -> list[str]:
-    return [CANARY, quote(CANARY, safe=""), base64.b64encode(f"{CLIENT_ID}:{CANARY}".encode()).decode(),
-            base64.b64encode(CANARY.encode()).decode(), CANARY.lower(), json.dumps(CANARY)[1:-1]]
+    return [
+        CANARY,
+        quote(CANARY, safe=""),
+        base64.b64encode(f"{CLIENT_ID}:{CANARY}".encode()).decode(),
+        base64.b64encode(CANARY.encode()).decode(),
+        CANARY.lower(),
+        json.dumps(CANARY)[1:-1],
+    ]
 
 
 def assert_clean(where: str, text) -> None:
@@ -60,7 +74,7 @@ class Everything(logging.Handler):
     def emit(self, record):
         try:
             line = self.format(record)
-        except Exception as error:  # noqa: BLE001 - a broken record is still looked at
+        except Exception as error:
             line = f"unformattable record {record.msg!r} {error!r}"
         extras = {k: v for k, v in vars(record).items() if k not in _STANDARD}
         self.lines.append(line + " " + repr(extras))
@@ -107,8 +121,13 @@ def dump_store(aws) -> str:
         for page in dynamodb.get_paginator("scan").paginate(TableName=table):
             out.append(json.dumps(page["Items"], default=str))
     for url in sqs.list_queues().get("QueueUrls", []):
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0,
-                                       AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+        messages = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=0,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
         out.append(json.dumps(messages))
     return "\n".join(out)
 
@@ -118,12 +137,16 @@ def dump_store(aws) -> str:
 WORKER_MODES = ("token_echo", "data_500_echo", "redirect_secret_path", "header_echo")
 
 
-@pytest.mark.parametrize("sync_modes", [
-    pytest.param(WORKER_MODES, id="some-modes"),
-    pytest.param(FAILING_MODES, id="all-modes", marks=pytest.mark.soak),
-])
+@pytest.mark.parametrize(
+    "sync_modes",
+    [
+        pytest.param(WORKER_MODES, id="some-modes"),
+        pytest.param(FAILING_MODES, id="all-modes", marks=pytest.mark.soak),
+    ],
+)
 def test_the_secret_never_shows_through_the_api_the_worker_the_logs_or_the_store(
-        local_stack, echo_sis, all_logs, capfd, monkeypatch, sync_modes):
+    local_stack, echo_sis, all_logs, capfd, monkeypatch, sync_modes
+):
     from rostersync.oneroster import client as oneroster_client
     from rostersync.oneroster.retries import RetryPolicy
 
@@ -137,9 +160,15 @@ def test_the_secret_never_shows_through_the_api_the_worker_the_logs_or_the_store
     answers = []
 
     def connect(auth_method: str):
-        reply = admin.put(f"/districts/{district}/sis/connection",
-                          json={"hostUrl": echo_sis.host_url, "clientId": CLIENT_ID, "clientSecret": CANARY,
-                                "authMethod": auth_method})
+        reply = admin.put(
+            f"/districts/{district}/sis/connection",
+            json={
+                "hostUrl": echo_sis.host_url,
+                "clientId": CLIENT_ID,
+                "clientSecret": CANARY,
+                "authMethod": auth_method,
+            },
+        )
         answers.append(reply)
         return reply
 
@@ -157,9 +186,13 @@ def test_the_secret_never_shows_through_the_api_the_worker_the_logs_or_the_store
     echo_sis.mode = "ok"
     assert connect("oauth2")[0] == 200
     answers.append(admin.get(f"/districts/{district}/sis/connection"))
-    assert admin.put(f"/districts/{district}/sync-config",
-                     json={"schools": None, "grades": None, "subjects": None, "startDate": SOON,
-                           "enabled": True})[0] == 200
+    assert (
+        admin.put(
+            f"/districts/{district}/sync-config",
+            json={"schools": None, "grades": None, "subjects": None, "startDate": SOON, "enabled": True},
+        )[0]
+        == 200
+    )
 
     # Steps 3-4 (read live) and syncs (run by the worker) against the failure modes.
     for mode in sync_modes:
@@ -204,8 +237,7 @@ def wait_for_run(stack, admin, district: str, run_id: str, timeout: float = 60) 
 
 
 @pytest.mark.parametrize("mode", FAILING_MODES)
-def test_the_engines_failures_and_exceptions_never_carry_the_secret(aws, echo_sis, all_logs, capfd, mode,
-                                                                    monkeypatch):
+def test_the_engines_failures_and_exceptions_never_carry_the_secret(aws, echo_sis, all_logs, capfd, mode, monkeypatch):
     from rostersync.oneroster import client as oneroster_client
     from rostersync.oneroster.retries import RetryPolicy
 
@@ -231,17 +263,21 @@ def test_the_engines_failures_and_exceptions_never_carry_the_secret(aws, echo_si
 
 def test_a_client_secret_too_short_to_redact_is_refused_and_wrecks_no_log_line(aws, all_logs):
     """A clientSecret of "0" was registered for redaction: every log line lost its zeros."""
+    from types import SimpleNamespace
+
     from rostersync.api.app import handle
     from rostersync.observability import redact
     from tests.unit.api.handler_client import claims, make_event
 
-    from types import SimpleNamespace
-
     sis = SimpleNamespace(host_url="http://127.0.0.1:9", config=SimpleNamespace(client_id="c", client_secret=CANARY))
     district = connect_district(sis)
     for short in ("0", "e", "2026", "seven77"):
-        event = make_event("PUT", f"/districts/{district}/sis/connection", claims=claims("district_admin", district),
-                           body={"hostUrl": "http://127.0.0.1:9", "clientId": "c", "clientSecret": short})
+        event = make_event(
+            "PUT",
+            f"/districts/{district}/sis/connection",
+            claims=claims("district_admin", district),
+            body={"hostUrl": "http://127.0.0.1:9", "clientId": "c", "clientSecret": short},
+        )
         response = handle(event, None)
         assert response["statusCode"] == 422 and "clientSecret" in json.loads(response["body"])["error"]["message"]
         figures.add("secret_checks")

@@ -58,8 +58,11 @@ def identifiers(district: str) -> dict[str, list[str]]:
 
 
 def fill(path: str, district: str, ids: dict) -> str:
-    return (path.replace("{districtId}", district).replace("{classId}", ids["classes"][0])
-            .replace("{runId}", ids["runs"][0]))
+    return (
+        path.replace("{districtId}", district)
+        .replace("{classId}", ids["classes"][0])
+        .replace("{runId}", ids["runs"][0])
+    )
 
 
 def test_a_district_admin_never_reaches_another_districts_data(local_stack, make_sandbox_sis):
@@ -103,8 +106,13 @@ def test_a_district_admin_never_reaches_another_districts_data(local_stack, make
             assert status == 200 and body[route] == [], body
     status, sis_schools = as_a("GET", f"/districts/{a}/sis/schools")
     assert status == 200
-    status, body = as_a("PUT", f"/districts/{a}/school-matches", json={"matches": [
-        {"sisSourcedId": sis_schools["schools"][0]["sisSourcedId"], "schoolId": ids_b["schools"][0]}]})
+    status, body = as_a(
+        "PUT",
+        f"/districts/{a}/school-matches",
+        json={
+            "matches": [{"sisSourcedId": sis_schools["schools"][0]["sisSourcedId"], "schoolId": ids_b["schools"][0]}]
+        },
+    )
     assert status == 422, body
 
     # B's cursors on A's lists, and cursors forged to point into B: refused or confined to A.
@@ -165,19 +173,43 @@ def assert_every_item_is_keyed_by_its_district(aws) -> None:
 
 # ================================================================ host checks (deployed rules)
 REFUSED_HOSTS = [
-    "https://169.254.169.254", "http://169.254.169.254/latest/meta-data", "https://[fd00:ec2::254]",
-    "https://127.0.0.1", "https://[::1]", "https://localhost", "https://sis.localhost", "https://0.0.0.0",
-    "https://10.0.0.5", "https://172.16.3.4", "https://192.168.1.10", "https://100.64.0.1", "https://[fd12::1]",
-    "https://[::ffff:169.254.169.254]", "https://[::ffff:a9fe:a9fe]", "https://[64:ff9b::a9fe:a9fe]",
-    "https://2852039166", "https://0xa9fea9fe", "https://0251.0376.0251.0376", "https://169.254.169.254.",
-    "https://user:pass@sis.example.org", "ftp://sis.example.org", "http://sis.example.org",
+    "https://169.254.169.254",
+    "http://169.254.169.254/latest/meta-data",
+    "https://[fd00:ec2::254]",
+    "https://127.0.0.1",
+    "https://[::1]",
+    "https://localhost",
+    "https://sis.localhost",
+    "https://0.0.0.0",
+    "https://10.0.0.5",
+    "https://172.16.3.4",
+    "https://192.168.1.10",
+    "https://100.64.0.1",
+    "https://[fd12::1]",
+    "https://[::ffff:169.254.169.254]",
+    "https://[::ffff:a9fe:a9fe]",
+    "https://[64:ff9b::a9fe:a9fe]",
+    "https://2852039166",
+    "https://0xa9fea9fe",
+    "https://0251.0376.0251.0376",
+    "https://169.254.169.254.",
+    "https://user:pass@sis.example.org",
+    "ftp://sis.example.org",
+    "http://sis.example.org",
 ]
 
 
 def deployed_client(host: str, resolver=None, **kwargs) -> OneRosterClient:
-    return OneRosterClient(ConnectionSettings(host_url=host, client_id="c"), "a-secret-value", allow_private=False,
-                           resolver=resolver or no_dns, connect_timeout=1, read_timeout=2,
-                           retry_policy=RetryPolicy(max_retries=0), **kwargs)
+    return OneRosterClient(
+        ConnectionSettings(host_url=host, client_id="c"),
+        "a-secret-value",
+        allow_private=False,
+        resolver=resolver or no_dns,
+        connect_timeout=1,
+        read_timeout=2,
+        retry_policy=RetryPolicy(max_retries=0),
+        **kwargs,
+    )
 
 
 def no_dns(hostname: str, port: int):
@@ -208,7 +240,7 @@ class _Redirector(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         self.send_response(302)
         self.send_header("Location", self.server.target)
         self.send_header("Content-Length", "0")
@@ -227,12 +259,21 @@ def redirector():
     server.server_close()
 
 
-@pytest.mark.parametrize("target", [
-    "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
-    "http://metadata.evil.example/latest/meta-data/", "http://internal.evil.example/",
-    "http://[::ffff:169.254.169.254]/", "http://127.0.0.2:{port}/", "http://localhost:{port}/",
-    "http://[::1]:{port}/", "http://10.0.0.1/", "file:///etc/passwd", "gopher://169.254.169.254/",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "http://metadata.evil.example/latest/meta-data/",
+        "http://internal.evil.example/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://127.0.0.2:{port}/",
+        "http://localhost:{port}/",
+        "http://[::1]:{port}/",
+        "http://10.0.0.1/",
+        "file:///etc/passwd",
+        "gopher://169.254.169.254/",
+    ],
+)
 def test_redirects_to_metadata_loopback_and_private_addresses_are_refused(redirector, target, monkeypatch):
     """The SIS (here a loopback server the policy treats as public) redirects the client inward.
     (DNS rebinding at the socket: tests/unit/oneroster/test_hosts.py.)"""
@@ -246,27 +287,48 @@ def test_redirects_to_metadata_loopback_and_private_addresses_are_refused(redire
         raise AssertionError(f"the client tried to connect to {host}")
 
     monkeypatch.setattr(socket, "getaddrinfo", loopback_only)
-    names = {"sis.public.example": ["127.0.0.1"], "metadata.evil.example": ["169.254.169.254"],
-             "internal.evil.example": ["10.20.30.40"]}
-    policy = AddressPolicy(False, resolver=lambda host, port: names[host], require_https=False,
-                           is_public=lambda address: address == "127.0.0.1" or is_public_address(address))
-    client = OneRosterClient(ConnectionSettings(host_url=f"http://sis.public.example:{redirector.server_address[1]}",
-                                                client_id="c", auth_method="oauth1"), "a-secret-value",
-                             allow_private=True, address_policy=policy, connect_timeout=1, read_timeout=2,
-                             retry_policy=RetryPolicy(max_retries=0))
+    names = {
+        "sis.public.example": ["127.0.0.1"],
+        "metadata.evil.example": ["169.254.169.254"],
+        "internal.evil.example": ["10.20.30.40"],
+    }
+    policy = AddressPolicy(
+        False,
+        resolver=lambda host, port: names[host],
+        require_https=False,
+        is_public=lambda address: address == "127.0.0.1" or is_public_address(address),
+    )
+    client = OneRosterClient(
+        ConnectionSettings(
+            host_url=f"http://sis.public.example:{redirector.server_address[1]}", client_id="c", auth_method="oauth1"
+        ),
+        "a-secret-value",
+        allow_private=True,
+        address_policy=policy,
+        connect_timeout=1,
+        read_timeout=2,
+        retry_policy=RetryPolicy(max_retries=0),
+    )
     started = time.monotonic()
     with pytest.raises(InvalidHostUrl):
         client.first_page("orgs")
     assert time.monotonic() - started < 2  # refused before any connection was tried
 
 
-@pytest.mark.parametrize("body", [
-    {"hostUrl": "https://169.254.169.254"}, {"hostUrl": "http://127.0.0.1:9"}, {"hostUrl": "https://[::1]"},
-    {"hostUrl": "https://10.0.0.8/district"}, {"hostUrl": "https://localhost"},
-    {"hostUrl": "https://2852039166"}, {"hostUrl": "https://[::ffff:127.0.0.1]"},
-    {"hostUrl": "https://sis.example.org", "tokenUrl": "https://169.254.169.254/token"},
-    {"hostUrl": "https://sis.example.org", "tokenUrl": "http://127.0.0.1:9/token"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"hostUrl": "https://169.254.169.254"},
+        {"hostUrl": "http://127.0.0.1:9"},
+        {"hostUrl": "https://[::1]"},
+        {"hostUrl": "https://10.0.0.8/district"},
+        {"hostUrl": "https://localhost"},
+        {"hostUrl": "https://2852039166"},
+        {"hostUrl": "https://[::ffff:127.0.0.1]"},
+        {"hostUrl": "https://sis.example.org", "tokenUrl": "https://169.254.169.254/token"},
+        {"hostUrl": "https://sis.example.org", "tokenUrl": "http://127.0.0.1:9/token"},
+    ],
+)
 def test_the_deployed_api_refuses_such_hosts_in_setup_step_2(aws, monkeypatch, body):
     from rostersync.api.app import handle
     from rostersync.settings import get_settings
@@ -275,10 +337,18 @@ def test_the_deployed_api_refuses_such_hosts_in_setup_step_2(aws, monkeypatch, b
     monkeypatch.setenv("ROSTERSYNC_ALLOW_PRIVATE_SIS_HOSTS", "0")
     get_settings.cache_clear()
     try:
-        district = connect_district(SimpleNamespace(host_url="https://sis.example.org", config=SimpleNamespace(
-            client_id="c", client_secret="a-secret-value")))
-        event = make_event("PUT", f"/districts/{district}/sis/connection", claims=claims("district_admin", district),
-                           body={"clientId": "c", "clientSecret": "a-secret-value", "authMethod": "oauth2", **body})
+        district = connect_district(
+            SimpleNamespace(
+                host_url="https://sis.example.org",
+                config=SimpleNamespace(client_id="c", client_secret="a-secret-value"),
+            )
+        )
+        event = make_event(
+            "PUT",
+            f"/districts/{district}/sis/connection",
+            claims=claims("district_admin", district),
+            body={"clientId": "c", "clientSecret": "a-secret-value", "authMethod": "oauth2", **body},
+        )
         started = time.monotonic()
         response = handle(event, None)
         answer = json.loads(response["body"])
@@ -298,8 +368,16 @@ def _other_key():
 def forged_tokens(stack, district: str) -> dict[str, str]:
     keys = stack.keys
     now = int(time.time())
-    good = {"sub": "u-1", "custom:role": "district_admin", "custom:district_id": district, "iss": LOCAL_ISSUER,
-            "aud": LOCAL_AUDIENCE, "iat": now, "exp": now + 600, "token_use": "id"}
+    good = {
+        "sub": "u-1",
+        "custom:role": "district_admin",
+        "custom:district_id": district,
+        "iss": LOCAL_ISSUER,
+        "aud": LOCAL_AUDIENCE,
+        "iat": now,
+        "exp": now + 600,
+        "token_use": "id",
+    }
     header = {"kid": keys.kid}
 
     def signed(claims, key=None, algorithm="RS256", headers=header):
@@ -308,8 +386,9 @@ def forged_tokens(stack, district: str) -> dict[str, str]:
     valid = signed(good)
     head, payload, signature = valid.split(".")
     elevated = base64.urlsafe_b64encode(json.dumps({**good, "custom:role": "platform_admin"}).encode()).decode()
-    public_pem = keys.public_key.public_bytes(serialization.Encoding.PEM,
-                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+    public_pem = keys.public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return {
         "signed by another key, same kid": signed(good, key=_other_key()),
         "signed by another key, its own kid": signed(good, key=_other_key(), headers={"kid": "someone-else"}),
@@ -323,8 +402,10 @@ def forged_tokens(stack, district: str) -> dict[str, str]:
         "signature cut off": f"{head}.{payload}.",
         "alg none": raw_jwt({"alg": "none", "typ": "JWT", "kid": keys.kid}, good, lambda data: b""),
         "HS256 keyed with the public key": raw_jwt(
-            {"alg": "HS256", "typ": "JWT", "kid": keys.kid}, good,
-            lambda data: hmac.new(public_pem, data, hashlib.sha256).digest()),
+            {"alg": "HS256", "typ": "JWT", "kid": keys.kid},
+            good,
+            lambda data: hmac.new(public_pem, data, hashlib.sha256).digest(),
+        ),
         "not a JWT": "definitely-not-a-token",
         "empty": "",
     }
@@ -332,6 +413,7 @@ def forged_tokens(stack, district: str) -> dict[str, str]:
 
 def raw_jwt(header: dict, claims: dict, sign) -> str:
     """A JWT built by hand (for algorithms a library would refuse to produce)."""
+
     def part(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
@@ -352,9 +434,9 @@ def test_tokens_with_a_wrong_signature_audience_issuer_or_expiry_are_refused(loc
             assert response.status_code == 401, (name, response.status_code, response.text)
             assert response.json() == {"message": "Unauthorized"}, name
     # The same request with a good token gets through (the refusals were about the tokens).
-    good = requests.get(url, headers={"Authorization": f"Bearer {stack.token('district_admin', district)}"},
-                        timeout=10)
+    good = requests.get(url, headers={"Authorization": f"Bearer {stack.token('district_admin', district)}"}, timeout=10)
     assert good.status_code == 200, good.text
-    other = requests.get(url, headers={"Authorization": f"Bearer {stack.token('district_admin', 'dst_other')}"},
-                         timeout=10)
+    other = requests.get(
+        url, headers={"Authorization": f"Bearer {stack.token('district_admin', 'dst_other')}"}, timeout=10
+    )
     assert other.status_code == 403

@@ -14,8 +14,16 @@ import pytest
 from rostersync.sync.engine import Outcome, SyncInterrupted
 from tests.fixtures.districts import connect_district
 from tests.reliability import figures
-from tests.reliability.helpers import (TINY, Sleeps, assert_like_oracle, assert_nothing_deactivated, client_for,
-                                       new_run_id, stored, sync)
+from tests.reliability.helpers import (
+    TINY,
+    Sleeps,
+    assert_like_oracle,
+    assert_nothing_deactivated,
+    client_for,
+    new_run_id,
+    stored,
+    sync,
+)
 
 
 @pytest.fixture
@@ -96,22 +104,37 @@ PERSISTENT = [
     pytest.param("500", "/enrollments", {}, {}, ("/enrollments", "server error"), id="500-enrollments"),
     pytest.param("429", "/users", {"retry_after": 0}, {}, ("/users", "too many requests"), id="429-users"),
     pytest.param("truncate", "/users", {}, {}, ("/users", "invalid or truncated JSON"), id="truncate-users"),
-    pytest.param("slow", "/classes", {"ms": 800}, {"read_timeout": 0.2, "max_retries": 2},
-                 ("/classes", "did not answer in time"), id="timeout-classes"),
+    pytest.param(
+        "slow",
+        "/classes",
+        {"ms": 800},
+        {"read_timeout": 0.2, "max_retries": 2},
+        ("/classes", "did not answer in time"),
+        id="timeout-classes",
+    ),
     pytest.param("503", "/classes", {}, {}, ("/classes", "server error"), id="503-classes", marks=SOAK),
-    pytest.param("invalid_json", "/enrollments", {}, {}, ("/enrollments", "invalid or truncated JSON"),
-                 id="invalid_json-enrollments", marks=SOAK),
+    pytest.param(
+        "invalid_json",
+        "/enrollments",
+        {},
+        {},
+        ("/enrollments", "invalid or truncated JSON"),
+        id="invalid_json-enrollments",
+        marks=SOAK,
+    ),
     pytest.param("html", "/courses", {}, {}, ("/courses", "server error"), id="html-courses", marks=SOAK),
     pytest.param("drop", "/enrollments", {}, {}, ("/enrollments",), id="drop-enrollments", marks=SOAK),
-    pytest.param("imsx_failure", "/classes", {"status": 200}, {}, ("/classes", "server_busy"), id="imsx-classes",
-                 marks=SOAK),
+    pytest.param(
+        "imsx_failure", "/classes", {"status": 200}, {}, ("/classes", "server_busy"), id="imsx-classes", marks=SOAK
+    ),
     pytest.param("500", "/token", {}, {}, ("/token", "server error"), id="500-token", marks=SOAK),
 ]
 
 
 @pytest.mark.parametrize("kind, path, params, options, words", PERSISTENT)
 def test_a_fault_that_outlasts_the_retries_interrupts_cleanly_and_the_redelivery_resumes(
-        second_night, kind, path, params, options, words):
+    second_night, kind, path, params, options, words
+):
     sis, district, before = second_night
     run_id = new_run_id()
     sis.inject(kind, count=1000, path=path, **params)

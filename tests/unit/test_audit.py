@@ -7,8 +7,11 @@ from rostersync.observability import register_secret
 
 
 def test_keys_that_name_a_secret_are_dropped_at_any_depth():
-    value = {"hostUrl": "https://sis", "clientSecret": "x", "nested": [{"client_secret": "y", "password": "z",
-                                                                       "scope": "roster"}]}
+    value = {
+        "hostUrl": "https://sis",
+        "clientSecret": "x",
+        "nested": [{"client_secret": "y", "password": "z", "scope": "roster"}],
+    }
     assert audit.scrub(value) == {"hostUrl": "https://sis", "nested": [{"scope": "roster"}]}
 
 

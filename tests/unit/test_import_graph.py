@@ -34,8 +34,12 @@ def _skipped(test: ast.expr) -> bool:
         return True
     if isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING":
         return True
-    return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
-            and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators))
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators)
+    )
 
 
 def _import_nodes(tree: ast.AST):
@@ -142,8 +146,9 @@ def test_no_import_circle_in_the_layer():
 
 def test_routers_import_no_other_router():
     graph = import_graph()
-    routers = {name for name, path in _modules().items()
-               if "APIGatewayHttpRouter()" in path.read_text(encoding="utf-8")}
+    routers = {
+        name for name, path in _modules().items() if "APIGatewayHttpRouter()" in path.read_text(encoding="utf-8")
+    }
     assert len(routers) >= 10
     reaching = {name: sorted(graph[name] & routers) for name in routers if graph[name] & routers}
     assert reaching == {}
@@ -152,7 +157,13 @@ def test_routers_import_no_other_router():
 @pytest.mark.parametrize("name", sorted(_modules()))
 def test_the_layer_never_imports_the_tools(name):
     source = _modules()[name].read_text(encoding="utf-8")
-    assert "rostersync_tools" not in {node.module.split(".")[0] for node in _import_nodes(ast.parse(source))
-                                      if isinstance(node, ast.ImportFrom) and node.module} | {
-        alias.name.split(".")[0] for node in _import_nodes(ast.parse(source)) if isinstance(node, ast.Import)
-        for alias in node.names}
+    assert "rostersync_tools" not in {
+        node.module.split(".")[0]
+        for node in _import_nodes(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and node.module
+    } | {
+        alias.name.split(".")[0]
+        for node in _import_nodes(ast.parse(source))
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }

@@ -14,7 +14,6 @@ first. Recording never fails the change it describes: a failure is logged and co
 
 import json
 
-
 from rostersync import aws_clients
 from rostersync.ids import new_id
 from rostersync.observability import logger, redact
@@ -24,11 +23,9 @@ from rostersync.times import now_iso_z
 SECRET_KEYS = frozenset({"clientsecret", "client_secret", "secret", "password", "token", "accesstoken"})
 
 
-
-
-
-def record(district_id: str, actor, action: str, *, before=None, after=None, target: str | None = None,
-           client=None) -> str | None:
+def record(
+    district_id: str, actor, action: str, *, before=None, after=None, target: str | None = None, client=None
+) -> str | None:
     """Record one change; returns the entry id (None when it could not be stored)."""
     entry = {
         "districtId": district_id,
@@ -44,7 +41,7 @@ def record(district_id: str, actor, action: str, *, before=None, after=None, tar
     try:
         store.put_entry(client or aws_clients.dynamodb(), entry)
         return entry["entryId"]
-    except Exception:  # noqa: BLE001 - the change itself is done; say so loudly instead
+    except Exception:
         logger.exception("could not record an audit entry", extra={"districtId": district_id, "action": action})
         return None
 
@@ -60,19 +57,29 @@ def connection_view(connection) -> dict | None:
     """A saved SIS connection as the audit shows it: where and how, never the secret."""
     if connection is None:
         return None
-    return {"hostUrl": connection.host_url, "clientId": connection.client_id, "authMethod": connection.auth_method,
-            "tokenUrl": connection.token_url, "scope": connection.scope}
+    return {
+        "hostUrl": connection.host_url,
+        "clientId": connection.client_id,
+        "authMethod": connection.auth_method,
+        "tokenUrl": connection.token_url,
+        "scope": connection.scope,
+    }
 
 
 def sync_config_view(config) -> dict | None:
     if config is None:
         return None
-    lists = {name: None if getattr(config, name) is None else list(getattr(config, name))
-             for name in ("schools", "grades", "subjects")}
-    return {**lists, "startDate": config.start_date, "enabled": config.enabled,
-            "fullSyncEveryDays": int(config.full_sync_every_days),
-            "deactivationGuard": {"maxShare": float(config.guard_max_share),
-                                  "minRecords": int(config.guard_min_records)}}
+    lists = {
+        name: None if getattr(config, name) is None else list(getattr(config, name))
+        for name in ("schools", "grades", "subjects")
+    }
+    return {
+        **lists,
+        "startDate": config.start_date,
+        "enabled": config.enabled,
+        "fullSyncEveryDays": int(config.full_sync_every_days),
+        "deactivationGuard": {"maxShare": float(config.guard_max_share), "minRecords": int(config.guard_min_records)},
+    }
 
 
 def scrub(value):
@@ -95,7 +102,12 @@ def _json(value) -> str | None:
 
 def entry_out(item: dict) -> dict:
     """An entry as GET audit shows it."""
-    return {"entryId": item["entryId"], "at": item["at"], "action": item["action"],
-            "by": {"sub": item.get("bySub"), "role": item.get("byRole")}, "target": item.get("target"),
-            "before": None if item.get("before") is None else json.loads(item["before"]),
-            "after": None if item.get("after") is None else json.loads(item["after"])}
+    return {
+        "entryId": item["entryId"],
+        "at": item["at"],
+        "action": item["action"],
+        "by": {"sub": item.get("bySub"), "role": item.get("byRole")},
+        "target": item.get("target"),
+        "before": None if item.get("before") is None else json.loads(item["before"]),
+        "after": None if item.get("after") is None else json.loads(item["after"]),
+    }

@@ -55,8 +55,11 @@ def dynamodb_for_batches(max_in_flight: int = 8):
     requests, standard retries. Every request it sends is built by store/codec.py, whose output
     the models' tests check: botocore's client-side parameter validation (a walk over every
     attribute value of every item) would only spend the worker's CPU on proving that again."""
-    config = Config(max_pool_connections=max(10, max_in_flight * 2), retries={"mode": "standard", "max_attempts": 8},
-                    parameter_validation=False)
+    config = Config(
+        max_pool_connections=max(10, max_in_flight * 2),
+        retries={"mode": "standard", "max_attempts": 8},
+        parameter_validation=False,
+    )
     with _lock:
         session = boto3.session.Session()
     return session.client("dynamodb", region_name=get_settings().region, config=config)

@@ -19,7 +19,9 @@ def record_id(district_id: str, kind: str, sourced_id: str) -> str:
     """Stable id of an SIS record of `kind` (user, class, enrollment, school) in a district:
     str(uuid.uuid5(namespace, name)), computed without building a UUID object (a full sync
     makes one per record; tests/unit/test_ids.py holds it to uuid5's answer)."""
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{district_id}\x1f{kind}\x1f{sourced_id}".encode()).digest()[:16])
+    digest = bytearray(
+        hashlib.sha1(_NAMESPACE_BYTES + f"{district_id}\x1f{kind}\x1f{sourced_id}".encode()).digest()[:16]
+    )
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     h = digest.hex()

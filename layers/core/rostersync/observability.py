@@ -170,7 +170,7 @@ def _redacting_record_factory(*args, **kwargs) -> logging.LogRecord:
 class RedactingFormatter(LambdaPowertoolsFormatter):
     """Powertools' JSON lines, with registered secrets redacted from the finished line."""
 
-    def format(self, record: logging.LogRecord) -> str:  # noqa: A003
+    def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
 
 

@@ -45,19 +45,49 @@ TOKEN_SIMILARITY = 0.8
 ELEMENTARY, MIDDLE, HIGH = "elementary", "middle", "high"
 
 _LEVEL_WORDS = {
-    "elementary": ELEMENTARY, "elem": ELEMENTARY, "es": ELEMENTARY, "primary": ELEMENTARY,
-    "middle": MIDDLE, "ms": MIDDLE, "intermediate": MIDDLE,
-    "high": HIGH, "hs": HIGH,
+    "elementary": ELEMENTARY,
+    "elem": ELEMENTARY,
+    "es": ELEMENTARY,
+    "primary": ELEMENTARY,
+    "middle": MIDDLE,
+    "ms": MIDDLE,
+    "intermediate": MIDDLE,
+    "high": HIGH,
+    "hs": HIGH,
 }
 # Two-word levels, checked before single words: "junior high" is a middle school.
 _LEVEL_PAIRS = {
-    ("junior", "high"): MIDDLE, ("jr", "high"): MIDDLE,
-    ("senior", "high"): HIGH, ("sr", "high"): HIGH,
+    ("junior", "high"): MIDDLE,
+    ("jr", "high"): MIDDLE,
+    ("senior", "high"): HIGH,
+    ("sr", "high"): HIGH,
 }
-_COMMON_WORDS = frozenset({
-    "school", "schools", "sch", "the", "of", "and", "at", "for", "academy", "campus", "center",
-    "centre", "public", "jr", "sr", "junior", "senior", "saint", "st", "ps", "k8", "k12",
-})
+_COMMON_WORDS = frozenset(
+    {
+        "school",
+        "schools",
+        "sch",
+        "the",
+        "of",
+        "and",
+        "at",
+        "for",
+        "academy",
+        "campus",
+        "center",
+        "centre",
+        "public",
+        "jr",
+        "sr",
+        "junior",
+        "senior",
+        "saint",
+        "st",
+        "ps",
+        "k8",
+        "k12",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -77,7 +107,7 @@ def normalise_name(name: str | None) -> SchoolName:
     tokens: list[str] = []
     i = 0
     while i < len(words):
-        pair = tuple(words[i:i + 2])
+        pair = tuple(words[i : i + 2])
         if pair in _LEVEL_PAIRS:
             level = level or _LEVEL_PAIRS[pair]
             i += 2

@@ -18,27 +18,41 @@ from rostersync.store.districts import SisConnection
 
 def client_settings(connection: SisConnection) -> ConnectionSettings:
     """The client settings of a saved connection (the district item's)."""
-    return ConnectionSettings(host_url=connection.host_url, client_id=connection.client_id,
-                              auth_method=connection.auth_method, token_url=connection.token_url,
-                              scope=connection.scope)
+    return ConnectionSettings(
+        host_url=connection.host_url,
+        client_id=connection.client_id,
+        auth_method=connection.auth_method,
+        token_url=connection.token_url,
+        scope=connection.scope,
+    )
 
 
 def plan_connection(connection: SisConnection, secret_version: str | None) -> dict:
     """A saved connection as a run's plan keeps it (sync/run_state.py): no secret, the secret's version."""
-    return {"hostUrl": connection.host_url, "clientId": connection.client_id,
-            "authMethod": connection.auth_method or "auto", "tokenUrl": connection.token_url,
-            "scope": connection.scope, "secretVersion": secret_version}
+    return {
+        "hostUrl": connection.host_url,
+        "clientId": connection.client_id,
+        "authMethod": connection.auth_method or "auto",
+        "tokenUrl": connection.token_url,
+        "scope": connection.scope,
+        "secretVersion": secret_version,
+    }
 
 
 def plan_client_settings(planned: Mapping) -> ConnectionSettings:
     """The client settings of a connection as a run's plan keeps it (plan_connection)."""
-    return ConnectionSettings(host_url=planned["hostUrl"], client_id=planned["clientId"],
-                              auth_method=planned["authMethod"], token_url=planned["tokenUrl"],
-                              scope=planned["scope"])
+    return ConnectionSettings(
+        host_url=planned["hostUrl"],
+        client_id=planned["clientId"],
+        auth_method=planned["authMethod"],
+        token_url=planned["tokenUrl"],
+        scope=planned["scope"],
+    )
 
 
-def open_client(district_id: str, settings: ConnectionSettings, *, secret_version: str | None = None,
-                **options) -> OneRosterClient:
+def open_client(
+    district_id: str, settings: ConnectionSettings, *, secret_version: str | None = None, **options
+) -> OneRosterClient:
     """A client on the district's stored secret (SecretNotFound without one). `options` are the
     caller's: timeouts, retry policy, deadline, page limit, requests in flight."""
     secret = sis_secrets.get_client_secret(district_id, version_id=secret_version)

@@ -12,7 +12,6 @@ which is how the local stack and the tests point it at the embedded AWS.
 
 from __future__ import annotations
 
-
 from botocore.exceptions import ClientError
 
 from rostersync import aws_clients
@@ -106,8 +105,9 @@ def schedule_secret_deletion(district_id: str, recovery_window_days: int) -> Non
     """Schedule the district's secret for deletion after `recovery_window_days` (a purge: the
     secret stays recoverable for that long). A missing or already scheduled secret is not an error."""
     try:
-        aws_clients.secretsmanager().delete_secret(SecretId=secret_name(district_id),
-                                                   RecoveryWindowInDays=recovery_window_days)
+        aws_clients.secretsmanager().delete_secret(
+            SecretId=secret_name(district_id), RecoveryWindowInDays=recovery_window_days
+        )
     except ClientError as error:
         if _error_code(error) not in ("ResourceNotFoundException", "InvalidRequestException"):  # gone, or scheduled
             raise

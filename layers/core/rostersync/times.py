@@ -7,18 +7,18 @@ every answer writes times the same way.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 
 def utc_now() -> datetime:
     """Now, in UTC (an aware datetime)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso_z(instant: datetime) -> str:
     """`instant` in UTC as ISO 8601 with a Z: 2026-12-01T08:00:00Z (or ...08:00:00.123456Z)."""
-    return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def iso_z_or_none(instant: datetime | None) -> str | None:
@@ -34,11 +34,11 @@ def now_iso_z() -> str:
 def local_date(instant: datetime, zone: str | None) -> date:
     """The date `instant` falls on in the IANA `zone` (a district's); UTC's for none or an unknown zone."""
     try:
-        return instant.astimezone(ZoneInfo(zone)).date() if zone else instant.astimezone(timezone.utc).date()
+        return instant.astimezone(ZoneInfo(zone)).date() if zone else instant.astimezone(UTC).date()
     except (KeyError, ValueError):  # ZoneInfoNotFoundError is a KeyError
-        return instant.astimezone(timezone.utc).date()
+        return instant.astimezone(UTC).date()
 
 
 def iso_z_seconds(instant: datetime) -> str:
     """`instant` in UTC to the second: 2026-12-01T08:00:00Z (tables and command arguments)."""
-    return instant.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

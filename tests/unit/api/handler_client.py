@@ -36,7 +36,13 @@ def make_event(
             "apiId": "api",
             "domainName": "api.example.org",
             "domainPrefix": "api",
-            "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "pytest"},
+            "http": {
+                "method": method,
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.9",
+                "userAgent": "pytest",
+            },
             "requestId": "req",
             "routeKey": "$default",
             "stage": stage,
@@ -84,8 +90,15 @@ class Api:
     def __init__(self, handle):
         self._handle = handle
 
-    def call(self, method: str, path: str, *, role: str | None = "platform_admin", district: str | None = None,
-             **event_options) -> Answer:
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        role: str | None = "platform_admin",
+        district: str | None = None,
+        **event_options,
+    ) -> Answer:
         event = make_event(method, path, claims=claims(role, district), **event_options)
         response = self._handle(event, None)
         text = response.get("body")
@@ -107,5 +120,6 @@ class Api:
 
     def connect(self, district_id: str, **overrides) -> Answer:
         body = {"hostUrl": "https://sis.example.org", "clientId": "client-1", "clientSecret": SECRET, **overrides}
-        return self.call("PUT", f"/districts/{district_id}/sis/connection", role="district_admin",
-                         district=district_id, body=body)
+        return self.call(
+            "PUT", f"/districts/{district_id}/sis/connection", role="district_admin", district=district_id, body=body
+        )

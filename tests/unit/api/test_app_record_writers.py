@@ -36,8 +36,9 @@ def test_a_client_with_the_write_scope_registers_app_records(api, district, scop
     district_id, school_id, _other = district
     claims, scopes = machine(scope.replace("{district}", district_id))
     for path, body in WRITES:
-        status, answer = ask(handle, "POST", f"/districts/{district_id}{path}", claims, scopes,
-                             body=_body(body, school_id))
+        status, answer = ask(
+            handle, "POST", f"/districts/{district_id}{path}", claims, scopes, body=_body(body, school_id)
+        )
         assert status == 200, (path, answer)
     listed = api.call("GET", f"/districts/{district_id}/users", role="district_admin", district=district_id)
     assert {u["userId"] for u in listed.body["users"]} == {"u-1", "u-2"}
@@ -53,8 +54,11 @@ def test_the_write_scope_reaches_nothing_else(api, district):
     refused = [
         ("GET", f"/districts/{district_id}/users", None),  # reading needs roster/read
         ("GET", f"/districts/{district_id}/matching/conflicts", None),
-        ("POST", f"/districts/{district_id}/matching/resolutions",
-         {"type": "user", "sisSourcedId": "s", "action": "separate"}),
+        (
+            "POST",
+            f"/districts/{district_id}/matching/resolutions",
+            {"type": "user", "sisSourcedId": "s", "action": "separate"},
+        ),
         ("POST", f"/districts/{district_id}/syncs", {}),
         ("GET", f"/districts/{district_id}/sync-config", None),
         ("PUT", f"/districts/{district_id}/school-matches", {"matches": []}),
@@ -67,17 +71,34 @@ def test_the_write_scope_reaches_nothing_else(api, district):
         assert status == 403, (method, path, status, answer)
     # A district-scoped writer: its district only.
     one, one_scopes = machine(f"roster/write:{other}")
-    status, _ = ask(handle, "POST", f"/districts/{district_id}/app-users", one, one_scopes,
-                    body={"userId": "u-9", "role": "student"})
+    status, _ = ask(
+        handle,
+        "POST",
+        f"/districts/{district_id}/app-users",
+        one,
+        one_scopes,
+        body={"userId": "u-9", "role": "student"},
+    )
     assert status == 403
     # Reading alone never writes.
     reader, reader_scopes = machine(f"roster/read:{district_id}")
-    status, _ = ask(handle, "POST", f"/districts/{district_id}/app-classes", reader, reader_scopes,
-                    body={"title": "Math", "schoolId": school_id})
+    status, _ = ask(
+        handle,
+        "POST",
+        f"/districts/{district_id}/app-classes",
+        reader,
+        reader_scopes,
+        body={"title": "Math", "schoolId": school_id},
+    )
     assert status == 403
     # Admins keep their access.
-    admin = api.call("POST", f"/districts/{district_id}/app-users", role="district_admin", district=district_id,
-                     body={"userId": "u-3", "role": "student"})
+    admin = api.call(
+        "POST",
+        f"/districts/{district_id}/app-users",
+        role="district_admin",
+        district=district_id,
+        body={"userId": "u-3", "role": "student"},
+    )
     assert admin.status == 200, admin.body
 
 
@@ -87,18 +108,32 @@ def test_an_app_class_names_an_active_teacher_of_the_district(api, district):
     def post(path, body, to=district_id):
         return api.call("POST", f"/districts/{to}{path}", role="platform_admin", body=body)
 
-    assert post("/app-users/bulk", {"users": [{"userId": "t-1", "role": "teacher"},
-                                              {"userId": "s-1", "role": "student"}]}).status == 200
+    assert (
+        post(
+            "/app-users/bulk", {"users": [{"userId": "t-1", "role": "teacher"}, {"userId": "s-1", "role": "student"}]}
+        ).status
+        == 200
+    )
     assert post("/app-users", {"userId": "t-other", "role": "teacher"}, to=other).status == 200
-    for teacher, says in (("nobody", "is not a user of this district"), ("s-1", "is a student, not a teacher"),
-                          ("t-other", "is not a user of this district")):
-        answer = post("/app-classes", {"classId": "c-1", "title": "Math 7", "schoolId": school_id,
-                                       "teacherId": teacher})
+    for teacher, says in (
+        ("nobody", "is not a user of this district"),
+        ("s-1", "is a student, not a teacher"),
+        ("t-other", "is not a user of this district"),
+    ):
+        answer = post(
+            "/app-classes", {"classId": "c-1", "title": "Math 7", "schoolId": school_id, "teacherId": teacher}
+        )
         assert (answer.status, answer.code) == (422, "invalid_teacher"), answer.body
         assert says in answer.body["error"]["message"]
-    bulk = post("/app-classes/bulk", {"classes": [
-        {"classId": "c-1", "title": "Math 7", "schoolId": school_id, "teacherId": "t-1"},
-        {"classId": "c-2", "title": "Art", "schoolId": school_id, "teacherId": "s-1"}]})
+    bulk = post(
+        "/app-classes/bulk",
+        {
+            "classes": [
+                {"classId": "c-1", "title": "Math 7", "schoolId": school_id, "teacherId": "t-1"},
+                {"classId": "c-2", "title": "Art", "schoolId": school_id, "teacherId": "s-1"},
+            ]
+        },
+    )
     assert (bulk.status, bulk.code) == (422, "invalid_teacher")  # all or nothing
     assert api.call("GET", f"/districts/{district_id}/classes/c-1", role="platform_admin").status == 404
     good = post("/app-classes", {"classId": "c-1", "title": "Math 7", "schoolId": school_id, "teacherId": "t-1"})

@@ -2,11 +2,11 @@
 403 for teachers, for admins of another district (whether or not the district exists) and
 for district admins on provisioning; everyone else gets past authorization."""
 
+import datetime as _dt
+
 import pytest
 
 from tests.unit.api.handler_client import claims, make_event
-
-import datetime as _dt
 
 # A start date the API accepts: after today, within the 2 years it allows.
 SOON = (_dt.date.today() + _dt.timedelta(days=300)).isoformat()
@@ -19,7 +19,12 @@ ROUTES = [
     ("POST", "/districts", {"name": "Matrix USD", "timezone": "UTC"}, PLATFORM_ONLY),
     ("POST", "/districts/{d}/schools", {"name": "Matrix School"}, PLATFORM_ONLY),
     ("GET", "/districts/{d}/schools", None, DISTRICT),
-    ("PUT", "/districts/{d}/sis/connection", {"hostUrl": "https://sis.example.org", "clientId": "c", "clientSecret": "s3cret-matrix"}, DISTRICT),
+    (
+        "PUT",
+        "/districts/{d}/sis/connection",
+        {"hostUrl": "https://sis.example.org", "clientId": "c", "clientSecret": "s3cret-matrix"},
+        DISTRICT,
+    ),
     ("GET", "/districts/{d}/sis/connection", None, DISTRICT),
     ("DELETE", "/districts/{d}/sis/connection", None, DISTRICT),
     ("GET", "/districts/{d}/sis/schools", None, DISTRICT),
@@ -53,8 +58,12 @@ def expected(caller: str, rule: str) -> int | None:
     """401 or 403 as the contract says, or None: past authorization."""
     if caller in ("no token", "token without subject"):
         return 401
-    if caller in ("token without a role", "teacher of the district", "admin of another district",
-                  "district admin without a district"):
+    if caller in (
+        "token without a role",
+        "teacher of the district",
+        "admin of another district",
+        "district admin without a district",
+    ):
         return 403
     if caller == "district admin of the district" and rule == PLATFORM_ONLY:
         return 403

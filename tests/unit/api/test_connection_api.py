@@ -1,5 +1,6 @@
 """PUT/GET/DELETE /districts/{id}/sis/connection: tested live, secret in Secrets Manager only."""
 
+import datetime as _dt
 import json
 
 import pytest
@@ -15,8 +16,6 @@ from rostersync.oneroster import (
     UnreachableHost,
 )
 from tests.unit.api.handler_client import SECRET
-
-import datetime as _dt
 
 # A start date the API accepts: after today, within the 2 years it allows.
 SOON = (_dt.date.today() + _dt.timedelta(days=300)).isoformat()
@@ -68,14 +67,22 @@ def test_the_requested_auth_method_and_oauth2_options_reach_the_test(api, fake_s
     assert answer.status == 200 and answer.body["authMethod"] == "oauth1"
     answer = api.connect(district_id, authMethod="oauth2", tokenUrl="https://sis.example.org/oauth/token", scope="a b")
     settings = fake_sis.tested[-1][0]
-    assert (settings.auth_method, settings.token_url, settings.scope) == ("oauth2", "https://sis.example.org/oauth/token", "a b")
+    assert (settings.auth_method, settings.token_url, settings.scope) == (
+        "oauth2",
+        "https://sis.example.org/oauth/token",
+        "a b",
+    )
     assert (answer.body["tokenUrl"], answer.body["scope"]) == ("https://sis.example.org/oauth/token", "a b")
 
 
 @pytest.mark.parametrize(
     "error, code, hint",
     [
-        (InvalidCredentials("The SIS refused the client id and secret", status=401), "invalid_credentials", "client id and secret"),
+        (
+            InvalidCredentials("The SIS refused the client id and secret", status=401),
+            "invalid_credentials",
+            "client id and secret",
+        ),
         (InsufficientScope("Access to /users was refused", status=403), "invalid_credentials", "scope"),
         (UnreachableHost("Could not connect to sis.example.org"), "unreachable_host", "host URL"),
         (ServerError("The SIS answered 503", status=503), "unreachable_host", "Try again later"),
@@ -130,28 +137,45 @@ def test_get_shows_the_saved_connection_and_404_not_connected_without_one(api, f
     saved = api.call("GET", f"/districts/{district_id}/sis/connection", role="district_admin", district=district_id)
     assert saved.status == 200
     assert {k: saved.body[k] for k in ("hostUrl", "clientId", "authMethod", "status")} == {
-        "hostUrl": "https://sis.example.org", "clientId": "client-1", "authMethod": "oauth2", "status": "connected"}
+        "hostUrl": "https://sis.example.org",
+        "clientId": "client-1",
+        "authMethod": "oauth2",
+        "status": "connected",
+    }
     assert "clientSecret" not in saved.body and SECRET not in json.dumps(saved.raw)
 
 
 def test_delete_removes_connection_and_secret_and_stops_nightly_syncs(api, fake_sis, aws):
     district_id = api.new_district()
     api.connect(district_id)
-    config = api.call("PUT", f"/districts/{district_id}/sync-config", role="district_admin", district=district_id,
-                      body={"startDate": SOON, "enabled": True})
+    config = api.call(
+        "PUT",
+        f"/districts/{district_id}/sync-config",
+        role="district_admin",
+        district=district_id,
+        body={"startDate": SOON, "enabled": True},
+    )
     assert config.status == 200 and config.body["enabled"] is True
 
-    deleted = api.call("DELETE", f"/districts/{district_id}/sis/connection", role="district_admin", district=district_id)
+    deleted = api.call(
+        "DELETE", f"/districts/{district_id}/sis/connection", role="district_admin", district=district_id
+    )
     assert deleted.status == 204 and deleted.body is None
-    assert api.call("GET", f"/districts/{district_id}/sis/connection", role="district_admin",
-                    district=district_id).code == "not_connected"
+    assert (
+        api.call("GET", f"/districts/{district_id}/sis/connection", role="district_admin", district=district_id).code
+        == "not_connected"
+    )
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
         _stored_secret(aws, district_id)
     after = api.call("GET", f"/districts/{district_id}/sync-config", role="district_admin", district=district_id)
     assert after.body["enabled"] is False and after.body["nextSyncAt"] is None
     # Deleting again is harmless (a retried DELETE).
-    assert api.call("DELETE", f"/districts/{district_id}/sis/connection", role="district_admin",
-                    district=district_id).status == 204
+    assert (
+        api.call(
+            "DELETE", f"/districts/{district_id}/sis/connection", role="district_admin", district=district_id
+        ).status
+        == 204
+    )
 
 
 @pytest.mark.parametrize(
@@ -169,8 +193,9 @@ def test_bad_connection_bodies_are_422_and_never_echo_the_secret(api, fake_sis, 
     district_id = api.new_district()
     body = {"hostUrl": "https://sis.example.org", "clientId": "client-1", "clientSecret": SECRET, **change}
     body = {k: v for k, v in body.items() if v is not None}
-    answer = api.call("PUT", f"/districts/{district_id}/sis/connection", role="district_admin", district=district_id,
-                      body=body)
+    answer = api.call(
+        "PUT", f"/districts/{district_id}/sis/connection", role="district_admin", district=district_id, body=body
+    )
     assert (answer.status, answer.code) == (422, "invalid_request")
     assert field in answer.message
     assert SECRET not in json.dumps(answer.raw)

@@ -6,7 +6,11 @@ import pytest
 def test_platform_admin_creates_a_district_with_its_time_zone(api, aws):
     answer = api.call("POST", "/districts", body={"name": " Springfield USD ", "timezone": "America/Denver"})
     assert answer.status == 201
-    assert answer.body == {"districtId": answer.body["districtId"], "name": "Springfield USD", "timezone": "America/Denver"}
+    assert answer.body == {
+        "districtId": answer.body["districtId"],
+        "name": "Springfield USD",
+        "timezone": "America/Denver",
+    }
     assert answer.body["districtId"].startswith("dst_")
     from rostersync.store.districts import get_district
 
@@ -14,7 +18,9 @@ def test_platform_admin_creates_a_district_with_its_time_zone(api, aws):
     assert (stored.name, stored.timezone, stored.connection) == ("Springfield USD", "America/Denver", None)
 
 
-@pytest.mark.parametrize("timezone", ["Mars/Olympus", "localtime", "Factory", "", "america/chicago", "../../etc/passwd", "EST+5"])
+@pytest.mark.parametrize(
+    "timezone", ["Mars/Olympus", "localtime", "Factory", "", "america/chicago", "../../etc/passwd", "EST+5"]
+)
 def test_a_time_zone_that_is_not_an_iana_name_is_422_invalid_timezone(api, timezone):
     answer = api.call("POST", "/districts", body={"name": "D", "timezone": timezone})
     assert (answer.status, answer.code) == (422, "invalid_timezone")
@@ -46,19 +52,32 @@ def test_only_platform_admins_create_districts(api, role, district):
 
 def test_platform_admin_creates_a_school_and_lists_it(api):
     district_id = api.new_district()
-    answer = api.call("POST", f"/districts/{district_id}/schools", body={"name": "Lincoln Elementary", "identifier": "100"})
+    answer = api.call(
+        "POST", f"/districts/{district_id}/schools", body={"name": "Lincoln Elementary", "identifier": "100"}
+    )
     assert answer.status == 201
-    assert answer.body == {"schoolId": answer.body["schoolId"], "name": "Lincoln Elementary", "identifier": "100",
-                           "sisSourcedId": None}
+    assert answer.body == {
+        "schoolId": answer.body["schoolId"],
+        "name": "Lincoln Elementary",
+        "identifier": "100",
+        "sisSourcedId": None,
+    }
     plain = api.call("POST", f"/districts/{district_id}/schools", body={"name": "Adams Middle"})
     assert plain.status == 201 and plain.body["identifier"] is None
 
     listed = api.call("GET", f"/districts/{district_id}/schools", role="district_admin", district=district_id)
     assert listed.status == 200
-    assert listed.body == {"schools": [
-        {"schoolId": plain.body["schoolId"], "name": "Adams Middle", "identifier": None, "sisSourcedId": None},
-        {"schoolId": answer.body["schoolId"], "name": "Lincoln Elementary", "identifier": "100", "sisSourcedId": None},
-    ]}
+    assert listed.body == {
+        "schools": [
+            {"schoolId": plain.body["schoolId"], "name": "Adams Middle", "identifier": None, "sisSourcedId": None},
+            {
+                "schoolId": answer.body["schoolId"],
+                "name": "Lincoln Elementary",
+                "identifier": "100",
+                "sisSourcedId": None,
+            },
+        ]
+    }
 
 
 def test_a_second_school_with_the_same_identifier_is_409(api):
@@ -70,8 +89,13 @@ def test_a_second_school_with_the_same_identifier_is_409(api):
 
 def test_district_admins_do_not_provision_schools_even_in_their_district(api):
     district_id = api.new_district()
-    answer = api.call("POST", f"/districts/{district_id}/schools", role="district_admin", district=district_id,
-                      body={"name": "Sneaky School"})
+    answer = api.call(
+        "POST",
+        f"/districts/{district_id}/schools",
+        role="district_admin",
+        district=district_id,
+        body={"name": "Sneaky School"},
+    )
     assert (answer.status, answer.code) == (403, "forbidden")
 
 

@@ -120,11 +120,31 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=12,
 )
-field_names = st.sampled_from([
-    "name", "timezone", "identifier", "hostUrl", "clientId", "clientSecret", "authMethod", "tokenUrl", "scope",
-    "matches", "sisSourcedId", "schoolId", "schools", "grades", "subjects", "startDate", "enabled",
-    "fullSyncEveryDays", "deactivationGuard", "maxShare", "minRecords",
-])
+field_names = st.sampled_from(
+    [
+        "name",
+        "timezone",
+        "identifier",
+        "hostUrl",
+        "clientId",
+        "clientSecret",
+        "authMethod",
+        "tokenUrl",
+        "scope",
+        "matches",
+        "sisSourcedId",
+        "schoolId",
+        "schools",
+        "grades",
+        "subjects",
+        "startDate",
+        "enabled",
+        "fullSyncEveryDays",
+        "deactivationGuard",
+        "maxShare",
+        "minRecords",
+    ]
+)
 bodies = st.one_of(
     st.dictionaries(field_names, json_values, max_size=8).map(json.dumps),
     json_values.map(json.dumps),

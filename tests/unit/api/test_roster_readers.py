@@ -4,7 +4,7 @@ classes (/me/...) and nothing else."""
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -25,8 +25,17 @@ def ask(handle, method, path, claims, scopes=None, query=None, body=None):
 
 def machine(scope: str) -> tuple[dict, list[str]]:
     """Claims and scopes as API Gateway passes a Cognito client-credentials access token."""
-    return ({"sub": "app-client", "client_id": "app-client", "token_use": "access", "scope": scope,
-             "iss": "https://cognito-idp.us-east-1.amazonaws.com/pool", "exp": "9999999999"}, scope.split())
+    return (
+        {
+            "sub": "app-client",
+            "client_id": "app-client",
+            "token_use": "access",
+            "scope": scope,
+            "iss": "https://cognito-idp.us-east-1.amazonaws.com/pool",
+            "exp": "9999999999",
+        },
+        scope.split(),
+    )
 
 
 def teacher(district_id: str, email: str | None = None, verified: bool = True, sourced_id: str | None = None) -> dict:
@@ -42,31 +51,72 @@ def seed(district_id: str) -> dict:
     """Two teachers (Ms Ada teaches class-a and class-b), three students, classes a, b and c."""
     from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel, index_key
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ids = {}
-    people = [("t-ada", "teacher", "Ada.Lovelace@Example.org"), ("t-bob", "teacher", "bob@example.org"),
-              ("s-1", "student", None), ("s-2", "student", None), ("s-3", "student", None)]
+    people = [
+        ("t-ada", "teacher", "Ada.Lovelace@Example.org"),
+        ("t-bob", "teacher", "bob@example.org"),
+        ("s-1", "student", None),
+        ("s-2", "student", None),
+        ("s-3", "student", None),
+    ]
     for sourced, role, email in people:
         user_id = ids[sourced] = record_id(district_id, "user", sourced)
-        user = UserModel(district_id, user_id, district_role=index_key(district_id, role), role=role,
-                         sis_sourced_id=sourced, content_hash="h", updated_at=now, given_name=sourced,
-                         family_name=sourced, email=email, status="active")
+        user = UserModel(
+            district_id,
+            user_id,
+            district_role=index_key(district_id, role),
+            role=role,
+            sis_sourced_id=sourced,
+            content_hash="h",
+            updated_at=now,
+            given_name=sourced,
+            family_name=sourced,
+            email=email,
+            status="active",
+        )
         if role == "teacher":
             user.district_email = index_key(district_id, email.lower())
         user.save()
     for sourced in ("class-a", "class-b", "class-c"):
         class_id = ids[sourced] = record_id(district_id, "class", sourced)
-        ClassModel(district_id, class_id, district_school=index_key(district_id, "sch"), school_id="sch",
-                   sis_sourced_id=sourced, content_hash="h", updated_at=now, title=sourced, status="active").save()
-    memberships = [("t-ada", "class-a", "teacher"), ("t-ada", "class-b", "teacher"), ("t-bob", "class-c", "teacher"),
-                   ("s-1", "class-a", "student"), ("s-2", "class-a", "student"), ("s-3", "class-c", "student"),
-                   ("t-ada", "class-c", "student")]  # enrolled in class-c, but not as its teacher
+        ClassModel(
+            district_id,
+            class_id,
+            district_school=index_key(district_id, "sch"),
+            school_id="sch",
+            sis_sourced_id=sourced,
+            content_hash="h",
+            updated_at=now,
+            title=sourced,
+            status="active",
+        ).save()
+    memberships = [
+        ("t-ada", "class-a", "teacher"),
+        ("t-ada", "class-b", "teacher"),
+        ("t-bob", "class-c", "teacher"),
+        ("s-1", "class-a", "student"),
+        ("s-2", "class-a", "student"),
+        ("s-3", "class-c", "student"),
+        ("t-ada", "class-c", "student"),
+    ]  # enrolled in class-c, but not as its teacher
     for user, klass, role in memberships:
         sourced = f"{user}-{klass}"
-        EnrollmentModel(district_id, record_id(district_id, "enrollment", sourced),
-                        district_class=index_key(district_id, ids[klass]), district_user=index_key(district_id, ids[user]),
-                        class_id=ids[klass], user_id=ids[user], class_sourced_id=klass, user_sourced_id=user,
-                        role=role, sis_sourced_id=sourced, content_hash="h", updated_at=now, status="active").save()
+        EnrollmentModel(
+            district_id,
+            record_id(district_id, "enrollment", sourced),
+            district_class=index_key(district_id, ids[klass]),
+            district_user=index_key(district_id, ids[user]),
+            class_id=ids[klass],
+            user_id=ids[user],
+            class_sourced_id=klass,
+            user_sourced_id=user,
+            role=role,
+            sis_sourced_id=sourced,
+            content_hash="h",
+            updated_at=now,
+            status="active",
+        ).save()
     return ids
 
 
@@ -76,9 +126,20 @@ def two_districts(api):
     return {first: seed(first), second: seed(second)}
 
 
-READS = ["/users", "/users?role=teacher", "/classes", "/enrollments", "/schools", "/classes/{class-a}",
-         "/classes/{class-a}/roster", "/classes/{class-a}/students", "/classes/{class-a}/teachers",
-         "/users/{t-ada}", "/users/{t-ada}/classes", "/enrollments?classId={class-a}"]
+READS = [
+    "/users",
+    "/users?role=teacher",
+    "/classes",
+    "/enrollments",
+    "/schools",
+    "/classes/{class-a}",
+    "/classes/{class-a}/roster",
+    "/classes/{class-a}/students",
+    "/classes/{class-a}/teachers",
+    "/users/{t-ada}",
+    "/users/{t-ada}/classes",
+    "/enrollments?classId={class-a}",
+]
 
 
 def _path(district_id: str, ids: dict, template: str) -> tuple[str, dict | None]:
@@ -100,14 +161,22 @@ def test_an_api_client_reads_every_roster_route_of_a_district_it_is_granted(api,
         assert status == 200, (template, body)
     status, body = ask(handle, "GET", f"/districts/{district}/users/{ids['t-ada']}/classes", claims, scopes)
     assert sorted(c["sisSourcedId"] for c in body["classes"]) == ["class-a", "class-b", "class-c"]
-    status, body = ask(handle, "GET", f"/districts/{district}/classes", claims, scopes,
-                       query={"teacherId": ids["t-ada"]})
+    status, body = ask(
+        handle, "GET", f"/districts/{district}/classes", claims, scopes, query={"teacherId": ids["t-ada"]}
+    )
     assert sorted(c["sisSourcedId"] for c in body["classes"]) == ["class-a", "class-b"]
-    status, body = ask(handle, "GET", f"/districts/{district}/classes/{ids['class-a']}/students", claims, scopes,
-                       query={"limit": "1"})
+    status, body = ask(
+        handle, "GET", f"/districts/{district}/classes/{ids['class-a']}/students", claims, scopes, query={"limit": "1"}
+    )
     assert status == 200 and len(body["users"]) == 1 and body["nextCursor"]
-    rest = ask(handle, "GET", f"/districts/{district}/classes/{ids['class-a']}/students", claims, scopes,
-               query={"limit": "1", "cursor": body["nextCursor"]})[1]
+    rest = ask(
+        handle,
+        "GET",
+        f"/districts/{district}/classes/{ids['class-a']}/students",
+        claims,
+        scopes,
+        query={"limit": "1", "cursor": body["nextCursor"]},
+    )[1]
     assert {body["users"][0]["sisSourcedId"], rest["users"][0]["sisSourcedId"]} == {"s-1", "s-2"}
 
 
@@ -143,8 +212,11 @@ def test_a_linked_teacher_reads_their_own_classes_and_rosters(api, two_districts
     from rostersync.api.app import handle
 
     district, ids = next(iter(two_districts.items()))
-    claims = (teacher(district, email="ada.lovelace@example.org") if link == "email"
-              else teacher(district, sourced_id="t-ada"))
+    claims = (
+        teacher(district, email="ada.lovelace@example.org")
+        if link == "email"
+        else teacher(district, sourced_id="t-ada")
+    )
     status, body = ask(handle, "GET", "/me/classes", claims)
     assert status == 200, body
     assert sorted(c["sisSourcedId"] for c in body["classes"]) == ["class-a", "class-b"]  # taught, not attended
@@ -165,10 +237,12 @@ def test_a_teacher_not_linked_is_told_so(api, two_districts):
     from rostersync.api.app import handle
 
     district = next(iter(two_districts))
-    for claims in (teacher(district, email="ada.lovelace@example.org", verified=False),  # unverified email
-                   teacher(district, email="nobody@example.org"),
-                   teacher(district, sourced_id="s-1"),  # a student
-                   teacher(district)):
+    for claims in (
+        teacher(district, email="ada.lovelace@example.org", verified=False),  # unverified email
+        teacher(district, email="nobody@example.org"),
+        teacher(district, sourced_id="s-1"),  # a student
+        teacher(district),
+    ):
         status, body = ask(handle, "GET", "/me/classes", claims)
         assert (status, body["error"]["code"]) == (403, "not_linked"), claims
     # People other than teachers have no /me.
@@ -181,14 +255,17 @@ def test_updated_since_at_the_edges_of_time(api, two_districts):
 
     district = next(iter(two_districts))
     admin = {"sub": "a", "custom:role": "district_admin", "custom:district_id": district}
-    status, body = ask(handle, "GET", f"/districts/{district}/users", admin, query={"updatedSince": "1900-01-01T00:00:00Z"})
+    status, body = ask(
+        handle, "GET", f"/districts/{district}/users", admin, query={"updatedSince": "1900-01-01T00:00:00Z"}
+    )
     assert status == 200 and body["changesCursor"]  # before 1970: from the beginning
     for edge in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2026-12-01", "x" * 100):
         status, body = ask(handle, "GET", f"/districts/{district}/users", admin, query={"updatedSince": edge})
         assert (status, body["error"]["code"]) == (422, "invalid_request"), edge
     # In the future: nothing yet, and a cursor that waits there.
-    status, body = ask(handle, "GET", f"/districts/{district}/enrollments", admin,
-                       query={"updatedSince": "2999-01-01T00:00:00Z"})
+    status, body = ask(
+        handle, "GET", f"/districts/{district}/enrollments", admin, query={"updatedSince": "2999-01-01T00:00:00Z"}
+    )
     assert status == 200 and body["enrollments"] == [] and body["nextCursor"] is None and body["changesCursor"]
     again = ask(handle, "GET", f"/districts/{district}/enrollments", admin, query={"cursor": body["changesCursor"]})
     assert again[0] == 200 and again[1]["changesCursor"] == body["changesCursor"]

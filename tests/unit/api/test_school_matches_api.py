@@ -35,27 +35,54 @@ def test_sis_schools_lists_active_school_orgs_with_suggestions(api, district):
     district_id, schools = district
     answer = _as_admin(api, "GET", district_id, "/sis/schools")
     assert answer.status == 200
-    assert answer.body == {"schools": [
-        {"sisSourcedId": "org-1", "name": "Abraham Lincoln Elementary", "identifier": "100",
-         "matchedSchoolId": None, "suggestedSchoolId": schools["lincoln"]},
-        {"sisSourcedId": "org-2", "name": "Roosevelt High", "identifier": "200",
-         "matchedSchoolId": None, "suggestedSchoolId": schools["roosevelt"]},
-        {"sisSourcedId": "org-3", "name": "Washington Middle", "identifier": "300",
-         "matchedSchoolId": None, "suggestedSchoolId": None},
-    ]}
+    assert answer.body == {
+        "schools": [
+            {
+                "sisSourcedId": "org-1",
+                "name": "Abraham Lincoln Elementary",
+                "identifier": "100",
+                "matchedSchoolId": None,
+                "suggestedSchoolId": schools["lincoln"],
+            },
+            {
+                "sisSourcedId": "org-2",
+                "name": "Roosevelt High",
+                "identifier": "200",
+                "matchedSchoolId": None,
+                "suggestedSchoolId": schools["roosevelt"],
+            },
+            {
+                "sisSourcedId": "org-3",
+                "name": "Washington Middle",
+                "identifier": "300",
+                "matchedSchoolId": None,
+                "suggestedSchoolId": None,
+            },
+        ]
+    }
 
 
 def test_matches_are_saved_replaced_and_shown(api, district):
     district_id, schools = district
-    first = _as_admin(api, "PUT", district_id, "/school-matches", body={"matches": [
-        {"sisSourcedId": "org-1", "schoolId": schools["lincoln"]},
-        {"sisSourcedId": "org-3", "schoolId": schools["kennedy"]},
-    ]})
+    first = _as_admin(
+        api,
+        "PUT",
+        district_id,
+        "/school-matches",
+        body={
+            "matches": [
+                {"sisSourcedId": "org-1", "schoolId": schools["lincoln"]},
+                {"sisSourcedId": "org-3", "schoolId": schools["kennedy"]},
+            ]
+        },
+    )
     assert first.status == 200
-    assert first.body == {"matches": [
-        {"sisSourcedId": "org-1", "schoolId": schools["lincoln"]},
-        {"sisSourcedId": "org-3", "schoolId": schools["kennedy"]},
-    ]}
+    assert first.body == {
+        "matches": [
+            {"sisSourcedId": "org-1", "schoolId": schools["lincoln"]},
+            {"sisSourcedId": "org-3", "schoolId": schools["kennedy"]},
+        ]
+    }
     listed = {s["schoolId"]: s["sisSourcedId"] for s in _as_admin(api, "GET", district_id, "/schools").body["schools"]}
     assert listed == {schools["lincoln"]: "org-1", schools["kennedy"]: "org-3", schools["roosevelt"]: None}
 
@@ -64,10 +91,18 @@ def test_matches_are_saved_replaced_and_shown(api, district):
     assert sis["org-2"]["suggestedSchoolId"] == schools["roosevelt"]
 
     # The second PUT is the whole set: Kennedy loses its match, Roosevelt gains one.
-    second = _as_admin(api, "PUT", district_id, "/school-matches", body={"matches": [
-        {"sisSourcedId": "org-1", "schoolId": schools["lincoln"]},
-        {"sisSourcedId": "org-2", "schoolId": schools["roosevelt"]},
-    ]})
+    second = _as_admin(
+        api,
+        "PUT",
+        district_id,
+        "/school-matches",
+        body={
+            "matches": [
+                {"sisSourcedId": "org-1", "schoolId": schools["lincoln"]},
+                {"sisSourcedId": "org-2", "schoolId": schools["roosevelt"]},
+            ]
+        },
+    )
     assert second.status == 200
     listed = {s["schoolId"]: s["sisSourcedId"] for s in _as_admin(api, "GET", district_id, "/schools").body["schools"]}
     assert listed == {schools["lincoln"]: "org-1", schools["kennedy"]: None, schools["roosevelt"]: "org-2"}

@@ -2,7 +2,15 @@
 
 import pytest
 
-from rostersync.school_suggestions import THRESHOLD, Candidate, name_score, normalise_identifier, normalise_name, score, suggest
+from rostersync.school_suggestions import (
+    THRESHOLD,
+    Candidate,
+    name_score,
+    normalise_identifier,
+    normalise_name,
+    score,
+    suggest,
+)
 
 
 def names(a: str, b: str) -> float:
@@ -68,13 +76,18 @@ def test_an_equal_identifier_outranks_any_name():
 
 def test_suggestions_are_one_to_one_best_first():
     sis = [Candidate("o1", "Lincoln Elementary"), Candidate("o2", "Lincoln Elem"), Candidate("o3", "Adams Middle", "7")]
-    app = [Candidate("s1", "Lincoln Elementary School"), Candidate("s2", "Adams Middle School", "0007"),
-           Candidate("s3", "Kennedy High")]
+    app = [
+        Candidate("s1", "Lincoln Elementary School"),
+        Candidate("s2", "Adams Middle School", "0007"),
+        Candidate("s3", "Kennedy High"),
+    ]
     assert suggest(sis, app) == {"o1": "s1", "o3": "s2"}  # o1 and o2 tie for s1: the closer spelling wins
 
 
 def test_suggestions_are_stable_whatever_the_input_order():
-    sis = [Candidate(f"o{i}", n) for i, n in enumerate(["Lincoln Elem", "Lincoln Elementary", "Grant High", "Grant HS"])]
+    sis = [
+        Candidate(f"o{i}", n) for i, n in enumerate(["Lincoln Elem", "Lincoln Elementary", "Grant High", "Grant HS"])
+    ]
     app = [Candidate(f"s{i}", n) for i, n in enumerate(["Lincoln Elementary", "Grant High School"])]
     assert suggest(sis, app) == suggest(list(reversed(sis)), list(reversed(app)))
 

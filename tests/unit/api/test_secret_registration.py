@@ -24,8 +24,13 @@ def test_a_secret_in_a_request_that_fails_validation_is_not_kept(api, fake_sis, 
     district_id = api.new_district()
     secret = _fresh_secret()
     body = {"hostUrl": "https://sis.example.org", "clientId": "client-1", "clientSecret": secret, **change}
-    answer = api.call("PUT", f"/districts/{district_id}/sis/connection", role="district_admin",
-                      district=district_id, body={k: v for k, v in body.items() if v is not None})
+    answer = api.call(
+        "PUT",
+        f"/districts/{district_id}/sis/connection",
+        role="district_admin",
+        district=district_id,
+        body={k: v for k, v in body.items() if v is not None},
+    )
     assert answer.status == 422
     assert not _is_redacted(secret)
 

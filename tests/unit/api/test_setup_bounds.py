@@ -2,7 +2,7 @@
 and SIS reads that end in time for API Gateway's 29 s."""
 
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -17,14 +17,17 @@ def _as_admin(api, method, district_id, path, **options):
 
 @pytest.fixture
 def district(api, fake_sis):
-    fake_sis.classes = [klass("c1", grades=["09", "10"], subjects=["Math"]), klass("c2", grades=["KG"], subjects=["Art"])]
+    fake_sis.classes = [
+        klass("c1", grades=["09", "10"], subjects=["Math"]),
+        klass("c2", grades=["KG"], subjects=["Art"]),
+    ]
     district_id = api.new_district()
     assert api.connect(district_id).status == 200
     return district_id
 
 
 def _today(district_id="America/Chicago"):
-    return local_today("America/Chicago", datetime.now(timezone.utc))
+    return local_today("America/Chicago", datetime.now(UTC))
 
 
 @pytest.mark.parametrize("start", ["9999-12-31", "2999-01-01"])
@@ -36,7 +39,11 @@ def test_a_start_date_years_ahead_is_422(api, district, start):
 
 def test_a_start_date_two_years_ahead_is_the_last_accepted(api, district):
     today = _today()
-    last = today.replace(year=today.year + 2) if not (today.month == 2 and today.day == 29) else date(today.year + 2, 2, 28)
+    last = (
+        today.replace(year=today.year + 2)
+        if not (today.month == 2 and today.day == 29)
+        else date(today.year + 2, 2, 28)
+    )
     assert _as_admin(api, "PUT", district, "/sync-config", body={"startDate": last.isoformat()}).status == 200
     beyond = _as_admin(api, "PUT", district, "/sync-config", body={"startDate": (last + timedelta(days=1)).isoformat()})
     assert beyond.code == "start_date_too_far"
@@ -44,8 +51,13 @@ def test_a_start_date_two_years_ahead_is_the_last_accepted(api, district):
 
 def test_grades_and_subjects_the_sis_does_not_offer_are_422_naming_them(api, district):
     start = _today().isoformat()
-    answer = _as_admin(api, "PUT", district, "/sync-config",
-                       body={"startDate": start, "grades": ["09", "9th", "10"], "subjects": ["Math", "Maths"]})
+    answer = _as_admin(
+        api,
+        "PUT",
+        district,
+        "/sync-config",
+        body={"startDate": start, "grades": ["09", "9th", "10"], "subjects": ["Math", "Maths"]},
+    )
     assert (answer.status, answer.code) == (422, "unknown_grade")
     assert "'9th'" in answer.message and "'Maths'" in answer.message
     assert "'09'" not in answer.message and "'Math'" not in answer.message
@@ -57,15 +69,21 @@ def test_offered_values_and_null_lists_are_accepted(api, district):
     start = _today().isoformat()
     body = {"startDate": start, "grades": ["KG", "10"], "subjects": ["Art"]}
     assert _as_admin(api, "PUT", district, "/sync-config", body=body).status == 200
-    assert _as_admin(api, "PUT", district, "/sync-config",
-                     body={"startDate": start, "grades": None, "subjects": None}).status == 200
+    assert (
+        _as_admin(
+            api, "PUT", district, "/sync-config", body={"startDate": start, "grades": None, "subjects": None}
+        ).status
+        == 200
+    )
 
 
 def test_an_sis_offering_no_grades_accepts_none(api, fake_sis):
     fake_sis.classes = [klass("c1", grades=[], subjects=[])]
     district_id = api.new_district()
     assert api.connect(district_id).status == 200
-    answer = _as_admin(api, "PUT", district_id, "/sync-config", body={"startDate": _today().isoformat(), "grades": ["05"]})
+    answer = _as_admin(
+        api, "PUT", district_id, "/sync-config", body={"startDate": _today().isoformat(), "grades": ["05"]}
+    )
     assert (answer.status, answer.code) == (422, "unknown_grade")
 
 
@@ -107,7 +125,9 @@ def test_with_nothing_cached_a_refresh_out_of_time_is_503(api, fake_sis):
     fake_sis.classes = out_of_time
     answer = _as_admin(api, "GET", district_id, "/sync-options")
     assert (answer.status, answer.code) == (503, "sis_too_slow")
-    config = _as_admin(api, "PUT", district_id, "/sync-config", body={"startDate": _today().isoformat(), "grades": ["09"]})
+    config = _as_admin(
+        api, "PUT", district_id, "/sync-config", body={"startDate": _today().isoformat(), "grades": ["09"]}
+    )
     assert (config.status, config.code) == (503, "sis_too_slow")
 
 
@@ -118,9 +138,23 @@ def slow_sis(monkeypatch):
     from rostersync.settings import get_settings
 
     get_settings.cache_clear()
-    fake = FakeSIS(data={"orgs": [{"sourcedId": "o1", "status": "active", "name": "School", "type": "school",
-                                   "dateLastModified": "2026-01-01T00:00:00Z"}],
-                         "users": make_users(3), "classes": [], "courses": []}, page_cap=1)
+    fake = FakeSIS(
+        data={
+            "orgs": [
+                {
+                    "sourcedId": "o1",
+                    "status": "active",
+                    "name": "School",
+                    "type": "school",
+                    "dateLastModified": "2026-01-01T00:00:00Z",
+                }
+            ],
+            "users": make_users(3),
+            "classes": [],
+            "courses": [],
+        },
+        page_cap=1,
+    )
     fake.host_url = fake.start()
 
     def slow_classes(seen):
@@ -137,13 +171,28 @@ def test_a_refresh_answers_within_the_request_time_with_a_real_slow_sis(api, slo
 
     fake, slow_classes = slow_sis
     district_id = api.new_district()
-    connected = api.connect(district_id, hostUrl=fake.host_url, clientId=fake.client_id, clientSecret=fake.client_secret,
-                            authMethod="oauth1")
+    connected = api.connect(
+        district_id,
+        hostUrl=fake.host_url,
+        clientId=fake.client_id,
+        clientSecret=fake.client_secret,
+        authMethod="oauth1",
+    )
     assert connected.status == 200, connected.body
-    fake.data["classes"] = [{"sourcedId": f"c{i}", "status": "active", "title": f"C{i}", "grades": ["05"],
-                             "subjects": ["Math"], "school": {"sourcedId": "o1", "type": "org"},
-                             "course": {"sourcedId": "k", "type": "course"}, "classType": "scheduled",
-                             "dateLastModified": "2026-01-01T00:00:00Z"} for i in range(40)]
+    fake.data["classes"] = [
+        {
+            "sourcedId": f"c{i}",
+            "status": "active",
+            "title": f"C{i}",
+            "grades": ["05"],
+            "subjects": ["Math"],
+            "school": {"sourcedId": "o1", "type": "org"},
+            "course": {"sourcedId": "k", "type": "course"},
+            "classType": "scheduled",
+            "dateLastModified": "2026-01-01T00:00:00Z",
+        }
+        for i in range(40)
+    ]
     assert _as_admin(api, "GET", district_id, "/sync-options").status == 200  # cached while fast
     fake.routes[BASE + "/classes"] = slow_classes
     monkeypatch.setattr(deadline, "API_GATEWAY_LIMIT_S", deadline.RESERVE_S + 2.0)  # 2 s for the SIS

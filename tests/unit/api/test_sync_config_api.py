@@ -1,14 +1,13 @@
 """Step 4: GET sync-options (computed by streaming, cached, refreshable), PUT/GET sync-config."""
 
+import datetime as _dt
 import tracemalloc
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 import pytest
 
 from rostersync.sync.schedule import local_today, next_sync_at
 from tests.unit.api.fake_sis import bad_record, course, klass, org
-
-import datetime as _dt
 
 # A start date the API accepts: after today, within the 2 years it allows.
 SOON = (_dt.date.today() + _dt.timedelta(days=300)).isoformat()
@@ -29,8 +28,12 @@ def connected(api, fake_sis):
 
 
 def _sis_with_classes(fake_sis):
-    fake_sis.orgs = [org("org-2", "roosevelt High"), org("org-1", "Adams Elementary"),
-                     org("org-x", "Gone School", status="tobedeleted"), org("org-d", "District", type="district")]
+    fake_sis.orgs = [
+        org("org-2", "roosevelt High"),
+        org("org-1", "Adams Elementary"),
+        org("org-x", "Gone School", status="tobedeleted"),
+        org("org-d", "District", type="district"),
+    ]
     fake_sis.classes = [
         klass("c1", grades=["09", "10"], subjects=["Math"]),
         klass("c2", grades=["KG"], subjects=[], course_id="course-art"),  # takes its course's subjects
@@ -50,8 +53,10 @@ def test_sync_options_are_what_the_sis_has_sorted(api, fake_sis, connected):
     _sis_with_classes(fake_sis)
     answer = _as_admin(api, "GET", district_id, "/sync-options")
     assert answer.status == 200
-    assert answer.body["schools"] == [{"sisSourcedId": "org-1", "name": "Adams Elementary"},
-                                      {"sisSourcedId": "org-2", "name": "roosevelt High"}]
+    assert answer.body["schools"] == [
+        {"sisSourcedId": "org-1", "name": "Adams Elementary"},
+        {"sisSourcedId": "org-2", "name": "roosevelt High"},
+    ]
     assert answer.body["grades"] == ["KG", "09", "10", "Other"]  # school order, not alphabetical
     assert answer.body["subjects"] == ["Art", "Math", "Music", "science"]
     assert answer.body["refreshedAt"].endswith("Z")
@@ -122,15 +127,21 @@ def test_sync_options_need_a_connection(api, fake_sis):
 def test_sync_config_is_saved_and_says_when_the_next_sync_is(api, fake_sis, connected):
     district_id = connected("America/Los_Angeles")
     _sis_with_classes(fake_sis)
-    start = (local_today("America/Los_Angeles", datetime.now(timezone.utc)) + timedelta(days=3)).isoformat()
+    start = (local_today("America/Los_Angeles", datetime.now(_dt.UTC)) + timedelta(days=3)).isoformat()
     body = {"schools": ["org-1"], "grades": ["09", "10", "09"], "subjects": None, "startDate": start, "enabled": True}
     answer = _as_admin(api, "PUT", district_id, "/sync-config", body=body)
     assert answer.status == 200
-    expected_next = next_sync_at("America/Los_Angeles", date.fromisoformat(start), datetime.now(timezone.utc))
+    expected_next = next_sync_at("America/Los_Angeles", date.fromisoformat(start), datetime.now(_dt.UTC))
     assert answer.body == {
-        "schools": ["org-1"], "grades": ["09", "10"], "subjects": None, "startDate": start, "enabled": True,
-        "fullSyncEveryDays": 7, "deactivationGuard": {"maxShare": 0.2, "minRecords": 20},
-        "nextSyncAt": expected_next.isoformat().replace("+00:00", "Z"), "warnings": [],
+        "schools": ["org-1"],
+        "grades": ["09", "10"],
+        "subjects": None,
+        "startDate": start,
+        "enabled": True,
+        "fullSyncEveryDays": 7,
+        "deactivationGuard": {"maxShare": 0.2, "minRecords": 20},
+        "nextSyncAt": expected_next.isoformat().replace("+00:00", "Z"),
+        "warnings": [],
     }
     assert _as_admin(api, "GET", district_id, "/sync-config").body == answer.body
 
@@ -142,16 +153,34 @@ def test_sync_config_is_saved_and_says_when_the_next_sync_is(api, fake_sis, conn
 
 def test_everything_null_disabled_and_the_optional_settings(api, fake_sis, connected):
     district_id = connected()
-    answer = _as_admin(api, "PUT", district_id, "/sync-config", body={
-        "schools": None, "grades": None, "subjects": None, "startDate": SOON, "enabled": False,
-        "fullSyncEveryDays": 3, "deactivationGuard": {"maxShare": 0.5, "minRecords": 100}})
+    answer = _as_admin(
+        api,
+        "PUT",
+        district_id,
+        "/sync-config",
+        body={
+            "schools": None,
+            "grades": None,
+            "subjects": None,
+            "startDate": SOON,
+            "enabled": False,
+            "fullSyncEveryDays": 3,
+            "deactivationGuard": {"maxShare": 0.5, "minRecords": 100},
+        },
+    )
     assert answer.status == 200
     assert (answer.body["schools"], answer.body["grades"], answer.body["subjects"]) == (None, None, None)
     assert answer.body["nextSyncAt"] is None
-    assert (answer.body["fullSyncEveryDays"], answer.body["deactivationGuard"]) == (3, {"maxShare": 0.5, "minRecords": 100})
+    assert (answer.body["fullSyncEveryDays"], answer.body["deactivationGuard"]) == (
+        3,
+        {"maxShare": 0.5, "minRecords": 100},
+    )
     # Left out next time: kept.
     again = _as_admin(api, "PUT", district_id, "/sync-config", body={"startDate": SOON, "enabled": True})
-    assert (again.body["fullSyncEveryDays"], again.body["deactivationGuard"]) == (3, {"maxShare": 0.5, "minRecords": 100})
+    assert (again.body["fullSyncEveryDays"], again.body["deactivationGuard"]) == (
+        3,
+        {"maxShare": 0.5, "minRecords": 100},
+    )
     assert again.body["nextSyncAt"] is not None
 
 
@@ -159,7 +188,7 @@ def test_the_start_date_rule_follows_the_districts_own_time_zone(api, fake_sis, 
     from rostersync.api import sync_config
 
     # 05:00 UTC on 1 March: still 28 February in Pago Pago (UTC-11), already 1 March in Kiritimati (UTC+14).
-    monkeypatch.setattr(sync_config, "utc_now", lambda: datetime(2026, 3, 1, 5, 0, tzinfo=timezone.utc))
+    monkeypatch.setattr(sync_config, "utc_now", lambda: datetime(2026, 3, 1, 5, 0, tzinfo=_dt.UTC))
     behind, ahead = connected("Pacific/Pago_Pago"), connected("Pacific/Kiritimati")
     body = {"startDate": "2026-02-28", "enabled": True}
     assert _as_admin(api, "PUT", behind, "/sync-config", body=body).status == 200
@@ -174,9 +203,9 @@ def test_a_saved_start_date_that_has_passed_may_be_saved_again(api, fake_sis, co
 
     district_id = connected()
     fake_sis.classes = [klass("c1", grades=["05"], subjects=["Math"])]
-    monkeypatch.setattr(sync_config, "utc_now", lambda: datetime(2026, 3, 1, 18, 0, tzinfo=timezone.utc))
+    monkeypatch.setattr(sync_config, "utc_now", lambda: datetime(2026, 3, 1, 18, 0, tzinfo=_dt.UTC))
     assert _as_admin(api, "PUT", district_id, "/sync-config", body={"startDate": "2026-03-01"}).status == 200
-    monkeypatch.setattr(sync_config, "utc_now", lambda: datetime(2026, 4, 1, 18, 0, tzinfo=timezone.utc))
+    monkeypatch.setattr(sync_config, "utc_now", lambda: datetime(2026, 4, 1, 18, 0, tzinfo=_dt.UTC))
     kept = _as_admin(api, "PUT", district_id, "/sync-config", body={"startDate": "2026-03-01", "grades": ["05"]})
     assert kept.status == 200 and kept.body["grades"] == ["05"]
     moved = _as_admin(api, "PUT", district_id, "/sync-config", body={"startDate": "2026-03-02"})
@@ -195,8 +224,11 @@ def test_a_saved_start_date_that_has_passed_may_be_saved_again(api, fake_sis, co
         ({"startDate": SOON, "grades": []}, "invalid_request", "grades"),
         ({"startDate": SOON, "grades": "09"}, "invalid_request", "grades"),
         ({"startDate": SOON, "subjects": [1]}, "invalid_request", "subjects[0]"),
-        ({"startDate": SOON, "deactivationGuard": {"maxShare": 2, "minRecords": 1}}, "invalid_request",
-         "deactivationGuard.maxShare"),
+        (
+            {"startDate": SOON, "deactivationGuard": {"maxShare": 2, "minRecords": 1}},
+            "invalid_request",
+            "deactivationGuard.maxShare",
+        ),
         ({"startDate": SOON, "nightly": True}, "invalid_request", "nightly"),
     ],
 )
@@ -230,15 +262,28 @@ def test_sync_config_needs_a_connection_and_get_is_404_before_any(api, fake_sis)
 
 
 def test_options_cached_by_a_sync_are_served_in_the_pages_order(api, fake_sis, connected):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from rostersync.store.districts import SyncOptions, SyncOptionSchool, save_sync_options
 
     district_id = connected()
-    save_sync_options(district_id, SyncOptions(
-        schools=[SyncOptionSchool(sis_sourced_id="b", name="Zeta"), SyncOptionSchool(sis_sourced_id="a", name="alpha")],
-        grades=["10", "KG", "09", "PK"], subjects=["math", "Art"], refreshed_at=datetime(2026, 1, 2, tzinfo=timezone.utc)))
+    save_sync_options(
+        district_id,
+        SyncOptions(
+            schools=[
+                SyncOptionSchool(sis_sourced_id="b", name="Zeta"),
+                SyncOptionSchool(sis_sourced_id="a", name="alpha"),
+            ],
+            grades=["10", "KG", "09", "PK"],
+            subjects=["math", "Art"],
+            refreshed_at=datetime(2026, 1, 2, tzinfo=_dt.UTC),
+        ),
+    )
     answer = _as_admin(api, "GET", district_id, "/sync-options")
-    assert answer.body == {"schools": [{"sisSourcedId": "a", "name": "alpha"}, {"sisSourcedId": "b", "name": "Zeta"}],
-                           "grades": ["PK", "KG", "09", "10"], "subjects": ["Art", "math"],
-                           "refreshedAt": "2026-01-02T00:00:00Z", "stale": False}
+    assert answer.body == {
+        "schools": [{"sisSourcedId": "a", "name": "alpha"}, {"sisSourcedId": "b", "name": "Zeta"}],
+        "grades": ["PK", "KG", "09", "10"],
+        "subjects": ["Art", "math"],
+        "refreshedAt": "2026-01-02T00:00:00Z",
+        "stale": False,
+    }

@@ -1,7 +1,7 @@
 """The academic-session routes (api/terms.py) and ?termId= on /classes: shapes, a school's
 terms, the current term (none, one, several overlapping), paging and change reads, readers."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -23,19 +23,38 @@ def seed(district_id: str, schools: dict) -> dict:
     from rostersync.store.roster import ClassModel, index_key
     from rostersync.store.terms import TermModel
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ids = {}
     for sid, kind, start, end, parent, at in CALENDAR:
         ids[sid] = record_id(district_id, "term", sid)
-        TermModel(district_id, ids[sid], sis_sourced_id=sid, type=kind, title=sid.title(), start_date=start,
-                  end_date=end, parent_id=record_id(district_id, "term", parent) if parent else None,
-                  school_ids=[schools[s] for s in at] or None, status="active", content_hash="h",
-                  updated_at=now).save()
+        TermModel(
+            district_id,
+            ids[sid],
+            sis_sourced_id=sid,
+            type=kind,
+            title=sid.title(),
+            start_date=start,
+            end_date=end,
+            parent_id=record_id(district_id, "term", parent) if parent else None,
+            school_ids=[schools[s] for s in at] or None,
+            status="active",
+            content_hash="h",
+            updated_at=now,
+        ).save()
     for sid, terms in (("class-fall", ["fall"]), ("class-year", ["fall", "spring"]), ("class-spring", ["spring"])):
         ids[sid] = record_id(district_id, "class", sid)
-        ClassModel(district_id, ids[sid], district_school=index_key(district_id, schools["A"]), school_id=schools["A"],
-                   sis_sourced_id=sid, content_hash="h", updated_at=now, title=sid, status="active",
-                   term_ids=[ids[t] for t in terms]).save()
+        ClassModel(
+            district_id,
+            ids[sid],
+            district_school=index_key(district_id, schools["A"]),
+            school_id=schools["A"],
+            sis_sourced_id=sid,
+            content_hash="h",
+            updated_at=now,
+            title=sid,
+            status="active",
+            term_ids=[ids[t] for t in terms],
+        ).save()
     return ids
 
 
@@ -63,9 +82,18 @@ def test_a_districts_terms_page_and_filter_by_type(api, district):
     assert sorted(t["sisSourcedId"] for t in seen) == sorted(c[0] for c in CALENDAR)
     fall = next(t for t in seen if t["sisSourcedId"] == "fall")
     assert fall.pop("updatedAt")
-    assert fall == {"termId": ids["fall"], "sisSourcedId": "fall", "title": "Fall", "type": "term",
-                    "startDate": "2026-08-18", "endDate": "2026-12-18", "parentId": ids["year"], "schoolYear": None,
-                    "schoolIds": sorted(schools.values()), "status": "active"}
+    assert fall == {
+        "termId": ids["fall"],
+        "sisSourcedId": "fall",
+        "title": "Fall",
+        "type": "term",
+        "startDate": "2026-08-18",
+        "endDate": "2026-12-18",
+        "parentId": ids["year"],
+        "schoolYear": None,
+        "schoolIds": sorted(schools.values()),
+        "status": "active",
+    }
     years = get(api, f"/districts/{district_id}/terms", {"type": "schoolYear,gradingPeriod"}).body["terms"]
     assert sorted(t["sisSourcedId"] for t in years) == ["q1", "year"]
     assert get(api, f"/districts/{district_id}/terms", {"type": "quarter"}).status == 422
@@ -83,13 +111,16 @@ def test_a_schools_terms_are_its_own_and_the_districts(api, district):
     assert get(api, f"/districts/{district_id}/schools/nope/terms").status == 404
 
 
-@pytest.mark.parametrize("on, school, expected, running, upcoming", [
-    ("2026-09-01", "A", "fall", ["fall"], "spring"),
-    ("2026-11-01", "B", "fall-b-block", ["fall-b-block", "fall"], "spring"),  # the one that started last
-    ("2026-12-25", "A", None, [], "spring"),  # between terms
-    ("2027-06-20", "A", None, [], "summer"),
-    ("2027-07-15", "B", "summer", ["summer"], None),  # a term of no school counts for every school
-])
+@pytest.mark.parametrize(
+    "on, school, expected, running, upcoming",
+    [
+        ("2026-09-01", "A", "fall", ["fall"], "spring"),
+        ("2026-11-01", "B", "fall-b-block", ["fall-b-block", "fall"], "spring"),  # the one that started last
+        ("2026-12-25", "A", None, [], "spring"),  # between terms
+        ("2027-06-20", "A", None, [], "summer"),
+        ("2027-07-15", "B", "summer", ["summer"], None),  # a term of no school counts for every school
+    ],
+)
 def test_the_current_term_of_a_school(api, district, on, school, expected, running, upcoming):
     district_id, schools, ids = district
     answer = get(api, f"/districts/{district_id}/schools/{schools[school]}/terms/current", {"date": on})
@@ -114,8 +145,11 @@ def test_the_current_term_by_other_types_and_bad_input(api, district):
 
 def test_classes_by_term(api, district):
     district_id, _, ids = district
-    for term, expected in (("fall", ["class-fall", "class-year"]), ("spring", ["class-spring", "class-year"]),
-                           ("q1", [])):
+    for term, expected in (
+        ("fall", ["class-fall", "class-year"]),
+        ("spring", ["class-spring", "class-year"]),
+        ("q1", []),
+    ):
         body = get(api, f"/districts/{district_id}/classes", {"termId": ids[term]}).body
         assert sorted(c["sisSourcedId"] for c in body["classes"]) == expected
     one = get(api, f"/districts/{district_id}/classes/{ids['class-year']}").body
@@ -136,8 +170,12 @@ def test_an_api_client_reads_terms(api, district):
 
     district_id, schools, ids = district
     claims, scopes = machine(f"roster/read:{district_id}")
-    for path in (f"/terms", f"/terms/{ids['fall']}", f"/schools/{schools['A']}/terms",
-                 f"/schools/{schools['A']}/terms/current"):
+    for path in (
+        "/terms",
+        f"/terms/{ids['fall']}",
+        f"/schools/{schools['A']}/terms",
+        f"/schools/{schools['A']}/terms/current",
+    ):
         status, body = ask(handle, "GET", f"/districts/{district_id}{path}", claims, scopes)
         assert status == 200, (path, body)
     other, _ = machine("roster/read:dst_other")

@@ -56,8 +56,20 @@ def test_put_entries_sends_at_most_ten_entries_and_256_kb_a_request(monkeypatch)
     assert [len(batch) for batch in sent] == [10, 10, 4, 1, 1]  # the first big one fits beside the last 3 small
     assert all(sum(len(e["Detail"]) for e in batch) <= events.ENTRY_LIMIT_BYTES for batch in sent)
 
-    monkeypatch.setattr(events, "client", lambda: type("Refusing", (), {"put_events": lambda self, Entries: {
-        "FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "no"}]}})())
+    monkeypatch.setattr(
+        events,
+        "client",
+        lambda: type(
+            "Refusing",
+            (),
+            {
+                "put_events": lambda self, Entries: {
+                    "FailedEntryCount": 1,
+                    "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "no"}],
+                }
+            },
+        )(),
+    )
     with pytest.raises(events.EventsNotPut, match="InternalFailure"):
         events.put_entries(small[:1])
 

@@ -22,12 +22,26 @@ DOMAIN = Path(__file__).resolve().parents[3] / "layers" / "core" / "rostersync"
 
 # The metrics AWS publishes for the resource types our alarms watch (and the dimension naming one).
 AWS_METRICS = {
-    "AWS/SQS": ("AWS::SQS::Queue", "QueueName", {"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage",
-                                                  "NumberOfMessagesSent", "NumberOfMessagesReceived"}),
-    "AWS/Lambda": ("AWS::Serverless::Function", "FunctionName", {"Errors", "Throttles", "Duration", "Invocations",
-                                                                  "ConcurrentExecutions"}),
-    "AWS/ApiGateway": ("AWS::Serverless::HttpApi", "ApiId", {"4xx", "5xx", "Count", "Latency", "IntegrationLatency",
-                                                             "DataProcessed"}),
+    "AWS/SQS": (
+        "AWS::SQS::Queue",
+        "QueueName",
+        {
+            "ApproximateNumberOfMessagesVisible",
+            "ApproximateAgeOfOldestMessage",
+            "NumberOfMessagesSent",
+            "NumberOfMessagesReceived",
+        },
+    ),
+    "AWS/Lambda": (
+        "AWS::Serverless::Function",
+        "FunctionName",
+        {"Errors", "Throttles", "Duration", "Invocations", "ConcurrentExecutions"},
+    ),
+    "AWS/ApiGateway": (
+        "AWS::Serverless::HttpApi",
+        "ApiId",
+        {"4xx", "5xx", "Count", "Latency", "IntegrationLatency", "DataProcessed"},
+    ),
 }
 
 
@@ -85,11 +99,17 @@ def topic_problems(template: dict, topic_name: str) -> list[str]:
         keys = resources(template, "AWS::KMS::Key")
         if key_name not in keys:
             problems.append(f"{topic_name} is encrypted with {key!r}, a key whose policy the stack cannot change")
-        elif not allows(keys[key_name]["Properties"]["KeyPolicy"], "cloudwatch.amazonaws.com",
-                        ("kms:Decrypt", "kms:GenerateDataKey")):
+        elif not allows(
+            keys[key_name]["Properties"]["KeyPolicy"],
+            "cloudwatch.amazonaws.com",
+            ("kms:Decrypt", "kms:GenerateDataKey"),
+        ):
             problems.append(f"{key_name}'s key policy does not let CloudWatch use it")
-    policies = [p["Properties"] for p in resources(template, "AWS::SNS::TopicPolicy").values()
-                if topic_name in [ref_name(t) for t in p["Properties"]["Topics"]]]
+    policies = [
+        p["Properties"]
+        for p in resources(template, "AWS::SNS::TopicPolicy").values()
+        if topic_name in [ref_name(t) for t in p["Properties"]["Topics"]]
+    ]
     if not any(allows(p["PolicyDocument"], "cloudwatch.amazonaws.com", ("sns:Publish",)) for p in policies):
         problems.append(f"no topic policy lets CloudWatch publish to {topic_name}")
     return problems
@@ -100,8 +120,10 @@ def metric_problems(template: dict, alarm_name: str, alarm: dict, emitted: set[s
     if namespace == observability.NAMESPACE:
         problems = [] if metric in emitted else [f"{alarm_name}: the code never emits {namespace}/{metric}"]
         if dimensions != [{"Name": "service", "Value": observability.SERVICE}]:
-            problems.append(f"{alarm_name}: Powertools emits {metric} with only the dimension service="
-                            f"{observability.SERVICE}, not {dimensions}")
+            problems.append(
+                f"{alarm_name}: Powertools emits {metric} with only the dimension service="
+                f"{observability.SERVICE}, not {dimensions}"
+            )
         return problems
     if namespace not in AWS_METRICS:
         return [f"{alarm_name}: unknown namespace {namespace}"]
@@ -146,15 +168,25 @@ def test_the_functions_emit_in_the_namespace_and_service_the_alarms_watch(templa
 
 
 def test_the_alarms_watch_what_the_issue_asks_for(template):
-    watched = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"],
-                tuple(ref_name(d["Value"]) or d["Value"] for d in a["Properties"].get("Dimensions", [])))
-               for a in resources(template, "AWS::CloudWatch::Alarm").values()}
-    for wanted in [("RosterSync", "SyncFailures", ("rostersync",)), ("RosterSync", "SyncNeedsReview", ("rostersync",)),
-                   ("AWS/SQS", "ApproximateNumberOfMessagesVisible", ("SyncDeadLetterQueue",)),
-                   ("AWS/SQS", "ApproximateNumberOfMessagesVisible", ("DispatchDeadLetterQueue",)),
-                   ("AWS/Lambda", "Errors", ("DispatcherFunction",)), ("AWS/Lambda", "Throttles", ("DispatcherFunction",)),
-                   ("AWS/Lambda", "Errors", ("SyncWorkerFunction",)), ("AWS/Lambda", "Throttles", ("SyncWorkerFunction",)),
-                   ("AWS/ApiGateway", "5xx", ("HttpApi", "Stage"))]:
+    watched = {
+        (
+            a["Properties"]["Namespace"],
+            a["Properties"]["MetricName"],
+            tuple(ref_name(d["Value"]) or d["Value"] for d in a["Properties"].get("Dimensions", [])),
+        )
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+    }
+    for wanted in [
+        ("RosterSync", "SyncFailures", ("rostersync",)),
+        ("RosterSync", "SyncNeedsReview", ("rostersync",)),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", ("SyncDeadLetterQueue",)),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", ("DispatchDeadLetterQueue",)),
+        ("AWS/Lambda", "Errors", ("DispatcherFunction",)),
+        ("AWS/Lambda", "Throttles", ("DispatcherFunction",)),
+        ("AWS/Lambda", "Errors", ("SyncWorkerFunction",)),
+        ("AWS/Lambda", "Throttles", ("SyncWorkerFunction",)),
+        ("AWS/ApiGateway", "5xx", ("HttpApi", "Stage")),
+    ]:
         assert wanted in watched, wanted
 
 
@@ -164,15 +196,18 @@ def test_the_checks_catch_an_unusable_topic_and_a_metric_nobody_emits(template):
     assert any("cannot change" in p for p in all_problems(managed))
     closed = copy.deepcopy(template)
     closed["Resources"]["AlarmKey"]["Properties"]["KeyPolicy"]["Statement"] = [
-        s for s in closed["Resources"]["AlarmKey"]["Properties"]["KeyPolicy"]["Statement"]
-        if s.get("Sid") != "CloudWatchAlarmsPublish"]
+        s
+        for s in closed["Resources"]["AlarmKey"]["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Sid") != "CloudWatchAlarmsPublish"
+    ]
     assert any("does not let CloudWatch" in p for p in all_problems(closed))
     misnamed = copy.deepcopy(template)
     misnamed["Resources"]["SyncFailuresAlarm"]["Properties"]["MetricName"] = "SyncFailed"
     assert any("never emits RosterSync/SyncFailed" in p for p in all_problems(misnamed))
     extra_dimension = copy.deepcopy(template)
     extra_dimension["Resources"]["SyncNeedsReviewAlarm"]["Properties"]["Dimensions"].append(
-        {"Name": "districtId", "Value": "x"})
+        {"Name": "districtId", "Value": "x"}
+    )
     assert any("only the dimension service" in p for p in all_problems(extra_dimension))
     assert {"SyncFailures", "SyncNeedsReview", "AnnounceFailures"} <= emitted_metric_names()
 
@@ -182,14 +217,22 @@ def test_the_schedule_dead_letters_and_the_api_logs_who_asked_what_and_how_it_we
     assert nightly["RetryPolicy"]["MaximumRetryAttempts"] >= 1
     dlq = ref_name(nightly["DeadLetterConfig"]["Arn"])
     assert dlq in resources(template, "AWS::SQS::Queue")
-    policy = next(p["Properties"] for p in resources(template, "AWS::SQS::QueuePolicy").values()
-                  if dlq in [ref_name(q) for q in p["Properties"]["Queues"]])
+    policy = next(
+        p["Properties"]
+        for p in resources(template, "AWS::SQS::QueuePolicy").values()
+        if dlq in [ref_name(q) for q in p["Properties"]["Queues"]]
+    )
     assert allows(policy["PolicyDocument"], "events.amazonaws.com", ("sqs:SendMessage",))
 
     access = template["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"]
     assert ref_name(access["DestinationArn"]) in resources(template, "AWS::Logs::LogGroup")
-    for variable in ("$context.requestId", "$context.routeKey", "$context.status",
-                     "$context.authorizer.claims.custom:district_id", "$context.responseLatency"):
+    for variable in (
+        "$context.requestId",
+        "$context.routeKey",
+        "$context.status",
+        "$context.authorizer.claims.custom:district_id",
+        "$context.responseLatency",
+    ):
         assert variable in access["Format"], variable
     assert "body" not in access["Format"].lower() and "querystring" not in access["Format"].lower()
 

@@ -44,8 +44,9 @@ def make_client(retry):
     clients = []
 
     def make(fake, *, auth_method="auto", secret=None, token_url=None, scope=None, **options):
-        settings = ConnectionSettings(host_url=fake.host_url, client_id=fake.client_id, auth_method=auth_method,
-                                      token_url=token_url, scope=scope)
+        settings = ConnectionSettings(
+            host_url=fake.host_url, client_id=fake.client_id, auth_method=auth_method, token_url=token_url, scope=scope
+        )
         options.setdefault("retry_policy", retry)
         options.setdefault("read_timeout", 2)
         client = OneRosterClient(settings, secret or fake.client_secret, allow_private=True, **options)

@@ -48,10 +48,25 @@ class Seen:
 
 
 class FakeSIS:
-    def __init__(self, *, client_id="fake-client", client_secret="fake-secret", auth="oauth1",
-                 sha1_only=False, token_path="/token", scope_mode="accept", token_ttl=3600,
-                 data=None, page_cap=None, total_count=True, link=False, envelope=None,
-                 ignore_offset=False, ignore_filter=False, prefix=""):
+    def __init__(
+        self,
+        *,
+        client_id="fake-client",
+        client_secret="fake-secret",
+        auth="oauth1",
+        sha1_only=False,
+        token_path="/token",
+        scope_mode="accept",
+        token_ttl=3600,
+        data=None,
+        page_cap=None,
+        total_count=True,
+        link=False,
+        envelope=None,
+        ignore_offset=False,
+        ignore_filter=False,
+        prefix="",
+    ):
         self.client_id = client_id
         self.client_secret = client_secret
         self.auth = auth  # "oauth1" | "oauth2" | "both" | "none"
@@ -133,8 +148,14 @@ class FakeSIS:
         parts = urlsplit(handler.path)
         length = int(handler.headers.get("content-length") or 0)
         body = handler.rfile.read(length) if length else b""
-        seen = Seen(handler.command, parts.path, parse_qsl(parts.query, keep_blank_values=True),
-                    {k.lower(): v for k, v in handler.headers.items()}, body, parts.query)
+        seen = Seen(
+            handler.command,
+            parts.path,
+            parse_qsl(parts.query, keep_blank_values=True),
+            {k.lower(): v for k, v in handler.headers.items()},
+            body,
+            parts.query,
+        )
         with self._lock:
             self.seen.append(seen)
             self.in_flight += 1
@@ -200,7 +221,7 @@ class FakeSIS:
             denied = self._check_auth(seen)
             if denied:
                 return denied
-            return self._collection(seen, seen.path[len(base) + 1:])
+            return self._collection(seen, seen.path[len(base) + 1 :])
         return Reply(404, "<html><body>Not Found</body></html>")
 
     # -- auth
@@ -210,8 +231,15 @@ class FakeSIS:
             return None
         header = seen.headers.get("authorization", "")
         if self.revoked:
-            return Reply(401, {"imsx_codeMajor": "failure", "imsx_severity": "error",
-                               "imsx_CodeMinor": "unauthorisedrequest", "imsx_description": "revoked"})
+            return Reply(
+                401,
+                {
+                    "imsx_codeMajor": "failure",
+                    "imsx_severity": "error",
+                    "imsx_CodeMinor": "unauthorisedrequest",
+                    "imsx_description": "revoked",
+                },
+            )
         if header.startswith("Bearer ") and self.auth in ("oauth2", "both"):
             expiry = self.tokens.get(header[7:])
             if expiry is not None and expiry > time.time():
@@ -221,10 +249,23 @@ class FakeSIS:
             problem = self._verify_oauth1(seen, header)
             if problem is None:
                 return None
-            return Reply(401, {"imsx_codeMajor": "failure", "imsx_severity": "error",
-                               "imsx_CodeMinor": "unauthorisedrequest", "imsx_description": problem})
-        return Reply(401, {"imsx_codeMajor": "failure", "imsx_CodeMinor": "unauthorisedrequest",
-                           "imsx_description": "no credentials"})
+            return Reply(
+                401,
+                {
+                    "imsx_codeMajor": "failure",
+                    "imsx_severity": "error",
+                    "imsx_CodeMinor": "unauthorisedrequest",
+                    "imsx_description": problem,
+                },
+            )
+        return Reply(
+            401,
+            {
+                "imsx_codeMajor": "failure",
+                "imsx_CodeMinor": "unauthorisedrequest",
+                "imsx_description": "no credentials",
+            },
+        )
 
     def _verify_oauth1(self, seen: Seen, header: str) -> str | None:
         params = {k: unquote(v) for k, v in re.findall(r'(\w+)="([^"]*)"', header[6:])}
@@ -245,8 +286,9 @@ class FakeSIS:
         uri = f"http://{seen.headers['host'].lower()}{seen.path}"
         base_string = "&".join(("GET", enc(uri), enc(normalised)))
         digest = hashlib.sha256 if method == "HMAC-SHA256" else hashlib.sha1
-        expected = base64.b64encode(hmac.new(f"{enc(self.client_secret)}&".encode(), base_string.encode(),
-                                             digest).digest()).decode()
+        expected = base64.b64encode(
+            hmac.new(f"{enc(self.client_secret)}&".encode(), base_string.encode(), digest).digest()
+        ).decode()
         if not hmac.compare_digest(expected, params.get("oauth_signature", "")):
             return "invalid signature"
         return None
@@ -291,7 +333,7 @@ class FakeSIS:
             limit = min(limit, self.page_cap)
         if "filter" in query and not self.ignore_filter:
             records = _apply_filter(records, query["filter"])
-        page = records[offset: offset + limit]
+        page = records[offset : offset + limit]
         headers = {}
         if self.total_count:
             headers["X-Total-Count"] = str(len(records))
@@ -325,7 +367,18 @@ def _apply_filter(records, text):
 
 
 def make_users(count: int, *, stamp="2026-11-02T10:00:00.000Z", prefix="u"):
-    return [{"sourcedId": f"{prefix}{i:05d}", "status": "active", "dateLastModified": stamp, "role": "student",
-             "givenName": f"G{i}", "familyName": f"F{i}", "username": f"user{i}", "enabledUser": "true",
-             "orgs": [{"sourcedId": "s1", "type": "org", "href": "/orgs/s1"}], "grades": ["05"]}
-            for i in range(count)]
+    return [
+        {
+            "sourcedId": f"{prefix}{i:05d}",
+            "status": "active",
+            "dateLastModified": stamp,
+            "role": "student",
+            "givenName": f"G{i}",
+            "familyName": f"F{i}",
+            "username": f"user{i}",
+            "enabledUser": "true",
+            "orgs": [{"sourcedId": "s1", "type": "org", "href": "/orgs/s1"}],
+            "grades": ["05"],
+        }
+        for i in range(count)
+    ]

@@ -7,10 +7,17 @@ from rostersync.oneroster.errors import InvalidCredentials, InvalidHostUrl, NotO
 
 from .fake_sis import BASE, Reply, make_users
 
-ORGS = [{"sourcedId": "d1", "name": "District 42", "type": "district"},
-        {"sourcedId": "s1", "name": "North Elementary", "type": "school", "identifier": "NE",
-         "parent": {"sourcedId": "d1"}},
-        {"sourcedId": "s2", "name": "South Middle", "type": "school"}]
+ORGS = [
+    {"sourcedId": "d1", "name": "District 42", "type": "district"},
+    {
+        "sourcedId": "s1",
+        "name": "North Elementary",
+        "type": "school",
+        "identifier": "NE",
+        "parent": {"sourcedId": "d1"},
+    },
+    {"sourcedId": "s2", "name": "South Middle", "type": "school"},
+]
 CLASSES = [{"sourcedId": f"c{i}", "title": f"Class {i}", "school": {"sourcedId": "s1"}} for i in range(12)]
 
 
@@ -75,11 +82,13 @@ def test_deployed_refuses_the_local_server(make_fake):
 def test_nothing_listening_is_unreachable_quickly():
     import socket
     import time
+
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     start = time.perf_counter()
     with pytest.raises(UnreachableHost):
-        check_connection(ConnectionSettings(host_url=f"http://127.0.0.1:{port}", client_id="x"), "s",
-                        allow_private=True)
+        check_connection(
+            ConnectionSettings(host_url=f"http://127.0.0.1:{port}", client_id="x"), "s", allow_private=True
+        )
     assert time.perf_counter() - start < 3

@@ -25,6 +25,7 @@ def test_auth_auto_detection_ends_at_the_deadline(make_fake):
 
 def test_a_slow_collection_stops_at_the_deadline(make_fake, make_client):
     fake = make_fake(data={"users": make_users(200)}, page_cap=5)
+
     def slow_page(seen):
         page = fake._collection(seen, "users")
         page.delay = 0.4

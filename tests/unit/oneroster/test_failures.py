@@ -8,8 +8,15 @@ from email.utils import format_datetime
 import pytest
 
 from rostersync.oneroster import RetryPolicy
-from rostersync.oneroster.errors import (BadResponse, InsufficientScope, InvalidCredentials, NotOneRoster,
-                                         RequestRejected, ServerError, UnreachableHost)
+from rostersync.oneroster.errors import (
+    BadResponse,
+    InsufficientScope,
+    InvalidCredentials,
+    NotOneRoster,
+    RequestRejected,
+    ServerError,
+    UnreachableHost,
+)
 
 from .fake_sis import BASE, Reply, make_users
 
@@ -150,26 +157,88 @@ def test_unresolvable_name_is_unreachable_without_retries(make_client, sleeps):
     assert "DNS" in str(failed.value) and sleeps == []
 
 
-@pytest.mark.parametrize("reply, error, text", [
-    (Reply(403, {"imsx_codeMajor": "failure", "imsx_CodeMinor": "forbidden"}), InsufficientScope, "forbidden"),
-    (Reply(404, "<html>nope</html>"), NotOneRoster, "HTML"),
-    (Reply(200, "<!DOCTYPE html><html>Login</html>"), NotOneRoster, "HTML"),
-    (Reply(400, {"imsx_codeMajor": "failure", "imsx_CodeMinor": "invalid_filter_field",
-                 "imsx_description": "bad field"}), RequestRejected, "invalid_filter_field: bad field"),
-    (Reply(200, {"imsx_codeMajor": "failure", "imsx_severity": "error", "imsx_CodeMinor": "storage_failure",
-                 "imsx_description": "disk"}), ServerError, "storage_failure: disk"),
-    (Reply(200, {"statusInfoSet": [{"imsx_codeMajor": "failure", "imsx_codeMinor": "unauthorisedrequest",
-                                    "imsx_description": "token expired"}]}), InvalidCredentials, "token expired"),
-    (Reply(200, {"statusInfoSet": {"imsx_statusInfo": [{"imsx_codeMajor": "unsupported",
-                                                         "imsx_description": "no"}]}}), NotOneRoster, "unsupported"),
-    (Reply(200, {"imsx_codeMajor": "failure", "imsx_CodeMinor": {"imsx_codeMinorField": [
-        {"imsx_codeMinorFieldName": "TargetEndSystem", "imsx_codeMinorFieldValue": "unknown_failure"}]}}),
-     ServerError, "unknown_failure"),
-    (Reply(200, {"error": "database offline"}), ServerError, "database offline"),
-    (Reply(400, {"error": {"code": "bad_request", "message": "limit too large"}}), RequestRejected,
-     "limit too large"),
-    (Reply(200, [1, 2]), NotOneRoster, "not a OneRoster"),
-])
+@pytest.mark.parametrize(
+    "reply, error, text",
+    [
+        (Reply(403, {"imsx_codeMajor": "failure", "imsx_CodeMinor": "forbidden"}), InsufficientScope, "forbidden"),
+        (Reply(404, "<html>nope</html>"), NotOneRoster, "HTML"),
+        (Reply(200, "<!DOCTYPE html><html>Login</html>"), NotOneRoster, "HTML"),
+        (
+            Reply(
+                400,
+                {
+                    "imsx_codeMajor": "failure",
+                    "imsx_CodeMinor": "invalid_filter_field",
+                    "imsx_description": "bad field",
+                },
+            ),
+            RequestRejected,
+            "invalid_filter_field: bad field",
+        ),
+        (
+            Reply(
+                200,
+                {
+                    "imsx_codeMajor": "failure",
+                    "imsx_severity": "error",
+                    "imsx_CodeMinor": "storage_failure",
+                    "imsx_description": "disk",
+                },
+            ),
+            ServerError,
+            "storage_failure: disk",
+        ),
+        (
+            Reply(
+                200,
+                {
+                    "statusInfoSet": [
+                        {
+                            "imsx_codeMajor": "failure",
+                            "imsx_codeMinor": "unauthorisedrequest",
+                            "imsx_description": "token expired",
+                        }
+                    ]
+                },
+            ),
+            InvalidCredentials,
+            "token expired",
+        ),
+        (
+            Reply(
+                200,
+                {"statusInfoSet": {"imsx_statusInfo": [{"imsx_codeMajor": "unsupported", "imsx_description": "no"}]}},
+            ),
+            NotOneRoster,
+            "unsupported",
+        ),
+        (
+            Reply(
+                200,
+                {
+                    "imsx_codeMajor": "failure",
+                    "imsx_CodeMinor": {
+                        "imsx_codeMinorField": [
+                            {
+                                "imsx_codeMinorFieldName": "TargetEndSystem",
+                                "imsx_codeMinorFieldValue": "unknown_failure",
+                            }
+                        ]
+                    },
+                },
+            ),
+            ServerError,
+            "unknown_failure",
+        ),
+        (Reply(200, {"error": "database offline"}), ServerError, "database offline"),
+        (
+            Reply(400, {"error": {"code": "bad_request", "message": "limit too large"}}),
+            RequestRejected,
+            "limit too large",
+        ),
+        (Reply(200, [1, 2]), NotOneRoster, "not a OneRoster"),
+    ],
+)
 def test_error_payloads_become_typed_errors(make_fake, make_client, reply, error, text):
     fake = make_fake(data={"users": []})
     fake.fail(USERS, reply)
@@ -182,8 +251,9 @@ def test_error_payloads_become_typed_errors(make_fake, make_client, reply, error
 
 
 def test_a_200_saying_server_busy_is_retried_like_a_503(make_fake, make_client, sleeps):
-    busy = Reply(200, {"imsx_statusInfo": {"imsx_codeMajor": "failure", "imsx_CodeMinor": "server_busy"}},
-                 {"Retry-After": "1"})
+    busy = Reply(
+        200, {"imsx_statusInfo": {"imsx_codeMajor": "failure", "imsx_CodeMinor": "server_busy"}}, {"Retry-After": "1"}
+    )
     fake = make_fake(data={"users": make_users(2)})
     fake.fail(USERS, busy)
     client = make_client(fake, auth_method="oauth1")

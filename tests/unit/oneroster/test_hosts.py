@@ -12,19 +12,26 @@ from rostersync.oneroster.http import HttpClient
 
 from .fake_sis import BASE, FakeSIS, Reply
 
-
 # --------------------------------------------------------------------------- normalising
 
-@pytest.mark.parametrize("raw, expected, warned", [
-    ("https://sis.example.org/district42/ims/oneroster/v1p1/", "https://sis.example.org/district42", True),
-    ("https://sis.example.org/ims/oneroster/v1p1", "https://sis.example.org", True),
-    ("https://SIS.Example.org/IMS/OneRoster/v1p1/users", "https://sis.example.org", True),
-    ("https://sis.example.org/", "https://sis.example.org", False),
-    ("https://sis.example.org:443/aeries", "https://sis.example.org/aeries", False),
-    ("https://sis.example.org:8443/campus/oneroster/app", "https://sis.example.org:8443/campus/oneroster/app", False),
-    ("  https://sis.example.org  ", "https://sis.example.org", False),
-    ("sis.example.org/district", "https://sis.example.org/district", True),
-])
+
+@pytest.mark.parametrize(
+    "raw, expected, warned",
+    [
+        ("https://sis.example.org/district42/ims/oneroster/v1p1/", "https://sis.example.org/district42", True),
+        ("https://sis.example.org/ims/oneroster/v1p1", "https://sis.example.org", True),
+        ("https://SIS.Example.org/IMS/OneRoster/v1p1/users", "https://sis.example.org", True),
+        ("https://sis.example.org/", "https://sis.example.org", False),
+        ("https://sis.example.org:443/aeries", "https://sis.example.org/aeries", False),
+        (
+            "https://sis.example.org:8443/campus/oneroster/app",
+            "https://sis.example.org:8443/campus/oneroster/app",
+            False,
+        ),
+        ("  https://sis.example.org  ", "https://sis.example.org", False),
+        ("sis.example.org/district", "https://sis.example.org/district", True),
+    ],
+)
 def test_host_urls_are_normalised(raw, expected, warned):
     host = normalise_host_url(raw, allow_private=False)
     assert host.host_url == expected
@@ -37,12 +44,26 @@ def test_the_stripped_suffix_is_named_in_the_warning():
     assert host.warnings == ["The host URL included /ims/oneroster/v1p1; it was removed: give the host only."]
 
 
-@pytest.mark.parametrize("raw", [
-    "", "   ", "ftp://sis.example.org", "http://sis.example.org", "https://user:pw@sis.example.org",
-    "https://127.0.0.1", "https://localhost:8900", "https://10.1.2.3", "https://169.254.169.254/latest",
-    "https://[::1]/", "https://[fd00::1]/", "https://[::ffff:127.0.0.1]/", "https://192.168.0.10",
-    "https://sis.example.org:99999", "https://",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "   ",
+        "ftp://sis.example.org",
+        "http://sis.example.org",
+        "https://user:pw@sis.example.org",
+        "https://127.0.0.1",
+        "https://localhost:8900",
+        "https://10.1.2.3",
+        "https://169.254.169.254/latest",
+        "https://[::1]/",
+        "https://[fd00::1]/",
+        "https://[::ffff:127.0.0.1]/",
+        "https://192.168.0.10",
+        "https://sis.example.org:99999",
+        "https://",
+    ],
+)
 def test_deployed_refuses_bad_and_private_hosts(raw):
     with pytest.raises(InvalidHostUrl) as refused:
         normalise_host_url(raw, allow_private=False)
@@ -54,19 +75,38 @@ def test_local_stack_allows_http_and_loopback():
     assert normalise_host_url("http://localhost:8900", allow_private=True).host_url == "http://localhost:8900"
 
 
-@pytest.mark.parametrize("address, public", [
-    ("93.184.216.34", True), ("2606:2800:220:1:248:1893:25c8:1946", True),
-    ("127.0.0.1", False), ("10.0.0.1", False), ("172.16.5.5", False), ("192.168.1.1", False),
-    ("169.254.169.254", False), ("100.64.0.1", False), ("0.0.0.0", False), ("224.0.0.1", False),
-    ("240.0.0.1", False), ("255.255.255.255", False), ("::1", False), ("fe80::1", False), ("fd12::1", False),
-    ("::ffff:8.8.8.8", False), ("::ffff:169.254.169.254", False), ("2002:7f00:1::", False),
-    ("64:ff9b::a9fe:a9fe", False), ("ff02::1", False), ("not-an-ip", False),
-])
+@pytest.mark.parametrize(
+    "address, public",
+    [
+        ("93.184.216.34", True),
+        ("2606:2800:220:1:248:1893:25c8:1946", True),
+        ("127.0.0.1", False),
+        ("10.0.0.1", False),
+        ("172.16.5.5", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),
+        ("100.64.0.1", False),
+        ("0.0.0.0", False),
+        ("224.0.0.1", False),
+        ("240.0.0.1", False),
+        ("255.255.255.255", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("fd12::1", False),
+        ("::ffff:8.8.8.8", False),
+        ("::ffff:169.254.169.254", False),
+        ("2002:7f00:1::", False),
+        ("64:ff9b::a9fe:a9fe", False),
+        ("ff02::1", False),
+        ("not-an-ip", False),
+    ],
+)
 def test_public_address_rules(address, public):
     assert is_public_address(address) is public
 
 
 # --------------------------------------------------------------------------- resolution
+
 
 def test_a_name_resolving_to_any_private_address_is_refused():
     policy = AddressPolicy(False, resolver=lambda host, port: ["93.184.216.34", "10.0.0.7"])
@@ -98,7 +138,9 @@ def test_deployed_client_never_reaches_a_loopback_server(make_fake, monkeypatch)
         return real("127.0.0.1", *args[:1], **kwargs) if host == "sis.example.test" else real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", loopback)
-    settings = ConnectionSettings(host_url=f"https://sis.example.test:{fake.port}", client_id="id", auth_method="oauth1")
+    settings = ConnectionSettings(
+        host_url=f"https://sis.example.test:{fake.port}", client_id="id", auth_method="oauth1"
+    )
     client = OneRosterClient(settings, "secret-value", allow_private=False)
     with pytest.raises(InvalidHostUrl):
         list(client.stream("orgs"))
@@ -116,10 +158,10 @@ def test_dns_rebinding_is_caught_by_the_peer_check(make_fake, monkeypatch):
         return real(host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
-    settings = ConnectionSettings(host_url=f"https://sis.rebind.test:{fake.port}", client_id="id",
-                                  auth_method="oauth1")
-    client = OneRosterClient(settings, "secret-value", allow_private=False,
-                             resolver=lambda host, port: ["93.184.216.34"])
+    settings = ConnectionSettings(host_url=f"https://sis.rebind.test:{fake.port}", client_id="id", auth_method="oauth1")
+    client = OneRosterClient(
+        settings, "secret-value", allow_private=False, resolver=lambda host, port: ["93.184.216.34"]
+    )
     with pytest.raises(InvalidHostUrl) as refused:
         list(client.stream("orgs"))
     assert "private, loopback or reserved" in str(refused.value)
@@ -127,6 +169,7 @@ def test_dns_rebinding_is_caught_by_the_peer_check(make_fake, monkeypatch):
 
 
 # --------------------------------------------------------------------------- redirects
+
 
 @pytest.fixture
 def two_servers():
@@ -159,8 +202,9 @@ def _start_on(fake, address):
 
 
 def _loopback_one_is_public_policy():
-    return AddressPolicy(False, require_https=False, resolver=lambda h, p: [h],
-                         is_public=lambda address: address == "127.0.0.1")
+    return AddressPolicy(
+        False, require_https=False, resolver=lambda h, p: [h], is_public=lambda address: address == "127.0.0.1"
+    )
 
 
 def test_redirect_targets_are_checked_again(two_servers):
@@ -175,10 +219,17 @@ def test_redirect_targets_are_checked_again(two_servers):
 def test_peer_check_with_a_swapped_address(two_servers, monkeypatch):
     first, second = two_servers
     real = socket.getaddrinfo
-    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port, *a, **k: real(
-        "127.0.0.2" if host == "sis.test" else host, port, *a, **k))
-    policy = AddressPolicy(False, require_https=False, resolver=lambda h, p: ["127.0.0.1"],
-                           is_public=lambda address: address == "127.0.0.1")
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, port, *a, **k: real("127.0.0.2" if host == "sis.test" else host, port, *a, **k),
+    )
+    policy = AddressPolicy(
+        False,
+        require_https=False,
+        resolver=lambda h, p: ["127.0.0.1"],
+        is_public=lambda address: address == "127.0.0.1",
+    )
     http = HttpClient(policy, connect_timeout=1, read_timeout=1)
     port = second._server.server_address[1]
     with pytest.raises(InvalidHostUrl):
@@ -190,7 +241,8 @@ def test_redirects_are_followed_and_re_signed_on_the_same_origin(make_fake, make
     fake = make_fake(data={"orgs": [{"sourcedId": "o1", "name": "North"}]})
     fake.fail(BASE + "/orgs", Reply(301, headers={"Location": BASE + "/orgs-moved"}))
     fake.routes[BASE + "/orgs-moved"] = lambda seen: (
-        fake._check_auth(seen) or Reply(200, {"orgs": [{"sourcedId": "o1", "name": "North"}]}))
+        fake._check_auth(seen) or Reply(200, {"orgs": [{"sourcedId": "o1", "name": "North"}]})
+    )
     client = make_client(fake, auth_method="oauth1")
     records = list(client.stream("orgs"))
     assert [r.name for r in records] == ["North"]
@@ -202,8 +254,9 @@ def test_credentials_are_not_sent_to_another_origin(two_servers):
     first, second = two_servers
     first.fail(BASE + "/orgs", Reply(307, headers={"Location": second.host_url + BASE + "/orgs"}))
     http = HttpClient(AddressPolicy(True), connect_timeout=1, read_timeout=1)
-    response = http.send("GET", first.host_url + BASE + "/orgs",
-                         headers_for=lambda m, u: {"Authorization": "Bearer sensitive"})
+    response = http.send(
+        "GET", first.host_url + BASE + "/orgs", headers_for=lambda m, u: {"Authorization": "Bearer sensitive"}
+    )
     assert response.status_code == 200
     assert "authorization" not in second.seen[0].headers
 

@@ -7,8 +7,8 @@ from urllib.parse import unquote
 
 import pytest
 
+from rostersync.oneroster.errors import InsufficientScope, InvalidCredentials, NotOneRoster
 from rostersync.oneroster.oauth_client import CORE_SCOPE, DEFAULT_SCOPE
-from rostersync.oneroster.errors import InvalidCredentials, InsufficientScope, NotOneRoster
 
 from .fake_sis import BASE, Reply, make_users
 
@@ -21,14 +21,21 @@ def oauth_params(header: str) -> dict:
 
 # --------------------------------------------------------------------------- OAuth 1.0a
 
+
 def test_oauth1_signs_every_query_parameter(make_fake, make_client):
     fake = make_fake(auth="oauth1", data={"users": make_users(3)}, ignore_filter=True)
     client = make_client(fake, auth_method="oauth1")
     records = list(client.stream("users", filter=FILTER, sort="familyName", order_by="asc", fields="sourcedId"))
     assert len(records) == 3  # the fake's own RFC 5849 verifier accepted the signature
     seen = fake.data_requests("users")[0]
-    assert dict(seen.query) == {"limit": "1000", "offset": "0", "filter": FILTER, "sort": "familyName",
-                                "orderBy": "asc", "fields": "sourcedId"}
+    assert dict(seen.query) == {
+        "limit": "1000",
+        "offset": "0",
+        "filter": FILTER,
+        "sort": "familyName",
+        "orderBy": "asc",
+        "fields": "sourcedId",
+    }
     assert "%20" in seen.raw_query and "+" not in seen.raw_query  # RFC 3986, never form encoding
     assert oauth_params(seen.headers["authorization"])["oauth_signature_method"] == "HMAC-SHA256"
     assert client.auth_method == "oauth1" and client.signature_method == "HMAC-SHA256"
@@ -42,6 +49,7 @@ def test_a_tampered_query_fails_verification(make_fake, make_client):
     url = client.base_url + "/users?limit=5&offset=0"
     header = signer.headers("GET", client.base_url + "/users?limit=5&offset=10")["Authorization"]
     import requests
+
     response = requests.get(url, headers={"Authorization": header}, timeout=2)
     assert response.status_code == 401
 
@@ -86,6 +94,7 @@ def test_no_fallback_after_sha256_has_worked(make_fake, make_client):
 
 # --------------------------------------------------------------------------- OAuth 2
 
+
 def token_posts(fake):
     return [s for s in fake.seen if s.method == "POST"]
 
@@ -102,12 +111,15 @@ def test_oauth2_basic_auth_default_scopes_and_bearer(make_fake, make_client):
     assert client.auth_method == "oauth2" and client.token_url == fake.host_url + "/token"
 
 
-@pytest.mark.parametrize("token_path, probes", [
-    ("/token", 1),
-    (BASE + "/token", 2),
-    ("/oauth/token", 3),
-    ("/oauth/access_token", 4),
-])
+@pytest.mark.parametrize(
+    "token_path, probes",
+    [
+        ("/token", 1),
+        (BASE + "/token", 2),
+        ("/oauth/token", 3),
+        ("/oauth/access_token", 4),
+    ],
+)
 def test_token_paths_are_probed_in_order(make_fake, make_client, token_path, probes):
     fake = make_fake(auth="oauth2", token_path=token_path, data={"users": make_users(1)})
     # The paths that are not the token endpoint answer 404 HTML or 405, like real servers.
@@ -209,6 +221,7 @@ def test_wrong_secret_at_the_token_endpoint(make_fake, make_client):
 
 # --------------------------------------------------------------------------- auto
 
+
 def test_auto_picks_oauth2_when_a_token_endpoint_answers(make_fake, make_client):
     fake = make_fake(auth="both", data={"users": make_users(1)})
     client = make_client(fake)
@@ -237,8 +250,11 @@ def test_auto_with_a_wrong_secret_is_invalid_credentials(make_fake, make_client,
 def test_auto_falls_back_to_oauth1_when_bearer_tokens_are_refused(make_fake, make_client):
     fake = make_fake(auth="both", data={"users": make_users(1)})
     real_check = fake._check_auth
-    fake._check_auth = lambda seen: (Reply(401, {"error": "invalid_token"})
-                                     if seen.headers.get("authorization", "").startswith("Bearer") else real_check(seen))
+    fake._check_auth = lambda seen: (
+        Reply(401, {"error": "invalid_token"})
+        if seen.headers.get("authorization", "").startswith("Bearer")
+        else real_check(seen)
+    )
     client = make_client(fake)
     assert len(list(client.stream("users"))) == 1
     assert client.auth_method == "oauth1"

@@ -77,8 +77,9 @@ def test_repeats_are_caught_in_concurrent_mode_too(make_fake, make_client):
 def test_the_page_cap_stops_an_endless_server(make_fake, make_client):
     counter = iter(range(10**6))
     fake = make_fake(data={"users": []}, total_count=False)
-    fake.routes[BASE + "/users"] = lambda s: (fake._check_auth(s) or Reply(200, {"users": [
-        {"sourcedId": f"x{next(counter)}"}]}))
+    fake.routes[BASE + "/users"] = lambda s: (
+        fake._check_auth(s) or Reply(200, {"users": [{"sourcedId": f"x{next(counter)}"}]})
+    )
     client = make_client(fake, auth_method="oauth1", max_pages=25)
     with pytest.raises(BadResponse) as endless:
         list(client.stream("users"))
@@ -169,11 +170,12 @@ def test_stream_over_a_fake_fetch_without_http():
     data = [{"sourcedId": f"c{i}", "school": {"sourcedId": "s"}} for i in range(7)]
 
     def fetch(offset, limit):
-        page = data[offset: offset + min(limit, 3)]
+        page = data[offset : offset + min(limit, 3)]
         return RawPage(page, None, offset + 3 < len(data))
 
-    stream = RecordStream("classes", fetch, endpoint="/classes", filter=None, page_limit=5, max_in_flight=4,
-                          max_pages=100)
+    stream = RecordStream(
+        "classes", fetch, endpoint="/classes", filter=None, page_limit=5, max_in_flight=4, max_pages=100
+    )
     records = list(stream)
     assert [r.sourced_id for r in records] == [f"c{i}" for i in range(7)]
     assert all(isinstance(r, Class) for r in records)
@@ -181,11 +183,22 @@ def test_stream_over_a_fake_fetch_without_http():
 
 # --------------------------------------------------------------------------- envelopes
 
-@pytest.mark.parametrize("collection, key", [
-    ("schools", "orgs"), ("schools", "schools"), ("schools", "school"), ("students", "users"),
-    ("students", "students"), ("teachers", "teachers"), ("terms", "academicSessions"), ("terms", "terms"),
-    ("users", "users"), ("classes", "classes"),
-])
+
+@pytest.mark.parametrize(
+    "collection, key",
+    [
+        ("schools", "orgs"),
+        ("schools", "schools"),
+        ("schools", "school"),
+        ("students", "users"),
+        ("students", "students"),
+        ("teachers", "teachers"),
+        ("terms", "academicSessions"),
+        ("terms", "terms"),
+        ("users", "users"),
+        ("classes", "classes"),
+    ],
+)
 def test_envelope_keys_real_servers_send(make_fake, make_client, collection, key):
     record = {"sourcedId": "r1", "school": {"sourcedId": "s1"}}
     fake = make_fake(data={collection: [record]}, envelope={collection: key})
@@ -221,7 +234,8 @@ def test_null_list_is_an_empty_page(make_fake, make_client):
 def test_nested_collections_and_single_records(make_fake, make_client):
     fake = make_fake(data={"users": make_users(3)})
     fake.routes[BASE + "/schools/s%201/students"] = lambda s: Reply(
-        200, {"users": make_users(2) if dict(s.query)["offset"] == "0" else []})
+        200, {"users": make_users(2) if dict(s.query)["offset"] == "0" else []}
+    )
     client = make_client(fake, auth_method="oauth1")
     assert len(list(client.stream("schools/s 1/students"))) == 2
     user = client.get("users", "u00002")
@@ -263,6 +277,7 @@ def test_no_filter_means_none(make_fake, make_client):
 
 def test_date_style_is_learnt_from_the_server(make_fake, make_client):
     from datetime import UTC, datetime
+
     fake = make_fake(data={"users": make_users(2, stamp="2026-11-02T10:00:00.35Z")})
     client = make_client(fake, auth_method="oauth1")
     since = datetime(2026, 11, 1, 8, 30, 15, 123456, tzinfo=UTC)

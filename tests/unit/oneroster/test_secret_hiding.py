@@ -20,31 +20,52 @@ BASIC = base64.b64encode(f"fake-client:{SECRET}".encode()).decode()
 
 def echo(status, template="{secret}"):
     """A server that puts what it received (secret, header) into its error text."""
+
     def reply(seen):
         said = template.format(secret=SECRET, header=seen.headers.get("authorization", ""))
-        return Reply(status, {"imsx_codeMajor": "failure", "imsx_CodeMinor": "x", "imsx_description": said,
-                              "error": said})
+        return Reply(
+            status, {"imsx_codeMajor": "failure", "imsx_CodeMinor": "x", "imsx_description": said, "error": said}
+        )
+
     return reply
 
 
 def scenarios(make_fake):
     """(name, callable raising a OneRosterError) for every error type."""
+
     def stream(fake, method="oauth1", secret=SECRET, **options):
         settings = ConnectionSettings(host_url=fake.host_url, client_id=fake.client_id, auth_method=method)
         client = OneRosterClient(settings, secret, allow_private=True, read_timeout=0.3, **options)
         return lambda: list(client.stream("users"))
 
     from rostersync.oneroster import RetryPolicy
+
     fast = RetryPolicy(max_retries=1, base_delay=0.001, max_delay=0.001, sleep=lambda s: None)
 
     cases = []
     fake = make_fake(client_secret=SECRET, data={"users": make_users(2)})
-    cases.append(("invalid_host_url", lambda: OneRosterClient(
-        ConnectionSettings(host_url=f"https://fake-client:{SECRET}@sis.example.org", client_id="x"), SECRET)))
-    cases.append(("invalid_host_url", lambda: OneRosterClient(
-        ConnectionSettings(host_url=f"http://sis.example.org/{SECRET}", client_id="x"), SECRET)))
-    cases.append(("unreachable_host", stream(type("Closed", (), {"host_url": "http://127.0.0.1:9", "client_id": "x"}),
-                                             retry_policy=fast)))
+    cases.append(
+        (
+            "invalid_host_url",
+            lambda: OneRosterClient(
+                ConnectionSettings(host_url=f"https://fake-client:{SECRET}@sis.example.org", client_id="x"), SECRET
+            ),
+        )
+    )
+    cases.append(
+        (
+            "invalid_host_url",
+            lambda: OneRosterClient(
+                ConnectionSettings(host_url=f"http://sis.example.org/{SECRET}", client_id="x"), SECRET
+            ),
+        )
+    )
+    cases.append(
+        (
+            "unreachable_host",
+            stream(type("Closed", (), {"host_url": "http://127.0.0.1:9", "client_id": "x"}), retry_policy=fast),
+        )
+    )
     wrong = make_fake(client_secret="other", data={"users": []})
     wrong.routes[BASE + "/users"] = echo(401, "bad signature for {header} with secret {secret}")
     cases.append(("invalid_credentials", stream(wrong, retry_policy=fast)))
@@ -54,8 +75,12 @@ def scenarios(make_fake):
     token_refused = make_fake(auth="oauth2", client_secret="other", data={"users": []})
     token_refused.routes["/token"] = echo(401, "client {header} / {secret} unknown")
     cases.append(("invalid_credentials", stream(token_refused, method="auto", retry_policy=fast)))
-    for status, code in ((403, "insufficient_scope"), (404, "not_oneroster"), (500, "server_error"),
-                         (400, "request_rejected")):
+    for status, code in (
+        (403, "insufficient_scope"),
+        (404, "not_oneroster"),
+        (500, "server_error"),
+        (400, "request_rejected"),
+    ):
         server = make_fake(client_secret=SECRET, data={"users": []})
         server.routes[BASE + "/users"] = echo(status, "echo {header} {secret}")
         cases.append((code, stream(server, retry_policy=fast)))
@@ -63,8 +88,7 @@ def scenarios(make_fake):
     html.routes[BASE + "/users"] = lambda s: Reply(200, f"<html>{SECRET} {s.headers['authorization']}</html>")
     cases.append(("not_oneroster", stream(html, retry_policy=fast)))
     truncated = make_fake(client_secret=SECRET, data={"users": []})
-    truncated.routes[BASE + "/users"] = lambda s: Reply(200, {"users": [{"sourcedId": SECRET}] * 40},
-                                                        action="truncate")
+    truncated.routes[BASE + "/users"] = lambda s: Reply(200, {"users": [{"sourcedId": SECRET}] * 40}, action="truncate")
     cases.append(("bad_response", stream(truncated, retry_policy=fast)))
     wrong_key = make_fake(client_secret=SECRET, data={"users": []})
     wrong_key.routes[BASE + "/users"] = lambda s: Reply(200, {SECRET: [], "error": f"bad {SECRET}"})
@@ -73,12 +97,18 @@ def scenarios(make_fake):
     timeout.routes[BASE + "/users"] = lambda s: Reply(200, {"users": []}, delay=0.6)
     cases.append(("unreachable_host", stream(timeout, retry_policy=fast)))
     import time
+
     slow = make_fake(client_secret=SECRET, data={"users": []})
     slow.routes[BASE + "/users"] = lambda s: Reply(200, {"users": []}, delay=0.6)
-    cases.append(("out_of_time", stream(slow, retry_policy=fast,
-                                        deadline=time.monotonic() + 0.4)))
-    cases.append(("invalid_credentials", lambda: check_connection(
-        ConnectionSettings(host_url=wrong.host_url, client_id="fake-client"), SECRET, allow_private=True)))
+    cases.append(("out_of_time", stream(slow, retry_policy=fast, deadline=time.monotonic() + 0.4)))
+    cases.append(
+        (
+            "invalid_credentials",
+            lambda: check_connection(
+                ConnectionSettings(host_url=wrong.host_url, client_id="fake-client"), SECRET, allow_private=True
+            ),
+        )
+    )
     return cases
 
 
@@ -91,8 +121,15 @@ def test_no_error_or_log_line_carries_the_secret(make_fake, caplog):
         error = failed.value
         assert error.code == expected, (expected, error)
         seen_codes.add(error.code)
-        texts = [str(error), repr(error), *map(str, error.args), error.message, str(error.endpoint),
-                 "".join(traceback.format_exception(error)), repr(pickle.loads(pickle.dumps(error)))]
+        texts = [
+            str(error),
+            repr(error),
+            *map(str, error.args),
+            error.message,
+            str(error.endpoint),
+            "".join(traceback.format_exception(error)),
+            repr(pickle.loads(pickle.dumps(error))),
+        ]
         for text in texts:
             assert SECRET not in text, (expected, text)
             assert BASIC not in text
@@ -112,7 +149,12 @@ def test_reprs_never_show_the_secret(make_fake):
         client = OneRosterClient(settings, SECRET, allow_private=True)
         if method != "oauth1":
             list(client.stream("users"))
-        for text in (repr(client), repr(client._auth), repr(client._requester.secrets), repr(settings),
-                     repr(client.__dict__)):
+        for text in (
+            repr(client),
+            repr(client._auth),
+            repr(client._requester.secrets),
+            repr(settings),
+            repr(client.__dict__),
+        ):
             assert SECRET not in text and BASIC not in text
         client.close()

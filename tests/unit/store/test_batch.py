@@ -36,7 +36,7 @@ class StubDynamoDB:
 
     def batch_get_item(self, RequestItems):
         with self.lock:
-            (table, spec), = RequestItems.items()
+            ((table, spec),) = RequestItems.items()
             assert len(spec["Keys"]) <= 100
             if self.unprocessed_keys_rounds:
                 self.unprocessed_keys_rounds -= 1

@@ -1,7 +1,7 @@
 """Change keys (store/change_keys.py): stamped on roster writes only, totally ordered, and a
 horizon that trails every writer's longest possible write."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from rostersync.store import change_keys
 from rostersync.store.change_keys import RosterStamper, change_horizon, change_seq, item_id_of, time_text
@@ -15,7 +15,7 @@ def test_the_stamper_stamps_roster_tables_only_with_the_send_time():
     stamp = RosterStamper({"users": "userId"})
     user = {"userId": {"S": "u-1"}, "updatedAt": {"S": "old"}}
     checkpoint = {"runKey": {"S": "r"}}
-    sent_at = time_text(datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc))
+    sent_at = time_text(datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
     stamp("users", user, sent_at)
     stamp("checkpoints", checkpoint, sent_at)
     assert user["updatedAt"] == {"S": "2026-12-01T08:00:00.000000+0000"}
@@ -25,7 +25,7 @@ def test_the_stamper_stamps_roster_tables_only_with_the_send_time():
 
 
 def test_change_keys_order_by_time_then_id_and_a_time_bound_sits_between():
-    base = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+    base = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     times = [base + timedelta(microseconds=n) for n in (0, 1, 999_999, 1_000_000)] + [base + timedelta(days=400)]
     seqs = [change_seq(time_text(t), i) for t in times for i in ("a", "b")]
     assert seqs == sorted(seqs)  # fixed-width text: string order is time order, ties by id
@@ -42,7 +42,7 @@ def test_the_horizon_trails_the_longest_write_of_any_writer(monkeypatch):
     for function in ("SyncWorkerFunction", "ApiFunction"):
         timeout = resources[function]["Properties"].get("Timeout", default_timeout)
         assert lag >= timeout + 240, f"{function}'s writes may land after the change horizon"
-    now = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     assert change_horizon(now) == time_text(now - timedelta(seconds=lag))
 
 

@@ -2,7 +2,7 @@
 botocore's signer, the same answers as the boto3 client against the embedded DynamoDB (binary
 values included), and retries only where a retry can succeed."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError, HTTPClientError
 
 from rostersync.store.dynamodb_wire import DynamoDbWire
 
-NOW = datetime(2026, 12, 1, 17, 30, 5, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 17, 30, 5, tzinfo=UTC)
 
 
 def wire_for(endpoint: str, credentials: Credentials, **kwargs) -> DynamoDbWire:
@@ -32,27 +32,41 @@ def test_the_signature_is_botocores(endpoint, token, monkeypatch):
     payload = b'{"RequestItems":{"t":[{"PutRequest":{"Item":{"id":{"S":"\xc3\xa9"}}}}]}}'
     ours = wire.signed_headers("BatchWriteItem", payload, NOW)
 
-    theirs = AWSRequest(method="POST", url=endpoint + "/", data=payload,
-                        headers={"Content-Type": "application/x-amz-json-1.0",
-                                 "X-Amz-Target": "DynamoDB_20120810.BatchWriteItem"})
+    theirs = AWSRequest(
+        method="POST",
+        url=endpoint + "/",
+        data=payload,
+        headers={"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.BatchWriteItem"},
+    )
     SigV4Auth(credentials, "dynamodb", "us-west-2").add_auth(theirs)
     assert ours["authorization"] == theirs.headers["Authorization"]
     assert ours.get("x-amz-security-token") == token
 
 
 def test_batches_round_trip_through_the_embedded_dynamodb_like_boto3(aws):
-    from rostersync.settings import get_settings
     from rostersync.aws_clients import dynamodb_for_batches as dynamodb_client
+    from rostersync.settings import get_settings
 
     table = get_settings().checkpoints_table
     client = dynamodb_client()
     wire = DynamoDbWire(client)
     blob = bytes(range(256)) * 4
-    items = [{"districtId": {"S": "dst_wire"}, "key": {"S": f"k{i}"}, "blob": {"B": blob},
-              "n": {"N": str(i)}, "m": {"M": {"inner": {"B": b"\x00\xff"}}}} for i in range(3)]
+    items = [
+        {
+            "districtId": {"S": "dst_wire"},
+            "key": {"S": f"k{i}"},
+            "blob": {"B": blob},
+            "n": {"N": str(i)},
+            "m": {"M": {"inner": {"B": b"\x00\xff"}}},
+        }
+        for i in range(3)
+    ]
     key_schema = {k["AttributeName"] for k in client.describe_table(TableName=table)["Table"]["KeySchema"]}
-    items = [{name: value for name, value in item.items() if name in key_schema or name in ("blob", "n", "m")}
-             | {name: {"S": f"k{i}"} for name in key_schema if name not in item} for i, item in enumerate(items)]
+    items = [
+        {name: value for name, value in item.items() if name in key_schema or name in ("blob", "n", "m")}
+        | {name: {"S": f"k{i}"} for name in key_schema if name not in item}
+        for i, item in enumerate(items)
+    ]
     written = wire.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": item}} for item in items]})
     assert written.get("UnprocessedItems", {}) == {}
     keys = [{name: item[name] for name in key_schema} for item in items]
@@ -68,8 +82,11 @@ class ScriptedWire(DynamoDbWire):
     """The wire with its HTTP exchange replaced by a script of answers."""
 
     def __init__(self, answers):
-        super().__init__(SimpleNamespace(meta=SimpleNamespace(endpoint_url="https://dynamodb.example", region_name="x")),
-                         credentials=Credentials("a", "b"), sleep=lambda _seconds: None)
+        super().__init__(
+            SimpleNamespace(meta=SimpleNamespace(endpoint_url="https://dynamodb.example", region_name="x")),
+            credentials=Credentials("a", "b"),
+            sleep=lambda _seconds: None,
+        )
         self.answers, self.sent = list(answers), 0
 
     def _post(self, operation, payload):
@@ -86,13 +103,21 @@ def answer(status: int, body: bytes, crc: int | None = None):
     return status, {"x-amz-crc32": str(zlib.crc32(body) if crc is None else crc)}, body
 
 
-THROTTLED = answer(400, b'{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",'
-                        b'"message":"slow down"}')
+THROTTLED = answer(
+    400, b'{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}'
+)
 OK = answer(200, b'{"UnprocessedItems":{}}')
 
 
-@pytest.mark.parametrize("first", [THROTTLED, answer(500, b"{}"), answer(200, b'{"UnprocessedItems":{}}', crc=1),
-                                   HTTPClientError(error=ConnectionResetError())])
+@pytest.mark.parametrize(
+    "first",
+    [
+        THROTTLED,
+        answer(500, b"{}"),
+        answer(200, b'{"UnprocessedItems":{}}', crc=1),
+        HTTPClientError(error=ConnectionResetError()),
+    ],
+)
 def test_what_a_retry_can_cure_is_retried(first):
     wire = ScriptedWire([first, first, OK])
     assert wire.batch_write_item(RequestItems={}) == {"UnprocessedItems": {}}
@@ -100,12 +125,21 @@ def test_what_a_retry_can_cure_is_retried(first):
 
 
 def test_a_refused_request_raises_clienterror_at_once_with_dynamodbs_code():
-    wire = ScriptedWire([answer(400, b'{"__type":"com.amazon.coral.validate#ValidationException",'
-                                     b'"message":"Item size has exceeded the maximum allowed size"}')])
+    wire = ScriptedWire(
+        [
+            answer(
+                400,
+                b'{"__type":"com.amazon.coral.validate#ValidationException",'
+                b'"message":"Item size has exceeded the maximum allowed size"}',
+            )
+        ]
+    )
     with pytest.raises(ClientError) as refused:
         wire.batch_write_item(RequestItems={})
-    assert refused.value.response["Error"] == {"Code": "ValidationException",
-                                               "Message": "Item size has exceeded the maximum allowed size"}
+    assert refused.value.response["Error"] == {
+        "Code": "ValidationException",
+        "Message": "Item size has exceeded the maximum allowed size",
+    }
     assert wire.sent == 1
 
 
@@ -129,7 +163,7 @@ def test_a_connection_the_server_drops_is_reopened_and_kept_alive_otherwise():
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             self.rfile.read(int(self.headers["Content-Length"]))
             seen["requests"] += 1
             seen["connections"].add(self.client_address)

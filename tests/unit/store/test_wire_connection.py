@@ -37,8 +37,11 @@ class ScriptedServer:
                         head += line
                     if not head:
                         break
-                    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                                  if line.lower().startswith(b"content-length:"))
+                    length = next(
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    )
                     self.requests.append((head, reader.read(length)))
                     conn.sendall(self.answers.pop(0))
                     if self.answers and self.answers[0] is None:
@@ -81,10 +84,15 @@ def test_a_post_sends_its_headers_and_body_and_reads_a_sized_answer_on_a_kept_co
 
 
 def test_answers_that_end_the_connection_close_it_and_the_next_post_opens_another(serve):
-    server, connection = serve(answer(b"{}", "Content-Length: 2", "Connection: close"), None,
-                               answer(b"{}", "Content-Length: 2", version="HTTP/1.0"), None,
-                               answer(b'{"until":"eof"}'), None,
-                               answer(b"{}", "Content-Length: 2"))
+    server, connection = serve(
+        answer(b"{}", "Content-Length: 2", "Connection: close"),
+        None,
+        answer(b"{}", "Content-Length: 2", version="HTTP/1.0"),
+        None,
+        answer(b'{"until":"eof"}'),
+        None,
+        answer(b"{}", "Content-Length: 2"),
+    )
     for expected in (b"{}", b"{}", b'{"until":"eof"}', b"{}"):
         assert connection.post("/", {}, b"{}")[2] == expected
     assert server.connections == 4
@@ -92,7 +100,7 @@ def test_answers_that_end_the_connection_close_it_and_the_next_post_opens_anothe
 
 
 def test_chunked_and_interim_answers(serve):
-    chunked = answer(b"4;ext=1\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\nTrailer: x\r\n\r\n", "Transfer-Encoding: chunked")
+    chunked = answer(b'4;ext=1\r\n{"a"\r\n3\r\n:1}\r\n0\r\nTrailer: x\r\n\r\n', "Transfer-Encoding: chunked")
     server, connection = serve(answer(b"", status="100 Continue") + chunked, answer(b"{}", "Content-Length: 2"))
     assert connection.post("/", {}, b"{}") == (200, {"transfer-encoding": "chunked"}, b'{"a":1}')
     assert connection.post("/", {}, b"{}")[2] == b"{}"  # the connection was left at the next answer
@@ -100,12 +108,15 @@ def test_chunked_and_interim_answers(serve):
     connection.close()
 
 
-@pytest.mark.parametrize("broken, error", [
-    (None, http.client.RemoteDisconnected),  # closed without an answer (a kept-alive connection dropped)
-    (answer(b"{", "Content-Length: 9"), http.client.IncompleteRead),
-    (b"garbage\r\n\r\n", http.client.BadStatusLine),
-    (answer(b"{}", "Content-Length: x"), http.client.HTTPException),
-])
+@pytest.mark.parametrize(
+    "broken, error",
+    [
+        (None, http.client.RemoteDisconnected),  # closed without an answer (a kept-alive connection dropped)
+        (answer(b"{", "Content-Length: 9"), http.client.IncompleteRead),
+        (b"garbage\r\n\r\n", http.client.BadStatusLine),
+        (answer(b"{}", "Content-Length: x"), http.client.HTTPException),
+    ],
+)
 def test_broken_answers_raise_what_http_client_would(serve, broken, error):
     server, connection = serve(*([b""] if broken is None else [broken]), None)
     with pytest.raises(error):

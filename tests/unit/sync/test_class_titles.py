@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
 import pytest
+
 from rostersync.oneroster.records import Enrollment
 from rostersync.store.roster import index_key
 from rostersync.sync import mapping
@@ -19,15 +20,26 @@ NOW = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
 
 
 def _enrollment(begin=date(2026, 9, 1), end=None, primary=True):
-    return Enrollment(sourced_id="enr-1", status="active", date_last_modified=None, role="teacher", user_id="tch-1",
-                      class_id="cls-1", school_id="sch-1", primary=primary, begin_date=begin, end_date=end)
+    return Enrollment(
+        sourced_id="enr-1",
+        status="active",
+        date_last_modified=None,
+        role="teacher",
+        user_id="tch-1",
+        class_id="cls-1",
+        school_id="sch-1",
+        primary=primary,
+        begin_date=begin,
+        end_date=end,
+    )
 
 
 @pytest.mark.parametrize("record", [_enrollment(), _enrollment(begin=None, end=date(2027, 6, 1), primary=None)])
 def test_a_moved_enrollment_is_what_a_sync_maps_for_the_linked_class(record):
     own = mapping.enrollment_item("dst_1", record, "run_1", NOW)
-    linked = mapping.enrollment_item("dst_1", record, "run_1", NOW,
-                                     ids=lambda d, kind, sid: "app-class" if kind == "class" else own["userId"])
+    linked = mapping.enrollment_item(
+        "dst_1", record, "run_1", NOW, ids=lambda d, kind, sid: "app-class" if kind == "class" else own["userId"]
+    )
     held = json.loads(json.dumps(own, default=str))  # as it was set aside
     mapping.move_enrollment(held, "app-class", index_key("dst_1", "app-class"))
     for name in ("classId", "districtClass", "contentHash", "userId", "districtUser"):

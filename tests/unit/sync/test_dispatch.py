@@ -3,7 +3,7 @@ from its start date on, also when the dispatcher is retried or runs twice at onc
 
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -50,8 +50,8 @@ def nights_of(domain, district_id) -> list[str]:
 
 
 def ticks(start: str, end: str, every_minutes: int = 30):
-    at = datetime.fromisoformat(start).replace(tzinfo=timezone.utc)
-    stop = datetime.fromisoformat(end).replace(tzinfo=timezone.utc)
+    at = datetime.fromisoformat(start).replace(tzinfo=UTC)
+    stop = datetime.fromisoformat(end).replace(tzinfo=UTC)
     while at < stop:
         yield at
         at += timedelta(minutes=every_minutes)
@@ -81,7 +81,9 @@ def test_each_district_runs_once_in_its_own_night_from_its_start_date(domain):
     # Kolkata (UTC+5:30): its night of 12-02 starts at 19:30 UTC on 12-01; the night of 12-01
     # (30 Nov 19:30 UTC) is before its start date.
     assert [at for at, _ in created_at[kolkata.district_id]] == [
-        "2026-12-01T19:30:00Z", "2026-12-02T19:30:00Z", "2026-12-03T19:30:00Z",
+        "2026-12-01T19:30:00Z",
+        "2026-12-02T19:30:00Z",
+        "2026-12-03T19:30:00Z",
     ]
     assert nights_of(domain, kolkata.district_id) == ["2026-12-02", "2026-12-03", "2026-12-04"]
 
@@ -142,8 +144,9 @@ def test_a_dispatcher_that_died_before_sending_gets_the_message_out_on_retry(dom
 
 
 def test_two_concurrent_dispatchers_make_one_run_per_district(domain, serializable_dynamodb):
-    districts = [make_district(tz=tz, start_date="2026-12-02")
-                 for tz in ["America/Chicago"] * 6 + ["America/Mexico_City"] * 6]  # both UTC-6 in December
+    districts = [
+        make_district(tz=tz, start_date="2026-12-02") for tz in ["America/Chicago"] * 6 + ["America/Mexico_City"] * 6
+    ]  # both UTC-6 in December
     barrier, summaries = threading.Barrier(2), []
 
     def dispatch():
@@ -216,9 +219,12 @@ def test_failed_batch_entries_are_retried(domain, monkeypatch):
             attempts.append([e["Id"] for e in Entries])
             if len(attempts) == 1:  # SQS takes the first two, throttles the rest
                 real_client.send_message_batch(QueueUrl=QueueUrl, Entries=Entries[:2])
-                return {"Successful": [{"Id": e["Id"]} for e in Entries[:2]],
-                        "Failed": [{"Id": e["Id"], "SenderFault": False, "Code": "ThrottlingException"}
-                                   for e in Entries[2:]]}
+                return {
+                    "Successful": [{"Id": e["Id"]} for e in Entries[:2]],
+                    "Failed": [
+                        {"Id": e["Id"], "SenderFault": False, "Code": "ThrottlingException"} for e in Entries[2:]
+                    ],
+                }
             return real_client.send_message_batch(QueueUrl=QueueUrl, Entries=Entries)
 
     monkeypatch.setattr(domain.messages, "sqs_client", lambda: Flaky())

@@ -5,7 +5,9 @@ from rostersync.sync.fingerprints import FingerprintSet
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.text(min_size=1, max_size=12), max_size=300), st.lists(st.text(min_size=1, max_size=12), max_size=50))
+@given(
+    st.lists(st.text(min_size=1, max_size=12), max_size=300), st.lists(st.text(min_size=1, max_size=12), max_size=50)
+)
 def test_membership_matches_a_python_set_and_survives_serialization(added, probes):
     fps = FingerprintSet()
     for value in added:

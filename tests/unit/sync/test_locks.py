@@ -5,7 +5,7 @@ when first imported, which must happen after the `aws` fixture set the environme
 """
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -13,25 +13,39 @@ import pytest
 from rostersync.ids import new_id
 
 
-def make_district(district_id: str | None = None, tz: str = "America/Chicago", start_date: str = "2026-12-01",
-                  enabled: bool = True, connected: bool = True, configured: bool = True, **extra):
+def make_district(
+    district_id: str | None = None,
+    tz: str = "America/Chicago",
+    start_date: str = "2026-12-01",
+    enabled: bool = True,
+    connected: bool = True,
+    configured: bool = True,
+    **extra,
+):
     """A district as setup leaves it: connected to an SIS and configured (or not)."""
     from rostersync.store.districts import DistrictModel, SisConnection, SyncConfig
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     district = DistrictModel(
         district_id or new_id("dst"),
         name="Test district",
         timezone=tz,
         created_at=now,
         connection=(
-            SisConnection(host_url="https://sis.example.org", client_id="client", auth_method="oauth2",
-                          secret_name="rostersync/test/district/x", connected_at=now)
-            if connected else None
+            SisConnection(
+                host_url="https://sis.example.org",
+                client_id="client",
+                auth_method="oauth2",
+                secret_name="rostersync/test/district/x",
+                connected_at=now,
+            )
+            if connected
+            else None
         ),
         sync_config=(
             SyncConfig(schools=None, grades=None, subjects=None, start_date=start_date, enabled=enabled, updated_at=now)
-            if configured else None
+            if configured
+            else None
         ),
         **extra,
     )
@@ -39,13 +53,20 @@ def make_district(district_id: str | None = None, tz: str = "America/Chicago", s
     return district
 
 
-def result(outcome: str = "succeeded", counts=None, errors=None, error_total=None, failure=None, held=None,
-           mode="full"):
+def result(
+    outcome: str = "succeeded", counts=None, errors=None, error_total=None, failure=None, held=None, mode="full"
+):
     """What the engine returns (rostersync.sync.engine.SyncResult's fields)."""
     errors = errors or []
-    return SimpleNamespace(outcome=outcome, mode=mode, counts=counts or {}, errors=errors,
-                           error_total=len(errors) if error_total is None else error_total,
-                           failure=failure, held_deactivations=held)
+    return SimpleNamespace(
+        outcome=outcome,
+        mode=mode,
+        counts=counts or {},
+        errors=errors,
+        error_total=len(errors) if error_total is None else error_total,
+        failure=failure,
+        held_deactivations=held,
+    )
 
 
 @pytest.fixture
@@ -113,7 +134,9 @@ def test_a_stale_lock_is_taken_over_and_its_run_failed(domain, monkeypatch):
     # Past the lock's expiry with no heartbeat: taken over.
     monkeypatch.setattr(domain.locks, "clock", lambda: real_clock() + domain.locks.RUNNING_LOCK_SECONDS + 5)
     announced = []
-    monkeypatch.setattr(domain.runs.announce, "run_failed", lambda run, failure: announced.append((run.run_id, failure)))
+    monkeypatch.setattr(
+        domain.runs.announce, "run_failed", lambda run, failure: announced.append((run.run_id, failure))
+    )
     fresh = domain.runs.start_run(district.district_id, "manual", "full")
     old = domain.store.get_run(district.district_id, stale.run_id)
     assert old.status == "failed"
@@ -145,8 +168,10 @@ def test_finishing_records_the_result_and_releases_the_lock(domain):
     district = make_district()
     run = domain.runs.start_run(district.district_id, "manual", "full")
     assert domain.runs.claim(run, "m1")
-    errors = [{"type": "students", "sisSourcedId": f"s{i}", "code": "missing_field", "message": "no name"}
-              for i in range(domain.store.MAX_STORED_ERRORS + 50)]
+    errors = [
+        {"type": "students", "sisSourcedId": f"s{i}", "code": "missing_field", "message": "no name"}
+        for i in range(domain.store.MAX_STORED_ERRORS + 50)
+    ]
     counts = {"students": {"created": 7, "skipped": len(errors)}}
     assert domain.runs.finish(run, "m1", "succeeded", result(counts=counts, errors=errors, mode="delta"))
     stored = domain.store.get_run(district.district_id, run.run_id)

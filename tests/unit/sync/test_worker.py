@@ -9,7 +9,6 @@ import pytest
 from tests.unit.sync.test_dispatch import drain
 from tests.unit.sync.test_locks import make_district
 
-
 _deliveries = itertools.count()
 
 
@@ -70,9 +69,16 @@ class FakeEngine:
         failure = "The SIS refused the sync: invalid credentials" if step == "failed" else None
         errors = [{"type": "students", "sisSourcedId": "s1", "code": "missing_field", "message": "no name"}]
         progressed = step != "continue_stalled"  # a slice that read no page
-        return self.SyncResult(outcome=self.Outcome(step.replace("_stalled", "")), mode="full", counts=counts,
-                               errors=errors, error_total=1, failure=failure, held_deactivations=held,
-                               progressed=progressed)
+        return self.SyncResult(
+            outcome=self.Outcome(step.replace("_stalled", "")),
+            mode="full",
+            counts=counts,
+            errors=errors,
+            error_total=1,
+            failure=failure,
+            held_deactivations=held,
+            progressed=progressed,
+        )
 
 
 @pytest.fixture
@@ -176,8 +182,11 @@ def test_messages_for_finished_or_unknown_runs_are_ignored(domain):
     domain.engine.script[run.district_id] = ["succeeded"]
     domain.worker.handle_batch(sqs_event(("m1", body(run), 1)), FakeContext())
     duplicate = domain.worker.handle_batch(
-        sqs_event(("m1-again", body(run), 1), ("unknown", {"districtId": run.district_id, "runId": "run_nope"}, 1),
-                  ("junk", "not json", 1)),
+        sqs_event(
+            ("m1-again", body(run), 1),
+            ("unknown", {"districtId": run.district_id, "runId": "run_nope"}, 1),
+            ("junk", "not json", 1),
+        ),
         FakeContext(),
     )
     assert duplicate == {"batchItemFailures": []}

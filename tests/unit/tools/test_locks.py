@@ -35,8 +35,16 @@ def project_copy(tmp_path, monkeypatch):
     for path in (locks.PYPROJECT, locks.LAYER_REQUIREMENTS, locks.DEV_LOCK, locks.LAYER_LOCK):
         target = tmp_path / path.relative_to(locks.ROOT)
         shutil.copy(path, target)
-        monkeypatch.setattr(locks, {locks.PYPROJECT: "PYPROJECT", locks.LAYER_REQUIREMENTS: "LAYER_REQUIREMENTS",
-                                    locks.DEV_LOCK: "DEV_LOCK", locks.LAYER_LOCK: "LAYER_LOCK"}[path], target)
+        monkeypatch.setattr(
+            locks,
+            {
+                locks.PYPROJECT: "PYPROJECT",
+                locks.LAYER_REQUIREMENTS: "LAYER_REQUIREMENTS",
+                locks.DEV_LOCK: "DEV_LOCK",
+                locks.LAYER_LOCK: "LAYER_LOCK",
+            }[path],
+            target,
+        )
     monkeypatch.setattr(locks, "ROOT", tmp_path)
     return tmp_path
 

@@ -7,9 +7,20 @@ from rostersync_tools.local.template_resources import load_template
 TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]
 TABLES = sorted(name for name, r in RESOURCES.items() if r["Type"] == "AWS::DynamoDB::Table")
-DISTRICT_DATA = {"DistrictsTable", "SchoolsTable", "UsersTable", "ClassesTable", "EnrollmentsTable", "TermsTable",
-                 "SyncRunsTable", "CheckpointsTable", "NotificationsTable", "RunRecordsTable", "AuditTable",
-                 "RecordLinksTable"}
+DISTRICT_DATA = {
+    "DistrictsTable",
+    "SchoolsTable",
+    "UsersTable",
+    "ClassesTable",
+    "EnrollmentsTable",
+    "TermsTable",
+    "SyncRunsTable",
+    "CheckpointsTable",
+    "NotificationsTable",
+    "RunRecordsTable",
+    "AuditTable",
+    "RecordLinksTable",
+}
 
 
 def test_every_table_holding_districts_data_is_checked_here():
@@ -49,5 +60,6 @@ def test_admins_must_use_a_totp_second_factor():
 def test_nothing_in_the_stack_asks_for_xray_tracing():
     """The X-Ray SDK is not in the layer; nothing is traced, so nothing is switched on."""
     assert "Tracing" not in TEMPLATE.get("Globals", {}).get("Function", {})
-    assert all("Tracing" not in r.get("Properties", {}) for r in RESOURCES.values()
-               if r["Type"] == "AWS::Serverless::Function")
+    assert all(
+        "Tracing" not in r.get("Properties", {}) for r in RESOURCES.values() if r["Type"] == "AWS::Serverless::Function"
+    )

@@ -75,8 +75,10 @@ class Principal:
         """District admins of this district, platform admins, and machine clients granted writing it."""
         if self.is_machine:
             if not self.may_write_app_records(district_id):
-                raise forbidden("This API client may not register app records in this district (scope roster/write "
-                                f"or {DISTRICT_WRITE_SCOPE_PREFIX}<districtId>).")
+                raise forbidden(
+                    "This API client may not register app records in this district (scope roster/write "
+                    f"or {DISTRICT_WRITE_SCOPE_PREFIX}<districtId>)."
+                )
             return
         self.require_district_admin(district_id)
 
@@ -84,8 +86,10 @@ class Principal:
         """District admins of this district, platform admins, and machine clients granted it."""
         if self.is_machine:
             if not self.may_read_rosters(district_id):
-                raise forbidden("This API client is not granted this district (scope roster/read or "
-                                f"{DISTRICT_READ_SCOPE_PREFIX}<districtId>).")
+                raise forbidden(
+                    "This API client is not granted this district (scope roster/read or "
+                    f"{DISTRICT_READ_SCOPE_PREFIX}<districtId>)."
+                )
             return
         self.require_district_admin(district_id)
 
@@ -121,18 +125,25 @@ def principal_from_event(event: dict) -> Principal:
         raise unauthorized()
     if claims.get("token_use") == "access":
         scopes = _scopes(jwt, claims)
-        if any(s in (READ_SCOPE, WRITE_SCOPE) or s.startswith((DISTRICT_READ_SCOPE_PREFIX, DISTRICT_WRITE_SCOPE_PREFIX))
-               for s in scopes):
-            return Principal(sub=str(claims.get("client_id") or claims["sub"]), role=MACHINE_CLIENT,
-                             district_id=None, scopes=scopes)
+        if any(
+            s in (READ_SCOPE, WRITE_SCOPE) or s.startswith((DISTRICT_READ_SCOPE_PREFIX, DISTRICT_WRITE_SCOPE_PREFIX))
+            for s in scopes
+        ):
+            return Principal(
+                sub=str(claims.get("client_id") or claims["sub"]), role=MACHINE_CLIENT, district_id=None, scopes=scopes
+            )
         raise forbidden("Send an ID token, or an API client's access token with a roster/read or roster/write scope.")
     role = claims.get("custom:role")
     if role not in ROLES:
         raise forbidden("Your account has no Roster Sync role.")
     verified = str(claims.get("email_verified", "")).lower() == "true"
-    return Principal(sub=str(claims["sub"]), role=role, district_id=claims.get("custom:district_id") or None,
-                     email=(claims.get("email") or None) if verified else None,
-                     sis_sourced_id=claims.get("custom:sis_sourced_id") or None)
+    return Principal(
+        sub=str(claims["sub"]),
+        role=role,
+        district_id=claims.get("custom:district_id") or None,
+        email=(claims.get("email") or None) if verified else None,
+        sis_sourced_id=claims.get("custom:sis_sourced_id") or None,
+    )
 
 
 _DISTRICT_PATH = re.compile(r"^/districts/(?P<district_id>[^/]+)(?:/.*)?$")

@@ -21,8 +21,21 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from rostersync.api import (app_records, districts, me, provisioning, purge, reference, review, rosters, school_matches,
-                            sis_connection, sync_config, sync_runs, terms)
+from rostersync.api import (
+    app_records,
+    districts,
+    me,
+    provisioning,
+    purge,
+    reference,
+    review,
+    rosters,
+    school_matches,
+    sis_connection,
+    sync_config,
+    sync_runs,
+    terms,
+)
 from rostersync.api.access import authorize_request, request_path
 from rostersync.api.deadline import request_time
 from rostersync.api.errors import ApiError, bad_request, internal_error
@@ -34,8 +47,20 @@ from rostersync.observability import flush_metrics, logger, redaction_scope
 # and the connection route's event carries the SIS secret.
 app = APIGatewayHttpResolver(enable_validation=True, debug=False)
 
-for module in (provisioning, districts, sis_connection, school_matches, sync_config, sync_runs, rosters, terms, review,
-               purge, me, app_records):
+for module in (
+    provisioning,
+    districts,
+    sis_connection,
+    school_matches,
+    sync_config,
+    sync_runs,
+    rosters,
+    terms,
+    review,
+    purge,
+    me,
+    app_records,
+):
     app.include_router(module.router)
 
 

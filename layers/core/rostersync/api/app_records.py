@@ -9,7 +9,6 @@ Who: the district's admins and platform admins; the registration routes also the
 
 from __future__ import annotations
 
-
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from rostersync import audit
@@ -24,17 +23,17 @@ from rostersync.api.errors import (
 from rostersync.api.http_io import query_limit, read_body, respond
 from rostersync.api.route_docs import QueryParameter, documented
 from rostersync.api.schemas.app_records import (
-    AppClassRequest,
+    MAX_BULK,
     AppClassesRequest,
+    AppClassRequest,
     AppUserRequest,
     AppUsersRequest,
     ConflictResponse,
     ConflictsResponse,
-    MAX_BULK,
     MatchingCountsResponse,
     MatchingRecordResponse,
-    RegisteredClassResponse,
     RegisteredClassesResponse,
+    RegisteredClassResponse,
     RegisteredUserResponse,
     RegisteredUsersResponse,
     ResolutionRequest,
@@ -55,8 +54,12 @@ def _check_schools(district_id: str, school_ids: set[str]) -> None:
     known = {s.school_id for s in SchoolModel.query(district_id)}
     unknown = sorted(school_ids - known)
     if unknown:
-        raise unprocessable("unknown_school", f"No school of this district has the id {unknown[0]!r}"
-                            + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "") + ".")
+        raise unprocessable(
+            "unknown_school",
+            f"No school of this district has the id {unknown[0]!r}"
+            + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
+            + ".",
+        )
 
 
 def _check_distinct(ids: list[str | None], name: str) -> None:
@@ -81,9 +84,12 @@ def _check_teachers(district_id: str, teacher_ids: set[str]) -> None:
     problems = app_records.teacher_problems(district_id, teacher_ids)
     if problems:
         first = sorted(problems)[0]
-        raise unprocessable("invalid_teacher", f"teacherId {first!r} {problems[first]}"
-                            + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
-                            + "; name an active teacher of this district by their app userId, or leave teacherId out.")
+        raise unprocessable(
+            "invalid_teacher",
+            f"teacherId {first!r} {problems[first]}"
+            + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+            + "; name an active teacher of this district by their app userId, or leave teacherId out.",
+        )
 
 
 def _register_classes(district_id: str, classes: list[AppClassRequest]) -> list:
@@ -96,17 +102,28 @@ def _register_classes(district_id: str, classes: list[AppClassRequest]) -> list:
         raise conflict(refused.code, refused.message) from None
 
 
-_REGISTER_NOTE = ("Matching (docs/design.md): before a sync creates an SIS user it looks for the same person "
-                  "among app users by identifier, then email (ignoring case and spaces), then username, within "
-                  "the same role; a class by its class code in the same school, or by its title in the same school when "
-                  "it names its teacher (teacherId) and the SIS class has that teacher. 409 linked_to_sis for a record "
-                  "a sync has linked (the sync keeps it now), not_an_app_record for a synced record's id; 422 "
-                  "unknown_school, invalid_teacher.")
+_REGISTER_NOTE = (
+    "Matching (docs/design.md): before a sync creates an SIS user it looks for the same person "
+    "among app users by identifier, then email (ignoring case and spaces), then username, within "
+    "the same role; a class by its class code in the same school, or by its title in the same school when "
+    "it names its teacher (teacherId) and the SIS class has that teacher. 409 linked_to_sis for a record "
+    "a sync has linked (the sync keeps it now), not_an_app_record for a synced record's id; 422 "
+    "unknown_school, invalid_teacher."
+)
 
 
-@router.post("/districts/<district_id>/app-users", **documented(
-    "Register one user the app already has", operation_id="registerAppUser", tag=TAG, body=AppUserRequest,
-    response=RegisteredUserResponse, errors=(400, 401, 403, 404, 409, 422), description=_REGISTER_NOTE))
+@router.post(
+    "/districts/<district_id>/app-users",
+    **documented(
+        "Register one user the app already has",
+        operation_id="registerAppUser",
+        tag=TAG,
+        body=AppUserRequest,
+        response=RegisteredUserResponse,
+        errors=(400, 401, 403, 404, 409, 422),
+        description=_REGISTER_NOTE,
+    ),
+)
 def post_app_user(district_id: str):
     event = router.current_event.raw_event
     district_for_app_writer(event, district_id)
@@ -115,22 +132,41 @@ def post_app_user(district_id: str):
     return respond(RegisteredUserResponse(user_id=result.item_id, change=result.change))
 
 
-@router.post("/districts/<district_id>/app-users/bulk", **documented(
-    f"Register up to {MAX_BULK} users the app already has", operation_id="registerAppUsers", tag=TAG,
-    body=AppUsersRequest, response=RegisteredUsersResponse, errors=(400, 401, 403, 404, 409, 422),
-    description=f"At most {MAX_BULK} users and {BULK_BODY_BYTES // 1024 // 1024} MB a call; all or nothing on "
-                "validation, and safe to send again. " + _REGISTER_NOTE))
+@router.post(
+    "/districts/<district_id>/app-users/bulk",
+    **documented(
+        f"Register up to {MAX_BULK} users the app already has",
+        operation_id="registerAppUsers",
+        tag=TAG,
+        body=AppUsersRequest,
+        response=RegisteredUsersResponse,
+        errors=(400, 401, 403, 404, 409, 422),
+        description=f"At most {MAX_BULK} users and {BULK_BODY_BYTES // 1024 // 1024} MB a call; all or nothing on "
+        "validation, and safe to send again. " + _REGISTER_NOTE,
+    ),
+)
 def post_app_users(district_id: str):
     event = router.current_event.raw_event
     district_for_app_writer(event, district_id)
     body = read_body(event, AppUsersRequest, max_bytes=BULK_BODY_BYTES)
     results = _register_users(district_id, body.users)
-    return respond(RegisteredUsersResponse(users=[RegisteredUserResponse(user_id=r.item_id, change=r.change) for r in results]))
+    return respond(
+        RegisteredUsersResponse(users=[RegisteredUserResponse(user_id=r.item_id, change=r.change) for r in results])
+    )
 
 
-@router.post("/districts/<district_id>/app-classes", **documented(
-    "Register one class the app already has", operation_id="registerAppClass", tag=TAG, body=AppClassRequest,
-    response=RegisteredClassResponse, errors=(400, 401, 403, 404, 409, 422), description=_REGISTER_NOTE))
+@router.post(
+    "/districts/<district_id>/app-classes",
+    **documented(
+        "Register one class the app already has",
+        operation_id="registerAppClass",
+        tag=TAG,
+        body=AppClassRequest,
+        response=RegisteredClassResponse,
+        errors=(400, 401, 403, 404, 409, 422),
+        description=_REGISTER_NOTE,
+    ),
+)
 def post_app_class(district_id: str):
     event = router.current_event.raw_event
     district_for_app_writer(event, district_id)
@@ -139,25 +175,45 @@ def post_app_class(district_id: str):
     return respond(RegisteredClassResponse(class_id=result.item_id, change=result.change))
 
 
-@router.post("/districts/<district_id>/app-classes/bulk", **documented(
-    f"Register up to {MAX_BULK} classes the app already has", operation_id="registerAppClasses", tag=TAG,
-    body=AppClassesRequest, response=RegisteredClassesResponse, errors=(400, 401, 403, 404, 409, 422),
-    description=f"At most {MAX_BULK} classes a call. " + _REGISTER_NOTE))
+@router.post(
+    "/districts/<district_id>/app-classes/bulk",
+    **documented(
+        f"Register up to {MAX_BULK} classes the app already has",
+        operation_id="registerAppClasses",
+        tag=TAG,
+        body=AppClassesRequest,
+        response=RegisteredClassesResponse,
+        errors=(400, 401, 403, 404, 409, 422),
+        description=f"At most {MAX_BULK} classes a call. " + _REGISTER_NOTE,
+    ),
+)
 def post_app_classes(district_id: str):
     event = router.current_event.raw_event
     district_for_app_writer(event, district_id)
     body = read_body(event, AppClassesRequest, max_bytes=BULK_BODY_BYTES)
     results = _register_classes(district_id, body.classes)
-    return respond(RegisteredClassesResponse(
-        classes=[RegisteredClassResponse(class_id=r.item_id, change=r.change) for r in results]))
+    return respond(
+        RegisteredClassesResponse(
+            classes=[RegisteredClassResponse(class_id=r.item_id, change=r.change) for r in results]
+        )
+    )
 
 
-@router.get("/districts/<district_id>/matching/conflicts", **documented(
-    "Open matching conflicts: SIS records a sync created separately because their match was not clear",
-    operation_id="listMatchingConflicts", tag=TAG, response=ConflictsResponse, errors=(400, 401, 403, 404, 422),
-    query=(QueryParameter("limit", "1..200 (default 50)", type="integer", minimum=1, maximum=200),
-           QueryParameter("cursor", "nextCursor of the previous page")),
-    description="Resolve each with POST matching/resolutions."))
+@router.get(
+    "/districts/<district_id>/matching/conflicts",
+    **documented(
+        "Open matching conflicts: SIS records a sync created separately because their match was not clear",
+        operation_id="listMatchingConflicts",
+        tag=TAG,
+        response=ConflictsResponse,
+        errors=(400, 401, 403, 404, 422),
+        query=(
+            QueryParameter("limit", "1..200 (default 50)", type="integer", minimum=1, maximum=200),
+            QueryParameter("cursor", "nextCursor of the previous page"),
+        ),
+        description="Resolve each with POST matching/resolutions.",
+    ),
+)
 def get_conflicts(district_id: str):
     event = router.current_event.raw_event
     district_for_admin(event, district_id)
@@ -166,28 +222,44 @@ def get_conflicts(district_id: str):
     try:
         items, next_cursor = matching_conflicts.list_conflicts(district_id, limit, query.get("cursor"))
     except matching_conflicts.InvalidCursor:
-        raise bad_request("invalid_cursor", "The cursor is not one this list gave out; start from the first page.") \
-            from None
-    return respond(ConflictsResponse(conflicts=[ConflictResponse(**_conflict_fields(i)) for i in items],
-                                next_cursor=next_cursor))
+        raise bad_request(
+            "invalid_cursor", "The cursor is not one this list gave out; start from the first page."
+        ) from None
+    return respond(
+        ConflictsResponse(conflicts=[ConflictResponse(**_conflict_fields(i)) for i in items], next_cursor=next_cursor)
+    )
 
 
 def _conflict_fields(item: dict) -> dict:
-    return {"type": item["type"], "sis_sourced_id": item["sisSourcedId"], "reason": item["reason"],
-            "message": item["message"], "sis_record": item.get("sisRecord") or {},
-            "candidates": item.get("candidates") or [], "sis_item_id": item.get("sisItemId") or "",
-            "run_id": item.get("runId"), "found_at": item.get("at")}
+    return {
+        "type": item["type"],
+        "sis_sourced_id": item["sisSourcedId"],
+        "reason": item["reason"],
+        "message": item["message"],
+        "sis_record": item.get("sisRecord") or {},
+        "candidates": item.get("candidates") or [],
+        "sis_item_id": item.get("sisItemId") or "",
+        "run_id": item.get("runId"),
+        "found_at": item.get("at"),
+    }
 
 
-@router.post("/districts/<district_id>/matching/resolutions", **documented(
-    "Resolve a matching conflict: link the SIS record to a named app record, or keep it separate",
-    operation_id="resolveMatchingConflict", tag=TAG, body=ResolutionRequest, response=ResolutionResponse,
-    errors=(400, 401, 403, 404, 409, 422),
-    description="Takes effect at the next sync: link makes the app record take the SIS record's place (the app "
-                "record keeps its id; the copy the sync had made is deactivated, its enrollments move over); "
-                "separate keeps the SIS record apart and matching never asks again. 404 for an app record that "
-                "does not exist; 409 already_linked when the app record is linked to another SIS record; 422 "
-                "role_mismatch, not_an_app_record."))
+@router.post(
+    "/districts/<district_id>/matching/resolutions",
+    **documented(
+        "Resolve a matching conflict: link the SIS record to a named app record, or keep it separate",
+        operation_id="resolveMatchingConflict",
+        tag=TAG,
+        body=ResolutionRequest,
+        response=ResolutionResponse,
+        errors=(400, 401, 403, 404, 409, 422),
+        description="Takes effect at the next sync: link makes the app record take the SIS record's place (the app "
+        "record keeps its id; the copy the sync had made is deactivated, its enrollments move over); "
+        "separate keeps the SIS record apart and matching never asks again. 404 for an app record that "
+        "does not exist; 409 already_linked when the app record is linked to another SIS record; 422 "
+        "role_mismatch, not_an_app_record.",
+    ),
+)
 def post_resolution(district_id: str):
     event = router.current_event.raw_event
     district_for_admin(event, district_id)
@@ -195,26 +267,47 @@ def post_resolution(district_id: str):
     if request.action == "link" and not request.app_id:
         raise unprocessable("invalid_request", "appId names the app record to link to (action link).")
     try:
-        result = matching_conflicts.resolve(district_id, request.type, request.sis_sourced_id, request.action,
-                                            request.app_id)
+        result = matching_conflicts.resolve(
+            district_id, request.type, request.sis_sourced_id, request.action, request.app_id
+        )
     except matching_conflicts.ResolutionRefused as refused:
         raise ApiError(refused.status, refused.code, refused.message) from None
-    audit.record_event(event, district_id, "matching.resolve", before=result.get("before"),
-                       after={"action": request.action, "itemId": result["itemId"]},
-                       target=f"{request.type}:{request.sis_sourced_id}")
-    return respond(ResolutionResponse(type=request.type, sis_sourced_id=request.sis_sourced_id, action=request.action,
-                                 item_id=result["itemId"], message=result["message"]))
+    audit.record_event(
+        event,
+        district_id,
+        "matching.resolve",
+        before=result.get("before"),
+        after={"action": request.action, "itemId": result["itemId"]},
+        target=f"{request.type}:{request.sis_sourced_id}",
+    )
+    return respond(
+        ResolutionResponse(
+            type=request.type,
+            sis_sourced_id=request.sis_sourced_id,
+            action=request.action,
+            item_id=result["itemId"],
+            message=result["message"],
+        )
+    )
 
 
-
-@router.get("/districts/<district_id>/syncs/<run_id>/matching", **documented(
-    "What a sync's account and class matching and its SIS id changes did, or a preview's would do",
-    operation_id="getSyncMatching", tag=TAG, response=RunMatchingResponse, errors=(400, 401, 403, 404, 422),
-    query=(QueryParameter("limit", "1..200 (default 50)", type="integer", minimum=1, maximum=200),
-           QueryParameter("cursor", "nextCursor of the previous page")),
-    description="Before the first sync, POST sync-config/preview and read this for the preview's run: how many "
-                "SIS records would link to app records, how many would be created, and each conflict with both "
-                "sides. Saving the same configuration, the sync does exactly that."))
+@router.get(
+    "/districts/<district_id>/syncs/<run_id>/matching",
+    **documented(
+        "What a sync's account and class matching and its SIS id changes did, or a preview's would do",
+        operation_id="getSyncMatching",
+        tag=TAG,
+        response=RunMatchingResponse,
+        errors=(400, 401, 403, 404, 422),
+        query=(
+            QueryParameter("limit", "1..200 (default 50)", type="integer", minimum=1, maximum=200),
+            QueryParameter("cursor", "nextCursor of the previous page"),
+        ),
+        description="Before the first sync, POST sync-config/preview and read this for the preview's run: how many "
+        "SIS records would link to app records, how many would be created, and each conflict with both "
+        "sides. Saving the same configuration, the sync does exactly that.",
+    ),
+)
 def get_run_matching(district_id: str, run_id: str):
     import base64
     import binascii
@@ -239,14 +332,33 @@ def get_run_matching(district_id: str, run_id: str):
             raise bad_request("invalid_cursor", "The cursor is not one this list gave out; start from the first page.")
     counts, page, next_key = matching_conflicts.run_matching(district_id, run_id, limit, after)
     run_counts = run_store.normalised_counts(run.counts.as_dict() if hasattr(run.counts, "as_dict") else run.counts)
-    out_counts = {t: MatchingCountsResponse(linked=counts.get(t, {}).get("linked", 0),
-                                       conflicts=counts.get(t, {}).get("conflicts", 0),
-                                       rekeyed=counts.get(t, {}).get("rekeyed", 0), created=run_counts[t]["created"])
-                  for t in ("teachers", "students", "classes", "enrollments")}
-    records = [MatchingRecordResponse(type=r["type"], result=r["result"], sis_sourced_id=r["sisSourcedId"],
-                                 item_id=r["itemId"], name=r.get("name"), criterion=r.get("criterion"),
-                                 reason=r.get("reason"), message=r.get("message"), sis_record=r.get("sisRecord"),
-                                 candidates=r.get("candidates")) for r in page]
+    out_counts = {
+        t: MatchingCountsResponse(
+            linked=counts.get(t, {}).get("linked", 0),
+            conflicts=counts.get(t, {}).get("conflicts", 0),
+            rekeyed=counts.get(t, {}).get("rekeyed", 0),
+            created=run_counts[t]["created"],
+        )
+        for t in ("teachers", "students", "classes", "enrollments")
+    }
+    records = [
+        MatchingRecordResponse(
+            type=r["type"],
+            result=r["result"],
+            sis_sourced_id=r["sisSourcedId"],
+            item_id=r["itemId"],
+            name=r.get("name"),
+            criterion=r.get("criterion"),
+            reason=r.get("reason"),
+            message=r.get("message"),
+            sis_record=r.get("sisRecord"),
+            candidates=r.get("candidates"),
+        )
+        for r in page
+    ]
     next_cursor = base64.urlsafe_b64encode(next_key.encode()).decode().rstrip("=") if next_key else None
-    return respond(RunMatchingResponse(run_id=run_id, mode=run.mode, status=run.status, counts=out_counts,
-                                  records=records, next_cursor=next_cursor))
+    return respond(
+        RunMatchingResponse(
+            run_id=run_id, mode=run.mode, status=run.status, counts=out_counts, records=records, next_cursor=next_cursor
+        )
+    )

@@ -9,9 +9,15 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from rostersync import audit
 from rostersync.api.access import district_for_admin
-from rostersync.api.route_docs import documented
 from rostersync.api.http_io import read_body, respond
-from rostersync.api.schemas.districts import ConnectionOverviewResponse, DistrictOverviewResponse, RunSummaryResponse, SetupStepResponse, UpdateDistrictRequest
+from rostersync.api.route_docs import documented
+from rostersync.api.schemas.districts import (
+    ConnectionOverviewResponse,
+    DistrictOverviewResponse,
+    RunSummaryResponse,
+    SetupStepResponse,
+    UpdateDistrictRequest,
+)
 from rostersync.api.schemas.sis_connection import health_response
 from rostersync.observability import logger
 from rostersync.store import runs as run_store
@@ -29,10 +35,18 @@ PATH = "/districts/<district_id>"
 def _run_summary(run) -> RunSummaryResponse:
     counts = run_store.normalised_counts(run.counts.as_dict() if hasattr(run.counts, "as_dict") else run.counts)
     held = run.held_deactivations.as_dict() if run.held_deactivations is not None else None
-    return RunSummaryResponse(run_id=run.run_id, trigger=run.trigger, mode=run.mode, status=run.status,
-                         queued_at=iso_z_or_none(run.queued_at), started_at=iso_z_or_none(run.started_at),
-                         finished_at=iso_z_or_none(run.finished_at), counts=counts, failure=run.failure,
-                         held_deactivations={k: int(v) for k, v in held.items()} if held else None)
+    return RunSummaryResponse(
+        run_id=run.run_id,
+        trigger=run.trigger,
+        mode=run.mode,
+        status=run.status,
+        queued_at=iso_z_or_none(run.queued_at),
+        started_at=iso_z_or_none(run.started_at),
+        finished_at=iso_z_or_none(run.finished_at),
+        counts=counts,
+        failure=run.failure,
+        held_deactivations={k: int(v) for k, v in held.items()} if held else None,
+    )
 
 
 def _setup_steps(district: DistrictModel) -> list[SetupStepResponse]:
@@ -40,16 +54,29 @@ def _setup_steps(district: DistrictModel) -> list[SetupStepResponse]:
     matched = sum(1 for s in app_schools if s.sis_sourced_id)
     config = district.sync_config
     return [
-        SetupStepResponse(step="connection", done=district.connection is not None,
-                     detail="SIS connection saved" if district.connection else "Connect the SIS (PUT sis/connection)"),
-        SetupStepResponse(step="school_matching", done=district.connection is not None and matched == len(app_schools),
-                     detail=f"{matched} of {len(app_schools)} existing schools matched to SIS schools "
-                     "(unmatched SIS schools become new schools)"),
-        SetupStepResponse(step="sync_config", done=config is not None,
-                     detail="Sync configured" if config else "Choose schools, grades, subjects and a start date "
-                     "(PUT sync-config)"),
-        SetupStepResponse(step="first_sync", done=district.last_success_started_at is not None,
-                     detail="A sync has succeeded" if district.last_success_started_at else "No sync has succeeded yet"),
+        SetupStepResponse(
+            step="connection",
+            done=district.connection is not None,
+            detail="SIS connection saved" if district.connection else "Connect the SIS (PUT sis/connection)",
+        ),
+        SetupStepResponse(
+            step="school_matching",
+            done=district.connection is not None and matched == len(app_schools),
+            detail=f"{matched} of {len(app_schools)} existing schools matched to SIS schools "
+            "(unmatched SIS schools become new schools)",
+        ),
+        SetupStepResponse(
+            step="sync_config",
+            done=config is not None,
+            detail="Sync configured"
+            if config
+            else "Choose schools, grades, subjects and a start date (PUT sync-config)",
+        ),
+        SetupStepResponse(
+            step="first_sync",
+            done=district.last_success_started_at is not None,
+            detail="A sync has succeeded" if district.last_success_started_at else "No sync has succeeded yet",
+        ),
     ]
 
 
@@ -58,18 +85,30 @@ def overview(district: DistrictModel) -> DistrictOverviewResponse:
     enabled = bool(config is not None and config.enabled and district.connection is not None)
     next_at = None
     if enabled:
-        next_at = iso_z_or_none(next_sync_at(district.timezone, date.fromisoformat(config.start_date),
-                                    utc_now(), district.last_nightly_night))
+        next_at = iso_z_or_none(
+            next_sync_at(
+                district.timezone, date.fromisoformat(config.start_date), utc_now(), district.last_nightly_night
+            )
+        )
     latest = run_store.latest_run(district.district_id)
     connection = None
     if district.connection is not None:
         c = district.connection
-        connection = ConnectionOverviewResponse(host_url=c.host_url, auth_method=c.auth_method,
-                                           connected_at=iso_z_or_none(c.connected_at), health=health_response(c))
+        connection = ConnectionOverviewResponse(
+            host_url=c.host_url,
+            auth_method=c.auth_method,
+            connected_at=iso_z_or_none(c.connected_at),
+            health=health_response(c),
+        )
     return DistrictOverviewResponse(
-        district_id=district.district_id, name=district.name, timezone=district.timezone,
-        contacts=list(district.contacts or []), setup=_setup_steps(district), connection=connection,
-        sync_enabled=enabled, next_sync_at=next_at,
+        district_id=district.district_id,
+        name=district.name,
+        timezone=district.timezone,
+        contacts=list(district.contacts or []),
+        setup=_setup_steps(district),
+        connection=connection,
+        sync_enabled=enabled,
+        next_sync_at=next_at,
         last_run=_run_summary(latest) if latest is not None else None,
         # Only the latest run can be approved (a newer run supersedes a held one).
         held_run=_run_summary(latest) if latest is not None and latest.status == run_store.NEEDS_REVIEW else None,
@@ -111,8 +150,14 @@ def patch_district(district_id: str):
     before = {"name": district.name, "timezone": district.timezone, "contacts": district.contacts}
     update_profile(district, request.name, request.timezone, request.contacts)
     changed = get_district(district_id)
-    audit.record_event(event, district_id, "district.update", before=before,
-                       after={"name": changed.name, "timezone": changed.timezone, "contacts": changed.contacts})
-    logger.info("District updated", extra={"districtId": district_id,
-                                           "fields": sorted(request.model_dump(exclude_none=True))})
+    audit.record_event(
+        event,
+        district_id,
+        "district.update",
+        before=before,
+        after={"name": changed.name, "timezone": changed.timezone, "contacts": changed.contacts},
+    )
+    logger.info(
+        "District updated", extra={"districtId": district_id, "fields": sorted(request.model_dump(exclude_none=True))}
+    )
     return respond(overview(changed))

@@ -149,8 +149,7 @@ def parse(model: type[M], data: dict[str, Any]) -> M:
         raise invalid(error.errors(include_url=False, include_input=False, include_context=False)) from None
 
 
-def read_body(event: Mapping, model: type[M], *, secret_field: str | None = None,
-              max_bytes: int = MAX_BODY_BYTES) -> M:
+def read_body(event: Mapping, model: type[M], *, secret_field: str | None = None, max_bytes: int = MAX_BODY_BYTES) -> M:
     """The request body as `model`, or 400/422. `secret_field` names a field whose value is
     redacted from the logs for the rest of this request before anything else looks at the body
     (only for this request: it is remembered only once it has been tested and stored)."""

@@ -7,7 +7,7 @@ a bad cursor is 400 invalid_cursor (rostersync.store.roster_queries checks it).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rostersync.api.errors import bad_request, not_found, unprocessable
 from rostersync.api.http_io import query_limit
@@ -66,12 +66,12 @@ def updated_since_of(event: dict) -> str | None:
         raise unprocessable("invalid_request", message)
     try:
         # Nothing was written before 1970: earlier times read from the beginning (and stay fixed-width text).
-        return change_keys.time_text(max(moment.astimezone(timezone.utc), _EPOCH))
+        return change_keys.time_text(max(moment.astimezone(UTC), _EPOCH))
     except (OverflowError, ValueError):  # a year 1 or 9999 moved out of range by its offset
         raise unprocessable("invalid_request", message) from None
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def change_read(event: dict) -> tuple[bool, str | None]:
@@ -81,7 +81,9 @@ def change_read(event: dict) -> tuple[bool, str | None]:
 
 
 def invalid_cursor():
-    return bad_request("invalid_cursor", "The cursor is not one this list gave out for this query; start from the first page.")
+    return bad_request(
+        "invalid_cursor", "The cursor is not one this list gave out for this query; start from the first page."
+    )
 
 
 def paged(read):
@@ -99,16 +101,26 @@ def path_id(value: str, what: str) -> str:
 
 # Documented parameters (api/route_docs.py), shared by the list routes.
 
-STATUS = QueryParameter("status", "active (default; `all` on a change read) | inactive | all",
-                         enum=queries.STATUSES)
-LIMIT = QueryParameter("limit", f"Items a page, 1..{queries.MAX_LIMIT} (default {queries.DEFAULT_LIMIT})",
-                        type="integer", minimum=1, maximum=queries.MAX_LIMIT)
-CURSOR = QueryParameter("cursor", "The nextCursor (or, for a change read, changesCursor) of a previous answer "
-                         "to this same query; 400 invalid_cursor for any other")
+STATUS = QueryParameter("status", "active (default; `all` on a change read) | inactive | all", enum=queries.STATUSES)
+LIMIT = QueryParameter(
+    "limit",
+    f"Items a page, 1..{queries.MAX_LIMIT} (default {queries.DEFAULT_LIMIT})",
+    type="integer",
+    minimum=1,
+    maximum=queries.MAX_LIMIT,
+)
+CURSOR = QueryParameter(
+    "cursor",
+    "The nextCursor (or, for a change read, changesCursor) of a previous answer "
+    "to this same query; 400 invalid_cursor for any other",
+)
 SINCE = QueryParameter(
-    "updatedSince", "ISO 8601 time with a zone: answer only records created, changed or deactivated at or after "
+    "updatedSince",
+    "ISO 8601 time with a zone: answer only records created, changed or deactivated at or after "
     "it, oldest change first, with a changesCursor to resume from. Changes show once they are "
-    f"{change_keys.DEFAULT_CHANGE_LAG_S // 60} minutes old (the change horizon)", format="date-time")
+    f"{change_keys.DEFAULT_CHANGE_LAG_S // 60} minutes old (the change horizon)",
+    format="date-time",
+)
 SCHOOL = QueryParameter("schoolId", "An app school id")
 PAGING = (STATUS, LIMIT, CURSOR)
 LIST_ERRORS = (400, 401, 403, 404, 422)

@@ -34,7 +34,7 @@ DESCRIPTION = (
     "routes only.\n\n"
     "**Errors.** Every error the API answers is "
     '`{"error": {"code": "snake_case_code", "message": "what to do"}}` (a 409 may add fields, see '
-    "ConflictResponse). Two come from API Gateway in its own shape, `{\"message\": \"...\"}`: 401 "
+    'ConflictResponse). Two come from API Gateway in its own shape, `{"message": "..."}`: 401 '
     "(no valid bearer token; the function is never reached) and 429 (throttled).\n\n"
     "**Paging.** Lists answer `nextCursor`; pass it back as `cursor` with the same query until it is null.\n\n"
     "**Changes since.** Users, classes and enrollments take `updatedSince`: the answer is in change order "
@@ -72,25 +72,34 @@ OPERATION_IDS = {
 }
 
 
-
 def _gateway_error_schema() -> dict[str, Any]:
-    return {"title": GATEWAY_ERROR_SCHEMA, "type": "object", "required": ["message"],
-            "description": "API Gateway's own answer (the function is not reached): "
-                           '{"message": "Unauthorized"} or {"message": "Too Many Requests"}.',
-            "properties": {"message": {"type": "string", "title": "Message"}}}
+    return {
+        "title": GATEWAY_ERROR_SCHEMA,
+        "type": "object",
+        "required": ["message"],
+        "description": "API Gateway's own answer (the function is not reached): "
+        '{"message": "Unauthorized"} or {"message": "Too Many Requests"}.',
+        "properties": {"message": {"type": "string", "title": "Message"}},
+    }
 
 
 def _conflict_schema() -> dict[str, Any]:
     return {
-        "title": CONFLICT_SCHEMA, "type": "object", "required": ["error"],
-        "properties": {"error": {
-            "type": "object", "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "string", "description": "snake_case error code"},
-                "message": {"type": "string", "description": "What went wrong and what to do about it"},
-                "runId": {"type": "string", "description": "sync_in_progress: the sync queued or running now"},
-                "runStatus": {"type": "string", "description": "run_not_in_review: the run's status"},
-            }}},
+        "title": CONFLICT_SCHEMA,
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "description": "snake_case error code"},
+                    "message": {"type": "string", "description": "What went wrong and what to do about it"},
+                    "runId": {"type": "string", "description": "sync_in_progress: the sync queued or running now"},
+                    "runStatus": {"type": "string", "description": "run_not_in_review: the run's status"},
+                },
+            }
+        },
     }
 
 
@@ -140,8 +149,10 @@ def _add_query_parameters(schema: dict[str, Any]) -> None:
                 operation.setdefault("parameters", []).extend(p.openapi() for p in parameters)
 
 
-_UNAVAILABLE = {"description": "The sync could not be queued (code unavailable); retry in a minute",
-                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}}}}
+_UNAVAILABLE = {
+    "description": "The sync could not be queued (code unavailable); retry in a minute",
+    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}}},
+}
 # Statuses routes answer that their documented() lists leave out.
 EXTRA_RESPONSES = {
     ("post", "/districts/{districtId}/syncs"): {"503": _UNAVAILABLE},
@@ -190,16 +201,25 @@ def _gateway_and_conflict_errors(schema: dict[str, Any]) -> None:
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
-            responses["401"] = {"description": "No valid bearer token (API Gateway's JWT authorizer)",
-                                "content": gateway}
-            responses["429"] = {"description": "Too many requests (API Gateway's throttling); retry later",
-                                "content": gateway}
-            responses.setdefault("500", {
-                "description": "Something failed on our side (code internal_error); retry later",
-                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}}}})
+            responses["401"] = {
+                "description": "No valid bearer token (API Gateway's JWT authorizer)",
+                "content": gateway,
+            }
+            responses["429"] = {
+                "description": "Too many requests (API Gateway's throttling); retry later",
+                "content": gateway,
+            }
+            responses.setdefault(
+                "500",
+                {
+                    "description": "Something failed on our side (code internal_error); retry later",
+                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}}},
+                },
+            )
             if "409" in responses:
                 responses["409"]["content"] = {
-                    "application/json": {"schema": {"$ref": f"#/components/schemas/{CONFLICT_SCHEMA}"}}}
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{CONFLICT_SCHEMA}"}}
+                }
             operation["responses"] = dict(sorted(responses.items()))
 
 
@@ -238,11 +258,14 @@ def openapi_schema(app: APIGatewayHttpResolver) -> dict[str, Any]:
         title=TITLE,
         version=VERSION,
         description=DESCRIPTION,
-        security_schemes={"bearerAuth": HTTPBearer(
-            bearerFormat="JWT",
-            description="A Cognito ID token (people), or an API client's Cognito access token (client credentials, "
-                        "scope roster/read or roster/read:<districtId>, and roster/write or roster/write:<districtId> to register "
-                        "app records), as `Authorization: Bearer <token>`.")},
+        security_schemes={
+            "bearerAuth": HTTPBearer(
+                bearerFormat="JWT",
+                description="A Cognito ID token (people), or an API client's Cognito access token (client credentials, "
+                "scope roster/read or roster/read:<districtId>, and roster/write or roster/write:<districtId> to register "
+                "app records), as `Authorization: Bearer <token>`.",
+            )
+        },
         security=[{"bearerAuth": []}],
     )
     schema = json.loads(generated)

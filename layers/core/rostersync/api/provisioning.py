@@ -9,12 +9,18 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from rostersync.api.access import principal_from_event
 from rostersync.api.errors import bad_request, conflict, not_found
-from rostersync.api.route_docs import documented
 from rostersync.api.http_io import read_body, respond
 from rostersync.api.list_queries import limit_of
-from rostersync.api.schemas.districts import CreateDistrictRequest, CreateSchoolRequest, DistrictResponse, DistrictsResponse, SchoolResponse
-from rostersync.school_suggestions import normalise_identifier
+from rostersync.api.route_docs import documented
+from rostersync.api.schemas.districts import (
+    CreateDistrictRequest,
+    CreateSchoolRequest,
+    DistrictResponse,
+    DistrictsResponse,
+    SchoolResponse,
+)
 from rostersync.observability import logger
+from rostersync.school_suggestions import normalise_identifier
 from rostersync.store.districts import create_district, get_district, list_districts
 from rostersync.store.roster_queries import InvalidCursor, decode_cursor, encode_cursor
 from rostersync.store.schools import active_schools, create_app_school
@@ -58,7 +64,9 @@ def get_districts():
         try:
             after = decode_cursor(query["cursor"], _CURSOR_SCOPE, _CURSOR_QUERY, {"districtId": None})["districtId"]
         except InvalidCursor:
-            raise bad_request("invalid_cursor", "The cursor is not one this list gave out; start from the first page.") from None
+            raise bad_request(
+                "invalid_cursor", "The cursor is not one this list gave out; start from the first page."
+            ) from None
     page, next_after = list_districts(limit, after)
     next_cursor = encode_cursor(_CURSOR_SCOPE, _CURSOR_QUERY, {"districtId": next_after}) if next_after else None
     districts = sorted(page, key=lambda d: (d.name.casefold(), d.district_id))

@@ -19,8 +19,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from rostersync import audit, aws_clients
 from rostersync.api.access import principal_from_event
 from rostersync.api.errors import ApiError, conflict, not_found
-from rostersync.api.route_docs import documented
 from rostersync.api.http_io import respond
+from rostersync.api.route_docs import documented
 from rostersync.api.schemas.purge import PurgeResponse
 from rostersync.ids import new_id
 from rostersync.observability import logger
@@ -34,15 +34,24 @@ TAG = "Purge"
 
 
 def _out(district_id: str, purge: dict, message: str | None = None) -> PurgeResponse:
-    return PurgeResponse(district_id=district_id, status=purge["state"], purge_id=purge.get("purgeId"),
-                    requested_by=purge.get("requestedBy"), confirmed_by=purge.get("confirmedBy"), message=message)
+    return PurgeResponse(
+        district_id=district_id,
+        status=purge["state"],
+        purge_id=purge.get("purgeId"),
+        requested_by=purge.get("requestedBy"),
+        confirmed_by=purge.get("confirmedBy"),
+        message=message,
+    )
 
 
 @router.delete(
     "/districts/<district_id>",
     **documented(
         "Purge the district: erase its rosters, runs, checkpoints, audit and secret",
-        tag=TAG, response=PurgeResponse, status=202, errors=(401, 403, 404, 409),
+        tag=TAG,
+        response=PurgeResponse,
+        status=202,
+        errors=(401, 403, 404, 409),
         description="A district admin's DELETE asks for the purge (status requested; nothing is erased). A "
         "platform admin carries it out with ?confirm=<districtId> (without it: 409 confirmation_required): the "
         "district's syncs stop and a queued job erases every item of the district, leaving a minimal tombstone "
@@ -50,8 +59,9 @@ def _out(district_id: str, purge: dict, message: str | None = None) -> PurgeResp
         "purge reports when it is done. This is the only operation that erases data.",
     ),
 )
-def delete_district(district_id: str,
-                    confirm: Annotated[str | None, Query(description="The districtId again (platform admins)")] = None):
+def delete_district(
+    district_id: str, confirm: Annotated[str | None, Query(description="The districtId again (platform admins)")] = None
+):
     event = router.current_event.raw_event
     principal = principal_from_event(event)
     principal.require_district_admin(district_id)
@@ -67,19 +77,29 @@ def delete_district(district_id: str,
     if principal.role != "platform_admin":
         if current.get("state") != purging.REQUESTED:
             requested = {"state": purging.REQUESTED, "requestedBy": actor}
-            DistrictModel(district_id).update(actions=[DistrictModel.purge.set(requested)],
-                                              condition=DistrictModel.district_id.exists())
+            DistrictModel(district_id).update(
+                actions=[DistrictModel.purge.set(requested)], condition=DistrictModel.district_id.exists()
+            )
             audit.record(district_id, principal, "purge.request", after={"state": purging.REQUESTED})
             current = requested
-        return respond(_out(district_id, current, "A platform administrator will confirm and carry out the purge."),
-                       status=202)
+        return respond(
+            _out(district_id, current, "A platform administrator will confirm and carry out the purge."), status=202
+        )
     if confirm != district_id:
-        raise conflict("confirmation_required", "A purge erases every record of this district and cannot be undone. "
-                       f"Repeat the request with ?confirm={district_id} to carry it out.")
-    queued = {"state": purging.QUEUED, "purgeId": new_id("prg"), "requestedBy": current.get("requestedBy") or actor,
-              "confirmedBy": actor}
-    DistrictModel(district_id).update(actions=[DistrictModel.purge.set(queued)],
-                                      condition=DistrictModel.district_id.exists())
+        raise conflict(
+            "confirmation_required",
+            "A purge erases every record of this district and cannot be undone. "
+            f"Repeat the request with ?confirm={district_id} to carry it out.",
+        )
+    queued = {
+        "state": purging.QUEUED,
+        "purgeId": new_id("prg"),
+        "requestedBy": current.get("requestedBy") or actor,
+        "confirmedBy": actor,
+    }
+    DistrictModel(district_id).update(
+        actions=[DistrictModel.purge.set(queued)], condition=DistrictModel.district_id.exists()
+    )
     if district.connection is not None:
         remove_connection(district)  # no new sync starts: the dispatcher and POST syncs need a connection
     audit.record(district_id, principal, "purge.confirm", after={"state": purging.QUEUED, "purgeId": queued["purgeId"]})
@@ -87,16 +107,22 @@ def delete_district(district_id: str,
         purging.send(district_id, queued["purgeId"])
     except Exception:
         logger.exception("could not queue a purge", extra={"districtId": district_id})
-        raise ApiError(503, "unavailable", "The purge is confirmed but could not be queued; repeat the request.") \
-            from None
+        raise ApiError(
+            503, "unavailable", "The purge is confirmed but could not be queued; repeat the request."
+        ) from None
     logger.info("district purge queued", extra={"districtId": district_id, "purgeId": queued["purgeId"]})
     return respond(_out(district_id, queued, "The purge is queued."), status=202)
 
 
 @router.get(
     "/districts/<district_id>/purge",
-    **documented("Where a district's purge stands", tag=TAG, response=PurgeResponse, errors=(401, 403, 404),
-                 description="404 when no purge was asked for. After the purge only this answer remains."),
+    **documented(
+        "Where a district's purge stands",
+        tag=TAG,
+        response=PurgeResponse,
+        errors=(401, 403, 404),
+        description="404 when no purge was asked for. After the purge only this answer remains.",
+    ),
 )
 def get_purge(district_id: str):
     event = router.current_event.raw_event
@@ -112,6 +138,13 @@ def get_purge(district_id: str):
     import json
 
     facts = json.loads(stone.get("after") or "{}")
-    return respond(PurgeResponse(district_id=district_id, status="done", purge_id=facts.get("purgeId"),
-                            requested_by=facts.get("requestedBy"), confirmed_by=facts.get("confirmedBy"),
-                            finished_at=stone.get("at")))
+    return respond(
+        PurgeResponse(
+            district_id=district_id,
+            status="done",
+            purge_id=facts.get("purgeId"),
+            requested_by=facts.get("requestedBy"),
+            confirmed_by=facts.get("confirmedBy"),
+            finished_at=stone.get("at"),
+        )
+    )

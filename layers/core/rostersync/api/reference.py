@@ -32,10 +32,18 @@ def add_reference_routes(app: APIGatewayHttpResolver, document: Callable[[], str
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi_document():
-        return Response(status_code=200, content_type="application/json", body=document(),
-                        headers={"Cache-Control": "public, max-age=300"})
+        return Response(
+            status_code=200,
+            content_type="application/json",
+            body=document(),
+            headers={"Cache-Control": "public, max-age=300"},
+        )
 
     @app.get("/docs", include_in_schema=False)
     def docs_page():
-        return Response(status_code=200, content_type="text/html; charset=utf-8", body=REDOC_PAGE,
-                        headers={"Cache-Control": "public, max-age=300"})
+        return Response(
+            status_code=200,
+            content_type="text/html; charset=utf-8",
+            body=REDOC_PAGE,
+            headers={"Cache-Control": "public, max-age=300"},
+        )

@@ -25,9 +25,18 @@ from rostersync.api.errors import ApiError, bad_request, conflict, not_found, un
 from rostersync.api.http_io import query_flag, read_body, respond
 from rostersync.api.list_queries import limit_of
 from rostersync.api.route_docs import documented
-from rostersync.api.schemas.review import (AuditEntryResponse, AuditResponse, HeldRecordResponse, HeldRecordsResponse,
-                                           PreviewCountsResponse, PreviewRecordResponse, PreviewRecordsResponse,
-                                           PreviewResponse, StartedResponse, review_response)
+from rostersync.api.schemas.review import (
+    AuditEntryResponse,
+    AuditResponse,
+    HeldRecordResponse,
+    HeldRecordsResponse,
+    PreviewCountsResponse,
+    PreviewRecordResponse,
+    PreviewRecordsResponse,
+    PreviewResponse,
+    StartedResponse,
+    review_response,
+)
 from rostersync.api.schemas.sync_config import SyncConfigRequest
 from rostersync.api.schemas.sync_runs import run_response
 from rostersync.api.sis_reads import check_selected_schools, require_connection
@@ -45,6 +54,7 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 RECORD_TYPES = run_store.RECORD_TYPES
 CHANGES = ("created", "updated", "unchanged", "deactivated")
+
 
 def _choice(event: dict, name: str, allowed: tuple[str, ...]) -> str | None:
     value = (event.get("queryStringParameters") or {}).get(name)
@@ -82,7 +92,9 @@ def _record_decision(run, record_id: str, chosen: set[str] | None) -> str:
     "/districts/<district_id>/syncs/<run_id>/held",
     **documented(
         "Every record a held sync would deactivate, with why",
-        tag=TAG, response=HeldRecordsResponse, errors=(400, 401, 403, 404, 409, 422),
+        tag=TAG,
+        response=HeldRecordsResponse,
+        errors=(400, 401, 403, 404, 409, 422),
         description=f"?type= one record type; ?limit=1..{MAX_LIMIT} (default {DEFAULT_LIMIT}); ?cursor= the "
         "nextCursor of the previous page. 409 run_not_held for a sync that held nothing back.",
     ),
@@ -99,27 +111,50 @@ def list_held(district_id: str, run_id: str):
     prefix = f"{run_records.HELD}#" + (f"{record_type}#" if record_type else "")
     cursor = (event.get("queryStringParameters") or {}).get("cursor")
     try:
-        items, next_cursor = run_records.list_records(aws_clients.dynamodb(), district_id, run_id, prefix, limit, cursor)
+        items, next_cursor = run_records.list_records(
+            aws_clients.dynamodb(), district_id, run_id, prefix, limit, cursor
+        )
     except run_records.InvalidCursor:
         raise _invalid_cursor() from None
     chosen = None
     if run.review and run.review.get("decision") == "approved_in_part":
         decision = run_records.get_decision(aws_clients.dynamodb(), district_id, run_id) or {}
         chosen = set(decision.get("recordIds") or [])
-    records = [HeldRecordResponse(record_id=item["recordId"], type=item["type"], name=item.get("name"),
-                             role=item.get("role"), sis_sourced_id=item.get("sisSourcedId"),
-                             school_ids=item.get("schoolIds"), class_id=item.get("classId"),
-                             class_title=item.get("classTitle"), user_id=item.get("userId"), reason=item["reason"],
-                             decision=_record_decision(run, item["recordId"], chosen)) for item in items]
-    return respond(HeldRecordsResponse(run_id=run_id, status=run.status, held={k: int(v) for k, v in (held or {}).items()},
-                                  review=review_response(run), records=records, next_cursor=next_cursor))
+    records = [
+        HeldRecordResponse(
+            record_id=item["recordId"],
+            type=item["type"],
+            name=item.get("name"),
+            role=item.get("role"),
+            sis_sourced_id=item.get("sisSourcedId"),
+            school_ids=item.get("schoolIds"),
+            class_id=item.get("classId"),
+            class_title=item.get("classTitle"),
+            user_id=item.get("userId"),
+            reason=item["reason"],
+            decision=_record_decision(run, item["recordId"], chosen),
+        )
+        for item in items
+    ]
+    return respond(
+        HeldRecordsResponse(
+            run_id=run_id,
+            status=run.status,
+            held={k: int(v) for k, v in (held or {}).items()},
+            review=review_response(run),
+            records=records,
+            next_cursor=next_cursor,
+        )
+    )
 
 
 @router.post(
     "/districts/<district_id>/syncs/<run_id>/reject",
     **documented(
         "Reject a held sync: nothing it held is deactivated",
-        tag=TAG, status=200, errors=(401, 403, 404, 409),
+        tag=TAG,
+        status=200,
+        errors=(401, 403, 404, 409),
         description="The sync ends rejected. From now on every deactivation of the district is held for review "
         "(creations and updates go on) until an admin approves a held sync; the next sync is a full one. "
         "409 run_not_in_review for a sync in any other state or superseded by a newer one.",
@@ -135,9 +170,13 @@ def reject(district_id: str, run_id: str):
         raise not_found("sync") from None
     except runs.NotApprovable as refused:
         raise conflict("run_not_in_review", refused.reason, runStatus=refused.status) from None
-    DistrictModel(district_id).update(actions=[
-        DistrictModel.deactivation_hold.set({"runId": run_id, **review}), DistrictModel.full_sync_due.set(True)],
-        condition=DistrictModel.district_id.exists())
+    DistrictModel(district_id).update(
+        actions=[
+            DistrictModel.deactivation_hold.set({"runId": run_id, **review}),
+            DistrictModel.full_sync_due.set(True),
+        ],
+        condition=DistrictModel.district_id.exists(),
+    )
     run_records.put_decision(aws_clients.dynamodb(), district_id, run_id, review)
     audit.record_event(event, district_id, "sync.reject", target=run_id, after={"decision": "rejected"})
     logger.info("held sync rejected", extra={"districtId": district_id, "runId": run_id})
@@ -151,7 +190,11 @@ def reject(district_id: str, run_id: str):
     "/districts/<district_id>/sync-config/preview",
     **documented(
         "Preview a configuration: what a sync of it would create, update, keep and deactivate",
-        tag=TAG, body=SyncConfigRequest, response=StartedResponse, status=202, errors=(400, 401, 403, 404, 409, 422),
+        tag=TAG,
+        body=SyncConfigRequest,
+        response=StartedResponse,
+        status=202,
+        errors=(400, 401, 403, 404, 409, 422),
         description="Same body as PUT sync-config; nothing is saved. Starts a read-only sync (mode preview): it "
         "reads the SIS as a full sync does and writes no roster record. Follow it with GET syncs/{runId} and GET "
         "syncs/{runId}/preview. ?complete=true lists every record, not a sample. 409 sync_in_progress while "
@@ -166,12 +209,18 @@ def preview(district_id: str, complete: Annotated[str | None, Query(description=
     require_connection(district)
     if request.schools is not None:
         check_selected_schools(district, request.schools)
-    proposal = {**json.loads(json.dumps(request.model_dump(by_alias=True, warnings=False), default=str)), "complete": every}
+    proposal = {
+        **json.loads(json.dumps(request.model_dump(by_alias=True, warnings=False), default=str)),
+        "complete": every,
+    }
     try:
         run = launch.start_preview(district_id, proposal)
     except runs.RunInProgress as busy:
-        raise conflict("sync_in_progress", "A sync of this district is already queued or running; wait for it "
-                       "to finish.", runId=busy.run_id) from None
+        raise conflict(
+            "sync_in_progress",
+            "A sync of this district is already queued or running; wait for it to finish.",
+            runId=busy.run_id,
+        ) from None
     except runs.DistrictNotFound:
         raise not_found("district") from None
     except launch.NotQueued:
@@ -182,8 +231,13 @@ def preview(district_id: str, complete: Annotated[str | None, Query(description=
 
 @router.get(
     "/districts/<district_id>/syncs/<run_id>/preview",
-    **documented("What a preview found, per record type", tag=TAG, response=PreviewResponse, errors=(401, 403, 404, 409),
-                 description="409 not_a_preview for a sync that is not one."),
+    **documented(
+        "What a preview found, per record type",
+        tag=TAG,
+        response=PreviewResponse,
+        errors=(401, 403, 404, 409),
+        description="409 not_a_preview for a sync that is not one.",
+    ),
 )
 def get_preview(district_id: str, run_id: str):
     event = router.current_event.raw_event
@@ -195,18 +249,32 @@ def get_preview(district_id: str, run_id: str):
     counts = None
     if run.status == run_store.SUCCEEDED:
         stored = run_store.normalised_counts(run.counts.as_dict() if hasattr(run.counts, "as_dict") else run.counts)
-        counts = {t: PreviewCountsResponse(created=c["created"], updated=c["updated"], kept=c["unchanged"],
-                                      deactivated=c["deactivated"]) for t, c in stored.items()}
+        counts = {
+            t: PreviewCountsResponse(
+                created=c["created"], updated=c["updated"], kept=c["unchanged"], deactivated=c["deactivated"]
+            )
+            for t, c in stored.items()
+        }
     would = run_records.get_summary(aws_clients.dynamodb(), district_id, run_id).get("wouldHold")
-    return respond(PreviewResponse(run_id=run_id, status=run.status, proposal=proposal, counts=counts,
-                              would_need_review=would, failure=run.failure))
+    return respond(
+        PreviewResponse(
+            run_id=run_id,
+            status=run.status,
+            proposal=proposal,
+            counts=counts,
+            would_need_review=would,
+            failure=run.failure,
+        )
+    )
 
 
 @router.get(
     "/districts/<district_id>/syncs/<run_id>/preview/records",
     **documented(
         "The records of a preview, by type and change",
-        tag=TAG, response=PreviewRecordsResponse, errors=(400, 401, 403, 404, 409, 422),
+        tag=TAG,
+        response=PreviewRecordsResponse,
+        errors=(400, 401, 403, 404, 409, 422),
         description=f"?type= (required) one record type; ?change= created, updated, unchanged or deactivated; "
         f"?limit=1..{MAX_LIMIT}; ?cursor=. A sample of {50} per type and change unless the preview was started "
         "with ?complete=true.",
@@ -226,13 +294,25 @@ def list_preview_records(district_id: str, run_id: str):
     prefix = f"{run_records.PREVIEW}#{record_type}#" + (f"{change}#" if change else "")
     cursor = (event.get("queryStringParameters") or {}).get("cursor")
     try:
-        items, next_cursor = run_records.list_records(aws_clients.dynamodb(), district_id, run_id, prefix, limit, cursor)
+        items, next_cursor = run_records.list_records(
+            aws_clients.dynamodb(), district_id, run_id, prefix, limit, cursor
+        )
     except run_records.InvalidCursor:
         raise _invalid_cursor() from None
-    records = [PreviewRecordResponse(record_id=i["recordId"], type=i["type"], change=i["change"], name=i.get("name"),
-                                role=i.get("role"), sis_sourced_id=i.get("sisSourcedId"),
-                                school_ids=i.get("schoolIds"), class_id=i.get("classId"),
-                                class_title=i.get("classTitle")) for i in items]
+    records = [
+        PreviewRecordResponse(
+            record_id=i["recordId"],
+            type=i["type"],
+            change=i["change"],
+            name=i.get("name"),
+            role=i.get("role"),
+            sis_sourced_id=i.get("sisSourcedId"),
+            school_ids=i.get("schoolIds"),
+            class_id=i.get("classId"),
+            class_title=i.get("classTitle"),
+        )
+        for i in items
+    ]
     return respond(PreviewRecordsResponse(records=records, next_cursor=next_cursor))
 
 
@@ -243,7 +323,9 @@ def list_preview_records(district_id: str, run_id: str):
     "/districts/<district_id>/audit",
     **documented(
         "Who changed what in the district, newest first",
-        tag=TAG, response=AuditResponse, errors=(400, 401, 403, 404, 422),
+        tag=TAG,
+        response=AuditResponse,
+        errors=(400, 401, 403, 404, 422),
         description=f"?limit=1..{MAX_LIMIT} (default {DEFAULT_LIMIT}); ?cursor= the nextCursor of the previous "
         "page. Entries never carry a secret.",
     ),
@@ -257,5 +339,6 @@ def list_audit(district_id: str):
         items, next_cursor = audit_store.list_entries(aws_clients.dynamodb(), district_id, limit, cursor)
     except audit_store.InvalidCursor:
         raise _invalid_cursor() from None
-    return respond(AuditResponse(entries=[AuditEntryResponse(**audit.entry_out(item)) for item in items],
-                            next_cursor=next_cursor))
+    return respond(
+        AuditResponse(entries=[AuditEntryResponse(**audit.entry_out(item)) for item in items], next_cursor=next_cursor)
+    )

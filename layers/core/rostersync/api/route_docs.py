@@ -13,11 +13,11 @@ from http import HTTPStatus
 from typing import Any
 
 from pydantic import BaseModel
+
 from rostersync.api.schemas.base import ErrorResponse
 
-
 _request_models: dict[str, type[BaseModel]] = {}
-_query_parameters: dict[str, tuple["QueryParameter", ...]] = {}
+_query_parameters: dict[str, tuple[QueryParameter, ...]] = {}
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,15 @@ class QueryParameter:
 
     def openapi(self) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": self.type}
-        for key, value in (("enum", list(self.enum) if self.enum else None), ("minimum", self.minimum),
-                           ("maximum", self.maximum), ("format", self.format)):
+        for key, value in (
+            ("enum", list(self.enum) if self.enum else None),
+            ("minimum", self.minimum),
+            ("maximum", self.maximum),
+            ("format", self.format),
+        ):
             if value is not None:
                 schema[key] = value
-        return {"name": self.name, "in": "query", "required": False, "description": self.description,
-                "schema": schema}
+        return {"name": self.name, "in": "query", "required": False, "description": self.description, "schema": schema}
 
 
 ERROR_DESCRIPTIONS = {

@@ -14,16 +14,22 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from rostersync import audit, sis_access
 from rostersync.api.access import district_for_admin, district_for_reader
-from rostersync.api.sis_reads import require_connection, saved_sis_client
 from rostersync.api.errors import unprocessable
-from rostersync.api.route_docs import QueryParameter, documented
 from rostersync.api.http_io import read_body, respond
 from rostersync.api.list_queries import CURSOR, LIMIT, SINCE, change_read, choice, cursor_of, limit_of, paged
+from rostersync.api.route_docs import QueryParameter, documented
 from rostersync.api.schemas.districts import SchoolResponse, SchoolsResponse
 from rostersync.api.schemas.rosters import SchoolChangeResponse, SchoolChangesResponse
-from rostersync.api.schemas.school_matches import SchoolMatchResponse, SchoolMatchesRequest, SchoolMatchesResponse, SisSchoolResponse, SisSchoolsResponse
-from rostersync.school_suggestions import Candidate, suggest
+from rostersync.api.schemas.school_matches import (
+    SchoolMatchesRequest,
+    SchoolMatchesResponse,
+    SchoolMatchResponse,
+    SisSchoolResponse,
+    SisSchoolsResponse,
+)
+from rostersync.api.sis_reads import require_connection, saved_sis_client
 from rostersync.observability import logger
+from rostersync.school_suggestions import Candidate, suggest
 from rostersync.store import roster_queries as queries
 from rostersync.store.schools import ORIGIN_APP, SchoolModel, active_schools, set_match
 
@@ -43,8 +49,12 @@ def _matchable(schools: list[SchoolModel]) -> list[SchoolModel]:
     return [s for s in schools if s.origin == ORIGIN_APP]
 
 
-SCHOOL_CHANGE_QUERY = (QueryParameter("status", "On a change read: active | inactive | all (default)",
-                                      enum=queries.STATUSES), LIMIT, CURSOR, SINCE)
+SCHOOL_CHANGE_QUERY = (
+    QueryParameter("status", "On a change read: active | inactive | all (default)", enum=queries.STATUSES),
+    LIMIT,
+    CURSOR,
+    SINCE,
+)
 
 
 def _school_changes(event: dict, district_id: str):
@@ -53,18 +63,34 @@ def _school_changes(event: dict, district_id: str):
     status = choice(event, "status", queries.STATUSES, "all")
     limit, cursor = limit_of(event), cursor_of(event)
     page = paged(lambda: queries.change_page(district_id, queries.school_changes(status), since, limit, cursor))
-    schools = [SchoolChangeResponse(school_id=s.school_id, name=s.name, identifier=s.identifier,
-                               sis_sourced_id=s.sis_sourced_id, status=s.status, updated_at=s.updated_at)
-               for s in page.items]
-    return respond(SchoolChangesResponse(schools=schools, next_cursor=page.next_cursor, changes_cursor=page.changes_cursor))
+    schools = [
+        SchoolChangeResponse(
+            school_id=s.school_id,
+            name=s.name,
+            identifier=s.identifier,
+            sis_sourced_id=s.sis_sourced_id,
+            status=s.status,
+            updated_at=s.updated_at,
+        )
+        for s in page.items
+    ]
+    return respond(
+        SchoolChangesResponse(schools=schools, next_cursor=page.next_cursor, changes_cursor=page.changes_cursor)
+    )
 
 
 @router.get(
     "/districts/<district_id>/schools",
-    **documented("The district's active schools", operation_id="listSchools", tag=TAG, response=SchoolsResponse,
-                 errors=(400, 401, 403, 404, 422), query=SCHOOL_CHANGE_QUERY,
-                 description="By name. With updatedSince (or a change cursor): the schools created, changed or "
-                             "deactivated since, in change order, paged (SchoolChangesResponse)."),
+    **documented(
+        "The district's active schools",
+        operation_id="listSchools",
+        tag=TAG,
+        response=SchoolsResponse,
+        errors=(400, 401, 403, 404, 422),
+        query=SCHOOL_CHANGE_QUERY,
+        description="By name. With updatedSince (or a change cursor): the schools created, changed or "
+        "deactivated since, in change order, paged (SchoolChangesResponse).",
+    ),
 )
 def get_schools(district_id: str):
     event = router.current_event.raw_event
@@ -133,7 +159,10 @@ def put_school_matches(district_id: str):
     require_connection(district)
     matches = request.matches
 
-    for field, ids in (("sisSourcedId", [m.sis_sourced_id for m in matches]), ("schoolId", [m.school_id for m in matches])):
+    for field, ids in (
+        ("sisSourcedId", [m.sis_sourced_id for m in matches]),
+        ("schoolId", [m.school_id for m in matches]),
+    ):
         repeated = [value for value, n in Counter(ids).items() if n > 1]
         if repeated:
             raise unprocessable(
@@ -143,7 +172,9 @@ def put_school_matches(district_id: str):
     app_schools = {s.school_id: s for s in _matchable(active_schools(district_id))}
     unknown_app = [m.school_id for m in matches if m.school_id not in app_schools]
     if unknown_app:
-        raise unprocessable("unknown_school", f"No active app school of this district has schoolId {_listed(unknown_app)}.")
+        raise unprocessable(
+            "unknown_school", f"No active app school of this district has schoolId {_listed(unknown_app)}."
+        )
     with saved_sis_client(district) as client:
         sis_ids = {org.sourced_id for org in sis_access.active_sis_schools(client)}
     unknown_sis = [m.sis_sourced_id for m in matches if m.sis_sourced_id not in sis_ids]
@@ -159,6 +190,8 @@ def put_school_matches(district_id: str):
             set_match(school, target)
     audit.record_event(event, district_id, "school_matches.update", before=before, after=wanted)
     logger.info("School matches saved", extra={"districtId": district_id, "matches": len(matches)})
-    saved = sorted((SchoolMatchResponse(sis_sourced_id=m.sis_sourced_id, school_id=m.school_id) for m in matches),
-                   key=lambda m: (m.sis_sourced_id, m.school_id))
+    saved = sorted(
+        (SchoolMatchResponse(sis_sourced_id=m.sis_sourced_id, school_id=m.school_id) for m in matches),
+        key=lambda m: (m.sis_sourced_id, m.school_id),
+    )
     return respond(SchoolMatchesResponse(matches=saved))

@@ -30,6 +30,7 @@ router = APIGatewayHttpRouter()
 
 PATH = "/districts/<district_id>/sis/connection"
 
+
 def _response(connection: SisConnection, warnings: list[str]) -> SisConnectionResponse:
     return SisConnectionResponse(
         host_url=connection.host_url,
@@ -186,4 +187,3 @@ def delete_connection(district_id: str):
 
 def not_connected() -> ApiError:
     return ApiError(HTTPStatus.NOT_FOUND, "not_connected", "This district has no SIS connection yet (step 2).")
-

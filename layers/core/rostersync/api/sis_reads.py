@@ -84,8 +84,12 @@ def saved_sis_client(district: DistrictModel) -> Iterator[OneRosterClient]:
     connection = require_connection(district)
     try:
         try:
-            client = sis_access.open_client(district.district_id, sis_access.client_settings(connection),
-                                            deadline=sis_deadline(), **REQUEST_TIME_OPTIONS)
+            client = sis_access.open_client(
+                district.district_id,
+                sis_access.client_settings(connection),
+                deadline=sis_deadline(),
+                **REQUEST_TIME_OPTIONS,
+            )
         except sis_secrets.SecretNotFound:
             raise missing_secret() from None
         with client:
@@ -102,7 +106,8 @@ def missing_secret() -> ApiError:
 def shown(values: list[str]) -> str:
     """The first few of `values` for a message, and how many more there are."""
     return ", ".join(values[:MAX_IDS_IN_MESSAGE]) + (
-        f" and {len(values) - MAX_IDS_IN_MESSAGE} more" if len(values) > MAX_IDS_IN_MESSAGE else "")
+        f" and {len(values) - MAX_IDS_IN_MESSAGE} more" if len(values) > MAX_IDS_IN_MESSAGE else ""
+    )
 
 
 def check_selected_schools(district: DistrictModel, wanted: list[str]) -> None:

@@ -27,8 +27,13 @@ from rostersync.api.access import district_for_admin
 from rostersync.api.errors import ApiError, unprocessable
 from rostersync.api.http_io import query_flag, read_body, respond
 from rostersync.api.route_docs import documented
-from rostersync.api.schemas.sync_config import (DeactivationGuardResponse, SyncConfigRequest, SyncConfigResponse,
-                                                SyncOptionSchoolResponse, SyncOptionsResponse)
+from rostersync.api.schemas.sync_config import (
+    DeactivationGuardResponse,
+    SyncConfigRequest,
+    SyncConfigResponse,
+    SyncOptionSchoolResponse,
+    SyncOptionsResponse,
+)
 from rostersync.api.sis_reads import check_selected_schools, require_connection, saved_sis_client, shown
 from rostersync.observability import logger
 from rostersync.oneroster import OutOfTime
@@ -107,15 +112,20 @@ def refresh_sync_options(district: DistrictModel) -> SyncOptions | None:
     district.sync_options = options
     logger.info(
         "Sync options refreshed",
-        extra={"districtId": district.district_id, "schools": len(options.schools), "grades": len(options.grades),
-               "subjects": len(options.subjects)},
+        extra={
+            "districtId": district.district_id,
+            "schools": len(options.schools),
+            "grades": len(options.grades),
+            "subjects": len(options.subjects),
+        },
     )
     return options
 
 
 def _too_slow() -> ApiError:
     return ApiError(
-        HTTPStatus.SERVICE_UNAVAILABLE, "sis_too_slow",
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "sis_too_slow",
         "The SIS could not list its classes and courses within the time a request has (about 25 s). Try again "
         "later; or save a sync configuration with grades and subjects null (everything): the first full sync "
         "reads the options, and you can narrow the selection after it.",
@@ -174,8 +184,11 @@ def _years_after(day: date, years: int) -> date:
 def _config_response(district: DistrictModel, config: SyncConfig) -> SyncConfigResponse:
     next_at = None
     if config.enabled and district.connection is not None:
-        next_at = iso_z(next_sync_at(district.timezone, date.fromisoformat(config.start_date), utc_now(),
-                                    district.last_nightly_night))
+        next_at = iso_z(
+            next_sync_at(
+                district.timezone, date.fromisoformat(config.start_date), utc_now(), district.last_nightly_night
+            )
+        )
     return SyncConfigResponse(
         schools=list(config.schools) if config.schools is not None else None,
         grades=list(config.grades) if config.grades is not None else None,
@@ -223,15 +236,24 @@ def put_sync_config(district_id: str):
         start_date=request.start_date.isoformat(),
         enabled=request.enabled,
         # Settings the request leaves out keep their saved (or default) values.
-        guard_max_share=guard.max_share if guard else (previous.guard_max_share if previous else DEFAULT_GUARD_MAX_SHARE),
-        guard_min_records=guard.min_records if guard else (previous.guard_min_records if previous else DEFAULT_GUARD_MIN_RECORDS),
+        guard_max_share=guard.max_share
+        if guard
+        else (previous.guard_max_share if previous else DEFAULT_GUARD_MAX_SHARE),
+        guard_min_records=guard.min_records
+        if guard
+        else (previous.guard_min_records if previous else DEFAULT_GUARD_MIN_RECORDS),
         full_sync_every_days=request.full_sync_every_days
         or (previous.full_sync_every_days if previous else DEFAULT_FULL_SYNC_EVERY_DAYS),
         updated_at=utc_now(),
     )
     save_sync_config(district, config)
-    audit.record_event(event, district_id, "sync_config.update", before=audit.sync_config_view(previous),
-                       after=audit.sync_config_view(config))
+    audit.record_event(
+        event,
+        district_id,
+        "sync_config.update",
+        before=audit.sync_config_view(previous),
+        after=audit.sync_config_view(config),
+    )
     logger.info("Sync configuration saved", extra={"districtId": district_id, "enabled": config.enabled})
     response = _config_response(district, config)
     response.warnings = _runs_keeping_their_configuration(district)
@@ -244,11 +266,15 @@ def _runs_keeping_their_configuration(district: DistrictModel) -> list[str]:
     if latest is None:
         return []
     if latest.status in ("queued", "running"):
-        return [f"Sync {latest.run_id} is {latest.status} with the previous configuration; this configuration "
-                "applies from the next run."]
+        return [
+            f"Sync {latest.run_id} is {latest.status} with the previous configuration; this configuration "
+            "applies from the next run."
+        ]
     if latest.status == "needs_review":
-        return [f"Sync {latest.run_id} is held for review; approving it applies what it found with the previous "
-                "configuration. This configuration applies from the next run."]
+        return [
+            f"Sync {latest.run_id} is held for review; approving it applies what it found with the previous "
+            "configuration. This configuration applies from the next run."
+        ]
     return []
 
 

@@ -17,7 +17,13 @@ from rostersync.api.http_io import json_object, parse, respond
 from rostersync.api.list_queries import limit_of
 from rostersync.api.route_docs import documented
 from rostersync.api.schemas.review import ApproveRequest
-from rostersync.api.schemas.sync_runs import RunResponse, RunsResponse, StartSyncRequest, StartSyncResponse, run_response
+from rostersync.api.schemas.sync_runs import (
+    RunResponse,
+    RunsResponse,
+    StartSyncRequest,
+    StartSyncResponse,
+    run_response,
+)
 from rostersync.observability import logger
 from rostersync.store import runs as run_store
 from rostersync.store.roster_queries import InvalidCursor, decode_cursor, encode_cursor
@@ -42,12 +48,15 @@ def _optional_body(event: dict) -> dict:
 
 
 def _busy(run_id: str) -> ApiError:
-    return conflict("sync_in_progress", "A sync of this district is already queued or running; wait for it to finish.",
-                    runId=run_id)
+    return conflict(
+        "sync_in_progress", "A sync of this district is already queued or running; wait for it to finish.", runId=run_id
+    )
 
 
 def _unavailable() -> ApiError:
-    return ApiError(HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", "The sync could not be queued. Try again in a minute.")
+    return ApiError(
+        HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", "The sync could not be queued. Try again in a minute."
+    )
 
 
 # ---------------------------------------------------------------- routes
@@ -105,9 +114,13 @@ def list_syncs(district_id: str):
     after = None
     if cursor is not None:
         try:
-            after = decode_cursor(cursor, district_id, _CURSOR_QUERY, {"districtId": district_id, "runId": None})["runId"]
+            after = decode_cursor(cursor, district_id, _CURSOR_QUERY, {"districtId": district_id, "runId": None})[
+                "runId"
+            ]
         except InvalidCursor:
-            raise bad_request("invalid_cursor", "The cursor is not one this list gave out; start from the first page.") from None
+            raise bad_request(
+                "invalid_cursor", "The cursor is not one this list gave out; start from the first page."
+            ) from None
     page, next_after = run_store.list_runs(district_id, limit, after)
     next_cursor = None
     if next_after is not None:
@@ -156,8 +169,13 @@ def approve_sync(district_id: str, run_id: str):
                 raise unprocessable("invalid_request", "recordIds: name at least one held record (or leave it out).")
             unknown = launch.unknown_held_records(district_id, run_id, chosen)
             if unknown:
-                raise unprocessable("unknown_record", "recordIds: this sync holds no record "
-                                    + ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "") + ".")
+                raise unprocessable(
+                    "unknown_record",
+                    "recordIds: this sync holds no record "
+                    + ", ".join(unknown[:5])
+                    + (" ..." if len(unknown) > 5 else "")
+                    + ".",
+                )
             review |= {"decision": "approved_in_part", "records": len(chosen)}
         else:
             review["decision"] = "approved"
@@ -168,8 +186,9 @@ def approve_sync(district_id: str, run_id: str):
         raise conflict("run_not_in_review", refused.reason, runStatus=refused.status) from None
     except runs.RunInProgress as busy:
         raise _busy(busy.run_id) from None
-    audit.record_event(event, district_id, "sync.approve", target=run_id,
-                       after={"decision": review["decision"], "recordIds": chosen})
+    audit.record_event(
+        event, district_id, "sync.approve", target=run_id, after={"decision": review["decision"], "recordIds": chosen}
+    )
     try:
         launch.queue_approval(run)
     except launch.NotQueued:

@@ -34,11 +34,13 @@ def _never_raises(function):
     def wrapper(*args, **kwargs):
         try:
             return function(*args, **kwargs)
-        except Exception as error:  # noqa: BLE001 - see the module's docstring
-            logger.exception("could not announce", extra={"announce": function.__name__,
-                                                           "errorType": type(error).__name__})
+        except Exception as error:
+            logger.exception(
+                "could not announce", extra={"announce": function.__name__, "errorType": type(error).__name__}
+            )
             metrics.add_metric(name="AnnounceFailures", unit=MetricUnit.Count, value=1)
             return None
+
     return wrapper
 
 
@@ -53,8 +55,7 @@ def sis_check(district_id: str, error=None, run_id: str | None = None) -> None:
     if error is None:
         transition = health.record_check(district_id, health.OK)
     else:
-        transition = health.record_check(district_id, health.health_of_error(getattr(error, "code", None)),
-                                         str(error))
+        transition = health.record_check(district_id, health.health_of_error(getattr(error, "code", None)), str(error))
     _announce_transition(transition, notify=run_id is None)
 
 
@@ -74,12 +75,17 @@ def _announce_transition(transition: health.Transition | None, notify: bool = Tr
     district = get_district(transition.district_id)
     if district is None:
         return
-    base = {"districtId": district.district_id, "health": transition.current, "previousHealth": transition.previous,
-            "checkedAt": iso_z_or_none(transition.checked_at)}
+    base = {
+        "districtId": district.district_id,
+        "health": transition.current,
+        "previousHealth": transition.previous,
+        "checkedAt": iso_z_or_none(transition.checked_at),
+    }
     if transition.turned_unhealthy:
         advice = health.ADVICE[transition.current]
-        events.put(events.CONNECTION_UNHEALTHY, {**base, "error": transition.error or transition.current,
-                                                 "whatToDo": advice})
+        events.put(
+            events.CONNECTION_UNHEALTHY, {**base, "error": transition.error or transition.current, "whatToDo": advice}
+        )
         metrics.add_metric(name="ConnectionsUnhealthy", unit=MetricUnit.Count, value=1)
         if notify and transition.current in health.NEEDS_ADMIN:
             message = notifications.connection_unhealthy(district, transition.current, transition.error, advice)
@@ -93,8 +99,13 @@ def _announce_transition(transition: health.Transition | None, notify: bool = Tr
 
 def _run_detail(run, status: str, counts: dict | None, failure: str | None = None) -> dict:
     detail = {
-        "districtId": run.district_id, "runId": run.run_id, "trigger": run.trigger, "mode": run.mode,
-        "status": status, "startedAt": iso_z_or_none(run.started_at), "finishedAt": iso_z_or_none(run.finished_at or utc_now()),
+        "districtId": run.district_id,
+        "runId": run.run_id,
+        "trigger": run.trigger,
+        "mode": run.mode,
+        "status": status,
+        "startedAt": iso_z_or_none(run.started_at),
+        "finishedAt": iso_z_or_none(run.finished_at or utc_now()),
         "counts": counts or {},
     }
     if failure is not None:
@@ -107,7 +118,7 @@ def _step(name: str, function, *args) -> None:
     go out (an EventBridge outage must not stop the email, nor the other way round)."""
     try:
         function(*args)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         logger.exception("could not announce", extra={"announce": name, "errorType": type(error).__name__})
         metrics.add_metric(name="AnnounceFailures", unit=MetricUnit.Count, value=1)
 
@@ -132,12 +143,24 @@ def run_finished(run, status: str, result) -> None:
         _step("event", events.put, events.SYNC_SUCCEEDED, _run_detail(fresh, status, counts))
     elif status == NEEDS_REVIEW:
         held = dict(getattr(result, "held_deactivations", None) or {})
-        _step("event", events.put, events.SYNC_HELD, {
-            **_run_detail(fresh, status, counts), "heldDeactivations": held,
-            "approvePath": f"/districts/{run.district_id}/syncs/{run.run_id}/approve"})
+        _step(
+            "event",
+            events.put,
+            events.SYNC_HELD,
+            {
+                **_run_detail(fresh, status, counts),
+                "heldDeactivations": held,
+                "approvePath": f"/districts/{run.district_id}/syncs/{run.run_id}/approve",
+            },
+        )
         if district is not None:
-            _step("notification", notifications.send_once, district, notifications.night_of(district, run.night),
-                  notifications.sync_held(district, fresh, held))
+            _step(
+                "notification",
+                notifications.send_once,
+                district,
+                notifications.night_of(district, run.night),
+                notifications.sync_held(district, fresh, held),
+            )
     elif status == FAILED:
         _failed(fresh, district, getattr(result, "failure", None), counts, dead_lettered=False)
     _step("roster_changed", _roster_changed, fresh, counts)
@@ -156,18 +179,28 @@ def run_failed(run, failure: str) -> None:
 
 
 def _failed(run, district: DistrictModel | None, failure: str | None, counts: dict, dead_lettered: bool) -> None:
-    _step("event", events.put, events.SYNC_FAILED, {**_run_detail(run, FAILED, counts, failure or "no detail"),
-                                                    "deadLettered": dead_lettered})
+    _step(
+        "event",
+        events.put,
+        events.SYNC_FAILED,
+        {**_run_detail(run, FAILED, counts, failure or "no detail"), "deadLettered": dead_lettered},
+    )
     if district is None:
         return
     night = notifications.night_of(district, run.night)
     connection = district.connection
-    if (connection is not None and connection.health in health.NEEDS_ADMIN and connection.last_checked_at is not None
-            and run.started_at is not None and connection.last_checked_at >= run.started_at):
+    if (
+        connection is not None
+        and connection.health in health.NEEDS_ADMIN
+        and connection.last_checked_at is not None
+        and run.started_at is not None
+        and connection.last_checked_at >= run.started_at
+    ):
         # The run failed on a connection only the admin can fix: that message says what to do (the
         # one sent when it turned unhealthy, tonight; or tonight's reminder while it stays so).
-        message = notifications.connection_unhealthy(district, connection.health, connection.last_error,
-                                                     health.ADVICE[connection.health], run.run_id)
+        message = notifications.connection_unhealthy(
+            district, connection.health, connection.last_error, health.ADVICE[connection.health], run.run_id
+        )
     else:
         message = notifications.sync_failed(district, run, failure)
     _step("notification", notifications.send_once, district, night, message)
@@ -176,7 +209,6 @@ def _failed(run, district: DistrictModel | None, failure: str | None, counts: di
 def _roster_changed(run, counts: dict) -> None:
     if run.started_at is None:
         return
-    roster_changes.announce(aws_clients.dynamodb(), run.district_id, run.run_id, counts, run.started_at, run.approved_at)
-
-
-
+    roster_changes.announce(
+        aws_clients.dynamodb(), run.district_id, run.run_id, counts, run.started_at, run.approved_at
+    )

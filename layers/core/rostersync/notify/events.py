@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-
 from rostersync import aws_clients
 from rostersync.settings import get_settings
 from rostersync.times import iso_z, utc_now
@@ -51,8 +50,7 @@ def entry(detail_type: str, detail: dict) -> dict:
     body = json.dumps(detail, separators=(",", ":"), ensure_ascii=False)
     if len(body.encode("utf-8")) > MAX_DETAIL_BYTES:
         raise ValueError(f"{detail_type} detail is {len(body.encode())} bytes, over {MAX_DETAIL_BYTES}")
-    return {"Source": SOURCE, "DetailType": detail_type, "Detail": body,
-            "EventBusName": get_settings().event_bus_name}
+    return {"Source": SOURCE, "DetailType": detail_type, "Detail": body, "EventBusName": get_settings().event_bus_name}
 
 
 def put(detail_type: str, detail: dict) -> None:

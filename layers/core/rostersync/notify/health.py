@@ -11,7 +11,7 @@ conditional write on the health read before, so two workers recording at once se
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pynamodb.exceptions import UpdateError
 
@@ -82,13 +82,14 @@ class Transition:
         return self.current == OK and self.previous is not None and self.previous != OK
 
 
-def record_check(district_id: str, health: str, error: str | None = None,
-                 now: datetime | None = None) -> Transition | None:
+def record_check(
+    district_id: str, health: str, error: str | None = None, now: datetime | None = None
+) -> Transition | None:
     """Record what a use of the connection found. None when the district has no connection
     (removed meanwhile): there is nothing to mark."""
     if health not in HEALTH_VALUES:
         raise ValueError(health)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     text = None if health == OK else (redact(error or "").strip()[:500] or None)
     for _ in range(5):
         district = get_district(district_id)
@@ -105,8 +106,11 @@ def record_check(district_id: str, health: str, error: str | None = None,
             actions.append(DistrictModel.connection.last_error.set(text or health))
         # Unchanged since we read it: the same connection (not replaced meanwhile) and health.
         condition = DistrictModel.connection.connected_at == district.connection.connected_at
-        condition &= (DistrictModel.connection.health.does_not_exist() if previous is None
-                      else DistrictModel.connection.health == previous)
+        condition &= (
+            DistrictModel.connection.health.does_not_exist()
+            if previous is None
+            else DistrictModel.connection.health == previous
+        )
         try:
             district.update(actions=actions, condition=condition)
         except UpdateError as error:

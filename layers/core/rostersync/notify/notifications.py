@@ -13,15 +13,15 @@ connection's words (which never carry a secret), redacted once more.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
-from rostersync.observability import redact
 from rostersync import aws_clients
+from rostersync.observability import redact
 from rostersync.settings import get_settings
 from rostersync.store.base import model_meta
 from rostersync.store.districts import DistrictModel
@@ -64,24 +64,32 @@ def night_of(district: DistrictModel, run_night: str | None = None, now: datetim
     """The night a message belongs to: a nightly run's own night, else the district's local date."""
     if run_night:
         return run_night
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     try:
         zone = ZoneInfo(district.timezone)
-    except Exception:  # noqa: BLE001 - a bad zone must not stop a message
-        zone = timezone.utc
+    except Exception:
+        zone = UTC
     return now.astimezone(zone).date().isoformat()
 
 
 def send_once(district: DistrictModel, night: str, message: Message, now: datetime | None = None) -> bool:
     """Send `message` to the district's contacts unless this kind was sent for `night` already.
     True when this call sent (or recorded) it, False for a duplicate."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     settings = get_settings()
     recipients = list(district.contacts or [])
     item = NotificationModel(
-        district.district_id, f"{night}#{message.kind}", kind=message.kind, night=night, run_id=message.run_id,
-        subject=redact(message.subject), body=redact(message.body), recipients=recipients, status=SENDING,
-        created_at=now, expires_at=int((now + timedelta(days=KEEP_DAYS)).timestamp()),
+        district.district_id,
+        f"{night}#{message.kind}",
+        kind=message.kind,
+        night=night,
+        run_id=message.run_id,
+        subject=redact(message.subject),
+        body=redact(message.body),
+        recipients=recipients,
+        status=SENDING,
+        created_at=now,
+        expires_at=int((now + timedelta(days=KEEP_DAYS)).timestamp()),
     )
     try:
         item.save(condition=NotificationModel.notification_key.does_not_exist())
@@ -98,8 +106,10 @@ def send_once(district: DistrictModel, night: str, message: Message, now: dateti
             answer = aws_clients.ses().send_email(
                 Source=settings.notify_from,
                 Destination={"ToAddresses": recipients},
-                Message={"Subject": {"Data": item.subject, "Charset": "UTF-8"},
-                         "Body": {"Text": {"Data": item.body, "Charset": "UTF-8"}}},
+                Message={
+                    "Subject": {"Data": item.subject, "Charset": "UTF-8"},
+                    "Body": {"Text": {"Data": item.body, "Charset": "UTF-8"}},
+                },
             )
         except Exception:
             # The mark goes, so the next event of this kind tonight may try again; announce logs
@@ -129,8 +139,8 @@ def _when(value: datetime | None, district: DistrictModel) -> str:
         return "unknown time"
     try:
         zone = ZoneInfo(district.timezone)
-    except Exception:  # noqa: BLE001
-        zone = timezone.utc
+    except Exception:
+        zone = UTC
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
@@ -138,17 +148,19 @@ def sync_failed(district: DistrictModel, run, failure: str | None) -> Message:
     return Message(
         SYNC_FAILED,
         f"Roster Sync: the {run.trigger} sync of {district.name} failed",
-        "\n".join([
-            f"The {run.trigger} roster sync of {district.name} (run {run.run_id}) failed at "
-            f"{_when(run.finished_at or datetime.now(timezone.utc), district)}.",
-            "",
-            f"What happened: {failure or 'no detail was recorded'}",
-            "",
-            "Nothing was deactivated: a sync that fails part-way never deactivates records, and your rosters stay as "
-            "the last successful sync left them.",
-            "What to do: if the reason above names the SIS connection, fix it in step 2 (SIS connection); otherwise "
-            "start a new sync (POST /districts/{id}/syncs) or wait for tonight's. Our on-call team was alerted too.",
-        ]),
+        "\n".join(
+            [
+                f"The {run.trigger} roster sync of {district.name} (run {run.run_id}) failed at "
+                f"{_when(run.finished_at or datetime.now(UTC), district)}.",
+                "",
+                f"What happened: {failure or 'no detail was recorded'}",
+                "",
+                "Nothing was deactivated: a sync that fails part-way never deactivates records, and your rosters stay as "
+                "the last successful sync left them.",
+                "What to do: if the reason above names the SIS connection, fix it in step 2 (SIS connection); otherwise "
+                "start a new sync (POST /districts/{id}/syncs) or wait for tonight's. Our on-call team was alerted too.",
+            ]
+        ),
         run.run_id,
     )
 
@@ -158,32 +170,37 @@ def sync_held(district: DistrictModel, run, held: dict | None) -> Message:
     return Message(
         SYNC_HELD,
         f"Roster Sync: a sync of {district.name} waits for your review",
-        "\n".join([
-            f"The {run.trigger} roster sync of {district.name} (run {run.run_id}) would deactivate {what}: more than "
-            "the district's safety limit allows in one sync. It stopped before deactivating anything; new and changed "
-            "records were written.",
-            "",
-            "What to do: check in your SIS that these records really left (a school, grade or subject filter, or an "
-            "SIS export problem, can look like this). If it is right, approve the run "
-            f"(POST /districts/{district.district_id}/syncs/{run.run_id}/approve); if not, fix the SIS or the sync "
-            "settings and the next sync will read it again.",
-        ]),
+        "\n".join(
+            [
+                f"The {run.trigger} roster sync of {district.name} (run {run.run_id}) would deactivate {what}: more than "
+                "the district's safety limit allows in one sync. It stopped before deactivating anything; new and changed "
+                "records were written.",
+                "",
+                "What to do: check in your SIS that these records really left (a school, grade or subject filter, or an "
+                "SIS export problem, can look like this). If it is right, approve the run "
+                f"(POST /districts/{district.district_id}/syncs/{run.run_id}/approve); if not, fix the SIS or the sync "
+                "settings and the next sync will read it again.",
+            ]
+        ),
         run.run_id,
     )
 
 
-def connection_unhealthy(district: DistrictModel, health: str, error: str | None, advice: str,
-                         run_id: str | None = None) -> Message:
+def connection_unhealthy(
+    district: DistrictModel, health: str, error: str | None, advice: str, run_id: str | None = None
+) -> Message:
     return Message(
         CONNECTION_UNHEALTHY,
         f"Roster Sync: action needed on {district.name}'s SIS connection",
-        "\n".join([
-            f"Roster Sync could not use {district.name}'s SIS connection ({health.replace('_', ' ')}).",
-            f"What happened: {error or health}",
-            "",
-            f"What to do: {advice}",
-            "Until then nightly syncs fail and your rosters stay as the last successful sync left them. The next "
-            "successful connection test or sync restores the connection.",
-        ]),
+        "\n".join(
+            [
+                f"Roster Sync could not use {district.name}'s SIS connection ({health.replace('_', ' ')}).",
+                f"What happened: {error or health}",
+                "",
+                f"What to do: {advice}",
+                "Until then nightly syncs fail and your rosters stay as the last successful sync left them. The next "
+                "successful connection test or sync restores the connection.",
+            ]
+        ),
         run_id,
     )

@@ -40,12 +40,16 @@ _TABLES = (
 
 
 def changed_types(counts: dict) -> set[str]:
-    return {t for t, c in (counts or {}).items()
-            if int(c.get("created", 0)) + int(c.get("updated", 0)) + int(c.get("deactivated", 0)) > 0}
+    return {
+        t
+        for t, c in (counts or {}).items()
+        if int(c.get("created", 0)) + int(c.get("updated", 0)) + int(c.get("deactivated", 0)) > 0
+    }
 
 
-def changes(client, district_id: str, run_id: str, counts: dict, run_started: datetime,
-            since: datetime | None = None) -> Iterator[dict]:
+def changes(
+    client, district_id: str, run_id: str, counts: dict, run_started: datetime, since: datetime | None = None
+) -> Iterator[dict]:
     """The run's changed records, table by table (only tables whose counts show changes)."""
     types = changed_types(counts)
     settings = get_settings()
@@ -93,8 +97,9 @@ def _time(attribute: dict | None) -> datetime | None:
         return None
 
 
-def chunks(district_id: str, run_id: str, change_set: str, records: Iterator[dict],
-           chunk_bytes: int | None = None) -> Iterator[dict]:
+def chunks(
+    district_id: str, run_id: str, change_set: str, records: Iterator[dict], chunk_bytes: int | None = None
+) -> Iterator[dict]:
     """Roster Changed details, in order; the last has last=true and total."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     held: dict | None = None
@@ -103,8 +108,14 @@ def chunks(district_id: str, run_id: str, change_set: str, records: Iterator[dic
     sequence = 0
 
     def detail(items: list[dict]) -> dict:
-        return {"districtId": district_id, "runId": run_id, "changeSet": change_set, "sequence": sequence,
-                "last": False, "changes": items}
+        return {
+            "districtId": district_id,
+            "runId": run_id,
+            "changeSet": change_set,
+            "sequence": sequence,
+            "last": False,
+            "changes": items,
+        }
 
     for record in records:
         record_size = len(json.dumps(record, separators=(",", ":"))) + 1
@@ -125,8 +136,9 @@ def chunks(district_id: str, run_id: str, change_set: str, records: Iterator[dic
     yield held
 
 
-def announce(client, district_id: str, run_id: str, counts: dict, run_started: datetime,
-             approved_at: datetime | None = None) -> int:
+def announce(
+    client, district_id: str, run_id: str, counts: dict, run_started: datetime, approved_at: datetime | None = None
+) -> int:
     """Put the run's Roster Changed events; how many chunks (0 when nothing changed)."""
     if not changed_types(counts):
         return 0

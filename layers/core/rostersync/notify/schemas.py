@@ -13,8 +13,15 @@ _RECORD_TYPES = ("schools", "teachers", "students", "classes", "enrollments")
 _COUNTS = {
     "type": "object",
     "description": "{type: {created, updated, unchanged, deactivated, skipped}} as GET /syncs/{runId} shows them",
-    "properties": {t: {"type": "object", "properties": {k: {"type": "integer", "minimum": 0} for k in _COUNT_KINDS},
-                       "required": list(_COUNT_KINDS), "additionalProperties": False} for t in _RECORD_TYPES},
+    "properties": {
+        t: {
+            "type": "object",
+            "properties": {k: {"type": "integer", "minimum": 0} for k in _COUNT_KINDS},
+            "required": list(_COUNT_KINDS),
+            "additionalProperties": False,
+        }
+        for t in _RECORD_TYPES
+    },
     "required": list(_RECORD_TYPES),
     "additionalProperties": False,
 }
@@ -22,7 +29,8 @@ _COUNTS = {
 
 def _run(status: str, extra: dict | None = None, required: tuple = ()) -> dict:
     properties = {
-        "districtId": _ID, "runId": _ID,
+        "districtId": _ID,
+        "runId": _ID,
         "trigger": {"enum": ["nightly", "manual", "replay"]},
         "mode": {"enum": ["full", "delta"]},
         "status": {"const": status},
@@ -35,8 +43,17 @@ def _run(status: str, extra: dict | None = None, required: tuple = ()) -> dict:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",
         "properties": properties,
-        "required": ["districtId", "runId", "trigger", "mode", "status", "startedAt", "finishedAt", "counts",
-                     *required],
+        "required": [
+            "districtId",
+            "runId",
+            "trigger",
+            "mode",
+            "status",
+            "startedAt",
+            "finishedAt",
+            "counts",
+            *required,
+        ],
         "additionalProperties": False,
     }
 
@@ -49,17 +66,28 @@ _CONNECTION = {
 
 SCHEMAS: dict[str, dict] = {
     events.SYNC_SUCCEEDED: _run("succeeded"),
-    events.SYNC_FAILED: _run("failed", {"failure": {"type": "string", "minLength": 1}, "deadLettered": {"type": "boolean"}},
-                             ("failure", "deadLettered")),
-    events.SYNC_HELD: _run("needs_review", {
-        "heldDeactivations": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
-        "approvePath": {"type": "string", "pattern": r"^/districts/[^/]+/syncs/[^/]+/approve$"},
-    }, ("heldDeactivations", "approvePath")),
+    events.SYNC_FAILED: _run(
+        "failed",
+        {"failure": {"type": "string", "minLength": 1}, "deadLettered": {"type": "boolean"}},
+        ("failure", "deadLettered"),
+    ),
+    events.SYNC_HELD: _run(
+        "needs_review",
+        {
+            "heldDeactivations": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+            "approvePath": {"type": "string", "pattern": r"^/districts/[^/]+/syncs/[^/]+/approve$"},
+        },
+        ("heldDeactivations", "approvePath"),
+    ),
     events.CONNECTION_UNHEALTHY: {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",
-        "properties": {**_CONNECTION, "health": {"enum": list(UNHEALTHY)},
-                       "error": {"type": "string", "minLength": 1}, "whatToDo": {"type": "string", "minLength": 1}},
+        "properties": {
+            **_CONNECTION,
+            "health": {"enum": list(UNHEALTHY)},
+            "error": {"type": "string", "minLength": 1},
+            "whatToDo": {"type": "string", "minLength": 1},
+        },
         "required": ["districtId", "health", "previousHealth", "checkedAt", "error", "whatToDo"],
         "additionalProperties": False,
     },
@@ -74,16 +102,25 @@ SCHEMAS: dict[str, dict] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",
         "properties": {
-            "districtId": _ID, "runId": _ID,
+            "districtId": _ID,
+            "runId": _ID,
             "changeSet": {"enum": ["run", "approval"]},
             "sequence": {"type": "integer", "minimum": 1},
             "last": {"type": "boolean"},
             "total": {"type": "integer", "minimum": 1},
-            "changes": {"type": "array", "items": {
-                "type": "object",
-                "properties": {"type": {"enum": ["school", "user", "class", "enrollment"]}, "id": _ID,
-                               "change": {"enum": ["created", "updated", "deactivated"]}},
-                "required": ["type", "id", "change"], "additionalProperties": False}},
+            "changes": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "type": {"enum": ["school", "user", "class", "enrollment"]},
+                        "id": _ID,
+                        "change": {"enum": ["created", "updated", "deactivated"]},
+                    },
+                    "required": ["type", "id", "change"],
+                    "additionalProperties": False,
+                },
+            },
         },
         "required": ["districtId", "runId", "changeSet", "sequence", "last", "changes"],
         # The last chunk says how many there are.

@@ -13,8 +13,18 @@ the tests exercise them.
 
 from .client import COLLECTIONS, ConnectionSettings, OneRosterClient
 from .connection_check import ConnectionReport, check_connection
-from .errors import (BadResponse, InsufficientScope, InvalidCredentials, InvalidHostUrl, NotOneRoster,
-                     OneRosterError, OutOfTime, RequestRejected, ServerError, UnreachableHost)
+from .errors import (
+    BadResponse,
+    InsufficientScope,
+    InvalidCredentials,
+    InvalidHostUrl,
+    NotOneRoster,
+    OneRosterError,
+    OutOfTime,
+    RequestRejected,
+    ServerError,
+    UnreachableHost,
+)
 from .filters import DateStyle, Filter, changed_since, parse_filter, where
 from .hosts import HostUrl, normalise_host_url
 from .paging import Page, RecordStream
@@ -22,10 +32,36 @@ from .records import AcademicSession, BadRecord, Class, Course, Enrollment, Org,
 from .retries import RetryPolicy
 
 __all__ = [
-    "COLLECTIONS", "ConnectionSettings", "OneRosterClient", "ConnectionReport", "check_connection",
-    "HostUrl", "normalise_host_url", "Page", "RecordStream", "RetryPolicy",
-    "Org", "AcademicSession", "Course", "Class", "User", "Enrollment", "BadRecord",
-    "Filter", "where", "parse_filter", "changed_since", "DateStyle",
-    "OneRosterError", "InvalidHostUrl", "UnreachableHost", "InvalidCredentials", "InsufficientScope",
-    "NotOneRoster", "ServerError", "BadResponse", "RequestRejected", "OutOfTime",
+    "COLLECTIONS",
+    "AcademicSession",
+    "BadRecord",
+    "BadResponse",
+    "Class",
+    "ConnectionReport",
+    "ConnectionSettings",
+    "Course",
+    "DateStyle",
+    "Enrollment",
+    "Filter",
+    "HostUrl",
+    "InsufficientScope",
+    "InvalidCredentials",
+    "InvalidHostUrl",
+    "NotOneRoster",
+    "OneRosterClient",
+    "OneRosterError",
+    "Org",
+    "OutOfTime",
+    "Page",
+    "RecordStream",
+    "RequestRejected",
+    "RetryPolicy",
+    "ServerError",
+    "UnreachableHost",
+    "User",
+    "changed_since",
+    "check_connection",
+    "normalise_host_url",
+    "parse_filter",
+    "where",
 ]

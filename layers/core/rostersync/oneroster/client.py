@@ -18,20 +18,31 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from .oauth_client import AutoAuth, OAuth1Auth, OAuth2Auth, build_authenticator
 from .envelopes import ENVELOPES, record_of, records_of
 from .errors import OneRosterError
 from .filters import DateStyle, Filter, changed_since, encode_query, parse_filter
 from .hosts import AddressPolicy, Resolver, check_token_url, normalise_host_url
 from .http import HttpClient, endpoint_of
+from .oauth_client import AutoAuth, OAuth1Auth, OAuth2Auth, build_authenticator
 from .paging import Page, RawPage, RecordStream
 from .records import BadRecord, Record, parse_record
 from .requester import Requester, Secrets
 from .retries import RetryPolicy
 
 AUTH_METHODS = ("auto", "oauth1", "oauth2")
-COLLECTIONS = ("orgs", "schools", "academicSessions", "terms", "gradingPeriods", "courses", "classes",
-               "users", "students", "teachers", "enrollments")
+COLLECTIONS = (
+    "orgs",
+    "schools",
+    "academicSessions",
+    "terms",
+    "gradingPeriods",
+    "courses",
+    "classes",
+    "users",
+    "students",
+    "teachers",
+    "enrollments",
+)
 DEFAULT_MAX_PAGES = 200_000
 MIN_SLICE_REQUEST_S = 5.0
 # Client options for reads behind an API request, which must finish inside API Gateway's 29 s:
@@ -62,11 +73,23 @@ class ConnectionSettings:
 
 
 class OneRosterClient:
-    def __init__(self, settings: ConnectionSettings, client_secret: str, allow_private: bool = False,
-                 page_limit: int = 1000, max_in_flight: int = 4, connect_timeout: float = 5,
-                 read_timeout: float = 30, max_retries: int = 5, *, retry_policy: RetryPolicy | None = None,
-                 resolver: Resolver | None = None, max_pages: int = DEFAULT_MAX_PAGES,
-                 address_policy: AddressPolicy | None = None, deadline: float | None = None):
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        client_secret: str,
+        allow_private: bool = False,
+        page_limit: int = 1000,
+        max_in_flight: int = 4,
+        connect_timeout: float = 5,
+        read_timeout: float = 30,
+        max_retries: int = 5,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        resolver: Resolver | None = None,
+        max_pages: int = DEFAULT_MAX_PAGES,
+        address_policy: AddressPolicy | None = None,
+        deadline: float | None = None,
+    ):
         """`deadline`: a time.monotonic() instant past which no request runs or waits (the
         setup API's 29 s); reads then raise OutOfTime. A sync slice uses set_time_left."""
         if not isinstance(client_secret, str) or not client_secret:
@@ -85,18 +108,32 @@ class OneRosterClient:
         self._requests_total = 0
         self._count_lock = threading.Lock()
         policy = address_policy or AddressPolicy(allow_private, resolver)
-        self._http = HttpClient(policy, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                                pool_size=max(10, self.max_in_flight * 2), deadline=deadline)
+        self._http = HttpClient(
+            policy,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            pool_size=max(10, self.max_in_flight * 2),
+            deadline=deadline,
+        )
         retry = retry_policy or RetryPolicy(max_retries=max_retries)
         self._requester = Requester(self._http, retry, self._secrets, on_request=self._count_request)
         self._auth = build_authenticator(
-            settings.auth_method, requester=self._requester, client_id=settings.client_id,
-            client_secret=client_secret, secrets=self._secrets, host_url=self.host_url, base_url=self.base_url,
-            token_url=token_url, scope=settings.scope)
+            settings.auth_method,
+            requester=self._requester,
+            client_id=settings.client_id,
+            client_secret=client_secret,
+            secrets=self._secrets,
+            host_url=self.host_url,
+            base_url=self.base_url,
+            token_url=token_url,
+            scope=settings.scope,
+        )
         self._date_styles: dict[str, DateStyle] = {}
 
     def __repr__(self) -> str:
-        return f"OneRosterClient(host_url={self.host_url!r}, client_id={self.settings.client_id!r}, auth={self._auth!r})"
+        return (
+            f"OneRosterClient(host_url={self.host_url!r}, client_id={self.settings.client_id!r}, auth={self._auth!r})"
+        )
 
     def __enter__(self) -> OneRosterClient:
         return self
@@ -119,7 +156,7 @@ class OneRosterClient:
 
     @property
     def auth_method(self) -> str:
-        """"oauth1" or "oauth2". In auto mode, reading this resolves it (token probe) if no
+        """ "oauth1" or "oauth2". In auto mode, reading this resolves it (token probe) if no
         request has yet."""
         return self._auth.method
 
@@ -161,9 +198,18 @@ class OneRosterClient:
             raise ValueError(f"Unknown OneRoster collection {kind!r}; expected one of {', '.join(COLLECTIONS)}.")
         return "/".join(quote(s, safe="") for s in segments), kind
 
-    def stream(self, collection: str, filter: str | Filter | None = None, *, sort: str | None = None,
-               order_by: str | None = None, fields: str | None = None, page_limit: int | None = None,
-               max_in_flight: int | None = None, start_offset: int = 0) -> RecordStream:
+    def stream(
+        self,
+        collection: str,
+        filter: str | Filter | None = None,
+        *,
+        sort: str | None = None,
+        order_by: str | None = None,
+        fields: str | None = None,
+        page_limit: int | None = None,
+        max_in_flight: int | None = None,
+        start_offset: int = 0,
+    ) -> RecordStream:
         """A lazy stream over a collection (or a nested path like "schools/{id}/classes")."""
         path, kind = self._collection_path(collection)
         parsed_filter = parse_filter(filter) if filter is not None else None
@@ -182,18 +228,23 @@ class OneRosterClient:
         def fetch(offset: int, limit: int) -> RawPage:
             query = encode_query([("limit", str(limit)), ("offset", str(offset)), *extra])
             try:
-                body, response = self._requester.get_json(f"{url}?{query}", auth=self._auth,
-                                                          count=stream.count_request)
+                body, response = self._requester.get_json(f"{url}?{query}", auth=self._auth, count=stream.count_request)
                 records = records_of(body, kind, endpoint=endpoint_of(url), status=response.status_code)
             except OneRosterError as error:
                 raise self._secrets.clean(error) from None
             return RawPage(records, _total_count(response.headers.get("x-total-count")), _has_next(response))
 
         stream = RecordStream(
-            collection, fetch, endpoint=endpoint_of(url), filter=parsed_filter,
+            collection,
+            fetch,
+            endpoint=endpoint_of(url),
+            filter=parsed_filter,
             page_limit=page_limit or self.page_limit,
-            max_in_flight=max_in_flight or self.max_in_flight, max_pages=self.max_pages,
-            on_date_sample=lambda sample: self._learn_date_style(kind, sample), start_offset=start_offset)
+            max_in_flight=max_in_flight or self.max_in_flight,
+            max_pages=self.max_pages,
+            on_date_sample=lambda sample: self._learn_date_style(kind, sample),
+            start_offset=start_offset,
+        )
         return stream
 
     def get(self, collection: str, sourced_id: str) -> Record | BadRecord | None:

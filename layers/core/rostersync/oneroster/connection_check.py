@@ -34,8 +34,9 @@ class ConnectionReport:
     bad_records: int = 0
 
 
-def check_connection(settings: ConnectionSettings, client_secret: str, allow_private: bool = False,
-                    **client_options) -> ConnectionReport:
+def check_connection(
+    settings: ConnectionSettings, client_secret: str, allow_private: bool = False, **client_options
+) -> ConnectionReport:
     options = {**REQUEST_TIME_OPTIONS, "page_limit": 100, "max_in_flight": 1}
     options.update(client_options)
     with OneRosterClient(settings, client_secret, allow_private=allow_private, **options) as client:
@@ -49,11 +50,19 @@ def check_connection(settings: ConnectionSettings, client_secret: str, allow_pri
         schools = [org for org in orgs if org.type == "school"] or [org for org in orgs if org.type is None]
         bad += sum(1 for r in users.records + classes.records if _is_bad(r))
         return ConnectionReport(
-            auth_method=client.auth_method, host_url=client.host_url, warnings=client.warnings,
-            schools=schools, users_seen=sum(1 for r in users.records if not _is_bad(r)),
+            auth_method=client.auth_method,
+            host_url=client.host_url,
+            warnings=client.warnings,
+            schools=schools,
+            users_seen=sum(1 for r in users.records if not _is_bad(r)),
             classes_seen=sum(1 for r in classes.records if not _is_bad(r)),
-            users_total=users.total, classes_total=classes.total, token_url=client.token_url,
-            signature_method=client.signature_method, orgs_seen=len(orgs), bad_records=bad)
+            users_total=users.total,
+            classes_total=classes.total,
+            token_url=client.token_url,
+            signature_method=client.signature_method,
+            orgs_seen=len(orgs),
+            bad_records=bad,
+        )
 
 
 check_connection.__test__ = False  # not a pytest test, despite its name

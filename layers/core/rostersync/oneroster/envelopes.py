@@ -45,17 +45,24 @@ def _not_an_envelope(body: Any, collection: str, endpoint: str, status: int | No
     if isinstance(body, dict):
         message = plain_error(body)
         if message:
-            return ServerError(f"The SIS answered with an error: {message[:MAX_SERVER_TEXT]}.",
-                               endpoint=endpoint, status=status)
+            return ServerError(
+                f"The SIS answered with an error: {message[:MAX_SERVER_TEXT]}.", endpoint=endpoint, status=status
+            )
         others = sorted(k for k in body if k in _ALL_KEYS)
         if others:
-            return BadResponse(f"Asked for {collection}, the SIS answered with {', '.join(others)}.",
-                               endpoint=endpoint, status=status)
+            return BadResponse(
+                f"Asked for {collection}, the SIS answered with {', '.join(others)}.", endpoint=endpoint, status=status
+            )
         keys = ", ".join(sorted(str(k) for k in body)[:8]) or "none"
-        return NotOneRoster(f"The answer has no '{ENVELOPES[collection][0][0]}' list (keys: {keys}); "
-                            "this does not look like a OneRoster 1.1 server.", endpoint=endpoint, status=status)
-    return NotOneRoster(f"The answer is not a OneRoster JSON object ({type(body).__name__}).",
-                        endpoint=endpoint, status=status)
+        return NotOneRoster(
+            f"The answer has no '{ENVELOPES[collection][0][0]}' list (keys: {keys}); "
+            "this does not look like a OneRoster 1.1 server.",
+            endpoint=endpoint,
+            status=status,
+        )
+    return NotOneRoster(
+        f"The answer is not a OneRoster JSON object ({type(body).__name__}).", endpoint=endpoint, status=status
+    )
 
 
 def _failure(body: Any, endpoint: str, status: int | None) -> OneRosterError | None:
@@ -99,7 +106,8 @@ def record_of(body: Any, collection: str, *, endpoint: str, status: int | None =
                         return value[0]
                     if not value:
                         return None
-                    raise BadResponse(f"Asked for one record, the SIS answered with {len(value)}.",
-                                      endpoint=endpoint, status=status)
+                    raise BadResponse(
+                        f"Asked for one record, the SIS answered with {len(value)}.", endpoint=endpoint, status=status
+                    )
                 return value
     raise _not_an_envelope(body, collection, endpoint, status)

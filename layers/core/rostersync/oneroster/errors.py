@@ -96,8 +96,17 @@ class RequestRejected(OneRosterError):
 
 ERROR_TYPES: dict[str, type[OneRosterError]] = {
     cls.code: cls
-    for cls in (InvalidHostUrl, UnreachableHost, OutOfTime, InvalidCredentials, InsufficientScope,
-                NotOneRoster, ServerError, BadResponse, RequestRejected)
+    for cls in (
+        InvalidHostUrl,
+        UnreachableHost,
+        OutOfTime,
+        InvalidCredentials,
+        InsufficientScope,
+        NotOneRoster,
+        ServerError,
+        BadResponse,
+        RequestRejected,
+    )
 }
 
 REDACTED = "[redacted]"
@@ -105,7 +114,8 @@ REDACTED = "[redacted]"
 
 # Credentials a server may echo from our own request headers, whatever their value.
 _ECHOED_CREDENTIALS = re.compile(
-    r'(oauth_signature=)"?[^",\s]*"?|(Bearer\s+)[A-Za-z0-9._~+/=-]+|(Basic\s+)[A-Za-z0-9+/=]+', re.IGNORECASE)
+    r'(oauth_signature=)"?[^",\s]*"?|(Bearer\s+)[A-Za-z0-9._~+/=-]+|(Basic\s+)[A-Za-z0-9+/=]+', re.IGNORECASE
+)
 
 
 def scrub(text: str, secrets: tuple[str, ...] | list[str]) -> str:

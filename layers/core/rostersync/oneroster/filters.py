@@ -104,20 +104,21 @@ def parse_filter(text: str | Filter) -> Filter:
         if not match:
             raise ValueError(f"Malformed OneRoster filter: {text!r} (expected field op 'value').")
         clauses.append(Clause(match.group(1), match.group(2), match.group(3).replace("''", "'")))
-        rest = rest[match.end():]
+        rest = rest[match.end() :]
         if not rest.strip():
             break
         join = re.match(r"(AND|OR)\s+", rest, re.IGNORECASE)
         if not join or (joiner and joiner != join.group(1).upper()):
             raise ValueError(f"Malformed OneRoster filter: {text!r} (clauses join with one AND or OR).")
         joiner = join.group(1).upper()
-        rest = rest[join.end():]
+        rest = rest[join.end() :]
     if len(clauses) > 2:
         raise ValueError("OneRoster 1.1 filters join at most two clauses.")
     return Filter(tuple(clauses), joiner)
 
 
 # --------------------------------------------------------------------------- local re-check
+
 
 def _field_values(record: dict, path: str) -> list[Any] | None:
     """Values at a dotted path; references compare by sourcedId; lists match any element."""

@@ -72,8 +72,9 @@ def normalise_host_url(raw: str, allow_private: bool = False) -> HostUrl:
     if scheme != "https" and not allow_private:
         raise InvalidHostUrl("The host URL must use https://: the SIS is only called over TLS.")
     if parts.username is not None or parts.password is not None:
-        raise InvalidHostUrl("The host URL must not contain a user name or password; "
-                             "give the client id and secret in their own fields.")
+        raise InvalidHostUrl(
+            "The host URL must not contain a user name or password; give the client id and secret in their own fields."
+        )
     hostname = (parts.hostname or "").rstrip(".").lower()
     if not hostname or any(ch in hostname for ch in " \t\\"):
         raise InvalidHostUrl("The host URL has no valid host name.")
@@ -85,7 +86,7 @@ def normalise_host_url(raw: str, allow_private: bool = False) -> HostUrl:
     path = re.sub(r"/{2,}", "/", parts.path).rstrip("/")
     match = _ONEROSTER_SUFFIX.search(path)
     if match:
-        pasted = path[match.start():]
+        pasted = path[match.start() :]
         path = path[: match.start()]
         if pasted.lower() == ONEROSTER_BASE_PATH:
             warnings.append("The host URL included /ims/oneroster/v1p1; it was removed: give the host only.")
@@ -151,8 +152,9 @@ def _refuse_local_literal(hostname: str) -> None:
     except ValueError:
         return  # a name: resolved and checked on every request
     if not is_public_address(hostname):
-        raise InvalidHostUrl("The host URL is a private, loopback or reserved address; "
-                             "give the SIS's public host name.")
+        raise InvalidHostUrl(
+            "The host URL is a private, loopback or reserved address; give the SIS's public host name."
+        )
 
 
 def _is_ip_literal(hostname: str) -> bool:
@@ -175,8 +177,14 @@ class AddressPolicy:
     # per-socket peer check (http.py) catches an answer that changes meanwhile.
     CACHE_SECONDS = 30.0
 
-    def __init__(self, allow_private: bool, resolver: Resolver | None = None, *,
-                 require_https: bool | None = None, is_public: Callable[[str], bool] = is_public_address):
+    def __init__(
+        self,
+        allow_private: bool,
+        resolver: Resolver | None = None,
+        *,
+        require_https: bool | None = None,
+        is_public: Callable[[str], bool] = is_public_address,
+    ):
         self.allow_private = allow_private
         self.require_https = (not allow_private) if require_https is None else require_https
         self._resolver = resolver or system_resolver
@@ -191,14 +199,14 @@ class AddressPolicy:
         if scheme not in ("http", "https") or not parts.hostname:
             raise InvalidHostUrl("The SIS sent the client to a URL that is not http(s).", endpoint=endpoint)
         if scheme != "https" and self.require_https:
-            raise InvalidHostUrl("The SIS sent the client to a non-https URL; only https:// is called.",
-                                 endpoint=endpoint)
+            raise InvalidHostUrl(
+                "The SIS sent the client to a non-https URL; only https:// is called.", endpoint=endpoint
+            )
         if self.allow_private:
             return
         hostname = parts.hostname.rstrip(".").lower()
         if hostname in _LOCAL_NAMES or hostname.endswith(".localhost"):
-            raise InvalidHostUrl("The SIS URL points at this machine; only public hosts are called.",
-                                 endpoint=endpoint)
+            raise InvalidHostUrl("The SIS URL points at this machine; only public hosts are called.", endpoint=endpoint)
         port = parts.port or (443 if scheme == "https" else 80)
         key = (hostname, port)
         now = time.monotonic()
@@ -206,17 +214,24 @@ class AddressPolicy:
             if self._checked.get(key, 0.0) > now:
                 return
         try:
-            addresses = [str(ipaddress.ip_address(hostname.strip("[]")))] if _is_ip_literal(hostname) \
+            addresses = (
+                [str(ipaddress.ip_address(hostname.strip("[]")))]
+                if _is_ip_literal(hostname)
                 else list(self._resolver(hostname, port))
+            )
         except (socket.gaierror, UnicodeError, OSError):
-            raise UnreachableHost(f"The SIS host name {hostname} could not be resolved (DNS).",
-                                  endpoint=endpoint) from None
+            raise UnreachableHost(
+                f"The SIS host name {hostname} could not be resolved (DNS).", endpoint=endpoint
+            ) from None
         if not addresses:
             raise UnreachableHost(f"The SIS host name {hostname} has no addresses (DNS).", endpoint=endpoint)
         refused = [a for a in addresses if not self._is_public(a)]
         if refused:
-            raise InvalidHostUrl(f"The SIS host name {hostname} resolves to a private, loopback or reserved "
-                                 "address; only public hosts are called.", endpoint=endpoint)
+            raise InvalidHostUrl(
+                f"The SIS host name {hostname} resolves to a private, loopback or reserved "
+                "address; only public hosts are called.",
+                endpoint=endpoint,
+            )
         with self._lock:
             self._checked[key] = now + self.CACHE_SECONDS
 

@@ -48,8 +48,16 @@ class ExchangeFailed(Exception):
     """A request that produced no usable HTTP response."""
 
     # kind -> retryable?
-    KINDS = {"connect": True, "timeout": True, "reset": True, "truncated": True,
-             "dns": False, "tls": False, "redirects": False, "deadline": False}
+    KINDS = {
+        "connect": True,
+        "timeout": True,
+        "reset": True,
+        "truncated": True,
+        "dns": False,
+        "tls": False,
+        "redirects": False,
+        "deadline": False,
+    }
 
     def __init__(self, kind: str, message: str):
         super().__init__(message)
@@ -96,10 +104,16 @@ class GuardedAdapter(HTTPAdapter):
 
     def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
         super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
-        http_pool = type("GuardedHTTPConnectionPool", (HTTPConnectionPool,),
-                         {"ConnectionCls": _guarded(HTTPConnection, self._policy)})
-        https_pool = type("GuardedHTTPSConnectionPool", (HTTPSConnectionPool,),
-                          {"ConnectionCls": _guarded(HTTPSConnection, self._policy)})
+        http_pool = type(
+            "GuardedHTTPConnectionPool",
+            (HTTPConnectionPool,),
+            {"ConnectionCls": _guarded(HTTPConnection, self._policy)},
+        )
+        https_pool = type(
+            "GuardedHTTPSConnectionPool",
+            (HTTPSConnectionPool,),
+            {"ConnectionCls": _guarded(HTTPSConnection, self._policy)},
+        )
         self.poolmanager.pool_classes_by_scheme = {"http": http_pool, "https": https_pool}
 
     def __getstate__(self):  # never pickled with its policy's resolver
@@ -119,8 +133,15 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 class HttpClient:
     """A requests session with the address guard, timeouts and hand-followed redirects."""
 
-    def __init__(self, policy: AddressPolicy, *, connect_timeout: float, read_timeout: float,
-                 pool_size: int = 10, deadline: float | None = None):
+    def __init__(
+        self,
+        policy: AddressPolicy,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        pool_size: int = 10,
+        deadline: float | None = None,
+    ):
         self.policy = policy
         self.timeout = (connect_timeout, read_timeout)
         # The caller's deadline, as seconds left (None: only the timeouts bound a request), and
@@ -134,7 +155,9 @@ class HttpClient:
         session.trust_env = False
         session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         adapter_kwargs = {"pool_connections": 4, "pool_maxsize": pool_size, "max_retries": 0}
-        adapter = GuardedAdapter(policy, **adapter_kwargs) if not policy.allow_private else HTTPAdapter(**adapter_kwargs)
+        adapter = (
+            GuardedAdapter(policy, **adapter_kwargs) if not policy.allow_private else HTTPAdapter(**adapter_kwargs)
+        )
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         self.session = session
@@ -178,11 +201,13 @@ class HttpClient:
     def _send_once(self, method, url, headers, data, endpoint) -> requests.Response:
         try:
             timeout = self._timeout()
-            return self.session.request(method, url, headers=headers, data=data,
-                                        allow_redirects=False, timeout=timeout)
+            return self.session.request(method, url, headers=headers, data=data, allow_redirects=False, timeout=timeout)
         except BlockedPeer:
-            raise InvalidHostUrl("The SIS host name now resolves to a private, loopback or reserved address; "
-                                 "only public hosts are called.", endpoint=endpoint) from None
+            raise InvalidHostUrl(
+                "The SIS host name now resolves to a private, loopback or reserved address; "
+                "only public hosts are called.",
+                endpoint=endpoint,
+            ) from None
         except requests.exceptions.SSLError:
             raise ExchangeFailed("tls", "The TLS handshake with the SIS failed (certificate or protocol).") from None
         except requests.exceptions.ConnectTimeout:
@@ -212,8 +237,9 @@ def _classify_connection_error(exc: Exception) -> ExchangeFailed:
         if seen is None:
             break
         if isinstance(seen, BlockedPeer):  # pragma: no cover - urllib3 may wrap it in some versions
-            raise InvalidHostUrl("The SIS host name resolves to a private, loopback or reserved address; "
-                                 "only public hosts are called.")
+            raise InvalidHostUrl(
+                "The SIS host name resolves to a private, loopback or reserved address; only public hosts are called."
+            )
         name = type(seen).__name__
         text += name + " "
         if name == "NameResolutionError":
@@ -224,8 +250,12 @@ def _classify_connection_error(exc: Exception) -> ExchangeFailed:
             return ExchangeFailed("timeout", "Connecting to the SIS timed out.")
         if name in ("IncompleteRead", "InvalidChunkLength"):
             return ExchangeFailed("truncated", "The SIS's answer was cut off before its end.")
-        seen = getattr(seen, "reason", None) or seen.__cause__ or seen.__context__ or (
-            seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None)
+        seen = (
+            getattr(seen, "reason", None)
+            or seen.__cause__
+            or seen.__context__
+            or (seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None)
+        )
     if "Refused" in text or "NewConnectionError" in text:
         return ExchangeFailed("connect", "The SIS refused the connection.")
     return ExchangeFailed("reset", "The connection to the SIS was closed or reset.")

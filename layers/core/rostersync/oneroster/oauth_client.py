@@ -49,6 +49,7 @@ def token_url_candidates(host_url: str, base_url: str) -> list[str]:
 
 # --------------------------------------------------------------------------- OAuth 1.0a
 
+
 class OAuth1Auth:
     """Two-legged OAuth 1.0a, HMAC-SHA256 by default, HMAC-SHA1 for servers that want it.
 
@@ -59,8 +60,14 @@ class OAuth1Auth:
 
     method = "oauth1"
 
-    def __init__(self, client_id: str, client_secret: str, *, signature_method: str = SIGNATURE_HMAC_SHA256,
-                 sha1_fallback: bool = True):
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        signature_method: str = SIGNATURE_HMAC_SHA256,
+        sha1_fallback: bool = True,
+    ):
         self._signers = {
             name: OAuth1Client(client_id, client_secret=client_secret, signature_method=name)
             for name in (SIGNATURE_HMAC_SHA256, SIGNATURE_HMAC_SHA1)
@@ -88,8 +95,9 @@ class OAuth1Auth:
         if not self._confirmed:
             self._confirmed = True
             if self.signature_method == SIGNATURE_HMAC_SHA1 and not self.warnings:
-                self.warnings.append("The SIS accepts only HMAC-SHA1 OAuth 1.0a signatures (not HMAC-SHA256); "
-                                     "HMAC-SHA1 is used.")
+                self.warnings.append(
+                    "The SIS accepts only HMAC-SHA1 OAuth 1.0a signatures (not HMAC-SHA256); HMAC-SHA1 is used."
+                )
 
     def describe(self) -> str:
         return f"OAuth 1.0a, {self.signature_method}"
@@ -99,6 +107,7 @@ class OAuth1Auth:
 
 
 # --------------------------------------------------------------------------- OAuth 2
+
 
 @dataclass(frozen=True)
 class TokenAnswer:
@@ -114,9 +123,19 @@ class TokenAnswer:
 class TokenEndpoint:
     """Finds the OAuth 2 token endpoint, gets client-credentials tokens and keeps one fresh."""
 
-    def __init__(self, requester: Requester, client_id: str, client_secret: str, secrets: Secrets, *,
-                 candidates: list[str], explicit_url: str | None = None, scope: str | None = None,
-                 clock: Callable[[], float] = time.monotonic, probe_retries: int = 1):
+    def __init__(
+        self,
+        requester: Requester,
+        client_id: str,
+        client_secret: str,
+        secrets: Secrets,
+        *,
+        candidates: list[str],
+        explicit_url: str | None = None,
+        scope: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        probe_retries: int = 1,
+    ):
         self._requester = requester
         # RFC 6749 2.3.1 form-encodes id and secret before Basic; many servers skip that
         # decoding. They differ only for ids/secrets with reserved characters: try the RFC
@@ -208,16 +227,23 @@ class TokenEndpoint:
     def _error_for(self, answer: TokenAnswer):
         endpoint = endpoint_of(answer.url) if answer.url else None
         if answer.kind == "refused":
-            return InvalidCredentials(f"The OAuth 2 token endpoint refused the client id and secret. "
-                                      f"The server said: {answer.message}.", endpoint=endpoint)
+            return InvalidCredentials(
+                f"The OAuth 2 token endpoint refused the client id and secret. The server said: {answer.message}.",
+                endpoint=endpoint,
+            )
         if answer.kind == "invalid_scope":
-            return InsufficientScope(f"The OAuth 2 token endpoint refused the scope that was asked for. "
-                                     f"The server said: {answer.message}.", endpoint=endpoint)
+            return InsufficientScope(
+                f"The OAuth 2 token endpoint refused the scope that was asked for. The server said: {answer.message}.",
+                endpoint=endpoint,
+            )
         if answer.kind == "server_error":
-            return ServerError(f"The OAuth 2 token endpoint kept failing. The server said: {answer.message}.",
-                               endpoint=endpoint)
-        return NotOneRoster(f"No OAuth 2 token endpoint answered (tried {self.probed_paths()}); "
-                            "give the token URL, or use OAuth 1.0a.", endpoint=endpoint)
+            return ServerError(
+                f"The OAuth 2 token endpoint kept failing. The server said: {answer.message}.", endpoint=endpoint
+            )
+        return NotOneRoster(
+            f"No OAuth 2 token endpoint answered (tried {self.probed_paths()}); give the token URL, or use OAuth 1.0a.",
+            endpoint=endpoint,
+        )
 
     def _ask_with_scopes(self, url: str) -> TokenAnswer:
         ladder = (self.scope_used,) if self._scope_resolved else self._scope_ladder
@@ -229,11 +255,14 @@ class TokenEndpoint:
                     self._scope_resolved = True
                     self.scope_used = scope
                     if scope is None and not self.scope_given:
-                        self.warnings.append("The SIS token endpoint refused the OneRoster scopes; "
-                                             "tokens are requested without a scope.")
+                        self.warnings.append(
+                            "The SIS token endpoint refused the OneRoster scopes; tokens are requested without a scope."
+                        )
                     elif scope != self._scope_ladder[0]:
-                        self.warnings.append(f"The SIS token endpoint refused the full OneRoster read scopes; "
-                                             f"tokens are requested with {scope}.")
+                        self.warnings.append(
+                            f"The SIS token endpoint refused the full OneRoster read scopes; "
+                            f"tokens are requested with {scope}."
+                        )
                 return answer
             log.info("OneRoster: token endpoint %s refused scope; trying the next", endpoint_of(url))
         return answer
@@ -254,8 +283,12 @@ class TokenEndpoint:
             data["scope"] = scope
         retries = None if self.explicit else self._probe_retries
         response = self._requester.exchange(
-            "POST", url, data=data, max_retries=retries,
-            headers_for=lambda _method, _url: {"Authorization": basic, "Accept": "application/json"})
+            "POST",
+            url,
+            data=data,
+            max_retries=retries,
+            headers_for=lambda _method, _url: {"Authorization": basic, "Accept": "application/json"},
+        )
         status = response.status_code
         content = response.content or b""
         said = self._secrets.scrub(describe_body(content, response.headers.get("content-type")))
@@ -267,8 +300,9 @@ class TokenEndpoint:
             body = None
         if 200 <= status < 300:
             if isinstance(body, dict) and isinstance(body.get("access_token"), str) and body["access_token"]:
-                return TokenAnswer("issued", url, token=body["access_token"],
-                                   expires_in=_seconds(body.get("expires_in")))
+                return TokenAnswer(
+                    "issued", url, token=body["access_token"], expires_in=_seconds(body.get("expires_in"))
+                )
             return TokenAnswer("not_here", url, message="answered without an access token")
         error = body.get("error") if isinstance(body, dict) else None
         if isinstance(error, str):
@@ -331,6 +365,7 @@ class OAuth2Auth:
 
 # --------------------------------------------------------------------------- auto
 
+
 class AutoAuth:
     """OAuth 2 when a token endpoint issues a token for these credentials, else OAuth 1.0a.
 
@@ -391,7 +426,9 @@ class AutoAuth:
             return True
         with self._lock:
             if not self._confirmed and isinstance(current, OAuth2Auth):
-                self._notes.append(f"the data endpoint refused tokens from {endpoint_of(self._endpoint.token_url or '')}")
+                self._notes.append(
+                    f"the data endpoint refused tokens from {endpoint_of(self._endpoint.token_url or '')}"
+                )
                 self._current = self._make_oauth1()
                 return True
         return False
@@ -407,16 +444,31 @@ class AutoAuth:
         return text
 
 
-def build_authenticator(auth_method: str, *, requester: Requester, client_id: str, client_secret: str,
-                        secrets: Secrets, host_url: str, base_url: str, token_url: str | None,
-                        scope: str | None) -> OAuth1Auth | OAuth2Auth | AutoAuth:
+def build_authenticator(
+    auth_method: str,
+    *,
+    requester: Requester,
+    client_id: str,
+    client_secret: str,
+    secrets: Secrets,
+    host_url: str,
+    base_url: str,
+    token_url: str | None,
+    scope: str | None,
+) -> OAuth1Auth | OAuth2Auth | AutoAuth:
     def make_oauth1() -> OAuth1Auth:
         return OAuth1Auth(client_id, client_secret)
 
     def make_endpoint() -> TokenEndpoint:
-        return TokenEndpoint(requester, client_id, client_secret, secrets,
-                             candidates=token_url_candidates(host_url, base_url),
-                             explicit_url=token_url, scope=scope)
+        return TokenEndpoint(
+            requester,
+            client_id,
+            client_secret,
+            secrets,
+            candidates=token_url_candidates(host_url, base_url),
+            explicit_url=token_url,
+            scope=scope,
+        )
 
     if auth_method == "oauth1":
         return make_oauth1()

@@ -65,9 +65,19 @@ class RecordStream:
     a sync resumes from its checkpoint).
     """
 
-    def __init__(self, collection: str, fetch: FetchPage, *, endpoint: str, filter: Filter | None, page_limit: int,
-                 max_in_flight: int, max_pages: int, on_date_sample: Callable[[Any], None] | None = None,
-                 start_offset: int = 0):
+    def __init__(
+        self,
+        collection: str,
+        fetch: FetchPage,
+        *,
+        endpoint: str,
+        filter: Filter | None,
+        page_limit: int,
+        max_in_flight: int,
+        max_pages: int,
+        on_date_sample: Callable[[Any], None] | None = None,
+        start_offset: int = 0,
+    ):
         self.collection = collection
         self.endpoint = endpoint
         self._kind = collection.rsplit("/", 1)[-1]
@@ -207,8 +217,9 @@ class RecordStream:
             sid = records[0].get("sourcedId")
             first_id = sid if isinstance(sid, str) else None
             date_sample = records[0].get("dateLastModified")
-        return _Loaded(Page(parsed, offset, raw.total), len(records), first_id, raw.has_next, raw.total,
-                       mismatches, date_sample)
+        return _Loaded(
+            Page(parsed, offset, raw.total), len(records), first_id, raw.has_next, raw.total, mismatches, date_sample
+        )
 
     def _account(self, loaded: _Loaded) -> Page:
         self.pages_read += 1
@@ -226,12 +237,16 @@ class RecordStream:
             return
         earlier = first_ids.get(loaded.first_id)
         if earlier is not None and earlier != loaded.page.offset:
-            raise BadResponse(f"The SIS returned the same page at offset {loaded.page.offset} as at offset "
-                              f"{earlier} for {self.collection}: it does not honour offset paging.",
-                              endpoint=self.endpoint)
+            raise BadResponse(
+                f"The SIS returned the same page at offset {loaded.page.offset} as at offset "
+                f"{earlier} for {self.collection}: it does not honour offset paging.",
+                endpoint=self.endpoint,
+            )
         first_ids[loaded.first_id] = loaded.page.offset
 
     def _check_page_cap(self, extra: int = 0) -> None:
         if self.pages_read + extra >= self.max_pages:
-            raise BadResponse(f"Stopped reading {self.collection} after {self.max_pages} pages; "
-                              "the server kept sending more.", endpoint=self.endpoint)
+            raise BadResponse(
+                f"Stopped reading {self.collection} after {self.max_pages} pages; the server kept sending more.",
+                endpoint=self.endpoint,
+            )

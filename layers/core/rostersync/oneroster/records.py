@@ -133,6 +133,7 @@ class _Bad(Exception):
 
 # --------------------------------------------------------------------------- values
 
+
 def _canonical(*names: str) -> dict[str, str]:
     table = {name: name for name in names}
     table.update({name.lower(): name for name in names})
@@ -141,8 +142,20 @@ def _canonical(*names: str) -> dict[str, str]:
 
 STATUSES = _canonical("active", "tobedeleted", "inactive")
 STATUSES["toBeDeleted".lower()] = "tobedeleted"
-ROLES = _canonical("administrator", "aide", "guardian", "parent", "proctor", "relative", "student", "teacher",
-                   "districtAdministrator", "siteAdministrator", "systemAdministrator", "principal")
+ROLES = _canonical(
+    "administrator",
+    "aide",
+    "guardian",
+    "parent",
+    "proctor",
+    "relative",
+    "student",
+    "teacher",
+    "districtAdministrator",
+    "siteAdministrator",
+    "systemAdministrator",
+    "principal",
+)
 ORG_TYPES = _canonical("department", "school", "district", "local", "state", "national")
 SESSION_TYPES = _canonical("gradingPeriod", "semester", "schoolYear", "term")
 CLASS_TYPES = _canonical("homeroom", "scheduled")
@@ -306,8 +319,11 @@ def ref_ids(value: Any) -> tuple[str, ...]:
 def strings(value: Any, split_commas: bool = False) -> tuple[str, ...]:
     """A list of strings; a lone string (comma-separated for grades) also works."""
     if type(value) is list:
-        return tuple(item if type(item) is str else str(item) for item in value
-                     if item is not None and item != "" and not isinstance(item, (dict, list)))
+        return tuple(
+            item if type(item) is str else str(item)
+            for item in value
+            if item is not None and item != "" and not isinstance(item, (dict, list))
+        )
     if type(value) is str:
         if not value.strip():
             return ()
@@ -342,26 +358,48 @@ def _user_role(raw: dict) -> str | None:
 
 # --------------------------------------------------------------------------- parsers
 
+
 def _org(raw: dict) -> Org:
     get = raw.get
-    return Org(_sourced_id(get("sourcedId")), _status(get("status")), parse_datetime(get("dateLastModified")),
-               _text(get("name")), _enum(get("type"), ORG_TYPES), _text(get("identifier")), ref_id(get("parent")))
+    return Org(
+        _sourced_id(get("sourcedId")),
+        _status(get("status")),
+        parse_datetime(get("dateLastModified")),
+        _text(get("name")),
+        _enum(get("type"), ORG_TYPES),
+        _text(get("identifier")),
+        ref_id(get("parent")),
+    )
 
 
 def _academic_session(raw: dict) -> AcademicSession:
     get = raw.get
     return AcademicSession(
-        _sourced_id(get("sourcedId")), _status(get("status")), parse_datetime(get("dateLastModified")),
-        _text(get("title")), _enum(get("type"), SESSION_TYPES), parse_date(get("startDate")),
-        parse_date(get("endDate")), ref_id(get("parent")), _text(get("schoolYear")))
+        _sourced_id(get("sourcedId")),
+        _status(get("status")),
+        parse_datetime(get("dateLastModified")),
+        _text(get("title")),
+        _enum(get("type"), SESSION_TYPES),
+        parse_date(get("startDate")),
+        parse_date(get("endDate")),
+        ref_id(get("parent")),
+        _text(get("schoolYear")),
+    )
 
 
 def _course(raw: dict) -> Course:
     get = raw.get
     return Course(
-        _sourced_id(get("sourcedId")), _status(get("status")), parse_datetime(get("dateLastModified")),
-        _text(get("title")), _text(get("courseCode")), strings(get("grades"), True), strings(get("subjects")),
-        strings(get("subjectCodes"), True), ref_id(get("org")))
+        _sourced_id(get("sourcedId")),
+        _status(get("status")),
+        parse_datetime(get("dateLastModified")),
+        _text(get("title")),
+        _text(get("courseCode")),
+        strings(get("grades"), True),
+        strings(get("subjects")),
+        strings(get("subjectCodes"), True),
+        ref_id(get("org")),
+    )
 
 
 def _class(raw: dict) -> Class:
@@ -371,19 +409,40 @@ def _class(raw: dict) -> Class:
     if school_id is None:
         raise _Bad("missing_reference", "The class has no school reference.")
     return Class(
-        sourced_id, _status(get("status")), parse_datetime(get("dateLastModified")),
-        _text(get("title")), _text(get("classCode")), _enum(get("classType"), CLASS_TYPES), ref_id(get("course")),
-        school_id, ref_ids(get("terms")), strings(get("grades"), True), strings(get("subjects")),
-        strings(get("subjectCodes"), True), strings(get("periods"), True))
+        sourced_id,
+        _status(get("status")),
+        parse_datetime(get("dateLastModified")),
+        _text(get("title")),
+        _text(get("classCode")),
+        _enum(get("classType"), CLASS_TYPES),
+        ref_id(get("course")),
+        school_id,
+        ref_ids(get("terms")),
+        strings(get("grades"), True),
+        strings(get("subjects")),
+        strings(get("subjectCodes"), True),
+        strings(get("periods"), True),
+    )
 
 
 def _user(raw: dict) -> User:
     get = raw.get
     return User(
-        _sourced_id(get("sourcedId")), _status(get("status")), parse_datetime(get("dateLastModified")),
-        _user_role(raw), _text(get("username")), _text(get("givenName")), _text(get("familyName")),
-        _text(get("middleName")), _text(get("email")), _text(get("identifier")), parse_bool(get("enabledUser")),
-        ref_ids(get("orgs")), strings(get("grades"), True), _user_ids(get("userIds")))
+        _sourced_id(get("sourcedId")),
+        _status(get("status")),
+        parse_datetime(get("dateLastModified")),
+        _user_role(raw),
+        _text(get("username")),
+        _text(get("givenName")),
+        _text(get("familyName")),
+        _text(get("middleName")),
+        _text(get("email")),
+        _text(get("identifier")),
+        parse_bool(get("enabledUser")),
+        ref_ids(get("orgs")),
+        strings(get("grades"), True),
+        _user_ids(get("userIds")),
+    )
 
 
 def _enrollment(raw: dict) -> Enrollment:
@@ -396,18 +455,30 @@ def _enrollment(raw: dict) -> Enrollment:
         raise _Bad("missing_reference", f"The enrollment has no {missing} reference.")
     role = get("role")
     return Enrollment(
-        sourced_id, _status(get("status")), parse_datetime(get("dateLastModified")),
+        sourced_id,
+        _status(get("status")),
+        parse_datetime(get("dateLastModified")),
         role if role == "student" or role == "teacher" else _enum(role, ROLES),
-        user_id, class_id, ref_id(get("school")), parse_bool(get("primary")),
-        parse_date(get("beginDate")), parse_date(get("endDate")))
+        user_id,
+        class_id,
+        ref_id(get("school")),
+        parse_bool(get("primary")),
+        parse_date(get("beginDate")),
+        parse_date(get("endDate")),
+    )
 
 
 PARSERS = {
-    "orgs": _org, "schools": _org,
-    "academicSessions": _academic_session, "terms": _academic_session, "gradingPeriods": _academic_session,
+    "orgs": _org,
+    "schools": _org,
+    "academicSessions": _academic_session,
+    "terms": _academic_session,
+    "gradingPeriods": _academic_session,
     "courses": _course,
     "classes": _class,
-    "users": _user, "students": _user, "teachers": _user,
+    "users": _user,
+    "students": _user,
+    "teachers": _user,
     "enrollments": _enrollment,
 }
 
@@ -416,8 +487,9 @@ def parser_for(collection: str):
     try:
         return PARSERS[collection]
     except KeyError:
-        raise ValueError(f"Unknown OneRoster collection {collection!r}; "
-                         f"expected one of {', '.join(sorted(PARSERS))}.") from None
+        raise ValueError(
+            f"Unknown OneRoster collection {collection!r}; expected one of {', '.join(sorted(PARSERS))}."
+        ) from None
 
 
 def excerpt(raw: Any, limit: int = 200) -> str:
@@ -443,8 +515,9 @@ def parse_records(collection: str, raws: list) -> list[Record | BadRecord]:
         except _Bad as bad:
             append(_bad_record(collection, raw, bad.code, bad.message))
         except (AttributeError, TypeError, ValueError) as exc:
-            append(_bad_record(collection, raw, "invalid_record",
-                               f"The record could not be read ({type(exc).__name__})."))
+            append(
+                _bad_record(collection, raw, "invalid_record", f"The record could not be read ({type(exc).__name__}).")
+            )
     return out
 
 

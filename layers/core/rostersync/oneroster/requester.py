@@ -21,8 +21,16 @@ import requests
 
 from .errors import BadResponse, InvalidCredentials, NotOneRoster, OneRosterError, OutOfTime, scrub
 from .http import MIN_USEFUL_S, ExchangeFailed, HeadersFor, HttpClient, endpoint_of
-from .responses import (InvalidJson, StatusInfo, decode_json, describe_body, error_for_status,
-                        error_for_status_info, looks_like_html, status_info)
+from .responses import (
+    InvalidJson,
+    StatusInfo,
+    decode_json,
+    describe_body,
+    error_for_status,
+    error_for_status_info,
+    looks_like_html,
+    status_info,
+)
 from .retries import RetryPolicy, is_retryable_status
 
 log = logging.getLogger("rostersync.oneroster")
@@ -68,8 +76,9 @@ class Secrets:
 
 
 class Requester:
-    def __init__(self, http: HttpClient, retry: RetryPolicy, secrets: Secrets,
-                 on_request: Callable[[], None] | None = None):
+    def __init__(
+        self, http: HttpClient, retry: RetryPolicy, secrets: Secrets, on_request: Callable[[], None] | None = None
+    ):
         self.http = http
         self.retry = retry
         self.secrets = secrets
@@ -78,8 +87,16 @@ class Requester:
     def describe(self, response: requests.Response) -> str:
         return self.secrets.scrub(describe_body(response.content or b"", response.headers.get("content-type")))
 
-    def exchange(self, method: str, url: str, *, headers_for: HeadersFor, data: dict | None = None,
-                 max_retries: int | None = None, count: Callable[[], None] | None = None) -> requests.Response:
+    def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers_for: HeadersFor,
+        data: dict | None = None,
+        max_retries: int | None = None,
+        count: Callable[[], None] | None = None,
+    ) -> requests.Response:
         """Send, retrying connection failures and retryable statuses; returns the last
         response (whatever its status) or raises the typed error for a failed exchange."""
         limit = self.retry.max_retries if max_retries is None else max_retries
@@ -103,8 +120,9 @@ class Requester:
                 continue
             return response
 
-    def get_json(self, url: str, *, auth: Authenticator, allow_404: bool = False,
-                 count: Callable[[], None] | None = None) -> tuple[Any, requests.Response] | tuple[None, None]:
+    def get_json(
+        self, url: str, *, auth: Authenticator, allow_404: bool = False, count: Callable[[], None] | None = None
+    ) -> tuple[Any, requests.Response] | tuple[None, None]:
         """GET a JSON document with auth recovery and retries.
 
         Returns (body, response); (None, None) for a 404 when allow_404.
@@ -113,21 +131,29 @@ class Requester:
         attempt = 0
         recoveries = 0
         while True:
-            response = self.exchange("GET", url, headers_for=auth.headers,
-                                     max_retries=self.retry.max_retries - attempt, count=count)
+            response = self.exchange(
+                "GET", url, headers_for=auth.headers, max_retries=self.retry.max_retries - attempt, count=count
+            )
             status = response.status_code
             if status == 401:
                 if auth.recover_from_401(recoveries):
                     recoveries += 1
                     continue
                 said = self.describe(response)
-                raise InvalidCredentials(f"The SIS refused the client id and secret ({auth.describe()}). "
-                                         f"The server said: {said}.", endpoint=endpoint, status=status)
+                raise InvalidCredentials(
+                    f"The SIS refused the client id and secret ({auth.describe()}). The server said: {said}.",
+                    endpoint=endpoint,
+                    status=status,
+                )
             if 200 <= status < 300:
                 content = response.content or b""
                 if looks_like_html(content, response.headers.get("content-type")):
-                    raise NotOneRoster("The host answered with an HTML page where OneRoster JSON was expected; "
-                                       "check the host URL and its path prefix.", endpoint=endpoint, status=status)
+                    raise NotOneRoster(
+                        "The host answered with an HTML page where OneRoster JSON was expected; "
+                        "check the host URL and its path prefix.",
+                        endpoint=endpoint,
+                        status=status,
+                    )
                 try:
                     body = decode_json(content)
                 except InvalidJson:
@@ -135,8 +161,9 @@ class Requester:
                         self._wait(attempt, None, endpoint, "invalid JSON")
                         attempt += 1
                         continue
-                    raise BadResponse("The SIS kept answering with invalid or truncated JSON.",
-                                      endpoint=endpoint, status=status) from None
+                    raise BadResponse(
+                        "The SIS kept answering with invalid or truncated JSON.", endpoint=endpoint, status=status
+                    ) from None
                 busy = _transient_status_failure(body)
                 if busy is not None:
                     # A 200 carrying "failure/server_busy" and no records: as good as a 503.
@@ -160,13 +187,14 @@ class Requester:
         left = self.http.remaining()
         if left is not None and delay + MIN_USEFUL_S >= left:
             log.warning("OneRoster %s: %s; no time left to retry before the deadline", endpoint, why)
-            raise OutOfTime(f"The SIS did not answer in the time this request has ({why} on {endpoint}).",
-                            endpoint=endpoint)
-        log.warning("OneRoster %s: %s; retry %d of %d in %.2f s", endpoint, why, attempt + 1,
-                    self.retry.max_retries, delay)
+            raise OutOfTime(
+                f"The SIS did not answer in the time this request has ({why} on {endpoint}).", endpoint=endpoint
+            )
+        log.warning(
+            "OneRoster %s: %s; retry %d of %d in %.2f s", endpoint, why, attempt + 1, self.retry.max_retries, delay
+        )
         if delay > 0:
             self.retry.sleep(delay)
-
 
 
 TRANSIENT_MINOR_CODES = frozenset(("server_busy", "serverbusy", "internal_server_error", "timeout"))

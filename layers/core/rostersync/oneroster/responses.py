@@ -12,8 +12,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import (BadResponse, InsufficientScope, InvalidCredentials, NotOneRoster, OneRosterError,
-                     RequestRejected, ServerError)
+from .errors import (
+    BadResponse,
+    InsufficientScope,
+    InvalidCredentials,
+    NotOneRoster,
+    OneRosterError,
+    RequestRejected,
+    ServerError,
+)
 
 MAX_SERVER_TEXT = 300
 
@@ -152,16 +159,24 @@ def error_for_status(status: int, description: str, *, endpoint: str | None) -> 
     if status == 401:
         return InvalidCredentials("The SIS refused the client id and secret." + said, endpoint=endpoint, status=status)
     if status == 403:
-        return InsufficientScope("The credentials work but may not read this; ask the SIS admin to grant the "
-                                 "OneRoster roster read scopes." + said, endpoint=endpoint, status=status)
+        return InsufficientScope(
+            "The credentials work but may not read this; ask the SIS admin to grant the "
+            "OneRoster roster read scopes." + said,
+            endpoint=endpoint,
+            status=status,
+        )
     if status == 404:
-        return NotOneRoster("The host has no OneRoster 1.1 endpoint here; check the host URL and its path "
-                            "prefix." + said, endpoint=endpoint, status=status)
+        return NotOneRoster(
+            "The host has no OneRoster 1.1 endpoint here; check the host URL and its path prefix." + said,
+            endpoint=endpoint,
+            status=status,
+        )
     if status == 429:
         return ServerError("The SIS kept answering 'too many requests'." + said, endpoint=endpoint, status=status)
     if status >= 500 or status == 408:
         return ServerError("The SIS kept failing with a server error." + said, endpoint=endpoint, status=status)
     if 400 <= status < 500:
         return RequestRejected("The SIS rejected the request." + said, endpoint=endpoint, status=status)
-    return BadResponse(f"The SIS answered with an unexpected HTTP status {status}." + said,
-                       endpoint=endpoint, status=status)
+    return BadResponse(
+        f"The SIS answered with an unexpected HTTP status {status}." + said, endpoint=endpoint, status=status
+    )

@@ -19,7 +19,7 @@ RETRYABLE_STATUSES = frozenset((408, 429, 500, 502, 503, 504, 520, 521, 522, 523
 
 
 def is_retryable_status(status: int) -> bool:
-    return status in RETRYABLE_STATUSES or 500 <= status < 600 and status != 501
+    return status in RETRYABLE_STATUSES or (500 <= status < 600 and status != 501)
 
 
 @dataclass
@@ -34,7 +34,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(max_delay, base * 2^attempt)]."""
-        return self.random() * min(self.max_delay, self.base_delay * (2 ** attempt))
+        return self.random() * min(self.max_delay, self.base_delay * (2**attempt))
 
     def delay(self, attempt: int, retry_after: str | None = None) -> float:
         honoured = self.parse_retry_after(retry_after)

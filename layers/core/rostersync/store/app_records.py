@@ -66,14 +66,32 @@ def _stamped_store() -> BatchStore:
 def register_users(district_id: str, users: list[dict]) -> list[Registered]:
     """Create or update app users; each dict has the request's fields (userId optional)."""
     st = get_settings()
-    return _register(district_id, users, table=st.users_table, key="userId", prefix="usr",
-                     fields=USER_FIELDS, keys_of=user_match_keys, kind="user", build=_user_item)
+    return _register(
+        district_id,
+        users,
+        table=st.users_table,
+        key="userId",
+        prefix="usr",
+        fields=USER_FIELDS,
+        keys_of=user_match_keys,
+        kind="user",
+        build=_user_item,
+    )
 
 
 def register_classes(district_id: str, classes: list[dict]) -> list[Registered]:
     st = get_settings()
-    return _register(district_id, classes, table=st.classes_table, key="classId", prefix="cls",
-                     fields=CLASS_FIELDS, keys_of=class_match_keys, kind="class", build=_class_item)
+    return _register(
+        district_id,
+        classes,
+        table=st.classes_table,
+        key="classId",
+        prefix="cls",
+        fields=CLASS_FIELDS,
+        keys_of=class_match_keys,
+        kind="class",
+        build=_class_item,
+    )
 
 
 def teacher_problems(district_id: str, user_ids: Iterable[str]) -> dict[str, str]:
@@ -84,9 +102,14 @@ def teacher_problems(district_id: str, user_ids: Iterable[str]) -> dict[str, str
         return {}
     store = BatchStore(max_in_flight=4)
     try:
-        found = {u["userId"]: u for u in store.get_many(get_settings().users_table,
-                                                         [{"districtId": district_id, "userId": i} for i in wanted],
-                                                         projection=["userId", "role", "status"])}
+        found = {
+            u["userId"]: u
+            for u in store.get_many(
+                get_settings().users_table,
+                [{"districtId": district_id, "userId": i} for i in wanted],
+                projection=["userId", "role", "status"],
+            )
+        }
     finally:
         store.close()
     problems = {}
@@ -102,17 +125,36 @@ def teacher_problems(district_id: str, user_ids: Iterable[str]) -> dict[str, str
 
 
 def _user_item(district_id: str, values: dict) -> dict:
-    return {"districtId": district_id, "userId": values["userId"],
-            "districtRole": index_key(district_id, values["role"]), "grades": []}
+    return {
+        "districtId": district_id,
+        "userId": values["userId"],
+        "districtRole": index_key(district_id, values["role"]),
+        "grades": [],
+    }
 
 
 def _class_item(district_id: str, values: dict) -> dict:
-    return {"districtId": district_id, "classId": values["classId"],
-            "districtSchool": index_key(district_id, values["schoolId"]), "grades": [], "subjects": []}
+    return {
+        "districtId": district_id,
+        "classId": values["classId"],
+        "districtSchool": index_key(district_id, values["schoolId"]),
+        "grades": [],
+        "subjects": [],
+    }
 
 
-def _register(district_id: str, records: list[dict], *, table: str, key: str, prefix: str, fields: tuple,
-              keys_of, kind: str, build) -> list[Registered]:
+def _register(
+    district_id: str,
+    records: list[dict],
+    *,
+    table: str,
+    key: str,
+    prefix: str,
+    fields: tuple,
+    keys_of,
+    kind: str,
+    build,
+) -> list[Registered]:
     store = _stamped_store()
     links = RecordLinks(store.client, district_id, batch=store)
     try:
@@ -122,23 +164,32 @@ def _register(district_id: str, records: list[dict], *, table: str, key: str, pr
         for record in records:  # linked by a sync or an admin's resolution: the SIS's from now on
             link = linked.get(app_key(kind, record[key]))
             if link is not None:
-                raise RegistrationRefused("linked_to_sis", f"{key} {record[key]} is linked to SIS record "
-                                          f"{link.get('sisSourcedId')!r}; the sync keeps it up to date now.")
+                raise RegistrationRefused(
+                    "linked_to_sis",
+                    f"{key} {record[key]} is linked to SIS record "
+                    f"{link.get('sisSourcedId')!r}; the sync keeps it up to date now.",
+                )
         for record in records:
             before = stored.get(record[key])
             if before is None:
                 continue
             if before.get("origin") != APP:
-                raise RegistrationRefused("not_an_app_record", f"{key} {record[key]} is a record the SIS sync made; "
-                                          "register app records under ids of their own.")
+                raise RegistrationRefused(
+                    "not_an_app_record",
+                    f"{key} {record[key]} is a record the SIS sync made; register app records under ids of their own.",
+                )
             if before.get("sisSourcedId"):
-                raise RegistrationRefused("linked_to_sis", f"{key} {record[key]} is linked to SIS record "
-                                          f"{before['sisSourcedId']!r}; the sync keeps it up to date now.")
+                raise RegistrationRefused(
+                    "linked_to_sis",
+                    f"{key} {record[key]} is linked to SIS record "
+                    f"{before['sisSourcedId']!r}; the sync keeps it up to date now.",
+                )
         now = datetime.now(UTC)
         items, added, removed, results = [], [], [], []
         for record in records:
-            values = {name: record.get(name) for name in fields
-                      if name not in OPTIONAL_FIELDS or record.get(name) is not None}
+            values = {
+                name: record.get(name) for name in fields if name not in OPTIONAL_FIELDS or record.get(name) is not None
+            }
             item = build(district_id, record)
             item.update({name: value for name, value in values.items()})
             item.update({"origin": APP, "status": ACTIVE, "contentHash": content_hash(values), "updatedAt": now})
@@ -147,8 +198,11 @@ def _register(district_id: str, records: list[dict], *, table: str, key: str, pr
             old_keys = {match_key(kind, f, v) for f, v in keys_of(before or {}).items()}
             added += [(k, record[key]) for k in new_keys]
             removed += [(k, record[key]) for k in old_keys - new_keys]
-            if before is not None and before.get("contentHash") == item["contentHash"] \
-                    and before.get("status") == ACTIVE:
+            if (
+                before is not None
+                and before.get("contentHash") == item["contentHash"]
+                and before.get("status") == ACTIVE
+            ):
                 results.append(Registered(record[key], "unchanged"))
                 continue
             item["createdAt"] = (before or {}).get("createdAt") or now

@@ -27,11 +27,19 @@ def put_entry(client, entry: dict) -> None:
 
 
 def list_entries(client, district_id: str, limit: int, cursor: str | None = None) -> tuple[list[dict], str | None]:
-    request = {"TableName": table(), "KeyConditionExpression": "districtId = :d",
-               "ExpressionAttributeValues": {":d": {"S": district_id}}, "ScanIndexForward": False,
-               "Limit": limit + 1, "ConsistentRead": True}
+    request = {
+        "TableName": table(),
+        "KeyConditionExpression": "districtId = :d",
+        "ExpressionAttributeValues": {":d": {"S": district_id}},
+        "ScanIndexForward": False,
+        "Limit": limit + 1,
+        "ConsistentRead": True,
+    }
     if cursor:
-        request["ExclusiveStartKey"] = {"districtId": {"S": district_id}, "entryId": {"S": _decode(cursor, district_id)}}
+        request["ExclusiveStartKey"] = {
+            "districtId": {"S": district_id},
+            "entryId": {"S": _decode(cursor, district_id)},
+        }
     items = [from_item(item) for item in client.query(**request)["Items"]]
     page = items[:limit]
     next_cursor = _encode(district_id, page[-1]["entryId"]) if len(items) > limit else None

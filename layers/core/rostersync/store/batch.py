@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rostersync import aws_clients
 from rostersync.store.codec import format_datetime, from_item, to_attribute, to_item
@@ -135,7 +135,7 @@ class BatchStore:
             request.setdefault(table, []).append({"PutRequest": {"Item": item}})
         for attempt in range(self.backoff.attempts):
             if self.before_write is not None:
-                sent_at = format_datetime(datetime.now(timezone.utc))
+                sent_at = format_datetime(datetime.now(UTC))
                 for table, requests in request.items():
                     for put in requests:
                         self.before_write(table, put["PutRequest"]["Item"], sent_at)

@@ -11,7 +11,7 @@ re-running it finds nothing left to do.
 """
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
@@ -23,19 +23,29 @@ from rostersync.store.district_walk import walk_items
 def roster_tables() -> tuple[tuple[str, str], ...]:
     """(table, its item id attribute) for every table with a ByChange index."""
     st = get_settings()
-    return ((st.schools_table, "schoolId"), (st.users_table, "userId"), (st.classes_table, "classId"),
-            (st.enrollments_table, "enrollmentId"), (st.terms_table, "termId"))
+    return (
+        (st.schools_table, "schoolId"),
+        (st.users_table, "userId"),
+        (st.classes_table, "classId"),
+        (st.enrollments_table, "enrollmentId"),
+        (st.terms_table, "termId"),
+    )
 
 
 def items_without_change_keys(client, table: str, id_name: str, district_id: str | None = None):
     """Keys of the items that have no changeSeq: one district's (a query) or every district's (a scan)."""
-    request = {"TableName": table, "FilterExpression": "attribute_not_exists(#seq)",
-               "ProjectionExpression": "districtId, #id", "ExpressionAttributeNames": {"#seq": CHANGE_SEQ, "#id": id_name}}
+    request = {
+        "TableName": table,
+        "FilterExpression": "attribute_not_exists(#seq)",
+        "ProjectionExpression": "districtId, #id",
+        "ExpressionAttributeNames": {"#seq": CHANGE_SEQ, "#id": id_name},
+    }
     return walk_items(client, request, district_id)
 
 
-def backfill(client, district_id: str | None = None, dry_run: bool = False,
-             on_table: Callable[[str, int], None] | None = None) -> dict[str, int]:
+def backfill(
+    client, district_id: str | None = None, dry_run: bool = False, on_table: Callable[[str, int], None] | None = None
+) -> dict[str, int]:
     """{table: items stamped (or, with dry_run, that would be)}."""
     done = {}
     for table, id_name in roster_tables():
@@ -51,13 +61,16 @@ def backfill(client, district_id: str | None = None, dry_run: bool = False,
 
 
 def _stamp(client, table: str, id_name: str, key: dict) -> bool:
-    now = time_text(datetime.now(timezone.utc))
+    now = time_text(datetime.now(UTC))
     try:
         client.update_item(
-            TableName=table, Key=key, UpdateExpression="SET #seq = :seq, updatedAt = :at",
+            TableName=table,
+            Key=key,
+            UpdateExpression="SET #seq = :seq, updatedAt = :at",
             ConditionExpression="attribute_exists(districtId) AND attribute_not_exists(#seq)",
             ExpressionAttributeNames={"#seq": CHANGE_SEQ},
-            ExpressionAttributeValues={":seq": {"S": change_seq(now, key[id_name]["S"])}, ":at": {"S": now}})
+            ExpressionAttributeValues={":seq": {"S": change_seq(now, key[id_name]["S"])}, ":at": {"S": now}},
+        )
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
             return False  # written meanwhile: it has its change key

@@ -20,8 +20,7 @@ changed again reappears once, at its new place, in its latest state).
 
 from __future__ import annotations
 
-
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from rostersync.settings import change_lag_seconds
 from rostersync.store.codec import format_datetime
@@ -48,13 +47,13 @@ def item_id_of(seq: str) -> str:
 def time_text(moment: datetime) -> str:
     """A moment as stored text (comparable with changeSeq's time part)."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return format_datetime(moment)
 
 
 def change_horizon(now: datetime | None = None) -> str:
     """How far a change read may go now: every write stamped before it is visible."""
-    return time_text((now or datetime.now(timezone.utc)) - change_lag())
+    return time_text((now or datetime.now(UTC)) - change_lag())
 
 
 STAMPED = frozenset({"updatedAt", CHANGE_SEQ})

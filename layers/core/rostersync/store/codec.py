@@ -6,14 +6,14 @@ booleans, numbers, datetimes) in exactly the formats the pynamodb models read, w
 tests/unit/store/test_codec.py checks against the models themselves.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # pynamodb's UTCDateTimeAttribute format.
 _DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f%z"
 
 
 def format_datetime(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime(_DATETIME_FORMAT)
+    return value.astimezone(UTC).strftime(_DATETIME_FORMAT)
 
 
 def parse_datetime(text: str) -> datetime:
@@ -42,7 +42,7 @@ def to_item(values: dict) -> dict:
 
 
 def from_attribute(attribute: dict):
-    (kind, value), = attribute.items()
+    ((kind, value),) = attribute.items()
     if kind == "S":
         return value
     if kind == "BOOL":

@@ -3,7 +3,6 @@ and the nightly bookkeeping. One item per district."""
 
 from __future__ import annotations
 
-
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -125,8 +124,9 @@ def create_district(name: str, timezone_name: str) -> DistrictModel:
     return district
 
 
-def update_profile(district: DistrictModel, name: str | None, timezone_name: str | None,
-                   contacts: list[str] | None) -> None:
+def update_profile(
+    district: DistrictModel, name: str | None, timezone_name: str | None, contacts: list[str] | None
+) -> None:
     """Change what was given (None: leave as is); an empty contact list removes them all."""
     actions = []
     if name is not None:
@@ -174,8 +174,9 @@ def list_districts(limit: int, after: str | None = None) -> tuple[list[DistrictM
     """One page of every district (platform admins pick one in the console), and the districtId
     to continue after. A scan: the districts table holds one small item per district."""
     last_key = {"districtId": {"S": after}} if after else None
-    scan = DistrictModel.scan(limit=limit, last_evaluated_key=last_key,
-                              attributes_to_get=["districtId", "name", "timezone"])
+    scan = DistrictModel.scan(
+        limit=limit, last_evaluated_key=last_key, attributes_to_get=["districtId", "name", "timezone"]
+    )
     page = list(scan)
     next_key = scan.last_evaluated_key
     return page, (next_key["districtId"]["S"] if next_key else None)

@@ -30,13 +30,13 @@ import hashlib
 import hmac
 import http.client
 import json
-import ssl
 import random
+import ssl
 import threading
 import time
 import zlib
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import boto3
@@ -49,10 +49,16 @@ from rostersync.store.wire_items import WireItem
 TARGET_PREFIX = "DynamoDB_20120810."
 CONTENT_TYPE = "application/x-amz-json-1.0"
 # What DynamoDB and its front ends answer when a retry can succeed (the rest are the caller's fault).
-RETRYABLE_CODES = frozenset({
-    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-    "InternalServerError", "ServiceUnavailable", "TransactionInProgressException",
-})
+RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionInProgressException",
+    }
+)
 ATTEMPTS = 8
 TIMEOUT_S = 30
 
@@ -60,8 +66,7 @@ TIMEOUT_S = 30
 class DynamoDbWire:
     """The two batch calls of a boto3 DynamoDB client, without botocore's per-request machinery."""
 
-    def __init__(self, client, attempts: int = ATTEMPTS, sleep=time.sleep,
-                 credentials=None):
+    def __init__(self, client, attempts: int = ATTEMPTS, sleep=time.sleep, credentials=None):
         self.endpoint_url = client.meta.endpoint_url.rstrip("/") + "/"
         self.region = client.meta.region_name
         self.host = _host(self.endpoint_url)
@@ -78,7 +83,7 @@ class DynamoDbWire:
         self._lock = threading.Lock()
         self._writes_in_flight = 0
 
-    def batch_write_item(self, RequestItems: dict) -> dict:  # noqa: N803 (boto3's parameter name)
+    def batch_write_item(self, RequestItems: dict) -> dict:
         with self._lock:
             self._writes_in_flight += 1
             self.calls["maxWritesInFlight"] = max(self.calls["maxWritesInFlight"], self._writes_in_flight)
@@ -88,17 +93,17 @@ class DynamoDbWire:
             with self._lock:
                 self._writes_in_flight -= 1
 
-    def batch_get_item(self, RequestItems: dict) -> dict:  # noqa: N803
+    def batch_get_item(self, RequestItems: dict) -> dict:
         response = self.call("BatchGetItem", {"RequestItems": RequestItems})
         for items in response.get("Responses", {}).values():
             for item in items:
                 _decode_binary(item)
         return response
 
-    def put_item(self, TableName: str, Item: dict) -> dict:  # noqa: N803
+    def put_item(self, TableName: str, Item: dict) -> dict:
         return self.call("PutItem", {"TableName": TableName, "Item": Item})
 
-    def delete_item(self, TableName: str, Key: dict) -> dict:  # noqa: N803
+    def delete_item(self, TableName: str, Key: dict) -> dict:
         return self.call("DeleteItem", {"TableName": TableName, "Key": Key})
 
     def call(self, operation: str, body: dict | None = None, payload: bytes | None = None) -> dict:
@@ -119,13 +124,15 @@ class DynamoDbWire:
                 return json.loads(content)
             code, message = _error(status, content)
             if attempt + 1 == self.attempts or not (status >= 500 or code in RETRYABLE_CODES or status == 200):
-                raise ClientError({"Error": {"Code": code, "Message": message},
-                                   "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+                raise ClientError(
+                    {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+                    operation,
+                )
             self._wait(attempt)
         raise AssertionError("unreachable")
 
     def _post(self, operation: str, payload: bytes) -> tuple[int, dict, bytes]:
-        headers = self.signed_headers(operation, payload, datetime.now(timezone.utc))
+        headers = self.signed_headers(operation, payload, datetime.now(UTC))
         connection = self._connection()
         try:
             return connection.post(self._path, headers, payload)
@@ -147,19 +154,34 @@ class DynamoDbWire:
         credentials = self._credentials.get_frozen_credentials()
         amz_date = now.strftime("%Y%m%dT%H%M%SZ")
         day = amz_date[:8]
-        headers = {"content-type": CONTENT_TYPE, "host": self.host, "x-amz-date": amz_date,
-                   "x-amz-target": TARGET_PREFIX + operation}
+        headers = {
+            "content-type": CONTENT_TYPE,
+            "host": self.host,
+            "x-amz-date": amz_date,
+            "x-amz-target": TARGET_PREFIX + operation,
+        }
         if credentials.token:
             headers["x-amz-security-token"] = credentials.token
         names = sorted(headers)
         signed = ";".join(names)
-        canonical = "\n".join(["POST", self._path, "", *(f"{name}:{headers[name]}" for name in names), "", signed,
-                               hashlib.sha256(payload).hexdigest()])
+        canonical = "\n".join(
+            [
+                "POST",
+                self._path,
+                "",
+                *(f"{name}:{headers[name]}" for name in names),
+                "",
+                signed,
+                hashlib.sha256(payload).hexdigest(),
+            ]
+        )
         scope = f"{day}/{self.region}/dynamodb/aws4_request"
         to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
         signature = hmac.digest(self._signing_key(credentials.secret_key, day), to_sign.encode(), "sha256")
-        headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
-                                    f"SignedHeaders={signed}, Signature={signature.hex()}")
+        headers["authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
+            f"SignedHeaders={signed}, Signature={signature.hex()}"
+        )
         return headers
 
     def _signing_key(self, secret: str, day: str) -> bytes:

@@ -45,15 +45,25 @@ def _write(client, table: str, requests: list[dict]) -> None:
 def keys_of_partition(client, table: str, hash_name: str, hash_value: str, range_name: str) -> Iterable[dict]:
     """The keys of every item under one partition key, page by page."""
     paginator = client.get_paginator("query")
-    for page in paginator.paginate(TableName=table, KeyConditionExpression="#h = :h",
-                                   ExpressionAttributeNames={"#h": hash_name, "#r": range_name},
-                                   ExpressionAttributeValues={":h": {"S": hash_value}},
-                                   ProjectionExpression="#h, #r", ConsistentRead=True):
+    for page in paginator.paginate(
+        TableName=table,
+        KeyConditionExpression="#h = :h",
+        ExpressionAttributeNames={"#h": hash_name, "#r": range_name},
+        ExpressionAttributeValues={":h": {"S": hash_value}},
+        ProjectionExpression="#h, #r",
+        ConsistentRead=True,
+    ):
         yield from page["Items"]
 
 
-def delete_query(client, table: str, hash_name: str, hash_value: str, range_name: str,
-                 out_of_time: Callable[[], bool] = lambda: False) -> tuple[int, bool]:
+def delete_query(
+    client,
+    table: str,
+    hash_name: str,
+    hash_value: str,
+    range_name: str,
+    out_of_time: Callable[[], bool] = lambda: False,
+) -> tuple[int, bool]:
     """Delete every item under one partition key: (how many, whether all are gone). Stops
     early when `out_of_time` says so between batches."""
     count, batch = 0, []

@@ -20,24 +20,39 @@ class Joined:
     record: UserModel | ClassModel
 
 
-def member_changes(district_id: str, class_id: str, role: str, status: str, since: str | None, limit: int,
-                   cursor: str | None, now=None) -> queries.Page:
+def member_changes(
+    district_id: str, class_id: str, role: str, status: str, since: str | None, limit: int, cursor: str | None, now=None
+) -> queries.Page:
     """Changes of a class's memberships of `role`: Joined(enrollment, user) items."""
-    page = queries.change_page(district_id, queries.enrollment_changes(class_id, None, role, status), since, limit,
-                               cursor, now=now)
+    page = queries.change_page(
+        district_id, queries.enrollment_changes(class_id, None, role, status), since, limit, cursor, now=now
+    )
     users = _by_id(UserModel, district_id, [e.user_id for e in page.items], "user_id")
-    return queries.Page([Joined(e, users[e.user_id]) for e in page.items if e.user_id in users], page.next_cursor,
-                        page.changes_cursor)
+    return queries.Page(
+        [Joined(e, users[e.user_id]) for e in page.items if e.user_id in users], page.next_cursor, page.changes_cursor
+    )
 
 
-def class_changes_of_user(district_id: str, user_id: str, role: str | None, status: str, since: str | None,
-                          limit: int, cursor: str | None, now=None) -> queries.Page:
+def class_changes_of_user(
+    district_id: str,
+    user_id: str,
+    role: str | None,
+    status: str,
+    since: str | None,
+    limit: int,
+    cursor: str | None,
+    now=None,
+) -> queries.Page:
     """Changes of a user's enrollments (as `role`, or any): Joined(enrollment, class) items."""
-    page = queries.change_page(district_id, queries.enrollment_changes(None, user_id, role, status), since, limit,
-                               cursor, now=now)
+    page = queries.change_page(
+        district_id, queries.enrollment_changes(None, user_id, role, status), since, limit, cursor, now=now
+    )
     classes = _by_id(ClassModel, district_id, [e.class_id for e in page.items], "class_id")
-    return queries.Page([Joined(e, classes[e.class_id]) for e in page.items if e.class_id in classes],
-                        page.next_cursor, page.changes_cursor)
+    return queries.Page(
+        [Joined(e, classes[e.class_id]) for e in page.items if e.class_id in classes],
+        page.next_cursor,
+        page.changes_cursor,
+    )
 
 
 def _by_id(model, district_id: str, ids: list[str], id_name: str) -> dict:

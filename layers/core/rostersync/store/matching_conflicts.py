@@ -38,11 +38,29 @@ def _client():
     return aws_clients.dynamodb()
 
 
-def conflict_item(kind: str, sourced_id: str, *, reason: str, message: str, sis_record: dict, candidates: list,
-                  sis_item_id: str, run_id: str) -> dict:
-    return {"linkKey": conflict_key(kind, sourced_id), "type": kind, "sisSourcedId": sourced_id, "reason": reason,
-            "message": message[:500], "sisRecord": sis_record, "candidates": candidates[:10],
-            "sisItemId": sis_item_id, "runId": run_id, "at": now_text()}
+def conflict_item(
+    kind: str,
+    sourced_id: str,
+    *,
+    reason: str,
+    message: str,
+    sis_record: dict,
+    candidates: list,
+    sis_item_id: str,
+    run_id: str,
+) -> dict:
+    return {
+        "linkKey": conflict_key(kind, sourced_id),
+        "type": kind,
+        "sisSourcedId": sourced_id,
+        "reason": reason,
+        "message": message[:500],
+        "sisRecord": sis_record,
+        "candidates": candidates[:10],
+        "sisItemId": sis_item_id,
+        "runId": run_id,
+        "at": now_text(),
+    }
 
 
 def list_conflicts(district_id: str, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
@@ -73,51 +91,78 @@ def resolve(district_id: str, kind: str, sourced_id: str, action: str, app_id: s
     existing = links.get(sis_key(kind, sourced_id))
     open_conflict = links.get(conflict_key(kind, sourced_id))
     sis_copy_id = record_id(district_id, kind, sourced_id)
-    sis_copy = client.get_item(TableName=table, ConsistentRead=True,
-                               Key={"districtId": {"S": district_id}, key: {"S": sis_copy_id}}).get("Item")
-    before = {"link": existing.get("itemId") if existing else None,
-              "conflict": open_conflict.get("reason") if open_conflict else None}
+    sis_copy = client.get_item(
+        TableName=table, ConsistentRead=True, Key={"districtId": {"S": district_id}, key: {"S": sis_copy_id}}
+    ).get("Item")
+    before = {
+        "link": existing.get("itemId") if existing else None,
+        "conflict": open_conflict.get("reason") if open_conflict else None,
+    }
     if action == "separate":
         if existing is not None:
-            raise ResolutionRefused(HTTPStatus.CONFLICT, "already_linked",
-                                    f"SIS {kind} {sourced_id!r} is already linked to {existing['itemId']}.")
+            raise ResolutionRefused(
+                HTTPStatus.CONFLICT,
+                "already_linked",
+                f"SIS {kind} {sourced_id!r} is already linked to {existing['itemId']}.",
+            )
         links.put({"linkKey": decision_key(kind, sourced_id), "action": "separate", "at": now_text()})
         links.delete(conflict_key(kind, sourced_id))
-        return {"itemId": sis_copy_id, "before": before,
-                "message": f"SIS {kind} {sourced_id!r} stays a record of its own; matching will not ask again."}
-    app_item = client.get_item(TableName=table, ConsistentRead=True,
-                               Key={"districtId": {"S": district_id}, key: {"S": app_id}}).get("Item")
+        return {
+            "itemId": sis_copy_id,
+            "before": before,
+            "message": f"SIS {kind} {sourced_id!r} stays a record of its own; matching will not ask again.",
+        }
+    app_item = client.get_item(
+        TableName=table, ConsistentRead=True, Key={"districtId": {"S": district_id}, key: {"S": app_id}}
+    ).get("Item")
     if app_item is None:
         raise ResolutionRefused(HTTPStatus.NOT_FOUND, "not_found", f"No app {kind} has the id {app_id!r}.")
     if app_item.get("origin", {}).get("S") != "app":
-        raise ResolutionRefused(HTTPStatus.UNPROCESSABLE_ENTITY, "not_an_app_record",
-                                f"{app_id} is a record the SIS sync made, not one of the app's.")
+        raise ResolutionRefused(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "not_an_app_record",
+            f"{app_id} is a record the SIS sync made, not one of the app's.",
+        )
     linked = links.get(app_key(kind, app_id))
     if linked is not None and linked.get("sisSourcedId") != sourced_id:
-        raise ResolutionRefused(HTTPStatus.CONFLICT, "already_linked",
-                                f"App {kind} {app_id} is linked to SIS {kind} {linked.get('sisSourcedId')!r}.")
+        raise ResolutionRefused(
+            HTTPStatus.CONFLICT,
+            "already_linked",
+            f"App {kind} {app_id} is linked to SIS {kind} {linked.get('sisSourcedId')!r}.",
+        )
     if existing is not None and existing.get("itemId") != app_id:
-        raise ResolutionRefused(HTTPStatus.CONFLICT, "already_linked",
-                                f"SIS {kind} {sourced_id!r} is already linked to {existing['itemId']}.")
+        raise ResolutionRefused(
+            HTTPStatus.CONFLICT,
+            "already_linked",
+            f"SIS {kind} {sourced_id!r} is already linked to {existing['itemId']}.",
+        )
     if kind == "user":
-        sis_role = ((open_conflict or {}).get("sisRecord") or {}).get("role") \
-            or (sis_copy or {}).get("role", {}).get("S")
+        sis_role = ((open_conflict or {}).get("sisRecord") or {}).get("role") or (sis_copy or {}).get("role", {}).get(
+            "S"
+        )
         app_role = app_item.get("role", {}).get("S")
         if sis_role and app_role and sis_role != app_role:
-            raise ResolutionRefused(HTTPStatus.UNPROCESSABLE_ENTITY, "role_mismatch",
-                                    f"The SIS user is a {sis_role} and app user {app_id} a {app_role}; "
-                                    "only records of one role are linked.")
+            raise ResolutionRefused(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                "role_mismatch",
+                f"The SIS user is a {sis_role} and app user {app_id} a {app_role}; "
+                "only records of one role are linked.",
+            )
     from rostersync.store.districts import DistrictModel
 
     # The next sync follows links only where the district says it has some; then it must be full.
-    DistrictModel(district_id).update(actions=[DistrictModel.has_sis_links.set(True),
-                                               DistrictModel.full_sync_due.set(True)])
+    DistrictModel(district_id).update(
+        actions=[DistrictModel.has_sis_links.set(True), DistrictModel.full_sync_due.set(True)]
+    )
     links.link(kind, sourced_id, app_id, reason="resolved", replaces=sis_copy_id if sis_copy else None)
     links.delete(conflict_key(kind, sourced_id))
     links.delete(decision_key(kind, sourced_id))
-    return {"itemId": app_id, "before": before,
-            "message": f"From the next sync on, SIS {kind} {sourced_id!r} is app {kind} {app_id}"
-                       + (" (the separate copy is deactivated and its enrollments move over)." if sis_copy else ".")}
+    return {
+        "itemId": app_id,
+        "before": before,
+        "message": f"From the next sync on, SIS {kind} {sourced_id!r} is app {kind} {app_id}"
+        + (" (the separate copy is deactivated and its enrollments move over)." if sis_copy else "."),
+    }
 
 
 def run_matching(district_id: str, run_id: str, limit: int, after: str | None) -> tuple[dict, list[dict], str | None]:
@@ -126,16 +171,20 @@ def run_matching(district_id: str, run_id: str, limit: int, after: str | None) -
     from rostersync.store import run_records
 
     client = _client()
-    spec = {"TableName": run_records.table(), "ConsistentRead": True,
-            "KeyConditionExpression": "runKey = :k AND begins_with(recordKey, :p)",
-            "ExpressionAttributeValues": {":k": {"S": run_records.run_key(district_id, run_id)},
-                                          ":p": {"S": "match#"}}}
+    spec = {
+        "TableName": run_records.table(),
+        "ConsistentRead": True,
+        "KeyConditionExpression": "runKey = :k AND begins_with(recordKey, :p)",
+        "ExpressionAttributeValues": {":k": {"S": run_records.run_key(district_id, run_id)}, ":p": {"S": "match#"}},
+    }
     counts: dict[str, dict[str, int]] = {}
     page: list[dict] = []
     more = False
-    summary = client.get_item(TableName=run_records.table(), ConsistentRead=True,
-                              Key={"runKey": {"S": run_records.run_key(district_id, run_id)},
-                                   "recordKey": {"S": "rekeys"}}).get("Item")
+    summary = client.get_item(
+        TableName=run_records.table(),
+        ConsistentRead=True,
+        Key={"runKey": {"S": run_records.run_key(district_id, run_id)}, "recordKey": {"S": "rekeys"}},
+    ).get("Item")
     for record_type, n in ((decode(summary).get("counts") or {}) if summary else {}).items():
         counts.setdefault(record_type, {"linked": 0, "conflicts": 0})["rekeyed"] = int(n)
     for response in client.get_paginator("query").paginate(**spec):

@@ -125,16 +125,23 @@ class RecordLinks:
         return {item["linkKey"]: item for item in found}
 
     def get(self, link_key: str) -> dict | None:
-        item = self.client.get_item(TableName=self.table, ConsistentRead=True,
-                                    Key={"districtId": {"S": self.district_id}, "linkKey": {"S": link_key}}).get("Item")
+        item = self.client.get_item(
+            TableName=self.table,
+            ConsistentRead=True,
+            Key={"districtId": {"S": self.district_id}, "linkKey": {"S": link_key}},
+        ).get("Item")
         return decode(item) if item else None
 
-    def query_prefix(self, prefix: str, projection: list[str] | None = None, limit: int | None = None,
-                     start_key: str | None = None) -> Iterator[list[dict]]:
+    def query_prefix(
+        self, prefix: str, projection: list[str] | None = None, limit: int | None = None, start_key: str | None = None
+    ) -> Iterator[list[dict]]:
         """Items whose linkKey starts with `prefix`, page by page."""
-        spec = {"TableName": self.table, "KeyConditionExpression": "districtId = :d AND begins_with(linkKey, :p)",
-                "ExpressionAttributeValues": {":d": {"S": self.district_id}, ":p": {"S": prefix}},
-                "ConsistentRead": True}
+        spec = {
+            "TableName": self.table,
+            "KeyConditionExpression": "districtId = :d AND begins_with(linkKey, :p)",
+            "ExpressionAttributeValues": {":d": {"S": self.district_id}, ":p": {"S": prefix}},
+            "ConsistentRead": True,
+        }
         if projection:
             spec["ProjectionExpression"] = ", ".join(f"#p{i}" for i in range(len(projection)))
             spec["ExpressionAttributeNames"] = {f"#p{i}": name for i, name in enumerate(projection)}
@@ -162,8 +169,9 @@ class RecordLinks:
             self.client.put_item(TableName=self.table, Item=to_item(item))
 
     def delete(self, link_key: str) -> None:
-        self.client.delete_item(TableName=self.table,
-                                Key={"districtId": {"S": self.district_id}, "linkKey": {"S": link_key}})
+        self.client.delete_item(
+            TableName=self.table, Key={"districtId": {"S": self.district_id}, "linkKey": {"S": link_key}}
+        )
 
     def add_to_key(self, link_key: str, item_id: str) -> None:
         self._set_op("ADD", link_key, item_id)
@@ -172,13 +180,36 @@ class RecordLinks:
         self._set_op("DELETE", link_key, item_id)
 
     def _set_op(self, op: str, link_key: str, item_id: str) -> None:
-        self.client.update_item(TableName=self.table,
-                                Key={"districtId": {"S": self.district_id}, "linkKey": {"S": link_key}},
-                                UpdateExpression=f"{op} itemIds :i", ExpressionAttributeValues={":i": {"SS": [item_id]}})
+        self.client.update_item(
+            TableName=self.table,
+            Key={"districtId": {"S": self.district_id}, "linkKey": {"S": link_key}},
+            UpdateExpression=f"{op} itemIds :i",
+            ExpressionAttributeValues={":i": {"SS": [item_id]}},
+        )
 
-    def link(self, kind: str, sourced_id: str, item_id: str, *, reason: str, origin: str = "app",
-             replaces: str | None = None, run_id: str | None = None, criterion: str | None = None) -> None:
+    def link(
+        self,
+        kind: str,
+        sourced_id: str,
+        item_id: str,
+        *,
+        reason: str,
+        origin: str = "app",
+        replaces: str | None = None,
+        run_id: str | None = None,
+        criterion: str | None = None,
+    ) -> None:
         """The SIS record `sourced_id` is stored as `item_id` from now on (both directions)."""
         self.put({"linkKey": app_key(kind, item_id), "sisSourcedId": sourced_id, "at": now_text()})
-        self.put({"linkKey": sis_key(kind, sourced_id), "itemId": item_id, "origin": origin, "reason": reason,
-                  "replaces": replaces, "runId": run_id, "criterion": criterion, "at": now_text()})
+        self.put(
+            {
+                "linkKey": sis_key(kind, sourced_id),
+                "itemId": item_id,
+                "origin": origin,
+                "reason": reason,
+                "replaces": replaces,
+                "runId": run_id,
+                "criterion": criterion,
+                "at": now_text(),
+            }
+        )

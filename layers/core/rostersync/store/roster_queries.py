@@ -126,8 +126,9 @@ def _status_filter(model: type[Model], status: str):
     return model.status == (ACTIVE if status == "active" else INACTIVE)
 
 
-def _page(district_id: str, query: _Query, filter_condition, limit: int, cursor: str | None,
-          dense: bool = True) -> Page:
+def _page(
+    district_id: str, query: _Query, filter_condition, limit: int, cursor: str | None, dense: bool = True
+) -> Page:
     start = None
     if cursor is not None:
         start = decode_cursor(cursor, district_id, query.fingerprint, query.key_names)
@@ -172,16 +173,28 @@ def _pages(pages, from_cursor: bool):
 # ---------------------------------------------------------------- users and classes
 
 
-def list_users(district_id: str, role: str | None = None, school_id: str | None = None, status: str = "active",
-               limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> Page:
+def list_users(
+    district_id: str,
+    role: str | None = None,
+    school_id: str | None = None,
+    status: str = "active",
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page:
     """Teachers and/or students of a district, optionally of one school; by userId."""
     fingerprint = f"users|role={role or ''}|school={school_id or ''}|status={status}"
     if role is not None:
-        query = _Query(UserModel, UserModel.by_role.query, index_key(district_id, role),
-                       {"districtRole": index_key(district_id, role), "userId": None, "districtId": district_id},
-                       fingerprint)
+        query = _Query(
+            UserModel,
+            UserModel.by_role.query,
+            index_key(district_id, role),
+            {"districtRole": index_key(district_id, role), "userId": None, "districtId": district_id},
+            fingerprint,
+        )
     else:
-        query = _Query(UserModel, UserModel.query, district_id, {"districtId": district_id, "userId": None}, fingerprint)
+        query = _Query(
+            UserModel, UserModel.query, district_id, {"districtId": district_id, "userId": None}, fingerprint
+        )
     condition = _status_filter(UserModel, status)
     if school_id is not None:
         in_school = UserModel.school_ids.contains(school_id)
@@ -189,17 +202,29 @@ def list_users(district_id: str, role: str | None = None, school_id: str | None 
     return _page(district_id, query, condition, limit, cursor, dense=school_id is None and status != "inactive")
 
 
-def list_classes(district_id: str, school_id: str | None = None, status: str = "active",
-                 limit: int = DEFAULT_LIMIT, cursor: str | None = None, term_id: str | None = None) -> Page:
+def list_classes(
+    district_id: str,
+    school_id: str | None = None,
+    status: str = "active",
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    term_id: str | None = None,
+) -> Page:
     """Classes of a district, optionally of one school and/or one term (termIds); by classId."""
     fingerprint = f"classes|school={school_id or ''}|status={status}" + (f"|term={term_id}" if term_id else "")
     if school_id is not None:
         hash_value = index_key(district_id, school_id)
-        query = _Query(ClassModel, ClassModel.by_school.query, hash_value,
-                       {"districtSchool": hash_value, "classId": None, "districtId": district_id}, fingerprint)
+        query = _Query(
+            ClassModel,
+            ClassModel.by_school.query,
+            hash_value,
+            {"districtSchool": hash_value, "classId": None, "districtId": district_id},
+            fingerprint,
+        )
     else:
-        query = _Query(ClassModel, ClassModel.query, district_id, {"districtId": district_id, "classId": None},
-                       fingerprint)
+        query = _Query(
+            ClassModel, ClassModel.query, district_id, {"districtId": district_id, "classId": None}, fingerprint
+        )
     condition = _status_filter(ClassModel, status)
     if term_id is not None:
         condition = _and(condition, ClassModel.term_ids.contains(term_id))
@@ -240,22 +265,43 @@ def class_roster(district_id: str, class_id: str, status: str = "active") -> tup
 # ---------------------------------------------------------------- enrollments and joins
 
 
-def list_enrollments(district_id: str, class_id: str | None = None, user_id: str | None = None,
-                     role: str | None = None, status: str = "active", limit: int = DEFAULT_LIMIT,
-                     cursor: str | None = None) -> Page:
+def list_enrollments(
+    district_id: str,
+    class_id: str | None = None,
+    user_id: str | None = None,
+    role: str | None = None,
+    status: str = "active",
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page:
     """Enrollments of a district, of one class or of one user; by enrollmentId."""
     fingerprint = f"enrollments|class={class_id or ''}|user={user_id or ''}|role={role or ''}|status={status}"
     if class_id is not None:
         hash_value = index_key(district_id, class_id)
-        query = _Query(EnrollmentModel, EnrollmentModel.by_class.query, hash_value,
-                       {"districtClass": hash_value, "enrollmentId": None, "districtId": district_id}, fingerprint)
+        query = _Query(
+            EnrollmentModel,
+            EnrollmentModel.by_class.query,
+            hash_value,
+            {"districtClass": hash_value, "enrollmentId": None, "districtId": district_id},
+            fingerprint,
+        )
     elif user_id is not None:
         hash_value = index_key(district_id, user_id)
-        query = _Query(EnrollmentModel, EnrollmentModel.by_user.query, hash_value,
-                       {"districtUser": hash_value, "enrollmentId": None, "districtId": district_id}, fingerprint)
+        query = _Query(
+            EnrollmentModel,
+            EnrollmentModel.by_user.query,
+            hash_value,
+            {"districtUser": hash_value, "enrollmentId": None, "districtId": district_id},
+            fingerprint,
+        )
     else:
-        query = _Query(EnrollmentModel, EnrollmentModel.query, district_id,
-                       {"districtId": district_id, "enrollmentId": None}, fingerprint)
+        query = _Query(
+            EnrollmentModel,
+            EnrollmentModel.query,
+            district_id,
+            {"districtId": district_id, "enrollmentId": None},
+            fingerprint,
+        )
     condition = _status_filter(EnrollmentModel, status)
     if class_id is not None and user_id is not None:
         condition = _and(condition, EnrollmentModel.user_id == user_id)
@@ -294,8 +340,14 @@ def _other_side(page: Page, key_of, get_by_id, status: str) -> Page:
     return Page(items, page.next_cursor)
 
 
-def class_members(district_id: str, class_id: str, role: str, status: str = "active",
-                  limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> Page:
+def class_members(
+    district_id: str,
+    class_id: str,
+    role: str,
+    status: str = "active",
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page:
     """A class's teachers or students, a page of its enrollments at a time (by enrollmentId):
     enrollments of that status whose users have that status too. A page may hold fewer than
     `limit` users (a user enrolled twice, or of another status); follow nextCursor."""
@@ -303,8 +355,14 @@ def class_members(district_id: str, class_id: str, role: str, status: str = "act
     return _other_side(page, lambda e: e.user_id, lambda ids: _users_by_id(district_id, ids), status)
 
 
-def classes_of_user(district_id: str, user_id: str, role: str | None = None, status: str = "active",
-                    limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> Page:
+def classes_of_user(
+    district_id: str,
+    user_id: str,
+    role: str | None = None,
+    status: str = "active",
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page:
     """The classes a user is enrolled in (as `role`, or any), a page of their enrollments at a
     time: enrollments and classes of that status."""
     page = list_enrollments(district_id, user_id=user_id, role=role, status=status, limit=limit, cursor=cursor)
@@ -350,8 +408,9 @@ def user_changes(role: str | None, school_id: str | None, status: str) -> Change
         condition = _and(condition, UserModel.role == role)
     if school_id is not None:
         condition = _and(condition, UserModel.school_ids.contains(school_id))
-    return ChangeQuery("users", UserModel, "userId", condition,
-                       f"role={role or ''}|school={school_id or ''}|status={status}")
+    return ChangeQuery(
+        "users", UserModel, "userId", condition, f"role={role or ''}|school={school_id or ''}|status={status}"
+    )
 
 
 def class_changes(school_id: str | None, status: str, term_id: str | None = None) -> ChangeQuery:
@@ -360,18 +419,31 @@ def class_changes(school_id: str | None, status: str, term_id: str | None = None
         condition = _and(condition, ClassModel.school_id == school_id)
     if term_id is not None:
         condition = _and(condition, ClassModel.term_ids.contains(term_id))
-    return ChangeQuery("classes", ClassModel, "classId", condition, f"school={school_id or ''}|status={status}"
-                       + (f"|term={term_id}" if term_id else ""))
+    return ChangeQuery(
+        "classes",
+        ClassModel,
+        "classId",
+        condition,
+        f"school={school_id or ''}|status={status}" + (f"|term={term_id}" if term_id else ""),
+    )
 
 
 def enrollment_changes(class_id: str | None, user_id: str | None, role: str | None, status: str) -> ChangeQuery:
     condition = _status_filter(EnrollmentModel, status)
-    for attribute, value in ((EnrollmentModel.class_id, class_id), (EnrollmentModel.user_id, user_id),
-                             (EnrollmentModel.role, role)):
+    for attribute, value in (
+        (EnrollmentModel.class_id, class_id),
+        (EnrollmentModel.user_id, user_id),
+        (EnrollmentModel.role, role),
+    ):
         if value is not None:
             condition = _and(condition, attribute == value)
-    return ChangeQuery("enrollments", EnrollmentModel, "enrollmentId", condition,
-                       f"class={class_id or ''}|user={user_id or ''}|role={role or ''}|status={status}")
+    return ChangeQuery(
+        "enrollments",
+        EnrollmentModel,
+        "enrollmentId",
+        condition,
+        f"class={class_id or ''}|user={user_id or ''}|role={role or ''}|status={status}",
+    )
 
 
 def school_changes(status: str) -> ChangeQuery:
@@ -379,8 +451,14 @@ def school_changes(status: str) -> ChangeQuery:
     return ChangeQuery("schools", SchoolModel, "schoolId", condition, f"status={status}")
 
 
-def change_page(district_id: str, query: ChangeQuery, since: str | None, limit: int = DEFAULT_LIMIT,
-                cursor: str | None = None, now=None) -> Page:
+def change_page(
+    district_id: str,
+    query: ChangeQuery,
+    since: str | None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    now=None,
+) -> Page:
     """Items written after a position, oldest change first (store/change_keys.py).
 
     The position is the cursor's, else `since` (stored time text: writes at or after it),
@@ -392,8 +470,11 @@ def change_page(district_id: str, query: ChangeQuery, since: str | None, limit: 
     if cursor is not None:
         lower = decode_cursor(cursor, district_id, query.fingerprint, {"changeSeq": None})["changeSeq"]
         if change_keys.SEPARATOR in lower:  # just after an item answered before
-            start_key = {"districtId": {"S": district_id}, query.id_attribute: {"S": change_keys.item_id_of(lower)},
-                         "changeSeq": {"S": lower}}
+            start_key = {
+                "districtId": {"S": district_id},
+                query.id_attribute: {"S": change_keys.item_id_of(lower)},
+                "changeSeq": {"S": lower},
+            }
     else:
         lower = since
     upper = change_keys.change_horizon(now)
@@ -407,7 +488,9 @@ def change_page(district_id: str, query: ChangeQuery, since: str | None, limit: 
     model = query.model
     condition = model.change_seq <= upper if lower is None else model.change_seq.between(lower, upper)
     results = model.by_change.query(
-        district_id, range_key_condition=condition, filter_condition=query.filter_condition,
+        district_id,
+        range_key_condition=condition,
+        filter_condition=query.filter_condition,
         last_evaluated_key=start_key,
         page_size=limit + 1 if query.filter_condition is None else min(MAX_EVALUATED, max(limit + 1, 100)),
     )

@@ -45,24 +45,32 @@ class RosterScan:
 
     def has_items(self, table: RosterTable) -> bool:
         response = self.client.query(
-            TableName=table.name, KeyConditionExpression="districtId = :d",
-            ExpressionAttributeValues={":d": {"S": self.district_id}}, Limit=1, ProjectionExpression="districtId")
+            TableName=table.name,
+            KeyConditionExpression="districtId = :d",
+            ExpressionAttributeValues={":d": {"S": self.district_id}},
+            Limit=1,
+            ProjectionExpression="districtId",
+        )
         return bool(response["Items"])
 
     def active_items(self, table: RosterTable) -> Iterator[list[dict]]:
         """Every active item of the district in `table`, page by page (filtered here: moto's
         FilterExpression is slow, and DynamoDB reads the same items either way)."""
         paginator = self.client.get_paginator("query")
-        for page in paginator.paginate(TableName=table.name, KeyConditionExpression="districtId = :d",
-                                       ExpressionAttributeValues={":d": {"S": self.district_id}}):
+        for page in paginator.paginate(
+            TableName=table.name,
+            KeyConditionExpression="districtId = :d",
+            ExpressionAttributeValues={":d": {"S": self.district_id}},
+        ):
             yield [item for item in map(from_item, page["Items"]) if item.get("status") == ACTIVE]
 
     def by_keys(self, table: RosterTable, item_ids: Iterable[str], projection: list[str] | None = None) -> list[dict]:
         keys = [{"districtId": self.district_id, table.key: item_id} for item_id in item_ids]
         return self.batch.get_many(table.name, keys, projection=projection) if keys else []
 
-    def by_sourced_ids(self, table: RosterTable, sourced_ids: Iterable[str],
-                       projection: list[str] | None = None) -> dict[str, dict]:
+    def by_sourced_ids(
+        self, table: RosterTable, sourced_ids: Iterable[str], projection: list[str] | None = None
+    ) -> dict[str, dict]:
         """sourcedId -> stored item, for the ids the store holds."""
         by_key = {self.id_of(table.kind, sid): sid for sid in sourced_ids}
         if projection is not None:
@@ -77,7 +85,11 @@ class RosterScan:
 
     def _index(self, table: RosterTable, index: str, key_name: str, value: str) -> Iterator[list[dict]]:
         paginator = self.client.get_paginator("query")
-        for page in paginator.paginate(TableName=table.name, IndexName=index, KeyConditionExpression="#k = :v",
-                                       ExpressionAttributeNames={"#k": key_name},
-                                       ExpressionAttributeValues={":v": {"S": index_key(self.district_id, value)}}):
+        for page in paginator.paginate(
+            TableName=table.name,
+            IndexName=index,
+            KeyConditionExpression="#k = :v",
+            ExpressionAttributeNames={"#k": key_name},
+            ExpressionAttributeValues={":v": {"S": index_key(self.district_id, value)}},
+        ):
             yield [from_item(item) for item in page["Items"]]

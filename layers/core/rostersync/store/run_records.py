@@ -48,15 +48,26 @@ def held_record_id(record_type: str, item_id: str) -> str:
 
 
 def held_item(district_id: str, run_id: str, record_type: str, item_id: str, fields: dict) -> dict:
-    return {"runKey": run_key(district_id, run_id), "recordKey": f"{HELD}#{record_type}#{item_id}",
-            "recordId": held_record_id(record_type, item_id), "type": record_type, "expiresAt": expires_at(),
-            **{k: _short(v) for k, v in fields.items() if v not in (None, "", [])}}
+    return {
+        "runKey": run_key(district_id, run_id),
+        "recordKey": f"{HELD}#{record_type}#{item_id}",
+        "recordId": held_record_id(record_type, item_id),
+        "type": record_type,
+        "expiresAt": expires_at(),
+        **{k: _short(v) for k, v in fields.items() if v not in (None, "", [])},
+    }
 
 
 def preview_item(district_id: str, run_id: str, record_type: str, change: str, item_id: str, fields: dict) -> dict:
-    return {"runKey": run_key(district_id, run_id), "recordKey": f"{PREVIEW}#{record_type}#{change}#{item_id}",
-            "recordId": held_record_id(record_type, item_id), "type": record_type, "change": change,
-            "expiresAt": expires_at(), **{k: _short(v) for k, v in fields.items() if v not in (None, "", [])}}
+    return {
+        "runKey": run_key(district_id, run_id),
+        "recordKey": f"{PREVIEW}#{record_type}#{change}#{item_id}",
+        "recordId": held_record_id(record_type, item_id),
+        "type": record_type,
+        "change": change,
+        "expiresAt": expires_at(),
+        **{k: _short(v) for k, v in fields.items() if v not in (None, "", [])},
+    }
 
 
 def summary_item(district_id: str, run_id: str, fields: dict) -> dict:
@@ -64,8 +75,11 @@ def summary_item(district_id: str, run_id: str, fields: dict) -> dict:
 
 
 def get_summary(client, district_id: str, run_id: str) -> dict:
-    item = client.get_item(TableName=table(), Key={"runKey": {"S": run_key(district_id, run_id)},
-                                                  "recordKey": {"S": SUMMARY}}, ConsistentRead=True).get("Item")
+    item = client.get_item(
+        TableName=table(),
+        Key={"runKey": {"S": run_key(district_id, run_id)}, "recordKey": {"S": SUMMARY}},
+        ConsistentRead=True,
+    ).get("Item")
     return from_item(item) if item else {}
 
 
@@ -93,18 +107,26 @@ def _decode(cursor: str, district_id: str, run_id: str, prefix: str) -> dict:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, TypeError) as error:
         raise InvalidCursor(cursor) from error
-    if (not isinstance(key, dict) or key.get("runKey") != run_key(district_id, run_id)
-            or not str(key.get("recordKey", "")).startswith(prefix)):
+    if (
+        not isinstance(key, dict)
+        or key.get("runKey") != run_key(district_id, run_id)
+        or not str(key.get("recordKey", "")).startswith(prefix)
+    ):
         raise InvalidCursor(cursor)
     return key
 
 
-def list_records(client, district_id: str, run_id: str, prefix: str, limit: int,
-                 cursor: str | None = None) -> tuple[list[dict], str | None]:
+def list_records(
+    client, district_id: str, run_id: str, prefix: str, limit: int, cursor: str | None = None
+) -> tuple[list[dict], str | None]:
     """Up to `limit` records whose recordKey starts with `prefix`, and the cursor after them."""
-    request = {"TableName": table(), "KeyConditionExpression": "runKey = :k AND begins_with(recordKey, :p)",
-               "ExpressionAttributeValues": {":k": {"S": run_key(district_id, run_id)}, ":p": {"S": prefix}},
-               "Limit": limit, "ConsistentRead": True}
+    request = {
+        "TableName": table(),
+        "KeyConditionExpression": "runKey = :k AND begins_with(recordKey, :p)",
+        "ExpressionAttributeValues": {":k": {"S": run_key(district_id, run_id)}, ":p": {"S": prefix}},
+        "Limit": limit,
+        "ConsistentRead": True,
+    }
     if cursor:
         start = _decode(cursor, district_id, run_id, prefix)
         request["ExclusiveStartKey"] = {"runKey": {"S": start["runKey"]}, "recordKey": {"S": start["recordKey"]}}
@@ -141,19 +163,29 @@ def held_records_exist(batch, district_id: str, run_id: str, record_ids: Iterabl
 def put_decision(client, district_id: str, run_id: str, decision: dict) -> None:
     """Record the admin's decision (the run's status transition decided it may be made; a
     decision whose approval could not be queued is replaced by the next one)."""
-    item = to_item({"runKey": run_key(district_id, run_id), "recordKey": DECISION, "expiresAt": expires_at(),
-                    **{k: v for k, v in decision.items() if v is not None}})
+    item = to_item(
+        {
+            "runKey": run_key(district_id, run_id),
+            "recordKey": DECISION,
+            "expiresAt": expires_at(),
+            **{k: v for k, v in decision.items() if v is not None},
+        }
+    )
     client.put_item(TableName=table(), Item=item)
 
 
 def delete_decision(client, district_id: str, run_id: str) -> None:
-    client.delete_item(TableName=table(), Key={"runKey": {"S": run_key(district_id, run_id)},
-                                               "recordKey": {"S": DECISION}})
+    client.delete_item(
+        TableName=table(), Key={"runKey": {"S": run_key(district_id, run_id)}, "recordKey": {"S": DECISION}}
+    )
 
 
 def get_decision(client, district_id: str, run_id: str) -> dict | None:
-    item = client.get_item(TableName=table(), Key={"runKey": {"S": run_key(district_id, run_id)},
-                                                  "recordKey": {"S": DECISION}}, ConsistentRead=True).get("Item")
+    item = client.get_item(
+        TableName=table(),
+        Key={"runKey": {"S": run_key(district_id, run_id)}, "recordKey": {"S": DECISION}},
+        ConsistentRead=True,
+    ).get("Item")
     return from_item(item) if item else None
 
 
@@ -161,13 +193,25 @@ def get_decision(client, district_id: str, run_id: str) -> dict | None:
 
 
 def put_proposal(client, district_id: str, run_id: str, proposal: dict) -> None:
-    client.put_item(TableName=table(), Item=to_item({"runKey": run_key(district_id, run_id), "recordKey": PROPOSAL,
-                                                     "expiresAt": expires_at(), "proposal": json.dumps(proposal)}))
+    client.put_item(
+        TableName=table(),
+        Item=to_item(
+            {
+                "runKey": run_key(district_id, run_id),
+                "recordKey": PROPOSAL,
+                "expiresAt": expires_at(),
+                "proposal": json.dumps(proposal),
+            }
+        ),
+    )
 
 
 def get_proposal(client, district_id: str, run_id: str) -> dict | None:
-    item = client.get_item(TableName=table(), Key={"runKey": {"S": run_key(district_id, run_id)},
-                                                  "recordKey": {"S": PROPOSAL}}, ConsistentRead=True).get("Item")
+    item = client.get_item(
+        TableName=table(),
+        Key={"runKey": {"S": run_key(district_id, run_id)}, "recordKey": {"S": PROPOSAL}},
+        ConsistentRead=True,
+    ).get("Item")
     return json.loads(item["proposal"]["S"]) if item else None
 
 

@@ -7,7 +7,7 @@ rostersync.sync.locks / rostersync.sync.runs can rely on "exactly one writer win
 """
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from pynamodb.attributes import (
@@ -147,7 +147,6 @@ def _transaction() -> TransactWrite:
     return TransactWrite(connection=_connection(get_settings().region, aws_endpoint_url()))
 
 
-
 def _lock_condition(observed_holder: str | None, observed_expiry: float | None):
     """The lock is still as we read it: free, or held by the same (stale) holder."""
     if observed_holder is None:
@@ -215,8 +214,13 @@ def _cancelled_by_condition(error: TransactWriteError) -> bool:
 
 
 def relock_existing_run(
-    run: SyncRunModel, lock_expires_at: float, observed_holder: str | None, observed_expiry: float | None,
-    stale_run_failure: str | None, from_status: str, actions: list,
+    run: SyncRunModel,
+    lock_expires_at: float,
+    observed_holder: str | None,
+    observed_expiry: float | None,
+    stale_run_failure: str | None,
+    from_status: str,
+    actions: list,
 ) -> None:
     """Atomically point the lock at an existing run (approval of a needs_review run) and
     update that run, provided it is still in `from_status`. Raises LockTaken otherwise."""
@@ -239,7 +243,7 @@ def relock_existing_run(
                     actions=[
                         SyncRunModel.status.set(FAILED),
                         SyncRunModel.failure.set(stale_run_failure),
-                        SyncRunModel.finished_at.set(datetime.now(timezone.utc)),
+                        SyncRunModel.finished_at.set(datetime.now(UTC)),
                         SyncRunModel.lease_id.remove(),
                         SyncRunModel.lease_until.remove(),
                     ],
@@ -258,8 +262,9 @@ def extend_lock(district_id: str, run_id: str, lock_expires_at: float) -> bool:
 
 def release_lock(district_id: str, run_id: str) -> bool:
     """Give the lock back, only if `run_id` still holds it. False if it did not."""
-    return _update_while_holding(district_id, run_id,
-                                 [DistrictModel.active_run_id.remove(), DistrictModel.lock_expires_at.remove()])
+    return _update_while_holding(
+        district_id, run_id, [DistrictModel.active_run_id.remove(), DistrictModel.lock_expires_at.remove()]
+    )
 
 
 def _update_while_holding(district_id: str, run_id: str, actions: list) -> bool:
@@ -299,7 +304,9 @@ def claim_run(run: SyncRunModel, lease_id: str, now: float, lease_until: float, 
     """Take the worker lease on a queued or running run and mark it running (one more invocation).
     Fails (False) while another message holds a live lease, or when the run is finished."""
     lease_free = (
-        SyncRunModel.lease_until.does_not_exist() | (SyncRunModel.lease_until < now) | (SyncRunModel.lease_id == lease_id)
+        SyncRunModel.lease_until.does_not_exist()
+        | (SyncRunModel.lease_until < now)
+        | (SyncRunModel.lease_id == lease_id)
     )
     actions = [
         SyncRunModel.status.set(RUNNING),

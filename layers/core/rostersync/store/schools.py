@@ -2,7 +2,7 @@
 for a selected SIS school nobody matched (origin "sis"). A match links an SIS school's
 sourcedId to exactly one app school."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
@@ -43,7 +43,7 @@ ACTIVE = "active"
 
 def create_app_school(district_id: str, name: str, identifier: str | None) -> SchoolModel:
     """A school that exists in the app before (or apart from) the SIS: support creates these."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     school_id = new_id("sch")
     school = SchoolModel(
         district_id=district_id,
@@ -68,9 +68,11 @@ def active_schools(district_id: str) -> list[SchoolModel]:
 
 def set_match(school: SchoolModel, sis_sourced_id: str | None) -> None:
     """Link an app school to an SIS school (or unlink it with None)."""
-    now = datetime.now(timezone.utc)
-    actions = [SchoolModel.updated_at.set(now),
-               SchoolModel.change_seq.set(change_seq(time_text(now), school.school_id))]
+    now = datetime.now(UTC)
+    actions = [
+        SchoolModel.updated_at.set(now),
+        SchoolModel.change_seq.set(change_seq(time_text(now), school.school_id)),
+    ]
     if sis_sourced_id is None:
         actions.append(SchoolModel.sis_sourced_id.remove())
     else:

@@ -14,8 +14,8 @@ from pynamodb.attributes import ListAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from rostersync.settings import get_settings
-from rostersync.store.base import model_meta
 from rostersync.store import roster_queries as queries  # its paging loop and cursors (_page, _Query)
+from rostersync.store.base import model_meta
 from rostersync.store.roster import ACTIVE, INACTIVE, RosterItem, by_change_index
 
 SESSION_TYPES = ("schoolYear", "term", "semester", "gradingPeriod")
@@ -57,16 +57,21 @@ def get_term(district_id: str, term_id: str) -> TermModel | None:
         return None
 
 
-def terms_at(district_id: str, on: date, school_id: str | None, types: tuple[str, ...] | None,
-             max_items: int = 2000) -> tuple[list[TermModel], TermModel | None]:
+def terms_at(
+    district_id: str, on: date, school_id: str | None, types: tuple[str, ...] | None, max_items: int = 2000
+) -> tuple[list[TermModel], TermModel | None]:
     """(active sessions of `types` running on `on` (startDate <= on <= endDate) for the school,
     the next one to start after `on`). Reads ByEnd from `on` on: only sessions not yet over.
 
     A session with no schools (no synced class uses it or its relatives) counts for every school."""
     day = on.isoformat()
     running, upcoming = [], None
-    for term in TermModel.by_end.query(district_id, range_key_condition=TermModel.end_date >= day,
-                                       filter_condition=TermModel.status == ACTIVE, limit=max_items):
+    for term in TermModel.by_end.query(
+        district_id,
+        range_key_condition=TermModel.end_date >= day,
+        filter_condition=TermModel.status == ACTIVE,
+        limit=max_items,
+    ):
         if types is not None and term.type not in types:
             continue
         if school_id is not None and term.school_ids and school_id not in term.school_ids:
@@ -83,20 +88,39 @@ def terms_at(district_id: str, on: date, school_id: str | None, types: tuple[str
 
 # ---------------------------------------------------------------- lists (paged like every roster list)
 
-def list_terms(district_id: str, school_id: str | None = None, types: tuple[str, ...] | None = None,
-               status: str = "active", limit: int = queries.DEFAULT_LIMIT, cursor: str | None = None) -> queries.Page:
+
+def list_terms(
+    district_id: str,
+    school_id: str | None = None,
+    types: tuple[str, ...] | None = None,
+    status: str = "active",
+    limit: int = queries.DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> queries.Page:
     """A district's sessions (or those of one school: with it in schoolIds, or with no school),
     by termId, paged with roster_queries' cursors."""
     fingerprint = f"terms|school={school_id or ''}|type={','.join(types or ())}|status={status}"
-    query = queries._Query(TermModel, TermModel.query, district_id, {"districtId": district_id, "termId": None},
-                           fingerprint)
-    return queries._page(district_id, query, _condition(school_id, types, status), limit, cursor,
-                         dense=school_id is None and types is None and status != "inactive")
+    query = queries._Query(
+        TermModel, TermModel.query, district_id, {"districtId": district_id, "termId": None}, fingerprint
+    )
+    return queries._page(
+        district_id,
+        query,
+        _condition(school_id, types, status),
+        limit,
+        cursor,
+        dense=school_id is None and types is None and status != "inactive",
+    )
 
 
 def term_changes(school_id: str | None, types: tuple[str, ...] | None, status: str) -> queries.ChangeQuery:
-    return queries.ChangeQuery("terms", TermModel, "termId", _condition(school_id, types, status),
-                               f"school={school_id or ''}|type={','.join(types or ())}|status={status}")
+    return queries.ChangeQuery(
+        "terms",
+        TermModel,
+        "termId",
+        _condition(school_id, types, status),
+        f"school={school_id or ''}|type={','.join(types or ())}|status={status}",
+    )
 
 
 def _condition(school_id: str | None, types: tuple[str, ...] | None, status: str):

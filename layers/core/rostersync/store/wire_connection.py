@@ -39,8 +39,13 @@ class WireConnection:
         """(status, headers with lower-case names, body) of the answer to one POST."""
         if self._sock is None:
             self._open()
-        head = "".join([f"POST {path} HTTP/1.1\r\n", *(f"{name}: {value}\r\n" for name, value in headers.items()),
-                        f"content-length: {len(body)}\r\n\r\n"])
+        head = "".join(
+            [
+                f"POST {path} HTTP/1.1\r\n",
+                *(f"{name}: {value}\r\n" for name, value in headers.items()),
+                f"content-length: {len(body)}\r\n\r\n",
+            ]
+        )
         self._sock.sendall(head.encode("latin-1") + body)
         while True:
             version, status = self._status_line()

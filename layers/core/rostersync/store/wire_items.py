@@ -32,7 +32,7 @@ class WireItem(dict):
     this dict's own entries, attribute values set after it was encoded (a hook's stamps).
     Reading an attribute that was not set since gives its value as codec.to_attribute would."""
 
-    __slots__ = ("text", "source", "left_out")
+    __slots__ = ("left_out", "source", "text")
 
     def __init__(self, text: str, source: dict, left_out: frozenset[str]):
         super().__init__()

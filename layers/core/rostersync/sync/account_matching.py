@@ -88,8 +88,10 @@ class AccountMatching:
         """Read the district's links into the new run's state (fingerprints only). The district
         item (read anyway) says whether there is anything to read: most districts cost nothing."""
         district = self.engine.district
-        state.matching = {"users": bool(getattr(district, "has_app_users", None)),
-                          "classes": bool(getattr(district, "has_app_classes", None))}
+        state.matching = {
+            "users": bool(getattr(district, "has_app_users", None)),
+            "classes": bool(getattr(district, "has_app_classes", None)),
+        }
         if not getattr(district, "has_sis_links", None):
             return
         state.matching["linksFlagged"] = True
@@ -98,7 +100,7 @@ class AccountMatching:
             prefix = sis_key(kind, "")
             for page in links.query_prefix(prefix, projection=["linkKey", "replaces"]):
                 for item in page:
-                    state.sets[set_name].add(item["linkKey"][len(prefix):])
+                    state.sets[set_name].add(item["linkKey"][len(prefix) :])
                     if item.get("replaces"):
                         state.sets["superseded"].add(item["replaces"])
 
@@ -156,8 +158,12 @@ class AccountMatching:
         if not (sets["linked_users"] or sets["linked_classes"] or sets["linked_enrollments"]):
             return build
         if build is mapping.enrollment_item:
-            return partial(self._relinked, partial(build, ids=lambda _district, kind, sid: self.item_id(kind, sid)),
-                           "enrollment", "enrollmentId")
+            return partial(
+                self._relinked,
+                partial(build, ids=lambda _district, kind, sid: self.item_id(kind, sid)),
+                "enrollment",
+                "enrollmentId",
+            )
         if build is mapping.user_item:
             return partial(self._relinked, build, "user", "userId")
         if build is mapping.class_item:
@@ -186,8 +192,10 @@ class AccountMatching:
         if not fresh:
             return
         keys = {item["sisSourcedId"]: user_match_keys(item) for item in fresh}
-        found = self.links.get_many([decision_key("user", sid) for sid in keys]
-                                    + [match_key("user", f, v) for k in keys.values() for f, v in k.items()])
+        found = self.links.get_many(
+            [decision_key("user", sid) for sid in keys]
+            + [match_key("user", f, v) for k in keys.values() for f, v in k.items()]
+        )
         wanted = {}
         for item in fresh:
             sid = item["sisSourcedId"]
@@ -199,9 +207,17 @@ class AccountMatching:
                 if ids:
                     wanted[sid] = (item, field, ids)
                     break
-        self._decide("user", "userId", self.engine.roster.users, wanted, same=lambda sis, app: (
-            None if sis.get("role") == app.get("role") else
-            ("role_mismatch", f"is a {sis.get('role')} in the SIS but a {app.get('role')} in the app")))
+        self._decide(
+            "user",
+            "userId",
+            self.engine.roster.users,
+            wanted,
+            same=lambda sis, app: (
+                None
+                if sis.get("role") == app.get("role")
+                else ("role_mismatch", f"is a {sis.get('role')} in the SIS but a {app.get('role')} in the app")
+            ),
+        )
 
     def match_classes(self, items: list[dict]) -> None:
         if not self.state.matching.get("classes") or not items:
@@ -212,9 +228,11 @@ class AccountMatching:
             return
         keys = {item["sisSourcedId"]: class_match_keys(item) for item in fresh}
         titles = {item["sisSourcedId"]: normalise(item.get("title")) for item in fresh}
-        found = self.links.get_many([decision_key("class", sid) for sid in keys]
-                                    + [match_key("class", f, v) for k in keys.values() for f, v in k.items()]
-                                    + [match_key("class", "title", t) for t in titles.values() if t])
+        found = self.links.get_many(
+            [decision_key("class", sid) for sid in keys]
+            + [match_key("class", f, v) for k in keys.values() for f, v in k.items()]
+            + [match_key("class", "title", t) for t in titles.values() if t]
+        )
         wanted = {}
         for item in fresh:
             sid, code = item["sisSourcedId"], keys[item["sisSourcedId"]].get("code")
@@ -229,9 +247,17 @@ class AccountMatching:
 
     def decide_classes(self, wanted: dict) -> None:
         """sourcedId -> (item, criterion, candidate classIds): link, or mark a conflict (same school)."""
-        self._decide("class", "classId", self.engine.roster.classes, wanted, same=lambda sis, app: (
-            None if sis.get("schoolId") == app.get("schoolId") else
-            ("school_mismatch", "is taught in another school in the SIS than in the app")))
+        self._decide(
+            "class",
+            "classId",
+            self.engine.roster.classes,
+            wanted,
+            same=lambda sis, app: (
+                None
+                if sis.get("schoolId") == app.get("schoolId")
+                else ("school_mismatch", "is taught in another school in the SIS than in the app")
+            ),
+        )
 
     def _about_to_be_created(self, table, kind: str, key: str, items: list[dict]) -> list[dict]:
         """The items that are neither linked nor stored yet."""
@@ -248,29 +274,53 @@ class AccountMatching:
         candidates = {c[key]: c for c in self.engine.roster.by_keys(table, candidate_ids)}
         reverse = self.links.get_many(app_key(kind, c) for c in candidate_ids)
         for sid, (item, field, ids) in wanted.items():
-            live = [candidates[c] for c in ids if c in candidates and candidates[c].get("status") == ACTIVE
-                    and candidates[c].get("origin") == "app"]
+            live = [
+                candidates[c]
+                for c in ids
+                if c in candidates and candidates[c].get("status") == ACTIVE and candidates[c].get("origin") == "app"
+            ]
             if not live:
                 continue
             what = f"SIS {kind} {sid!r} ({_name(item)})"
             if len(live) > 1:
-                self._conflict(kind, key, item, live, "two_candidates",
-                               f"{what}: {len(live)} app {'classes' if kind == 'class' else kind + 's'} "
-                               f"share its {field} "
-                               f"({', '.join(c[key] for c in live[:5])}); created separately.")
+                self._conflict(
+                    kind,
+                    key,
+                    item,
+                    live,
+                    "two_candidates",
+                    f"{what}: {len(live)} app {'classes' if kind == 'class' else kind + 's'} "
+                    f"share its {field} "
+                    f"({', '.join(c[key] for c in live[:5])}); created separately.",
+                )
                 continue
             app = live[0]
             mismatch = same(item, app)
             if mismatch is not None:
-                self._conflict(kind, key, item, live, mismatch[0],
-                               f"{what} {mismatch[1]} (app {kind} {app[key]}, same {field}); created separately.")
+                self._conflict(
+                    kind,
+                    key,
+                    item,
+                    live,
+                    mismatch[0],
+                    f"{what} {mismatch[1]} (app {kind} {app[key]}, same {field}); created separately.",
+                )
                 continue
-            linked_to = app.get("sisSourcedId") or (reverse.get(app_key(kind, app[key])) or {}).get("sisSourcedId") \
+            linked_to = (
+                app.get("sisSourcedId")
+                or (reverse.get(app_key(kind, app[key])) or {}).get("sisSourcedId")
                 or self._claimed.get(app[key])
+            )
             if linked_to and linked_to != sid:
-                self._conflict(kind, key, item, live, "already_linked",
-                               f"{what}: app {kind} {app[key]} with the same {field} is already linked to SIS "
-                               f"{kind} {linked_to!r}; created separately.")
+                self._conflict(
+                    kind,
+                    key,
+                    item,
+                    live,
+                    "already_linked",
+                    f"{what}: app {kind} {app[key]} with the same {field} is already linked to SIS "
+                    f"{kind} {linked_to!r}; created separately.",
+                )
                 continue
             self._link(kind, key, item, app, field)
 
@@ -288,11 +338,20 @@ class AccountMatching:
 
     def _conflict(self, kind: str, key: str, item: dict, candidates: list[dict], reason: str, message: str) -> None:
         shown = USER_FIELDS_SHOWN if kind == "user" else ("title", "classCode", "schoolId")
-        item[MARK] = {"result": "conflict", "reason": reason, "message": message,
-                      "sisRecord": {f: item.get(f) for f in shown if item.get(f)},
-                      "candidates": [{key: c[key], **{f: c.get(f) for f in shown if c.get(f)},
-                                      **({"linkedTo": c["sisSourcedId"]} if c.get("sisSourcedId") else {})}
-                                     for c in candidates[:10]]}
+        item[MARK] = {
+            "result": "conflict",
+            "reason": reason,
+            "message": message,
+            "sisRecord": {f: item.get(f) for f in shown if item.get(f)},
+            "candidates": [
+                {
+                    key: c[key],
+                    **{f: c.get(f) for f in shown if c.get(f)},
+                    **({"linkedTo": c["sisSourcedId"]} if c.get("sisSourcedId") else {}),
+                }
+                for c in candidates[:10]
+            ],
+        }
 
     # ---------------------------------------------------------------- reporting, when written
     def before_apply(self, table, items: list[dict], type_of: Callable[[dict], str]) -> None:
@@ -312,20 +371,41 @@ class AccountMatching:
             record_type = type_of(item)
             kind = "user" if table.kind == "user" else "class"
             sid, item_id = item["sisSourcedId"], item[table.key]
-            record = {"runKey": run_records.run_key(engine.district_id, engine.run_id),
-                      "recordKey": f"{MATCH}#{record_type}#{mark['result']}#{sid}", "type": record_type,
-                      "result": mark["result"], "sisSourcedId": sid, "itemId": item_id, "name": _name(item)[:200],
-                      "expiresAt": run_records.expires_at()}
+            record = {
+                "runKey": run_records.run_key(engine.district_id, engine.run_id),
+                "recordKey": f"{MATCH}#{record_type}#{mark['result']}#{sid}",
+                "type": record_type,
+                "result": mark["result"],
+                "sisSourcedId": sid,
+                "itemId": item_id,
+                "name": _name(item)[:200],
+                "expiresAt": run_records.expires_at(),
+            }
             if mark["result"] == "linked":
                 record.update({"criterion": mark["criterion"], "appName": mark["appName"][:200]})
             else:
-                record.update({"reason": mark["reason"], "message": mark["message"], "sisRecord": mark["sisRecord"],
-                               "candidates": mark["candidates"]})
+                record.update(
+                    {
+                        "reason": mark["reason"],
+                        "message": mark["message"],
+                        "sisRecord": mark["sisRecord"],
+                        "candidates": mark["candidates"],
+                    }
+                )
                 self.report_run(record_type, "match_conflict", mark["message"], sid)
                 if not self.preview:
-                    self.links.put(conflict_item(kind, sid, reason=mark["reason"], message=mark["message"],
-                                                 sis_record=mark["sisRecord"], candidates=mark["candidates"],
-                                                 sis_item_id=item_id, run_id=engine.run_id))
+                    self.links.put(
+                        conflict_item(
+                            kind,
+                            sid,
+                            reason=mark["reason"],
+                            message=mark["message"],
+                            sis_record=mark["sisRecord"],
+                            candidates=mark["candidates"],
+                            sis_item_id=item_id,
+                            run_id=engine.run_id,
+                        )
+                    )
             engine.store.put(run_records.table(), record)
 
     def report_run(self, record_type: str, code: str, message: str, sourced_id: str | None = None) -> None:
@@ -335,6 +415,11 @@ class AccountMatching:
 
         engine.state.error_total += 1
         if len(engine.errors) < MAX_STORED_ERRORS:
-            engine.errors.append({"type": record_type, "sisSourcedId": sourced_id[:255] if sourced_id else None,
-                                  "code": code, "message": message[:500]})
-
+            engine.errors.append(
+                {
+                    "type": record_type,
+                    "sisSourcedId": sourced_id[:255] if sourced_id else None,
+                    "code": code,
+                    "message": message[:500],
+                }
+            )

@@ -67,7 +67,9 @@ class CheckpointStore:
         version = head["version"]["S"]
         index = json.loads(head["index"]["S"])  # blob name -> number of parts (empty sets are left out)
         blobs = self._read_blobs({f"v{version}#{name}": count for name, count in index.items()})
-        self._current_parts = {part for name, count in index.items() for part in _part_names(f"v{version}#{name}", count)}
+        self._current_parts = {
+            part for name, count in index.items() for part in _part_names(f"v{version}#{name}", count)
+        }
         state = json.loads(zlib.decompress(blobs.pop(f"v{version}#{STATE}")))
         sets = {name.split("#", 1)[1]: FingerprintSet.from_bytes(data) for name, data in blobs.items()}
         return RunState.from_json(state, sets)
@@ -78,8 +80,15 @@ class CheckpointStore:
         blobs.update({name: state.sets[name].to_bytes() for name in SETS if state.sets[name]})
         index = {name: self.write_blob(f"v{version}#{name}", data) for name, data in blobs.items()}
         previous = self._current_parts if self._current_parts is not None else self._parts("v")
-        self._put({"runKey": {"S": self.run_key}, "part": {"S": "head"}, "version": {"S": version},
-                   "index": {"S": json.dumps(index)}, "expiresAt": {"N": str(self._expires())}})
+        self._put(
+            {
+                "runKey": {"S": self.run_key},
+                "part": {"S": "head"},
+                "version": {"S": version},
+                "index": {"S": json.dumps(index)},
+                "expiresAt": {"N": str(self._expires())},
+            }
+        )
         current = {part for name, count in index.items() for part in _part_names(f"v{version}#{name}", count)}
         for part in previous - current:
             self._delete(part)
@@ -97,8 +106,14 @@ class CheckpointStore:
         """Write `data` as parts `name#00000`...; returns how many."""
         count = 0
         for i in range(0, max(len(data), 1), PART_BYTES):
-            self._put({"runKey": {"S": self.run_key}, "part": {"S": f"{name}#{count:05d}"},
-                       "data": {"B": data[i:i + PART_BYTES]}, "expiresAt": {"N": str(self._expires())}})
+            self._put(
+                {
+                    "runKey": {"S": self.run_key},
+                    "part": {"S": f"{name}#{count:05d}"},
+                    "data": {"B": data[i : i + PART_BYTES]},
+                    "expiresAt": {"N": str(self._expires())},
+                }
+            )
             count += 1
         return count
 
@@ -133,8 +148,12 @@ class CheckpointStore:
         paginator = self.client.get_paginator("query")
         condition = "runKey = :k AND begins_with(part, :p)" if prefix else "runKey = :k"
         values = {":k": {"S": self.run_key}} | ({":p": {"S": prefix}} if prefix else {})
-        for page in paginator.paginate(TableName=self.table, KeyConditionExpression=condition,
-                                       ExpressionAttributeValues=values, ProjectionExpression="part"):
+        for page in paginator.paginate(
+            TableName=self.table,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            ProjectionExpression="part",
+        ):
             parts.update(item["part"]["S"] for item in page["Items"])
         parts.discard("head")
         return parts
@@ -149,7 +168,7 @@ def _part_names(name: str, count: int) -> list[str]:
 
 
 def _attribute_size(value: dict) -> int:
-    (kind, inner), = value.items()
+    ((kind, inner),) = value.items()
     if kind == "B":
         return len(inner)
     return len(str(inner).encode("utf-8"))

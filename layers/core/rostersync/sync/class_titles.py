@@ -66,9 +66,15 @@ class ClassTitles:
 
     def _record(self, record_key: str, **values) -> None:
         engine = self.engine
-        engine.store.put(run_records.table(), {"runKey": run_records.run_key(engine.district_id, engine.run_id),
-                                               "recordKey": record_key, "expiresAt": run_records.expires_at(),
-                                               **values})
+        engine.store.put(
+            run_records.table(),
+            {
+                "runKey": run_records.run_key(engine.district_id, engine.run_id),
+                "recordKey": record_key,
+                "expiresAt": run_records.expires_at(),
+                **values,
+            },
+        )
 
     # ---------------------------------------------------------------- classes phase
     def hold_back(self, items: list[dict]) -> list[dict]:
@@ -79,8 +85,9 @@ class ClassTitles:
         if self.state.mode == "delta":
             from rostersync.sync.delta import DeltaNotEnough
 
-            raise DeltaNotEnough("a new class may be an app class of the same title and teacher; a full read "
-                                 "knows its teachers")
+            raise DeltaNotEnough(
+                "a new class may be an app class of the same title and teacher; a full read knows its teachers"
+            )
         held = self.state.sets["classes_title_held"]
         for item in items:
             if id(item) in marked:
@@ -117,10 +124,16 @@ class ClassTitles:
             teachers = self._teachers([i["sisSourcedId"] for i in items])
             titles = {i["sisSourcedId"]: normalise(i.get("title")) for i in items}
             keys = engine.matching.links.get_many(match_key("class", "title", t) for t in titles.values() if t)
-            ids_of = {sid: (keys.get(match_key("class", "title", t)) or {}).get("itemIds") or [] if t else []
-                      for sid, t in titles.items()}
-            teacher_of = {c["classId"]: c.get("teacherId") for c in engine.roster.by_keys(
-                classes, {c for ids in ids_of.values() for c in ids}, projection=["classId", "teacherId"])}
+            ids_of = {
+                sid: (keys.get(match_key("class", "title", t)) or {}).get("itemIds") or [] if t else []
+                for sid, t in titles.items()
+            }
+            teacher_of = {
+                c["classId"]: c.get("teacherId")
+                for c in engine.roster.by_keys(
+                    classes, {c for ids in ids_of.values() for c in ids}, projection=["classId", "teacherId"]
+                )
+            }
             wanted = {}
             for item in items:
                 sid = item["sisSourcedId"]
@@ -141,10 +154,14 @@ class ClassTitles:
         engine = self.engine
         paginator = engine.store.client.get_paginator("query")
         for response in paginator.paginate(
-                TableName=run_records.table(), ConsistentRead=True,
-                KeyConditionExpression="runKey = :k AND begins_with(recordKey, :p)",
-                ExpressionAttributeValues={":k": {"S": run_records.run_key(engine.district_id, engine.run_id)},
-                                           ":p": {"S": prefix}}):
+            TableName=run_records.table(),
+            ConsistentRead=True,
+            KeyConditionExpression="runKey = :k AND begins_with(recordKey, :p)",
+            ExpressionAttributeValues={
+                ":k": {"S": run_records.run_key(engine.district_id, engine.run_id)},
+                ":p": {"S": prefix},
+            },
+        ):
             for raw in response.get("Items", []):
                 yield {k: next(iter(v.values())) for k, v in raw.items()}
 

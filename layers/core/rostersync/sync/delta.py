@@ -21,8 +21,8 @@ from rostersync.oneroster import BadRecord
 from rostersync.store.roster import ACTIVE
 from rostersync.sync import mapping
 from rostersync.sync.fingerprints import fingerprint
-from rostersync.sync.selection import ROSTER_ROLES, enrollment_counts, user_is_eligible
 from rostersync.sync.record_checks import record_problem
+from rostersync.sync.selection import ROSTER_ROLES, enrollment_counts, user_is_eligible
 
 
 class DeltaNotEnough(Exception):
@@ -61,8 +61,15 @@ class DeltaPhases:
                 if engine.kept("class", cls.sourced_id):
                     continue  # its school was refused in this run: neither in nor out
                 if is_in:
-                    item = engine.map("classes", mapping.class_item, cls, school_id, engine.class_subjects(cls),
-                                      engine.run_id, engine.now)
+                    item = engine.map(
+                        "classes",
+                        mapping.class_item,
+                        cls,
+                        school_id,
+                        engine.class_subjects(cls),
+                        engine.run_id,
+                        engine.now,
+                    )
                     if item is None:
                         continue  # refused: neither in nor out, its stored copy stays as it is
                     items.append(item)
@@ -70,8 +77,12 @@ class DeltaPhases:
             items = engine.rekeys.hold_back_classes(items)  # a possible re-key: continues as a full sync
             engine.matching.match_classes(items)
             items = engine.class_titles.hold_back(items)  # needs the class's teachers: continues as a full sync
-            engine.apply(engine.roster.classes, items, lambda item: "classes",
-                         on_reentry=lambda item: self._reentry("class", item))
+            engine.apply(
+                engine.roster.classes,
+                items,
+                lambda item: "classes",
+                on_reentry=lambda item: self._reentry("class", item),
+            )
 
     def users(self):
         engine, changed = self.engine, self.delta.changed_users
@@ -92,18 +103,23 @@ class DeltaPhases:
         roster = engine.roster
         for page in self._changed_pages("enrollments", "enrollments"):
             page = [e for e in page if engine.first_sight("enrollments_all", "enrollments", e)]
-            class_active = roster.by_sourced_ids(roster.classes, {e.class_id for e in page
-                                                                  if e.class_id not in changed_classes},
-                                                 projection=["status"])
+            class_active = roster.by_sourced_ids(
+                roster.classes, {e.class_id for e in page if e.class_id not in changed_classes}, projection=["status"]
+            )
             users = roster.by_sourced_ids(roster.users, {e.user_id for e in page if e.user_id not in changed_users})
             items = []
             for enrollment in page:
-                class_in = changed_classes.get(enrollment.class_id,
-                                               class_active.get(enrollment.class_id, {}).get("status") == ACTIVE)
+                class_in = changed_classes.get(
+                    enrollment.class_id, class_active.get(enrollment.class_id, {}).get("status") == ACTIVE
+                )
                 eligible = self._eligible(enrollment.user_id, users)
                 if eligible is None:
-                    engine.error("enrollments", enrollment.sourced_id, "unknown_user",
-                                 f"The enrollment points at user {enrollment.user_id!r}, which the SIS does not list.")
+                    engine.error(
+                        "enrollments",
+                        enrollment.sourced_id,
+                        "unknown_user",
+                        f"The enrollment points at user {enrollment.user_id!r}, which the SIS does not list.",
+                    )
                     continue
                 recheck.add(enrollment.user_id)
                 if enrollment_counts(enrollment) and class_in and eligible:
@@ -144,8 +160,9 @@ class DeltaPhases:
         return self.delta.changed_users[user_sourced_id], item
 
     def _reentry(self, kind: str, item: dict) -> None:
-        raise DeltaNotEnough(f"a {kind} came back into scope ({item['sisSourcedId']}); its unchanged "
-                             "records are not in the delta")
+        raise DeltaNotEnough(
+            f"a {kind} came back into scope ({item['sisSourcedId']}); its unchanged records are not in the delta"
+        )
 
     # ------------------------------------------------------------------ applying what went out
     def finish(self):
@@ -193,8 +210,9 @@ class DeltaPhases:
             # delta's finish keep that true); unless one of theirs leaves now, they still have it.
             # Only users losing enrollments, or not active before, need the index.
             kept_by_stored = stored is not None and stored.get("status") == ACTIVE and sid not in losing
-            is_in = bool(eligible) and (sid in enrolled or kept_by_stored
-                                        or self._still_enrolled(user_id, leaving_enrollments))
+            is_in = bool(eligible) and (
+                sid in enrolled or kept_by_stored or self._still_enrolled(user_id, leaving_enrollments)
+            )
             if is_in:
                 item = parked.get(fingerprint(sid))
                 if item is None and stored is not None and stored.get("status") != ACTIVE:
@@ -212,8 +230,11 @@ class DeltaPhases:
         return plan
 
     def _active(self, table, sourced_ids) -> list[dict]:
-        return [item for item in self.engine.roster.by_sourced_ids(table, sourced_ids).values()
-                if item.get("status") == ACTIVE]
+        return [
+            item
+            for item in self.engine.roster.by_sourced_ids(table, sourced_ids).values()
+            if item.get("status") == ACTIVE
+        ]
 
     def _still_enrolled(self, user_id: str, leaving: set[str]) -> bool:
         """An active enrollment that counts, other than those leaving in this run (the index

@@ -15,7 +15,7 @@ every message.
 """
 
 from collections import Counter
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -24,7 +24,6 @@ from rostersync.store import runs as run_store
 from rostersync.store.districts import DistrictModel
 from rostersync.sync import messages, runs
 from rostersync.sync.schedule import is_due, night_at
-
 
 RESEND_AFTER_SECONDS = 5 * 60
 
@@ -36,7 +35,7 @@ class DispatchIncomplete(RuntimeError):
 
 def parse_instant(time_iso: str) -> datetime:
     value = datetime.fromisoformat(time_iso.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def choose_mode(district: DistrictModel, now: datetime) -> str:
@@ -58,7 +57,9 @@ def dispatch_due_districts(time_iso: str) -> dict:
     Returns {checked, due, enqueued, resent, skipped, invalid, failed, unsent}.
     """
     now = parse_instant(time_iso)
-    summary = Counter({key: 0 for key in ("checked", "due", "enqueued", "resent", "skipped", "invalid", "failed", "unsent")})
+    summary = Counter(
+        {key: 0 for key in ("checked", "due", "enqueued", "resent", "skipped", "invalid", "failed", "unsent")}
+    )
     outbox: list[messages.RunMessage] = []
     resent_ids: set[str] = set()
 
@@ -76,7 +77,9 @@ def dispatch_due_districts(time_iso: str) -> dict:
             outcome, message = _dispatch_one(district, now)
         except ValueError as error:  # a bad zone or start date: this district only
             summary["invalid"] += 1
-            logger.warning("district sync config unusable", extra={"districtId": district.district_id, "reason": str(error)})
+            logger.warning(
+                "district sync config unusable", extra={"districtId": district.district_id, "reason": str(error)}
+            )
             continue
         except Exception:
             summary["failed"] += 1
@@ -115,14 +118,20 @@ def _dispatch_one(district: DistrictModel, now: datetime) -> tuple[str, messages
         except runs.NightAlreadyDispatched:
             return "skipped", None  # another dispatcher (or this one's earlier try) made tonight's run
         except runs.RunInProgress as busy:
-            logger.info("district busy; a later tick tonight will try again",
-                        extra={"districtId": district.district_id, "runId": busy.run_id})
+            logger.info(
+                "district busy; a later tick tonight will try again",
+                extra={"districtId": district.district_id, "runId": busy.run_id},
+            )
             return "skipped", None
-        logger.info("nightly run created", extra={"districtId": district.district_id, "runId": run.run_id, "night": run.night})
+        logger.info(
+            "nightly run created", extra={"districtId": district.district_id, "runId": run.run_id, "night": run.night}
+        )
         return "due", messages.RunMessage(district.district_id, run.run_id, "run")
     stranded = _stranded_run_for_tonight(district, now)
     if stranded is not None:
-        logger.info("re-sending tonight's queued run", extra={"districtId": district.district_id, "runId": stranded.run_id})
+        logger.info(
+            "re-sending tonight's queued run", extra={"districtId": district.district_id, "runId": stranded.run_id}
+        )
         return "resend", messages.RunMessage(district.district_id, stranded.run_id, "run")
     return "idle", None
 

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from rostersync.notify import announce
 from rostersync import sis_access
+from rostersync.notify import announce
 from rostersync.oneroster import BadRecord, OneRosterClient, OutOfTime
 from rostersync.oneroster.errors import OneRosterError
-from rostersync.sis_secrets import SecretNotFound
 from rostersync.settings import SyncTuning, get_settings
+from rostersync.sis_secrets import SecretNotFound
 from rostersync.store.batch import BatchStore
 from rostersync.store.districts import DEFAULT_FULL_SYNC_EVERY_DAYS, DistrictModel
 from rostersync.store.roster import ACTIVE, INACTIVE
@@ -36,7 +36,6 @@ from rostersync.store.runs import MAX_STORED_ERRORS, RECORD_TYPES
 from rostersync.store.schools import SchoolModel
 from rostersync.sync import mapping, record_checks
 from rostersync.sync.account_matching import AccountMatching
-from rostersync.sync.rekeys import Rekeys
 from rostersync.sync.checkpoint import CheckpointStore
 from rostersync.sync.class_titles import ClassTitles
 from rostersync.sync.collections_tuning import fewer_collections
@@ -44,6 +43,7 @@ from rostersync.sync.delta import DeltaNotEnough, DeltaPhases
 from rostersync.sync.fingerprints import ReferenceMemo, fingerprint
 from rostersync.sync.options import SyncOptionsCollector
 from rostersync.sync.parked_users import ParkedUsers
+from rostersync.sync.rekeys import Rekeys
 from rostersync.sync.review import PREVIEW, ReviewRecords, preview_store
 from rostersync.sync.run_state import DeltaState, RunPlan, RunState, empty_counts
 from rostersync.sync.selection import class_is_in, enrollment_counts, is_active, user_is_eligible
@@ -52,20 +52,56 @@ from rostersync.times import utc_now
 
 logger = logging.getLogger(__name__)
 
-FULL_PHASES = ("schools", "courses", "terms", "classes", "pair_classes", "users", "pair_users", "enrollments",
-               "class_titles", "write_users", "write_terms", "sweep", "done")
+FULL_PHASES = (
+    "schools",
+    "courses",
+    "terms",
+    "classes",
+    "pair_classes",
+    "users",
+    "pair_users",
+    "enrollments",
+    "class_titles",
+    "write_users",
+    "write_terms",
+    "sweep",
+    "done",
+)
 # A delta reads only what changed since the last successful sync (see sync/delta.py); academic
 # sessions are read whole in both (sync/terms.py).
-DELTA_PHASES = ("schools", "courses", "terms", "delta_classes", "delta_users", "delta_enrollments", "write_terms",
-                "delta_finish", "done")
+DELTA_PHASES = (
+    "schools",
+    "courses",
+    "terms",
+    "delta_classes",
+    "delta_users",
+    "delta_enrollments",
+    "write_terms",
+    "delta_finish",
+    "done",
+)
 CURSOR_OVERLAP = timedelta(minutes=10)  # clock skew between us and the SIS
 GUARDED_TYPES = ("teachers", "students", "classes", "enrollments")
-KEPT_KINDS = {"schools": "school", "classes": "class", "teachers": "user", "students": "user",
-              "enrollments": "enrollment"}
+KEPT_KINDS = {
+    "schools": "school",
+    "classes": "class",
+    "teachers": "user",
+    "students": "user",
+    "enrollments": "enrollment",
+}
 SWEEP_MEMORY_ITEMS = 50_000  # leaving items held between the guard's count and the writes
 
-__all__ = ["Outcome", "SyncRequest", "SyncResult", "Tuning", "SyncEngine", "SyncInterrupted", "run_sync",
-           "choose_mode", "empty_counts"]
+__all__ = [
+    "Outcome",
+    "SyncEngine",
+    "SyncInterrupted",
+    "SyncRequest",
+    "SyncResult",
+    "Tuning",
+    "choose_mode",
+    "empty_counts",
+    "run_sync",
+]
 
 
 class Outcome(StrEnum):
@@ -100,8 +136,9 @@ class SyncResult:
 Tuning = SyncTuning  # the worker's tuning knobs (rostersync.settings)
 
 
-def choose_mode(district: DistrictModel, now: datetime, interval_checked: bool = True,
-                selection_fingerprint: str | None = None) -> str:
+def choose_mode(
+    district: DistrictModel, now: datetime, interval_checked: bool = True, selection_fingerprint: str | None = None
+) -> str:
     """Delta when the last successful sync used the same selection and (for nightly runs) a
     full one ran recently enough: hard deletes only show in a full sync's diff."""
     from rostersync.sync.selection import Selection
@@ -138,9 +175,15 @@ PERMANENT_SIS_ERRORS = ("invalid_credentials", "insufficient_scope", "not_oneros
 
 
 class SyncEngine:
-    def __init__(self, request: SyncRequest, time_left: Callable[[], float],
-                 on_progress: Callable[[dict], None] | None = None, tuning: Tuning | None = None,
-                 client: OneRosterClient | None = None, store: BatchStore | None = None):
+    def __init__(
+        self,
+        request: SyncRequest,
+        time_left: Callable[[], float],
+        on_progress: Callable[[dict], None] | None = None,
+        tuning: Tuning | None = None,
+        client: OneRosterClient | None = None,
+        store: BatchStore | None = None,
+    ):
         self.request = request
         self.district_id = request.district_id
         self.run_id = request.run_id
@@ -210,8 +253,11 @@ class SyncEngine:
         except SecretNotFound:
             self.store.flush()
             self.checkpoints.delete()
-            return self._result(Outcome.FAILED, failure="The SIS secret this run started with is gone (the connection "
-                                "was removed or replaced during the run); the next run uses the current connection.")
+            return self._result(
+                Outcome.FAILED,
+                failure="The SIS secret this run started with is gone (the connection "
+                "was removed or replaced during the run); the next run uses the current connection.",
+            )
         except OneRosterError as error:
             # A failed or partial read: nothing has been deactivated (deactivation comes last).
             announce.sis_check(self.district_id, error, run_id=self.run_id)  # the connection's health (never raises)
@@ -236,8 +282,15 @@ class SyncEngine:
                 # Everything written so far is right; a full sync finishes the run exactly.
                 logger.info("delta sync continues as a full sync: %s", reason)
                 self.store.flush()
-                self._use(self._fresh_state("full", plan=state.plan, started_at=state.started_at,
-                                            counts=state.counts, error_total=state.error_total))
+                self._use(
+                    self._fresh_state(
+                        "full",
+                        plan=state.plan,
+                        started_at=state.started_at,
+                        counts=state.counts,
+                        error_total=state.error_total,
+                    )
+                )
                 state = self.state
                 self._save_checkpoint()
                 continue
@@ -258,7 +311,7 @@ class SyncEngine:
 
     def _phase_method(self, phase: str) -> Callable[[], SyncResult | None]:
         if phase.startswith("delta_"):
-            return getattr(self.delta, phase[len("delta_"):])
+            return getattr(self.delta, phase[len("delta_") :])
         return getattr(self, f"_phase_{phase}")
 
     # ------------------------------------------------------------------ state
@@ -280,15 +333,21 @@ class SyncEngine:
         self._save_checkpoint()
         return None
 
-    def _fresh_state(self, mode: str, *, plan: RunPlan, started_at: str, counts: dict | None = None,
-                     error_total: int = 0) -> RunState:
+    def _fresh_state(
+        self, mode: str, *, plan: RunPlan, started_at: str, counts: dict | None = None, error_total: int = 0
+    ) -> RunState:
         state = RunState(
-            mode=mode, plan=plan, started_at=started_at, counts=counts or empty_counts(), error_total=error_total,
+            mode=mode,
+            plan=plan,
+            started_at=started_at,
+            counts=counts or empty_counts(),
+            error_total=error_total,
             # Tables that held nothing for this district when the run began need no diff
             # reads and no sweep: a first sync only writes. A delta follows a synced district
             # and reads only what changed: it always diffs (an absent table counts as held).
-            had_items={} if mode == "delta" else {table.name: self.roster.has_items(table)
-                                                  for table in self.roster.tables},
+            had_items={}
+            if mode == "delta"
+            else {table.name: self.roster.has_items(table) for table in self.roster.tables},
         )
         self.matching.prepare(state)
         if mode == "delta":
@@ -305,8 +364,11 @@ class SyncEngine:
         if self.request.mode == PREVIEW:
             return PREVIEW
         fingerprint_ = plan.selection_rules().fingerprint()
-        if self.request.mode == "delta" and choose_mode(self.district, self.now, interval_checked=False,
-                                                        selection_fingerprint=fingerprint_) == "delta":
+        if (
+            self.request.mode == "delta"
+            and choose_mode(self.district, self.now, interval_checked=False, selection_fingerprint=fingerprint_)
+            == "delta"
+        ):
             return "delta"
         return "full"
 
@@ -333,10 +395,18 @@ class SyncEngine:
     def _result(self, outcome: Outcome, failure: str | None = None, held: dict | None = None) -> SyncResult:
         state = self.state
         mode = state.mode if state else self.request.mode
-        return SyncResult(outcome=outcome, mode=mode, counts=state.counts if state else empty_counts(),
-                          errors=self.errors, error_total=state.error_total if state else 0, failure=failure,
-                          held_deactivations=held, progressed=self.progressed or outcome != Outcome.CONTINUE,
-                          plan=state.plan.to_json() if state else None, phase_seconds=self.phase_seconds)
+        return SyncResult(
+            outcome=outcome,
+            mode=mode,
+            counts=state.counts if state else empty_counts(),
+            errors=self.errors,
+            error_total=state.error_total if state else 0,
+            failure=failure,
+            held_deactivations=held,
+            progressed=self.progressed or outcome != Outcome.CONTINUE,
+            plan=state.plan.to_json() if state else None,
+            phase_seconds=self.phase_seconds,
+        )
 
     def _count(self, record_type: str, kind: str, n: int = 1) -> None:
         self.state.count(record_type, kind, n)
@@ -346,8 +416,10 @@ class SyncEngine:
         self._count(record_type, "skipped")
         if len(self.errors) < MAX_STORED_ERRORS:
             if sourced_id is not None:  # shown to people: bounded, and always encodable text
-                sourced_id = sourced_id[:record_checks.MAX_ID_CHARS].encode("utf-8", "replace").decode("utf-8")
-            self.errors.append({"type": record_type, "sisSourcedId": sourced_id, "code": code, "message": message[:500]})
+                sourced_id = sourced_id[: record_checks.MAX_ID_CHARS].encode("utf-8", "replace").decode("utf-8")
+            self.errors.append(
+                {"type": record_type, "sisSourcedId": sourced_id, "code": code, "message": message[:500]}
+            )
 
     # ------------------------------------------------------------------ records kept as stored
     def keep(self, kind: str, sourced_id: str | None) -> None:
@@ -390,8 +462,12 @@ class SyncEngine:
             return False, None
         if school_id is None:
             if not self._overlap:
-                self.error("classes", cls.sourced_id, "unknown_school",
-                           f"The class's school {cls.school_id!r} is not an active school of the SIS.")
+                self.error(
+                    "classes",
+                    cls.sourced_id,
+                    "unknown_school",
+                    f"The class's school {cls.school_id!r} is not an active school of the SIS.",
+                )
             return False, None
         self.terms.link(cls, school_id)
         if self.terms.class_ended(cls):
@@ -407,10 +483,13 @@ class SyncEngine:
     def client(self) -> OneRosterClient:
         if self._client is None:
             connection = self.state.plan.connection
-            self._client = sis_access.open_client(self.district_id, sis_access.plan_client_settings(connection),
-                                                  secret_version=connection.get("secretVersion"),
-                                                  page_limit=self.tuning.page_limit,
-                                                  max_in_flight=self.tuning.sis_in_flight)
+            self._client = sis_access.open_client(
+                self.district_id,
+                sis_access.plan_client_settings(connection),
+                secret_version=connection.get("secretVersion"),
+                page_limit=self.tuning.page_limit,
+                max_in_flight=self.tuning.sis_in_flight,
+            )
             self._client.set_time_left(self.time_left)
         return self._client
 
@@ -472,23 +551,33 @@ class SyncEngine:
         if seen.contains_fingerprint(fp):
             if self._overlap:
                 return None
-            self.error(record_type, record.sourced_id, "duplicate_sourced_id",
-                       "The SIS sent this sourcedId more than once; the first record was used.")
+            self.error(
+                record_type,
+                record.sourced_id,
+                "duplicate_sourced_id",
+                "The SIS sent this sourcedId more than once; the first record was used.",
+            )
             return None
         seen.add_fingerprint(fp)
         return fp
 
     # ------------------------------------------------------------------ diff and write
-    def apply(self, table: RosterTable, items: list[dict], type_of: Callable[[dict], str],
-              on_reentry: Callable[[dict], None] | None = None) -> None:
+    def apply(
+        self,
+        table: RosterTable,
+        items: list[dict],
+        type_of: Callable[[dict], str],
+        on_reentry: Callable[[dict], None] | None = None,
+    ) -> None:
         """Write the items that are new or changed; count each as created, updated or unchanged."""
         if not items:
             return
         self.matching.before_apply(table, items, type_of)
         stored_by_key = {}
         if self.state.had_items.get(table.name, True):
-            stored = self.roster.by_keys(table, [item[table.key] for item in items],
-                                         projection=[table.key, "contentHash", "status"])
+            stored = self.roster.by_keys(
+                table, [item[table.key] for item in items], projection=[table.key, "contentHash", "status"]
+            )
             stored_by_key = {s[table.key]: s for s in stored}
         for item in items:
             before = stored_by_key.get(item[table.key])
@@ -514,8 +603,11 @@ class SyncEngine:
         if state.offset == 0:
             # Matches as they stand when this run reads schools; kept in the state so a
             # continued read maps every page the same way.
-            state.app_matches = {s.sis_sourced_id: s.school_id for s in SchoolModel.query(self.district_id)
-                                 if s.origin == "app" and s.sis_sourced_id}
+            state.app_matches = {
+                s.sis_sourced_id: s.school_id
+                for s in SchoolModel.query(self.district_id)
+                if s.origin == "app" and s.sis_sourced_id
+            }
             state.school_map, state.sis_schools, state.matched_schools = {}, [], []
         matched = state.app_matches
         for page in self.pages("schools", "schools"):
@@ -540,9 +632,12 @@ class SyncEngine:
                 if item is not None:
                     state.school_map[org.sourced_id] = item["schoolId"]
                     items.append(item)
-            created = {i["schoolId"]: i.get("createdAt") for i in
-                       self.roster.by_keys(self.roster.schools, [item["schoolId"] for item in items],
-                                           projection=["schoolId", "createdAt"])}
+            created = {
+                i["schoolId"]: i.get("createdAt")
+                for i in self.roster.by_keys(
+                    self.roster.schools, [item["schoolId"] for item in items], projection=["schoolId", "createdAt"]
+                )
+            }
             for item in items:  # keep a school's creation time across syncs
                 item["createdAt"] = created.get(item["schoolId"]) or self.now
             self.apply(self.roster.schools, items, lambda item: "schools")
@@ -632,8 +727,9 @@ class SyncEngine:
     def park_fetched_user(self, user) -> dict | None:
         """Park one user fetched on its own (a delta's); its item, or None when refused."""
         try:
-            item = self.matching.builder(mapping.user_item)(self.district_id, user, self._user_schools(user),
-                                                            self.run_id, self.now)
+            item = self.matching.builder(mapping.user_item)(
+                self.district_id, user, self._user_schools(user), self.run_id, self.now
+            )
         except record_checks.Refused:
             self.keep("user", user.sourced_id)
             return None
@@ -669,12 +765,20 @@ class SyncEngine:
                 class_fp, class_listed, class_in = classes.of(enrollment.class_id)
                 user_fp, user_listed, user_eligible = users.of(enrollment.user_id)
                 if not class_listed:
-                    self.error("enrollments", enrollment.sourced_id, "unknown_class",
-                               f"The enrollment points at class {enrollment.class_id!r}, which the SIS does not list.")
+                    self.error(
+                        "enrollments",
+                        enrollment.sourced_id,
+                        "unknown_class",
+                        f"The enrollment points at class {enrollment.class_id!r}, which the SIS does not list.",
+                    )
                     continue
                 if not user_listed:
-                    self.error("enrollments", enrollment.sourced_id, "unknown_user",
-                               f"The enrollment points at user {enrollment.user_id!r}, which the SIS does not list.")
+                    self.error(
+                        "enrollments",
+                        enrollment.sourced_id,
+                        "unknown_user",
+                        f"The enrollment points at user {enrollment.user_id!r}, which the SIS does not list.",
+                    )
                     continue
                 if not class_in or not user_eligible:
                     self.terms.enrolled_in_ended(class_fp, user_fp, users_eligible)
@@ -725,16 +829,32 @@ class SyncEngine:
 
         superseded = self.matching.superseded  # copies an admin's link replaced (issue 13)
         plan = (
-            (roster.classes, lambda i: "classes",
-             lambda i: (i["sisSourcedId"] not in sets["classes_in"] and not kept("class", i["sisSourcedId"]))
-             or superseded(i["classId"])),
+            (
+                roster.classes,
+                lambda i: "classes",
+                lambda i: (
+                    (i["sisSourcedId"] not in sets["classes_in"] and not kept("class", i["sisSourcedId"]))
+                    or superseded(i["classId"])
+                ),
+            ),
             (roster.enrollments, lambda i: "enrollments", enrollment_goes),
-            (roster.users, user_type,
-             lambda i: (i["sisSourcedId"] not in sets["users_in"] and not kept("user", i["sisSourcedId"]))
-             or superseded(i["userId"])),
-            (roster.schools, lambda i: "schools",
-             lambda i: i.get("origin") == "sis" and not kept("school", i.get("sisSourcedId"))
-             and (i.get("sisSourcedId") not in sets["schools_in"] or i.get("sisSourcedId") in matched)),
+            (
+                roster.users,
+                user_type,
+                lambda i: (
+                    (i["sisSourcedId"] not in sets["users_in"] and not kept("user", i["sisSourcedId"]))
+                    or superseded(i["userId"])
+                ),
+            ),
+            (
+                roster.schools,
+                lambda i: "schools",
+                lambda i: (
+                    i.get("origin") == "sis"
+                    and not kept("school", i.get("sisSourcedId"))
+                    and (i.get("sisSourcedId") not in sets["schools_in"] or i.get("sisSourcedId") in matched)
+                ),
+            ),
         )
         return [step for step in plan if self.state.had_items.get(step[0].name, True)]
 
@@ -761,16 +881,24 @@ class SyncEngine:
         def items():
             if not overflow:
                 return held_items
-            return ((table, type_of(item), item) for table, type_of, goes in self._sweep_plan()
-                    for page in self.roster.active_items(table) for item in page
-                    if (table.kind == "school" or item.get("sisSourcedId")) and goes(item))
+            return (
+                (table, type_of(item), item)
+                for table, type_of, goes in self._sweep_plan()
+                for page in self.roster.active_items(table)
+                for item in page
+                if (table.kind == "school" or item.get("sisSourcedId")) and goes(item)
+            )
 
         return self.hold_or_deactivate(active, leaving, items, ended=ended)
 
     # ------------------------------------------------------------------ deactivation, both modes
-    def hold_or_deactivate(self, active: dict, leaving: dict,
-                           items: Callable[[], Iterable[tuple[RosterTable, str, dict]]],
-                           ended: dict | None = None) -> SyncResult | None:
+    def hold_or_deactivate(
+        self,
+        active: dict,
+        leaving: dict,
+        items: Callable[[], Iterable[tuple[RosterTable, str, dict]]],
+        ended: dict | None = None,
+    ) -> SyncResult | None:
         """The one step where records go inactive: held for review when more leave than the
         run's guard allows (and the run was not approved), else deactivated now. `ended`: how
         many of those leaving go because their terms are over, which the guard does not count."""
@@ -805,8 +933,11 @@ class SyncEngine:
         Records leaving because their terms are over (`ended`) are expected, not a loss."""
         plan, ended = self.state.plan, ended or {}
         losses = {t: leaving.get(t, 0) - ended.get(t, 0) for t in GUARDED_TYPES}
-        over = {t: losses[t] for t in GUARDED_TYPES
-                if losses[t] > plan.guard_min_records and losses[t] > plan.guard_max_share * active.get(t, 0)}
+        over = {
+            t: losses[t]
+            for t in GUARDED_TYPES
+            if losses[t] > plan.guard_min_records and losses[t] > plan.guard_max_share * active.get(t, 0)
+        }
         return {t: leaving.get(t, 0) for t in RECORD_TYPES if leaving.get(t)} if over else None
 
     def previous_active_counts(self) -> dict:
@@ -844,6 +975,7 @@ def user_type(item: dict) -> str:
     return "teachers" if item.get("role") == "teacher" else "students"
 
 
-def run_sync(request: SyncRequest, time_left: Callable[[], float],
-             on_progress: Callable[[dict], None] | None = None, **kwargs) -> SyncResult:
+def run_sync(
+    request: SyncRequest, time_left: Callable[[], float], on_progress: Callable[[dict], None] | None = None, **kwargs
+) -> SyncResult:
     return SyncEngine(request, time_left, on_progress, **kwargs).run()

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from botocore.exceptions import ClientError
 
 from rostersync.settings import get_settings
-from rostersync.store.roster import index_key
 from rostersync.store.district_walk import walk_items
+from rostersync.store.roster import index_key
 from rostersync.sync.mapping import identity_key
 
 IDENTITY = "districtIdentity"
@@ -25,15 +25,18 @@ IDENTITY = "districtIdentity"
 
 def users_without_identity(client, district_id: str | None = None):
     """SIS users (with a sourcedId) that have no identity key: one district's (a query) or all (a scan)."""
-    request = {"TableName": get_settings().users_table,
-               "FilterExpression": "attribute_exists(sisSourcedId) AND attribute_not_exists(#identity)",
-               "ProjectionExpression": "districtId, userId, identifier, email",
-               "ExpressionAttributeNames": {"#identity": IDENTITY}}
+    request = {
+        "TableName": get_settings().users_table,
+        "FilterExpression": "attribute_exists(sisSourcedId) AND attribute_not_exists(#identity)",
+        "ProjectionExpression": "districtId, userId, identifier, email",
+        "ExpressionAttributeNames": {"#identity": IDENTITY},
+    }
     return walk_items(client, request, district_id)
 
 
-def backfill(client, district_id: str | None = None, dry_run: bool = False,
-             on_progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+def backfill(
+    client, district_id: str | None = None, dry_run: bool = False, on_progress: Callable[[int, int], None] | None = None
+) -> dict[str, int]:
     """{"keyed": users given their key (or, with dry_run, that would be), "withoutIdentity": users
     with neither identifier nor email (nothing to key: never paired by a re-key)}."""
     keyed = without = 0
@@ -52,10 +55,13 @@ def backfill(client, district_id: str | None = None, dry_run: bool = False,
 def _key(client, item: dict, identity: str) -> bool:
     try:
         client.update_item(
-            TableName=get_settings().users_table, Key={"districtId": item["districtId"], "userId": item["userId"]},
+            TableName=get_settings().users_table,
+            Key={"districtId": item["districtId"], "userId": item["userId"]},
             UpdateExpression="SET #identity = :v",
             ConditionExpression="attribute_exists(districtId) AND attribute_not_exists(#identity)",
-            ExpressionAttributeNames={"#identity": IDENTITY}, ExpressionAttributeValues={":v": {"S": identity}})
+            ExpressionAttributeNames={"#identity": IDENTITY},
+            ExpressionAttributeValues={":v": {"S": identity}},
+        )
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
             return False  # a sync wrote it meanwhile, with its key

@@ -30,8 +30,12 @@ def start_sync(district_id: str, mode: str) -> SyncRunModel:
 def start_preview(district_id: str, proposal: dict) -> SyncRunModel:
     """A preview run of the proposed configuration, queued. RunInProgress, DistrictNotFound, NotQueued."""
     run = runs.start_run(district_id, "manual", "preview")
-    _queue_or_fail(run, "preview", "preview",
-                   before=lambda: run_records.put_proposal(aws_clients.dynamodb(), district_id, run.run_id, proposal))
+    _queue_or_fail(
+        run,
+        "preview",
+        "preview",
+        before=lambda: run_records.put_proposal(aws_clients.dynamodb(), district_id, run.run_id, proposal),
+    )
     return run
 
 
@@ -55,8 +59,9 @@ def unknown_held_records(district_id: str, run_id: str, record_ids: list[str]) -
         raise LookupError(run_id)
     if run.status != NEEDS_REVIEW:
         return []
-    found = run_records.held_records_exist(BatchStore(client=aws_clients.dynamodb(), max_in_flight=2), district_id,
-                                           run_id, record_ids)
+    found = run_records.held_records_exist(
+        BatchStore(client=aws_clients.dynamodb(), max_in_flight=2), district_id, run_id, record_ids
+    )
     return [record_id for record_id in record_ids if record_id not in found]
 
 
@@ -80,4 +85,3 @@ def queue_approval(run: SyncRunModel) -> None:
         logger.exception("could not queue an approval", extra={"districtId": run.district_id, "runId": run.run_id})
         runs.undo_approval(run)
         raise NotQueued() from None
-

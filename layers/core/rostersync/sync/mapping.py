@@ -140,8 +140,17 @@ def enrollment_item(district_id: str, enrollment, run_id: str, now: datetime, id
     return _stamp(item, fields, run_id, now, enrollment.status)
 
 
-ENROLLMENT_FIELDS = ("sisSourcedId", "classId", "userId", "classSourcedId", "userSourcedId", "role", "primary",
-                     "beginDate", "endDate")  # enrollment_item's hashed fields
+ENROLLMENT_FIELDS = (
+    "sisSourcedId",
+    "classId",
+    "userId",
+    "classSourcedId",
+    "userSourcedId",
+    "role",
+    "primary",
+    "beginDate",
+    "endDate",
+)  # enrollment_item's hashed fields
 
 
 def move_enrollment(item: dict, class_id: str, district_class: str) -> None:

@@ -13,7 +13,6 @@ import json
 import time
 from dataclasses import dataclass
 
-
 from rostersync import aws_clients
 from rostersync.settings import get_settings
 
@@ -71,8 +70,9 @@ def queue_url() -> str:
     return url
 
 
-def send_run_message(district_id: str, run_id: str, action: str = "run", url: str | None = None,
-                     stalls: int = 0) -> str:
+def send_run_message(
+    district_id: str, run_id: str, action: str = "run", url: str | None = None, stalls: int = 0
+) -> str:
     """Send one message; returns its MessageId. Raises when SQS refuses it."""
     if action not in ACTIONS:
         raise ValueError(action)
@@ -97,7 +97,7 @@ def send_run_messages(messages: list[RunMessage], url: str | None = None) -> lis
             entries = [{"Id": key, "MessageBody": message.body()} for key, message in pending.items()]
             try:
                 response = client.send_message_batch(QueueUrl=target, Entries=entries)
-            except Exception:  # noqa: BLE001 - a throttled or failed call: retry the whole batch
+            except Exception:
                 continue  # after the last attempt, what is left is reported as unsent
             for success in response.get("Successful", []):
                 pending.pop(success["Id"], None)

@@ -58,7 +58,9 @@ class SyncOptionsCollector:
         if not own_subjects and course_id:
             self._courses_lending_subjects.add(course_id)
 
-    def add_course(self, sourced_id: str, active: bool, grades: Iterable[str] | None, subjects: Iterable[str] | None) -> None:
+    def add_course(
+        self, sourced_id: str, active: bool, grades: Iterable[str] | None, subjects: Iterable[str] | None
+    ) -> None:
         if active:
             self.grades.update(_values(grades))
             self.subjects.update(_values(subjects))
@@ -81,9 +83,10 @@ def _values(values: Iterable[str] | None) -> set[str]:
 
 
 # CEDS grade levels in school order; anything else (vendor extras) after them, alphabetically.
-_GRADE_ORDER = {code: i for i, code in enumerate(
-    ["IT", "PR", "PK", "TK", "KG", *(f"{n:02d}" for n in range(1, 14)), "PS", "UG", "Other"]
-)}
+_GRADE_ORDER = {
+    code: i
+    for i, code in enumerate(["IT", "PR", "PK", "TK", "KG", *(f"{n:02d}" for n in range(1, 14)), "PS", "UG", "Other"])
+}
 
 
 def grade_sort_key(grade: str) -> tuple[int, str]:

@@ -30,8 +30,7 @@ class ParkedUsers:
         """Write what was added as one chunk; the next checkpoint save makes it count."""
         if not self._pending:
             return
-        data = zlib.compress(json.dumps([[fp, item] for fp, item in self._pending],
-                                        separators=(",", ":")).encode(), 1)
+        data = zlib.compress(json.dumps([[fp, item] for fp, item in self._pending], separators=(",", ":")).encode(), 1)
         token = self.checkpoints.new_token()
         self.chunks.append([token, self.checkpoints.write_blob(f"p#{token}", data)])
         self._pending = []

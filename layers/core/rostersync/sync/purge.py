@@ -39,8 +39,11 @@ MIN_SECONDS = 5.0  # stop and continue in a new message when less is left
 
 
 def tombstone(client, district_id: str) -> dict | None:
-    item = client.get_item(TableName=get_settings().audit_table, ConsistentRead=True,
-                           Key={"districtId": {"S": district_id}, "entryId": {"S": TOMBSTONE}}).get("Item")
+    item = client.get_item(
+        TableName=get_settings().audit_table,
+        ConsistentRead=True,
+        Key={"districtId": {"S": district_id}, "entryId": {"S": TOMBSTONE}},
+    ).get("Item")
     return from_item(item) if item else None
 
 
@@ -73,18 +76,25 @@ class Purge:
             logger.warning("purge: not confirmed for this purge id; ignoring the message")
             return DONE
         if purge.get("state") == QUEUED:
-            DistrictModel(self.district_id).update(actions=[DistrictModel.purge.set({**purge, "state": RUNNING,
-                                                                                     "startedAt": now_iso_z()})])
+            DistrictModel(self.district_id).update(
+                actions=[DistrictModel.purge.set({**purge, "state": RUNNING, "startedAt": now_iso_z()})]
+            )
         if self._stop_syncs(district):
             return "waiting"
         st = self.settings
         counts = dict(purge.get("deleted") or {})
-        for table, sort_key in ((st.enrollments_table, "enrollmentId"), (st.classes_table, "classId"),
-                                (st.users_table, "userId"), (st.schools_table, "schoolId"),
-                                (st.terms_table, "termId"),
-                                (st.notifications_table, "notificationKey"), (st.record_links_table, "linkKey")):
-            deleted, complete = erase.delete_query(self.client, table, "districtId", self.district_id, sort_key,
-                                                   self.out_of_time)
+        for table, sort_key in (
+            (st.enrollments_table, "enrollmentId"),
+            (st.classes_table, "classId"),
+            (st.users_table, "userId"),
+            (st.schools_table, "schoolId"),
+            (st.terms_table, "termId"),
+            (st.notifications_table, "notificationKey"),
+            (st.record_links_table, "linkKey"),
+        ):
+            deleted, complete = erase.delete_query(
+                self.client, table, "districtId", self.district_id, sort_key, self.out_of_time
+            )
             counts[table] = counts.get(table, 0) + deleted
             if not complete:
                 return self._continue(purge, counts)
@@ -98,13 +108,27 @@ class Purge:
             if self.out_of_time():
                 return self._continue(purge, counts)
         self._delete_secret()
-        self.client.put_item(TableName=st.audit_table, Item=to_item({
-            "districtId": self.district_id, "entryId": TOMBSTONE, "action": "district.purged", "at": now_iso_z(),
-            "bySub": (purge.get("confirmedBy") or {}).get("sub"), "byRole": "platform_admin",
-            "after": json.dumps({"purgeId": self.purge_id, "requestedBy": purge.get("requestedBy"),
-                                 "confirmedBy": purge.get("confirmedBy"),
-                                 "itemsDeleted": sum(counts.values())}),
-        }))
+        self.client.put_item(
+            TableName=st.audit_table,
+            Item=to_item(
+                {
+                    "districtId": self.district_id,
+                    "entryId": TOMBSTONE,
+                    "action": "district.purged",
+                    "at": now_iso_z(),
+                    "bySub": (purge.get("confirmedBy") or {}).get("sub"),
+                    "byRole": "platform_admin",
+                    "after": json.dumps(
+                        {
+                            "purgeId": self.purge_id,
+                            "requestedBy": purge.get("requestedBy"),
+                            "confirmedBy": purge.get("confirmedBy"),
+                            "itemsDeleted": sum(counts.values()),
+                        }
+                    ),
+                }
+            ),
+        )
         # The district item before the audit log: once it is gone no route can add an entry, and a
         # retry that finds only the tombstone finishes the log.
         DistrictModel(self.district_id).delete()
@@ -115,13 +139,17 @@ class Purge:
 
     def _delete_audit(self) -> int:
         st = self.settings
-        keys = (key for key in erase.keys_of_partition(self.client, st.audit_table, "districtId", self.district_id,
-                                                       "entryId") if key["entryId"]["S"] != TOMBSTONE)
+        keys = (
+            key
+            for key in erase.keys_of_partition(self.client, st.audit_table, "districtId", self.district_id, "entryId")
+            if key["entryId"]["S"] != TOMBSTONE
+        )
         return erase.delete_keys(self.client, st.audit_table, keys)
 
     def _continue(self, purge: dict, counts: dict) -> str:
-        DistrictModel(self.district_id).update(actions=[DistrictModel.purge.set({**purge, "state": RUNNING,
-                                                                                 "deleted": counts})])
+        DistrictModel(self.district_id).update(
+            actions=[DistrictModel.purge.set({**purge, "state": RUNNING, "deleted": counts})]
+        )
         return "continue"
 
     def _stop_syncs(self, district) -> bool:

@@ -41,8 +41,9 @@ def _id_problem(name: str, value) -> Refused | None:
     if value is None:
         return None
     if len(value) > MAX_ID_CHARS:
-        return Refused("value_too_long", f"The {name} is {len(value):,} characters long; at most {MAX_ID_CHARS} "
-                                         "are accepted.")
+        return Refused(
+            "value_too_long", f"The {name} is {len(value):,} characters long; at most {MAX_ID_CHARS} are accepted."
+        )
     if not value.isascii():
         try:
             value.encode("utf-8")
@@ -54,8 +55,9 @@ def _id_problem(name: str, value) -> Refused | None:
 def record_problem(record) -> Refused | None:
     """Why a parsed record cannot be used (its status, role or ids), or None."""
     if record.status not in STATUSES:
-        return Refused("unknown_value", f"The status {_shown(record.status)} is not a OneRoster 1.1 status "
-                                        "(active, tobedeleted).")
+        return Refused(
+            "unknown_value", f"The status {_shown(record.status)} is not a OneRoster 1.1 status (active, tobedeleted)."
+        )
     problem = _id_problem("sourcedId", record.sourced_id)
     if problem is not None:
         return problem
@@ -83,11 +85,15 @@ def check_fields(fields: dict, encoded: str) -> None:
             if "\x00" in text:
                 raise Refused("invalid_text", f"The {name} holds a NUL character.")
             if len(text) > MAX_TEXT_CHARS:
-                raise Refused("value_too_long", f"The {name} is {len(text):,} characters long; at most "
-                                                f"{MAX_TEXT_CHARS:,} are accepted.")
+                raise Refused(
+                    "value_too_long",
+                    f"The {name} is {len(text):,} characters long; at most {MAX_TEXT_CHARS:,} are accepted.",
+                )
     if len(encoded) > MAX_ITEM_CHARS:
-        raise Refused("record_too_large", f"The record's fields take {len(encoded):,} characters; at most "
-                                          f"{MAX_ITEM_CHARS:,} fit in one stored item.")
+        raise Refused(
+            "record_too_large",
+            f"The record's fields take {len(encoded):,} characters; at most {MAX_ITEM_CHARS:,} fit in one stored item.",
+        )
 
 
 def unencodable(fields: dict) -> Refused:

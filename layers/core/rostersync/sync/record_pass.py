@@ -26,9 +26,13 @@ def pages(engine, prefix: str, page_records: int | None = None) -> Iterator[list
     run_key = run_records.run_key(engine.district_id, engine.run_id)
     engine.store.flush()  # what the phase set aside is written before it is read back
     while True:
-        request = {"TableName": run_records.table(), "ConsistentRead": True, "Limit": page_records or PAGE_RECORDS,
-                   "KeyConditionExpression": "runKey = :k AND begins_with(recordKey, :p)",
-                   "ExpressionAttributeValues": {":k": {"S": run_key}, ":p": {"S": prefix}}}
+        request = {
+            "TableName": run_records.table(),
+            "ConsistentRead": True,
+            "Limit": page_records or PAGE_RECORDS,
+            "KeyConditionExpression": "runKey = :k AND begins_with(recordKey, :p)",
+            "ExpressionAttributeValues": {":k": {"S": run_key}, ":p": {"S": prefix}},
+        }
         if state.cursor is not None:
             request["ExclusiveStartKey"] = {"runKey": {"S": run_key}, "recordKey": {"S": state.cursor}}
         response = engine.store.client.query(**request)

@@ -31,8 +31,8 @@ from rostersync.ids import record_id
 from rostersync.store import run_records
 from rostersync.store.record_links import app_key, normalise, now_text, sis_key
 from rostersync.store.roster import ACTIVE, index_key
-from rostersync.sync.account_matching import MARK
 from rostersync.sync import record_pass
+from rostersync.sync.account_matching import MARK
 from rostersync.sync.fingerprints import FingerprintSet
 
 PENDING = "rekeypending"
@@ -63,15 +63,22 @@ class Rekeys:
         own = [i for i in items if MARK not in i and i[table.key] == record_id(district, kind, i["sisSourcedId"])]
         if not own:
             return []
-        stored = {s[table.key] for s in self.engine.roster.by_keys(table, [i[table.key] for i in own],
-                                                                    projection=[table.key])}
+        stored = {
+            s[table.key] for s in self.engine.roster.by_keys(table, [i[table.key] for i in own], projection=[table.key])
+        }
         return [i for i in own if i[table.key] not in stored]
 
     def _pending(self, kind: str, item: dict, old: dict, held_item: dict | None = None) -> None:
-        record = {"runKey": self._run_key(), "recordKey": f"{PENDING}#{kind}#{item['sisSourcedId']}",
-                  "newSid": item["sisSourcedId"], "oldItemId": old["id"], "oldSid": old["sisSourcedId"],
-                  "origin": old.get("origin") or "sis", "expiresAt": run_records.expires_at(),
-                  "type": "classes" if kind == "class" else ("teachers" if item.get("role") == "teacher" else "students")}
+        record = {
+            "runKey": self._run_key(),
+            "recordKey": f"{PENDING}#{kind}#{item['sisSourcedId']}",
+            "newSid": item["sisSourcedId"],
+            "oldItemId": old["id"],
+            "oldSid": old["sisSourcedId"],
+            "origin": old.get("origin") or "sis",
+            "expiresAt": run_records.expires_at(),
+            "type": "classes" if kind == "class" else ("teachers" if item.get("role") == "teacher" else "students"),
+        }
         if held_item is not None:
             record["item"] = json.dumps(held_item, default=str)
         self.engine.store.put(run_records.table(), record)
@@ -92,12 +99,22 @@ class Rekeys:
         with ThreadPoolExecutor(max_workers=QUERIES_IN_FLIGHT, thread_name_prefix="identity") as pool:
             found = list(pool.map(lambda i: self._identity_ids(i["districtIdentity"]), fresh))
         old_ids = {user_id for ids in found for user_id in ids}
-        olds = {o["userId"]: o for o in engine.roster.by_keys(
-            users, old_ids, projection=["userId", "sisSourcedId", "status", "role", "origin"])}
+        olds = {
+            o["userId"]: o
+            for o in engine.roster.by_keys(
+                users, old_ids, projection=["userId", "sisSourcedId", "status", "role", "origin"]
+            )
+        }
         for item, ids in zip(fresh, found, strict=True):
-            candidates = [olds[i] for i in ids if i in olds and olds[i].get("status") == ACTIVE
-                          and olds[i].get("sisSourcedId") and olds[i]["sisSourcedId"] != item["sisSourcedId"]
-                          and olds[i].get("role") == item.get("role")]
+            candidates = [
+                olds[i]
+                for i in ids
+                if i in olds
+                and olds[i].get("status") == ACTIVE
+                and olds[i].get("sisSourcedId")
+                and olds[i]["sisSourcedId"] != item["sisSourcedId"]
+                and olds[i].get("role") == item.get("role")
+            ]
             if len(candidates) != 1:
                 continue
             old = candidates[0]
@@ -117,14 +134,20 @@ class Rekeys:
             return  # still there: two records, not one re-keyed
         from rostersync.sync.delta import DeltaNotEnough
 
-        raise DeltaNotEnough(f"SIS {collection} record {new_sid!r} may be {old_sid!r} under a new sourcedId "
-                             "(the old one is gone); a full read pairs them")
+        raise DeltaNotEnough(
+            f"SIS {collection} record {new_sid!r} may be {old_sid!r} under a new sourcedId "
+            "(the old one is gone); a full read pairs them"
+        )
 
     def _identity_ids(self, identity: str) -> list[str]:
         roster = self.engine.roster
-        response = roster.client.query(TableName=roster.users.name, IndexName="ByIdentity",
-                                       KeyConditionExpression="districtIdentity = :v",
-                                       ExpressionAttributeValues={":v": {"S": identity}}, Limit=20)
+        response = roster.client.query(
+            TableName=roster.users.name,
+            IndexName="ByIdentity",
+            KeyConditionExpression="districtIdentity = :v",
+            ExpressionAttributeValues={":v": {"S": identity}},
+            Limit=20,
+        )
         return [item["userId"]["S"] for item in response.get("Items", [])]
 
     # ---------------------------------------------------------------- classes
@@ -142,8 +165,11 @@ class Rekeys:
                 continue
             # A stored class whose terms are all over is last year's: a class with its code this
             # year is its successor, a new class, not the same class under a new id (sync/terms.py).
-            candidates = [c for c in self._classes_of_school(item["schoolId"]).get(key, [])
-                          if c["sisSourcedId"] != item["sisSourcedId"] and not engine.terms.item_ended(c)]
+            candidates = [
+                c
+                for c in self._classes_of_school(item["schoolId"]).get(key, [])
+                if c["sisSourcedId"] != item["sisSourcedId"] and not engine.terms.item_ended(c)
+            ]
             if len(candidates) != 1:
                 continue
             if self.state.mode == "delta":
@@ -162,11 +188,17 @@ class Rekeys:
             found = {}
             paginator = roster.client.get_paginator("query")
             for page in paginator.paginate(
-                    TableName=roster.classes.name, IndexName="BySchool", KeyConditionExpression="districtSchool = :v",
-                    ExpressionAttributeValues={":v": {"S": index_key(self.engine.district_id, school_id)}}):
+                TableName=roster.classes.name,
+                IndexName="BySchool",
+                KeyConditionExpression="districtSchool = :v",
+                ExpressionAttributeValues={":v": {"S": index_key(self.engine.district_id, school_id)}},
+            ):
                 for raw in page["Items"]:
-                    item = {k: next(iter(v.values())) for k, v in raw.items()
-                            if k in ("classId", "sisSourcedId", "status", "classCode", "title", "origin")}
+                    item = {
+                        k: next(iter(v.values()))
+                        for k, v in raw.items()
+                        if k in ("classId", "sisSourcedId", "status", "classCode", "title", "origin")
+                    }
                     item["termIds"] = [t["S"] for t in raw.get("termIds", {}).get("L", [])]
                     key = _class_identity(item)
                     if key and item.get("status") == ACTIVE and item.get("sisSourcedId"):
@@ -206,19 +238,27 @@ class Rekeys:
                 counts[record_type] = counts.get(record_type, 0) + 1
                 if state.mode != "preview":
                     matching.flag_links()
-                    matching.links.put({"linkKey": sis_key(kind, new_sid), "itemId": old_id,
-                                        "origin": pending.get("origin") or "sis", "reason": "rekeyed",
-                                        "previous": pending["oldSid"], "runId": engine.run_id})
+                    matching.links.put(
+                        {
+                            "linkKey": sis_key(kind, new_sid),
+                            "itemId": old_id,
+                            "origin": pending.get("origin") or "sis",
+                            "reason": "rekeyed",
+                            "previous": pending["oldSid"],
+                            "runId": engine.run_id,
+                        }
+                    )
                     if pending.get("origin") == "app":  # the app record's reverse link follows
-                        matching.links.put({"linkKey": app_key(kind, old_id), "sisSourcedId": new_sid,
-                                            "at": now_text()})
+                        matching.links.put(
+                            {"linkKey": app_key(kind, old_id), "sisSourcedId": new_sid, "at": now_text()}
+                        )
                 matching.remember_link(kind, new_sid, old_id, pending.get("origin"))
                 state.sets["rekeyed_users" if kind == "user" else "rekeyed_classes"].add(new_sid)
                 if held is not None:
                     held["classId"] = old_id
                     writes.append(held)
             for start in range(0, len(writes), WRITE_CHUNK):
-                self._write_held(writes[start:start + WRITE_CHUNK])
+                self._write_held(writes[start : start + WRITE_CHUNK])
 
     def _write_held(self, items: list[dict]) -> None:
         if not items:
@@ -244,24 +284,46 @@ class Rekeys:
         for item in fresh:
             by_user.setdefault(item["userId"], []).append(item)
         with ThreadPoolExecutor(max_workers=QUERIES_IN_FLIGHT, thread_name_prefix="byuser") as pool:
-            stored = dict(zip(by_user, pool.map(
-                lambda user_id: [e for page in engine.roster.enrollments_of_user(user_id) for e in page],
-                by_user), strict=True))
+            stored = dict(
+                zip(
+                    by_user,
+                    pool.map(
+                        lambda user_id: [e for page in engine.roster.enrollments_of_user(user_id) for e in page],
+                        by_user,
+                    ),
+                    strict=True,
+                )
+            )
         seen = state.sets["enrollments_all"]
         paired = 0
         for user_id, user_items in by_user.items():
             olds = [e for e in stored[user_id] if e.get("status") == ACTIVE and e["sisSourcedId"] not in seen]
             for item in user_items:
-                old = next((e for e in olds if e["classId"] == item["classId"] and e.get("role") == item.get("role")
-                            and e["sisSourcedId"] != item["sisSourcedId"]), None)
+                old = next(
+                    (
+                        e
+                        for e in olds
+                        if e["classId"] == item["classId"]
+                        and e.get("role") == item.get("role")
+                        and e["sisSourcedId"] != item["sisSourcedId"]
+                    ),
+                    None,
+                )
                 if old is None:
                     continue
                 olds.remove(old)
                 if state.mode != "preview":
                     engine.matching.flag_links()
-                    engine.matching.links.put({"linkKey": sis_key("enrollment", item["sisSourcedId"]),
-                                               "itemId": old["enrollmentId"], "origin": "sis", "reason": "rekeyed",
-                                               "previous": old["sisSourcedId"], "runId": engine.run_id})
+                    engine.matching.links.put(
+                        {
+                            "linkKey": sis_key("enrollment", item["sisSourcedId"]),
+                            "itemId": old["enrollmentId"],
+                            "origin": "sis",
+                            "reason": "rekeyed",
+                            "previous": old["sisSourcedId"],
+                            "runId": engine.run_id,
+                        }
+                    )
                 engine.matching.remember_link("enrollment", item["sisSourcedId"], old["enrollmentId"], "sis")
                 item["enrollmentId"] = old["enrollmentId"]
                 paired += 1
@@ -275,15 +337,19 @@ class Rekeys:
         if not counts:
             return  # nothing re-keyed: nothing written (a quiet night writes no item at all)
         run_key = self._run_key()
-        self.engine.store.put(run_records.table(), {"runKey": run_key, "recordKey": "rekeys", "counts": counts,
-                                                    "expiresAt": run_records.expires_at()})
+        self.engine.store.put(
+            run_records.table(),
+            {"runKey": run_key, "recordKey": "rekeys", "counts": counts, "expiresAt": run_records.expires_at()},
+        )
         for record_type in ("teachers", "students", "classes", "enrollments"):
             changed = counts.get(record_type, 0)
             if changed:
                 self.engine.matching.report_run(
-                    record_type, "rekeyed",
+                    record_type,
+                    "rekeyed",
                     f"{changed:,} {record_type} changed their SIS ids and keep their ids in the app; "
-                    f"{leaving.get(record_type, 0):,} could not be paired.")
+                    f"{leaving.get(record_type, 0):,} could not be paired.",
+                )
 
 
 def _class_identity(item: dict) -> str | None:

@@ -54,14 +54,16 @@ def preview_store(max_in_flight: int) -> PreviewStore:
     from rostersync.settings import get_settings
 
     st = get_settings()
-    return PreviewStore((st.schools_table, st.classes_table, st.users_table, st.enrollments_table, st.terms_table),
-                        max_in_flight=max_in_flight)
+    return PreviewStore(
+        (st.schools_table, st.classes_table, st.users_table, st.enrollments_table, st.terms_table),
+        max_in_flight=max_in_flight,
+    )
 
 
 class ReviewRecords:
     def __init__(self, engine):
         self.engine = engine
-        self._chosen: set[str] | None | bool = False  # False: not read yet
+        self._chosen: set[str] | bool | None = False  # False: not read yet
         self._complete: bool | None = None
 
     @property
@@ -93,18 +95,23 @@ class ReviewRecords:
         state = self.engine.state
         if state.counts[record_type][change] > PREVIEW_SAMPLES and not self._every_record():
             return
-        self.engine.store.put(run_records.table(), run_records.preview_item(
-            self.engine.district_id, self.engine.run_id, record_type, change, item[key], describe(record_type, item)))
+        self.engine.store.put(
+            run_records.table(),
+            run_records.preview_item(
+                self.engine.district_id, self.engine.run_id, record_type, change, item[key], describe(record_type, item)
+            ),
+        )
 
     def would_hold(self, held: dict) -> None:
         """A preview whose sync would stop for review says so (GET .../preview)."""
-        self.engine.store.put(run_records.table(), run_records.summary_item(
-            self.engine.district_id, self.engine.run_id, {"wouldHold": held}))
+        self.engine.store.put(
+            run_records.table(),
+            run_records.summary_item(self.engine.district_id, self.engine.run_id, {"wouldHold": held}),
+        )
 
     def _every_record(self) -> bool:
         if self._complete is None:
-            proposal = run_records.get_proposal(self.engine.store.client, self.engine.district_id,
-                                                self.engine.run_id)
+            proposal = run_records.get_proposal(self.engine.store.client, self.engine.district_id, self.engine.run_id)
             self._complete = bool((proposal or {}).get("complete"))
         return self._complete
 
@@ -145,10 +152,18 @@ class ReviewRecords:
         enrollments = [item for _table, record_type, item in chunk if record_type == "enrollments"]
         users, classes = {}, {}
         if enrollments:
-            users = {u["userId"]: u for u in roster.by_keys(
-                roster.users, {e["userId"] for e in enrollments}, projection=["userId", "givenName", "familyName"])}
-            classes = {c["classId"]: c for c in roster.by_keys(
-                roster.classes, {e["classId"] for e in enrollments}, projection=["classId", "title"])}
+            users = {
+                u["userId"]: u
+                for u in roster.by_keys(
+                    roster.users, {e["userId"] for e in enrollments}, projection=["userId", "givenName", "familyName"]
+                )
+            }
+            classes = {
+                c["classId"]: c
+                for c in roster.by_keys(
+                    roster.classes, {e["classId"] for e in enrollments}, projection=["classId", "title"]
+                )
+            }
         for table, record_type, item in chunk:
             fields = describe(record_type, item)
             if record_type == "enrollments":
@@ -156,8 +171,10 @@ class ReviewRecords:
                 fields["name"] = full_name(user) or item.get("userSourcedId")
                 fields["classTitle"] = klass.get("title") or item.get("classSourcedId")
             fields["reason"] = self.reason(record_type, item)
-            engine.store.put(run_records.table(), run_records.held_item(
-                engine.district_id, engine.run_id, record_type, item[table.key], fields))
+            engine.store.put(
+                run_records.table(),
+                run_records.held_item(engine.district_id, engine.run_id, record_type, item[table.key], fields),
+            )
 
     def reason(self, record_type: str, item: dict) -> str:
         state = self.engine.state
@@ -200,8 +217,7 @@ class ReviewRecords:
     def chosen(self) -> set[str] | None:
         """The record ids an approval applies, or None for everything held."""
         if self._chosen is False:
-            decision = run_records.get_decision(self.engine.store.client, self.engine.district_id,
-                                                self.engine.run_id)
+            decision = run_records.get_decision(self.engine.store.client, self.engine.district_id, self.engine.run_id)
             ids = (decision or {}).get("recordIds")
             self._chosen = None if ids is None else set(ids)
         return self._chosen
@@ -232,14 +248,26 @@ def full_name(item: dict) -> str | None:
 def describe(record_type: str, item: dict) -> dict:
     """What people recognise a record by (never more than its roster item shows)."""
     if record_type in ("teachers", "students"):
-        return {"name": full_name(item) or item.get("username") or item.get("sisSourcedId"), "role": item.get("role"),
-                "sisSourcedId": item.get("sisSourcedId"), "schoolIds": item.get("schoolIds")}
+        return {
+            "name": full_name(item) or item.get("username") or item.get("sisSourcedId"),
+            "role": item.get("role"),
+            "sisSourcedId": item.get("sisSourcedId"),
+            "schoolIds": item.get("schoolIds"),
+        }
     if record_type == "classes":
-        return {"name": item.get("title") or item.get("classCode") or item.get("sisSourcedId"),
-                "sisSourcedId": item.get("sisSourcedId"), "schoolIds": [item["schoolId"]] if item.get("schoolId")
-                else None, "classCode": item.get("classCode")}
+        return {
+            "name": item.get("title") or item.get("classCode") or item.get("sisSourcedId"),
+            "sisSourcedId": item.get("sisSourcedId"),
+            "schoolIds": [item["schoolId"]] if item.get("schoolId") else None,
+            "classCode": item.get("classCode"),
+        }
     if record_type == "enrollments":
-        return {"name": item.get("userSourcedId"), "role": item.get("role"), "sisSourcedId": item.get("sisSourcedId"),
-                "userId": item.get("userId"), "classId": item.get("classId"),
-                "classTitle": item.get("classSourcedId")}
+        return {
+            "name": item.get("userSourcedId"),
+            "role": item.get("role"),
+            "sisSourcedId": item.get("sisSourcedId"),
+            "userId": item.get("userId"),
+            "classId": item.get("classId"),
+            "classTitle": item.get("classSourcedId"),
+        }
     return {"name": item.get("name") or item.get("sisSourcedId"), "sisSourcedId": item.get("sisSourcedId")}

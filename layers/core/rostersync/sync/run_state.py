@@ -20,24 +20,38 @@ from rostersync.sync.fingerprints import FingerprintSet
 from rostersync.sync.selection import Selection
 from rostersync.sync.term_state import TermState
 
-SETS = ("schools_all", "schools_in", "classes_all", "classes_in", "users_all", "users_eligible", "users_in",
-        "enrollments_all", "enrollments_in",
-        # "kind:sourcedId" of records the SIS listed but this run could not use (bad records, and
-        # what depends on them): their stored copies are kept, never deactivated
-        "kept",
-        # classes whose terms are all over, and users whose counting enrollments were all in such
-        # classes: their leaving is the school year's end, not a loss (sync/terms.py)
-        "classes_ended", "users_term_ended",
-        # issue 13 (sync/account_matching.py): sourcedIds stored under an app record's id, and the
-        # ids of separate copies an admin's link replaced (the sweep deactivates them)
-        "linked_users", "linked_classes", "linked_enrollments", "superseded",
-        # users and classes re-keyed in this run (sync/rekeys.py): their enrollments are paired too
-        "rekeyed_users", "rekeyed_classes",
-        # the old items a re-key pairing pass has claimed so far (each is paired once; the pass
-        # may pause and go on in a later invocation: sync/rekeys.py)
-        "rekey_claimed",
-        # SIS classes set aside until their teachers are known (matching by title: sync/class_titles.py)
-        "classes_title_held")
+SETS = (
+    "schools_all",
+    "schools_in",
+    "classes_all",
+    "classes_in",
+    "users_all",
+    "users_eligible",
+    "users_in",
+    "enrollments_all",
+    "enrollments_in",
+    # "kind:sourcedId" of records the SIS listed but this run could not use (bad records, and
+    # what depends on them): their stored copies are kept, never deactivated
+    "kept",
+    # classes whose terms are all over, and users whose counting enrollments were all in such
+    # classes: their leaving is the school year's end, not a loss (sync/terms.py)
+    "classes_ended",
+    "users_term_ended",
+    # issue 13 (sync/account_matching.py): sourcedIds stored under an app record's id, and the
+    # ids of separate copies an admin's link replaced (the sweep deactivates them)
+    "linked_users",
+    "linked_classes",
+    "linked_enrollments",
+    "superseded",
+    # users and classes re-keyed in this run (sync/rekeys.py): their enrollments are paired too
+    "rekeyed_users",
+    "rekeyed_classes",
+    # the old items a re-key pairing pass has claimed so far (each is paired once; the pass
+    # may pause and go on in a later invocation: sync/rekeys.py)
+    "rekey_claimed",
+    # SIS classes set aside until their teachers are known (matching by title: sync/class_titles.py)
+    "classes_title_held",
+)
 
 
 def empty_counts() -> dict:
@@ -59,8 +73,11 @@ class RunPlan:
         share = getattr(config, "guard_max_share", None) if config else None
         least = getattr(config, "guard_min_records", None) if config else None
         return cls(
-            selection={"schools": _list(config, "schools"), "grades": _list(config, "grades"),
-                       "subjects": _list(config, "subjects")},
+            selection={
+                "schools": _list(config, "schools"),
+                "grades": _list(config, "grades"),
+                "subjects": _list(config, "subjects"),
+            },
             guard_max_share=float(DEFAULT_GUARD_MAX_SHARE if share is None else share),
             guard_min_records=int(DEFAULT_GUARD_MIN_RECORDS if least is None else least),
             connection=plan_connection(connection, secret_version),
@@ -70,13 +87,21 @@ class RunPlan:
         return Selection.from_lists(**self.selection)
 
     def to_json(self) -> dict:
-        return {"selection": self.selection, "guardMaxShare": self.guard_max_share,
-                "guardMinRecords": self.guard_min_records, "connection": self.connection}
+        return {
+            "selection": self.selection,
+            "guardMaxShare": self.guard_max_share,
+            "guardMinRecords": self.guard_min_records,
+            "connection": self.connection,
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> "RunPlan":
-        return cls(selection=data["selection"], guard_max_share=float(data["guardMaxShare"]),
-                   guard_min_records=int(data["guardMinRecords"]), connection=data["connection"])
+        return cls(
+            selection=data["selection"],
+            guard_max_share=float(data["guardMaxShare"]),
+            guard_min_records=int(data["guardMinRecords"]),
+            connection=data["connection"],
+        )
 
 
 def _list(config, name: str) -> list[str] | None:
@@ -96,15 +121,25 @@ class DeltaState:
     recheck_users: list[str] = field(default_factory=list)  # users whose in/out may have changed
 
     def to_json(self) -> dict:
-        return {"since": self.since, "changedClasses": self.changed_classes, "changedUsers": self.changed_users,
-                "outEnrollments": self.out_enrollments, "enrolledUsers": self.enrolled_users,
-                "recheckUsers": self.recheck_users}
+        return {
+            "since": self.since,
+            "changedClasses": self.changed_classes,
+            "changedUsers": self.changed_users,
+            "outEnrollments": self.out_enrollments,
+            "enrolledUsers": self.enrolled_users,
+            "recheckUsers": self.recheck_users,
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> "DeltaState":
-        return cls(since=data["since"], changed_classes=data["changedClasses"], changed_users=data["changedUsers"],
-                   out_enrollments=data["outEnrollments"], enrolled_users=data["enrolledUsers"],
-                   recheck_users=data["recheckUsers"])
+        return cls(
+            since=data["since"],
+            changed_classes=data["changedClasses"],
+            changed_users=data["changedUsers"],
+            out_enrollments=data["outEnrollments"],
+            enrolled_users=data["enrolledUsers"],
+            recheck_users=data["recheckUsers"],
+        )
 
 
 @dataclass
@@ -143,26 +178,54 @@ class RunState:
 
     def to_json(self) -> dict:
         return {
-            "mode": self.mode, "plan": self.plan.to_json(), "startedAt": self.started_at, "phase": self.phase,
-            "offset": self.offset, "lastPageSize": self.last_page_size, "cursor": self.cursor, "counts": self.counts,
-            "errorTotal": self.error_total, "schoolMap": self.school_map, "sisSchools": self.sis_schools,
-            "matchedSchools": self.matched_schools, "appMatches": self.app_matches,
-            "courseSubjects": self.course_subjects, "grades": self.grades, "subjects": self.subjects,
-            "hadItems": self.had_items, "parked": self.parked, "approved": self.approved, "held": self.held,
-            "delta": None if self.delta is None else self.delta.to_json(), "matching": self.matching,
+            "mode": self.mode,
+            "plan": self.plan.to_json(),
+            "startedAt": self.started_at,
+            "phase": self.phase,
+            "offset": self.offset,
+            "lastPageSize": self.last_page_size,
+            "cursor": self.cursor,
+            "counts": self.counts,
+            "errorTotal": self.error_total,
+            "schoolMap": self.school_map,
+            "sisSchools": self.sis_schools,
+            "matchedSchools": self.matched_schools,
+            "appMatches": self.app_matches,
+            "courseSubjects": self.course_subjects,
+            "grades": self.grades,
+            "subjects": self.subjects,
+            "hadItems": self.had_items,
+            "parked": self.parked,
+            "approved": self.approved,
+            "held": self.held,
+            "delta": None if self.delta is None else self.delta.to_json(),
+            "matching": self.matching,
             "terms": None if self.terms is None else self.terms.to_json(),
         }
 
     @classmethod
     def from_json(cls, data: dict, sets: dict[str, FingerprintSet]) -> "RunState":
         return cls(
-            mode=data["mode"], plan=RunPlan.from_json(data["plan"]), started_at=data["startedAt"],
-            phase=data["phase"], offset=data["offset"], last_page_size=data["lastPageSize"],
-            cursor=data.get("cursor"), counts=data["counts"],
-            error_total=data["errorTotal"], school_map=data["schoolMap"], sis_schools=data["sisSchools"],
-            matched_schools=data["matchedSchools"], app_matches=data["appMatches"],
-            course_subjects=data["courseSubjects"], grades=data["grades"], subjects=data["subjects"],
-            had_items=data["hadItems"], parked=data["parked"], approved=data["approved"], held=data["held"],
+            mode=data["mode"],
+            plan=RunPlan.from_json(data["plan"]),
+            started_at=data["startedAt"],
+            phase=data["phase"],
+            offset=data["offset"],
+            last_page_size=data["lastPageSize"],
+            cursor=data.get("cursor"),
+            counts=data["counts"],
+            error_total=data["errorTotal"],
+            school_map=data["schoolMap"],
+            sis_schools=data["sisSchools"],
+            matched_schools=data["matchedSchools"],
+            app_matches=data["appMatches"],
+            course_subjects=data["courseSubjects"],
+            grades=data["grades"],
+            subjects=data["subjects"],
+            had_items=data["hadItems"],
+            parked=data["parked"],
+            approved=data["approved"],
+            held=data["held"],
             delta=None if data["delta"] is None else DeltaState.from_json(data["delta"]),
             terms=None if data.get("terms") is None else TermState.from_json(data["terms"]),
             matching=data.get("matching") or {},

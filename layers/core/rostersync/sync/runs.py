@@ -24,18 +24,18 @@ __all__ = [
     "NightAlreadyDispatched",
     "NotApprovable",
     "RunInProgress",
-    "start_run",
-    "start_replay",
     "approve_run",
-    "reject_run",
     "clock",
+    "reject_run",
+    "start_replay",
+    "start_run",
 ]
-
 
 
 def clock() -> float:
     """Wall-clock epoch seconds, as the lock rules see them (tests move locks.clock)."""
     return locks.clock()
+
 
 TRIGGERS = ("nightly", "manual", "replay")
 MODES = ("full", "delta", "preview")  # preview: reads as a full sync, writes no roster item (sync/review.py)
@@ -194,8 +194,11 @@ def reject_run(district_id: str, run_id: str, review: dict) -> SyncRunModel:
         raise NotApprovable(run.status, f"Only a run waiting for review can be rejected; this one is {run.status}.")
     if is_superseded(run):
         raise NotApprovable(run.status, "A newer sync has run since; its result replaces this review.")
-    if not store.update_run(run, [SyncRunModel.status.set(store.REJECTED), SyncRunModel.review.set(review)],
-                            SyncRunModel.status == store.NEEDS_REVIEW):
+    if not store.update_run(
+        run,
+        [SyncRunModel.status.set(store.REJECTED), SyncRunModel.review.set(review)],
+        SyncRunModel.status == store.NEEDS_REVIEW,
+    ):
         fresh = store.get_run(district_id, run_id)
         raise NotApprovable(fresh.status if fresh else "unknown", "This run was decided already.")
     run.status, run.review = store.REJECTED, review
@@ -205,8 +208,12 @@ def reject_run(district_id: str, run_id: str, review: dict) -> SyncRunModel:
 def undo_approval(run: SyncRunModel) -> None:
     """The approve message could not be sent: back to needs_review, lock released, so the
     admin can simply approve again."""
-    actions = [SyncRunModel.status.set(store.NEEDS_REVIEW), SyncRunModel.approved_at.remove(),
-               SyncRunModel.finished_at.set(utc_now()), SyncRunModel.review.remove()]
+    actions = [
+        SyncRunModel.status.set(store.NEEDS_REVIEW),
+        SyncRunModel.approved_at.remove(),
+        SyncRunModel.finished_at.set(utc_now()),
+        SyncRunModel.review.remove(),
+    ]
     if store.update_run(run, actions, (SyncRunModel.status == store.QUEUED) & SyncRunModel.lease_id.does_not_exist()):
         locks.release(run.district_id, run.run_id)
 
@@ -293,9 +300,7 @@ def mark_dead_lettered(run: SyncRunModel, failure: str) -> SyncRunModel:
     if run.status in store.ACTIVE_STATUSES:
         fail(run, failure, dead_lettered=True)
     elif run.status == store.FAILED and run.dead_lettered_at is None:
-        store.update_run(
-            run, [SyncRunModel.dead_lettered_at.set(utc_now())], (SyncRunModel.status == store.FAILED)
-        )
+        store.update_run(run, [SyncRunModel.dead_lettered_at.set(utc_now())], (SyncRunModel.status == store.FAILED))
     return store.get_run(run.district_id, run.run_id) or run
 
 

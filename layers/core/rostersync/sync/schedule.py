@@ -6,7 +6,7 @@ nightly run was created for that night yet. The dispatcher runs every 30 minutes
 each district is caught within its window whatever its zone (half-hour zones included).
 """
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 NIGHT_STARTS = time(1, 0)
@@ -47,12 +47,12 @@ def night_window_start(tz_name: str, night: date) -> datetime:
     """UTC instant at which `night`'s window opens (a DST gap resolves forward)."""
     local = datetime.combine(night, NIGHT_STARTS, tzinfo=zone(tz_name))
     # Round-trip through UTC: a wall time inside a DST gap becomes a real instant.
-    return local.astimezone(timezone.utc)
+    return local.astimezone(UTC)
 
 
 def next_sync_at(tz_name: str, start_date: date, now: datetime, last_nightly_night: str | None = None) -> datetime:
     """The earliest instant, from now on, at which a nightly sync is due (UTC)."""
-    now = now.astimezone(timezone.utc)
+    now = now.astimezone(UTC)
     if is_due(tz_name, start_date, now, last_nightly_night):
         return now
     night = max(local_today(tz_name, now), start_date)

@@ -18,14 +18,25 @@ class TermState:
     read: bool = False  # the SIS's sessions were read completely this run
     sessions: dict[str, list] = field(default_factory=dict)  # sourcedId -> the session as kept
     links: dict[str, list[str]] = field(default_factory=dict)  # sourcedId -> app schoolIds of classes in
-    counts: dict[str, int] = field(default_factory=lambda: {"created": 0, "updated": 0, "unchanged": 0,
-                                                            "deactivated": 0, "skipped": 0})
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"created": 0, "updated": 0, "unchanged": 0, "deactivated": 0, "skipped": 0}
+    )
 
     def to_json(self) -> dict:
-        return {"today": self.today, "read": self.read, "sessions": self.sessions, "links": self.links,
-                "counts": self.counts}
+        return {
+            "today": self.today,
+            "read": self.read,
+            "sessions": self.sessions,
+            "links": self.links,
+            "counts": self.counts,
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> "TermState":
-        return cls(today=data["today"], read=data["read"], sessions=data["sessions"], links=data["links"],
-                   counts=data["counts"])
+        return cls(
+            today=data["today"],
+            read=data["read"],
+            sessions=data["sessions"],
+            links=data["links"],
+            counts=data["counts"],
+        )

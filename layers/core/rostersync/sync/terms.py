@@ -28,8 +28,8 @@ from rostersync.store.roster import ACTIVE, INACTIVE
 from rostersync.store.runs import MAX_STORED_ERRORS
 from rostersync.sync import mapping, record_checks
 from rostersync.sync.delta import DeltaNotEnough
-from rostersync.times import local_date
 from rostersync.sync.term_state import END, MODIFIED, PARENT, SCHOOL_YEAR, START, STATUS, TITLE, TYPE, TermState
+from rostersync.times import local_date
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +70,12 @@ class TermPhases:
         if not terms.read or not terms.sessions:
             # Without a calendar nothing ends and no stored session is deactivated.
             terms.read = False
-            self._notice("terms", "terms_unavailable", "The SIS listed no academic sessions (/academicSessions, "
-                         "/terms): classes keep their term ids, no class is ended by date and stored terms are kept.")
+            self._notice(
+                "terms",
+                "terms_unavailable",
+                "The SIS listed no academic sessions (/academicSessions, "
+                "/terms): classes keep their term ids, no class is ended by date and stored terms are kept.",
+            )
         if run.mode == "delta" and terms.read:
             self._check_delta(today)
 
@@ -87,9 +91,15 @@ class TermPhases:
                     self._skip(record.sourced_id, problem.code, problem.message)
                     continue
                 terms.sessions[record.sourced_id] = [
-                    record.title, record.type, _iso(record.start_date), _iso(record.end_date), record.parent_id,
-                    record.school_year, record.status,
-                    record.date_last_modified.isoformat() if record.date_last_modified else None]
+                    record.title,
+                    record.type,
+                    _iso(record.start_date),
+                    _iso(record.end_date),
+                    record.parent_id,
+                    record.school_year,
+                    record.status,
+                    record.date_last_modified.isoformat() if record.date_last_modified else None,
+                ]
 
     def _check_delta(self, today: date) -> None:
         """A delta sees only changed classes: a session that ended since the last full sync (by
@@ -142,8 +152,9 @@ class TermPhases:
             return False
         if self._ended_ids is None:
             district, today = self.engine.district_id, self.terms.today
-            self._ended_ids = {record_id(district, "term", sid) for sid, s in self.terms.sessions.items()
-                               if s[END] and s[END] < today}
+            self._ended_ids = {
+                record_id(district, "term", sid) for sid, s in self.terms.sessions.items() if s[END] and s[END] < today
+            }
         return all(term_id in self._ended_ids for term_id in term_ids)
 
     # ------------------------------------------------------------------ phase: write_terms
@@ -156,7 +167,7 @@ class TermPhases:
         table = engine.roster.terms
         sids = sorted(terms.sessions)
         for start in range(0, len(sids), READ_CHUNK):
-            chunk = sids[start:start + READ_CHUNK]
+            chunk = sids[start : start + READ_CHUNK]
             stored = {}
             if engine.state.had_items.get(table.name, True):
                 stored = engine.roster.by_sourced_ids(table, chunk, projection=["contentHash", "status", "schoolIds"])
@@ -178,8 +189,15 @@ class TermPhases:
         if engine.state.had_items.get(table.name, True):
             self._deactivate_dropped(table)
         # Sessions are not one of the run's record types (the contract's counts): logged instead.
-        logger.info("academic sessions synced", extra={"districtId": engine.district_id, "runId": engine.run_id,
-                                                       "terms": dict(terms.counts), "sessions": len(terms.sessions)})
+        logger.info(
+            "academic sessions synced",
+            extra={
+                "districtId": engine.district_id,
+                "runId": engine.run_id,
+                "terms": dict(terms.counts),
+                "sessions": len(terms.sessions),
+            },
+        )
 
     def _item(self, sid: str, before: dict | None) -> dict | None:
         session = self.terms.sessions[sid]
@@ -188,13 +206,24 @@ class TermPhases:
         schools = set(self._schools_of(sid)) | set((before or {}).get("schoolIds") or [])
         parent = session[PARENT]
         fields = {
-            "sisSourcedId": sid, "title": session[TITLE], "type": session[TYPE], "startDate": session[START],
-            "endDate": session[END], "parentId": record_id(district, "term", parent) if parent else None,
-            "parentSourcedId": parent, "schoolYear": session[SCHOOL_YEAR], "schoolIds": sorted(schools),
+            "sisSourcedId": sid,
+            "title": session[TITLE],
+            "type": session[TYPE],
+            "startDate": session[START],
+            "endDate": session[END],
+            "parentId": record_id(district, "term", parent) if parent else None,
+            "parentSourcedId": parent,
+            "schoolYear": session[SCHOOL_YEAR],
+            "schoolIds": sorted(schools),
         }
         try:
-            item = mapping.stamped({"districtId": district, "termId": record_id(district, "term", sid)}, fields,
-                                   engine.run_id, engine.now, session[STATUS])
+            item = mapping.stamped(
+                {"districtId": district, "termId": record_id(district, "term", sid)},
+                fields,
+                engine.run_id,
+                engine.now,
+                session[STATUS],
+            )
         except record_checks.Refused as refused:
             self._skip(sid, refused.code, refused.message)
             return None
@@ -235,8 +264,11 @@ class TermPhases:
         """An enrollment that does not count because its class's terms are over: its user, if
         they end up with no class, leaves with the school year, not as a loss."""
         sets = self.engine.state.sets
-        if sets["classes_ended"] and sets["classes_ended"].contains_fingerprint(class_fp) \
-                and users_eligible.contains_fingerprint(user_fp):
+        if (
+            sets["classes_ended"]
+            and sets["classes_ended"].contains_fingerprint(class_fp)
+            and users_eligible.contains_fingerprint(user_fp)
+        ):
             sets["users_term_ended"].add_fingerprint(user_fp)
 
     def leaves_with_term(self, record_type: str, item: dict) -> bool:
@@ -266,10 +298,13 @@ class TermPhases:
         """A sweep that ends records because their terms are over says so (the run's errors)."""
         counts = ", ".join(f"{n} {t}" for t, n in sorted(ended.items()) if n)
         if counts:
-            self._notice("classes", "school_year_ended",
-                         f"Ending {counts}: every term of these classes is over (the SIS's calendar), so they, "
-                         "their enrollments and the people left without a class go inactive (held records say "
-                         "term_ended). The deactivation guard does not count them as losses.")
+            self._notice(
+                "classes",
+                "school_year_ended",
+                f"Ending {counts}: every term of these classes is over (the SIS's calendar), so they, "
+                "their enrollments and the people left without a class go inactive (held records say "
+                "term_ended). The deactivation guard does not count them as losses.",
+            )
 
     def _skip(self, sid: str | None, code: str, message: str) -> None:
         if self.terms is not None:

@@ -128,10 +128,12 @@ def _handle(message: messages.RunMessage, record: SQSRecord, time_left: "Slice")
         _handle_finished(run)
         return
     if time_left() < MIN_SLICE_SECONDS:
-        why = (f"The sync worker had {time_left.invocation_left:.0f} s left in its invocation when this run's turn "
-               f"came; a sync slice needs at least {SAFETY_SECONDS + MIN_SLICE_SECONDS:.0f} s "
-               f"({SAFETY_SECONDS:.0f} s kept in reserve and a {MIN_SLICE_SECONDS:.0f} s slice). Raise the "
-               "SyncWorkerFunction Timeout (template.yaml sets 900 s) or lower the event source's BatchSize.")
+        why = (
+            f"The sync worker had {time_left.invocation_left:.0f} s left in its invocation when this run's turn "
+            f"came; a sync slice needs at least {SAFETY_SECONDS + MIN_SLICE_SECONDS:.0f} s "
+            f"({SAFETY_SECONDS:.0f} s kept in reserve and a {MIN_SLICE_SECONDS:.0f} s slice). Raise the "
+            "SyncWorkerFunction Timeout (template.yaml sets 900 s) or lower the event source's BatchSize."
+        )
         _pass_on(run, message, why)
         return
 
@@ -249,8 +251,13 @@ def _record_outcome(run, lease_id: str, message: messages.RunMessage, result, ou
     announce.run_finished(run, status, result)  # events, connection health, contacts (never raises)
     logger.info(
         "sync finished",
-        extra={"status": status, "mode": result.mode, "written": written, "errorTotal": int(result.error_total or 0),
-               "invocations": int(run.invocations or 0)},
+        extra={
+            "status": status,
+            "mode": result.mode,
+            "written": written,
+            "errorTotal": int(result.error_total or 0),
+            "invocations": int(run.invocations or 0),
+        },
     )
 
 
@@ -300,6 +307,6 @@ def _queue_max_receive_count(queue_url: str) -> int:
     try:
         attributes = messages.sqs_client().get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
         return int(json.loads(attributes["Attributes"]["RedrivePolicy"])["maxReceiveCount"])
-    except Exception:  # noqa: BLE001 - no permission or no policy: the template's value
+    except Exception:
         logger.warning("could not read the sync queue's maxReceiveCount; assuming the template's")
         return DEFAULT_MAX_RECEIVE_COUNT

@@ -13,8 +13,11 @@ Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 
 
 class AppUserRequest(RequestModel):
-    user_id: Id | None = Field(default=None, description="The app's own id for this user (kept for ever; "
-                               "a new one is made when absent). Registering the same id again updates it.")
+    user_id: Id | None = Field(
+        default=None,
+        description="The app's own id for this user (kept for ever; "
+        "a new one is made when absent). Registering the same id again updates it.",
+    )
     role: Literal["teacher", "student"]
     given_name: Name | None = None
     family_name: Name | None = None
@@ -33,10 +36,14 @@ class AppClassRequest(RequestModel):
     title: Name
     school_id: Id
     class_code: Identifier | None = None
-    teacher_id: Id | None = Field(default=None, description=(
-        "The app userId of the class's teacher: an active teacher of this district (app-made or synced). "
-        "With it, a sync also links an SIS class of the same title, in the same school, taught by that "
-        "teacher (docs/design.md)"))
+    teacher_id: Id | None = Field(
+        default=None,
+        description=(
+            "The app userId of the class's teacher: an active teacher of this district (app-made or synced). "
+            "With it, a sync also links an SIS class of the same title, in the same school, taught by that "
+            "teacher (docs/design.md)"
+        ),
+    )
 
 
 class AppClassesRequest(RequestModel):
@@ -97,8 +104,9 @@ class MatchingCountsResponse(ResponseModel):
     linked: int = Field(description="SIS records linked to (or, in a preview, that would link to) an app record")
     conflicts: int = Field(description="SIS records created separately because the match was not clear")
     created: int = Field(description="Records created (a preview: would be created), linked ones not included")
-    rekeyed: int = Field(default=0, description="SIS records under a new sourcedId that kept their app id "
-                         "(an SIS id change)")
+    rekeyed: int = Field(
+        default=0, description="SIS records under a new sourcedId that kept their app id (an SIS id change)"
+    )
 
 
 class MatchingRecordResponse(ResponseModel):
@@ -107,7 +115,10 @@ class MatchingRecordResponse(ResponseModel):
     sis_sourced_id: str
     item_id: str = Field(description="linked: the app record's id; conflict: the id the SIS record is created under")
     name: str | None = None
-    criterion: str | None = Field(default=None, description="linked: identifier, email, username, code or title (a class of the same title, school and teacher)")
+    criterion: str | None = Field(
+        default=None,
+        description="linked: identifier, email, username, code or title (a class of the same title, school and teacher)",
+    )
     reason: str | None = None
     message: str | None = None
     sis_record: dict | None = None

@@ -123,5 +123,3 @@ class ErrorDetail(ResponseModel):
 
 class ErrorResponse(ResponseModel):
     error: ErrorDetail
-
-

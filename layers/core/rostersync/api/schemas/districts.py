@@ -7,9 +7,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from rostersync.api.schemas.base import (Identifier, Name, RequestModel, ResponseModel, TimezoneName, distinct_values)
+from rostersync.api.schemas.base import Identifier, Name, RequestModel, ResponseModel, TimezoneName, distinct_values
 from rostersync.api.schemas.sis_connection import ConnectionHealthResponse
-
 
 # ---------------------------------------------------------------- provisioning
 
@@ -60,17 +59,20 @@ def _email(address: str) -> str:
         raise PydanticCustomError("invalid_email", "must be an email address such as it-office@district.org") from None
 
 
-EmailAddress = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254),
-                         AfterValidator(_email)]
+EmailAddress = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254), AfterValidator(_email)
+]
 
 
 class UpdateDistrictRequest(RequestModel):
     name: Name | None = None
     timezone: TimezoneName | None = Field(default=None, description="IANA time zone: the district's nights are in it")
     contacts: Annotated[list[EmailAddress], AfterValidator(distinct_values)] | None = Field(
-        default=None, max_length=MAX_CONTACTS,
+        default=None,
+        max_length=MAX_CONTACTS,
         description="Who hears of a failed night, a held sync or an unhealthy connection; the whole list "
-        "(replaces the previous one; [] for nobody)")
+        "(replaces the previous one; [] for nobody)",
+    )
 
 
 class SetupStepResponse(ResponseModel):

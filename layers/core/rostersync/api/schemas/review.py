@@ -8,7 +8,6 @@ from pydantic import Field
 
 from rostersync.api.schemas.base import RequestModel, ResponseModel
 
-
 MAX_CHOSEN = 1000  # records one partial approval may name
 
 
@@ -30,16 +29,26 @@ class HeldRecordResponse(ResponseModel):
     class_id: str | None = None
     class_title: str | None = None
     user_id: str | None = None
-    reason: Literal["gone_from_sis", "disabled", "out_of_selection", "no_class_in_selection", "class_leaving",
-                    "user_leaving", "rekeyed", "term_ended"] = Field(
+    reason: Literal[
+        "gone_from_sis",
+        "disabled",
+        "out_of_selection",
+        "no_class_in_selection",
+        "class_leaving",
+        "user_leaving",
+        "rekeyed",
+        "term_ended",
+    ] = Field(
         description="gone_from_sis: the SIS no longer lists it; disabled: the SIS lists the user inactive or "
         "tobedeleted, or no longer as teacher or student; out_of_selection: inactive or tobedeleted in the SIS, or "
         "outside the selected schools, grades and subjects; no_class_in_selection: no active enrollment in a class "
         "that is synced; class_leaving / user_leaving: an enrollment whose class or person goes; rekeyed: a school "
         "the sync created, replaced by a match to an app school; term_ended: a class every term of which is over "
-        "(the school year's end)")
+        "(the school year's end)"
+    )
     decision: Literal["pending", "approved", "kept"] = Field(
-        description="pending until the run is decided; kept: left active (not chosen, or the run was rejected)")
+        description="pending until the run is decided; kept: left active (not chosen, or the run was rejected)"
+    )
 
 
 class HeldRecordsResponse(ResponseModel):
@@ -53,9 +62,11 @@ class HeldRecordsResponse(ResponseModel):
 
 class ApproveRequest(RequestModel):
     record_ids: list[Annotated[str, Field(min_length=3, max_length=200)]] | None = Field(
-        default=None, max_length=MAX_CHOSEN,
+        default=None,
+        max_length=MAX_CHOSEN,
         description="Approve only these held records (recordId from GET held); the rest stay active and are "
-        "re-evaluated by the next sync. Absent: approve everything held.")
+        "re-evaluated by the next sync. Absent: approve everything held.",
+    )
 
 
 class PreviewCountsResponse(ResponseModel):
@@ -69,10 +80,13 @@ class PreviewResponse(ResponseModel):
     run_id: str
     status: str
     proposal: dict = Field(description="The configuration previewed (as sent)")
-    counts: dict[str, PreviewCountsResponse] | None = Field(description="Per record type; null until the preview succeeded")
+    counts: dict[str, PreviewCountsResponse] | None = Field(
+        description="Per record type; null until the preview succeeded"
+    )
     would_need_review: dict[str, int] | None = Field(
         description="The deactivations per type a sync of this configuration would hold for review; null when "
-        "it would not stop")
+        "it would not stop"
+    )
     failure: str | None = None
 
 
@@ -105,9 +119,11 @@ class ActorResponse(ResponseModel):
 class AuditEntryResponse(ResponseModel):
     entry_id: str
     at: str
-    action: str = Field(description="connection.update, connection.delete, school_matches.update, "
-                        "sync_config.update, sync.start, sync.preview, sync.approve, sync.reject, purge.request, "
-                        "purge.confirm, ...")
+    action: str = Field(
+        description="connection.update, connection.delete, school_matches.update, "
+        "sync_config.update, sync.start, sync.preview, sync.approve, sync.reject, purge.request, "
+        "purge.confirm, ..."
+    )
     by: ActorResponse
     target: str | None
     before: object | None

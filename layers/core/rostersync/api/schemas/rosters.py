@@ -101,8 +101,12 @@ class RosterResponse(ResponseModel):
 def membership_response(enrollment: EnrollmentModel | None) -> MembershipResponse | None:
     if enrollment is None:
         return None
-    return MembershipResponse(enrollment_id=enrollment.enrollment_id, role=enrollment.role, status=enrollment.status,
-                              updated_at=enrollment.updated_at)
+    return MembershipResponse(
+        enrollment_id=enrollment.enrollment_id,
+        role=enrollment.role,
+        status=enrollment.status,
+        updated_at=enrollment.updated_at,
+    )
 
 
 def user_response(user: UserModel, membership: EnrollmentModel | None = None) -> UserResponse:

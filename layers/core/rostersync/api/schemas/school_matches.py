@@ -6,7 +6,6 @@ from pydantic import Field
 
 from rostersync.api.schemas.base import Id, RequestModel, ResponseModel
 
-
 # ---------------------------------------------------------------- step 3: school matching
 
 
@@ -28,7 +27,9 @@ class SchoolMatchRequest(RequestModel):
 
 
 class SchoolMatchesRequest(RequestModel):
-    matches: list[SchoolMatchRequest] = Field(max_length=5000, description="The whole set of matches: it replaces the previous one")
+    matches: list[SchoolMatchRequest] = Field(
+        max_length=5000, description="The whole set of matches: it replaces the previous one"
+    )
 
 
 class SchoolMatchResponse(ResponseModel):

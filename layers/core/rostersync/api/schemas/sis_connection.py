@@ -11,7 +11,6 @@ from rostersync.notify import health as connection_health
 from rostersync.store.districts import SisConnection
 from rostersync.times import iso_z_or_none
 
-
 # ---------------------------------------------------------------- step 2: SIS connection
 
 AuthMethod = Literal["auto", "oauth1", "oauth2"]
@@ -34,8 +33,9 @@ class SisConnectionRequest(RequestModel):
     )
 
 
-HealthValue = Literal["ok", "credentials_rejected", "access_denied", "not_oneroster", "invalid_host", "unreachable",
-                      "sis_error"]
+HealthValue = Literal[
+    "ok", "credentials_rejected", "access_denied", "not_oneroster", "invalid_host", "unreachable", "sis_error"
+]
 
 
 class ConnectionHealthResponse(ResponseModel):
@@ -64,6 +64,10 @@ class SisConnectionResponse(ResponseModel):
 def health_response(connection: SisConnection) -> ConnectionHealthResponse:
     status = connection.health
     advice = connection_health.ADVICE.get(status or "", "Nothing to do: the next sync will show how it fares.")
-    return ConnectionHealthResponse(status=status, last_checked_at=iso_z_or_none(connection.last_checked_at),
-                               last_ok_at=iso_z_or_none(connection.last_ok_at), last_error=connection.last_error,
-                               what_to_do=advice)
+    return ConnectionHealthResponse(
+        status=status,
+        last_checked_at=iso_z_or_none(connection.last_checked_at),
+        last_ok_at=iso_z_or_none(connection.last_ok_at),
+        last_error=connection.last_error,
+        what_to_do=advice,
+    )

@@ -6,7 +6,6 @@ from pydantic import Field
 
 from rostersync.api.schemas.base import CalendarDate, RequestModel, ResponseModel, Selection
 
-
 # ---------------------------------------------------------------- step 4: sync options and configuration
 
 
@@ -60,7 +59,12 @@ class SyncConfigResponse(ResponseModel):
     enabled: bool
     full_sync_every_days: int
     deactivation_guard: DeactivationGuardResponse
-    next_sync_at: str | None = Field(description="When the next nightly sync is due (UTC, ISO 8601); null when disabled")
-    warnings: list[str] = Field(default_factory=list, description="Things to know about this configuration: a sync "
-                                "queued, running or held for review keeps the configuration it started with, and "
-                                "this one applies from the next run")
+    next_sync_at: str | None = Field(
+        description="When the next nightly sync is due (UTC, ISO 8601); null when disabled"
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Things to know about this configuration: a sync "
+        "queued, running or held for review keeps the configuration it started with, and "
+        "this one applies from the next run",
+    )

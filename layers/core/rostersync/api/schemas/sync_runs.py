@@ -47,8 +47,9 @@ class RunErrorResponse(ResponseModel):
 class RunResponse(ResponseModel):
     run_id: str
     trigger: Literal["nightly", "manual", "replay"]
-    mode: Literal["full", "delta", "preview"] = Field(description="preview: a read-only run of a proposed "
-                                                      "configuration (POST sync-config/preview)")
+    mode: Literal["full", "delta", "preview"] = Field(
+        description="preview: a read-only run of a proposed configuration (POST sync-config/preview)"
+    )
     status: Literal["queued", "running", "succeeded", "failed", "needs_review", "rejected"]
     queued_at: str
     started_at: str | None
@@ -61,8 +62,10 @@ class RunResponse(ResponseModel):
         default=None, description="needs_review: the deactivations held back per type, applied on approval"
     )
     replay_of: str | None = Field(default=None, description="replay runs: the failed run they replay")
-    review: dict | None = Field(default=None, description="A held run's decision: {decision: approved | "
-                                "approved_in_part | rejected, by, role, at, records}")
+    review: dict | None = Field(
+        default=None,
+        description="A held run's decision: {decision: approved | approved_in_part | rejected, by, role, at, records}",
+    )
 
 
 class RunsResponse(ResponseModel):

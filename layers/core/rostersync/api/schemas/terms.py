@@ -37,7 +37,16 @@ class CurrentTermResponse(ResponseModel):
 
 
 def term_response(item: TermModel) -> TermResponse:
-    return TermResponse(term_id=item.term_id, sis_sourced_id=item.sis_sourced_id, title=item.title, type=item.type,
-                        start_date=item.start_date, end_date=item.end_date, parent_id=item.parent_id,
-                        school_year=item.school_year, school_ids=list(item.school_ids or []), status=item.status,
-                        updated_at=item.updated_at)
+    return TermResponse(
+        term_id=item.term_id,
+        sis_sourced_id=item.sis_sourced_id,
+        title=item.title,
+        type=item.type,
+        start_date=item.start_date,
+        end_date=item.end_date,
+        parent_id=item.parent_id,
+        school_year=item.school_year,
+        school_ids=list(item.school_ids or []),
+        status=item.status,
+        updated_at=item.updated_at,
+    )
