@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 REGION ?= us-east-1
 
-.PHONY: help venv demo test unit integration e2e browser lint validate build local sandbox bench soak clean openapi lock console-deploy
+.PHONY: help venv demo test unit integration e2e browser lint validate build local sandbox bench fleet soak clean openapi lock console-deploy
 
 help:
 	@echo "make demo   run the product locally against the sandbox SIS and print a sync summary"
@@ -21,6 +21,7 @@ help:
 	@echo "make browser  the console's browser suite only (needs chromium)"
 	@echo "make console-deploy STACK=rostersync-dev  upload the console and its config.json to a deployed stack"
 	@echo "make bench  the district-scale benchmark (bench/README.md)"
+	@echo "make fleet  one night of 10,000 districts, simulated from the bench's costs"
 	@echo "make soak   the long fault and crash soak"
 	@echo "make lint / validate / build / openapi / lock / clean"
 
@@ -88,6 +89,10 @@ openapi: venv
 
 bench: venv
 	$(BIN)/python bench/district_sync.py
+
+# One night of a 10,000-district fleet, simulated from make bench's measured costs (bench/README.md).
+fleet: venv
+	$(BIN)/python bench/fleet_night.py
 
 # Re-pin after changing pyproject.toml's dev extras or layers/core/requirements.txt.
 # The dev lock first (every platform); the layer's lock takes the same versions, for Lambda
