@@ -112,26 +112,28 @@ class GcTime:
 
 
 class DynamoDbCalls:
-    """DynamoDB API calls a BatchStore made, by operation: the batches its wire sent (with the
-    most BatchWriteItem requests in flight at once, "maxWritesInFlight") and every other call
-    through its boto3 client, counted by botocore's event hooks."""
+    """DynamoDB API calls a BatchStore made, by operation, counted by botocore's event hooks on
+    both its clients (the batches' own and the one for everything else), with the most
+    BatchWriteItem requests it had in flight at once ("maxWritesInFlight")."""
 
     def __init__(self, store):
-        self.wire_calls = store.batch_client.calls
-        self.client_calls: Counter = Counter()
+        self.store = store
+        self.calls: Counter = Counter()
         lock = threading.Lock()
 
         def before_call(model, **_):
             with lock:
-                self.client_calls[model.name] += 1
+                self.calls[model.name] += 1
 
-        store.client.meta.events.register("before-call.dynamodb", before_call)
+        clients = {id(c): c for c in (store.client, store.batch_client)}
+        for client in clients.values():
+            client.meta.events.register("before-call.dynamodb", before_call)
 
     def as_dict(self) -> dict:
-        return dict(self.client_calls + self.wire_calls)
+        return dict(self.calls) | {"maxWritesInFlight": self.store.max_writes_in_flight}
 
     def __getitem__(self, name: str) -> int:
-        return (self.client_calls + self.wire_calls)[name]
+        return self.calls[name]
 
 
 def tuning():

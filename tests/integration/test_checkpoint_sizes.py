@@ -25,9 +25,14 @@ def item_size(item: dict) -> int:
     return total
 
 
+DYNAMODB_REQUEST_LIMIT = 16 * 1024 * 1024  # a BatchWriteItem's whole request
+
+
 class RecordingClient:
-    def __init__(self, client):
-        self._client, self.sizes = client, []
+    """The sizes of the items put, one by one (the head) or in batches (the parts)."""
+
+    def __init__(self, client, sizes: list | None = None):
+        self._client, self.sizes = client, [] if sizes is None else sizes
 
     def __getattr__(self, name):
         return getattr(self._client, name)
@@ -35,6 +40,17 @@ class RecordingClient:
     def put_item(self, **kwargs):
         self.sizes.append(item_size(kwargs["Item"]))
         return self._client.put_item(**kwargs)
+
+    def batch_write_item(self, **kwargs):
+        sizes = [
+            item_size(r["PutRequest"]["Item"])
+            for rs in kwargs["RequestItems"].values()
+            for r in rs
+            if "PutRequest" in r
+        ]
+        assert sum(sizes) < DYNAMODB_REQUEST_LIMIT
+        self.sizes.extend(sizes)
+        return self._client.batch_write_item(**kwargs)
 
 
 def big_state() -> RunState:
@@ -84,6 +100,7 @@ def test_every_checkpoint_item_stays_under_400_kb_and_loads_back_equal(aws):
     batch = BatchStore()
     checkpoints = CheckpointStore(batch, "dst_big", "run_big")
     recording = checkpoints.client = RecordingClient(checkpoints.client)
+    batch.batch_client = RecordingClient(batch.batch_client, recording.sizes)  # the parts' batches
     state = big_state()
     parked = ParkedUsers(checkpoints, state.parked)
     # A server that ignores `limit` and sends 20,000 users a page: one chunk, split in parts.

@@ -1,6 +1,12 @@
-"""One boto3 client per AWS service, created on first use and kept for the process (creating
-one costs ~100 ms), per region and endpoint: tests and the local stack point AWS_ENDPOINT_URL
-at the embedded AWS, and may change it between tests.
+"""Every AWS client of the domain, built here: one boto3 client per service, created on first
+use and kept for the process (creating one costs ~100 ms), per region and endpoint (tests and
+the local stack point AWS_ENDPOINT_URL at the embedded AWS, and may change it between tests).
+
+DynamoDB is reached only through botocore (boto3 clients here, pynamodb's models with the
+settings `pynamodb_settings` gives store/base.py), so every request is signed, retried, timed
+out, proxied and traced by the SDK. The retry policy is botocore's standard mode for
+throttling, 5xx answers and dropped connections, set here once for both; the one thing the SDK
+does not retry, items a batch hands back unprocessed, is store/batch.py's `Backoff`.
 
 Sessions are not thread-safe, so each client comes from a session of its own, under a lock.
 A batch store (store/batch.py) takes a DynamoDB client of its own, sized for its requests in
@@ -16,8 +22,31 @@ from botocore.config import Config
 
 from rostersync.settings import aws_endpoint_url, get_settings
 
+# botocore's standard mode: exponential backoff with jitter on throttling, 5xx and connection
+# errors, a retry quota per client. Not adaptive: its client-side rate limiter is per process
+# and would slow every writer of a worker after one throttle, where on-demand tables recover
+# within the backoff anyway.
+DYNAMODB_RETRY_MODE = "standard"
+DYNAMODB_TOTAL_ATTEMPTS = 8  # the first try and up to 7 retries, each after a jittered, growing wait
+CONNECT_TIMEOUT_S = 5
+READ_TIMEOUT_S = 30  # a 16 MB BatchWriteItem answers in well under a second; 30 s is a dead peer
+
 _clients: dict[tuple[str, str, str], object] = {}
 _lock = threading.Lock()
+
+
+def dynamodb_config(max_pool_connections: int = 10, parameter_validation: bool = True) -> Config:
+    return Config(
+        retries={"mode": DYNAMODB_RETRY_MODE, "total_max_attempts": DYNAMODB_TOTAL_ATTEMPTS},
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=READ_TIMEOUT_S,
+        max_pool_connections=max_pool_connections,
+        tcp_keepalive=True,
+        parameter_validation=parameter_validation,
+    )
+
+
+_CONFIGS = {"dynamodb": dynamodb_config()}
 
 
 def client(service: str):
@@ -26,11 +55,12 @@ def client(service: str):
     key = (service, region, aws_endpoint_url() or "")
     with _lock:
         if key not in _clients:
-            _clients[key] = boto3.session.Session().client(service, region_name=region)
+            _clients[key] = boto3.session.Session().client(service, region_name=region, config=_CONFIGS.get(service))
         return _clients[key]
 
 
 def dynamodb():
+    """For hand-built requests (queries, conditional writes, transactions): botocore validates them."""
     return client("dynamodb")
 
 
@@ -51,15 +81,29 @@ def ses():
 
 
 def dynamodb_for_batches(max_in_flight: int = 8):
-    """A DynamoDB client of its own for one batch store: a connection pool for `max_in_flight`
-    requests, standard retries. Every request it sends is built by store/codec.py, whose output
-    the models' tests check: botocore's client-side parameter validation (a walk over every
-    attribute value of every item) would only spend the worker's CPU on proving that again."""
-    config = Config(
-        max_pool_connections=max(10, max_in_flight * 2),
-        retries={"mode": "standard", "max_attempts": 8},
-        parameter_validation=False,
-    )
+    """A DynamoDB client of its own for one batch store: a connection for each of its
+    `max_in_flight` writers and the reads beside them.
+
+    parameter_validation=False: botocore's client-side validation walks every attribute value of
+    every item against the service model (about a sixth of a writer thread's CPU, bench/README.md),
+    and every item and key this client sends comes from store/codec.py, the one encoder, whose
+    output the models' tests check (tests/unit/store/test_codec.py). DynamoDB still validates
+    each request on its side; a malformed one is refused with a ValidationException.
+    """
+    config = dynamodb_config(max_pool_connections=max(10, max_in_flight * 2), parameter_validation=False)
     with _lock:
         session = boto3.session.Session()
     return session.client("dynamodb", region_name=get_settings().region, config=config)
+
+
+def pynamodb_settings() -> dict:
+    """What the pynamodb models' Meta sets (store/base.py): pynamodb builds its own botocore
+    client from these, with the same retry policy and timeouts as the clients above (pynamodb
+    counts retries after the first try, and itself turns validation off: a model serializes
+    its own attributes)."""
+    return {
+        "max_retry_attempts": DYNAMODB_TOTAL_ATTEMPTS - 1,
+        "connect_timeout_seconds": CONNECT_TIMEOUT_S,
+        "read_timeout_seconds": READ_TIMEOUT_S,
+        "max_pool_connections": 10,
+    }

@@ -69,3 +69,40 @@ def test_booleans_and_empty_lists_round_trip():
         )
     )
     assert klass.grades == [] and klass.subjects == []
+
+
+def test_one_encoder_for_every_value_an_item_holds():
+    from datetime import timedelta, timezone
+
+    from rostersync.store.codec import format_datetime
+
+    moment = datetime(2026, 12, 1, 20, 15, 7, 123456, tzinfo=UTC)
+    values = {
+        "s": 'Zoë "Zed" \\ \n',
+        "none": None,
+        "t": True,
+        "f": False,
+        "n": 3,
+        "x": 2.5,
+        "at": moment,
+        "local": moment.astimezone(timezone(timedelta(hours=-6))),
+        "l": ["a", 7, ("p", "q")],
+        "m": {"a": "b", "c": None},
+        "data": b"\x00\x01",
+    }
+    assert to_item(values) == {
+        "s": {"S": 'Zoë "Zed" \\ \n'},
+        "t": {"BOOL": True},
+        "f": {"BOOL": False},
+        "n": {"N": "3"},
+        "x": {"N": "2.5"},
+        "at": {"S": "2026-12-01T20:15:07.123456+0000"},
+        "local": {"S": "2026-12-01T20:15:07.123456+0000"},
+        "l": {"L": [{"S": "a"}, {"N": "7"}, {"L": [{"S": "p"}, {"S": "q"}]}]},
+        "m": {"M": {"a": {"S": "b"}}},
+        "data": {"B": b"\x00\x01"},
+    }
+    assert from_item(to_item(values))["data"] == b"\x00\x01"
+    for second in range(100):  # past the cache's bound, each still formatted right
+        later = moment + timedelta(seconds=second)
+        assert format_datetime(later) == later.strftime("%Y-%m-%dT%H:%M:%S.%f%z")

@@ -2,9 +2,11 @@
 
 No endpoint is set here: botocore (under boto3, pynamodb and Powertools alike) honours
 AWS_ENDPOINT_URL, so the local stack and tests point every model at moto by setting that
-one variable; deployed, it is unset and the models talk to DynamoDB.
+one variable; deployed, it is unset and the models talk to DynamoDB. Retries and timeouts are
+rostersync.aws_clients' (one policy for every DynamoDB client).
 """
 
+from rostersync.aws_clients import pynamodb_settings
 from rostersync.settings import get_settings
 
 
@@ -17,5 +19,6 @@ def model_meta(table_name: str) -> type:
 
     Meta.table_name = table_name
     Meta.region = settings.region
-    Meta.max_retry_attempts = 8
+    for name, value in pynamodb_settings().items():
+        setattr(Meta, name, value)
     return Meta

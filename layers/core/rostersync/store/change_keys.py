@@ -26,7 +26,6 @@ from rostersync.settings import change_lag_seconds
 from rostersync.store.codec import format_datetime
 
 CHANGE_SEQ = "changeSeq"
-CHANGE_INDEX = "ByChange"
 SEPARATOR = "#"
 # The worker's function timeout (900 s) plus a margin for a request in flight when it ends.
 DEFAULT_CHANGE_LAG_S = 1200
@@ -56,18 +55,11 @@ def change_horizon(now: datetime | None = None) -> str:
     return time_text((now or datetime.now(UTC)) - change_lag())
 
 
-STAMPED = frozenset({"updatedAt", CHANGE_SEQ})
-
-
 class RosterStamper:
     """BatchStore.before_write for the roster tables: {table name: its item id attribute}."""
 
     def __init__(self, id_attribute_of: dict[str, str]):
         self.id_attribute_of = id_attribute_of
-
-    def late_attributes(self, table: str) -> frozenset[str]:
-        """What __call__ sets on `table`'s items at every send (an encoder leaves them out)."""
-        return STAMPED if table in self.id_attribute_of else frozenset()
 
     def __call__(self, table: str, item: dict, sent_at: str) -> None:
         id_attribute = self.id_attribute_of.get(table)

@@ -1,16 +1,14 @@
 """Deleting items in bulk: the one place data is erased (a district purge, sync/purge.py).
 
 Everything else in Roster Sync sets records inactive and never deletes them. Deletes go in
-BatchWriteItem requests of 25 keys, unprocessed keys retried with backoff; deleting what is
-already gone is harmless, so a purge retried after a crash simply carries on.
+BatchWriteItem requests of 25 keys, unprocessed keys sent again with the store's one backoff
+(store/batch.py); deleting what is already gone is harmless, so a purge retried after a crash
+simply carries on.
 """
 
-import random
-import time
 from collections.abc import Callable, Iterable
 
-WRITE_BATCH = 25
-ATTEMPTS = 10
+from rostersync.store.batch import WRITE_BATCH, Backoff, BatchRetriesExhausted, send_writes
 
 
 class EraseIncomplete(RuntimeError):
@@ -33,13 +31,10 @@ def delete_keys(client, table: str, keys: Iterable[dict]) -> int:
 
 
 def _write(client, table: str, requests: list[dict]) -> None:
-    pending = {table: requests}
-    for attempt in range(ATTEMPTS):
-        pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-        if not pending:
-            return
-        time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
-    raise EraseIncomplete(f"{table}: {sum(len(v) for v in pending.values())} deletes still unprocessed")
+    try:
+        send_writes(client, {table: requests}, Backoff())
+    except BatchRetriesExhausted as error:
+        raise EraseIncomplete(f"{table}: {error}") from error
 
 
 def keys_of_partition(client, table: str, hash_name: str, hash_value: str, range_name: str) -> Iterable[dict]:

@@ -11,6 +11,7 @@ class's own fields shows in the top-level lists' change reads (/users, /classes)
 from dataclasses import dataclass
 
 from rostersync.store import roster_queries as queries
+from rostersync.store.batch import get_models
 from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel
 
 
@@ -59,4 +60,5 @@ def _by_id(model, district_id: str, ids: list[str], id_name: str) -> dict:
     unique = list(dict.fromkeys(ids))
     if not unique:
         return {}
-    return {getattr(item, id_name): item for item in model.batch_get([(district_id, i) for i in unique])}
+    keys = [{model.district_id.attr_name: district_id, getattr(model, id_name).attr_name: i} for i in unique]
+    return {getattr(item, id_name): item for item in get_models(model, keys)}

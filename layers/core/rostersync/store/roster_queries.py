@@ -17,6 +17,7 @@ from pynamodb.exceptions import QueryError
 from pynamodb.models import Model
 
 from rostersync.store import change_keys
+from rostersync.store.batch import get_models
 from rostersync.store.roster import ACTIVE, INACTIVE, ClassModel, EnrollmentModel, UserModel, index_key
 from rostersync.store.schools import SchoolModel
 
@@ -250,7 +251,7 @@ def class_roster(district_id: str, class_id: str, status: str = "active") -> tup
             role_of.setdefault(enrollment.user_id, set()).add(enrollment.role)
     users = {}
     if role_of:
-        for user in UserModel.batch_get([(district_id, user_id) for user_id in role_of]):
+        for user in get_models(UserModel, [_user_key(district_id, user_id) for user_id in role_of]):
             if status == "all" or user.status == status:
                 users[user.user_id] = user
     teachers = [users[u] for u in users if "teacher" in role_of[u]]
@@ -317,12 +318,17 @@ def _and(condition, other):
 
 def _users_by_id(district_id: str, user_ids: list[str]) -> dict[str, UserModel]:
     unique = list(dict.fromkeys(user_ids))
-    return {u.user_id: u for u in UserModel.batch_get([(district_id, i) for i in unique])} if unique else {}
+    return {u.user_id: u for u in get_models(UserModel, [_user_key(district_id, i) for i in unique])}
 
 
 def _classes_by_id(district_id: str, class_ids: list[str]) -> dict[str, ClassModel]:
     unique = list(dict.fromkeys(class_ids))
-    return {c.class_id: c for c in ClassModel.batch_get([(district_id, i) for i in unique])} if unique else {}
+    keys = [{ClassModel.district_id.attr_name: district_id, ClassModel.class_id.attr_name: i} for i in unique]
+    return {c.class_id: c for c in get_models(ClassModel, keys)}
+
+
+def _user_key(district_id: str, user_id: str) -> dict:
+    return {UserModel.district_id.attr_name: district_id, UserModel.user_id.attr_name: user_id}
 
 
 def _other_side(page: Page, key_of, get_by_id, status: str) -> Page:

@@ -19,7 +19,7 @@ import zlib
 
 from rostersync.settings import get_settings
 from rostersync.store.batch import BatchStore
-from rostersync.store.dynamodb_wire import DynamoDbWire, WireFirstClient
+from rostersync.store.codec import to_item
 from rostersync.sync.fingerprints import FingerprintSet
 from rostersync.sync.run_state import SETS, RunState
 
@@ -43,8 +43,6 @@ class CheckpointStore:
     def __init__(self, batch: BatchStore, district_id: str, run_id: str):
         self.batch = batch
         self.client = batch.client
-        if isinstance(batch.batch_client, DynamoDbWire):  # its puts and deletes without botocore
-            self.client = WireFirstClient(batch.client, batch.batch_client)
         self.table = get_settings().checkpoints_table
         self.run_key = _run_key(district_id, run_id)
         # The parts of the version this store last loaded or saved: the next save replaces
@@ -78,44 +76,56 @@ class CheckpointStore:
         version = uuid.uuid4().hex  # unique per save, whoever saves
         blobs = {STATE: zlib.compress(json.dumps(state.to_json(), separators=(",", ":")).encode(), 1)}
         blobs.update({name: state.sets[name].to_bytes() for name in SETS if state.sets[name]})
-        index = {name: self.write_blob(f"v{version}#{name}", data) for name, data in blobs.items()}
+        parts = {name: self._part_items(f"v{version}#{name}", data) for name, data in blobs.items()}
+        self.batch.write_now(self.table, [item for items in parts.values() for item in items])
+        index = {name: len(items) for name, items in parts.items()}
         previous = self._current_parts if self._current_parts is not None else self._parts("v")
-        self._put(
-            {
-                "runKey": {"S": self.run_key},
-                "part": {"S": "head"},
-                "version": {"S": version},
-                "index": {"S": json.dumps(index)},
-                "expiresAt": {"N": str(self._expires())},
-            }
+        self.client.put_item(
+            TableName=self.table,
+            Item=self._sized(
+                to_item(
+                    {
+                        "runKey": self.run_key,
+                        "part": "head",
+                        "version": version,
+                        "index": json.dumps(index),
+                        "expiresAt": self._expires(),
+                    }
+                )
+            ),
         )
         current = {part for name, count in index.items() for part in _part_names(f"v{version}#{name}", count)}
-        for part in previous - current:
-            self._delete(part)
+        self._delete_parts(previous - current)
         self._current_parts = current
 
     def delete(self) -> None:
         # The head first: a worker that dies half way leaves unreferenced parts (expired by
         # their TTL), never a head that points at parts already gone.
-        self._delete("head")
-        for part in self._parts(""):
-            self._delete(part)
+        self._delete_parts({"head"})
+        self._delete_parts(self._parts(""))
 
     # ------------------------------------------------------------------ blobs in parts
     def write_blob(self, name: str, data: bytes) -> int:
         """Write `data` as parts `name#00000`...; returns how many."""
-        count = 0
-        for i in range(0, max(len(data), 1), PART_BYTES):
-            self._put(
-                {
-                    "runKey": {"S": self.run_key},
-                    "part": {"S": f"{name}#{count:05d}"},
-                    "data": {"B": data[i : i + PART_BYTES]},
-                    "expiresAt": {"N": str(self._expires())},
-                }
+        items = self._part_items(name, data)
+        self.batch.write_now(self.table, items)
+        return len(items)
+
+    def _part_items(self, name: str, data: bytes) -> list[dict]:
+        expires = self._expires()
+        return [
+            self._sized(
+                to_item(
+                    {
+                        "runKey": self.run_key,
+                        "part": f"{name}#{count:05d}",
+                        "data": data[i : i + PART_BYTES],
+                        "expiresAt": expires,
+                    }
+                )
             )
-            count += 1
-        return count
+            for count, i in enumerate(range(0, max(len(data), 1), PART_BYTES))
+        ]
 
     def read_blob(self, name: str, count: int) -> bytes:
         return self._read_blobs({name: count})[name]
@@ -134,14 +144,16 @@ class CheckpointStore:
         return uuid.uuid4().hex
 
     # ------------------------------------------------------------------ items
-    def _put(self, item: dict) -> None:
+    @staticmethod
+    def _sized(item: dict) -> dict:
         size = sum(len(k) + _attribute_size(v) for k, v in item.items())
         if size > MAX_ITEM_BYTES:
             raise ItemTooLarge(f"checkpoint item {item['part']['S']} would be {size} bytes")
-        self.client.put_item(TableName=self.table, Item=item)
+        return item
 
-    def _delete(self, part: str) -> None:
-        self.client.delete_item(TableName=self.table, Key={"runKey": {"S": self.run_key}, "part": {"S": part}})
+    def _delete_parts(self, parts: set[str]) -> None:
+        """In batches of 25 (a part named twice in one batch would be refused: a set)."""
+        self.batch.delete_now(self.table, [to_item({"runKey": self.run_key, "part": part}) for part in sorted(parts)])
 
     def _parts(self, prefix: str) -> set[str]:
         parts = set()

@@ -57,7 +57,7 @@ class Purge:
         self.district_id = district_id
         self.purge_id = purge_id
         self.time_left = time_left
-        self.client = client or aws_clients.dynamodb_for_batches()
+        self.client = client or aws_clients.dynamodb()
         self.settings = get_settings()
 
     def out_of_time(self) -> bool:
