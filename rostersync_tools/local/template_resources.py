@@ -11,23 +11,12 @@ from pathlib import Path
 
 import yaml
 
+from rostersync.settings import TABLES
+
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 
-# Environment variable the domain reads for each table's name (rostersync.settings).
-TABLE_ENV = {
-    "DistrictsTable": "DISTRICTS_TABLE",
-    "SchoolsTable": "SCHOOLS_TABLE",
-    "UsersTable": "USERS_TABLE",
-    "ClassesTable": "CLASSES_TABLE",
-    "EnrollmentsTable": "ENROLLMENTS_TABLE",
-    "TermsTable": "TERMS_TABLE",
-    "SyncRunsTable": "SYNC_RUNS_TABLE",
-    "CheckpointsTable": "CHECKPOINTS_TABLE",
-    "RunRecordsTable": "RUN_RECORDS_TABLE",
-    "RecordLinksTable": "RECORD_LINKS_TABLE",
-    "AuditTable": "AUDIT_TABLE",
-    "NotificationsTable": "NOTIFICATIONS_TABLE",
-}
+# Environment variable the domain reads for each table's name (rostersync.settings.TABLES).
+TABLE_ENV = {logical_id: variable for variable, logical_id in TABLES.values()}
 
 
 class _CfnLoader(yaml.SafeLoader):

@@ -11,21 +11,17 @@ from dataclasses import dataclass
 
 import boto3
 
+from rostersync.settings import TABLES
+
 DEFAULT_STACK = "rostersync-dev"
-# CloudFormation outputs of template.yaml -> the environment the domain reads.
+# CloudFormation outputs of template.yaml -> the environment the domain reads: every table's
+# name (its `<logical id>Name` output, rostersync.settings.TABLES), the queues and the bus (a
+# run ops fails, found dead-lettered while still running, is announced like any other).
 _OUTPUT_ENV = {
     "SyncQueueUrl": "SYNC_QUEUE_URL",
     "SyncDeadLetterQueueUrl": "SYNC_DLQ_URL",
-    "DistrictsTableName": "DISTRICTS_TABLE",
-    "SyncRunsTableName": "SYNC_RUNS_TABLE",
-    # A run ops fails (found dead-lettered while still running) is announced like any other.
     "EventBusName": "EVENT_BUS_NAME",
-    "NotificationsTableName": "NOTIFICATIONS_TABLE",
-    "SchoolsTableName": "SCHOOLS_TABLE",
-    "UsersTableName": "USERS_TABLE",
-    "ClassesTableName": "CLASSES_TABLE",
-    "EnrollmentsTableName": "ENROLLMENTS_TABLE",
-    "TermsTableName": "TERMS_TABLE",
+    **{f"{logical_id}Name": variable for variable, logical_id in TABLES.values()},
 }
 
 

@@ -167,3 +167,16 @@ def test_the_layer_never_imports_the_tools(name):
         if isinstance(node, ast.Import)
         for alias in node.names
     }
+
+
+def test_only_the_api_imports_the_api():
+    """The HTTP API sits on the domain: audit, store, sync and the rest never import it (issue 24:
+    audit.record_event was the one arrow back up; api/audit_trail.py holds it now)."""
+    upward = {
+        (name, target)
+        for name, targets in import_graph().items()
+        if not name.startswith(f"{PACKAGE}.api")
+        for target in targets
+        if target.startswith(f"{PACKAGE}.api")
+    }
+    assert upward == set()

@@ -5,11 +5,12 @@
 
 (PATCH /districts/{id} records `district.update` with the name, time zone and contacts.)
 
-`principal` is the caller (api.auth.Principal, or anything with `sub` and `role`), or a
-string for the system itself. Before and after are plain JSON values describing the change;
-never pass a secret: keys that name one are dropped, and registered secrets are redacted
-from the text as a second guard. GET /districts/{districtId}/audit lists the entries newest
-first. Recording never fails the change it describes: a failure is logged and counted.
+`principal` is the caller (api.access.Principal, or anything with `sub` and `role`), or a
+string for the system itself (api/audit_trail.py records for the caller of an API request).
+Before and after are plain JSON values describing the change; never pass a secret: keys that
+name one are dropped, and registered secrets are redacted from the text as a second guard.
+GET /districts/{districtId}/audit lists the entries newest first. Recording never fails the
+change it describes: a failure is logged and counted.
 """
 
 import json
@@ -44,13 +45,6 @@ def record(
     except Exception:
         logger.exception("could not record an audit entry", extra={"districtId": district_id, "action": action})
         return None
-
-
-def record_event(event: dict, district_id: str, action: str, **kwargs) -> str | None:
-    """record() for the caller of an API request."""
-    from rostersync.api.access import principal_from_event
-
-    return record(district_id, principal_from_event(event), action, **kwargs)
 
 
 def connection_view(connection) -> dict | None:

@@ -43,28 +43,36 @@ def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes"}
 
 
-# Table names default to the template's logical ids, which is what the local stack and the
-# tests name them; deployed, the template sets every variable.
+# Every DynamoDB table, once: Settings' field -> (the variable template.yaml's Globals set to
+# its name, its logical id in template.yaml). Unset, a name is the logical id, which is what the
+# local stack and the tests name the tables; the local stack (rostersync_tools/local/
+# template_resources.py) and the ops CLI (rostersync_tools/ops/target.py, from the stack's
+# `<logical id>Name` outputs) set the variables from this map.
+TABLES: dict[str, tuple[str, str]] = {
+    "districts_table": ("DISTRICTS_TABLE", "DistrictsTable"),
+    "schools_table": ("SCHOOLS_TABLE", "SchoolsTable"),
+    "users_table": ("USERS_TABLE", "UsersTable"),
+    "classes_table": ("CLASSES_TABLE", "ClassesTable"),
+    "enrollments_table": ("ENROLLMENTS_TABLE", "EnrollmentsTable"),
+    "terms_table": ("TERMS_TABLE", "TermsTable"),
+    "sync_runs_table": ("SYNC_RUNS_TABLE", "SyncRunsTable"),
+    "checkpoints_table": ("CHECKPOINTS_TABLE", "CheckpointsTable"),
+    "run_records_table": ("RUN_RECORDS_TABLE", "RunRecordsTable"),
+    "record_links_table": ("RECORD_LINKS_TABLE", "RecordLinksTable"),
+    "audit_table": ("AUDIT_TABLE", "AuditTable"),
+    "notifications_table": ("NOTIFICATIONS_TABLE", "NotificationsTable"),
+}
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     env = os.environ
     return Settings(
         stage=env.get("ROSTERSYNC_STAGE", "dev"),
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION", "us-east-1"),
-        districts_table=env.get("DISTRICTS_TABLE", "DistrictsTable"),
-        schools_table=env.get("SCHOOLS_TABLE", "SchoolsTable"),
-        users_table=env.get("USERS_TABLE", "UsersTable"),
-        classes_table=env.get("CLASSES_TABLE", "ClassesTable"),
-        enrollments_table=env.get("ENROLLMENTS_TABLE", "EnrollmentsTable"),
-        terms_table=env.get("TERMS_TABLE", "TermsTable"),
-        sync_runs_table=env.get("SYNC_RUNS_TABLE", "SyncRunsTable"),
-        checkpoints_table=env.get("CHECKPOINTS_TABLE", "CheckpointsTable"),
-        run_records_table=env.get("RUN_RECORDS_TABLE", "RunRecordsTable"),
-        record_links_table=env.get("RECORD_LINKS_TABLE", "RecordLinksTable"),
-        audit_table=env.get("AUDIT_TABLE", "AuditTable"),
+        **{field: env.get(variable, logical_id) for field, (variable, logical_id) in TABLES.items()},
         sync_queue_url=env.get("SYNC_QUEUE_URL", ""),
         secret_prefix=env.get("ROSTERSYNC_SECRET_PREFIX", "rostersync/dev/district/"),
-        notifications_table=env.get("NOTIFICATIONS_TABLE", "NotificationsTable"),
         event_bus_name=env.get("EVENT_BUS_NAME", "EventBus"),
         notify_from=env.get("NOTIFY_FROM", "").strip(),
         allow_private_sis_hosts=_flag("ROSTERSYNC_ALLOW_PRIVATE_SIS_HOSTS"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from rostersync import audit
+from rostersync.api import audit_trail
 from rostersync.api.access import district_for_admin, district_for_app_writer
 from rostersync.api.errors import (
     ApiError,
@@ -272,7 +272,7 @@ def post_resolution(district_id: str):
         )
     except matching_conflicts.ResolutionRefused as refused:
         raise ApiError(refused.status, refused.code, refused.message) from None
-    audit.record_event(
+    audit_trail.record_event(
         event,
         district_id,
         "matching.resolve",

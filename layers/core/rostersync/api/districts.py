@@ -7,7 +7,7 @@ from datetime import date
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from rostersync import audit
+from rostersync.api import audit_trail
 from rostersync.api.access import district_for_admin
 from rostersync.api.http_io import read_body, respond
 from rostersync.api.route_docs import documented
@@ -150,7 +150,7 @@ def patch_district(district_id: str):
     before = {"name": district.name, "timezone": district.timezone, "contacts": district.contacts}
     update_profile(district, request.name, request.timezone, request.contacts)
     changed = get_district(district_id)
-    audit.record_event(
+    audit_trail.record_event(
         event,
         district_id,
         "district.update",

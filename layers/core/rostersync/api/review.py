@@ -20,6 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from rostersync import audit, aws_clients
+from rostersync.api import audit_trail
 from rostersync.api.access import district_for_admin, reviewer
 from rostersync.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
 from rostersync.api.http_io import query_flag, read_body, respond
@@ -178,7 +179,7 @@ def reject(district_id: str, run_id: str):
         condition=DistrictModel.district_id.exists(),
     )
     run_records.put_decision(aws_clients.dynamodb(), district_id, run_id, review)
-    audit.record_event(event, district_id, "sync.reject", target=run_id, after={"decision": "rejected"})
+    audit_trail.record_event(event, district_id, "sync.reject", target=run_id, after={"decision": "rejected"})
     logger.info("held sync rejected", extra={"districtId": district_id, "runId": run_id})
     return respond(run_response(run))
 
@@ -225,7 +226,7 @@ def preview(district_id: str, complete: Annotated[str | None, Query(description=
         raise not_found("district") from None
     except launch.NotQueued:
         raise ApiError(503, "unavailable", "The preview could not be queued. Try again in a minute.") from None
-    audit.record_event(event, district_id, "sync.preview", target=run.run_id, after=proposal)
+    audit_trail.record_event(event, district_id, "sync.preview", target=run.run_id, after=proposal)
     return respond(StartedResponse(run_id=run.run_id), status=202)
 
 

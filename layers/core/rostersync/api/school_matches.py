@@ -12,7 +12,8 @@ from collections import Counter
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from rostersync import audit, sis_access
+from rostersync import sis_access
+from rostersync.api import audit_trail
 from rostersync.api.access import district_for_admin, district_for_reader
 from rostersync.api.errors import unprocessable
 from rostersync.api.http_io import read_body, respond
@@ -188,7 +189,7 @@ def put_school_matches(district_id: str):
         target = wanted.get(school.school_id)
         if school.sis_sourced_id != target:
             set_match(school, target)
-    audit.record_event(event, district_id, "school_matches.update", before=before, after=wanted)
+    audit_trail.record_event(event, district_id, "school_matches.update", before=before, after=wanted)
     logger.info("School matches saved", extra={"districtId": district_id, "matches": len(matches)})
     saved = sorted(
         (SchoolMatchResponse(sis_sourced_id=m.sis_sourced_id, school_id=m.school_id) for m in matches),

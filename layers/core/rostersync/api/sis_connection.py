@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 
 from rostersync import audit, sis_access, sis_secrets
+from rostersync.api import audit_trail
 from rostersync.api.access import district_for_admin
 from rostersync.api.deadline import sis_deadline
 from rostersync.api.errors import ApiError
@@ -101,7 +102,9 @@ def put_connection(district_id: str):
     before = audit.connection_view(district.connection)
     save_connection(district, connection)
     announce.connection_saved(district_id, previous_health)  # Connection Restored if it was unhealthy
-    audit.record_event(event, district_id, "connection.update", before=before, after=audit.connection_view(connection))
+    audit_trail.record_event(
+        event, district_id, "connection.update", before=before, after=audit.connection_view(connection)
+    )
     metrics.add_metric(name="SisConnectionSaved", unit=MetricUnit.Count, value=1)
     logger.info(
         "SIS connection saved",
@@ -180,7 +183,7 @@ def delete_connection(district_id: str):
     remove_connection(district)
     sis_secrets.delete_client_secret(district_id)
     if before is not None:
-        audit.record_event(router.current_event.raw_event, district_id, "connection.delete", before=before)
+        audit_trail.record_event(router.current_event.raw_event, district_id, "connection.delete", before=before)
     logger.info("SIS connection removed", extra={"districtId": district_id})
     return no_content()
 

@@ -23,6 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from rostersync import audit
+from rostersync.api import audit_trail
 from rostersync.api.access import district_for_admin
 from rostersync.api.errors import ApiError, unprocessable
 from rostersync.api.http_io import query_flag, read_body, respond
@@ -247,7 +248,7 @@ def put_sync_config(district_id: str):
         updated_at=utc_now(),
     )
     save_sync_config(district, config)
-    audit.record_event(
+    audit_trail.record_event(
         event,
         district_id,
         "sync_config.update",

@@ -10,7 +10,7 @@ from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from rostersync import audit
+from rostersync.api import audit_trail
 from rostersync.api.access import district_for_admin, reviewer
 from rostersync.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
 from rostersync.api.http_io import json_object, parse, respond
@@ -91,7 +91,9 @@ def start_sync(district_id: str):
         raise not_found("district") from None
     except launch.NotQueued:
         raise _unavailable() from None
-    audit.record_event(event, district_id, "sync.start", target=run.run_id, after={"mode": request.mode or "full"})
+    audit_trail.record_event(
+        event, district_id, "sync.start", target=run.run_id, after={"mode": request.mode or "full"}
+    )
     logger.info("manual sync queued", extra={"districtId": district_id, "runId": run.run_id, "mode": run.mode})
     return respond(StartSyncResponse(run_id=run.run_id), status=202)
 
@@ -186,7 +188,7 @@ def approve_sync(district_id: str, run_id: str):
         raise conflict("run_not_in_review", refused.reason, runStatus=refused.status) from None
     except runs.RunInProgress as busy:
         raise _busy(busy.run_id) from None
-    audit.record_event(
+    audit_trail.record_event(
         event, district_id, "sync.approve", target=run_id, after={"decision": review["decision"], "recordIds": chosen}
     )
     try:

@@ -74,6 +74,18 @@ class UsersByEmail(GlobalSecondaryIndex):
     user_id = UnicodeAttribute(range_key=True, attr_name="userId")
 
 
+class UsersByIdentity(GlobalSecondaryIndex):
+    """SIS users by "districtId#id:<identifier>" (else their email), keys only: a user under a
+    new sourcedId is found by it (sync/rekeys.py; sync/mapping.py sets it)."""
+
+    class Meta:
+        index_name = "ByIdentity"
+        projection = KeysOnlyProjection()
+
+    district_identity = UnicodeAttribute(hash_key=True, attr_name="districtIdentity")
+    user_id = UnicodeAttribute(range_key=True, attr_name="userId")
+
+
 class UserModel(RosterItem):
     Meta = model_meta(get_settings().users_table)
 
@@ -83,6 +95,8 @@ class UserModel(RosterItem):
     by_role = UsersByRole()
     district_email = UnicodeAttribute(attr_name="districtEmail", null=True)  # teachers with an email
     by_email = UsersByEmail()
+    district_identity = UnicodeAttribute(attr_name="districtIdentity", null=True)  # SIS users with an identity
+    by_identity = UsersByIdentity()
     by_change = by_change_index()
 
     role = UnicodeAttribute()  # teacher | student

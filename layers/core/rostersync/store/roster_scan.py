@@ -13,7 +13,7 @@ from rostersync.settings import get_settings
 from rostersync.store.batch import BatchStore
 from rostersync.store.change_keys import RosterStamper
 from rostersync.store.codec import from_item
-from rostersync.store.roster import ACTIVE, index_key
+from rostersync.store.roster import ACTIVE, EnrollmentModel, index_key
 
 
 @dataclass(frozen=True)
@@ -78,16 +78,19 @@ class RosterScan:
         return {by_key[item[table.key]]: item for item in self.by_keys(table, by_key, projection)}
 
     def enrollments_of_class(self, class_id: str) -> Iterator[list[dict]]:
-        return self._index(self.enrollments, "ByClass", "districtClass", class_id)
+        by_class = EnrollmentModel.by_class
+        return self._index(self.enrollments, by_class, EnrollmentModel.district_class.attr_name, class_id)
 
     def enrollments_of_user(self, user_id: str) -> Iterator[list[dict]]:
-        return self._index(self.enrollments, "ByUser", "districtUser", user_id)
+        by_user = EnrollmentModel.by_user
+        return self._index(self.enrollments, by_user, EnrollmentModel.district_user.attr_name, user_id)
 
-    def _index(self, table: RosterTable, index: str, key_name: str, value: str) -> Iterator[list[dict]]:
+    def _index(self, table: RosterTable, index, key_name: str, value: str) -> Iterator[list[dict]]:
+        """Items of `table` by one of its model's indexes (`index`, keyed by `key_name`)."""
         paginator = self.client.get_paginator("query")
         for page in paginator.paginate(
             TableName=table.name,
-            IndexName=index,
+            IndexName=index.Meta.index_name,
             KeyConditionExpression="#k = :v",
             ExpressionAttributeNames={"#k": key_name},
             ExpressionAttributeValues={":v": {"S": index_key(self.district_id, value)}},

@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from rostersync.ids import record_id
 from rostersync.store import run_records
 from rostersync.store.record_links import app_key, normalise, now_text, sis_key
-from rostersync.store.roster import ACTIVE, index_key
+from rostersync.store.roster import ACTIVE, ClassModel, UserModel, index_key
 from rostersync.sync import record_pass
 from rostersync.sync.account_matching import MARK
 from rostersync.sync.fingerprints import FingerprintSet
@@ -143,7 +143,7 @@ class Rekeys:
         roster = self.engine.roster
         response = roster.client.query(
             TableName=roster.users.name,
-            IndexName="ByIdentity",
+            IndexName=UserModel.by_identity.Meta.index_name,
             KeyConditionExpression="districtIdentity = :v",
             ExpressionAttributeValues={":v": {"S": identity}},
             Limit=20,
@@ -189,7 +189,7 @@ class Rekeys:
             paginator = roster.client.get_paginator("query")
             for page in paginator.paginate(
                 TableName=roster.classes.name,
-                IndexName="BySchool",
+                IndexName=ClassModel.by_school.Meta.index_name,
                 KeyConditionExpression="districtSchool = :v",
                 ExpressionAttributeValues={":v": {"S": index_key(self.engine.district_id, school_id)}},
             ):
