@@ -118,6 +118,7 @@ def test_write_now_and_delete_now_are_whole_when_they_return():
     store = BatchStore(client=stub, backoff=backoff)
     store.write_now("C", [{"id": {"S": f"p{i}"}, "data": {"B": b"x"}} for i in range(60)])
     assert len(stub.stored) == 60 and max(stub.calls) == 25 and delays
+    assert store.requests_now == len(stub.calls) and store.write_requests == store.items_written == 0
     store.delete_now("C", [{"id": {"S": f"p{i}"}} for i in range(55)])
     assert sorted(stub.stored) == [("C", f"p{i}") for i in range(55, 60)]
     stub.accept = 0

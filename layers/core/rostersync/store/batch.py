@@ -99,8 +99,9 @@ class BatchStore:
         self._buffer: list[tuple[str, dict]] = []
         self._futures: list[Future] = []
         self._lock = threading.Lock()
-        self.write_requests = 0
+        self.write_requests = 0  # the BatchWriteItem requests of put's items
         self.items_written = 0
+        self.requests_now = 0  # those of write_now and delete_now (checkpoint parts)
         self.get_requests = 0
         self.max_writes_in_flight = 0  # the most BatchWriteItem batches seen in flight at once (the bench)
         self._writes_in_flight = 0
@@ -137,7 +138,7 @@ class BatchStore:
         for i in range(0, len(requests), WRITE_BATCH):
             sent = send_writes(self.batch_client, {table: requests[i : i + WRITE_BATCH]}, self.backoff)
             with self._lock:
-                self.write_requests += sent
+                self.requests_now += sent
 
     def _submit(self, batch: list[tuple[str, dict]]) -> None:
         self._slots.acquire()
