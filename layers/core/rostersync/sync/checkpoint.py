@@ -3,8 +3,9 @@ on any container.
 
 A checkpoint is a small head item plus binary parts: the run state (compressed JSON) and its
 fingerprint sets, each split into parts under DynamoDB's 400 KB item limit, so nothing grows
-without bound in one item. A new version's parts are written before the head that points at
-them, so a worker that dies while saving leaves the previous checkpoint whole.
+without bound in one item. A new version's parts are written (BatchWriteItems of 25, their
+unprocessed items sent again: BatchStore.write_now) before the head that points at them, so a
+worker that dies while saving leaves the previous checkpoint whole.
 
 Parked users (sync/parked_users.py) are chunks in the same table, referenced from the run
 state: a chunk that no saved state names (written by an invocation that died before saving)
