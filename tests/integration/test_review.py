@@ -22,7 +22,7 @@ KINDS = ("teachers", "students", "classes", "enrollments")
 
 @pytest.fixture
 def domain(clean_aws):
-    from rostersync.store import runs as store
+    from rostersync.store import sync_runs as store
     from rostersync.sync import worker
 
     return SimpleNamespace(aws=clean_aws, store=store, worker=worker)
@@ -392,11 +392,11 @@ def test_a_held_delta_lists_its_records_with_why(domain, make_sandbox_sis, conne
 
 def test_a_purge_fails_a_running_sync_and_waits_for_it_before_erasing(domain, sandbox_sis, connected_district):
     from rostersync.store.districts import get_district
-    from rostersync.sync import purge, runs
+    from rostersync.sync import purge, run_lifecycle
 
     district = connected_district(sandbox_sis)
-    run = runs.start_run(district, "manual", "full")
-    assert runs.claim(run, "a-worker")  # a worker is on it right now
+    run = run_lifecycle.start_run(district, "manual", "full")
+    assert run_lifecycle.claim(run, "a-worker")  # a worker is on it right now
     drain(domain)
     confirmed = call("DELETE", f"/districts/{district}", role="platform_admin", query={"confirm": district})
     assert confirmed.status == 202

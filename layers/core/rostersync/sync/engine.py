@@ -32,8 +32,8 @@ from rostersync.store.batch import BatchStore
 from rostersync.store.districts import DEFAULT_FULL_SYNC_EVERY_DAYS, DistrictModel
 from rostersync.store.roster import ACTIVE, INACTIVE
 from rostersync.store.roster_scan import RosterScan, RosterTable
-from rostersync.store.runs import MAX_STORED_ERRORS, RECORD_TYPES
 from rostersync.store.schools import SchoolModel
+from rostersync.store.sync_runs import MAX_STORED_ERRORS, RECORD_TYPES
 from rostersync.sync import mapping, record_checks
 from rostersync.sync.account_matching import AccountMatching
 from rostersync.sync.checkpoint import CheckpointStore

@@ -25,7 +25,6 @@ from rostersync import aws_clients
 from rostersync.observability import logger, metrics
 from rostersync.settings import get_settings
 from rostersync.store import erase, run_records
-from rostersync.store import runs as run_store
 from rostersync.store.codec import from_item, to_item
 from rostersync.store.districts import DistrictModel, get_district
 from rostersync.sync import messages
@@ -155,18 +154,9 @@ class Purge:
     def _stop_syncs(self, district) -> bool:
         """Fail a sync still holding the district; True when one was running (its worker may
         still be writing: the purge comes back after a minute)."""
-        from rostersync.sync import runs
+        from rostersync.sync import run_lifecycle
 
-        holder = district.active_run_id
-        if not holder:
-            return False
-        run = run_store.get_run(self.district_id, holder)
-        if run is None or run.status not in run_store.ACTIVE_STATUSES:
-            run_store.release_lock(self.district_id, holder)
-            return False
-        was_running = run.status == run_store.RUNNING
-        runs.fail(run, "The district is being purged.")
-        return was_running
+        return run_lifecycle.stop_for_purge(district)
 
     def _delete_secret(self) -> None:
         from rostersync.sis_secrets import schedule_secret_deletion

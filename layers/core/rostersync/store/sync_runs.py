@@ -3,7 +3,8 @@
 One SyncRunModel item per run (runIds are time ordered, so a reverse query lists newest
 first). The run lock lives on the district item (activeRunId, lockExpiresAt): every write
 that takes or gives it back is here, as conditional writes, so the rules in
-rostersync.sync.locks / rostersync.sync.runs can rely on "exactly one writer wins".
+rostersync.sync.run_lifecycle can rely on "exactly one writer wins". Only that module calls the
+writes here (tests/unit/test_lifecycle_writes.py); the statuses below are its states.
 """
 
 from collections.abc import Iterable
@@ -56,7 +57,9 @@ class SyncRunModel(Model):
     trigger = UnicodeAttribute()  # nightly | manual | replay
     mode = UnicodeAttribute()  # full | delta: requested until the engine reports the effective mode
     requested_mode = UnicodeAttribute(attr_name="requestedMode", null=True)
-    status = UnicodeAttribute()  # queued | running | succeeded | failed | needs_review
+    status = (
+        UnicodeAttribute()
+    )  # queued | running | succeeded | failed | needs_review | rejected (sync/run_lifecycle.py)
     queued_at = UTCDateTimeAttribute(attr_name="queuedAt")
     started_at = UTCDateTimeAttribute(attr_name="startedAt", null=True)
     finished_at = UTCDateTimeAttribute(attr_name="finishedAt", null=True)
@@ -219,11 +222,11 @@ def relock_existing_run(
     observed_holder: str | None,
     observed_expiry: float | None,
     stale_run_failure: str | None,
-    from_status: str,
+    condition,
     actions: list,
 ) -> None:
     """Atomically point the lock at an existing run (approval of a needs_review run) and
-    update that run, provided it is still in `from_status`. Raises LockTaken otherwise."""
+    update that run, provided `condition` still holds on it. Raises LockTaken otherwise."""
     district = DistrictModel(run.district_id)
     try:
         with _transaction() as transaction:
@@ -235,7 +238,7 @@ def relock_existing_run(
                 ],
                 condition=DistrictModel.district_id.exists() & _lock_condition(observed_holder, observed_expiry),
             )
-            transaction.update(run, actions=actions, condition=SyncRunModel.status == from_status)
+            transaction.update(run, actions=actions, condition=condition)
             if observed_holder is not None and stale_run_failure is not None and observed_holder != run.run_id:
                 stale = SyncRunModel(run.district_id, observed_holder)
                 transaction.update(
@@ -300,22 +303,25 @@ def update_run(run: SyncRunModel, actions: list, condition=None) -> bool:
         raise
 
 
-def claim_run(run: SyncRunModel, lease_id: str, now: float, lease_until: float, started_at: datetime) -> bool:
-    """Take the worker lease on a queued or running run and mark it running (one more invocation).
-    Fails (False) while another message holds a live lease, or when the run is finished."""
+def claim_run(
+    run: SyncRunModel, lease_id: str, now: float, lease_until: float, started_at: datetime, status: str, condition
+) -> bool:
+    """Take the worker lease on a run (while `condition` holds on it) and set its `status` (one
+    more invocation). Fails (False) while another message holds a live lease, or when the
+    condition does not hold."""
     lease_free = (
         SyncRunModel.lease_until.does_not_exist()
         | (SyncRunModel.lease_until < now)
         | (SyncRunModel.lease_id == lease_id)
     )
     actions = [
-        SyncRunModel.status.set(RUNNING),
+        SyncRunModel.status.set(status),
         SyncRunModel.started_at.set(SyncRunModel.started_at | started_at),
         SyncRunModel.invocations.add(1),
         SyncRunModel.lease_id.set(lease_id),
         SyncRunModel.lease_until.set(lease_until),
     ]
-    return update_run(run, actions, SyncRunModel.status.is_in(*ACTIVE_STATUSES) & lease_free)
+    return update_run(run, actions, condition & lease_free)
 
 
 def held_by(lease_id: str):
