@@ -390,22 +390,43 @@ def test_a_held_delta_lists_its_records_with_why(domain, make_sandbox_sis, conne
     assert active(district)["students"] >= before["students"] & expected["students"]
 
 
-def test_a_purge_fails_a_running_sync_and_waits_for_it_before_erasing(domain, sandbox_sis, connected_district):
+def test_a_purge_fences_off_a_running_sync_and_erases_again_after_its_invocation_ends(
+    domain, sandbox_sis, connected_district, monkeypatch
+):
+    from rostersync import aws_clients
+    from rostersync.settings import get_settings
     from rostersync.store.districts import get_district
     from rostersync.sync import purge, run_lifecycle
 
     district = connected_district(sandbox_sis)
     run = run_lifecycle.start_run(district, "manual", "full")
     assert run_lifecycle.claim(run, "a-worker")  # a worker is on it right now
+    claimed = domain.store.get_run(district, run.run_id)
+    fence = run_lifecycle.fence(claimed)
+    fence()  # its writes are let through while it holds the district
     drain(domain)
     confirmed = call("DELETE", f"/districts/{district}", role="platform_admin", query={"confirm": district})
     assert confirmed.status == 202
     purge_id = confirmed.body["purgeId"]
+    with pytest.raises(run_lifecycle.LockLost):
+        fence()  # a confirmed purge refuses the run's next write batch
     job = purge.Purge(district, purge_id, time_left=lambda: 900)
-    assert job.run() == "waiting"  # its writes may still land: the purge comes back later
-    assert domain.store.get_run(district, run.run_id).status == "failed"
-    assert get_district(district) is not None
+    assert job.run() == "waiting"  # a batch past its check may still land until the invocation ends
+    assert domain.store.get_run(district, run.run_id) is None  # erased in the first pass already
+    assert get_district(district) is not None and purge.tombstone(job.client, district) is None
+    assert 0 < job.seconds_to_wait() <= purge.MAX_DELAY_SECONDS
+    with pytest.raises(run_lifecycle.LockLost):
+        fence()  # and the token has moved
+    # A batch that passed its check before the purge lands now, after the first pass.
+    late_user = {"districtId": {"S": district}, "userId": {"S": "usr_late_write"}}
+    aws_clients.dynamodb().put_item(TableName=get_settings().users_table, Item=late_user)
+    assert job.run() == "waiting"  # the invocation may still be writing: not done
+    real_clock = run_lifecycle.clock
+    monkeypatch.setattr(
+        run_lifecycle, "clock", lambda: real_clock() + run_lifecycle.LEASE_SECONDS + 5
+    )  # past the stopped run's lease, which outlasts its invocation
     assert job.run() == purge.DONE
+    assert "Item" not in aws_clients.dynamodb().get_item(TableName=get_settings().users_table, Key=late_user)
     assert get_district(district) is None and domain.store.get_run(district, run.run_id) is None
     assert purge.Purge(district, purge_id, time_left=lambda: 900).run() == purge.DONE  # a duplicate: harmless
     other = purge.Purge(connected_district(sandbox_sis), "prg_not_confirmed", time_left=lambda: 900)

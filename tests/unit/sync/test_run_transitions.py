@@ -221,3 +221,72 @@ def test_stalls_pass_on_until_the_bound_then_fail(lifecycle, monkeypatch):
     stored = lifecycle.store.get_run(district_id, run.run_id)
     assert stored.status == "failed" and stored.failure.startswith("Too slow.")
     assert lifecycle.record_stall(stored, lifecycle.MAX_STALLS, "Too slow.") == lifecycle.Stall.ENDED
+
+
+# ---------------------------------------------------------------- fenced writes (issue 30)
+
+
+def test_a_takeover_fences_off_the_stopped_runs_writes(lifecycle, monkeypatch):
+    monkeypatch.setattr(lifecycle.announce, "run_failed", lambda *_: None)
+    district = make_district()
+    stopped = lifecycle.start_run(district.district_id, "manual", "full")
+    assert lifecycle.claim(stopped, "worker-1")
+    old_fence = lifecycle.fence(lifecycle.store.get_run(district.district_id, stopped.run_id))
+    old_fence()  # holds the district: its batches go through
+    real_clock = lifecycle.clock
+    monkeypatch.setattr(lifecycle, "clock", lambda: real_clock() + lifecycle.RUNNING_LOCK_SECONDS + 5)
+    newer = lifecycle.start_run(district.district_id, "manual", "full")  # takes the stale lock over
+    assert newer.fence_token == stopped.fence_token + 1
+    with pytest.raises(lifecycle.LockLost):
+        old_fence()  # the stopped run's late batch is refused
+    lifecycle.fence(newer)()  # the new holder's is not
+
+
+def test_a_rejection_fences_off_whatever_still_worked_for_the_run(lifecycle):
+    district = make_district()
+    run = lifecycle.start_run(district.district_id, "manual", "full")
+    assert lifecycle.claim(run, "worker-1")
+    held = lifecycle.store.get_run(district.district_id, run.run_id)
+    assert lifecycle.finish(held, "worker-1", "needs_review", result("needs_review", held={"students": 2}))
+    fence = lifecycle.fence(held)
+    fence()
+    lifecycle.reject_run(district.district_id, run.run_id, {"decision": "rejected"})
+    with pytest.raises(lifecycle.LockLost):
+        fence()
+
+
+def test_a_rejection_leaves_another_holders_token_alone(lifecycle):
+    district = make_district()
+    run = lifecycle.start_run(district.district_id, "manual", "full")
+    assert lifecycle.claim(run, "worker-1")
+    held = lifecycle.store.get_run(district.district_id, run.run_id)
+    assert lifecycle.finish(held, "worker-1", "needs_review", result("needs_review", held={"students": 2}))
+    preview = lifecycle.start_run(district.district_id, "manual", "preview")  # previews do not supersede
+    lifecycle.reject_run(district.district_id, run.run_id, {"decision": "rejected"})
+    lifecycle.fence(preview)()
+
+
+def test_a_fenced_batch_store_sends_nothing_once_the_fence_refuses(lifecycle):
+    from rostersync.store.batch import BatchStore
+
+    class Client:
+        calls = 0
+
+        def batch_write_item(self, RequestItems):
+            Client.calls += 1
+            return {}
+
+    store = BatchStore(client=Client(), max_in_flight=1)
+    refusals = []
+
+    def fence():
+        refusals.append(1)
+        raise lifecycle.LockLost("run_x")
+
+    store.fence = fence
+    for n in range(30):
+        store.put("UsersTable", {"districtId": "d", "userId": f"u{n}"})
+    with pytest.raises(lifecycle.LockLost):
+        store.flush()
+    assert Client.calls == 0 and len(refusals) >= 1
+    store.close()

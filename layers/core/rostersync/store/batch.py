@@ -85,6 +85,9 @@ class BatchStore:
         # time as stored text): store/change_keys.py stamps roster items' change keys here, so
         # an item's changeSeq is the time it was sent, whatever waited before (retries included).
         self._before_write: Callable[[str, dict, str], None] | None = None
+        # Called before each write attempt; raising refuses the batch (nothing is sent): a
+        # run's fenced writes (sync/run_lifecycle.py fence).
+        self.fence: Callable[[], None] | None = None
 
     @property
     def before_write(self) -> Callable[[str, dict, str], None] | None:
@@ -134,6 +137,8 @@ class BatchStore:
         for table, item in batch:
             request.setdefault(table, []).append({"PutRequest": {"Item": item}})
         for attempt in range(self.backoff.attempts):
+            if self.fence is not None:
+                self.fence()
             if self.before_write is not None:
                 sent_at = format_datetime(datetime.now(UTC))
                 for table, requests in request.items():

@@ -81,6 +81,8 @@ class SyncRunModel(Model):
     # in the dead-letter queue; a redriven message for such a run becomes one replay run.
     dead_lettered_at = UTCDateTimeAttribute(attr_name="deadLetteredAt", null=True)
     replay_of = UnicodeAttribute(attr_name="replayOf", null=True)
+    # The district's lockToken this run took the lock with: its writes are fenced by it.
+    fence_token = NumberAttribute(attr_name="fenceToken", null=True)
     replayed_by = UnicodeAttribute(attr_name="replayedBy", null=True)
     # What the run syncs, fixed at its start: {selection, guardMaxShare, guardMinRecords,
     # connection: {hostUrl, clientId, authMethod, ...}} (never the secret).
@@ -150,11 +152,19 @@ def _transaction() -> TransactWrite:
     return TransactWrite(connection=_connection(get_settings().region, aws_endpoint_url()))
 
 
-def _lock_condition(observed_holder: str | None, observed_expiry: float | None):
-    """The lock is still as we read it: free, or held by the same (stale) holder."""
+def _lock_condition(observed_holder: str | None, observed_expiry: float | None, observed_token: int | None):
+    """The lock (and its token) is still as we read it: free, or held by the same (stale) holder."""
+    if observed_token is None:
+        token_unchanged = DistrictModel.lock_token.does_not_exist()
+    else:
+        token_unchanged = DistrictModel.lock_token == observed_token
     if observed_holder is None:
-        return DistrictModel.active_run_id.does_not_exist()
-    return (DistrictModel.active_run_id == observed_holder) & (DistrictModel.lock_expires_at == observed_expiry)
+        return DistrictModel.active_run_id.does_not_exist() & token_unchanged
+    return (
+        (DistrictModel.active_run_id == observed_holder)
+        & (DistrictModel.lock_expires_at == observed_expiry)
+        & token_unchanged
+    )
 
 
 def create_run_with_lock(
@@ -165,6 +175,7 @@ def create_run_with_lock(
     stale_run_failure: str | None = None,
     night: str | None = None,
     replay_of: SyncRunModel | None = None,
+    observed_token: int | None = None,
 ) -> None:
     """Atomically: put the new run, point the district lock at it, and optionally
     - fail the stale holder (`stale_run_failure`) when the lock is taken over,
@@ -175,8 +186,11 @@ def create_run_with_lock(
     district_actions = [
         DistrictModel.active_run_id.set(run.run_id),
         DistrictModel.lock_expires_at.set(lock_expires_at),
+        DistrictModel.lock_token.set(run.fence_token),
     ]
-    district_condition = DistrictModel.district_id.exists() & _lock_condition(observed_holder, observed_expiry)
+    district_condition = DistrictModel.district_id.exists() & _lock_condition(
+        observed_holder, observed_expiry, observed_token
+    )
     if night is not None:
         district_actions.append(DistrictModel.last_nightly_night.set(night))
         district_condition &= DistrictModel.last_nightly_night.does_not_exist() | (
@@ -224,6 +238,8 @@ def relock_existing_run(
     stale_run_failure: str | None,
     condition,
     actions: list,
+    observed_token: int | None = None,
+    new_token: int | None = None,
 ) -> None:
     """Atomically point the lock at an existing run (approval of a needs_review run) and
     update that run, provided `condition` still holds on it. Raises LockTaken otherwise."""
@@ -235,8 +251,10 @@ def relock_existing_run(
                 actions=[
                     DistrictModel.active_run_id.set(run.run_id),
                     DistrictModel.lock_expires_at.set(lock_expires_at),
+                    DistrictModel.lock_token.set(new_token),
                 ],
-                condition=DistrictModel.district_id.exists() & _lock_condition(observed_holder, observed_expiry),
+                condition=DistrictModel.district_id.exists()
+                & _lock_condition(observed_holder, observed_expiry, observed_token),
             )
             transaction.update(run, actions=actions, condition=condition)
             if observed_holder is not None and stale_run_failure is not None and observed_holder != run.run_id:
@@ -268,6 +286,32 @@ def release_lock(district_id: str, run_id: str) -> bool:
     return _update_while_holding(
         district_id, run_id, [DistrictModel.active_run_id.remove(), DistrictModel.lock_expires_at.remove()]
     )
+
+
+def move_token(district_id: str, only_when_free: bool = False) -> bool:
+    """Make every run's fencing token stale (a purge, a rejection): the lock's token grows by
+    one. False when the district is gone (or, `only_when_free`, a run holds the lock)."""
+    condition = DistrictModel.district_id.exists()
+    if only_when_free:
+        condition &= DistrictModel.active_run_id.does_not_exist()
+    try:
+        DistrictModel(district_id).update(actions=[DistrictModel.lock_token.add(1)], condition=condition)
+        return True
+    except UpdateError as error:
+        if _condition_failed(error):
+            return False
+        raise
+
+
+def lock_token(district_id: str) -> tuple[bool, int | None, bool]:
+    """(the district exists, its lock token, a purge of it is confirmed): one consistent read
+    of two attributes, what a fenced write checks before each batch."""
+    try:
+        district = DistrictModel.get(district_id, consistent_read=True, attributes_to_get=["lockToken", "purge"])
+    except DistrictModel.DoesNotExist:
+        return False, None, False
+    token = None if district.lock_token is None else int(district.lock_token)
+    return True, token, (district.purge or {}).get("state") in ("queued", "running")
 
 
 def _update_while_holding(district_id: str, run_id: str, actions: list) -> bool:

@@ -171,21 +171,27 @@ class ObservedLock:
     expires_at: int | None
     stale_failure: str | None  # text to fail the holder with when taking over, if it is still active
     stale_run: object | None = None  # that holder's run as read here (for telling people it failed)
+    token: int | None = None  # the lock's fencing token as read: the taker's is one more
+
+
+def _taken_token(observed: ObservedLock) -> int:
+    return (observed.token or 0) + 1
 
 
 def observe(district) -> ObservedLock:
     """What taking the lock now would mean; raises RunInProgress while a live run holds it."""
     holder = district.active_run_id
     expires_at = None if district.lock_expires_at is None else int(district.lock_expires_at)
+    token = None if district.lock_token is None else int(district.lock_token)
     if holder is None:
-        return ObservedLock(None, None, None)
+        return ObservedLock(None, None, None, token=token)
     holder_run = store.get_run(district.district_id, holder)
     if holder_run is None or holder_run.status not in store.ACTIVE_STATUSES:
         # The holder finished but its release was lost (crash between two writes): free.
-        return ObservedLock(holder, expires_at, None)
+        return ObservedLock(holder, expires_at, None, token=token)
     if expires_at is not None and expires_at >= clock():
         raise RunInProgress(holder)
-    return ObservedLock(holder, expires_at, WORKER_STOPPED, stale_run=holder_run)
+    return ObservedLock(holder, expires_at, WORKER_STOPPED, stale_run=holder_run, token=token)
 
 
 def _take_lock(
@@ -261,6 +267,7 @@ def start_run(
     )
 
     def write(_district, observed: ObservedLock) -> None:
+        run.fence_token = _taken_token(observed)
         store.create_run_with_lock(
             run,
             lock_expires_at=expiry(QUEUED_LOCK_SECONDS),
@@ -269,6 +276,7 @@ def start_run(
             stale_run_failure=observed.stale_failure,
             night=night_text,
             replay_of=replay_of,
+            observed_token=observed.token,
         )
 
     _announce_taken_over(_take_lock(district_id, write, night=night_text), run.run_id)
@@ -346,6 +354,7 @@ def approve_run(district_id: str, run_id: str, review: dict | None = None) -> Sy
         actions.append(SyncRunModel.review.set(review))
 
     def write(_district, observed: ObservedLock) -> None:
+        run.fence_token = _taken_token(observed)
         store.relock_existing_run(
             run,
             lock_expires_at=expiry(QUEUED_LOCK_SECONDS),
@@ -353,7 +362,9 @@ def approve_run(district_id: str, run_id: str, review: dict | None = None) -> Sy
             observed_expiry=observed.expires_at,
             stale_run_failure=observed.stale_failure,
             condition=_from(Move.APPROVE),
-            actions=actions,
+            actions=[*actions, SyncRunModel.fence_token.set(run.fence_token)],
+            observed_token=observed.token,
+            new_token=run.fence_token,
         )
 
     try:
@@ -375,6 +386,9 @@ def reject_run(district_id: str, run_id: str, review: dict) -> SyncRunModel:
     if is_superseded(run):
         raise NotApprovable(run.status, "A newer sync has run since; its result replaces this review.")
     target = next_status(run.status, Move.REJECT)
+    # Fence first: whatever still worked for the run can no longer write once it is rejected
+    # (only while no other run holds the lock, whose token must stay good).
+    store.move_token(district_id, only_when_free=True)
     if not store.update_run(
         run, [SyncRunModel.status.set(target), SyncRunModel.review.set(review)], _from(Move.REJECT)
     ):
@@ -541,20 +555,40 @@ def dead_letter(run: SyncRunModel) -> bool:
 # ---------------------------------------------------------------- purge
 
 
-def stop_for_purge(district) -> bool:
-    """The purge's first step: fail the run holding the district's lock (or release a lock
-    whose run finished without giving it back). True when that run was running: its worker
-    may still be writing."""
+def stop_for_purge(district) -> int | None:
+    """The purge's first step: move the fencing token (no write of any run lands after this
+    check of it), then fail the run holding the district's lock (or release a lock whose run
+    finished without giving it back). Returns, when that run was running, the last moment its
+    invocation may still be writing (epoch seconds: its lease, which outlasts the invocation);
+    None when no worker was on it."""
+    store.move_token(district.district_id)
     holder = district.active_run_id
     if not holder:
-        return False
+        return None
     run = store.get_run(district.district_id, holder)
     if run is None or run.status not in TRANSITIONS[Move.FAIL][0]:
         store.release_lock(district.district_id, holder)
-        return False
-    was_running = run.status == RUNNING
+        return None
+    writing_until = int(run.lease_until) if run.status == RUNNING and run.lease_until is not None else None
     fail(run, PURGING)
-    return was_running
+    return writing_until
+
+
+# ---------------------------------------------------------------- fenced writes
+
+
+def fence(run: SyncRunModel) -> Callable[[], None]:
+    """The check a run's writer makes before each write batch (store/batch.py BatchStore.fence):
+    raises LockLost once the district's token is no longer the run's (taken over, purged,
+    rejected) or a purge is confirmed. One consistent read of the district item per batch."""
+    district_id, run_id, token = run.district_id, run.run_id, run.fence_token
+
+    def check() -> None:
+        exists, current, purging = store.lock_token(district_id)
+        if not exists or purging or current != (None if token is None else int(token)):
+            raise LockLost(run_id)
+
+    return check
 
 
 # ---------------------------------------------------------------- what a move writes

@@ -156,6 +156,7 @@ def _handle(message: messages.RunMessage, record: SQSRecord, time_left: "Slice")
         run_id=run.run_id,
         mode=run.requested_mode or run.mode,
         approve=run.approved_at is not None,
+        fence=run_lifecycle.fence(run),
     )
     try:
         result = sync_engine.run_sync(request, time_left, _progress_writer(run, lease_id))
