@@ -307,6 +307,29 @@ def test_the_audit_records_who_changed_what_newest_first_and_never_a_secret(doma
     assert other.status == 403
 
 
+def test_the_audit_of_a_replaced_secret_shows_its_version_change_and_never_the_secret(domain, sandbox_sis):
+    from rostersync.store.districts import create_district
+
+    district = create_district("Rotated", "America/Chicago").district_id
+    admin = Admin(district)
+    secret = sandbox_sis.config.client_secret
+    body = {"hostUrl": sandbox_sis.host_url, "clientId": sandbox_sis.config.client_id, "clientSecret": secret}
+    assert admin("PUT", "/sis/connection", body=body).status == 200
+    assert admin("PUT", "/sis/connection", body=body).status == 200  # the same host and client: a new secret version
+    entries = admin("GET", "/audit", query={"limit": "5"}).body["entries"]
+    replaced, first = entries[0], entries[1]
+    assert replaced["action"] == first["action"] == "connection.update"
+    assert first["before"] is None and first["after"]["secretVersion"]
+    assert replaced["before"]["secretVersion"] == first["after"]["secretVersion"]
+    assert (
+        replaced["after"]["secretVersion"] and replaced["after"]["secretVersion"] != replaced["before"]["secretVersion"]
+    )
+    assert {k: v for k, v in replaced["before"].items() if k != "secretVersion"} == {
+        k: v for k, v in replaced["after"].items() if k != "secretVersion"
+    }
+    assert secret not in json.dumps(entries)
+
+
 def test_a_purge_is_asked_for_confirmed_and_leaves_no_item_of_the_district(
     domain, make_sandbox_sis, connected_district, monkeypatch
 ):

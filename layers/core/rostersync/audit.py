@@ -54,7 +54,8 @@ def record_event(event: dict, district_id: str, action: str, **kwargs) -> str | 
 
 
 def connection_view(connection) -> dict | None:
-    """A saved SIS connection as the audit shows it: where and how, never the secret."""
+    """A saved SIS connection as the audit shows it: where and how, and which version of the
+    secret (Secrets Manager's version id, so a replaced secret shows as a change), never the secret."""
     if connection is None:
         return None
     return {
@@ -63,6 +64,7 @@ def connection_view(connection) -> dict | None:
         "authMethod": connection.auth_method,
         "tokenUrl": connection.token_url,
         "scope": connection.scope,
+        "secretVersion": connection.secret_version,
     }
 
 

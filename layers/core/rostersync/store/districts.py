@@ -32,6 +32,9 @@ class SisConnection(MapAttribute):
     token_url = UnicodeAttribute(attr_name="tokenUrl", null=True)
     scope = UnicodeAttribute(attr_name="scope", null=True)
     secret_name = UnicodeAttribute(attr_name="secretName")  # Secrets Manager name; the value lives only there
+    # The secret's Secrets Manager version id when it was saved: the audit shows a replaced
+    # secret by this (never by its value).
+    secret_version = UnicodeAttribute(attr_name="secretVersion", null=True)
     warnings = ListAttribute(of=UnicodeAttribute, default=list)
     connected_at = UTCDateTimeAttribute(attr_name="connectedAt")
     # What the last use of the connection found (rostersync.notify.health): every sync attempt

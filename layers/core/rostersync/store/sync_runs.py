@@ -83,6 +83,9 @@ class SyncRunModel(Model):
     replay_of = UnicodeAttribute(attr_name="replayOf", null=True)
     # The district's lockToken this run took the lock with: its writes are fenced by it.
     fence_token = NumberAttribute(attr_name="fenceToken", null=True)
+    # When the invocation that holds the lease ends at the latest (epoch seconds): after it no
+    # write of that invocation can land (a purge waits for it before it says done).
+    writes_end_at = NumberAttribute(attr_name="writesEndAt", null=True)
     replayed_by = UnicodeAttribute(attr_name="replayedBy", null=True)
     # What the run syncs, fixed at its start: {selection, guardMaxShare, guardMinRecords,
     # connection: {hostUrl, clientId, authMethod, ...}} (never the secret).
@@ -348,7 +351,14 @@ def update_run(run: SyncRunModel, actions: list, condition=None) -> bool:
 
 
 def claim_run(
-    run: SyncRunModel, lease_id: str, now: float, lease_until: float, started_at: datetime, status: str, condition
+    run: SyncRunModel,
+    lease_id: str,
+    now: float,
+    lease_until: float,
+    started_at: datetime,
+    status: str,
+    condition,
+    writes_end_at: int | None = None,
 ) -> bool:
     """Take the worker lease on a run (while `condition` holds on it) and set its `status` (one
     more invocation). Fails (False) while another message holds a live lease, or when the
@@ -364,6 +374,7 @@ def claim_run(
         SyncRunModel.invocations.add(1),
         SyncRunModel.lease_id.set(lease_id),
         SyncRunModel.lease_until.set(lease_until),
+        SyncRunModel.writes_end_at.set(lease_until if writes_end_at is None else writes_end_at),
     ]
     return update_run(run, actions, condition & lease_free)
 

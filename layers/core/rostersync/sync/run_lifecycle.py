@@ -417,11 +417,13 @@ def undo_approval(run: SyncRunModel) -> bool:
 # ---------------------------------------------------------------- worker side
 
 
-def claim(run: SyncRunModel, lease_id: str) -> bool:
+def claim(run: SyncRunModel, lease_id: str, invocation_seconds: float | None = None) -> bool:
     """claim: mark the run running for this delivery (invocations + 1) and heart-beat its lock.
-    False when the run is finished or another delivery is working on it right now; LockLost
-    when it no longer holds the district lock."""
+    `invocation_seconds`, what is left of the claiming invocation, bounds when its last write
+    can land (writesEndAt; without it, the lease's end). False when the run is finished or
+    another delivery is working on it right now; LockLost when it no longer holds the lock."""
     now = clock()
+    writes_end_at = None if invocation_seconds is None else int(now + invocation_seconds) + 1
     claimed = store.claim_run(
         run,
         lease_id,
@@ -430,6 +432,7 @@ def claim(run: SyncRunModel, lease_id: str) -> bool:
         utc_now(),
         status=TRANSITIONS[Move.CLAIM][1],
         condition=_from(Move.CLAIM),
+        writes_end_at=writes_end_at,
     )
     if not claimed:
         return False
@@ -559,8 +562,8 @@ def stop_for_purge(district) -> int | None:
     """The purge's first step: move the fencing token (no write of any run lands after this
     check of it), then fail the run holding the district's lock (or release a lock whose run
     finished without giving it back). Returns, when that run was running, the last moment its
-    invocation may still be writing (epoch seconds: its lease, which outlasts the invocation);
-    None when no worker was on it."""
+    invocation may still be writing (epoch seconds: the invocation's end, or its lease's if
+    sooner); None when no worker was on it."""
     store.move_token(district.district_id)
     holder = district.active_run_id
     if not holder:
@@ -569,7 +572,10 @@ def stop_for_purge(district) -> int | None:
     if run is None or run.status not in TRANSITIONS[Move.FAIL][0]:
         store.release_lock(district.district_id, holder)
         return None
-    writing_until = int(run.lease_until) if run.status == RUNNING and run.lease_until is not None else None
+    writing_until = None
+    if run.status == RUNNING:
+        ends = [int(value) for value in (run.writes_end_at, run.lease_until) if value is not None]
+        writing_until = min(ends) if ends else None
     fail(run, PURGING)
     return writing_until
 

@@ -137,7 +137,7 @@ def _handle(message: messages.RunMessage, record: SQSRecord, time_left: "Slice")
 
     lease_id = lease_id_of(record)
     try:
-        if not run_lifecycle.claim(run, lease_id):
+        if not run_lifecycle.claim(run, lease_id, getattr(time_left, "invocation_left", None)):
             logger.info("another delivery is working on this run, or it just finished; ignoring this one")
             return
     except LockLost:
