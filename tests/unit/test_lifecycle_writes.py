@@ -1,5 +1,5 @@
 """No module but the run lifecycle (sync/run_lifecycle.py) and the store module it uses
-(store/sync_runs.py) writes a run's status or the district lock.
+(store/sync_runs.py) writes a run's status, its lease or the district lock and its token.
 
 Searched as text in every module we deploy or run (the layer, the handlers, the tools): a
 status or lock attribute set or removed, a raw item naming the stored attributes, or a call to
@@ -21,9 +21,9 @@ OWNERS = {
 SEARCHED = [ROOT / "layers/core/rostersync", ROOT / "functions", ROOT / "rostersync_tools"]
 WRITES = re.compile(
     r"SyncRunModel\.status\.set"
-    r"|(active_run_id|lock_expires_at|lease_id|lease_until)\.(set|remove)\b"
-    r"|\b(create_run_with_lock|relock_existing_run|claim_run|update_run|extend_lock|release_lock)\("
-    r"|[\"'](activeRunId|lockExpiresAt|leaseId|leaseUntil)[\"']\s*:"  # a raw item's key
+    r"|(active_run_id|lock_expires_at|lock_token|fence_token|lease_id|lease_until|writes_end_at)\.(set|remove|add)\b"
+    r"|\b(create_run_with_lock|relock_existing_run|claim_run|update_run|extend_lock|release_lock|move_token)\("
+    r"|[\"'](activeRunId|lockExpiresAt|lockToken|leaseId|leaseUntil)[\"']\s*:"  # a raw item's key
 )
 
 

@@ -33,6 +33,11 @@ is queued or running. A queued run's lock lasts long enough to wait in a busy qu
 run's worker heart-beats it forward. A lock whose holder stopped heart-beating can be taken
 over, and the stale run is failed in the same transaction.
 
+The lock carries a fencing token (lockToken) that grows with every taking of the lock and with
+every purge or rejection; a run keeps the token it took (fenceToken), and its writer checks it
+before every write batch (`fence`): once the token moved, nothing more of that run is sent. A
+purge also waits for the stopped invocation's end (writesEndAt), after which nothing can land.
+
 Times here are wall-clock epoch seconds from `clock()`, never a scheduled event's time: tests
 replace `clock` to make a lock stale.
 """
