@@ -290,3 +290,17 @@ def test_a_fenced_batch_store_sends_nothing_once_the_fence_refuses(lifecycle):
         store.flush()
     assert Client.calls == 0 and len(refusals) >= 1
     store.close()
+
+
+def test_a_run_from_before_the_token_may_write_until_the_token_moves(lifecycle):
+    """Districts and runs stored before fencing have no token: the run's writes go on until a
+    purge, take-over or rejection moves the token."""
+    from rostersync.store import sync_runs
+
+    district_id, run = _arrange(lifecycle, "running")  # neither the district nor the run has a token
+    assert run.fence_token is None
+    fence = lifecycle.fence(run)
+    fence()
+    assert sync_runs.move_token(district_id)
+    with pytest.raises(lifecycle.LockLost):
+        fence()

@@ -310,7 +310,9 @@ def lock_token(district_id: str) -> tuple[bool, int | None, bool]:
     """(the district exists, its lock token, a purge of it is confirmed): one consistent read
     of two attributes, what a fenced write checks before each batch."""
     try:
-        district = DistrictModel.get(district_id, consistent_read=True, attributes_to_get=["lockToken", "purge"])
+        district = DistrictModel.get(
+            district_id, consistent_read=True, attributes_to_get=["districtId", "lockToken", "purge"]
+        )
     except DistrictModel.DoesNotExist:
         return False, None, False
     token = None if district.lock_token is None else int(district.lock_token)
