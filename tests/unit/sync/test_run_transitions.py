@@ -304,3 +304,15 @@ def test_a_run_from_before_the_token_may_write_until_the_token_moves(lifecycle):
     assert sync_runs.move_token(district_id)
     with pytest.raises(lifecycle.LockLost):
         fence()
+
+
+def test_a_district_whose_purge_is_confirmed_starts_no_run(lifecycle):
+    from rostersync.store.districts import DistrictModel
+
+    district = make_district()
+    DistrictModel(district.district_id).update(actions=[DistrictModel.purge.set({"state": "requested"})])
+    lifecycle.start_run(district.district_id, "manual", "preview")  # asking for a purge stops nothing yet
+    other = make_district()
+    DistrictModel(other.district_id).update(actions=[DistrictModel.purge.set({"state": "queued", "purgeId": "p"})])
+    with pytest.raises(lifecycle.DistrictNotFound):
+        lifecycle.start_run(other.district_id, "manual", "full")

@@ -316,7 +316,12 @@ def lock_token(district_id: str) -> tuple[bool, int | None, bool]:
     except DistrictModel.DoesNotExist:
         return False, None, False
     token = None if district.lock_token is None else int(district.lock_token)
-    return True, token, (district.purge or {}).get("state") in ("queued", "running")
+    return True, token, purge_confirmed(district)
+
+
+def purge_confirmed(district: DistrictModel) -> bool:
+    """A platform admin confirmed the district's purge (sync/purge.py's states queued, running)."""
+    return (district.purge or {}).get("state") in ("queued", "running")
 
 
 def _update_while_holding(district_id: str, run_id: str, actions: list) -> bool:

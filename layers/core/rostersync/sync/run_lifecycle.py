@@ -207,8 +207,8 @@ def _take_lock(
     Returns what was taken over (its `stale_failure` is set when a stopped run was failed)."""
     for _ in range(_ATTEMPTS):
         district = store.get_district(district_id)
-        if district is None:
-            raise DistrictNotFound(district_id)
+        if district is None or store.purge_confirmed(district):
+            raise DistrictNotFound(district_id)  # a district being purged starts nothing any more
         if night is not None and district.last_nightly_night is not None and district.last_nightly_night >= night:
             raise NightAlreadyDispatched(night)
         observed = observe(district)
