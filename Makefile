@@ -105,7 +105,7 @@ lock: venv
 		--python-version 3.13 --python-platform aarch64-manylinux_2_28 \
 		$(foreach p,$(LAYER_NOT_SHIPPED),--no-emit-package $(p)) \
 		--custom-compile-command "make lock" --quiet -o requirements.lock
-	$(BIN)/python -m rostersync_tools.locks stamp
+	$(BIN)/python -m rostersync_tools.dependency_locks stamp
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .rostersync bench/results

@@ -173,7 +173,7 @@ def cmd_dlq_list(args) -> int:
 def _show(args, read, document, table) -> int:
     """One JSON document (--json) or a table of what `read()` found; exit status 1 for an unknown run."""
     from rostersync_tools.ops.output import print_json
-    from rostersync_tools.ops.runs import RunNotFound
+    from rostersync_tools.ops.run_history import RunNotFound
 
     resolve(args)
     try:
@@ -188,7 +188,7 @@ def _show(args, read, document, table) -> int:
 
 
 def cmd_runs(args) -> int:
-    from rostersync_tools.ops.runs import recent_runs, runs_table
+    from rostersync_tools.ops.run_history import recent_runs, runs_table
 
     return _show(
         args,
@@ -199,7 +199,7 @@ def cmd_runs(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from rostersync_tools.ops.runs import one_run, run_details
+    from rostersync_tools.ops.run_history import one_run, run_details
 
     return _show(args, lambda: one_run(args.district, args.run_id), lambda found: found, run_details)
 

@@ -85,7 +85,7 @@ def make_visible(sqs, queue_url: str, messages: list[dict]) -> None:
 
 def describe(message: dict) -> DeadLetter:
     """A dead-lettered message with its run's state from the runs table."""
-    from rostersync.store.runs import get_run
+    from rostersync.store.sync_runs import get_run
     from rostersync.sync.messages import MalformedMessage, parse
 
     attributes = message.get("Attributes", {})

@@ -133,7 +133,7 @@ def plan(target, district_id: str | None = None) -> Plan:
 
 def _predict(district_id: str, items: list) -> DistrictPlan:
     """What replaying this district's dead letters will do, from the runs table (no change)."""
-    from rostersync.store.runs import ACTIVE_STATUSES, FAILED, get_district, get_run, latest_run
+    from rostersync.store.sync_runs import ACTIVE_STATUSES, FAILED, get_district, get_run, latest_run
 
     message_ids = [message["MessageId"] for message, _ in items]
     run_ids = sorted({parsed.run_id for _, parsed in items})
@@ -259,9 +259,9 @@ def redrive(
 
 
 def _move_task(target, say: Say, follower) -> RedriveReport:
-    from rostersync.store.runs import get_run
+    from rostersync.store.sync_runs import get_run
     from rostersync.sync.messages import MalformedMessage, parse
-    from rostersync.sync.runs import mark_dead_lettered
+    from rostersync.sync.run_lifecycle import mark_dead_lettered
 
     report = RedriveReport(method="move_task")
     running = _running_task(target)
@@ -349,7 +349,7 @@ class _Follower:
 
     def moved_runs(self, report: RedriveReport) -> None:
         """After the move: wait for the worker to turn each moved run into its replay, then follow it."""
-        from rostersync.store.runs import get_run, latest_run
+        from rostersync.store.sync_runs import get_run, latest_run
 
         newest: dict[str, str] = {}
         for item in report.moved_runs:
@@ -397,8 +397,8 @@ class _Follower:
 
     def replays(self, report: RedriveReport) -> None:
         """Follow each replay run until it finishes; record its status, changes and failure."""
-        from rostersync.store.runs import get_run
-        from rostersync_tools.ops.runs import _changes, run_json
+        from rostersync.store.sync_runs import get_run
+        from rostersync_tools.ops.run_history import _changes, run_json
 
         pending = {item["replayRunId"]: item for item in report.replayed if item.get("replayRunId")}
         shown: dict[str, str] = {}
@@ -483,28 +483,28 @@ def _outcome(report: RedriveReport, district_id: str) -> str:
 
 def _replay_district(target, district_id: str, items: list, report: RedriveReport) -> set[str]:
     """Replay one district's dead-lettered runs as one new run; the message ids deleted."""
-    from rostersync.store.runs import FAILED, get_run, latest_run
+    from rostersync.store.sync_runs import FAILED, get_run, latest_run
     from rostersync.sync import messages as queue
-    from rostersync.sync import runs
+    from rostersync.sync import run_lifecycle
 
     failed_runs = {}
     for _message, parsed in items:
         run = get_run(district_id, parsed.run_id)
         if run is not None:
-            failed_runs[run.run_id] = runs.mark_dead_lettered(run, GAVE_UP)
+            failed_runs[run.run_id] = run_lifecycle.mark_dead_lettered(run, GAVE_UP)
     newest = failed_runs[max(failed_runs)] if failed_runs else None
     message_ids = {message["MessageId"] for message, _ in items}
 
     try:
         if newest is None:  # the runs table knows none of them: replay the district anyway
-            replay = runs.start_run(district_id, "replay", "full")
+            replay = run_lifecycle.start_run(district_id, "replay", "full")
         elif newest.replayed_by:  # replayed before (a redrive that stopped before deleting)
             replay = get_run(district_id, newest.replayed_by)
         elif newest.status != FAILED:  # it finished otherwise in the meantime
             replay = None
         else:
-            replay = runs.start_replay(newest)
-    except runs.RunInProgress as busy:
+            replay = run_lifecycle.start_replay(newest)
+    except run_lifecycle.RunInProgress as busy:
         report.left.append(
             {
                 "districtId": district_id,
@@ -513,7 +513,7 @@ def _replay_district(target, district_id: str, items: list, report: RedriveRepor
             }
         )
         return set()
-    except runs.DistrictNotFound:
+    except run_lifecycle.DistrictNotFound:
         report.left.append(
             {"districtId": district_id, "messageId": ",".join(sorted(message_ids)), "reason": "no such district"}
         )
@@ -536,7 +536,7 @@ def _replay_district(target, district_id: str, items: list, report: RedriveRepor
             except (
                 Exception
             ) as error:  # the messages stay in the dead-letter queue; the replay must not hold the district
-                runs.fail(replay, "The replay could not be queued; redrive again.")
+                run_lifecycle.fail(replay, "The replay could not be queued; redrive again.")
                 report.left.append(
                     {
                         "districtId": district_id,

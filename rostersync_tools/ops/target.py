@@ -127,7 +127,7 @@ def apply_environment(environment: dict[str, str]) -> None:
 
     tables = {
         "rostersync.store.districts": ("DistrictModel", settings.districts_table),
-        "rostersync.store.runs": ("SyncRunModel", settings.sync_runs_table),
+        "rostersync.store.sync_runs": ("SyncRunModel", settings.sync_runs_table),
     }
     for module_name, (model_name, table) in tables.items():
         module = sys.modules.get(module_name)

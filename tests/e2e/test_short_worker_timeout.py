@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from rostersync.sync import worker
+from rostersync.sync import run_lifecycle
 from tests.fixtures.districts import connect_district
 from tests.fixtures.stack import (
     api,
@@ -31,7 +31,7 @@ def test_a_worker_timeout_too_short_for_a_slice_fails_the_run_saying_why(local_s
         time.sleep(0.2)
     assert run["status"] == "failed", run
     assert "17 s left" in run["failure"] and "needs at least 25 s" in run["failure"]
-    assert f"passed on {worker.MAX_STALLS} times" in run["failure"]
+    assert f"passed on {run_lifecycle.MAX_STALLS} times" in run["failure"]
     local_stack.wait_until_idle(timeout=30)  # nothing keeps passing the run on
     # The district is free again: a sync can be started (and would run with a sane timeout).
     monkeypatch.delenv("ROSTERSYNC_LOCAL_WORKER_TIMEOUT_S")

@@ -219,7 +219,7 @@ def test_a_preview_says_what_matching_would_do_and_writes_nothing(clean_aws, mat
     """Through the API and the worker: POST sync-config/preview, then GET syncs/{runId}/matching."""
     from types import SimpleNamespace
 
-    from rostersync.store import runs as store
+    from rostersync.store import sync_runs as store
     from rostersync.sync import worker
     from tests.integration.test_review import Admin, config_body, work
 

@@ -21,9 +21,9 @@ def domain(clean_aws, monkeypatch):
     from rostersync.notify import notifications
     from rostersync.oneroster import client as oneroster_client
     from rostersync.oneroster.retries import RetryPolicy
-    from rostersync.store import runs as store
+    from rostersync.store import sync_runs as store
     from rostersync.store.districts import DistrictModel
-    from rostersync.sync import runs, worker
+    from rostersync.sync import run_lifecycle, worker
     from rostersync_tools.local import event_sink
 
     # The worker's client waits less between its (real) retries.
@@ -34,7 +34,7 @@ def domain(clean_aws, monkeypatch):
     return SimpleNamespace(
         aws=clean_aws,
         store=store,
-        runs=runs,
+        lifecycle=run_lifecycle,
         worker=worker,
         notifications=notifications,
         event_sink=event_sink,
@@ -77,7 +77,7 @@ def deliver(domain, message: dict, receives: int = 1, message_id: str = "msg-1")
 
 
 def run_to_end(domain, district_id: str, trigger: str = "manual", mode: str = "full"):
-    run = domain.runs.start_run(district_id, trigger, mode)
+    run = domain.lifecycle.start_run(district_id, trigger, mode)
     pending = [{"districtId": district_id, "runId": run.run_id, "action": "run"}]
     while pending:
         assert deliver(domain, pending.pop()) == {"batchItemFailures": []}
@@ -152,7 +152,7 @@ def test_rejected_credentials_fail_the_run_at_once_mark_the_connection_and_tell_
     district.sis.set_quirks(revoke_credentials=True)
 
     tonight = domain.notifications.night_of(domain.store.get_district(district.id))
-    run = domain.runs.start_run(district.id, "nightly", "full", night=tonight)
+    run = domain.lifecycle.start_run(district.id, "nightly", "full", night=tonight)
     message = {"districtId": district.id, "runId": run.run_id, "action": "run"}
     # No retry: the message is acknowledged (nothing for SQS to redeliver or dead-letter).
     assert deliver(domain, message) == {"batchItemFailures": []}
@@ -168,7 +168,7 @@ def test_rejected_credentials_fail_the_run_at_once_mark_the_connection_and_tell_
 
     # The same message delivered again, and another failing run the same night: no second message.
     assert deliver(domain, message, receives=2, message_id="msg-2") == {"batchItemFailures": []}
-    again = domain.runs.start_run(district.id, "manual", "full")
+    again = domain.lifecycle.start_run(district.id, "manual", "full")
     assert deliver(domain, {"districtId": district.id, "runId": again.run_id, "action": "run"}) == {
         "batchItemFailures": []
     }
@@ -205,7 +205,7 @@ def test_a_lasting_sis_failure_is_retried_then_told_once_as_a_failed_night(domai
     assert run_to_end(domain, district.id).status == "succeeded"
     district.sis.inject("500", count=100_000, path="/classes")
     tonight = domain.notifications.night_of(domain.store.get_district(district.id))
-    run = domain.runs.start_run(district.id, "nightly", "full", night=tonight)
+    run = domain.lifecycle.start_run(district.id, "nightly", "full", night=tonight)
     message = {"districtId": district.id, "runId": run.run_id, "action": "run"}
     for receive in range(1, 6):  # SQS redelivers until maxReceiveCount (5), then dead-letters
         answer = deliver(domain, message, receives=receive, message_id="msg-1")
@@ -262,7 +262,7 @@ def test_a_held_run_is_told_once_and_its_approval_announces_only_the_deactivatio
     assert [m.kind for m in messages] == ["sync_held"] and held.run_id in messages[0].body
     chunks_before = len(found.get("Roster Changed", []))
 
-    domain.runs.approve_run(district.id, held.run_id)  # what POST .../approve does before it sends:
+    domain.lifecycle.approve_run(district.id, held.run_id)  # what POST .../approve does before it sends:
     pending = [{"districtId": district.id, "runId": held.run_id, "action": "approve"}]
     while pending:
         assert deliver(domain, pending.pop(), message_id="approve") == {"batchItemFailures": []}
@@ -310,7 +310,7 @@ def test_each_other_failure_kind_is_one_event_of_each_kind_and_one_message(
 ):
     assert run_to_end(domain, district.id).status == "succeeded"
     before = kinds(kept(domain, district.id))
-    run = domain.runs.start_run(district.id, "manual", "full")
+    run = domain.lifecycle.start_run(district.id, "manual", "full")
     break_it(domain, district)
     message = {"districtId": district.id, "runId": run.run_id, "action": "run"}
     assert deliver(domain, message) == {"batchItemFailures": []}

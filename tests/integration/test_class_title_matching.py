@@ -177,7 +177,7 @@ def test_an_app_class_links_by_title_school_and_teacher_and_conflicts_are_report
 def test_the_preview_counts_title_matches(clean_aws, titled_district):
     from types import SimpleNamespace
 
-    from rostersync.store import runs as store
+    from rostersync.store import sync_runs as store
     from rostersync.sync import worker
     from tests.integration.test_review import Admin, config_body, work
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rostersync_tools import locks
+from rostersync_tools import dependency_locks as locks
 
 LAYER_DIR = Path(__file__).resolve().parents[2] / "layers" / "core"
 

@@ -34,7 +34,7 @@ def pauses(monkeypatch):
 
 
 def _run(domain, district, sliced: bool, monkeypatch):
-    run = domain.runs.start_run(district, "manual", "full")
+    run = domain.lifecycle.start_run(district, "manual", "full")
     with pytest.MonkeyPatch.context() as cut:
         if sliced:  # each invocation's time is up after a few looks at the clock
             cut.setattr(domain.worker.TimeBudget, "next_slice", lambda budget: short_slice(domain.worker, looks=4))

@@ -93,7 +93,7 @@ def test_a_failed_send_leaves_no_mark_and_is_counted(setup, monkeypatch, capsys)
         approved_at=None,
         dead_lettered_at=None,
     )
-    monkeypatch.setattr("rostersync.store.runs.get_run", lambda *_: None)
+    monkeypatch.setattr("rostersync.store.sync_runs.get_run", lambda *_: None)
     announce.run_failed(run, "The run lost its district lock before a worker could start it.")  # never raises
     assert n.recent(setup.district.district_id) == []  # the mark went: a later event may try again
     from rostersync.observability import flush_metrics
@@ -123,7 +123,7 @@ def test_an_eventbridge_outage_does_not_stop_the_email(setup, monkeypatch, capsy
         raise RuntimeError("EventBridge is down")
 
     monkeypatch.setattr(events, "put", down)
-    monkeypatch.setattr("rostersync.store.runs.get_run", lambda *_: None)
+    monkeypatch.setattr("rostersync.store.sync_runs.get_run", lambda *_: None)
     run = SimpleNamespace(
         district_id=setup.district.district_id,
         run_id="run_3",

@@ -15,8 +15,8 @@ from tests.unit.sync.test_worker import FakeContext, FakeEngine, sqs_event
 @pytest.fixture
 def stack(clean_aws, tmp_path):
     """What `local up` leaves for other processes: a state file naming this (live) process."""
-    from rostersync.store import runs as store
-    from rostersync.sync import runs
+    from rostersync.store import sync_runs as store
+    from rostersync.sync import run_lifecycle
     from rostersync_tools.local.state import write_state
 
     state_dir = tmp_path / "state"
@@ -36,7 +36,7 @@ def stack(clean_aws, tmp_path):
         sqs=clean_aws.client("sqs"),
         state_dir=str(state_dir),
         store=store,
-        runs=runs,
+        lifecycle=run_lifecycle,
         dlq_url=os.environ["SYNC_DLQ_URL"],
     )
 
@@ -60,9 +60,9 @@ def failed_run(
     failure: str = "SyncInterrupted: The SIS could not be read completely: unreachable host sis.example.org",
 ):
     """A run whose worker gave up on its last receive (as the worker records it)."""
-    run = stack.runs.start_run(district_id, "nightly", "delta", night="2026-12-02")
-    assert stack.runs.claim(run, "m")
-    assert stack.runs.fail(run, failure, dead_lettered=True)
+    run = stack.lifecycle.start_run(district_id, "nightly", "delta", night="2026-12-02")
+    assert stack.lifecycle.claim(run, "m")
+    assert stack.lifecycle.fail(run, failure, dead_lettered=True)
     return stack.store.get_run(district_id, run.run_id)
 
 
@@ -107,8 +107,8 @@ def test_local_redrive_replays_each_district_as_a_new_run(stack, capsys):
     first = failed_run(stack, gave_up)
     dead_letter(stack, gave_up, first.run_id)
     # A worker killed on its last attempt never marked its run: it is still "running".
-    running = stack.runs.start_run(crashed, "manual", "full")
-    assert stack.runs.claim(running, "m")
+    running = stack.lifecycle.start_run(crashed, "manual", "full")
+    assert stack.lifecycle.claim(running, "m")
     dead_letter(stack, crashed, running.run_id)
 
     code, out = ops(stack, capsys, "redrive", "--yes", "--no-follow")
@@ -141,8 +141,10 @@ def test_redrive_one_district_leaves_the_others(stack, capsys):
 def test_several_failed_nights_of_one_district_make_one_replay(stack, capsys):
     district = make_district().district_id
     older = failed_run(stack, district)
-    newer = stack.runs.start_run(district, "nightly", "delta", night="2026-12-03")
-    assert stack.runs.claim(newer, "m2") and stack.runs.fail(newer, "SyncInterrupted: 503", dead_lettered=True)
+    newer = stack.lifecycle.start_run(district, "nightly", "delta", night="2026-12-03")
+    assert stack.lifecycle.claim(newer, "m2") and stack.lifecycle.fail(
+        newer, "SyncInterrupted: 503", dead_lettered=True
+    )
     dead_letter(stack, district, older.run_id)
     dead_letter(stack, district, newer.run_id)
     code, _ = ops(stack, capsys, "redrive", "--yes", "--no-follow")
@@ -157,7 +159,7 @@ def test_a_failure_superseded_by_a_newer_run_is_dropped_not_replayed(stack, caps
     district = make_district().district_id
     old = failed_run(stack, district)
     dead_letter(stack, district, old.run_id)
-    newer = stack.runs.start_run(district, "manual", "full")  # an admin already started a new sync
+    newer = stack.lifecycle.start_run(district, "manual", "full")  # an admin already started a new sync
     code, out = ops(stack, capsys, "redrive", "--yes", "--no-follow")
     assert code == 0 and f"a newer run ({newer.run_id}) exists" in out
     assert dlq_size(stack) == 0 and drain(stack) == []
@@ -198,8 +200,8 @@ def test_on_aws_a_move_task_is_started_and_the_worker_replays_each_moved_message
     from rostersync_tools.ops.target import Target
 
     district = make_district().district_id
-    dead = stack.runs.start_run(district, "manual", "full")
-    assert stack.runs.claim(dead, "m")  # its worker died on the last attempt: still running
+    dead = stack.lifecycle.start_run(district, "manual", "full")
+    assert stack.lifecycle.claim(dead, "m")  # its worker died on the last attempt: still running
     dead_letter(stack, district, dead.run_id)
 
     started = []

@@ -62,7 +62,7 @@ def test_dry_run_shows_the_plan_and_changes_nothing(stack, capsys):
     runs = two_failed_districts(stack)
     busy = make_district().district_id
     dead_letter(stack, busy, failed_run(stack, busy).run_id)
-    newer = stack.runs.start_run(busy, "manual", "full")
+    newer = stack.lifecycle.start_run(busy, "manual", "full")
     code, out, _ = ops(stack, capsys, "redrive", "--dry-run")
     assert code == 0 and "Dry run: nothing was changed." in out
     for district, run in runs.items():
@@ -103,7 +103,7 @@ def test_redrive_follows_each_replay_to_its_end_and_reports_what_it_did(stack):
         """Plays the worker: each queued replay runs and ends."""
         for body in drain(stack):
             replay = stack.store.get_run(body["districtId"], body["runId"])
-            assert stack.runs.claim(replay, "lease-1")
+            assert stack.lifecycle.claim(replay, "lease-1")
             status = next(outcomes)
             result = SimpleNamespace(
                 counts={"students": {"created": 7, "updated": 1, "deactivated": 2}},
@@ -112,7 +112,9 @@ def test_redrive_follows_each_replay_to_its_end_and_reports_what_it_did(stack):
                 mode="full",
                 failure="SIS down again" if status == "failed" else None,
             )
-            assert stack.runs.finish(stack.store.get_run(body["districtId"], body["runId"]), "lease-1", status, result)
+            assert stack.lifecycle.finish(
+                stack.store.get_run(body["districtId"], body["runId"]), "lease-1", status, result
+            )
 
     report = redrive(target, say=lines.append, follow=True, poll_s=0.01, sleep=worker_runs_the_replays)
     statuses = sorted(item["replayStatus"] for item in report.replayed)
@@ -138,8 +140,8 @@ def test_following_stops_at_the_timeout_and_says_how_to_look_later(stack):
 def test_runs_lists_recent_runs_and_run_shows_one_with_its_errors(stack, capsys):
     district = make_district().district_id
     failed = failed_run(stack, district)
-    done = stack.runs.start_run(district, "manual", "full")
-    assert stack.runs.claim(done, "lease-1")
+    done = stack.lifecycle.start_run(district, "manual", "full")
+    assert stack.lifecycle.claim(done, "lease-1")
     result = SimpleNamespace(
         counts={"students": {"created": 3}},
         error_total=2,
@@ -154,7 +156,7 @@ def test_runs_lists_recent_runs_and_run_shows_one_with_its_errors(stack, capsys)
             }
         ],
     )
-    assert stack.runs.finish(stack.store.get_run(district, done.run_id), "lease-1", "succeeded", result)
+    assert stack.lifecycle.finish(stack.store.get_run(district, done.run_id), "lease-1", "succeeded", result)
 
     code, out, _ = ops(stack, capsys, "runs", "--district", district)
     assert code == 0

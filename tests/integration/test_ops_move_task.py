@@ -108,8 +108,8 @@ def test_the_move_task_is_followed_to_its_end_and_each_replay_reported(stack, aw
     stub, target = aws_sqs
     first, second = make_district().district_id, make_district().district_id
     gave_up = failed_run(stack, first)
-    crashed = stack.runs.start_run(second, "manual", "full")
-    assert stack.runs.claim(crashed, "m")  # its worker died on its last attempt: still running
+    crashed = stack.lifecycle.start_run(second, "manual", "full")
+    assert stack.lifecycle.claim(crashed, "m")  # its worker died on its last attempt: still running
     messages = [_message(first, gave_up.run_id, 1), _message(second, crashed.run_id, 2)]
 
     _peek(stub, messages)  # the plan (dry run and the confirmation show it)
@@ -138,11 +138,11 @@ def test_the_move_task_is_followed_to_its_end_and_each_replay_reported(stack, aw
         if len(sleeps) == 3:
             for body in drain(stack):
                 replay = stack.store.get_run(body["districtId"], body["runId"])
-                assert stack.runs.claim(replay, "lease")
+                assert stack.lifecycle.claim(replay, "lease")
                 result = SimpleNamespace(
                     counts={"teachers": {"created": 4}}, errors=[], error_total=0, mode="full", failure=None
                 )
-                assert stack.runs.finish(
+                assert stack.lifecycle.finish(
                     stack.store.get_run(body["districtId"], body["runId"]), "lease", "succeeded", result
                 )
 

@@ -118,7 +118,7 @@ def test_the_api_reports_a_runs_rekeyed_counts(clean_aws, sandbox_sis, connected
     """Through the API and the worker: GET syncs/{runId} has the words, GET .../matching the counts."""
     from types import SimpleNamespace
 
-    from rostersync.store import runs as store
+    from rostersync.store import sync_runs as store
     from rostersync.sync import worker
     from tests.integration.test_review import Admin
 

@@ -22,7 +22,7 @@ KINDS = ("teachers", "students", "classes", "enrollments")
 
 @pytest.fixture
 def domain(clean_aws):
-    from rostersync.store import runs as store
+    from rostersync.store import sync_runs as store
     from rostersync.sync import worker
 
     return SimpleNamespace(aws=clean_aws, store=store, worker=worker)
@@ -307,6 +307,29 @@ def test_the_audit_records_who_changed_what_newest_first_and_never_a_secret(doma
     assert other.status == 403
 
 
+def test_the_audit_of_a_replaced_secret_shows_its_version_change_and_never_the_secret(domain, sandbox_sis):
+    from rostersync.store.districts import create_district
+
+    district = create_district("Rotated", "America/Chicago").district_id
+    admin = Admin(district)
+    secret = sandbox_sis.config.client_secret
+    body = {"hostUrl": sandbox_sis.host_url, "clientId": sandbox_sis.config.client_id, "clientSecret": secret}
+    assert admin("PUT", "/sis/connection", body=body).status == 200
+    assert admin("PUT", "/sis/connection", body=body).status == 200  # the same host and client: a new secret version
+    entries = admin("GET", "/audit", query={"limit": "5"}).body["entries"]
+    replaced, first = entries[0], entries[1]
+    assert replaced["action"] == first["action"] == "connection.update"
+    assert first["before"] is None and first["after"]["secretVersion"]
+    assert replaced["before"]["secretVersion"] == first["after"]["secretVersion"]
+    assert (
+        replaced["after"]["secretVersion"] and replaced["after"]["secretVersion"] != replaced["before"]["secretVersion"]
+    )
+    assert {k: v for k, v in replaced["before"].items() if k != "secretVersion"} == {
+        k: v for k, v in replaced["after"].items() if k != "secretVersion"
+    }
+    assert secret not in json.dumps(entries)
+
+
 def test_a_purge_is_asked_for_confirmed_and_leaves_no_item_of_the_district(
     domain, make_sandbox_sis, connected_district, monkeypatch
 ):
@@ -390,22 +413,43 @@ def test_a_held_delta_lists_its_records_with_why(domain, make_sandbox_sis, conne
     assert active(district)["students"] >= before["students"] & expected["students"]
 
 
-def test_a_purge_fails_a_running_sync_and_waits_for_it_before_erasing(domain, sandbox_sis, connected_district):
+def test_a_purge_fences_off_a_running_sync_and_erases_again_after_its_invocation_ends(
+    domain, sandbox_sis, connected_district, monkeypatch
+):
+    from rostersync import aws_clients
+    from rostersync.settings import get_settings
     from rostersync.store.districts import get_district
-    from rostersync.sync import purge, runs
+    from rostersync.sync import purge, run_lifecycle
 
     district = connected_district(sandbox_sis)
-    run = runs.start_run(district, "manual", "full")
-    assert runs.claim(run, "a-worker")  # a worker is on it right now
+    run = run_lifecycle.start_run(district, "manual", "full")
+    assert run_lifecycle.claim(run, "a-worker")  # a worker is on it right now
+    claimed = domain.store.get_run(district, run.run_id)
+    fence = run_lifecycle.fence(claimed)
+    fence()  # its writes are let through while it holds the district
     drain(domain)
     confirmed = call("DELETE", f"/districts/{district}", role="platform_admin", query={"confirm": district})
     assert confirmed.status == 202
     purge_id = confirmed.body["purgeId"]
+    with pytest.raises(run_lifecycle.LockLost):
+        fence()  # a confirmed purge refuses the run's next write batch
     job = purge.Purge(district, purge_id, time_left=lambda: 900)
-    assert job.run() == "waiting"  # its writes may still land: the purge comes back later
-    assert domain.store.get_run(district, run.run_id).status == "failed"
-    assert get_district(district) is not None
+    assert job.run() == "waiting"  # a batch past its check may still land until the invocation ends
+    assert domain.store.get_run(district, run.run_id) is None  # erased in the first pass already
+    assert get_district(district) is not None and purge.tombstone(job.client, district) is None
+    assert 0 < job.seconds_to_wait() <= purge.MAX_DELAY_SECONDS
+    with pytest.raises(run_lifecycle.LockLost):
+        fence()  # and the token has moved
+    # A batch that passed its check before the purge lands now, after the first pass.
+    late_user = {"districtId": {"S": district}, "userId": {"S": "usr_late_write"}}
+    aws_clients.dynamodb().put_item(TableName=get_settings().users_table, Item=late_user)
+    assert job.run() == "waiting"  # the invocation may still be writing: not done
+    real_clock = run_lifecycle.clock
+    monkeypatch.setattr(
+        run_lifecycle, "clock", lambda: real_clock() + run_lifecycle.LEASE_SECONDS + 5
+    )  # past the stopped run's lease, which outlasts its invocation
     assert job.run() == purge.DONE
+    assert "Item" not in aws_clients.dynamodb().get_item(TableName=get_settings().users_table, Key=late_user)
     assert get_district(district) is None and domain.store.get_run(district, run.run_id) is None
     assert purge.Purge(district, purge_id, time_left=lambda: 900).run() == purge.DONE  # a duplicate: harmless
     other = purge.Purge(connected_district(sandbox_sis), "prg_not_confirmed", time_left=lambda: 900)

@@ -62,16 +62,16 @@ def admin(district_id: str):
 
 @pytest.fixture
 def domain(clean_aws):
-    from rostersync.store import runs as store
-    from rostersync.sync import runs
+    from rostersync.store import sync_runs as store
+    from rostersync.sync import run_lifecycle
 
-    return SimpleNamespace(aws=clean_aws, store=store, runs=runs)
+    return SimpleNamespace(aws=clean_aws, store=store, lifecycle=run_lifecycle)
 
 
 def finish_as(domain, district_id: str, run_id: str, status: str, **outcome):
     run = domain.store.get_run(district_id, run_id)
-    assert domain.runs.claim(run, "worker-message")
-    assert domain.runs.finish(run, "worker-message", status, result(status, **outcome))
+    assert domain.lifecycle.claim(run, "worker-message")
+    assert domain.lifecycle.finish(run, "worker-message", status, result(status, **outcome))
 
 
 def test_start_a_sync_then_a_second_one_is_refused_with_the_first_run(domain):
@@ -216,7 +216,7 @@ def test_a_newer_sync_supersedes_the_review(domain):
     as_admin = admin(district)
     review_id = as_admin("POST", f"/districts/{district}/syncs").body["runId"]
     finish_as(domain, district, review_id, "needs_review", held={"classes": 30})
-    nightly = domain.runs.start_run(district, "nightly", "delta", night="2026-12-02")
+    nightly = domain.lifecycle.start_run(district, "nightly", "delta", night="2026-12-02")
     # Its deactivations were computed from an older read of the SIS than the newer sync's.
     for _ in ("while the newer sync is queued", "after it finished"):
         stale = as_admin("POST", f"/districts/{district}/syncs/{review_id}/approve")

@@ -14,13 +14,17 @@ DISTRICT = {"schools": 2, "students": 60, "teachers": 6, "classes": 12, "enrollm
 
 @pytest.fixture
 def domain(clean_aws, monkeypatch):
-    from rostersync.store import runs as store
+    from rostersync.store import sync_runs as store
     from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel
-    from rostersync.sync import runs, worker
+    from rostersync.sync import run_lifecycle, worker
 
     monkeypatch.setenv("ROSTERSYNC_SIS_PAGE_LIMIT", "25")  # several pages per collection
     return SimpleNamespace(
-        aws=clean_aws, store=store, runs=runs, worker=worker, models=(UserModel, ClassModel, EnrollmentModel)
+        aws=clean_aws,
+        store=store,
+        lifecycle=run_lifecycle,
+        worker=worker,
+        models=(UserModel, ClassModel, EnrollmentModel),
     )
 
 
@@ -67,13 +71,13 @@ def test_a_run_cut_into_short_invocations_ends_like_one_done_at_once(
     sis = make_sandbox_sis(**DISTRICT)
     at_once, in_slices = connected_district(sis), connected_district(sis)
 
-    whole = domain.runs.start_run(at_once, "manual", "full")
+    whole = domain.lifecycle.start_run(at_once, "manual", "full")
     assert work_until_done(domain, at_once, whole.run_id, FakeContext(seconds=900)) == 1
 
     # Each invocation's time runs out after a few looks at the clock, however fast the machine:
     # the engine checkpoints and continues many times.
     monkeypatch.setattr(domain.worker.TimeBudget, "next_slice", lambda budget: short_slice(domain.worker, looks=6))
-    sliced = domain.runs.start_run(in_slices, "manual", "full")
+    sliced = domain.lifecycle.start_run(in_slices, "manual", "full")
     deliveries = work_until_done(domain, in_slices, sliced.run_id, FakeContext(seconds=900))
     assert deliveries > 5, deliveries
 
@@ -97,7 +101,7 @@ def test_a_second_sync_of_an_unchanged_sis_writes_nothing_new(domain, make_sandb
     sis = make_sandbox_sis(**DISTRICT)
     district = connected_district(sis)
     for expected_created in (True, False):
-        run = domain.runs.start_run(district, "manual", "full")
+        run = domain.lifecycle.start_run(district, "manual", "full")
         work_until_done(domain, district, run.run_id, FakeContext(seconds=900))
         counts = domain.store.get_run(district, run.run_id).counts.as_dict()
         created = sum(counts[t]["created"] + counts[t]["updated"] for t in counts)
@@ -117,7 +121,7 @@ def test_one_slow_sis_costs_no_other_district_its_message(domain, make_sandbox_s
     slow_sis.inject("503", count=1000, retry_after=120)
     monkeypatch.setattr(domain.worker, "SAFETY_SECONDS", 3.0)  # a 20 s function: a smaller reserve
     monkeypatch.setattr(domain.worker, "MIN_SLICE_SECONDS", 1.0)
-    slow_run, quick_run = (domain.runs.start_run(d, "manual", "full") for d in (slow, quick))
+    slow_run, quick_run = (domain.lifecycle.start_run(d, "manual", "full") for d in (slow, quick))
     event = sqs_event(
         *(
             (f"m-{run.district_id}", {"districtId": run.district_id, "runId": run.run_id, "action": "run"}, 1)

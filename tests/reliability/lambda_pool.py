@@ -125,8 +125,8 @@ class LambdaPool:
 
     def drive(self, district_id: str, run_id: str, max_invocations: int = 3000) -> None:
         """Deliver the run's messages to random containers until the run is finished."""
-        from rostersync.store import runs as store
-        from rostersync.store.runs import SyncRunModel
+        from rostersync.store import sync_runs as store
+        from rostersync.store.sync_runs import SyncRunModel
         from rostersync_tools.local.worker_loop import failed_message_ids, sqs_record
 
         self.figures.runs += 1

@@ -56,8 +56,8 @@ class World:
             assert started.status_code == 202, started.text
         self.stack.wait_until_idle(120)
         from rostersync.store.roster import ClassModel
-        from rostersync.store.runs import SyncRunModel
         from rostersync.store.schools import SchoolModel
+        from rostersync.store.sync_runs import SyncRunModel
 
         self.class_ids = {d: [c.class_id for c in ClassModel.query(d)] for d in (self.a, self.b)}
         self.school_ids = {d: [s.school_id for s in SchoolModel.query(d)] for d in (self.a, self.b)}

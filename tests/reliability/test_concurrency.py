@@ -92,7 +92,7 @@ def work_off(aws) -> int:
 
 
 def runs_of(district_id: str):
-    from rostersync.store.runs import SyncRunModel
+    from rostersync.store.sync_runs import SyncRunModel
 
     return list(SyncRunModel.query(district_id, consistent_read=True))
 
@@ -191,7 +191,7 @@ def test_a_dispatcher_run_twice_and_two_at_once_create_one_nightly_run(clean_aws
 
 
 def test_the_same_sqs_message_delivered_twice_gives_one_run_and_one_result(clean_aws, make_sandbox_sis):
-    from rostersync.store.runs import get_run
+    from rostersync.store.sync_runs import get_run
 
     sis = make_sandbox_sis(**TINY)
     district = connect_district(sis)

@@ -15,7 +15,7 @@ import random
 
 import pytest
 
-from rostersync.sync import messages, runs
+from rostersync.sync import messages, run_lifecycle
 from tests.fixtures.districts import connect_district
 from tests.reliability import figures
 from tests.reliability.helpers import KINDS, assert_like_oracle, client_for, stored, sync
@@ -48,7 +48,7 @@ def edit_many(sis, rng: random.Random, share: float, stamp: str) -> int:
 
 
 def pooled_night(pool: LambdaPool, district: str, mode: str) -> str:
-    run = runs.start_run(district, "manual", mode)
+    run = run_lifecycle.start_run(district, "manual", mode)
     messages.send_run_message(district, run.run_id)
     pool.drive(district, run.run_id)
     return run.run_id
@@ -81,7 +81,7 @@ def pool_scenario(make_sandbox_sis, seed: int) -> LambdaPool:
             expected = sync(reference, mode=mode, client_factory=lambda: client_for(sis))
             assert expected.outcome.value == "succeeded", expected.failure
             run_id = pooled_night(pool, district, mode)
-            from rostersync.store import runs as store
+            from rostersync.store import sync_runs as store
 
             finished = store.get_run(district, run_id)
             assert finished.status == "succeeded", finished.failure

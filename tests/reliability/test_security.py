@@ -45,8 +45,8 @@ def sync_via_stack(stack, client, district: str) -> str:
 def identifiers(district: str) -> dict[str, list[str]]:
     """Every id of the district's stored items, by kind."""
     from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel
-    from rostersync.store.runs import SyncRunModel
     from rostersync.store.schools import SchoolModel
+    from rostersync.store.sync_runs import SyncRunModel
 
     return {
         "users": [u.user_id for u in UserModel.query(district)],

@@ -65,7 +65,7 @@ def test_a_lasting_sis_failure_fails_the_message_and_its_redelivery_completes_th
     # the failed message comes back after 3 s: time to look at the store between the attempts.
     from rostersync.oneroster import client as oneroster_client
     from rostersync.oneroster.retries import RetryPolicy
-    from rostersync.store import runs as run_store
+    from rostersync.store import sync_runs as run_store
 
     monkeypatch.setattr(oneroster_client, "RetryPolicy", functools.partial(RetryPolicy, base_delay=0.02))
     monkeypatch.setenv("ROSTERSYNC_LOCAL_RETRY_DELAY_S", "3")

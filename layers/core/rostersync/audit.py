@@ -48,7 +48,8 @@ def record(
 
 
 def connection_view(connection) -> dict | None:
-    """A saved SIS connection as the audit shows it: where and how, never the secret."""
+    """A saved SIS connection as the audit shows it: where and how, and which version of the
+    secret (Secrets Manager's version id, so a replaced secret shows as a change), never the secret."""
     if connection is None:
         return None
     return {
@@ -57,6 +58,7 @@ def connection_view(connection) -> dict | None:
         "authMethod": connection.auth_method,
         "tokenUrl": connection.token_url,
         "scope": connection.scope,
+        "secretVersion": connection.secret_version,
     }
 
 

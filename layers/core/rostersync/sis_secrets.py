@@ -12,6 +12,8 @@ which is how the local stack and the tests point it at the embedded AWS.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from botocore.exceptions import ClientError
 
 from rostersync import aws_clients
@@ -35,27 +37,37 @@ def secret_name(district_id: str) -> str:
     return get_settings().secret_prefix + district_id
 
 
+class StoredSecret(NamedTuple):
+    name: str
+    version_id: str | None  # Secrets Manager's id of the version written: what the audit shows, never the value
+
+
 def put_client_secret(district_id: str, secret: str) -> str:
     """Store (create or replace) the district's SIS client secret; returns the secret's name."""
+    return store_client_secret(district_id, secret).name
+
+
+def store_client_secret(district_id: str, secret: str) -> StoredSecret:
+    """Store (create or replace) the district's SIS client secret: its name and the new version's id."""
     if not isinstance(secret, str) or not secret:
         raise ValueError("an SIS client secret must be a non-empty string")
     with redacted_while(secret):
-        name = _store(district_id, secret)
+        stored = _store(district_id, secret)
     register_secret(secret)  # stored: the workers will read it; this container may log near it again
-    return name
+    return stored
 
 
-def _store(district_id: str, secret: str) -> str:
+def _store(district_id: str, secret: str) -> StoredSecret:
     name = secret_name(district_id)
     client = aws_clients.secretsmanager()
     try:
-        client.put_secret_value(SecretId=name, SecretString=secret)
-        return name
+        response = client.put_secret_value(SecretId=name, SecretString=secret)
+        return StoredSecret(name, response.get("VersionId"))
     except ClientError as error:
         if _error_code(error) != "ResourceNotFoundException":
             raise
     try:
-        client.create_secret(
+        response = client.create_secret(
             Name=name,
             SecretString=secret,
             Description=f"OneRoster client secret of Roster Sync district {district_id}",
@@ -65,8 +77,8 @@ def _store(district_id: str, secret: str) -> str:
         if _error_code(error) != "ResourceExistsException":
             raise
         # Another request created it between our two calls: replace its value.
-        client.put_secret_value(SecretId=name, SecretString=secret)
-    return name
+        response = client.put_secret_value(SecretId=name, SecretString=secret)
+    return StoredSecret(name, response.get("VersionId"))
 
 
 def get_client_secret(district_id: str, version_id: str | None = None) -> str:

@@ -13,10 +13,10 @@ from tests.unit.sync.test_locks import make_district, result, serializable_dynam
 
 @pytest.fixture
 def domain(clean_aws):
-    from rostersync.store import runs as store
-    from rostersync.sync import dispatch, locks, messages, runs
+    from rostersync.store import sync_runs as store
+    from rostersync.sync import dispatch, messages, run_lifecycle
 
-    return SimpleNamespace(aws=clean_aws, store=store, dispatch=dispatch, locks=locks, messages=messages, runs=runs)
+    return SimpleNamespace(aws=clean_aws, store=store, dispatch=dispatch, messages=messages, lifecycle=run_lifecycle)
 
 
 def drain(domain) -> list[dict]:
@@ -39,8 +39,8 @@ def work_off(domain, district_ids) -> None:
         district = domain.store.get_district(district_id)
         if district.active_run_id:
             run = domain.store.get_run(district_id, district.active_run_id)
-            assert domain.runs.claim(run, f"msg-{run.run_id}")
-            assert domain.runs.finish(run, f"msg-{run.run_id}", "succeeded", result())
+            assert domain.lifecycle.claim(run, f"msg-{run.run_id}")
+            assert domain.lifecycle.finish(run, f"msg-{run.run_id}", "succeeded", result())
 
 
 def nights_of(domain, district_id) -> list[str]:
@@ -129,8 +129,8 @@ def test_a_dispatcher_that_died_before_sending_gets_the_message_out_on_retry(dom
     # Right after (a dispatcher running alongside): the run is too fresh to re-send.
     assert domain.dispatch.dispatch_due_districts("2026-12-02T08:01:00Z")["resent"] == 0
     # EventBridge's retry, minutes later: the queued, never picked-up run is sent again.
-    real_clock = domain.locks.clock
-    monkeypatch.setattr(domain.locks, "clock", lambda: real_clock() + domain.dispatch.RESEND_AFTER_SECONDS + 1)
+    real_clock = domain.lifecycle.clock
+    monkeypatch.setattr(domain.lifecycle, "clock", lambda: real_clock() + domain.dispatch.RESEND_AFTER_SECONDS + 1)
     summary = domain.dispatch.dispatch_due_districts("2026-12-02T08:30:00Z")
     assert (summary["enqueued"], summary["resent"]) == (0, 1)
     (body,) = drain(domain)
@@ -138,7 +138,7 @@ def test_a_dispatcher_that_died_before_sending_gets_the_message_out_on_retry(dom
     assert len(nights_of(domain, district.district_id)) == 1
     # Once a worker picked it up, it is never re-sent.
     run = domain.store.get_run(district.district_id, body["runId"])
-    assert domain.runs.claim(run, "m1")
+    assert domain.lifecycle.claim(run, "m1")
     assert domain.dispatch.dispatch_due_districts("2026-12-02T09:00:00Z")["resent"] == 0
     assert drain(domain) == []
 
@@ -168,11 +168,11 @@ def test_two_concurrent_dispatchers_make_one_run_per_district(domain, serializab
 
 def test_a_manual_run_postpones_the_night_to_a_later_tick(domain):
     district = make_district(start_date="2026-12-02")
-    manual = domain.runs.start_run(district.district_id, "manual", "full")
+    manual = domain.lifecycle.start_run(district.district_id, "manual", "full")
     summary = domain.dispatch.dispatch_due_districts("2026-12-02T07:00:00Z")
     assert (summary["due"], summary["skipped"], summary["enqueued"]) == (1, 1, 0)
     assert domain.store.get_district(district.district_id).last_nightly_night is None
-    assert domain.runs.claim(manual, "m") and domain.runs.finish(manual, "m", "succeeded", result())
+    assert domain.lifecycle.claim(manual, "m") and domain.lifecycle.finish(manual, "m", "succeeded", result())
     assert domain.dispatch.dispatch_due_districts("2026-12-02T07:30:00Z")["enqueued"] == 1
     page, _ = domain.store.list_runs(district.district_id, 10)
     assert [(r.trigger, r.night) for r in page] == [("nightly", "2026-12-02"), ("manual", None)]

@@ -80,22 +80,22 @@ def serializable_dynamodb(aws):
 
 @pytest.fixture
 def domain(aws):
-    from rostersync.store import runs as store
-    from rostersync.sync import locks, runs
+    from rostersync.store import sync_runs as store
+    from rostersync.sync import run_lifecycle
 
-    return SimpleNamespace(store=store, locks=locks, runs=runs)
+    return SimpleNamespace(store=store, lifecycle=run_lifecycle)
 
 
 def test_a_second_run_while_one_is_queued_gets_run_in_progress(domain):
     district = make_district()
-    first = domain.runs.start_run(district.district_id, "manual", "full")
+    first = domain.lifecycle.start_run(district.district_id, "manual", "full")
     assert first.status == "queued"
-    with pytest.raises(domain.runs.RunInProgress) as busy:
-        domain.runs.start_run(district.district_id, "manual", "delta")
+    with pytest.raises(domain.lifecycle.RunInProgress) as busy:
+        domain.lifecycle.start_run(district.district_id, "manual", "delta")
     assert busy.value.run_id == first.run_id
     stored = domain.store.get_district(district.district_id)
     assert stored.active_run_id == first.run_id
-    assert stored.lock_expires_at > domain.locks.clock()
+    assert stored.lock_expires_at > domain.lifecycle.clock()
     page, _ = domain.store.list_runs(district.district_id, 10)
     assert [run.run_id for run in page] == [first.run_id]
 
@@ -107,8 +107,8 @@ def test_concurrent_takes_create_exactly_one_run(domain, serializable_dynamodb):
     def take():
         barrier.wait()
         try:
-            outcomes.append(("run", domain.runs.start_run(district.district_id, "manual", "full").run_id))
-        except domain.runs.RunInProgress as busy:
+            outcomes.append(("run", domain.lifecycle.start_run(district.district_id, "manual", "full").run_id))
+        except domain.lifecycle.RunInProgress as busy:
             outcomes.append(("busy", busy.run_id))
 
     threads = [threading.Thread(target=take) for _ in range(8)]
@@ -125,55 +125,55 @@ def test_concurrent_takes_create_exactly_one_run(domain, serializable_dynamodb):
 
 def test_a_stale_lock_is_taken_over_and_its_run_failed(domain, monkeypatch):
     district = make_district()
-    stale = domain.runs.start_run(district.district_id, "nightly", "full", night="2026-12-02")
-    assert domain.runs.claim(stale, "message-1")  # a worker started it, then died
-    real_clock = domain.locks.clock
+    stale = domain.lifecycle.start_run(district.district_id, "nightly", "full", night="2026-12-02")
+    assert domain.lifecycle.claim(stale, "message-1")  # a worker started it, then died
+    real_clock = domain.lifecycle.clock
     # Still heart-beating (lock in the future): no takeover.
-    with pytest.raises(domain.runs.RunInProgress):
-        domain.runs.start_run(district.district_id, "manual", "full")
+    with pytest.raises(domain.lifecycle.RunInProgress):
+        domain.lifecycle.start_run(district.district_id, "manual", "full")
     # Past the lock's expiry with no heartbeat: taken over.
-    monkeypatch.setattr(domain.locks, "clock", lambda: real_clock() + domain.locks.RUNNING_LOCK_SECONDS + 5)
+    monkeypatch.setattr(domain.lifecycle, "clock", lambda: real_clock() + domain.lifecycle.RUNNING_LOCK_SECONDS + 5)
     announced = []
     monkeypatch.setattr(
-        domain.runs.announce, "run_failed", lambda run, failure: announced.append((run.run_id, failure))
+        domain.lifecycle.announce, "run_failed", lambda run, failure: announced.append((run.run_id, failure))
     )
-    fresh = domain.runs.start_run(district.district_id, "manual", "full")
+    fresh = domain.lifecycle.start_run(district.district_id, "manual", "full")
     old = domain.store.get_run(district.district_id, stale.run_id)
     assert old.status == "failed"
-    assert old.failure == domain.locks.WORKER_STOPPED
+    assert old.failure == domain.lifecycle.WORKER_STOPPED
     # Its contacts and the app hear of it like any failed run's (events, email).
-    assert announced == [(stale.run_id, domain.locks.WORKER_STOPPED)]
+    assert announced == [(stale.run_id, domain.lifecycle.WORKER_STOPPED)]
     assert old.finished_at is not None
     assert domain.store.get_district(district.district_id).active_run_id == fresh.run_id
     # The old worker wakes up: its heartbeat and its finish are refused, the new lock stays.
-    with pytest.raises(domain.runs.LockLost):
-        domain.runs.heartbeat(old, "message-1", {})
-    assert not domain.runs.finish(old, "message-1", "succeeded", result())
+    with pytest.raises(domain.lifecycle.LockLost):
+        domain.lifecycle.heartbeat(old, "message-1", {})
+    assert not domain.lifecycle.finish(old, "message-1", "succeeded", result())
     assert domain.store.get_run(district.district_id, stale.run_id).status == "failed"
     assert domain.store.get_district(district.district_id).active_run_id == fresh.run_id
 
 
 def test_a_queued_run_keeps_its_lock_longer_than_a_running_one(domain, monkeypatch):
     district = make_district()
-    queued = domain.runs.start_run(district.district_id, "manual", "full")
-    real_clock = domain.locks.clock
+    queued = domain.lifecycle.start_run(district.district_id, "manual", "full")
+    real_clock = domain.lifecycle.clock
     # A queued run may wait in a busy queue longer than a heartbeat interval.
-    monkeypatch.setattr(domain.locks, "clock", lambda: real_clock() + domain.locks.RUNNING_LOCK_SECONDS + 5)
-    with pytest.raises(domain.runs.RunInProgress) as busy:
-        domain.runs.start_run(district.district_id, "manual", "full")
+    monkeypatch.setattr(domain.lifecycle, "clock", lambda: real_clock() + domain.lifecycle.RUNNING_LOCK_SECONDS + 5)
+    with pytest.raises(domain.lifecycle.RunInProgress) as busy:
+        domain.lifecycle.start_run(district.district_id, "manual", "full")
     assert busy.value.run_id == queued.run_id
 
 
 def test_finishing_records_the_result_and_releases_the_lock(domain):
     district = make_district()
-    run = domain.runs.start_run(district.district_id, "manual", "full")
-    assert domain.runs.claim(run, "m1")
+    run = domain.lifecycle.start_run(district.district_id, "manual", "full")
+    assert domain.lifecycle.claim(run, "m1")
     errors = [
         {"type": "students", "sisSourcedId": f"s{i}", "code": "missing_field", "message": "no name"}
         for i in range(domain.store.MAX_STORED_ERRORS + 50)
     ]
     counts = {"students": {"created": 7, "skipped": len(errors)}}
-    assert domain.runs.finish(run, "m1", "succeeded", result(counts=counts, errors=errors, mode="delta"))
+    assert domain.lifecycle.finish(run, "m1", "succeeded", result(counts=counts, errors=errors, mode="delta"))
     stored = domain.store.get_run(district.district_id, run.run_id)
     assert stored.status == "succeeded"
     assert stored.mode == "delta" and stored.requested_mode == "full"
@@ -186,19 +186,19 @@ def test_finishing_records_the_result_and_releases_the_lock(domain):
     assert stored.lease_id is None
     assert domain.store.get_district(district.district_id).active_run_id is None
     # Free again.
-    domain.runs.start_run(district.district_id, "manual", "full")
+    domain.lifecycle.start_run(district.district_id, "manual", "full")
 
 
 def test_errors_accumulate_across_invocations_up_to_the_bound(domain):
     district = make_district()
-    run = domain.runs.start_run(district.district_id, "manual", "full")
+    run = domain.lifecycle.start_run(district.district_id, "manual", "full")
     cap = domain.store.MAX_STORED_ERRORS
     first = [{"type": "classes", "sisSourcedId": f"c{i}", "code": "bad", "message": "x"} for i in range(cap - 10)]
     second = [{"type": "users", "sisSourcedId": f"u{i}", "code": "bad", "message": "y"} for i in range(30)]
-    assert domain.runs.claim(run, "m1")
-    domain.runs.record_continuation(run, "m1", result("continue", errors=first, error_total=len(first)))
-    assert domain.runs.claim(run, "m2")
-    domain.runs.finish(run, "m2", "succeeded", result(errors=second, error_total=len(first) + len(second)))
+    assert domain.lifecycle.claim(run, "m1")
+    domain.lifecycle.record_continuation(run, "m1", result("continue", errors=first, error_total=len(first)))
+    assert domain.lifecycle.claim(run, "m2")
+    domain.lifecycle.finish(run, "m2", "succeeded", result(errors=second, error_total=len(first) + len(second)))
     stored = domain.store.get_run(district.district_id, run.run_id)
     assert len(stored.errors) == cap
     assert stored.errors[0].sis_sourced_id == "c0"
@@ -209,47 +209,47 @@ def test_errors_accumulate_across_invocations_up_to_the_bound(domain):
 
 def test_a_lock_left_by_a_finished_run_is_free(domain):
     district = make_district()
-    run = domain.runs.start_run(district.district_id, "manual", "full")
+    run = domain.lifecycle.start_run(district.district_id, "manual", "full")
     # Finished, but the release was lost (a crash between the two writes).
     domain.store.update_run(run, [domain.store.SyncRunModel.status.set("succeeded")])
-    fresh = domain.runs.start_run(district.district_id, "manual", "full")
+    fresh = domain.lifecycle.start_run(district.district_id, "manual", "full")
     assert domain.store.get_run(district.district_id, run.run_id).status == "succeeded"
     assert domain.store.get_district(district.district_id).active_run_id == fresh.run_id
 
 
 def test_one_nightly_run_per_night(domain):
     district = make_district()
-    run = domain.runs.start_run(district.district_id, "nightly", "full", night="2026-12-02")
+    run = domain.lifecycle.start_run(district.district_id, "nightly", "full", night="2026-12-02")
     assert domain.store.get_district(district.district_id).last_nightly_night == "2026-12-02"
-    assert domain.runs.claim(run, "m1") and domain.runs.finish(run, "m1", "succeeded", result())
-    with pytest.raises(domain.runs.NightAlreadyDispatched):
-        domain.runs.start_run(district.district_id, "nightly", "full", night="2026-12-02")
-    with pytest.raises(domain.runs.NightAlreadyDispatched):
-        domain.runs.start_run(district.district_id, "nightly", "full", night="2026-12-01")
-    domain.runs.start_run(district.district_id, "nightly", "full", night="2026-12-03")
+    assert domain.lifecycle.claim(run, "m1") and domain.lifecycle.finish(run, "m1", "succeeded", result())
+    with pytest.raises(domain.lifecycle.NightAlreadyDispatched):
+        domain.lifecycle.start_run(district.district_id, "nightly", "full", night="2026-12-02")
+    with pytest.raises(domain.lifecycle.NightAlreadyDispatched):
+        domain.lifecycle.start_run(district.district_id, "nightly", "full", night="2026-12-01")
+    domain.lifecycle.start_run(district.district_id, "nightly", "full", night="2026-12-03")
 
 
 def test_a_busy_district_does_not_get_its_night_marked(domain):
     district = make_district()
-    manual = domain.runs.start_run(district.district_id, "manual", "full")
-    with pytest.raises(domain.runs.RunInProgress):
-        domain.runs.start_run(district.district_id, "nightly", "full", night="2026-12-02")
+    manual = domain.lifecycle.start_run(district.district_id, "manual", "full")
+    with pytest.raises(domain.lifecycle.RunInProgress):
+        domain.lifecycle.start_run(district.district_id, "nightly", "full", night="2026-12-02")
     assert domain.store.get_district(district.district_id).last_nightly_night is None
     assert domain.store.get_district(district.district_id).active_run_id == manual.run_id
 
 
 def test_unknown_district(domain):
-    with pytest.raises(domain.runs.DistrictNotFound):
-        domain.runs.start_run("dst_missing", "manual", "full")
+    with pytest.raises(domain.lifecycle.DistrictNotFound):
+        domain.lifecycle.start_run("dst_missing", "manual", "full")
 
 
 def test_runs_are_listed_newest_first_in_pages(domain):
     district = make_district()
     created = []
     for _ in range(5):
-        run = domain.runs.start_run(district.district_id, "manual", "full")
-        domain.runs.claim(run, "m")
-        domain.runs.finish(run, "m", "succeeded", result())
+        run = domain.lifecycle.start_run(district.district_id, "manual", "full")
+        domain.lifecycle.claim(run, "m")
+        domain.lifecycle.finish(run, "m", "succeeded", result())
         created.append(run.run_id)
     first, after = domain.store.list_runs(district.district_id, 2)
     second, after2 = domain.store.list_runs(district.district_id, 2, after)

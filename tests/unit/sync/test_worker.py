@@ -83,17 +83,17 @@ class FakeEngine:
 
 @pytest.fixture
 def domain(clean_aws, monkeypatch):
-    from rostersync.store import runs as store
-    from rostersync.sync import locks, runs, worker
+    from rostersync.store import sync_runs as store
+    from rostersync.sync import run_lifecycle, worker
 
     fake = FakeEngine()
     monkeypatch.setattr(worker, "engine", lambda: fake)
-    return SimpleNamespace(aws=clean_aws, store=store, runs=runs, locks=locks, worker=worker, engine=fake)
+    return SimpleNamespace(aws=clean_aws, store=store, lifecycle=run_lifecycle, worker=worker, engine=fake)
 
 
 def queued_run(domain, trigger="manual", **district):
     made = make_district(**district)
-    return domain.runs.start_run(made.district_id, trigger, "full")
+    return domain.lifecycle.start_run(made.district_id, trigger, "full")
 
 
 def test_a_run_is_synced_and_finished(domain):
@@ -135,14 +135,14 @@ def test_the_retry_of_a_failed_message_picks_the_run_up_again(domain):
 def test_a_failure_to_record_the_outcome_is_retried(domain, monkeypatch):
     run = queued_run(domain)
     domain.engine.script[run.district_id] = ["succeeded", "succeeded"]
-    real_finish = domain.runs.finish
+    real_finish = domain.lifecycle.finish
 
     def store_down(*_args, **_kwargs):
         raise ConnectionError("DynamoDB unreachable")
 
-    monkeypatch.setattr(domain.runs, "finish", store_down)
+    monkeypatch.setattr(domain.lifecycle, "finish", store_down)
     assert domain.worker.handle_batch(sqs_event(("m1", body(run), 1)), FakeContext())["batchItemFailures"]
-    monkeypatch.setattr(domain.runs, "finish", real_finish)
+    monkeypatch.setattr(domain.lifecycle, "finish", real_finish)
     # SQS delivers it again: the retry is not mistaken for a duplicate of a live delivery.
     assert domain.worker.handle_batch(sqs_event(("m1", body(run), 2)), FakeContext()) == {"batchItemFailures": []}
     stored = domain.store.get_run(run.district_id, run.run_id)
@@ -196,7 +196,7 @@ def test_messages_for_finished_or_unknown_runs_are_ignored(domain):
 
 def test_a_second_delivery_while_the_first_works_is_dropped(domain):
     run = queued_run(domain)
-    assert domain.runs.claim(run, "first-delivery")  # another worker is on it right now
+    assert domain.lifecycle.claim(run, "first-delivery")  # another worker is on it right now
     domain.engine.script[run.district_id] = ["succeeded"]
     assert domain.worker.handle_batch(sqs_event(("second", body(run), 1)), FakeContext()) == {"batchItemFailures": []}
     assert domain.engine.calls == []
@@ -233,7 +233,7 @@ def test_an_approved_run_is_synced_with_approve_whatever_the_message_says(domain
     run = queued_run(domain)
     domain.engine.script[run.district_id] = ["needs_review", "succeeded"]
     domain.worker.handle_batch(sqs_event(("m1", body(run), 1)), FakeContext())
-    domain.runs.approve_run(run.district_id, run.run_id)
+    domain.lifecycle.approve_run(run.district_id, run.run_id)
     # A late duplicate of the original "run" message arrives before the "approve" one.
     domain.worker.handle_batch(sqs_event(("m1-late", body(run, "run"), 1)), FakeContext())
     assert domain.engine.calls[-1].request.approve is True
@@ -282,12 +282,12 @@ def test_a_run_passed_on_without_progress_too_often_fails_saying_why(domain):
     message, deliveries = body(run), 0
     while message is not None:
         deliveries += 1
-        assert deliveries <= domain.worker.MAX_STALLS, "the run was passed on past the bound"
+        assert deliveries <= domain.lifecycle.MAX_STALLS, "the run was passed on past the bound"
         answer = domain.worker.handle_batch(sqs_event((f"m{deliveries}", message, 1)), FakeContext(seconds=17))
         assert answer == {"batchItemFailures": []}
         sent = drain(domain)
         message = sent[0] if sent else None
-    assert deliveries == domain.worker.MAX_STALLS and domain.engine.calls == []
+    assert deliveries == domain.lifecycle.MAX_STALLS and domain.engine.calls == []
     stored = domain.store.get_run(run.district_id, run.run_id)
     assert stored.status == "failed"
     assert "17 s left" in stored.failure and "needs at least 25 s" in stored.failure
@@ -308,10 +308,12 @@ def test_a_run_taken_over_while_running_drops_its_result(domain, monkeypatch):
 
     def taken_over(request, time_left, on_progress):
         # The worker looked dead; a manual sync took the district over meanwhile.
-        real_clock = domain.locks.clock
-        monkeypatch.setattr(domain.locks, "clock", lambda: real_clock() + domain.locks.RUNNING_LOCK_SECONDS + 60)
-        domain.runs.start_run(request.district_id, "manual", "full")
-        monkeypatch.setattr(domain.locks, "clock", real_clock)
+        real_clock = domain.lifecycle.clock
+        monkeypatch.setattr(
+            domain.lifecycle, "clock", lambda: real_clock() + domain.lifecycle.RUNNING_LOCK_SECONDS + 60
+        )
+        domain.lifecycle.start_run(request.district_id, "manual", "full")
+        monkeypatch.setattr(domain.lifecycle, "clock", real_clock)
         monkeypatch.setattr(domain.worker, "HEARTBEAT_EVERY_SECONDS", 0)
         on_progress({})  # the heartbeat notices and stops the engine
         raise AssertionError("not reached")
@@ -319,7 +321,7 @@ def test_a_run_taken_over_while_running_drops_its_result(domain, monkeypatch):
     domain.engine.script[run.district_id] = [taken_over]
     assert domain.worker.handle_batch(sqs_event(("m1", body(run), 1)), FakeContext()) == {"batchItemFailures": []}
     stored = domain.store.get_run(run.district_id, run.run_id)
-    assert stored.status == "failed" and stored.failure == domain.locks.WORKER_STOPPED
+    assert stored.status == "failed" and stored.failure == domain.lifecycle.WORKER_STOPPED
 
 
 def test_a_redriven_message_of_a_dead_lettered_run_becomes_one_replay(domain):

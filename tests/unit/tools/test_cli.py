@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rostersync_tools import locks
+from rostersync_tools import dependency_locks as locks
 from rostersync_tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[3]

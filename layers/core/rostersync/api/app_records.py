@@ -312,7 +312,7 @@ def get_run_matching(district_id: str, run_id: str):
     import base64
     import binascii
 
-    from rostersync.store import runs as run_store
+    from rostersync.store import sync_runs as run_store
 
     event = router.current_event.raw_event
     district_for_admin(event, district_id)

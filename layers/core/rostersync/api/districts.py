@@ -20,7 +20,7 @@ from rostersync.api.schemas.districts import (
 )
 from rostersync.api.schemas.sis_connection import health_response
 from rostersync.observability import logger
-from rostersync.store import runs as run_store
+from rostersync.store import sync_runs as run_store
 from rostersync.store.districts import DistrictModel, get_district, update_profile
 from rostersync.store.schools import ORIGIN_APP, active_schools
 from rostersync.sync.schedule import next_sync_at

@@ -44,9 +44,9 @@ from rostersync.api.sis_reads import check_selected_schools, require_connection
 from rostersync.observability import logger
 from rostersync.store import audit as audit_store
 from rostersync.store import run_records
-from rostersync.store import runs as run_store
+from rostersync.store import sync_runs as run_store
 from rostersync.store.districts import DistrictModel
-from rostersync.sync import launch, runs
+from rostersync.sync import launch, run_lifecycle
 
 router = APIGatewayHttpRouter()
 
@@ -166,10 +166,10 @@ def reject(district_id: str, run_id: str):
     district_for_admin(event, district_id)
     review = reviewer(event) | {"decision": "rejected"}
     try:
-        run = runs.reject_run(district_id, run_id, review)
+        run = run_lifecycle.reject_run(district_id, run_id, review)
     except LookupError:
         raise not_found("sync") from None
-    except runs.NotApprovable as refused:
+    except run_lifecycle.NotApprovable as refused:
         raise conflict("run_not_in_review", refused.reason, runStatus=refused.status) from None
     DistrictModel(district_id).update(
         actions=[
@@ -216,13 +216,13 @@ def preview(district_id: str, complete: Annotated[str | None, Query(description=
     }
     try:
         run = launch.start_preview(district_id, proposal)
-    except runs.RunInProgress as busy:
+    except run_lifecycle.RunInProgress as busy:
         raise conflict(
             "sync_in_progress",
             "A sync of this district is already queued or running; wait for it to finish.",
             runId=busy.run_id,
         ) from None
-    except runs.DistrictNotFound:
+    except run_lifecycle.DistrictNotFound:
         raise not_found("district") from None
     except launch.NotQueued:
         raise ApiError(503, "unavailable", "The preview could not be queued. Try again in a minute.") from None

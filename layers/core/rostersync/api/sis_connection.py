@@ -81,7 +81,7 @@ def put_connection(district_id: str):
         raise sis_error(error) from None
     # Only a connection that works replaces the previous one (secret first: a connection
     # saved without its secret could not be used).
-    secret_name = sis_secrets.put_client_secret(district_id, secret)
+    stored_secret = sis_secrets.store_client_secret(district_id, secret)
     warnings = list(dict.fromkeys(report.warnings))
     tested_at = utc_now()
     previous_health = district.connection.health if district.connection is not None else None
@@ -92,7 +92,8 @@ def put_connection(district_id: str):
         requested_auth_method=request.auth_method,
         token_url=report.token_url or request.token_url,
         scope=request.scope,
-        secret_name=secret_name,
+        secret_name=stored_secret.name,
+        secret_version=stored_secret.version_id,
         warnings=warnings,
         connected_at=tested_at,
         health=connection_health.OK,

@@ -48,7 +48,7 @@ from rostersync.store.districts import (
     save_sync_config,
     save_sync_options,
 )
-from rostersync.store.runs import latest_run
+from rostersync.store.sync_runs import latest_run
 from rostersync.sync.options import collect_sync_options, grade_sort_key
 from rostersync.sync.schedule import local_today, next_sync_at
 from rostersync.times import iso_z, iso_z_or_none, utc_now

@@ -1,6 +1,6 @@
 """Sync routes: start a sync now, the run history, one run, and approving a held-back run.
 
-At most one sync per district is queued or running (rostersync.sync.runs takes the district
+At most one sync per district is queued or running (sync/run_lifecycle.py takes the district
 lock with the run); a second request gets 409 sync_in_progress with the runId it waits for.
 """
 
@@ -25,9 +25,9 @@ from rostersync.api.schemas.sync_runs import (
     run_response,
 )
 from rostersync.observability import logger
-from rostersync.store import runs as run_store
+from rostersync.store import sync_runs as run_store
 from rostersync.store.roster_queries import InvalidCursor, decode_cursor, encode_cursor
-from rostersync.sync import launch, runs
+from rostersync.sync import launch, run_lifecycle
 
 router = APIGatewayHttpRouter()
 
@@ -85,9 +85,9 @@ def start_sync(district_id: str):
         raise conflict("not_configured", "Configure what to sync first (step 4: PUT sync-config).")
     try:
         run = launch.start_sync(district_id, request.mode or "full")
-    except runs.RunInProgress as busy:
+    except run_lifecycle.RunInProgress as busy:
         raise _busy(busy.run_id) from None
-    except runs.DistrictNotFound:
+    except run_lifecycle.DistrictNotFound:
         raise not_found("district") from None
     except launch.NotQueued:
         raise _unavailable() from None
@@ -184,9 +184,9 @@ def approve_sync(district_id: str, run_id: str):
         run = launch.approve(district_id, run_id, review, chosen)
     except LookupError:
         raise not_found("sync") from None
-    except runs.NotApprovable as refused:
+    except run_lifecycle.NotApprovable as refused:
         raise conflict("run_not_in_review", refused.reason, runStatus=refused.status) from None
-    except runs.RunInProgress as busy:
+    except run_lifecycle.RunInProgress as busy:
         raise _busy(busy.run_id) from None
     audit_trail.record_event(
         event, district_id, "sync.approve", target=run_id, after={"decision": review["decision"], "recordIds": chosen}

@@ -127,7 +127,7 @@ def _step(name: str, function, *args) -> None:
 def run_finished(run, status: str, result) -> None:
     """The worker recorded the run's end: the run's event, the connection's health for a run that
     read the SIS, the district's message, and the run's Roster Changed events."""
-    from rostersync.store import runs as run_store
+    from rostersync.store import sync_runs as run_store
 
     if getattr(run, "mode", None) == "preview":  # a preview (sync/review.py) changes nothing and tells no one
         if status == SUCCEEDED:
@@ -168,7 +168,7 @@ def run_finished(run, status: str, result) -> None:
 
 @_never_raises
 def run_failed(run, failure: str) -> None:
-    from rostersync.store import runs as run_store
+    from rostersync.store import sync_runs as run_store
 
     if getattr(run, "mode", None) == "preview":  # a preview's failure is shown on the preview only
         return

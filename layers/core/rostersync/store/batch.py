@@ -109,6 +109,9 @@ class BatchStore:
         # time as stored text): store/change_keys.py stamps roster items' change keys here, so
         # an item's changeSeq is the time it was sent, whatever waited before (retries included).
         self.before_write: Callable[[str, dict, str], None] | None = None
+        # Called before each write attempt; raising refuses the batch (nothing is sent): a
+        # run's fenced writes (sync/run_lifecycle.py fence).
+        self.fence: Callable[[], None] | None = None
 
     # ---------------------------------------------------------------- writes
     def put(self, table: str, values: dict) -> None:
@@ -155,7 +158,8 @@ class BatchStore:
             self._writes_in_flight += 1
             self.max_writes_in_flight = max(self.max_writes_in_flight, self._writes_in_flight)
         try:
-            sent = send_writes(self.batch_client, request, self.backoff, self._stamp if self.before_write else None)
+            hook = self._before_attempt if self.before_write or self.fence else None
+            sent = send_writes(self.batch_client, request, self.backoff, hook)
         finally:
             with self._lock:
                 self._writes_in_flight -= 1
@@ -163,7 +167,9 @@ class BatchStore:
             self.write_requests += sent
             self.items_written += len(batch)
 
-    def _stamp(self, request: dict) -> None:
+    def _before_attempt(self, request: dict) -> None:
+        if self.fence is not None:
+            self.fence()  # raises when the run's lock token is stale: this attempt is not sent
         hook, sent_at = self.before_write, format_datetime(datetime.now(UTC))
         if hook is None:
             return

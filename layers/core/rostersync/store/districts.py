@@ -32,6 +32,9 @@ class SisConnection(MapAttribute):
     token_url = UnicodeAttribute(attr_name="tokenUrl", null=True)
     scope = UnicodeAttribute(attr_name="scope", null=True)
     secret_name = UnicodeAttribute(attr_name="secretName")  # Secrets Manager name; the value lives only there
+    # The secret's Secrets Manager version id when it was saved: the audit shows a replaced
+    # secret by this (never by its value).
+    secret_version = UnicodeAttribute(attr_name="secretVersion", null=True)
     warnings = ListAttribute(of=UnicodeAttribute, default=list)
     connected_at = UTCDateTimeAttribute(attr_name="connectedAt")
     # What the last use of the connection found (rostersync.notify.health): every sync attempt
@@ -84,6 +87,9 @@ class DistrictModel(Model):
     # conditional update; a lock whose holder stopped heart-beating expires.
     active_run_id = UnicodeAttribute(attr_name="activeRunId", null=True)
     lock_expires_at = NumberAttribute(attr_name="lockExpiresAt", null=True)  # epoch seconds
+    # The fencing token: grows with every taking of the lock and with every purge or rejection;
+    # a run may write only while the token is still the one it took (sync/run_lifecycle.py).
+    lock_token = NumberAttribute(attr_name="lockToken", null=True)
     # Nightly bookkeeping: the last night (local date) a nightly run was created for.
     last_nightly_night = UnicodeAttribute(attr_name="lastNightlyNight", null=True)
     # Delta syncs read changes since the start of the last successful sync.

@@ -411,7 +411,7 @@ class AccountMatching:
     def report_run(self, record_type: str, code: str, message: str, sourced_id: str | None = None) -> None:
         """On the run's errors (in words), without counting a record as skipped: it is written."""
         engine = self.engine
-        from rostersync.store.runs import MAX_STORED_ERRORS
+        from rostersync.store.sync_runs import MAX_STORED_ERRORS
 
         engine.state.error_total += 1
         if len(engine.errors) < MAX_STORED_ERRORS:

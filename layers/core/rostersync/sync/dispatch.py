@@ -1,7 +1,7 @@
 """The nightly dispatcher: every tick (rate 30 minutes), enqueue the districts whose night has come.
 
 Once per night per district, whatever happens: the run is created in ONE transaction with
-marking the night on the district and taking its lock (rostersync.sync.runs.start_run with a
+marking the night on the district and taking its lock (rostersync.sync.run_lifecycle.start_run with a
 night), conditional on no equal-or-later night being marked. A retried or concurrent
 dispatcher loses that condition and creates nothing. A district whose lock a manual sync
 holds is left for a later tick of the same night (its night is not marked).
@@ -20,9 +20,9 @@ from datetime import UTC, date, datetime
 from aws_lambda_powertools.metrics import MetricUnit
 
 from rostersync.observability import flush_metrics, logger, metrics
-from rostersync.store import runs as run_store
+from rostersync.store import sync_runs as run_store
 from rostersync.store.districts import DistrictModel
-from rostersync.sync import messages, runs
+from rostersync.sync import messages, run_lifecycle
 from rostersync.sync.schedule import is_due, night_at
 
 RESEND_AFTER_SECONDS = 5 * 60
@@ -114,10 +114,12 @@ def _dispatch_one(district: DistrictModel, now: datetime) -> tuple[str, messages
     night = is_due(district.timezone, start_date, now, district.last_nightly_night)
     if night is not None:
         try:
-            run = runs.start_run(district.district_id, "nightly", choose_mode(district, now), night=night.isoformat())
-        except runs.NightAlreadyDispatched:
+            run = run_lifecycle.start_run(
+                district.district_id, "nightly", choose_mode(district, now), night=night.isoformat()
+            )
+        except run_lifecycle.NightAlreadyDispatched:
             return "skipped", None  # another dispatcher (or this one's earlier try) made tonight's run
-        except runs.RunInProgress as busy:
+        except run_lifecycle.RunInProgress as busy:
             logger.info(
                 "district busy; a later tick tonight will try again",
                 extra={"districtId": district.district_id, "runId": busy.run_id},
@@ -146,6 +148,6 @@ def _stranded_run_for_tonight(district: DistrictModel, now: datetime):
         return None
     if run.status != run_store.QUEUED or int(run.invocations or 0) > 0:
         return None
-    if runs.clock() - run.queued_at.timestamp() < RESEND_AFTER_SECONDS:
+    if run_lifecycle.clock() - run.queued_at.timestamp() < RESEND_AFTER_SECONDS:
         return None  # just queued (by a dispatcher running alongside): its message is on the way
     return run

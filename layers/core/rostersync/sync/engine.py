@@ -32,8 +32,8 @@ from rostersync.store.batch import BatchStore
 from rostersync.store.districts import DEFAULT_FULL_SYNC_EVERY_DAYS, DistrictModel
 from rostersync.store.roster import ACTIVE, INACTIVE
 from rostersync.store.roster_scan import RosterScan, RosterTable
-from rostersync.store.runs import MAX_STORED_ERRORS, RECORD_TYPES
 from rostersync.store.schools import SchoolModel
+from rostersync.store.sync_runs import MAX_STORED_ERRORS, RECORD_TYPES
 from rostersync.sync import mapping, record_checks
 from rostersync.sync.account_matching import AccountMatching
 from rostersync.sync.checkpoint import CheckpointStore
@@ -117,6 +117,7 @@ class SyncRequest:
     run_id: str
     mode: str = "full"  # full | delta (requested)
     approve: bool = False  # apply the deactivations a needs_review run held back
+    fence: Callable[[], None] | None = None  # checked before each write batch (sync/run_lifecycle.py)
 
 
 @dataclass
@@ -194,6 +195,7 @@ class SyncEngine:
         if store is None and request.mode == PREVIEW:  # reads as a full sync, writes no roster item
             store = preview_store(self.tuning.store_in_flight)
         self.store = store or BatchStore(max_in_flight=self.tuning.store_in_flight)
+        self.store.fence = request.fence
         self.checkpoints = CheckpointStore(self.store, self.district_id, self.run_id)
         self.roster = RosterScan(self.store, self.district_id)
         self.matching = AccountMatching(self)  # app-made records and links (issue 13)

@@ -3,7 +3,7 @@ of a held run. Each creates the run (or moves it back to queued), queues its mes
 the message cannot be sent undoes what it did, so nothing is left queued that no worker will
 ever see: the run fails (or the approval is undone) and NotQueued says to try again.
 
-The lifecycle rules themselves are sync/runs.py's; this module is their API-side sequence.
+The lifecycle rules themselves are sync/run_lifecycle.py's; this module is their API-side sequence.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from rostersync import aws_clients
 from rostersync.observability import logger
 from rostersync.store import run_records
 from rostersync.store.batch import BatchStore
-from rostersync.store.runs import NEEDS_REVIEW, SyncRunModel, get_run
-from rostersync.sync import messages, runs
+from rostersync.store.sync_runs import NEEDS_REVIEW, SyncRunModel, get_run
+from rostersync.sync import messages, run_lifecycle
 
 
 class NotQueued(Exception):
@@ -22,14 +22,14 @@ class NotQueued(Exception):
 
 def start_sync(district_id: str, mode: str) -> SyncRunModel:
     """A manual run of `mode`, queued. RunInProgress, DistrictNotFound, NotQueued."""
-    run = runs.start_run(district_id, "manual", mode)
+    run = run_lifecycle.start_run(district_id, "manual", mode)
     _queue_or_fail(run, "manual sync", "sync")
     return run
 
 
 def start_preview(district_id: str, proposal: dict) -> SyncRunModel:
     """A preview run of the proposed configuration, queued. RunInProgress, DistrictNotFound, NotQueued."""
-    run = runs.start_run(district_id, "manual", "preview")
+    run = run_lifecycle.start_run(district_id, "manual", "preview")
     _queue_or_fail(
         run,
         "preview",
@@ -48,7 +48,7 @@ def _queue_or_fail(run: SyncRunModel, logged_as: str, told_as: str, before=None)
         messages.send_run_message(run.district_id, run.run_id, "run")
     except Exception:
         logger.exception(f"could not queue a {logged_as}", extra={"districtId": run.district_id, "runId": run.run_id})
-        runs.fail(run, f"The {told_as} could not be queued; start it again.")
+        run_lifecycle.fail(run, f"The {told_as} could not be queued; start it again.")
         raise NotQueued() from None
 
 
@@ -68,11 +68,11 @@ def unknown_held_records(district_id: str, run_id: str, record_ids: list[str]) -
 def approve(district_id: str, run_id: str, review: dict, chosen: list[str] | None) -> SyncRunModel:
     """needs_review -> queued with the admin's decision recorded (everything, or the chosen
     records). LookupError, NotApprovable, RunInProgress; queue it with queue_approval."""
-    run = runs.approve_run(district_id, run_id, review=review)
+    run = run_lifecycle.approve_run(district_id, run_id, review=review)
     try:
         run_records.put_decision(aws_clients.dynamodb(), district_id, run_id, {**review, "recordIds": chosen})
     except Exception:
-        runs.undo_approval(run)
+        run_lifecycle.undo_approval(run)
         raise
     return run
 
@@ -83,5 +83,5 @@ def queue_approval(run: SyncRunModel) -> None:
         messages.send_run_message(run.district_id, run.run_id, "approve")
     except Exception:
         logger.exception("could not queue an approval", extra={"districtId": run.district_id, "runId": run.run_id})
-        runs.undo_approval(run)
+        run_lifecycle.undo_approval(run)
         raise NotQueued() from None

@@ -6,15 +6,19 @@ out, by confirming (DELETE /districts/{id}?confirm=<districtId>). Confirming sto
 district's syncs (its connection is removed) and queues a `purge` message on the sync
 queue. The worker (sync/worker.py hands `purge` messages here) then deletes, in an order
 that a retry can always continue from:
-  a sync still running is failed first and the purge waits a minute for its writes to stop;
+  the district's fencing token is moved and a sync still holding it failed first: no write
+  batch of a run checks the token and lands after that (sync/run_lifecycle.py fence); a batch
+  already past its check may still land until that run's invocation ends (its lease);
   roster records (schools, users, classes, enrollments) and the notifications sent to its contacts;
   every run's checkpoint parts and listed records, then the runs;
   the SIS secret, scheduled for deletion (7-day recovery window);
   a minimal tombstone in the audit log (who asked, who confirmed, when, how many items went);
   the district item (no route reaches the district after it), then the rest of the audit log.
 Every step deletes what is still there, so a message delivered twice, retried after a crash
-or continued after the invocation's time ran short ends in the same state. The tombstone
-says when it is done (GET /districts/{id}/purge).
+or continued after the invocation's time ran short ends in the same state. When a sync was
+running, the erasure is done once more after the last moment its invocation could write
+(`writersEndAt`, kept on the purge) before the tombstone is written: the tombstone says the
+purge is done (GET /districts/{id}/purge) only when nothing of the district can land any more.
 """
 
 import json
@@ -25,14 +29,13 @@ from rostersync import aws_clients
 from rostersync.observability import logger, metrics
 from rostersync.settings import get_settings
 from rostersync.store import erase, run_records
-from rostersync.store import runs as run_store
 from rostersync.store.codec import from_item, to_item
 from rostersync.store.districts import DistrictModel, get_district
 from rostersync.sync import messages
 from rostersync.times import now_iso_z
 
 TOMBSTONE = "~purged"  # the audit entry that outlives the district (sorts after every aud_ id: newest first)
-WAIT_FOR_RUN_SECONDS = 60
+MAX_DELAY_SECONDS = 900  # SQS's longest message delay: a longer wait takes several messages
 RECOVERY_WINDOW_DAYS = 7
 REQUESTED, QUEUED, RUNNING, DONE = "requested", "queued", "running", "done"
 MIN_SECONDS = 5.0  # stop and continue in a new message when less is left
@@ -64,7 +67,7 @@ class Purge:
         return self.time_left() < MIN_SECONDS
 
     def run(self) -> str:
-        """done, waiting (for a running sync to stop) or continue (out of time)."""
+        """done, waiting (for a stopped sync's invocation to end) or continue (out of time)."""
         district = get_district(self.district_id)
         if district is None:
             if tombstone(self.client, self.district_id) is not None:
@@ -79,8 +82,9 @@ class Purge:
             DistrictModel(self.district_id).update(
                 actions=[DistrictModel.purge.set({**purge, "state": RUNNING, "startedAt": now_iso_z()})]
             )
-        if self._stop_syncs(district):
-            return "waiting"
+        writers_end_at = self._stop_syncs(district, purge)
+        if writers_end_at is not None:
+            purge = {**purge, "writersEndAt": writers_end_at}
         st = self.settings
         counts = dict(purge.get("deleted") or {})
         for table, sort_key in (
@@ -107,6 +111,10 @@ class Purge:
             counts["runs"] = counts.get("runs", 0) + 1
             if self.out_of_time():
                 return self._continue(purge, counts)
+        if purge.get("writersEndAt") and self._clock() <= int(purge["writersEndAt"]):
+            # A stopped sync's invocation may still land a batch: erase again after its end.
+            self._continue(purge, counts)
+            return "waiting"
         self._delete_secret()
         self.client.put_item(
             TableName=st.audit_table,
@@ -152,21 +160,30 @@ class Purge:
         )
         return "continue"
 
-    def _stop_syncs(self, district) -> bool:
-        """Fail a sync still holding the district; True when one was running (its worker may
-        still be writing: the purge comes back after a minute)."""
-        from rostersync.sync import runs
+    def _stop_syncs(self, district, purge: dict) -> int | None:
+        """Fence off and fail a sync still holding the district; the last moment a stopped
+        run's invocation may write (the latest of this and an earlier pass's), or None."""
+        from rostersync.sync import run_lifecycle
 
-        holder = district.active_run_id
-        if not holder:
-            return False
-        run = run_store.get_run(self.district_id, holder)
-        if run is None or run.status not in run_store.ACTIVE_STATUSES:
-            run_store.release_lock(self.district_id, holder)
-            return False
-        was_running = run.status == run_store.RUNNING
-        runs.fail(run, "The district is being purged.")
-        return was_running
+        writing_until = run_lifecycle.stop_for_purge(district)
+        known = purge.get("writersEndAt")
+        if writing_until is None:
+            return None if known is None else int(known)
+        return max(writing_until, int(known or 0))
+
+    def seconds_to_wait(self) -> int:
+        """How long a waiting purge's next message is delayed: until the writers' end."""
+        district = get_district(self.district_id)
+        writers_end_at = ((district.purge or {}) if district else {}).get("writersEndAt")
+        if not writers_end_at:
+            return 0
+        return max(1, min(MAX_DELAY_SECONDS, int(writers_end_at) + 1 - int(self._clock())))
+
+    @staticmethod
+    def _clock() -> float:
+        from rostersync.sync import run_lifecycle
+
+        return run_lifecycle.clock()
 
     def _delete_secret(self) -> None:
         from rostersync.sis_secrets import schedule_secret_deletion
@@ -176,8 +193,9 @@ class Purge:
 
 def handle(message, time_left) -> None:
     """A `purge` message from the sync queue. Raises (so SQS retries) when a step fails."""
-    outcome = Purge(message.district_id, message.run_id, time_left).run()
+    job = Purge(message.district_id, message.run_id, time_left)
+    outcome = job.run()
     if outcome == "waiting":
-        send(message.district_id, message.run_id, delay_seconds=WAIT_FOR_RUN_SECONDS)
+        send(message.district_id, message.run_id, delay_seconds=job.seconds_to_wait())
     elif outcome == "continue":
         send(message.district_id, message.run_id)

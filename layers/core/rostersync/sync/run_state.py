@@ -15,7 +15,7 @@ from datetime import datetime
 
 from rostersync.sis_access import plan_connection
 from rostersync.store.districts import DEFAULT_GUARD_MAX_SHARE, DEFAULT_GUARD_MIN_RECORDS
-from rostersync.store.runs import COUNT_KINDS, RECORD_TYPES
+from rostersync.store.sync_runs import COUNT_KINDS, RECORD_TYPES
 from rostersync.sync.fingerprints import FingerprintSet
 from rostersync.sync.selection import Selection
 from rostersync.sync.term_state import TermState

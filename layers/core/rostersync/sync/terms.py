@@ -25,7 +25,7 @@ from rostersync.ids import record_id
 from rostersync.oneroster import BadRecord
 from rostersync.oneroster.errors import InsufficientScope, NotOneRoster, RequestRejected
 from rostersync.store.roster import ACTIVE, INACTIVE
-from rostersync.store.runs import MAX_STORED_ERRORS
+from rostersync.store.sync_runs import MAX_STORED_ERRORS
 from rostersync.sync import mapping, record_checks
 from rostersync.sync.delta import DeltaNotEnough
 from rostersync.sync.term_state import END, MODIFIED, PARENT, SCHOOL_YEAR, START, STATUS, TITLE, TYPE, TermState

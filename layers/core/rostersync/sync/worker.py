@@ -4,10 +4,11 @@ Per message: load the run; ignore it when it is unknown or finished (duplicates 
 harmless), except a dead-lettered failed run, whose redriven message becomes one new run
 with trigger replay; take the run's lease (another delivery of the same run working right
 now -> ignore this one); run the engine for this message's share of the invocation's time;
-then record the outcome. CONTINUE re-sends the run's message (the engine's checkpoint says
-where to resume). An exception fails only this message (partial batch response) and SQS
-retries it; on its last receive the run is marked failed before the message goes to the
-dead-letter queue, so no run stays "running" forever.
+then hand the outcome to the run's lifecycle (sync/run_lifecycle.py, which owns every status and
+the lock). CONTINUE re-sends the run's message (the engine's checkpoint says where to resume).
+An exception fails only this message (partial batch response) and SQS retries it; on its last
+receive the lifecycle fails the run before the message goes to the dead-letter queue, so no run
+stays "running" forever. What stays here is SQS's: batches, time slices, receive counts, sends.
 """
 
 import hashlib
@@ -23,9 +24,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from rostersync.notify import announce
 from rostersync.observability import flush_metrics, logger, metrics, redact
 from rostersync.settings import sync_max_receive_count
-from rostersync.store import runs as store
-from rostersync.sync import messages, runs
-from rostersync.sync.runs import LockLost
+from rostersync.store import sync_runs as store
+from rostersync.sync import messages, run_lifecycle
+from rostersync.sync.run_lifecycle import LockLost
 
 # Kept back from the invocation's time for what follows the engine (finishing the run,
 # re-sending a continuation) and for Lambda itself.
@@ -33,9 +34,6 @@ SAFETY_SECONDS = 15.0
 # A message whose share of the time is smaller than this is passed on to a fresh
 # invocation instead of starting a slice too short to read a page.
 MIN_SLICE_SECONDS = 10.0
-# Invocations in a row that may pass a run on without moving it forward before the run fails
-# (a function timeout too short for any slice, or an SIS too slow to answer within one).
-MAX_STALLS = 5
 # The heartbeat (lock, lease and live counts) is written at most this often.
 HEARTBEAT_EVERY_SECONDS = 10.0
 DEFAULT_MAX_RECEIVE_COUNT = 5  # template.yaml's SyncQueue RedrivePolicy, when the queue cannot be asked
@@ -139,12 +137,12 @@ def _handle(message: messages.RunMessage, record: SQSRecord, time_left: "Slice")
 
     lease_id = lease_id_of(record)
     try:
-        if not runs.claim(run, lease_id):
+        if not run_lifecycle.claim(run, lease_id, getattr(time_left, "invocation_left", None)):
             logger.info("another delivery is working on this run, or it just finished; ignoring this one")
             return
     except LockLost:
         # Queued or running without the lock: nobody can finish it cleanly any more.
-        runs.fail(run, "The run lost its district lock before a worker could start it.")
+        run_lifecycle.fail(run, "The run lost its district lock before a worker could start it.")
         logger.warning("run had lost its lock; marked failed")
         return
     metrics.add_metric(name="SyncInvocations", unit=MetricUnit.Count, value=1)
@@ -158,10 +156,11 @@ def _handle(message: messages.RunMessage, record: SQSRecord, time_left: "Slice")
         run_id=run.run_id,
         mode=run.requested_mode or run.mode,
         approve=run.approved_at is not None,
+        fence=run_lifecycle.fence(run),
     )
     try:
         result = sync_engine.run_sync(request, time_left, _progress_writer(run, lease_id))
-        _record_outcome(run, lease_id, message, result, sync_engine.Outcome)
+        _record_outcome(run, lease_id, message, result)
     except LockLost:
         logger.warning("another run took over the district while this one ran; its result is dropped")
     except Exception as error:
@@ -182,7 +181,7 @@ def _handle_finished(run) -> None:
     """Finished runs ignore their messages, except a dead-lettered failure: the redriven
     message of such a run (SQS message move task) becomes its one replay run."""
     if run.status == store.FAILED and run.dead_lettered_at is not None and not run.replayed_by:
-        replay = runs.start_replay(run)  # RunInProgress -> this message fails and is retried later
+        replay = run_lifecycle.start_replay(run)  # RunInProgress -> this message fails and is retried later
         if replay is not None:
             messages.send_run_message(replay.district_id, replay.run_id, "run")
             metrics.add_metric(name="SyncReplays", unit=MetricUnit.Count, value=1)
@@ -200,7 +199,7 @@ def _progress_writer(run, lease_id: str) -> Callable[[dict], None]:
         nonlocal last
         if time.monotonic() - last < HEARTBEAT_EVERY_SECONDS:
             return
-        runs.heartbeat(run, lease_id, counts)
+        run_lifecycle.heartbeat(run, lease_id, counts)
         last = time.monotonic()
 
     return on_progress
@@ -208,11 +207,11 @@ def _progress_writer(run, lease_id: str) -> Callable[[dict], None]:
 
 def _pass_on(run, message: messages.RunMessage, why: str) -> None:
     """Re-send the run's message for a fresh invocation (no receive is spent), or fail the run
-    once it has been passed on MAX_STALLS times in a row without moving forward."""
+    once it has been passed on run_lifecycle.MAX_STALLS times in a row without moving forward."""
     stalls = message.stalls + 1
-    if stalls >= MAX_STALLS:
-        failure = f"{why} The run was passed on {stalls} times without progress and was stopped."
-        if runs.fail(run, failure[:1000]):
+    verdict = run_lifecycle.record_stall(run, stalls, why)
+    if verdict != run_lifecycle.Stall.SEND_AGAIN:
+        if verdict == run_lifecycle.Stall.FAILED:
             metrics.add_metric(name="SyncFailures", unit=MetricUnit.Count, value=1)
         logger.error("run stalled; marked failed", extra={"stalls": stalls})
         return
@@ -220,10 +219,9 @@ def _pass_on(run, message: messages.RunMessage, why: str) -> None:
     logger.info("passed the run on without progress", extra={"stalls": stalls, "reason": why})
 
 
-def _record_outcome(run, lease_id: str, message: messages.RunMessage, result, outcome_type) -> None:
-    outcome = outcome_type(result.outcome)
-    if outcome == outcome_type.CONTINUE:
-        runs.record_continuation(run, lease_id, result)
+def _record_outcome(run, lease_id: str, message: messages.RunMessage, result) -> None:
+    status = run_lifecycle.record_outcome(run, lease_id, result)
+    if status == run_lifecycle.Move.CONTINUE:
         if not getattr(result, "progressed", True):
             _pass_on(run, message, "The SIS did not answer a single page within the worker's time slice.")
             return
@@ -231,12 +229,7 @@ def _record_outcome(run, lease_id: str, message: messages.RunMessage, result, ou
         metrics.add_metric(name="SyncContinuations", unit=MetricUnit.Count, value=1)
         logger.info("sync slice saved its checkpoint; continuing in a new message")
         return
-    status = {
-        outcome_type.SUCCEEDED: store.SUCCEEDED,
-        outcome_type.NEEDS_REVIEW: store.NEEDS_REVIEW,
-        outcome_type.FAILED: store.FAILED,
-    }[outcome]
-    if not runs.finish(run, lease_id, status, result):
+    if status is None:
         logger.warning("the run was taken over before it could finish; its result is dropped")
         return
     counts = store.normalised_counts(result.counts)
@@ -268,13 +261,12 @@ def _after_failure(run, lease_id: str, record: SQSRecord, error: Exception) -> N
     limit = max_receive_count()
     logger.exception("sync slice failed", extra={"receiveCount": receive_count, "maxReceiveCount": limit})
     try:
-        if receive_count >= limit:
-            failure = f"{failure_text(error)} (gave up after {receive_count} attempts; the message is in the dead-letter queue)"
-            runs.fail(run, failure, dead_lettered=True)
+        failure = (
+            f"{failure_text(error)} (gave up after {receive_count} attempts; the message is in the dead-letter queue)"
+        )
+        if run_lifecycle.record_failed_attempt(run, lease_id, failure, last_attempt=receive_count >= limit):
             metrics.add_metric(name="SyncFailures", unit=MetricUnit.Count, value=1)
             metrics.add_metric(name="SyncDeadLettered", unit=MetricUnit.Count, value=1)
-        else:
-            runs.release_lease(run, lease_id)  # the retry (or a duplicate) may start at once
     except Exception:
         logger.exception("could not record the failed attempt on the run")
 

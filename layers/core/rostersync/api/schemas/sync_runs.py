@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from rostersync.api.schemas.base import RequestModel, ResponseModel
-from rostersync.store import runs as run_store
+from rostersync.store import sync_runs as run_store
 from rostersync.times import iso_z_or_none
 
 

@@ -5,7 +5,7 @@ from importlib import metadata
 
 import pytest
 
-from rostersync_tools import locks
+from rostersync_tools import dependency_locks as locks
 
 
 def test_the_committed_locks_agree_with_pyproject_and_the_layer_requirements():

@@ -35,7 +35,7 @@ def run_json(run) -> dict:
 
 
 def recent_runs(district_id: str, limit: int = DEFAULT_LIMIT) -> list[dict]:
-    from rostersync.store.runs import get_district, list_runs
+    from rostersync.store.sync_runs import get_district, list_runs
 
     if get_district(district_id) is None:
         raise RunNotFound(f"no district {district_id} in this stack")
@@ -44,7 +44,7 @@ def recent_runs(district_id: str, limit: int = DEFAULT_LIMIT) -> list[dict]:
 
 
 def one_run(district_id: str, run_id: str) -> dict:
-    from rostersync.store.runs import get_run
+    from rostersync.store.sync_runs import get_run
 
     run = get_run(district_id, run_id)
     if run is None:

@@ -3,7 +3,8 @@
 One SyncRunModel item per run (runIds are time ordered, so a reverse query lists newest
 first). The run lock lives on the district item (activeRunId, lockExpiresAt): every write
 that takes or gives it back is here, as conditional writes, so the rules in
-rostersync.sync.locks / rostersync.sync.runs can rely on "exactly one writer wins".
+rostersync.sync.run_lifecycle can rely on "exactly one writer wins". Only that module calls the
+writes here (tests/unit/test_lifecycle_writes.py); the statuses below are its states.
 """
 
 from collections.abc import Iterable
@@ -56,7 +57,9 @@ class SyncRunModel(Model):
     trigger = UnicodeAttribute()  # nightly | manual | replay
     mode = UnicodeAttribute()  # full | delta: requested until the engine reports the effective mode
     requested_mode = UnicodeAttribute(attr_name="requestedMode", null=True)
-    status = UnicodeAttribute()  # queued | running | succeeded | failed | needs_review
+    status = (
+        UnicodeAttribute()
+    )  # queued | running | succeeded | failed | needs_review | rejected (sync/run_lifecycle.py)
     queued_at = UTCDateTimeAttribute(attr_name="queuedAt")
     started_at = UTCDateTimeAttribute(attr_name="startedAt", null=True)
     finished_at = UTCDateTimeAttribute(attr_name="finishedAt", null=True)
@@ -78,6 +81,11 @@ class SyncRunModel(Model):
     # in the dead-letter queue; a redriven message for such a run becomes one replay run.
     dead_lettered_at = UTCDateTimeAttribute(attr_name="deadLetteredAt", null=True)
     replay_of = UnicodeAttribute(attr_name="replayOf", null=True)
+    # The district's lockToken this run took the lock with: its writes are fenced by it.
+    fence_token = NumberAttribute(attr_name="fenceToken", null=True)
+    # When the invocation that holds the lease ends at the latest (epoch seconds): after it no
+    # write of that invocation can land (a purge waits for it before it says done).
+    writes_end_at = NumberAttribute(attr_name="writesEndAt", null=True)
     replayed_by = UnicodeAttribute(attr_name="replayedBy", null=True)
     # What the run syncs, fixed at its start: {selection, guardMaxShare, guardMinRecords,
     # connection: {hostUrl, clientId, authMethod, ...}} (never the secret).
@@ -147,11 +155,19 @@ def _transaction() -> TransactWrite:
     return TransactWrite(connection=_connection(get_settings().region, aws_endpoint_url()))
 
 
-def _lock_condition(observed_holder: str | None, observed_expiry: float | None):
-    """The lock is still as we read it: free, or held by the same (stale) holder."""
+def _lock_condition(observed_holder: str | None, observed_expiry: float | None, observed_token: int | None):
+    """The lock (and its token) is still as we read it: free, or held by the same (stale) holder."""
+    if observed_token is None:
+        token_unchanged = DistrictModel.lock_token.does_not_exist()
+    else:
+        token_unchanged = DistrictModel.lock_token == observed_token
     if observed_holder is None:
-        return DistrictModel.active_run_id.does_not_exist()
-    return (DistrictModel.active_run_id == observed_holder) & (DistrictModel.lock_expires_at == observed_expiry)
+        return DistrictModel.active_run_id.does_not_exist() & token_unchanged
+    return (
+        (DistrictModel.active_run_id == observed_holder)
+        & (DistrictModel.lock_expires_at == observed_expiry)
+        & token_unchanged
+    )
 
 
 def create_run_with_lock(
@@ -162,6 +178,7 @@ def create_run_with_lock(
     stale_run_failure: str | None = None,
     night: str | None = None,
     replay_of: SyncRunModel | None = None,
+    observed_token: int | None = None,
 ) -> None:
     """Atomically: put the new run, point the district lock at it, and optionally
     - fail the stale holder (`stale_run_failure`) when the lock is taken over,
@@ -172,8 +189,11 @@ def create_run_with_lock(
     district_actions = [
         DistrictModel.active_run_id.set(run.run_id),
         DistrictModel.lock_expires_at.set(lock_expires_at),
+        DistrictModel.lock_token.set(run.fence_token),
     ]
-    district_condition = DistrictModel.district_id.exists() & _lock_condition(observed_holder, observed_expiry)
+    district_condition = DistrictModel.district_id.exists() & _lock_condition(
+        observed_holder, observed_expiry, observed_token
+    )
     if night is not None:
         district_actions.append(DistrictModel.last_nightly_night.set(night))
         district_condition &= DistrictModel.last_nightly_night.does_not_exist() | (
@@ -219,11 +239,13 @@ def relock_existing_run(
     observed_holder: str | None,
     observed_expiry: float | None,
     stale_run_failure: str | None,
-    from_status: str,
+    condition,
     actions: list,
+    observed_token: int | None = None,
+    new_token: int | None = None,
 ) -> None:
     """Atomically point the lock at an existing run (approval of a needs_review run) and
-    update that run, provided it is still in `from_status`. Raises LockTaken otherwise."""
+    update that run, provided `condition` still holds on it. Raises LockTaken otherwise."""
     district = DistrictModel(run.district_id)
     try:
         with _transaction() as transaction:
@@ -232,10 +254,12 @@ def relock_existing_run(
                 actions=[
                     DistrictModel.active_run_id.set(run.run_id),
                     DistrictModel.lock_expires_at.set(lock_expires_at),
+                    DistrictModel.lock_token.set(new_token),
                 ],
-                condition=DistrictModel.district_id.exists() & _lock_condition(observed_holder, observed_expiry),
+                condition=DistrictModel.district_id.exists()
+                & _lock_condition(observed_holder, observed_expiry, observed_token),
             )
-            transaction.update(run, actions=actions, condition=SyncRunModel.status == from_status)
+            transaction.update(run, actions=actions, condition=condition)
             if observed_holder is not None and stale_run_failure is not None and observed_holder != run.run_id:
                 stale = SyncRunModel(run.district_id, observed_holder)
                 transaction.update(
@@ -265,6 +289,39 @@ def release_lock(district_id: str, run_id: str) -> bool:
     return _update_while_holding(
         district_id, run_id, [DistrictModel.active_run_id.remove(), DistrictModel.lock_expires_at.remove()]
     )
+
+
+def move_token(district_id: str, only_when_free: bool = False) -> bool:
+    """Make every run's fencing token stale (a purge, a rejection): the lock's token grows by
+    one. False when the district is gone (or, `only_when_free`, a run holds the lock)."""
+    condition = DistrictModel.district_id.exists()
+    if only_when_free:
+        condition &= DistrictModel.active_run_id.does_not_exist()
+    try:
+        DistrictModel(district_id).update(actions=[DistrictModel.lock_token.add(1)], condition=condition)
+        return True
+    except UpdateError as error:
+        if _condition_failed(error):
+            return False
+        raise
+
+
+def lock_token(district_id: str) -> tuple[bool, int | None, bool]:
+    """(the district exists, its lock token, a purge of it is confirmed): one consistent read
+    of two attributes, what a fenced write checks before each batch."""
+    try:
+        district = DistrictModel.get(
+            district_id, consistent_read=True, attributes_to_get=["districtId", "lockToken", "purge"]
+        )
+    except DistrictModel.DoesNotExist:
+        return False, None, False
+    token = None if district.lock_token is None else int(district.lock_token)
+    return True, token, purge_confirmed(district)
+
+
+def purge_confirmed(district: DistrictModel) -> bool:
+    """A platform admin confirmed the district's purge (sync/purge.py's states queued, running)."""
+    return (district.purge or {}).get("state") in ("queued", "running")
 
 
 def _update_while_holding(district_id: str, run_id: str, actions: list) -> bool:
@@ -300,22 +357,33 @@ def update_run(run: SyncRunModel, actions: list, condition=None) -> bool:
         raise
 
 
-def claim_run(run: SyncRunModel, lease_id: str, now: float, lease_until: float, started_at: datetime) -> bool:
-    """Take the worker lease on a queued or running run and mark it running (one more invocation).
-    Fails (False) while another message holds a live lease, or when the run is finished."""
+def claim_run(
+    run: SyncRunModel,
+    lease_id: str,
+    now: float,
+    lease_until: float,
+    started_at: datetime,
+    status: str,
+    condition,
+    writes_end_at: int | None = None,
+) -> bool:
+    """Take the worker lease on a run (while `condition` holds on it) and set its `status` (one
+    more invocation). Fails (False) while another message holds a live lease, or when the
+    condition does not hold."""
     lease_free = (
         SyncRunModel.lease_until.does_not_exist()
         | (SyncRunModel.lease_until < now)
         | (SyncRunModel.lease_id == lease_id)
     )
     actions = [
-        SyncRunModel.status.set(RUNNING),
+        SyncRunModel.status.set(status),
         SyncRunModel.started_at.set(SyncRunModel.started_at | started_at),
         SyncRunModel.invocations.add(1),
         SyncRunModel.lease_id.set(lease_id),
         SyncRunModel.lease_until.set(lease_until),
+        SyncRunModel.writes_end_at.set(lease_until if writes_end_at is None else writes_end_at),
     ]
-    return update_run(run, actions, SyncRunModel.status.is_in(*ACTIVE_STATUSES) & lease_free)
+    return update_run(run, actions, condition & lease_free)
 
 
 def held_by(lease_id: str):

@@ -5,7 +5,7 @@
 - `layers/core/requirements.lock`: what the Lambda layer ships (layers/core/Makefile), the same
   versions, Linux arm64, without the AWS SDK that the Lambda runtime provides.
 
-`make lock` writes both and then `python -m rostersync_tools.locks stamp` records a digest of
+`make lock` writes both and then `python -m rostersync_tools.dependency_locks stamp` records a digest of
 the requirements they were made from; `check()` (tests/unit/tools/test_locks.py) says what
 disagrees.
 """
@@ -167,7 +167,7 @@ def main(argv: list[str]) -> int:
         problems = check()
         print("\n".join(problems) or "the locks agree with the requirements")
         return 1 if problems else 0
-    print("usage: python -m rostersync_tools.locks stamp|check", file=sys.stderr)
+    print("usage: python -m rostersync_tools.dependency_locks stamp|check", file=sys.stderr)
     return 2
 
 
