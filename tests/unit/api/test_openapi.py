@@ -106,7 +106,16 @@ def test_operation_ids_are_hand_named_and_unique(generated):
 
 
 ROSTER_QUERIES = {
-    ("get", "/districts/{districtId}/users"): {"role", "schoolId", "status", "limit", "cursor", "updatedSince"},
+    ("get", "/districts/{districtId}/users"): {
+        "role",
+        "schoolId",
+        "status",
+        "limit",
+        "cursor",
+        "updatedSince",
+        "q",
+        "sort",
+    },
     ("get", "/districts/{districtId}/classes"): {
         "schoolId",
         "teacherId",

@@ -54,6 +54,11 @@ from rostersync.store import roster_queries as queries
 router = APIGatewayHttpRouter()
 
 TAG = "Rosters"
+# Roster search (issue 26): GET .../users?role=&q= and ?sort=name (store/roster_queries.py search_users).
+SEARCH = QueryParameter(
+    "q", "A family name's start, or an exact email, username or SIS id (needs role; not with updatedSince)"
+)
+SORT = QueryParameter("sort", "name: by family then given name (needs role; implied by q)", enum=("name",))
 # Joined lists on a change read (store/joined_changes.py).
 JOINED_CHANGES = (
     "With updatedSince (or a change cursor): the changes of the enrollments that make the list, "
@@ -97,8 +102,13 @@ def _one(item, what: str, view):
             SCHOOL,
             *PAGING,
             SINCE,
+            SEARCH,
+            SORT,
         ),
-        description="By userId; with updatedSince (or a change cursor), in change order.",
+        description="By userId; with updatedSince (or a change cursor), in change order. With q (a role "
+        'needed): the role\'s users whose family name starts with q ("smi", "smith, jo"), sorted by family then '
+        "given name, the first page led by any whose email, username or SIS id is exactly q; every read is an "
+        "index query, never a scan. sort=name: the same order without q.",
     ),
 )
 def list_users(district_id: str):
@@ -108,6 +118,18 @@ def list_users(district_id: str):
     role = choice(event, "role", queries.ROLES, None)
     status = choice(event, "status", queries.STATUSES, "all" if changes else "active")
     limit, school_id, cursor = limit_of(event), school_id_of(event), cursor_of(event)
+    search, by_name = query_id(event, "q"), choice(event, "sort", ("name",), None) == "name"
+    if search is not None or by_name:
+        if changes:
+            raise unprocessable("invalid_request", "q and sort cannot be used with updatedSince.")
+        if role is None:
+            raise unprocessable("invalid_request", "q and sort need a role: teacher or student.")
+        page = paged(
+            lambda: queries.search_users(
+                district_id, role, search, school_id=school_id, status=status, limit=limit, cursor=cursor
+            )
+        )
+        return respond(UsersResponse(users=[user_response(u) for u in page.items], next_cursor=page.next_cursor))
     page = _changes_or_list(
         district_id,
         changes,

@@ -27,7 +27,7 @@ from rostersync.store.record_links import (
     match_key,
     user_match_keys,
 )
-from rostersync.store.roster import ACTIVE, index_key
+from rostersync.store.roster import ACTIVE, index_key, search_keys
 
 APP = "app"
 USER_FIELDS = ("role", "givenName", "familyName", "email", "username", "identifier", "schoolIds")
@@ -130,6 +130,7 @@ def _user_item(district_id: str, values: dict) -> dict:
         "userId": values["userId"],
         "districtRole": index_key(district_id, values["role"]),
         "grades": [],
+        **search_keys(district_id, values),  # roster search (issue 26)
     }
 
 

@@ -86,6 +86,63 @@ class UsersByIdentity(GlobalSecondaryIndex):
     user_id = UnicodeAttribute(range_key=True, attr_name="userId")
 
 
+# ---------------------------------------------------------------- roster search (issue 26)
+# Three indexes serve GET .../users?q= (store/roster_queries.py search_users): the district's
+# teachers or students by family then given name (ByName, a prefix of the name), and exact
+# matches on email and username (keys only). Every user write sets their keys (sync/mapping.py,
+# store/app_records.py, both through search_keys); an SIS id is found by its record id.
+
+
+def name_key(family_name: str | None, given_name: str | None) -> str:
+    """ByName's sort key: "family given", case and spacing folded (so sorted by family name; DynamoDB
+    orders equal names by the table's key). Never empty: a key attribute cannot be."""
+    return f"{fold(family_name)} {fold(given_name)}"[:200]
+
+
+def fold(text: str | None) -> str:
+    return " ".join(str(text or "").split()).casefold()
+
+
+def search_keys(district_id: str, values: dict) -> dict:
+    """The search indexes' attributes of a user item built from its API-shaped fields."""
+    keys = {"nameKey": name_key(values.get("familyName"), values.get("givenName"))}
+    for attribute, field in (("districtSearchEmail", "email"), ("districtUsername", "username")):
+        if fold(values.get(field)):
+            keys[attribute] = index_key(district_id, fold(values.get(field))[:200])
+    return keys
+
+
+class UsersByName(GlobalSecondaryIndex):
+    Meta = _index_meta("ByName")
+    district_role = UnicodeAttribute(hash_key=True, attr_name="districtRole")
+    name_key = UnicodeAttribute(range_key=True, attr_name="nameKey")
+
+
+class UsersBySearchEmail(GlobalSecondaryIndex):
+    """Teachers and students by email, case folded: "districtId#email" (keys only)."""
+
+    class Meta:
+        index_name = "BySearchEmail"
+        projection = KeysOnlyProjection()
+
+    district_search_email = UnicodeAttribute(hash_key=True, attr_name="districtSearchEmail")
+    user_id = UnicodeAttribute(range_key=True, attr_name="userId")
+
+
+class UsersByUsername(GlobalSecondaryIndex):
+    """Teachers and students by username, case folded: "districtId#username" (keys only)."""
+
+    class Meta:
+        index_name = "ByUsername"
+        projection = KeysOnlyProjection()
+
+    district_username = UnicodeAttribute(hash_key=True, attr_name="districtUsername")
+    user_id = UnicodeAttribute(range_key=True, attr_name="userId")
+
+
+# ---------------------------------------------------------------- end of roster search
+
+
 class UserModel(RosterItem):
     Meta = model_meta(get_settings().users_table)
 
@@ -98,6 +155,13 @@ class UserModel(RosterItem):
     district_identity = UnicodeAttribute(attr_name="districtIdentity", null=True)  # SIS users with an identity
     by_identity = UsersByIdentity()
     by_change = by_change_index()
+    # Roster search (issue 26): see search_keys.
+    name_key = UnicodeAttribute(attr_name="nameKey", null=True)
+    by_name = UsersByName()
+    district_search_email = UnicodeAttribute(attr_name="districtSearchEmail", null=True)
+    by_search_email = UsersBySearchEmail()
+    district_username = UnicodeAttribute(attr_name="districtUsername", null=True)
+    by_username = UsersByUsername()
 
     role = UnicodeAttribute()  # teacher | student
     given_name = UnicodeAttribute(attr_name="givenName", null=True)

@@ -12,13 +12,15 @@ import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from pynamodb.exceptions import QueryError
 from pynamodb.models import Model
 
+from rostersync.ids import record_id
 from rostersync.store import change_keys
 from rostersync.store.batch import get_models
-from rostersync.store.roster import ACTIVE, INACTIVE, ClassModel, EnrollmentModel, UserModel, index_key
+from rostersync.store.roster import ACTIVE, INACTIVE, ClassModel, EnrollmentModel, UserModel, fold, index_key
 from rostersync.store.schools import SchoolModel
 
 STATUSES = ("active", "inactive", "all")
@@ -201,6 +203,66 @@ def list_users(
         in_school = UserModel.school_ids.contains(school_id)
         condition = in_school if condition is None else condition & in_school
     return _page(district_id, query, condition, limit, cursor, dense=school_id is None and status != "inactive")
+
+
+# ---------------------------------------------------------------- roster search (issue 26)
+
+
+def search_users(
+    district_id: str,
+    role: str,
+    q: str | None,
+    school_id: str | None = None,
+    status: str = "active",
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page:
+    """A role's users sorted by family then given name (the ByName index), those whose name starts
+    with `q` when it is given ("smi", "smith jo", "Smith, Jo"). With `q`, the first page starts with
+    the users whose email, username or SIS id is exactly `q` (keys-only indexes and one get); they
+    are left out of the name matches on every page, so nobody is listed twice. Every read is a
+    query of this district's keys: no scan, whatever `q` is."""
+    prefix = fold((q or "").replace(",", " "))
+    hash_value = index_key(district_id, role)
+    fingerprint = f"users-by-name|role={role}|q={prefix}|school={school_id or ''}|status={status}"
+    run = UserModel.by_name.query
+    if prefix:
+        run = partial(run, range_key_condition=UserModel.name_key.startswith(prefix))
+    query = _Query(
+        UserModel,
+        run,
+        hash_value,
+        {"districtRole": hash_value, "nameKey": None, "districtId": district_id, "userId": None},
+        fingerprint,
+    )
+    condition = _status_filter(UserModel, status)
+    if school_id is not None:
+        condition = _and(condition, UserModel.school_ids.contains(school_id))
+    exact = _exact_user_matches(district_id, q, role, school_id, status) if prefix else []
+    if not exact:
+        return _page(district_id, query, condition, limit, cursor, dense=school_id is None and status != "inactive")
+    shown = [u.user_id for u in exact]
+    condition = _and(condition, ~UserModel.user_id.is_in(*shown))
+    rest = _page(district_id, query, condition, limit, cursor, dense=school_id is None and status != "inactive")
+    return rest if cursor is not None else Page(exact + rest.items, rest.next_cursor)
+
+
+def _exact_user_matches(
+    district_id: str, q: str | None, role: str, school_id: str | None, status: str
+) -> list[UserModel]:
+    """Users whose email, username or SIS id is exactly `q` (case folded), of this role, status and school."""
+    folded = fold(q)[:200]
+    ids = [record_id(district_id, "user", (q or "").strip())]
+    for index in (UserModel.by_search_email, UserModel.by_username):
+        ids += [hit.user_id for hit in index.query(index_key(district_id, folded), limit=20)]
+    found = _users_by_id(district_id, ids)
+    return [
+        user
+        for user in (found[i] for i in dict.fromkeys(ids) if i in found)
+        if user.role == role
+        and (status == "all" or user.status == status)
+        and (school_id is None or school_id in (user.school_ids or []))
+    ]
 
 
 def list_classes(

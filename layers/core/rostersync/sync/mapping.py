@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from rostersync.ids import record_id
-from rostersync.store.roster import ACTIVE, index_key
+from rostersync.store.roster import ACTIVE, index_key, search_keys
 from rostersync.sync import record_checks
 
 
@@ -80,6 +80,7 @@ def user_item(district_id: str, user, school_ids: list[str], run_id: str, now: d
     if user.role == "teacher" and user.email:
         # The ByEmail index: a signed-in teacher is linked to their synced record by email (api/me.py).
         item["districtEmail"] = index_key(district_id, user.email.strip().lower())
+    item.update(search_keys(district_id, fields))  # roster search (issue 26): ByName, BySearchEmail, ByUsername
     identity = identity_key(user.identifier, user.email)
     if identity:  # the ByIdentity index: the same person under a new sourcedId (sync/rekeys.py)
         item["districtIdentity"] = index_key(district_id, identity)
