@@ -5,6 +5,7 @@ import { Api } from "./api.js";
 import {
   completeHostedSignIn, currentSession, localDistricts, localSignIn, mayUseConsole, signOut, startHostedSignIn,
 } from "./auth.js";
+import { renderAudit, renderHealth, renderMatching, renderPurge, renderTerms } from "./district_pages.js";
 import { renderRoster, renderRosters } from "./rosters.js";
 import { renderSetup, setupProgress } from "./setup.js";
 import { renderRun, renderSyncs, statusSummary } from "./syncs.js";
@@ -61,7 +62,9 @@ function renderNav(districtId) {
   if (ctx.session.role === "platform_admin") links.push(["#/", "All districts"]);
   if (districtId) {
     const base = `#/d/${encodeURIComponent(districtId)}`;
-    links.push([base, "Overview"], [`${base}/setup`, "Setup"], [`${base}/syncs`, "Syncs"], [`${base}/rosters/teachers`, "Rosters"]);
+    links.push([base, "Overview"], [`${base}/setup`, "Setup"], [`${base}/syncs`, "Syncs"], [`${base}/rosters/teachers`, "Rosters"],
+      [`${base}/matching`, "Matching"], [`${base}/terms`, "Terms"], [`${base}/health`, "Health"], [`${base}/audit`, "Audit log"],
+      [`${base}/purge`, "Purge"]);
   }
   const current = window.location.hash || "#/";
   const list = h("ul", {}, links.map(([href, text]) => {
@@ -98,7 +101,7 @@ async function route() {
   // A page renders only while it is still the page asked for: a slow answer for a page the
   // admin has already left must not replace the one they are on.
   const navigation = ctx.navigation;
-  const page = { ...ctx, districtId, district: () => districtProfile(districtId),
+  const page = { ...ctx, districtId, district: () => districtProfile(districtId), forget: () => ctx.districts.delete(districtId),
     current: () => navigation === ctx.navigation,
     render: (...children) => { if (navigation === ctx.navigation) render(...children); } };
   try {
@@ -108,6 +111,11 @@ async function route() {
     if (parts[2] === "syncs") return await renderSyncs(page, onLeave);
     if (parts[2] === "rosters") return await renderRosters(page, parts[3] || "teachers");
     if (parts[2] === "classes" && parts[3]) return await renderRoster(page, parts[3]);
+    if (parts[2] === "matching") return await renderMatching(page);
+    if (parts[2] === "audit") return await renderAudit(page);
+    if (parts[2] === "health") return await renderHealth(page);
+    if (parts[2] === "terms") return await renderTerms(page);
+    if (parts[2] === "purge") return await renderPurge(page, onLeave);
     page.render(h("h1", {}, "Page not found"), h("p", {}, h("a", { href: `#/d/${encodeURIComponent(districtId)}` }, "Back to the district")));
   } catch (error) {
     page.render(h("h1", {}, "This page could not be shown"), errorBox(error),

@@ -1,6 +1,7 @@
 // Rosters: the synced teachers, students and classes, a page at a time with the API's
-// cursors, and a class's roster. Search narrows the page shown (the API filters by school
-// and status; it has no text search).
+// cursors, and a class's roster. Teachers and students are sorted by family name and searched
+// by the API across the whole district (?sort=name, ?q=: name, email, username or SIS id);
+// the classes' search narrows the page shown.
 
 import { busy, errorBox, h, statusBadge } from "./ui.js";
 
@@ -18,7 +19,12 @@ export async function renderRosters(page, kind) {
     schools.map((s) => h("option", { value: s.schoolId }, s.name)));
   const status = h("select", { id: "roster-status", name: "status" },
     ["active", "inactive", "all"].map((s) => h("option", { value: s }, s[0].toUpperCase() + s.slice(1))));
-  const search = h("input", { type: "search", id: "roster-search", autocomplete: "off" });
+  const people = kind !== "classes";
+  const search = h("input", { type: "search", id: "roster-search", autocomplete: "off", name: "q" });
+  const searchForm = h("form", { role: "search", class: "field search-form", id: "roster-search-form" },
+    h("label", { for: "roster-search" }, people ? `Search all ${KINDS[kind].toLowerCase()}` : "Search this page"),
+    h("div", { class: "inline-controls" }, search, people ? h("button", { type: "submit", class: "secondary" }, "Search") : null),
+    people ? h("p", { class: "hint" }, "A family name's start (“smi”, “Smith, Jo”), or an exact email, username or SIS id.") : null);
   const table = h("div", { class: "table-wrap", id: "roster-table" });
   const info = h("p", { class: "hint", "aria-live": "polite", id: "roster-info" });
   const error = h("div", {});
@@ -34,21 +40,25 @@ export async function renderRosters(page, kind) {
       ["Grades", (c) => (c.grades || []).join(", ") || "—"], ["Subjects", (c) => (c.subjects || []).join(", ") || "—"], ["Status", (c) => statusBadge(c.status)]]
     : [["Name", (u) => `${u.familyName || ""}, ${u.givenName || ""}`], ["Email", (u) => u.email || "—"],
       ["Username", (u) => u.username || "—"], ["Grades", (u) => (u.grades || []).join(", ") || "—"],
-      ["Schools", (u) => (u.schoolIds || []).map((id) => schoolName.get(id) || id).join(", ") || "—"], ["Status", (u) => statusBadge(u.status)]];
+      ["Schools", (u) => (u.schoolIds || []).map((id) => schoolName.get(id) || id).join(", ") || "—"], ["Origin", (u) => (u.origin === "app" ? "App" : "SIS")],
+      ["Status", (u) => statusBadge(u.status)]];
   const text = (item) => (kind === "classes" ? [item.title, item.classCode, item.sisSourcedId]
     : [item.givenName, item.familyName, item.email, item.username, item.sisSourcedId]).join(" ").toLowerCase();
 
   const draw = () => {
-    const q = search.value.trim().toLowerCase();
+    const q = people ? "" : search.value.trim().toLowerCase();
     const shown = q ? items.filter((i) => text(i).includes(q)) : items;
+    const searched = people ? search.value.trim() : "";
     table.replaceChildren(h("table", { class: "roster" },
       h("caption", { class: "visually-hidden" }, KINDS[kind]),
       h("thead", {}, h("tr", {}, columns.map(([title]) => h("th", { scope: "col" }, title)))),
       h("tbody", {}, shown.length ? shown.map((item) => h("tr", { dataset: { id: item.userId || item.classId } },
         columns.map(([title, cell]) => h("td", { dataset: { label: title } }, cell(item)))))
-        : h("tr", {}, h("td", { colspan: columns.length, class: "empty" }, items.length ? "Nothing on this page matches." : `No ${KINDS[kind].toLowerCase()} here.`)))));
+        : h("tr", {}, h("td", { colspan: columns.length, class: "empty" }, items.length ? "Nothing on this page matches."
+          : searched ? `No ${KINDS[kind].toLowerCase()} match “${searched}”.` : `No ${KINDS[kind].toLowerCase()} here.`)))));
     const pageNo = cursors.length;
-    info.textContent = `Page ${pageNo}: ${items.length} ${KINDS[kind].toLowerCase()}` + (q ? `, ${shown.length} matching “${search.value.trim()}” on this page` : "") + (nextCursor ? "; more on the next page" : "");
+    info.textContent = `Page ${pageNo}: ${items.length} ${KINDS[kind].toLowerCase()}` + (searched ? ` matching “${searched}”` : people ? ", by family name" : "")
+      + (q ? `, ${shown.length} matching “${search.value.trim()}” on this page` : "") + (nextCursor ? "; more on the next page" : "");
     prev.hidden = cursors.length <= 1;
     next.hidden = !nextCursor;
   };
@@ -57,7 +67,8 @@ export async function renderRosters(page, kind) {
     try {
       const result = kind === "classes"
         ? await page.api.get(`${base}/classes`, query)
-        : await page.api.get(`${base}/users`, { ...query, role: kind === "teachers" ? "teacher" : "student" });
+        : await page.api.get(`${base}/users`, { ...query, role: kind === "teachers" ? "teacher" : "student",
+          q: search.value.trim() || undefined, sort: search.value.trim() ? undefined : "name" });
       items = result.classes || result.users;
       nextCursor = result.nextCursor;
       error.replaceChildren();
@@ -70,7 +81,11 @@ export async function renderRosters(page, kind) {
   const restart = () => { cursors = [undefined]; return load(); };
   school.addEventListener("change", restart);
   status.addEventListener("change", restart);
-  search.addEventListener("input", draw);
+  if (people) searchForm.addEventListener("submit", (event) => { event.preventDefault(); restart(); });
+  else {
+    search.addEventListener("input", draw);
+    searchForm.addEventListener("submit", (event) => event.preventDefault());
+  }
   next.addEventListener("click", () => busy(next, async () => { cursors.push(nextCursor); await load(); }, "Loading…"));
   prev.addEventListener("click", () => busy(prev, async () => { cursors.pop(); await load(); }, "Loading…"));
 
@@ -80,7 +95,7 @@ export async function renderRosters(page, kind) {
     h("div", { class: "filters" },
       h("div", { class: "field" }, h("label", { for: "roster-school" }, "School"), school),
       h("div", { class: "field" }, h("label", { for: "roster-status" }, "Status"), status),
-      h("div", { class: "field" }, h("label", { for: "roster-search" }, "Search this page"), search)),
+      searchForm),
     error, info, table, h("div", { class: "actions" }, prev, next));
   await load();
 }

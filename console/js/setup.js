@@ -4,6 +4,7 @@
 import {
   add, busy, clearFieldErrors, errorBox, field, formError, h, notice, showFieldError, showFormError, statusBadge, uid, when,
 } from "./ui.js";
+import { runPreview } from "./review.js";
 
 const STEPS = ["About OneRoster", "Connect the SIS", "Match schools", "Choose what to sync"];
 const SIS_NAMES = ["PowerSchool", "Infinite Campus", "Aeries", "ClassLink", "Skyward", "Synergy", "Clever (OneRoster)", "Focus"];
@@ -347,6 +348,8 @@ async function stepSelection(page) {
   form.addEventListener("change", updateReview);
   form.addEventListener("input", updateReview);
   const submit = h("button", { type: "submit", class: "primary" }, "Save");
+  const previewButton = h("button", { type: "button", class: "secondary", id: "preview" }, "Preview these choices");
+  const previewArea = h("div", { id: "preview-area", "aria-live": "polite" });
   const refresh = h("button", { type: "button", class: "secondary" }, "Read the SIS again");
   refresh.addEventListener("click", () => busy(refresh, async () => {
     try { await page.api.get(`${base}/sync-options`, { refresh: "true" }); window.dispatchEvent(new HashChangeEvent("hashchange")); }
@@ -360,8 +363,22 @@ async function stepSelection(page) {
     h("fieldset", {}, h("legend", {}, "When"),
       field("Start date", startDate, `The first night syncs may run. Today in ${district.timezone} is ${today}; earlier dates are not allowed.`),
       h("div", { class: "checkbox" }, enabled, h("label", { for: enabled.id }, "Sync every night"))),
-    review, formError(), h("div", { class: "actions" }, submit), result);
+    review, formError(), h("div", { class: "actions" }, previewButton, submit), previewArea, result);
   updateReview();
+  // The same checks as saving, then a read-only sync of exactly what would be saved.
+  const proposal = () => {
+    clearFieldErrors(form);
+    for (const group of [schools, grades, subjects]) {
+      const value = group.value();
+      if (value !== null && value.length === 0) { group.error("Choose at least one, or choose everything."); return null; }
+    }
+    if (!startDate.value || startDate.value < minDate) { showFieldError(form, "startDate", `Choose ${minDate} or later.`); startDate.focus(); return null; }
+    return { schools: schools.value(), grades: grades.value(), subjects: subjects.value(), startDate: startDate.value, enabled: enabled.checked };
+  };
+  previewButton.addEventListener("click", () => {
+    const body = proposal();
+    if (body) busy(previewButton, () => runPreview(page, body, previewArea), "Previewing…");
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearFieldErrors(form);

@@ -1,7 +1,8 @@
 // Syncs: the district's status at a glance, "sync now", the run history, one run's counts and
 // errors, live progress while a run is queued or running, and approving a held run.
 
-import { busy, confirmDialog, errorBox, h, notice, plural, replace, statusBadge, when } from "./ui.js";
+import { heldReview, reviewLine } from "./review.js";
+import { busy, errorBox, h, notice, plural, replace, statusBadge, when } from "./ui.js";
 
 const TYPES = ["schools", "teachers", "students", "classes", "enrollments"];
 const COUNT_KINDS = ["created", "updated", "unchanged", "deactivated", "skipped"];
@@ -148,6 +149,11 @@ export async function renderRun(page, runId, onLeave) {
   onLeave(() => { stopped = true; if (timer) clearTimeout(timer); });
 
   const draw = (run) => {
+    // A held run (or one decided): its records, filled in when they arrive.
+    const held = run.status === "needs_review" || (run.review && !ACTIVE.has(run.status)) ? h("div", { id: "held-slot" }) : null;
+    if (held) {
+      heldReview(page, run, () => refresh()).then((section) => held.replaceChildren(section), (error) => held.replaceChildren(errorBox(error)));
+    }
     replace(body,
       h("dl", { class: "facts" },
         h("dt", {}, "Status"), h("dd", { id: "run-status", dataset: { status: run.status } }, statusBadge(run.status), ACTIVE.has(run.status) ? h("progress", { "aria-label": "in progress" }) : null),
@@ -156,7 +162,8 @@ export async function renderRun(page, runId, onLeave) {
         h("dt", {}, "Started"), h("dd", {}, when(run.startedAt, district.timezone)),
         h("dt", {}, "Finished"), h("dd", {}, when(run.finishedAt, district.timezone))),
       run.failure ? notice("error", h("strong", {}, "Failed: "), run.failure) : null,
-      run.status === "needs_review" ? heldPanel(page, run, () => refresh()) : null,
+      reviewLine(run.review, district.timezone),
+      held,
       h("h2", {}, "Counts"),
       h("div", { class: "table-wrap" }, h("table", { class: "counts", id: "run-counts" },
         h("caption", { class: "visually-hidden" }, "Records per type"),
@@ -190,30 +197,4 @@ export async function renderRun(page, runId, onLeave) {
   draw(first);
   page.render(h("h1", {}, "Sync run"), h("p", {}, h("a", { href: `#/d/${encodeURIComponent(page.districtId)}/syncs` }, "← All syncs")), live, body);
   if (ACTIVE.has(first.status)) { live.textContent = "Refreshing while it runs"; timer = setTimeout(refresh, POLL_MS); }
-}
-
-function heldPanel(page, run, after) {
-  const base = page.api.district(page.districtId);
-  const held = run.heldDeactivations || {};
-  const approve = h("button", { type: "button", class: "danger", id: "approve" }, "Approve deactivations");
-  const message = h("div", { "aria-live": "polite" });
-  approve.addEventListener("click", async () => {
-    const ok = await confirmDialog("Deactivate these records?",
-      [h("p", {}, `This sync stopped before deactivating ${heldText(run)}, more than the district's safety limit.`),
-        h("p", {}, "Approve only if these records really left the SIS (for example, the end of a school year). They become inactive; nothing is erased.")],
-      "Deactivate them");
-    if (!ok) return;
-    await busy(approve, async () => {
-      try {
-        await page.api.post(`${base}/syncs/${encodeURIComponent(run.runId)}/approve`);
-        message.replaceChildren(notice("success", "Approved: the deactivations are being applied."));
-        after();
-      } catch (error) { message.replaceChildren(errorBox(error)); }
-    }, "Approving…");
-  });
-  return h("section", { class: "alert warning held", "aria-labelledby": "held-title" },
-    h("h2", { id: "held-title" }, "Held for review"),
-    h("p", {}, "This sync would deactivate more records than the district's limit allows, so it stopped before deactivating anything:"),
-    h("ul", { id: "held-counts" }, Object.entries(held).map(([type, n]) => h("li", { dataset: { type } }, `${n.toLocaleString()} ${type}`))),
-    h("p", {}, "Everything else it found is already applied."), approve, message);
 }

@@ -9,6 +9,7 @@ Screenshots of each step, at phone (375 px) and desktop width, go to .rostersync
 """
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -88,9 +89,23 @@ def console_stack(clean_aws, sandbox, tmp_path):
         stack.stop()
 
 
+def axe_problems(page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is (the axe-playwright-python
+    package bundles axe-core; it runs inside the page, no network)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    return [
+        f"axe {v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in violations
+        if v.get("impact") in ("serious", "critical")
+    ]
+
+
 class Screens:
     """Screenshots of the page at desktop and phone width, named in order; at each, the page is
-    audited (contrast, labels, one h1, no sideways scrolling) and problems are collected."""
+    audited (contrast, labels, one h1, no sideways scrolling; and axe-core's serious and critical
+    rules) and problems are collected."""
 
     def __init__(self, page, name: str):
         self.page = page
@@ -106,6 +121,7 @@ class Screens:
             self.page.set_viewport_size(size)
             if not self.page.locator("dialog[open]").count():
                 self.problems += [f"{label} ({size_name}): {p}" for p in audit(self.page)]
+            self.problems += [f"{label} ({size_name}): {p}" for p in axe_problems(self.page)]
             self.page.screenshot(path=str(self.folder / f"{self.count:02d}-{label}-{size_name}.png"), full_page=True)
         self.page.set_viewport_size(DESKTOP)
 
@@ -142,3 +158,22 @@ def new_page(browser):
     yield make
     for context in contexts:
         context.close()
+
+
+def sign_in_locally(page, console_url: str, role: str, district_name: str | None = None) -> None:
+    """The local stack's sign-in form, as an admin fills it in."""
+    page.goto(console_url)
+    page.get_by_label("Sign in as").select_option(role)
+    if district_name:
+        district = page.get_by_label("District", exact=True)
+        district.select_option(district.locator("option", has_text=district_name).get_attribute("value"))
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign out").wait_for()
+
+
+def focus_ring_visible(page) -> bool:
+    """Whether the focused element shows the console's focus outline (visible focus)."""
+    style = page.evaluate(
+        "() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth]; }"
+    )
+    return style[0] != "none" and float(re.sub("[^0-9.]", "", style[1]) or 0) >= 2

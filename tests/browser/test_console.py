@@ -218,18 +218,19 @@ def test_a_district_admin_goes_from_an_empty_district_to_a_synced_one(console_st
     assert held["heldDeactivations"].get("students", 0) > 40, held
     shots.shoot("held-run")
     # By keyboard: Enter opens the confirmation with focus on Cancel; Escape closes it, focus goes back.
-    page.get_by_role("button", name="Approve deactivations").focus()
+    total_held = sum(held["heldDeactivations"].values())
+    page.get_by_role("button", name=f"Approve all {total_held:,}").focus()
     page.keyboard.press("Enter")
     dialog = page.locator("dialog#confirm")
-    dialog.get_by_text("Deactivate these records?").wait_for()
+    dialog.get_by_text(f"Deactivate all {total_held:,} records?").wait_for()
     assert page.evaluate("document.activeElement.id") == "confirm-cancel"
     shots.shoot("approve-confirm")
     page.keyboard.press("Escape")
     dialog.wait_for(state="hidden")
     assert page.evaluate("document.activeElement.id") == "approve"
     assert admin.get(f"/districts/{district_id}/syncs/{held['runId']}")[1]["status"] == "needs_review"
-    page.get_by_role("button", name="Approve deactivations").click()
-    dialog.get_by_role("button", name="Deactivate them").click()
+    page.get_by_role("button", name=f"Approve all {total_held:,}").click()
+    dialog.get_by_role("button", name="Deactivate all").click()
     page.locator("#run-status[data-status=succeeded]").wait_for(timeout=SYNC_TIMEOUT_MS)
     shots.shoot("approved")
     approved = admin.get(f"/districts/{district_id}/syncs/{held['runId']}")[1]
