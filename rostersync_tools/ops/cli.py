@@ -8,6 +8,8 @@
                                                before changeSeq existed (store/change_backfill.py)
   rostersync ops backfill-identity-keys [--district ID] [--dry-run] [--json]   re-key identity keys for SIS
                                                users written before ByIdentity existed (sync/identity_backfill.py)
+  rostersync ops backfill-search-keys [--district ID] [--dry-run] [--json]   roster search keys for users
+                                               written before ByName existed (store/search_backfill.py)
 
 Each against a deployed stack by default (its CloudFormation outputs; --stack-name, --region),
 the running local stack with --local (its state file), or explicit endpoints. Every command
@@ -110,7 +112,39 @@ def build_parser() -> argparse.ArgumentParser:
     identities.add_argument("--dry-run", action="store_true", help="count what would be keyed; change nothing")
     _add_common_options(identities)
     identities.set_defaults(run=cmd_backfill_identity_keys)
+
+    searchable = commands.add_parser(
+        "backfill-search-keys",
+        help="give users written before roster search's indexes existed their search keys (once), so "
+        "GET .../users?q= and ?sort=name list them",
+        description="Sets nameKey, districtSearchEmail and districtUsername on every user that has no nameKey, as "
+        "a sync would write them; no updatedAt or change key moves. Safe to re-run.",
+    )
+    searchable.add_argument("--district", metavar="ID", help="only this district (a query; otherwise a scan)")
+    searchable.add_argument("--dry-run", action="store_true", help="count what would be keyed; change nothing")
+    _add_common_options(searchable)
+    searchable.set_defaults(run=cmd_backfill_search_keys)
     return parser
+
+
+def cmd_backfill_search_keys(args) -> int:
+    from rostersync.aws_clients import dynamodb
+    from rostersync.store.search_backfill import backfill
+    from rostersync_tools.ops.output import Progress, print_json, table
+
+    resolve(args)
+    progress = Progress(args.json)
+    done = backfill(
+        dynamodb(),
+        district_id=args.district,
+        dry_run=args.dry_run,
+        on_progress=lambda keyed: progress(f"{keyed} users keyed so far"),
+    )
+    if args.json:
+        print_json({"districtId": args.district, "dryRun": args.dry_run, **done})
+    else:
+        print(table(("users", "count"), [("would key" if args.dry_run else "keyed", str(done["keyed"]))]), flush=True)
+    return 0
 
 
 def cmd_backfill_identity_keys(args) -> int:

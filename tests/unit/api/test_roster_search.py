@@ -139,3 +139,35 @@ def test_the_search_never_scans_the_table(api, district, monkeypatch):
         assert search(api, district_id, role="student", q=q).status == 200
     assert "Scan" not in calls
     assert {"Query"} <= set(calls)
+
+
+def test_users_written_before_the_indexes_are_found_after_the_backfill_and_only_then(api, district):
+    """store/search_backfill.py: a user stored without search keys (as before issue 26) is in no
+    search index; the backfill keys it once, as a write would, and a second run finds nothing."""
+    from rostersync import aws_clients
+    from rostersync.settings import get_settings
+    from rostersync.store.search_backfill import backfill
+
+    district_id, ids = district
+    client = aws_clients.dynamodb()
+    for sourced in ("s-3", "s-5"):  # Cy Adams, Eve Zed: as an older sync wrote them
+        client.update_item(
+            TableName=get_settings().users_table,
+            Key={"districtId": {"S": district_id}, "userId": {"S": ids[sourced]}},
+            UpdateExpression="REMOVE nameKey, districtSearchEmail, districtUsername",
+        )
+    assert names(search(api, district_id, role="student", q="adams")) == []
+    assert names(search(api, district_id, role="student", q="evez")) == []
+    assert backfill(client, district_id, dry_run=True) == {"keyed": 2}
+    assert names(search(api, district_id, role="student", q="adams")) == []  # a dry run changes nothing
+    assert backfill(client, district_id) == {"keyed": 2}
+    assert names(search(api, district_id, role="student", q="adams")) == ["Cy Adams"]
+    assert names(search(api, district_id, role="student", q="EVEZ")) == ["Eve Zed"]
+    assert names(search(api, district_id, role="student", sort="name")) == [
+        "Cy Adams",
+        "Ana Smith",
+        "Dee Smith",
+        "Ben smithers",
+        "Eve Zed",
+    ]
+    assert backfill(client, district_id) == {"keyed": 0}
