@@ -38,7 +38,9 @@ export async function renderMatching(page) {
   drawConflicts(conflicts.conflicts);
   const total = (m, kind) => Object.values(m?.counts || {}).reduce((sum, c) => sum + (c[kind] || 0), 0);
   const byType = (m, kind) => Object.entries(m?.counts || {}).filter(([, c]) => c[kind]).map(([t, c]) => `${c[kind].toLocaleString()} ${t}`).join(", ");
-  const cell = (m, kind) => h("td", { dataset: { kind } }, total(m, kind).toLocaleString(), byType(m, kind) ? h("span", { class: "muted block" }, byType(m, kind)) : null);
+  // One wrapper per cell: on phones the cell is a two-column grid (its label, then this).
+  const cell = (m, kind) => h("td", { dataset: { kind, total: total(m, kind) } }, h("span", {}, total(m, kind).toLocaleString(),
+    byType(m, kind) ? h("span", { class: "muted block" }, byType(m, kind)) : null));
   page.render(h("h1", {}, "Matching"),
     h("p", {}, "The app registers the accounts and classes it already has (origin “app” in the rosters); each sync links an SIS record to the app record that is clearly the same, and creates the rest. When the match is not clear, the sync creates the SIS record separately and lists it here."),
     h("section", { class: "card", "aria-labelledby": "match-counts-title" },
