@@ -77,20 +77,20 @@ export async function heldReview(page, run, after) {
     allBox.disabled = decided || !list.length;
     replace(tableWrap, h("table", { class: "roster held-records" },
       h("caption", { class: "visually-hidden" }, "Records this sync would deactivate"),
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Selected")),
+      h("thead", {}, h("tr", {}, decided ? null : h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Selected")),
         ["Type", "Name", "School", "Why", "Decision"].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, list.length ? list.map((r) => {
         const label = `${r.name || r.sisSourcedId || r.recordId} (${r.type})`;
         const box = h("input", { type: "checkbox", value: r.recordId, "aria-label": `Select ${label}`, checked: chosen.has(r.recordId), disabled: decided });
         box.addEventListener("change", () => { if (box.checked) chosen.add(r.recordId); else chosen.delete(r.recordId); updateChosen(); });
         return h("tr", { dataset: { id: r.recordId, reason: r.reason, type: r.type } },
-          h("td", { dataset: { label: "Select" } }, decided ? "" : box),
+          decided ? null : h("td", { dataset: { label: "Select" } }, box),
           h("td", { dataset: { label: "Type" } }, r.type),
           h("td", { dataset: { label: "Name" } }, r.name || "—", r.classTitle ? h("span", { class: "muted" }, ` in ${r.classTitle}`) : null),
           h("td", { dataset: { label: "School" } }, (r.schoolIds || []).map((id) => schoolName.get(id) || id).join(", ") || "—"),
           h("td", { dataset: { label: "Why" } }, REASONS[r.reason] || r.reason),
           h("td", { dataset: { label: "Decision" } }, DECISIONS[r.decision] || r.decision));
-      }) : h("tr", {}, h("td", { colspan: 6, class: "empty" }, records.length ? "None of the records loaded has this reason." : "No records.")))));
+      }) : h("tr", {}, h("td", { colspan: decided ? 5 : 6, class: "empty" }, records.length ? "None of the records loaded has this reason." : "No records.")))));
     info.textContent = `${records.length.toLocaleString()}${total ? ` of ${(type.value ? held[type.value] || 0 : total).toLocaleString()}` : ""} loaded` +
       (reason.value ? `, ${list.length.toLocaleString()} with this reason` : "") + (nextCursor ? "; load more to see the rest" : "");
     more.hidden = !nextCursor;
