@@ -27,12 +27,17 @@ help:
 
 # Installed from the locks, every file checked against its hash; pip resolves nothing afresh.
 # The project itself goes in editable, without build isolation (setuptools comes from the lock too).
-$(STAMP): requirements-dev.lock layers/core/requirements.lock pyproject.toml
+# checkov has a venv of its own inside this one (pyproject.toml's [dependency-groups] says why).
+CHECKOV_VENV := $(VENV)/checkov
+$(STAMP): requirements-dev.lock requirements-checkov.lock layers/core/requirements.lock pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "python3.13 not found (pyenv install 3.13)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON313) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON313) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements-checkov.lock
+	$(CHECKOV_VENV)/bin/python -m pip check
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -105,6 +110,8 @@ lock: venv
 		--python-version 3.13 --python-platform aarch64-manylinux_2_28 \
 		$(foreach p,$(LAYER_NOT_SHIPPED),--no-emit-package $(p)) \
 		--custom-compile-command "make lock" --quiet -o requirements.lock
+	$(BIN)/uv pip compile --group pyproject.toml:checkov --universal --python-version 3.13 --generate-hashes \
+		--custom-compile-command "make lock" --quiet -o requirements-checkov.lock
 	$(BIN)/python -m rostersync_tools.dependency_locks stamp
 
 clean:
