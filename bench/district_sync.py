@@ -275,7 +275,7 @@ def check_targets(r: dict, args) -> list[dict]:
         ("projection",),
         ("projection",),
     )
-    return [t for t, need in zip(_targets(r, args), needs) if all(k in r for k in need)]
+    return [t for t, need in zip(_targets(r, args), needs, strict=True) if all(k in r for k in need)]
 
 
 def _targets(r: dict, args) -> list[dict]:

@@ -7,6 +7,8 @@ pytest_plugins = [
     "tests.fixtures.sandbox",
     "tests.fixtures.districts",
     "tests.fixtures.stack",
+    "tests.fixtures.ops_stack",
+    "tests.fixtures.website",
     "tests.fixtures.figures_report",
 ]
 

@@ -84,7 +84,8 @@ class EmbeddedAws:
 
     def environment(self) -> dict[str, str]:
         """What the product's code needs in os.environ to use this endpoint and these resources."""
-        assert self.resources is not None, "start() first"
+        if self.resources is None:
+            raise RuntimeError("start() first")
         return {
             **LOCAL_CREDENTIALS,
             "AWS_ENDPOINT_URL": self.endpoint_url,

@@ -139,8 +139,10 @@ def format_table(letters: list[DeadLetter]) -> str:
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
     lines = []
-    for row in [header, *rows]:
-        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+    for row in [header, *rows]:  # every cell padded but the last, which stays ragged
+        lines.append(
+            "  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
+        )
     lines.append(f"{len(letters)} message(s). Replay with: rostersync ops redrive [--district ID]")
     return "\n".join(lines)
 

@@ -17,7 +17,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], *, last_free: bo
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(fixed)]
     lines = []
     for row in [list(header), *rows]:
-        cells = [str(cell).ljust(width) for cell, width in zip(row, widths)]
+        cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)]  # last_free: no width
         if last_free:
             cells.append(str(row[-1]))
         lines.append("  ".join(cells).rstrip())

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 DEFAULT_CLIENT_ID = "sandbox-client"
 # A sandbox value, but still a secret: never printed, logged or shown in a repr.
-DEFAULT_CLIENT_SECRET = "sandbox-secret"
+DEFAULT_CLIENT_SECRET = "sandbox-secret"  # noqa: S105  (the local sandbox's documented default)
 ONEROSTER_BASE_PATH = "/ims/oneroster/v1p1"
 
 

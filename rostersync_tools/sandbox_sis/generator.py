@@ -52,7 +52,7 @@ def apportion(total: int, weights: list[int], at_least_one: bool = True) -> list
     weight_sum = sum(weights)
     shares = [rest * w / weight_sum for w in weights]
     floors = [int(share) for share in shares]
-    parts = [p + f for p, f in zip(parts, floors)]
+    parts = [p + f for p, f in zip(parts, floors, strict=True)]
     leftover = total - sum(parts)
     by_remainder = sorted(range(len(weights)), key=lambda i: (-(shares[i] - floors[i]), i))
     for i in by_remainder[:leftover]:
@@ -166,7 +166,7 @@ class DistrictGenerator:
                 "children": [self.build.ref("org", s["sourcedId"]) for s in schools],
             }
         )
-        self.orgs = [district] + schools
+        self.orgs = [district, *schools]
         self.school_ids = [s["sourcedId"] for s in schools]
 
     def make_sessions(self):
@@ -251,7 +251,7 @@ class DistrictGenerator:
         self.sections: dict[str, int] = {}
         self.classes_by_slot: dict[tuple[str, str], list[str]] = {slot: [] for slot in slots}
         self.class_info: dict[str, dict] = {}  # class sourcedId -> school, dates (for enrollments)
-        for (school, grade), count in zip(slots, counts):
+        for (school, grade), count in zip(slots, counts, strict=True):
             offerings = catalog.offerings_for(grade)
             for i in range(count):
                 self.add_class(school, grade, offerings[i % len(offerings)], self.day1_stamp())
@@ -355,7 +355,7 @@ class DistrictGenerator:
         per_school = apportion(self.config.teachers, [class_count[s] for s in self.school_ids])
         self.teachers_by_school: dict[str, list[str]] = {s: [] for s in self.school_ids}
         all_teachers = []
-        for school, count in zip(self.school_ids, per_school):
+        for school, count in zip(self.school_ids, per_school, strict=True):
             for _ in range(count):
                 orgs = [school]
                 if len(self.school_ids) > 1 and self.rng.random() < 0.05:  # itinerant: two schools

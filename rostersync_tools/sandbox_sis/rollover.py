@@ -100,7 +100,7 @@ def roll_over(
         )
         session(fall_id, f"Fall Semester {new_year}", "term", FALL, year_id, quarter_ids[:2])
         session(spring_id, f"Spring Semester {new_year + 1}", "term", SPRING, year_id, quarter_ids[2:])
-        for n, (sid, span) in enumerate(zip(quarter_ids, QUARTERS)):
+        for n, (sid, span) in enumerate(zip(quarter_ids, QUARTERS, strict=True)):
             session(sid, f"Quarter {n + 1}", "gradingPeriod", span, fall_id if n < 2 else spring_id, [])
         term_map = {plan.term_ids[0]: fall_id, plan.term_ids[1]: spring_id}
         term_dates = {fall_id: (day(FALL[0]), day(FALL[1])), spring_id: (day(SPRING[0]), day(SPRING[1]))}

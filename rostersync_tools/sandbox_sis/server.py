@@ -9,6 +9,7 @@ The standard library's ThreadingHTTPServer, so that the "drop" fault can close a
 way through a body; SandboxApp (app.py) decides every answer.
 """
 
+import contextlib
 import json
 import socket
 import sys
@@ -95,10 +96,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(response.body[: response.drop_after_bytes])
         self.wfile.flush()
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 class _Server(ThreadingHTTPServer):
@@ -133,10 +132,8 @@ class _Server(ThreadingHTTPServer):
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class SandboxSIS:

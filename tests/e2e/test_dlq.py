@@ -10,7 +10,6 @@ from tests.e2e.test_replay import ops, poison
 from tests.fixtures.districts import connect_district
 from tests.fixtures.stack import (
     api,
-    local_stack,  # noqa: F401  (a fixture; tests/conftest.py does not load this plugin)
 )
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,6 @@ import pytest
 from tests.fixtures.districts import connect_district
 from tests.fixtures.stack import (
     api,
-    local_stack,  # noqa: F401  (a fixture; tests/conftest.py does not load this plugin)
     rostersync_command,
     subprocess_env,
 )

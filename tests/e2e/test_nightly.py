@@ -7,7 +7,6 @@ import pytest
 from tests.fixtures.districts import connect_district
 from tests.fixtures.stack import (
     api,
-    local_stack,  # noqa: F401  (a fixture; tests/conftest.py does not load this plugin)
 )
 
 pytestmark = pytest.mark.e2e

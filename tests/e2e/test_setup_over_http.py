@@ -10,7 +10,6 @@ import requests
 
 from rostersync.sync.schedule import local_today
 from tests.fixtures.stack import api as api_client
-from tests.integration.test_api_setup_sandbox import website  # noqa: F401  (a fixture: a web server, not an SIS)
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,6 @@ from rostersync.sync import run_lifecycle
 from tests.fixtures.districts import connect_district
 from tests.fixtures.stack import (
     api,
-    local_stack,  # noqa: F401  (a fixture; tests/conftest.py does not load this plugin)
 )
 
 pytestmark = pytest.mark.e2e

@@ -179,7 +179,10 @@ def test_app_classes_link_by_class_code_in_the_same_school(sandbox_sis, connecte
     )
     district = connected_district(sandbox_sis)
     # The SIS schools become schools of origin sis under record_id: an app class names that id.
-    school_of = lambda c: record_id(district, "school", c["school"]["sourcedId"])
+
+    def school_of(c):
+        return record_id(district, "school", c["school"]["sourcedId"])
+
     from datetime import datetime
 
     from rostersync.store.schools import SchoolModel

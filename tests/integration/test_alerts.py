@@ -18,6 +18,10 @@ CONTACTS = ["it-office@district.example.org", "Roster.Admin@District.Example.org
 
 @pytest.fixture
 def domain(clean_aws, monkeypatch):
+    return alerts_domain(clean_aws, monkeypatch)
+
+
+def alerts_domain(clean_aws, monkeypatch):
     from rostersync.notify import notifications
     from rostersync.oneroster import client as oneroster_client
     from rostersync.oneroster.retries import RetryPolicy
@@ -44,6 +48,10 @@ def domain(clean_aws, monkeypatch):
 
 @pytest.fixture
 def district(domain, make_sandbox_sis, connected_district):
+    return alerts_district(domain, make_sandbox_sis, connected_district)
+
+
+def alerts_district(domain, make_sandbox_sis, connected_district):
     sis = make_sandbox_sis(students=60, teachers=6, classes=12, enrollments=300, schools=3)
     district_id = connected_district(sis)
     domain.districts(district_id).update(actions=[domain.districts.contacts.set(CONTACTS)])

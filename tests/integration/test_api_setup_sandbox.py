@@ -3,10 +3,8 @@ the sandbox SIS (in this process, no HTTP in front of the API): auth methods, ev
 failure, live reads, sync options as the SIS has them, and no secret in any log output."""
 
 import datetime as _dt
-import http.server
 import logging
 import socket
-import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -91,34 +89,6 @@ def test_an_unreachable_host_is_unreachable_host(api):
     )
     assert (answer.status, answer.code) == (422, "unreachable_host")
     assert "host URL" in answer.message
-
-
-class _Website(http.server.BaseHTTPRequestHandler):
-    """An ordinary web server: HTML pages, and 404 pages for what it does not have."""
-
-    def _answer(self):
-        status = 200 if self.path in ("/", "/index.html") else 404
-        page = b"<html><body><h1>Welcome to our school district</h1></body></html>"
-        self.send_response(status)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(page)))
-        self.end_headers()
-        self.wfile.write(page)
-
-    do_GET = do_POST = _answer
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def website():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Website)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
 
 
 def test_a_host_that_is_not_a_oneroster_server_is_not_oneroster(api, website):

@@ -5,7 +5,6 @@ import json
 from datetime import UTC, datetime
 
 from rostersync.ids import record_id
-from tests.integration.test_ops import stack  # noqa: F401  (a fixture)
 from tests.integration.test_ops_cli import ops
 from tests.integration.test_sync_runs_api import admin
 from tests.unit.sync.test_locks import make_district
@@ -45,7 +44,7 @@ def old_items(district_id: str) -> dict:
     return ids
 
 
-def test_the_backfill_stamps_what_has_no_change_key_once(stack, capsys, monkeypatch):  # noqa: F811
+def test_the_backfill_stamps_what_has_no_change_key_once(stack, capsys, monkeypatch):
     monkeypatch.setenv("ROSTERSYNC_CHANGE_LAG_SECONDS", "0")
     district, other = make_district().district_id, make_district().district_id
     ids = old_items(district)

@@ -2,8 +2,20 @@
 the embedded AWS with the sandbox SIS and the real worker: the overview follows a district from
 creation through a good night, a rejected credential, a held run and recovery."""
 
-from tests.integration.test_alerts import CONTACTS, district, domain, kept, outbox, run_to_end  # noqa: F401
+import pytest
+
+from tests.integration.test_alerts import CONTACTS, alerts_district, alerts_domain, kept, outbox, run_to_end
 from tests.integration.test_sync_runs_api import admin, call
+
+
+@pytest.fixture
+def domain(clean_aws, monkeypatch):
+    return alerts_domain(clean_aws, monkeypatch)
+
+
+@pytest.fixture
+def district(domain, make_sandbox_sis, connected_district):
+    return alerts_district(domain, make_sandbox_sis, connected_district)
 
 
 def overview(district_id: str) -> dict:

@@ -11,7 +11,6 @@ from rostersync.settings import get_settings
 from rostersync.sync.engine import Outcome
 from tests.fixtures.roster_oracle import expected_roster
 from tests.integration.test_account_matching import assert_oracle
-from tests.integration.test_ops import stack  # noqa: F401  (a fixture)
 from tests.integration.test_ops_cli import ops
 from tests.integration.test_rekeys import _ids
 from tests.integration.test_sync_engine import sync

@@ -84,14 +84,17 @@ def test_a_teacher_follows_their_own_classes(sandbox_sis, connected_district, mo
     teaching = [e for e in raw["enrollments"] if e["role"] == "teacher" and e["sourcedId"] in state["enrollments"]]
     teacher_sid = teaching[0]["user"]["sourcedId"]
     expected = {e["class"]["sourcedId"] for e in teaching if e["user"]["sourcedId"] == teacher_sid}
-    ask = lambda method, path, **kw: call(
-        method,
-        path,
-        role="teacher",
-        district=district,
-        claims_extra={"custom:sis_sourced_id": teacher_sid},
-        **kw,
-    )
+
+    def ask(method, path, **kw):
+        return call(
+            method,
+            path,
+            role="teacher",
+            district=district,
+            claims_extra={"custom:sis_sourced_id": teacher_sid},
+            **kw,
+        )
+
     classes, cursor = follow(ask, "/me/classes", "classes", None)
     assert {c["sisSourcedId"] for c in classes} == expected
     assert follow(ask, "/me/classes", "classes", cursor)[0] == []

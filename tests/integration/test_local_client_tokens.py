@@ -20,6 +20,9 @@ from rostersync_tools.local.tokens import (
 )
 from tests.integration.test_local_http_adapter import Recorder, assert_refused, bearer
 
+# Seconds a request to a loopback server may take: a hung one fails its test, not the whole run.
+TIMEOUT = 30
+
 
 @pytest.fixture
 def keys(tmp_path):
@@ -42,7 +45,7 @@ def adapter(keys, recorder):
 
 def test_a_client_token_reaches_the_function_with_its_scopes(adapter, recorder, keys):
     token = issue_client_token(keys, "app", district_id="dst_1")
-    response = requests.get(f"{adapter.url}/districts/dst_1/users", headers=bearer(token))
+    response = requests.get(f"{adapter.url}/districts/dst_1/users", headers=bearer(token), timeout=TIMEOUT)
     assert response.status_code == 200
     (event,) = recorder.events
     jwt_context = event["requestContext"]["authorizer"]["jwt"]
@@ -59,7 +62,9 @@ def test_a_client_token_of_an_unknown_client_or_issuer_is_refused(adapter, recor
         {"exp": int(time.time()) - 10},
     ):
         token = issue_client_token(keys, "app", **extra)
-        assert_refused(requests.get(f"{adapter.url}/districts/d/users", headers=bearer(token)), recorder)
+        assert_refused(
+            requests.get(f"{adapter.url}/districts/d/users", headers=bearer(token), timeout=TIMEOUT), recorder
+        )
     without = jwt.encode(
         {
             "sub": "x",

@@ -17,6 +17,9 @@ import requests
 from rostersync_tools.local.http_adapter import MAX_BODY_BYTES, LocalHttpApi
 from rostersync_tools.local.tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, issue_token, load_or_create_key_pair
 
+# Seconds a request to a loopback server may take: a hung one fails its test, not the whole run.
+TIMEOUT = 30
+
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
@@ -68,27 +71,29 @@ def assert_refused(response, recorder):
 
 
 def test_no_token_is_refused_without_invoking_the_function(adapter, recorder):
-    assert_refused(requests.get(f"{adapter.url}/districts/d1/schools"), recorder)
+    assert_refused(requests.get(f"{adapter.url}/districts/d1/schools", timeout=TIMEOUT), recorder)
 
 
 def test_malformed_token_is_refused(adapter, recorder):
-    assert_refused(requests.get(f"{adapter.url}/districts", headers=bearer("not-a-jwt")), recorder)
-    assert_refused(requests.get(f"{adapter.url}/districts", headers={"Authorization": "Bearer "}), recorder)
+    assert_refused(requests.get(f"{adapter.url}/districts", headers=bearer("not-a-jwt"), timeout=TIMEOUT), recorder)
+    assert_refused(
+        requests.get(f"{adapter.url}/districts", headers={"Authorization": "Bearer "}, timeout=TIMEOUT), recorder
+    )
 
 
 def test_expired_token_is_refused(adapter, recorder, keys):
     token = issue_token(keys, "platform_admin", expires_in_s=60, now=time.time() - 3600)
-    assert_refused(requests.get(f"{adapter.url}/districts", headers=bearer(token)), recorder)
+    assert_refused(requests.get(f"{adapter.url}/districts", headers=bearer(token), timeout=TIMEOUT), recorder)
 
 
 def test_token_signed_by_another_key_is_refused(adapter, recorder, keys, tmp_path):
     other = load_or_create_key_pair(tmp_path / "other-state")
     forged = issue_token(other, "platform_admin")
-    assert_refused(requests.get(f"{adapter.url}/districts", headers=bearer(forged)), recorder)
+    assert_refused(requests.get(f"{adapter.url}/districts", headers=bearer(forged), timeout=TIMEOUT), recorder)
     # Same key id, but signed by the other key: the signature itself is checked.
     claims = jwt.decode(forged, options={"verify_signature": False})
     same_kid = jwt.encode(claims, other.private_key, algorithm="RS256", headers={"kid": keys.kid})
-    assert_refused(requests.get(f"{adapter.url}/districts", headers=bearer(same_kid)), recorder)
+    assert_refused(requests.get(f"{adapter.url}/districts", headers=bearer(same_kid), timeout=TIMEOUT), recorder)
 
 
 def test_tampered_claims_are_refused(adapter, recorder, keys):
@@ -97,14 +102,17 @@ def test_tampered_claims_are_refused(adapter, recorder, keys):
     claims["custom:role"] = "platform_admin"
     forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     assert_refused(
-        requests.get(f"{adapter.url}/districts", headers=bearer(f"{header}.{forged_payload}.{signature}")), recorder
+        requests.get(
+            f"{adapter.url}/districts", headers=bearer(f"{header}.{forged_payload}.{signature}"), timeout=TIMEOUT
+        ),
+        recorder,
     )
 
 
 @pytest.mark.parametrize("claim, value", [("aud", "someone-elses-client"), ("iss", "https://issuer.example.com/pool")])
 def test_wrong_audience_or_issuer_is_refused(adapter, recorder, keys, claim, value):
     token = issue_token(keys, "platform_admin", **{claim: value})
-    assert_refused(requests.get(f"{adapter.url}/districts", headers=bearer(token)), recorder)
+    assert_refused(requests.get(f"{adapter.url}/districts", headers=bearer(token), timeout=TIMEOUT), recorder)
 
 
 def test_hs256_token_is_refused(adapter, recorder, keys):
@@ -122,12 +130,12 @@ def test_hs256_token_is_refused(adapter, recorder, keys):
         algorithm="HS256",
         headers={"kid": keys.kid},
     )
-    assert_refused(requests.get(f"{adapter.url}/districts", headers=bearer(token)), recorder)
+    assert_refused(requests.get(f"{adapter.url}/districts", headers=bearer(token), timeout=TIMEOUT), recorder)
 
 
 def test_valid_token_reaches_the_function_with_its_claims_as_strings(adapter, recorder, keys):
     token = issue_token(keys, "district_admin", district_id="dst_1", sub="user-7")
-    response = requests.get(f"{adapter.url}/districts/dst_1/schools", headers=bearer(token))
+    response = requests.get(f"{adapter.url}/districts/dst_1/schools", headers=bearer(token), timeout=TIMEOUT)
     assert response.status_code == 200
     assert response.json() == {"ok": True}
     (event,) = recorder.events
@@ -146,7 +154,9 @@ def test_valid_token_reaches_the_function_with_its_claims_as_strings(adapter, re
 
 def test_token_without_bearer_prefix_is_accepted_as_api_gateway_does(adapter, recorder, keys):
     token = issue_token(keys, "platform_admin")
-    assert requests.get(f"{adapter.url}/districts", headers={"Authorization": token}).status_code == 200
+    assert (
+        requests.get(f"{adapter.url}/districts", headers={"Authorization": token}, timeout=TIMEOUT).status_code == 200
+    )
     assert len(recorder.events) == 1
 
 
@@ -184,6 +194,7 @@ def test_generated_event_has_the_sample_events_shape(adapter, recorder, keys, sa
         url,
         headers={**headers, **bearer(token)},
         data=expected.get("body"),
+        timeout=TIMEOUT,
     )
     (event,) = recorder.events
     assert shape(event) == shape(expected)
@@ -224,6 +235,7 @@ def test_binary_bodies_arrive_base64_encoded(adapter, recorder, keys):
         f"{adapter.url}/districts",
         data=payload,
         headers={**bearer(issue_token(keys, "platform_admin")), "Content-Type": "application/octet-stream"},
+        timeout=TIMEOUT,
     )
     (event,) = recorder.events
     assert event["isBase64Encoded"] is True
@@ -232,7 +244,10 @@ def test_binary_bodies_arrive_base64_encoded(adapter, recorder, keys):
 
 def test_json_bodies_arrive_as_text(adapter, recorder, keys):
     requests.post(
-        f"{adapter.url}/districts", json={"name": "Lakeview"}, headers=bearer(issue_token(keys, "platform_admin"))
+        f"{adapter.url}/districts",
+        json={"name": "Lakeview"},
+        headers=bearer(issue_token(keys, "platform_admin")),
+        timeout=TIMEOUT,
     )
     (event,) = recorder.events
     assert event["isBase64Encoded"] is False
@@ -245,6 +260,7 @@ def test_chunked_bodies_are_read_whole(adapter, recorder, keys):
         f"{adapter.url}/districts",
         data=chunks,
         headers={**bearer(issue_token(keys, "platform_admin")), "Content-Type": "application/json"},
+        timeout=TIMEOUT,
     )
     (event,) = recorder.events
     assert json.loads(event["body"]) == {"name": "Lakeview"}
@@ -262,7 +278,7 @@ def test_function_response_is_written_back_with_cookies_and_base64_bodies(keys):
     }
     server = LocalHttpApi(keys, handler=Recorder(result=result)).start()
     try:
-        response = requests.get(f"{server.url}/x", headers=bearer(issue_token(keys, "platform_admin")))
+        response = requests.get(f"{server.url}/x", headers=bearer(issue_token(keys, "platform_admin")), timeout=TIMEOUT)
     finally:
         server.stop()
     assert response.status_code == 201
@@ -274,7 +290,7 @@ def test_function_response_is_written_back_with_cookies_and_base64_bodies(keys):
 def test_a_failing_function_is_a_500_as_api_gateway_answers(keys):
     server = LocalHttpApi(keys, handler=Recorder(error=RuntimeError("boom"))).start()
     try:
-        response = requests.get(f"{server.url}/x", headers=bearer(issue_token(keys, "platform_admin")))
+        response = requests.get(f"{server.url}/x", headers=bearer(issue_token(keys, "platform_admin")), timeout=TIMEOUT)
     finally:
         server.stop()
     assert response.status_code == 500
@@ -282,7 +298,7 @@ def test_a_failing_function_is_a_500_as_api_gateway_answers(keys):
 
 
 def test_openapi_document_is_served_without_a_token(adapter, recorder):
-    response = requests.get(f"{adapter.url}/openapi.json")
+    response = requests.get(f"{adapter.url}/openapi.json", timeout=TIMEOUT)
     assert response.status_code == 200
     assert response.json() == {"openapi": "3.1.0"}
     assert recorder.events == []
@@ -297,6 +313,7 @@ def test_cors_preflight_from_a_localhost_origin_is_answered_without_a_token(adap
             "Access-Control-Request-Method": "PUT",
             "Access-Control-Request-Headers": "authorization,content-type",
         },
+        timeout=TIMEOUT,
     )
     assert response.status_code == 204
     assert response.headers["access-control-allow-origin"] == "http://localhost:5173"
@@ -310,6 +327,7 @@ def test_cors_preflight_from_another_origin_gets_no_allow_headers(adapter):
     response = requests.options(
         f"{adapter.url}/districts",
         headers={"Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"},
+        timeout=TIMEOUT,
     )
     assert response.status_code == 204
     assert not any(k.lower().startswith("access-control-allow") for k in response.headers)
@@ -320,9 +338,11 @@ def test_responses_carry_the_allowed_origin_and_drop_the_functions_own_cors_head
     server = LocalHttpApi(keys, handler=Recorder(result=result)).start()
     try:
         token = bearer(issue_token(keys, "platform_admin"))
-        allowed = requests.get(f"{server.url}/x", headers={**token, "Origin": "http://127.0.0.1:8080"})
-        other = requests.get(f"{server.url}/x", headers={**token, "Origin": "https://evil.example.com"})
-        refused = requests.get(f"{server.url}/x", headers={"Origin": "http://localhost:3001"})
+        allowed = requests.get(f"{server.url}/x", headers={**token, "Origin": "http://127.0.0.1:8080"}, timeout=TIMEOUT)
+        other = requests.get(
+            f"{server.url}/x", headers={**token, "Origin": "https://evil.example.com"}, timeout=TIMEOUT
+        )
+        refused = requests.get(f"{server.url}/x", headers={"Origin": "http://localhost:3001"}, timeout=TIMEOUT)
     finally:
         server.stop()
     assert allowed.headers["access-control-allow-origin"] == "http://127.0.0.1:8080"
@@ -345,6 +365,7 @@ def test_bodies_over_api_gateways_10_mb_limit_get_413_without_invoking_the_funct
         f"{adapter.url}/districts",
         data=b"x" * MAX_BODY_BYTES,
         headers={**bearer(issue_token(keys, "platform_admin")), "Content-Type": "text/plain"},
+        timeout=TIMEOUT,
     )
     assert response.status_code == 200
     assert len(recorder.events) == 1

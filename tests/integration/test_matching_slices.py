@@ -13,8 +13,14 @@ from tests.fixtures.roster_oracle import expected_roster
 from tests.integration.test_account_matching import assert_oracle
 from tests.integration.test_class_title_matching import title_scenario
 from tests.integration.test_rekeys import _ids
-from tests.integration.test_worker_engine import DISTRICT, domain, short_slice, stored_state, work_until_done  # noqa: F401
+from tests.integration.test_worker_engine import DISTRICT, engine_domain, short_slice, stored_state, work_until_done
 from tests.unit.sync.test_worker import FakeContext
+
+
+@pytest.fixture
+def domain(clean_aws, monkeypatch):
+    return engine_domain(clean_aws, monkeypatch)
+
 
 SIS_DISTRICT = {**DISTRICT, "students": 90, "classes": 16, "teachers": 8}
 
@@ -75,7 +81,10 @@ def test_a_rekey_pairing_cut_into_many_invocations_ends_like_one_done_at_once(
     assert stored_state(domain, in_slices) == stored_state(domain, at_once)
     assert _created(sliced) == _created(whole)
     assert all(c == 0 and d == 0 for c, _u, d in _created(sliced).values())
-    rekeyed = lambda run: sorted(e.message for e in run.errors if e.code == "rekeyed")
+
+    def rekeyed(run):
+        return sorted(e.message for e in run.errors if e.code == "rekeyed")
+
     assert rekeyed(sliced) == rekeyed(whole) and rekeyed(whole)
 
 
@@ -96,5 +105,8 @@ def test_title_matching_cut_into_many_invocations_ends_like_one_done_at_once(
         assert linked.get(s["x"]) == "app-x"
     assert stored_state(domain, in_slices) == stored_state(domain, at_once)
     assert _created(sliced) == _created(whole)
-    conflicts = lambda run: sorted(e.sis_sourced_id for e in run.errors if e.code == "match_conflict")
+
+    def conflicts(run):
+        return sorted(e.sis_sourced_id for e in run.errors if e.code == "match_conflict")
+
     assert conflicts(sliced) == conflicts(whole) == sorted([scenarios[at_once]["y"], scenarios[at_once]["z"]])

@@ -3,42 +3,10 @@ through a local stack state file as `--local` finds a running `rostersync local 
 
 import json
 import os
-from types import SimpleNamespace
-
-import pytest
 
 from tests.unit.sync.test_dispatch import drain
 from tests.unit.sync.test_locks import make_district
 from tests.unit.sync.test_worker import FakeContext, FakeEngine, sqs_event
-
-
-@pytest.fixture
-def stack(clean_aws, tmp_path):
-    """What `local up` leaves for other processes: a state file naming this (live) process."""
-    from rostersync.store import sync_runs as store
-    from rostersync.sync import run_lifecycle
-    from rostersync_tools.local.state import write_state
-
-    state_dir = tmp_path / "state"
-    write_state(
-        state_dir,
-        {
-            "pid": os.getpid(),
-            "aws": clean_aws.endpoint_url,
-            "api": None,
-            "sis": None,
-            "sisHostUrl": None,
-            "environment": clean_aws.environment(),
-        },
-    )
-    return SimpleNamespace(
-        aws=clean_aws,
-        sqs=clean_aws.client("sqs"),
-        state_dir=str(state_dir),
-        store=store,
-        lifecycle=run_lifecycle,
-        dlq_url=os.environ["SYNC_DLQ_URL"],
-    )
 
 
 def ops(stack, capsys, *argv) -> tuple[int, str]:
@@ -218,9 +186,10 @@ def test_on_aws_a_move_task_is_started_and_the_worker_replays_each_moved_message
             return {"TaskHandle": "task-1"}
 
     queue_url = os.environ["SYNC_QUEUE_URL"]
-    arn = lambda url: stack.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+
+    def arn(url):
+        return stack.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
     target = Target("test stack", Sqs(), queue_url, arn(queue_url), stack.dlq_url, arn(stack.dlq_url), True)
     report = redrive(target)
     assert report.method == "move_task" and started == [(arn(stack.dlq_url), arn(queue_url))]

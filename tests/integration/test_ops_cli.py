@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.integration.test_ops import dead_letter, dlq_size, failed_run, stack  # noqa: F401  (stack is a fixture)
+from tests.integration.test_ops import dead_letter, dlq_size, failed_run
 from tests.unit.sync.test_dispatch import drain
 from tests.unit.sync.test_locks import make_district
 
@@ -34,7 +34,7 @@ def two_failed_districts(stack):
 def test_redrive_with_nobody_to_ask_refuses_and_changes_nothing(stack, capsys, monkeypatch):
     two_failed_districts(stack)
     for stdin in (io.StringIO(""), None):  # at its end, or no standard input at all
-        code, out, err = ops(stack, capsys, "redrive", stdin=stdin, monkeypatch=monkeypatch)
+        code, _out, err = ops(stack, capsys, "redrive", stdin=stdin, monkeypatch=monkeypatch)
         assert code == 2
         assert "--yes" in err and "no standard input" in err
     assert dlq_size(stack) == 2 and drain(stack) == []
@@ -65,7 +65,7 @@ def test_dry_run_shows_the_plan_and_changes_nothing(stack, capsys):
     newer = stack.lifecycle.start_run(busy, "manual", "full")
     code, out, _ = ops(stack, capsys, "redrive", "--dry-run")
     assert code == 0 and "Dry run: nothing was changed." in out
-    for district, run in runs.items():
+    for run in runs.values():
         assert f"failed run {run.run_id} is replayed as a new run" in out
     assert f"a newer run ({newer.run_id}, queued) exists" in out
     code, out, _ = ops(stack, capsys, "redrive", "--dry-run", "--json")

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from tests.integration.test_ops import failed_run, stack  # noqa: F401  (stack is a fixture)
+from tests.integration.test_ops import failed_run
 from tests.unit.sync.test_dispatch import drain
 from tests.unit.sync.test_locks import make_district
 from tests.unit.sync.test_worker import FakeContext, FakeEngine, sqs_event
@@ -84,7 +84,7 @@ def _task(status, moved, to_move, handle=None, reason=None):
 
 
 @pytest.fixture
-def aws_sqs(stack):  # noqa: F811
+def aws_sqs(stack):
     client = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     stub = Stubber(client)
     target = SimpleNamespace(
@@ -101,7 +101,7 @@ def aws_sqs(stack):  # noqa: F811
     stub.assert_no_pending_responses()
 
 
-def test_the_move_task_is_followed_to_its_end_and_each_replay_reported(stack, aws_sqs, monkeypatch):  # noqa: F811
+def test_the_move_task_is_followed_to_its_end_and_each_replay_reported(stack, aws_sqs, monkeypatch):
     from rostersync.sync import worker
     from rostersync_tools.ops.redrive import plan, redrive
 
@@ -168,7 +168,7 @@ def test_the_move_task_is_followed_to_its_end_and_each_replay_reported(stack, aw
     assert fake.calls == []  # the failed runs themselves are never run again
 
 
-def test_a_failed_move_task_is_reported_and_the_command_fails(stack, aws_sqs, monkeypatch, capsys):  # noqa: F811
+def test_a_failed_move_task_is_reported_and_the_command_fails(stack, aws_sqs, monkeypatch, capsys):
     from rostersync_tools.ops import cli
 
     stub, target = aws_sqs
@@ -188,7 +188,7 @@ def test_a_failed_move_task_is_reported_and_the_command_fails(stack, aws_sqs, mo
     assert "FAILED" in out and "NonExistentQueue" in out
 
 
-def test_a_move_task_already_running_is_followed_not_started_twice(stack, aws_sqs):  # noqa: F811
+def test_a_move_task_already_running_is_followed_not_started_twice(stack, aws_sqs):
     from rostersync_tools.ops.redrive import redrive
 
     stub, target = aws_sqs
@@ -200,7 +200,7 @@ def test_a_move_task_already_running_is_followed_not_started_twice(stack, aws_sq
     assert any("already running" in line for line in lines)
 
 
-def test_without_follow_the_task_is_started_and_left_to_run(stack, aws_sqs):  # noqa: F811
+def test_without_follow_the_task_is_started_and_left_to_run(stack, aws_sqs):
     from rostersync_tools.ops.redrive import redrive
 
     stub, target = aws_sqs

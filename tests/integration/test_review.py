@@ -349,12 +349,10 @@ def test_a_purge_is_asked_for_confirmed_and_leaves_no_item_of_the_district(
     asked = admin("DELETE", "")
     assert asked.status == 202 and asked.body["status"] == "requested"
     assert admin("GET", "/syncs").status == 200  # asking erases nothing
-    platform = lambda method, path="", **kw: call(
-        method,
-        f"/districts/{district}{path}",
-        role="platform_admin",
-        **kw,
-    )
+
+    def platform(method, path="", **kw):
+        return call(method, f"/districts/{district}{path}", role="platform_admin", **kw)
+
     bare = platform("DELETE")
     assert bare.status == 409 and bare.body["error"]["code"] == "confirmation_required"
     wrong = platform("DELETE", query={"confirm": neighbour})

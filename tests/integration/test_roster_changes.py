@@ -66,7 +66,7 @@ class Follower:
 
 def stored(district_id: str, kind: str) -> dict[str, tuple[str, datetime]]:
     """id -> (changeSeq, updatedAt) of every stored item."""
-    id_name, model = KINDS[kind]
+    _, model = KINDS[kind]
     return {getattr(item, _id_attr(model)): (item.change_seq, item.updated_at) for item in model.query(district_id)}
 
 

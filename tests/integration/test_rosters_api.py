@@ -213,7 +213,7 @@ def test_bad_parameters(districts):
 
 
 def test_cursors_are_bound_to_their_district_and_query(districts):
-    (first, first_data), (second, _) = list(districts.items())
+    (first, _first_data), (second, _) = list(districts.items())
     page = admin(first)("GET", f"/districts/{first}/users", query={"role": "student", "limit": "5"}).body
     cursor = page["nextCursor"]
     first_ids = {u["userId"] for u in page["users"]}
@@ -247,7 +247,7 @@ def test_cursors_are_bound_to_their_district_and_query(districts):
 
 
 def test_a_district_sees_only_its_own_roster(districts):
-    (first, first_data), (second, second_data) = list(districts.items())
+    (first, _first_data), (second, second_data) = list(districts.items())
     mine, _ = walk(admin(first), f"/districts/{first}/users", {"status": "all", "limit": "200"}, "users")
     theirs = {u.user_id for u in second_data["users"].values()}
     assert mine and not ({u["userId"] for u in mine} & theirs)

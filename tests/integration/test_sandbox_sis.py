@@ -18,6 +18,9 @@ from rostersync_tools.sandbox_sis.generator import generate_district
 from rostersync_tools.sandbox_sis.timestamps import parse_instant
 from tests.fixtures.sandbox import bearer_session
 
+# Seconds a request to a loopback server may take: a hung one fails its test, not the whole run.
+TIMEOUT = 30
+
 CLIENT = ("sandbox-client", "sandbox-secret")
 GRANT = {"grant_type": "client_credentials"}
 
@@ -318,10 +321,10 @@ def test_oauth1_signatures_with_a_query_string(sandbox_sis, method):
     sis = sandbox_sis
     auth = OAuth1(*CLIENT, signature_method=method, signature_type="AUTH_HEADER")
     params = {"filter": "role='teacher' AND status='active'", "limit": 5, "offset": 2, "sort": "sourcedId"}
-    reply = requests.get(f"{sis.base_url}/users", params=params, auth=auth)
+    reply = requests.get(f"{sis.base_url}/users", params=params, auth=auth, timeout=TIMEOUT)
     assert reply.status_code == 200, reply.text
     assert len(reply.json()["users"]) == 5
-    following = requests.get(links(reply)["next"], auth=auth)  # the next link, signed as it stands
+    following = requests.get(links(reply)["next"], auth=auth, timeout=TIMEOUT)  # the next link, signed as it stands
     assert following.status_code == 200 and len(following.json()["users"]) == 5
 
 
@@ -329,44 +332,64 @@ def test_oauth1_refusals(sandbox_sis):
     sis = sandbox_sis
     url = f"{sis.base_url}/users"
     wrong = requests.get(
-        url, params={"limit": 1}, auth=OAuth1(CLIENT[0], "not-the-secret", signature_method="HMAC-SHA256")
+        url,
+        params={"limit": 1},
+        auth=OAuth1(CLIENT[0], "not-the-secret", signature_method="HMAC-SHA256"),
+        timeout=TIMEOUT,
     )
     assert wrong.status_code == 401 and imsx_minor(wrong) == "unauthorisedrequest"
     assert "not-the-secret" not in wrong.text and CLIENT[1] not in wrong.text
-    unknown_key = requests.get(url, auth=OAuth1("someone-else", CLIENT[1], signature_method="HMAC-SHA256"))
+    unknown_key = requests.get(
+        url, auth=OAuth1("someone-else", CLIENT[1], signature_method="HMAC-SHA256"), timeout=TIMEOUT
+    )
     assert unknown_key.status_code == 401
     old = requests.get(
-        url, auth=OAuth1(*CLIENT, signature_method="HMAC-SHA256", timestamp=str(int(time.time()) - 3600))
+        url,
+        auth=OAuth1(*CLIENT, signature_method="HMAC-SHA256", timestamp=str(int(time.time()) - 3600)),
+        timeout=TIMEOUT,
     )
     assert old.status_code == 401 and "timestamp" in old.json()["imsx_description"]
     fixed = dict(signature_method="HMAC-SHA256", nonce="same-nonce-twice", timestamp=str(int(time.time())))
-    assert requests.get(url, auth=OAuth1(*CLIENT, **fixed)).status_code == 200
-    assert requests.get(url, auth=OAuth1(*CLIENT, **fixed)).status_code == 401  # replayed
-    assert requests.get(url).status_code == 401  # no credentials at all
+    assert requests.get(url, auth=OAuth1(*CLIENT, **fixed), timeout=TIMEOUT).status_code == 200
+    assert requests.get(url, auth=OAuth1(*CLIENT, **fixed), timeout=TIMEOUT).status_code == 401  # replayed
+    assert requests.get(url, timeout=TIMEOUT).status_code == 401  # no credentials at all
     sis.set_quirks(oauth1_sha1_only=True)
-    assert requests.get(url, auth=OAuth1(*CLIENT, signature_method="HMAC-SHA256")).status_code == 401
-    assert requests.get(url, auth=OAuth1(*CLIENT, signature_method="HMAC-SHA1")).status_code == 200
+    assert requests.get(url, auth=OAuth1(*CLIENT, signature_method="HMAC-SHA256"), timeout=TIMEOUT).status_code == 401
+    assert requests.get(url, auth=OAuth1(*CLIENT, signature_method="HMAC-SHA1"), timeout=TIMEOUT).status_code == 200
     sis.set_quirks(only_oauth2=True)
-    assert requests.get(url, auth=OAuth1(*CLIENT, signature_method="HMAC-SHA1")).status_code == 401
+    assert requests.get(url, auth=OAuth1(*CLIENT, signature_method="HMAC-SHA1"), timeout=TIMEOUT).status_code == 401
 
 
 def test_oauth2_token_at_both_paths_and_bearer_use(make_sandbox_sis):
     sis = make_sandbox_sis(path_prefix="/district42")
     assert sis.base_url == f"{sis.host_url}/district42/ims/oneroster/v1p1"
     for token_url in (f"{sis.host_url}/district42/token", f"{sis.base_url}/token"):
-        reply = requests.post(token_url, auth=CLIENT, data=GRANT)
+        reply = requests.post(token_url, auth=CLIENT, data=GRANT, timeout=TIMEOUT)
         assert reply.status_code == 200, token_url
         body = reply.json()
         assert body["token_type"] == "bearer" and body["expires_in"] == 3600 and body["scope"]
-        page = requests.get(f"{sis.base_url}/classes", headers={"Authorization": f"Bearer {body['access_token']}"})
+        page = requests.get(
+            f"{sis.base_url}/classes", headers={"Authorization": f"Bearer {body['access_token']}"}, timeout=TIMEOUT
+        )
         assert page.status_code == 200 and page.json()["classes"]
-    in_form = requests.post(sis.token_url, data={**GRANT, "client_id": CLIENT[0], "client_secret": CLIENT[1]})
+    in_form = requests.post(
+        sis.token_url, data={**GRANT, "client_id": CLIENT[0], "client_secret": CLIENT[1]}, timeout=TIMEOUT
+    )
     assert in_form.status_code == 200
-    wrong = requests.post(sis.token_url, auth=(CLIENT[0], "wrong"), data=GRANT)
+    wrong = requests.post(sis.token_url, auth=(CLIENT[0], "wrong"), data=GRANT, timeout=TIMEOUT)
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
-    assert requests.post(sis.token_url, auth=CLIENT, data={"grant_type": "password"}).status_code == 400
-    assert requests.get(f"{sis.base_url}/classes", headers={"Authorization": "Bearer made-up"}).status_code == 401
-    assert requests.post(f"{sis.host_url}/token", auth=CLIENT, data=GRANT).status_code == 404  # prefix needed
+    assert (
+        requests.post(sis.token_url, auth=CLIENT, data={"grant_type": "password"}, timeout=TIMEOUT).status_code == 400
+    )
+    assert (
+        requests.get(
+            f"{sis.base_url}/classes", headers={"Authorization": "Bearer made-up"}, timeout=TIMEOUT
+        ).status_code
+        == 401
+    )
+    assert (
+        requests.post(f"{sis.host_url}/token", auth=CLIENT, data=GRANT, timeout=TIMEOUT).status_code == 404
+    )  # prefix needed
 
 
 def test_expired_token_is_refused(make_sandbox_sis):
@@ -381,29 +404,33 @@ def test_expired_token_is_refused(make_sandbox_sis):
 def test_scope_and_method_quirks(sandbox_sis):
     sis = sandbox_sis
     scope = "https://purl.imsglobal.org/spec/or/v1p1/scope/roster-core.readonly"
-    granted = requests.post(sis.token_url, auth=CLIENT, data={**GRANT, "scope": scope})
+    granted = requests.post(sis.token_url, auth=CLIENT, data={**GRANT, "scope": scope}, timeout=TIMEOUT)
     assert granted.status_code == 200 and granted.json()["scope"] == scope
     sis.set_quirks(reject_scope=True)
-    refused = requests.post(sis.token_url, auth=CLIENT, data={**GRANT, "scope": scope})
+    refused = requests.post(sis.token_url, auth=CLIENT, data={**GRANT, "scope": scope}, timeout=TIMEOUT)
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_scope"
-    assert requests.post(sis.token_url, auth=CLIENT, data=GRANT).status_code == 200
+    assert requests.post(sis.token_url, auth=CLIENT, data=GRANT, timeout=TIMEOUT).status_code == 200
     sis.set_quirks(reject_scope=False, require_scope=True)
-    assert requests.post(sis.token_url, auth=CLIENT, data=GRANT).status_code == 400
-    assert requests.post(sis.token_url, auth=CLIENT, data={**GRANT, "scope": scope}).status_code == 200
+    assert requests.post(sis.token_url, auth=CLIENT, data=GRANT, timeout=TIMEOUT).status_code == 400
+    assert requests.post(sis.token_url, auth=CLIENT, data={**GRANT, "scope": scope}, timeout=TIMEOUT).status_code == 200
     sis.set_quirks(require_scope=False, only_oauth1=True)
-    assert requests.post(sis.token_url, auth=CLIENT, data=GRANT).status_code == 404
-    assert requests.get(f"{sis.base_url}/orgs", auth=OAuth1(*CLIENT, signature_method="HMAC-SHA256")).ok
+    assert requests.post(sis.token_url, auth=CLIENT, data=GRANT, timeout=TIMEOUT).status_code == 404
+    assert requests.get(
+        f"{sis.base_url}/orgs", auth=OAuth1(*CLIENT, signature_method="HMAC-SHA256"), timeout=TIMEOUT
+    ).ok
 
 
 def test_nested_routes_can_require_the_roster_scope(sandbox_sis):
     sis = sandbox_sis
     sis.set_quirks(nested_requires_roster_scope=True)
     core = "https://purl.imsglobal.org/spec/or/v1p1/scope/roster-core.readonly"
-    token = requests.post(sis.token_url, auth=CLIENT, data={**GRANT, "scope": core}).json()["access_token"]
+    token = requests.post(sis.token_url, auth=CLIENT, data={**GRANT, "scope": core}, timeout=TIMEOUT).json()[
+        "access_token"
+    ]
     headers = {"Authorization": f"Bearer {token}"}
     klass = sis.state()["data"]["classes"][0]["sourcedId"]
-    assert requests.get(f"{sis.base_url}/classes/{klass}", headers=headers).status_code == 200
-    nested = requests.get(f"{sis.base_url}/classes/{klass}/students", headers=headers)
+    assert requests.get(f"{sis.base_url}/classes/{klass}", headers=headers, timeout=TIMEOUT).status_code == 200
+    nested = requests.get(f"{sis.base_url}/classes/{klass}/students", headers=headers, timeout=TIMEOUT)
     assert nested.status_code == 403 and imsx_minor(nested) == "forbidden"
     assert "insufficient_scope" in nested.json()["imsx_description"]
     both = bearer_session(sis)  # no scope asked: every read scope granted
@@ -415,8 +442,13 @@ def test_revoked_credentials_refuse_everything(sandbox_sis):
     session = bearer_session(sis)
     sis.set_quirks(revoke_credentials=True)
     assert session.get(f"{sis.base_url}/orgs").status_code == 401
-    assert requests.get(f"{sis.base_url}/orgs", auth=OAuth1(*CLIENT, signature_method="HMAC-SHA256")).status_code == 401
-    assert requests.post(sis.token_url, auth=CLIENT, data=GRANT).status_code == 401
+    assert (
+        requests.get(
+            f"{sis.base_url}/orgs", auth=OAuth1(*CLIENT, signature_method="HMAC-SHA256"), timeout=TIMEOUT
+        ).status_code
+        == 401
+    )
+    assert requests.post(sis.token_url, auth=CLIENT, data=GRANT, timeout=TIMEOUT).status_code == 401
     sis.set_quirks(revoke_credentials=False)
     assert session.get(f"{sis.base_url}/orgs").status_code == 401  # the old token stays dead
     assert bearer_session(sis).get(f"{sis.base_url}/orgs").status_code == 200
@@ -482,9 +514,9 @@ def test_slow_and_imsx_failure_faults(api):
 def test_faults_leave_token_requests_alone_unless_asked(sandbox_sis):
     sis = sandbox_sis
     sis.inject("500")
-    assert requests.post(sis.token_url, auth=CLIENT, data=GRANT).status_code == 200
+    assert requests.post(sis.token_url, auth=CLIENT, data=GRANT, timeout=TIMEOUT).status_code == 200
     sis.inject("503", path="/token", retry_after=2)
-    refused = requests.post(sis.token_url, auth=CLIENT, data=GRANT)
+    refused = requests.post(sis.token_url, auth=CLIENT, data=GRANT, timeout=TIMEOUT)
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "2"
 
 
@@ -502,7 +534,7 @@ def test_latency_quirk(make_sandbox_sis):
 def test_admin_endpoints_at_the_root_and_under_the_prefix(make_sandbox_sis):
     sis = make_sandbox_sis(path_prefix="district42")
     for admin in (f"{sis.host_url}/_admin", f"{sis.host_url}/district42/_admin"):
-        state = requests.get(f"{admin}/state").json()
+        state = requests.get(f"{admin}/state", timeout=TIMEOUT).json()
         assert state["day"] == 1 and set(state["data"]) >= {
             "orgs",
             "academicSessions",
@@ -511,19 +543,19 @@ def test_admin_endpoints_at_the_root_and_under_the_prefix(make_sandbox_sis):
             "users",
             "enrollments",
         }
-        assert requests.post(f"{admin}/quirks", json={"no_link": True}).json()["no_link"] is True
-        assert requests.post(f"{admin}/quirks", json={"no_such_quirk": True}).status_code == 400
-        assert requests.post(f"{admin}/inject", json={"kind": "bogus"}).status_code == 400
-    requests.post(f"{sis.host_url}/_admin/inject", json={"kind": "429", "count": 1, "retry_after": 5})
+        assert requests.post(f"{admin}/quirks", json={"no_link": True}, timeout=TIMEOUT).json()["no_link"] is True
+        assert requests.post(f"{admin}/quirks", json={"no_such_quirk": True}, timeout=TIMEOUT).status_code == 400
+        assert requests.post(f"{admin}/inject", json={"kind": "bogus"}, timeout=TIMEOUT).status_code == 400
+    requests.post(f"{sis.host_url}/_admin/inject", json={"kind": "429", "count": 1, "retry_after": 5}, timeout=TIMEOUT)
     session = bearer_session(sis)
     assert session.get(f"{sis.base_url}/orgs").headers.get("Retry-After") == "5"
-    stats = requests.get(f"{sis.host_url}/_admin/stats").json()
+    stats = requests.get(f"{sis.host_url}/_admin/stats", timeout=TIMEOUT).json()
     assert stats["requests"] == 2 and stats["tokenRequests"] == 1 and stats["byPath"] == {"/token": 1, "/orgs": 1}
-    requests.post(f"{sis.host_url}/_admin/stats/reset")
+    requests.post(f"{sis.host_url}/_admin/stats/reset", timeout=TIMEOUT)
     assert sis.stats()["requests"] == 0
-    advanced = requests.post(f"{sis.host_url}/_admin/advance", json={"day": 3}).json()
+    advanced = requests.post(f"{sis.host_url}/_admin/advance", json={"day": 3}, timeout=TIMEOUT).json()
     assert advanced["day"] == 3 and advanced["changes"]
-    assert requests.post(f"{sis.host_url}/_admin/advance", json={}).json()["day"] == 4
+    assert requests.post(f"{sis.host_url}/_admin/advance", json={}, timeout=TIMEOUT).json()["day"] == 4
     assert [h["day"] for h in sis.state()["history"]] == [2, 3, 4]
 
 

@@ -14,6 +14,10 @@ DISTRICT = {"schools": 2, "students": 60, "teachers": 6, "classes": 12, "enrollm
 
 @pytest.fixture
 def domain(clean_aws, monkeypatch):
+    return engine_domain(clean_aws, monkeypatch)
+
+
+def engine_domain(clean_aws, monkeypatch):
     from rostersync.store import sync_runs as store
     from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel
     from rostersync.sync import run_lifecycle, worker

@@ -20,7 +20,9 @@ def record_id(district_id: str, kind: str, sourced_id: str) -> str:
     str(uuid.uuid5(namespace, name)), computed without building a UUID object (a full sync
     makes one per record; tests/unit/test_ids.py holds it to uuid5's answer)."""
     digest = bytearray(
-        hashlib.sha1(_NAMESPACE_BYTES + f"{district_id}\x1f{kind}\x1f{sourced_id}".encode()).digest()[:16]
+        hashlib.sha1(  # uuid5 is SHA-1 by definition (RFC 9562): an id, not a security control
+            _NAMESPACE_BYTES + f"{district_id}\x1f{kind}\x1f{sourced_id}".encode(), usedforsecurity=False
+        ).digest()[:16]
     )
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant

@@ -7,9 +7,9 @@ Scoring of one (SIS school, app school) pair:
 1. Identifiers: when both carry one and they are equal, ignoring case, spaces, dashes and
    leading zeros ("0042" == "42"), the score is 2.0. That outranks any name.
 2. Names. Each name is normalised: accents folded, lowercase, "&" read as "and",
-   punctuation dropped, runs of initials joined ("P.S." is "ps"); "elem"/"es" read as elementary, "ms"/"jr high"/"junior high" as
-   middle, "hs"/"sr high"/"senior high" as high; then the level word and the common words
-   that do not tell schools apart (school, the, of, academy, campus, center, public, jr,
+   punctuation dropped, runs of initials joined ("P.S." is "ps"); "elem"/"es" read as elementary,
+   "ms"/"jr high"/"junior high" as middle, "hs"/"sr high"/"senior high" as high; then the level word and the
+   common words that do not tell schools apart (school, the, of, academy, campus, center, public, jr,
    sr, saint/st, ...) are set aside, leaving the distinctive tokens.
    - If both names state a school level and the levels differ ("Lincoln Elementary",
      "Lincoln Middle") the score is 0: same namesake, different school.
@@ -125,7 +125,7 @@ def _join_initials(words: list[str]) -> list[str]:
     """Runs of single letters are one abbreviation: "P.S. 123" -> ["ps", "123"]."""
     joined: list[str] = []
     run = ""
-    for word in words + [""]:
+    for word in [*words, ""]:
         if len(word) == 1 and word.isalpha():
             run += word
             continue

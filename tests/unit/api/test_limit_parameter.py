@@ -5,7 +5,8 @@ import pytest
 from rostersync.api.http_io import query_limit
 
 PAGED = ["/users", "/classes", "/syncs"]
-NOT_LIMITS = ["²", "٣", "１０", "1²", "+5", "-1", " 5", "5 ", "1e2", "0", "201", "9" * 5000, "0x10", "五"]
+# Digits int() would accept but a limit must not: superscripts, Arabic-Indic, fullwidth, CJK.
+NOT_LIMITS = ["²", "٣", "１０", "1²", "+5", "-1", " 5", "5 ", "1e2", "0", "201", "9" * 5000, "0x10", "五"]  # noqa: RUF001
 
 
 @pytest.mark.parametrize("value", NOT_LIMITS)

@@ -183,7 +183,7 @@ def test_an_api_client_reads_every_roster_route_of_a_district_it_is_granted(api,
 def test_an_api_client_never_reaches_configuration_or_other_districts(api, two_districts):
     from rostersync.api.app import handle
 
-    (district, ids), (other, other_ids) = list(two_districts.items())
+    (district, _ids), (other, _other_ids) = list(two_districts.items())
     claims, scopes = machine(f"roster/read:{district}")
     for method, path, body in [
         ("GET", f"/districts/{district}/sync-config", None),

@@ -122,7 +122,7 @@ def test_a_schools_terms_are_its_own_and_the_districts(api, district):
     ],
 )
 def test_the_current_term_of_a_school(api, district, on, school, expected, running, upcoming):
-    district_id, schools, ids = district
+    district_id, schools, _ids = district
     answer = get(api, f"/districts/{district_id}/schools/{schools[school]}/terms/current", {"date": on})
     assert answer.status == 200, answer.body
     body = answer.body

@@ -86,7 +86,7 @@ def test_local_stack_allows_http_and_loopback():
         ("192.168.1.1", False),
         ("169.254.169.254", False),
         ("100.64.0.1", False),
-        ("0.0.0.0", False),
+        ("0.0.0.0", False),  # noqa: S104  (an address the policy must refuse, not a bind)
         ("224.0.0.1", False),
         ("240.0.0.1", False),
         ("255.255.255.255", False),
@@ -217,7 +217,7 @@ def test_redirect_targets_are_checked_again(two_servers):
 
 
 def test_peer_check_with_a_swapped_address(two_servers, monkeypatch):
-    first, second = two_servers
+    _first, second = two_servers
     real = socket.getaddrinfo
     monkeypatch.setattr(
         socket,

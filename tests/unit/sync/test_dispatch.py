@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.unit.sync.test_locks import make_district, result, serializable_dynamodb  # noqa: F401 (fixture)
+from tests.unit.sync.test_locks import make_district, result
 
 
 @pytest.fixture

@@ -70,15 +70,6 @@ def result(
 
 
 @pytest.fixture
-def serializable_dynamodb(aws):
-    """Racing conditional writes need DynamoDB's atomic check-and-write, which the embedded
-    AWS gives moto (rostersync_tools.local.embedded_aws.serialize_moto_writes)."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    assert DynamoDBBackend._rostersync_serialized
-
-
-@pytest.fixture
 def domain(aws):
     from rostersync.store import sync_runs as store
     from rostersync.sync import run_lifecycle

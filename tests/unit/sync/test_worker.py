@@ -164,14 +164,15 @@ def test_the_last_receive_marks_the_run_failed(domain):
 def test_continue_re_sends_the_run_and_the_next_message_resumes_it(domain):
     run = queued_run(domain)
     domain.engine.script[run.district_id] = ["continue", "continue", "succeeded"]
+    message = ("m0", body(run), 1)
     for attempt in range(3):
-        (message,) = [("m0", body(run), 1)] if attempt == 0 else [(f"m{attempt}", next_body, 1)]
         assert domain.worker.handle_batch(sqs_event(message), FakeContext()) == {"batchItemFailures": []}
         if attempt < 2:
             stored = domain.store.get_run(run.district_id, run.run_id)
             assert stored.status == "running" and stored.invocations == attempt + 1 and stored.lease_id is None
             (next_body,) = drain(domain)
             assert next_body == body(run)
+            message = (f"m{attempt + 1}", next_body, 1)
     stored = domain.store.get_run(run.district_id, run.run_id)
     assert stored.status == "succeeded" and stored.invocations == 3
     assert drain(domain) == []

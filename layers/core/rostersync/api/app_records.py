@@ -4,7 +4,8 @@ sees and resolves the conflicts a sync's matching found (link to a named app rec
 the SIS record separate). The records are read back through the roster routes (api/rosters.py).
 
 Who: the district's admins and platform admins; the registration routes also the app's backend
-(an API client with scope roster/write, api/access.py). Conflicts and resolutions: admins only. What a sync does with them: sync/account_matching.py, docs/design.md.
+(an API client with scope roster/write, api/access.py). Conflicts and resolutions: admins only. What a sync does
+with them: sync/account_matching.py, docs/design.md.
 """
 
 from __future__ import annotations

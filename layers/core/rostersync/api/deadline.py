@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 
 API_GATEWAY_LIMIT_S = 29.0
@@ -26,10 +26,8 @@ def request_time(context=None, limit_s: float | None = None) -> Iterator[None]:
     limit_s = API_GATEWAY_LIMIT_S if limit_s is None else limit_s
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if callable(remaining):
-        try:
+        with suppress(Exception):  # a context that cannot say: API Gateway's limit stands
             limit_s = min(limit_s, remaining() / 1000)
-        except Exception:  # a context that cannot say: API Gateway's limit stands
-            pass
     token = _deadline.set(started + max(limit_s - RESERVE_S, 1.0))
     try:
         yield

@@ -21,7 +21,7 @@ import base64
 import binascii
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, ValidationError
@@ -48,8 +48,6 @@ _PLAIN_MESSAGES = {
     "int_type": "must be a whole number",
     "float_type": "must be a number",
 }
-
-M = TypeVar("M", bound=BaseModel)
 
 
 class _RejectedJson(ValueError):
@@ -142,14 +140,16 @@ def invalid(errors: list[dict[str, Any]]) -> ApiError:
     return unprocessable(code, redact(message))
 
 
-def parse(model: type[M], data: dict[str, Any]) -> M:
+def parse[M: BaseModel](model: type[M], data: dict[str, Any]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as error:
         raise invalid(error.errors(include_url=False, include_input=False, include_context=False)) from None
 
 
-def read_body(event: Mapping, model: type[M], *, secret_field: str | None = None, max_bytes: int = MAX_BODY_BYTES) -> M:
+def read_body[M: BaseModel](
+    event: Mapping, model: type[M], *, secret_field: str | None = None, max_bytes: int = MAX_BODY_BYTES
+) -> M:
     """The request body as `model`, or 400/422. `secret_field` names a field whose value is
     redacted from the logs for the rest of this request before anything else looks at the body
     (only for this request: it is remembered only once it has been tested and stored)."""

@@ -30,8 +30,8 @@ DESCRIPTION = (
     "The app's backend sends an access token from the user pool's token endpoint (OAuth 2 client credentials) "
     "with scope `roster/read` (every district) or `roster/read:<districtId>` (one): it may call the Rosters "
     "routes; with `roster/write` (or `roster/write:<districtId>`) also the four routes that register app users "
-    "and classes (`app-users`, `app-classes`, single and bulk); nothing else (403). A teacher whose account is linked to a synced teacher calls the Teachers "
-    "routes only.\n\n"
+    "and classes (`app-users`, `app-classes`, single and bulk); nothing else (403). A teacher whose account is "
+    "linked to a synced teacher calls the Teachers routes only.\n\n"
     "**Errors.** Every error the API answers is "
     '`{"error": {"code": "snake_case_code", "message": "what to do"}}` (a 409 may add fields, see '
     'ConflictResponse). Two come from API Gateway in its own shape, `{"message": "..."}`: 401 '
@@ -262,8 +262,8 @@ def openapi_schema(app: APIGatewayHttpResolver) -> dict[str, Any]:
             "bearerAuth": HTTPBearer(
                 bearerFormat="JWT",
                 description="A Cognito ID token (people), or an API client's Cognito access token (client credentials, "
-                "scope roster/read or roster/read:<districtId>, and roster/write or roster/write:<districtId> to register "
-                "app records), as `Authorization: Bearer <token>`.",
+                "scope roster/read or roster/read:<districtId>, and roster/write or roster/write:<districtId> to "
+                "register app records), as `Authorization: Bearer <token>`.",
             )
         },
         security=[{"bearerAuth": []}],

@@ -122,7 +122,8 @@ def post_school(district_id: str):
         if clash is not None:
             raise conflict(
                 "school_exists",
-                f"School {clash.school_id} already has identifier {clash.identifier!r}; identifiers tell schools apart.",
+                f"School {clash.school_id} already has identifier {clash.identifier!r}; identifiers tell schools "
+                "apart.",
             )
     school = create_app_school(district_id, request.name, request.identifier)
     logger.info("School created", extra={"districtId": district_id, "schoolId": school.school_id})

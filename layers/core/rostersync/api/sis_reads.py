@@ -54,11 +54,13 @@ _ADVICE: dict[str, tuple[str, str]] = {
     ),
     "bad_response": (
         "not_oneroster",
-        "The SIS's answers are not valid OneRoster 1.1 JSON. Check the host URL; if it is right, contact your SIS vendor.",
+        "The SIS's answers are not valid OneRoster 1.1 JSON. Check the host URL; if it is right, contact your SIS "
+        "vendor.",
     ),
     "request_rejected": (
         "not_oneroster",
-        "The SIS refused a standard OneRoster 1.1 request. Check the host URL; if it is right, contact your SIS vendor.",
+        "The SIS refused a standard OneRoster 1.1 request. Check the host URL; if it is right, contact your SIS "
+        "vendor.",
     ),
 }
 

@@ -155,10 +155,11 @@ def sync_failed(district: DistrictModel, run, failure: str | None) -> Message:
                 "",
                 f"What happened: {failure or 'no detail was recorded'}",
                 "",
-                "Nothing was deactivated: a sync that fails part-way never deactivates records, and your rosters stay as "
-                "the last successful sync left them.",
-                "What to do: if the reason above names the SIS connection, fix it in step 2 (SIS connection); otherwise "
-                "start a new sync (POST /districts/{id}/syncs) or wait for tonight's. Our on-call team was alerted too.",
+                "Nothing was deactivated: a sync that fails part-way never deactivates records, and your rosters "
+                "stay as the last successful sync left them.",
+                "What to do: if the reason above names the SIS connection, fix it in step 2 (SIS connection); "
+                "otherwise start a new sync (POST /districts/{id}/syncs) or wait for tonight's. Our on-call team "
+                "was alerted too.",
             ]
         ),
         run.run_id,
@@ -172,12 +173,12 @@ def sync_held(district: DistrictModel, run, held: dict | None) -> Message:
         f"Roster Sync: a sync of {district.name} waits for your review",
         "\n".join(
             [
-                f"The {run.trigger} roster sync of {district.name} (run {run.run_id}) would deactivate {what}: more than "
-                "the district's safety limit allows in one sync. It stopped before deactivating anything; new and changed "
-                "records were written.",
+                f"The {run.trigger} roster sync of {district.name} (run {run.run_id}) would deactivate {what}: more "
+                "than the district's safety limit allows in one sync. It stopped before deactivating anything; new "
+                "and changed records were written.",
                 "",
-                "What to do: check in your SIS that these records really left (a school, grade or subject filter, or an "
-                "SIS export problem, can look like this). If it is right, approve the run "
+                "What to do: check in your SIS that these records really left (a school, grade or subject filter, or "
+                "an SIS export problem, can look like this). If it is right, approve the run "
                 f"(POST /districts/{district.district_id}/syncs/{run.run_id}/approve); if not, fix the SIS or the sync "
                 "settings and the next sync will read it again.",
             ]

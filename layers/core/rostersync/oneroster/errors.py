@@ -28,7 +28,10 @@ class OneRosterError(Exception):
         return f"{self.message}{where}"
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(code={self.code!r}, endpoint={self.endpoint!r}, status={self.status!r}, message={self.message!r})"
+        return (
+            f"{type(self).__name__}(code={self.code!r}, endpoint={self.endpoint!r}, "
+            f"status={self.status!r}, message={self.message!r})"
+        )
 
     def __reduce__(self):  # picklable across process/thread boundaries with its fields
         return (_rebuild, (type(self), self.message, self.endpoint, self.status))

@@ -104,7 +104,7 @@ def check_token_url(raw: str, allow_private: bool) -> str:
     (vendors put `?appName=...` there)."""
     try:
         parts = urlsplit(raw.strip())
-        parts.port
+        _ = parts.port  # raises ValueError for a port that is not a number in range
     except (ValueError, AttributeError):
         raise InvalidHostUrl("The token URL is not a valid URL.") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import ClassVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -48,7 +49,7 @@ class ExchangeFailed(Exception):
     """A request that produced no usable HTTP response."""
 
     # kind -> retryable?
-    KINDS = {
+    KINDS: ClassVar[dict[str, bool]] = {
         "connect": True,
         "timeout": True,
         "reset": True,

@@ -7,8 +7,8 @@ Keys (districtId, linkKey); linkKey is one of
   separately before an admin linked it (the sync deactivates that one);
 - `app#<kind>#<itemId>` -> {sisSourcedId}: the reverse (an app record links one SIS record);
 - `key#<kind>#<field>#<value>` -> itemIds (a string set): app records by a normalised match key
-  (user: identifier, email, username; class: code, and title for classes that name a teacher). Written with ADD/DELETE, so concurrent
-  registrations never lose an id;
+  (user: identifier, email, username; class: code, and title for classes that name a teacher). Written with
+  ADD/DELETE, so concurrent registrations never lose an id;
 - `conflict#<kind>#<sourcedId>`: an open matching conflict (both sides, in words) until an
   admin resolves it;
 - `decision#<kind>#<sourcedId>` -> {action: separate}: the admin kept the SIS record apart.

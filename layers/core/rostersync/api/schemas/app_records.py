@@ -117,7 +117,9 @@ class MatchingRecordResponse(ResponseModel):
     name: str | None = None
     criterion: str | None = Field(
         default=None,
-        description="linked: identifier, email, username, code or title (a class of the same title, school and teacher)",
+        description=(
+            "linked: identifier, email, username, code or title (a class of the same title, school and teacher)"
+        ),
     )
     reason: str | None = None
     message: str | None = None

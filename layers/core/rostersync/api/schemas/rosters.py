@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import model_serializer
+from pydantic import Field, model_serializer
 
 from rostersync.api.schemas.base import ResponseModel
 from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel
@@ -61,7 +61,7 @@ class ClassResponse(_MaybeMember):
     school_id: str
     grades: list[str]
     subjects: list[str]
-    term_ids: list[str] = []  # the class's academic sessions (GET .../terms/{termId})
+    term_ids: list[str] = Field(default_factory=list)  # the class's academic sessions (GET .../terms/{termId})
     status: str
     updated_at: datetime | None = None
     origin: str = "sis"
