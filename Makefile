@@ -12,18 +12,20 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 REGION ?= us-east-1
 
-.PHONY: help venv demo test unit integration e2e browser lint validate build local sandbox bench fleet soak clean openapi lock console-deploy
+.PHONY: help venv demo test unit integration e2e browser lint lint-style lint-types lint-audit lint-policy validate build \
+	local sandbox bench fleet soak clean openapi lock console-deploy
 
 help:
 	@echo "make demo   run the product locally against the sandbox SIS and print a sync summary"
-	@echo "make test   every check: pytest (unit, integration, e2e), sam validate --lint, sam build"
+	@echo "make test   every check: make lint, pytest (unit, integration, e2e), sam build"
+	@echo "make lint   ruff, ruff format --check, mypy, pip-audit (the locks), checkov and sam validate --lint (template.yaml)"
 	@echo "make local  start the local stack (API :3000, console :3001, AWS :5000, sandbox SIS :8900)"
 	@echo "make browser  the console's browser suite only (needs chromium)"
 	@echo "make console-deploy STACK=rostersync-dev  upload the console and its config.json to a deployed stack"
 	@echo "make bench  the district-scale benchmark (bench/README.md)"
 	@echo "make fleet  one night of 10,000 districts, simulated from the bench's costs"
 	@echo "make soak   the long fault and crash soak"
-	@echo "make lint / validate / build / openapi / lock / clean"
+	@echo "make validate / build / openapi / lock / clean"
 
 # Installed from the locks, every file checked against its hash; pip resolves nothing afresh.
 # The project itself goes in editable, without build isolation (setuptools comes from the lock too).
@@ -53,10 +55,11 @@ TEST_WORKERS ?= 2
 CHROMIUM ?= $(firstword $(ROSTERSYNC_CHROMIUM) $(wildcard /usr/bin/chromium) $(shell command -v chromium 2>/dev/null))
 
 test: venv
+	$(MAKE) --no-print-directory lint
 	@if [ -n "$(CHROMIUM)" ]; then echo "browser suite: runs with $(CHROMIUM)"; \
 	 else echo "browser suite: SKIPPED, no Chromium found (apt-get install chromium, or set ROSTERSYNC_CHROMIUM)"; fi
 	$(BIN)/python -m pytest -q -m "not soak" --durations=15 -n $(TEST_WORKERS) --dist loadfile tests
-	$(MAKE) --no-print-directory validate build
+	$(MAKE) --no-print-directory build
 
 unit: venv
 	$(BIN)/python -m pytest -q tests/unit
@@ -77,7 +80,33 @@ console-deploy: venv
 soak: venv
 	$(BIN)/python -m pytest -q -m soak tests
 
-lint validate: venv
+# Every check of the code and the template, side by side (each prints its own lines); any finding
+# fails. Configuration: pyproject.toml ([tool.ruff], [tool.mypy]); checkov's skips sit next to
+# their resources in template.yaml, each with its reason. The dependency audit needs a
+# vulnerability service: without one it prints a WARNING line and passes
+# (ROSTERSYNC_AUDIT_REQUIRED=1 makes that a failure).
+lint: venv
+	@$(MAKE) --no-print-directory -j 5 --output-sync=target lint-style lint-types lint-audit lint-policy validate
+	@echo "lint: no findings"
+
+lint-style: venv
+	$(BIN)/ruff check --quiet .
+	$(BIN)/ruff format --check --quiet .
+
+lint-types: venv
+	$(BIN)/mypy
+
+lint-audit: venv
+	$(BIN)/python -m rostersync_tools.dependency_audit
+
+# checkov exits 0 on a template it cannot parse: a parsing error is a finding too.
+lint-policy: venv
+	@out=$$($(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet \
+		--skip-download 2>&1); status=$$?; echo "$$out"; \
+	 if echo "$$out" | grep -q "Parsing errors: [1-9]"; then echo "checkov could not parse template.yaml"; exit 1; fi; \
+	 exit $$status
+
+validate: venv
 	$(BIN)/sam validate --lint --region $(REGION) --template-file template.yaml
 
 build: venv
@@ -115,4 +144,4 @@ lock: venv
 	$(BIN)/python -m rostersync_tools.dependency_locks stamp
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .rostersync bench/results
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .rostersync bench/results
