@@ -100,10 +100,11 @@ lint-audit: venv
 	$(BIN)/python -m rostersync_tools.dependency_audit
 
 # checkov exits 0 on a template it cannot parse: a parsing error is a finding too.
+POLICY_TEMPLATE ?= template.yaml
 lint-policy: venv
-	@out=$$($(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet \
+	@out=$$($(CHECKOV_VENV)/bin/checkov --file $(POLICY_TEMPLATE) --framework cloudformation --compact --quiet \
 		--skip-download 2>&1); status=$$?; echo "$$out"; \
-	 if echo "$$out" | grep -q "Parsing errors: [1-9]"; then echo "checkov could not parse template.yaml"; exit 1; fi; \
+	 if echo "$$out" | grep -q "Parsing errors: [1-9]"; then echo "checkov could not parse $(POLICY_TEMPLATE)"; exit 1; fi; \
 	 exit $$status
 
 validate: venv

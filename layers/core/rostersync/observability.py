@@ -72,7 +72,7 @@ def register_secret(value: str | None) -> None:
     """A secret Roster Sync stored or read: redacted from every log record of this process
     (among the MAX_REMEMBERED_SECRETS most recently registered)."""
     forms = _forms(value)
-    if not forms:
+    if value is None or not forms:
         return
     with _lock:
         _remembered.pop(value, None)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -125,7 +125,7 @@ def field_name(loc: Iterable[Any]) -> str:
     return name or "body"
 
 
-def invalid(errors: list[dict[str, Any]]) -> ApiError:
+def invalid(errors: Sequence[Mapping[str, Any]]) -> ApiError:
     """One 422 for pydantic-style errors: the first domain code if any, every field named."""
     code = next((e["type"] for e in errors if e.get("type") in DOMAIN_CODES), "invalid_request")
     problems = []

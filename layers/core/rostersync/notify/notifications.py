@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
 from rostersync import aws_clients
 from rostersync.observability import redact
 from rostersync.settings import get_settings
-from rostersync.store.base import model_meta
+from rostersync.store.attributes import string_list, table_meta
 from rostersync.store.districts import DistrictModel
 
 SYNC_FAILED = "sync_failed"
@@ -36,7 +36,7 @@ SENT, NO_CONTACTS, NO_SENDER, FAILED, SENDING = "sent", "no_contacts", "no_sende
 
 
 class NotificationModel(Model):
-    Meta = model_meta(get_settings().notifications_table)
+    Meta = table_meta(get_settings().notifications_table)
 
     district_id = UnicodeAttribute(hash_key=True, attr_name="districtId")
     notification_key = UnicodeAttribute(range_key=True, attr_name="notificationKey")  # "<night>#<kind>"
@@ -45,7 +45,7 @@ class NotificationModel(Model):
     run_id = UnicodeAttribute(attr_name="runId", null=True)
     subject = UnicodeAttribute()
     body = UnicodeAttribute()
-    recipients = ListAttribute(of=UnicodeAttribute, default=list)
+    recipients = string_list(default=list)
     status = UnicodeAttribute()  # sending | sent | no_contacts | no_sender | failed
     detail = UnicodeAttribute(null=True)  # why it failed, or SES's message id
     created_at = UTCDateTimeAttribute(attr_name="createdAt")

@@ -152,13 +152,17 @@ def _compare(left: Any, op: str, right: str) -> bool | None:
         return right.lower() in str(left).lower()
     left_dt, right_dt = _as_instant(left), _as_instant(right)
     if left_dt is not None and right_dt is not None:
-        a, b = left_dt, right_dt
-    else:
-        try:
-            a, b = float(left), float(right)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            a = str(left).lower() if not isinstance(left, bool) else ("true" if left else "false")
-            b = right.lower()
+        return _apply(op, left_dt, right_dt)
+    try:
+        left_number, right_number = float(left), float(right)
+    except (TypeError, ValueError):
+        text = str(left).lower() if not isinstance(left, bool) else ("true" if left else "false")
+        return _apply(op, text, right.lower())
+    return _apply(op, left_number, right_number)
+
+
+def _apply[T: (datetime, float, str)](op: str, a: T, b: T) -> bool | None:
+    """`a op b` for two instants, two numbers or two texts."""
     if op == "=":
         return a == b
     if op == "!=":

@@ -167,7 +167,7 @@ def _is_ip_literal(hostname: str) -> bool:
 
 def system_resolver(hostname: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(hostname, port, type=socket.SOCK_STREAM)
-    return [info[4][0] for info in infos]
+    return [str(info[4][0]) for info in infos]
 
 
 class AddressPolicy:

@@ -26,8 +26,8 @@ from .responses import (
     StatusInfo,
     decode_json,
     describe_body,
+    error_for_failure_info,
     error_for_status,
-    error_for_status_info,
     looks_like_html,
     status_info,
 )
@@ -171,7 +171,7 @@ class Requester:
                         self._wait(attempt, response.headers.get("retry-after"), endpoint, busy.describe())
                         attempt += 1
                         continue
-                    raise self.secrets.clean(error_for_status_info(busy, endpoint=endpoint, status=status))
+                    raise self.secrets.clean(error_for_failure_info(busy, endpoint=endpoint, status=status))
                 auth.on_success()
                 return body, response
             if status == 404 and allow_404:

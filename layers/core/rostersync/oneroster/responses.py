@@ -138,6 +138,11 @@ def error_for_status_info(info: StatusInfo, *, endpoint: str | None, status: int
     """A success/processing status is no error; failures map by their minor code."""
     if info.code_major in ("success", "processing"):
         return None
+    return error_for_failure_info(info, endpoint=endpoint, status=status)
+
+
+def error_for_failure_info(info: StatusInfo, *, endpoint: str | None, status: int | None) -> OneRosterError:
+    """The typed error for a status info that is not a success, by its minor code."""
     minor = (info.code_minor or "").lower()
     text = f"The SIS answered with {info.describe()[:MAX_SERVER_TEXT]}."
     if info.code_major == "unsupported":

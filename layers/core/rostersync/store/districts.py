@@ -16,7 +16,7 @@ from pynamodb.models import Model
 
 from rostersync.ids import new_id
 from rostersync.settings import get_settings
-from rostersync.store.base import model_meta
+from rostersync.store.attributes import string_list, table_meta
 from rostersync.times import utc_now
 
 DEFAULT_GUARD_MAX_SHARE = 0.2
@@ -35,7 +35,7 @@ class SisConnection(MapAttribute):
     # The secret's Secrets Manager version id when it was saved: the audit shows a replaced
     # secret by this (never by its value).
     secret_version = UnicodeAttribute(attr_name="secretVersion", null=True)
-    warnings = ListAttribute(of=UnicodeAttribute, default=list)
+    warnings = string_list(default=list)
     connected_at = UTCDateTimeAttribute(attr_name="connectedAt")
     # What the last use of the connection found (rostersync.notify.health): every sync attempt
     # and every connection test updates it. lastError is in words, never a secret.
@@ -46,9 +46,9 @@ class SisConnection(MapAttribute):
 
 
 class SyncConfig(MapAttribute):
-    schools = ListAttribute(of=UnicodeAttribute, null=True)  # SIS sourcedIds; None: all
-    grades = ListAttribute(of=UnicodeAttribute, null=True)
-    subjects = ListAttribute(of=UnicodeAttribute, null=True)
+    schools = string_list(null=True)  # SIS sourcedIds; None: all
+    grades = string_list(null=True)
+    subjects = string_list(null=True)
     start_date = UnicodeAttribute(attr_name="startDate")  # YYYY-MM-DD in the district's zone
     enabled = BooleanAttribute(default=True)
     # The deactivation guard: stop as needs_review when one sync would deactivate more
@@ -68,13 +68,13 @@ class SyncOptions(MapAttribute):
     """What the SIS offers to filter on, kept so the step-4 page loads fast."""
 
     schools = ListAttribute(of=SyncOptionSchool, default=list)
-    grades = ListAttribute(of=UnicodeAttribute, default=list)
-    subjects = ListAttribute(of=UnicodeAttribute, default=list)
+    grades = string_list(default=list)
+    subjects = string_list(default=list)
     refreshed_at = UTCDateTimeAttribute(attr_name="refreshedAt")
 
 
 class DistrictModel(Model):
-    Meta = model_meta(get_settings().districts_table)
+    Meta = table_meta(get_settings().districts_table)
 
     district_id = UnicodeAttribute(hash_key=True, attr_name="districtId")
     name = UnicodeAttribute()
@@ -102,7 +102,7 @@ class DistrictModel(Model):
     active_counts = MapAttribute(attr_name="activeCounts", null=True)
     # Who hears of a failed night, a held run or an unhealthy connection (validated addresses,
     # set by the district's admins: PATCH /districts/{districtId}).
-    contacts = ListAttribute(of=UnicodeAttribute, null=True)
+    contacts = string_list(null=True)
     # Review (sync/review.py): after a rejection every deactivation waits for an admin
     # ({runId, by, role, at}); after a rejection or a partial approval the next run is full.
     deactivation_hold = JSONAttribute(attr_name="deactivationHold", null=True)

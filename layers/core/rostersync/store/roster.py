@@ -8,12 +8,12 @@ Each item carries what the sync needs to be cheap and safe:
 Index keys join the district with the value so no query can cross districts.
 """
 
-from pynamodb.attributes import BooleanAttribute, ListAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import BooleanAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from rostersync.settings import get_settings
-from rostersync.store.base import model_meta
+from rostersync.store.attributes import string_list, table_meta
 
 ACTIVE = "active"
 INACTIVE = "inactive"
@@ -144,7 +144,7 @@ class UsersByUsername(GlobalSecondaryIndex):
 
 
 class UserModel(RosterItem):
-    Meta = model_meta(get_settings().users_table)
+    Meta = table_meta(get_settings().users_table)
 
     district_id = UnicodeAttribute(hash_key=True, attr_name="districtId")
     user_id = UnicodeAttribute(range_key=True, attr_name="userId")
@@ -169,8 +169,8 @@ class UserModel(RosterItem):
     email = UnicodeAttribute(null=True)
     username = UnicodeAttribute(null=True)
     identifier = UnicodeAttribute(null=True)
-    grades = ListAttribute(of=UnicodeAttribute, default=list)
-    school_ids = ListAttribute(attr_name="schoolIds", of=UnicodeAttribute, default=list)
+    grades = string_list(default=list)
+    school_ids = string_list(attr_name="schoolIds", default=list)
 
 
 class ClassesBySchool(GlobalSecondaryIndex):
@@ -180,7 +180,7 @@ class ClassesBySchool(GlobalSecondaryIndex):
 
 
 class ClassModel(RosterItem):
-    Meta = model_meta(get_settings().classes_table)
+    Meta = table_meta(get_settings().classes_table)
 
     district_id = UnicodeAttribute(hash_key=True, attr_name="districtId")
     class_id = UnicodeAttribute(range_key=True, attr_name="classId")
@@ -191,9 +191,9 @@ class ClassModel(RosterItem):
     title = UnicodeAttribute(null=True)
     class_code = UnicodeAttribute(attr_name="classCode", null=True)
     school_id = UnicodeAttribute(attr_name="schoolId")
-    grades = ListAttribute(of=UnicodeAttribute, default=list)
-    subjects = ListAttribute(of=UnicodeAttribute, default=list)
-    term_ids = ListAttribute(attr_name="termIds", of=UnicodeAttribute, default=list)  # its sessions' termIds
+    grades = string_list(default=list)
+    subjects = string_list(default=list)
+    term_ids = string_list(attr_name="termIds", default=list)  # its sessions' termIds
 
 
 class EnrollmentsByClass(GlobalSecondaryIndex):
@@ -209,7 +209,7 @@ class EnrollmentsByUser(GlobalSecondaryIndex):
 
 
 class EnrollmentModel(RosterItem):
-    Meta = model_meta(get_settings().enrollments_table)
+    Meta = table_meta(get_settings().enrollments_table)
 
     district_id = UnicodeAttribute(hash_key=True, attr_name="districtId")
     enrollment_id = UnicodeAttribute(range_key=True, attr_name="enrollmentId")

@@ -9,13 +9,13 @@ from pynamodb.models import Model
 
 from rostersync.ids import new_id
 from rostersync.settings import get_settings
-from rostersync.store.base import model_meta
+from rostersync.store.attributes import table_meta
 from rostersync.store.change_keys import change_seq, time_text
 from rostersync.store.roster import by_change_index
 
 
 class SchoolModel(Model):
-    Meta = model_meta(get_settings().schools_table)
+    Meta = table_meta(get_settings().schools_table)
 
     district_id = UnicodeAttribute(hash_key=True, attr_name="districtId")
     school_id = UnicodeAttribute(range_key=True, attr_name="schoolId")

@@ -10,12 +10,12 @@ term of a school is read among the sessions not yet over, never the district's w
 
 from datetime import date
 
-from pynamodb.attributes import ListAttribute, UnicodeAttribute
+from pynamodb.attributes import UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from rostersync.settings import get_settings
 from rostersync.store import roster_queries as queries  # its paging loop and cursors (_page, _Query)
-from rostersync.store.base import model_meta
+from rostersync.store.attributes import string_list, table_meta
 from rostersync.store.roster import ACTIVE, INACTIVE, RosterItem, by_change_index
 
 SESSION_TYPES = ("schoolYear", "term", "semester", "gradingPeriod")
@@ -34,7 +34,7 @@ class TermsByEnd(GlobalSecondaryIndex):
 
 
 class TermModel(RosterItem):
-    Meta = model_meta(get_settings().terms_table)
+    Meta = table_meta(get_settings().terms_table)
 
     district_id = UnicodeAttribute(hash_key=True, attr_name="districtId")
     term_id = UnicodeAttribute(range_key=True, attr_name="termId")
@@ -47,7 +47,7 @@ class TermModel(RosterItem):
     end_date = UnicodeAttribute(attr_name="endDate", null=True)
     parent_id = UnicodeAttribute(attr_name="parentId", null=True)  # the parent session's termId
     school_year = UnicodeAttribute(attr_name="schoolYear", null=True)
-    school_ids = ListAttribute(attr_name="schoolIds", of=UnicodeAttribute, null=True)  # left out when none
+    school_ids = string_list(attr_name="schoolIds", null=True)  # left out when none
 
 
 def get_term(district_id: str, term_id: str) -> TermModel | None:

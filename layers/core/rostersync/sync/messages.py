@@ -29,7 +29,7 @@ class RunMessage:
     stalls: int = 0
 
     def body(self) -> str:
-        body = {"districtId": self.district_id, "runId": self.run_id, "action": self.action}
+        body: dict[str, str | int] = {"districtId": self.district_id, "runId": self.run_id, "action": self.action}
         if self.stalls:
             body["stalls"] = self.stalls
         return json.dumps(body)

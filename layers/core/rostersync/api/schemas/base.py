@@ -41,17 +41,19 @@ def _printable(text: str) -> str:
     return text
 
 
-def bounded_text(max_length: int):
-    """Trimmed, non-empty, printable text of at most `max_length` characters."""
-    return Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length), AfterValidator(_printable)
-    ]
+def text_limits(max_length: int) -> StringConstraints:
+    """Trimmed, non-empty, at most `max_length` characters."""
+    return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
 
 
-Name = bounded_text(200)
-Identifier = bounded_text(100)
-Id = bounded_text(255)
-FilterValue = bounded_text(200)
+Printable = AfterValidator(_printable)
+
+# Trimmed, non-empty, printable text of at most so many characters (written out as Annotated
+# aliases, not made by a function, so that type checkers read them as str).
+Name = Annotated[str, text_limits(200), Printable]
+Identifier = Annotated[str, text_limits(100), Printable]
+Id = Annotated[str, text_limits(255), Printable]
+FilterValue = Annotated[str, text_limits(200), Printable]
 
 
 @lru_cache(maxsize=1)

@@ -61,7 +61,9 @@ class ClassResponse(_MaybeMember):
     school_id: str
     grades: list[str]
     subjects: list[str]
-    term_ids: list[str] = Field(default_factory=list)  # the class's academic sessions (GET .../terms/{termId})
+    term_ids: list[str] = Field(
+        default=[]
+    )  # pydantic copies it per instance; the class's academic sessions (GET .../terms/{termId})
     status: str
     updated_at: datetime | None = None
     origin: str = "sis"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr
 
-from rostersync.api.schemas.base import RequestModel, ResponseModel, bounded_text
+from rostersync.api.schemas.base import Printable, RequestModel, ResponseModel, text_limits
 from rostersync.notify import health as connection_health
 from rostersync.store.districts import SisConnection
 from rostersync.times import iso_z_or_none
@@ -14,21 +14,24 @@ from rostersync.times import iso_z_or_none
 # ---------------------------------------------------------------- step 2: SIS connection
 
 AuthMethod = Literal["auto", "oauth1", "oauth2"]
+Url = Annotated[str, text_limits(2048), Printable]
+ClientId = Annotated[str, text_limits(512), Printable]
+Scope = Annotated[str, text_limits(1024), Printable]
 
 
 class SisConnectionRequest(RequestModel):
-    host_url: bounded_text(2048) = Field(
+    host_url: Url = Field(
         description="The SIS host, without /ims/oneroster/v1p1 (stripped with a warning if given)"
     )
-    client_id: bounded_text(512)
+    client_id: ClientId
     # SecretStr: the value never shows in a repr, a traceback's locals or a validation error.
     # At least 8 characters: shorter values cannot be redacted from logs without wrecking them.
     client_secret: SecretStr = Field(min_length=8, max_length=4096)
     auth_method: AuthMethod = "auto"
-    token_url: bounded_text(2048) | None = Field(
+    token_url: Url | None = Field(
         default=None, description="OAuth 2 token URL; found on the host when not given"
     )
-    scope: bounded_text(1024) | None = Field(
+    scope: Scope | None = Field(
         default=None, description="OAuth 2 scopes; the OneRoster 1.1 read scopes when not given"
     )
 
