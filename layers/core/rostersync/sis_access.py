@@ -9,6 +9,7 @@ each passes the timeouts, retries, deadline and concurrency its own job needs.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import TypeGuard
 
 from rostersync import sis_secrets
 from rostersync.oneroster import ConnectionSettings, NotOneRoster, OneRosterClient, Org
@@ -59,7 +60,7 @@ def open_client(
     return OneRosterClient(settings, secret, allow_private=get_settings().allow_private_sis_hosts, **options)
 
 
-def is_active_school(org: object, *, listed_as_school: bool) -> bool:
+def is_active_school(org: object, *, listed_as_school: bool) -> TypeGuard[Org]:
     """An active SIS school. From /orgs it must say type school; from /schools (every record is
     one) a missing type is a school too."""
     if not isinstance(org, Org) or org.status != "active":

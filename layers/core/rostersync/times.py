@@ -8,6 +8,7 @@ every answer writes times the same way.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import overload
 from zoneinfo import ZoneInfo
 
 
@@ -21,6 +22,12 @@ def iso_z(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+@overload
+def iso_z_or_none(instant: datetime) -> str: ...
+@overload
+def iso_z_or_none(instant: None) -> None: ...
+@overload
+def iso_z_or_none(instant: datetime | None) -> str | None: ...
 def iso_z_or_none(instant: datetime | None) -> str | None:
     """iso_z, with None for no instant."""
     return None if instant is None else iso_z(instant)

@@ -45,7 +45,7 @@ from rostersync.observability import flush_metrics, logger, redaction_scope
 
 # debug=False explicitly: Powertools' debug mode (POWERTOOLS_DEV) prints whole events,
 # and the connection route's event carries the SIS secret.
-app = APIGatewayHttpResolver(enable_validation=True, debug=False)
+app: APIGatewayHttpResolver = APIGatewayHttpResolver(enable_validation=True, debug=False)
 
 for module in (
     provisioning,

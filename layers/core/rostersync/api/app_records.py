@@ -43,6 +43,7 @@ from rostersync.api.schemas.app_records import (
 )
 from rostersync.store import app_records, matching_conflicts
 from rostersync.store.app_records import RegistrationRefused
+from rostersync.store.attributes import map_value
 from rostersync.store.schools import SchoolModel
 
 router = APIGatewayHttpRouter()
@@ -332,7 +333,7 @@ def get_run_matching(district_id: str, run_id: str):
         if not after or not after.startswith("match#"):
             raise bad_request("invalid_cursor", "The cursor is not one this list gave out; start from the first page.")
     counts, page, next_key = matching_conflicts.run_matching(district_id, run_id, limit, after)
-    run_counts = run_store.normalised_counts(run.counts.as_dict() if hasattr(run.counts, "as_dict") else run.counts)
+    run_counts = run_store.normalised_counts(map_value(run.counts))
     out_counts = {
         t: MatchingCountsResponse(
             linked=counts.get(t, {}).get("linked", 0),

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from rostersync.api import audit_trail
 from rostersync.api.access import district_for_admin
+from rostersync.api.errors import not_found
 from rostersync.api.http_io import read_body, respond
 from rostersync.api.route_docs import documented
 from rostersync.api.schemas.districts import (
@@ -21,6 +22,7 @@ from rostersync.api.schemas.districts import (
 from rostersync.api.schemas.sis_connection import health_response
 from rostersync.observability import logger
 from rostersync.store import sync_runs as run_store
+from rostersync.store.attributes import map_value
 from rostersync.store.districts import DistrictModel, get_district, update_profile
 from rostersync.store.schools import ORIGIN_APP, active_schools
 from rostersync.sync.schedule import next_sync_at
@@ -33,7 +35,7 @@ PATH = "/districts/<district_id>"
 
 
 def _run_summary(run) -> RunSummaryResponse:
-    counts = run_store.normalised_counts(run.counts.as_dict() if hasattr(run.counts, "as_dict") else run.counts)
+    counts = run_store.normalised_counts(map_value(run.counts))
     held = run.held_deactivations.as_dict() if run.held_deactivations is not None else None
     return RunSummaryResponse(
         run_id=run.run_id,
@@ -150,6 +152,8 @@ def patch_district(district_id: str):
     before = {"name": district.name, "timezone": district.timezone, "contacts": district.contacts}
     update_profile(district, request.name, request.timezone, request.contacts)
     changed = get_district(district_id)
+    if changed is None:  # erased between the update and this read
+        raise not_found("district")
     audit_trail.record_event(
         event,
         district_id,

@@ -8,6 +8,7 @@ a bad cursor is 400 invalid_cursor (rostersync.store.roster_queries checks it).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 from rostersync.api.errors import bad_request, not_found, unprocessable
 from rostersync.api.http_io import query_limit
@@ -20,6 +21,10 @@ def query_of(event: dict) -> dict:
     return event.get("queryStringParameters") or {}
 
 
+@overload
+def choice(event: dict, name: str, choices: tuple[str, ...], default: str) -> str: ...
+@overload
+def choice(event: dict, name: str, choices: tuple[str, ...], default: None) -> str | None: ...
 def choice(event: dict, name: str, choices: tuple[str, ...], default: str | None) -> str | None:
     value = query_of(event).get(name)
     if value is None or value == "":

@@ -289,6 +289,6 @@ def openapi_json(app: APIGatewayHttpResolver) -> str:
 if __name__ == "__main__":
     # The script entry only (make openapi): the package's app module, whose routes registered
     # their request models in api/route_docs.py.
-    from rostersync.api.app import openapi_document
+    from rostersync.api.app import app
 
-    print(openapi_document(), end="")
+    print(openapi_json(app), end="")

@@ -91,9 +91,10 @@ def delete_district(
             "A purge erases every record of this district and cannot be undone. "
             f"Repeat the request with ?confirm={district_id} to carry it out.",
         )
+    purge_id = new_id("prg")
     queued = {
         "state": purging.QUEUED,
-        "purgeId": new_id("prg"),
+        "purgeId": purge_id,
         "requestedBy": current.get("requestedBy") or actor,
         "confirmedBy": actor,
     }
@@ -102,9 +103,9 @@ def delete_district(
     )
     if district.connection is not None:
         remove_connection(district)  # no new sync starts: the dispatcher and POST syncs need a connection
-    audit.record(district_id, principal, "purge.confirm", after={"state": purging.QUEUED, "purgeId": queued["purgeId"]})
+    audit.record(district_id, principal, "purge.confirm", after={"state": purging.QUEUED, "purgeId": purge_id})
     try:
-        purging.send(district_id, queued["purgeId"])
+        purging.send(district_id, purge_id)
     except Exception:
         logger.exception("could not queue a purge", extra={"districtId": district_id})
         raise ApiError(

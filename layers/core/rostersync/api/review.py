@@ -14,7 +14,7 @@ The engine's side of this is sync/review.py.
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
@@ -45,6 +45,7 @@ from rostersync.observability import logger
 from rostersync.store import audit as audit_store
 from rostersync.store import run_records
 from rostersync.store import sync_runs as run_store
+from rostersync.store.attributes import map_value
 from rostersync.store.districts import DistrictModel
 from rostersync.sync import launch, run_lifecycle
 
@@ -78,7 +79,7 @@ def _run(district_id: str, run_id: str) -> run_store.SyncRunModel:
     return run
 
 
-def _record_decision(run, record_id: str, chosen: set[str] | None) -> str:
+def _record_decision(run, record_id: str, chosen: set[str] | None) -> Literal["pending", "approved", "kept"]:
     review = run.review or {}
     if not review:
         return "pending"
@@ -249,7 +250,7 @@ def get_preview(district_id: str, run_id: str):
     proposal = run_records.get_proposal(aws_clients.dynamodb(), district_id, run_id) or {}
     counts = None
     if run.status == run_store.SUCCEEDED:
-        stored = run_store.normalised_counts(run.counts.as_dict() if hasattr(run.counts, "as_dict") else run.counts)
+        stored = run_store.normalised_counts(map_value(run.counts))
         counts = {
             t: PreviewCountsResponse(
                 created=c["created"], updated=c["updated"], kept=c["unchanged"], deactivated=c["deactivated"]

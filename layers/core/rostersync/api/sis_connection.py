@@ -6,6 +6,7 @@ goes to Secrets Manager only and is never returned, logged or put in an error me
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import get_args
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
@@ -17,7 +18,14 @@ from rostersync.api.deadline import sis_deadline
 from rostersync.api.errors import ApiError
 from rostersync.api.http_io import no_content, read_body, respond
 from rostersync.api.route_docs import documented
-from rostersync.api.schemas.sis_connection import SisConnectionRequest, SisConnectionResponse, health_response
+from rostersync.api.schemas.base import one_of
+from rostersync.api.schemas.sis_connection import (
+    AuthMethod,
+    SavedAuthMethod,
+    SisConnectionRequest,
+    SisConnectionResponse,
+    health_response,
+)
 from rostersync.api.sis_reads import missing_secret, sis_error
 from rostersync.notify import announce
 from rostersync.notify import health as connection_health
@@ -36,8 +44,8 @@ def _response(connection: SisConnection, warnings: list[str]) -> SisConnectionRe
     return SisConnectionResponse(
         host_url=connection.host_url,
         client_id=connection.client_id,
-        auth_method=connection.auth_method,
-        requested_auth_method=connection.requested_auth_method,
+        auth_method=one_of(connection.auth_method, get_args(SavedAuthMethod)),
+        requested_auth_method=one_of(connection.requested_auth_method, get_args(AuthMethod)),
         token_url=connection.token_url,
         scope=connection.scope,
         status="connected",

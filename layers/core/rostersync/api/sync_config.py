@@ -224,7 +224,8 @@ def put_sync_config(district_id: str):
     district = district_for_admin(event, district_id)
     request = read_body(event, SyncConfigRequest)
     require_connection(district)
-    _check_start_date(district, request.start_date)
+    start_date = date.fromisoformat(request.start_date)
+    _check_start_date(district, start_date)
     if request.schools is not None:
         check_selected_schools(district, request.schools)
     _check_grades_and_subjects(district, request.grades, request.subjects)
@@ -234,7 +235,7 @@ def put_sync_config(district_id: str):
         schools=request.schools,
         grades=request.grades,
         subjects=request.subjects,
-        start_date=request.start_date.isoformat(),
+        start_date=start_date.isoformat(),
         enabled=request.enabled,
         # Settings the request leaves out keep their saved (or default) values.
         guard_max_share=guard.max_share

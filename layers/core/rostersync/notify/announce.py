@@ -23,6 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from rostersync import aws_clients
 from rostersync.notify import events, health, notifications, roster_changes
 from rostersync.observability import logger, metrics, redact
+from rostersync.store.attributes import map_value
 from rostersync.store.districts import DistrictModel, get_district
 from rostersync.times import iso_z_or_none, utc_now
 
@@ -173,7 +174,7 @@ def run_failed(run, failure: str) -> None:
     if getattr(run, "mode", None) == "preview":  # a preview's failure is shown on the preview only
         return
     fresh = run_store.get_run(run.district_id, run.run_id) or run
-    counts = run_store.normalised_counts(fresh.counts.as_dict() if hasattr(fresh.counts, "as_dict") else fresh.counts)
+    counts = run_store.normalised_counts(map_value(fresh.counts))
     _failed(fresh, get_district(run.district_id), failure, counts, dead_lettered=fresh.dead_lettered_at is not None)
     _step("roster_changed", _roster_changed, fresh, counts)
 

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 
 from rostersync.observability import redact
+from rostersync.store.attributes import path_of
 from rostersync.store.districts import DistrictModel, get_district
 
 OK = "ok"
@@ -96,21 +98,16 @@ def record_check(
         if district is None or district.connection is None:
             return None
         previous = district.connection.health
-        actions = [
-            DistrictModel.connection.health.set(health),
-            DistrictModel.connection.last_checked_at.set(now),
-        ]
+        health_path = path_of(DistrictModel.connection.health)
+        last_error = path_of(DistrictModel.connection.last_error)
+        actions: list[Action] = [health_path.set(health), path_of(DistrictModel.connection.last_checked_at).set(now)]
         if health == OK:
-            actions += [DistrictModel.connection.last_ok_at.set(now), DistrictModel.connection.last_error.remove()]
+            actions += [path_of(DistrictModel.connection.last_ok_at).set(now), last_error.remove()]
         else:
-            actions.append(DistrictModel.connection.last_error.set(text or health))
+            actions.append(last_error.set(text or health))
         # Unchanged since we read it: the same connection (not replaced meanwhile) and health.
-        condition = DistrictModel.connection.connected_at == district.connection.connected_at
-        condition &= (
-            DistrictModel.connection.health.does_not_exist()
-            if previous is None
-            else DistrictModel.connection.health == previous
-        )
+        condition = path_of(DistrictModel.connection.connected_at) == district.connection.connected_at
+        condition &= health_path.does_not_exist() if previous is None else health_path == previous
         try:
             district.update(actions=actions, condition=condition)
         except UpdateError as error:

@@ -13,7 +13,7 @@ connection's words (which never carry a secret), redacted once more.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
@@ -65,6 +65,7 @@ def night_of(district: DistrictModel, run_night: str | None = None, now: datetim
     if run_night:
         return run_night
     now = now or datetime.now(UTC)
+    zone: tzinfo
     try:
         zone = ZoneInfo(district.timezone)
     except Exception:
@@ -137,6 +138,7 @@ def recent(district_id: str | None = None, limit: int = 50) -> list[Notification
 def _when(value: datetime | None, district: DistrictModel) -> str:
     if value is None:
         return "unknown time"
+    zone: tzinfo
     try:
         zone = ZoneInfo(district.timezone)
     except Exception:

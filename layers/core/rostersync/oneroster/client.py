@@ -48,7 +48,7 @@ MIN_SLICE_REQUEST_S = 5.0
 # Client options for reads behind an API request, which must finish inside API Gateway's 29 s:
 # short timeouts and one retry (the request's deadline bounds them all). The setup API's
 # connection check and its reads of a saved connection use them.
-REQUEST_TIME_OPTIONS = {
+REQUEST_TIME_OPTIONS: dict[str, Any] = {
     "connect_timeout": 4,
     "read_timeout": 10,
     "retry_policy": RetryPolicy(max_retries=1, base_delay=0.2, max_delay=1.0, retry_after_cap=2.0),
@@ -253,7 +253,7 @@ class OneRosterClient:
         url = f"{self.base_url}/{path}/{quote(str(sourced_id), safe='')}"
         try:
             body, response = self._requester.get_json(url, auth=self._auth, allow_404=True)
-            if body is None:
+            if body is None or response is None:  # a 404 (or a null document)
                 return None
             raw = record_of(body, kind, endpoint=endpoint_of(url), status=response.status_code)
         except OneRosterError as error:

@@ -10,6 +10,7 @@ invalid_credentials, insufficient_scope, not_oneroster, server_error, bad_respon
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .client import REQUEST_TIME_OPTIONS, ConnectionSettings, OneRosterClient
 from .errors import NotOneRoster, RequestRejected
@@ -37,7 +38,7 @@ class ConnectionReport:
 def check_connection(
     settings: ConnectionSettings, client_secret: str, allow_private: bool = False, **client_options
 ) -> ConnectionReport:
-    options = {**REQUEST_TIME_OPTIONS, "page_limit": 100, "max_in_flight": 1}
+    options: dict[str, Any] = {**REQUEST_TIME_OPTIONS, "page_limit": 100, "max_in_flight": 1}
     options.update(client_options)
     with OneRosterClient(settings, client_secret, allow_private=allow_private, **options) as client:
         try:
@@ -65,7 +66,7 @@ def check_connection(
         )
 
 
-check_connection.__test__ = False  # not a pytest test, despite its name
+check_connection.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, despite its name
 
 
 def _is_bad(record) -> bool:

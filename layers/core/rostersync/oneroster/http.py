@@ -155,9 +155,10 @@ class HttpClient:
         session = requests.Session()
         session.trust_env = False
         session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
-        adapter_kwargs = {"pool_connections": 4, "pool_maxsize": pool_size, "max_retries": 0}
         adapter = (
-            GuardedAdapter(policy, **adapter_kwargs) if not policy.allow_private else HTTPAdapter(**adapter_kwargs)
+            HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+            if policy.allow_private
+            else GuardedAdapter(policy, pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         )
         session.mount("https://", adapter)
         session.mount("http://", adapter)
@@ -232,7 +233,7 @@ class HttpClient:
 
 def _classify_connection_error(exc: Exception) -> ExchangeFailed:
     # Walk the cause chain: requests wraps urllib3 which wraps the socket error.
-    seen = exc
+    seen: BaseException | None = exc
     text = ""
     for _ in range(6):
         if seen is None:

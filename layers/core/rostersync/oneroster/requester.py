@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, overload
 
 import requests
 
@@ -37,7 +37,8 @@ log = logging.getLogger("rostersync.oneroster")
 
 
 class Authenticator(Protocol):
-    method: str
+    @property
+    def method(self) -> str: ...
 
     def headers(self, http_method: str, url: str) -> dict: ...
 
@@ -120,6 +121,19 @@ class Requester:
                 continue
             return response
 
+    @overload
+    def get_json(
+        self,
+        url: str,
+        *,
+        auth: Authenticator,
+        allow_404: Literal[False] = False,
+        count: Callable[[], None] | None = None,
+    ) -> tuple[Any, requests.Response]: ...
+    @overload
+    def get_json(
+        self, url: str, *, auth: Authenticator, allow_404: bool, count: Callable[[], None] | None = None
+    ) -> tuple[Any, requests.Response] | tuple[None, None]: ...
     def get_json(
         self, url: str, *, auth: Authenticator, allow_404: bool = False, count: Callable[[], None] | None = None
     ) -> tuple[Any, requests.Response] | tuple[None, None]:

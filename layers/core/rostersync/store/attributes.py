@@ -3,7 +3,7 @@
 - `ListAttribute(of=UnicodeAttribute)` is typed as a list of UnicodeAttribute objects: it holds
   strings (string_list);
 - a raw `MapAttribute` (no fields declared) is typed as the attribute: it reads back as a dict
-  (raw_map, map_value);
+  (raw_map; map_value reads either kind of map as a dict);
 - `Model.map_attribute.field` at class level is the field's update and condition path, typed as
   the field's value (path_of);
 - model_meta's class (store/base.py) is the Meta a Model declares (table_meta).
@@ -38,8 +38,13 @@ def raw_map(**options: Any) -> Attribute[dict[str, Any]]:
 
 
 def map_value(value: Mapping[str, Any] | MapAttribute | None) -> dict[str, Any] | None:
-    """The dict an item's raw MapAttribute holds (pynamodb types it as the attribute)."""
-    return cast("dict[str, Any] | None", value)
+    """The dict an item's MapAttribute holds: a raw map reads back as one (though pynamodb types it
+    as the attribute), a map with declared fields as the attribute (as_dict)."""
+    if value is None:
+        return None
+    if isinstance(value, MapAttribute):
+        return value.as_dict()
+    return dict(value)
 
 
 def path_of[T](field: T) -> Attribute[T]:

@@ -36,7 +36,7 @@ class Backoff:
         self.base, self.cap, self.attempts, self.sleep = base, cap, attempts, sleep
 
     def wait(self, attempt: int) -> None:
-        (self.sleep or time.sleep)(random.uniform(0, min(self.cap, self.base * 2**attempt)))  # noqa: S311 (jitter)
+        (self.sleep or time.sleep)(random.uniform(0, min(self.cap, self.base * 2**attempt)))
 
 
 def send_writes(client, request: dict, backoff: Backoff, before_send: Callable[[dict], None] | None = None) -> int:

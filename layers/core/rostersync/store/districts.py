@@ -12,11 +12,12 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from rostersync.ids import new_id
 from rostersync.settings import get_settings
-from rostersync.store.attributes import string_list, table_meta
+from rostersync.store.attributes import path_of, raw_map, string_list, table_meta
 from rostersync.times import utc_now
 
 DEFAULT_GUARD_MAX_SHARE = 0.2
@@ -99,7 +100,7 @@ class DistrictModel(Model):
     synced_selection_hash = UnicodeAttribute(attr_name="syncedSelectionHash", null=True)
     # Active records per type after the last successful sync: the delta sync's guard measures
     # its deactivations against these without reading the whole district.
-    active_counts = MapAttribute(attr_name="activeCounts", null=True)
+    active_counts = raw_map(attr_name="activeCounts", null=True)
     # Who hears of a failed night, a held run or an unhealthy connection (validated addresses,
     # set by the district's admins: PATCH /districts/{districtId}).
     contacts = string_list(null=True)
@@ -134,7 +135,7 @@ def update_profile(
     district: DistrictModel, name: str | None, timezone_name: str | None, contacts: list[str] | None
 ) -> None:
     """Change what was given (None: leave as is); an empty contact list removes them all."""
-    actions = []
+    actions: list[Action] = []
     if name is not None:
         actions.append(DistrictModel.name.set(name))
     if timezone_name is not None:
@@ -157,10 +158,10 @@ def save_connection(district: DistrictModel, connection: SisConnection) -> None:
 def remove_connection(district: DistrictModel) -> None:
     """Forget the connection and the cached options, and stop nightly syncs (the sync
     configuration is kept, disabled, so reconnecting does not mean configuring again)."""
-    actions = [DistrictModel.connection.remove(), DistrictModel.sync_options.remove()]
+    actions: list[Action] = [DistrictModel.connection.remove(), DistrictModel.sync_options.remove()]
     condition = DistrictModel.district_id.exists()
     if district.sync_config is not None:
-        actions.append(DistrictModel.sync_config.enabled.set(False))
+        actions.append(path_of(DistrictModel.sync_config.enabled).set(False))
         condition &= DistrictModel.sync_config.exists()
     district.update(actions=actions, condition=condition)
 

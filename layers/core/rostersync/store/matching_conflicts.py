@@ -112,6 +112,10 @@ def resolve(district_id: str, kind: str, sourced_id: str, action: str, app_id: s
             "before": before,
             "message": f"SIS {kind} {sourced_id!r} stays a record of its own; matching will not ask again.",
         }
+    if app_id is None:  # the API's request schema asks for it with "link"
+        raise ResolutionRefused(
+            HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_request", "Linking needs the app record's id (appId)."
+        )
     app_item = client.get_item(
         TableName=table, ConsistentRead=True, Key={"districtId": {"S": district_id}, key: {"S": app_id}}
     ).get("Item")

@@ -7,21 +7,38 @@ parameters: decode_cursor refuses (InvalidCursor) a cursor made for another dist
 another query, or one whose key does not belong to this query, before DynamoDB sees it.
 """
 
+from __future__ import annotations
+
 import base64
 import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import QueryError
+from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
+from pynamodb.pagination import ResultIterator
 
 from rostersync.ids import record_id
 from rostersync.store import change_keys
 from rostersync.store.batch import get_models
-from rostersync.store.roster import ACTIVE, INACTIVE, ClassModel, EnrollmentModel, UserModel, fold, index_key
+from rostersync.store.roster import (
+    ACTIVE,
+    INACTIVE,
+    ClassModel,
+    EnrollmentModel,
+    RosterItem,
+    UserModel,
+    fold,
+    index_key,
+)
 from rostersync.store.schools import SchoolModel
+
+if TYPE_CHECKING:
+    from rostersync.store.terms import TermModel
 
 STATUSES = ("active", "inactive", "all")
 ROLES = ("teacher", "student")
@@ -117,13 +134,13 @@ class _Query:
     """One way to read a list: which model/index, its hash key, and its cursor's key names."""
 
     model: type[Model]
-    run: Callable[..., object]  # Model.query or Index.query, bound
+    run: Callable[..., ResultIterator]  # Model.query or Index.query, bound
     hash_value: str
     key_names: dict[str, str | None]
     fingerprint: str  # the parameters a cursor is bound to
 
 
-def _status_filter(model: type[Model], status: str):
+def _status_filter(model: type[RosterItem] | type[SchoolModel] | type[TermModel], status: str) -> Condition | None:
     if status == "all":
         return None
     return model.status == (ACTIVE if status == "active" else INACTIVE)
@@ -460,9 +477,9 @@ class ChangeQuery:
     parameters a cursor is bound to (never `updatedSince`: a cursor replaces it)."""
 
     kind: str  # users | classes | enrollments | schools
-    model: type[Model]
+    model: type[UserModel] | type[ClassModel] | type[EnrollmentModel] | type[SchoolModel] | type[TermModel]
     id_attribute: str
-    filter_condition: object
+    filter_condition: Condition | None
     parameters: str
 
     @property
@@ -535,6 +552,7 @@ def change_page(
     to resume from (the last item answered, or the horizon when every change up to it was).
     """
     start_key = None
+    lower: str | None
     if cursor is not None:
         lower = decode_cursor(cursor, district_id, query.fingerprint, {"changeSeq": None})["changeSeq"]
         if change_keys.SEPARATOR in lower:  # just after an item answered before

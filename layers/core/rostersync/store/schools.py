@@ -5,6 +5,7 @@ sourcedId to exactly one app school."""
 from datetime import UTC, datetime
 
 from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from rostersync.ids import new_id
@@ -69,7 +70,7 @@ def active_schools(district_id: str) -> list[SchoolModel]:
 def set_match(school: SchoolModel, sis_sourced_id: str | None) -> None:
     """Link an app school to an SIS school (or unlink it with None)."""
     now = datetime.now(UTC)
-    actions = [
+    actions: list[Action] = [
         SchoolModel.updated_at.set(now),
         SchoolModel.change_seq.set(change_seq(time_text(now), school.school_id)),
     ]

@@ -48,6 +48,16 @@ def text_limits(max_length: int) -> StringConstraints:
 
 Printable = AfterValidator(_printable)
 
+
+def one_of[L: str](value: str, allowed: tuple[L, ...]) -> L:
+    """`value` as one of `allowed` (a Literal's values): the store keeps plain strings, and a
+    response names the values it may hold."""
+    for candidate in allowed:
+        if value == candidate:
+            return candidate
+    raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
+
+
 # Trimmed, non-empty, printable text of at most so many characters (written out as Annotated
 # aliases, not made by a function, so that type checkers read them as str).
 Name = Annotated[str, text_limits(200), Printable]
@@ -82,11 +92,13 @@ TimezoneName = Annotated[str, StringConstraints(strip_whitespace=True, max_lengt
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _calendar_date(text: str) -> date:
+def _calendar_date(text: str) -> str:
+    """The text, once it is a calendar date written YYYY-MM-DD (date.fromisoformat reads it)."""
     try:
         if not _ISO_DATE.match(text):
             raise ValueError(text)
-        return date.fromisoformat(text)
+        date.fromisoformat(text)
+        return text
     except ValueError:
         raise PydanticCustomError("invalid_date", "must be a calendar date written YYYY-MM-DD") from None
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, SecretStr
 
-from rostersync.api.schemas.base import Printable, RequestModel, ResponseModel, text_limits
+from rostersync.api.schemas.base import Printable, RequestModel, ResponseModel, one_of, text_limits
 from rostersync.notify import health as connection_health
 from rostersync.store.districts import SisConnection
 from rostersync.times import iso_z_or_none
@@ -20,17 +20,13 @@ Scope = Annotated[str, text_limits(1024), Printable]
 
 
 class SisConnectionRequest(RequestModel):
-    host_url: Url = Field(
-        description="The SIS host, without /ims/oneroster/v1p1 (stripped with a warning if given)"
-    )
+    host_url: Url = Field(description="The SIS host, without /ims/oneroster/v1p1 (stripped with a warning if given)")
     client_id: ClientId
     # SecretStr: the value never shows in a repr, a traceback's locals or a validation error.
     # At least 8 characters: shorter values cannot be redacted from logs without wrecking them.
     client_secret: SecretStr = Field(min_length=8, max_length=4096)
     auth_method: AuthMethod = "auto"
-    token_url: Url | None = Field(
-        default=None, description="OAuth 2 token URL; found on the host when not given"
-    )
+    token_url: Url | None = Field(default=None, description="OAuth 2 token URL; found on the host when not given")
     scope: Scope | None = Field(
         default=None, description="OAuth 2 scopes; the OneRoster 1.1 read scopes when not given"
     )
@@ -39,6 +35,8 @@ class SisConnectionRequest(RequestModel):
 HealthValue = Literal[
     "ok", "credentials_rejected", "access_denied", "not_oneroster", "invalid_host", "unreachable", "sis_error"
 ]
+HEALTH_VALUES: tuple[HealthValue, ...] = get_args(HealthValue)
+SavedAuthMethod = Literal["oauth1", "oauth2"]
 
 
 class ConnectionHealthResponse(ResponseModel):
@@ -54,7 +52,7 @@ class ConnectionHealthResponse(ResponseModel):
 class SisConnectionResponse(ResponseModel):
     host_url: str
     client_id: str
-    auth_method: Literal["oauth1", "oauth2"] = Field(description="The method the SIS accepted")
+    auth_method: SavedAuthMethod = Field(description="The method the SIS accepted")
     requested_auth_method: AuthMethod
     token_url: str | None
     scope: str | None
@@ -68,7 +66,7 @@ def health_response(connection: SisConnection) -> ConnectionHealthResponse:
     status = connection.health
     advice = connection_health.ADVICE.get(status or "", "Nothing to do: the next sync will show how it fares.")
     return ConnectionHealthResponse(
-        status=status,
+        status=None if status is None else one_of(status, HEALTH_VALUES),
         last_checked_at=iso_z_or_none(connection.last_checked_at),
         last_ok_at=iso_z_or_none(connection.last_ok_at),
         last_error=connection.last_error,

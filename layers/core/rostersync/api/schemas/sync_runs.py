@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 
-from rostersync.api.schemas.base import RequestModel, ResponseModel
+from rostersync.api.schemas.base import RequestModel, ResponseModel, one_of
 from rostersync.store import sync_runs as run_store
+from rostersync.store.attributes import map_value
 from rostersync.times import iso_z_or_none
 
 
@@ -44,13 +45,19 @@ class RunErrorResponse(ResponseModel):
     message: str
 
 
+Trigger = Literal["nightly", "manual", "replay"]
+Mode = Literal["full", "delta", "preview"]
+RunStatus = Literal["queued", "running", "succeeded", "failed", "needs_review", "rejected"]
+TRIGGERS: tuple[Trigger, ...] = get_args(Trigger)
+MODES: tuple[Mode, ...] = get_args(Mode)
+RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
+
+
 class RunResponse(ResponseModel):
     run_id: str
-    trigger: Literal["nightly", "manual", "replay"]
-    mode: Literal["full", "delta", "preview"] = Field(
-        description="preview: a read-only run of a proposed configuration (POST sync-config/preview)"
-    )
-    status: Literal["queued", "running", "succeeded", "failed", "needs_review", "rejected"]
+    trigger: Trigger
+    mode: Mode = Field(description="preview: a read-only run of a proposed configuration (POST sync-config/preview)")
+    status: RunStatus
     queued_at: str
     started_at: str | None
     finished_at: str | None
@@ -74,13 +81,13 @@ class RunsResponse(ResponseModel):
 
 
 def run_response(run: run_store.SyncRunModel) -> RunResponse:
-    counts = run_store.normalised_counts(run.counts.as_dict() if hasattr(run.counts, "as_dict") else run.counts)
+    counts = run_store.normalised_counts(map_value(run.counts))
     held = run.held_deactivations.as_dict() if run.held_deactivations is not None else None
     return RunResponse(
         run_id=run.run_id,
-        trigger=run.trigger,
-        mode=run.mode,
-        status=run.status,
+        trigger=one_of(run.trigger, TRIGGERS),
+        mode=one_of(run.mode, MODES),
+        status=one_of(run.status, RUN_STATUSES),
         queued_at=iso_z_or_none(run.queued_at),
         started_at=iso_z_or_none(run.started_at),
         finished_at=iso_z_or_none(run.finished_at),
