@@ -274,10 +274,7 @@ def run_demo(out=None) -> int:
                 stack.start()
             except Exception as error:
                 raise StepFailed("start the local stack", f"{type(error).__name__}: {error}") from None
-            say(
-                f"Local stack up: API {stack.api_url}, sandbox SIS {stack.sis_url}, embedded AWS "
-                f"{stack.aws.endpoint_url}"
-            )
+            say(f"Local stack up: API {stack.api_url}, sandbox SIS {stack.sis_url}, embedded AWS {stack.aws_url}")
             result = walk_through(stack, say)
         except StepFailed as failure:
             say()

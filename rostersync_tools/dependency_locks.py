@@ -47,18 +47,18 @@ class Pin:
 
 def read_lock(path: Path) -> dict[str, Pin]:
     """name -> Pin for every `name==version \\ --hash=...` entry of a pip requirements lock."""
-    pins: dict[str, Pin] = {}
-    current: list | None = None
+    pins: dict[str, tuple[str, list[str]]] = {}  # name -> (version, hashes)
+    hashes: list[str] | None = None  # those of the pin being read
     for line in path.read_text(encoding="utf-8").splitlines():
         match = _PIN.match(line)
         if match:
-            current = [canonicalize_name(match.group(1)), match.group(2), []]
-            pins[current[0]] = current  # type: ignore[assignment]
-        elif current is not None and line.startswith(" "):
-            current[2].extend(_HASH.findall(line))
+            hashes = []
+            pins[canonicalize_name(match.group(1))] = (match.group(2), hashes)
+        elif hashes is not None and line.startswith(" "):
+            hashes.extend(_HASH.findall(line))
         else:
-            current = None
-    return {name: Pin(name, version, tuple(hashes)) for name, (name, version, hashes) in pins.items()}
+            hashes = None
+    return {name: Pin(name, version, tuple(found)) for name, (version, found) in pins.items()}
 
 
 def layer_requirements() -> list[Requirement]:

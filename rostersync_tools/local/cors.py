@@ -8,6 +8,7 @@ allowed; the headers, methods and max age are the template's.
 
 import re
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from rostersync_tools.local.template_resources import http_api_cors, load_template
 
@@ -30,8 +31,8 @@ class CorsPolicy:
         )
 
     @staticmethod
-    def origin_allowed(origin: str | None) -> bool:
-        return bool(origin) and bool(_LOCAL_ORIGIN.match(origin))
+    def origin_allowed(origin: str | None) -> TypeGuard[str]:
+        return bool(origin and _LOCAL_ORIGIN.match(origin))
 
     @staticmethod
     def is_preflight(method: str, headers: dict[str, str]) -> bool:

@@ -7,6 +7,7 @@ standard AWS_ENDPOINT_URL variable, so the product's code runs unchanged.
 import logging
 import os
 import threading
+from typing import Any
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -39,7 +40,7 @@ def serialize_moto_writes() -> None:
                 return __original(self, *args, **kwargs)
 
         setattr(DynamoDBBackend, name, atomic)
-    DynamoDBBackend._rostersync_serialized = True
+    setattr(DynamoDBBackend, "_rostersync_serialized", True)  # noqa: B010  (a marker moto's class does not declare)
 
 
 def quiet_werkzeug() -> None:
@@ -79,8 +80,10 @@ class EmbeddedAws:
             region_name=REGION,
         )
 
-    def client(self, service: str):
-        return self.session().client(service, endpoint_url=self.endpoint_url)
+    def client(self, service: str) -> Any:
+        # Any service by name (tests and tools ask for several); boto3-stubs types literal names only.
+        session: Any = self.session()
+        return session.client(service, endpoint_url=self.endpoint_url)
 
     def environment(self) -> dict[str, str]:
         """What the product's code needs in os.environ to use this endpoint and these resources."""

@@ -36,6 +36,8 @@ def load_handler(name: str):
         if module is None:
             path = REPO_ROOT / "functions" / name / "app.py"
             spec = importlib.util.spec_from_file_location(module_name, path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"{path} cannot be imported as a module")
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             sys.modules[module_name] = module  # only once the import succeeded

@@ -8,6 +8,7 @@ tells `local tick`/`local token`/`ops --local` in other processes where it all l
 import logging
 import os
 from datetime import datetime
+from typing import Protocol
 
 import requests
 
@@ -18,7 +19,7 @@ from rostersync_tools.local.http_adapter import LocalHttpApi
 from rostersync_tools.local.state import remove_state, write_state
 from rostersync_tools.local.state import state_dir as default_state_dir
 from rostersync_tools.local.tick import invoke_dispatcher, parse_instant
-from rostersync_tools.local.tokens import DEFAULT_EXPIRES_IN_S, issue_token, load_or_create_key_pair
+from rostersync_tools.local.tokens import DEFAULT_EXPIRES_IN_S, KeyPair, issue_token, load_or_create_key_pair
 from rostersync_tools.local.worker_loop import WorkerLoop
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class LocalStack:
         self.console: LocalConsole | None = None
         self.worker: WorkerLoop | None = None
         self.sis_host_url: str | None = None  # what a district admin enters as hostUrl
-        self.keys = None
+        self.keys: KeyPair | None = None
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> "LocalStack":
@@ -71,34 +72,33 @@ class LocalStack:
     def _start(self) -> None:
         if self.aws is None:
             self.aws = EmbeddedAws(port=self.aws_port).start()
+        aws = self.aws
         # The functions read their settings from the environment, as in Lambda: set it before
         # any domain module is imported, and drop settings cached from an earlier environment.
-        self.aws.apply_environment()
+        aws.apply_environment()
         from rostersync.settings import get_settings
 
         get_settings.cache_clear()
-        self.keys = load_or_create_key_pair(self.state_dir)
+        keys = self.keys = load_or_create_key_pair(self.state_dir)
         if self.sis is not None:
             self.sis.start(port=self.sis_port)
             # What a district admin enters as hostUrl: the host plus any vendor path prefix.
             self.sis_host_url = self.sis.prefixed_host_url
         self._warm_functions()
-        self.api = LocalHttpApi(self.keys, port=self.api_port).start()
+        self.api = LocalHttpApi(keys, port=self.api_port).start()
         if self.console_port is not None:
             self.console = LocalConsole(
                 lambda: self.api_url,
-                lambda: self.keys,
+                lambda: keys,
                 port=self.console_port,
                 sis_host_url=lambda: self.sis_host_url,
                 any_port_if_busy=self.console_port_is_default,
             ).start()
-        self.worker = WorkerLoop(
-            self.aws.client("sqs"), os.environ["SYNC_QUEUE_URL"], handler=self._worker_handler
-        ).start()
+        self.worker = WorkerLoop(aws.client("sqs"), os.environ["SYNC_QUEUE_URL"], handler=self._worker_handler).start()
         self._check_answers()
         if self.write_state_file:
             write_state(self.state_dir, self.state())
-        log.info("local stack up: api=%s aws=%s sis=%s", self.api_url, self.aws.endpoint_url, self.sis_url or "-")
+        log.info("local stack up: api=%s aws=%s sis=%s", self.api_url, aws.endpoint_url, self.sis_url or "-")
 
     def _warm_functions(self) -> None:
         """Import the handlers now, as Lambda's init would; a failure is logged, not fatal, and
@@ -116,29 +116,33 @@ class LocalStack:
 
     def _check_answers(self) -> None:
         """Everything answers before anyone is told the stack is ready."""
-        self.aws.client("dynamodb").list_tables()
+        _running(self.aws, "embedded AWS").client("dynamodb").list_tables()
         response = requests.get(f"{self.api_url}/districts", timeout=10)
         if response.status_code != 401:
             raise RuntimeError(f"the local API answered {response.status_code} without a token")
-        if self.sis_host_url:
-            requests.get(self.sis_url, timeout=10)  # any HTTP answer will do (it wants auth)
+        sis_url = self.sis_url
+        if sis_url:
+            requests.get(sis_url, timeout=10)  # any HTTP answer will do (it wants auth)
         if self.console is not None:
             requests.get(f"{self.console.url}/config.json", timeout=10).raise_for_status()
-        if not self.worker.alive():
+        if not _running(self.worker, "sync worker loop").alive():
             raise RuntimeError("the sync worker loop did not start")
 
     def stop(self) -> None:
-        for part, stop in (
-            ("worker", lambda: self.worker and self.worker.stop()),
-            ("console", lambda: self.console and self.console.stop()),
-            ("api", lambda: self.api and self.api.stop()),
-            ("sis", lambda: self.sis_host_url and self.sis.stop()),
-            ("aws", lambda: self._owns_aws and self.aws and self.aws.stop()),
-        ):
+        parts: list[tuple[str, _Stoppable | None]] = [
+            ("worker", self.worker),
+            ("console", self.console),
+            ("api", self.api),
+            ("sis", self.sis if self.sis_host_url else None),  # started by this stack
+            ("aws", self.aws if self._owns_aws else None),
+        ]
+        for name, part in parts:
+            if part is None:
+                continue
             try:
-                stop()
+                part.stop()
             except Exception:
-                log.exception("stopping the local %s failed", part)
+                log.exception("stopping the local %s failed", name)
         self.worker = self.api = self.console = None
         self.sis_host_url = None
         if self.write_state_file:
@@ -153,7 +157,12 @@ class LocalStack:
     # ------------------------------------------------------------ what it offers
     @property
     def api_url(self) -> str:
-        return self.api.url
+        return _running(self.api, "HTTP API").url
+
+    @property
+    def aws_url(self) -> str:
+        """The embedded AWS's endpoint."""
+        return _running(self.aws, "embedded AWS").endpoint_url
 
     @property
     def sis_url(self) -> str | None:
@@ -166,20 +175,21 @@ class LocalStack:
         return f"{self.console.url}/" if self.console else None
 
     def ready_line(self) -> str:
-        line = f"ready api={self.api_url} aws={self.aws.endpoint_url}"
+        line = f"ready api={self.api_url} aws={self.aws_url}"
         if self.console:
             line += f" console={self.console_url}"
         return f"{line} sis={self.sis_url}" if self.sis_url else line
 
     def state(self) -> dict:
+        aws = _running(self.aws, "embedded AWS")
         return {
             "pid": os.getpid(),
             "api": self.api_url,
-            "aws": self.aws.endpoint_url,
+            "aws": aws.endpoint_url,
             "sis": self.sis_url,
             "sisHostUrl": self.sis_host_url,
             "console": self.console_url,
-            "environment": self.aws.environment(),
+            "environment": aws.environment(),
         }
 
     def token(
@@ -190,7 +200,9 @@ class LocalStack:
         sub: str | None = None,
         **claims,
     ) -> str:
-        return issue_token(self.keys, role, district_id=district_id, sub=sub, expires_in_s=expires_in_s, **claims)
+        return issue_token(
+            _running(self.keys, "key pair"), role, district_id=district_id, sub=sub, expires_in_s=expires_in_s, **claims
+        )
 
     def tick(self, time_str: str | datetime):
         """Run the nightly dispatcher once as EventBridge would at that instant; its result."""
@@ -198,4 +210,15 @@ class LocalStack:
         return invoke_dispatcher(instant)
 
     def wait_until_idle(self, timeout: float = 60) -> None:
-        self.worker.wait_until_idle(timeout)
+        _running(self.worker, "sync worker loop").wait_until_idle(timeout)
+
+
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+def _running[T](part: T | None, name: str) -> T:
+    """A part of the stack that start() made (or was given)."""
+    if part is None:
+        raise RuntimeError(f"the local stack's {name} is not running: start() it first")
+    return part

@@ -80,8 +80,10 @@ def load_or_create_key_pair(state_dir: Path) -> KeyPair:
             pass
         finally:
             tmp.unlink(missing_ok=True)
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    return KeyPair(private_key=key, kid=_kid(key))
+    stored = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(stored, rsa.RSAPrivateKey):
+        raise ValueError(f"{path} holds a {type(stored).__name__}, not the RSA key tokens are signed with")
+    return KeyPair(private_key=stored, kid=_kid(stored))
 
 
 def issue_token(

@@ -17,6 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import overload
 
 from rostersync_tools.local.embedded_aws import REGION
 from rostersync_tools.local.functions import LambdaContext, load_handler
@@ -31,6 +32,10 @@ POLL_WAIT_S = 1  # Lambda long-polls for 20 s; 1 s keeps stop() and idle() promp
 Handler = Callable[[dict, object], object]
 
 
+@overload
+def _float_env(name: str, default: float) -> float: ...
+@overload
+def _float_env(name: str, default: None) -> float | None: ...
 def _float_env(name: str, default: float | None) -> float | None:
     value = os.environ.get(name, "").strip()
     return float(value) if value else default

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 
-def table(header: Sequence[str], rows: Sequence[Sequence[str]], *, last_free: bool = True) -> str:
+def table(header: Sequence[str], rows: Sequence[Sequence[object]], *, last_free: bool = True) -> str:
     """Columns padded to their widest cell; the last one left ragged (it is the long text)."""
     rows = [[("-" if cell is None or cell == "" else str(cell)).replace("\n", " ") for cell in row] for row in rows]
     fixed = len(header) - 1 if last_free else len(header)

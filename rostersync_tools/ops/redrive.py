@@ -23,9 +23,13 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from rostersync_tools.ops.dlq import make_visible, receive_all
 from rostersync_tools.ops.output import table
+
+if TYPE_CHECKING:
+    from rostersync.store.runs import SyncRunModel
 
 GAVE_UP = "The sync worker stopped on its last attempt; the run's message was found in the dead-letter queue."
 HOLD_VISIBILITY_S = 300  # the messages stay ours while we replay them
@@ -495,6 +499,7 @@ def _replay_district(target, district_id: str, items: list, report: RedriveRepor
     newest = failed_runs[max(failed_runs)] if failed_runs else None
     message_ids = {message["MessageId"] for message, _ in items}
 
+    replay: SyncRunModel | None
     try:
         if newest is None:  # the runs table knows none of them: replay the district anyway
             replay = run_lifecycle.start_run(district_id, "replay", "full")

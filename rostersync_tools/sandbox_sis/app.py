@@ -104,6 +104,8 @@ class SandboxApp:
             for collection, chosen in (("users", chosen_users), ("classes", chosen_classes)):
                 for sid in chosen:
                     record = self.store.delete(collection, sid)
+                    if record is None:  # chosen from the store under its lock: always there
+                        continue
                     self.store.put(collection, dict(record, sourcedId=prefix + sid, dateLastModified=stamp))
             moved = 0
             for enrollment in self.store.records("enrollments"):

@@ -188,7 +188,7 @@ class DayOfChanges:
         """A placement correction: the student moves to a neighbouring grade of their school."""
         for student in self.pick(self.rostered("student")):
             school = next((o["sourcedId"] for o in student.get("orgs") or []), None)
-            grades = self.plan.school_grades.get(school, ())
+            grades = self.plan.school_grades.get(school, ()) if school is not None else ()
             current = (student.get("grades") or [None])[0]
             if current not in grades or len(grades) < 2:
                 continue

@@ -87,8 +87,7 @@ class Clause:
         if self.instant is not None:
             moment = modified_at(record)
             return moment is not None and _compare(moment, self.op, self.instant)
-        leaves = [_as_text(v) for v in _values_at(record, self.path)]
-        leaves = [v for v in leaves if v is not None]
+        leaves = [text for v in _values_at(record, self.path) if (text := _as_text(v)) is not None]
         if self.op == "!=":
             return all(v != self.value for v in leaves)
         if self.op == "~":

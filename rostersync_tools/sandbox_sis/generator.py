@@ -76,8 +76,13 @@ class DistrictGenerator:
         self.sequences = IdSequences(guids=config.guid_ids)
         self.used_emails: set[str] = set()
         self.used_usernames: set[str] = set()
-        self.orgs, self.sessions, self.courses, self.classes = [], [], [], []
-        self.users, self.enrollments, self.demographics = [], [], []
+        self.orgs: list[dict] = []
+        self.sessions: list[dict] = []
+        self.courses: list[dict] = []
+        self.classes: list[dict] = []
+        self.users: list[dict] = []
+        self.enrollments: list[dict] = []
+        self.demographics: list[dict] = []
 
     # -- helpers
     def day1_stamp(self) -> str:

@@ -137,7 +137,8 @@ class AuthGate:
         """
         if self.quirks.revoke_credentials:
             return unauthorized("the credentials have been revoked")
-        scheme = (authorization or "").split(" ", 1)[0].lower()
+        authorization = authorization or ""
+        scheme = authorization.split(" ", 1)[0].lower()
         if scheme == "bearer":
             token = authorization.split(" ", 1)[1].strip() if " " in authorization else ""
             return self._check_bearer(token, needs_scope)

@@ -65,7 +65,7 @@ class RecordBuilder:
         self.base_path = base_path
         self.rng = rng
 
-    def ref(self, kind: str, sourced_id: str) -> dict:
+    def ref(self, kind: str, sourced_id: str | None) -> dict:
         return {
             "href": f"{self.base_path}/{COLLECTION_OF_TYPE[kind]}/{sourced_id}",
             "sourcedId": sourced_id,
@@ -208,14 +208,15 @@ class RecordBuilder:
         sourced_id: str,
         modified: str,
         *,
-        user_id: str,
+        user_id: str | None,
         class_id: str,
-        school_id: str,
-        role: str,
+        school_id: str | None,
+        role: str | None,
         primary,
-        begin: str,
-        end: str,
+        begin: str | None,
+        end: str | None,
     ) -> dict:
+        """An enrollment; what its class or source record lacks (a school, term dates) stays null."""
         record = self.base(sourced_id, modified)
         record.update(
             {

@@ -78,7 +78,7 @@ def roll_over(
         def day(offset: int) -> str:
             return (today + timedelta(days=offset)).isoformat()
 
-        def session(sourced_id, title, kind, span, parent, children):
+        def add_session(sourced_id, title, kind, span, parent, children):
             record = build.base(sourced_id, stamp)
             record.update(
                 {
@@ -95,13 +95,13 @@ def roll_over(
             return record
 
         quarter_ids = [f"gp-{new_year}-q1", f"gp-{new_year}-q2", f"gp-{new_year + 1}-q3", f"gp-{new_year + 1}-q4"]
-        session(
+        add_session(
             year_id, f"{new_year}-{new_year + 1} School Year", "schoolYear", (0, YEAR_DAYS), None, [fall_id, spring_id]
         )
-        session(fall_id, f"Fall Semester {new_year}", "term", FALL, year_id, quarter_ids[:2])
-        session(spring_id, f"Spring Semester {new_year + 1}", "term", SPRING, year_id, quarter_ids[2:])
+        add_session(fall_id, f"Fall Semester {new_year}", "term", FALL, year_id, quarter_ids[:2])
+        add_session(spring_id, f"Spring Semester {new_year + 1}", "term", SPRING, year_id, quarter_ids[2:])
         for n, (sid, span) in enumerate(zip(quarter_ids, QUARTERS, strict=True)):
-            session(sid, f"Quarter {n + 1}", "gradingPeriod", span, fall_id if n < 2 else spring_id, [])
+            add_session(sid, f"Quarter {n + 1}", "gradingPeriod", span, fall_id if n < 2 else spring_id, [])
         term_map = {plan.term_ids[0]: fall_id, plan.term_ids[1]: spring_id}
         term_dates = {fall_id: (day(FALL[0]), day(FALL[1])), spring_id: (day(SPRING[0]), day(SPRING[1]))}
 

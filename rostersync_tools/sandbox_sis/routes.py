@@ -83,14 +83,16 @@ def _ref_id(record: dict, field: str) -> str | None:
 
 
 def _ref_ids(record: dict, field: str) -> set[str]:
-    return {ref.get("sourcedId") for ref in record.get(field) or [] if isinstance(ref, dict)}
+    return {
+        sid for ref in record.get(field) or [] if isinstance(ref, dict) and isinstance(sid := ref.get("sourcedId"), str)
+    }
 
 
 class Router:
     def __init__(self, store: DistrictStore, quirks: Quirks):
         self.store = store
         self.quirks = quirks
-        self.nested = [
+        self.nested: list[tuple[re.Pattern[str], Callable[..., Listing]]] = [
             (
                 re.compile(rf"^/schools/{_SEGMENT}/classes/{_SEGMENT}/(enrollments|students|teachers)$"),
                 self._school_class_members,

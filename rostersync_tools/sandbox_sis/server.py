@@ -26,6 +26,7 @@ MAX_BODY_BYTES = 1 << 20
 
 
 class _Handler(BaseHTTPRequestHandler):
+    server: "_Server"  # the server this handler serves (its app, its port)
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections across pages
     server_version = "SandboxSIS/1.0"
     timeout = 60  # an idle keep-alive connection is closed after this
@@ -164,7 +165,8 @@ class SandboxSIS:
         self._server.shutdown()
         self._server.close_connections()
         self._server.server_close()
-        self._thread.join(5)
+        if self._thread is not None:
+            self._thread.join(5)
         self._server = None
         self._thread = None
 

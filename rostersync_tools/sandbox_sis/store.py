@@ -22,6 +22,10 @@ def _ref_id(record: dict, field: str) -> str | None:
     return (record.get(field) or {}).get("sourcedId")
 
 
+# sourcedId of a reference (None where an enrollment has none) -> the enrollments
+EnrollmentGroups = dict[str | None, list[dict]]
+
+
 class DistrictStore:
     def __init__(self, district: GeneratedDistrict):
         self.lock = threading.RLock()
@@ -35,15 +39,17 @@ class DistrictStore:
         self._json: dict[str, dict[str, bytes]] = {name: {} for name in COLLECTIONS}
         self._instants: dict[str, dict[str, datetime | None]] = {name: {} for name in COLLECTIONS}
         # Enrollments grouped by user, class and school: built on first use, then kept up to date.
-        self._enrollments_by: dict[str, dict[str, list[dict]]] | None = None
+        # field (user, class, school) -> its groups
+        self._enrollments_by: dict[str, EnrollmentGroups] | None = None
 
     # -- reading
     def records(self, collection: str) -> list[dict]:
         with self.lock:
             return list(self._records[collection].values())
 
-    def get(self, collection: str, sourced_id: str) -> dict | None:
-        return self._records[collection].get(sourced_id)
+    def get(self, collection: str, sourced_id: str | None) -> dict | None:
+        """The record, or None (also for no id: a reference a record lacks)."""
+        return None if sourced_id is None else self._records[collection].get(sourced_id)
 
     def record_json(self, collection: str, record: dict) -> bytes:
         """The record serialized, cached for as long as this exact dict is the stored one."""
@@ -70,31 +76,15 @@ class DistrictStore:
             instants[sid] = moment
         return moment
 
-    def enrollments_by(self, field: str) -> dict[str, list[dict]]:
+    def enrollments_by(self, field: str) -> EnrollmentGroups:
         """Enrollments grouped by the sourcedId of their `user`, `class` or `school` reference."""
         with self.lock:
             if self._enrollments_by is None:
-                self._enrollments_by = {name: {} for name in ENROLLMENT_INDEX_FIELDS}
+                index: dict[str, EnrollmentGroups] = {name: {} for name in ENROLLMENT_INDEX_FIELDS}
                 for enrollment in self._records["enrollments"].values():
-                    self._index_enrollment(enrollment)
+                    _index_enrollment(index, enrollment)
+                self._enrollments_by = index
             return self._enrollments_by[field]
-
-    def _index_enrollment(self, enrollment: dict, replacing: dict | None = None) -> None:
-        for name, groups in self._enrollments_by.items():
-            if replacing is not None:
-                old_group = groups.get(_ref_id(replacing, name), [])
-                position = next((i for i, e in enumerate(old_group) if e is replacing), None)
-                if position is not None:
-                    if _ref_id(replacing, name) == _ref_id(enrollment, name):
-                        old_group[position] = enrollment  # same group: keep its place
-                        continue
-                    del old_group[position]
-            groups.setdefault(_ref_id(enrollment, name), []).append(enrollment)
-
-    def _unindex_enrollment(self, enrollment: dict) -> None:
-        for name, groups in self._enrollments_by.items():
-            group = groups.get(_ref_id(enrollment, name), [])
-            group[:] = [e for e in group if e is not enrollment]
 
     def snapshot(self) -> dict:
         """Every collection as independent copies (what /_admin/state and SandboxSIS.state() return)."""
@@ -113,7 +103,7 @@ class DistrictStore:
             replacing = self._records[collection].get(sid)
             self._records[collection][sid] = record
             if collection == "enrollments" and self._enrollments_by is not None:
-                self._index_enrollment(record, replacing)
+                _index_enrollment(self._enrollments_by, record, replacing)
             self._json[collection].pop(sid, None)
             self._instants[collection].pop(sid, None)
             self.version += 1
@@ -123,8 +113,27 @@ class DistrictStore:
         with self.lock:
             record = self._records[collection].pop(sourced_id, None)
             if collection == "enrollments" and record is not None and self._enrollments_by is not None:
-                self._unindex_enrollment(record)
+                _unindex_enrollment(self._enrollments_by, record)
             self._json[collection].pop(sourced_id, None)
             self._instants[collection].pop(sourced_id, None)
             self.version += 1
             return record
+
+
+def _index_enrollment(index: dict[str, EnrollmentGroups], enrollment: dict, replacing: dict | None = None) -> None:
+    for name, groups in index.items():
+        if replacing is not None:
+            old_group = groups.get(_ref_id(replacing, name), [])
+            position = next((i for i, e in enumerate(old_group) if e is replacing), None)
+            if position is not None:
+                if _ref_id(replacing, name) == _ref_id(enrollment, name):
+                    old_group[position] = enrollment  # same group: keep its place
+                    continue
+                del old_group[position]
+        groups.setdefault(_ref_id(enrollment, name), []).append(enrollment)
+
+
+def _unindex_enrollment(index: dict[str, EnrollmentGroups], enrollment: dict) -> None:
+    for name, groups in index.items():
+        group = groups.get(_ref_id(enrollment, name), [])
+        group[:] = [e for e in group if e is not enrollment]

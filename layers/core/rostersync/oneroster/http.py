@@ -79,7 +79,7 @@ class ExchangeFailed(Exception):
         return UnreachableHost(self.message, endpoint=endpoint)
 
 
-def _guarded(base: type, policy: AddressPolicy) -> type:
+def _guarded(base: type[HTTPConnection], policy: AddressPolicy) -> type:
     """A urllib3 connection class that refuses to keep a socket to a refused peer."""
 
     def _new_conn(self):

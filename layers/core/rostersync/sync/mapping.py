@@ -20,11 +20,11 @@ def _hashed_json():
     the same text (the hashes of stored items must not move) without building an encoder for every
     record: json's own C encoder, made once (mapped fields cannot be circular, so it keeps no
     markers). tests/unit/sync/test_mapping_hash.py holds the two equal."""
-    options = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False, "default": str}
-    if json.encoder.c_make_encoder is None:  # a Python without the C accelerator
-        return json.JSONEncoder(**options).encode
-    encode = json.encoder.c_make_encoder(None, str, json.encoder.encode_basestring, None, ":", ",", True, False, True)
-    dumps = json.JSONEncoder(**options).encode
+    dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+    make_encoder = getattr(json.encoder, "c_make_encoder", None)  # not in json's public interface
+    if make_encoder is None:  # a Python without the C accelerator
+        return dumps
+    encode = make_encoder(None, str, json.encoder.encode_basestring, None, ":", ",", True, False, True)
 
     def hashed_json(fields: dict) -> str:
         if type(fields) is not dict:
