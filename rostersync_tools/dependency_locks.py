@@ -3,7 +3,8 @@
 - `requirements-dev.lock`: everything `make venv` installs (pyproject.toml's dev extras and the
   layer's requirements), for every platform, each file's hash;
 - `layers/core/requirements.lock`: what the Lambda layer ships (layers/core/Makefile), the same
-  versions, Linux arm64, without the AWS SDK that the Lambda runtime provides.
+  versions, Linux arm64, without the AWS SDK that the Lambda runtime provides;
+- `requirements-checkov.lock`: checkov, in a venv of its own (pyproject.toml's [dependency-groups]).
 
 `make lock` writes both and then `python -m rostersync_tools.dependency_locks stamp` records a digest of
 the requirements they were made from; `check()` (tests/unit/tools/test_locks.py) says what
@@ -27,6 +28,7 @@ PYPROJECT = ROOT / "pyproject.toml"
 LAYER_REQUIREMENTS = ROOT / "layers" / "core" / "requirements.txt"
 DEV_LOCK = ROOT / "requirements-dev.lock"
 LAYER_LOCK = ROOT / "layers" / "core" / "requirements.lock"
+CHECKOV_LOCK = ROOT / "requirements-checkov.lock"
 # The Lambda python3.13 runtime ships boto3 and botocore and what they need. A second copy in
 # the layer would shadow the runtime's and drift from it.
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "python-dateutil", "six"})
@@ -71,9 +73,15 @@ def dev_requirements() -> list[Requirement]:
     return [Requirement(text) for text in project["optional-dependencies"]["dev"]]
 
 
+def checkov_requirements() -> list[Requirement]:
+    groups = tomllib.loads(PYPROJECT.read_text(encoding="utf-8")).get("dependency-groups", {})
+    return [Requirement(text) for text in groups.get("checkov", [])]
+
+
 def inputs_digest() -> str:
-    """A digest of the requirements both locks were made from (comments and order ignored)."""
+    """A digest of the requirements the locks were made from (comments and order ignored)."""
     parts = sorted(f"layer {r}" for r in layer_requirements()) + sorted(f"dev {r}" for r in dev_requirements())
+    parts += sorted(f"checkov {r}" for r in checkov_requirements())
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -95,11 +103,11 @@ def check() -> list[str]:
     """Every way the locks disagree with the requirements or with each other ([] when none)."""
     problems: list[str] = []
     digest = inputs_digest()
-    dev, layer = read_lock(DEV_LOCK), read_lock(LAYER_LOCK)
-    for path in (DEV_LOCK, LAYER_LOCK):
+    dev, layer, checkov = read_lock(DEV_LOCK), read_lock(LAYER_LOCK), read_lock(CHECKOV_LOCK)
+    for path in (DEV_LOCK, LAYER_LOCK, CHECKOV_LOCK):
         if stamped_digest(path) != digest:
             problems.append(f"{path.relative_to(ROOT)} was not made from the current requirements: run `make lock`")
-    for lock_path, lock in ((DEV_LOCK, dev), (LAYER_LOCK, layer)):
+    for lock_path, lock in ((DEV_LOCK, dev), (LAYER_LOCK, layer), (CHECKOV_LOCK, checkov)):
         for pin in lock.values():
             if not pin.hashes:
                 problems.append(f"{lock_path.relative_to(ROOT)}: {pin.name} has no hash")
@@ -108,6 +116,8 @@ def check() -> list[str]:
             problems += _satisfies(lock_path, lock, requirement)
     for requirement in dev_requirements():
         problems += _satisfies(DEV_LOCK, dev, requirement)
+    for requirement in checkov_requirements():
+        problems += _satisfies(CHECKOV_LOCK, checkov, requirement)
     for name in sorted(NOT_IN_LAYER & layer.keys()):
         problems.append(f"{LAYER_LOCK.relative_to(ROOT)} ships {name}, which the layer must not carry")
     for pin in layer.values():
@@ -160,7 +170,7 @@ def layer_closure_problems(installed_requires) -> list[str]:
 def main(argv: list[str]) -> int:
     if argv == ["stamp"]:
         digest = inputs_digest()
-        for path in (DEV_LOCK, LAYER_LOCK):
+        for path in (DEV_LOCK, LAYER_LOCK, CHECKOV_LOCK):
             stamp(path, digest)
         return 0
     if argv == ["check"]:

@@ -32,7 +32,7 @@ def test_the_layer_ships_no_aws_sdk_and_no_xray_sdk():
 def project_copy(tmp_path, monkeypatch):
     """The lock module pointed at a copy of the project's requirement files."""
     (tmp_path / "layers" / "core").mkdir(parents=True)
-    for path in (locks.PYPROJECT, locks.LAYER_REQUIREMENTS, locks.DEV_LOCK, locks.LAYER_LOCK):
+    for path in (locks.PYPROJECT, locks.LAYER_REQUIREMENTS, locks.DEV_LOCK, locks.LAYER_LOCK, locks.CHECKOV_LOCK):
         target = tmp_path / path.relative_to(locks.ROOT)
         shutil.copy(path, target)
         monkeypatch.setattr(
@@ -42,6 +42,7 @@ def project_copy(tmp_path, monkeypatch):
                 locks.LAYER_REQUIREMENTS: "LAYER_REQUIREMENTS",
                 locks.DEV_LOCK: "DEV_LOCK",
                 locks.LAYER_LOCK: "LAYER_LOCK",
+                locks.CHECKOV_LOCK: "CHECKOV_LOCK",
             }[path],
             target,
         )
@@ -78,3 +79,11 @@ def test_layer_and_dev_pins_must_match(project_copy):
     pin = locks.read_lock(lock)["pynamodb"]
     lock.write_text(lock.read_text().replace(f"pynamodb=={pin.version}", "pynamodb==6.0.9"))
     assert any("the layer pins pynamodb==6.0.9" in p for p in locks.check())
+
+
+def test_checkov_outside_its_group_range_or_unstamped_is_reported(project_copy):
+    pyproject = project_copy / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('checkov = ["checkov>=3.2"]', 'checkov = ["checkov>=99"]'))
+    problems = locks.check()
+    assert any("requirements-checkov.lock was not made from the current requirements" in p for p in problems)
+    assert any("outside checkov>=99" in p for p in problems)
