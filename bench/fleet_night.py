@@ -185,7 +185,7 @@ def run_seconds_without_sis(d: District, vcpu: float) -> float:
 
 
 def make_fleet(args, measured: dict, students: int, change_share: float) -> tuple[list[District], list[Host]]:
-    rng = random.Random(args.seed)  # noqa: S311  a simulation's draws, not secrets
+    rng = random.Random(args.seed)  # a simulation's draws, not secrets
     # Host popularity: host 0 takes its share, the rest a Zipf curve.
     rest = [1 / (rank + 1) for rank in range(args.hosts - 1)]
     weights = [args.top_host_share] + [w / sum(rest) * (1 - args.top_host_share) for w in rest]
@@ -225,7 +225,7 @@ def make_fleet(args, measured: dict, students: int, change_share: float) -> tupl
 
 def simulate(districts: list[District], hosts: list[Host], workers: int, args) -> dict:
     """Runs the night; returns what happened (the districts are updated in place)."""
-    rng = random.Random(args.seed + 1)  # noqa: S311  a simulation's draws, not secrets
+    rng = random.Random(args.seed + 1)  # a simulation's draws, not secrets
     vcpu = min(1.0, WORKER_MEMORY_MB / prices.LAMBDA_MB_PER_VCPU)
     events: list = []
     seq = 0
