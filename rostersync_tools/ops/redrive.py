@@ -29,7 +29,7 @@ from rostersync_tools.ops.dlq import make_visible, receive_all
 from rostersync_tools.ops.output import table
 
 if TYPE_CHECKING:
-    from rostersync.store.runs import SyncRunModel
+    from rostersync.store.sync_runs import SyncRunModel
 
 GAVE_UP = "The sync worker stopped on its last attempt; the run's message was found in the dead-letter queue."
 HOLD_VISIBILITY_S = 300  # the messages stay ours while we replay them
