@@ -63,6 +63,7 @@ def connection_view(connection) -> dict | None:
         "authMethod": connection.auth_method,
         "tokenUrl": connection.token_url,
         "scope": connection.scope,
+        "version": getattr(connection, "version", None) or "1.1",
     }
 
 

@@ -14,11 +14,13 @@ from rostersync.times import iso_z_or_none
 # ---------------------------------------------------------------- step 2: SIS connection
 
 AuthMethod = Literal["auto", "oauth1", "oauth2"]
+OneRosterVersion = Literal["1.1", "1.2"]
 
 
 class SisConnectionRequest(RequestModel):
     host_url: bounded_text(2048) = Field(
-        description="The SIS host, without /ims/oneroster/v1p1 (stripped with a warning if given)"
+        description="The SIS host, without /ims/oneroster/v1p1 or /ims/oneroster/rostering/v1p2 "
+        "(stripped with a warning if given)"
     )
     client_id: bounded_text(512)
     # SecretStr: the value never shows in a repr, a traceback's locals or a validation error.
@@ -29,7 +31,12 @@ class SisConnectionRequest(RequestModel):
         default=None, description="OAuth 2 token URL; found on the host when not given"
     )
     scope: bounded_text(1024) | None = Field(
-        default=None, description="OAuth 2 scopes; the OneRoster 1.1 read scopes when not given"
+        default=None, description="OAuth 2 scopes; the OneRoster read scopes of the version used when not given"
+    )
+    version: Literal["auto", "1.1", "1.2"] = Field(
+        default="auto",
+        description="The OneRoster version to read: auto finds which the host serves and uses 1.2 where both "
+        "answer; 1.1 or 1.2 pins it (Advanced)",
     )
 
 
@@ -55,6 +62,8 @@ class SisConnectionResponse(ResponseModel):
     requested_auth_method: AuthMethod
     token_url: str | None
     scope: str | None
+    version: OneRosterVersion = Field(description="The OneRoster version the SIS is read with")
+    requested_version: Literal["auto", "1.1", "1.2"] = Field(description="What the admin asked for")
     status: Literal["connected"]
     warnings: list[str]
     connected_at: str = Field(description="When the connection was last tested and saved (UTC, ISO 8601)")
