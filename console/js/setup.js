@@ -93,6 +93,8 @@ async function stepConnection(page) {
     h("option", { value: m, selected: (saved?.requestedAuthMethod || "auto") === m }, AUTH_NAMES[m])));
   const tokenUrl = h("input", { name: "tokenUrl", inputmode: "url", autocomplete: "off", value: saved?.tokenUrl && saved?.requestedAuthMethod !== "auto" ? saved.tokenUrl : "" });
   const scope = h("input", { name: "scope", autocomplete: "off", value: saved?.scope || "" });
+  const version = h("select", { name: "version" }, Object.entries(VERSION_NAMES).map(([v, label]) =>
+    h("option", { value: v, selected: (saved?.requestedVersion || "auto") === v }, label)));
   const pathWarning = h("p", { class: "hint warning-text", hidden: true, id: uid("path-warning") },
     `The address includes ${ONEROSTER_PATH}: it will be removed (give the host, with any vendor path before it).`);
   hostUrl.addEventListener("input", () => { pathWarning.hidden = !hostUrl.value.includes(ONEROSTER_PATH); });
@@ -114,11 +116,12 @@ async function stepConnection(page) {
     pathWarning,
     field("Client id", clientId, local?.sisClientId ? `Local sandbox: ${local.sisClientId}` : null),
     saved ? savedSecret : null, secretField,
-    h("details", { class: "advanced", open: saved && saved.requestedAuthMethod !== "auto" },
-      h("summary", {}, "Advanced: auth method, token URL, scope"),
+    h("details", { class: "advanced", open: saved && (saved.requestedAuthMethod !== "auto" || (saved.requestedVersion || "auto") !== "auto") },
+      h("summary", {}, "Advanced: OneRoster version, auth method, token URL, scope"),
+      field("OneRoster version", version, "Detect uses 1.2 where the host serves it, else 1.1."),
       field("Auth method", authMethod, "Detect tries OAuth 2, then OAuth 1.0a."),
       field("Token URL (OAuth 2, optional)", tokenUrl, "Found on the host when left empty."),
-      field("Scope (OAuth 2, optional)", scope, "The OneRoster 1.1 read scopes when left empty.")),
+      field("Scope (OAuth 2, optional)", scope, "The OneRoster read scopes of the version used when left empty.")),
     formError(),
     h("div", { class: "actions" }, submit, next),
     result);
@@ -138,7 +141,7 @@ async function stepConnection(page) {
       form.querySelector(`[name="${missing[0][0]}"]`).focus();
       return;
     }
-    const body = { hostUrl: hostUrl.value.trim(), clientId: clientId.value.trim(), clientSecret: secret.value, authMethod: authMethod.value };
+    const body = { hostUrl: hostUrl.value.trim(), clientId: clientId.value.trim(), clientSecret: secret.value, authMethod: authMethod.value, version: version.value };
     if (tokenUrl.value.trim()) body.tokenUrl = tokenUrl.value.trim();
     if (scope.value.trim()) body.scope = scope.value.trim();
     await busy(submit, async () => {
@@ -164,9 +167,11 @@ async function stepConnection(page) {
 function connectedNotice(connection) {
   return h("div", {},
     notice("success", statusBadge("connected"), " ", h("strong", {}, "Connected. "),
-      `Auth method detected: ${AUTH_NAMES[connection.authMethod] || connection.authMethod}. Last tested ${when(connection.connectedAt)}.`),
+      `OneRoster ${connection.version || "1.1"}, auth method ${AUTH_NAMES[connection.authMethod] || connection.authMethod}. Last tested ${when(connection.connectedAt)}.`),
     (connection.warnings || []).map((w) => notice("warning", h("strong", {}, "Note: "), w)));
 }
+
+const VERSION_NAMES = { auto: "Detect (1.2 where served)", "1.1": "OneRoster 1.1", "1.2": "OneRoster 1.2" };
 
 // ---------------------------------------------------------------- step 3
 async function stepMatching(page) {

@@ -1,22 +1,24 @@
 """SandboxApp: every HTTP request -> Response, without sockets (server.py does the wire).
 
-Paths, with P the optional vendor prefix and B = P + /ims/oneroster/v1p1:
+Paths, with P the optional vendor prefix, B = P + /ims/oneroster/v1p1 and B2 = P +
+/ims/oneroster/rostering/v1p2 (each served while config.versions names its version):
   /_admin/... and P/_admin/...   admin (no auth): state, advance, quirks, inject, stats
-  POST P/token, POST B/token     OAuth 2 client-credentials token endpoint
+  POST P/token, POST B/token, POST B2/token   OAuth 2 client-credentials token endpoint
   GET B/...                      OneRoster 1.1 (OAuth 1.0a signature or bearer token)
+  GET B2/...                     OneRoster 1.2: the same district in 1.2's shapes (v1p2.py)
 OneRoster and token requests are counted, delayed by latency_ms and subject to injected faults.
 """
 
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import parse_qsl
 
-from . import admin, fault_responses
+from . import admin, fault_responses, v1p2
 from .api import OneRosterApi
-from .config import ONEROSTER_BASE_PATH, SandboxConfig
+from .config import ONEROSTER_BASE_PATHS, SandboxConfig
 from .daily_changes import advance_one_day
 from .faults import FaultInjector, Quirks
 from .generator import generate_district
@@ -146,10 +148,13 @@ class SandboxApp:
         if prefix and not request.path.startswith(prefix + "/"):
             return json_response(404, {"error": "not_found"})
         below_prefix = request.path[len(prefix) :]
-        is_token = below_prefix in ("/token", ONEROSTER_BASE_PATH + "/token")
-        if not is_token and not below_prefix.startswith(ONEROSTER_BASE_PATH + "/"):
+        bases = [ONEROSTER_BASE_PATHS[v] for v in self.config.versions]
+        is_token = below_prefix == "/token" or any(below_prefix == base + "/token" for base in bases)
+        base = next((b for b in bases if below_prefix.startswith(b + "/")), None)
+        if not is_token and base is None:
             return json_response(404, {"error": "not_found"})
-        api_path = "/token" if is_token else below_prefix[len(ONEROSTER_BASE_PATH) :]
+        api_path = "/token" if is_token else below_prefix[len(base or "") :]
+        reshape = base == ONEROSTER_BASE_PATHS["1.2"] and not is_token
         self.stats.count(api_path, is_token)
         if self.quirks.latency_ms:
             time.sleep(self.quirks.latency_ms / 1000)
@@ -160,6 +165,8 @@ class SandboxApp:
             if fault is not None and fault.kind == "slow":
                 time.sleep(fault.ms / 1000)
             response = self._token(request) if is_token else self._oneroster(request, api_path)
+            if reshape and response.status == 200:
+                response = replace(response, body=v1p2.body(response.body))
             if fault is not None:
                 response = fault_responses.spoil(response, fault)
         self.stats.answered(response.status, fault is not None)

@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = SandboxConfig()
     parser = argparse.ArgumentParser(
         prog="rostersync sandbox-sis",
-        description="A OneRoster 1.1 REST server on 127.0.0.1 with a generated district (a tool, not a product).",
+        description="A OneRoster 1.1 and 1.2 REST server on 127.0.0.1 with a generated district (a tool, not a product).",
     )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 for any free port (default %(default)s)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="same seed, same district (%(default)s)")
@@ -32,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--page-cap", type=int, default=defaults.page_cap, help="limit is capped at this")
     parser.add_argument("--latency-ms", type=int, default=defaults.latency_ms, help="added to every answer")
     parser.add_argument("--path-prefix", default="", help='vendor path before /ims/oneroster/v1p1, e.g. "/district42"')
+    parser.add_argument(
+        "--versions",
+        default=",".join(defaults.versions),
+        help="the OneRoster versions served, comma-separated (default %(default)s)",
+    )
     parser.add_argument("--token-ttl-s", type=float, default=defaults.token_ttl_s, help="bearer token lifetime")
     parser.add_argument(
         "--school-year", type=int, default=None, help="first year of the school year (default: the current one)"
@@ -70,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             path_prefix=args.path_prefix,
             token_ttl_s=args.token_ttl_s,
             school_year=args.school_year,
+            versions=tuple(v.strip() for v in args.versions.split(",") if v.strip()),
         )
     except ValueError as exc:
         print(f"sandbox-sis: {exc}", file=sys.stderr)

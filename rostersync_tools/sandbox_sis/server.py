@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from .app import Request, SandboxApp
-from .config import ONEROSTER_BASE_PATH, SandboxConfig
+from .config import ONEROSTER_BASE_PATH, ONEROSTER_BASE_PATHS, SandboxConfig
 from .responses import Response
 
 LOOPBACK = "127.0.0.1"
@@ -199,6 +199,10 @@ class SandboxSIS:
     def base_url(self) -> str:
         """The OneRoster base: host_url + prefix + /ims/oneroster/v1p1."""
         return self.prefixed_host_url + ONEROSTER_BASE_PATH
+
+    def base_url_for(self, version: str) -> str:
+        """Where OneRoster `version` ("1.1" or "1.2") is served: host_url + prefix + its base path."""
+        return self.prefixed_host_url + ONEROSTER_BASE_PATHS[version]
 
     @property
     def token_url(self) -> str:

@@ -59,6 +59,7 @@ def connection_view(connection) -> dict | None:
         "tokenUrl": connection.token_url,
         "scope": connection.scope,
         "secretVersion": connection.secret_version,
+        "version": getattr(connection, "version", None) or "1.1",
     }
 
 

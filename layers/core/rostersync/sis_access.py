@@ -17,6 +17,11 @@ from rostersync.settings import get_settings
 from rostersync.store.districts import SisConnection
 
 
+def connection_version(connection: SisConnection) -> str:
+    """The OneRoster version a saved connection reads (saved before 1.2 was offered: 1.1)."""
+    return connection.version or "1.1"
+
+
 def client_settings(connection: SisConnection) -> ConnectionSettings:
     """The client settings of a saved connection (the district item's)."""
     return ConnectionSettings(
@@ -25,6 +30,7 @@ def client_settings(connection: SisConnection) -> ConnectionSettings:
         auth_method=connection.auth_method,
         token_url=connection.token_url,
         scope=connection.scope,
+        version=connection_version(connection),
     )
 
 
@@ -36,6 +42,7 @@ def plan_connection(connection: SisConnection, secret_version: str | None) -> di
         "authMethod": connection.auth_method or "auto",
         "tokenUrl": connection.token_url,
         "scope": connection.scope,
+        "version": connection_version(connection),
         "secretVersion": secret_version,
     }
 
@@ -48,6 +55,7 @@ def plan_client_settings(planned: Mapping) -> ConnectionSettings:
         auth_method=planned["authMethod"],
         token_url=planned["tokenUrl"],
         scope=planned["scope"],
+        version=planned.get("version") or "1.1",  # plans saved before 1.2: 1.1
     )
 
 

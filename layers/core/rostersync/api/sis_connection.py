@@ -48,6 +48,8 @@ def _response(connection: SisConnection, warnings: list[str]) -> SisConnectionRe
         requested_auth_method=one_of(connection.requested_auth_method, get_args(AuthMethod)),
         token_url=connection.token_url,
         scope=connection.scope,
+        version=sis_access.connection_version(connection),
+        requested_version=connection.requested_version or sis_access.connection_version(connection),
         status="connected",
         warnings=warnings,
         connected_at=iso_z(connection.connected_at),
@@ -82,7 +84,9 @@ def put_connection(district_id: str):
             token_url=request.token_url,
             scope=request.scope,
         )
-        report = check_connection(settings, secret, allow_private=allow_private, deadline=sis_deadline())
+        report = check_connection(
+            settings, secret, allow_private=allow_private, version=request.version, deadline=sis_deadline()
+        )
     except OneRosterError as error:
         metrics.add_metric(name="SisConnectionTestFailed", unit=MetricUnit.Count, value=1)
         logger.info("SIS connection test failed", extra={"districtId": district_id, "errorCode": error.code})
@@ -102,6 +106,8 @@ def put_connection(district_id: str):
         scope=request.scope,
         secret_name=stored_secret.name,
         secret_version=stored_secret.version_id,
+        version=report.version,
+        requested_version=request.version,
         warnings=warnings,
         connected_at=tested_at,
         health=connection_health.OK,
@@ -117,7 +123,12 @@ def put_connection(district_id: str):
     metrics.add_metric(name="SisConnectionSaved", unit=MetricUnit.Count, value=1)
     logger.info(
         "SIS connection saved",
-        extra={"districtId": district_id, "authMethod": report.auth_method, "schoolsSeen": len(report.schools)},
+        extra={
+            "districtId": district_id,
+            "authMethod": report.auth_method,
+            "version": report.version,
+            "schoolsSeen": len(report.schools),
+        },
     )
     return respond(_response(connection, warnings))
 

@@ -25,7 +25,7 @@ from .hosts import AddressPolicy, Resolver, check_token_url, normalise_host_url
 from .http import HttpClient, endpoint_of
 from .oauth_client import AutoAuth, OAuth1Auth, OAuth2Auth, build_authenticator
 from .paging import Page, RawPage, RecordStream
-from .records import BadRecord, Record, parse_record
+from .records import VERSIONS, BadRecord, Record, parse_record
 from .requester import Requester, Secrets
 from .retries import RetryPolicy
 
@@ -64,8 +64,11 @@ class ConnectionSettings:
     auth_method: str = "auto"
     token_url: str | None = None
     scope: str | None = None
+    version: str = "1.1"  # the OneRoster version read: "1.1" or "1.2" (check_connection detects it)
 
     def __post_init__(self):
+        if self.version not in VERSIONS:
+            raise ValueError(f"version must be one of {', '.join(VERSIONS)}.")
         if self.auth_method not in AUTH_METHODS:
             raise ValueError(f"auth_method must be one of {', '.join(AUTH_METHODS)}.")
         if not isinstance(self.client_id, str) or not self.client_id.strip():
@@ -98,7 +101,8 @@ class OneRosterClient:
         self.allow_private = allow_private
         host = normalise_host_url(settings.host_url, allow_private=allow_private)
         self.host_url = host.host_url
-        self.base_url = host.base_url
+        self.version = settings.version
+        self.base_url = host.base_url_for(settings.version)
         self._host_warnings = list(host.warnings)
         token_url = check_token_url(settings.token_url, allow_private) if settings.token_url else None
         self.page_limit = max(1, int(page_limit))
@@ -127,6 +131,7 @@ class OneRosterClient:
             base_url=self.base_url,
             token_url=token_url,
             scope=settings.scope,
+            version=settings.version,
         )
         self._date_styles: dict[str, DateStyle] = {}
 
@@ -244,6 +249,7 @@ class OneRosterClient:
             max_pages=self.max_pages,
             on_date_sample=lambda sample: self._learn_date_style(kind, sample),
             start_offset=start_offset,
+            version=self.version,
         )
         return stream
 
@@ -260,7 +266,7 @@ class OneRosterClient:
             raise self._secrets.clean(error) from None
         if raw is None:
             return None
-        return parse_record(kind, raw)
+        return parse_record(kind, raw, self.version)
 
     def first_page(self, collection: str, limit: int = 5) -> Page:
         """One small page (test connection, sampling); no paging beyond it."""

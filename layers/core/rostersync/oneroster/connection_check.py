@@ -5,11 +5,15 @@ within API Gateway's 29 s, so retries and timeouts are shorter than a sync's. It
 the orgs (or /schools where /orgs is missing) and one small page of users and classes;
 any failure is the client's typed error (invalid_host_url, unreachable_host,
 invalid_credentials, insufficient_scope, not_oneroster, server_error, bad_response).
+
+Which OneRoster version: asked for "auto", it tries 1.2's rostering path first and uses it when
+it answers; where that path is not there (404 from both /orgs and /schools) it checks 1.1. A
+version given ("1.1" or "1.2") is checked alone. The report names the version used.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .client import REQUEST_TIME_OPTIONS, ConnectionSettings, OneRosterClient
@@ -33,10 +37,42 @@ class ConnectionReport:
     signature_method: str | None = None
     orgs_seen: int = 0
     bad_records: int = 0
+    version: str = "1.1"  # the OneRoster version the SIS was read with
+    versions_tried: tuple[str, ...] = ()  # in the order asked: ("1.2", "1.1") when 1.2 was not there
+
+
+VERSION_ORDER = ("1.2", "1.1")  # newest first: where both answer, 1.2 is used
 
 
 def check_connection(
-    settings: ConnectionSettings, client_secret: str, allow_private: bool = False, **client_options
+    settings: ConnectionSettings,
+    client_secret: str,
+    allow_private: bool = False,
+    *,
+    version: str | None = None,
+    **client_options,
+) -> ConnectionReport:
+    """`version`: "auto" to detect it, "1.1" or "1.2" to check that one; None: settings.version."""
+    if version != "auto":
+        chosen = replace(settings, version=version) if version else settings
+        return replace(
+            _check_one(chosen, client_secret, allow_private, client_options), versions_tried=(chosen.version,)
+        )
+    tried: list[str] = []
+    for candidate in VERSION_ORDER:
+        tried.append(candidate)
+        try:
+            report = _check_one(replace(settings, version=candidate), client_secret, allow_private, client_options)
+        except NotOneRoster as missing:
+            if missing.status != 404 or candidate == VERSION_ORDER[-1]:
+                raise
+            continue
+        return replace(report, versions_tried=tuple(tried))
+    raise AssertionError("unreachable: the last version re-raises")
+
+
+def _check_one(
+    settings: ConnectionSettings, client_secret: str, allow_private: bool, client_options: dict
 ) -> ConnectionReport:
     options: dict[str, Any] = {**REQUEST_TIME_OPTIONS, "page_limit": 100, "max_in_flight": 1}
     options.update(client_options)
@@ -63,6 +99,7 @@ def check_connection(
             signature_method=client.signature_method,
             orgs_seen=len(orgs),
             bad_records=bad,
+            version=settings.version,
         )
 
 

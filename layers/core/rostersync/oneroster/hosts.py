@@ -24,6 +24,8 @@ from urllib.parse import urlsplit, urlunsplit
 from .errors import InvalidHostUrl, UnreachableHost
 
 ONEROSTER_BASE_PATH = "/ims/oneroster/v1p1"
+# Where each OneRoster version's rostering endpoints live below the host (and a vendor prefix).
+BASE_PATHS = {"1.1": ONEROSTER_BASE_PATH, "1.2": "/ims/oneroster/rostering/v1p2"}
 
 # "/ims/oneroster/v1p1" and anything an admin pasted after it (an endpoint, a slash).
 _ONEROSTER_SUFFIX = re.compile(r"/ims/oneroster(/v\d+p\d+)?(/.*)?$", re.IGNORECASE)
@@ -44,6 +46,10 @@ class HostUrl:
     def base_url(self) -> str:
         """Where the OneRoster 1.1 endpoints live."""
         return self.host_url + ONEROSTER_BASE_PATH
+
+    def base_url_for(self, version: str) -> str:
+        """Where the rostering endpoints of OneRoster `version` ("1.1" or "1.2") live."""
+        return self.host_url + BASE_PATHS[version]
 
 
 def normalise_host_url(raw: str, allow_private: bool = False) -> HostUrl:

@@ -38,6 +38,13 @@ DEFAULT_SCOPE = f"{CORE_SCOPE} {ROSTER_SCOPE}"
 # Asked in this order when the admin gave no scope: both read scopes, the core one alone,
 # then none at all (servers that refuse every scope with invalid_scope).
 DEFAULT_SCOPE_LADDER: tuple[str | None, ...] = (DEFAULT_SCOPE, CORE_SCOPE, None)
+# OneRoster 1.2's rostering scopes, asked the same way of a 1.2 server.
+CORE_SCOPE_V1P2 = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly"
+ROSTER_SCOPE_V1P2 = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster.readonly"
+SCOPE_LADDERS: dict[str, tuple[str | None, ...]] = {
+    "1.1": DEFAULT_SCOPE_LADDER,
+    "1.2": (f"{CORE_SCOPE_V1P2} {ROSTER_SCOPE_V1P2}", CORE_SCOPE_V1P2, None),
+}
 
 TOKEN_REFRESH_MARGIN = 60.0  # seconds before expires_in when a token is replaced
 
@@ -135,6 +142,7 @@ class TokenEndpoint:
         scope: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         probe_retries: int = 1,
+        scope_ladder: tuple[str | None, ...] = DEFAULT_SCOPE_LADDER,
     ):
         self._requester = requester
         # RFC 6749 2.3.1 form-encodes id and secret before Basic; many servers skip that
@@ -149,7 +157,7 @@ class TokenEndpoint:
         self._secrets = secrets
         self._candidates = [explicit_url] if explicit_url else list(candidates)
         self.explicit = explicit_url is not None
-        self._scope_ladder: tuple[str | None, ...] = (scope,) if scope else DEFAULT_SCOPE_LADDER
+        self._scope_ladder: tuple[str | None, ...] = (scope,) if scope else scope_ladder
         self.scope_given = scope is not None
         self._clock = clock
         self._probe_retries = probe_retries
@@ -455,6 +463,7 @@ def build_authenticator(
     base_url: str,
     token_url: str | None,
     scope: str | None,
+    version: str = "1.1",
 ) -> OAuth1Auth | OAuth2Auth | AutoAuth:
     def make_oauth1() -> OAuth1Auth:
         return OAuth1Auth(client_id, client_secret)
@@ -468,6 +477,7 @@ def build_authenticator(
             candidates=token_url_candidates(host_url, base_url),
             explicit_url=token_url,
             scope=scope,
+            scope_ladder=SCOPE_LADDERS[version],
         )
 
     if auth_method == "oauth1":

@@ -77,8 +77,10 @@ class RecordStream:
         max_pages: int,
         on_date_sample: Callable[[Any], None] | None = None,
         start_offset: int = 0,
+        version: str = "1.1",
     ):
         self.collection = collection
+        self.version = version  # the OneRoster version whose shapes the records are parsed as
         self.endpoint = endpoint
         self._kind = collection.rsplit("/", 1)[-1]
         self._fetch = fetch
@@ -210,7 +212,7 @@ class RecordStream:
             for item in records:
                 if isinstance(item, dict) and matches(item) is False:
                     mismatches += 1
-        parsed = parse_records(self._kind, records)
+        parsed = parse_records(self._kind, records, self.version)
         first_id = None
         date_sample = None
         if records and isinstance(records[0], dict):

@@ -1,4 +1,8 @@
-"""OneRoster 1.1 records as typed, frozen values, parsed tolerantly and fast.
+"""OneRoster 1.1 and 1.2 records as typed, frozen values, parsed tolerantly and fast.
+
+Both versions parse into the same records (docs/oneroster.md lists where 1.2 differs): a 1.2 user's
+`roles[]` decide its role and schools, and its preferred names, pronouns and master identifier
+fill fields 1.1 does not have. Under 1.2 an unknown role is an error for that record.
 
 Real servers disagree with the specification in small ways, so parsing is lenient where
 a value can still be trusted and strict where it cannot:
@@ -94,6 +98,11 @@ class User:
     org_ids: tuple[str, ...]
     grades: tuple[str, ...]
     user_ids: tuple[tuple[str, str], ...]  # (type, identifier) pairs from userIds
+    # OneRoster 1.2 only (None from a 1.1 server)
+    preferred_given_name: str | None = None
+    preferred_family_name: str | None = None
+    pronouns: str | None = None
+    master_identifier: str | None = None  # userMasterIdentifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +164,22 @@ ROLES = _canonical(
     "siteAdministrator",
     "systemAdministrator",
     "principal",
+)
+# OneRoster 1.2's RoleEnum (1.1's "administrator" became districtAdministrator/siteAdministrator;
+# "counselor" is new). Extensions are written "ext:..." and kept as given.
+ROLES_V1P2 = _canonical(
+    "aide",
+    "counselor",
+    "districtAdministrator",
+    "guardian",
+    "parent",
+    "principal",
+    "proctor",
+    "relative",
+    "siteAdministrator",
+    "student",
+    "systemAdministrator",
+    "teacher",
 )
 ORG_TYPES = _canonical("department", "school", "district", "local", "state", "national")
 SESSION_TYPES = _canonical("gradingPeriod", "semester", "schoolYear", "term")
@@ -445,6 +470,68 @@ def _user(raw: dict) -> User:
     )
 
 
+def _role_v1p2(value: Any) -> str:
+    role = _text(value)
+    if role is None:
+        raise _Bad("invalid_record", "A role of the user has no role value.")
+    if role.startswith("ext:"):
+        return role
+    known = ROLES_V1P2.get(role) or ROLES_V1P2.get(role.lower())
+    if known is None:
+        raise _Bad("invalid_record", f"The user has the role {role!r}, which OneRoster 1.2 does not define.")
+    return known
+
+
+def _roles_v1p2(raw: dict) -> tuple[str | None, tuple[str, ...]]:
+    """A 1.2 user's role and schools from roles[]: the primary role (else the first), and every
+    org where the user holds that same role, primaryOrg first. A 1.1-shaped user (role, orgs) on a
+    1.2 server is read as 1.1 reads it."""
+    roles = raw.get("roles")
+    if type(roles) is not list or not roles:
+        if raw.get("role") is not None:
+            return _enum(raw.get("role"), ROLES), ref_ids(raw.get("orgs"))
+        raise _Bad("invalid_record", "The user has no roles (OneRoster 1.2 requires at least one).")
+    entries = []
+    for entry in roles:
+        if type(entry) is not dict:
+            raise _Bad("invalid_record", "A role of the user is not an object.")
+        entries.append((_role_v1p2(entry.get("role")), entry.get("roleType"), ref_id(entry.get("org"))))
+    chosen = next((e for e in entries if e[1] == "primary"), entries[0])[0]
+    orgs = [org for role, _, org in entries if role == chosen and org is not None]
+    primary_org = ref_id(raw.get("primaryOrg"))
+    if primary_org is not None and primary_org in orgs:
+        orgs.remove(primary_org)
+        orgs.insert(0, primary_org)
+    return chosen, tuple(dict.fromkeys(orgs))
+
+
+def _user_v1p2(raw: dict) -> User:
+    get = raw.get
+    sourced_id = _sourced_id(get("sourcedId"))
+    role, org_ids = _roles_v1p2(raw)
+    master = _text(get("userMasterIdentifier"))
+    return User(
+        sourced_id,
+        _status(get("status")),
+        parse_datetime(get("dateLastModified")),
+        role,
+        _text(get("username")),
+        _text(get("givenName")),
+        _text(get("familyName")),
+        _text(get("middleName")),
+        _text(get("email")),
+        _text(get("identifier")) or master,
+        parse_bool(get("enabledUser")),
+        org_ids,
+        strings(get("grades"), True),
+        _user_ids(get("userIds")),
+        _text(get("preferredFirstName")),
+        _text(get("preferredLastName")),
+        _text(get("pronouns")),
+        master,
+    )
+
+
 def _enrollment(raw: dict) -> Enrollment:
     get = raw.get
     sourced_id = _sourced_id(get("sourcedId"))
@@ -483,9 +570,14 @@ PARSERS = {
 }
 
 
-def parser_for(collection: str):
+VERSIONS = ("1.1", "1.2")
+# What 1.2 parses differently; every other collection reads as in 1.1.
+PARSERS_V1P2 = {**PARSERS, "users": _user_v1p2, "students": _user_v1p2, "teachers": _user_v1p2}
+
+
+def parser_for(collection: str, version: str = "1.1"):
     try:
-        return PARSERS[collection]
+        return (PARSERS_V1P2 if version == "1.2" else PARSERS)[collection]
     except KeyError:
         raise ValueError(
             f"Unknown OneRoster collection {collection!r}; expected one of {', '.join(sorted(PARSERS))}."
@@ -500,13 +592,13 @@ def excerpt(raw: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def parse_record(collection: str, raw: Any) -> Record | BadRecord:
-    return parse_records(collection, [raw])[0]
+def parse_record(collection: str, raw: Any, version: str = "1.1") -> Record | BadRecord:
+    return parse_records(collection, [raw], version)[0]
 
 
-def parse_records(collection: str, raws: list) -> list[Record | BadRecord]:
-    """Parse a page of raw records; bad ones become BadRecord in place."""
-    parse = parser_for(collection)
+def parse_records(collection: str, raws: list, version: str = "1.1") -> list[Record | BadRecord]:
+    """Parse a page of raw records (OneRoster `version`'s shapes); bad ones become BadRecord in place."""
+    parse = parser_for(collection, version)
     out: list[Record | BadRecord] = []
     append = out.append
     for raw in raws:

@@ -32,6 +32,10 @@ class SisConnection(MapAttribute):
     requested_auth_method = UnicodeAttribute(attr_name="requestedAuthMethod", default="auto")
     token_url = UnicodeAttribute(attr_name="tokenUrl", null=True)
     scope = UnicodeAttribute(attr_name="scope", null=True)
+    # The OneRoster version read (1.1 | 1.2; connections saved before 1.2 existed have none: 1.1),
+    # and what the admin asked for (auto: detected at the connection test).
+    version = UnicodeAttribute(null=True)
+    requested_version = UnicodeAttribute(attr_name="requestedVersion", null=True)
     secret_name = UnicodeAttribute(attr_name="secretName")  # Secrets Manager name; the value lives only there
     # The secret's Secrets Manager version id when it was saved: the audit shows a replaced
     # secret by this (never by its value).

@@ -166,6 +166,10 @@ class UserModel(RosterItem):
     role = UnicodeAttribute()  # teacher | student
     given_name = UnicodeAttribute(attr_name="givenName", null=True)
     family_name = UnicodeAttribute(attr_name="familyName", null=True)
+    # OneRoster 1.2 only (absent for users read over 1.1)
+    preferred_given_name = UnicodeAttribute(attr_name="preferredGivenName", null=True)
+    preferred_family_name = UnicodeAttribute(attr_name="preferredFamilyName", null=True)
+    pronouns = UnicodeAttribute(null=True)
     email = UnicodeAttribute(null=True)
     username = UnicodeAttribute(null=True)
     identifier = UnicodeAttribute(null=True)

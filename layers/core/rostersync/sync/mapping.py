@@ -76,6 +76,15 @@ def user_item(district_id: str, user, school_ids: list[str], run_id: str, now: d
         "grades": list(user.grades),
         "schoolIds": sorted(school_ids),
     }
+    # OneRoster 1.2's preferred names and pronouns, only where the SIS gives them: a 1.1 user's
+    # fields (and so its contentHash) are what they were before 1.2 was read.
+    for name, value in (
+        ("preferredGivenName", user.preferred_given_name),
+        ("preferredFamilyName", user.preferred_family_name),
+        ("pronouns", user.pronouns),
+    ):
+        if value is not None:
+            fields[name] = value
     item = {"districtId": district_id, "userId": user_id, "districtRole": index_key(district_id, user.role)}
     if user.role == "teacher" and user.email:
         # The ByEmail index: a signed-in teacher is linked to their synced record by email (api/me.py).

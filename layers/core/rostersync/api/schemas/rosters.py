@@ -43,6 +43,10 @@ class UserResponse(_MaybeMember):
     school_ids: list[str]
     status: str
     updated_at: datetime | None = None
+    # From a OneRoster 1.2 SIS (preferredFirstName, preferredLastName, pronouns); null from 1.1
+    preferred_given_name: str | None = None
+    preferred_family_name: str | None = None
+    pronouns: str | None = None
     origin: str = "sis"  # app: registered by the app (issue 13); linked to the SIS when sisSourcedId is set
     membership: MembershipResponse | None = None  # a joined list's change reads only
 
@@ -125,6 +129,9 @@ def user_response(user: UserModel, membership: EnrollmentModel | None = None) ->
         school_ids=list(user.school_ids or []),
         status=user.status,
         updated_at=user.updated_at,
+        preferred_given_name=user.preferred_given_name,
+        preferred_family_name=user.preferred_family_name,
+        pronouns=user.pronouns,
         origin=user.origin or "sis",
     )
 

@@ -17,10 +17,14 @@ AuthMethod = Literal["auto", "oauth1", "oauth2"]
 Url = Annotated[str, text_limits(2048), Printable]
 ClientId = Annotated[str, text_limits(512), Printable]
 Scope = Annotated[str, text_limits(1024), Printable]
+OneRosterVersion = Literal["1.1", "1.2"]
 
 
 class SisConnectionRequest(RequestModel):
-    host_url: Url = Field(description="The SIS host, without /ims/oneroster/v1p1 (stripped with a warning if given)")
+    host_url: Url = Field(
+        description="The SIS host, without /ims/oneroster/v1p1 or /ims/oneroster/rostering/v1p2 "
+        "(stripped with a warning if given)"
+    )
     client_id: ClientId
     # SecretStr: the value never shows in a repr, a traceback's locals or a validation error.
     # At least 8 characters: shorter values cannot be redacted from logs without wrecking them.
@@ -28,7 +32,12 @@ class SisConnectionRequest(RequestModel):
     auth_method: AuthMethod = "auto"
     token_url: Url | None = Field(default=None, description="OAuth 2 token URL; found on the host when not given")
     scope: Scope | None = Field(
-        default=None, description="OAuth 2 scopes; the OneRoster 1.1 read scopes when not given"
+        default=None, description="OAuth 2 scopes; the OneRoster read scopes of the version used when not given"
+    )
+    version: Literal["auto", "1.1", "1.2"] = Field(
+        default="auto",
+        description="The OneRoster version to read: auto finds which the host serves and uses 1.2 where both "
+        "answer; 1.1 or 1.2 pins it (Advanced)",
     )
 
 
@@ -56,6 +65,8 @@ class SisConnectionResponse(ResponseModel):
     requested_auth_method: AuthMethod
     token_url: str | None
     scope: str | None
+    version: OneRosterVersion = Field(description="The OneRoster version the SIS is read with")
+    requested_version: Literal["auto", "1.1", "1.2"] = Field(description="What the admin asked for")
     status: Literal["connected"]
     warnings: list[str]
     connected_at: str = Field(description="When the connection was last tested and saved (UTC, ISO 8601)")
