@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = SandboxConfig()
     parser = argparse.ArgumentParser(
         prog="rostersync sandbox-sis",
-        description="A OneRoster 1.1 and 1.2 REST server on 127.0.0.1 with a generated district (a tool, not a product).",
+        description="A OneRoster 1.1 and 1.2 REST server on 127.0.0.1 with a generated district "
+        "(a tool, not a product).",
     )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 for any free port (default %(default)s)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="same seed, same district (%(default)s)")

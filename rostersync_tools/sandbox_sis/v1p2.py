@@ -26,7 +26,8 @@ def _draw(sourced_id: str, salt: str) -> int:
 
 def user(record: dict) -> dict:
     out = {k: v for k, v in record.items() if k not in ("role", "orgs")}
-    role = ROLE_NAMES.get(record.get("role"), record.get("role"))
+    role = record.get("role")
+    role = ROLE_NAMES.get(role, role) if isinstance(role, str) else role
     orgs = record.get("orgs") or []
     out["roles"] = [
         {"roleType": "primary" if i == 0 else "secondary", "role": role, "org": org} for i, org in enumerate(orgs)

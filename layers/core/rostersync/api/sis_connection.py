@@ -21,6 +21,8 @@ from rostersync.api.route_docs import documented
 from rostersync.api.schemas.base import one_of
 from rostersync.api.schemas.sis_connection import (
     AuthMethod,
+    OneRosterVersion,
+    RequestedVersion,
     SavedAuthMethod,
     SisConnectionRequest,
     SisConnectionResponse,
@@ -48,8 +50,10 @@ def _response(connection: SisConnection, warnings: list[str]) -> SisConnectionRe
         requested_auth_method=one_of(connection.requested_auth_method, get_args(AuthMethod)),
         token_url=connection.token_url,
         scope=connection.scope,
-        version=sis_access.connection_version(connection),
-        requested_version=connection.requested_version or sis_access.connection_version(connection),
+        version=one_of(sis_access.connection_version(connection), get_args(OneRosterVersion)),
+        requested_version=one_of(
+            connection.requested_version or sis_access.connection_version(connection), get_args(RequestedVersion)
+        ),
         status="connected",
         warnings=warnings,
         connected_at=iso_z(connection.connected_at),

@@ -18,6 +18,7 @@ Url = Annotated[str, text_limits(2048), Printable]
 ClientId = Annotated[str, text_limits(512), Printable]
 Scope = Annotated[str, text_limits(1024), Printable]
 OneRosterVersion = Literal["1.1", "1.2"]
+RequestedVersion = Literal["auto", "1.1", "1.2"]
 
 
 class SisConnectionRequest(RequestModel):
@@ -34,7 +35,7 @@ class SisConnectionRequest(RequestModel):
     scope: Scope | None = Field(
         default=None, description="OAuth 2 scopes; the OneRoster read scopes of the version used when not given"
     )
-    version: Literal["auto", "1.1", "1.2"] = Field(
+    version: RequestedVersion = Field(
         default="auto",
         description="The OneRoster version to read: auto finds which the host serves and uses 1.2 where both "
         "answer; 1.1 or 1.2 pins it (Advanced)",
@@ -66,7 +67,7 @@ class SisConnectionResponse(ResponseModel):
     token_url: str | None
     scope: str | None
     version: OneRosterVersion = Field(description="The OneRoster version the SIS is read with")
-    requested_version: Literal["auto", "1.1", "1.2"] = Field(description="What the admin asked for")
+    requested_version: RequestedVersion = Field(description="What the admin asked for")
     status: Literal["connected"]
     warnings: list[str]
     connected_at: str = Field(description="When the connection was last tested and saved (UTC, ISO 8601)")
