@@ -2,8 +2,11 @@
 
     python -m tests.reliability.crash_child DISTRICT_ID RUN_ID MODE [PHASE EVENTS]
 
-Without PHASE it runs until the parent kills it (or to its end). With PHASE it dies at the
-EVENTS-th event of that phase of the engine: a page read, a batch of writes about to go out or
+MODE "full" or "delta" runs the engine itself; "worker:run" or "worker:approve" delivers the
+run's message (that action) to the real SQS worker handler until the run is finished or held,
+for runs that exist as the API creates them (tests/reliability/held_runs.py).
+
+Without PHASE it runs until the parent kills it (or to its end). With PHASE it dies at the EVENTS-th event of that phase of the engine: a page read, a batch of writes about to go out or
 just written (so a sweep can die half applied). PHASE "checkpoint" counts the writes and
 deletes of checkpoint saves instead, whatever the phase (a save can die half written).
 Prints "started" first; the exit status of a self-kill is -9, like any SIGKILL.
@@ -88,6 +91,11 @@ def main() -> int:
     if len(sys.argv) > 5:
         install_kill_point(sys.argv[4], int(sys.argv[5]))
     print("started", flush=True)
+    if mode.startswith("worker:"):
+        from tests.reliability import held_runs
+
+        print(held_runs.work(district_id, run_id, action=mode.split(":", 1)[1]), flush=True)
+        return 0
     while True:
         result = sync_engine.run_sync(sync_engine.SyncRequest(district_id, run_id, mode=mode), lambda: 1e9)
         if result.outcome != sync_engine.Outcome.CONTINUE:

@@ -20,7 +20,7 @@ import pytest
 
 from tests.fixtures.districts import connect_district
 from tests.integration.test_crash_safety import ROOT, assert_no_duplicates
-from tests.reliability import figures
+from tests.reliability import figures, held_runs
 from tests.reliability.helpers import TINY, assert_like_oracle, stored, sync
 
 FULL_POINTS = ("schools", "classes", "users", "enrollments", "write_users", "sweep", "checkpoint")
@@ -53,8 +53,28 @@ def run_child(
     return child.returncode == -signal.SIGKILL
 
 
+def kill_somewhere(rng: random.Random, district: str, run_id: str, mode: str, points, duration: float) -> int:
+    """One to three deliveries killed: at an aimed point (phase, events) or, when that phase had
+    too few events this time (nothing to write), at a random moment; 1 or 0 crashes each."""
+    crashes = 0
+    for attempt in range(rng.randint(1, 3)):  # sometimes killed again during the redelivery
+        if attempt == 0 or rng.random() < 0.6:
+            phase = rng.choice(points)
+            events = rng.randint(1, 30 if phase == "checkpoint" else 4)
+            died = run_child(district, run_id, mode, point=(phase, events))
+            if not died:
+                died = run_child(district, run_id, mode, after_s=rng.uniform(0.2, 0.5 + duration))
+        else:  # a random moment, as tests/integration/test_crash_safety.py does
+            died = run_child(district, run_id, mode, after_s=rng.uniform(0.2, 0.5 + duration))
+        crashes += died
+        if mode.startswith("worker:"):
+            held_runs.expire_lease(district, run_id)
+    return crashes
+
+
 def crash_scenario(make_sis, seed: int, scenario: str) -> int:
-    """One seed: a reference district and a crashed one on the same SIS; returns the crashes."""
+    """One seed: a reference district and a crashed one on the same SIS; returns the crashes.
+    A reference that ends held (needs_review) makes it a held-run scenario (crash_held_run)."""
     rng = random.Random(seed)
     sis = make_sis(**{**TINY, "seed": 500 + seed})
     district, reference = connect_district(sis), connect_district(sis)
@@ -66,22 +86,16 @@ def crash_scenario(make_sis, seed: int, scenario: str) -> int:
     if scenario == "delta":
         mode, points = "delta", DELTA_POINTS
     started = time.monotonic()
-    expected = sync(reference, mode=mode)
-    assert expected.outcome.value == "succeeded" and expected.mode == mode
+    reference_run = held_runs.start(reference, mode)  # as the API starts a run, worked by the real handler
+    status = held_runs.work(reference, reference_run)
     duration = time.monotonic() - started
+    assert status in ("succeeded", "needs_review"), run_of(reference, reference_run).failure
+    if status == "needs_review":
+        return crash_held_run(rng, sis, district, reference, reference_run, mode, points, duration)
+    assert run_of(reference, reference_run).mode == mode
 
     run_id = f"run_crash_{scenario}_{seed}"
-    crashes = 0
-    for attempt in range(rng.randint(1, 3)):  # sometimes killed again during the redelivery
-        if attempt == 0 or rng.random() < 0.6:
-            phase = rng.choice(points)
-            events = rng.randint(1, 30 if phase == "checkpoint" else 4)
-            died = run_child(district, run_id, mode, point=(phase, events))
-            if not died:  # that phase had fewer events this night (nothing to write): a random moment instead
-                died = run_child(district, run_id, mode, after_s=rng.uniform(0.5, 1.5 + duration))
-            crashes += died
-        else:  # a random moment, as tests/integration/test_crash_safety.py does
-            crashes += run_child(district, run_id, mode, after_s=rng.uniform(0.5, 1.5 + duration))
+    crashes = kill_somewhere(rng, district, run_id, mode, points, duration)
     result = sync(district, run_id=run_id, mode=mode)  # the message comes back once more and completes
     assert result.outcome.value == "succeeded", result.failure
     assert result.mode == mode
@@ -93,6 +107,71 @@ def crash_scenario(make_sis, seed: int, scenario: str) -> int:
         assert_like_oracle(district, sis.state())
     else:  # a delta cannot see hard deletes; the next full sync must then be exact
         assert sync(district).outcome.value == "succeeded"
+        assert_like_oracle(district, sis.state())
+    figures.add("crashes_survived", crashes)
+    return crashes
+
+
+def assert_same_records(district: str, reference: str) -> None:
+    got, want = stored(district), stored(reference)
+    differ = {
+        kind: sorted(
+            (sid, got[kind].get(sid), want[kind].get(sid))
+            for sid in set(got[kind]) ^ set(want[kind])
+            | {sid for sid in got[kind] if got[kind][sid] != want[kind].get(sid)}
+        )[:8]
+        for kind in got
+    }
+    assert got == want, f"(sourcedId, crashed, reference): {differ}"
+
+
+def run_of(district: str, run_id: str):
+    from rostersync.store import runs as store
+
+    return store.get_run(district, run_id)
+
+
+def crash_held_run(rng, sis, district, reference, reference_run, mode, points, duration) -> int:
+    """The reference ended held. The crashed district's run is killed in its run and in its hold
+    (the sweep or delta finish that decides and records what is held, the checkpoint saves), then
+    held like the reference; both get the same decision through the API (approved whole, in part
+    on the same records, or rejected); an approval is killed too (its sweep, its checkpoint
+    delete, random moments) before its message completes. End states compared record by record."""
+    run_id = held_runs.start(district, mode)
+    hold_points = ("sweep", "checkpoint") if mode == "full" else ("delta_finish", "checkpoint")
+    crashes = kill_somewhere(rng, district, run_id, "worker:run", points + hold_points, duration)
+    assert held_runs.work(district, run_id) == "needs_review", run_of(district, run_id).failure
+    want = held_runs.api("GET", reference, f"/syncs/{reference_run}").body
+    got = held_runs.api("GET", district, f"/syncs/{run_id}").body
+    assert got["heldDeactivations"] == want["heldDeactivations"]  # the same deactivations held
+    assert got["counts"] == want["counts"]
+    assert stored(district) == stored(reference)  # nothing held was deactivated; the rest written
+    held = held_runs.held_records(reference, reference_run)
+    assert sorted(held) == sorted(held_runs.held_records(district, run_id))
+    figures.add("held_runs_crashed")
+    figures.add("end_states_checked")
+
+    decision, chosen = held_runs.draw_decision(rng, list(held))
+    for d, r in ((reference, reference_run), (district, run_id)):
+        held_runs.decide(d, r, decision, chosen)
+        held_runs.take_messages(r)  # delivered here: to the worker in process, or to a crashing child
+    if decision != "rejected":
+        started = time.monotonic()
+        assert held_runs.work(reference, reference_run, "approve") == "succeeded"
+        approve_points = ("sweep", "checkpoint") if mode == "full" else ("delta_finish", "checkpoint")
+        approval_crashes = kill_somewhere(
+            rng, district, run_id, "worker:approve", approve_points, time.monotonic() - started
+        )
+        assert held_runs.work(district, run_id, "approve") == "succeeded", run_of(district, run_id).failure
+        figures.add("approvals_crashed", int(approval_crashes > 0))
+        crashes += approval_crashes
+    figures.add(f"held_{decision}")
+
+    assert_same_records(district, reference)  # every record, active or not, as if never interrupted
+    figures.add("end_states_checked")
+    figures.add("records_compared", sum(len(v) for v in stored(reference).values()))
+    assert_no_duplicates(district)
+    if decision == "approved" and mode == "full":
         assert_like_oracle(district, sis.state())
     figures.add("crashes_survived", crashes)
     return crashes

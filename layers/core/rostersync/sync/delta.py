@@ -140,7 +140,7 @@ class DeltaPhases:
         if user_sourced_id in changed:
             return changed[user_sourced_id]
         stored = stored_users.get(user_sourced_id)
-        if stored is not None and stored.get("status") == ACTIVE:
+        if self._was_active(stored):
             # Unchanged in the SIS since the cursor, so the stored facts still hold.
             return stored.get("sisStatus") == ACTIVE and stored.get("role") in ROSTER_ROLES
         eligible, _item = self._fetch_user(user_sourced_id)
@@ -172,6 +172,13 @@ class DeltaPhases:
             leaving[record_type] = leaving.get(record_type, 0) + 1
         return self.engine.hold_or_deactivate(self.engine.previous_active_counts(), leaving, lambda: plan)
 
+    def _was_active(self, item: dict | None) -> bool:
+        """Active when this run's finish began: active now, or deactivated by this very run. A
+        worker killed half way through the finish's writes leaves some of its plan applied; the
+        redelivery plans again from the store and must reach the same plan (a user goes out
+        because an enrollment leaves, and takes its other enrollments along)."""
+        return item is not None and (item.get("status") == ACTIVE or item.get("deactivatedBy") == self.engine.run_id)
+
     def _deactivations(self) -> list[tuple]:
         """What goes: classes gone out and their enrollments, changed enrollments that no longer
         count, users left without an enrollment that counts; writes users that came in."""
@@ -181,7 +188,7 @@ class DeltaPhases:
         recheck = set(delta.recheck_users) | set(delta.changed_users)
 
         def enrollment_leaves(enrollment: dict) -> bool:
-            if enrollment.get("status") != ACTIVE or enrollment["enrollmentId"] in leaving_enrollments:
+            if not self._was_active(enrollment) or enrollment["enrollmentId"] in leaving_enrollments:
                 return False
             leaving_enrollments.add(enrollment["enrollmentId"])
             plan.append((roster.enrollments, "enrollments", enrollment))
@@ -209,18 +216,18 @@ class DeltaPhases:
             # An active user had an enrollment that counts after the last sync (the sweep and the
             # delta's finish keep that true); unless one of theirs leaves now, they still have it.
             # Only users losing enrollments, or not active before, need the index.
-            kept_by_stored = stored is not None and stored.get("status") == ACTIVE and sid not in losing
+            kept_by_stored = self._was_active(stored) and sid not in losing
             is_in = bool(eligible) and (
                 sid in enrolled or kept_by_stored or self._still_enrolled(user_id, leaving_enrollments)
             )
             if is_in:
                 item = parked.get(fingerprint(sid))
-                if item is None and stored is not None and stored.get("status") != ACTIVE:
+                if item is None and stored is not None and not self._was_active(stored):
                     _eligible, item = self._fetch_user(sid)  # back in scope: its stored copy may be stale
                 if item is not None:
                     item["updatedAt"] = engine.now
                     items.append(item)
-            elif stored is not None and stored.get("status") == ACTIVE:
+            elif self._was_active(stored):
                 plan.append((roster.users, _user_type(stored), stored))
                 # A user going out takes their remaining enrollments along (as the full sweep does).
                 for page in roster.enrollments_of_user(user_id):
@@ -231,9 +238,7 @@ class DeltaPhases:
 
     def _active(self, table, sourced_ids) -> list[dict]:
         return [
-            item
-            for item in self.engine.roster.by_sourced_ids(table, sourced_ids).values()
-            if item.get("status") == ACTIVE
+            item for item in self.engine.roster.by_sourced_ids(table, sourced_ids).values() if self._was_active(item)
         ]
 
     def _still_enrolled(self, user_id: str, leaving: set[str]) -> bool:

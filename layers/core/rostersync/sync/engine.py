@@ -924,6 +924,9 @@ class SyncEngine:
             item["status"] = INACTIVE
             item["updatedAt"] = self.now
             item["lastRunId"] = self.run_id
+            # A delta's finish re-plans from the store after a crash: it must see what this run
+            # already took out as leaving still (sync/delta.py, was_active).
+            item["deactivatedBy"] = self.run_id
             self._count(record_type, "deactivated")
             self.review.saw(record_type, "deactivated", item, table.key)
             self.store.put(table.name, item)
