@@ -77,8 +77,10 @@ STACK ?= rostersync-dev
 console-deploy: venv
 	$(BIN)/rostersync console deploy --stack $(STACK) --region $(REGION)
 
+# The soak's tests are seeds of a few scenarios, most in two files: spread test by test (--dist load),
+# not file by file as `make test` does, or one process would run all 30 crash seeds.
 soak: venv
-	$(BIN)/python -m pytest -q -m soak tests
+	$(BIN)/python -m pytest -q -m soak --durations=15 -n $(TEST_WORKERS) --dist load tests
 
 # Every check of the code and the template, side by side (each prints its own lines); any finding
 # fails. Configuration: pyproject.toml ([tool.ruff], [tool.mypy]); checkov's skips sit next to

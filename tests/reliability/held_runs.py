@@ -53,7 +53,7 @@ def deliver(district_id: str, run_id: str, action: str) -> dict:
 
 
 def run_status(district_id: str, run_id: str) -> str:
-    from rostersync.store import runs as store
+    from rostersync.store import sync_runs as store
 
     return store.get_run(district_id, run_id).status
 
@@ -61,7 +61,7 @@ def run_status(district_id: str, run_id: str) -> str:
 def expire_lease(district_id: str, run_id: str) -> None:
     """A killed worker's lease on the run, expired: its message comes back after the visibility
     timeout (90 min), long after the lease (15 min)."""
-    from rostersync.store.runs import SyncRunModel
+    from rostersync.store.sync_runs import SyncRunModel
 
     with contextlib.suppress(SyncRunModel.DoesNotExist):
         SyncRunModel.get(district_id, run_id).update(actions=[SyncRunModel.lease_until.set(0)])
@@ -87,14 +87,14 @@ def take_messages(run_id: str) -> list[dict]:
 
 def start(district_id: str, mode: str) -> str:
     """A manual run, queued as POST /syncs queues one (its message is delivered by the caller)."""
-    from rostersync.sync import runs
+    from rostersync.sync import run_lifecycle
 
-    return runs.start_run(district_id, "manual", mode).run_id
+    return run_lifecycle.start_run(district_id, "manual", mode).run_id
 
 
 def work(district_id: str, run_id: str, action: str = "run", limit: int = 50) -> str:
     """Deliver the run's message to the worker until the run stops moving (finished or held)."""
-    from rostersync.store import runs as store
+    from rostersync.store import sync_runs as store
 
     for _ in range(limit):
         if run_status(district_id, run_id) not in (store.QUEUED, store.RUNNING):

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import boto3
 
+from tests.reliability import held_runs
+
 ROOT = Path(__file__).resolve().parents[2]
 RESERVE_S = 1.0  # the worker's reserve in the pool's containers (container_child.py)
 ONE_PAGE, SOME_PAGES, EVERYTHING = "one page", "some pages", "everything"
@@ -123,14 +125,17 @@ class LambdaPool:
         self.figures.budgets[kind] += 1
         return {ONE_PAGE: 0.03, SOME_PAGES: self.rng.uniform(0.05, 0.25), EVERYTHING: 600.0}[kind]
 
-    def drive(self, district_id: str, run_id: str, max_invocations: int = 3000) -> None:
-        """Deliver the run's messages to random containers until the run is finished."""
+    def drive(
+        self, district_id: str, run_id: str, max_invocations: int = 3000, first_kill_after: float | None = None
+    ) -> None:
+        """Deliver the run's messages to random containers until the run is finished (or held).
+        first_kill_after: this drive's first invocation is killed that many seconds in (an
+        approval, short, would otherwise rarely see a kill)."""
         from rostersync.store import sync_runs as store
-        from rostersync.store.sync_runs import SyncRunModel
         from rostersync_tools.local.worker_loop import failed_message_ids, sqs_record
 
         self.figures.runs += 1
-        for _ in range(max_invocations):
+        for delivery in range(max_invocations):
             run = store.get_run(district_id, run_id)
             if run.status in store.FINISHED_STATUSES:
                 return
@@ -151,6 +156,8 @@ class LambdaPool:
             kill_after = self.rng.uniform(0.01, 0.4) if receives < 3 and self.rng.random() < self.kill_chance else None
             if self.figures.invocations == 0:
                 budget, kill_after = 600.0, 0.3
+            elif delivery == 0 and first_kill_after is not None:
+                budget, kill_after = 600.0, first_kill_after
             answer = self.pick().invoke(
                 {"Records": [sqs_record(message, self.queue_arn)]}, timeout_s=budget + RESERVE_S, kill_after=kill_after
             )
@@ -159,10 +166,7 @@ class LambdaPool:
                 self.figures.kills += 1
                 # The message comes back after the visibility timeout (90 min), when the dead
                 # worker's lease (15 min) has long expired.
-                try:
-                    SyncRunModel.get(district_id, run_id).update(actions=[SyncRunModel.lease_until.set(0)])
-                except SyncRunModel.DoesNotExist:
-                    pass
+                held_runs.expire_lease(district_id, run_id)
                 self.sqs.change_message_visibility(
                     QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
                 )

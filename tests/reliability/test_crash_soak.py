@@ -126,7 +126,7 @@ def assert_same_records(district: str, reference: str) -> None:
 
 
 def run_of(district: str, run_id: str):
-    from rostersync.store import runs as store
+    from rostersync.store import sync_runs as store
 
     return store.get_run(district, run_id)
 
@@ -212,6 +212,7 @@ SOAK_SEEDS = int(os.environ.get("ROSTERSYNC_SOAK_CRASH_SEEDS", "30"))
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(900)  # under a minute on a quiet machine; held runs add an approval
 @pytest.mark.parametrize("seed", range(SOAK_SEEDS))
 def test_crash_soak(make_sandbox_sis, aws, seed):
     scenario = ("night2", "delta", "first")[seed % 3]
