@@ -144,7 +144,7 @@ def crash_held_run(rng, sis, district, reference, reference_run, mode, points, d
     want = held_runs.api("GET", reference, f"/syncs/{reference_run}").body
     got = held_runs.api("GET", district, f"/syncs/{run_id}").body
     assert got["heldDeactivations"] == want["heldDeactivations"]  # the same deactivations held
-    assert got["counts"] == want["counts"]
+    # (Counts are not compared: a killed invocation's writes are found unchanged by its redelivery.)
     assert stored(district) == stored(reference)  # nothing held was deactivated; the rest written
     held = held_runs.held_records(reference, reference_run)
     assert sorted(held) == sorted(held_runs.held_records(district, run_id))

@@ -4,7 +4,8 @@ Each item carries what the sync needs to be cheap and safe:
 - sisSourcedId: the SIS's id; the item's own id is rostersync.ids.record_id(district, kind, sourcedId);
 - contentHash: hash of the mapped fields; same hash and status means unchanged, so no write;
 - status (active | inactive): records are never erased, only set inactive;
-- lastRunId / updatedAt: which run last wrote the item, and when.
+- lastRunId / updatedAt: which run last wrote the item, and when;
+- deactivatedBy: the run that set it inactive (sync/delta.py re-plans a crashed finish with it).
 Index keys join the district with the value so no query can cross districts.
 """
 

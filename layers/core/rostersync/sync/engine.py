@@ -33,7 +33,7 @@ from rostersync.store.districts import DEFAULT_FULL_SYNC_EVERY_DAYS, DistrictMod
 from rostersync.store.roster import ACTIVE, INACTIVE
 from rostersync.store.roster_scan import RosterScan, RosterTable
 from rostersync.store.schools import SchoolModel
-from rostersync.store.sync_runs import MAX_STORED_ERRORS, RECORD_TYPES
+from rostersync.store.sync_runs import MAX_STORED_ERRORS, RECORD_TYPES, get_run
 from rostersync.sync import mapping, record_checks
 from rostersync.sync.account_matching import AccountMatching
 from rostersync.sync.checkpoint import CheckpointStore
@@ -226,7 +226,11 @@ class SyncEngine:
     def _run(self) -> SyncResult:
         self.district = DistrictModel.get(self.district_id)
         state = self.checkpoints.load()
-        if self.request.approve:
+        if self.request.approve and state is not None and state.approved:
+            self._use(state)  # an approval redelivered after a crash: it resumes where it stopped
+        elif self.request.approve and state is None and self._approval_applied():
+            return self._result(Outcome.SUCCEEDED)  # killed after its last write, before the run's end was recorded
+        elif self.request.approve:
             if state is None or state.phase != "review":
                 return self._result(Outcome.FAILED, failure="This run holds no deactivations to approve.")
             self._use(state)
@@ -272,6 +276,13 @@ class SyncEngine:
         finally:
             if self._client is not None:
                 self._client.close()
+
+    def _approval_applied(self) -> bool:
+        """An approved run without a checkpoint finished its work: the district records a success
+        started at or after this run's own start (no other run can start while it holds the lock)."""
+        run = get_run(self.district_id, self.run_id)
+        done = self.district.last_success_started_at
+        return run is not None and run.started_at is not None and done is not None and done >= run.started_at
 
     def _run_phases(self) -> SyncResult:
         state = self.state
