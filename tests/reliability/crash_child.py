@@ -6,7 +6,8 @@ MODE "full" or "delta" runs the engine itself; "worker:run" or "worker:approve" 
 run's message (that action) to the real SQS worker handler until the run is finished or held,
 for runs that exist as the API creates them (tests/reliability/held_runs.py).
 
-Without PHASE it runs until the parent kills it (or to its end). With PHASE it dies at the EVENTS-th event of that phase of the engine: a page read, a batch of writes about to go out or
+Without PHASE it runs until the parent kills it (or to its end). With PHASE it dies at the
+EVENTS-th event of that phase of the engine: a page read, a batch of writes about to go out or
 just written (so a sweep can die half applied). PHASE "checkpoint" counts the writes and
 deletes of checkpoint saves instead, whatever the phase (a save can die half written).
 Prints "started" first; the exit status of a self-kill is -9, like any SIGKILL.
