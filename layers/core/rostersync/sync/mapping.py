@@ -78,11 +78,12 @@ def user_item(district_id: str, user, school_ids: list[str], run_id: str, now: d
     }
     # OneRoster 1.2's preferred names and pronouns, only where the SIS gives them: a 1.1 user's
     # fields (and so its contentHash) are what they were before 1.2 was read.
-    for name, value in (
-        ("preferredGivenName", user.preferred_given_name),
-        ("preferredFamilyName", user.preferred_family_name),
-        ("pronouns", user.pronouns),
+    for name, attribute in (
+        ("preferredGivenName", "preferred_given_name"),
+        ("preferredFamilyName", "preferred_family_name"),
+        ("pronouns", "pronouns"),
     ):
+        value = getattr(user, attribute, None)  # user-like records without them (tests, app records) have none
         if value is not None:
             fields[name] = value
     item = {"districtId": district_id, "userId": user_id, "districtRole": index_key(district_id, user.role)}
