@@ -20,6 +20,7 @@ from rostersync.api.schemas.districts import (
     UpdateDistrictRequest,
 )
 from rostersync.api.schemas.sis_connection import health_response
+from rostersync.api.schemas.sync_runs import notice_responses
 from rostersync.observability import logger
 from rostersync.store import sync_runs as run_store
 from rostersync.store.attributes import map_value
@@ -48,6 +49,7 @@ def _run_summary(run) -> RunSummaryResponse:
         counts=counts,
         failure=run.failure,
         held_deactivations={k: int(v) for k, v in held.items()} if held else None,
+        notices=notice_responses(run.notices),
     )
 
 
