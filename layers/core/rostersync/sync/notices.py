@@ -99,22 +99,31 @@ def no_current_term(
     if not (ended_classes * 2 > listed_classes or active_classes == 0):
         return None
     counts = {"listed": listed_classes, "termEnded": ended_classes, "active": active_classes}
-    ended_on = f" on {date_in_words(last_end)}" if last_end else ""
     noun = "class" if listed_classes == 1 else "classes"
     if ended_classes >= listed_classes:
         which = "it belongs" if listed_classes == 1 else "all belong"
-        message = (
-            f"The SIS lists {listed_classes:,} {noun}; {which} to terms that ended{ended_on}. "
-            "Nothing will sync until the SIS's new school year is set up."
-        )
+        ended = f"{which} to terms that ended{_on(last_end)}"
     else:
-        message = (
-            f"The SIS lists {listed_classes:,} {noun}; {ended_classes:,} belong to terms that ended"
-            f"{' (the latest' + ended_on + ')' if ended_on else ''} and were left out"
-            + (", and the district has no active class" if active_classes == 0 else "")
-            + ". Check that the SIS's new school year is set up."
-        )
+        others = listed_classes - ended_classes
+        ended = f"{ended_classes:,} belong to terms that ended{_on(last_end, latest=True)}"
+        if active_classes == 0:
+            verb = "is" if others == 1 else "are"
+            ended += f"; the other {others:,} {verb} left out for other reasons (the counts say why)"
+        else:
+            ended += " and were left out"
+    advice = (
+        "Nothing will sync until the SIS's new school year is set up."
+        if active_classes == 0
+        else "Check that the SIS's new school year is set up."
+    )
+    message = f"The SIS lists {listed_classes:,} {noun}; {ended}. {advice}"
     return Notice(NoticeCode.NO_CURRENT_TERM, message, counts, type="classes")
+
+
+def _on(last_end: str | None, latest: bool = False) -> str:
+    if not last_end:
+        return ""
+    return f" (the latest on {date_in_words(last_end)})" if latest else f" on {date_in_words(last_end)}"
 
 
 def school_year_ended(ended: dict[str, int]) -> Notice | None:
