@@ -34,7 +34,7 @@ from rostersync.store.roster import ACTIVE, INACTIVE
 from rostersync.store.roster_scan import RosterScan, RosterTable
 from rostersync.store.schools import SchoolModel
 from rostersync.store.sync_runs import MAX_STORED_ERRORS, RECORD_TYPES
-from rostersync.sync import mapping, notices, record_checks
+from rostersync.sync import class_terms, mapping, notices, record_checks
 from rostersync.sync.account_matching import AccountMatching
 from rostersync.sync.checkpoint import CheckpointStore
 from rostersync.sync.class_titles import ClassTitles
@@ -697,6 +697,7 @@ class SyncEngine:
                 if is_active(cls):
                     grades.update(cls.grades)
                     subjects.update(class_subjects)
+                    class_terms.count(state.terms, cls)  # step 4's current / ended classes
                 is_in, school_id = self.class_decision(cls)
                 if not is_in:
                     continue
@@ -997,6 +998,7 @@ class SyncEngine:
             for school in state.sis_schools:
                 options.add_school(school["sisSourcedId"], school["name"])
             options.add_class(state.grades, state.subjects, course_id=None)
+            options.class_terms = state.terms.class_terms if state.terms is not None and state.terms.read else None
             actions.append(DistrictModel.sync_options.set(options.options(refreshed_at=self.now)))
         self.district.update(actions=actions)
 

@@ -89,7 +89,7 @@ def date_in_words(iso_day: str) -> str:
 
 
 def no_current_term(
-    listed_classes: int, ended_classes: int, last_end: str | None, active_classes: int
+    listed_classes: int, ended_classes: int, last_end: str | None, active_classes: int, before_sync: bool = False
 ) -> Notice | None:
     """The prominent notice: the run leaves the district with no active class because terms are
     over, or leaves out more than half of the classes the SIS lists because their terms are over.
@@ -110,7 +110,7 @@ def no_current_term(
             verb = "is" if others == 1 else "are"
             ended += f"; the other {others:,} {verb} left out for other reasons (the counts say why)"
         else:
-            ended += " and were left out"
+            ended += " and will not sync" if before_sync else " and were left out"
     advice = (
         "Nothing will sync until the SIS's new school year is set up."
         if active_classes == 0
@@ -178,3 +178,10 @@ def end_of_run(state) -> Notice | None:
     terms = state.terms
     last_end = last_ended_term(terms.sessions, terms.today) if terms is not None and terms.read else None
     return no_current_term(listed, ended, last_end, active)
+
+
+def class_terms_message(current: int, ended: int, last_end: str | None) -> str | None:
+    """Step 4 and the preview, before saving: said when more than half of the SIS's active classes
+    (or all) are in terms that are over."""
+    notice = no_current_term(current + ended, ended, last_end, current, before_sync=True)
+    return None if notice is None else notice.message
