@@ -85,3 +85,13 @@ def test_a_run_ends_with_the_notice_only_when_full_and_terms_are_over():
     delta = _state("delta")
     SkipCounts(delta.counts).count("classes", SkipReason.TERM_ENDED, 6)
     assert end_of_run(delta) is None
+
+
+def test_the_run_record_keeps_a_notice_said_again_once():
+    from rostersync.store.runs import MAX_STORED_NOTICES, bounded_notices
+
+    first = school_year_ended({"classes": 3}).to_json()
+    other = no_current_term(6, 6, "2025-06-10", 0).to_json()
+    assert bounded_notices([first], [first, other]) == [first, other]
+    many = [dict(first, sisSourcedId=str(n)) for n in range(MAX_STORED_NOTICES + 5)]
+    assert len(bounded_notices(None, many)) == MAX_STORED_NOTICES

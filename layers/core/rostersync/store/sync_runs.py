@@ -431,5 +431,10 @@ def normalised_counts(counts: dict | None) -> dict:
 
 
 def bounded_notices(stored: Iterable[dict] | None, new: Iterable[dict]) -> list[dict]:
-    """Stored notices plus new ones, keeping at most MAX_STORED_NOTICES (the first ones)."""
-    return [*(stored or []), *new][:MAX_STORED_NOTICES]
+    """Stored notices plus new ones, keeping at most MAX_STORED_NOTICES (the first ones); one said
+    again (an approval's sweep repeats the held run's) is kept once."""
+    kept = list(stored or [])
+    for notice in new:
+        if notice not in kept:
+            kept.append(notice)
+    return kept[:MAX_STORED_NOTICES]
