@@ -58,6 +58,13 @@ def test_the_overview_and_the_run_warn_that_the_year_is_over(console_stack, sand
     assert "term ended" in skipped, skipped
     assert page.locator("#run-notices [data-code=no_current_term]").count() == 1
     shots.shoot("run")
+
+    # Step 4 says it before saving: the options the sync cached count the classes by their terms.
+    page.goto(f"{console_stack.console_url}#/d/{district_id}/setup/4")
+    class_terms = page.locator("#class-terms")
+    class_terms.wait_for()
+    assert "Most classes are over" in class_terms.inner_text() and "new school year" in class_terms.inner_text()
+    shots.shoot("step4")
     assert ended["endedOn"]
     assert shots.problems == [], shots.problems
     assert watch.errors == [], watch.errors
