@@ -133,7 +133,7 @@ def test_the_api_reports_a_runs_rekeyed_counts(clean_aws, sandbox_sis, connected
     teachers = [sid for sid in before["users"] if sid.startswith("tch")]
     assert any(
         e["code"] == "rekeyed" and e["message"].startswith(f"{len(teachers)} teachers changed their SIS ids")
-        for e in run["errors"]
+        for e in run["notices"]
     )
     matching = admin("GET", f"/syncs/{run['runId']}/matching").body
     assert matching["counts"]["teachers"]["rekeyed"] == len(teachers)

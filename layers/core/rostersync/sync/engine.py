@@ -479,7 +479,7 @@ class SyncEngine:
         school_id = state.school_map.get(cls.school_id)
         if school_id is None and self.kept("school", cls.school_id):
             self.keep("class", cls.sourced_id)  # its school could not be read this time
-            self.skips.count("classes", SkipReason.INVALID)
+            self.skips.count("classes", SkipReason.INVALID_REFERENCE)
             return False, None
         if school_id is None:
             if not self._overlap:
@@ -788,7 +788,7 @@ class SyncEngine:
                     # Its class or user could not be read this time: kept as stored, as they are.
                     self.keep("enrollment", enrollment.sourced_id)
                     self.keep("user", enrollment.user_id)
-                    self.skips.count("enrollments", SkipReason.INVALID)
+                    self.skips.count("enrollments", SkipReason.INVALID_REFERENCE)
                     continue
                 class_fp, class_listed, class_in = classes.of(enrollment.class_id)
                 user_fp, user_listed, user_eligible = users.of(enrollment.user_id)

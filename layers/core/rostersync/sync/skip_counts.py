@@ -14,8 +14,9 @@ The reasons (README, "What a run's counts say"):
 - no_enrollment: an eligible user with no enrollment that counts in a class that is in;
 - unknown_reference: it points at a school, class or user the SIS does not list;
 - duplicate: the SIS sent its sourcedId more than once (the first record was used);
-- invalid: the SIS sent a record that cannot be stored (missing fields, bad values), or one
-  that depends on such a record (kept as stored);
+- invalid: the SIS sent a record that cannot be stored (missing fields, bad values);
+- invalid_reference: it depends on a record this run could not use (a class of a refused school,
+  an enrollment of a refused class or user): its stored copy is kept as it is;
 - class_left_out / user_left_out: an enrollment whose class (outside the selection, inactive,
   refused) or whose user (not active, or of a role not synced) is left out.
 """
@@ -41,6 +42,7 @@ class SkipReason(StrEnum):
     UNKNOWN_REFERENCE = "unknown_reference"
     DUPLICATE = "duplicate"
     INVALID = "invalid"
+    INVALID_REFERENCE = "invalid_reference"
     CLASS_LEFT_OUT = "class_left_out"
     USER_LEFT_OUT = "user_left_out"
 

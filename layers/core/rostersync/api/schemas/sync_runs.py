@@ -31,7 +31,8 @@ class CountsResponse(ResponseModel):
     skipped_by: dict[str, int] = Field(
         default_factory=dict,
         description="Why the skipped were left out, per reason: filter, term_ended, role, inactive, no_enrollment, "
-        "unknown_reference, duplicate, invalid, class_left_out, user_left_out (README: what a run's counts say). "
+        "unknown_reference, duplicate, invalid, invalid_reference, class_left_out, user_left_out "
+        "(README: what a run's counts say). "
         "Listed by the source = created + updated + unchanged + skipped.",
     )
 
