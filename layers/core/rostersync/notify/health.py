@@ -123,7 +123,7 @@ def record_check(
 
 
 def calendar_note(district_id: str, timezone: str | None, today: date | None = None) -> str | None:
-    """"The SIS has no current term: ..." when the sessions the last sync stored are all over; None
+    """ "The SIS has no current term: ..." when the sessions the last sync stored are all over; None
     when one is running or to come, or when no session was stored (nothing can be said)."""
     from rostersync.store.terms import TermModel, terms_at
     from rostersync.sync.notices import no_current_term_health

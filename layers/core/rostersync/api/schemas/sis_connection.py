@@ -59,7 +59,7 @@ class ConnectionHealthResponse(ResponseModel):
     what_to_do: str = Field(description="What the district admin should do about it")
     calendar: str | None = Field(
         default=None,
-        description="Set when every academic session the last sync stored is over: \"The SIS has no current term: "
+        description='Set when every academic session the last sync stored is over: "The SIS has no current term: '
         "its last term ended on 10 June 2025.\" Nothing will sync until the SIS's new school year is set up. "
         "Not a health status (no event or message).",
     )
