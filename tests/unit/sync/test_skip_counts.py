@@ -69,3 +69,10 @@ def test_the_stored_counts_keep_the_reasons():
     assert normalised["students"]["skipped"] == 7
     assert normalised["students"]["skippedBy"] == {"no_enrollment": 7}
     assert normalised["classes"]["skippedBy"] == {}
+
+
+def test_an_enrollment_that_does_not_count_is_out_by_status_then_role():
+    from rostersync.sync.skip_counts import enrollment_reason
+
+    assert enrollment_reason(SimpleNamespace(status="tobedeleted", role="student")) == SkipReason.INACTIVE
+    assert enrollment_reason(SimpleNamespace(status="active", role="guardian")) == SkipReason.ROLE

@@ -52,6 +52,7 @@ from rostersync.sync.skip_counts import (
     SkipCounts,
     SkipReason,
     enrollment_left_out,
+    enrollment_reason,
     reason_of_error,
     user_left_out,
 )
@@ -1001,11 +1002,6 @@ class SyncEngine:
             options.class_terms = state.terms.class_terms if state.terms is not None and state.terms.read else None
             actions.append(DistrictModel.sync_options.set(options.options(refreshed_at=self.now)))
         self.district.update(actions=actions)
-
-
-def enrollment_reason(enrollment) -> SkipReason:
-    """Why an enrollment that does not count is left out: its status, else its role."""
-    return SkipReason.ROLE if is_active(enrollment) else SkipReason.INACTIVE
 
 
 def user_type(item: dict) -> str:

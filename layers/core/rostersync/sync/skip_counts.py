@@ -128,3 +128,8 @@ def delta_enrollment_reason(enrollment, class_in: bool, user_eligible: bool) -> 
     if enrollment.role not in ROSTER_ROLES:
         return SkipReason.ROLE
     return SkipReason.CLASS_LEFT_OUT if not class_in else SkipReason.USER_LEFT_OUT
+
+
+def enrollment_reason(enrollment) -> SkipReason:
+    """Why an enrollment that does not count is left out: its status, else its role."""
+    return SkipReason.ROLE if enrollment.status == "active" else SkipReason.INACTIVE
