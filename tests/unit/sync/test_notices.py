@@ -88,7 +88,7 @@ def test_a_run_ends_with_the_notice_only_when_full_and_terms_are_over():
 
 
 def test_the_run_record_keeps_a_notice_said_again_once():
-    from rostersync.store.runs import MAX_STORED_NOTICES, bounded_notices
+    from rostersync.store.sync_runs import MAX_STORED_NOTICES, bounded_notices
 
     first = school_year_ended({"classes": 3}).to_json()
     other = no_current_term(6, 6, "2025-06-10", 0).to_json()
