@@ -319,6 +319,17 @@ function selectionFieldset(name, title, options, saved) {
   return group;
 }
 
+/** How many of the SIS's classes are in a current or future term and how many are over (a warning
+ * when most are: nothing would sync). */
+function classTermsLine(terms) {
+  if (!terms) return null;
+  const line = `The SIS's active classes: ${terms.current.toLocaleString()} in a current or future term, ${terms.ended.toLocaleString()} in terms that are over (those do not sync).`;
+  if (!terms.message) return h("p", { class: "hint", id: "class-terms" }, line);
+  const box = notice("warning", h("strong", {}, "Most classes are over. "), terms.message);
+  box.id = "class-terms";
+  return box;
+}
+
 async function stepSelection(page) {
   const base = page.api.district(page.districtId);
   const district = await page.district();
@@ -364,6 +375,7 @@ async function stepSelection(page) {
   if (saved) result.append(savedNotice(page, saved, district));
   add(form, 
     h("p", {}, "What the SIS offers, read ", when(options.refreshedAt), ". A class is synced when its school, one of its grades and one of its subjects are chosen. ", refresh),
+    classTermsLine(options.classTerms),
     schools, grades, subjects,
     h("fieldset", {}, h("legend", {}, "When"),
       field("Start date", startDate, `The first night syncs may run. Today in ${district.timezone} is ${today}; earlier dates are not allowed.`),

@@ -40,7 +40,43 @@ export async function statusSummary(page) {
     h("h2", { id: "status-title" }, "Status"),
     h("dl", { class: "facts" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
     held ? notice("warning", h("strong", {}, "A sync is held for review. "),
-      `It would deactivate ${heldText(held)}. `, h("a", { href: runHref(page, held.runId) }, "Review it")) : null);
+      `It would deactivate ${heldText(held)}. `, h("a", { href: runHref(page, held.runId) }, "Review it")) : null,
+    yearWarning(page, last, connection));
+}
+
+/** A last run that left most classes out because their terms are over (or a SIS with no current
+ * term): said prominently, since such a run succeeds with an empty roster. */
+function yearWarning(page, last, connection) {
+  const warnings = (last?.notices || []).filter((n) => n.severity === "warning");
+  const calendar = connection?.health?.calendar;
+  if (!warnings.length && !calendar) return null;
+  const box = notice("warning", h("strong", {}, "Nothing current to sync. "),
+    warnings.length ? warnings.map((n) => n.message).join(" ") : calendar, " ",
+    last && warnings.length ? h("a", { href: runHref(page, last.runId) }, "See the run") : null);
+  box.id = "year-warning";
+  return box;
+}
+
+function runWarning(n) {
+  const box = notice("warning", h("strong", {}, "Nothing current to sync. "), n.message);
+  box.classList.add("run-warning");
+  return box;
+}
+
+function noticesPanel(run) {
+  const notices = run.notices || [];
+  if (!notices.length) return h("p", { class: "empty" }, "None.");
+  return h("ul", { class: "notices", id: "run-notices" }, notices.map((n) =>
+    h("li", { dataset: { code: n.code, severity: n.severity } }, h("code", {}, n.code), " ", n.message)));
+}
+
+/** Why the skipped were left out, per type ("classes: term_ended 39, inactive 1"). */
+function skippedByList(run) {
+  const lines = TYPES.map((type) => [type, Object.entries(run.counts?.[type]?.skippedBy || {})]).filter(([, by]) => by.length);
+  if (!lines.length) return null;
+  return h("div", { id: "run-skipped-by" }, h("p", { class: "hint" }, "Skipped: records the SIS lists that this run left out, by reason."),
+    h("ul", { class: "skipped-by" }, lines.map(([type, by]) => h("li", { dataset: { type } }, h("strong", {}, `${type}: `),
+      by.map(([reason, n]) => `${reason.replaceAll("_", " ")} ${n.toLocaleString()}`).join(", ")))));
 }
 
 function heldText(run) {
@@ -164,12 +200,16 @@ export async function renderRun(page, runId, onLeave) {
       run.failure ? notice("error", h("strong", {}, "Failed: "), run.failure) : null,
       reviewLine(run.review, district.timezone),
       held,
+      (run.notices || []).filter((n) => n.severity === "warning").map((n) => runWarning(n)),
       h("h2", {}, "Counts"),
       h("div", { class: "table-wrap" }, h("table", { class: "counts", id: "run-counts" },
         h("caption", { class: "visually-hidden" }, "Records per type"),
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Type"), COUNT_KINDS.map((k) => h("th", { scope: "col" }, k)))),
         h("tbody", {}, TYPES.map((type) => h("tr", { dataset: { type } }, h("th", { scope: "row" }, type),
           COUNT_KINDS.map((k) => h("td", { dataset: { kind: k } }, (run.counts?.[type]?.[k] || 0).toLocaleString()))))))),
+      skippedByList(run),
+      h("h2", {}, "Notices"),
+      noticesPanel(run),
       h("h2", {}, "Record errors"),
       run.errorTotal === 0 ? h("p", { class: "empty" }, "None.") : h("div", {},
         h("p", {}, run.errors.length < run.errorTotal ? `The first ${run.errors.length} of ${run.errorTotal.toLocaleString()} errors:` : `${plural(run.errorTotal, "error")}:`),

@@ -67,10 +67,28 @@ def _seconds(instant: str | None) -> str | None:
     return instant[:19] + "Z" if instant and len(instant) > 20 else instant
 
 
+def _notice_count(run: dict) -> str:
+    """How many notices, and `!` when one is a warning (a run that left most classes out)."""
+    notices = run.get("notices") or []
+    warned = any(n.get("severity") == "warning" for n in notices)
+    return f"{len(notices)}{'!' if warned else ''}"
+
+
 def runs_table(district_id: str, runs: list[dict]) -> str:
     if not runs:
         return f"District {district_id} has no runs yet."
-    header = ("RUN", "TRIGGER", "MODE", "STATUS", "QUEUED", "FINISHED", "CHANGES", "ERRORS", "FAILURE / NOTE")
+    header = (
+        "RUN",
+        "TRIGGER",
+        "MODE",
+        "STATUS",
+        "QUEUED",
+        "FINISHED",
+        "CHANGES",
+        "ERRORS",
+        "NOTICES",
+        "FAILURE / NOTE",
+    )
     rows = []
     for run in runs:
         note = run.get("failure") or ""
@@ -90,6 +108,7 @@ def runs_table(district_id: str, runs: list[dict]) -> str:
                 _seconds(run.get("finishedAt")),
                 _changes(run),
                 str(run.get("errorTotal", 0)),
+                _notice_count(run),
                 shorten(note, 160),
             )
         )
@@ -99,6 +118,11 @@ def runs_table(district_id: str, runs: list[dict]) -> str:
         f"{len(runs)} run(s). Details: rostersync ops run RUN_ID --district {district_id}",
     ]
     return "\n".join(lines)
+
+
+def _skipped_by(type_counts: dict | None) -> str:
+    by = (type_counts or {}).get("skippedBy") or {}
+    return ", ".join(f"{reason} {n}" for reason, n in sorted(by.items())) or "-"
 
 
 def run_details(run: dict) -> str:
@@ -129,9 +153,11 @@ def run_details(run: dict) -> str:
     lines += [
         "",
         table(
-            ("TYPE", *[k.upper() for k in kinds]),
-            [(kind, *[str((counts.get(kind) or {}).get(k, 0)) for k in kinds]) for kind in counts],
-            last_free=False,
+            ("TYPE", *[k.upper() for k in kinds], "SKIPPED BY"),
+            [
+                (kind, *[str((counts.get(kind) or {}).get(k, 0)) for k in kinds], _skipped_by(counts.get(kind)))
+                for kind in counts
+            ],
         ),
     ]
     held = run.get("heldDeactivations")
@@ -142,6 +168,18 @@ def run_details(run: dict) -> str:
             + ", ".join(f"{kind} {number}" for kind, number in held.items())
             + f". Approve: POST /districts/{run['districtId']}/syncs/{run['runId']}/approve",
         ]
+    notices = run.get("notices") or []
+    lines.append("")
+    if notices:
+        lines.append(f"Notices (not errors; {len(notices)}):")
+        lines.append(
+            table(
+                ("SEVERITY", "CODE", "MESSAGE"),
+                [(n.get("severity", "info"), n["code"], shorten(n["message"], 200)) for n in notices],
+            )
+        )
+    else:
+        lines.append("No notices.")
     errors = run.get("errors") or []
     total = int(run.get("errorTotal") or 0)
     lines.append("")

@@ -15,6 +15,8 @@ POST /_admin/withdraw        {"role": "student"|"teacher", "share": 0..1} -> {"r
 POST /_admin/rollover        {"oldClasses": "delete"|"tobedeleted"|"keep"} -> {"schoolYear", "classesCreated", ...}
                              the school year ends (its calendar moved to end yesterday) and the next starts
                              today, every class with a successor (rollover.py)
+POST /_admin/end-year        {} -> {"schoolYearId", "endedOn", "calendarShiftDays"}: the school year ends
+                             yesterday and no new one is set up (every class listed, its terms over)
 POST /_admin/rekey           {"share": 0..1, "role": "student"|"teacher"|null, "classes": bool?, "prefix": "rk-"}
                              -> {"users": n, "classes": m, "enrollments": k}: that share of the users (of
                              the role, or all) and, with classes (default: when no role), of the classes
@@ -40,6 +42,7 @@ ROUTES = {
     ("POST", "/_admin/stats/reset"): "reset_stats",
     ("POST", "/_admin/withdraw"): "withdraw",
     ("POST", "/_admin/rollover"): "rollover",
+    ("POST", "/_admin/end-year"): "end_year",
     ("POST", "/_admin/rekey"): "rekey",
 }
 
@@ -119,6 +122,12 @@ def _rollover(app, payload):
     return app.rollover(str(payload.get("oldClasses", "delete")))
 
 
+def _end_year(app, payload):
+    if payload:
+        raise ValueError(f"unknown fields: {', '.join(sorted(payload))}")
+    return app.end_year()
+
+
 def _rekey(app, payload):
     unknown = sorted(set(payload) - {"role", "share", "classes", "prefix"})
     if unknown:
@@ -148,5 +157,6 @@ ACTIONS = {
     "reset_stats": _reset_stats,
     "withdraw": _withdraw,
     "rollover": _rollover,
+    "end_year": _end_year,
     "rekey": _rekey,
 }

@@ -24,7 +24,7 @@ from .faults import FaultInjector, Quirks
 from .generator import generate_district
 from .oauth_server import ROSTER_SCOPE, AuthGate
 from .responses import Response, json_response
-from .rollover import roll_over
+from .rollover import end_school_year, roll_over
 from .stats import RequestStats
 from .store import DistrictStore
 from .timestamps import utc_now
@@ -87,6 +87,11 @@ class SandboxApp:
         """The school year ends and the next begins (rollover.py)."""
         with self._advance_lock:
             return roll_over(self.store, self.config.seed, now or utc_now(), self.config.path_prefix, old_classes)
+
+    def end_year(self, now: datetime | None = None) -> dict:
+        """The school year ends and no new one is set up (rollover.py)."""
+        with self._advance_lock:
+            return end_school_year(self.store, now or utc_now())
 
     def rekey(self, share: float, role: str | None, classes: bool, prefix: str) -> dict:
         """New sourcedIds (prefix + old) for the first `share` of the users (of `role`, or all) and,

@@ -12,6 +12,8 @@
 - last year's classes then, as `old_classes` says: "keep" (still listed and active, their terms
   over: the sync ends them by date), "tobedeleted" (tombstoned) or "delete" (hard-deleted with
   their enrollments, as many SISes do).
+`end_school_year(store, now)` is the first half alone: the year ends and no new one starts
+(every class still listed, its terms over).
 Users stay as they are (a real rollover also promotes students a grade; the sandbox does not).
 Every record touched gets dateLastModified = now.
 """
@@ -182,3 +184,43 @@ def roll_over(
         )
         store.version += 1
         return result
+
+
+def end_school_year(store: DistrictStore, now: datetime) -> dict:
+    """The school year ends and no new one is set up yet (an SIS over the summer, or a server whose
+    seed data is last year's): the calendar moves back so that the year ended yesterday (the
+    enrollments' dates with it); every class stays listed and active, its terms over."""
+    with store.lock:
+        plan = store.plan
+        stamp = format_instant(now, "milliseconds")
+        today = now.date()
+        old_year = store.get("academicSessions", plan.school_year_id) or {}
+        year_end = old_year.get("endDate")
+        shift = min(0, (today - timedelta(days=1) - date.fromisoformat(year_end)).days) if year_end else 0
+        if shift:
+            for session in [s for s in store.records("academicSessions") if s.get("status") == "active"]:
+                store.put(
+                    "academicSessions",
+                    dict(
+                        session,
+                        dateLastModified=stamp,
+                        startDate=_shift(session.get("startDate"), shift),
+                        endDate=_shift(session.get("endDate"), shift),
+                    ),
+                )
+            for enrollment in list(store.records("enrollments")):
+                store.put(
+                    "enrollments",
+                    dict(
+                        enrollment,
+                        dateLastModified=stamp,
+                        beginDate=_shift(enrollment.get("beginDate"), shift),
+                        endDate=_shift(enrollment.get("endDate"), shift),
+                    ),
+                )
+        ended_on = _shift(year_end, shift) if year_end else None
+        store.history.append(
+            {"day": store.day, "changes": [{"change": "school year ended", "sourcedId": plan.school_year_id}]}
+        )
+        store.version += 1
+        return {"schoolYearId": plan.school_year_id, "endedOn": ended_on, "calendarShiftDays": shift}

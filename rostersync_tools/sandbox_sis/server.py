@@ -230,6 +230,10 @@ class SandboxSIS:
         """The school year rolls over (rollover.py); old_classes: keep | tobedeleted | delete."""
         return self.app.rollover(old_classes)
 
+    def end_year(self) -> dict:
+        """The school year ends and no new one is set up (rollover.py, end_school_year)."""
+        return self.app.end_year()
+
     def state(self) -> dict:
         """{"day": n, "data": {collection: [records]}, "history": [...]}: copies of the current truth."""
         return self.app.state()

@@ -106,7 +106,7 @@ def test_unique_matches_link_and_conflicts_are_created_separately_and_reported(m
     # Conflicts: created under the SIS id, reported on the run in words, open for the admin.
     for sid in (m["s_two"], m["t_role"]):
         assert by_sid[sid].user_id == record_id(district, "user", sid) and by_sid[sid].origin is None
-    reported = {e["sisSourcedId"]: e for e in result.errors if e["code"] == "match_conflict"}
+    reported = {e["sisSourcedId"]: e for e in result.notices if e["code"] == "match_conflict"}
     assert set(reported) == {m["s_two"], m["t_role"]}
     assert "app-s-two-a" in reported[m["s_two"]]["message"] and "app-s-two-b" in reported[m["s_two"]]["message"]
     assert "teacher in the SIS but a student in the app" in reported[m["t_role"]]["message"]
@@ -131,7 +131,7 @@ def test_unique_matches_link_and_conflicts_are_created_separately_and_reported(m
     assert again.outcome == Outcome.SUCCEEDED
     for record_type, kinds in again.counts.items():
         assert kinds["created"] == kinds["updated"] == kinds["deactivated"] == 0, (record_type, kinds)
-    assert not [e for e in again.errors if e["code"] == "match_conflict"]
+    assert not [e for e in again.notices if e["code"] == "match_conflict"]
 
 
 def test_an_admins_resolution_is_honoured_by_the_next_sync(matched_district):
@@ -272,7 +272,7 @@ def test_a_preview_says_what_matching_would_do_and_writes_nothing(clean_aws, mat
     # The real sync does what the preview said.
     run = admin.sync(domain)
     assert run["status"] == "succeeded"
-    assert {e["sisSourcedId"] for e in run["errors"] if e["code"] == "match_conflict"} == {m["s_two"], m["t_role"]}
+    assert {e["sisSourcedId"] for e in run["notices"] if e["code"] == "match_conflict"} == {m["s_two"], m["t_role"]}
     real = admin("GET", f"/syncs/{run['runId']}/matching").body
     assert real["counts"]["students"]["linked"] == 2 and real["counts"]["teachers"]["linked"] == 1
     conflicts = admin("GET", "/matching/conflicts").body["conflicts"]

@@ -146,7 +146,7 @@ def test_an_app_class_links_by_title_school_and_teacher_and_conflicts_are_report
     result = sync(district)
     assert result.outcome == Outcome.SUCCEEDED, result.failure
     assert_title_outcome(s)
-    reported = {e["sisSourcedId"]: e["message"] for e in result.errors if e["code"] == "match_conflict"}
+    reported = {e["sisSourcedId"]: e["message"] for e in result.notices if e["code"] == "match_conflict"}
     assert set(reported) == {s["y"], s["z"]}
     assert "app-y1" in reported[s["y"]] and "app-y2" in reported[s["y"]]
     assert "another school" in reported[s["z"]]
@@ -160,7 +160,7 @@ def test_an_app_class_links_by_title_school_and_teacher_and_conflicts_are_report
     assert again.outcome == Outcome.SUCCEEDED
     for record_type, kinds in again.counts.items():
         assert kinds["created"] == kinds["updated"] == kinds["deactivated"] == 0, (record_type, kinds)
-    assert not [e for e in again.errors if e["code"] == "match_conflict"]
+    assert not [e for e in again.notices if e["code"] == "match_conflict"]
     # The admin links Y to one of its two candidates: the next sync moves the class over.
     matching_conflicts.resolve(district, "class", s["y"], "link", "app-y2")
     matching_conflicts.resolve(district, "class", s["z"], "separate", None)

@@ -83,7 +83,7 @@ def test_a_rekey_pairing_cut_into_many_invocations_ends_like_one_done_at_once(
     assert all(c == 0 and d == 0 for c, _u, d in _created(sliced).values())
 
     def rekeyed(run):
-        return sorted(e.message for e in run.errors if e.code == "rekeyed")
+        return sorted(n["message"] for n in run.notices or [] if n["code"] == "rekeyed")
 
     assert rekeyed(sliced) == rekeyed(whole) and rekeyed(whole)
 
@@ -107,6 +107,6 @@ def test_title_matching_cut_into_many_invocations_ends_like_one_done_at_once(
     assert _created(sliced) == _created(whole)
 
     def conflicts(run):
-        return sorted(e.sis_sourced_id for e in run.errors if e.code == "match_conflict")
+        return sorted(n["sisSourcedId"] for n in run.notices or [] if n["code"] == "match_conflict")
 
     assert conflicts(sliced) == conflicts(whole) == sorted([scenarios[at_once]["y"], scenarios[at_once]["z"]])

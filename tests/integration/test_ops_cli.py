@@ -143,10 +143,20 @@ def test_runs_lists_recent_runs_and_run_shows_one_with_its_errors(stack, capsys)
     done = stack.lifecycle.start_run(district, "manual", "full")
     assert stack.lifecycle.claim(done, "lease-1")
     result = SimpleNamespace(
-        counts={"students": {"created": 3}},
+        counts={"students": {"created": 3, "skipped": 4, "skippedBy": {"role": 1, "term_ended": 3}}},
         error_total=2,
         mode="full",
         failure=None,
+        notices=[
+            {
+                "code": "no_current_term",
+                "severity": "warning",
+                "message": "The SIS lists 6 classes; all belong to terms that ended on 10 June 2025.",
+                "counts": {"listed": 6, "termEnded": 6, "active": 0},
+                "type": "classes",
+                "sisSourcedId": None,
+            }
+        ],
         errors=[
             {
                 "type": "enrollment",
@@ -162,6 +172,7 @@ def test_runs_lists_recent_runs_and_run_shows_one_with_its_errors(stack, capsys)
     assert code == 0
     assert out.index(done.run_id) < out.index(failed.run_id)  # newest first
     assert "unreachable host sis.example.org" in out and "+3 ~0 -0" in out
+    assert "1!" in out  # one notice, a warning
     code, out, _ = ops(stack, capsys, "runs", "--district", district, "--json")
     listed = json.loads(out)["runs"]
     assert [run["runId"] for run in listed] == [done.run_id, failed.run_id]
@@ -169,10 +180,14 @@ def test_runs_lists_recent_runs_and_run_shows_one_with_its_errors(stack, capsys)
 
     code, out, _ = ops(stack, capsys, "run", done.run_id, "--district", district)
     assert code == 0 and "succeeded" in out and "unknown_user" in out and "enr-9" in out and "2 in all" in out
+    # Notices apart from errors, and why the skipped were left out.
+    assert "Notices (not errors; 1)" in out and "no_current_term" in out and "10 June 2025" in out
+    assert "role 1, term_ended 3" in out
     code, out, _ = ops(stack, capsys, "run", done.run_id, "--district", district, "--json")
     shown = json.loads(out)
     assert shown["errors"][0]["sisSourcedId"] == "enr-9" and shown["counts"]["students"]["created"] == 3
     assert shown["districtId"] == district and shown["errorTotal"] == 2
+    assert [n["code"] for n in shown["notices"]] == ["no_current_term"]
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,7 @@ def test_a_fully_rekeyed_sis_leaves_every_app_id_unchanged(sandbox_sis, connecte
         assert {"v2-" + sid: item_id for sid, item_id in before[kind].items()} == after[kind], kind
     for record_type, kinds in result.counts.items():
         assert kinds["created"] == kinds["deactivated"] == 0, (record_type, kinds)
-    said = {e["type"]: e["message"] for e in result.errors if e["code"] == "rekeyed"}
+    said = {e["type"]: e["message"] for e in result.notices if e["code"] == "rekeyed"}
     students = len(before["users"]) - len([s for s in before["users"] if s.startswith("tch")])
     assert said["students"].startswith(f"{students:,} students changed their SIS ids")
     assert said["enrollments"].endswith("0 could not be paired.")
@@ -82,7 +82,7 @@ def test_a_partial_rekey_with_real_departures(sandbox_sis, connected_district):
         if "rk-" + sid in after["enrollments"]:
             assert after["enrollments"]["rk-" + sid] == enrollment_id
     assert result.counts["students"]["created"] == 0
-    rekeyed = next(e["message"] for e in result.errors if e["code"] == "rekeyed" and e["type"] == "students")
+    rekeyed = next(e["message"] for e in result.notices if e["code"] == "rekeyed" and e["type"] == "students")
     assert rekeyed.startswith(f"{moved['users']:,} students changed their SIS ids")
 
 
@@ -93,7 +93,7 @@ def test_the_guard_says_when_a_held_run_was_mostly_a_rekey(sandbox_sis, connecte
     requests.post(f"{sandbox_sis.host_url}/_admin/withdraw", json={"role": "student", "share": 0.3}, timeout=10)
     result = sync(district)
     assert result.outcome == Outcome.NEEDS_REVIEW
-    said = next(e["message"] for e in result.errors if e["code"] == "rekeyed" and e["type"] == "students")
+    said = next(e["message"] for e in result.notices if e["code"] == "rekeyed" and e["type"] == "students")
     assert "students changed their SIS ids" in said
     assert said.endswith(f"{result.held_deactivations['students']:,} could not be paired.")
 
@@ -133,7 +133,7 @@ def test_the_api_reports_a_runs_rekeyed_counts(clean_aws, sandbox_sis, connected
     teachers = [sid for sid in before["users"] if sid.startswith("tch")]
     assert any(
         e["code"] == "rekeyed" and e["message"].startswith(f"{len(teachers)} teachers changed their SIS ids")
-        for e in run["errors"]
+        for e in run["notices"]
     )
     matching = admin("GET", f"/syncs/{run['runId']}/matching").body
     assert matching["counts"]["teachers"]["rekeyed"] == len(teachers)

@@ -11,6 +11,7 @@ from rostersync.ids import record_id
 from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel
 from rostersync.store.schools import SchoolModel
 from rostersync.sync.engine import Outcome, SyncRequest, run_sync
+from tests.fixtures.count_checks import SANDBOX_OF, assert_counts_add_up
 from tests.fixtures.roster_oracle import expected_roster
 
 _run_numbers = itertools.count(1)
@@ -20,12 +21,18 @@ def sync(district_id, mode="full", time_left=lambda: 1e9, approve=False, run_id=
     """Run one sync to its end, continuing as the worker would while the engine asks to."""
     run_id = run_id or f"run_{next(_run_numbers):06d}"
     invocations = 0
+    sis = SANDBOX_OF.get(district_id)
+    before = sis.state()["data"] if sis is not None and mode in ("full", "preview") and not approve else None
     while True:
         invocations += 1
         result = run_sync(SyncRequest(district_id, run_id, mode=mode, approve=approve), time_left)
         if result.outcome != Outcome.CONTINUE:
             result.invocations = invocations
             result.run_id = run_id
+            # Every run's counts add up; a full run's to what the SIS lists (when it did not change meanwhile).
+            listed_check = before is not None and result.outcome in (Outcome.SUCCEEDED, Outcome.NEEDS_REVIEW)
+            listed_check = listed_check and result.mode in ("full", "preview") and sis.state()["data"] == before
+            assert_counts_add_up(result.counts, before if listed_check else None)
             return result
 
 

@@ -100,8 +100,9 @@ def test_start_a_sync_then_a_second_one_is_refused_with_the_first_run(domain):
         "unchanged": 0,
         "deactivated": 0,
         "skipped": 0,
+        "skippedBy": {},
     }
-    assert shown.body["errors"] == [] and shown.body["errorTotal"] == 0
+    assert shown.body["errors"] == [] and shown.body["errorTotal"] == 0 and shown.body["notices"] == []
 
 
 def test_a_finished_run_shows_counts_and_errors_and_frees_the_district(domain):
@@ -109,13 +110,27 @@ def test_a_finished_run_shows_counts_and_errors_and_frees_the_district(domain):
     as_admin = admin(district)
     run_id = as_admin("POST", f"/districts/{district}/syncs").body["runId"]
     errors = [{"type": "students", "sisSourcedId": "stu-9", "code": "missing_field", "message": "givenName is missing"}]
-    finish_as(
-        domain, district, run_id, "succeeded", counts={"students": {"created": 12, "unchanged": 3}}, errors=errors
-    )
+    notices = [
+        {
+            "code": "no_current_term",
+            "severity": "warning",
+            "message": "The SIS lists 6 classes; all belong to terms that ended on 10 June 2025. ...",
+            "counts": {"listed": 6, "termEnded": 6, "active": 0},
+            "type": "classes",
+            "sisSourcedId": None,
+        }
+    ]
+    counts = {"students": {"created": 12, "unchanged": 3, "skipped": 5, "skippedBy": {"role": 2, "term_ended": 3}}}
+    finish_as(domain, district, run_id, "succeeded", counts=counts, errors=errors, notices=notices)
     shown = as_admin("GET", f"/districts/{district}/syncs/{run_id}").body
     assert shown["status"] == "succeeded" and shown["startedAt"] and shown["finishedAt"]
     assert shown["counts"]["students"]["created"] == 12 and shown["counts"]["students"]["unchanged"] == 3
+    assert shown["counts"]["students"]["skippedBy"] == {"role": 2, "term_ended": 3}
+    # Notices apart from errors: they do not count in errorTotal.
     assert shown["errors"] == errors and shown["errorTotal"] == 1
+    assert shown["notices"] == notices
+    overview = as_admin("GET", f"/districts/{district}").body
+    assert overview["lastRun"]["notices"] == notices, overview
     assert as_admin("POST", f"/districts/{district}/syncs", body={"mode": "full"}).status == 202
 
 

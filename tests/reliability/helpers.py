@@ -71,6 +71,8 @@ def sync(
 ):
     """One sync to its end (continuations included), as the worker would drive it. With a
     client_factory, each invocation gets a fresh client from it (the engine closes its client)."""
+    from tests.fixtures.count_checks import assert_counts_add_up
+
     run_id = run_id or new_run_id()
     while True:
         kwargs = {"client": client_factory()} if client_factory else {}
@@ -79,6 +81,7 @@ def sync(
         )
         if result.outcome != Outcome.CONTINUE:
             result.run_id = run_id
+            assert_counts_add_up(result.counts)  # skippedBy sums to skipped, whatever the SIS sent
             return result
 
 

@@ -123,5 +123,10 @@ class FakeClient:
         self.sis.streamed.append(collection)
         if self.sis.error is not None:
             raise self.sis.error
-        records = {"orgs": self.sis.orgs, "classes": self.sis.classes, "courses": self.sis.courses}[collection]
+        held = {"orgs": self.sis.orgs, "classes": self.sis.classes, "courses": self.sis.courses}
+        if collection not in held:  # as a server without the endpoint answers (/academicSessions, /terms)
+            from rostersync.oneroster.errors import NotOneRoster
+
+            raise NotOneRoster(f"the fake SIS offers no /{collection}")
+        records = held[collection]
         return iter(records() if callable(records) else records)

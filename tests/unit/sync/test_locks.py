@@ -54,7 +54,14 @@ def make_district(
 
 
 def result(
-    outcome: str = "succeeded", counts=None, errors=None, error_total=None, failure=None, held=None, mode="full"
+    outcome: str = "succeeded",
+    counts=None,
+    errors=None,
+    error_total=None,
+    failure=None,
+    held=None,
+    mode="full",
+    notices=None,
 ):
     """What the engine returns (rostersync.sync.engine.SyncResult's fields)."""
     errors = errors or []
@@ -63,6 +70,7 @@ def result(
         mode=mode,
         counts=counts or {},
         errors=errors,
+        notices=notices or [],
         error_total=len(errors) if error_total is None else error_total,
         failure=failure,
         held_deactivations=held,
@@ -171,7 +179,7 @@ def test_finishing_records_the_result_and_releases_the_lock(domain):
     assert stored.finished_at is not None and stored.started_at is not None
     assert stored.invocations == 1
     assert stored.counts["students"]["created"] == 7
-    assert stored.counts["teachers"] == {k: 0 for k in domain.store.COUNT_KINDS}
+    assert stored.counts["teachers"] == {**{k: 0 for k in domain.store.COUNT_KINDS}, "skippedBy": {}}
     assert len(stored.errors) == domain.store.MAX_STORED_ERRORS
     assert stored.error_total == domain.store.MAX_STORED_ERRORS + 50
     assert stored.lease_id is None

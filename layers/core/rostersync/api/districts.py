@@ -20,6 +20,8 @@ from rostersync.api.schemas.districts import (
     UpdateDistrictRequest,
 )
 from rostersync.api.schemas.sis_connection import health_response
+from rostersync.api.schemas.sync_runs import notice_responses
+from rostersync.notify import health as connection_health
 from rostersync.observability import logger
 from rostersync.store import sync_runs as run_store
 from rostersync.store.attributes import map_value
@@ -48,6 +50,7 @@ def _run_summary(run) -> RunSummaryResponse:
         counts=counts,
         failure=run.failure,
         held_deactivations={k: int(v) for k, v in held.items()} if held else None,
+        notices=notice_responses(run.notices),
     )
 
 
@@ -100,7 +103,7 @@ def overview(district: DistrictModel) -> DistrictOverviewResponse:
             host_url=c.host_url,
             auth_method=c.auth_method,
             connected_at=iso_z_or_none(c.connected_at),
-            health=health_response(c),
+            health=health_response(c, connection_health.calendar_note(district.district_id, district.timezone)),
         )
     return DistrictOverviewResponse(
         district_id=district.district_id,

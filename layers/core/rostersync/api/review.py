@@ -38,8 +38,8 @@ from rostersync.api.schemas.review import (
     StartedResponse,
     review_response,
 )
-from rostersync.api.schemas.sync_config import SyncConfigRequest
-from rostersync.api.schemas.sync_runs import run_response
+from rostersync.api.schemas.sync_config import SyncConfigRequest, class_terms_response
+from rostersync.api.schemas.sync_runs import notice_responses, run_response
 from rostersync.api.sis_reads import check_selected_schools, require_connection
 from rostersync.observability import logger
 from rostersync.store import audit as audit_store
@@ -257,6 +257,16 @@ def get_preview(district_id: str, run_id: str):
             )
             for t, c in stored.items()
         }
+    class_terms = None
+    if run.status == run_store.SUCCEEDED:
+        classes = stored["classes"]
+        class_terms = class_terms_response(
+            {
+                "current": classes["created"] + classes["updated"] + classes["unchanged"],
+                "ended": classes["skippedBy"].get("term_ended", 0),
+                "lastEnded": None,  # the run's no_current_term notice (notices) says the date
+            }
+        )
     would = run_records.get_summary(aws_clients.dynamodb(), district_id, run_id).get("wouldHold")
     return respond(
         PreviewResponse(
@@ -266,6 +276,8 @@ def get_preview(district_id: str, run_id: str):
             counts=counts,
             would_need_review=would,
             failure=run.failure,
+            class_terms=class_terms,
+            notices=notice_responses(run.notices),
         )
     )
 

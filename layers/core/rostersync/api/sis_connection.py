@@ -42,7 +42,7 @@ router = APIGatewayHttpRouter()
 PATH = "/districts/<district_id>/sis/connection"
 
 
-def _response(connection: SisConnection, warnings: list[str]) -> SisConnectionResponse:
+def _response(connection: SisConnection, warnings: list[str], calendar: str | None = None) -> SisConnectionResponse:
     return SisConnectionResponse(
         host_url=connection.host_url,
         client_id=connection.client_id,
@@ -57,7 +57,7 @@ def _response(connection: SisConnection, warnings: list[str]) -> SisConnectionRe
         status="connected",
         warnings=warnings,
         connected_at=iso_z(connection.connected_at),
-        health=health_response(connection),
+        health=health_response(connection, calendar),
     )
 
 
@@ -152,7 +152,8 @@ def get_connection(district_id: str):
     district = district_for_admin(router.current_event.raw_event, district_id)
     if district.connection is None:
         raise not_connected()
-    return respond(_response(district.connection, list(district.connection.warnings or [])))
+    calendar = connection_health.calendar_note(district_id, district.timezone)
+    return respond(_response(district.connection, list(district.connection.warnings or []), calendar))
 
 
 @router.post(

@@ -34,6 +34,7 @@ from rostersync.api.schemas.sync_config import (
     SyncConfigResponse,
     SyncOptionSchoolResponse,
     SyncOptionsResponse,
+    class_terms_response,
 )
 from rostersync.api.sis_reads import check_selected_schools, require_connection, saved_sis_client, shown
 from rostersync.observability import logger
@@ -51,7 +52,7 @@ from rostersync.store.districts import (
 from rostersync.store.sync_runs import latest_run
 from rostersync.sync.options import collect_sync_options, grade_sort_key
 from rostersync.sync.schedule import local_today, next_sync_at
-from rostersync.times import iso_z, iso_z_or_none, utc_now
+from rostersync.times import iso_z, iso_z_or_none, local_date, utc_now
 
 router = APIGatewayHttpRouter()
 
@@ -67,6 +68,7 @@ def _options_response(options: SyncOptions) -> SyncOptionsResponse:
         grades=sorted(options.grades or [], key=grade_sort_key),
         subjects=sorted(options.subjects or [], key=lambda s: (s.casefold(), s)),
         refreshed_at=iso_z_or_none(options.refreshed_at),
+        class_terms=class_terms_response(options.class_terms),
     )
 
 
@@ -106,7 +108,8 @@ def refresh_sync_options(district: DistrictModel) -> SyncOptions | None:
     """Read the options from the SIS and cache them; None when the request's time ran out first."""
     with saved_sis_client(district) as client:
         try:
-            options = collect_sync_options(client, utc_now())
+            now = utc_now()
+            options = collect_sync_options(client, now, today=local_date(now, district.timezone).isoformat())
         except OutOfTime:
             return None
     save_sync_options(district.district_id, options)

@@ -108,6 +108,7 @@ def _run_detail(run, status: str, counts: dict | None, failure: str | None = Non
         "startedAt": iso_z_or_none(run.started_at),
         "finishedAt": iso_z_or_none(run.finished_at or utc_now()),
         "counts": counts or {},
+        "notices": list(getattr(run, "notices", None) or []),
     }
     if failure is not None:
         detail["failure"] = redact(failure)

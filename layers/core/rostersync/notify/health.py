@@ -6,12 +6,16 @@ connection test records a check on the district's connection: `health`, `lastChe
 health is a transition: ok -> not ok is "Connection Unhealthy", not ok -> ok "Connection
 Restored" (announce.py puts the events and tells the contacts). Transitions are found with a
 conditional write on the health read before, so two workers recording at once see one each.
+
+Apart from whether the SIS answers, `calendar_note` says when the SIS's calendar (the sessions
+the last sync stored) has no term running or to come: the connection works, yet nothing will
+sync until the SIS's new school year is set up. It is not a health value (no event, no message).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
@@ -116,3 +120,30 @@ def record_check(
             raise
         return Transition(district_id, previous, health, now, text)
     return None
+
+
+def calendar_note(district_id: str, timezone: str | None, today: date | None = None) -> str | None:
+    """ "The SIS has no current term: ..." when the sessions the last sync stored are all over; None
+    when one is running or to come, or when no session was stored (nothing can be said)."""
+    from rostersync.store.terms import TermModel, terms_at
+    from rostersync.sync.notices import no_current_term_health
+    from rostersync.times import local_date
+
+    today = today or local_date(datetime.now(UTC), timezone)
+    running, upcoming = terms_at(district_id, today, None, None, max_items=200)
+    if running or upcoming:
+        return None
+    day = today.isoformat()
+    last = next(
+        iter(
+            TermModel.by_end.query(
+                district_id,
+                range_key_condition=TermModel.end_date < day,
+                filter_condition=TermModel.status == "active",
+                scan_index_forward=False,
+                limit=1,
+            )
+        ),
+        None,
+    )
+    return None if last is None else no_current_term_health(last.end_date)

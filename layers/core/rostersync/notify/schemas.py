@@ -12,11 +12,16 @@ _COUNT_KINDS = ("created", "updated", "unchanged", "deactivated", "skipped")
 _RECORD_TYPES = ("schools", "teachers", "students", "classes", "enrollments")
 _COUNTS = {
     "type": "object",
-    "description": "{type: {created, updated, unchanged, deactivated, skipped}} as GET /syncs/{runId} shows them",
+    "description": "{type: {created, updated, unchanged, deactivated, skipped, skippedBy}} as GET /syncs/{runId} "
+    "shows them",
     "properties": {
         t: {
             "type": "object",
-            "properties": {k: {"type": "integer", "minimum": 0} for k in _COUNT_KINDS},
+            "properties": {
+                **{k: {"type": "integer", "minimum": 0} for k in _COUNT_KINDS},
+                # why the skipped were left out: {reason: n} (filter, term_ended, role, ...)
+                "skippedBy": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1}},
+            },
             "required": list(_COUNT_KINDS),
             "additionalProperties": False,
         }
@@ -24,6 +29,23 @@ _COUNTS = {
     },
     "required": list(_RECORD_TYPES),
     "additionalProperties": False,
+}
+_NOTICES = {
+    "type": "array",
+    "description": "The run's notices as GET /syncs/{runId} shows them: not errors",
+    "items": {
+        "type": "object",
+        "properties": {
+            "code": {"type": "string", "minLength": 1},
+            "severity": {"enum": ["info", "warning"]},
+            "message": {"type": "string"},
+            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "type": {"type": ["string", "null"]},
+            "sisSourcedId": {"type": ["string", "null"]},
+        },
+        "required": ["code", "severity", "message", "counts"],
+        "additionalProperties": False,
+    },
 }
 
 
@@ -37,6 +59,7 @@ def _run(status: str, extra: dict | None = None, required: tuple = ()) -> dict:
         "startedAt": {"oneOf": [_TIME, {"type": "null"}]},
         "finishedAt": _TIME,
         "counts": _COUNTS,
+        "notices": _NOTICES,
         **(extra or {}),
     }
     return {

@@ -76,6 +76,9 @@ class SyncOptions(MapAttribute):
     grades = string_list(default=list)
     subjects = string_list(default=list)
     refreshed_at = UTCDateTimeAttribute(attr_name="refreshedAt")
+    # The SIS's active classes by their terms: {current, ended, lastEnded} (sync/class_terms.py);
+    # null where the SIS lists no academic sessions.
+    class_terms = MapAttribute(attr_name="classTerms", null=True)
 
 
 class DistrictModel(Model):

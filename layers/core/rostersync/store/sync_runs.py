@@ -31,6 +31,8 @@ from rostersync.store.districts import DistrictModel
 RECORD_TYPES = ("schools", "teachers", "students", "classes", "enrollments")
 COUNT_KINDS = ("created", "updated", "unchanged", "deactivated", "skipped")
 MAX_STORED_ERRORS = 200  # per run; errorTotal keeps counting past it
+MAX_STORED_NOTICES = 100  # per run: notices are not errors and never count in errorTotal
+SKIPPED_BY = "skippedBy"  # per type: {reason: n} of the skipped (sync/skip_counts.py)
 
 QUEUED = "queued"
 RUNNING = "running"
@@ -63,9 +65,12 @@ class SyncRunModel(Model):
     queued_at = UTCDateTimeAttribute(attr_name="queuedAt")
     started_at = UTCDateTimeAttribute(attr_name="startedAt", null=True)
     finished_at = UTCDateTimeAttribute(attr_name="finishedAt", null=True)
-    # {type: {created, updated, unchanged, deactivated, skipped}}
+    # {type: {created, updated, unchanged, deactivated, skipped, skippedBy: {reason: n}}}
     counts = MapAttribute(default=dict)
     errors = ListAttribute(of=RunError, default=list)
+    # What a person should know that is not an error: [{code, severity, message, counts, type,
+    # sisSourcedId}] (sync/notices.py); never counted in errorTotal.
+    notices = JSONAttribute(null=True)
     error_total = NumberAttribute(attr_name="errorTotal", default=0)
     invocations = NumberAttribute(default=0)  # how many worker invocations the run took
     night = UnicodeAttribute(null=True)  # nightly runs: the district-local date of the night
@@ -409,9 +414,27 @@ def bounded_errors(stored: Iterable[RunError], new: Iterable[dict]) -> list[RunE
 
 
 def normalised_counts(counts: dict | None) -> dict:
-    """{type: {kind: int}} for every type and kind, zeros where the engine said nothing."""
+    """{type: {kind: int, skippedBy: {reason: int}}} for every type and kind, zeros where the
+    engine said nothing (skippedBy: why the skipped were left out, sync/skip_counts.py)."""
     counts = counts or {}
-    return {
-        record_type: {kind: int((counts.get(record_type) or {}).get(kind, 0) or 0) for kind in COUNT_KINDS}
-        for record_type in RECORD_TYPES
-    }
+    normalised = {}
+    for record_type in RECORD_TYPES:
+        of_type = counts.get(record_type) or {}
+        if hasattr(of_type, "as_dict"):
+            of_type = of_type.as_dict()
+        by = of_type.get(SKIPPED_BY) or {}
+        if hasattr(by, "as_dict"):
+            by = by.as_dict()
+        normalised[record_type] = {kind: int(of_type.get(kind, 0) or 0) for kind in COUNT_KINDS}
+        normalised[record_type][SKIPPED_BY] = {str(r): int(n) for r, n in sorted(by.items()) if int(n or 0) > 0}
+    return normalised
+
+
+def bounded_notices(stored: Iterable[dict] | None, new: Iterable[dict]) -> list[dict]:
+    """Stored notices plus new ones, keeping at most MAX_STORED_NOTICES (the first ones); one said
+    again (an approval's sweep repeats the held run's) is kept once."""
+    kept = list(stored or [])
+    for notice in new:
+        if notice not in kept:
+            kept.append(notice)
+    return kept[:MAX_STORED_NOTICES]

@@ -48,6 +48,7 @@ from rostersync.store.record_links import (
 )
 from rostersync.store.roster import ACTIVE
 from rostersync.sync import mapping
+from rostersync.sync.notices import Notice
 
 MARK = "_match"  # what matching decided, carried on an item until it is written (never stored)
 TITLE_HELD = "_titleHeld"  # a class to match by title once its teachers are known (sync/class_titles.py)
@@ -409,17 +410,5 @@ class AccountMatching:
             engine.store.put(run_records.table(), record)
 
     def report_run(self, record_type: str, code: str, message: str, sourced_id: str | None = None) -> None:
-        """On the run's errors (in words), without counting a record as skipped: it is written."""
-        engine = self.engine
-        from rostersync.store.sync_runs import MAX_STORED_ERRORS
-
-        engine.state.error_total += 1
-        if len(engine.errors) < MAX_STORED_ERRORS:
-            engine.errors.append(
-                {
-                    "type": record_type,
-                    "sisSourcedId": sourced_id[:255] if sourced_id else None,
-                    "code": code,
-                    "message": message[:500],
-                }
-            )
+        """On the run's notices (in words), not its errors: the record is written (sync/notices.py)."""
+        self.engine.notices.add(Notice(code, message, type=record_type, sis_sourced_id=sourced_id))

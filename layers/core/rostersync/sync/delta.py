@@ -23,6 +23,7 @@ from rostersync.sync import mapping
 from rostersync.sync.fingerprints import fingerprint
 from rostersync.sync.record_checks import record_problem
 from rostersync.sync.selection import ROSTER_ROLES, enrollment_counts, user_is_eligible
+from rostersync.sync.skip_counts import SkipReason, delta_enrollment_reason
 
 
 class DeltaNotEnough(Exception):
@@ -130,6 +131,7 @@ class DeltaPhases:
                     items.append(item)
                 else:
                     out.append(enrollment.sourced_id)
+                    engine.skips.count("enrollments", delta_enrollment_reason(enrollment, class_in, eligible))
             engine.apply(roster.enrollments, items, lambda item: "enrollments")
             engine.parked.flush()  # users fetched for this page are saved with it
             delta.enrolled_users, delta.recheck_users = sorted(enrolled), sorted(recheck)
@@ -220,6 +222,8 @@ class DeltaPhases:
             is_in = bool(eligible) and (
                 sid in enrolled or kept_by_stored or self._still_enrolled(user_id, leaving_enrollments)
             )
+            if not is_in and eligible and parked.get(fingerprint(sid)) is not None:  # read this run, left out
+                engine.skips.count(_user_type(parked[fingerprint(sid)]), SkipReason.NO_ENROLLMENT)
             if is_in:
                 item = parked.get(fingerprint(sid))
                 if item is None and stored is not None and not self._was_active(stored):

@@ -34,19 +34,28 @@ from rostersync.store.roster import ACTIVE, INACTIVE
 from rostersync.store.roster_scan import RosterScan, RosterTable
 from rostersync.store.schools import SchoolModel
 from rostersync.store.sync_runs import MAX_STORED_ERRORS, RECORD_TYPES, get_run
-from rostersync.sync import mapping, record_checks
+from rostersync.sync import class_terms, mapping, notices, record_checks
 from rostersync.sync.account_matching import AccountMatching
 from rostersync.sync.checkpoint import CheckpointStore
 from rostersync.sync.class_titles import ClassTitles
 from rostersync.sync.collections_tuning import fewer_collections
 from rostersync.sync.delta import DeltaNotEnough, DeltaPhases
 from rostersync.sync.fingerprints import ReferenceMemo, fingerprint
+from rostersync.sync.notices import Notices
 from rostersync.sync.options import SyncOptionsCollector
 from rostersync.sync.parked_users import ParkedUsers
 from rostersync.sync.rekeys import Rekeys
 from rostersync.sync.review import PREVIEW, ReviewRecords, preview_store
 from rostersync.sync.run_state import DeltaState, RunPlan, RunState, empty_counts
 from rostersync.sync.selection import class_is_in, enrollment_counts, is_active, user_is_eligible
+from rostersync.sync.skip_counts import (
+    SkipCounts,
+    SkipReason,
+    enrollment_left_out,
+    enrollment_reason,
+    reason_of_error,
+    user_left_out,
+)
 from rostersync.sync.terms import TermPhases
 from rostersync.times import utc_now
 
@@ -127,6 +136,7 @@ class SyncResult:
     counts: dict
     errors: list[dict] = field(default_factory=list)
     error_total: int = 0
+    notices: list[dict] = field(default_factory=list)  # not errors: never in error_total (sync/notices.py)
     failure: str | None = None
     held_deactivations: dict | None = None
     progressed: bool = True  # this invocation moved the run forward (a page, a phase, an end)
@@ -206,6 +216,7 @@ class SyncEngine:
         if client is not None:
             client.set_time_left(time_left)
         self.errors: list[dict] = []
+        self.notices = Notices()
         self.state: RunState | None = None
         self.parked: ParkedUsers | None = None
         self.delta = DeltaPhases(self)
@@ -318,6 +329,7 @@ class SyncEngine:
             self.progressed = True
             if state.phase != "done":
                 self._save_checkpoint()
+        self.notices.add_if(notices.end_of_run(state))  # most classes' terms over: said prominently
         self._finish_district()
         self.checkpoints.delete()
         return self._result(Outcome.SUCCEEDED)
@@ -414,6 +426,7 @@ class SyncEngine:
             counts=state.counts if state else empty_counts(),
             errors=self.errors,
             error_total=state.error_total if state else 0,
+            notices=self.notices.items,
             failure=failure,
             held_deactivations=held,
             progressed=self.progressed or outcome != Outcome.CONTINUE,
@@ -424,9 +437,14 @@ class SyncEngine:
     def _count(self, record_type: str, kind: str, n: int = 1) -> None:
         self.state.count(record_type, kind, n)
 
+    @property
+    def skips(self) -> SkipCounts:
+        """Records left out, by reason, into the run's counts (sync/skip_counts.py)."""
+        return SkipCounts(self.state.counts)
+
     def error(self, record_type: str, sourced_id: str | None, code: str, message: str) -> None:
         self.state.error_total += 1
-        self._count(record_type, "skipped")
+        self.skips.count(record_type, reason_of_error(code))
         if len(self.errors) < MAX_STORED_ERRORS:
             if sourced_id is not None:  # shown to people: bounded, and always encodable text
                 sourced_id = sourced_id[: record_checks.MAX_ID_CHARS].encode("utf-8", "replace").decode("utf-8")
@@ -468,10 +486,12 @@ class SyncEngine:
         state = self.state
         course_subjects = tuple(state.course_subjects.get(cls.course_id or "", ()))
         if not class_is_in(cls, course_subjects, self.selection):
+            self.skips.count("classes", SkipReason.FILTER if is_active(cls) else SkipReason.INACTIVE)
             return False, None
         school_id = state.school_map.get(cls.school_id)
         if school_id is None and self.kept("school", cls.school_id):
             self.keep("class", cls.sourced_id)  # its school could not be read this time
+            self.skips.count("classes", SkipReason.INVALID_REFERENCE)
             return False, None
         if school_id is None:
             if not self._overlap:
@@ -485,6 +505,7 @@ class SyncEngine:
         self.terms.link(cls, school_id)
         if self.terms.class_ended(cls):
             state.sets["classes_ended"].add(cls.sourced_id)
+            self.skips.count("classes", SkipReason.TERM_ENDED)
             return False, None  # its school year is over: the sweep ends it (sync/terms.py)
         return True, school_id
 
@@ -629,9 +650,11 @@ class SyncEngine:
                 if not self.first_sight("schools_all", "schools", org):
                     continue
                 if not sis_access.is_active_school(org, listed_as_school=True):
+                    self.skips.count("schools", SkipReason.INACTIVE)
                     continue
                 state.sis_schools.append({"sisSourcedId": org.sourced_id, "name": org.name or org.sourced_id})
                 if not self.selection.school_selected(org.sourced_id):
+                    self.skips.count("schools", SkipReason.FILTER)
                     continue
                 state.sets["schools_in"].add(org.sourced_id)
                 if org.sourced_id in matched:
@@ -686,6 +709,7 @@ class SyncEngine:
                 if is_active(cls):
                     grades.update(cls.grades)
                     subjects.update(class_subjects)
+                    class_terms.count(state.terms, cls)  # step 4's current / ended classes
                 is_in, school_id = self.class_decision(cls)
                 if not is_in:
                     continue
@@ -723,6 +747,7 @@ class SyncEngine:
             if not self.first_sight("users_all", record_type, user):
                 continue
             if not user_is_eligible(user):
+                self.skips.count(record_type, SkipReason.INACTIVE if not is_active(user) else SkipReason.ROLE)
                 continue
             item = self.map(record_type, mapping.user_item, user, self._user_schools(user), self.run_id, self.now)
             if item is None:
@@ -769,11 +794,13 @@ class SyncEngine:
                 if own_fp is None:
                     continue
                 if not enrollment_counts(enrollment):
+                    self.skips.count("enrollments", enrollment_reason(enrollment))
                     continue
                 if kept and (self.kept("class", enrollment.class_id) or self.kept("user", enrollment.user_id)):
                     # Its class or user could not be read this time: kept as stored, as they are.
                     self.keep("enrollment", enrollment.sourced_id)
                     self.keep("user", enrollment.user_id)
+                    self.skips.count("enrollments", SkipReason.INVALID_REFERENCE)
                     continue
                 class_fp, class_listed, class_in = classes.of(enrollment.class_id)
                 user_fp, user_listed, user_eligible = users.of(enrollment.user_id)
@@ -795,6 +822,7 @@ class SyncEngine:
                     continue
                 if not class_in or not user_eligible:
                     self.terms.enrolled_in_ended(class_fp, user_fp, users_eligible)
+                    self.skips.count("enrollments", enrollment_left_out(self.state.sets, class_fp, class_in))
                     continue
                 item = self.map("enrollments", mapping.enrollment_item, enrollment, self.run_id, self.now)
                 if item is None:
@@ -822,6 +850,8 @@ class SyncEngine:
                 if users_in.contains_fingerprint(fp):
                     item["updatedAt"] = self.now
                     items.append(item)
+                else:
+                    self.skips.count(user_type(item), user_left_out(self.state.sets, fp))
             self.apply(self.roster.users, items, user_type)
             state.offset = number + 1
             self.pages_this_invocation += 1
@@ -983,6 +1013,7 @@ class SyncEngine:
             for school in state.sis_schools:
                 options.add_school(school["sisSourcedId"], school["name"])
             options.add_class(state.grades, state.subjects, course_id=None)
+            options.class_terms = state.terms.class_terms if state.terms is not None and state.terms.read else None
             actions.append(DistrictModel.sync_options.set(options.options(refreshed_at=self.now)))
         self.district.update(actions=actions)
 

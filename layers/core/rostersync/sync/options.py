@@ -16,17 +16,24 @@ from datetime import datetime
 from rostersync.oneroster import Class, Course, OneRosterClient
 from rostersync.sis_access import active_sis_schools
 from rostersync.store.districts import SyncOptions, SyncOptionSchool
+from rostersync.sync.class_terms import ClassTerms, read_term_ends
 from rostersync.times import utc_now
 
 
-def collect_sync_options(client: OneRosterClient, refreshed_at: datetime) -> SyncOptions:
-    """Stream the SIS once: its active schools, classes and courses."""
+def collect_sync_options(client: OneRosterClient, refreshed_at: datetime, today: str | None = None) -> SyncOptions:
+    """Stream the SIS once: its active schools, classes and courses; with `today` (the district's
+    date) its calendar too, to count its classes in a current or future term and those over."""
     collector = SyncOptionsCollector()
     for org in active_sis_schools(client):
         collector.add_school(org.sourced_id, org.name)
+    ends = read_term_ends(client) if today else None
+    outlook = ClassTerms()
     for record in client.stream("classes"):
         if isinstance(record, Class) and record.status == "active":
             collector.add_class(record.grades, record.subjects, record.course_id)
+            if ends is not None:
+                outlook.add(record.term_ids, ends, today)
+    collector.class_terms = outlook.to_json() if ends is not None else None
     for record in client.stream("courses"):
         if isinstance(record, Course):
             collector.add_course(record.sourced_id, record.status == "active", record.grades, record.subjects)
@@ -47,6 +54,7 @@ class SyncOptionsCollector:
         self.grades: set[str] = set()
         self.subjects: set[str] = set()
         self._courses_lending_subjects: set[str] = set()
+        self.class_terms: dict | None = None  # {current, ended, lastEnded} (sync/class_terms.py)
 
     def add_school(self, sourced_id: str, name: str | None) -> None:
         self.schools[sourced_id] = (name or "").strip() or sourced_id
@@ -75,6 +83,7 @@ class SyncOptionsCollector:
             grades=sorted(self.grades, key=grade_sort_key),
             subjects=sorted(self.subjects, key=lambda s: (s.casefold(), s)),
             refreshed_at=refreshed_at or utc_now(),
+            class_terms=self.class_terms,
         )
 
 

@@ -622,6 +622,9 @@ def _result_actions(run: SyncRunModel, result) -> list:
     if new_errors:
         # Read-modify-write is safe: only the lease holder writes a run's errors.
         actions.append(SyncRunModel.errors.set(store.bounded_errors(run.errors or [], new_errors)))
+    new_notices = list(getattr(result, "notices", None) or [])
+    if new_notices:  # as errors: only the lease holder writes them
+        actions.append(SyncRunModel.notices.set(store.bounded_notices(run.notices, new_notices)))
     error_total = max(int(result.error_total or 0), int(run.error_total or 0), len(new_errors))
     actions.append(SyncRunModel.error_total.set(error_total))
     if getattr(result, "mode", None) in MODES:

@@ -21,6 +21,8 @@ class TermState:
     counts: dict[str, int] = field(
         default_factory=lambda: {"created": 0, "updated": 0, "unchanged": 0, "deactivated": 0, "skipped": 0}
     )
+    # the SIS's active classes by their terms: {current, ended, lastEnded} (sync/class_terms.py)
+    class_terms: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
@@ -29,6 +31,7 @@ class TermState:
             "sessions": self.sessions,
             "links": self.links,
             "counts": self.counts,
+            "classTerms": self.class_terms,
         }
 
     @classmethod
@@ -39,4 +42,5 @@ class TermState:
             sessions=data["sessions"],
             links=data["links"],
             counts=data["counts"],
+            class_terms=data.get("classTerms") or {},
         )

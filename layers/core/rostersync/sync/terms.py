@@ -26,7 +26,7 @@ from rostersync.oneroster import BadRecord
 from rostersync.oneroster.errors import InsufficientScope, NotOneRoster, RequestRejected
 from rostersync.store.roster import ACTIVE, INACTIVE
 from rostersync.store.sync_runs import MAX_STORED_ERRORS
-from rostersync.sync import mapping, record_checks
+from rostersync.sync import mapping, notices, record_checks
 from rostersync.sync.delta import DeltaNotEnough
 from rostersync.sync.term_state import END, MODIFIED, PARENT, SCHOOL_YEAR, START, STATUS, TITLE, TYPE, TermState
 from rostersync.times import local_date
@@ -70,12 +70,7 @@ class TermPhases:
         if not terms.read or not terms.sessions:
             # Without a calendar nothing ends and no stored session is deactivated.
             terms.read = False
-            self._notice(
-                "terms",
-                "terms_unavailable",
-                "The SIS listed no academic sessions (/academicSessions, "
-                "/terms): classes keep their term ids, no class is ended by date and stored terms are kept.",
-            )
+            self.engine.notices.add(notices.terms_unavailable())
         if run.mode == "delta" and terms.read:
             self._check_delta(today)
 
@@ -295,16 +290,10 @@ class TermPhases:
 
     # ------------------------------------------------------------------ telling
     def year_end_notice(self, ended: dict) -> None:
-        """A sweep that ends records because their terms are over says so (the run's errors)."""
-        counts = ", ".join(f"{n} {t}" for t, n in sorted(ended.items()) if n)
-        if counts:
-            self._notice(
-                "classes",
-                "school_year_ended",
-                f"Ending {counts}: every term of these classes is over (the SIS's calendar), so they, "
-                "their enrollments and the people left without a class go inactive (held records say "
-                "term_ended). The deactivation guard does not count them as losses.",
-            )
+        """A sweep that ends records because their terms are over says so (the run's notices)."""
+        notice = notices.school_year_ended(ended)
+        if notice is not None:
+            self.engine.notices.add(notice)
 
     def _skip(self, sid: str | None, code: str, message: str) -> None:
         if self.terms is not None:

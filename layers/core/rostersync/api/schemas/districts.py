@@ -9,6 +9,7 @@ from pydantic_core import PydanticCustomError
 
 from rostersync.api.schemas.base import Identifier, Name, RequestModel, ResponseModel, TimezoneName, distinct_values
 from rostersync.api.schemas.sis_connection import ConnectionHealthResponse
+from rostersync.api.schemas.sync_runs import NoticeResponse, RunCountsResponse
 
 # ---------------------------------------------------------------- provisioning
 
@@ -89,9 +90,14 @@ class RunSummaryResponse(ResponseModel):
     queued_at: str
     started_at: str | None
     finished_at: str | None
-    counts: dict[str, dict[str, int]] = Field(description="{type: {created, updated, unchanged, deactivated, skipped}}")
+    counts: RunCountsResponse = Field(
+        description="{type: {created, updated, unchanged, deactivated, skipped, skippedBy}} as GET /syncs/{runId}"
+    )
     failure: str | None = None
     held_deactivations: dict[str, int] | None = None
+    notices: list[NoticeResponse] = Field(
+        default_factory=list, description="The run's notices (not errors); warning ones are shown prominently"
+    )
 
 
 class ConnectionOverviewResponse(ResponseModel):

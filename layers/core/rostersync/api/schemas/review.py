@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from rostersync.api.schemas.base import RequestModel, ResponseModel
+from rostersync.api.schemas.sync_config import ClassTermsResponse
+from rostersync.api.schemas.sync_runs import NoticeResponse
 
 MAX_CHOSEN = 1000  # records one partial approval may name
 
@@ -88,6 +90,12 @@ class PreviewResponse(ResponseModel):
         "it would not stop"
     )
     failure: str | None = None
+    class_terms: ClassTermsResponse | None = Field(
+        default=None,
+        description="Of the SIS's classes this configuration selects: how many are in a current or future term "
+        "(they sync) and how many are over (left out); null until the preview succeeded",
+    )
+    notices: list[NoticeResponse] = Field(default_factory=list, description="The preview run's notices")
 
 
 class PreviewRecordResponse(ResponseModel):

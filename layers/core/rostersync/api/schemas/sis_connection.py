@@ -57,6 +57,12 @@ class ConnectionHealthResponse(ResponseModel):
     last_ok_at: str | None = Field(description="When it last worked (UTC, ISO 8601)")
     last_error: str | None = Field(description="What went wrong, in words (never a secret); null when ok")
     what_to_do: str = Field(description="What the district admin should do about it")
+    calendar: str | None = Field(
+        default=None,
+        description='Set when every academic session the last sync stored is over: "The SIS has no current term: '
+        "its last term ended on 10 June 2025.\" Nothing will sync until the SIS's new school year is set up. "
+        "Not a health status (no event or message).",
+    )
 
 
 class SisConnectionResponse(ResponseModel):
@@ -74,7 +80,7 @@ class SisConnectionResponse(ResponseModel):
     health: ConnectionHealthResponse | None = Field(default=None, description="How the connection fared when last used")
 
 
-def health_response(connection: SisConnection) -> ConnectionHealthResponse:
+def health_response(connection: SisConnection, calendar: str | None = None) -> ConnectionHealthResponse:
     status = connection.health
     advice = connection_health.ADVICE.get(status or "", "Nothing to do: the next sync will show how it fares.")
     return ConnectionHealthResponse(
@@ -83,4 +89,5 @@ def health_response(connection: SisConnection) -> ConnectionHealthResponse:
         last_ok_at=iso_z_or_none(connection.last_ok_at),
         last_error=connection.last_error,
         what_to_do=advice,
+        calendar=calendar,
     )

@@ -14,10 +14,37 @@ class SyncOptionSchoolResponse(ResponseModel):
     name: str
 
 
+class ClassTermsResponse(ResponseModel):
+    current: int = Field(
+        description="Active SIS classes in a current or future term (or with no dated term): these sync"
+    )
+    ended: int = Field(description="Active SIS classes whose every term is over: no sync brings them")
+    last_ended: str | None = Field(description="The latest end date (YYYY-MM-DD) of those classes' terms")
+    message: str | None = Field(description="Set when most or all classes are over: what it means, in words")
+
+
+def class_terms_response(stored) -> ClassTermsResponse | None:
+    if stored is None:
+        return None
+    from rostersync.sync.notices import class_terms_message
+
+    data = stored.as_dict() if hasattr(stored, "as_dict") else dict(stored)
+    current, ended, last = int(data.get("current", 0)), int(data.get("ended", 0)), data.get("lastEnded")
+    return ClassTermsResponse(
+        current=current, ended=ended, last_ended=last, message=class_terms_message(current, ended, last)
+    )
+
+
 class SyncOptionsResponse(ResponseModel):
     schools: list[SyncOptionSchoolResponse]
     grades: list[str]
     subjects: list[str]
+    class_terms: ClassTermsResponse | None = Field(
+        default=None,
+        description="How many of the SIS's active classes are in a current or future term and how many are over "
+        "(the sync leaves those out); null where the SIS lists no academic sessions or before the options are read "
+        "again (?refresh=true)",
+    )
     refreshed_at: str = Field(description="When these were read from the SIS (UTC, ISO 8601)")
     stale: bool = Field(
         default=False,

@@ -27,7 +27,14 @@ class CountsResponse(ResponseModel):
     updated: int = 0
     unchanged: int = 0
     deactivated: int = 0
-    skipped: int = 0
+    skipped: int = Field(default=0, description="Records the source listed that this run left out")
+    skipped_by: dict[str, int] = Field(
+        default_factory=dict,
+        description="Why the skipped were left out, per reason: filter, term_ended, role, inactive, no_enrollment, "
+        "unknown_reference, duplicate, invalid, invalid_reference, class_left_out, user_left_out "
+        "(README: what a run's counts say). "
+        "Listed by the source = created + updated + unchanged + skipped.",
+    )
 
 
 class RunCountsResponse(ResponseModel):
@@ -53,6 +60,32 @@ MODES: tuple[Mode, ...] = get_args(Mode)
 RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
 
 
+class NoticeResponse(ResponseModel):
+    code: str = Field(
+        description="no_current_term, school_year_ended, terms_unavailable, rekeyed, match_conflict, ... "
+        "(docs/design.md, Notices)"
+    )
+    severity: Literal["info", "warning"] = Field(description="warning: shown prominently (the console's overview)")
+    message: str
+    counts: dict[str, int] = Field(default_factory=dict, description="The numbers the message speaks of")
+    type: str | None = Field(default=None, description="The record type it is about, if one")
+    sis_sourced_id: str | None = Field(default=None, description="The one record it is about, if one")
+
+
+def notice_responses(stored: list[dict] | None) -> list[NoticeResponse]:
+    return [
+        NoticeResponse(
+            code=str(n.get("code") or "notice"),
+            severity="warning" if n.get("severity") == "warning" else "info",
+            message=str(n.get("message") or ""),
+            counts={str(k): int(v) for k, v in (n.get("counts") or {}).items()},
+            type=n.get("type"),
+            sis_sourced_id=n.get("sisSourcedId"),
+        )
+        for n in stored or []
+    ]
+
+
 class RunResponse(ResponseModel):
     run_id: str
     trigger: Trigger
@@ -64,6 +97,11 @@ class RunResponse(ResponseModel):
     counts: RunCountsResponse
     errors: list[RunErrorResponse] = Field(description=f"The first {run_store.MAX_STORED_ERRORS} record errors")
     error_total: int = Field(description="Every record error of the run, also those not listed")
+    notices: list[NoticeResponse] = Field(
+        default_factory=list,
+        description=f"What to know that is not an error (the first {run_store.MAX_STORED_NOTICES}); "
+        "never counted in errorTotal",
+    )
     failure: str | None = Field(default=None, description="Why a failed run failed")
     held_deactivations: dict[str, int] | None = Field(
         default=None, description="needs_review: the deactivations held back per type, applied on approval"
@@ -97,6 +135,7 @@ def run_response(run: run_store.SyncRunModel) -> RunResponse:
             for e in run.errors or []
         ],
         error_total=int(run.error_total or 0),
+        notices=notice_responses(run.notices),
         failure=run.failure,
         held_deactivations={k: int(v) for k, v in held.items()} if held else None,
         replay_of=run.replay_of,
