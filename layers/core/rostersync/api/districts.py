@@ -20,7 +20,7 @@ from rostersync.api.schemas.districts import (
     UpdateDistrictRequest,
 )
 from rostersync.api.schemas.sis_connection import health_response
-from rostersync.api.schemas.sync_runs import notice_responses
+from rostersync.api.schemas.sync_runs import CountsResponse, RunCountsResponse, notice_responses
 from rostersync.notify import health as connection_health
 from rostersync.observability import logger
 from rostersync.store import sync_runs as run_store
@@ -47,7 +47,7 @@ def _run_summary(run) -> RunSummaryResponse:
         queued_at=iso_z_or_none(run.queued_at),
         started_at=iso_z_or_none(run.started_at),
         finished_at=iso_z_or_none(run.finished_at),
-        counts=counts,
+        counts=RunCountsResponse(**{t: CountsResponse(**c) for t, c in counts.items()}),
         failure=run.failure,
         held_deactivations={k: int(v) for k, v in held.items()} if held else None,
         notices=notice_responses(run.notices),

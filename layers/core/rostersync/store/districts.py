@@ -78,7 +78,7 @@ class SyncOptions(MapAttribute):
     refreshed_at = UTCDateTimeAttribute(attr_name="refreshedAt")
     # The SIS's active classes by their terms: {current, ended, lastEnded} (sync/class_terms.py);
     # null where the SIS lists no academic sessions.
-    class_terms = MapAttribute(attr_name="classTerms", null=True)
+    class_terms = raw_map(attr_name="classTerms", null=True)
 
 
 class DistrictModel(Model):

@@ -31,7 +31,7 @@ def collect_sync_options(client: OneRosterClient, refreshed_at: datetime, today:
     for record in client.stream("classes"):
         if isinstance(record, Class) and record.status == "active":
             collector.add_class(record.grades, record.subjects, record.course_id)
-            if ends is not None:
+            if ends is not None and today is not None:
                 outlook.add(record.term_ids, ends, today)
     collector.class_terms = outlook.to_json() if ends is not None else None
     for record in client.stream("courses"):
