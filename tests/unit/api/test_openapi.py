@@ -161,3 +161,84 @@ def test_conflicts_document_their_extra_fields(generated):
     assert start["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ConflictResponse"}
     fields = document["components"]["schemas"]["ConflictResponse"]["properties"]["error"]["properties"]
     assert {"code", "message", "runId", "runStatus"} <= set(fields)
+
+
+def test_matching_conflicts_are_their_own_schema_not_the_409_error(generated):
+    document = json.loads(generated)
+    answer = document["paths"]["/districts/{districtId}/matching/conflicts"]["get"]["responses"]["200"]
+    listed = answer["content"]["application/json"]["schema"]["$ref"].removeprefix("#/components/schemas/")
+    item = document["components"]["schemas"][listed]["properties"]["conflicts"]["items"]
+    assert item == {"$ref": "#/components/schemas/MatchingConflictResponse"}
+    conflict = document["components"]["schemas"]["MatchingConflictResponse"]
+    assert {"type", "sisSourcedId", "reason", "candidates"} <= set(conflict["required"])
+    assert "error" in document["components"]["schemas"]["ConflictResponse"]["required"]
+    # Every component is titled with its own name: no schema stands in for another.
+    for name, schema in document["components"]["schemas"].items():
+        assert schema.get("title", name) == name, name
+
+
+def test_the_generator_refuses_two_schemas_of_one_name():
+    from pydantic import BaseModel
+
+    from rostersync.api.openapi import SchemaNameCollision, _add_component, _check_component_names
+
+    components = {"ConflictResponse": {"title": "ConflictResponse", "type": "object", "required": ["error"]}}
+    _add_component(components, "ConflictResponse", dict(components["ConflictResponse"]))  # the same one: fine
+    with pytest.raises(SchemaNameCollision, match="ConflictResponse"):
+        _add_component(components, "ConflictResponse", {"title": "ConflictResponse", "type": "object"})
+
+    # Two models of one name in different modules: Powertools names them after their modules.
+    first = type("Twin", (BaseModel,), {"__annotations__": {"a": int}, "__module__": "one"})
+    second = type("Twin", (BaseModel,), {"__annotations__": {"b": str}, "__module__": "two"})
+    from pydantic.json_schema import models_json_schema
+
+    _, defs = models_json_schema([(first, "serialization"), (second, "serialization")])
+    with pytest.raises(SchemaNameCollision, match="Twin"):
+        _check_component_names(defs["$defs"])
+
+
+REVIEW_QUERIES = {
+    ("get", "/districts"): {"limit": (1, 100), "cursor": None},
+    ("get", "/districts/{districtId}/syncs"): {"limit": (1, 100), "cursor": None},
+    ("get", "/districts/{districtId}/audit"): {"limit": (1, 200), "cursor": None},
+    ("get", "/districts/{districtId}/syncs/{runId}/held"): {"type": None, "limit": (1, 200), "cursor": None},
+    ("get", "/districts/{districtId}/syncs/{runId}/preview/records"): {
+        "type": None,
+        "change": None,
+        "limit": (1, 200),
+        "cursor": None,
+    },
+    ("get", "/districts/{districtId}/matching/conflicts"): {"limit": (1, 200), "cursor": None},
+}
+
+
+@pytest.mark.parametrize("method, path", list(REVIEW_QUERIES), ids=[p for _, p in REVIEW_QUERIES])
+def test_paged_admin_lists_document_what_they_read(generated, method, path):
+    operation = json.loads(generated)["paths"][path][method]
+    documented = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+    assert set(documented) == set(REVIEW_QUERIES[(method, path)])
+    for name, bounds in REVIEW_QUERIES[(method, path)].items():
+        if bounds:
+            assert (documented[name]["schema"]["minimum"], documented[name]["schema"]["maximum"]) == bounds
+    if "type" in documented:
+        from rostersync.store.runs import RECORD_TYPES
+
+        assert documented["type"]["schema"]["enum"] == list(RECORD_TYPES)
+    records = path.endswith("/preview/records")
+    assert documented.get("type", {}).get("required", False) is records
+
+
+def test_flags_are_boolean_and_every_success_has_a_body(generated):
+    document = json.loads(generated)
+    for path, method, name in (
+        ("/districts/{districtId}/sync-options", "get", "refresh"),
+        ("/districts/{districtId}/sync-config/preview", "post", "complete"),
+    ):
+        parameters = {p["name"]: p for p in document["paths"][path][method]["parameters"] if p["in"] == "query"}
+        assert parameters[name]["schema"] == {"type": "boolean"}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            success = [s for s in operation["responses"] if s.startswith("2")]
+            assert len(success) == 1, (method, path)
+            if success[0] != "204":
+                assert "schema" in operation["responses"][success[0]]["content"]["application/json"], (method, path)

@@ -29,8 +29,8 @@ from rostersync.api.schemas.app_records import (
     AppClassRequest,
     AppUserRequest,
     AppUsersRequest,
-    ConflictResponse,
     ConflictsResponse,
+    MatchingConflictResponse,
     MatchingCountsResponse,
     MatchingRecordResponse,
     RegisteredClassesResponse,
@@ -228,7 +228,9 @@ def get_conflicts(district_id: str):
             "invalid_cursor", "The cursor is not one this list gave out; start from the first page."
         ) from None
     return respond(
-        ConflictsResponse(conflicts=[ConflictResponse(**_conflict_fields(i)) for i in items], next_cursor=next_cursor)
+        ConflictsResponse(
+            conflicts=[MatchingConflictResponse(**_conflict_fields(i)) for i in items], next_cursor=next_cursor
+        )
     )
 
 

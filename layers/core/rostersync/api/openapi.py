@@ -50,16 +50,10 @@ CONFLICT_SCHEMA = "ConflictResponse"
 # Routes whose operationId is not given next to them (documented(operation_id=...)): hand names
 # here, so a generated client's method names never change with a Python function's name.
 OPERATION_IDS = {
-    ("get", "/districts/{districtId}/syncs"): "listSyncs",
     ("post", "/districts/{districtId}/syncs"): "startSync",
     ("get", "/districts/{districtId}/syncs/{runId}"): "getSync",
     ("post", "/districts/{districtId}/syncs/{runId}/approve"): "approveSync",
-    ("post", "/districts/{districtId}/syncs/{runId}/reject"): "rejectSync",
-    ("get", "/districts/{districtId}/syncs/{runId}/held"): "listHeldRecords",
-    ("post", "/districts/{districtId}/sync-config/preview"): "previewSyncConfig",
     ("get", "/districts/{districtId}/syncs/{runId}/preview"): "getPreview",
-    ("get", "/districts/{districtId}/syncs/{runId}/preview/records"): "listPreviewRecords",
-    ("get", "/districts/{districtId}/audit"): "listAudit",
     ("delete", "/districts/{districtId}"): "deleteDistrict",
     ("get", "/districts/{districtId}/purge"): "getPurge",
     ("post", "/districts/{districtId}/app-users"): "registerAppUser",
@@ -70,6 +64,27 @@ OPERATION_IDS = {
     ("post", "/districts/{districtId}/matching/resolutions"): "resolveMatchingConflict",
     ("get", "/districts/{districtId}/syncs/{runId}/matching"): "getSyncMatching",
 }
+
+
+class SchemaNameCollision(ValueError):
+    """Two different schemas would share one component name: one would silently replace the other."""
+
+
+def _add_component(components: dict[str, Any], name: str, schema: dict[str, Any]) -> None:
+    """components[name] = schema, refusing a different schema already there under that name."""
+    existing = components.get(name)
+    if existing is not None and existing != schema:
+        raise SchemaNameCollision(f"two schemas are named {name}: rename one of the models")
+    components[name] = schema
+
+
+def _check_component_names(components: dict[str, Any]) -> None:
+    """Powertools names a model's schema after the model, or (when two models share a name) after
+    their modules: a component whose title is not its name is such a rename, and a collision."""
+    for name, schema in components.items():
+        title = schema.get("title")
+        if title is not None and title != name:
+            raise SchemaNameCollision(f"schema {name} is titled {title}: two models share a name")
 
 
 def _gateway_error_schema() -> dict[str, Any]:
@@ -174,8 +189,8 @@ def _alternative_responses(schema: dict[str, Any]) -> None:
             continue
         model_schema = models[name].model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
         for nested_name, nested in model_schema.pop("$defs", {}).items():
-            components.setdefault(nested_name, nested)
-        components[name] = model_schema
+            _add_component(components, nested_name, nested)
+        _add_component(components, name, model_schema)
         content = operation["responses"]["200"]["content"]["application/json"]
         content["schema"] = {"anyOf": [content["schema"], {"$ref": f"#/components/schemas/{name}"}]}
     schema["components"]["schemas"] = dict(sorted(components.items()))
@@ -195,8 +210,8 @@ def _gateway_and_conflict_errors(schema: dict[str, Any]) -> None:
     """401 and 429 in API Gateway's shape on every operation (its authorizer and throttling answer
     them before the function runs); 500 in the API's; 409 with its extra fields."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    components[GATEWAY_ERROR_SCHEMA] = _gateway_error_schema()
-    components[CONFLICT_SCHEMA] = _conflict_schema()
+    _add_component(components, GATEWAY_ERROR_SCHEMA, _gateway_error_schema())
+    _add_component(components, CONFLICT_SCHEMA, _conflict_schema())
     gateway = {"application/json": {"schema": {"$ref": f"#/components/schemas/{GATEWAY_ERROR_SCHEMA}"}}}
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
@@ -247,8 +262,8 @@ def _add_request_models(schema: dict[str, Any]) -> None:
     for name, model in sorted(request_models().items()):
         model_schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
         for nested_name, nested in model_schema.pop("$defs", {}).items():
-            components.setdefault(nested_name, nested)
-        components[name] = model_schema
+            _add_component(components, nested_name, nested)
+        _add_component(components, name, model_schema)
     schema["components"]["schemas"] = dict(sorted(components.items()))
 
 
@@ -269,6 +284,7 @@ def openapi_schema(app: APIGatewayHttpResolver) -> dict[str, Any]:
         security=[{"bearerAuth": []}],
     )
     schema = json.loads(generated)
+    _check_component_names(schema.get("components", {}).get("schemas", {}))
     _camel_path_parameters(schema)
     _add_request_models(schema)
     _add_query_parameters(schema)

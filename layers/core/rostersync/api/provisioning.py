@@ -11,7 +11,7 @@ from rostersync.api.access import principal_from_event
 from rostersync.api.errors import bad_request, conflict, not_found
 from rostersync.api.http_io import read_body, respond
 from rostersync.api.list_queries import limit_of
-from rostersync.api.route_docs import documented
+from rostersync.api.route_docs import documented, page_parameters
 from rostersync.api.schemas.districts import (
     CreateDistrictRequest,
     CreateSchoolRequest,
@@ -46,8 +46,8 @@ def _district_out(district) -> DistrictResponse:
         tag=TAG,
         response=DistrictsResponse,
         errors=(400, 401, 403, 422),
-        description=f"?limit=1..{MAX_DISTRICTS_LIMIT} (default {DEFAULT_DISTRICTS_LIMIT}); "
-        "?cursor= the nextCursor of the previous page.",
+        description="A district admin's answer is their own district, on one page.",
+        query=page_parameters(DEFAULT_DISTRICTS_LIMIT, MAX_DISTRICTS_LIMIT),
     ),
 )
 def get_districts():

@@ -14,9 +14,8 @@ The engine's side of this is sync/review.py.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from rostersync import audit, aws_clients
@@ -24,8 +23,8 @@ from rostersync.api import audit_trail
 from rostersync.api.access import district_for_admin, reviewer
 from rostersync.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
 from rostersync.api.http_io import query_flag, read_body, respond
-from rostersync.api.list_queries import limit_of
-from rostersync.api.route_docs import documented
+from rostersync.api.list_queries import limit_of, query_of
+from rostersync.api.route_docs import QueryParameter, documented, flag_parameter, page_parameters
 from rostersync.api.schemas.review import (
     AuditEntryResponse,
     AuditResponse,
@@ -39,7 +38,7 @@ from rostersync.api.schemas.review import (
     review_response,
 )
 from rostersync.api.schemas.sync_config import SyncConfigRequest, class_terms_response
-from rostersync.api.schemas.sync_runs import notice_responses, run_response
+from rostersync.api.schemas.sync_runs import RunResponse, notice_responses, run_response
 from rostersync.api.sis_reads import check_selected_schools, require_connection
 from rostersync.observability import logger
 from rostersync.store import audit as audit_store
@@ -56,6 +55,7 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 RECORD_TYPES = run_store.RECORD_TYPES
 CHANGES = ("created", "updated", "unchanged", "deactivated")
+PAGE = page_parameters(DEFAULT_LIMIT, MAX_LIMIT)
 
 
 def _choice(event: dict, name: str, allowed: tuple[str, ...]) -> str | None:
@@ -95,10 +95,11 @@ def _record_decision(run, record_id: str, chosen: set[str] | None) -> Literal["p
     **documented(
         "Every record a held sync would deactivate, with why",
         tag=TAG,
+        operation_id="listHeldRecords",
         response=HeldRecordsResponse,
         errors=(400, 401, 403, 404, 409, 422),
-        description=f"?type= one record type; ?limit=1..{MAX_LIMIT} (default {DEFAULT_LIMIT}); ?cursor= the "
-        "nextCursor of the previous page. 409 run_not_held for a sync that held nothing back.",
+        description="409 run_not_held for a sync that held nothing back.",
+        query=(QueryParameter("type", "Only records of this type (default every type)", enum=RECORD_TYPES), *PAGE),
     ),
 )
 def list_held(district_id: str, run_id: str):
@@ -155,6 +156,8 @@ def list_held(district_id: str, run_id: str):
     **documented(
         "Reject a held sync: nothing it held is deactivated",
         tag=TAG,
+        operation_id="rejectSync",
+        response=RunResponse,
         status=200,
         errors=(401, 403, 404, 409),
         description="The sync ends rejected. From now on every deactivation of the district is held for review "
@@ -193,20 +196,22 @@ def reject(district_id: str, run_id: str):
     **documented(
         "Preview a configuration: what a sync of it would create, update, keep and deactivate",
         tag=TAG,
+        operation_id="previewSyncConfig",
+        query=(flag_parameter("complete", "true: list every record, not a sample (default false)"),),
         body=SyncConfigRequest,
         response=StartedResponse,
         status=202,
         errors=(400, 401, 403, 404, 409, 422),
         description="Same body as PUT sync-config; nothing is saved. Starts a read-only sync (mode preview): it "
         "reads the SIS as a full sync does and writes no roster record. Follow it with GET syncs/{runId} and GET "
-        "syncs/{runId}/preview. ?complete=true lists every record, not a sample. 409 sync_in_progress while "
+        "syncs/{runId}/preview. 409 sync_in_progress while "
         "another sync is queued or running (one run per district).",
     ),
 )
-def preview(district_id: str, complete: Annotated[str | None, Query(description="true: list every record")] = None):
+def preview(district_id: str):
     event = router.current_event.raw_event
     district = district_for_admin(event, district_id)
-    every = query_flag("complete", complete)
+    every = query_flag("complete", query_of(event).get("complete"))
     request = read_body(event, SyncConfigRequest)
     require_connection(district)
     if request.schools is not None:
@@ -287,11 +292,16 @@ def get_preview(district_id: str, run_id: str):
     **documented(
         "The records of a preview, by type and change",
         tag=TAG,
+        operation_id="listPreviewRecords",
         response=PreviewRecordsResponse,
         errors=(400, 401, 403, 404, 409, 422),
-        description=f"?type= (required) one record type; ?change= created, updated, unchanged or deactivated; "
-        f"?limit=1..{MAX_LIMIT}; ?cursor=. A sample of {50} per type and change unless the preview was started "
-        "with ?complete=true.",
+        description=f"A sample of {50} per type and change unless the preview was started with ?complete=true. "
+        "409 not_a_preview for a sync that is not one.",
+        query=(
+            QueryParameter("type", "The record type (required)", enum=RECORD_TYPES, required=True),
+            QueryParameter("change", "Only records of this change (default every change)", enum=CHANGES),
+            *PAGE,
+        ),
     ),
 )
 def list_preview_records(district_id: str, run_id: str):
@@ -338,10 +348,11 @@ def list_preview_records(district_id: str, run_id: str):
     **documented(
         "Who changed what in the district, newest first",
         tag=TAG,
+        operation_id="listAudit",
         response=AuditResponse,
         errors=(400, 401, 403, 404, 422),
-        description=f"?limit=1..{MAX_LIMIT} (default {DEFAULT_LIMIT}); ?cursor= the nextCursor of the previous "
-        "page. Entries never carry a secret.",
+        description="Entries never carry a secret.",
+        query=PAGE,
     ),
 )
 def list_audit(district_id: str):

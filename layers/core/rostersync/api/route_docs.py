@@ -31,6 +31,7 @@ class QueryParameter:
     minimum: int | None = None
     maximum: int | None = None
     format: str | None = None
+    required: bool = False
 
     def openapi(self) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": self.type}
@@ -42,7 +43,30 @@ class QueryParameter:
         ):
             if value is not None:
                 schema[key] = value
-        return {"name": self.name, "in": "query", "required": False, "description": self.description, "schema": schema}
+        return {
+            "name": self.name,
+            "in": "query",
+            "required": self.required,
+            "description": self.description,
+            "schema": schema,
+        }
+
+
+def page_parameters(default: int, maximum: int) -> tuple[QueryParameter, QueryParameter]:
+    """?limit= and ?cursor= of a paged list whose page is 1..maximum items (default `default`)."""
+    return (
+        QueryParameter(
+            "limit", f"Items a page, 1..{maximum} (default {default})", type="integer", minimum=1, maximum=maximum
+        ),
+        QueryParameter(
+            "cursor", "The nextCursor of the previous page of this same list; 400 invalid_cursor for any other"
+        ),
+    )
+
+
+def flag_parameter(name: str, description: str) -> QueryParameter:
+    """A true/false parameter (read with http_io.query_flag, which also takes 1/0 and yes/no)."""
+    return QueryParameter(name, description, type="boolean")
 
 
 ERROR_DESCRIPTIONS = {

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 from datetime import date
 from http import HTTPStatus
-from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from rostersync import audit
@@ -27,7 +25,8 @@ from rostersync.api import audit_trail
 from rostersync.api.access import district_for_admin
 from rostersync.api.errors import ApiError, unprocessable
 from rostersync.api.http_io import query_flag, read_body, respond
-from rostersync.api.route_docs import documented
+from rostersync.api.list_queries import query_of
+from rostersync.api.route_docs import documented, flag_parameter
 from rostersync.api.schemas.sync_config import (
     DeactivationGuardResponse,
     SyncConfigRequest,
@@ -84,14 +83,13 @@ def _options_response(options: SyncOptions) -> SyncOptionsResponse:
         "the request's time (about 25 s): if the SIS cannot be read in time, the cached options come back with "
         "stale: true. 409 not_connected without a connection; 503 sis_too_slow when nothing is cached and the SIS "
         "cannot be read in time.",
+        query=(flag_parameter("refresh", "true: read the SIS now instead of the cache (default false)"),),
     ),
 )
-def get_sync_options(
-    district_id: str,
-    refresh: Annotated[str | None, Query(description="true: read the SIS now instead of the cache")] = None,
-):
-    district = district_for_admin(router.current_event.raw_event, district_id)
-    read_sis_now = query_flag("refresh", refresh)
+def get_sync_options(district_id: str):
+    event = router.current_event.raw_event
+    district = district_for_admin(event, district_id)
+    read_sis_now = query_flag("refresh", query_of(event).get("refresh"))
     require_connection(district)
     if district.sync_options is not None and not read_sis_now:
         return respond(_options_response(district.sync_options))

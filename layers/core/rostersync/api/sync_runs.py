@@ -15,7 +15,7 @@ from rostersync.api.access import district_for_admin, reviewer
 from rostersync.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
 from rostersync.api.http_io import json_object, parse, respond
 from rostersync.api.list_queries import limit_of
-from rostersync.api.route_docs import documented
+from rostersync.api.route_docs import documented, page_parameters
 from rostersync.api.schemas.review import ApproveRequest
 from rostersync.api.schemas.sync_runs import (
     RunResponse,
@@ -103,9 +103,10 @@ def start_sync(district_id: str):
     **documented(
         "The district's syncs, newest first",
         tag=TAG,
+        operation_id="listSyncs",
         response=RunsResponse,
         errors=(400, 401, 403, 404, 422),
-        description=f"?limit=1..{MAX_LIMIT} (default {DEFAULT_LIMIT}); ?cursor= the nextCursor of the previous page.",
+        query=page_parameters(DEFAULT_LIMIT, MAX_LIMIT),
     ),
 )
 def list_syncs(district_id: str):

@@ -68,7 +68,7 @@ class RegisteredClassesResponse(ResponseModel):
     classes: list[RegisteredClassResponse]
 
 
-class ConflictResponse(ResponseModel):
+class MatchingConflictResponse(ResponseModel):
     type: str = Field(description="user or class")
     sis_sourced_id: str
     reason: str = Field(description="two_candidates, role_mismatch, already_linked or school_mismatch")
@@ -81,7 +81,7 @@ class ConflictResponse(ResponseModel):
 
 
 class ConflictsResponse(ResponseModel):
-    conflicts: list[ConflictResponse]
+    conflicts: list[MatchingConflictResponse]
     next_cursor: str | None
 
 
