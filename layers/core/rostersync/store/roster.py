@@ -213,6 +213,22 @@ class EnrollmentsByUser(GlobalSecondaryIndex):
     enrollment_id = UnicodeAttribute(range_key=True, attr_name="enrollmentId")
 
 
+# Change reads of one class's or one user's enrollments (GET .../classes/{id}/students?updatedSince=,
+# .../users/{id}/classes?updatedSince=, /enrollments?classId=|userId=&updatedSince=): a key-condition
+# query on the partition answered, not the district's ByChange filtered. Their keys are attributes
+# every enrollment already has (districtClass, districtUser, changeSeq), so writes add nothing.
+class EnrollmentChangesByClass(GlobalSecondaryIndex):
+    Meta = _index_meta("ClassChanges")
+    district_class = UnicodeAttribute(hash_key=True, attr_name="districtClass")
+    change_seq = UnicodeAttribute(range_key=True, attr_name="changeSeq")
+
+
+class EnrollmentChangesByUser(GlobalSecondaryIndex):
+    Meta = _index_meta("UserChanges")
+    district_user = UnicodeAttribute(hash_key=True, attr_name="districtUser")
+    change_seq = UnicodeAttribute(range_key=True, attr_name="changeSeq")
+
+
 class EnrollmentModel(RosterItem):
     Meta = table_meta(get_settings().enrollments_table)
 
@@ -223,6 +239,8 @@ class EnrollmentModel(RosterItem):
     by_class = EnrollmentsByClass()
     by_user = EnrollmentsByUser()
     by_change = by_change_index()
+    class_changes = EnrollmentChangesByClass()
+    user_changes = EnrollmentChangesByUser()
 
     class_id = UnicodeAttribute(attr_name="classId")
     user_id = UnicodeAttribute(attr_name="userId")

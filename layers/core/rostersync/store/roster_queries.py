@@ -62,6 +62,8 @@ class Page:
     next_cursor: str | None
     # Change reads only: where to resume later (store it; never null). See change_page.
     changes_cursor: str | None = None
+    # Items DynamoDB read for this page (its ScannedCount, summed): what the read cost.
+    items_read: int = 0
 
 
 # ---------------------------------------------------------------- cursors
@@ -168,15 +170,17 @@ def _page(
             # More than a page's worth: answer `limit` and continue after the last one answered.
             last = found[limit - 1]
             items = [query.model.from_raw_data(item) for item in found[:limit]]
-            return Page(items, encode_cursor(district_id, query.fingerprint, _plain_key(last, query.key_names)))
+            next_cursor = encode_cursor(district_id, query.fingerprint, _plain_key(last, query.key_names))
+            return Page(items, next_cursor, items_read=pages.total_scanned_count)
         evaluated_to = pages.last_evaluated_key
         if evaluated_to is None:
             break
         if pages.total_scanned_count >= MAX_EVALUATED:
             # Read enough for one request: answer what matched so far, continue where reading stopped.
             items = [query.model.from_raw_data(item) for item in found]
-            return Page(items, encode_cursor(district_id, query.fingerprint, _plain_key(evaluated_to, query.key_names)))
-    return Page([query.model.from_raw_data(item) for item in found], None)
+            next_cursor = encode_cursor(district_id, query.fingerprint, _plain_key(evaluated_to, query.key_names))
+            return Page(items, next_cursor, items_read=pages.total_scanned_count)
+    return Page([query.model.from_raw_data(item) for item in found], None, items_read=pages.total_scanned_count)
 
 
 def _pages(pages, from_cursor: bool):
@@ -481,6 +485,11 @@ class ChangeQuery:
     id_attribute: str
     filter_condition: Condition | None
     parameters: str
+    # Read from this index's partition "districtId#<partition_value>" (keyed by `partition_attribute`)
+    # rather than the district's ByChange: the answer's own partition, so a read costs what it returns.
+    index_name: str | None = None
+    partition_attribute: str | None = None
+    partition_value: str | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -514,20 +523,30 @@ def class_changes(school_id: str | None, status: str, term_id: str | None = None
 
 
 def enrollment_changes(class_id: str | None, user_id: str | None, role: str | None, status: str) -> ChangeQuery:
+    """A class's enrollment changes read its partition of ClassChanges, a user's of UserChanges;
+    what is left (the other id, role, status) filters that partition only."""
+    index = attribute = partition = None
+    if class_id is not None:
+        index, attribute, partition = "class_changes", "districtClass", class_id
+    elif user_id is not None:
+        index, attribute, partition = "user_changes", "districtUser", user_id
     condition = _status_filter(EnrollmentModel, status)
-    for attribute, value in (
-        (EnrollmentModel.class_id, class_id),
-        (EnrollmentModel.user_id, user_id),
+    for field, value in (
+        (EnrollmentModel.class_id, None if index == "class_changes" else class_id),
+        (EnrollmentModel.user_id, None if index == "user_changes" else user_id),
         (EnrollmentModel.role, role),
     ):
         if value is not None:
-            condition = _and(condition, attribute == value)
+            condition = _and(condition, field == value)
     return ChangeQuery(
         "enrollments",
         EnrollmentModel,
         "enrollmentId",
         condition,
         f"class={class_id or ''}|user={user_id or ''}|role={role or ''}|status={status}",
+        index_name=index,
+        partition_attribute=attribute,
+        partition_value=partition,
     )
 
 
@@ -553,6 +572,7 @@ def change_page(
     """
     start_key = None
     lower: str | None
+    partition = district_id if query.partition_value is None else index_key(district_id, query.partition_value)
     if cursor is not None:
         lower = decode_cursor(cursor, district_id, query.fingerprint, {"changeSeq": None})["changeSeq"]
         if change_keys.SEPARATOR in lower:  # just after an item answered before
@@ -561,6 +581,8 @@ def change_page(
                 query.id_attribute: {"S": change_keys.item_id_of(lower)},
                 "changeSeq": {"S": lower},
             }
+            if query.partition_attribute is not None:
+                start_key[query.partition_attribute] = {"S": partition}
     else:
         lower = since
     upper = change_keys.change_horizon(now)
@@ -573,8 +595,9 @@ def change_page(
         return Page([], None, cursor if cursor is not None else cursor_at(lower))
     model = query.model
     condition = model.change_seq <= upper if lower is None else model.change_seq.between(lower, upper)
-    results = model.by_change.query(
-        district_id,
+    index = getattr(model, query.index_name or "by_change")
+    results = index.query(
+        partition,
         range_key_condition=condition,
         filter_condition=query.filter_condition,
         last_evaluated_key=start_key,
@@ -587,12 +610,12 @@ def change_page(
         if len(found) > limit:
             last = found[limit - 1]["changeSeq"]["S"]
             items = [model.from_raw_data(item) for item in found[:limit]]
-            return Page(items, cursor_at(last), cursor_at(last))
+            return Page(items, cursor_at(last), cursor_at(last), pages.total_scanned_count)
         evaluated_to = pages.last_evaluated_key
         if evaluated_to is None:
             break
         if pages.total_scanned_count >= MAX_EVALUATED:
             position = cursor_at(evaluated_to["changeSeq"]["S"])
-            return Page([model.from_raw_data(item) for item in found], position, position)
+            return Page([model.from_raw_data(item) for item in found], position, position, pages.total_scanned_count)
     # Every change up to the horizon has been answered: resume from the horizon.
-    return Page([model.from_raw_data(item) for item in found], None, cursor_at(upper))
+    return Page([model.from_raw_data(item) for item in found], None, cursor_at(upper), pages.total_scanned_count)
