@@ -145,3 +145,101 @@ def test_a_generated_client_sets_up_syncs_and_reads(generated, local_stack, make
     mine = api("teachers.list_my_classes").sync(client=as_teacher, limit=200)
     taught = api("rosters.list_classes").sync(district, client=backend, teacher_id=teacher.user_id, limit=200)
     assert mine.classes and {c.class_id for c in mine.classes} == {c.class_id for c in taught.classes}
+
+
+def test_a_generated_client_reads_conflicts_preview_records_and_held_records(generated, local_stack, make_sandbox_sis):
+    """The review reads an admin console makes, typed: matching conflicts (their own schema, not the
+    409 error's), a preview's records and a held sync's records, each with its documented filters."""
+    client_module, models = generated("client"), generated("models")
+    api = lambda name: generated(f"api.{name}")  # noqa: E731
+    sis = make_sandbox_sis(schools=2, students=60, teachers=6, classes=12, enrollments=300)
+
+    def as_(token: str):
+        return client_module.AuthenticatedClient(
+            base_url=local_stack.api_url, token=token, raise_on_unexpected_status=True
+        )
+
+    support = as_(local_stack.token("platform_admin"))
+    district = (
+        api("provisioning_platform_admins.create_district")
+        .sync(client=support, body=models.CreateDistrictRequest(name="Review District", timezone=TIMEZONE))
+        .district_id
+    )
+    admin = as_(local_stack.token("district_admin", district))
+    api("sis_connection.put_sis_connection").sync(
+        district,
+        client=admin,
+        body=models.SisConnectionRequest(
+            host_url=sis.host_url, client_id=sis.config.client_id, client_secret=sis.config.client_secret
+        ),
+    )
+    start = local_today(TIMEZONE, datetime.now(UTC)) + timedelta(days=1)
+    put_config = api("setup_step_4_sync_configuration.put_sync_config")
+    put_config.sync(
+        district,
+        client=admin,
+        body=models.SyncConfigRequest(start_date=start, schools=None, grades=None, subjects=None),
+    )
+    # Two app students share one SIS student's email: the sync cannot tell which one it is.
+    student = next(u for u in sis.state()["data"]["users"] if u["role"] == "student" and u.get("email"))
+    writer = as_(issue_client_token(local_stack.keys, "app", district_id=district, write=True))
+    api("app_records_and_matching.register_app_users").sync(
+        district,
+        client=writer,
+        body=models.AppUsersRequest(
+            users=[
+                models.AppUserRequest(
+                    user_id=f"app-twin-{n}", role=models.AppUserRequestRole.STUDENT, email=student["email"]
+                )
+                for n in "ab"
+            ]
+        ),
+    )
+
+    def run_to_end(run_id: str):
+        local_stack.wait_until_idle(timeout=120)
+        deadline = time.monotonic() + 60
+        while (run := api("syncs.get_sync").sync(district, run_id, client=admin)).status.value in ("queued", "running"):
+            assert time.monotonic() < deadline, run.to_dict()
+            time.sleep(0.2)
+        return run
+
+    start_sync = api("syncs.start_sync")
+    first = run_to_end(start_sync.sync(district, client=admin, body=models.StartSyncRequest()).run_id)
+    assert first.status.value == "succeeded"
+
+    conflicts = api("app_records_and_matching.list_matching_conflicts").sync(district, client=admin, limit=50)
+    assert isinstance(conflicts, models.ConflictsResponse)
+    conflict = next(c for c in conflicts.conflicts if c.sis_sourced_id == student["sourcedId"])
+    assert isinstance(conflict, models.MatchingConflictResponse) and conflict.reason == "two_candidates"
+    assert {c.to_dict().get("userId") for c in conflict.candidates} == {"app-twin-a", "app-twin-b"}
+
+    # A preview of one school: its records by type and change, through the enums the document names.
+    school = next(o["sourcedId"] for o in sis.state()["data"]["orgs"] if o.get("type") == "school")
+    one_school = models.SyncConfigRequest(start_date=start, schools=[school], grades=None, subjects=None)
+    preview = api("review_preview_and_audit.preview_sync_config").sync(
+        district, client=admin, body=one_school, complete=True
+    )
+    assert run_to_end(preview.run_id).status.value == "succeeded"
+    records = api("review_preview_and_audit.list_preview_records").sync(
+        district,
+        preview.run_id,
+        client=admin,
+        type_=models.ListPreviewRecordsType.STUDENTS,
+        change=models.ListPreviewRecordsChange.DEACTIVATED,
+        limit=200,
+    )
+    assert isinstance(records, models.PreviewRecordsResponse) and records.records
+    assert all(r.type_ == "students" and r.change.value == "deactivated" for r in records.records)
+
+    # Syncing that one school deactivates past the guard: the sync is held, its records listed.
+    put_config.sync(district, client=admin, body=one_school)
+    held = run_to_end(start_sync.sync(district, client=admin, body=models.StartSyncRequest()).run_id)
+    assert held.status.value == "needs_review"
+    listed = api("review_preview_and_audit.list_held_records").sync(
+        district, held.run_id, client=admin, type_=models.ListHeldRecordsType.STUDENTS, limit=200
+    )
+    assert isinstance(listed, models.HeldRecordsResponse)
+    assert {r.sis_sourced_id for r in listed.records} == {r.sis_sourced_id for r in records.records}
+    rejected = api("review_preview_and_audit.reject_sync").sync(district, held.run_id, client=admin)
+    assert isinstance(rejected, models.RunResponse) and rejected.status.value == "rejected"
