@@ -72,3 +72,50 @@ def test_a_user_s_enrollment_changes_read_its_partition_only(enrollments):
 def test_the_district_wide_read_still_reads_the_district(enrollments):
     items, reads = read_all(queries.enrollment_changes(None, None, None, "all"), limit=200)
     assert len(items) == 403 and 403 <= reads <= 403 + 2  # each page reads one past its last
+
+
+def test_one_role_s_and_one_school_s_changes_read_their_partition(aws, monkeypatch):
+    """Users: 3 teachers among 200 students; classes: 2 of school A among 100 of school B."""
+    monkeypatch.setenv("ROSTERSYNC_CHANGE_LAG_SECONDS", "0")
+    from rostersync.store.roster import ClassModel, UserModel, index_key
+
+    district = "d-read-costs-roles"
+    written = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    with UserModel.batch_write() as batch:
+        for n in range(203):
+            role, user_id = ("teacher", f"t-{n}") if n < 3 else ("student", f"s-{n}")
+            at = change_keys.time_text(written + timedelta(milliseconds=200 - n))  # teachers last
+            batch.save(
+                UserModel(
+                    district,
+                    user_id,
+                    district_role=index_key(district, role),
+                    role=role,
+                    school_ids=["sch-a"],
+                    updated_at=written,
+                    change_seq=change_keys.change_seq(at, user_id),
+                )
+            )
+    with ClassModel.batch_write() as batch:
+        for n in range(102):
+            school, class_id = ("sch-a", f"c-a-{n}") if n < 2 else ("sch-b", f"c-b-{n}")
+            at = change_keys.time_text(written + timedelta(milliseconds=200 - n))
+            batch.save(
+                ClassModel(
+                    district,
+                    class_id,
+                    district_school=index_key(district, school),
+                    school_id=school,
+                    updated_at=written,
+                    change_seq=change_keys.change_seq(at, class_id),
+                )
+            )
+    since = "2000-01-01T00:00:00.000000+0000"
+    teachers = queries.change_page(district, queries.user_changes("teacher", None, "all"), since, limit=50)
+    assert sorted(u.user_id for u in teachers.items) == ["t-0", "t-1", "t-2"] and teachers.items_read == 3
+    in_school = queries.change_page(district, queries.class_changes("sch-a", "all"), since, limit=50)
+    assert sorted(c.class_id for c in in_school.items) == ["c-a-0", "c-a-1"] and in_school.items_read == 2
+    # A cursor of one page resumes in the same partition.
+    first = queries.change_page(district, queries.user_changes("teacher", None, "all"), since, limit=2)
+    rest = queries.change_page(district, queries.user_changes("teacher", None, "all"), None, 2, first.next_cursor)
+    assert [u.user_id for u in first.items + rest.items] == [u.user_id for u in teachers.items]

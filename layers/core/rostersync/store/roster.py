@@ -64,6 +64,14 @@ class UsersByRole(GlobalSecondaryIndex):
     user_id = UnicodeAttribute(range_key=True, attr_name="userId")
 
 
+class UserChangesByRole(GlobalSecondaryIndex):
+    """One role's changes (GET /users?role=&updatedSince=): keyed by attributes every user has."""
+
+    Meta = _index_meta("RoleChanges")
+    district_role = UnicodeAttribute(hash_key=True, attr_name="districtRole")
+    change_seq = UnicodeAttribute(range_key=True, attr_name="changeSeq")
+
+
 class UsersByEmail(GlobalSecondaryIndex):
     """Teachers by email, lowercased: "districtId#email" (keys only)."""
 
@@ -151,6 +159,7 @@ class UserModel(RosterItem):
     user_id = UnicodeAttribute(range_key=True, attr_name="userId")
     district_role = UnicodeAttribute(attr_name="districtRole")
     by_role = UsersByRole()
+    role_changes = UserChangesByRole()
     district_email = UnicodeAttribute(attr_name="districtEmail", null=True)  # teachers with an email
     by_email = UsersByEmail()
     district_identity = UnicodeAttribute(attr_name="districtIdentity", null=True)  # SIS users with an identity
@@ -184,6 +193,14 @@ class ClassesBySchool(GlobalSecondaryIndex):
     class_id = UnicodeAttribute(range_key=True, attr_name="classId")
 
 
+class ClassChangesBySchool(GlobalSecondaryIndex):
+    """One school's class changes (GET /classes?schoolId=&updatedSince=): keys every class has."""
+
+    Meta = _index_meta("SchoolChanges")
+    district_school = UnicodeAttribute(hash_key=True, attr_name="districtSchool")
+    change_seq = UnicodeAttribute(range_key=True, attr_name="changeSeq")
+
+
 class ClassModel(RosterItem):
     Meta = table_meta(get_settings().classes_table)
 
@@ -191,6 +208,7 @@ class ClassModel(RosterItem):
     class_id = UnicodeAttribute(range_key=True, attr_name="classId")
     district_school = UnicodeAttribute(attr_name="districtSchool")
     by_school = ClassesBySchool()
+    school_changes = ClassChangesBySchool()
     by_change = by_change_index()
 
     title = UnicodeAttribute(null=True)

@@ -497,28 +497,37 @@ class ChangeQuery:
 
 
 def user_changes(role: str | None, school_id: str | None, status: str) -> ChangeQuery:
+    """One role's changes read its partition of RoleChanges."""
     condition = _status_filter(UserModel, status)
-    if role is not None:
-        condition = _and(condition, UserModel.role == role)
     if school_id is not None:
         condition = _and(condition, UserModel.school_ids.contains(school_id))
     return ChangeQuery(
-        "users", UserModel, "userId", condition, f"role={role or ''}|school={school_id or ''}|status={status}"
+        "users",
+        UserModel,
+        "userId",
+        condition,
+        f"role={role or ''}|school={school_id or ''}|status={status}",
+        **(
+            {"index_name": "role_changes", "partition_attribute": "districtRole", "partition_value": role}
+            if role
+            else {}
+        ),
     )
 
 
 def class_changes(school_id: str | None, status: str, term_id: str | None = None) -> ChangeQuery:
+    """One school's class changes read its partition of SchoolChanges."""
     condition = _status_filter(ClassModel, status)
-    if school_id is not None:
-        condition = _and(condition, ClassModel.school_id == school_id)
     if term_id is not None:
         condition = _and(condition, ClassModel.term_ids.contains(term_id))
+    in_school = {"index_name": "school_changes", "partition_attribute": "districtSchool", "partition_value": school_id}
     return ChangeQuery(
         "classes",
         ClassModel,
         "classId",
         condition,
         f"school={school_id or ''}|status={status}" + (f"|term={term_id}" if term_id else ""),
+        **(in_school if school_id else {}),
     )
 
 
