@@ -1,7 +1,8 @@
 """The HTTP API fuzzed from its OpenAPI document (docs/openapi.json) with schemathesis: valid
 and invalid requests to every route, through the local stack's HTTP adapter (JWT checks, the
 payload 2.0 event) into the real handler, as every kind of caller. No answer is a 5xx; every
-answer is one the document describes (status, content type, body schema); every error body is
+answer is one the document describes (schemathesis' status-code and response-schema conformance
+checks, and content type; a matching conflict is there to be listed); every error body is
 {"error": {"code", "message"}} (the adapter's own 401/413 excepted: they are API Gateway's);
 the SIS secret is in none. Bodies over the size limits are refused.
 
@@ -49,6 +50,14 @@ class World:
         self.stack = LocalStack(aws=aws, api_port=0, state_dir=state_dir).start()
         self.a, self.b, self.scratch = (connect_district(self.sis) for _ in range(3))
         platform = {"Authorization": f"Bearer {self.stack.token('platform_admin')}"}
+        # Two app students share one SIS student's email in A: its sync leaves a matching conflict, so
+        # the conflicts list answers items for the response-conformance check to read.
+        from rostersync.store import app_records
+
+        student = next(u for u in self.sis.state()["data"]["users"] if u["role"] == "student" and u.get("email"))
+        app_records.register_users(
+            self.a, [{"userId": f"app-twin-{n}", "role": "student", "email": student["email"]} for n in "ab"]
+        )
         for district in (self.a, self.b):  # synced by the stack's worker: runs to aim at as well
             started = requests.post(
                 f"{self.stack.api_url}/districts/{district}/syncs", json={}, headers=platform, timeout=30
@@ -62,6 +71,9 @@ class World:
         self.class_ids = {d: [c.class_id for c in ClassModel.query(d)] for d in (self.a, self.b)}
         self.school_ids = {d: [s.school_id for s in SchoolModel.query(d)] for d in (self.a, self.b)}
         self.run_ids = {d: [r.run_id for r in SyncRunModel.query(d)] for d in (self.a, self.b)}
+        from rostersync.store import matching_conflicts
+
+        assert matching_conflicts.list_conflicts(self.a, 50, None)[0], "no conflict to read"
         self.tokens = {
             "platform": self.stack.token("platform_admin"),
             "admin_a": self.stack.token("district_admin", self.a),
