@@ -221,7 +221,7 @@ def test_paged_admin_lists_document_what_they_read(generated, method, path):
         if bounds:
             assert (documented[name]["schema"]["minimum"], documented[name]["schema"]["maximum"]) == bounds
     if "type" in documented:
-        from rostersync.store.runs import RECORD_TYPES
+        from rostersync.store.sync_runs import RECORD_TYPES
 
         assert documented["type"]["schema"]["enum"] == list(RECORD_TYPES)
     records = path.endswith("/preview/records")
