@@ -10,6 +10,7 @@ answers what it held, which ends the run as needs_review (sync/engine.py); appro
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import cast
 
 from rostersync.store.roster import INACTIVE
 from rostersync.store.roster_scan import RosterTable
@@ -90,6 +91,12 @@ def sweep_plan(ctx: RunContext) -> list[SweepStep]:
             return False
         return i["sisSourcedId"] not in sets["enrollments_in"] or i["userSourcedId"] not in sets["users_in"]
 
+    def school_goes(i: dict) -> bool:
+        sid = cast(str, i.get("sisSourcedId"))  # a sync's own school always has one
+        return (
+            i.get("origin") == "sis" and not kept("school", sid) and (sid not in sets["schools_in"] or sid in matched)
+        )
+
     superseded = ctx.matching.superseded  # copies an admin's link replaced (issue 13)
     plan: tuple[SweepStep, ...] = (
         (
@@ -109,15 +116,7 @@ def sweep_plan(ctx: RunContext) -> list[SweepStep]:
                 or superseded(i["userId"])
             ),
         ),
-        (
-            roster.schools,
-            lambda i: "schools",
-            lambda i: (
-                i.get("origin") == "sis"
-                and not kept("school", i.get("sisSourcedId"))
-                and (i.get("sisSourcedId") not in sets["schools_in"] or i.get("sisSourcedId") in matched)
-            ),
-        ),
+        (roster.schools, lambda i: "schools", school_goes),
     )
     return [step for step in plan if state.had_items.get(step[0].name, True)]
 
