@@ -242,7 +242,7 @@ class AccountMatching:
             ids = (found.get(match_key("class", "code", code)) or {}).get("itemIds") if code else None
             if ids:
                 wanted[sid] = (item, "code", ids)
-            elif titles[sid] and (found.get(match_key("class", "title", titles[sid])) or {}).get("itemIds"):
+            elif (title := titles[sid]) and (found.get(match_key("class", "title", title)) or {}).get("itemIds"):
                 item[TITLE_HELD] = True  # app classes of its title name a teacher: decided once its teachers are known
         self.decide_classes(wanted)
 

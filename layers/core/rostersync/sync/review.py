@@ -15,6 +15,8 @@ ReviewRecords is handed the run's context (sync/context.py), as DeltaPhases is:
 
 from collections.abc import Iterable
 
+from pynamodb.expressions.update import Action
+
 from rostersync.store import run_records
 from rostersync.store.batch import BatchStore
 from rostersync.store.districts import DistrictModel
@@ -178,17 +180,17 @@ class ReviewRecords:
 
     def reason(self, record_type: str, item: dict) -> str:
         state = self.ctx.state
-        sid = item.get("sisSourcedId")
+        sid: str = item.get("sisSourcedId") or ""
         if record_type == "classes" and self.ctx.terms.item_ended(item):
             return TERM_ENDED
-        if state.mode == "delta":
+        if state.delta is not None and state.mode == "delta":
             delta = state.delta
             if record_type == "classes":
                 return OUT
             if record_type == "enrollments":
                 if sid in delta.out_enrollments:
                     return OUT
-                if delta.changed_classes.get(item.get("classSourcedId")) is False:
+                if delta.changed_classes.get(item.get("classSourcedId") or "") is False:
                     return CLASS_LEAVING
                 return USER_LEAVING
             if record_type in ("teachers", "students"):
@@ -220,17 +222,17 @@ class ReviewRecords:
             decision = run_records.get_decision(self.ctx.store.client, self.ctx.district_id, self.ctx.run_id)
             ids = (decision or {}).get("recordIds")
             self._chosen = None if ids is None else set(ids)
-        return self._chosen
+        return self._chosen if isinstance(self._chosen, set) else None
 
     def approves(self, record_type: str, item_id: str) -> bool:
         chosen = self.chosen()
         return chosen is None or run_records.held_record_id(record_type, item_id) in chosen
 
-    def finish_actions(self) -> list:
+    def finish_actions(self) -> list[Action]:
         """District updates at the end of a successful run: an approval ends a hold after a
         rejection; a partial approval makes the next run full (the records kept are re-evaluated)."""
         state = self.ctx.state
-        actions = []
+        actions: list[Action] = []
         if state.approved:
             actions.append(DistrictModel.deactivation_hold.remove())
         if state.approved and self.chosen() is not None:

@@ -51,6 +51,14 @@ class TermPhases:
     def terms(self) -> TermState | None:
         return self.ctx.state.terms
 
+    @property
+    def _read_terms(self) -> TermState:
+        """The run's sessions, once the terms phase has read them."""
+        terms = self.ctx.state.terms
+        if terms is None:
+            raise RuntimeError("the terms phase has not run")
+        return terms
+
     # ------------------------------------------------------------------ phase: terms
     def read(self) -> None:
         """The SIS's sessions into the run state (the whole collection: a resumed phase reads it again)."""
@@ -78,7 +86,7 @@ class TermPhases:
             self._check_delta(today)
 
     def _read(self) -> None:
-        terms = self.terms
+        terms = self._read_terms
         for page in self.ctx.source.academic_sessions():
             for record in page.records:
                 if isinstance(record, BadRecord):
@@ -103,11 +111,12 @@ class TermPhases:
         """A delta sees only changed classes: a session that ended since the last full sync (by
         the calendar, or because the SIS moved its dates) would leave its unchanged classes
         active, so the run continues as a full sync."""
-        last_full = self.ctx.district.last_full_sync_at
+        district = self.ctx.loaded_district()
+        last_full = district.last_full_sync_at
         if last_full is None:
             return
-        since = local_date(last_full, getattr(self.ctx.district, "timezone", None)).isoformat()
-        for sid, session in self.terms.sessions.items():
+        since = local_date(last_full, getattr(district, "timezone", None)).isoformat()
+        for sid, session in self._read_terms.sessions.items():
             if not session[END] or session[END] >= today.isoformat():
                 continue
             modified = session[MODIFIED]
@@ -198,7 +207,7 @@ class TermPhases:
         )
 
     def _item(self, sid: str, before: dict | None) -> dict | None:
-        session = self.terms.sessions[sid]
+        session = self._read_terms.sessions[sid]
         ctx, district = self.ctx, self.ctx.district_id
         # A school, once linked, stays: last year's sessions remain their schools' after the classes end.
         schools = set(self._schools_of(sid)) | set((before or {}).get("schoolIds") or [])
@@ -233,19 +242,21 @@ class TermPhases:
 
     def _schools_of(self, sid: str) -> list[str]:
         """Its own links (its classes', its children's), else its nearest linked ancestor's."""
-        terms = self.terms
+        terms = self._read_terms
+        current: str | None = sid
         for _ in range(MAX_DEPTH):
-            links = terms.links.get(sid)
+            if not current:
+                break
+            links = terms.links.get(current)
             if links:
                 return links
-            session = terms.sessions.get(sid)
-            sid = session[PARENT] if session else None
-            if not sid:
-                break
+            session = terms.sessions.get(current)
+            current = session[PARENT] if session else None
         return []
 
     def _deactivate_dropped(self, table) -> None:
-        ctx, sessions = self.ctx, self.terms.sessions
+        ctx, terms = self.ctx, self._read_terms
+        sessions = terms.sessions
         for page in ctx.roster.active_items(table):
             for item in page:
                 if item.get("sisSourcedId") in sessions:
@@ -253,7 +264,7 @@ class TermPhases:
                 item["status"] = INACTIVE
                 item["updatedAt"] = ctx.now
                 item["lastRunId"] = ctx.run_id
-                self.terms.counts["deactivated"] += 1
+                terms.counts["deactivated"] += 1
                 ctx.store.put(table.name, item)
         ctx.store.flush()
 
@@ -286,7 +297,7 @@ class TermPhases:
                 return True
             return False
         if record_type == "enrollments":
-            return bool(sets["classes_ended"]) and item.get("classSourcedId") in sets["classes_ended"]
+            return bool(sets["classes_ended"]) and item.get("classSourcedId", "") in sets["classes_ended"]
         if record_type in ("teachers", "students"):
             return bool(sets["users_term_ended"]) and sid in sets["users_term_ended"]
         return False
