@@ -19,13 +19,13 @@ import logging
 import time
 from collections.abc import Callable
 
-from rostersync import sis_access
 from rostersync.notify import announce
 from rostersync.oneroster import OneRosterClient, OutOfTime
 from rostersync.oneroster.errors import OneRosterError
 from rostersync.settings import SyncTuning
 from rostersync.sis_secrets import SecretNotFound
 from rostersync.sources import OneRoster11Reader, SourceReader
+from rostersync.sources.opening import open_reader
 from rostersync.store.batch import BatchStore
 from rostersync.store.districts import DistrictModel
 from rostersync.store.roster_scan import RosterScan
@@ -64,20 +64,8 @@ PERMANENT_SIS_ERRORS = ("invalid_credentials", "insufficient_scope", "not_oneros
 
 
 def open_source(district_id: str, tuning: SyncTuning) -> Callable[[RunPlan], SourceReader]:
-    """The run's reader, from the connection its plan fixed (the secret version it started with)."""
-
-    def open_(plan: RunPlan) -> SourceReader:
-        connection = plan.connection
-        client = sis_access.open_client(
-            district_id,
-            sis_access.plan_client_settings(connection),
-            secret_version=connection.get("secretVersion"),
-            page_limit=tuning.page_limit,
-            max_in_flight=tuning.sis_in_flight,
-        )
-        return OneRoster11Reader(client)
-
-    return open_
+    """The run's reader, from the connection its plan fixed (sources/opening.py)."""
+    return lambda plan: open_reader(district_id, plan.connection, tuning)
 
 
 class SyncEngine:
