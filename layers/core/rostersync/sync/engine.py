@@ -186,7 +186,7 @@ class SyncEngine:
                 ctx.save_checkpoint()
                 continue
             finally:
-                seconds[phase.value] = round(seconds.get(phase.value, 0) + time.perf_counter() - started, 3)
+                seconds[str(phase)] = round(seconds.get(str(phase), 0) + time.perf_counter() - started, 3)
             if held:
                 state.phase, state.held = Phase.REVIEW, held
                 ctx.save_checkpoint()
