@@ -192,7 +192,7 @@ class Rekeys:
             paginator = roster.client.get_paginator("query")
             for page in paginator.paginate(
                 TableName=roster.classes.name,
-                IndexName=ClassModel.by_school.Meta.index_name,
+                IndexName=ClassModel.by_school.Meta.index_name,  # type: ignore[attr-defined]  # pynamodb: Meta is untyped
                 KeyConditionExpression="districtSchool = :v",
                 ExpressionAttributeValues={":v": {"S": index_key(self.ctx.district_id, school_id)}},
             ):
