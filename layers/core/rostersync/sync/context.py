@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from rostersync.settings import SyncTuning
 from rostersync.sources.port import SourceReader
+from rostersync.store.attributes import map_value
 from rostersync.store.batch import BatchStore
 from rostersync.store.districts import DistrictModel
 from rostersync.store.roster_scan import RosterScan
@@ -194,5 +195,5 @@ class RunContext:
             self.keep("user", record.user_id)
 
     def previous_active_counts(self) -> dict[str, int]:
-        counts = self.loaded_district().active_counts
-        return {k: int(v) for k, v in counts.as_dict().items()} if counts is not None else {}
+        counts = map_value(self.loaded_district().active_counts)
+        return {k: int(v) for k, v in counts.items()} if counts is not None else {}
