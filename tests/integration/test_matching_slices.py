@@ -7,8 +7,8 @@ import pytest
 import requests
 
 from rostersync.store.roster import ClassModel
-from rostersync.sync import engine as engine_module
 from rostersync.sync import record_pass
+from rostersync.sync.context import RunContext
 from tests.fixtures.roster_oracle import expected_roster
 from tests.integration.test_account_matching import assert_oracle
 from tests.integration.test_class_title_matching import title_scenario
@@ -29,13 +29,13 @@ SIS_DISTRICT = {**DISTRICT, "students": 90, "classes": 16, "teachers": 8}
 def pauses(monkeypatch):
     """(phase, cursor) of every pause the engine made."""
     seen = []
-    original = engine_module.SyncEngine.pause
+    original = RunContext.pause
 
     def recording(self):
         seen.append((self.state.phase, self.state.cursor))
         original(self)
 
-    monkeypatch.setattr(engine_module.SyncEngine, "pause", recording)
+    monkeypatch.setattr(RunContext, "pause", recording)
     return seen
 
 

@@ -20,6 +20,7 @@ import threading
 
 from rostersync.store.batch import BatchStore
 from rostersync.sync import engine as sync_engine
+from rostersync.sync import record_steps
 from rostersync.sync.checkpoint import CheckpointStore
 
 
@@ -46,10 +47,10 @@ def install_kill_point(target: str, after: int) -> None:
         original_init(self, *args, **kwargs)
         seen["engine"] = self
 
-    original_pages = sync_engine.SyncEngine.pages
+    original_pages = record_steps.pages  # every phase reads its SIS pages through it
 
-    def pages(self, *args, **kwargs):
-        for page in original_pages(self, *args, **kwargs):
+    def pages(*args, **kwargs):
+        for page in original_pages(*args, **kwargs):
             event("page")
             yield page
 
@@ -82,7 +83,7 @@ def install_kill_point(target: str, after: int) -> None:
         self.client = CountingClient(self.client)
 
     sync_engine.SyncEngine.__init__ = init
-    sync_engine.SyncEngine.pages = pages
+    record_steps.pages = pages
     BatchStore._write = write
     CheckpointStore.__init__ = store_init
 

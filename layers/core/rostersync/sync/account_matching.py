@@ -48,6 +48,7 @@ from rostersync.store.record_links import (
 )
 from rostersync.store.roster import ACTIVE
 from rostersync.sync import mapping
+from rostersync.sync.context import RunContext
 from rostersync.sync.notices import Notice
 
 MARK = "_match"  # what matching decided, carried on an item until it is written (never stored)
@@ -67,14 +68,14 @@ def _name(item: dict) -> str:
 
 
 class AccountMatching:
-    def __init__(self, engine):
-        self.engine = engine
+    def __init__(self, ctx: RunContext):
+        self.ctx = ctx
         self._ids: OrderedDict = OrderedDict()  # (kind, sourcedId) -> (itemId, origin)
         self._claimed: dict[str, str] = {}  # app itemId -> sourcedId linked in this invocation
 
     @property
     def state(self):
-        return self.engine.state
+        return self.ctx.state
 
     @property
     def preview(self) -> bool:
@@ -82,13 +83,13 @@ class AccountMatching:
 
     @property
     def links(self) -> RecordLinks:
-        return RecordLinks(self.engine.store.client, self.engine.district_id, batch=self.engine.store)
+        return RecordLinks(self.ctx.store.client, self.ctx.district_id, batch=self.ctx.store)
 
     # ---------------------------------------------------------------- run start
     def prepare(self, state) -> None:
         """Read the district's links into the new run's state (fingerprints only). The district
         item (read anyway) says whether there is anything to read: most districts cost nothing."""
-        district = self.engine.district
+        district = self.ctx.district
         state.matching = {
             "users": bool(getattr(district, "has_app_users", None)),
             "classes": bool(getattr(district, "has_app_classes", None)),
@@ -111,7 +112,7 @@ class AccountMatching:
             return
         from rostersync.store.districts import DistrictModel
 
-        DistrictModel(self.engine.district_id).update(actions=[DistrictModel.has_sis_links.set(True)])
+        DistrictModel(self.ctx.district_id).update(actions=[DistrictModel.has_sis_links.set(True)])
         self.state.matching["linksFlagged"] = True
 
     # ---------------------------------------------------------------- ids
@@ -122,12 +123,12 @@ class AccountMatching:
     def _resolved(self, kind: str, sourced_id: str) -> tuple[str, str | None]:
         linked = LINKED_SET.get(kind)  # enrollments and schools are never linked
         if linked is None or sourced_id not in self.state.sets[linked]:
-            return record_id(self.engine.district_id, kind, sourced_id), None
+            return record_id(self.ctx.district_id, kind, sourced_id), None
         key = (kind, sourced_id)
         found = self._ids.get(key)
         if found is None:
             self.prefetch(kind, [sourced_id])
-            found = self._ids.get(key) or (record_id(self.engine.district_id, kind, sourced_id), None)
+            found = self._ids.get(key) or (record_id(self.ctx.district_id, kind, sourced_id), None)
         return found
 
     def prefetch(self, kind: str, sourced_ids) -> None:
@@ -154,7 +155,7 @@ class AccountMatching:
             self._ids.popitem(last=False)
 
     def builder(self, build: Callable) -> Callable:
-        """mapping's builder, giving linked records their stored ids (engine.map calls it)."""
+        """mapping's builder, giving linked records their stored ids (ctx.map calls it)."""
         sets = self.state.sets
         if not (sets["linked_users"] or sets["linked_classes"] or sets["linked_enrollments"]):
             return build
@@ -189,7 +190,7 @@ class AccountMatching:
         if not self.state.matching.get("users") or not items:
             return
         self.prefetch("user", [i["sisSourcedId"] for i in items])
-        fresh = self._about_to_be_created(self.engine.roster.users, "user", "userId", items)
+        fresh = self._about_to_be_created(self.ctx.roster.users, "user", "userId", items)
         if not fresh:
             return
         keys = {item["sisSourcedId"]: user_match_keys(item) for item in fresh}
@@ -211,7 +212,7 @@ class AccountMatching:
         self._decide(
             "user",
             "userId",
-            self.engine.roster.users,
+            self.ctx.roster.users,
             wanted,
             same=lambda sis, app: (
                 None
@@ -224,7 +225,7 @@ class AccountMatching:
         if not self.state.matching.get("classes") or not items:
             return
         self.prefetch("class", [i["sisSourcedId"] for i in items])
-        fresh = self._about_to_be_created(self.engine.roster.classes, "class", "classId", items)
+        fresh = self._about_to_be_created(self.ctx.roster.classes, "class", "classId", items)
         if not fresh:
             return
         keys = {item["sisSourcedId"]: class_match_keys(item) for item in fresh}
@@ -242,7 +243,7 @@ class AccountMatching:
             ids = (found.get(match_key("class", "code", code)) or {}).get("itemIds") if code else None
             if ids:
                 wanted[sid] = (item, "code", ids)
-            elif titles[sid] and (found.get(match_key("class", "title", titles[sid])) or {}).get("itemIds"):
+            elif (title := titles[sid]) and (found.get(match_key("class", "title", title)) or {}).get("itemIds"):
                 item[TITLE_HELD] = True  # app classes of its title name a teacher: decided once its teachers are known
         self.decide_classes(wanted)
 
@@ -251,7 +252,7 @@ class AccountMatching:
         self._decide(
             "class",
             "classId",
-            self.engine.roster.classes,
+            self.ctx.roster.classes,
             wanted,
             same=lambda sis, app: (
                 None
@@ -262,17 +263,17 @@ class AccountMatching:
 
     def _about_to_be_created(self, table, kind: str, key: str, items: list[dict]) -> list[dict]:
         """The items that are neither linked nor stored yet."""
-        unlinked = [i for i in items if i[key] == record_id(self.engine.district_id, kind, i["sisSourcedId"])]
+        unlinked = [i for i in items if i[key] == record_id(self.ctx.district_id, kind, i["sisSourcedId"])]
         if not unlinked:
             return []
-        stored = {s[key] for s in self.engine.roster.by_keys(table, [i[key] for i in unlinked], projection=[key])}
+        stored = {s[key] for s in self.ctx.roster.by_keys(table, [i[key] for i in unlinked], projection=[key])}
         return [i for i in unlinked if i[key] not in stored]
 
     def _decide(self, kind: str, key: str, table, wanted: dict, same: Callable) -> None:
         if not wanted:
             return
         candidate_ids = {c for _item, _field, ids in wanted.values() for c in ids}
-        candidates = {c[key]: c for c in self.engine.roster.by_keys(table, candidate_ids)}
+        candidates = {c[key]: c for c in self.ctx.roster.by_keys(table, candidate_ids)}
         reverse = self.links.get_many(app_key(kind, c) for c in candidate_ids)
         for sid, (item, field, ids) in wanted.items():
             live = [
@@ -329,7 +330,7 @@ class AccountMatching:
         sid = item["sisSourcedId"]
         if not self.preview:
             self.flag_links()
-            self.links.link(kind, sid, app[key], reason="matched", criterion=field, run_id=self.engine.run_id)
+            self.links.link(kind, sid, app[key], reason="matched", criterion=field, run_id=self.ctx.run_id)
         self._claimed[app[key]] = sid
         self.state.sets[LINKED_SET[kind]].add(sid)
         self._remember(kind, sid, app[key], "app")
@@ -357,7 +358,7 @@ class AccountMatching:
     # ---------------------------------------------------------------- reporting, when written
     def before_apply(self, table, items: list[dict], type_of: Callable[[dict], str]) -> None:
         """Report what matching decided for the items about to be written (markers removed)."""
-        engine = self.engine
+        ctx = self.ctx
         relink = {"user": "userId", "class": "classId"}.get(table.kind)
         for item in items:
             mark = item.pop(MARK, None)
@@ -373,7 +374,7 @@ class AccountMatching:
             kind = "user" if table.kind == "user" else "class"
             sid, item_id = item["sisSourcedId"], item[table.key]
             record = {
-                "runKey": run_records.run_key(engine.district_id, engine.run_id),
+                "runKey": run_records.run_key(ctx.district_id, ctx.run_id),
                 "recordKey": f"{MATCH}#{record_type}#{mark['result']}#{sid}",
                 "type": record_type,
                 "result": mark["result"],
@@ -404,11 +405,11 @@ class AccountMatching:
                             sis_record=mark["sisRecord"],
                             candidates=mark["candidates"],
                             sis_item_id=item_id,
-                            run_id=engine.run_id,
+                            run_id=ctx.run_id,
                         )
                     )
-            engine.store.put(run_records.table(), record)
+            ctx.store.put(run_records.table(), record)
 
     def report_run(self, record_type: str, code: str, message: str, sourced_id: str | None = None) -> None:
         """On the run's notices (in words), not its errors: the record is written (sync/notices.py)."""
-        self.engine.notices.add(Notice(code, message, type=record_type, sis_sourced_id=sourced_id))
+        self.ctx.notices.add(Notice(code, message, type=record_type, sis_sourced_id=sourced_id))

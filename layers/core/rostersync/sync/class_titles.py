@@ -35,8 +35,9 @@ from datetime import datetime
 from rostersync.store import run_records
 from rostersync.store.record_links import match_key, normalise
 from rostersync.store.roster import index_key
-from rostersync.sync import mapping, record_pass
+from rostersync.sync import mapping, record_pass, record_steps
 from rostersync.sync.account_matching import TITLE_HELD
+from rostersync.sync.context import RunContext
 from rostersync.sync.fingerprints import fingerprint
 
 CLASS, TEACHER, ENROLLMENT = "titleclass", "titleteacher", "titleenrollment"
@@ -57,19 +58,19 @@ def _revive(item: dict) -> dict:
 
 
 class ClassTitles:
-    def __init__(self, engine):
-        self.engine = engine
+    def __init__(self, ctx: RunContext):
+        self.ctx = ctx
 
     @property
     def state(self):
-        return self.engine.state
+        return self.ctx.state
 
     def _record(self, record_key: str, **values) -> None:
-        engine = self.engine
-        engine.store.put(
+        ctx = self.ctx
+        ctx.store.put(
             run_records.table(),
             {
-                "runKey": run_records.run_key(engine.district_id, engine.run_id),
+                "runKey": run_records.run_key(ctx.district_id, ctx.run_id),
                 "recordKey": record_key,
                 "expiresAt": run_records.expires_at(),
                 **values,
@@ -117,20 +118,20 @@ class ClassTitles:
     def decide(self) -> None:
         if not self.state.sets["classes_title_held"]:
             return
-        engine = self.engine
-        classes = engine.roster.classes
-        for page in record_pass.pages(engine, f"{CLASS}#"):
+        ctx = self.ctx
+        classes = ctx.roster.classes
+        for page in record_pass.pages(ctx, f"{CLASS}#"):
             items = [_revive(json.loads(record["item"])) for record in page]
             teachers = self._teachers([i["sisSourcedId"] for i in items])
             titles = {i["sisSourcedId"]: normalise(i.get("title")) for i in items}
-            keys = engine.matching.links.get_many(match_key("class", "title", t) for t in titles.values() if t)
+            keys = ctx.matching.links.get_many(match_key("class", "title", t) for t in titles.values() if t)
             ids_of = {
                 sid: (keys.get(match_key("class", "title", t)) or {}).get("itemIds") or [] if t else []
                 for sid, t in titles.items()
             }
             teacher_of = {
                 c["classId"]: c.get("teacherId")
-                for c in engine.roster.by_keys(
+                for c in ctx.roster.by_keys(
                     classes, {c for ids in ids_of.values() for c in ids}, projection=["classId", "teacherId"]
                 )
             }
@@ -140,8 +141,8 @@ class ClassTitles:
                 ids = [c for c in ids_of[sid] if teacher_of.get(c) and teacher_of[c] in teachers[sid]]
                 if ids:
                     wanted[sid] = (item, "title", ids)
-            engine.matching.decide_classes(wanted)
-            engine.apply(classes, items, lambda item: "classes")
+            ctx.matching.decide_classes(wanted)
+            record_steps.apply(ctx, classes, items, lambda item: "classes")
             self._write_enrollments({i["sisSourcedId"]: i["classId"] for i in items})
 
     def _teachers(self, class_sids: list[str]) -> dict[str, set[str]]:
@@ -151,14 +152,14 @@ class ClassTitles:
             return dict(zip(class_sids, found, strict=True))
 
     def _records(self, prefix: str):
-        engine = self.engine
-        paginator = engine.store.client.get_paginator("query")
+        ctx = self.ctx
+        paginator = ctx.store.client.get_paginator("query")
         for response in paginator.paginate(
             TableName=run_records.table(),
             ConsistentRead=True,
             KeyConditionExpression="runKey = :k AND begins_with(recordKey, :p)",
             ExpressionAttributeValues={
-                ":k": {"S": run_records.run_key(engine.district_id, engine.run_id)},
+                ":k": {"S": run_records.run_key(ctx.district_id, ctx.run_id)},
                 ":p": {"S": prefix},
             },
         ):
@@ -167,14 +168,14 @@ class ClassTitles:
 
     def _write_enrollments(self, class_ids: dict[str, str]) -> None:
         """Each set-aside class's enrollments, under the class's final id, a chunk at a time."""
-        engine, chunk = self.engine, []
+        ctx, chunk = self.ctx, []
         for class_sid, class_id in class_ids.items():
             for record in self._records(f"{ENROLLMENT}#{_fp(class_sid)}#"):
                 item = _revive(json.loads(record["item"]))
                 if item["classId"] != class_id:
-                    mapping.move_enrollment(item, class_id, index_key(engine.district_id, class_id))
+                    mapping.move_enrollment(item, class_id, index_key(ctx.district_id, class_id))
                 chunk.append(item)
                 if len(chunk) >= ENROLLMENT_CHUNK:
-                    engine.apply(engine.roster.enrollments, chunk, lambda item: "enrollments")
+                    record_steps.apply(ctx, ctx.roster.enrollments, chunk, lambda item: "enrollments")
                     chunk = []
-        engine.apply(engine.roster.enrollments, chunk, lambda item: "enrollments")
+        record_steps.apply(ctx, ctx.roster.enrollments, chunk, lambda item: "enrollments")

@@ -11,17 +11,23 @@ not honour the filter, or a class or user came back into scope (their unchanged 
 would not be in the delta). Hard deletes never show in a delta; the periodic full sync
 (default weekly) catches them.
 
-DeltaPhases works for the engine (sync/engine.py): it reads and writes through the engine's
-reading, writing and bookkeeping methods and keeps what it learns in the run state's `delta`.
+DeltaPhases is handed the run's context (sync/context.py): it reads through the source reader's
+change cursor (sources/port.py), takes the record steps every reading phase takes
+(sync/record_steps.py) and keeps what it learns in the run state's `delta`. A source without a
+change cursor (a CSV bundle) cannot be read as a delta: the run continues as a full sync.
 """
 
 from datetime import datetime
+from typing import TypeGuard
 
 from rostersync.oneroster import BadRecord
+from rostersync.sources.port import Collection, SourcePage
 from rostersync.store.roster import ACTIVE
-from rostersync.sync import mapping
+from rostersync.sync import deactivation, mapping, record_steps, user_pass
+from rostersync.sync.context import RunContext
 from rostersync.sync.fingerprints import fingerprint
 from rostersync.sync.record_checks import record_problem
+from rostersync.sync.run_state import Held
 from rostersync.sync.selection import ROSTER_ROLES, enrollment_counts, user_is_eligible
 from rostersync.sync.skip_counts import SkipReason, delta_enrollment_reason
 
@@ -35,75 +41,81 @@ def _user_type(item: dict) -> str:
 
 
 class DeltaPhases:
-    def __init__(self, engine):
-        self.engine = engine
+    def __init__(self, ctx: RunContext):
+        self.ctx = ctx
 
     @property
     def delta(self):
-        return self.engine.state.delta
+        return self.ctx.state.delta
 
-    def _changed_pages(self, collection: str, record_type: str):
-        engine = self.engine
+    def _changed_pages(self, collection: Collection, record_type: str):
+        ctx = self.ctx
+        if not ctx.source.has_change_cursor:
+            raise DeltaNotEnough("the source cannot list only what changed")
         since = datetime.fromisoformat(self.delta.since)
-        for page in engine.pages(collection, record_type, filter=engine.client.changed_since(since, collection)):
-            if engine.stream.filter_mismatches:
+
+        def honoured(page: SourcePage) -> None:
+            if page.off_filter:
                 raise DeltaNotEnough(f"the SIS did not honour the dateLastModified filter on {collection}")
-            yield page
+
+        yield from record_steps.pages(ctx, collection, record_type, changed_since=since, on_page=honoured)
 
     # ------------------------------------------------------------------ reading
     def classes(self):
-        engine, changed = self.engine, self.delta.changed_classes
-        for page in self._changed_pages("classes", "classes"):
+        ctx, changed = self.ctx, self.delta.changed_classes
+        for page in self._changed_pages(Collection.CLASSES, "classes"):
             items = []
             for cls in page:
-                if not engine.first_sight("classes_all", "classes", cls):
+                if not record_steps.first_sight(ctx, "classes_all", "classes", cls):
                     continue
-                is_in, school_id = engine.class_decision(cls)
-                if engine.kept("class", cls.sourced_id):
+                is_in, school_id = record_steps.class_decision(ctx, cls)
+                if ctx.kept("class", cls.sourced_id):
                     continue  # its school was refused in this run: neither in nor out
                 if is_in:
-                    item = engine.map(
+                    item = record_steps.map_record(
+                        ctx,
                         "classes",
                         mapping.class_item,
                         cls,
                         school_id,
-                        engine.class_subjects(cls),
-                        engine.run_id,
-                        engine.now,
+                        record_steps.class_subjects(ctx, cls),
+                        ctx.run_id,
+                        ctx.now,
                     )
                     if item is None:
                         continue  # refused: neither in nor out, its stored copy stays as it is
                     items.append(item)
                 changed[cls.sourced_id] = is_in
-            items = engine.rekeys.hold_back_classes(items)  # a possible re-key: continues as a full sync
-            engine.matching.match_classes(items)
-            items = engine.class_titles.hold_back(items)  # needs the class's teachers: continues as a full sync
-            engine.apply(
-                engine.roster.classes,
+            items = ctx.rekeys.hold_back_classes(items)  # a possible re-key: continues as a full sync
+            ctx.matching.match_classes(items)
+            items = ctx.class_titles.hold_back(items)  # needs the class's teachers: continues as a full sync
+            record_steps.apply(
+                ctx,
+                ctx.roster.classes,
                 items,
                 lambda item: "classes",
                 on_reentry=lambda item: self._reentry("class", item),
             )
 
     def users(self):
-        engine, changed = self.engine, self.delta.changed_users
-        if engine.state.offset == 0:
-            engine.parked.clear()
-        for page in self._changed_pages("users", "students"):
+        ctx, changed = self.ctx, self.delta.changed_users
+        if ctx.state.offset == 0:
+            ctx.parked.clear()
+        for page in self._changed_pages(Collection.USERS, "students"):
             fresh = [u for u in page if u.sourced_id not in changed]
-            engine.park_users(fresh)
-            engine.parked.flush()
+            user_pass.park_users(ctx, fresh)
+            ctx.parked.flush()
             for user in fresh:
-                if not engine.kept("user", user.sourced_id):  # refused ones stay as stored
+                if not ctx.kept("user", user.sourced_id):  # refused ones stay as stored
                     changed[user.sourced_id] = user_is_eligible(user)
 
     def enrollments(self):
-        engine, delta = self.engine, self.delta
+        ctx, delta = self.ctx, self.delta
         changed_classes, changed_users = delta.changed_classes, delta.changed_users
         enrolled, recheck, out = set(delta.enrolled_users), set(delta.recheck_users), delta.out_enrollments
-        roster = engine.roster
-        for page in self._changed_pages("enrollments", "enrollments"):
-            page = [e for e in page if engine.first_sight("enrollments_all", "enrollments", e)]
+        roster = ctx.roster
+        for page in self._changed_pages(Collection.ENROLLMENTS, "enrollments"):
+            page = [e for e in page if record_steps.first_sight(ctx, "enrollments_all", "enrollments", e)]
             class_active = roster.by_sourced_ids(
                 roster.classes, {e.class_id for e in page if e.class_id not in changed_classes}, projection=["status"]
             )
@@ -115,7 +127,7 @@ class DeltaPhases:
                 )
                 eligible = self._eligible(enrollment.user_id, users)
                 if eligible is None:
-                    engine.error(
+                    ctx.error(
                         "enrollments",
                         enrollment.sourced_id,
                         "unknown_user",
@@ -124,16 +136,18 @@ class DeltaPhases:
                     continue
                 recheck.add(enrollment.user_id)
                 if enrollment_counts(enrollment) and class_in and eligible:
-                    item = engine.map("enrollments", mapping.enrollment_item, enrollment, engine.run_id, engine.now)
+                    item = record_steps.map_record(
+                        ctx, "enrollments", mapping.enrollment_item, enrollment, ctx.run_id, ctx.now
+                    )
                     if item is None:
                         continue
                     enrolled.add(enrollment.user_id)
                     items.append(item)
                 else:
                     out.append(enrollment.sourced_id)
-                    engine.skips.count("enrollments", delta_enrollment_reason(enrollment, class_in, eligible))
-            engine.apply(roster.enrollments, items, lambda item: "enrollments")
-            engine.parked.flush()  # users fetched for this page are saved with it
+                    ctx.skips.count("enrollments", delta_enrollment_reason(enrollment, class_in, eligible))
+            record_steps.apply(ctx, roster.enrollments, items, lambda item: "enrollments")
+            ctx.parked.flush()  # users fetched for this page are saved with it
             delta.enrolled_users, delta.recheck_users = sorted(enrolled), sorted(recheck)
 
     def _eligible(self, user_sourced_id: str, stored_users: dict[str, dict]) -> bool | None:
@@ -151,11 +165,11 @@ class DeltaPhases:
     def _fetch_user(self, user_sourced_id: str) -> tuple[bool | None, dict | None]:
         """A user the store holds no current copy of: ask the SIS, and park it for writing.
         (eligible or None for a user the SIS does not know, the parked item)."""
-        engine = self.engine
-        user = engine.client.get("users", user_sourced_id)
+        ctx = self.ctx
+        user = ctx.source.user(user_sourced_id)
         if user is None or isinstance(user, BadRecord) or record_problem(user) is not None:
             return None, None
-        item = engine.park_fetched_user(user)
+        item = user_pass.park_fetched_user(ctx, user)
         if item is None:  # refused: kept as stored
             return None, None
         self.delta.changed_users[user_sourced_id] = user_is_eligible(user)
@@ -167,25 +181,25 @@ class DeltaPhases:
         )
 
     # ------------------------------------------------------------------ applying what went out
-    def finish(self):
+    def finish(self) -> Held | None:
         plan = self._deactivations()
-        leaving = {}
+        leaving: dict[str, int] = {}
         for _table, record_type, _item in plan:
             leaving[record_type] = leaving.get(record_type, 0) + 1
-        return self.engine.hold_or_deactivate(self.engine.previous_active_counts(), leaving, lambda: plan)
+        return deactivation.hold_or_deactivate(self.ctx, self.ctx.previous_active_counts(), leaving, lambda: plan)
 
-    def _was_active(self, item: dict | None) -> bool:
+    def _was_active(self, item: dict | None) -> TypeGuard[dict]:
         """Active when this run's finish began: active now, or deactivated by this very run. A
         worker killed half way through the finish's writes leaves some of its plan applied; the
         redelivery plans again from the store and must reach the same plan (a user goes out
         because an enrollment leaves, and takes its other enrollments along)."""
-        return item is not None and (item.get("status") == ACTIVE or item.get("deactivatedBy") == self.engine.run_id)
+        return item is not None and (item.get("status") == ACTIVE or item.get("deactivatedBy") == self.ctx.run_id)
 
     def _deactivations(self) -> list[tuple]:
         """What goes: classes gone out and their enrollments, changed enrollments that no longer
         count, users left without an enrollment that counts; writes users that came in."""
-        engine, delta = self.engine, self.delta
-        roster = engine.roster
+        ctx, delta = self.ctx, self.delta
+        roster = ctx.roster
         plan, leaving_enrollments = [], set()
         recheck = set(delta.recheck_users) | set(delta.changed_users)
 
@@ -209,11 +223,11 @@ class DeltaPhases:
         enrolled = set(delta.enrolled_users)
         losing = {item["userSourcedId"] for _table, kind, item in plan if kind == "enrollments"}
         stored_users = roster.by_sourced_ids(roster.users, recheck)
-        parked = engine.parked.find({fingerprint(sid) for sid in recheck})
+        parked = ctx.parked.find({fingerprint(sid) for sid in recheck})
         items = []
         for sid in sorted(recheck):
             eligible = self._eligible(sid, stored_users)
-            user_id = engine.matching.item_id("user", sid)
+            user_id = ctx.matching.item_id("user", sid)
             stored = stored_users.get(sid)
             # An active user had an enrollment that counts after the last sync (the sweep and the
             # delta's finish keep that true); unless one of theirs leaves now, they still have it.
@@ -223,13 +237,13 @@ class DeltaPhases:
                 sid in enrolled or kept_by_stored or self._still_enrolled(user_id, leaving_enrollments)
             )
             if not is_in and eligible and parked.get(fingerprint(sid)) is not None:  # read this run, left out
-                engine.skips.count(_user_type(parked[fingerprint(sid)]), SkipReason.NO_ENROLLMENT)
+                ctx.skips.count(_user_type(parked[fingerprint(sid)]), SkipReason.NO_ENROLLMENT)
             if is_in:
                 item = parked.get(fingerprint(sid))
                 if item is None and stored is not None and not self._was_active(stored):
                     _eligible, item = self._fetch_user(sid)  # back in scope: its stored copy may be stale
                 if item is not None:
-                    item["updatedAt"] = engine.now
+                    item["updatedAt"] = ctx.now
                     items.append(item)
             elif self._was_active(stored):
                 plan.append((roster.users, _user_type(stored), stored))
@@ -237,18 +251,16 @@ class DeltaPhases:
                 for page in roster.enrollments_of_user(user_id):
                     for enrollment in page:
                         enrollment_leaves(enrollment)
-        engine.apply(roster.users, items, _user_type)
+        record_steps.apply(ctx, roster.users, items, _user_type)
         return plan
 
     def _active(self, table, sourced_ids) -> list[dict]:
-        return [
-            item for item in self.engine.roster.by_sourced_ids(table, sourced_ids).values() if self._was_active(item)
-        ]
+        return [item for item in self.ctx.roster.by_sourced_ids(table, sourced_ids).values() if self._was_active(item)]
 
     def _still_enrolled(self, user_id: str, leaving: set[str]) -> bool:
         """An active enrollment that counts, other than those leaving in this run (the index
         may lag behind this run's own writes, so those are excluded by id)."""
-        for page in self.engine.roster.enrollments_of_user(user_id):
+        for page in self.ctx.roster.enrollments_of_user(user_id):
             for enrollment in page:
                 if enrollment.get("status") == ACTIVE and enrollment["enrollmentId"] not in leaving:
                     return True

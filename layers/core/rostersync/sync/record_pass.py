@@ -12,19 +12,20 @@ from collections.abc import Iterator
 
 from rostersync.store import run_records
 from rostersync.store.codec import from_item
+from rostersync.sync.context import RunContext
 
 PAGE_RECORDS = 200  # records a page; the pass may pause between pages
 
 
-def pages(engine, prefix: str, page_records: int | None = None) -> Iterator[list[dict]]:
+def pages(ctx: RunContext, prefix: str, page_records: int | None = None) -> Iterator[list[dict]]:
     """The run's records under `prefix` after the saved cursor, a page at a time, in key order.
 
     The caller's work on a page is done when it asks for the next one: the store is flushed,
     the cursor moves past the page, and when the invocation is out of time the run pauses
     there (the checkpoint is saved; the next invocation goes on after the cursor)."""
-    state = engine.state
-    run_key = run_records.run_key(engine.district_id, engine.run_id)
-    engine.store.flush()  # what the phase set aside is written before it is read back
+    state = ctx.state
+    run_key = run_records.run_key(ctx.district_id, ctx.run_id)
+    ctx.store.flush()  # what the phase set aside is written before it is read back
     while True:
         request = {
             "TableName": run_records.table(),
@@ -35,20 +36,19 @@ def pages(engine, prefix: str, page_records: int | None = None) -> Iterator[list
         }
         if state.cursor is not None:
             request["ExclusiveStartKey"] = {"runKey": {"S": run_key}, "recordKey": {"S": state.cursor}}
-        response = engine.store.client.query(**request)
+        response = ctx.store.client.query(**request)
         records = [from_item(raw) for raw in response.get("Items", [])]
         if records:
             yield records
-            engine.store.flush()
+            ctx.store.flush()
             state.cursor = records[-1]["recordKey"]
-            engine.pages_this_invocation += 1
-            engine.progressed = True
+            ctx.moved()
         if not response.get("LastEvaluatedKey"):
             return
-        if engine.out_of_time():
-            engine.pause()
+        if ctx.out_of_time():
+            ctx.pause()
 
 
-def started(engine) -> bool:
+def started(ctx: RunContext) -> bool:
     """Whether this pass has done a page already (in this invocation or an earlier one)."""
-    return engine.state.cursor is not None
+    return ctx.state.cursor is not None

@@ -31,8 +31,9 @@ from rostersync.ids import record_id
 from rostersync.store import run_records
 from rostersync.store.record_links import app_key, normalise, now_text, sis_key
 from rostersync.store.roster import ACTIVE, ClassModel, UserModel, index_key
-from rostersync.sync import record_pass
+from rostersync.sync import record_pass, record_steps
 from rostersync.sync.account_matching import MARK
+from rostersync.sync.context import RunContext
 from rostersync.sync.fingerprints import FingerprintSet
 
 PENDING = "rekeypending"
@@ -41,13 +42,13 @@ QUERIES_IN_FLIGHT = 8
 
 
 class Rekeys:
-    def __init__(self, engine):
-        self.engine = engine
+    def __init__(self, ctx: RunContext):
+        self.ctx = ctx
         self._school_classes: dict[str, dict[str, list[dict]]] = {}  # per invocation, per school
 
     @property
     def state(self):
-        return self.engine.state
+        return self.ctx.state
 
     def _counts(self) -> dict:
         return self.state.matching.setdefault("rekeyed", {})
@@ -56,15 +57,15 @@ class Rekeys:
         return self.state.mode in ("full", "delta", "preview") and self.state.had_items.get(table.name, True)
 
     def _run_key(self) -> str:
-        return run_records.run_key(self.engine.district_id, self.engine.run_id)
+        return run_records.run_key(self.ctx.district_id, self.ctx.run_id)
 
     def _about_to_be_created(self, table, kind: str, items: list[dict]) -> list[dict]:
-        district = self.engine.district_id
+        district = self.ctx.district_id
         own = [i for i in items if MARK not in i and i[table.key] == record_id(district, kind, i["sisSourcedId"])]
         if not own:
             return []
         stored = {
-            s[table.key] for s in self.engine.roster.by_keys(table, [i[table.key] for i in own], projection=[table.key])
+            s[table.key] for s in self.ctx.roster.by_keys(table, [i[table.key] for i in own], projection=[table.key])
         }
         return [i for i in own if i[table.key] not in stored]
 
@@ -81,15 +82,15 @@ class Rekeys:
         }
         if held_item is not None:
             record["item"] = json.dumps(held_item, default=str)
-        self.engine.store.put(run_records.table(), record)
+        self.ctx.store.put(run_records.table(), record)
 
     # ---------------------------------------------------------------- users
     def look_for_users(self, items: list[dict]) -> set[str]:
         """The sourcedIds of the items that may be a stored user under a new sourcedId (a pending
         pair each): matching leaves them alone, so a re-keyed user linked to an app user (or kept
         apart from one) keeps its id instead of meeting its own app user as a conflict."""
-        engine = self.engine
-        users = engine.roster.users
+        ctx = self.ctx
+        users = ctx.roster.users
         pending: set[str] = set()
         if not self._enabled(users):
             return pending
@@ -101,7 +102,7 @@ class Rekeys:
         old_ids = {user_id for ids in found for user_id in ids}
         olds = {
             o["userId"]: o
-            for o in engine.roster.by_keys(
+            for o in ctx.roster.by_keys(
                 users, old_ids, projection=["userId", "sisSourcedId", "status", "role", "origin"]
             )
         }
@@ -130,7 +131,9 @@ class Rekeys:
     def _delta_check(self, collection: str, old_sid: str, new_sid: str) -> None:
         """A delta cannot see deletions: ask the SIS for the old record (one request). Gone: a
         possible re-key, which only a full read can pair, so the run continues as a full sync."""
-        if self.engine.client.get(collection, old_sid) is not None:
+        source = self.ctx.source
+        old = source.user(old_sid) if collection == "users" else source.class_(old_sid)
+        if old is not None:
             return  # still there: two records, not one re-keyed
         from rostersync.sync.delta import DeltaNotEnough
 
@@ -140,7 +143,7 @@ class Rekeys:
         )
 
     def _identity_ids(self, identity: str) -> list[str]:
-        roster = self.engine.roster
+        roster = self.ctx.roster
         response = roster.client.query(
             TableName=roster.users.name,
             IndexName=UserModel.by_identity.Meta.index_name,
@@ -153,8 +156,8 @@ class Rekeys:
     # ---------------------------------------------------------------- classes
     def hold_back_classes(self, items: list[dict]) -> list[dict]:
         """The items to write now; classes that may be re-keyed wait for the end of the phase."""
-        engine = self.engine
-        classes = engine.roster.classes
+        ctx = self.ctx
+        classes = ctx.roster.classes
         if not self._enabled(classes):
             return items
         fresh = self._about_to_be_created(classes, "class", items)
@@ -168,7 +171,7 @@ class Rekeys:
             candidates = [
                 c
                 for c in self._classes_of_school(item["schoolId"]).get(key, [])
-                if c["sisSourcedId"] != item["sisSourcedId"] and not engine.terms.item_ended(c)
+                if c["sisSourcedId"] != item["sisSourcedId"] and not ctx.terms.item_ended(c)
             ]
             if len(candidates) != 1:
                 continue
@@ -184,14 +187,14 @@ class Rekeys:
     def _classes_of_school(self, school_id: str) -> dict[str, list[dict]]:
         found = self._school_classes.get(school_id)
         if found is None:
-            roster = self.engine.roster
+            roster = self.ctx.roster
             found = {}
             paginator = roster.client.get_paginator("query")
             for page in paginator.paginate(
                 TableName=roster.classes.name,
-                IndexName=ClassModel.by_school.Meta.index_name,
+                IndexName=ClassModel.by_school.Meta.index_name,  # type: ignore[attr-defined]  # pynamodb: Meta is untyped
                 KeyConditionExpression="districtSchool = :v",
-                ExpressionAttributeValues={":v": {"S": index_key(self.engine.district_id, school_id)}},
+                ExpressionAttributeValues={":v": {"S": index_key(self.ctx.district_id, school_id)}},
             ):
                 for raw in page["Items"]:
                     item = {
@@ -214,17 +217,17 @@ class Rekeys:
         pairs at a time (sync/record_pass.py): the pass may pause between pages and go on in the
         next invocation. Its progress is the run state's cursor, the old items it claimed (a
         fingerprint set, 8 bytes each) and its counts, all saved with the checkpoint."""
-        engine, state = self.engine, self.state
+        ctx, state = self.ctx, self.state
         seen = state.sets["users_all" if kind == "user" else "classes_all"]
-        matching = engine.matching
+        matching = ctx.matching
         types = ("teachers", "students") if kind == "user" else ("classes",)
         counts = self._counts()
-        if not record_pass.started(engine):
+        if not record_pass.started(ctx):
             # A pass from its start: set, not added, so a pass redone after a crash counts the same.
             state.sets["rekey_claimed"] = FingerprintSet()
             counts.update({t: 0 for t in types})
         claimed = state.sets["rekey_claimed"]  # each old item paired once, in new-sourcedId order
-        for page in record_pass.pages(engine, f"{PENDING}#{kind}#"):
+        for page in record_pass.pages(ctx, f"{PENDING}#{kind}#"):
             writes = []
             for pending in page:
                 held = json.loads(pending["item"]) if pending.get("item") else None
@@ -245,7 +248,7 @@ class Rekeys:
                             "origin": pending.get("origin") or "sis",
                             "reason": "rekeyed",
                             "previous": pending["oldSid"],
-                            "runId": engine.run_id,
+                            "runId": ctx.run_id,
                         }
                     )
                     if pending.get("origin") == "app":  # the app record's reverse link follows
@@ -263,11 +266,11 @@ class Rekeys:
     def _write_held(self, items: list[dict]) -> None:
         if not items:
             return
-        engine = self.engine
-        engine.store.flush()  # the links first: a written class is always findable by its link
+        ctx = self.ctx
+        ctx.store.flush()  # the links first: a written class is always findable by its link
         for item in items:
             _revive_dates(item)
-        engine.apply(engine.roster.classes, items, lambda item: "classes")
+        record_steps.apply(ctx, ctx.roster.classes, items, lambda item: "classes")
 
     # ---------------------------------------------------------------- enrollments
     def pair_enrollments(self, items: list[dict]) -> None:
@@ -275,9 +278,9 @@ class Rekeys:
         rekeyed_users, rekeyed_classes = state.sets["rekeyed_users"], state.sets["rekeyed_classes"]
         if not (rekeyed_users or rekeyed_classes) or state.mode == "delta":
             return
-        engine = self.engine
+        ctx = self.ctx
         touched = [i for i in items if i["userSourcedId"] in rekeyed_users or i["classSourcedId"] in rekeyed_classes]
-        fresh = self._about_to_be_created(engine.roster.enrollments, "enrollment", touched)
+        fresh = self._about_to_be_created(ctx.roster.enrollments, "enrollment", touched)
         if not fresh:
             return
         by_user: dict[str, list[dict]] = {}
@@ -288,7 +291,7 @@ class Rekeys:
                 zip(
                     by_user,
                     pool.map(
-                        lambda user_id: [e for page in engine.roster.enrollments_of_user(user_id) for e in page],
+                        lambda user_id: [e for page in ctx.roster.enrollments_of_user(user_id) for e in page],
                         by_user,
                     ),
                     strict=True,
@@ -313,18 +316,18 @@ class Rekeys:
                     continue
                 olds.remove(old)
                 if state.mode != "preview":
-                    engine.matching.flag_links()
-                    engine.matching.links.put(
+                    ctx.matching.flag_links()
+                    ctx.matching.links.put(
                         {
                             "linkKey": sis_key("enrollment", item["sisSourcedId"]),
                             "itemId": old["enrollmentId"],
                             "origin": "sis",
                             "reason": "rekeyed",
                             "previous": old["sisSourcedId"],
-                            "runId": engine.run_id,
+                            "runId": ctx.run_id,
                         }
                     )
-                engine.matching.remember_link("enrollment", item["sisSourcedId"], old["enrollmentId"], "sis")
+                ctx.matching.remember_link("enrollment", item["sisSourcedId"], old["enrollmentId"], "sis")
                 item["enrollmentId"] = old["enrollmentId"]
                 paired += 1
         counts = self._counts()
@@ -337,14 +340,14 @@ class Rekeys:
         if not counts:
             return  # nothing re-keyed: nothing written (a quiet night writes no item at all)
         run_key = self._run_key()
-        self.engine.store.put(
+        self.ctx.store.put(
             run_records.table(),
             {"runKey": run_key, "recordKey": "rekeys", "counts": counts, "expiresAt": run_records.expires_at()},
         )
         for record_type in ("teachers", "students", "classes", "enrollments"):
             changed = counts.get(record_type, 0)
             if changed:
-                self.engine.matching.report_run(
+                self.ctx.matching.report_run(
                     record_type,
                     "rekeyed",
                     f"{changed:,} {record_type} changed their SIS ids and keep their ids in the app; "

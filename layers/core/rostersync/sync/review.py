@@ -1,7 +1,7 @@
 """What people see of a run before it changes anything: held records, decisions, previews.
 
-ReviewRecords works for the engine (sync/engine.py), as DeltaPhases does:
-- when the run's one deactivation step holds (`SyncEngine.hold_or_deactivate`), every record
+ReviewRecords is handed the run's context (sync/context.py), as DeltaPhases is:
+- when the run's one deactivation step holds (sync/deactivation.py), every record
   it would deactivate is written to RunRecordsTable, one small item each, with its name,
   role, school, class and why (store/run_records.py); GET .../syncs/{runId}/held lists them;
 - on approval it reads the admin's decision: everything, or the chosen records only (the rest
@@ -15,9 +15,12 @@ ReviewRecords works for the engine (sync/engine.py), as DeltaPhases does:
 
 from collections.abc import Iterable
 
+from pynamodb.expressions.update import Action
+
 from rostersync.store import run_records
 from rostersync.store.batch import BatchStore
 from rostersync.store.districts import DistrictModel
+from rostersync.sync.context import RunContext
 from rostersync.sync.terms import TERM_ENDED
 
 PREVIEW = "preview"
@@ -61,22 +64,22 @@ def preview_store(max_in_flight: int) -> PreviewStore:
 
 
 class ReviewRecords:
-    def __init__(self, engine):
-        self.engine = engine
+    def __init__(self, ctx: RunContext):
+        self.ctx = ctx
         self._chosen: set[str] | bool | None = False  # False: not read yet
         self._complete: bool | None = None
 
     @property
     def preview(self) -> bool:
-        return self.engine.state is not None and self.engine.state.mode == PREVIEW
+        return self.ctx.state is not None and self.ctx.state.mode == PREVIEW
 
     # ------------------------------------------------------------------ plan of a preview
     def plan(self, plan):
         """A preview's plan takes the proposed selection (and guard) saved with its run; None
         when the proposal is gone (a replayed preview: previews are started again instead)."""
-        if self.engine.request.mode != PREVIEW:
+        if self.ctx.requested_mode != PREVIEW:
             return plan
-        proposal = run_records.get_proposal(self.engine.store.client, self.engine.district_id, self.engine.run_id)
+        proposal = run_records.get_proposal(self.ctx.store.client, self.ctx.district_id, self.ctx.run_id)
         if proposal is None:
             return None
         plan.selection = {name: proposal.get(name) for name in ("schools", "grades", "subjects")}
@@ -92,33 +95,33 @@ class ReviewRecords:
         """A record counted as `change` (created, updated, unchanged, deactivated)."""
         if not self.preview:
             return
-        state = self.engine.state
+        state = self.ctx.state
         if state.counts[record_type][change] > PREVIEW_SAMPLES and not self._every_record():
             return
-        self.engine.store.put(
+        self.ctx.store.put(
             run_records.table(),
             run_records.preview_item(
-                self.engine.district_id, self.engine.run_id, record_type, change, item[key], describe(record_type, item)
+                self.ctx.district_id, self.ctx.run_id, record_type, change, item[key], describe(record_type, item)
             ),
         )
 
     def would_hold(self, held: dict) -> None:
         """A preview whose sync would stop for review says so (GET .../preview)."""
-        self.engine.store.put(
+        self.ctx.store.put(
             run_records.table(),
-            run_records.summary_item(self.engine.district_id, self.engine.run_id, {"wouldHold": held}),
+            run_records.summary_item(self.ctx.district_id, self.ctx.run_id, {"wouldHold": held}),
         )
 
     def _every_record(self) -> bool:
         if self._complete is None:
-            proposal = run_records.get_proposal(self.engine.store.client, self.engine.district_id, self.engine.run_id)
+            proposal = run_records.get_proposal(self.ctx.store.client, self.ctx.district_id, self.ctx.run_id)
             self._complete = bool((proposal or {}).get("complete"))
         return self._complete
 
     # ------------------------------------------------------------------ holding
     def hold_everything(self, leaving: dict) -> dict | None:
         """After a rejection, every deactivation waits for an admin (not only a large one)."""
-        if not getattr(self.engine.district, "deactivation_hold", None):
+        if not getattr(self.ctx.district, "deactivation_hold", None):
             return None
         return {t: n for t, n in leaving.items() if n} or None
 
@@ -126,7 +129,7 @@ class ReviewRecords:
         """One item per record the run would deactivate, with why (bounded chunks). A large hold
         may take several invocations: the state's offset counts the records written (the sweep
         lists them in the same order each time), and the run pauses between chunks."""
-        engine, state = self.engine, self.engine.state
+        ctx, state = self.ctx, self.ctx.state
         chunk, seen = [], 0
         for entry in items:
             seen += 1
@@ -136,19 +139,18 @@ class ReviewRecords:
             if len(chunk) >= HELD_CHUNK:
                 self._write_held_chunk(chunk)
                 chunk = []
-                engine.pages_this_invocation += 1
-                engine.progressed = True
-                if engine.out_of_time():
+                ctx.moved()
+                if ctx.out_of_time():
                     state.offset = seen
-                    engine.pause()  # saves the state (and flushes the writes) and continues later
+                    ctx.pause()  # saves the state (and flushes the writes) and continues later
         if chunk:
             self._write_held_chunk(chunk)
         state.offset = 0
-        engine.store.flush()
+        ctx.store.flush()
 
     def _write_held_chunk(self, chunk: list[tuple]) -> None:
-        engine = self.engine
-        roster = engine.roster
+        ctx = self.ctx
+        roster = ctx.roster
         enrollments = [item for _table, record_type, item in chunk if record_type == "enrollments"]
         users, classes = {}, {}
         if enrollments:
@@ -171,24 +173,24 @@ class ReviewRecords:
                 fields["name"] = full_name(user) or item.get("userSourcedId")
                 fields["classTitle"] = klass.get("title") or item.get("classSourcedId")
             fields["reason"] = self.reason(record_type, item)
-            engine.store.put(
+            ctx.store.put(
                 run_records.table(),
-                run_records.held_item(engine.district_id, engine.run_id, record_type, item[table.key], fields),
+                run_records.held_item(ctx.district_id, ctx.run_id, record_type, item[table.key], fields),
             )
 
     def reason(self, record_type: str, item: dict) -> str:
-        state = self.engine.state
-        sid = item.get("sisSourcedId")
-        if record_type == "classes" and self.engine.terms.item_ended(item):
+        state = self.ctx.state
+        sid: str = item.get("sisSourcedId") or ""
+        if record_type == "classes" and self.ctx.terms.item_ended(item):
             return TERM_ENDED
-        if state.mode == "delta":
+        if state.delta is not None and state.mode == "delta":
             delta = state.delta
             if record_type == "classes":
                 return OUT
             if record_type == "enrollments":
                 if sid in delta.out_enrollments:
                     return OUT
-                if delta.changed_classes.get(item.get("classSourcedId")) is False:
+                if delta.changed_classes.get(item.get("classSourcedId") or "") is False:
                     return CLASS_LEAVING
                 return USER_LEAVING
             if record_type in ("teachers", "students"):
@@ -217,20 +219,20 @@ class ReviewRecords:
     def chosen(self) -> set[str] | None:
         """The record ids an approval applies, or None for everything held."""
         if self._chosen is False:
-            decision = run_records.get_decision(self.engine.store.client, self.engine.district_id, self.engine.run_id)
+            decision = run_records.get_decision(self.ctx.store.client, self.ctx.district_id, self.ctx.run_id)
             ids = (decision or {}).get("recordIds")
             self._chosen = None if ids is None else set(ids)
-        return self._chosen
+        return self._chosen if isinstance(self._chosen, set) else None
 
     def approves(self, record_type: str, item_id: str) -> bool:
         chosen = self.chosen()
         return chosen is None or run_records.held_record_id(record_type, item_id) in chosen
 
-    def finish_actions(self) -> list:
+    def finish_actions(self) -> list[Action]:
         """District updates at the end of a successful run: an approval ends a hold after a
         rejection; a partial approval makes the next run full (the records kept are re-evaluated)."""
-        state = self.engine.state
-        actions = []
+        state = self.ctx.state
+        actions: list[Action] = []
         if state.approved:
             actions.append(DistrictModel.deactivation_hold.remove())
         if state.approved and self.chosen() is not None:

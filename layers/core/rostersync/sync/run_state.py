@@ -12,6 +12,7 @@ parts, and the fingerprint sets (`SETS`) saved beside them as binary parts.
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from rostersync.sis_access import plan_connection
 from rostersync.store.districts import DEFAULT_GUARD_MAX_SHARE, DEFAULT_GUARD_MIN_RECORDS
@@ -54,8 +55,44 @@ SETS = (
 )
 
 
-def empty_counts() -> dict:
-    return {t: {k: 0 for k in COUNT_KINDS} for t in RECORD_TYPES}
+class Mode(StrEnum):
+    """What a run does (saved as its value: a checkpoint written before the enum loads as is)."""
+
+    FULL = "full"  # reads everything, sweeps what it did not find
+    DELTA = "delta"  # reads what changed since the last successful sync (sync/delta.py)
+    PREVIEW = "preview"  # a full read that writes no roster item (sync/review.py)
+
+
+class Phase(StrEnum):
+    """Where a run is (saved as its value). Which phases a mode runs, and in what order, is
+    sync/phases.py's; REVIEW is where a run waits for an admin, DONE is past the last phase."""
+
+    SCHOOLS = "schools"
+    COURSES = "courses"
+    TERMS = "terms"
+    CLASSES = "classes"
+    PAIR_CLASSES = "pair_classes"
+    USERS = "users"
+    PAIR_USERS = "pair_users"
+    ENROLLMENTS = "enrollments"
+    CLASS_TITLES = "class_titles"
+    WRITE_USERS = "write_users"
+    WRITE_TERMS = "write_terms"
+    SWEEP = "sweep"
+    DELTA_CLASSES = "delta_classes"
+    DELTA_USERS = "delta_users"
+    DELTA_ENROLLMENTS = "delta_enrollments"
+    DELTA_FINISH = "delta_finish"
+    REVIEW = "review"
+    DONE = "done"
+
+
+Counts = dict[str, dict[str, int]]  # record type (RECORD_TYPES) -> kind (COUNT_KINDS) -> how many
+Held = dict[str, int]  # record type -> deactivations held for an admin's approval
+
+
+def empty_counts() -> Counts:
+    return {t: dict.fromkeys(COUNT_KINDS, 0) for t in RECORD_TYPES}
 
 
 @dataclass
@@ -144,14 +181,14 @@ class DeltaState:
 
 @dataclass
 class RunState:
-    mode: str  # full | delta
+    mode: Mode
     plan: RunPlan
     started_at: str  # ISO instant the run's first invocation began
-    phase: str = "schools"
+    phase: Phase = Phase.SCHOOLS
     offset: int = 0  # records of the current collection handled (or parked chunks written)
     last_page_size: int = 0  # a resumed read starts this many records early
     cursor: str | None = None  # a pass over the run's records: the last recordKey done (sync/record_pass.py)
-    counts: dict = field(default_factory=empty_counts)
+    counts: Counts = field(default_factory=empty_counts)
     error_total: int = 0
     school_map: dict[str, str] = field(default_factory=dict)  # SIS school -> app schoolId (selected ones)
     sis_schools: list[dict] = field(default_factory=list)  # every active SIS school: {sisSourcedId, name}
@@ -163,7 +200,7 @@ class RunState:
     had_items: dict[str, bool] = field(default_factory=dict)  # table -> held items when the run began
     parked: list[list] = field(default_factory=list)  # parked-user chunks: [token, parts]
     approved: bool = False
-    held: dict | None = None
+    held: Held | None = None
     delta: DeltaState | None = None
     matching: dict = field(default_factory=dict)  # {"users", "classes"}: the district has app records to match
     terms: TermState | None = None  # the SIS's academic sessions this run (sync/terms.py)
@@ -206,10 +243,10 @@ class RunState:
     @classmethod
     def from_json(cls, data: dict, sets: dict[str, FingerprintSet]) -> "RunState":
         return cls(
-            mode=data["mode"],
+            mode=Mode(data["mode"]),
             plan=RunPlan.from_json(data["plan"]),
             started_at=data["startedAt"],
-            phase=data["phase"],
+            phase=Phase(data["phase"]),
             offset=data["offset"],
             last_page_size=data["lastPageSize"],
             cursor=data.get("cursor"),

@@ -1,10 +1,11 @@
 """Academic sessions in a sync: read the SIS's calendar, end classes whose terms are over,
 write the sessions (docs/design.md, "Terms and the school year").
 
-Two phases of the engine (sync/engine.py), in full and delta runs alike:
-- `terms` (after courses): /academicSessions (or /terms where a server has no such endpoint),
-  every page, into the run state (sync/term_state.py). Sessions are a district's calendar,
-  small enough to hold; reading all of them every night costs a page or two.
+Two phases of a sync (sync/phases.py), in full and delta runs alike:
+- `terms` (after courses): the source's academic sessions (OneRoster 1.1: /academicSessions,
+  or /terms where a server has no such endpoint: sources/oneroster11.py), every page, into the
+  run state (sync/term_state.py). Sessions are a district's calendar, small enough to hold;
+  reading all of them every night costs a page or two.
 - `write_terms` (after every other read, before the sweep or the delta's finish): one item per
   session in TermsTable, diffed by contentHash like every roster item (a quiet night writes
   nothing), and stored sessions the SIS no longer lists (or lists tobedeleted) go inactive.
@@ -27,6 +28,7 @@ from rostersync.oneroster.errors import InsufficientScope, NotOneRoster, Request
 from rostersync.store.roster import ACTIVE, INACTIVE
 from rostersync.store.sync_runs import MAX_STORED_ERRORS
 from rostersync.sync import mapping, notices, record_checks
+from rostersync.sync.context import RunContext
 from rostersync.sync.delta import DeltaNotEnough
 from rostersync.sync.term_state import END, MODIFIED, PARENT, SCHOOL_YEAR, START, STATUS, TITLE, TYPE, TermState
 from rostersync.times import local_date
@@ -34,7 +36,6 @@ from rostersync.times import local_date
 logger = logging.getLogger(__name__)
 
 TERM_ENDED = "term_ended"  # a held class's reason: every term it belongs to is over
-SESSION_COLLECTIONS = ("academicSessions", "terms")  # the second where a server lacks the first
 # Answers that mean "this server does not offer that endpoint to us", not "the SIS is down".
 NOT_OFFERED = (NotOneRoster, InsufficientScope, RequestRejected)
 MAX_DEPTH = 8  # parent chains longer than a calendar's (schoolYear > semester > term > gradingPeriod)
@@ -42,41 +43,46 @@ READ_CHUNK = 100  # stored sessions fetched per BatchGet
 
 
 class TermPhases:
-    def __init__(self, engine):
-        self.engine = engine
+    def __init__(self, ctx: RunContext):
+        self.ctx = ctx
         self._ended_ids: set[str] | None = None
 
     @property
     def terms(self) -> TermState | None:
-        return self.engine.state.terms
+        return self.ctx.state.terms
+
+    @property
+    def _read_terms(self) -> TermState:
+        """The run's sessions, once the terms phase has read them."""
+        terms = self.ctx.state.terms
+        if terms is None:
+            raise RuntimeError("the terms phase has not run")
+        return terms
 
     # ------------------------------------------------------------------ phase: terms
     def read(self) -> None:
         """The SIS's sessions into the run state (the whole collection: a resumed phase reads it again)."""
-        engine = self.engine
-        run = engine.state
-        today = local_date(run.started, getattr(engine.district, "timezone", None))
+        ctx = self.ctx
+        run = ctx.state
+        today = local_date(run.started, getattr(ctx.district, "timezone", None))
         run.terms = terms = TermState(today=today.isoformat())
         self._ended_ids = None
-        for collection in SESSION_COLLECTIONS:
-            try:
-                self._read(collection)
-            except NOT_OFFERED as error:
-                logger.info("the SIS offers no %s: %s", collection, error.code)
-                terms.sessions = {}
-                continue
+        try:
+            self._read()
             terms.read = True
-            break
+        except NOT_OFFERED as error:  # the source has no sessions to offer (sources/port.py)
+            logger.info("the SIS offers no academic sessions: %s", error.code)
+            terms.sessions = {}
         if not terms.read or not terms.sessions:
             # Without a calendar nothing ends and no stored session is deactivated.
             terms.read = False
-            self.engine.notices.add(notices.terms_unavailable())
+            self.ctx.notices.add(notices.terms_unavailable())
         if run.mode == "delta" and terms.read:
             self._check_delta(today)
 
-    def _read(self, collection: str) -> None:
-        terms = self.terms
-        for page in self.engine.client.stream(collection).pages():
+    def _read(self) -> None:
+        terms = self._read_terms
+        for page in self.ctx.source.academic_sessions():
             for record in page.records:
                 if isinstance(record, BadRecord):
                     self._skip(record.sourced_id, record.code, record.message)
@@ -100,11 +106,12 @@ class TermPhases:
         """A delta sees only changed classes: a session that ended since the last full sync (by
         the calendar, or because the SIS moved its dates) would leave its unchanged classes
         active, so the run continues as a full sync."""
-        last_full = self.engine.district.last_full_sync_at
+        district = self.ctx.loaded_district()
+        last_full = district.last_full_sync_at
         if last_full is None:
             return
-        since = local_date(last_full, getattr(self.engine.district, "timezone", None)).isoformat()
-        for sid, session in self.terms.sessions.items():
+        since = local_date(last_full, getattr(district, "timezone", None)).isoformat()
+        for sid, session in self._read_terms.sessions.items():
             if not session[END] or session[END] >= today.isoformat():
                 continue
             modified = session[MODIFIED]
@@ -146,7 +153,7 @@ class TermPhases:
         if not term_ids or self.terms is None or not self.terms.read:
             return False
         if self._ended_ids is None:
-            district, today = self.engine.district_id, self.terms.today
+            district, today = self.ctx.district_id, self.terms.today
             self._ended_ids = {
                 record_id(district, "term", sid) for sid, s in self.terms.sessions.items() if s[END] and s[END] < today
             }
@@ -158,14 +165,14 @@ class TermPhases:
         terms = self.terms
         if terms is None or not terms.read:
             return
-        engine = self.engine
-        table = engine.roster.terms
+        ctx = self.ctx
+        table = ctx.roster.terms
         sids = sorted(terms.sessions)
         for start in range(0, len(sids), READ_CHUNK):
             chunk = sids[start : start + READ_CHUNK]
             stored = {}
-            if engine.state.had_items.get(table.name, True):
-                stored = engine.roster.by_sourced_ids(table, chunk, projection=["contentHash", "status", "schoolIds"])
+            if ctx.state.had_items.get(table.name, True):
+                stored = ctx.roster.by_sourced_ids(table, chunk, projection=["contentHash", "status", "schoolIds"])
             for sid in chunk:
                 before = stored.get(sid)
                 item = self._item(sid, before)
@@ -179,24 +186,24 @@ class TermPhases:
                 else:
                     change = "updated"
                 terms.counts[change] += 1
-                engine.store.put(table.name, item)
-        engine.store.flush()
-        if engine.state.had_items.get(table.name, True):
+                ctx.store.put(table.name, item)
+        ctx.store.flush()
+        if ctx.state.had_items.get(table.name, True):
             self._deactivate_dropped(table)
         # Sessions are not one of the run's record types (the contract's counts): logged instead.
         logger.info(
             "academic sessions synced",
             extra={
-                "districtId": engine.district_id,
-                "runId": engine.run_id,
+                "districtId": ctx.district_id,
+                "runId": ctx.run_id,
                 "terms": dict(terms.counts),
                 "sessions": len(terms.sessions),
             },
         )
 
     def _item(self, sid: str, before: dict | None) -> dict | None:
-        session = self.terms.sessions[sid]
-        engine, district = self.engine, self.engine.district_id
+        session = self._read_terms.sessions[sid]
+        ctx, district = self.ctx, self.ctx.district_id
         # A school, once linked, stays: last year's sessions remain their schools' after the classes end.
         schools = set(self._schools_of(sid)) | set((before or {}).get("schoolIds") or [])
         parent = session[PARENT]
@@ -215,8 +222,8 @@ class TermPhases:
             item = mapping.stamped(
                 {"districtId": district, "termId": record_id(district, "term", sid)},
                 fields,
-                engine.run_id,
-                engine.now,
+                ctx.run_id,
+                ctx.now,
                 session[STATUS],
             )
         except record_checks.Refused as refused:
@@ -230,35 +237,37 @@ class TermPhases:
 
     def _schools_of(self, sid: str) -> list[str]:
         """Its own links (its classes', its children's), else its nearest linked ancestor's."""
-        terms = self.terms
+        terms = self._read_terms
+        current: str | None = sid
         for _ in range(MAX_DEPTH):
-            links = terms.links.get(sid)
+            if not current:
+                break
+            links = terms.links.get(current)
             if links:
                 return links
-            session = terms.sessions.get(sid)
-            sid = session[PARENT] if session else None
-            if not sid:
-                break
+            session = terms.sessions.get(current)
+            current = session[PARENT] if session else None
         return []
 
     def _deactivate_dropped(self, table) -> None:
-        engine, sessions = self.engine, self.terms.sessions
-        for page in engine.roster.active_items(table):
+        ctx, terms = self.ctx, self._read_terms
+        sessions = terms.sessions
+        for page in ctx.roster.active_items(table):
             for item in page:
                 if item.get("sisSourcedId") in sessions:
                     continue  # listed: written above with the SIS's status
                 item["status"] = INACTIVE
-                item["updatedAt"] = engine.now
-                item["lastRunId"] = engine.run_id
-                self.terms.counts["deactivated"] += 1
-                engine.store.put(table.name, item)
-        engine.store.flush()
+                item["updatedAt"] = ctx.now
+                item["lastRunId"] = ctx.run_id
+                terms.counts["deactivated"] += 1
+                ctx.store.put(table.name, item)
+        ctx.store.flush()
 
     # ------------------------------------------------------------------ the enrollments phase and the sweep ask
     def enrolled_in_ended(self, class_fp: int, user_fp: int, users_eligible) -> None:
         """An enrollment that does not count because its class's terms are over: its user, if
         they end up with no class, leaves with the school year, not as a loss."""
-        sets = self.engine.state.sets
+        sets = self.ctx.state.sets
         if (
             sets["classes_ended"]
             and sets["classes_ended"].contains_fingerprint(class_fp)
@@ -271,7 +280,7 @@ class TermPhases:
         terms all ended (listed, or gone from the SIS with its stored terms over), an enrollment
         in such a class, a user whose every counting enrollment was in such classes. The sweep
         lists classes before enrollments and users, so a gone class is known by then."""
-        sets = self.engine.state.sets
+        sets = self.ctx.state.sets
         sid = item.get("sisSourcedId")
         if not sid:
             return False  # a record the app registered and the SIS never listed (issue 13)
@@ -283,7 +292,7 @@ class TermPhases:
                 return True
             return False
         if record_type == "enrollments":
-            return bool(sets["classes_ended"]) and item.get("classSourcedId") in sets["classes_ended"]
+            return bool(sets["classes_ended"]) and item.get("classSourcedId", "") in sets["classes_ended"]
         if record_type in ("teachers", "students"):
             return bool(sets["users_term_ended"]) and sid in sets["users_term_ended"]
         return False
@@ -293,7 +302,7 @@ class TermPhases:
         """A sweep that ends records because their terms are over says so (the run's notices)."""
         notice = notices.school_year_ended(ended)
         if notice is not None:
-            self.engine.notices.add(notice)
+            self.ctx.notices.add(notice)
 
     def _skip(self, sid: str | None, code: str, message: str) -> None:
         if self.terms is not None:
@@ -301,10 +310,11 @@ class TermPhases:
         self._notice("terms", code, message, sid)
 
     def _notice(self, record_type: str, code: str, message: str, sid: str | None = None) -> None:
-        engine = self.engine
-        engine.state.error_total += 1
-        if len(engine.errors) < MAX_STORED_ERRORS:
-            engine.errors.append({"type": record_type, "sisSourcedId": sid, "code": code, "message": message[:500]})
+        ctx = self.ctx
+        ctx.state.error_total += 1
+        errors = ctx.invocation.errors
+        if len(errors) < MAX_STORED_ERRORS:
+            errors.append({"type": record_type, "sisSourcedId": sid, "code": code, "message": message[:500]})
 
 
 def _iso(value: date | None) -> str | None:

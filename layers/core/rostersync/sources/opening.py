@@ -1,0 +1,27 @@
+"""Which reader a sync run reads through: the one place a run's planned connection becomes a
+SourceReader (sources/port.py). Today every connection is a OneRoster 1.1 server; a OneRoster
+1.2 server or a CSV bundle adds its case here, chosen by what the plan's connection says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rostersync import sis_access
+from rostersync.settings import SyncTuning
+
+from .oneroster11 import OneRoster11Reader
+from .port import SourceReader
+
+
+def open_reader(district_id: str, connection: Mapping, tuning: SyncTuning) -> SourceReader:
+    """The reader for a run's planned connection (RunPlan.connection: no secret; the secret's
+    version it started with is read from Secrets Manager, SecretNotFound when gone)."""
+    client = sis_access.open_client(
+        district_id,
+        sis_access.plan_client_settings(connection),
+        secret_version=connection.get("secretVersion"),
+        page_limit=tuning.page_limit,
+        max_in_flight=tuning.sis_in_flight,
+    )
+    return OneRoster11Reader(client)
