@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["export-csv"]:  # `rostersync sandbox-sis export-csv ...`: write a CSV bundle, no server
+        from .csv_export import main as export_csv
+
+        return export_csv(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         config = SandboxConfig(
