@@ -89,13 +89,11 @@ def _member(archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo | None:
 
 def _text_lines(stream: IO[bytes], file: str):
     """The lines of a member as text, UTF-8 checked as they stream (a BOM dropped)."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
     reader = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
         yield from reader
     except UnicodeDecodeError as error:
         raise BundleError(f"is not UTF-8 (byte {error.start} of a chunk cannot be read)", file) from None
-    del decoder
 
 
 def _manifest(archive: zipfile.ZipFile) -> dict[str, str]:
@@ -143,10 +141,10 @@ def check_bundle(archive: zipfile.ZipFile) -> Bundle:
         files[name] = mode
         if mode == "absent":
             continue
-        info = _member(archive, f"{name}.csv")
-        if info is None:
+        member = _member(archive, f"{name}.csv")
+        if member is None:
             raise BundleError(f"the manifest says {name}.csv is bulk, but the bundle has no {name}.csv", "manifest.csv")
-        with archive.open(info) as raw:
+        with archive.open(member) as raw:
             header = next(csv.reader(_text_lines(raw, f"{name}.csv")), None)
         if not header:
             raise BundleError("is empty: it has no header line", f"{name}.csv")
@@ -174,7 +172,7 @@ def split_bundle(zip_file: IO[bytes], put_file: Callable[[str, IO[bytes]], None]
             info = _member(archive, f"{name}.csv")
             assert info is not None  # noqa: S101  check_bundle found it
             with archive.open(info) as raw:
-                put_file(name, _Utf8Checked(raw, f"{name}.csv"))
+                put_file(name, io.BufferedReader(_Utf8Checked(raw, f"{name}.csv"), CHUNK))
     return bundle
 
 
@@ -189,7 +187,7 @@ class _Utf8Checked(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer) -> int:
         data = self._raw.read(len(buffer))
         try:
             self._decoder.decode(data, final=not data)
