@@ -6,10 +6,10 @@ import pytest
 
 from rostersync.oneroster import ConnectionSettings, NotOneRoster, check_connection
 from rostersync.oneroster.records import User
-from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel
-from rostersync.store.schools import SchoolModel
+from rostersync.store.roster import UserModel
 from rostersync.sync.engine import Outcome
 from tests.fixtures.districts import connect_district
+from tests.fixtures.synced_roster import synced_roster as roster
 from tests.integration.test_sync_engine import sync
 from tests.unit.api.handler_client import Api
 
@@ -50,44 +50,6 @@ def test_1_2_tokens_are_asked_with_the_1_2_scopes(make_sandbox_sis):
     check(sis, auth_method="oauth2")
     granted = [t for t in sis.app.auth._tokens.values()]
     assert granted and all("/spec/or/v1p2/scope/roster-core.readonly" in scope for _, scope in granted)
-
-
-def roster(district_id):
-    """The district's synced roster keyed by SIS ids (app ids differ between districts)."""
-    school_sis = {s.school_id: s.sis_sourced_id for s in SchoolModel.query(district_id)}
-    class_sis = {}
-    classes = {}
-    for c in ClassModel.query(district_id):
-        class_sis[c.class_id] = c.sis_sourced_id
-        classes[c.sis_sourced_id] = (
-            c.status,
-            c.title,
-            c.class_code,
-            tuple(c.grades),
-            tuple(c.subjects),
-            school_sis[c.school_id],
-            len(c.term_ids or []),
-        )
-    users = {}
-    user_sis = {}
-    for u in UserModel.query(district_id):
-        user_sis[u.user_id] = u.sis_sourced_id
-        users[u.sis_sourced_id] = (
-            u.status,
-            u.role,
-            u.given_name,
-            u.family_name,
-            u.email,
-            u.username,
-            u.identifier,
-            tuple(u.grades),
-            tuple(sorted(school_sis[s] for s in u.school_ids)),
-        )
-    enrollments = {
-        e.sis_sourced_id: (e.status, e.role, user_sis[e.user_id], class_sis[e.class_id])
-        for e in EnrollmentModel.query(district_id)
-    }
-    return {"users": users, "classes": classes, "enrollments": enrollments}
 
 
 def test_the_same_district_over_1_1_and_over_1_2_gives_the_same_roster(aws, make_sandbox_sis):

@@ -1,6 +1,8 @@
 """Which reader a sync run reads through: the one place a run's planned connection becomes a
-SourceReader (sources/port.py). Today every connection is a OneRoster 1.1 server; a OneRoster
-1.2 server or a CSV bundle adds its case here, chosen by what the plan's connection says.
+SourceReader (sources/port.py). Today every saved connection is a OneRoster REST server, 1.1 or
+1.2 (the plan's connection names the version; the client reads it). A CSV bundle's reader
+(sources/csv_reader.py) is handed to the engine directly until CSV connections can be saved; its
+case goes here then, chosen by what the plan's connection says.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from collections.abc import Mapping
 from rostersync import sis_access
 from rostersync.settings import SyncTuning
 
-from .oneroster11 import OneRoster11Reader
+from .oneroster_rest import OneRosterRestReader
 from .port import SourceReader
 
 
@@ -24,4 +26,4 @@ def open_reader(district_id: str, connection: Mapping, tuning: SyncTuning) -> So
         page_limit=tuning.page_limit,
         max_in_flight=tuning.sis_in_flight,
     )
-    return OneRoster11Reader(client)
+    return OneRosterRestReader(client)

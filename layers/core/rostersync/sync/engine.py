@@ -24,7 +24,7 @@ from rostersync.oneroster import OneRosterClient, OutOfTime
 from rostersync.oneroster.errors import OneRosterError
 from rostersync.settings import SyncTuning
 from rostersync.sis_secrets import SecretNotFound
-from rostersync.sources import OneRoster11Reader, SourceReader
+from rostersync.sources import OneRosterRestReader, SourceReader
 from rostersync.sources.opening import open_reader
 from rostersync.store.batch import BatchStore
 from rostersync.store.districts import DistrictModel
@@ -107,7 +107,7 @@ class SyncEngine:
         ctx.review = ReviewRecords(ctx)  # held records, approval decisions, preview samples
         ctx.terms = TermPhases(ctx)  # academic sessions; classes whose terms are over
         if source is None and client is not None:
-            source = OneRoster11Reader(client)
+            source = OneRosterRestReader(client)
         if source is not None:
             ctx.set_source(source)
 

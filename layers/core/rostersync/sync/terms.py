@@ -3,7 +3,7 @@ write the sessions (docs/design.md, "Terms and the school year").
 
 Two phases of a sync (sync/phases.py), in full and delta runs alike:
 - `terms` (after courses): the source's academic sessions (OneRoster 1.1: /academicSessions,
-  or /terms where a server has no such endpoint: sources/oneroster11.py), every page, into the
+  or /terms where a server has no such endpoint: sources/oneroster_rest.py), every page, into the
   run state (sync/term_state.py). Sessions are a district's calendar, small enough to hold;
   reading all of them every night costs a page or two.
 - `write_terms` (after every other read, before the sweep or the delta's finish): one item per

@@ -1,4 +1,5 @@
-"""The source-reader port (sources/port.py) over a OneRoster 1.1 REST server.
+"""The source-reader port (sources/port.py) over a OneRoster REST server, 1.1 or 1.2 (the client
+reads the version its connection names: oneroster/client.py, docs/oneroster.md).
 
 A thin adapter: OneRosterClient (rostersync.oneroster) does the paging, concurrency, retries,
 auth and parsing; this maps its streams to the port's typed pages and its delta filter
@@ -26,7 +27,7 @@ SESSION_COLLECTIONS = ("academicSessions", "terms")
 NOT_OFFERED = (NotOneRoster, InsufficientScope, RequestRejected)
 
 
-class OneRoster11Reader:
+class OneRosterRestReader:
     """SourceReader over OneRosterClient; the reader owns the client (close closes it)."""
 
     has_change_cursor = True

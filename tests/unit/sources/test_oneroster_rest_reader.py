@@ -1,4 +1,4 @@
-"""The OneRoster 1.1 adapter of the source-reader port (sources/oneroster11.py), over a scripted
+"""The OneRoster 1.1 adapter of the source-reader port (sources/oneroster_rest.py), over a scripted
 client: pages keep their records and offsets, a resumed stream starts where asked, the change
 filter is the client's own, off-filter records are counted per page, and sessions fall back to
 /terms on a server without /academicSessions."""
@@ -10,7 +10,7 @@ import pytest
 from rostersync.oneroster.errors import NotOneRoster, ServerError
 from rostersync.oneroster.paging import Page
 from rostersync.oneroster.records import BadRecord, Class, User
-from rostersync.sources import Collection, OneRoster11Reader, SourcePage, SourceReader
+from rostersync.sources import Collection, OneRosterRestReader, SourcePage, SourceReader
 
 
 def _user(sid: str) -> User:
@@ -60,13 +60,13 @@ class ScriptedClient:
 
 
 def test_the_adapter_is_a_source_reader():
-    assert isinstance(OneRoster11Reader(ScriptedClient()), SourceReader)
+    assert isinstance(OneRosterRestReader(ScriptedClient()), SourceReader)
 
 
 def test_pages_keep_their_records_and_offsets_and_a_resumed_read_starts_where_asked():
     users = [Page([_user("u1"), _user("u2")], 200, None), Page([_user("u3")], 202, None)]
     client = ScriptedClient({"users": (users, [0, 0])})
-    pages = list(OneRoster11Reader(client).users(start=200))
+    pages = list(OneRosterRestReader(client).users(start=200))
     assert [p.offset for p in pages] == [200, 202]
     assert [[r.sourced_id for r in p.records] for p in pages] == [["u1", "u2"], ["u3"]]
     assert all(isinstance(p, SourcePage) and p.off_filter == 0 for p in pages)
@@ -77,14 +77,14 @@ def test_changed_since_reads_with_the_clients_filter_and_counts_off_filter_recor
     classes = [Page([_class("c1")], 0, None), Page([_class("c2")], 1, None), Page([_class("c3")], 2, None)]
     client = ScriptedClient({"classes": (classes, [0, 2, 2])})  # the stream's running count
     since = datetime(2026, 12, 1, tzinfo=UTC)
-    pages = list(OneRoster11Reader(client).classes(changed_since=since))
+    pages = list(OneRosterRestReader(client).classes(changed_since=since))
     assert [p.off_filter for p in pages] == [0, 2, 0]
     assert client.asked == [("classes", "dateLastModified>'2026-12-01' on classes", 0)]
 
 
 def test_nothing_is_read_until_a_stream_is_iterated():
     client = ScriptedClient()
-    stream = OneRoster11Reader(client).enrollments(changed_since=datetime(2026, 1, 1, tzinfo=UTC))
+    stream = OneRosterRestReader(client).enrollments(changed_since=datetime(2026, 1, 1, tzinfo=UTC))
     assert client.asked == []
     assert list(stream) == []
     assert client.asked[0][0] == "enrollments"
@@ -95,7 +95,7 @@ def test_sessions_come_from_terms_where_academic_sessions_is_not_offered():
     client = ScriptedClient(
         {"terms": (terms, [0])}, errors={"academicSessions": NotOneRoster("no such endpoint", endpoint="x")}
     )
-    assert [p.offset for p in OneRoster11Reader(client).academic_sessions()] == [0]
+    assert [p.offset for p in OneRosterRestReader(client).academic_sessions()] == [0]
     assert [a[0] for a in client.asked] == ["academicSessions", "terms"]
 
 
@@ -103,10 +103,10 @@ def test_sessions_offered_nowhere_raise_the_last_refusal_and_other_failures_are_
     refusal = NotOneRoster("no such endpoint", endpoint="x")
     client = ScriptedClient(errors={"academicSessions": refusal, "terms": refusal})
     with pytest.raises(NotOneRoster):
-        list(OneRoster11Reader(client).academic_sessions())
+        list(OneRosterRestReader(client).academic_sessions())
     down = ScriptedClient(errors={"academicSessions": ServerError("502", endpoint="x")})
     with pytest.raises(ServerError):
-        list(OneRoster11Reader(down).academic_sessions())
+        list(OneRosterRestReader(down).academic_sessions())
     assert [a[0] for a in down.asked] == ["academicSessions"]
 
 
@@ -115,7 +115,7 @@ def test_single_records_are_typed_and_the_client_is_the_readers_to_close():
     client = ScriptedClient(
         records={("users", "u1"): _user("u1"), ("users", "u9"): bad, ("classes", "c1"): _class("c1")}
     )
-    reader = OneRoster11Reader(client)
+    reader = OneRosterRestReader(client)
     assert reader.user("u1") == _user("u1")
     assert reader.user("u9") is bad
     assert reader.user("nobody") is None
