@@ -42,6 +42,26 @@ def _shift(text: str | None, days: int) -> str | None:
     return (date.fromisoformat(text) + timedelta(days=days)).isoformat() if text else text
 
 
+def _end_calendar_yesterday(store: DistrictStore, now: datetime, stamp: str) -> tuple[int, str | None]:
+    """Shift the active academic sessions so that this school year ended yesterday (nothing when it
+    already has): (the days shifted, 0 or negative; the year's end date before the shift)."""
+    old_year = store.get("academicSessions", store.plan.school_year_id) or {}
+    year_end = old_year.get("endDate")
+    shift = min(0, (now.date() - timedelta(days=1) - date.fromisoformat(year_end)).days) if year_end else 0
+    if shift:
+        for session in [s for s in store.records("academicSessions") if s.get("status") == "active"]:
+            store.put(
+                "academicSessions",
+                dict(
+                    session,
+                    dateLastModified=stamp,
+                    startDate=_shift(session.get("startDate"), shift),
+                    endDate=_shift(session.get("endDate"), shift),
+                ),
+            )
+    return shift, year_end
+
+
 def roll_over(
     store: DistrictStore, seed: int, now: datetime, path_prefix: str = "", old_classes: str = "delete"
 ) -> dict:
@@ -53,23 +73,8 @@ def roll_over(
         build = RecordBuilder(path_prefix + ONEROSTER_BASE_PATH, random.Random(f"sandbox-sis:{seed}:rollover:{year}"))
         stamp = format_instant(now, "milliseconds")
         today = now.date()
-        old_sessions = [s for s in store.records("academicSessions") if s.get("status") == "active"]
-        old_year = store.get("academicSessions", plan.school_year_id) or {}
-        year_end = old_year.get("endDate")
-        shift = min(0, (today - timedelta(days=1) - date.fromisoformat(year_end)).days) if year_end else 0
-
         # 1. Last year's calendar is over.
-        if shift:
-            for session in old_sessions:
-                store.put(
-                    "academicSessions",
-                    dict(
-                        session,
-                        dateLastModified=stamp,
-                        startDate=_shift(session.get("startDate"), shift),
-                        endDate=_shift(session.get("endDate"), shift),
-                    ),
-                )
+        shift, _year_end = _end_calendar_yesterday(store, now, stamp)
         # 2. The new year's calendar.
         year_id, fall_id, spring_id = (
             f"as-{new_year}-{new_year + 1}",
@@ -193,21 +198,8 @@ def end_school_year(store: DistrictStore, now: datetime) -> dict:
     with store.lock:
         plan = store.plan
         stamp = format_instant(now, "milliseconds")
-        today = now.date()
-        old_year = store.get("academicSessions", plan.school_year_id) or {}
-        year_end = old_year.get("endDate")
-        shift = min(0, (today - timedelta(days=1) - date.fromisoformat(year_end)).days) if year_end else 0
+        shift, year_end = _end_calendar_yesterday(store, now, stamp)
         if shift:
-            for session in [s for s in store.records("academicSessions") if s.get("status") == "active"]:
-                store.put(
-                    "academicSessions",
-                    dict(
-                        session,
-                        dateLastModified=stamp,
-                        startDate=_shift(session.get("startDate"), shift),
-                        endDate=_shift(session.get("endDate"), shift),
-                    ),
-                )
             for enrollment in list(store.records("enrollments")):
                 store.put(
                     "enrollments",
