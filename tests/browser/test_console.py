@@ -238,7 +238,7 @@ def test_a_district_admin_goes_from_an_empty_district_to_a_synced_one(console_st
     assert approved["counts"]["students"]["deactivated"] == held["heldDeactivations"]["students"]
 
     # Another district's admin cannot see this district.
-    _, other = support.post("/districts", json={"name": "Hillcrest District", "timezone": "America/Denver"})
+    support.post("/districts", json={"name": "Hillcrest District", "timezone": "America/Denver"})
     page.get_by_role("button", name="Sign out").click()
     sign_in_locally(page, console, "district_admin", "Hillcrest District")
     page.get_by_role("heading", name="Hillcrest District").wait_for()
@@ -285,14 +285,15 @@ def test_the_deployed_sign_in_goes_to_the_hosted_ui_with_pkce_and_back(console_s
             page, watch = new_page()
             seen = {}
 
-            def authorize(route, request):
+            # Bound per iteration (keyword-only: playwright passes only the positional route, request).
+            def authorize(route, request, *, seen=seen):
                 seen["authorize"] = request.url
                 query = parse_qs(urlparse(request.url).query)
                 route.fulfill(
                     status=302, headers={"Location": f"{console_url}?code=the-code&state={query['state'][0]}"}
                 )
 
-            def token(route, request):
+            def token(route, request, *, seen=seen, role=role):
                 seen["token"] = parse_qs(request.post_data)
                 id_token = console_stack.token(role, district["districtId"])
                 route.fulfill(

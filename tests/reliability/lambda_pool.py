@@ -36,7 +36,8 @@ class Container:
     def __init__(self, number: int, env: dict):
         self.number = number
         self.tmp = tempfile.mkdtemp(prefix=f"rostersync-container-{number}-")
-        self.log = open(os.path.join(self.tmp, "worker.log"), "w")
+        # Open for the container's whole life (its stderr), closed in discard(): no with-block fits.
+        self.log = open(os.path.join(self.tmp, "worker.log"), "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.reliability.container_child"],
             cwd=ROOT,

@@ -127,9 +127,9 @@ def test_manual_and_nightly_syncs_of_one_district_at_the_same_moment(clean_aws, 
         instant = f"2026-12-0{night}T08:00:00Z"  # 02:00 in Chicago: the district's night
         runs_before = len(runs_of(district))
         if night % 2:  # released together; which thread gets in first varies
-            dispatched, manual = at_once(lambda: dispatcher(instant), lambda: start_manual(district))
+            dispatched, manual = at_once(lambda instant=instant: dispatcher(instant), lambda: start_manual(district))
         else:
-            manual, dispatched = at_once(lambda: start_manual(district), lambda: dispatcher(instant))
+            manual, dispatched = at_once(lambda: start_manual(district), lambda instant=instant: dispatcher(instant))
         status, body = manual
         figures.add("fault_scenarios")
         # Exactly one of them started a run; the other was told about it or left the night for later.

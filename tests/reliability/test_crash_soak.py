@@ -9,6 +9,7 @@ checkpoint saves. `make test` runs one seed of the second-night and delta scenar
 aimed kills; `make soak` runs 30 seeds over first syncs, second nights and deltas.
 """
 
+import contextlib
 import os
 import random
 import signal
@@ -228,6 +229,21 @@ def test_a_checkpoint_whose_delete_died_part_way_is_never_read_half(aws):
     class Died(Exception):
         pass
 
+    class DiesAfter:
+        """The store's client, whose delete_item dies once `deletes` deletes have gone through."""
+
+        def __init__(self, real, deletes: int):
+            self.real, self.deletes, self.done = real, deletes, 0
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        def delete_item(self, **kwargs):
+            if self.done == self.deletes:
+                raise Died()
+            self.done += 1
+            return self.real.delete_item(**kwargs)
+
     from rostersync.sync.run_state import RunPlan, RunState
 
     store = CheckpointStore(BatchStore(), "dst_ckpt", "run_ckpt")
@@ -242,23 +258,10 @@ def test_a_checkpoint_whose_delete_died_part_way_is_never_read_half(aws):
         state.sets[name].add(f"record-{i}")
     for deletes_done in range(16):
         store.save(state)
-        real, done = store.client, []
-
-        class DiesAfter:
-            def __getattr__(self, name):
-                return getattr(real, name)
-
-            def delete_item(self, **kwargs):
-                if len(done) == deletes_done:
-                    raise Died()
-                done.append(1)
-                return real.delete_item(**kwargs)
-
-        store.client = DiesAfter()
-        try:
+        real = store.client
+        store.client = DiesAfter(real, deletes_done)
+        with contextlib.suppress(Died):
             store.delete()
-        except Died:
-            pass
         store.client = real
         loaded = store.load()
         assert loaded is None or loaded.to_json() == state.to_json(), deletes_done

@@ -424,7 +424,7 @@ def raw_jwt(header: dict, claims: dict, sign) -> str:
 def test_tokens_with_a_wrong_signature_audience_issuer_or_expiry_are_refused(local_stack):
     stack = local_stack
     platform = api(stack, stack.token("platform_admin"))
-    status, created = platform.post("/districts", json={"name": "Token USD", "timezone": "UTC"})
+    _, created = platform.post("/districts", json={"name": "Token USD", "timezone": "UTC"})
     district = created["districtId"]
     url = f"{stack.api_url}/districts/{district}/schools"
     for name, token in forged_tokens(stack, district).items():
