@@ -16,6 +16,7 @@ flight: dynamodb_for_batches.
 from __future__ import annotations
 
 import threading
+from typing import Final, Literal
 
 import boto3
 from botocore.config import Config
@@ -26,10 +27,13 @@ from rostersync.settings import aws_endpoint_url, get_settings
 # errors, a retry quota per client. Not adaptive: its client-side rate limiter is per process
 # and would slow every writer of a worker after one throttle, where on-demand tables recover
 # within the backoff anyway.
-DYNAMODB_RETRY_MODE = "standard"
+DYNAMODB_RETRY_MODE: Final = "standard"
 DYNAMODB_TOTAL_ATTEMPTS = 8  # the first try and up to 7 retries, each after a jittered, growing wait
 CONNECT_TIMEOUT_S = 5
 READ_TIMEOUT_S = 30  # a 16 MB BatchWriteItem answers in well under a second; 30 s is a dead peer
+
+# The services the domain uses (a Literal lets the SDK's stubs pick each one's client type).
+Service = Literal["dynamodb", "secretsmanager", "sqs", "events", "ses"]
 
 _clients: dict[tuple[str, str, str], object] = {}
 _lock = threading.Lock()
@@ -49,7 +53,7 @@ def dynamodb_config(max_pool_connections: int = 10, parameter_validation: bool =
 _CONFIGS = {"dynamodb": dynamodb_config()}
 
 
-def client(service: str):
+def client(service: Service):
     """The process's client of `service` for the current region and endpoint."""
     region = get_settings().region
     key = (service, region, aws_endpoint_url() or "")
