@@ -12,13 +12,5 @@ from rostersync.settings import get_settings
 
 def model_meta(table_name: str) -> type:
     """A pynamodb Meta class for `table_name` in this stack's region (and endpoint, locally)."""
-    settings = get_settings()
-
-    class Meta:
-        pass
-
-    Meta.table_name = table_name
-    Meta.region = settings.region
-    for name, value in pynamodb_settings().items():
-        setattr(Meta, name, value)
-    return Meta
+    attributes = {"table_name": table_name, "region": get_settings().region, **pynamodb_settings()}
+    return type("Meta", (), attributes)

@@ -77,7 +77,7 @@ def get_models(model, keys: Iterable[dict], backoff: Backoff | None = None, clie
     keys = [to_item(k) for k in keys]
     client, backoff = client or aws_clients.dynamodb(), backoff or Backoff()
     table = model.Meta.table_name
-    found = []
+    found: list = []
     for i in range(0, len(keys), GET_BATCH):
         items, _ = send_gets(client, table, {"Keys": keys[i : i + GET_BATCH]}, backoff)
         found.extend(model.from_raw_data(item) for item in items)

@@ -10,6 +10,7 @@ writes here (tests/unit/test_lifecycle_writes.py); the statuses below are its st
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 
 from pynamodb.attributes import (
     JSONAttribute,
@@ -21,11 +22,13 @@ from pynamodb.attributes import (
 )
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from rostersync.settings import aws_endpoint_url, get_settings
-from rostersync.store.base import model_meta
+from rostersync.store.attributes import raw_map, table_meta
 from rostersync.store.districts import DistrictModel
 
 RECORD_TYPES = ("schools", "teachers", "students", "classes", "enrollments")
@@ -52,7 +55,7 @@ class RunError(MapAttribute):
 
 
 class SyncRunModel(Model):
-    Meta = model_meta(get_settings().sync_runs_table)
+    Meta = table_meta(get_settings().sync_runs_table)
 
     district_id = UnicodeAttribute(hash_key=True, attr_name="districtId")
     run_id = UnicodeAttribute(range_key=True, attr_name="runId")
@@ -66,7 +69,7 @@ class SyncRunModel(Model):
     started_at = UTCDateTimeAttribute(attr_name="startedAt", null=True)
     finished_at = UTCDateTimeAttribute(attr_name="finishedAt", null=True)
     # {type: {created, updated, unchanged, deactivated, skipped, skippedBy: {reason: n}}}
-    counts = MapAttribute(default=dict)
+    counts = raw_map(default=dict)
     errors = ListAttribute(of=RunError, default=list)
     # What a person should know that is not an error: [{code, severity, message, counts, type,
     # sisSourcedId}] (sync/notices.py); never counted in errorTotal.
@@ -76,7 +79,7 @@ class SyncRunModel(Model):
     night = UnicodeAttribute(null=True)  # nightly runs: the district-local date of the night
     failure = UnicodeAttribute(null=True)  # why a failed run failed, for people
     # Deactivations held back by the guard: {type: n}, applied on approval.
-    held_deactivations = MapAttribute(attr_name="heldDeactivations", null=True)
+    held_deactivations: MapAttribute[str, Any] = MapAttribute(attr_name="heldDeactivations", null=True)
     approved_at = UTCDateTimeAttribute(attr_name="approvedAt", null=True)
     # The worker lease: which SQS message is working on the run right now, and until when
     # (epoch seconds). Two deliveries of one message never work on a run at the same time.
@@ -162,6 +165,7 @@ def _transaction() -> TransactWrite:
 
 def _lock_condition(observed_holder: str | None, observed_expiry: float | None, observed_token: int | None):
     """The lock (and its token) is still as we read it: free, or held by the same (stale) holder."""
+    token_unchanged: Condition
     if observed_token is None:
         token_unchanged = DistrictModel.lock_token.does_not_exist()
     else:
@@ -191,7 +195,7 @@ def create_run_with_lock(
     - mark `replay_of` as replayed by the new run (only once).
     Raises LockTaken when any condition no longer holds (nothing is written then)."""
     district = DistrictModel(run.district_id)
-    district_actions = [
+    district_actions: list[Action] = [
         DistrictModel.active_run_id.set(run.run_id),
         DistrictModel.lock_expires_at.set(lock_expires_at),
         DistrictModel.lock_token.set(run.fence_token),
@@ -259,7 +263,10 @@ def relock_existing_run(
                 actions=[
                     DistrictModel.active_run_id.set(run.run_id),
                     DistrictModel.lock_expires_at.set(lock_expires_at),
-                    DistrictModel.lock_token.set(new_token),
+                    # set(None) is a remove; said as one, since set's type takes no None
+                    DistrictModel.lock_token.set(new_token)
+                    if new_token is not None
+                    else DistrictModel.lock_token.remove(),
                 ],
                 condition=DistrictModel.district_id.exists()
                 & _lock_condition(observed_holder, observed_expiry, observed_token),
@@ -417,7 +424,7 @@ def normalised_counts(counts: dict | None) -> dict:
     """{type: {kind: int, skippedBy: {reason: int}}} for every type and kind, zeros where the
     engine said nothing (skippedBy: why the skipped were left out, sync/skip_counts.py)."""
     counts = counts or {}
-    normalised = {}
+    normalised: dict[str, dict[str, Any]] = {}
     for record_type in RECORD_TYPES:
         of_type = counts.get(record_type) or {}
         if hasattr(of_type, "as_dict"):
