@@ -157,7 +157,7 @@ class CheckpointStore:
         self.batch.delete_now(self.table, [to_item({"runKey": self.run_key, "part": part}) for part in sorted(parts)])
 
     def _parts(self, prefix: str) -> set[str]:
-        parts = set()
+        parts: set[str] = set()
         paginator = self.client.get_paginator("query")
         condition = "runKey = :k AND begins_with(part, :p)" if prefix else "runKey = :k"
         values = {":k": {"S": self.run_key}} | ({":p": {"S": prefix}} if prefix else {})

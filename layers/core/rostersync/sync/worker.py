@@ -19,6 +19,7 @@ from functools import lru_cache
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from rostersync.notify import announce
@@ -47,7 +48,7 @@ def engine():
     return sync_engine
 
 
-def handle_batch(event: dict, context) -> dict:
+def handle_batch(event: dict, context) -> PartialItemFailureResponse:
     """The Lambda handler's body: {"batchItemFailures": [...]} for the messages to retry."""
     records = event.get("Records") or []
     budget = TimeBudget(context, len(records))
