@@ -33,7 +33,7 @@ CONNECT_TIMEOUT_S = 5
 READ_TIMEOUT_S = 30  # a 16 MB BatchWriteItem answers in well under a second; 30 s is a dead peer
 
 # The services the domain uses (a Literal lets the SDK's stubs pick each one's client type).
-Service = Literal["dynamodb", "secretsmanager", "sqs", "events", "ses"]
+Service = Literal["dynamodb", "secretsmanager", "sqs", "events", "ses", "s3"]
 
 _clients: dict[tuple[str, str, str], object] = {}
 _lock = threading.Lock()
