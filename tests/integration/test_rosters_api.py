@@ -129,6 +129,10 @@ def test_users_by_role_page_through_every_active_user_once(districts):
         "schoolIds": [data["school_b"]],
         "status": "active",
         "origin": "sis",
+        # OneRoster 1.2's preferred names and pronouns: null for a user read over 1.1
+        "preferredGivenName": None,
+        "preferredFamilyName": None,
+        "pronouns": None,
     }
 
 
@@ -197,6 +201,9 @@ def test_a_class_roster(districts):
         "status",
         "updatedAt",
         "origin",
+        "preferredGivenName",
+        "preferredFamilyName",
+        "pronouns",
     }
     everyone = as_admin("GET", f"/districts/{district}/classes/{class_id}/roster", query={"status": "all"}).body
     assert [s["sisSourcedId"] for s in everyone["students"]] == ["student-1", "student-2", "student-3", "student-35"]

@@ -76,6 +76,16 @@ def install_kill_point(target: str, after: int) -> None:
 
             return counted
 
+    # Checkpoint parts (and parked users) go out as batches through BatchStore._send_now, the
+    # head through the client's put_item: each batch and each head write is an event, so a save
+    # can die half written.
+    original_send_now = BatchStore._send_now
+
+    def send_now(self, table, requests):
+        for i in range(0, len(requests), 25):
+            event("checkpoint")
+            original_send_now(self, table, requests[i : i + 25])
+
     original_store_init = CheckpointStore.__init__
 
     def store_init(self, batch, *args):
@@ -85,6 +95,7 @@ def install_kill_point(target: str, after: int) -> None:
     sync_engine.SyncEngine.__init__ = init
     record_steps.pages = pages
     BatchStore._write = write
+    BatchStore._send_now = send_now
     CheckpointStore.__init__ = store_init
 
 
