@@ -22,7 +22,7 @@ from rostersync.api.errors import (
     unprocessable,
 )
 from rostersync.api.http_io import query_limit, read_body, respond
-from rostersync.api.route_docs import QueryParameter, documented
+from rostersync.api.route_docs import documented, page_parameters
 from rostersync.api.schemas.app_records import (
     MAX_BULK,
     AppClassesRequest,
@@ -45,6 +45,8 @@ from rostersync.store import app_records, matching_conflicts
 from rostersync.store.app_records import RegistrationRefused
 from rostersync.store.attributes import map_value
 from rostersync.store.schools import SchoolModel
+
+DEFAULT_LIMIT, MAX_LIMIT = 50, 200  # conflicts and a run's matching records, a page
 
 router = APIGatewayHttpRouter()
 
@@ -209,10 +211,7 @@ def post_app_classes(district_id: str):
         tag=TAG,
         response=ConflictsResponse,
         errors=(400, 401, 403, 404, 422),
-        query=(
-            QueryParameter("limit", "1..200 (default 50)", type="integer", minimum=1, maximum=200),
-            QueryParameter("cursor", "nextCursor of the previous page"),
-        ),
+        query=page_parameters(DEFAULT_LIMIT, MAX_LIMIT),
         description="Resolve each with POST matching/resolutions.",
     ),
 )
@@ -220,7 +219,7 @@ def get_conflicts(district_id: str):
     event = router.current_event.raw_event
     district_for_admin(event, district_id)
     query = event.get("queryStringParameters") or {}
-    limit = query_limit(query.get("limit"), 50, 200)
+    limit = query_limit(query.get("limit"), DEFAULT_LIMIT, MAX_LIMIT)
     try:
         items, next_cursor = matching_conflicts.list_conflicts(district_id, limit, query.get("cursor"))
     except matching_conflicts.InvalidCursor:
@@ -303,10 +302,7 @@ def post_resolution(district_id: str):
         tag=TAG,
         response=RunMatchingResponse,
         errors=(400, 401, 403, 404, 422),
-        query=(
-            QueryParameter("limit", "1..200 (default 50)", type="integer", minimum=1, maximum=200),
-            QueryParameter("cursor", "nextCursor of the previous page"),
-        ),
+        query=page_parameters(DEFAULT_LIMIT, MAX_LIMIT),
         description="Before the first sync, POST sync-config/preview and read this for the preview's run: how many "
         "SIS records would link to app records, how many would be created, and each conflict with both "
         "sides. Saving the same configuration, the sync does exactly that.",
@@ -324,7 +320,7 @@ def get_run_matching(district_id: str, run_id: str):
     if run is None:
         raise not_found("run")
     query = event.get("queryStringParameters") or {}
-    limit = query_limit(query.get("limit"), 50, 200)
+    limit = query_limit(query.get("limit"), DEFAULT_LIMIT, MAX_LIMIT)
     after = None
     if query.get("cursor"):
         cursor = query["cursor"]
