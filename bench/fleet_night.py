@@ -75,6 +75,7 @@ INVOCATION_S = prices.LAMBDA_MAX_SECONDS - 30  # an invocation stops short of it
 START_UP_S = 1.0  # token, secret, checkpoint
 CONTINUATION_S = 1.0
 WORKER_MEMORY_MB = 1769  # template.yaml's SyncWorkerFunction
+VCPU = min(1.0, WORKER_MEMORY_MB / prices.LAMBDA_MB_PER_VCPU)  # the share of a vCPU Lambda gives it
 ITEM_BYTES = 600
 DEFERRAL_CHARGE_S = 0.1
 # Batch gets of 100 items, 4 in flight, ~20 ms each: like DYNAMODB_ITEMS_PER_SECOND_PER_WORKER in
@@ -213,7 +214,7 @@ def make_fleet(args, measured: dict, students: int, change_share: float) -> tupl
         )
         district_costs(d, measured, students, change_share, args.change_share)
         districts.append(d)
-    vcpu = min(1.0, WORKER_MEMORY_MB / prices.LAMBDA_MB_PER_VCPU)
+    vcpu = VCPU
     for d in districts:
         alone = run_seconds_without_sis(d, vcpu)
         offset = 0.0 if alone > args.big_sync_minutes * 60 else rng.uniform(0, args.spread_minutes * 60)
@@ -226,7 +227,7 @@ def make_fleet(args, measured: dict, students: int, change_share: float) -> tupl
 def simulate(districts: list[District], hosts: list[Host], workers: int, args) -> dict:
     """Runs the night; returns what happened (the districts are updated in place)."""
     rng = random.Random(args.seed + 1)  # a simulation's draws, not secrets
-    vcpu = min(1.0, WORKER_MEMORY_MB / prices.LAMBDA_MB_PER_VCPU)
+    vcpu = VCPU
     events: list = []
     seq = 0
 
@@ -367,7 +368,7 @@ def workers_needed(args, measured, students, change_share, most: int = 4000) -> 
 
 
 def report(args, districts: list[District], hosts: list[Host], sim: dict, workers: int, needed: int | None) -> dict:
-    vcpu = min(1.0, WORKER_MEMORY_MB / prices.LAMBDA_MB_PER_VCPU)
+    vcpu = VCPU
     late = [d for d in districts if d.finished_s is None or d.finished_s > d.deadline_s]
     costs = [night_cost(d) for d in districts]
     totals = {part: sum(c[part] for c in costs) for part in costs[0]}
