@@ -511,6 +511,15 @@ def test_items_of_a_purged_district_found_later_are_swept_and_the_tombstone_stay
     assert purge.sweep_purged() == {district: len(planted)}
     for table, item in planted:
         assert "Item" not in dynamodb.get_item(TableName=table, Key=item, ConsistentRead=True), table
+    # The daily sweep: the dispatcher's first tick of a UTC day queues it, the worker runs it.
+    for table, item in planted:
+        dynamodb.put_item(TableName=table, Item=item)
+    from rostersync.sync.dispatch import dispatch_due_districts
+
+    dispatch_due_districts("2026-12-07T00:00:00Z")
+    assert work(domain) == 1
+    for table, item in planted:
+        assert "Item" not in dynamodb.get_item(TableName=table, Key=item, ConsistentRead=True), table
     assert purge.tombstone(dynamodb, district) == keep
     assert purge.sweep_purged() == {}  # nothing left to find
     assert active(neighbour)["students"]  # a live district is never swept
