@@ -127,3 +127,35 @@ def test_the_connection_api_detects_records_and_shows_the_version(aws, make_sand
     assert (pinned.body["version"], pinned.body["requestedVersion"]) == ("1.1", "1.1")
     shown = api.call("GET", f"/districts/{district_id}/sis/connection", role="district_admin", district=district_id)
     assert shown.body["version"] == "1.1"
+
+
+def test_a_1_2_user_with_no_role_at_a_selected_school_is_skipped_by_role(aws, make_sandbox_sis):
+    sis = make_sandbox_sis(versions=("1.2",))
+    with sis.app.store.lock:
+        data = sis.app.store.snapshot()
+    schools = sorted(o["sourcedId"] for o in data["orgs"] if o.get("type") == "school")
+    selected, elsewhere = schools[0], schools[1]
+    enrolled = {e["user"]["sourcedId"] for e in data["enrollments"] if e.get("status") == "active"}
+    student = next(
+        u
+        for u in data["users"]
+        if u.get("role") == "student"
+        and u.get("status") == "active"
+        and [o["sourcedId"] for o in u.get("orgs") or []] == [selected]
+        and u["sourcedId"] in enrolled
+    )
+
+    def synced(district):
+        result = sync(district)
+        assert result.outcome == Outcome.SUCCEEDED, result.failure
+        return result, {u.sis_sourced_id for u in UserModel.query(district)}
+
+    before, users_before = synced(connect_district(sis, schools=[selected], version="1.2"))
+    assert student["sourcedId"] in users_before
+    # Enrolled in classes of the selected school still, but a student (roles[]) only elsewhere.
+    sis.app.store.put("users", {**student, "orgs": [{**student["orgs"][0], "sourcedId": elsewhere}]})
+    after, users_after = synced(connect_district(sis, schools=[selected], version="1.2"))
+    assert student["sourcedId"] not in users_after
+    assert users_after == users_before - {student["sourcedId"]}
+    role_skips = [r.counts["students"].get("skippedBy", {}).get("role", 0) for r in (before, after)]
+    assert role_skips[1] == role_skips[0] + 1, role_skips

@@ -479,3 +479,54 @@ def test_a_large_hold_is_listed_across_invocations(domain, make_sandbox_sis, con
     expected = expected_roster(sis.state(), schools=schools_of(sis)[:1])
     assert held_by_type(records) == {kind: before[kind] - expected[kind] for kind in KINDS}
     assert invocations > sum(result.held_deactivations.values()) // 10  # it did pause between chunks
+
+
+def test_items_of_a_purged_district_found_later_are_swept_and_the_tombstone_stays(
+    domain, make_sandbox_sis, connected_district
+):
+    from rostersync import aws_clients
+    from rostersync.settings import get_settings
+    from rostersync.sync import purge
+
+    sis = make_sandbox_sis(**DISTRICT)
+    district = connected_district(sis)
+    neighbour = connected_district(sis)
+    assert Admin(neighbour).sync(domain)["status"] == "succeeded"
+    confirmed = call("DELETE", f"/districts/{district}", role="platform_admin", query={"confirm": district})
+    assert confirmed.status == 202
+    work(domain)
+    assert Admin(district)("GET", "/purge").body["status"] == "done"
+    dynamodb, st = aws_clients.dynamodb(), get_settings()
+    keep = purge.tombstone(dynamodb, district)
+    assert keep is not None
+
+    # Found later: a write that slipped, in three tables (and a neighbour's item beside them).
+    planted = [
+        (st.users_table, {"districtId": {"S": district}, "userId": {"S": "usr_slipped"}}),
+        (st.enrollments_table, {"districtId": {"S": district}, "enrollmentId": {"S": "enr_slipped"}}),
+        (st.sync_runs_table, {"districtId": {"S": district}, "runId": {"S": "run_slipped"}}),
+    ]
+    for table, item in planted:
+        dynamodb.put_item(TableName=table, Item=item)
+    assert purge.sweep_purged() == {district: len(planted)}
+    for table, item in planted:
+        assert "Item" not in dynamodb.get_item(TableName=table, Key=item, ConsistentRead=True), table
+    # The daily sweep: the dispatcher's first tick of a UTC day queues it, the worker runs it.
+    for table, item in planted:
+        dynamodb.put_item(TableName=table, Item=item)
+    from rostersync.sync.dispatch import dispatch_due_districts
+
+    dispatch_due_districts("2026-12-07T00:00:00Z")
+    assert work(domain) == 1
+    for table, item in planted:
+        assert "Item" not in dynamodb.get_item(TableName=table, Key=item, ConsistentRead=True), table
+    assert purge.tombstone(dynamodb, district) == keep
+    assert purge.sweep_purged() == {}  # nothing left to find
+    assert active(neighbour)["students"]  # a live district is never swept
+    assert neighbour not in purge.purged_districts()
+
+    # A purge message delivered again after done (SQS at least once) sweeps the same way.
+    dynamodb.put_item(TableName=st.users_table, Item=planted[0][1])
+    assert purge.Purge(district, confirmed.body["purgeId"], time_left=lambda: 900).run() == purge.DONE
+    assert "Item" not in dynamodb.get_item(TableName=st.users_table, Key=planted[0][1], ConsistentRead=True)
+    assert purge.tombstone(dynamodb, district) == keep

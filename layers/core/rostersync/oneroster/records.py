@@ -103,6 +103,9 @@ class User:
     preferred_family_name: str | None = None
     pronouns: str | None = None
     master_identifier: str | None = None  # userMasterIdentifier
+    # roles[] as (role, roleType, org sourcedId): the role held at each org (the engine takes the
+    # one at the run's selected schools: sync/user_pass.py role_at_selected_schools)
+    roles: tuple[tuple[str, str | None, str | None], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -482,14 +485,14 @@ def _role_v1p2(value: Any) -> str:
     return known
 
 
-def _roles_v1p2(raw: dict) -> tuple[str | None, tuple[str, ...]]:
+def _roles_v1p2(raw: dict) -> tuple[str | None, tuple[str, ...], tuple | None]:
     """A 1.2 user's role and schools from roles[]: the primary role (else the first), and every
-    org where the user holds that same role, primaryOrg first. A 1.1-shaped user (role, orgs) on a
-    1.2 server is read as 1.1 reads it."""
+    org where the user holds that same role, primaryOrg first; and every (role, roleType, org).
+    A 1.1-shaped user (role, orgs) on a 1.2 server is read as 1.1 reads it (no roles)."""
     roles = raw.get("roles")
     if type(roles) is not list or not roles:
         if raw.get("role") is not None:
-            return _enum(raw.get("role"), ROLES), ref_ids(raw.get("orgs"))
+            return _enum(raw.get("role"), ROLES), ref_ids(raw.get("orgs")), None
         raise _Bad("invalid_record", "The user has no roles (OneRoster 1.2 requires at least one).")
     entries = []
     for entry in roles:
@@ -502,13 +505,13 @@ def _roles_v1p2(raw: dict) -> tuple[str | None, tuple[str, ...]]:
     if primary_org is not None and primary_org in orgs:
         orgs.remove(primary_org)
         orgs.insert(0, primary_org)
-    return chosen, tuple(dict.fromkeys(orgs))
+    return chosen, tuple(dict.fromkeys(orgs)), tuple(entries)
 
 
 def _user_v1p2(raw: dict) -> User:
     get = raw.get
     sourced_id = _sourced_id(get("sourcedId"))
-    role, org_ids = _roles_v1p2(raw)
+    role, org_ids, roles = _roles_v1p2(raw)
     master = _text(get("userMasterIdentifier"))
     return User(
         sourced_id,
@@ -529,6 +532,7 @@ def _user_v1p2(raw: dict) -> User:
         _text(get("preferredLastName")),
         _text(get("pronouns")),
         master,
+        roles,
     )
 
 

@@ -28,7 +28,7 @@ from rostersync.sync.context import RunContext
 from rostersync.sync.fingerprints import fingerprint
 from rostersync.sync.record_checks import record_problem
 from rostersync.sync.run_state import Held
-from rostersync.sync.selection import ROSTER_ROLES, enrollment_counts, user_is_eligible
+from rostersync.sync.selection import ROSTER_ROLES, enrollment_counts
 from rostersync.sync.skip_counts import SkipReason, delta_enrollment_reason
 
 
@@ -107,7 +107,7 @@ class DeltaPhases:
             ctx.parked.flush()
             for user in fresh:
                 if not ctx.kept("user", user.sourced_id):  # refused ones stay as stored
-                    changed[user.sourced_id] = user_is_eligible(user)
+                    changed[user.sourced_id] = user_pass.eligible_here(ctx, user)
 
     def enrollments(self):
         ctx, delta = self.ctx, self.delta
@@ -172,7 +172,7 @@ class DeltaPhases:
         item = user_pass.park_fetched_user(ctx, user)
         if item is None:  # refused: kept as stored
             return None, None
-        self.delta.changed_users[user_sourced_id] = user_is_eligible(user)
+        self.delta.changed_users[user_sourced_id] = user_pass.eligible_here(ctx, user)
         return self.delta.changed_users[user_sourced_id], item
 
     def _reentry(self, kind: str, item: dict) -> None:

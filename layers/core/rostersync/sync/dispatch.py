@@ -26,6 +26,9 @@ from rostersync.sync import messages, run_lifecycle
 from rostersync.sync.schedule import is_due, night_at
 
 RESEND_AFTER_SECONDS = 5 * 60
+# Once a UTC day, the tick that falls in this window (the schedule ticks every 30 minutes) also
+# queues the sweep of purged districts (sync/purge.py sweep_purged): a duplicate is harmless.
+SWEEP_WINDOW_MINUTES = 30
 
 
 class DispatchIncomplete(RuntimeError):
@@ -96,6 +99,7 @@ def dispatch_due_districts(time_iso: str) -> dict:
             if len(outbox) >= messages.BATCH_SIZE:
                 flush()
     flush()
+    _send_daily_sweep(now)
 
     result = dict(summary)
     logger.info("nightly dispatch", extra={"at": now.isoformat(), **result})
@@ -104,6 +108,20 @@ def dispatch_due_districts(time_iso: str) -> dict:
     if result["failed"]:
         raise DispatchIncomplete(f"{result['failed']} districts could not be dispatched: {result}")
     return result
+
+
+def _send_daily_sweep(now: datetime) -> bool:
+    """On the day's first tick (00:00-00:30 UTC), queue the sweep of purged districts. Never
+    raises: a sweep not sent today is sent tomorrow."""
+    at = now.astimezone(UTC)
+    if at.hour != 0 or at.minute >= SWEEP_WINDOW_MINUTES:
+        return False
+    try:
+        messages.send_run_message(messages.SWEEP_ALL, at.date().isoformat(), "sweep")
+    except Exception:
+        logger.exception("could not queue the sweep of purged districts; tomorrow's tick will")
+        return False
+    return True
 
 
 def _dispatch_one(district: DistrictModel, now: datetime) -> tuple[str, messages.RunMessage | None]:

@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from rostersync import aws_clients
 from rostersync.settings import get_settings
 
-ACTIONS = ("run", "approve", "purge")  # purge: runId is the purge's id (sync/purge.py)
+# purge: runId is the purge's id (sync/purge.py); sweep: the daily sweep of purged districts
+# (sync/purge.py sweep_purged; districtId SWEEP_ALL, runId the UTC day), sent by the dispatcher.
+ACTIONS = ("run", "approve", "purge", "sweep")
+SWEEP_ALL = "*"
 BATCH_SIZE = 10  # SendMessageBatch's limit
 _BATCH_ATTEMPTS = 4
 

@@ -70,8 +70,9 @@ class Purge:
         """done, waiting (for a stopped sync's invocation to end) or continue (out of time)."""
         district = get_district(self.district_id)
         if district is None:
-            if tombstone(self.client, self.district_id) is not None:
-                self._delete_audit()  # a retry after the district item went: finish the log
+            # A retry after the district item went, or a duplicate: erase whatever of the district
+            # is still (or again) there and finish the log.
+            sweep(self.district_id, self.client)
             logger.info("purge: the district is gone already")
             return DONE
         purge = district.purge or {}
@@ -85,37 +86,15 @@ class Purge:
         writers_end_at = self._stop_syncs(district, purge)
         if writers_end_at is not None:
             purge = {**purge, "writersEndAt": writers_end_at}
-        st = self.settings
         counts = dict(purge.get("deleted") or {})
-        for table, sort_key in (
-            (st.enrollments_table, "enrollmentId"),
-            (st.classes_table, "classId"),
-            (st.users_table, "userId"),
-            (st.schools_table, "schoolId"),
-            (st.terms_table, "termId"),
-            (st.notifications_table, "notificationKey"),
-            (st.record_links_table, "linkKey"),
-        ):
-            deleted, complete = erase.delete_query(
-                self.client, table, "districtId", self.district_id, sort_key, self.out_of_time
-            )
-            counts[table] = counts.get(table, 0) + deleted
-            if not complete:
-                return self._continue(purge, counts)
-        for key in erase.keys_of_partition(self.client, st.sync_runs_table, "districtId", self.district_id, "runId"):
-            run_id = key["runId"]["S"]
-            run_key = f"{self.district_id}#{run_id}"
-            erase.delete_query(self.client, st.checkpoints_table, "runKey", run_key, "part")
-            run_records.delete_run(self.client, self.district_id, run_id)
-            erase.delete_keys(self.client, st.sync_runs_table, [key])
-            counts["runs"] = counts.get("runs", 0) + 1
-            if self.out_of_time():
-                return self._continue(purge, counts)
+        if not erase_district_items(self.client, self.district_id, counts, self.out_of_time):
+            return self._continue(purge, counts)
         if purge.get("writersEndAt") and self._clock() <= int(purge["writersEndAt"]):
             # A stopped sync's invocation may still land a batch: erase again after its end.
             self._continue(purge, counts)
             return "waiting"
         self._delete_secret()
+        st = self.settings
         self.client.put_item(
             TableName=st.audit_table,
             Item=to_item(
@@ -140,19 +119,10 @@ class Purge:
         # The district item before the audit log: once it is gone no route can add an entry, and a
         # retry that finds only the tombstone finishes the log.
         DistrictModel(self.district_id).delete()
-        self._delete_audit()
+        _delete_audit(self.client, self.district_id)
         metrics.add_metric(name="DistrictsPurged", unit=MetricUnit.Count, value=1)
         logger.info("district purged", extra={"districtId": self.district_id, "itemsDeleted": sum(counts.values())})
         return DONE
-
-    def _delete_audit(self) -> int:
-        st = self.settings
-        keys = (
-            key
-            for key in erase.keys_of_partition(self.client, st.audit_table, "districtId", self.district_id, "entryId")
-            if key["entryId"]["S"] != TOMBSTONE
-        )
-        return erase.delete_keys(self.client, st.audit_table, keys)
 
     def _continue(self, purge: dict, counts: dict) -> str:
         DistrictModel(self.district_id).update(
@@ -189,6 +159,86 @@ class Purge:
         from rostersync.sis_secrets import schedule_secret_deletion
 
         schedule_secret_deletion(self.district_id, RECOVERY_WINDOW_DAYS)
+
+
+def erase_district_items(client, district_id: str, counts: dict, out_of_time=lambda: False) -> bool:
+    """Delete the district's roster items, notifications, record links, and every run with its
+    checkpoint parts and records, adding to `counts` (table -> items); False when `out_of_time`
+    stopped it before the end (call again: it deletes what is still there)."""
+    st = get_settings()
+    for table, sort_key in (
+        (st.enrollments_table, "enrollmentId"),
+        (st.classes_table, "classId"),
+        (st.users_table, "userId"),
+        (st.schools_table, "schoolId"),
+        (st.terms_table, "termId"),
+        (st.notifications_table, "notificationKey"),
+        (st.record_links_table, "linkKey"),
+    ):
+        deleted, complete = erase.delete_query(client, table, "districtId", district_id, sort_key, out_of_time)
+        counts[table] = counts.get(table, 0) + deleted
+        if not complete:
+            return False
+    for key in erase.keys_of_partition(client, st.sync_runs_table, "districtId", district_id, "runId"):
+        run_id = key["runId"]["S"]
+        erase.delete_query(client, st.checkpoints_table, "runKey", f"{district_id}#{run_id}", "part")
+        run_records.delete_run(client, district_id, run_id)
+        erase.delete_keys(client, st.sync_runs_table, [key])
+        counts["runs"] = counts.get("runs", 0) + 1
+        if out_of_time():
+            return False
+    return True
+
+
+def _delete_audit(client, district_id: str) -> int:
+    """Every audit entry of the district but its tombstone."""
+    audit_table = get_settings().audit_table
+    keys = (
+        key
+        for key in erase.keys_of_partition(client, audit_table, "districtId", district_id, "entryId")
+        if key["entryId"]["S"] != TOMBSTONE
+    )
+    return erase.delete_keys(client, audit_table, keys)
+
+
+def sweep(district_id: str, client=None) -> int:
+    """Erase whatever of a purged district (its tombstone says so) is found after the purge
+    was done: a write that slipped through, an item put back by anything. Returns how many
+    items were erased (0 also when the district is not a purged one); the tombstone stays."""
+    client = client or aws_clients.dynamodb()
+    if tombstone(client, district_id) is None:
+        return 0
+    counts: dict = {}
+    erase_district_items(client, district_id, counts)
+    if get_district(district_id) is not None:  # a purged district has no district item
+        DistrictModel(district_id).delete()
+        counts["district"] = 1
+    counts["audit"] = _delete_audit(client, district_id)
+    found = sum(counts.values())
+    if found:
+        logger.warning("purge sweep: items of a purged district found and erased", extra={"erased": counts})
+        metrics.add_metric(name="PurgedItemsSwept", unit=MetricUnit.Count, value=found)
+    return found
+
+
+def purged_districts(client=None) -> list[str]:
+    """Every district whose tombstone is in the audit log (a scan of the audit table)."""
+    client = client or aws_clients.dynamodb()
+    pages = client.get_paginator("scan").paginate(
+        TableName=get_settings().audit_table,
+        FilterExpression="entryId = :tombstone",
+        ExpressionAttributeValues={":tombstone": {"S": TOMBSTONE}},
+        ProjectionExpression="districtId",
+    )
+    return [item["districtId"]["S"] for page in pages for item in page["Items"]]
+
+
+def sweep_purged(client=None) -> dict[str, int]:
+    """The periodic sweep (the dispatcher's first tick of each UTC day): `sweep` every purged
+    district; {districtId: items erased} of those where something was found."""
+    client = client or aws_clients.dynamodb()
+    found = {district_id: sweep(district_id, client) for district_id in purged_districts(client)}
+    return {district_id: n for district_id, n in found.items() if n}
 
 
 def handle(message, time_left) -> None:

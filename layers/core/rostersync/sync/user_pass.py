@@ -8,6 +8,8 @@ the same way (sync/delta.py).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rostersync.oneroster.records import User
 from rostersync.sources.port import Collection
 from rostersync.sync import mapping, record_checks, record_steps
@@ -50,13 +52,15 @@ def write_users(ctx: RunContext) -> None:
 def park_users(ctx: RunContext, page: list[User]) -> list[User]:
     """Park the eligible users of a page (first sight only); returns the users parked."""
     state, parked, rows = ctx.state, [], []
-    for user in page:
+    for listed in page:
+        record_type = "teachers" if listed.role == "teacher" else "students"
+        if not record_steps.first_sight(ctx, "users_all", record_type, listed):
+            continue
+        user = role_at_selected_schools(ctx, listed)
+        if user is None or not user_is_eligible(user):
+            ctx.skips.count(record_type, SkipReason.INACTIVE if not is_active(listed) else SkipReason.ROLE)
+            continue
         record_type = "teachers" if user.role == "teacher" else "students"
-        if not record_steps.first_sight(ctx, "users_all", record_type, user):
-            continue
-        if not user_is_eligible(user):
-            ctx.skips.count(record_type, SkipReason.INACTIVE if not is_active(user) else SkipReason.ROLE)
-            continue
         item = record_steps.map_record(
             ctx, record_type, mapping.user_item, user, user_schools(ctx, user), ctx.run_id, ctx.now
         )
@@ -73,8 +77,32 @@ def park_users(ctx: RunContext, page: list[User]) -> list[User]:
     return parked
 
 
+def role_at_selected_schools(ctx: RunContext, user: User) -> User | None:
+    """The user as this run sees it. A OneRoster 1.2 user holds a role per org (roles[]): only
+    the roles at the run's selected schools count, the primary one of them (else the first), and
+    the user's schools are those where it holds that role; None when it holds no role at any
+    selected school (skipped: skippedBy.role). A 1.1 user (one role for all its orgs) as it is."""
+    if user.roles is None:
+        return user
+    school_map = ctx.state.school_map
+    here = [(role, kind, org) for role, kind, org in user.roles if org is not None and org in school_map]
+    if not here:
+        return None
+    role = next((r for r, kind, _ in here if kind == "primary"), here[0][0])
+    orgs = tuple(dict.fromkeys(org for r, _, org in here if r == role and org is not None))
+    first = [o for o in user.org_ids if o in orgs]  # primaryOrg first, as the record reads it
+    return replace(user, role=role, org_ids=tuple(dict.fromkeys([*first, *orgs])))
+
+
+def eligible_here(ctx: RunContext, user: User) -> bool:
+    """user_is_eligible for the user as this run sees it (role_at_selected_schools)."""
+    seen = role_at_selected_schools(ctx, user)
+    return seen is not None and user_is_eligible(seen)
+
+
 def park_fetched_user(ctx: RunContext, user: User) -> dict | None:
     """Park one user fetched on its own (a delta's); its item, or None when refused."""
+    user = role_at_selected_schools(ctx, user) or user  # not eligible then: parked, never written
     try:
         item = ctx.matching.builder(mapping.user_item)(
             ctx.district_id, user, user_schools(ctx, user), ctx.run_id, ctx.now

@@ -119,6 +119,11 @@ def _handle(message: messages.RunMessage, record: SQSRecord, time_left: "Slice")
 
         purge.handle(message, time_left)
         return
+    if message.action == "sweep":  # items of purged districts found later are erased (sync/purge.py)
+        from rostersync.sync import purge
+
+        purge.sweep_purged()
+        return
     run = store.get_run(message.district_id, message.run_id)
     if run is None:
         logger.warning("ignoring a message for an unknown run")
