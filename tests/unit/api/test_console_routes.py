@@ -35,7 +35,10 @@ def test_app_record_counts_say_how_many_the_app_registered_and_how_many_are_link
     school_id = api.new_school(district_id, "Lincoln Elementary", "100")
     users = [{"userId": f"app-t{n}", "role": "teacher", "email": f"t{n}@school.org"} for n in range(3)]
     users += [{"userId": "app-s1", "role": "student", "username": "s1"}]
-    assert _admin(api, "POST", f"/districts/{district_id}/app-users/bulk", district_id, body={"users": users}).status == 200
+    assert (
+        _admin(api, "POST", f"/districts/{district_id}/app-users/bulk", district_id, body={"users": users}).status
+        == 200
+    )
     klass = {"classId": "app-c1", "title": "Art", "schoolId": school_id}
     assert _admin(api, "POST", f"/districts/{district_id}/app-classes", district_id, body=klass).status == 200
 
@@ -126,7 +129,9 @@ def _held_run(district_id: str, reasons: list[str]) -> str:
     ).save()
     client = aws_clients.dynamodb()
     for n, reason in enumerate(reasons):
-        item = run_records.held_item(district_id, run_id, "students", f"usr_{n:03}", {"name": f"S{n}", "reason": reason})
+        item = run_records.held_item(
+            district_id, run_id, "students", f"usr_{n:03}", {"name": f"S{n}", "reason": reason}
+        )
         client.put_item(TableName=run_records.table(), Item=to_item(item))
     return run_id
 
@@ -176,7 +181,10 @@ def test_a_filtered_page_stops_at_its_read_budget_with_a_cursor_to_go_on():
     client = _Pages([[1, 2], [3, 4, 5], [6]])
     assert query_page(client, {"FilterExpression": "x = :x"}, 4, ("k",)) == ([{"k": n} for n in (1, 2, 3, 4)], {"k": 4})
     # Exactly the rest: no cursor to an empty page.
-    assert query_page(_Pages([[1, 2], [3]]), {"FilterExpression": "x"}, 3, ("k",)) == ([{"k": 1}, {"k": 2}, {"k": 3}], None)
+    assert query_page(_Pages([[1, 2], [3]]), {"FilterExpression": "x"}, 3, ("k",)) == (
+        [{"k": 1}, {"k": 2}, {"k": 3}],
+        None,
+    )
 
 
 # ---------------------------------------------------------------- notifications
