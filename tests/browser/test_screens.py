@@ -448,6 +448,54 @@ def test_audit_log_lists_newest_first_filters_and_never_shows_the_secret(synced,
     assert shots.problems == []
 
 
+# ---------------------------------------------------------------- a person, the district's details, disconnecting
+
+
+def test_a_person_shows_their_classes_and_the_district_details_and_connection_can_be_changed(synced, admin_page):
+    page, admin, district_id = admin_page, synced["admin"], synced["districtId"]
+    shots = Screens(page, "screens-person-and-details")
+    base = f"/districts/{district_id}"
+    _, teachers = admin.get(f"{base}/users", params={"role": "teacher", "sort": "name", "limit": 5})
+    teacher = teachers["users"][0]  # first in the console's list, sorted by name
+    _, their = admin.get(f"{base}/users/{teacher['userId']}/classes", params={"status": "all", "limit": 200})
+    assert their["classes"]
+    # From the roster list: the name is a link to the person, whose classes are what the API lists.
+    go(page, synced, "/rosters/teachers", "Teachers")
+    page.locator(f"#roster-table tr[data-id='{teacher['userId']}'] a").first.click()
+    page.get_by_role("heading", name=f"{teacher['givenName']} {teacher['familyName']}", level=1).wait_for()
+    shown = page.locator("#person-classes li").evaluate_all("items => items.map(i => i.dataset.id)")
+    assert shown == [c["classId"] for c in their["classes"]]
+    assert (teacher["email"] or teacher["userId"]) in page.locator("#person-facts").inner_text()
+    shots.shoot("person")
+    page.locator("#person-classes li a").first.click()
+    page.get_by_role("heading", name=their["classes"][0]["title"], level=1).wait_for()
+    assert page.locator(f"#roster-teachers-list li[data-id='{teacher['userId']}']").count() == 1
+
+    # The district's name, saved from the overview (and put back: the other tests sign in by it).
+    go(page, synced, "", NAME)
+    details = page.locator("#district-details")
+    details.get_by_label("Name").fill(f"{NAME} District")
+    details.get_by_role("button", name="Save details").click()
+    page.locator("#district-details-result").get_by_text("Saved.").wait_for()
+    assert admin.get(base)[1]["name"] == f"{NAME} District"
+    shots.shoot("district-details-saved")
+    details.get_by_label("Name").fill(NAME)
+    details.get_by_role("button", name="Save details").click()
+    page.locator("#district-details-result").get_by_text(f"{NAME}, {ZONE}").wait_for()
+    assert admin.get(base)[1]["name"] == NAME
+
+    # Removing the connection says what it does first; cancelled, the district stays connected.
+    go(page, synced, "/health", "Health and notifications")
+    page.get_by_role("button", name="Remove the connection").click()
+    dialog = page.locator("dialog#confirm")
+    dialog.get_by_text("Remove the SIS connection?").wait_for()
+    assert "nightly syncs stop" in dialog.inner_text() and "nothing is deactivated" in dialog.inner_text()
+    shots.shoot("disconnect-confirm")
+    dialog.get_by_role("button", name="Cancel").click()
+    assert admin.get(f"{base}/sis/connection")[0] == 200
+    assert shots.problems == []
+
+
 # ---------------------------------------------------------------- purge
 
 
