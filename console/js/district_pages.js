@@ -2,7 +2,7 @@
 // health and notification contacts, terms, and purge. Each reads the API as docs/openapi.json
 // documents it; nothing here keeps state of its own.
 
-import { busy, confirmDialog, errorBox, field, formError, h, notice, plural, replace, showFormError, statusBadge, when } from "./ui.js";
+import { busy, clearFieldErrors, confirmDialog, errorBox, field, formError, h, notice, plural, replace, showFormError, statusBadge, when } from "./ui.js";
 
 const enc = encodeURIComponent;
 
@@ -65,19 +65,20 @@ export async function renderMatching(page) {
 function registeredCard(page, counts) {
   const rosters = `#/d/${enc(page.districtId)}/rosters`;
   const types = [["teachers", "Teachers", `${rosters}/teachers`], ["students", "Students", `${rosters}/students`], ["classes", "Classes", `${rosters}/classes`]];
-  const columns = [["registered", "Registered by the app"], ["linked", "Linked to the SIS"], ["unlinked", "The app's alone"],
-    ["inactive", "Inactive"], ["fromSis", "Made by the sync"]];
+  // [key, heading, the short label a phone shows beside each number]
+  const columns = [["registered", "Registered by the app", "Registered"], ["linked", "Linked to the SIS", "Linked"],
+    ["unlinked", "The app's alone", "App's alone"], ["inactive", "Inactive", "Inactive"], ["fromSis", "Made by the sync", "By the sync"]];
   const none = types.every(([t]) => !counts[t].registered);
   return h("section", { class: "card", "aria-labelledby": "registered-title", id: "registered" },
     h("h2", { id: "registered-title" }, "The app's own accounts and classes"),
     h("p", { class: "hint" }, "Origin “app”: records the app registered before or beside the SIS. Linked ones are kept up to date by each sync; the others are the app's alone and no sync deactivates them. “Made by the sync” (origin “sis”) is for comparison."),
     none ? h("p", { class: "empty", id: "registered-none" }, "The app has registered no accounts or classes: each sync creates every SIS record.") : null,
-    h("div", { class: "table-wrap" }, h("table", { class: "roster", id: "registered-counts" },
+    h("div", { class: "table-wrap" }, h("table", { class: "counts", id: "registered-counts" },
       h("caption", { class: "visually-hidden" }, "The app's registered records per type"),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Type"), columns.map(([, label]) => h("th", { scope: "col" }, label)))),
       h("tbody", {}, types.map(([type, label, href]) => h("tr", { dataset: { type } },
         h("th", { scope: "row" }, h("a", { href }, label)),
-        columns.map(([key, heading]) => h("td", { dataset: { label: heading, kind: key } }, counts[type][key].toLocaleString()))))))));
+        columns.map(([key, , short]) => h("td", { dataset: { label: short, kind: key } }, counts[type][key].toLocaleString()))))))));
 }
 
 function conflictCard(page, conflict, after) {
@@ -156,7 +157,7 @@ export async function renderAudit(page) {
           h("div", {}, h("h3", {}, "Before"), valueBlock(e.before)),
           h("div", {}, h("h3", {}, "After"), valueBlock(e.after))) : null)))
       : h("p", { class: "empty" }, filtered() ? "No entry matches these filters." : "Nothing recorded yet."));
-    info.textContent = `${plural(entries.length, "entry", "entries")}${filtered() ? " matching" : ""} shown, newest first` + (nextCursor ? "; older entries on request" : "");
+    info.textContent = `${plural(entries.length, filtered() ? "matching entry" : "entry", filtered() ? "matching entries" : "entries")} shown, newest first` + (nextCursor ? "; older entries on request" : "");
     more.hidden = !nextCursor;
   };
   // A filtered page may come back short, even empty, with a cursor: read on (a bounded number of pages).
@@ -179,7 +180,7 @@ export async function renderAudit(page) {
   const filters = h("form", { class: "filters", id: "audit-filters", role: "search", "aria-label": "Filter the audit log" },
     h("div", { class: "field" }, h("label", { for: "audit-kind" }, "Kind"), kind),
     h("div", { class: "field" }, h("label", { for: "audit-person" }, "Person"), person, peopleList),
-    h("div", { class: "field" }, h("button", { type: "submit", class: "secondary", id: "audit-apply" }, "Show")));
+    h("div", { class: "field filter-action" }, h("button", { type: "submit", class: "secondary", id: "audit-apply" }, "Show")));
   filters.addEventListener("submit", (event) => { event.preventDefault(); load(false); });
   kind.addEventListener("change", () => load(false));
   more.addEventListener("click", () => busy(more, () => load(true), "Loading…"));
@@ -257,6 +258,7 @@ export async function renderHealth(page) {
       try {
         const answer = await page.api.request("PATCH", base, { body: { contacts: list } });
         contacts.value = answer.contacts.join("\n");
+        clearFieldErrors(form);
         saved.replaceChildren(notice("success", h("strong", {}, "Saved. "), answer.contacts.length ? `${plural(answer.contacts.length, "contact")} will be told.` : "Nobody will be told."));
       } catch (error) {
         // "contacts[1] must be ..." names the line the admin typed.

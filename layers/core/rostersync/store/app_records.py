@@ -245,7 +245,7 @@ def counts_by_origin(district_id: str, client=None) -> dict[str, dict[str, int]]
     client = client or aws_clients.dynamodb()
     counts = {t: {"registered": 0, "linked": 0, "inactive": 0, "fromSis": 0} for t in COUNTED_TYPES}
     for table, kind_of in (
-        (st.users_table, lambda item: {"teacher": "teachers", "student": "students"}.get(_text(item, "role"))),
+        (st.users_table, lambda item: {"teacher": "teachers", "student": "students"}.get(_text(item, "role") or "")),
         (st.classes_table, lambda item: "classes"),
     ):
         pages = client.get_paginator("query").paginate(
