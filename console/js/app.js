@@ -229,7 +229,7 @@ async function renderOverview(page) {
   const steps = ["About OneRoster", "Connect the SIS", "Match schools", "Choose what to sync"];
   const children = [
     h("h1", {}, district.name),
-    h("p", { class: "muted" }, `Time zone ${district.timezone} · ${district.districtId}`),
+    h("p", { class: "muted", id: "district-summary" }, `Time zone ${district.timezone} · ${district.districtId}`),
     status,
     h("section", { class: "card", "aria-labelledby": "setup-title" },
       h("h2", { id: "setup-title" }, "Setup"),
@@ -261,7 +261,10 @@ function districtDetailsCard(page, district) {
     await busy(submit, async () => {
       try {
         const changed = await page.api.request("PATCH", page.api.district(page.districtId), { body: { name: name.value, timezone: zone.value } });
-        ctx.districts.delete(page.districtId);
+        ctx.districts.set(page.districtId, changed);
+        // The page's heading and summary say the new name and zone (the page is not redrawn: focus stays here).
+        document.querySelector("#main h1").textContent = changed.name;
+        document.getElementById("district-summary").textContent = `Time zone ${changed.timezone} · ${changed.districtId}`;
         saved.replaceChildren(notice("success", h("strong", {}, "Saved. "), `${changed.name}, ${changed.timezone}.`));
       } catch (error) { showFormError(form, error); }
     }, "Saving…");

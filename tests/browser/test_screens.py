@@ -478,6 +478,7 @@ def test_a_person_shows_their_classes_and_the_district_details_and_connection_ca
     details.get_by_role("button", name="Save details").click()
     page.locator("#district-details-result").get_by_text("Saved.").wait_for()
     assert admin.get(base)[1]["name"] == f"{NAME} District"
+    page.get_by_role("heading", name=f"{NAME} District", level=1).wait_for()  # the page says it too
     shots.shoot("district-details-saved")
     details.get_by_label("Name").fill(NAME)
     details.get_by_role("button", name="Save details").click()
