@@ -26,10 +26,11 @@ export async function renderMatching(page) {
   const district = await page.district();
   const { syncs } = await page.api.get(`${base}/syncs`, { limit: 20 });
   const recent = syncs.filter((r) => r.mode !== "preview" && ["succeeded", "needs_review"].includes(r.status)).slice(0, 5);
-  const [matchings, conflicts, registered] = await Promise.all([
+  const [matchings, conflicts, registered, { schools }] = await Promise.all([
     Promise.all(recent.map((r) => page.api.get(`${base}/syncs/${enc(r.runId)}/matching`, { limit: 1 }).then((m) => [r, m], () => [r, null]))),
     page.api.get(`${base}/matching/conflicts`, { limit: 50 }),
     page.api.get(`${base}/app-records`),
+    page.api.get(`${base}/schools`, { limit: 200 }),
   ]);
   const list = h("div", { id: "conflicts" });
   const drawConflicts = (items) => {
@@ -58,7 +59,74 @@ export async function renderMatching(page) {
     h("section", { class: "card", "aria-labelledby": "conflicts-title" },
       h("h2", { id: "conflicts-title" }, `Open conflicts (${conflicts.conflicts.length}${conflicts.nextCursor ? "+" : ""})`),
       h("p", { class: "hint" }, "Link: the app record takes the SIS record's place from the next sync on. Keep separate: the SIS record stays a record of its own."),
-      list));
+      list),
+    registerCard(page, schools));
+}
+
+/**
+ * Register one account or class the app already has (POST app-users, app-classes), as the app's
+ * backend does in bulk: the next sync links it to the SIS record that is clearly the same.
+ */
+function registerCard(page, schools) {
+  const base = page.api.district(page.districtId);
+  const text = (name, attrs = {}) => h("input", { name, autocomplete: "off", ...attrs });
+  const valueOf = (form) => Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, String(v).trim()]).filter(([, v]) => v));
+  const refresh = async () => {
+    const counts = await page.api.get(`${base}/app-records`);
+    document.getElementById("registered")?.replaceWith(registeredCard(page, counts));
+  };
+  const schoolSelect = (name, any) => h("select", { name }, any ? h("option", { value: "" }, any) : null,
+    schools.map((s) => h("option", { value: s.schoolId }, s.name)));
+
+  const account = h("form", { class: "stack-form", novalidate: true, id: "register-account", "aria-labelledby": "register-account-title" });
+  const accountDone = h("div", { "aria-live": "polite", id: "register-account-result" });
+  const accountSubmit = h("button", { type: "submit", class: "secondary" }, "Register the account");
+  account.append(h("h3", { id: "register-account-title" }, "An account"),
+    field("Role", h("select", { name: "role" }, h("option", { value: "student" }, "Student"), h("option", { value: "teacher" }, "Teacher"))),
+    field("Given name", text("givenName")), field("Family name", text("familyName")),
+    field("Email", text("email", { type: "email" }), "Matching looks for the SIS person by identifier, then email, then username."),
+    field("Username", text("username")), field("Identifier", text("identifier"), "A state or district id, if the app keeps one."),
+    field("School", schoolSelect("schoolId", "No school")),
+    formError(), h("div", { class: "actions" }, accountSubmit), accountDone);
+  account.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const { schoolId, ...values } = valueOf(account);
+    await busy(accountSubmit, async () => {
+      try {
+        const answer = await page.api.post(`${base}/app-users`, { ...values, schoolIds: schoolId ? [schoolId] : [] });
+        clearFieldErrors(account);
+        account.reset();
+        accountDone.replaceChildren(notice("success", h("strong", {}, "Registered. "), `App id ${answer.userId} (${answer.change}). The next sync links it to the SIS person who is clearly the same.`));
+        await refresh();
+      } catch (error) { showFormError(account, error); }
+    }, "Registering…");
+  });
+
+  const klass = h("form", { class: "stack-form", novalidate: true, id: "register-class", "aria-labelledby": "register-class-title" });
+  const classDone = h("div", { "aria-live": "polite", id: "register-class-result" });
+  const classSubmit = h("button", { type: "submit", class: "secondary" }, "Register the class");
+  klass.append(h("h3", { id: "register-class-title" }, "A class"),
+    field("Title", text("title")), field("Class code", text("classCode"), "Matching looks for the SIS class by its code in the same school."),
+    field("School", schoolSelect("schoolId")),
+    field("Teacher's app id", text("teacherId"), "Optional: with it, a class of the same title, school and teacher links too."),
+    formError(), h("div", { class: "actions" }, classSubmit), classDone);
+  klass.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    await busy(classSubmit, async () => {
+      try {
+        const answer = await page.api.post(`${base}/app-classes`, valueOf(klass));
+        clearFieldErrors(klass);
+        klass.reset();
+        classDone.replaceChildren(notice("success", h("strong", {}, "Registered. "), `App id ${answer.classId} (${answer.change}). The next sync links it to the SIS class that is clearly the same.`));
+        await refresh();
+      } catch (error) { showFormError(klass, error); }
+    }, "Registering…");
+  });
+  return h("section", { class: "card", "aria-labelledby": "register-title", id: "register" },
+    h("h2", { id: "register-title" }, "Register what the app already has"),
+    h("p", { class: "hint" }, "The app's backend registers its accounts and classes in bulk; here one at a time, for a record it missed."),
+    schools.length ? h("div", { class: "side-by-side" }, account, klass)
+      : h("p", { class: "empty" }, "Classes need a school of the app: match the schools in setup step 3 first."), schools.length ? null : account);
 }
 
 /** The app's own records per type (GET app-records): registered, linked to the SIS or not, and the sync's for comparison. */

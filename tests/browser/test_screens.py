@@ -232,6 +232,35 @@ def test_matching_shows_the_counts_and_a_conflict_side_by_side_and_resolves_it(s
     _, open_conflicts = admin.get(f"/districts/{district_id}/matching/conflicts")
     assert open_conflicts["conflicts"] == []
     shots.shoot("resolved")
+
+    # Registering one account and one class the app has: refused next to the field, then registered,
+    # and the counts above follow. (Family name Zimmer: last by name, the other tests' lists keep their heads.)
+    account = page.locator("#register-account")
+    account.get_by_label("Role").select_option("teacher")
+    account.get_by_label("Family name").fill("Zimmer")
+    account.get_by_label("Email").fill("not-an-email")
+    account.get_by_role("button", name="Register the account").click()
+    account.locator(".field-error").first.wait_for()
+    assert account.get_by_label("Email").get_attribute("aria-invalid") == "true"
+    account.get_by_label("Given name").fill("Zoe")
+    account.get_by_label("Email").fill("zoe.zimmer@maple.example.org")
+    account.get_by_role("button", name="Register the account").click()
+    account.locator("#register-account-result").get_by_text("Registered.").wait_for()
+    page.locator("#registered-counts tr[data-type=teachers] td[data-kind=registered]").get_by_text("1").wait_for()
+    _, teachers = admin.get(
+        f"/districts/{district_id}/users", params={"role": "teacher", "q": "zoe.zimmer@maple.example.org"}
+    )
+    [zoe] = teachers["users"]
+    assert (zoe["origin"], zoe["givenName"], zoe["sisSourcedId"]) == ("app", "Zoe", None)
+    klass = page.locator("#register-class")
+    klass.get_by_label("Title").fill("Zoe's art club")
+    klass.get_by_label("Teacher's app id").fill(zoe["userId"])
+    klass.get_by_role("button", name="Register the class").click()
+    klass.locator("#register-class-result").get_by_text("Registered.").wait_for()
+    page.locator("#registered-counts tr[data-type=classes] td[data-kind=registered]").get_by_text("1").wait_for()
+    _, counts = admin.get(f"/districts/{district_id}/app-records")
+    assert (counts["teachers"]["registered"], counts["classes"]["registered"]) == (1, 1)
+    shots.shoot("registered-one")
     assert shots.problems == []
 
 
