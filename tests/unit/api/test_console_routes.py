@@ -222,3 +222,23 @@ def test_the_notifications_screen_lists_contacts_events_and_a_rate_limited_audit
     entries = _admin(api, "GET", f"/districts/{district_id}/audit", district_id, query={"action": "notifications.test"})
     assert [e["after"]["status"] for e in entries.body["entries"]] == ["sent", "no_contacts"]
     assert api.call("POST", f"{path}/test", role="teacher", district=district_id).status == 403
+
+
+def test_a_test_message_the_mail_service_refuses_says_so_without_its_words(api, monkeypatch):
+    from rostersync import aws_clients
+
+    class Refusing:
+        def send_email(self, **_):
+            raise RuntimeError("SES says: secret-ish detail that stays out of the answer")
+
+    monkeypatch.setattr(aws_clients, "ses", lambda: Refusing())
+    district_id = api.new_district()
+    path = f"/districts/{district_id}"
+    assert _admin(api, "PATCH", path, district_id, body={"contacts": ["it@district.org"]}).status == 200
+    answer = _admin(api, "POST", f"{path}/notifications/test", district_id)
+    assert answer.status == 200, answer.body
+    message = answer.body["message"]
+    assert message["status"] == "failed" and "RuntimeError" in message["detail"]
+    assert "secret-ish" not in str(answer.body)
+    # A refused test still counts: the button pressed again within ten minutes is 429.
+    assert _admin(api, "POST", f"{path}/notifications/test", district_id).status == 429
