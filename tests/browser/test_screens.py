@@ -426,7 +426,16 @@ def test_health_shows_the_connection_and_saves_notification_contacts(synced, adm
     _, entries = admin.get(f"/districts/{district_id}/audit", params={"action": "notifications.test"})
     assert [e["after"]["status"] for e in entries["entries"]] == ["sent"]
     shots.shoot("test-message-sent")
-    page.get_by_role("button", name="Send a test message").click()
+    # Again, by keyboard: Tab from the contacts' Save button reaches it (focus visible), Enter presses it.
+    page.get_by_role("button", name="Save contacts").focus()
+    for _ in range(5):
+        page.keyboard.press("Tab")
+        assert focus_ring_visible(page), page.evaluate("document.activeElement.outerHTML")
+        if page.evaluate("document.activeElement.id") == "send-test-message":
+            break
+    else:
+        pytest.fail("Tab never reached Send a test message")
+    page.keyboard.press("Enter")
     result.locator("[data-code=test_too_soon]").wait_for()
     assert "minutes" in result.inner_text()
     assert shots.problems == []
