@@ -6,7 +6,7 @@ import {
   completeHostedSignIn, currentSession, localDistricts, localSignIn, mayUseConsole, signOut, startHostedSignIn,
 } from "./auth.js";
 import { renderAudit, renderHealth, renderMatching, renderPurge, renderTerms } from "./district_pages.js";
-import { renderRoster, renderRosters } from "./rosters.js";
+import { renderPerson, renderRoster, renderRosters } from "./rosters.js";
 import { renderSetup, setupProgress } from "./setup.js";
 import { renderRun, renderSyncs, statusSummary } from "./syncs.js";
 import { add, busy, errorBox, field, formError, h, notice, render, showFormError, statusBadge } from "./ui.js";
@@ -111,6 +111,7 @@ async function route() {
     if (parts[2] === "syncs") return await renderSyncs(page, onLeave);
     if (parts[2] === "rosters") return await renderRosters(page, parts[3] || "teachers");
     if (parts[2] === "classes" && parts[3]) return await renderRoster(page, parts[3]);
+    if (parts[2] === "users" && parts[3]) return await renderPerson(page, parts[3]);
     if (parts[2] === "matching") return await renderMatching(page);
     if (parts[2] === "audit") return await renderAudit(page);
     if (parts[2] === "health") return await renderHealth(page);
@@ -228,7 +229,7 @@ async function renderOverview(page) {
   const steps = ["About OneRoster", "Connect the SIS", "Match schools", "Choose what to sync"];
   const children = [
     h("h1", {}, district.name),
-    h("p", { class: "muted" }, `Time zone ${district.timezone} · ${district.districtId}`),
+    h("p", { class: "muted", id: "district-summary" }, `Time zone ${district.timezone} · ${district.districtId}`),
     status,
     h("section", { class: "card", "aria-labelledby": "setup-title" },
       h("h2", { id: "setup-title" }, "Setup"),
@@ -238,8 +239,37 @@ async function renderOverview(page) {
         ? h("p", {}, h("a", { class: "button primary", href: `${base}/setup/${nextStep}` }, nextStep === 1 ? "Start setup" : `Continue setup at step ${nextStep}`))
         : h("p", {}, "Setup is complete. ", h("a", { href: `${base}/syncs` }, "See the syncs"), ".")),
   ];
+  children.push(districtDetailsCard(page, district));
   if (ctx.session.role === "platform_admin") children.push(await appSchoolsCard(page));
   page.render(...children);
+}
+
+/** The district's name and time zone (PATCH /districts/{id}); contacts are on the Health page. */
+function districtDetailsCard(page, district) {
+  const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [district.timezone];
+  const form = h("form", { class: "card", novalidate: true, id: "district-details", "aria-labelledby": "district-details-title" });
+  const name = h("input", { name: "name", autocomplete: "off", value: district.name });
+  const zone = h("select", { name: "timezone" }, (zones.includes(district.timezone) ? zones : [district.timezone, ...zones])
+    .map((z) => h("option", { value: z, selected: z === district.timezone }, z)));
+  const submit = h("button", { type: "submit", class: "secondary" }, "Save details");
+  const saved = h("div", { "aria-live": "polite", id: "district-details-result" });
+  add(form, h("h2", { id: "district-details-title" }, "District details"),
+    field("Name", name), field("Time zone", zone, "Nightly syncs run in the district's night, in this zone; times on these pages are shown in it."),
+    formError(), h("div", { class: "actions" }, submit), saved);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    await busy(submit, async () => {
+      try {
+        const changed = await page.api.request("PATCH", page.api.district(page.districtId), { body: { name: name.value, timezone: zone.value } });
+        ctx.districts.set(page.districtId, changed);
+        // The page's heading and summary say the new name and zone (the page is not redrawn: focus stays here).
+        document.querySelector("#main h1").textContent = changed.name;
+        document.getElementById("district-summary").textContent = `Time zone ${changed.timezone} · ${changed.districtId}`;
+        saved.replaceChildren(notice("success", h("strong", {}, "Saved. "), `${changed.name}, ${changed.timezone}.`));
+      } catch (error) { showFormError(form, error); }
+    }, "Saving…");
+  });
+  return form;
 }
 
 /** Platform admins: the schools that exist in the app before the SIS is connected (step 3 matches them). */

@@ -2,7 +2,7 @@
 // health and notification contacts, terms, and purge. Each reads the API as docs/openapi.json
 // documents it; nothing here keeps state of its own.
 
-import { busy, confirmDialog, errorBox, field, formError, h, notice, plural, replace, showFormError, statusBadge, when } from "./ui.js";
+import { busy, clearFieldErrors, confirmDialog, errorBox, field, formError, h, notice, plural, replace, showFormError, statusBadge, when } from "./ui.js";
 
 const enc = encodeURIComponent;
 
@@ -26,9 +26,11 @@ export async function renderMatching(page) {
   const district = await page.district();
   const { syncs } = await page.api.get(`${base}/syncs`, { limit: 20 });
   const recent = syncs.filter((r) => r.mode !== "preview" && ["succeeded", "needs_review"].includes(r.status)).slice(0, 5);
-  const [matchings, conflicts] = await Promise.all([
+  const [matchings, conflicts, registered, { schools }] = await Promise.all([
     Promise.all(recent.map((r) => page.api.get(`${base}/syncs/${enc(r.runId)}/matching`, { limit: 1 }).then((m) => [r, m], () => [r, null]))),
     page.api.get(`${base}/matching/conflicts`, { limit: 50 }),
+    page.api.get(`${base}/app-records`),
+    page.api.get(`${base}/schools`, { limit: 200 }),
   ]);
   const list = h("div", { id: "conflicts" });
   const drawConflicts = (items) => {
@@ -43,6 +45,7 @@ export async function renderMatching(page) {
     byType(m, kind) ? h("span", { class: "muted block" }, byType(m, kind)) : null));
   page.render(h("h1", {}, "Matching"),
     h("p", {}, "The app registers the accounts and classes it already has (origin “app” in the rosters); each sync links an SIS record to the app record that is clearly the same, and creates the rest. When the match is not clear, the sync creates the SIS record separately and lists it here."),
+    registeredCard(page, registered),
     h("section", { class: "card", "aria-labelledby": "match-counts-title" },
       h("h2", { id: "match-counts-title" }, "What recent syncs' matching did"),
       matchings.length ? h("div", { class: "table-wrap" }, h("table", { class: "roster", id: "matching-counts" },
@@ -56,7 +59,94 @@ export async function renderMatching(page) {
     h("section", { class: "card", "aria-labelledby": "conflicts-title" },
       h("h2", { id: "conflicts-title" }, `Open conflicts (${conflicts.conflicts.length}${conflicts.nextCursor ? "+" : ""})`),
       h("p", { class: "hint" }, "Link: the app record takes the SIS record's place from the next sync on. Keep separate: the SIS record stays a record of its own."),
-      list));
+      list),
+    registerCard(page, schools));
+}
+
+/**
+ * Register one account or class the app already has (POST app-users, app-classes), as the app's
+ * backend does in bulk: the next sync links it to the SIS record that is clearly the same.
+ */
+function registerCard(page, schools) {
+  const base = page.api.district(page.districtId);
+  const text = (name, attrs = {}) => h("input", { name, autocomplete: "off", ...attrs });
+  const valueOf = (form) => Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, String(v).trim()]).filter(([, v]) => v));
+  const refresh = async () => {
+    const counts = await page.api.get(`${base}/app-records`);
+    document.getElementById("registered")?.replaceWith(registeredCard(page, counts));
+  };
+  const schoolSelect = (name, any) => h("select", { name }, any ? h("option", { value: "" }, any) : null,
+    schools.map((s) => h("option", { value: s.schoolId }, s.name)));
+
+  const account = h("form", { class: "stack-form", novalidate: true, id: "register-account", "aria-labelledby": "register-account-title" });
+  const accountDone = h("div", { "aria-live": "polite", id: "register-account-result" });
+  const accountSubmit = h("button", { type: "submit", class: "secondary" }, "Register the account");
+  account.append(h("h3", { id: "register-account-title" }, "An account"),
+    field("Role", h("select", { name: "role" }, h("option", { value: "student" }, "Student"), h("option", { value: "teacher" }, "Teacher"))),
+    field("Given name", text("givenName")), field("Family name", text("familyName")),
+    field("Email", text("email", { type: "email" }), "Matching looks for the SIS person by identifier, then email, then username."),
+    field("Username", text("username")), field("Identifier", text("identifier"), "A state or district id, if the app keeps one."),
+    field("School", schoolSelect("schoolId", "No school")),
+    formError(), h("div", { class: "actions" }, accountSubmit), accountDone);
+  account.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const { schoolId, ...values } = valueOf(account);
+    await busy(accountSubmit, async () => {
+      try {
+        const answer = await page.api.post(`${base}/app-users`, { ...values, schoolIds: schoolId ? [schoolId] : [] });
+        clearFieldErrors(account);
+        account.reset();
+        accountDone.replaceChildren(notice("success", h("strong", {}, "Registered. "), `App id ${answer.userId} (${answer.change}). The next sync links it to the SIS person who is clearly the same.`));
+        await refresh();
+      } catch (error) { showFormError(account, error); }
+    }, "Registering…");
+  });
+
+  const klass = h("form", { class: "stack-form", novalidate: true, id: "register-class", "aria-labelledby": "register-class-title" });
+  const classDone = h("div", { "aria-live": "polite", id: "register-class-result" });
+  const classSubmit = h("button", { type: "submit", class: "secondary" }, "Register the class");
+  klass.append(h("h3", { id: "register-class-title" }, "A class"),
+    field("Title", text("title")), field("Class code", text("classCode"), "Matching looks for the SIS class by its code in the same school."),
+    field("School", schoolSelect("schoolId")),
+    field("Teacher's app id", text("teacherId"), "Optional: with it, a class of the same title, school and teacher links too."),
+    formError(), h("div", { class: "actions" }, classSubmit), classDone);
+  klass.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    await busy(classSubmit, async () => {
+      try {
+        const answer = await page.api.post(`${base}/app-classes`, valueOf(klass));
+        clearFieldErrors(klass);
+        klass.reset();
+        classDone.replaceChildren(notice("success", h("strong", {}, "Registered. "), `App id ${answer.classId} (${answer.change}). The next sync links it to the SIS class that is clearly the same.`));
+        await refresh();
+      } catch (error) { showFormError(klass, error); }
+    }, "Registering…");
+  });
+  return h("section", { class: "card", "aria-labelledby": "register-title", id: "register" },
+    h("h2", { id: "register-title" }, "Register what the app already has"),
+    h("p", { class: "hint" }, "The app's backend registers its accounts and classes in bulk; here one at a time, for a record it missed."),
+    schools.length ? h("div", { class: "side-by-side" }, account, klass)
+      : h("p", { class: "empty" }, "Classes need a school of the app: match the schools in setup step 3 first."), schools.length ? null : account);
+}
+
+/** The app's own records per type (GET app-records): registered, linked to the SIS or not, and the sync's for comparison. */
+function registeredCard(page, counts) {
+  const rosters = `#/d/${enc(page.districtId)}/rosters`;
+  const types = [["teachers", "Teachers", `${rosters}/teachers`], ["students", "Students", `${rosters}/students`], ["classes", "Classes", `${rosters}/classes`]];
+  // [key, heading, the short label a phone shows beside each number]
+  const columns = [["registered", "Registered by the app", "Registered"], ["linked", "Linked to the SIS", "Linked"],
+    ["unlinked", "The app's alone", "App's alone"], ["inactive", "Inactive", "Inactive"], ["fromSis", "Made by the sync", "By the sync"]];
+  const none = types.every(([t]) => !counts[t].registered);
+  return h("section", { class: "card", "aria-labelledby": "registered-title", id: "registered" },
+    h("h2", { id: "registered-title" }, "The app's own accounts and classes"),
+    h("p", { class: "hint" }, "Origin “app”: records the app registered before or beside the SIS. Linked ones are kept up to date by each sync; the others are the app's alone and no sync deactivates them. “Made by the sync” (origin “sis”) is for comparison."),
+    none ? h("p", { class: "empty", id: "registered-none" }, "The app has registered no accounts or classes: each sync creates every SIS record.") : null,
+    h("div", { class: "table-wrap" }, h("table", { class: "counts", id: "registered-counts" },
+      h("caption", { class: "visually-hidden" }, "The app's registered records per type"),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Type"), columns.map(([, label]) => h("th", { scope: "col" }, label)))),
+      h("tbody", {}, types.map(([type, label, href]) => h("tr", { dataset: { type } },
+        h("th", { scope: "row" }, h("a", { href }, label)),
+        columns.map(([key, , short]) => h("td", { dataset: { label: short, kind: key } }, counts[type][key].toLocaleString()))))))));
 }
 
 function conflictCard(page, conflict, after) {
@@ -96,59 +186,78 @@ function conflictCard(page, conflict, after) {
 
 // ---------------------------------------------------------------- audit
 const ACTION_WORDS = {
-  "connection.update": "SIS connection saved", "connection.delete": "SIS connection removed", "connection.test": "Connection tested",
+  "connection.update": "SIS connection saved", "connection.delete": "SIS connection removed",
   "school_matches.update": "School matches saved", "sync_config.update": "Sync choices saved", "sync.start": "Sync started",
   "sync.preview": "Preview run", "sync.approve": "Held sync approved", "sync.reject": "Held sync rejected",
   "purge.request": "Purge asked for", "purge.confirm": "Purge confirmed", "district.update": "District changed",
-  "district.create": "District created", "matching.resolve": "Matching conflict resolved",
+  "matching.resolve": "Matching conflict resolved",
+  "notifications.test": "Test message sent",
 };
+
+const ACTION_FAMILIES = { sync: "Every sync action", connection: "Every connection action", purge: "Every purge action" };
 
 export async function renderAudit(page) {
   const base = page.api.district(page.districtId);
   const district = await page.district();
   let entries = [];
   let nextCursor = null;
-  const kind = h("select", { id: "audit-kind", name: "kind" }, h("option", { value: "" }, "Every kind"));
-  const person = h("select", { id: "audit-person", name: "person" }, h("option", { value: "" }, "Everyone"));
+  const people = new Set();
+  // Both filters are the API's (?action=, ?by=): they look through the whole log, not a page of it.
+  const kind = h("select", { id: "audit-kind", name: "action" }, h("option", { value: "" }, "Every kind"),
+    h("optgroup", { label: "Families" }, Object.entries(ACTION_FAMILIES).map(([v, text]) => h("option", { value: v }, text))),
+    h("optgroup", { label: "Actions" }, Object.entries(ACTION_WORDS).sort(([, a], [, b]) => a.localeCompare(b))
+      .map(([v, text]) => h("option", { value: v }, `${text} (${v})`))));
+  const person = h("input", { id: "audit-person", name: "by", list: "audit-people", autocomplete: "off", spellcheck: "false" });
+  const peopleList = h("datalist", { id: "audit-people" });
   const body = h("div", { id: "audit-list" });
   const info = h("p", { class: "hint", "aria-live": "polite", id: "audit-info" });
   const more = h("button", { type: "button", class: "secondary", id: "audit-more", hidden: true }, "Older entries");
-  const refill = (select, values, label) => {
-    const current = select.value;
-    replace(select, h("option", { value: "" }, label), [...values].sort().map((v) => h("option", { value: v, selected: v === current }, ACTION_WORDS[v] ? `${ACTION_WORDS[v]} (${v})` : v)));
-  };
+  const message = h("div", { "aria-live": "polite" });
+  const filtered = () => Boolean(kind.value || person.value.trim());
   const draw = () => {
-    refill(kind, new Set(entries.map((e) => e.action)), "Every kind");
-    refill(person, new Set(entries.map((e) => who(e.by))), "Everyone");
-    const shown = entries.filter((e) => (!kind.value || e.action === kind.value) && (!person.value || who(e.by) === person.value));
-    replace(body, shown.length ? h("ol", { class: "audit" }, shown.map((e) => h("li", { class: "card audit-entry", dataset: { action: e.action } },
+    entries.forEach((e) => e.by?.sub && people.add(e.by.sub));
+    replace(peopleList, [...people].sort().map((sub) => h("option", { value: sub })));
+    replace(body, entries.length ? h("ol", { class: "audit" }, entries.map((e) => h("li", { class: "card audit-entry", dataset: { action: e.action, by: e.by?.sub || "" } },
       h("p", {}, h("strong", {}, ACTION_WORDS[e.action] || e.action), " ", h("code", {}, e.action)),
       h("p", { class: "muted" }, `${when(e.at, district.timezone)} · ${who(e.by)}`, e.target ? ` · ${e.target}` : ""),
       e.before !== null && e.before !== undefined || e.after !== null && e.after !== undefined
         ? h("div", { class: "before-after" },
           h("div", {}, h("h3", {}, "Before"), valueBlock(e.before)),
           h("div", {}, h("h3", {}, "After"), valueBlock(e.after))) : null)))
-      : h("p", { class: "empty" }, entries.length ? "No entry loaded matches." : "Nothing recorded yet."));
-    info.textContent = `${plural(entries.length, "entry", "entries")} loaded, newest first` + (kind.value || person.value ? `; ${shown.length} shown` : "") + (nextCursor ? "; older entries on request" : "");
+      : h("p", { class: "empty" }, filtered() ? "No entry matches these filters." : "Nothing recorded yet."));
+    info.textContent = `${plural(entries.length, filtered() ? "matching entry" : "entry", filtered() ? "matching entries" : "entries")} shown, newest first` + (nextCursor ? "; older entries on request" : "");
     more.hidden = !nextCursor;
   };
+  // A filtered page may come back short, even empty, with a cursor: read on (a bounded number of pages).
   const load = async (append) => {
-    const answer = await page.api.get(`${base}/audit`, { limit: 50, cursor: append ? nextCursor : undefined });
-    entries = append ? entries.concat(answer.entries) : answer.entries;
-    nextCursor = answer.nextCursor;
+    try {
+      let cursor = append ? nextCursor : undefined;
+      let found = append ? entries : [];
+      for (let pages = 0; pages < 10; pages += 1) {
+        const answer = await page.api.get(`${base}/audit`, { limit: 50, cursor, action: kind.value || undefined, by: person.value.trim() || undefined });
+        found = found.concat(answer.entries);
+        cursor = answer.nextCursor;
+        if (answer.entries.length || !cursor) break;
+      }
+      entries = found;
+      nextCursor = cursor;
+      message.replaceChildren();
+    } catch (error) { message.replaceChildren(errorBox(error)); }
     draw();
   };
-  kind.addEventListener("change", draw);
-  person.addEventListener("change", draw);
+  const filters = h("form", { class: "filters", id: "audit-filters", role: "search", "aria-label": "Filter the audit log" },
+    h("div", { class: "field" }, h("label", { for: "audit-kind" }, "Kind"), kind),
+    h("div", { class: "field" }, h("label", { for: "audit-person" }, "Person"), person, peopleList),
+    h("div", { class: "field filter-action" }, h("button", { type: "submit", class: "secondary", id: "audit-apply" }, "Show")));
+  filters.addEventListener("submit", (event) => { event.preventDefault(); load(false); });
+  kind.addEventListener("change", () => load(false));
   more.addEventListener("click", () => busy(more, () => load(true), "Loading…"));
   await load(false);
   page.render(h("h1", {}, "Audit log"),
     h("p", {}, "Who changed what in this district, newest first. Secrets are never recorded."),
-    h("div", { class: "filters" },
-      h("div", { class: "field" }, h("label", { for: "audit-kind" }, "Kind"), kind),
-      h("div", { class: "field" }, h("label", { for: "audit-person" }, "Person"), person)),
-    h("p", { class: "hint" }, "The filters narrow the entries loaded so far; load older entries to look further back."),
-    info, body, h("p", {}, more));
+    filters,
+    h("p", { class: "hint" }, "The filters search the whole log. Person: the id shown after each entry's time (suggested from the entries seen so far)."),
+    message, info, body, h("p", {}, more));
 }
 
 function who(by) {
@@ -168,7 +277,7 @@ const HEALTH_WORDS = { ok: "Working", credentials_rejected: "The SIS refuses the
 
 export async function renderHealth(page) {
   const base = page.api.district(page.districtId);
-  const overview = await page.api.get(base);
+  const [overview, notifications] = await Promise.all([page.api.get(base), page.api.get(`${base}/notifications`)]);
   const tz = overview.timezone;
   const connection = overview.connection;
   const health = connection?.health;
@@ -196,7 +305,7 @@ export async function renderHealth(page) {
         h("dt", {}, "What failed"), h("dd", { id: "health-error" }, health?.lastError || "Nothing"),
         h("dt", {}, "Nightly syncs"), h("dd", {}, overview.syncEnabled ? `on; next ${when(overview.nextSyncAt, tz)}` : "off")),
       health?.whatToDo ? notice(ok ? "info" : "warning", h("strong", {}, "What to do: "), health.whatToDo) : null,
-      h("div", { class: "actions" }, test), testMessage]
+      h("div", { class: "actions" }, test, disconnectButton(page, connection)), testMessage]
       : h("p", {}, "Not connected. ", h("a", { href: `#/d/${enc(page.districtId)}/setup/2` }, "Connect the SIS")));
 
   const form = h("form", { class: "card", novalidate: true, id: "contacts-form", "aria-labelledby": "contacts-title" });
@@ -206,8 +315,8 @@ export async function renderHealth(page) {
   const saved = h("div", { "aria-live": "polite", id: "contacts-result" });
   form.append(h("h2", { id: "contacts-title" }, "Notification contacts"),
     h("p", {}, "These addresses are emailed when:"),
-    h("ul", { id: "contact-events" }, h("li", {}, "a nightly sync fails"), h("li", {}, "a sync is held for review"), h("li", {}, "the SIS connection becomes unhealthy")),
-    h("p", { class: "hint" }, "Every contact hears of every one of these. The API has no test email; “Test the connection now” above checks the SIS itself."),
+    h("ul", { id: "contact-events" }, notifications.events.map((e) => h("li", { dataset: { kind: e.kind } }, e.when))),
+    h("p", { class: "hint" }, "Every contact hears of every one of these, at most once a night each."),
     field("Email addresses, one a line", contacts, "At most 20. Leave it empty for nobody."),
     formError(), h("div", { class: "actions" }, save), saved);
   form.addEventListener("submit", async (event) => {
@@ -217,6 +326,7 @@ export async function renderHealth(page) {
       try {
         const answer = await page.api.request("PATCH", base, { body: { contacts: list } });
         contacts.value = answer.contacts.join("\n");
+        clearFieldErrors(form);
         saved.replaceChildren(notice("success", h("strong", {}, "Saved. "), answer.contacts.length ? `${plural(answer.contacts.length, "contact")} will be told.` : "Nobody will be told."));
       } catch (error) {
         // "contacts[1] must be ..." names the line the admin typed.
@@ -225,7 +335,70 @@ export async function renderHealth(page) {
       }
     }, "Saving…");
   });
-  page.render(h("h1", {}, "Health and notifications"), healthCard, form);
+  page.render(h("h1", {}, "Health and notifications"), healthCard, form, messagesCard(page, notifications, tz));
+}
+
+/** Remove the SIS connection (DELETE sis/connection), after saying what it does. */
+function disconnectButton(page, connection) {
+  const button = h("button", { type: "button", class: "secondary", id: "disconnect" }, "Remove the connection");
+  button.addEventListener("click", async () => {
+    const ok = await confirmDialog("Remove the SIS connection?",
+      [h("p", {}, `Roster Sync forgets ${connection.hostUrl} and its secret, and nightly syncs stop.`),
+        h("p", {}, "Rosters stay as the last sync left them: nothing is deactivated or erased. Connect again in setup step 2.")],
+      "Remove it");
+    if (!ok) return;
+    await busy(button, async () => {
+      try {
+        await page.api.delete(`${page.api.district(page.districtId)}/sis/connection`);
+        page.forget();
+        await renderHealth(page);
+        document.getElementById("health")?.append(notice("success", h("strong", {}, "Removed. "), "Nightly syncs are off until the SIS is connected again."));
+      } catch (error) { document.getElementById("test-result")?.replaceChildren(errorBox(error)); }
+    }, "Removing…");
+  });
+  return button;
+}
+
+const MESSAGE_STATUS = { sent: "Sent", no_contacts: "Not sent: no contacts", no_sender: "Not sent: no sender address", failed: "Failed", sending: "Sending" };
+const MESSAGE_KINDS = { sync_failed: "Sync failed", sync_held: "Sync held for review", connection_unhealthy: "Connection not working", test: "Test message" };
+
+/** What the test message did, in words: who got it, or why nobody did. */
+function testOutcome(message) {
+  if (message.status === "sent") return notice("success", h("strong", {}, "Sent. "), `A test message went to ${message.recipients.join(", ")}. Ask them whether it arrived.`);
+  if (message.status === "no_contacts") return notice("warning", h("strong", {}, "Not sent: "), "the district has no contacts. Add at least one above and save, then try again.");
+  if (message.status === "no_sender") return notice("warning", h("strong", {}, "Not sent: "), "this installation has no sender address for email. Ask your Roster Sync support.");
+  return notice("error", h("strong", {}, "Not sent. "), message.detail || "The mail service refused the message.");
+}
+
+/** The latest messages to the contacts (GET notifications), and the test message button. */
+function messagesCard(page, notifications, tz) {
+  const base = page.api.district(page.districtId);
+  const result = h("div", { "aria-live": "polite", id: "test-message-result" });
+  const send = h("button", { type: "button", class: "secondary", id: "send-test-message" }, "Send a test message");
+  const table = h("div", { id: "recent-messages" });
+  const draw = (recent) => replace(table, recent.length ? h("div", { class: "table-wrap" }, h("table", { class: "roster" },
+    h("caption", { class: "visually-hidden" }, "Latest messages to the contacts"),
+    h("thead", {}, h("tr", {}, ["When", "What", "To", "How it went"].map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, recent.map((m) => h("tr", { dataset: { kind: m.kind, status: m.status } },
+      h("td", { dataset: { label: "When" } }, when(m.createdAt, tz)),
+      h("td", { dataset: { label: "What" } }, MESSAGE_KINDS[m.kind] || m.kind),
+      h("td", { dataset: { label: "To" } }, m.recipients.join(", ") || "—"),
+      h("td", { dataset: { label: "How it went" } }, MESSAGE_STATUS[m.status] || m.status))))))
+    : h("p", { class: "empty" }, "No message sent yet."));
+  draw(notifications.recent);
+  send.addEventListener("click", () => busy(send, async () => {
+    try {
+      const answer = await page.api.post(`${base}/notifications/test`);
+      result.replaceChildren(testOutcome(answer.message),
+        h("p", { class: "hint" }, `The next test message can go from ${when(answer.nextTestAt, tz)}.`));
+      draw((await page.api.get(`${base}/notifications`)).recent);
+    } catch (error) { result.replaceChildren(errorBox(error)); }
+  }, "Sending…"));
+  return h("section", { class: "card", "aria-labelledby": "messages-title", id: "messages" },
+    h("h2", { id: "messages-title" }, "Messages to the contacts"),
+    h("p", {}, "A test message goes to every contact saved above, the way real messages go. One test every ten minutes."),
+    h("div", { class: "actions" }, send), result,
+    h("h3", {}, "Latest messages"), table);
 }
 
 // ---------------------------------------------------------------- terms

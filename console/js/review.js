@@ -33,8 +33,8 @@ export function reviewLine(review, timeZone) {
 }
 
 /**
- * The held run's review: every record it would deactivate (paged, filtered by type on the API
- * and by reason among those loaded), each with a checkbox; approve all, approve the chosen, or reject.
+ * The held run's review: every record it would deactivate (paged, filtered by type and reason on
+ * the API), each with a checkbox; approve all, approve the chosen, or reject.
  */
 export async function heldReview(page, run, after) {
   const base = page.api.district(page.districtId);
@@ -65,7 +65,7 @@ export async function heldReview(page, run, after) {
     approveChosen.disabled = chosen.size === 0;
   };
 
-  const shown = () => records.filter((r) => !reason.value || r.reason === reason.value);
+  const shown = () => records;
   const allBox = h("input", { type: "checkbox", id: "held-all" });
   allBox.addEventListener("change", () => {
     shown().forEach((r) => (allBox.checked ? chosen.add(r.recordId) : chosen.delete(r.recordId)));
@@ -90,22 +90,32 @@ export async function heldReview(page, run, after) {
           h("td", { dataset: { label: "School" } }, (r.schoolIds || []).map((id) => schoolName.get(id) || id).join(", ") || "—"),
           h("td", { dataset: { label: "Why" } }, REASONS[r.reason] || r.reason),
           h("td", { dataset: { label: "Decision" } }, DECISIONS[r.decision] || r.decision));
-      }) : h("tr", {}, h("td", { colspan: decided ? 5 : 6, class: "empty" }, records.length ? "None of the records loaded has this reason." : "No records.")))));
-    info.textContent = `${records.length.toLocaleString()}${total ? ` of ${(type.value ? held[type.value] || 0 : total).toLocaleString()}` : ""} loaded` +
-      (reason.value ? `, ${list.length.toLocaleString()} with this reason` : "") + (nextCursor ? "; load more to see the rest" : "");
+      }) : h("tr", {}, h("td", { colspan: decided ? 5 : 6, class: "empty" }, reason.value ? "No record was held for this reason." : "No records.")))));
+    info.textContent = reason.value
+      ? `${plural(records.length, "record")} held for this reason loaded${nextCursor ? "; load more to see the rest" : ""}`
+      : `${records.length.toLocaleString()}${total ? ` of ${(type.value ? held[type.value] || 0 : total).toLocaleString()}` : ""} loaded` + (nextCursor ? "; load more to see the rest" : "");
     more.hidden = !nextCursor;
   };
+  // Both filters are the API's. A page filtered by reason may come back short, even empty, with
+  // a cursor: read on until a page has records or the list ends (a bounded number of pages).
   const load = async (append) => {
     try {
-      const answer = await page.api.get(`${runPath}/held`, { type: type.value || undefined, limit: HELD_PAGE, cursor: append ? nextCursor : undefined });
-      records = append ? records.concat(answer.records) : answer.records;
-      nextCursor = answer.nextCursor;
+      let cursor = append ? nextCursor : undefined;
+      let found = append ? records : [];
+      for (let pages = 0; pages < 10; pages += 1) {
+        const answer = await page.api.get(`${runPath}/held`, { type: type.value || undefined, reason: reason.value || undefined, limit: HELD_PAGE, cursor });
+        found = found.concat(answer.records);
+        cursor = answer.nextCursor;
+        if (answer.records.length || !cursor) break;
+      }
+      records = found;
+      nextCursor = cursor;
       message.replaceChildren();
     } catch (error) { message.replaceChildren(errorBox(error)); }
     draw();
   };
   type.addEventListener("change", () => load(false));
-  reason.addEventListener("change", draw);
+  reason.addEventListener("change", () => load(false));
   more.addEventListener("click", () => busy(more, () => load(true), "Loading…"));
 
   const decide = async (button, path, body, doneText) => {
@@ -148,7 +158,7 @@ export async function heldReview(page, run, after) {
     h("div", { class: "filters" },
       h("div", { class: "field" }, h("label", { for: "held-type" }, "Type"), type),
       h("div", { class: "field" }, h("label", { for: "held-reason" }, "Why"), reason)),
-    h("p", { class: "hint" }, "The type filter asks the API; the reason filter narrows the records loaded so far."),
+    h("p", { class: "hint" }, "Both filters look through every record the sync held, not only those loaded."),
     info,
     decided ? null : h("div", { class: "actions held-actions" },
       h("div", { class: "checkbox" }, allBox, h("label", { for: "held-all" }, "Select every record shown")),

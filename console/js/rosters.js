@@ -38,7 +38,7 @@ export async function renderRosters(page, kind) {
     ? [["Title", (c) => h("a", { href: `#/d/${encodeURIComponent(page.districtId)}/classes/${encodeURIComponent(c.classId)}` }, c.title)],
       ["Code", (c) => c.classCode || "—"], ["School", (c) => schoolName.get(c.schoolId) || c.schoolId],
       ["Grades", (c) => (c.grades || []).join(", ") || "—"], ["Subjects", (c) => (c.subjects || []).join(", ") || "—"], ["Status", (c) => statusBadge(c.status)]]
-    : [["Name", (u) => `${u.familyName || ""}, ${u.givenName || ""}`], ["Email", (u) => u.email || "—"],
+    : [["Name", (u) => h("a", { href: `#/d/${encodeURIComponent(page.districtId)}/users/${encodeURIComponent(u.userId)}` }, `${u.familyName || ""}, ${u.givenName || ""}`)], ["Email", (u) => u.email || "—"],
       ["Username", (u) => u.username || "—"], ["Grades", (u) => (u.grades || []).join(", ") || "—"],
       ["Schools", (u) => (u.schoolIds || []).map((id) => schoolName.get(id) || id).join(", ") || "—"], ["Origin", (u) => (u.origin === "app" ? "App" : "SIS")],
       ["Status", (u) => statusBadge(u.status)]];
@@ -102,15 +102,14 @@ export async function renderRosters(page, kind) {
 
 export async function renderRoster(page, classId) {
   const base = page.api.district(page.districtId);
-  const [roster, classes] = await Promise.all([
+  const [roster, cls] = await Promise.all([
     page.api.get(`${base}/classes/${encodeURIComponent(classId)}/roster`),
-    page.api.get(`${base}/classes`, { status: "all", limit: 200 }).catch(() => ({ classes: [] })),
+    page.api.get(`${base}/classes/${encodeURIComponent(classId)}`).catch(() => null),
   ]);
-  const cls = classes.classes.find((c) => c.classId === classId);
   const people = (title, users, id) => h("section", { class: "card", "aria-labelledby": id },
     h("h2", { id }, `${title} (${users.length})`),
     users.length ? h("ul", { class: "people", id: `${id}-list` }, users.map((u) => h("li", { dataset: { id: u.userId } },
-      `${u.givenName || ""} ${u.familyName || ""}`.trim(), u.email ? h("span", { class: "muted" }, ` ${u.email}`) : null)))
+      h("a", { href: `#/d/${encodeURIComponent(page.districtId)}/users/${encodeURIComponent(u.userId)}` }, `${u.givenName || ""} ${u.familyName || ""}`.trim() || u.userId), u.email ? h("span", { class: "muted" }, ` ${u.email}`) : null)))
       : h("p", { class: "empty" }, `No ${title.toLowerCase()}.`));
   page.render(h("h1", {}, cls ? cls.title : "Class roster"),
     h("p", {}, h("a", { href: rosterHref(page, "classes") }, "← All classes")),
@@ -119,3 +118,34 @@ export async function renderRoster(page, classId) {
 }
 
 
+
+/** One person (GET users/{userId}) and their classes (GET users/{userId}/classes), every status. */
+export async function renderPerson(page, userId) {
+  const base = page.api.district(page.districtId);
+  const path = `${base}/users/${encodeURIComponent(userId)}`;
+  const [user, { schools }] = await Promise.all([page.api.get(path), page.api.get(`${base}/schools`, { status: "all", limit: 200 })]);
+  const schoolName = new Map(schools.map((s) => [s.schoolId, s.name]));
+  const classes = [];
+  let cursor;
+  do {
+    const answer = await page.api.get(`${path}/classes`, { status: "all", limit: 200, cursor });
+    classes.push(...answer.classes);
+    cursor = answer.nextCursor;
+  } while (cursor && classes.length < 1000);
+  const kind = user.role === "teacher" ? "teachers" : "students";
+  const facts = [["Role", user.role], ["Status", statusBadge(user.status)], ["Email", user.email], ["Username", user.username],
+    ["Grades", (user.grades || []).join(", ")], ["Schools", (user.schoolIds || []).map((id) => schoolName.get(id) || id).join(", ")],
+    ["Origin", user.origin === "app" ? (user.sisSourcedId ? "Registered by the app, linked to the SIS" : "Registered by the app") : "The SIS"],
+    ["SIS id", user.sisSourcedId], ["App id", user.userId]];
+  page.render(h("h1", {}, `${user.givenName || ""} ${user.familyName || ""}`.trim() || user.userId),
+    h("p", {}, h("a", { href: rosterHref(page, kind) }, `← All ${kind}`)),
+    h("section", { class: "card", "aria-labelledby": "person-title" }, h("h2", { id: "person-title" }, "Details"),
+      h("dl", { class: "facts", id: "person-facts" }, facts.filter(([, v]) => v).map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))),
+    h("section", { class: "card", "aria-labelledby": "person-classes-title" },
+      h("h2", { id: "person-classes-title" }, `Classes (${classes.length.toLocaleString()})`),
+      classes.length ? h("ul", { class: "people", id: "person-classes" }, classes.map((c) => h("li", { dataset: { id: c.classId } },
+        h("a", { href: `#/d/${encodeURIComponent(page.districtId)}/classes/${encodeURIComponent(c.classId)}` }, c.title || c.classId),
+        c.status !== "active" ? h("span", { class: "muted" }, " (inactive)") : null,
+        c.schoolId ? h("span", { class: "muted" }, ` · ${schoolName.get(c.schoolId) || c.schoolId}`) : null)))
+        : h("p", { class: "empty" }, "No classes.")));
+}

@@ -59,6 +59,7 @@ function errorTitle(error) {
     case 404: return "Not found.";
     case 409: return "Conflict.";
     case 422: return "Please check.";
+    case 429: return "Not yet.";
     case 0: return "No answer.";
     default: return "Something went wrong.";
   }

@@ -70,6 +70,8 @@ CALLERS = {
             "listAudit",
             "getSyncMatching",
             "listMatchingConflicts",
+            "getAppRecordCounts",
+            "getNotifications",
         )
     },
     **{
@@ -86,6 +88,7 @@ CALLERS = {
             "rejectSync",
             "previewSyncConfig",
             "resolveMatchingConflict",
+            "sendTestNotification",
         )
     },
 }
@@ -203,6 +206,8 @@ def test_every_operation_answers_as_documented_for_every_caller(local_stack, mak
     call.as_each(
         "registerAppClasses", body={"classes": [{"classId": "app-class-2", "title": "Other", "schoolId": school}]}, **d
     )
+    counts = call.as_each("getAppRecordCounts", **d)
+    assert (counts["students"]["registered"], counts["classes"]["registered"]) == (3, 2), counts
 
     # The first sync, and what it matched.
     run_id = call("startSync", "admin", 202, body={}, **d)["runId"]
@@ -275,12 +280,25 @@ def test_every_operation_answers_as_documented_for_every_caller(local_stack, mak
     records = call.as_each("listHeldRecords", query={"limit": 10}, **h)["records"]
     assert records
     call.as_each("listHeldRecords", query={"type": "students", "limit": 5}, **h)
+    reason = records[0]["reason"]
+    by_reason = call.as_each("listHeldRecords", query={"reason": reason, "limit": 200}, **h)["records"]
+    assert by_reason and {r["reason"] for r in by_reason} == {reason}
+    call("listHeldRecords", "admin", 400, query={"reason": "no_such_reason"}, **h)
     call("rejectSync", "admin", 200, **h)
     again = call("startSync", "admin", 202, body={}, **d)["runId"]
     assert wait_for_run(call, district, again, local_stack)["status"] == "needs_review"
     call("approveSync", "admin", 202, body={}, districtId=district, runId=again)
     wait_for_run(call, district, again, local_stack, done=("succeeded",))
     call.as_each("listAudit", query={"limit": 20}, **d)
+    rejected = call.as_each("listAudit", query={"action": "sync.reject", "limit": 20}, **d)["entries"]
+    assert [e["action"] for e in rejected] == ["sync.reject"], rejected
+    call.as_each("listAudit", query={"action": "sync", "by": rejected[0]["by"]["sub"], "limit": 20}, **d)
+    call("listAudit", "admin", 400, query={"action": "not an action"}, **d)
+
+    # Notifications: who hears of what, and a test message (once in ten minutes).
+    call.as_each("getNotifications", **d)
+    call("sendTestNotification", "admin", 200, **d)
+    call("sendTestNotification", "admin", 429, **d)
 
     # Disconnecting, and a purge of the scratch district.
     call("deleteSisConnection", "admin", 204, **d)

@@ -39,6 +39,10 @@ ROUTES = [
     ("GET", "/districts/{d}/users?role=teacher", None, DISTRICT),
     ("GET", "/districts/{d}/classes", None, DISTRICT),
     ("GET", "/districts/{d}/classes/cls_missing/roster", None, DISTRICT),
+    ("GET", "/districts/{d}/app-records", None, DISTRICT),
+    ("GET", "/districts/{d}/audit?action=sync&by=u", None, DISTRICT),
+    ("GET", "/districts/{d}/notifications", None, DISTRICT),
+    ("POST", "/districts/{d}/notifications/test", None, DISTRICT),
 ]
 
 # (caller, claims for district d) -> who they are

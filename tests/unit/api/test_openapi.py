@@ -200,8 +200,13 @@ def test_the_generator_refuses_two_schemas_of_one_name():
 REVIEW_QUERIES = {
     ("get", "/districts"): {"limit": (1, 100), "cursor": None},
     ("get", "/districts/{districtId}/syncs"): {"limit": (1, 100), "cursor": None},
-    ("get", "/districts/{districtId}/audit"): {"limit": (1, 200), "cursor": None},
-    ("get", "/districts/{districtId}/syncs/{runId}/held"): {"type": None, "limit": (1, 200), "cursor": None},
+    ("get", "/districts/{districtId}/audit"): {"action": None, "by": None, "limit": (1, 200), "cursor": None},
+    ("get", "/districts/{districtId}/syncs/{runId}/held"): {
+        "type": None,
+        "reason": None,
+        "limit": (1, 200),
+        "cursor": None,
+    },
     ("get", "/districts/{districtId}/syncs/{runId}/preview/records"): {
         "type": None,
         "change": None,

@@ -25,6 +25,7 @@ from rostersync.api import (
     app_records,
     districts,
     me,
+    notifications,
     provisioning,
     purge,
     reference,
@@ -60,6 +61,7 @@ for module in (
     purge,
     me,
     app_records,
+    notifications,
 ):
     app.include_router(module.router)
 

@@ -27,6 +27,8 @@ from rostersync.api.schemas.app_records import (
     MAX_BULK,
     AppClassesRequest,
     AppClassRequest,
+    AppRecordCountResponse,
+    AppRecordCountsResponse,
     AppUserRequest,
     AppUsersRequest,
     ConflictsResponse,
@@ -199,6 +201,39 @@ def post_app_classes(district_id: str):
     return respond(
         RegisteredClassesResponse(
             classes=[RegisteredClassResponse(class_id=r.item_id, change=r.change) for r in results]
+        )
+    )
+
+
+@router.get(
+    "/districts/<district_id>/app-records",
+    **documented(
+        "How many users and classes the app registered, how many are linked to SIS records, and how many the sync made",
+        operation_id="getAppRecordCounts",
+        tag=TAG,
+        response=AppRecordCountsResponse,
+        errors=(401, 403, 404),
+        description="Per type (teachers, students, classes): the app's own records (origin app) and those the "
+        "SIS sync created (origin sis). Counted from the district's records on each call; list them with GET "
+        "users and GET classes (each record says its origin).",
+    ),
+)
+def get_app_record_counts(district_id: str):
+    event = router.current_event.raw_event
+    district_for_admin(event, district_id)
+    counts = app_records.counts_by_origin(district_id)
+    return respond(
+        AppRecordCountsResponse(
+            **{
+                kind: AppRecordCountResponse(
+                    registered=c["registered"],
+                    linked=c["linked"],
+                    unlinked=c["registered"] - c["linked"],
+                    inactive=c["inactive"],
+                    from_sis=c["fromSis"],
+                )
+                for kind, c in counts.items()
+            }
         )
     )
 

@@ -220,9 +220,24 @@ def _gateway_and_conflict_errors(schema: dict[str, Any]) -> None:
                 "description": "No valid bearer token (API Gateway's JWT authorizer)",
                 "content": gateway,
             }
+            # A route that limits a request itself (a test message) answers 429 in the API's shape.
+            own_limit = "429" in responses or 429 in responses
+            responses.pop(429, None)
             responses["429"] = {
-                "description": "Too many requests (API Gateway's throttling); retry later",
-                "content": gateway,
+                "description": "Too many requests (API Gateway's throttling); retry later"
+                + ("; or the route's own limit, in the API's error shape with retryAfterSeconds" if own_limit else ""),
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "anyOf": [
+                                {"$ref": f"#/components/schemas/{GATEWAY_ERROR_SCHEMA}"},
+                                {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"},
+                            ]
+                        }
+                    }
+                }
+                if own_limit
+                else gateway,
             }
             responses.setdefault(
                 "500",

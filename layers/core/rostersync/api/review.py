@@ -14,7 +14,8 @@ The engine's side of this is sync/review.py.
 from __future__ import annotations
 
 import json
-from typing import Literal
+import re
+from typing import Literal, get_args
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
@@ -65,6 +66,36 @@ def _choice(event: dict, name: str, allowed: tuple[str, ...]) -> str | None:
     return value
 
 
+HELD_REASONS = get_args(HeldRecordResponse.model_fields["reason"].annotation)
+ACTION_PATTERN = re.compile(r"[a-z][a-z_]*(\.[a-z][a-z_]*)?")
+MAX_FILTER_CHARS = 255
+
+
+def _filter_choice(event: dict, name: str, allowed: tuple[str, ...]) -> str | None:
+    """A filter of a list (?reason=): one of `allowed`, else 400 invalid_filter naming them."""
+    value = query_of(event).get(name)
+    if value is None or value == "":
+        return None
+    if value not in allowed:
+        raise bad_request("invalid_filter", f"{name} must be one of {', '.join(allowed)}.")
+    return value
+
+
+def _audit_filters(event: dict) -> tuple[str | None, str | None, str | None]:
+    """(action, action family, person) of GET audit's ?action= and ?by=; 400 invalid_filter."""
+    query = query_of(event)
+    action, by = query.get("action") or None, query.get("by") or None
+    if action is not None and (len(action) > 64 or not ACTION_PATTERN.fullmatch(action)):
+        raise bad_request(
+            "invalid_filter", "action must be an action such as sync.approve, or a family of them such as sync."
+        )
+    if by is not None and (len(by) > MAX_FILTER_CHARS or not by.isprintable()):
+        raise bad_request("invalid_filter", f"by must be a person's id (sub), at most {MAX_FILTER_CHARS} characters.")
+    if action is None:
+        return None, None, by
+    return (action, None, by) if "." in action else (None, action, by)
+
+
 def _invalid_cursor() -> ApiError:
     return bad_request("invalid_cursor", "The cursor is not one this list gave out; start from the first page.")
 
@@ -98,8 +129,14 @@ def _record_decision(run, record_id: str, chosen: set[str] | None) -> Literal["p
         operation_id="listHeldRecords",
         response=HeldRecordsResponse,
         errors=(400, 401, 403, 404, 409, 422),
-        description="409 run_not_held for a sync that held nothing back.",
-        query=(QueryParameter("type", "Only records of this type (default every type)", enum=RECORD_TYPES), *PAGE),
+        description="409 run_not_held for a sync that held nothing back. Filtered by reason, a page may hold fewer "
+        "than limit records (even none) and still carry a nextCursor: follow it until it is null. 400 "
+        "invalid_filter for a reason not listed.",
+        query=(
+            QueryParameter("type", "Only records of this type (default every type)", enum=RECORD_TYPES),
+            QueryParameter("reason", "Only records held for this reason (default every reason)", enum=HELD_REASONS),
+            *PAGE,
+        ),
     ),
 )
 def list_held(district_id: str, run_id: str):
@@ -107,6 +144,7 @@ def list_held(district_id: str, run_id: str):
     district_for_admin(event, district_id)
     limit = limit_of(event, DEFAULT_LIMIT, MAX_LIMIT)
     record_type = _choice(event, "type", RECORD_TYPES)
+    reason = _filter_choice(event, "reason", HELD_REASONS)
     run = _run(district_id, run_id)
     held = run.held_deactivations.as_dict() if run.held_deactivations is not None else None
     if not held and not run.review:
@@ -115,7 +153,7 @@ def list_held(district_id: str, run_id: str):
     cursor = (event.get("queryStringParameters") or {}).get("cursor")
     try:
         items, next_cursor = run_records.list_records(
-            aws_clients.dynamodb(), district_id, run_id, prefix, limit, cursor
+            aws_clients.dynamodb(), district_id, run_id, prefix, limit, cursor, reason=reason
         )
     except run_records.InvalidCursor:
         raise _invalid_cursor() from None
@@ -351,17 +389,29 @@ def list_preview_records(district_id: str, run_id: str):
         operation_id="listAudit",
         response=AuditResponse,
         errors=(400, 401, 403, 404, 422),
-        description="Entries never carry a secret.",
-        query=PAGE,
+        description="Entries never carry a secret. Filtered by action or person, a page may hold fewer than limit "
+        "entries (even none) and still carry a nextCursor: follow it until it is null. 400 invalid_filter for an "
+        "action or person that cannot be one.",
+        query=(
+            QueryParameter(
+                "action",
+                "Only entries of this action (sync.approve), or of a family of actions (sync: every sync.* action)",
+            ),
+            QueryParameter("by", "Only entries by this person: their id (by.sub of an entry)"),
+            *PAGE,
+        ),
     ),
 )
 def list_audit(district_id: str):
     event = router.current_event.raw_event
     district_for_admin(event, district_id)
     limit = limit_of(event, DEFAULT_LIMIT, MAX_LIMIT)
+    action, family, by = _audit_filters(event)
     cursor = (event.get("queryStringParameters") or {}).get("cursor")
     try:
-        items, next_cursor = audit_store.list_entries(aws_clients.dynamodb(), district_id, limit, cursor)
+        items, next_cursor = audit_store.list_entries(
+            aws_clients.dynamodb(), district_id, limit, cursor, action=action, action_family=family, by_sub=by
+        )
     except audit_store.InvalidCursor:
         raise _invalid_cursor() from None
     return respond(

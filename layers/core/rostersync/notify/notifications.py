@@ -30,6 +30,13 @@ SYNC_FAILED = "sync_failed"
 SYNC_HELD = "sync_held"
 CONNECTION_UNHEALTHY = "connection_unhealthy"
 KINDS = (SYNC_FAILED, SYNC_HELD, CONNECTION_UNHEALTHY)
+KIND_WORDS = {
+    SYNC_FAILED: "a sync fails",
+    SYNC_HELD: "a sync is held for review (it would deactivate more than the district's limit)",
+    CONNECTION_UNHEALTHY: "the SIS connection stops working",
+}
+TEST = "test"  # an admin's test message (POST .../notifications/test): one item a district, the latest
+TEST_EVERY = timedelta(minutes=10)  # one test a district in this time: a button pressed twice mails once
 KEEP_DAYS = 90
 
 SENT, NO_CONTACTS, NO_SENDER, FAILED, SENDING = "sent", "no_contacts", "no_sender", "failed", "sending"
@@ -121,6 +128,63 @@ def send_once(district: DistrictModel, night: str, message: Message, now: dateti
     return True
 
 
+class TestTooSoon(Exception):
+    def __init__(self, retry_after_s: int):
+        super().__init__(f"a test message was sent less than {TEST_EVERY} ago")
+        self.retry_after_s = retry_after_s
+
+
+def send_test(district: DistrictModel, asked_by: str, now: datetime | None = None) -> NotificationModel:
+    """Send a test message to the district's contacts now, as the real messages go (SES, the
+    outbox locally), at most once in TEST_EVERY; TestTooSoon otherwise. The stored item says how
+    it went: sent, no_contacts, no_sender or failed (a failure is kept, and counts as the test)."""
+    now = now or datetime.now(UTC)
+    settings = get_settings()
+    recipients = list(district.contacts or [])
+    message = test_message(district, asked_by)
+    item = NotificationModel(
+        district.district_id,
+        TEST,
+        kind=TEST,
+        night=night_of(district, now=now),
+        subject=redact(message.subject),
+        body=redact(message.body),
+        recipients=recipients,
+        status=SENDING,
+        created_at=now,
+        expires_at=int((now + timedelta(days=KEEP_DAYS)).timestamp()),
+    )
+    try:
+        item.save(
+            condition=NotificationModel.notification_key.does_not_exist()
+            | (NotificationModel.created_at <= now - TEST_EVERY)
+        )
+    except PutError as error:
+        if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+        last = NotificationModel.get(district.district_id, TEST, consistent_read=True)
+        raise TestTooSoon(max(1, int((last.created_at + TEST_EVERY - now).total_seconds()))) from None
+    if not recipients:
+        _finish(item, NO_CONTACTS, "The district has no contacts (PATCH /districts/{districtId}).")
+    elif not settings.notify_from:
+        _finish(item, NO_SENDER, "No NotificationSender is configured for the stack.")
+    else:
+        try:
+            answer = aws_clients.ses().send_email(
+                Source=settings.notify_from,
+                Destination={"ToAddresses": recipients},
+                Message={
+                    "Subject": {"Data": item.subject, "Charset": "UTF-8"},
+                    "Body": {"Text": {"Data": item.body, "Charset": "UTF-8"}},
+                },
+            )
+        except Exception as error:  # the admin sees that it failed and the kind of error, never its text
+            _finish(item, FAILED, f"The mail service refused the message ({type(error).__name__}).")
+        else:
+            _finish(item, SENT, answer.get("MessageId"))
+    return item
+
+
 def _finish(item: NotificationModel, status: str, detail: str | None) -> None:
     item.update(actions=[NotificationModel.status.set(status), NotificationModel.detail.set(detail or status)])
 
@@ -186,6 +250,23 @@ def sync_held(district: DistrictModel, run, held: dict | None) -> Message:
             ]
         ),
         run.run_id,
+    )
+
+
+def test_message(district: DistrictModel, asked_by: str) -> Message:
+    return Message(
+        TEST,
+        f"Roster Sync: a test message for {district.name}",
+        "\n".join(
+            [
+                f"This is a test message from Roster Sync, sent because {asked_by} asked for one in the console.",
+                "",
+                f"This address is a notification contact of {district.name}. Roster Sync writes to it when:",
+                *(f"- {KIND_WORDS[kind]}" for kind in KINDS),
+                "",
+                "Nothing needs doing.",
+            ]
+        ),
     )
 
 

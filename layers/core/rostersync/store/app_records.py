@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from rostersync import aws_clients
 from rostersync.ids import new_id
 from rostersync.settings import get_settings
 from rostersync.store.batch import BatchStore
@@ -229,3 +230,46 @@ def _each(operation, pairs: Iterable[tuple[str, str]]) -> None:
     with ThreadPoolExecutor(max_workers=KEY_WRITERS, thread_name_prefix="keys") as pool:
         for future in [pool.submit(operation, k, i) for k, i in pairs]:
             future.result()
+
+
+# ---------------------------------------------------------------- counts (GET app-records)
+
+COUNTED_TYPES = ("teachers", "students", "classes")
+
+
+def counts_by_origin(district_id: str, client=None) -> dict[str, dict[str, int]]:
+    """Per type: the app's records (registered; linked to an SIS record; inactive) and the records
+    the SIS sync created. One projected read of the district's users and classes, counted here:
+    an admin opens this screen now and then, and nothing needs an index kept for it."""
+    st = get_settings()
+    client = client or aws_clients.dynamodb()
+    counts = {t: {"registered": 0, "linked": 0, "inactive": 0, "fromSis": 0} for t in COUNTED_TYPES}
+    for table, kind_of in (
+        (st.users_table, lambda item: {"teacher": "teachers", "student": "students"}.get(_text(item, "role") or "")),
+        (st.classes_table, lambda item: "classes"),
+    ):
+        pages = client.get_paginator("query").paginate(
+            TableName=table,
+            KeyConditionExpression="districtId = :d",
+            ExpressionAttributeValues={":d": {"S": district_id}},
+            ExpressionAttributeNames={"#role": "role", "#status": "status"},
+            ProjectionExpression="origin, #role, #status, sisSourcedId",
+        )
+        for page in pages:
+            for item in page["Items"]:
+                kind = kind_of(item)
+                if kind is None:
+                    continue
+                count = counts[kind]
+                if _text(item, "origin") != APP:
+                    count["fromSis"] += 1
+                    continue
+                count["registered"] += 1
+                count["linked"] += 1 if _text(item, "sisSourcedId") else 0
+                count["inactive"] += 1 if _text(item, "status") != ACTIVE else 0
+    return counts
+
+
+def _text(item: dict, name: str) -> str | None:
+    value = item.get(name)
+    return value.get("S") if value else None

@@ -9,7 +9,8 @@ import base64
 import json
 
 from rostersync.settings import get_settings
-from rostersync.store.codec import from_item, to_item
+from rostersync.store.codec import to_item
+from rostersync.store.filtered_pages import query_page
 
 MAX_JSON_CHARS = 100_000  # before + after: an entry stays far under DynamoDB's 400 KB
 
@@ -26,24 +27,47 @@ def put_entry(client, entry: dict) -> None:
     client.put_item(TableName=table(), Item=to_item(entry))
 
 
-def list_entries(client, district_id: str, limit: int, cursor: str | None = None) -> tuple[list[dict], str | None]:
-    request = {
+def list_entries(
+    client,
+    district_id: str,
+    limit: int,
+    cursor: str | None = None,
+    *,
+    action: str | None = None,
+    action_family: str | None = None,
+    by_sub: str | None = None,
+) -> tuple[list[dict], str | None]:
+    """Newest first; only entries of `action` (or of every action `<family>.*`) and by `by_sub`
+    when given. A filtered page may hold fewer than `limit` entries and still have a cursor
+    (store/filtered_pages.py)."""
+    request: dict = {
         "TableName": table(),
         "KeyConditionExpression": "districtId = :d",
         "ExpressionAttributeValues": {":d": {"S": district_id}},
         "ScanIndexForward": False,
-        "Limit": limit + 1,
         "ConsistentRead": True,
     }
+    conditions = []
+    if action:
+        conditions.append("#action = :action")
+        request["ExpressionAttributeValues"][":action"] = {"S": action}
+    elif action_family:
+        conditions.append("begins_with(#action, :family)")
+        request["ExpressionAttributeValues"][":family"] = {"S": f"{action_family}."}
+    if action or action_family:
+        request["ExpressionAttributeNames"] = {"#action": "action"}
+    if by_sub:
+        conditions.append("bySub = :sub")
+        request["ExpressionAttributeValues"][":sub"] = {"S": by_sub}
+    if conditions:
+        request["FilterExpression"] = " AND ".join(conditions)
     if cursor:
         request["ExclusiveStartKey"] = {
             "districtId": {"S": district_id},
             "entryId": {"S": _decode(cursor, district_id)},
         }
-    items = [from_item(item) for item in client.query(**request)["Items"]]
-    page = items[:limit]
-    next_cursor = _encode(district_id, page[-1]["entryId"]) if len(items) > limit else None
-    return page, next_cursor
+    page, after = query_page(client, request, limit, ("entryId",))
+    return page, _encode(district_id, after["entryId"]) if after else None
 
 
 def _encode(district_id: str, entry_id: str) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 
 from rostersync.settings import get_settings
 from rostersync.store.codec import from_item, to_item
+from rostersync.store.filtered_pages import query_page
 
 HELD = "held"
 PREVIEW = "preview"
@@ -117,33 +118,33 @@ def _decode(cursor: str, district_id: str, run_id: str, prefix: str) -> dict:
 
 
 def list_records(
-    client, district_id: str, run_id: str, prefix: str, limit: int, cursor: str | None = None
+    client,
+    district_id: str,
+    run_id: str,
+    prefix: str,
+    limit: int,
+    cursor: str | None = None,
+    *,
+    reason: str | None = None,
 ) -> tuple[list[dict], str | None]:
-    """Up to `limit` records whose recordKey starts with `prefix`, and the cursor after them."""
-    request = {
+    """Up to `limit` records whose recordKey starts with `prefix` (and, given `reason`, held for
+    that reason), and the cursor after them. A page filtered by reason may hold fewer than
+    `limit` records and still have a cursor (store/filtered_pages.py)."""
+    request: dict = {
         "TableName": table(),
         "KeyConditionExpression": "runKey = :k AND begins_with(recordKey, :p)",
         "ExpressionAttributeValues": {":k": {"S": run_key(district_id, run_id)}, ":p": {"S": prefix}},
-        "Limit": limit,
         "ConsistentRead": True,
     }
+    if reason:
+        request["FilterExpression"] = "#reason = :r"
+        request["ExpressionAttributeNames"] = {"#reason": "reason"}
+        request["ExpressionAttributeValues"][":r"] = {"S": reason}
     if cursor:
         start = _decode(cursor, district_id, run_id, prefix)
         request["ExclusiveStartKey"] = {"runKey": {"S": start["runKey"]}, "recordKey": {"S": start["recordKey"]}}
-    found: list[dict] = []
-    last = None
-    while len(found) < limit:
-        response = client.query(**request)
-        found.extend(from_item(item) for item in response["Items"])
-        last = response.get("LastEvaluatedKey")
-        if not last:
-            break
-        request["ExclusiveStartKey"] = last
-        request["Limit"] = limit - len(found)
-    next_cursor = None
-    if last and found:
-        next_cursor = _encode({"runKey": found[-1]["runKey"], "recordKey": found[-1]["recordKey"]})
-    return found, next_cursor
+    found, after = query_page(client, request, limit, ("runKey", "recordKey"))
+    return found, _encode(after) if after else None
 
 
 def held_records_exist(batch, district_id: str, run_id: str, record_ids: Iterable[str]) -> set[str]:

@@ -134,3 +134,17 @@ class RunMatchingResponse(ResponseModel):
     counts: dict[str, MatchingCountsResponse] = Field(description="teachers, students, classes, enrollments")
     records: list[MatchingRecordResponse]
     next_cursor: str | None
+
+
+class AppRecordCountResponse(ResponseModel):
+    registered: int = Field(description="Records the app registered (origin app), active or not")
+    linked: int = Field(description="Of those, linked to an SIS record: the sync keeps them up to date")
+    unlinked: int = Field(description="Of those, not linked: the app's alone; a sync never deactivates them")
+    inactive: int = Field(description="Registered records that are inactive")
+    from_sis: int = Field(description="Records the SIS sync created (origin sis), for comparison")
+
+
+class AppRecordCountsResponse(ResponseModel):
+    teachers: AppRecordCountResponse
+    students: AppRecordCountResponse
+    classes: AppRecordCountResponse
