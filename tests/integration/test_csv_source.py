@@ -308,21 +308,41 @@ def test_a_bundle_too_big_once_unpacked_is_refused(sandbox_sis, bucket, monkeypa
     assert aws_clients.client("s3").list_objects_v2(Bucket=bucket, Prefix="districts/big").get("KeyCount", 0) == 0
 
 
-def test_bad_rows_are_errors_naming_file_and_line_and_the_rest_syncs(sandbox_sis, bucket):
+def test_bad_rows_are_skipped_as_errors_naming_file_and_line_and_the_rest_syncs(sandbox_sis, bucket):
     raw = sandbox_sis.state()
+    users_by_role = {}
+    for user in raw["data"]["users"]:
+        users_by_role.setdefault(user["role"], []).append(user["sourcedId"])
 
     def spoil(files):
         lines = files["enrollments.csv"].decode().split("\r\n")
         lines[5] = ",".join(["", *lines[5].split(",")[1:]])  # line 6: no sourcedId
+        cells = lines[7].split(",")
+        lines[7] = ",".join([cells[0], "no-such-class", *cells[2:]])  # line 8: a class the bundle does not hold
+        lines.insert(10, lines[9])  # line 11: line 10's sourcedId again
         files["enrollments.csv"] = "\r\n".join(lines).encode()
+        users = files["users.csv"].decode().split("\r\n")
+        cells = next(csv.reader([users[3]]))
+        cells[2] = "last tuesday"  # line 4: dateLastModified is not a date
+        out = io.StringIO()
+        csv.writer(out, lineterminator="").writerow(cells)
+        users[3] = out.getvalue()
+        files["users.csv"] = "\r\n".join(users).encode()
 
     payload = rezip(bundle_bytes(raw["data"]), spoil)
     bundle = stage_bundle(io.BytesIO(payload), bucket, "districts/rows")
     district = connect_district(sandbox_sis)
     result = csv_sync(district, "run_csv_rows", bundle, "districts/rows")
     assert result.outcome == Outcome.SUCCEEDED, result.failure
-    named = [e for e in result.errors if "enrollments.csv line 6" in e.get("message", "")]
-    assert named, result.errors[:3]
+    messages = [e.get("message", "") for e in result.errors]
+    assert any("enrollments.csv line 6" in m for m in messages), messages[:5]
+    assert any("users.csv line 4" in m and "last tuesday" in m for m in messages), messages[:5]
+    codes = {e.get("code") for e in result.errors}
+    assert {"unknown_class", "duplicate_sourced_id"} <= codes, codes
+    enrollments = result.counts["enrollments"]["skippedBy"]
+    users_invalid = sum(result.counts[t].get("skippedBy", {}).get("invalid", 0) for t in ("students", "teachers"))
+    assert enrollments.get("invalid", 0) >= 1 and users_invalid >= 1
+    assert enrollments.get("unknown_reference", 0) >= 1 and enrollments.get("duplicate", 0) >= 1
 
 
 def test_the_sandbox_writes_its_district_as_a_bundle_from_the_command_line(tmp_path, capsys):

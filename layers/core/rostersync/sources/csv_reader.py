@@ -40,6 +40,8 @@ from rostersync.oneroster.records import (
     Enrollment,
     Org,
     User,
+    parse_date,
+    parse_datetime,
     parse_records,
 )
 
@@ -269,6 +271,24 @@ ROW_SHAPES: dict[str, tuple[str, Callable[[dict], dict]]] = {
 }
 
 
+# Columns holding an instant or a date: a value that is not one makes the row an error (the REST
+# parser reads such a value as absent; in a file a typo is more likely than a server's quirk).
+DATE_COLUMNS = {
+    "dateLastModified": parse_datetime,
+    "beginDate": parse_date,
+    "endDate": parse_date,
+    "startDate": parse_date,
+}
+
+
+def _bad_date(row: dict) -> str | None:
+    for column, parse in DATE_COLUMNS.items():
+        value = (row.get(column) or "").strip()
+        if value and parse(value) is None:
+            return f"{column} {value!r} is not a date."
+    return None
+
+
 class CsvBundleReader:
     """SourceReader over a checked bundle's files (Bundle: what the manifest said of each)."""
 
@@ -410,6 +430,10 @@ class CsvBundleReader:
         else:
             raws = [to_json(row) for row in rows]
         records = parse_records(collection, raws, self.bundle.version)
+        for i, row in enumerate(rows):
+            bad_date = _bad_date(row)
+            if bad_date is not None and not isinstance(records[i], BadRecord):
+                records[i] = BadRecord(collection, row.get("sourcedId") or None, "invalid_record", bad_date, "")
         for i, record in enumerate(records):
             if isinstance(record, BadRecord):  # where in the bundle, for the admin
                 records[i] = BadRecord(
