@@ -39,7 +39,16 @@ def measure(factor: float, label: str, args, s3) -> dict:
     from rostersync_tools.sandbox_sis.csv_export import export_bundle
 
     sizes = {k: max(1, round(v * factor)) for k, v in DEFAULT.items()}
-    sis = SandboxSIS(SandboxConfig(seed=args.seed, schools=args.schools, latency_ms=args.latency_ms, **sizes))
+    config = SandboxConfig(
+        seed=args.seed,
+        schools=args.schools,
+        latency_ms=args.latency_ms,
+        students=sizes["students"],
+        teachers=sizes["teachers"],
+        classes=sizes["classes"],
+        enrollments=sizes["enrollments"],
+    )
+    sis = SandboxSIS(config)
     sis.start(port=0)
     try:
         data = sis.state()["data"]

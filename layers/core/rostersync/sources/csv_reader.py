@@ -363,13 +363,14 @@ class CsvBundleReader:
         # a read from the middle takes the header the bundle's check saw
         header = [c.strip() for c in next(rows, [])] if byte == 0 else list(self.bundle.headers[file])
         while True:
-            here = {"file": file, "version": found, "byte": byte + lines.consumed, "line": lines_before + rows.line_num}
+            line = lines_before + rows.line_num
+            here: dict[str, Any] = {"file": file, "version": found, "byte": byte + lines.consumed, "line": line}
             try:
                 values = next(rows)
             except StopIteration:
                 return
             except csv.Error as error:
-                raise BundleUnusable(f"{file}.csv line {here['line'] + 1} cannot be read as CSV: {error}") from None
+                raise BundleUnusable(f"{file}.csv line {line + 1} cannot be read as CSV: {error}") from None
             if any(v.strip() for v in values):  # a blank line is no record
                 yield dict(zip(header, values, strict=False)), here
 
@@ -425,8 +426,8 @@ class CsvBundleReader:
         position: dict | None,
     ) -> SourcePage:
         if collection == Collection.USERS and self.bundle.version == "1.2":
-            roles = self._roles_of({row.get("sourcedId") for row in rows})
-            raws = [user_json_v1p2(row, roles.get(row.get("sourcedId"), [])) for row in rows]
+            roles = self._roles_of({row.get("sourcedId") or "" for row in rows})
+            raws = [user_json_v1p2(row, roles.get(row.get("sourcedId") or "", [])) for row in rows]
         else:
             raws = [to_json(row) for row in rows]
         records = parse_records(collection, raws, self.bundle.version)
