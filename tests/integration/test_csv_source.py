@@ -175,11 +175,13 @@ def test_a_bundle_changed_under_a_running_sync_fails_the_run_without_mixing(sand
     assert CheckpointStore(BatchStore(), district, "run_changed").load() is None
 
 
-def test_a_delta_bundle_applies_what_changed_like_a_rest_delta(make_sandbox_sis, bucket, csv_connection):
-    sis = make_sandbox_sis()
-    over_rest, over_csv = connect_district(sis), connect_district(sis)
-    full = stage_bundle(io.BytesIO(bundle_bytes(sis.state()["data"])), bucket, "districts/d4/bundles/full")
-    csv_connection(over_csv, bucket, "districts/d4/bundles/full", full)
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_a_delta_bundle_applies_what_changed_like_a_rest_delta(make_sandbox_sis, bucket, csv_connection, version):
+    sis = make_sandbox_sis(versions=("1.1", "1.2"))
+    over_rest, over_csv = connect_district(sis, version=version), connect_district(sis)
+    prefix = f"districts/d4-{version}/bundles"
+    full = stage_bundle(io.BytesIO(bundle_bytes(sis.state()["data"], version)), bucket, f"{prefix}/full")
+    csv_connection(over_csv, bucket, f"{prefix}/full", full)
     assert sync(over_rest).outcome == Outcome.SUCCEEDED
     assert run_sync(SyncRequest(over_csv, "run_full"), lambda: 1e9).outcome == Outcome.SUCCEEDED
     before = sis.state()["data"]
@@ -191,20 +193,20 @@ def test_a_delta_bundle_applies_what_changed_like_a_rest_delta(make_sandbox_sis,
     )
     changes = sis.advance_day()["changes"]
     assert changes
-    payload = bundle_bytes(sis.state()["data"], delta_since=since)
-    delta = stage_bundle(io.BytesIO(payload), bucket, "districts/d4/bundles/delta")
+    payload = bundle_bytes(sis.state()["data"], version, delta_since=since)
+    delta = stage_bundle(io.BytesIO(payload), bucket, f"{prefix}/delta")
     assert delta.is_delta and delta.files["users"] == "delta" and delta.files["orgs"] == "bulk"
     with zipfile.ZipFile(io.BytesIO(payload)) as bundle_zip:
         rows = bundle_zip.read("enrollments.csv").decode().splitlines()
         assert 1 < len(rows) < len(before["enrollments"]) // 2  # only what changed
-    csv_connection(over_csv, bucket, "districts/d4/bundles/delta", delta)
+    csv_connection(over_csv, bucket, f"{prefix}/delta", delta)
     rest = sync(over_rest, mode="delta")
     assert rest.outcome == Outcome.SUCCEEDED and rest.mode == "delta"
     result = run_sync(SyncRequest(over_csv, "run_delta"), lambda: 1e9)  # asked as full: the bundle says delta
     assert result.outcome == Outcome.SUCCEEDED, result.failure
     assert result.mode == "delta"
     assert sum(c["created"] + c["updated"] + c["deactivated"] for c in result.counts.values()) > 0
-    assert_same_roster(over_rest, over_csv)
+    assert_same_roster(over_rest, over_csv, V1P2_USER_FIELDS if version == "1.2" else ())
 
 
 def test_a_delta_bundle_for_a_district_never_synced_fails_before_any_write(sandbox_sis, bucket, csv_connection):

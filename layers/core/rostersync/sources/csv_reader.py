@@ -447,12 +447,16 @@ class CsvBundleReader:
         return SourcePage(records, offset, position=position)
 
     def _roles_of(self, user_ids: set) -> dict[str, list[dict]]:
-        """The roles.csv entries of these users (those not tobedeleted), in file order."""
-        roles: dict[str, list[dict]] = {}
+        """The roles.csv entries of these users, in file order: those not tobedeleted, or, for a
+        user all of whose roles are (a user deleted with its roles), those: its role still says
+        which of the district's people is leaving."""
+        live: dict[str, list[dict]] = {}
+        gone: dict[str, list[dict]] = {}
         if not self.bundle.present("roles"):
-            return roles
+            return live
         for row, _ in self._rows("roles", None):
             user_id = (row.get("userSourcedId") or "").strip()
-            if user_id in user_ids and (row.get("status") or "").strip().lower() != "tobedeleted":
-                roles.setdefault(user_id, []).append(role_json(row))
-        return roles
+            if user_id in user_ids:
+                deleted = (row.get("status") or "").strip().lower() == "tobedeleted"
+                (gone if deleted else live).setdefault(user_id, []).append(role_json(row))
+        return {**gone, **live}
