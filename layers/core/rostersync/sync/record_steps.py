@@ -72,6 +72,8 @@ def pages(
         invocation.overlap = page.offset < saved  # records seen before are expected here
         if ctx.out_of_time():
             state.offset = page.offset
+            if page.position is not None:  # a seekable source resumes at this very page: no early page
+                state.last_page_size, state.position = 0, page.position
             ctx.pause()
         good = []
         for record in page.records:
