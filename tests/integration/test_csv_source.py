@@ -386,3 +386,20 @@ def test_the_sandbox_writes_its_district_as_a_bundle_from_the_command_line(tmp_p
     roles = [row[5] for row in csv.reader(users[1:])]
     assert (roles.count("student"), roles.count("teacher")) == (30, 4)
     assert "wrote" in capsys.readouterr().out
+
+
+def test_the_sandbox_writes_a_1_2_delta_bundle_from_the_command_line(tmp_path):
+    from rostersync_tools.sandbox_sis.cli import main
+
+    out = tmp_path / "delta.zip"
+    sizes = ["--schools", "2", "--students", "30", "--teachers", "4", "--classes", "6", "--enrollments", "60"]
+    assert main(["export-csv", "--out", str(out), "--version", "1.2", "--delta-since", "2000-01-01", *sizes]) == 0
+    with zipfile.ZipFile(out) as bundle:
+        manifest = dict(row for row in csv.reader(bundle.read("manifest.csv").decode().splitlines()[1:]))
+        users = list(csv.DictReader(bundle.read("users.csv").decode().splitlines()))
+        roles = list(csv.DictReader(bundle.read("roles.csv").decode().splitlines()))
+    assert manifest["oneroster.version"] == "1.2" and manifest["file.orgs"] == "bulk"
+    assert {manifest[f"file.{n}"] for n in ("classes", "users", "enrollments", "roles")} == {"delta"}
+    assert users and all(u["status"] in ("active", "tobedeleted") and u["primaryOrgSourcedId"] for u in users)
+    assert {r["userSourcedId"] for r in roles} == {u["sourcedId"] for u in users}
+    assert {r["role"] for r in roles} >= {"student", "teacher"}
