@@ -4,6 +4,8 @@
 
 TASK is one of
   sync   run_sync(SyncRequest(district, run, mode)) until the outcome is not "continue";
+  csv_sync  the same, reading a staged CSV bundle ("bucket", "prefix", "manifest"; a fresh
+         CsvBundleReader per invocation, as sources/opening.py opens one);
   fetch  the fetch-only floor: every collection a full sync reads, through the same client
          (same page limit, same pages in flight), records parsed, nothing stored;
   store  the store-only floor: items from a JSON-lines file written through BatchStore
@@ -147,6 +149,17 @@ def task_sync(args: dict) -> dict:
     from rostersync.store.batch import BatchStore
     from rostersync.sync.engine import Outcome, SyncRequest, run_sync
 
+    source = None
+    if "manifest" in args:  # csv_sync
+        from rostersync.sources.csv_bundle import Bundle
+        from rostersync.sources.csv_files import S3BundleFiles
+        from rostersync.sources.csv_reader import CsvBundleReader
+
+        bundle = Bundle.from_json(args["manifest"])
+
+        def source():
+            return CsvBundleReader(bundle, S3BundleFiles(args["bucket"], args["prefix"]), tuning().page_limit)
+
     # The engine would build exactly this store; built here so its counters can be read.
     store = BatchStore(max_in_flight=tuning().store_in_flight)
     calls = DynamoDbCalls(store)
@@ -154,7 +167,10 @@ def task_sync(args: dict) -> dict:
     while result is None or result.outcome == Outcome.CONTINUE:
         invocations += 1
         result = run_sync(
-            SyncRequest(args["district_id"], args["run_id"], mode=args.get("mode", "full")), lambda: 1e9, store=store
+            SyncRequest(args["district_id"], args["run_id"], mode=args.get("mode", "full")),
+            lambda: 1e9,
+            store=store,
+            source=source() if source else None,
         )
         for phase, seconds in result.phase_seconds.items():  # wall seconds per phase, flushes included
             phases[phase] = round(phases.get(phase, 0) + seconds, 3)
@@ -283,7 +299,7 @@ def main() -> int:
     if task == "store":
         out = task_store(args, prepared)
     else:
-        out = {"sync": task_sync, "fetch": task_fetch, "naive": task_naive}[task](args)
+        out = {"sync": task_sync, "csv_sync": task_sync, "fetch": task_fetch, "naive": task_naive}[task](args)
     wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
     cpu_by_thread, gc_time = threads.as_dict(), collections.as_dict()
     usage = resource.getrusage(resource.RUSAGE_SELF)

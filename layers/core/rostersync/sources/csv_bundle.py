@@ -4,13 +4,18 @@ and split into one object per file so a sync reads each as a stream.
 What is checked, each failure a BundleError naming the file and the problem in words:
 - a zip at all, not larger than MAX_UNCOMPRESSED once unpacked and no member compressed more
   than MAX_RATIO to one (zip bombs);
-- manifest.csv present (propertyName,value rows) with oneroster.version 1.1 (1.2 bundles are
-  refused with a message saying so: their users need roles.csv joined, which is not built yet);
-- every file the manifest says `bulk` present, with its required columns; a file it says `absent`
-  not needed; `delta` files refused for now (the engine reads a bundle as a full sync);
+- manifest.csv present (propertyName,value rows) with oneroster.version 1.1 or 1.2;
+- every file the manifest says `bulk` or `delta` present, with its version's required columns
+  (a delta file also its `status` and `dateLastModified`); a file it says `absent` not needed;
 - each file UTF-8 (a byte order mark is allowed), its header on the first line.
-The orgs, classes, users and enrollments files must be bulk: a sync of a bundle is a full sync,
-and what is absent from a bulk file is gone (deactivated through the usual guard).
+
+What a bundle may say of each file (docs/design.md, "CSV bundles"):
+- orgs.csv is always bulk (every school places classes and users); courses.csv and
+  academicSessions.csv bulk or absent (read whole in every run);
+- classes, users and enrollments (and in 1.2 roles, which carry users' roles and schools) are
+  all bulk in a bundle without delta files: a full sync, what is absent from them is gone
+  (deactivated through the usual guard). A bundle with a delta file is a delta: its delta files
+  list what changed (`status` active or tobedeleted), an absent file leaves its type alone.
 """
 
 from __future__ import annotations
@@ -20,15 +25,16 @@ import csv
 import io
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO
 
 MAX_UNCOMPRESSED = 8 * 1024**3  # a very large district's enrollments are a few GB
 MAX_RATIO = 200  # CSV compresses about 10:1; a member far beyond that is a bomb
 CHUNK = 1024 * 1024
+VERSIONS = ("1.1", "1.2")
 
-# file -> columns the sync cannot do without (OneRoster 1.1 CSV headers)
-REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+# file -> columns the sync cannot do without, per OneRoster version's CSV binding
+REQUIRED_V1P1: dict[str, tuple[str, ...]] = {
     "orgs": ("sourcedId", "name", "type"),
     "academicSessions": ("sourcedId", "title", "type", "startDate", "endDate"),
     "courses": ("sourcedId", "title"),
@@ -36,7 +42,16 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("sourcedId", "enabledUser", "orgSourcedIds", "role", "givenName", "familyName"),
     "enrollments": ("sourcedId", "classSourcedId", "schoolSourcedId", "userSourcedId", "role"),
 }
-MUST_BE_BULK = ("orgs", "classes", "users", "enrollments")
+# 1.2 moves a user's role and schools to roles.csv (userProfiles.csv is not read: no record uses it)
+REQUIRED_V1P2: dict[str, tuple[str, ...]] = {
+    **REQUIRED_V1P1,
+    "users": ("sourcedId", "enabledUser", "givenName", "familyName"),
+    "roles": ("sourcedId", "userSourcedId", "roleType", "role", "orgSourcedId"),
+}
+REQUIRED_COLUMNS = {"1.1": REQUIRED_V1P1, "1.2": REQUIRED_V1P2}
+DELTA_COLUMNS = ("status", "dateLastModified")
+ALWAYS_BULK = ("orgs",)
+NEVER_DELTA = ("orgs", "courses", "academicSessions")  # read whole in every run, delta or full
 MODES = ("bulk", "delta", "absent")
 
 
@@ -51,15 +66,28 @@ class BundleError(ValueError):
 
 @dataclass(frozen=True)
 class Bundle:
-    """What a checked bundle holds: its version and, per file, bulk or absent (and its header)."""
+    """What a checked bundle holds: its version and, per file, bulk, delta or absent (and its
+    header); once staged, each file object's version (S3 VersionId, else its ETag)."""
 
     version: str
-    files: dict[str, str]  # "users" -> "bulk" | "absent"
+    files: dict[str, str]  # "users" -> "bulk" | "delta" | "absent"
     headers: dict[str, tuple[str, ...]] = field(default_factory=dict)
     source_system: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def mode(self, name: str) -> str:
+        return self.files.get(name, "absent")
 
     def present(self, name: str) -> bool:
-        return self.files.get(name) == "bulk"
+        return self.mode(name) in ("bulk", "delta")
+
+    @property
+    def is_delta(self) -> bool:
+        """A bundle with any delta file is read as a delta sync; one without as a full sync."""
+        return "delta" in self.files.values()
+
+    def delta_files(self) -> list[str]:
+        return [name for name, mode in self.files.items() if mode == "delta"]
 
     def to_json(self) -> dict:
         return {
@@ -67,6 +95,7 @@ class Bundle:
             "files": dict(self.files),
             "headers": {k: list(v) for k, v in self.headers.items()},
             "sourceSystem": self.source_system,
+            "versions": dict(self.versions),
         }
 
     @classmethod
@@ -76,6 +105,7 @@ class Bundle:
             dict(data["files"]),
             {k: tuple(v) for k, v in data.get("headers", {}).items()},
             data.get("sourceSystem"),
+            dict(data.get("versions") or {}),
         )
 
 
@@ -107,8 +137,7 @@ def _manifest(archive: zipfile.ZipFile) -> dict[str, str]:
     return {row[0].strip(): row[1].strip() for row in rows[1:] if len(row) >= 2 and row[0].strip()}
 
 
-def check_bundle(archive: zipfile.ZipFile) -> Bundle:
-    """The bundle's manifest, sizes and headers checked; BundleError on the first problem."""
+def _check_sizes(archive: zipfile.ZipFile) -> None:
     total = 0
     for info in archive.infolist():
         total += info.file_size
@@ -118,37 +147,56 @@ def check_bundle(archive: zipfile.ZipFile) -> Bundle:
             )
     if total > MAX_UNCOMPRESSED:
         raise BundleError(f"The bundle unpacks to {total:,} bytes, more than the {MAX_UNCOMPRESSED:,} allowed.")
-    manifest = _manifest(archive)
-    version = manifest.get("oneroster.version")
-    if version == "1.2":
-        raise BundleError(
-            "OneRoster 1.2 CSV bundles are not read yet; export the bundle as OneRoster 1.1", "manifest.csv"
-        )
-    if version != "1.1":
-        raise BundleError(f"oneroster.version is {version!r}; a bundle must be OneRoster 1.1", "manifest.csv")
-    files: dict[str, str] = {}
-    headers: dict[str, tuple[str, ...]] = {}
-    for name, required in REQUIRED_COLUMNS.items():
+
+
+def _modes(manifest: dict[str, str], required: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    files = {}
+    for name in required:
         mode = manifest.get(f"file.{name}", "absent").lower()
         if mode not in MODES:
             raise BundleError(f"file.{name} is {mode!r}; it must be bulk, delta or absent", "manifest.csv")
-        if mode == "delta":
-            raise BundleError(
-                f"file.{name} is delta: delta bundles are not read yet, send a bulk bundle", "manifest.csv"
-            )
-        if mode == "absent" and name in MUST_BE_BULK:
-            raise BundleError(f"file.{name} must be bulk: a sync needs the whole {name} file", "manifest.csv")
         files[name] = mode
+    delta = "delta" in files.values()
+    for name, mode in files.items():
+        if name in ALWAYS_BULK and mode != "bulk":
+            raise BundleError(f"file.{name} must be bulk: a sync needs every school in {name}.csv", "manifest.csv")
+        if name in NEVER_DELTA and mode == "delta":
+            raise BundleError(f"file.{name} must be bulk or absent: {name}.csv is read whole", "manifest.csv")
+        if not delta and mode == "absent" and name not in NEVER_DELTA:
+            raise BundleError(
+                f"file.{name} must be bulk: a bundle without delta files is a full sync, which needs the whole "
+                f"{name} file",
+                "manifest.csv",
+            )
+    if "roles" in files and files["users"] != "absent" and files["roles"] == "absent":
+        raise BundleError("file.roles is absent: OneRoster 1.2 users need roles.csv", "manifest.csv")
+    return files
+
+
+def check_bundle(archive: zipfile.ZipFile) -> Bundle:
+    """The bundle's manifest, sizes and headers checked; BundleError on the first problem."""
+    _check_sizes(archive)
+    manifest = _manifest(archive)
+    version = manifest.get("oneroster.version")
+    if version not in VERSIONS:
+        raise BundleError(f"oneroster.version is {version!r}; a bundle must be OneRoster 1.1 or 1.2", "manifest.csv")
+    required_columns = REQUIRED_COLUMNS[version]
+    files = _modes(manifest, required_columns)
+    headers: dict[str, tuple[str, ...]] = {}
+    for name, mode in files.items():
         if mode == "absent":
             continue
         member = _member(archive, f"{name}.csv")
         if member is None:
-            raise BundleError(f"the manifest says {name}.csv is bulk, but the bundle has no {name}.csv", "manifest.csv")
+            raise BundleError(
+                f"the manifest says {name}.csv is {mode}, but the bundle has no {name}.csv", "manifest.csv"
+            )
         with archive.open(member) as raw:
             header = next(csv.reader(_text_lines(raw, f"{name}.csv")), None)
         if not header:
             raise BundleError("is empty: it has no header line", f"{name}.csv")
         header_names = tuple(column.strip() for column in header)
+        required = required_columns[name] + (DELTA_COLUMNS if mode == "delta" else ())
         missing = [column for column in required if column not in header_names]
         if missing:
             raise BundleError(f"lacks the required column(s) {', '.join(missing)}", f"{name}.csv")
@@ -156,9 +204,10 @@ def check_bundle(archive: zipfile.ZipFile) -> Bundle:
     return Bundle(version, files, headers, manifest.get("source.systemName") or None)
 
 
-def split_bundle(zip_file: IO[bytes], put_file: Callable[[str, IO[bytes]], None]) -> Bundle:
+def split_bundle(zip_file: IO[bytes], put_file: Callable[[str, IO[bytes]], str | None]) -> Bundle:
     """Check a bundle, then hand each present file's bytes to `put_file(name, stream)` (an S3
-    upload: one object per file, read later by byte stream). Every file is read through once
+    upload: one object per file, read later by byte range), which answers the version it wrote
+    (kept in the Bundle: a sync reads that version or fails). Every file is read through once
     more while it is put, so a file that is not UTF-8 past its header fails here, before a sync."""
     try:
         archive = zipfile.ZipFile(zip_file)
@@ -166,14 +215,17 @@ def split_bundle(zip_file: IO[bytes], put_file: Callable[[str, IO[bytes]], None]
         raise BundleError("The upload is not a zip file.") from None
     with archive:
         bundle = check_bundle(archive)
+        versions = {}
         for name, mode in bundle.files.items():
-            if mode != "bulk":
+            if mode == "absent":
                 continue
             info = _member(archive, f"{name}.csv")
             assert info is not None  # noqa: S101  check_bundle found it
             with archive.open(info) as raw:
-                put_file(name, io.BufferedReader(_Utf8Checked(raw, f"{name}.csv"), CHUNK))
-    return bundle
+                version = put_file(name, io.BufferedReader(_Utf8Checked(raw, f"{name}.csv"), CHUNK))
+            if version:
+                versions[name] = version
+    return replace(bundle, versions=versions)
 
 
 class _Utf8Checked(io.RawIOBase):

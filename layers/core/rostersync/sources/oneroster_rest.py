@@ -28,7 +28,8 @@ NOT_OFFERED = (NotOneRoster, InsufficientScope, RequestRejected)
 
 
 class OneRosterRestReader:
-    """SourceReader over OneRosterClient; the reader owns the client (close closes it)."""
+    """SourceReader over OneRosterClient; the reader owns the client (close closes it). Its pages
+    have no position: a resumed read asks for the page at its offset (`resume` is never given)."""
 
     has_change_cursor = True
 
@@ -42,10 +43,10 @@ class OneRosterRestReader:
         self.client.close()
 
     # ------------------------------------------------------------------ streams
-    def schools(self, *, start: int = 0) -> Iterator[SourcePage[Org]]:
+    def schools(self, *, start: int = 0, resume: dict | None = None) -> Iterator[SourcePage[Org]]:
         return self._pages(Collection.SCHOOLS, start)
 
-    def courses(self, *, start: int = 0) -> Iterator[SourcePage[Course]]:
+    def courses(self, *, start: int = 0, resume: dict | None = None) -> Iterator[SourcePage[Course]]:
         return self._pages(Collection.COURSES, start)
 
     def academic_sessions(self) -> Iterator[SourcePage[AcademicSession]]:
@@ -63,13 +64,19 @@ class OneRosterRestReader:
             yield from pages
             return
 
-    def classes(self, *, start: int = 0, changed_since: datetime | None = None) -> Iterator[SourcePage[Class]]:
+    def classes(
+        self, *, start: int = 0, changed_since: datetime | None = None, resume: dict | None = None
+    ) -> Iterator[SourcePage[Class]]:
         return self._pages(Collection.CLASSES, start, changed_since)
 
-    def users(self, *, start: int = 0, changed_since: datetime | None = None) -> Iterator[SourcePage[User]]:
+    def users(
+        self, *, start: int = 0, changed_since: datetime | None = None, resume: dict | None = None
+    ) -> Iterator[SourcePage[User]]:
         return self._pages(Collection.USERS, start, changed_since)
 
-    def enrollments(self, *, start: int = 0, changed_since: datetime | None = None) -> Iterator[SourcePage[Enrollment]]:
+    def enrollments(
+        self, *, start: int = 0, changed_since: datetime | None = None, resume: dict | None = None
+    ) -> Iterator[SourcePage[Enrollment]]:
         return self._pages(Collection.ENROLLMENTS, start, changed_since)
 
     # ------------------------------------------------------------------ single records

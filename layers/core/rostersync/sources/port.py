@@ -10,12 +10,17 @@ Resumable position: every page carries the offset of its first record in the col
 order, and a stream can start at any offset (`start`); the sync saves the offset it reached in
 its checkpoint and asks for the stream again from there (one page early) in a later invocation.
 A source must therefore deliver a collection in a stable order for the length of a run.
+A source that can seek (a CSV bundle's files, by byte) also gives each page its `position`, a
+small JSON-able dict the checkpoint keeps; a later read handed it back as `resume` (with `start`,
+the offset of that same page) starts there instead of reading past `start` records. A source
+without one gives None and is never handed a `resume`.
 
 Change cursor: a source that can list only what changed since an instant (OneRoster's
 dateLastModified filter) says so with `has_change_cursor`, and then honours `changed_since` on
 classes, users and enrollments; each page tells how many of its records fail that filter when
 checked locally (`off_filter`), so a delta run can refuse a server that ignores it. A source
-without one (a CSV bundle) is always read whole: a delta run continues as a full one.
+without one (a CSV bundle of bulk files) is always read whole: a delta run continues as a full
+one. A CSV bundle with delta files has one: its delta files are what changed.
 
 Errors are the typed errors of rostersync.oneroster.errors (each with a `code`): the engine
 fails a run for good on a refusal (invalid_credentials, insufficient_scope, not_oneroster,
@@ -53,6 +58,7 @@ class SourcePage[R: (Org, Course, AcademicSession, Class, User, Enrollment)]:
     records: list[R | BadRecord]
     offset: int
     off_filter: int = 0
+    position: dict | None = None  # where the page's first record starts, for a source that can seek
 
 
 @runtime_checkable
@@ -69,21 +75,25 @@ class SourceReader(Protocol):
         """The invocation's deadline as seconds left: a read that would pass it raises OutOfTime."""
         ...
 
-    def schools(self, *, start: int = 0) -> Iterator[SourcePage[Org]]: ...
+    def schools(self, *, start: int = 0, resume: dict | None = None) -> Iterator[SourcePage[Org]]: ...
 
-    def courses(self, *, start: int = 0) -> Iterator[SourcePage[Course]]: ...
+    def courses(self, *, start: int = 0, resume: dict | None = None) -> Iterator[SourcePage[Course]]: ...
 
     def academic_sessions(self) -> Iterator[SourcePage[AcademicSession]]:
         """Every session (school years, terms, grading periods), always whole. Raises one of
         NotOneRoster, InsufficientScope or RequestRejected when the source offers none."""
         ...
 
-    def classes(self, *, start: int = 0, changed_since: datetime | None = None) -> Iterator[SourcePage[Class]]: ...
+    def classes(
+        self, *, start: int = 0, changed_since: datetime | None = None, resume: dict | None = None
+    ) -> Iterator[SourcePage[Class]]: ...
 
-    def users(self, *, start: int = 0, changed_since: datetime | None = None) -> Iterator[SourcePage[User]]: ...
+    def users(
+        self, *, start: int = 0, changed_since: datetime | None = None, resume: dict | None = None
+    ) -> Iterator[SourcePage[User]]: ...
 
     def enrollments(
-        self, *, start: int = 0, changed_since: datetime | None = None
+        self, *, start: int = 0, changed_since: datetime | None = None, resume: dict | None = None
     ) -> Iterator[SourcePage[Enrollment]]: ...
 
     def user(self, sourced_id: str) -> User | BadRecord | None:

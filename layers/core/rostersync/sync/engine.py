@@ -61,7 +61,14 @@ __all__ = [
 
 
 # Failures no retry can fix: the district admin has to change the connection.
-PERMANENT_SIS_ERRORS = ("invalid_credentials", "insufficient_scope", "not_oneroster", "invalid_host_url")
+# A CSV run's bundle that changed under it, or cannot serve its mode, is as final (sources/csv_reader.py).
+PERMANENT_SIS_ERRORS = (
+    "invalid_credentials",
+    "insufficient_scope",
+    "not_oneroster",
+    "invalid_host_url",
+    "bundle_unusable",
+)
 
 
 def open_source(district_id: str, tuning: SyncTuning) -> Callable[[RunPlan], SourceReader]:
@@ -168,7 +175,8 @@ class SyncEngine:
             ctx.store.flush()
             if error.code in PERMANENT_SIS_ERRORS:
                 ctx.checkpoints.delete()
-                return self._result(Outcome.FAILED, failure=f"The SIS refused the sync: {error}")
+                refused = str(error) if error.code == "bundle_unusable" else f"The SIS refused the sync: {error}"
+                return self._result(Outcome.FAILED, failure=refused)
             self._save_checkpoint_quietly()
             raise SyncInterrupted(f"The SIS could not be read completely: {error}") from None
         finally:
@@ -205,7 +213,7 @@ class SyncEngine:
                 return self._result(Outcome.NEEDS_REVIEW, held=held)
             state.phase = phases.next_phase(state.mode, phase)
             state.offset = state.last_page_size = 0
-            state.cursor = None
+            state.cursor = state.position = None
             ctx.invocation.progressed = True
             if state.phase != Phase.DONE:
                 ctx.save_checkpoint()

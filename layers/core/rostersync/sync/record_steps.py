@@ -23,18 +23,21 @@ from rostersync.sync.selection import class_is_in, is_active
 from rostersync.sync.skip_counts import SkipReason
 
 
-def _stream(ctx: RunContext, collection: Collection, start: int, changed_since: datetime | None) -> Iterator[Any]:
+def _stream(
+    ctx: RunContext, collection: Collection, start: int, changed_since: datetime | None, resume: dict | None
+) -> Iterator[Any]:
     source = ctx.source
+    at: dict[str, Any] = {"start": start} if resume is None else {"start": start, "resume": resume}
     if collection is Collection.SCHOOLS:
-        return source.schools(start=start)
+        return source.schools(**at)
     if collection is Collection.COURSES:
-        return source.courses(start=start)
+        return source.courses(**at)
     if collection is Collection.CLASSES:
-        return source.classes(start=start, changed_since=changed_since)
+        return source.classes(changed_since=changed_since, **at)
     if collection is Collection.USERS:
-        return source.users(start=start, changed_since=changed_since)
+        return source.users(changed_since=changed_since, **at)
     if collection is Collection.ENROLLMENTS:
-        return source.enrollments(start=start, changed_since=changed_since)
+        return source.enrollments(changed_since=changed_since, **at)
     raise ValueError(f"{collection} is not read a page at a time from a saved position")
 
 
@@ -49,6 +52,8 @@ def pages(
 
     A resumed read starts one page early: records deleted from the SIS meanwhile shift
     the rest down, and a record skipped here would be deactivated wrongly by the sweep.
+    Where the source gave that page's position (a CSV bundle's byte offset) the read starts
+    there rather than reading past the records before it.
     The caller's work on a page is done when it asks for the next one: the offset moves
     then, and a pause saves it. `on_page` sees each page as the source gave it, before its
     records are handed on.
@@ -56,7 +61,7 @@ def pages(
     state, invocation = ctx.state, ctx.invocation
     saved = state.offset
     start = max(0, saved - state.last_page_size) if saved else 0
-    stream = _stream(ctx, collection, start, changed_since)
+    stream = _stream(ctx, collection, start, changed_since, state.position if saved else None)
     while True:
         try:
             page = next(stream)
@@ -67,6 +72,8 @@ def pages(
         invocation.overlap = page.offset < saved  # records seen before are expected here
         if ctx.out_of_time():
             state.offset = page.offset
+            if page.position is not None:  # a seekable source resumes at this very page: no early page
+                state.last_page_size, state.position = 0, page.position
             ctx.pause()
         good = []
         for record in page.records:
@@ -85,6 +92,7 @@ def pages(
             ctx.moved()
         state.offset = page.offset + len(page.records)
         state.last_page_size = len(page.records)
+        state.position = page.position
         invocation.overlap = False
         ctx.on_progress(state.counts)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from rostersync.sis_secrets import SecretNotFound, current_secret_version
+from rostersync.sources.opening import planned_bundle
 from rostersync.store.districts import DEFAULT_FULL_SYNC_EVERY_DAYS, DistrictModel
 from rostersync.sync.context import RunContext
 from rostersync.sync.options import SyncOptionsCollector
@@ -48,17 +49,30 @@ def start(ctx: RunContext) -> str | None:
     plan = ctx.review.plan(RunPlan.of_district(district, version))
     if plan is None:
         return "This preview's proposed configuration is gone; start the preview again."
-    ctx.use(fresh_state(ctx, effective_mode(ctx, plan), plan=plan, started_at=ctx.now.isoformat()))
+    mode = effective_mode(ctx, plan)
+    bundle = planned_bundle(plan.connection)
+    if bundle is not None and bundle.is_delta and mode != Mode.DELTA:
+        return (
+            f"The bundle is a delta ({', '.join(f'{name}.csv' for name in bundle.delta_files())}), but this run "
+            "must be a full sync (a first sync, a changed selection, or a full sync due after a review); "
+            "deliver a bundle whose files are all bulk."
+        )
+    ctx.use(fresh_state(ctx, mode, plan=plan, started_at=ctx.now.isoformat()))
     ctx.save_checkpoint()
     return None
 
 
 def effective_mode(ctx: RunContext, plan: RunPlan) -> Mode:
-    """A delta only where one can be exact; otherwise full (see choose_mode)."""
+    """A delta only where one can be exact; otherwise full (see choose_mode). A CSV bundle says
+    itself what it is: bulk files a full sync, delta files a delta (whenever one can be exact:
+    the full-sync interval does not apply, the bundle's own rows say what was deleted)."""
     if ctx.requested_mode == Mode.PREVIEW:
         return Mode.PREVIEW
     selection = plan.selection_rules().fingerprint()
-    if ctx.requested_mode == Mode.DELTA:
+    bundle = planned_bundle(plan.connection)
+    if bundle is not None and not bundle.is_delta:
+        return Mode.FULL
+    if ctx.requested_mode == Mode.DELTA or bundle is not None:
         district = ctx.loaded_district()
         if choose_mode(district, ctx.now, interval_checked=False, selection_fingerprint=selection) == Mode.DELTA:
             return Mode.DELTA

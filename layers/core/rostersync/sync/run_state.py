@@ -102,7 +102,9 @@ class RunPlan:
     selection: dict  # {"schools", "grades", "subjects"}: each a list, or None for everything
     guard_max_share: float
     guard_min_records: int
-    connection: dict  # hostUrl, clientId, authMethod, tokenUrl, scope, secretVersion (never the secret)
+    # REST: hostUrl, clientId, authMethod, tokenUrl, scope, version, secretVersion (never the secret);
+    # a CSV bundle: {"kind": "oneroster_csv", "bundle": {bucket, prefix, bundleId, manifest}}
+    connection: dict
 
     @classmethod
     def of_district(cls, district, secret_version: str | None) -> "RunPlan":
@@ -187,6 +189,7 @@ class RunState:
     phase: Phase = Phase.SCHOOLS
     offset: int = 0  # records of the current collection handled (or parked chunks written)
     last_page_size: int = 0  # a resumed read starts this many records early
+    position: dict | None = None  # where that early page starts, from a source that can seek (sources/port.py)
     cursor: str | None = None  # a pass over the run's records: the last recordKey done (sync/record_pass.py)
     counts: Counts = field(default_factory=empty_counts)
     error_total: int = 0
@@ -221,6 +224,7 @@ class RunState:
             "phase": self.phase,
             "offset": self.offset,
             "lastPageSize": self.last_page_size,
+            "position": self.position,
             "cursor": self.cursor,
             "counts": self.counts,
             "errorTotal": self.error_total,
@@ -249,6 +253,7 @@ class RunState:
             phase=Phase(data["phase"]),
             offset=data["offset"],
             last_page_size=data["lastPageSize"],
+            position=data.get("position"),
             cursor=data.get("cursor"),
             counts=data["counts"],
             error_total=data["errorTotal"],
