@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from rostersync import sis_access
 from rostersync.settings import SyncTuning
 
+from .csv_bundle import Bundle
+from .csv_files import s3_lines
+from .csv_reader import CsvBundleReader
 from .oneroster_rest import OneRosterRestReader
 from .port import SourceReader
 
@@ -19,6 +22,9 @@ from .port import SourceReader
 def open_reader(district_id: str, connection: Mapping, tuning: SyncTuning) -> SourceReader:
     """The reader for a run's planned connection (RunPlan.connection: no secret; the secret's
     version it started with is read from Secrets Manager, SecretNotFound when gone)."""
+    if connection.get("kind") == "oneroster_csv":  # minimal case for the delivery branch; csvsrc owns this
+        bundle = connection["bundle"]
+        return CsvBundleReader(Bundle.from_json(bundle["manifest"]), s3_lines(bundle["bucket"], bundle["prefix"]))
     client = sis_access.open_client(
         district_id,
         sis_access.plan_client_settings(connection),
