@@ -66,8 +66,14 @@ def handle(arrival: Arrival) -> dict:
         return {"ignored": "no such district"}
     upload_id = upload_id_of(name)
     keep_days = csv_retention_days(district.connection)
-    base = {"key": arrival.key, "size": arrival.size, "receivedAt": iso_z(utc_now())}
     client = aws_clients.dynamodb()
+    asked = csv_uploads.get_upload(client, district_id, upload_id) or {}
+    base = {
+        "key": arrival.key,
+        "size": arrival.size,
+        "createdAt": asked.get("createdAt"),
+        "receivedAt": iso_z(utc_now()),
+    }
     if not is_csv(district.connection):
         return csv_uploads.put_upload(
             client,
