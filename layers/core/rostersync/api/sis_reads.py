@@ -88,8 +88,9 @@ def saved_sis_client(district: DistrictModel) -> Iterator[OneRosterClient]:
         # Not built yet: reading a CSV district's schools and options from its latest bundle.
         raise conflict(
             "csv_connection",
-            "This district delivers OneRoster CSV files: its schools and options are not read live. Until they are "
-            "read from its bundles, a CSV district syncs every school, grade and subject of each bundle.",
+            "This district delivers OneRoster CSV files: its schools and options are not read live. Until its first "
+            "bundle has synced, choose every school, grade and subject (step 4 with none selected); after it, the "
+            "schools, grades and subjects it held can be chosen.",
         )
     try:
         try:
