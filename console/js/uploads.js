@@ -67,7 +67,8 @@ export async function renderUploads(page, onLeave) {
     }
     showHistory(await page.api.get(`${base}/csv-uploads`));
     if (upload.state === "rejected") {
-      status.replaceChildren(notice("error", h("strong", {}, "The bundle was refused. "), upload.error, " Nothing was written; fix the file and upload it again."));
+      const problem = /[.!?]$/.test(upload.error || "") ? upload.error : `${upload.error}.`;
+      status.replaceChildren(notice("error", h("strong", {}, "The bundle was refused. "), problem, " Nothing was written: correct the bundle and upload it again."));
       return;
     }
     const said = notice("success", h("strong", {}, "Checked. "), `The bundle is ready: ${NEXT_WORDS[upload.next] || upload.next}.`);

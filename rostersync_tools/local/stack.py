@@ -95,6 +95,7 @@ class LocalStack:
                 port=self.console_port,
                 sis_host_url=lambda: self.sis_host_url,
                 any_port_if_busy=self.console_port_is_default,
+                upload_origins=lambda: [aws.endpoint_url],
             ).start()
         self.worker = WorkerLoop(aws.client("sqs"), os.environ["SYNC_QUEUE_URL"], handler=self._worker_handler).start()
         self.arrivals = BundleArrivalLoop(aws.client("s3"), os.environ["BUNDLES_BUCKET"]).start()
