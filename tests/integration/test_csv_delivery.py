@@ -141,3 +141,35 @@ def test_the_event_shape_is_s3_s_eventbridge_one():
     event = object_created_event("b", "raw/d/x.zip", 10, "etag")
     assert event["source"] == "aws.s3" and event["detail-type"] == "Object Created"
     assert event["detail"]["bucket"]["name"] == "b" and event["detail"]["object"]["key"] == "raw/d/x.zip"
+
+
+def test_a_purge_deletes_the_district_s_bundles_and_upload_records(local_stack, bundle):
+    district_id, admin = csv_district(local_stack, "nightly")
+    record = settled(admin, district_id, upload(admin, district_id, bundle), local_stack)
+    assert record["state"] == "staged"
+    s3 = local_stack.aws.client("s3")
+    bucket = local_stack.aws.resources.buckets["RawBundlesBucket"]
+
+    def objects() -> list[str]:
+        found = []
+        for prefix in (f"raw/{district_id}/", f"staged/{district_id}/"):
+            found += [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+        return found
+
+    assert len(objects()) > 5  # the zip and its files
+    assert admin.delete(f"/districts/{district_id}")[0] == 202
+    support = api(local_stack, local_stack.token("platform_admin"))
+    status, body = support.delete(f"/districts/{district_id}?confirm={district_id}")
+    assert status == 202, body
+    deadline = time.monotonic() + 60
+    while support.get(f"/districts/{district_id}/purge")[1].get("status") != "done":
+        assert time.monotonic() < deadline
+        local_stack.wait_until_idle(60)
+        time.sleep(0.2)
+    assert objects() == []
+    uploads = local_stack.aws.client("dynamodb").query(
+        TableName=local_stack.aws.resources.tables["RunRecordsTable"],
+        KeyConditionExpression="runKey = :k",
+        ExpressionAttributeValues={":k": {"S": f"{district_id}#uploads"}},
+    )
+    assert uploads["Items"] == []
