@@ -8,7 +8,7 @@ const TYPES = ["schools", "teachers", "students", "classes", "enrollments"];
 const COUNT_KINDS = ["created", "updated", "unchanged", "deactivated", "skipped"];
 const POLL_MS = 1000;
 const ACTIVE = new Set(["queued", "running"]);
-const TRIGGERS = { nightly: "Nightly", manual: "Started by hand", replay: "Replay" };
+const TRIGGERS = { nightly: "Nightly", manual: "Started by hand", replay: "Replay", csv_arrival: "A CSV bundle arrived" };
 
 const runHref = (page, runId) => `#/d/${encodeURIComponent(page.districtId)}/syncs/${encodeURIComponent(runId)}`;
 
