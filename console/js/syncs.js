@@ -30,7 +30,7 @@ export async function statusSummary(page) {
   const lastFailed = last && last.status === "failed";
   const rows = [
     ["SIS connection", connection
-      ? h("span", {}, lastFailed ? statusBadge("failed") : statusBadge("connected"), " ", connection.hostUrl,
+      ? h("span", {}, lastFailed ? statusBadge("failed") : statusBadge("connected"), " ", connection.kind === "oneroster_csv" ? "OneRoster CSV files" : connection.hostUrl,
         lastFailed ? h("span", { class: "failure" }, ` — the last sync failed: ${last.failure || "see the run"}`) : null)
       : h("span", {}, "Not connected. ", h("a", { href: `#/d/${encodeURIComponent(page.districtId)}/setup/2` }, "Connect the SIS"))],
     ["Last sync", last ? h("span", {}, statusBadge(last.status), " ", h("a", { href: runHref(page, last.runId) }, when(last.finishedAt || last.startedAt || last.queuedAt, district.timezone)), ` (${TRIGGERS[last.trigger] || last.trigger})`) : "None yet"],

@@ -28,6 +28,7 @@ export async function renderUploads(page, onLeave) {
     return page.render(h("h1", {}, "CSV bundles"), notice("info", "This district's SIS connection is not OneRoster CSV files. ",
       h("a", { href: `#/d/${encodeURIComponent(page.districtId)}/setup/2` }, "Choose CSV files at step 2"), " to upload bundles."));
   }
+  const tz = (await page.district()).timezone;
   let stopped = false;
   onLeave(() => { stopped = true; });
   const sleep = () => new Promise((resolve) => setTimeout(resolve, POLL_MS));
@@ -44,13 +45,13 @@ export async function renderUploads(page, onLeave) {
 
   const showHistory = (data) => {
     latest.replaceChildren(data.latestBundle
-      ? `The next sync reads the bundle checked ${when(data.latestBundle.stagedAt)} (OneRoster ${data.latestBundle.version}).`
+      ? `The next sync reads the bundle checked ${when(data.latestBundle.stagedAt, tz)} (OneRoster ${data.latestBundle.version}).`
       : "No bundle has been checked yet.");
     history.replaceChildren(h("h2", { id: "history-title" }, "Latest bundles"), latest,
       data.uploads.length === 0 ? h("p", {}, "Nothing uploaded yet.") : h("ul", { class: "upload-list" }, data.uploads.map((u) =>
         h("li", { dataset: { state: u.state } },
           h("strong", {}, STATE_WORDS[u.state] || u.state), " ",
-          when(u.receivedAt || u.createdAt), u.size ? ` · ${megabytes(u.size)}` : "",
+          when(u.receivedAt || u.createdAt, tz), u.size ? ` · ${megabytes(u.size)}` : "",
           u.state === "staged" && u.next ? ` · ${NEXT_WORDS[u.next] || u.next}` : "",
           u.runId ? [" · ", link(u.runId)] : null,
           u.error ? h("p", { class: "error-text" }, u.error) : null))));

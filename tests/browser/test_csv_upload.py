@@ -98,6 +98,14 @@ def test_a_district_admin_chooses_csv_uploads_a_bundle_and_sees_it_synced(consol
     assert run["counts"]["students"]["created"] > 0 and run["counts"]["enrollments"]["created"] > 0
     page.locator("#upload-run").get_by_role("link", name="the run").click()
     page.locator("#run-status[data-status=succeeded]").wait_for()
+    assert "A CSV bundle arrived, full sync" in page.inner_text("main")
+    page.goto(f"{console}#/d/{district_id}")
+    page.get_by_role("heading", name="Riverbend Schools").wait_for()
+    page.locator(".status-card").get_by_text("OneRoster CSV files").wait_for()
+    shots.shoot("overview-csv")
+    page.goto(f"{console}#/d/{district_id}/health")
+    page.get_by_role("link", name="CSV bundles", exact=True).last.wait_for()
+    assert page.get_by_role("button", name=re.compile("Test the connection")).count() == 0  # nothing to test
 
     # A broken bundle: refused, the file and the problem named, nothing synced.
     page.goto(f"{console}#/d/{district_id}/uploads")
