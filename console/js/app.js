@@ -9,6 +9,7 @@ import { renderAudit, renderHealth, renderMatching, renderPurge, renderTerms } f
 import { renderPerson, renderRoster, renderRosters } from "./rosters.js";
 import { renderSetup, setupProgress } from "./setup.js";
 import { renderRun, renderSyncs, statusSummary } from "./syncs.js";
+import { renderUploads } from "./uploads.js";
 import { add, busy, errorBox, field, formError, h, notice, render, showFormError, statusBadge } from "./ui.js";
 
 const ctx = { config: null, session: null, api: null, districts: new Map(), stopTimers: [], navigation: 0 };
@@ -62,7 +63,7 @@ function renderNav(districtId) {
   if (ctx.session.role === "platform_admin") links.push(["#/", "All districts"]);
   if (districtId) {
     const base = `#/d/${encodeURIComponent(districtId)}`;
-    links.push([base, "Overview"], [`${base}/setup`, "Setup"], [`${base}/syncs`, "Syncs"], [`${base}/rosters/teachers`, "Rosters"],
+    links.push([base, "Overview"], [`${base}/setup`, "Setup"], [`${base}/syncs`, "Syncs"], [`${base}/uploads`, "CSV bundles"], [`${base}/rosters/teachers`, "Rosters"],
       [`${base}/matching`, "Matching"], [`${base}/terms`, "Terms"], [`${base}/health`, "Health"], [`${base}/audit`, "Audit log"],
       [`${base}/purge`, "Purge"]);
   }
@@ -109,6 +110,7 @@ async function route() {
     if (parts[2] === "setup") return await renderSetup(page, parts[3] ? Number(parts[3]) : null);
     if (parts[2] === "syncs" && parts[3]) return await renderRun(page, parts[3], onLeave);
     if (parts[2] === "syncs") return await renderSyncs(page, onLeave);
+    if (parts[2] === "uploads") return await renderUploads(page, onLeave);
     if (parts[2] === "rosters") return await renderRosters(page, parts[3] || "teachers");
     if (parts[2] === "classes" && parts[3]) return await renderRoster(page, parts[3]);
     if (parts[2] === "users" && parts[3]) return await renderPerson(page, parts[3]);

@@ -299,13 +299,16 @@ export async function renderHealth(page) {
       h("dl", { class: "facts" },
         h("dt", {}, "Health"), h("dd", { id: "health-status", dataset: { status: health?.status || "unknown" } },
           health?.status ? statusBadge(ok ? "connected" : "failed") : "Not used yet", health?.status && !ok ? ` ${HEALTH_WORDS[health.status] || health.status}` : ""),
-        h("dt", {}, "Host"), h("dd", {}, connection.hostUrl),
+        connection.kind === "oneroster_csv"
+          ? [h("dt", {}, "Source"), h("dd", {}, "OneRoster CSV files (", h("a", { href: `#/d/${enc(page.districtId)}/uploads` }, "CSV bundles"), ")")]
+          : [h("dt", {}, "Host"), h("dd", {}, connection.hostUrl)],
         h("dt", {}, "Last checked"), h("dd", {}, when(health?.lastCheckedAt, tz)),
         h("dt", {}, "Last worked"), h("dd", {}, when(health?.lastOkAt, tz)),
         h("dt", {}, "What failed"), h("dd", { id: "health-error" }, health?.lastError || "Nothing"),
         h("dt", {}, "Nightly syncs"), h("dd", {}, overview.syncEnabled ? `on; next ${when(overview.nextSyncAt, tz)}` : "off")),
       health?.whatToDo ? notice(ok ? "info" : "warning", h("strong", {}, "What to do: "), health.whatToDo) : null,
-      h("div", { class: "actions" }, test, disconnectButton(page, connection)), testMessage]
+      connection.kind === "oneroster_csv" ? h("div", { class: "actions" }, disconnectButton(page, connection))
+        : h("div", { class: "actions" }, test, disconnectButton(page, connection)), testMessage]
       : h("p", {}, "Not connected. ", h("a", { href: `#/d/${enc(page.districtId)}/setup/2` }, "Connect the SIS")));
 
   const form = h("form", { class: "card", novalidate: true, id: "contacts-form", "aria-labelledby": "contacts-title" });

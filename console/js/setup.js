@@ -70,20 +70,85 @@ function needsConnection(page) {
 function stepIntro(page) {
   return h("section", { class: "card" },
     h("p", {}, "Roster Sync reads your Student Information System (SIS) through ",
-      h("strong", {}, "OneRoster 1.1"), ", the standard REST API most SISes offer. Every night it brings teachers, students, classes and enrollments into the app and keeps them right: new, changed and gone (gone means inactive, never erased)."),
+      h("strong", {}, "OneRoster"), " (1.1 or 1.2), the standard REST API most SISes offer, or from the OneRoster CSV files (a zip) an SIS exports. Every night it brings teachers, students, classes and enrollments into the app and keeps them right: new, changed and gone (gone means inactive, never erased)."),
     h("p", {}, "Supported SISes include:"),
     h("ul", { class: "columns" }, SIS_NAMES.map((n) => h("li", {}, n))),
     h("p", {}, "You will need from your SIS administrator: the OneRoster ", h("strong", {}, "host URL"), ", a ",
-      h("strong", {}, "client id"), " and its ", h("strong", {}, "secret"), " (OAuth 1.0a or OAuth 2 client credentials)."),
+      h("strong", {}, "client id"), " and its ", h("strong", {}, "secret"), " (OAuth 1.0a or OAuth 2 client credentials); or, for CSV files, a bundle to upload (or SFTP delivery set up by your support)."),
     h("div", { class: "actions" }, h("button", { type: "button", class: "primary", onclick: () => { remember(page.districtId, 1); go(page, 2); } }, "Next: connect the SIS")));
 }
 
 // ---------------------------------------------------------------- step 2
 const AUTH_NAMES = { oauth1: "OAuth 1.0a (signed requests)", oauth2: "OAuth 2 (client credentials)", auto: "Detect automatically" };
 
+const KIND_NAMES = { oneroster_api: "OneRoster API", oneroster_csv: "OneRoster CSV files" };
+
+/** Step 2 begins with what the SIS gives: a OneRoster REST API (tested live) or CSV files (uploaded or sent over SFTP). */
 async function stepConnection(page) {
   const base = page.api.district(page.districtId);
   const saved = await getOrNull(page.api, `${base}/sis/connection`, ["not_connected"]);
+  const kind = saved?.kind || "oneroster_api";
+  const apiForm = await apiConnectionForm(page, saved && saved.kind !== "oneroster_csv" ? saved : null);
+  const csvForm = csvConnectionForm(page, saved?.kind === "oneroster_csv" ? saved : null);
+  const choices = Object.entries(KIND_NAMES).map(([value, label]) => {
+    const input = h("input", { type: "radio", name: "kind", value, id: uid("kind"), checked: value === kind });
+    input.addEventListener("change", () => { apiForm.hidden = value !== "oneroster_api"; csvForm.hidden = value !== "oneroster_csv"; });
+    const hint = value === "oneroster_api" ? "The SIS answers OneRoster REST requests: give its address and credentials." : "The SIS exports OneRoster CSV bundles (a zip): upload them here or send them over SFTP.";
+    return h("div", { class: "radio" }, input, h("label", { for: input.id }, h("strong", {}, label), h("span", { class: "hint block" }, hint)));
+  });
+  apiForm.hidden = kind !== "oneroster_api";
+  csvForm.hidden = kind !== "oneroster_csv";
+  return h("div", {}, h("fieldset", { class: "card kind-choice" }, h("legend", {}, "How does your SIS share rosters?"), choices), apiForm, csvForm);
+}
+
+const SCHEDULE_NAMES = { on_arrival: "Sync each bundle as soon as it arrives", nightly: "Sync the latest bundle each night" };
+
+function csvConnectionForm(page, saved) {
+  const base = page.api.district(page.districtId);
+  const form = h("form", { class: "card", novalidate: true, id: "csv-connection-form" });
+  const schedule = h("select", { name: "csvSchedule" }, Object.entries(SCHEDULE_NAMES).map(([v, label]) =>
+    h("option", { value: v, selected: (saved?.csv?.csvSchedule || "on_arrival") === v }, label)));
+  const retention = h("input", { name: "retentionDays", type: "number", min: 1, max: 30, inputmode: "numeric", value: String(saved?.csv?.retentionDays || 30) });
+  const submit = h("button", { type: "submit", class: "primary" }, "Save");
+  const uploads = `#/d/${encodeURIComponent(page.districtId)}/uploads`;
+  const result = h("div", { "aria-live": "polite", id: "csv-connection-result" });
+  if (saved) result.append(csvSavedNotice(saved, uploads));
+  add(form,
+    h("p", {}, "Nothing to test: each bundle is checked when it arrives (a manifest.csv, OneRoster 1.1, every file it lists with the columns it needs). A bundle with a problem is refused with the file and the problem named, and nothing is written."),
+    field("When to sync", schedule, "A bundle that arrives while a sync runs waits for the next one."),
+    field("Keep bundles for (days)", retention, "Delivered bundles are deleted after this many days (at most 30), and when the district is purged."),
+    formError(), h("div", { class: "actions" }, submit), result);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFieldErrors(form);
+    result.replaceChildren();
+    const days = Number(retention.value);
+    if (!Number.isInteger(days) || days < 1 || days > 30) {
+      showFieldError(form, "retentionDays", "Give a whole number of days from 1 to 30.");
+      retention.focus();
+      return;
+    }
+    await busy(submit, async () => {
+      try {
+        const connection = await page.api.put(`${base}/sis/connection`, { kind: "oneroster_csv", csvSchedule: schedule.value, retentionDays: days });
+        result.replaceChildren(csvSavedNotice(connection, uploads));
+        result.querySelector("a").focus();
+      } catch (error) { showFormError(form, error); }
+    }, "Saving…");
+  });
+  return form;
+}
+
+function csvSavedNotice(connection, uploads) {
+  const latest = connection.csv?.latestBundle;
+  return notice("success", statusBadge("connected"), " ", h("strong", {}, "OneRoster CSV files. "),
+    `${SCHEDULE_NAMES[connection.csv?.csvSchedule] || ""}; bundles kept ${connection.csv?.retentionDays} days. `,
+    latest ? `Latest bundle: ${when(latest.stagedAt)}. ` : "No bundle yet. ",
+    h("a", { href: uploads }, "Upload a bundle"));
+}
+
+async function apiConnectionForm(page, saved) {
+  const base = page.api.district(page.districtId);
   const local = page.config.mode === "local" ? page.config.local : null;
   const form = h("form", { class: "card", novalidate: true, id: "connection-form" });
   const hostUrl = h("input", { name: "hostUrl", inputmode: "url", autocomplete: "off", spellcheck: "false", value: saved?.hostUrl || "" });
@@ -180,6 +245,7 @@ async function stepMatching(page) {
   try {
     sis = await page.api.get(`${base}/sis/schools`);
   } catch (error) {
+    if (error.code === "csv_connection") return csvSkipsMatching(page);
     return h("div", {}, errorBox(error), h("p", {}, h("a", { href: `#/d/${encodeURIComponent(page.districtId)}/setup/2` }, "Check the connection (step 2)")));
   }
   const { schools: appSchools } = await page.api.get(`${base}/schools`);
@@ -239,6 +305,12 @@ async function stepMatching(page) {
     }, "Saving…");
   });
   return form;
+}
+
+function csvSkipsMatching(page) {
+  return h("section", { class: "card" },
+    notice("info", h("strong", {}, "CSV files: "), "the schools come with each bundle, and the first sync creates them. Matching them to the app's schools before that is not offered for CSV files yet."),
+    h("div", { class: "actions" }, h("a", { class: "button primary", href: `#/d/${encodeURIComponent(page.districtId)}/setup/4` }, "Next: choose what to sync")));
 }
 
 // ---------------------------------------------------------------- step 4
@@ -334,10 +406,14 @@ async function stepSelection(page) {
   const base = page.api.district(page.districtId);
   const district = await page.district();
   let options;
+  let csvFirst = false;
   try {
     options = await page.api.get(`${base}/sync-options`);
   } catch (error) {
-    return h("div", {}, errorBox(error));
+    if (error.code !== "csv_connection") return h("div", {}, errorBox(error));
+    // A CSV district before its first synced bundle: everything is synced; choices come with the bundle.
+    csvFirst = true;
+    options = { schools: [], grades: [], subjects: [], refreshedAt: null, classTerms: null };
   }
   const saved = await getOrNull(page.api, `${base}/sync-config`, ["not_configured"]);
   const today = todayIn(district.timezone);
@@ -374,7 +450,9 @@ async function stepSelection(page) {
   const result = h("div", { "aria-live": "polite", id: "selection-result" });
   if (saved) result.append(savedNotice(page, saved, district));
   add(form, 
-    h("p", {}, "What the SIS offers, read ", when(options.refreshedAt), ". A class is synced when its school, one of its grades and one of its subjects are chosen. ", refresh),
+    csvFirst
+      ? notice("info", "Until a bundle has synced, every school, grade and subject of each bundle is synced; after the first, its schools, grades and subjects can be chosen here.")
+      : h("p", {}, "What the SIS offers, read ", when(options.refreshedAt), ". A class is synced when its school, one of its grades and one of its subjects are chosen. ", refresh),
     classTermsLine(options.classTerms),
     schools, grades, subjects,
     h("fieldset", {}, h("legend", {}, "When"),

@@ -8,7 +8,7 @@ const TYPES = ["schools", "teachers", "students", "classes", "enrollments"];
 const COUNT_KINDS = ["created", "updated", "unchanged", "deactivated", "skipped"];
 const POLL_MS = 1000;
 const ACTIVE = new Set(["queued", "running"]);
-const TRIGGERS = { nightly: "Nightly", manual: "Started by hand", replay: "Replay" };
+const TRIGGERS = { nightly: "Nightly", manual: "Started by hand", replay: "Replay", csv_arrival: "A CSV bundle arrived" };
 
 const runHref = (page, runId) => `#/d/${encodeURIComponent(page.districtId)}/syncs/${encodeURIComponent(runId)}`;
 
@@ -30,7 +30,7 @@ export async function statusSummary(page) {
   const lastFailed = last && last.status === "failed";
   const rows = [
     ["SIS connection", connection
-      ? h("span", {}, lastFailed ? statusBadge("failed") : statusBadge("connected"), " ", connection.hostUrl,
+      ? h("span", {}, lastFailed ? statusBadge("failed") : statusBadge("connected"), " ", connection.kind === "oneroster_csv" ? "OneRoster CSV files" : connection.hostUrl,
         lastFailed ? h("span", { class: "failure" }, ` — the last sync failed: ${last.failure || "see the run"}`) : null)
       : h("span", {}, "Not connected. ", h("a", { href: `#/d/${encodeURIComponent(page.districtId)}/setup/2` }, "Connect the SIS"))],
     ["Last sync", last ? h("span", {}, statusBadge(last.status), " ", h("a", { href: runHref(page, last.runId) }, when(last.finishedAt || last.startedAt || last.queuedAt, district.timezone)), ` (${TRIGGERS[last.trigger] || last.trigger})`) : "None yet"],

@@ -177,9 +177,11 @@ class LocalConsole:
         directory: Path = CONSOLE_DIR,
         config: dict | None = None,
         any_port_if_busy: bool = False,
+        upload_origins: Callable[[], list[str]] = lambda: [],
     ):
         """`config`: serve this config.json instead of the local one (tests of the deployed sign-in).
-        `any_port_if_busy`: take a free port when `port` is taken (the default port, not one asked for)."""
+        `any_port_if_busy`: take a free port when `port` is taken (the default port, not one asked for).
+        `upload_origins`: where the page may send CSV bundles (the embedded S3: presigned POSTs)."""
         self.api_url = api_url
         self.keys = keys
         self.port = port
@@ -187,6 +189,7 @@ class LocalConsole:
         self.directory = Path(directory)
         self._config = config
         self.any_port_if_busy = any_port_if_busy
+        self.upload_origins = upload_origins
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -198,9 +201,11 @@ class LocalConsole:
         return self._config or local_config(self.api_url(), sis_host_url=self.sis_host_url())
 
     def connect_to(self) -> list[str]:
-        """The origins the page may call (CSP connect-src): the API and, deployed, the hosted UI."""
+        """The origins the page may call (CSP connect-src): the API, S3 for bundle uploads and,
+        deployed, the hosted UI."""
         config = self.config()
-        return [config["apiUrl"]] + ([config["cognito"]["domain"]] if config.get("cognito") else [])
+        hosted_ui = [config["cognito"]["domain"]] if config.get("cognito") else []
+        return [config["apiUrl"], *self.upload_origins(), *hosted_ui]
 
     def start(self) -> LocalConsole:
         if not (self.directory / "index.html").is_file():

@@ -23,6 +23,7 @@ FUNCTIONS = {
     "api": "ApiFunction",
     "dispatcher": "DispatcherFunction",
     "sync_worker": "SyncWorkerFunction",
+    "csv_arrival": "CsvArrivalFunction",
 }
 
 _lock = threading.Lock()

@@ -12,6 +12,7 @@ from typing import Protocol
 
 import requests
 
+from rostersync_tools.local.bundle_arrivals import BundleArrivalLoop
 from rostersync_tools.local.console_server import LocalConsole
 from rostersync_tools.local.embedded_aws import EmbeddedAws
 from rostersync_tools.local.functions import load_handler
@@ -57,6 +58,7 @@ class LocalStack:
         self.api: LocalHttpApi | None = None
         self.console: LocalConsole | None = None
         self.worker: WorkerLoop | None = None
+        self.arrivals: BundleArrivalLoop | None = None  # S3 -> EventBridge -> CsvArrivalFunction, by polling
         self.sis_host_url: str | None = None  # what a district admin enters as hostUrl
         self.keys: KeyPair | None = None
 
@@ -93,8 +95,10 @@ class LocalStack:
                 port=self.console_port,
                 sis_host_url=lambda: self.sis_host_url,
                 any_port_if_busy=self.console_port_is_default,
+                upload_origins=lambda: [aws.endpoint_url],
             ).start()
         self.worker = WorkerLoop(aws.client("sqs"), os.environ["SYNC_QUEUE_URL"], handler=self._worker_handler).start()
+        self.arrivals = BundleArrivalLoop(aws.client("s3"), os.environ["BUNDLES_BUCKET"]).start()
         self._check_answers()
         if self.write_state_file:
             write_state(self.state_dir, self.state())
@@ -103,7 +107,7 @@ class LocalStack:
     def _warm_functions(self) -> None:
         """Import the handlers now, as Lambda's init would; a failure is logged, not fatal, and
         retried on the first invocation (the domain may still be mid-edit)."""
-        for name in ("api", "sync_worker", "dispatcher"):
+        for name in ("api", "sync_worker", "dispatcher", "csv_arrival"):
             try:
                 load_handler(name)
             except Exception as error:
@@ -130,6 +134,7 @@ class LocalStack:
 
     def stop(self) -> None:
         parts: list[tuple[str, _Stoppable | None]] = [
+            ("bundle arrivals", self.arrivals),
             ("worker", self.worker),
             ("console", self.console),
             ("api", self.api),
@@ -143,7 +148,7 @@ class LocalStack:
                 part.stop()
             except Exception:
                 log.exception("stopping the local %s failed", name)
-        self.worker = self.api = self.console = None
+        self.worker = self.api = self.console = self.arrivals = None
         self.sis_host_url = None
         if self.write_state_file:
             remove_state(self.state_dir, os.getpid())
@@ -210,6 +215,8 @@ class LocalStack:
         return invoke_dispatcher(instant)
 
     def wait_until_idle(self, timeout: float = 60) -> None:
+        if self.arrivals is not None:
+            self.arrivals.wait_until_idle(timeout)
         _running(self.worker, "sync worker loop").wait_until_idle(timeout)
 
 

@@ -17,6 +17,11 @@ TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 
 # Environment variable the domain reads for each table's name (rostersync.settings.TABLES).
 TABLE_ENV = {logical_id: variable for variable, logical_id in TABLES.values()}
+# The buckets the functions use (the console's is CloudFront's only) and their variables; locally a
+# bucket is named by its logical id, lower-cased (S3 names are).
+BUCKET_ENV = {"RawBundlesBucket": "BUNDLES_BUCKET"}
+# The console runs on a loopback origin of any port locally.
+LOCAL_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*"]
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -74,6 +79,7 @@ class CreatedResources:
     queue_urls: dict[str, str] = field(default_factory=dict)  # logical id -> queue URL
     queue_arns: dict[str, str] = field(default_factory=dict)
     event_buses: dict[str, str] = field(default_factory=dict)  # logical id -> bus name
+    buckets: dict[str, str] = field(default_factory=dict)  # logical id -> bucket name
 
     def environment(self) -> dict[str, str]:
         """The variables template.yaml's Globals give every function, for these resources."""
@@ -82,6 +88,7 @@ class CreatedResources:
         env["SYNC_DLQ_URL"] = self.queue_urls["SyncDeadLetterQueue"]
         if "EventBus" in self.event_buses:
             env["EVENT_BUS_NAME"] = self.event_buses["EventBus"]
+        env.update({BUCKET_ENV[name]: bucket for name, bucket in self.buckets.items()})
         return env
 
 
@@ -136,7 +143,29 @@ def create_resources(session, endpoint_url: str | None = None, template: dict | 
             if name not in existing_buses:
                 events.create_event_bus(Name=name)
             created.event_buses[name] = name
+
+    s3 = session.client("s3", endpoint_url=endpoint_url)
+    existing_buckets = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
+    for name, props in resources_of_type(template, "AWS::S3::Bucket").items():
+        if name not in BUCKET_ENV:
+            continue
+        bucket = name.lower()
+        if bucket not in existing_buckets:
+            s3.create_bucket(Bucket=bucket)
+        rules = (props.get("CorsConfiguration") or {}).get("CorsRules") or []
+        if rules:  # the template's rules, for the local console's origins
+            local_rules = [{**_cors_rule(rule), "AllowedOrigins": LOCAL_ORIGINS} for rule in rules]
+            s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": local_rules})
+        created.buckets[name] = bucket
     return created
+
+
+def _cors_rule(rule: dict) -> dict:
+    keys = ("AllowedMethods", "AllowedHeaders", "ExposedHeaders")
+    out = {key: rule[key] for key in keys if key in rule}
+    if "MaxAge" in rule:
+        out["MaxAgeSeconds"] = int(rule["MaxAge"])
+    return out
 
 
 # ---------------------------------------------------------------- function settings

@@ -52,6 +52,12 @@ def connection_view(connection) -> dict | None:
     secret (Secrets Manager's version id, so a replaced secret shows as a change), never the secret."""
     if connection is None:
         return None
+    if getattr(connection, "kind", None) == "oneroster_csv":
+        return {
+            "kind": "oneroster_csv",
+            "csvSchedule": connection.csv_schedule,
+            "retentionDays": connection.retention_days,
+        }
     return {
         "hostUrl": connection.host_url,
         "clientId": connection.client_id,

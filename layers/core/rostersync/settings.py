@@ -37,6 +37,8 @@ class Settings:
     allow_private_sis_hosts: bool
     # The local stack's HTTP adapter accepts any localhost origin; deployed, API Gateway does CORS.
     local_stack: bool
+    # Where CSV bundles arrive (raw/<districtId>/...) and are staged (staged/<districtId>/<bundleId>/...).
+    bundles_bucket: str = ""
 
 
 def _flag(name: str) -> bool:
@@ -77,6 +79,7 @@ def get_settings() -> Settings:
         notify_from=env.get("NOTIFY_FROM", "").strip(),
         allow_private_sis_hosts=_flag("ROSTERSYNC_ALLOW_PRIVATE_SIS_HOSTS"),
         local_stack=_flag("ROSTERSYNC_LOCAL_STACK"),
+        bundles_bucket=env.get("BUNDLES_BUCKET", ""),
     )
 
 

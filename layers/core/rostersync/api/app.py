@@ -23,6 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 
 from rostersync.api import (
     app_records,
+    csv_uploads,
     districts,
     me,
     notifications,
@@ -52,6 +53,7 @@ for module in (
     provisioning,
     districts,
     sis_connection,
+    csv_uploads,
     school_matches,
     sync_config,
     sync_runs,

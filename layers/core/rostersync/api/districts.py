@@ -25,7 +25,7 @@ from rostersync.notify import health as connection_health
 from rostersync.observability import logger
 from rostersync.store import sync_runs as run_store
 from rostersync.store.attributes import map_value
-from rostersync.store.districts import DistrictModel, get_district, update_profile
+from rostersync.store.districts import DistrictModel, get_district, is_csv, update_profile
 from rostersync.store.schools import ORIGIN_APP, active_schools
 from rostersync.sync.schedule import next_sync_at
 from rostersync.times import iso_z_or_none, utc_now
@@ -100,6 +100,7 @@ def overview(district: DistrictModel) -> DistrictOverviewResponse:
     if district.connection is not None:
         c = district.connection
         connection = ConnectionOverviewResponse(
+            kind="oneroster_csv" if is_csv(c) else "oneroster_api",
             host_url=c.host_url,
             auth_method=c.auth_method,
             connected_at=iso_z_or_none(c.connected_at),

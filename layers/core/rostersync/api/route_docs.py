@@ -92,6 +92,7 @@ def documented(
     tag: str,
     operation_id: str | None = None,
     body: type[BaseModel] | None = None,
+    body_choices: tuple[type[BaseModel], ...] = (),
     body_required: bool = True,
     response: type[BaseModel] | None = None,
     status: int = 200,
@@ -99,7 +100,8 @@ def documented(
     description: str | None = None,
     query: tuple[QueryParameter, ...] = (),
 ) -> dict[str, Any]:
-    """Keyword arguments for a Powertools route decorator that document the route."""
+    """Keyword arguments for a Powertools route decorator that document the route. `body_choices`:
+    bodies of which the request sends one (oneOf; each says which by its `kind`)."""
     if query:
         if not operation_id:
             raise ValueError("a route with query parameters needs an operation_id")
@@ -113,12 +115,15 @@ def documented(
         options["operation_id"] = operation_id
     if description:
         options["description"] = description
-    if body is not None:
-        _request_models[body.__name__] = body
+    bodies = ((body,) if body is not None else ()) + body_choices
+    if bodies:
+        refs = [{"$ref": f"#/components/schemas/{model.__name__}"} for model in bodies]
+        for model in bodies:
+            _request_models[model.__name__] = model
         options["openapi_extensions"] = {
             "requestBody": {
                 "required": body_required,
-                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body.__name__}"}}},
+                "content": {"application/json": {"schema": refs[0] if len(refs) == 1 else {"oneOf": refs}}},
             }
         }
     return options

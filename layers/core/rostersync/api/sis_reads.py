@@ -18,7 +18,7 @@ from rostersync.api.errors import ApiError, conflict, unprocessable
 from rostersync.observability import logger, redact
 from rostersync.oneroster import OneRosterClient, OneRosterError
 from rostersync.oneroster.client import REQUEST_TIME_OPTIONS
-from rostersync.store.districts import DistrictModel, SisConnection
+from rostersync.store.districts import DistrictModel, SisConnection, is_csv
 
 MAX_IDS_IN_MESSAGE = 5
 
@@ -84,6 +84,14 @@ def saved_sis_client(district: DistrictModel) -> Iterator[OneRosterClient]:
     """A client on the district's saved connection; SIS failures become 409s naming what to fix
     (the request was fine: the saved connection no longer works)."""
     connection = require_connection(district)
+    if is_csv(connection):
+        # Not built yet: reading a CSV district's schools and options from its latest bundle.
+        raise conflict(
+            "csv_connection",
+            "This district delivers OneRoster CSV files: its schools and options are not read live. Until its first "
+            "bundle has synced, choose every school, grade and subject (step 4 with none selected); after it, the "
+            "schools, grades and subjects it held can be chosen.",
+        )
     try:
         try:
             client = sis_access.open_client(

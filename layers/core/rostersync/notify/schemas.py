@@ -53,7 +53,7 @@ def _run(status: str, extra: dict | None = None, required: tuple = ()) -> dict:
     properties = {
         "districtId": _ID,
         "runId": _ID,
-        "trigger": {"enum": ["nightly", "manual", "replay"]},
+        "trigger": {"enum": ["nightly", "manual", "replay", "csv_arrival"]},
         "mode": {"enum": ["full", "delta"]},
         "status": {"const": status},
         "startedAt": {"oneOf": [_TIME, {"type": "null"}]},

@@ -25,10 +25,22 @@ DEFAULT_GUARD_MIN_RECORDS = 20
 DEFAULT_FULL_SYNC_EVERY_DAYS = 7
 
 
+ONEROSTER_API = "oneroster_api"
+ONEROSTER_CSV = "oneroster_csv"
+CSV_SCHEDULES = ("on_arrival", "nightly")
+DEFAULT_CSV_RETENTION_DAYS = 30  # also the raw-bundles bucket's lifecycle rule (template.yaml)
+
+
 class SisConnection(MapAttribute):
-    host_url = UnicodeAttribute(attr_name="hostUrl")
-    client_id = UnicodeAttribute(attr_name="clientId")
-    auth_method = UnicodeAttribute(attr_name="authMethod")  # resolved: oauth1 | oauth2
+    # What the district's SIS gives: a OneRoster REST server (null: saved before CSV was offered)
+    # or OneRoster CSV bundles delivered to the bundles bucket (upload or SFTP). A CSV connection
+    # has no host, client or secret: only its schedule and how long its bundles are kept.
+    kind = UnicodeAttribute(null=True)
+    csv_schedule = UnicodeAttribute(attr_name="csvSchedule", null=True)  # on_arrival | nightly
+    retention_days = NumberAttribute(attr_name="retentionDays", null=True)
+    host_url = UnicodeAttribute(attr_name="hostUrl", null=True)  # REST: always set
+    client_id = UnicodeAttribute(attr_name="clientId", null=True)  # REST: always set
+    auth_method = UnicodeAttribute(attr_name="authMethod", null=True)  # REST, resolved: oauth1 | oauth2
     requested_auth_method = UnicodeAttribute(attr_name="requestedAuthMethod", default="auto")
     token_url = UnicodeAttribute(attr_name="tokenUrl", null=True)
     scope = UnicodeAttribute(attr_name="scope", null=True)
@@ -36,7 +48,9 @@ class SisConnection(MapAttribute):
     # and what the admin asked for (auto: detected at the connection test).
     version = UnicodeAttribute(null=True)
     requested_version = UnicodeAttribute(attr_name="requestedVersion", null=True)
-    secret_name = UnicodeAttribute(attr_name="secretName")  # Secrets Manager name; the value lives only there
+    secret_name = UnicodeAttribute(
+        attr_name="secretName", null=True
+    )  # REST: Secrets Manager name; the value lives only there
     # The secret's Secrets Manager version id when it was saved: the audit shows a replaced
     # secret by this (never by its value).
     secret_version = UnicodeAttribute(attr_name="secretVersion", null=True)
@@ -122,6 +136,18 @@ class DistrictModel(Model):
     has_sis_links = BooleanAttribute(attr_name="hasSisLinks", null=True)
     # A purge asked for or under way (sync/purge.py): {state, requestedBy, requestedAt, confirmedBy, ...}
     purge = JSONAttribute(null=True)
+    # A CSV district's latest checked and staged bundle (sync/csv_arrival.py): {bundleId, bucket,
+    # prefix, manifest, uploadId, stagedAt}; the next run reads it (RunPlan.connection).
+    csv_bundle = JSONAttribute(attr_name="csvBundle", null=True)
+
+
+def is_csv(connection: SisConnection | None) -> bool:
+    return connection is not None and connection.kind == ONEROSTER_CSV
+
+
+def csv_retention_days(connection: SisConnection | None) -> int:
+    days = connection.retention_days if connection is not None else None
+    return int(days) if days else DEFAULT_CSV_RETENTION_DAYS
 
 
 def get_district(district_id: str) -> DistrictModel | None:

@@ -59,7 +59,7 @@ class SyncRunModel(Model):
 
     district_id = UnicodeAttribute(hash_key=True, attr_name="districtId")
     run_id = UnicodeAttribute(range_key=True, attr_name="runId")
-    trigger = UnicodeAttribute()  # nightly | manual | replay
+    trigger = UnicodeAttribute()  # nightly | manual | replay | csv_arrival
     mode = UnicodeAttribute()  # full | delta: requested until the engine reports the effective mode
     requested_mode = UnicodeAttribute(attr_name="requestedMode", null=True)
     status = (

@@ -20,9 +20,10 @@ class NotQueued(Exception):
     """The run's message could not be sent; what the request did was undone."""
 
 
-def start_sync(district_id: str, mode: str) -> SyncRunModel:
-    """A manual run of `mode`, queued. RunInProgress, DistrictNotFound, NotQueued."""
-    run = run_lifecycle.start_run(district_id, "manual", mode)
+def start_sync(district_id: str, mode: str, trigger: str = "manual") -> SyncRunModel:
+    """A run of `mode`, queued: asked for (manual) or a CSV bundle's arrival (csv_arrival).
+    RunInProgress, DistrictNotFound, NotQueued."""
+    run = run_lifecycle.start_run(district_id, trigger, mode)
     _queue_or_fail(run, "manual sync", "sync")
     return run
 

@@ -11,6 +11,7 @@ that a retry can always continue from:
   already past its check may still land until that run's invocation ends (its lease);
   roster records (schools, users, classes, enrollments) and the notifications sent to its contacts;
   every run's checkpoint parts and listed records, then the runs;
+  its CSV upload records and bundles (raw and staged objects in the bundles bucket);
   the SIS secret, scheduled for deletion (7-day recovery window);
   a minimal tombstone in the audit log (who asked, who confirmed, when, how many items went);
   the district item (no route reaches the district after it), then the rest of the audit log.
@@ -28,7 +29,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from rostersync import aws_clients
 from rostersync.observability import logger, metrics
 from rostersync.settings import get_settings
-from rostersync.store import erase, run_records
+from rostersync.sources import csv_delivery
+from rostersync.store import csv_uploads, erase, run_records
 from rostersync.store.codec import from_item, to_item
 from rostersync.store.districts import DistrictModel, get_district
 from rostersync.sync import messages
@@ -162,8 +164,8 @@ class Purge:
 
 
 def erase_district_items(client, district_id: str, counts: dict, out_of_time=lambda: False) -> bool:
-    """Delete the district's roster items, notifications, record links, and every run with its
-    checkpoint parts and records, adding to `counts` (table -> items); False when `out_of_time`
+    """Delete the district's roster items, notifications, record links, every run with its
+    checkpoint parts and records, and its CSV uploads and bundle files, adding to `counts` (table -> items); False when `out_of_time`
     stopped it before the end (call again: it deletes what is still there)."""
     st = get_settings()
     for table, sort_key in (
@@ -187,6 +189,9 @@ def erase_district_items(client, district_id: str, counts: dict, out_of_time=lam
         counts["runs"] = counts.get("runs", 0) + 1
         if out_of_time():
             return False
+    counts["csvUploads"] = counts.get("csvUploads", 0) + csv_uploads.delete_uploads(client, district_id)
+    if st.bundles_bucket:  # every deployed function has it (template Globals); some test setups do not
+        counts["csvBundleObjects"] = counts.get("csvBundleObjects", 0) + csv_delivery.delete_all(district_id)
     return True
 
 

@@ -62,7 +62,7 @@ from rostersync.store.sync_runs import (
 from rostersync.times import utc_now
 
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, NEEDS_REVIEW, REJECTED)
-TRIGGERS = ("nightly", "manual", "replay")
+TRIGGERS = ("nightly", "manual", "replay", "csv_arrival")  # csv_arrival: a CSV bundle came (sync/csv_arrival.py)
 MODES = ("full", "delta", "preview")  # preview: reads as a full sync, writes no roster item (sync/review.py)
 
 # A queued run waits for a worker; with the queue's 90-minute visibility timeout a message

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from rostersync.sis_secrets import SecretNotFound, current_secret_version
 from rostersync.sources.opening import planned_bundle
-from rostersync.store.districts import DEFAULT_FULL_SYNC_EVERY_DAYS, DistrictModel
+from rostersync.store.districts import DEFAULT_FULL_SYNC_EVERY_DAYS, DistrictModel, csv_retention_days, is_csv
 from rostersync.sync.context import RunContext
 from rostersync.sync.options import SyncOptionsCollector
 from rostersync.sync.run_state import Counts, DeltaState, Mode, RunPlan, RunState, empty_counts
@@ -42,10 +42,16 @@ def start(ctx: RunContext) -> str | None:
     district = ctx.loaded_district()
     if district.connection is None:
         return "The district has no SIS connection any more."
-    try:
-        version = current_secret_version(ctx.district_id)
-    except SecretNotFound:
-        return "The district's SIS secret is missing; connect the SIS again."
+    version: str | None = None
+    if is_csv(district.connection):
+        failure = csv_bundle_failure(district, ctx.now)
+        if failure is not None:
+            return failure
+    else:
+        try:
+            version = current_secret_version(ctx.district_id)
+        except SecretNotFound:
+            return "The district's SIS secret is missing; connect the SIS again."
     plan = ctx.review.plan(RunPlan.of_district(district, version))
     if plan is None:
         return "This preview's proposed configuration is gone; start the preview again."
@@ -59,6 +65,25 @@ def start(ctx: RunContext) -> str | None:
         )
     ctx.use(fresh_state(ctx, mode, plan=plan, started_at=ctx.now.isoformat()))
     ctx.save_checkpoint()
+    return None
+
+
+def csv_bundle_failure(district: DistrictModel, now: datetime) -> str | None:
+    """Why a CSV district's run cannot start: no bundle staged yet, or the latest one is past the
+    district's retention (its objects are deleted or about to be)."""
+    staged = district.csv_bundle
+    if not staged or not staged.get("prefix"):
+        return (
+            "No CSV bundle has been delivered yet: upload one (console: Upload bundle, or POST csv-uploads) "
+            "or deliver it over SFTP; a sync runs once it is checked."
+        )
+    days = csv_retention_days(district.connection)
+    staged_at = datetime.fromisoformat(staged["stagedAt"].replace("Z", "+00:00"))
+    if now - staged_at > timedelta(days=days):
+        return (
+            f"The latest CSV bundle arrived on {staged_at:%d %B %Y}, more than the district's {days} days of "
+            "retention ago, and is deleted: deliver a new bundle."
+        )
     return None
 
 

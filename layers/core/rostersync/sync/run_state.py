@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from rostersync.sis_access import plan_connection
-from rostersync.store.districts import DEFAULT_GUARD_MAX_SHARE, DEFAULT_GUARD_MIN_RECORDS
+from rostersync.store.districts import DEFAULT_GUARD_MAX_SHARE, DEFAULT_GUARD_MIN_RECORDS, ONEROSTER_CSV, is_csv
 from rostersync.store.sync_runs import COUNT_KINDS, RECORD_TYPES
 from rostersync.sync.fingerprints import FingerprintSet
 from rostersync.sync.selection import Selection
@@ -103,7 +103,7 @@ class RunPlan:
     guard_max_share: float
     guard_min_records: int
     # REST: hostUrl, clientId, authMethod, tokenUrl, scope, version, secretVersion (never the secret);
-    # a CSV bundle: {"kind": "oneroster_csv", "bundle": {bucket, prefix, bundleId, manifest}}
+    # CSV: {"kind": "oneroster_csv", "bundle": {bucket, prefix, bundleId, manifest}} (the latest staged bundle)
     connection: dict
 
     @classmethod
@@ -119,7 +119,9 @@ class RunPlan:
             },
             guard_max_share=float(DEFAULT_GUARD_MAX_SHARE if share is None else share),
             guard_min_records=int(DEFAULT_GUARD_MIN_RECORDS if least is None else least),
-            connection=plan_connection(connection, secret_version),
+            connection=csv_plan_connection(district)
+            if is_csv(connection)
+            else plan_connection(connection, secret_version),
         )
 
     def selection_rules(self) -> Selection:
@@ -141,6 +143,16 @@ class RunPlan:
             guard_min_records=int(data["guardMinRecords"]),
             connection=data["connection"],
         )
+
+
+def csv_plan_connection(district) -> dict:
+    """A CSV district's planned connection: its latest staged bundle (sync/csv_arrival.py), fixed
+    for the run, so a bundle arriving meanwhile waits for the next run."""
+    staged = district.csv_bundle or {}
+    return {
+        "kind": ONEROSTER_CSV,
+        "bundle": {key: staged[key] for key in ("bucket", "prefix", "bundleId", "manifest")},
+    }
 
 
 def _list(config, name: str) -> list[str] | None:

@@ -101,8 +101,9 @@ class RunSummaryResponse(ResponseModel):
 
 
 class ConnectionOverviewResponse(ResponseModel):
-    host_url: str
-    auth_method: str
+    kind: Literal["oneroster_api", "oneroster_csv"] = Field(description="A REST server, or CSV bundles")
+    host_url: str | None = Field(description="null for CSV")
+    auth_method: str | None = Field(description="null for CSV")
     connected_at: str
     health: ConnectionHealthResponse
 

@@ -8,7 +8,7 @@ from pydantic import Field, SecretStr
 
 from rostersync.api.schemas.base import Printable, RequestModel, ResponseModel, one_of, text_limits
 from rostersync.notify import health as connection_health
-from rostersync.store.districts import SisConnection
+from rostersync.store.districts import DEFAULT_CSV_RETENTION_DAYS, SisConnection, csv_retention_days
 from rostersync.times import iso_z_or_none
 
 # ---------------------------------------------------------------- step 2: SIS connection
@@ -21,7 +21,14 @@ OneRosterVersion = Literal["1.1", "1.2"]
 RequestedVersion = Literal["auto", "1.1", "1.2"]
 
 
+ConnectionKind = Literal["oneroster_api", "oneroster_csv"]
+CsvSchedule = Literal["on_arrival", "nightly"]
+
+
 class SisConnectionRequest(RequestModel):
+    kind: Literal["oneroster_api"] = Field(
+        default="oneroster_api", description="A OneRoster REST server (the default; CsvConnectionRequest for CSV files)"
+    )
     host_url: Url = Field(
         description="The SIS host, without /ims/oneroster/v1p1 or /ims/oneroster/rostering/v1p2 "
         "(stripped with a warning if given)"
@@ -39,6 +46,24 @@ class SisConnectionRequest(RequestModel):
         default="auto",
         description="The OneRoster version to read: auto finds which the host serves and uses 1.2 where both "
         "answer; 1.1 or 1.2 pins it (Advanced)",
+    )
+
+
+class CsvConnectionRequest(RequestModel):
+    """Step 2 for a district whose SIS exports OneRoster CSV bundles: nothing to test (no host,
+    client id or secret); bundles arrive by upload (POST csv-uploads) or SFTP."""
+
+    kind: Literal["oneroster_csv"]
+    csv_schedule: CsvSchedule = Field(
+        default="nightly",
+        description="on_arrival: each checked bundle queues a full sync at once; nightly: tonight's run reads the "
+        "latest bundle",
+    )
+    retention_days: int = Field(
+        default=DEFAULT_CSV_RETENTION_DAYS,
+        ge=1,
+        le=DEFAULT_CSV_RETENTION_DAYS,
+        description="Days a delivered bundle (as delivered and as staged) is kept before it is deleted",
     )
 
 
@@ -65,19 +90,53 @@ class ConnectionHealthResponse(ResponseModel):
     )
 
 
+class CsvBundleSummary(ResponseModel):
+    bundle_id: str
+    upload_id: str | None
+    staged_at: str = Field(description="When it was checked and staged (UTC, ISO 8601)")
+    version: str = Field(description="The bundle's oneroster.version")
+    files: dict[str, str] = Field(description="Per file (users, classes, ...): bulk, delta or absent")
+
+
+class CsvDeliveryResponse(ResponseModel):
+    csv_schedule: CsvSchedule
+    retention_days: int
+    latest_bundle: CsvBundleSummary | None = Field(description="What the next sync reads; null until one arrives")
+
+
 class SisConnectionResponse(ResponseModel):
-    host_url: str
-    client_id: str
-    auth_method: SavedAuthMethod = Field(description="The method the SIS accepted")
-    requested_auth_method: AuthMethod
+    kind: ConnectionKind = Field(description="oneroster_api: a REST server; oneroster_csv: CSV bundles")
+    host_url: str | None = Field(description="null for CSV")
+    client_id: str | None = Field(description="null for CSV")
+    auth_method: SavedAuthMethod | None = Field(description="The method the SIS accepted; null for CSV")
+    requested_auth_method: AuthMethod | None = Field(description="null for CSV")
     token_url: str | None
     scope: str | None
-    version: OneRosterVersion = Field(description="The OneRoster version the SIS is read with")
-    requested_version: RequestedVersion = Field(description="What the admin asked for")
+    version: OneRosterVersion | None = Field(description="The OneRoster version the SIS is read with; null for CSV")
+    requested_version: RequestedVersion | None = Field(description="What the admin asked for; null for CSV")
     status: Literal["connected"]
     warnings: list[str]
     connected_at: str = Field(description="When the connection was last tested and saved (UTC, ISO 8601)")
     health: ConnectionHealthResponse | None = Field(default=None, description="How the connection fared when last used")
+    csv: CsvDeliveryResponse | None = Field(default=None, description="CSV only: schedule, retention, latest bundle")
+
+
+def csv_delivery_response(connection: SisConnection, staged: dict | None) -> CsvDeliveryResponse:
+    latest = None
+    if staged:
+        manifest = staged.get("manifest") or {}
+        latest = CsvBundleSummary(
+            bundle_id=staged["bundleId"],
+            upload_id=staged.get("uploadId"),
+            staged_at=staged["stagedAt"],
+            version=manifest.get("version", ""),
+            files=dict(manifest.get("files") or {}),
+        )
+    return CsvDeliveryResponse(
+        csv_schedule=one_of(connection.csv_schedule or "nightly", get_args(CsvSchedule)),
+        retention_days=csv_retention_days(connection),
+        latest_bundle=latest,
+    )
 
 
 def health_response(connection: SisConnection, calendar: str | None = None) -> ConnectionHealthResponse:

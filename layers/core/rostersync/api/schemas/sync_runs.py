@@ -52,7 +52,7 @@ class RunErrorResponse(ResponseModel):
     message: str
 
 
-Trigger = Literal["nightly", "manual", "replay"]
+Trigger = Literal["nightly", "manual", "replay", "csv_arrival"]
 Mode = Literal["full", "delta", "preview"]
 RunStatus = Literal["queued", "running", "succeeded", "failed", "needs_review", "rejected"]
 TRIGGERS: tuple[Trigger, ...] = get_args(Trigger)
