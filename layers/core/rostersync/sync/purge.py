@@ -165,8 +165,9 @@ class Purge:
 
 def erase_district_items(client, district_id: str, counts: dict, out_of_time=lambda: False) -> bool:
     """Delete the district's roster items, notifications, record links, every run with its
-    checkpoint parts and records, and its CSV uploads and bundle files, adding to `counts` (table -> items); False when `out_of_time`
-    stopped it before the end (call again: it deletes what is still there)."""
+    checkpoint parts and records, and its CSV uploads and bundle files, adding to `counts`
+    (table -> items); False when `out_of_time` stopped it before the end (call again: it deletes
+    what is still there)."""
     st = get_settings()
     for table, sort_key in (
         (st.enrollments_table, "enrollmentId"),
