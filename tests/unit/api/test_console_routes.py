@@ -1,5 +1,5 @@
 """Issue 26, the routes the console's screens needed: the app's registered records counted by origin,
-a held run's records and the audit log filtered on the API (across pages, 400 invalid_filter for a
+a held run's records and the audit log filtered on the API (across pages, 422 invalid_request for a
 filter that cannot be one), and the notifications screen with its test message (rate-limited, audited)."""
 
 from datetime import UTC, datetime
@@ -104,7 +104,7 @@ def test_the_audit_log_filters_by_action_family_and_person_across_pages(api):
 def test_an_audit_filter_that_cannot_be_one_is_a_clear_400(api, query):
     district_id = api.new_district()
     answer = _admin(api, "GET", f"/districts/{district_id}/audit", district_id, query=query)
-    assert answer.status == 400 and answer.code == "invalid_filter", answer.body
+    assert answer.status == 422 and answer.code == "invalid_request", answer.body
     assert next(iter(query)) in answer.message
 
 
@@ -149,7 +149,7 @@ def test_held_records_filter_by_reason_across_pages(api):
     none, _ = _every_page(api, path, district_id, {"reason": "term_ended"})
     assert none == []
     bad = _admin(api, "GET", path, district_id, query={"reason": "because"})
-    assert bad.status == 400 and bad.code == "invalid_filter" and "gone_from_sis" in bad.message
+    assert bad.status == 422 and bad.code == "invalid_request" and "gone_from_sis" in bad.message
 
 
 # ---------------------------------------------------------------- filtered pages

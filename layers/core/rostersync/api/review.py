@@ -72,25 +72,27 @@ MAX_FILTER_CHARS = 255
 
 
 def _filter_choice(event: dict, name: str, allowed: tuple[str, ...]) -> str | None:
-    """A filter of a list (?reason=): one of `allowed`, else 400 invalid_filter naming them."""
+    """A filter of a list (?reason=): one of `allowed`, else 422 invalid_request naming them."""
     value = query_of(event).get(name)
     if value is None or value == "":
         return None
     if value not in allowed:
-        raise bad_request("invalid_filter", f"{name} must be one of {', '.join(allowed)}.")
+        raise unprocessable("invalid_request", f"{name} must be one of {', '.join(allowed)}.")
     return value
 
 
 def _audit_filters(event: dict) -> tuple[str | None, str | None, str | None]:
-    """(action, action family, person) of GET audit's ?action= and ?by=; 400 invalid_filter."""
+    """(action, action family, person) of GET audit's ?action= and ?by=; 422 invalid_request."""
     query = query_of(event)
     action, by = query.get("action") or None, query.get("by") or None
     if action is not None and (len(action) > 64 or not ACTION_PATTERN.fullmatch(action)):
-        raise bad_request(
-            "invalid_filter", "action must be an action such as sync.approve, or a family of them such as sync."
+        raise unprocessable(
+            "invalid_request", "action must be an action such as sync.approve, or a family of them such as sync."
         )
     if by is not None and (len(by) > MAX_FILTER_CHARS or not by.isprintable()):
-        raise bad_request("invalid_filter", f"by must be a person's id (sub), at most {MAX_FILTER_CHARS} characters.")
+        raise unprocessable(
+            "invalid_request", f"by must be a person's id (sub), at most {MAX_FILTER_CHARS} characters."
+        )
     if action is None:
         return None, None, by
     return (action, None, by) if "." in action else (None, action, by)
@@ -131,7 +133,7 @@ def _record_decision(run, record_id: str, chosen: set[str] | None) -> Literal["p
         errors=(400, 401, 403, 404, 409, 422),
         description="409 run_not_held for a sync that held nothing back. Filtered by reason, a page may hold fewer "
         "than limit records (even none) and still carry a nextCursor: follow it until it is null. 400 "
-        "invalid_filter for a reason not listed.",
+        "invalid_request (422) for a reason not listed.",
         query=(
             QueryParameter("type", "Only records of this type (default every type)", enum=RECORD_TYPES),
             QueryParameter("reason", "Only records held for this reason (default every reason)", enum=HELD_REASONS),
@@ -390,7 +392,7 @@ def list_preview_records(district_id: str, run_id: str):
         response=AuditResponse,
         errors=(400, 401, 403, 404, 422),
         description="Entries never carry a secret. Filtered by action or person, a page may hold fewer than limit "
-        "entries (even none) and still carry a nextCursor: follow it until it is null. 400 invalid_filter for an "
+        "entries (even none) and still carry a nextCursor: follow it until it is null. 422 invalid_request for an "
         "action or person that cannot be one.",
         query=(
             QueryParameter(
