@@ -158,7 +158,7 @@ def exercise(case, world: World) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_every_route_answers_within_the_contract(case, world):
     exercise(case, world)
 

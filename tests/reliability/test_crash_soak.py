@@ -179,7 +179,8 @@ def crash_held_run(rng, sis, district, reference, reference_run, mode, points, d
 
 
 # A first sync killed at random points: tests/integration/test_crash_safety.py (and the soak here).
-@pytest.mark.parametrize("scenario, seed", [("night2", 0), ("delta", 1)])
+# One scenario in `make test`; the delta (and every kind, 30 seeds) in `make soak`.
+@pytest.mark.parametrize("scenario, seed", [("night2", 0), pytest.param("delta", 1, marks=pytest.mark.soak)])
 def test_a_sync_killed_inside_a_phase_ends_like_an_uninterrupted_one(make_sandbox_sis, aws, scenario, seed):
     assert crash_scenario(make_sandbox_sis, seed, scenario) >= 1
 

@@ -181,7 +181,7 @@ def test_a_server_that_ignores_offset_is_caught_before_anything_is_deactivated(s
     assert_nothing_deactivated(before, district)
 
 
-@pytest.mark.parametrize("after_pages", [2, 9])
+@pytest.mark.parametrize("after_pages", [2, pytest.param(9, marks=SOAK)])  # a later page: `make soak`
 def test_credentials_revoked_mid_run_fail_the_run_and_deactivate_nothing(second_night, after_pages):
     sis, district, before = second_night
     pages = []
