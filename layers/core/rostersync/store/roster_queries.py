@@ -219,38 +219,48 @@ def _merged_page(
 ) -> Page:
     """A page of the union of `partitions` (disjoint: an item is in one of them), by item id.
 
-    Each partition is queried for ids after the cursor's, a page's worth at a time and only while
-    the merge needs its next item, so the items read are the ones answered plus at most one page
-    per partition (a slot partition of second schools or terms is small, the overflow smaller)."""
+    Each partition is queried for ids after the cursor's, one request at a time and only when the
+    merge needs its next item; a partition's first request asks for a share of the page, each next
+    one for twice as many, never more than the page still needs. So a read costs the items answered
+    plus a look-ahead of a page or so however many partitions it merges (a slot partition of second
+    schools or terms is small, the overflow smaller)."""
     after = None
     if cursor is not None:
         after = decode_cursor(cursor, district_id, fingerprint, {id_name: None})[id_name]
     id_attribute = getattr(model, {"userId": "user_id", "classId": "class_id"}[id_name])
-    readers = []
-    for partition in partitions:
-        results = partition.index.query(
-            partition.hash_value,
-            range_key_condition=None if after is None else id_attribute > after,
-            filter_condition=_and(condition, partition.only_if) if partition.only_if is not None else condition,
-            page_size=limit + 1,
-        )
-        readers.append(results.page_iter)
+    found: list[dict] = []
+    read = [0]
+    first_size = max(1, -(-(limit + 1) // len(partitions)))
 
-    def items_of(pages):
-        for page in pages:
+    def items_of(partition: _Partition):
+        start, size = None, first_size
+        while True:
+            results = partition.index.query(
+                partition.hash_value,
+                range_key_condition=None if after is None else id_attribute > after,
+                filter_condition=condition if partition.only_if is None else _and(condition, partition.only_if),
+                last_evaluated_key=start,
+                page_size=size,
+            )
+            pages = results.page_iter
+            page = next(iter(pages), {})
+            read[0] += pages.total_scanned_count
             yield from page.get("Items", [])
+            start = pages.last_evaluated_key
+            if start is None:
+                return
+            size = max(1, min(2 * size, limit + 1 - len(found)))
 
-    found = []
-    for raw in heapq.merge(*(items_of(pages) for pages in readers), key=lambda raw: raw[id_name]["S"]):
+    merged = heapq.merge(*(items_of(p) for p in partitions), key=lambda raw: raw[id_name]["S"])
+    for raw in merged:
         found.append(raw)
         if len(found) > limit:
             break
-    items_read = sum(pages.total_scanned_count for pages in readers)
     if len(found) > limit:
         last = found[limit - 1][id_name]["S"]
         items = [model.from_raw_data(raw) for raw in found[:limit]]
-        return Page(items, encode_cursor(district_id, fingerprint, {id_name: last}), items_read=items_read)
-    return Page([model.from_raw_data(raw) for raw in found], None, items_read=items_read)
+        return Page(items, encode_cursor(district_id, fingerprint, {id_name: last}), items_read=read[0])
+    return Page([model.from_raw_data(raw) for raw in found], None, items_read=read[0])
 
 
 def _school_partitions(district_id: str, roles, school_id: str) -> list[_Partition]:
