@@ -295,35 +295,47 @@ def test_the_backfill_keys_items_written_before_and_then_they_are_listed(aws):
     """store/membership_backfill.py: items stored without membership keys (as before issue 31) are in
     no such index; the backfill keys them once, as a write would, and a second run finds nothing."""
     from rostersync import aws_clients
+    from rostersync.settings import get_settings
     from rostersync.store.membership_backfill import backfill
-    from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel, index_key
+    from rostersync.store.roster import UserModel, index_key
 
     district = "d-read-costs-backfill"
-    written = datetime(2025, 1, 1, tzinfo=UTC)
-    for n, schools in enumerate((["A"], ["A", "B"], ["A", "B", "C"], [])):
-        UserModel(
-            district,
-            f"u-{n}",
-            district_role=index_key(district, "student"),
-            role="student",
-            school_ids=schools,
-            updated_at=written,
-        ).save()
-    ClassModel(
-        district, "c-1", district_school=index_key(district, "s"), school_id="s", term_ids=["t1"], updated_at=written
-    ).save()
-    EnrollmentModel(
-        district,
-        "e-1",
-        district_class=index_key(district, "c-1"),
-        district_user=index_key(district, "u-0"),
-        class_id="c-1",
-        user_id="u-0",
-        class_sourced_id="c-1",
-        user_sourced_id="u-0",
-        role="teacher",
-        updated_at=written,
-    ).save()
+    written = "2025-01-01T00:00:00.000000+0000"
+    st = get_settings()
+    old = [  # as written before (the models now set the keys themselves on save)
+        (
+            st.users_table,
+            {
+                "districtId": district,
+                "userId": f"u-{n}",
+                "districtRole": index_key(district, "student"),
+                "role": "student",
+                "schoolIds": schools,
+                "status": "active",
+                "updatedAt": written,
+            },
+        )
+        for n, schools in enumerate((["A"], ["A", "B"], ["A", "B", "C"], []))
+    ]
+    old.append(
+        (
+            st.classes_table,
+            {
+                "districtId": district,
+                "classId": "c-1",
+                "districtSchool": index_key(district, "s"),
+                "schoolId": "s",
+                "termIds": ["t1"],
+                "status": "active",
+                "updatedAt": written,
+            },
+        )
+    )
+    enrollment = {"districtClass": index_key(district, "c-1"), "districtUser": index_key(district, "u-0")}
+    enrollment |= {"classId": "c-1", "userId": "u-0", "classSourcedId": "c-1", "userSourcedId": "u-0"}
+    enrollment |= {"role": "teacher", "status": "active", "updatedAt": written}
+    old.append((st.enrollments_table, {"districtId": district, "enrollmentId": "e-1", **enrollment}))
+    _write(old)
     assert queries.list_users(district, school_id="A").items == []
     client = aws_clients.dynamodb()
     # The user of no school has no key to be given.
@@ -336,4 +348,5 @@ def test_the_backfill_keys_items_written_before_and_then_they_are_listed(aws):
     assert [e.enrollment_id for e in queries.list_enrollments(district, role="teacher").items] == ["e-1"]
     assert backfill(client, district) == {"users": 0, "classes": 0, "enrollments": 0}
     # Nothing the app reads as a change moved.
-    assert UserModel.get(district, "u-0").updated_at == written and UserModel.get(district, "u-0").change_seq is None
+    user = UserModel.get(district, "u-0")
+    assert user.updated_at == datetime(2025, 1, 1, tzinfo=UTC) and user.change_seq is None

@@ -244,6 +244,14 @@ class UserModel(RosterItem):
     grades = string_list(default=list)
     school_ids = string_list(attr_name="schoolIds", default=list)
 
+    def serialize(self, null_check: bool = True) -> dict:
+        """Every save and batch save writes the membership keys of the user's schools as they are now."""
+        keys = school_keys(self.district_id, self.role, self.school_ids) if self.role else {}
+        self.district_school_role_1 = keys.get(USER_SCHOOL_SLOTS[0])
+        self.district_school_role_2 = keys.get(USER_SCHOOL_SLOTS[1])
+        self.district_role_many_schools = keys.get(USER_MANY_SCHOOLS)
+        return super().serialize(null_check)
+
 
 class ClassesBySchool(GlobalSecondaryIndex):
     Meta = _index_meta("BySchool")
@@ -282,6 +290,14 @@ class ClassModel(RosterItem):
     grades = string_list(default=list)
     subjects = string_list(default=list)
     term_ids = string_list(attr_name="termIds", default=list)  # its sessions' termIds
+
+    def serialize(self, null_check: bool = True) -> dict:
+        """Every save and batch save writes the membership keys of the class's terms as they are now."""
+        keys = term_keys(self.district_id, self.term_ids)
+        self.district_term_1 = keys.get(CLASS_TERM_SLOTS[0])
+        self.district_term_2 = keys.get(CLASS_TERM_SLOTS[1])
+        self.district_many_terms = keys.get(CLASS_MANY_TERMS)
+        return super().serialize(null_check)
 
 
 class EnrollmentsByClass(GlobalSecondaryIndex):
@@ -349,3 +365,8 @@ class EnrollmentModel(RosterItem):
     primary = BooleanAttribute(null=True)
     begin_date = UnicodeAttribute(attr_name="beginDate", null=True)
     end_date = UnicodeAttribute(attr_name="endDate", null=True)
+
+    def serialize(self, null_check: bool = True) -> dict:
+        """Every save and batch save writes the role key (ByRole, RoleChanges)."""
+        self.district_role = index_key(self.district_id, self.role) if self.role else None
+        return super().serialize(null_check)
