@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import QueryError
 from pynamodb.expressions.condition import Condition
+from pynamodb.indexes import GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.pagination import ResultIterator
 
@@ -202,7 +203,7 @@ class _Partition:
     """One partition of a merged read: an index (keyed by the item id), its hash key, and the
     filter only it needs (the overflow's membership test)."""
 
-    index: object
+    index: GlobalSecondaryIndex
     hash_value: str
     only_if: Condition | None = None
 
@@ -243,7 +244,7 @@ def _merged_page(
                 page_size=size,
             )
             pages = results.page_iter
-            page = next(iter(pages), {})
+            page: dict = next(iter(pages), {})
             read[0] += pages.total_scanned_count
             yield from page.get("Items", [])
             start = pages.last_evaluated_key
