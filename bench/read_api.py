@@ -462,6 +462,11 @@ def main() -> int:
         return 0
 
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    import rostersync.aws_clients
+
+    # moto walks a whole table for every query: at 10,000+ students on a loaded machine one query can
+    # take longer than the 30 s the deployed API's clients wait. The bench waits (its times are moto's).
+    rostersync.aws_clients.READ_TIMEOUT_S = 900
     from rostersync_tools.local.embedded_aws import EmbeddedAws
 
     aws = EmbeddedAws().start()
