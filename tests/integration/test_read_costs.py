@@ -291,18 +291,15 @@ def test_one_role_s_enrollments_are_read_from_that_role_s_partition(aws, monkeyp
     assert [e.role for e in in_class.items] == ["teacher"] and in_class.items_read == 26
 
 
-def test_the_backfill_keys_items_written_before_and_then_they_are_listed(aws):
-    """store/membership_backfill.py: items stored without membership keys (as before issue 31) are in
-    no such index; the backfill keys them once, as a write would, and a second run finds nothing."""
-    from rostersync import aws_clients
+def write_old_items(district: str) -> None:
+    """Four users (schools A; A, B; A, B, C; none), a class of term t1 and a teacher's enrollment,
+    without membership keys, as written before issue 31 (the models now set them on save)."""
     from rostersync.settings import get_settings
-    from rostersync.store.membership_backfill import backfill
-    from rostersync.store.roster import UserModel, index_key
+    from rostersync.store.roster import index_key
 
-    district = "d-read-costs-backfill"
     written = "2025-01-01T00:00:00.000000+0000"
     st = get_settings()
-    old = [  # as written before (the models now set the keys themselves on save)
+    old = [
         (
             st.users_table,
             {
@@ -336,6 +333,17 @@ def test_the_backfill_keys_items_written_before_and_then_they_are_listed(aws):
     enrollment |= {"role": "teacher", "status": "active", "updatedAt": written}
     old.append((st.enrollments_table, {"districtId": district, "enrollmentId": "e-1", **enrollment}))
     _write(old)
+
+
+def test_the_backfill_keys_items_written_before_and_then_they_are_listed(aws):
+    """store/membership_backfill.py: items stored without membership keys (as before issue 31) are in
+    no such index; the backfill keys them once, as a write would, and a second run finds nothing."""
+    from rostersync import aws_clients
+    from rostersync.store.membership_backfill import backfill
+    from rostersync.store.roster import UserModel
+
+    district = "d-read-costs-backfill"
+    write_old_items(district)
     assert queries.list_users(district, school_id="A").items == []
     client = aws_clients.dynamodb()
     # The user of no school has no key to be given.
@@ -350,3 +358,27 @@ def test_the_backfill_keys_items_written_before_and_then_they_are_listed(aws):
     # Nothing the app reads as a change moved.
     user = UserModel.get(district, "u-0")
     assert user.updated_at == datetime(2025, 1, 1, tzinfo=UTC) and user.change_seq is None
+
+
+def test_rostersync_ops_backfill_membership_keys(stack, capsys):
+    """The command on-call runs once after deploying: a dry run counts, a run keys, a re-run finds none."""
+    import json
+
+    from tests.integration.test_ops_cli import ops
+
+    district = "d-read-costs-ops"
+    write_old_items(district)
+    code, out, _ = ops(stack, capsys, "backfill-membership-keys", "--district", district, "--dry-run", "--json")
+    assert code == 0 and json.loads(out) == {
+        "districtId": district,
+        "dryRun": True,
+        "users": 3,
+        "classes": 1,
+        "enrollments": 1,
+    }
+    assert queries.list_enrollments(district, role="teacher").items == []
+    code, out, _ = ops(stack, capsys, "backfill-membership-keys", "--district", district)
+    assert code == 0 and "enrollments" in out
+    assert [e.enrollment_id for e in queries.list_enrollments(district, role="teacher").items] == ["e-1"]
+    code, out, _ = ops(stack, capsys, "backfill-membership-keys", "--district", district, "--json")
+    assert json.loads(out)["users"] == 0 and json.loads(out)["enrollments"] == 0
