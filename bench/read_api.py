@@ -11,7 +11,7 @@ time over HTTP on the local stack (p50, p99). The goal: items read <= items retu
 
   .venv/bin/python bench/read_api.py                      # the default district (10,000 students)
   .venv/bin/python bench/read_api.py --students 50000
-  .venv/bin/python bench/read_api.py --before             # change reads as before issue 31
+  .venv/bin/python bench/read_api.py --before             # the reads as before issue 31
 
 The local stack's store is moto: it answers every query by walking the whole table in Python, so
 its answer times grow with the table whatever the index; DynamoDB's cost is the items read.
@@ -272,16 +272,16 @@ def returned_items(body: dict) -> int:
 
 def use_the_change_reads_before_issue_31() -> None:
     """Before issue 31 every change read was the district's ByChange, filtered: the class's, user's,
-    role's or school's partition became a filter again (the answers are the same; the cost is not)."""
+    role's or school's partition became a filter again (the answers are the same; the cost is not); so
+    did the list reads by school, term and enrollment role (use_the_list_reads_before_issue_31)."""
     import dataclasses
 
     from rostersync.store import roster_queries as queries
-    from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel
+    from rostersync.store.roster import ClassModel, EnrollmentModel
 
     field_of = {
         "districtClass": EnrollmentModel.class_id,
         "districtUser": EnrollmentModel.user_id,
-        "districtRole": UserModel.role,
         "districtSchool": ClassModel.school_id,
     }
 
@@ -291,7 +291,10 @@ def use_the_change_reads_before_issue_31() -> None:
             if query.index_name is None:
                 return query
             condition = query.filter_condition
-            in_partition = field_of[query.partition_attribute] == query.partition_value
+            field = (
+                query.model.role if query.partition_attribute == "districtRole" else field_of[query.partition_attribute]
+            )
+            in_partition = field == query.partition_value
             condition = in_partition if condition is None else condition & in_partition
             return dataclasses.replace(
                 query, filter_condition=condition, index_name=None, partition_attribute=None, partition_value=None
@@ -301,10 +304,67 @@ def use_the_change_reads_before_issue_31() -> None:
 
     for name in ("enrollment_changes", "user_changes", "class_changes"):
         setattr(queries, name, district_wide(getattr(queries, name)))
+    use_the_list_reads_before_issue_31()
 
 
-def measure(stack, counter: ReadCounter, district: str, requests_a_read: int) -> list[dict]:
-    """Every read of `reads`, `requests_a_read` times: items read, returned, answer times."""
+def use_the_list_reads_before_issue_31() -> None:
+    """Before issue 31's membership keys: one school's users were the role's (or district's) partition
+    filtered by contains(schoolIds), one term's classes the district's filtered by contains(termIds), one
+    role's enrollments the district's filtered by role (the answers are the same; the cost is not)."""
+    from rostersync.store import roster_queries as queries
+    from rostersync.store.roster import ClassModel, EnrollmentModel, UserModel, index_key
+
+    list_users, list_classes, list_enrollments = queries.list_users, queries.list_classes, queries.list_enrollments
+
+    def district_or_role(role, district_id, fingerprint):
+        if role is None:
+            return queries._Query(
+                UserModel, UserModel.query, district_id, {"districtId": district_id, "userId": None}, fingerprint
+            )
+        key = index_key(district_id, role)
+        names = {"districtRole": key, "userId": None, "districtId": district_id}
+        return queries._Query(UserModel, UserModel.by_role.query, key, names, fingerprint)
+
+    def old_users(district_id, role=None, school_id=None, status="active", limit=50, cursor=None):
+        if school_id is None:
+            return list_users(district_id, role, school_id, status, limit, cursor)
+        fingerprint = f"users|role={role or ''}|school={school_id}|status={status}"
+        condition = queries._and(queries._status_filter(UserModel, status), UserModel.school_ids.contains(school_id))
+        query = district_or_role(role, district_id, fingerprint)
+        return queries._page(district_id, query, condition, limit, cursor, dense=False)
+
+    def old_classes(district_id, school_id=None, status="active", limit=50, cursor=None, term_id=None):
+        if term_id is None or school_id is not None:
+            return list_classes(district_id, school_id, status, limit, cursor, term_id)
+        fingerprint = f"classes|school=|status={status}|term={term_id}"
+        names = {"districtId": district_id, "classId": None}
+        query = queries._Query(ClassModel, ClassModel.query, district_id, names, fingerprint)
+        condition = queries._and(queries._status_filter(ClassModel, status), ClassModel.term_ids.contains(term_id))
+        return queries._page(district_id, query, condition, limit, cursor, dense=False)
+
+    def old_enrollments(district_id, class_id=None, user_id=None, role=None, status="active", limit=50, cursor=None):
+        if role is None or class_id is not None or user_id is not None:
+            return list_enrollments(district_id, class_id, user_id, role, status, limit, cursor)
+        fingerprint = f"enrollments|class=|user=|role={role}|status={status}"
+        names = {"districtId": district_id, "enrollmentId": None}
+        query = queries._Query(EnrollmentModel, EnrollmentModel.query, district_id, names, fingerprint)
+        condition = queries._and(queries._status_filter(EnrollmentModel, status), EnrollmentModel.role == role)
+        return queries._page(district_id, query, condition, limit, cursor, dense=False)
+
+    queries.list_users, queries.list_classes, queries.list_enrollments = old_users, old_classes, old_enrollments
+
+
+LIST_READS_OF_ISSUE_31 = {
+    ("GET /users", "schoolId"),
+    ("GET /users", "role+schoolId"),
+    ("GET /classes", "termId"),
+    ("GET /enrollments", "role"),
+}
+
+
+def measure(stack, counter: ReadCounter, district: str, requests_a_read: int, only=None) -> list[dict]:
+    """Every read of `reads` (or those `only` names), `requests_a_read` times: items read, returned,
+    answer times."""
     rows = []
     admin = {"Authorization": f"Bearer {stack.token('district_admin', district)}"}
     teacher = {
@@ -312,6 +372,8 @@ def measure(stack, counter: ReadCounter, district: str, requests_a_read: int) ->
     }
     session = requests.Session()
     for route, label, query in reads(district, "2000-01-01T00:00:00Z"):
+        if only is not None and (route, label) not in only:
+            continue
         path = query.pop("_path")
         headers = teacher if route.startswith("GET /me") else admin
         times, read, answered = [], [], []
@@ -384,7 +446,15 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200, help="answer times over this many requests a read")
     parser.add_argument("--before-too", action="store_true", help="then the reads as before, items read only")
     parser.add_argument(
-        "--before", action="store_true", help="change reads as before issue 31 (the district's ByChange, filtered)"
+        "--only-lists", action="store_true", help="only users?schoolId=, classes?termId= and enrollments?role="
+    )
+    parser.add_argument(
+        "--before-lists-too",
+        action="store_true",
+        help="then the users?schoolId=, classes?termId= and enrollments?role= lists as before, items read only",
+    )
+    parser.add_argument(
+        "--before", action="store_true", help="the reads as before issue 31 (partitions filtered, not keyed)"
     )
     args = parser.parse_args()
     if args.report:
@@ -392,6 +462,11 @@ def main() -> int:
         return 0
 
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    import rostersync.aws_clients
+
+    # moto walks a whole table for every query: at 10,000+ students on a loaded machine one query can
+    # take longer than the 30 s the deployed API's clients wait. The bench waits (its times are moto's).
+    rostersync.aws_clients.READ_TIMEOUT_S = 900
     from rostersync_tools.local.embedded_aws import EmbeddedAws
 
     aws = EmbeddedAws().start()
@@ -412,11 +487,15 @@ def main() -> int:
     stack = LocalStack(aws=aws, api_port=0, console_port=None, state_dir=state, write_state_file=False).start()
     before_rows = []
     try:
-        rows = measure(stack, counter, district, args.requests)
+        rows = measure(stack, counter, district, args.requests, LIST_READS_OF_ISSUE_31 if args.only_lists else None)
         if args.before_too:  # the same district, the reads as before issue 31: items read only
             use_the_change_reads_before_issue_31()
-            print("as before issue 31 (the district's ByChange, filtered):", flush=True)
+            print("as before issue 31 (partitions filtered, not keyed):", flush=True)
             before_rows = measure(stack, counter, district, 1)
+        elif args.before_lists_too:  # only the lists membership keys answer now (the change reads' before: slow)
+            use_the_list_reads_before_issue_31()
+            print("lists as before issue 31 (partitions filtered, not keyed):", flush=True)
+            before_rows = measure(stack, counter, district, 1, only=LIST_READS_OF_ISSUE_31)
     finally:
         stack.stop()
         aws.stop()

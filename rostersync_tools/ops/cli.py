@@ -10,6 +10,8 @@
                                                users written before ByIdentity existed (sync/identity_backfill.py)
   rostersync ops backfill-search-keys [--district ID] [--dry-run] [--json]   roster search keys for users
                                                written before ByName existed (store/search_backfill.py)
+  rostersync ops backfill-membership-keys [--district ID] [--dry-run] [--json]   school, term and role keys for
+                                               items written before issue 31's indexes (store/membership_backfill.py)
 
 Each against a deployed stack by default (its CloudFormation outputs; --stack-name, --region),
 the running local stack with --local (its state file), or explicit endpoints. Every command
@@ -124,7 +126,40 @@ def build_parser() -> argparse.ArgumentParser:
     searchable.add_argument("--dry-run", action="store_true", help="count what would be keyed; change nothing")
     _add_common_options(searchable)
     searchable.set_defaults(run=cmd_backfill_search_keys)
+
+    memberships = commands.add_parser(
+        "backfill-membership-keys",
+        help="give users, classes and enrollments written before issue 31's list indexes their school, term "
+        "and role keys (once), so users?schoolId=, classes?termId= and enrollments?role= list them",
+        description="Sets the school keys of every user, the term keys of every class and the role key of every "
+        "enrollment that has none, as a sync would write them; no updatedAt or change key moves. Safe to re-run.",
+    )
+    memberships.add_argument("--district", metavar="ID", help="only this district (a query; otherwise a scan)")
+    memberships.add_argument("--dry-run", action="store_true", help="count what would be keyed; change nothing")
+    _add_common_options(memberships)
+    memberships.set_defaults(run=cmd_backfill_membership_keys)
     return parser
+
+
+def cmd_backfill_membership_keys(args) -> int:
+    from rostersync.aws_clients import dynamodb
+    from rostersync.store.membership_backfill import backfill
+    from rostersync_tools.ops.output import Progress, print_json, table
+
+    resolve(args)
+    progress = Progress(args.json)
+    done = backfill(
+        dynamodb(),
+        district_id=args.district,
+        dry_run=args.dry_run,
+        on_progress=lambda kind, keyed: progress(f"{keyed} {kind} keyed so far"),
+    )
+    if args.json:
+        print_json({"districtId": args.district, "dryRun": args.dry_run, **done})
+    else:
+        label = "would key" if args.dry_run else "keyed"
+        print(table(("items", label), [(kind, str(count)) for kind, count in done.items()]), flush=True)
+    return 0
 
 
 def cmd_backfill_search_keys(args) -> int:

@@ -119,3 +119,266 @@ def test_one_role_s_and_one_school_s_changes_read_their_partition(aws, monkeypat
     first = queries.change_page(district, queries.user_changes("teacher", None, "all"), since, limit=2)
     rest = queries.change_page(district, queries.user_changes("teacher", None, "all"), None, 2, first.next_cursor)
     assert [u.user_id for u in first.items + rest.items] == [u.user_id for u in teachers.items]
+
+
+# ---------------------------------------------------------------- list-valued filters and role (issue 31)
+# users?schoolId=, classes?termId= and enrollments?role= read their own partitions: items written as
+# a sync writes them (sync/mapping.py, through the batch store) are listed from their membership
+# keys, and a read costs what it returns plus at most a page of look-ahead.
+
+LISTS = "d-read-costs-lists"
+
+
+def _write(table_and_items) -> None:
+    from rostersync.store.batch import BatchStore
+
+    store = BatchStore(max_in_flight=2)
+    try:
+        for table, item in table_and_items:
+            store.put(table, item)
+        store.flush()
+    finally:
+        store.close()
+
+
+def _user(sourced_id: str, role: str, schools: list[str]) -> dict:
+    from types import SimpleNamespace
+
+    from rostersync.sync import mapping
+
+    user = SimpleNamespace(
+        sourced_id=sourced_id,
+        role=role,
+        given_name=sourced_id,
+        family_name="Lists",
+        email=None,
+        username=None,
+        identifier=None,
+        grades=(),
+        status="active",
+    )
+    return mapping.user_item(LISTS, user, schools, "run-1", datetime(2026, 12, 1, tzinfo=UTC))
+
+
+@pytest.fixture
+def schools(aws):
+    """School A: 40 students, 5 teachers of A only, 2 of A and B (A is their first school), 1 of
+    A, B and C (the overflow); school B: 300 students and those 3 teachers."""
+    from rostersync.settings import get_settings
+
+    users = [_user(f"sa-{n:03d}", "student", ["A"]) for n in range(40)]
+    users += [_user(f"sb-{n:03d}", "student", ["B"]) for n in range(300)]
+    users += [_user(f"ta-{n}", "teacher", ["A"]) for n in range(5)]
+    users += [_user(f"tab-{n}", "teacher", ["B", "A"]) for n in range(2)]
+    users += [_user("tabc", "teacher", ["C", "A", "B"])]
+    _write((get_settings().users_table, item) for item in users)
+    return {item["sisSourcedId"]: item["userId"] for item in users}
+
+
+def read_users(school: str, role: str | None, limit: int):
+    users, reads, pages, cursor = [], [], 0, None
+    while True:
+        page = queries.list_users(LISTS, role=role, school_id=school, limit=limit, cursor=cursor)
+        users += page.items
+        reads.append((len(page.items), page.items_read))
+        pages += 1
+        cursor = page.next_cursor
+        if cursor is None:
+            return users, reads
+
+
+def test_one_school_s_users_are_read_from_that_school_s_partitions(schools):
+    ids = schools
+    in_a = {ids[s] for s in ids if s.startswith(("sa-", "ta-", "tab-")) or s == "tabc"}
+    teachers_of_b = {ids[s] for s in ids if s.startswith("tab-") or s == "tabc"}
+    # Every user of A once, by userId, whichever slot or the overflow holds them: 48 of 348.
+    users, reads = read_users("A", None, 50)
+    assert [u.user_id for u in users] == sorted(in_a) and reads == [(48, 48)]
+    teachers, reads = read_users("A", "teacher", 50)
+    assert {u.user_id for u in teachers} == in_a - {ids[f"sa-{n:03d}"] for n in range(40)} and reads == [(8, 8)]
+    # B's teachers: two whose second school it is, one in the overflow; none of B's 300 students read.
+    teachers, reads = read_users("B", "teacher", 50)
+    assert {u.user_id for u in teachers} == teachers_of_b and reads == [(3, 3)]
+    # A large school paged: each page reads what it answers plus the one past it (the goal: + a page).
+    students, reads = read_users("B", "student", 50)
+    assert len(students) == 300 and len({u.user_id for u in students}) == 300
+    assert [u.user_id for u in students] == sorted(u.user_id for u in students)
+    assert all(read <= returned + 1 for returned, read in reads[:-1]), reads
+    # Pages smaller than the slots' sizes: every user once, in order, across the merge's cursor.
+    users, reads = read_users("A", None, 7)
+    assert [u.user_id for u in users] == sorted(in_a)
+    assert all(read <= returned + 7 for returned, read in reads), reads  # the goal: + one page
+
+
+def test_one_term_s_classes_are_read_from_that_term_s_partitions(aws):
+    from types import SimpleNamespace
+
+    from rostersync.ids import record_id
+    from rostersync.settings import get_settings
+    from rostersync.sync import mapping
+
+    def klass(sourced_id: str, terms: list[str]) -> dict:
+        cls = SimpleNamespace(
+            sourced_id=sourced_id, title=sourced_id, class_code=None, grades=(), term_ids=terms, status="active"
+        )
+        return mapping.class_item(LISTS, cls, "sch", (), "run-1", datetime(2026, 12, 1, tzinfo=UTC))
+
+    classes = [klass(f"f-{n}", ["fall"]) for n in range(60)] + [klass(f"s-{n}", ["spring"]) for n in range(100)]
+    classes += [klass(f"fs-{n}", ["spring", "fall"]) for n in range(20)]
+    classes += [klass(f"fsy-{n}", ["fall", "spring", "year"]) for n in range(5)]
+    _write((get_settings().classes_table, item) for item in classes)
+    of_term = {
+        term: sorted(c["classId"] for c in classes if record_id(LISTS, "term", term) in c["termIds"])
+        for term in ("fall", "spring", "year")
+    }
+    for term, limit in (("fall", 200), ("year", 50), ("spring", 50)):
+        found, reads, cursor = [], [], None
+        while True:
+            page = queries.list_classes(LISTS, term_id=record_id(LISTS, "term", term), limit=limit, cursor=cursor)
+            found += [c.class_id for c in page.items]
+            reads.append(page.items_read)
+            if (cursor := page.next_cursor) is None:
+                break
+        assert found == of_term[term]
+        if term != "spring":  # every partition read to its end in one page: exactly what is answered
+            assert reads == [len(found)], (term, reads)
+    # spring: 100 + 20 + 5 = 125 in pages of 50; each page reads what it answers and a little look-ahead.
+    assert len(reads) == 3 and all(read <= 50 + 10 for read in reads[:2]) and reads[2] <= 25 + 3, reads
+
+
+def test_one_role_s_enrollments_are_read_from_that_role_s_partition(aws, monkeypatch):
+    from types import SimpleNamespace
+
+    from rostersync.settings import get_settings
+    from rostersync.sync import mapping
+
+    monkeypatch.setenv("ROSTERSYNC_CHANGE_LAG_SECONDS", "0")
+
+    def enrollment(n: int, role: str) -> dict:
+        record = SimpleNamespace(
+            sourced_id=f"e-{role}-{n}",
+            class_id=f"c-{n % 12}",
+            user_id=f"{role}-{n}",
+            role=role,
+            primary=None,
+            begin_date=None,
+            end_date=None,
+            status="active",
+        )
+        return mapping.enrollment_item(LISTS, record, "run-1", datetime(2026, 12, 1, tzinfo=UTC))
+
+    items = [enrollment(n, "student") for n in range(300)] + [enrollment(n, "teacher") for n in range(12)]
+    _write((get_settings().enrollments_table, item) for item in items)
+    teachers = queries.list_enrollments(LISTS, role="teacher", limit=50)
+    assert len(teachers.items) == 12 and {e.role for e in teachers.items} == {"teacher"}
+    assert teachers.items_read == 12 and teachers.next_cursor is None
+    students = queries.list_enrollments(LISTS, role="student", limit=50)
+    assert len(students.items) == 50 and students.items_read == 51
+    # Its changes: RoleChanges, the same partition in change order (the change stamps set here).
+    stamped = [
+        (
+            get_settings().enrollments_table,
+            {**item, "changeSeq": change_keys.change_seq("2026-12-01", item["enrollmentId"])},
+        )
+        for item in items
+    ]
+    _write(stamped)
+    since = "2000-01-01T00:00:00.000000+0000"
+    changes = queries.change_page(LISTS, queries.enrollment_changes(None, None, "teacher", "active"), since, limit=50)
+    assert len(changes.items) == 12 and changes.items_read == 12
+    # A class's enrollments of one role still read the class's partition, filtered (26 at most).
+    in_class = queries.list_enrollments(LISTS, class_id=items[0]["classId"], role="teacher", limit=50)
+    assert [e.role for e in in_class.items] == ["teacher"] and in_class.items_read == 26
+
+
+def write_old_items(district: str) -> None:
+    """Four users (schools A; A, B; A, B, C; none), a class of term t1 and a teacher's enrollment,
+    without membership keys, as written before issue 31 (the models now set them on save)."""
+    from rostersync.settings import get_settings
+    from rostersync.store.roster import index_key
+
+    written = "2025-01-01T00:00:00.000000+0000"
+    st = get_settings()
+    old = [
+        (
+            st.users_table,
+            {
+                "districtId": district,
+                "userId": f"u-{n}",
+                "districtRole": index_key(district, "student"),
+                "role": "student",
+                "schoolIds": schools,
+                "status": "active",
+                "updatedAt": written,
+            },
+        )
+        for n, schools in enumerate((["A"], ["A", "B"], ["A", "B", "C"], []))
+    ]
+    old.append(
+        (
+            st.classes_table,
+            {
+                "districtId": district,
+                "classId": "c-1",
+                "districtSchool": index_key(district, "s"),
+                "schoolId": "s",
+                "termIds": ["t1"],
+                "status": "active",
+                "updatedAt": written,
+            },
+        )
+    )
+    enrollment = {"districtClass": index_key(district, "c-1"), "districtUser": index_key(district, "u-0")}
+    enrollment |= {"classId": "c-1", "userId": "u-0", "classSourcedId": "c-1", "userSourcedId": "u-0"}
+    enrollment |= {"role": "teacher", "status": "active", "updatedAt": written}
+    old.append((st.enrollments_table, {"districtId": district, "enrollmentId": "e-1", **enrollment}))
+    _write(old)
+
+
+def test_the_backfill_keys_items_written_before_and_then_they_are_listed(aws):
+    """store/membership_backfill.py: items stored without membership keys (as before issue 31) are in
+    no such index; the backfill keys them once, as a write would, and a second run finds nothing."""
+    from rostersync import aws_clients
+    from rostersync.store.membership_backfill import backfill
+    from rostersync.store.roster import UserModel
+
+    district = "d-read-costs-backfill"
+    write_old_items(district)
+    assert queries.list_users(district, school_id="A").items == []
+    client = aws_clients.dynamodb()
+    # The user of no school has no key to be given.
+    assert backfill(client, district, dry_run=True) == {"users": 3, "classes": 1, "enrollments": 1}
+    assert queries.list_classes(district, term_id="t1").items == []
+    assert backfill(client, district) == {"users": 3, "classes": 1, "enrollments": 1}
+    assert [u.user_id for u in queries.list_users(district, school_id="A").items] == ["u-0", "u-1", "u-2"]
+    assert [u.user_id for u in queries.list_users(district, role="student", school_id="C").items] == ["u-2"]
+    assert [c.class_id for c in queries.list_classes(district, term_id="t1").items] == ["c-1"]
+    assert [e.enrollment_id for e in queries.list_enrollments(district, role="teacher").items] == ["e-1"]
+    assert backfill(client, district) == {"users": 0, "classes": 0, "enrollments": 0}
+    # Nothing the app reads as a change moved.
+    user = UserModel.get(district, "u-0")
+    assert user.updated_at == datetime(2025, 1, 1, tzinfo=UTC) and user.change_seq is None
+
+
+def test_rostersync_ops_backfill_membership_keys(stack, capsys):
+    """The command on-call runs once after deploying: a dry run counts, a run keys, a re-run finds none."""
+    import json
+
+    from tests.integration.test_ops_cli import ops
+
+    district = "d-read-costs-ops"
+    write_old_items(district)
+    code, out, _ = ops(stack, capsys, "backfill-membership-keys", "--district", district, "--dry-run", "--json")
+    assert code == 0 and json.loads(out) == {
+        "districtId": district,
+        "dryRun": True,
+        "users": 3,
+        "classes": 1,
+        "enrollments": 1,
+    }
+    assert queries.list_enrollments(district, role="teacher").items == []
+    code, out, _ = ops(stack, capsys, "backfill-membership-keys", "--district", district)
+    assert code == 0 and "enrollments" in out
+    assert [e.enrollment_id for e in queries.list_enrollments(district, role="teacher").items] == ["e-1"]
+    code, out, _ = ops(stack, capsys, "backfill-membership-keys", "--district", district, "--json")
+    assert json.loads(out)["users"] == 0 and json.loads(out)["enrollments"] == 0

@@ -28,7 +28,7 @@ from rostersync.store.record_links import (
     match_key,
     user_match_keys,
 )
-from rostersync.store.roster import ACTIVE, index_key, search_keys
+from rostersync.store.roster import ACTIVE, index_key, school_keys, search_keys
 
 APP = "app"
 USER_FIELDS = ("role", "givenName", "familyName", "email", "username", "identifier", "schoolIds")
@@ -132,6 +132,7 @@ def _user_item(district_id: str, values: dict) -> dict:
         "districtRole": index_key(district_id, values["role"]),
         "grades": [],
         **search_keys(district_id, values),  # roster search (issue 26)
+        **school_keys(district_id, values["role"], values.get("schoolIds")),  # users?schoolId= (issue 31)
     }
 
 

@@ -152,6 +152,57 @@ class UsersByUsername(GlobalSecondaryIndex):
 # ---------------------------------------------------------------- end of roster search
 
 
+# ---------------------------------------------------------------- list-valued filters (issue 31)
+# A GSI key is one value; a user's schoolIds and a class's termIds are lists. Each item carries its
+# memberships as keys of its own, computed from its values whenever it is built (key_slots): its
+# first and second school (term), in sorted order, in two slot indexes, or, with more than two,
+# one overflow partition of its kind (read filtered: such items are rare). DynamoDB keeps every
+# index entry with the item on every write path, so there is no membership item to delete when a
+# user leaves a school. A read of one school (term) merges the slots' and overflow's partitions by
+# id (store/roster_queries.py, _merged_page): items read = items returned + one page, plus the
+# overflow's items of other schools (terms).
+MEMBERSHIP_SLOTS = 2
+
+
+def key_slots(prefix: str, slot_attributes: tuple[str, ...], overflow_attribute: str, values) -> dict[str, str]:
+    """{attribute: key}: each of `values` (deduplicated, sorted) in a slot as "<prefix>#<value>", or,
+    past the slots, only the overflow key "<prefix>" (an item is in one index per value read)."""
+    unique = sorted({v for v in values or () if v})
+    if len(unique) > len(slot_attributes):
+        return {overflow_attribute: prefix}
+    return {attribute: f"{prefix}#{value}" for attribute, value in zip(slot_attributes, unique, strict=False)}
+
+
+USER_SCHOOL_SLOTS = ("districtSchoolRole1", "districtSchoolRole2")
+USER_MANY_SCHOOLS = "districtRoleManySchools"
+CLASS_TERM_SLOTS = ("districtTerm1", "districtTerm2")
+CLASS_MANY_TERMS = "districtManyTerms"
+
+
+def school_keys(district_id: str, role: str, school_ids) -> dict[str, str]:
+    """A user's membership keys: "districtId#role#schoolId" per school (role first: the partition
+    answers users?role=&schoolId=), or "districtId#role" in the overflow."""
+    return key_slots(index_key(district_id, role), USER_SCHOOL_SLOTS, USER_MANY_SCHOOLS, school_ids)
+
+
+def term_keys(district_id: str, term_ids) -> dict[str, str]:
+    """A class's membership keys: "districtId#termId" per term, or "districtId" in the overflow."""
+    return key_slots(district_id, CLASS_TERM_SLOTS, CLASS_MANY_TERMS, term_ids)
+
+
+def _slot_index(name: str, hash_attribute: str, range_attribute: str, range_name: str) -> GlobalSecondaryIndex:
+    """A slot or overflow index (an index class per index: pynamodb binds an index's Meta to it)."""
+    attributes = {
+        "Meta": _index_meta(name),
+        "hash_value": UnicodeAttribute(hash_key=True, attr_name=hash_attribute),
+        range_name: UnicodeAttribute(range_key=True, attr_name=range_attribute),
+    }
+    return type(name, (GlobalSecondaryIndex,), attributes)()
+
+
+# ---------------------------------------------------------------- end of list-valued filters
+
+
 class UserModel(RosterItem):
     Meta = table_meta(get_settings().users_table)
 
@@ -172,6 +223,13 @@ class UserModel(RosterItem):
     by_search_email = UsersBySearchEmail()
     district_username = UnicodeAttribute(attr_name="districtUsername", null=True)
     by_username = UsersByUsername()
+    # users?schoolId= (issue 31): see school_keys.
+    district_school_role_1 = UnicodeAttribute(attr_name="districtSchoolRole1", null=True)
+    district_school_role_2 = UnicodeAttribute(attr_name="districtSchoolRole2", null=True)
+    district_role_many_schools = UnicodeAttribute(attr_name="districtRoleManySchools", null=True)
+    by_school_1 = _slot_index("BySchoolRole1", "districtSchoolRole1", "userId", "user_id")
+    by_school_2 = _slot_index("BySchoolRole2", "districtSchoolRole2", "userId", "user_id")
+    many_schools = _slot_index("ManySchools", "districtRoleManySchools", "userId", "user_id")
 
     role = UnicodeAttribute()  # teacher | student
     given_name = UnicodeAttribute(attr_name="givenName", null=True)
@@ -185,6 +243,14 @@ class UserModel(RosterItem):
     identifier = UnicodeAttribute(null=True)
     grades = string_list(default=list)
     school_ids = string_list(attr_name="schoolIds", default=list)
+
+    def serialize(self, null_check: bool = True) -> dict:
+        """Every save and batch save writes the membership keys of the user's schools as they are now."""
+        keys = school_keys(self.district_id, self.role, self.school_ids) if self.role else {}
+        self.district_school_role_1 = keys.get(USER_SCHOOL_SLOTS[0])
+        self.district_school_role_2 = keys.get(USER_SCHOOL_SLOTS[1])
+        self.district_role_many_schools = keys.get(USER_MANY_SCHOOLS)
+        return super().serialize(null_check)
 
 
 class ClassesBySchool(GlobalSecondaryIndex):
@@ -210,6 +276,13 @@ class ClassModel(RosterItem):
     by_school = ClassesBySchool()
     school_changes = ClassChangesBySchool()
     by_change = by_change_index()
+    # classes?termId= (issue 31): see term_keys.
+    district_term_1 = UnicodeAttribute(attr_name="districtTerm1", null=True)
+    district_term_2 = UnicodeAttribute(attr_name="districtTerm2", null=True)
+    district_many_terms = UnicodeAttribute(attr_name="districtManyTerms", null=True)
+    by_term_1 = _slot_index("ByTerm1", "districtTerm1", "classId", "class_id")
+    by_term_2 = _slot_index("ByTerm2", "districtTerm2", "classId", "class_id")
+    many_terms = _slot_index("ManyTerms", "districtManyTerms", "classId", "class_id")
 
     title = UnicodeAttribute(null=True)
     class_code = UnicodeAttribute(attr_name="classCode", null=True)
@@ -217,6 +290,14 @@ class ClassModel(RosterItem):
     grades = string_list(default=list)
     subjects = string_list(default=list)
     term_ids = string_list(attr_name="termIds", default=list)  # its sessions' termIds
+
+    def serialize(self, null_check: bool = True) -> dict:
+        """Every save and batch save writes the membership keys of the class's terms as they are now."""
+        keys = term_keys(self.district_id, self.term_ids)
+        self.district_term_1 = keys.get(CLASS_TERM_SLOTS[0])
+        self.district_term_2 = keys.get(CLASS_TERM_SLOTS[1])
+        self.district_many_terms = keys.get(CLASS_MANY_TERMS)
+        return super().serialize(null_check)
 
 
 class EnrollmentsByClass(GlobalSecondaryIndex):
@@ -247,6 +328,19 @@ class EnrollmentChangesByUser(GlobalSecondaryIndex):
     change_seq = UnicodeAttribute(range_key=True, attr_name="changeSeq")
 
 
+# enrollments?role= (issue 31): an enrollment's role is one value, known when it is written.
+class EnrollmentsByRole(GlobalSecondaryIndex):
+    Meta = _index_meta("ByRole")
+    district_role = UnicodeAttribute(hash_key=True, attr_name="districtRole")
+    enrollment_id = UnicodeAttribute(range_key=True, attr_name="enrollmentId")
+
+
+class EnrollmentChangesByRole(GlobalSecondaryIndex):
+    Meta = _index_meta("RoleChanges")
+    district_role = UnicodeAttribute(hash_key=True, attr_name="districtRole")
+    change_seq = UnicodeAttribute(range_key=True, attr_name="changeSeq")
+
+
 class EnrollmentModel(RosterItem):
     Meta = table_meta(get_settings().enrollments_table)
 
@@ -259,6 +353,9 @@ class EnrollmentModel(RosterItem):
     by_change = by_change_index()
     class_changes = EnrollmentChangesByClass()
     user_changes = EnrollmentChangesByUser()
+    district_role = UnicodeAttribute(attr_name="districtRole", null=True)  # "districtId#role"
+    by_role = EnrollmentsByRole()
+    role_changes = EnrollmentChangesByRole()
 
     class_id = UnicodeAttribute(attr_name="classId")
     user_id = UnicodeAttribute(attr_name="userId")
@@ -268,3 +365,8 @@ class EnrollmentModel(RosterItem):
     primary = BooleanAttribute(null=True)
     begin_date = UnicodeAttribute(attr_name="beginDate", null=True)
     end_date = UnicodeAttribute(attr_name="endDate", null=True)
+
+    def serialize(self, null_check: bool = True) -> dict:
+        """Every save and batch save writes the role key (ByRole, RoleChanges)."""
+        self.district_role = index_key(self.district_id, self.role) if self.role else None
+        return super().serialize(null_check)

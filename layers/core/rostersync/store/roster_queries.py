@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import QueryError
 from pynamodb.expressions.condition import Condition
+from pynamodb.indexes import GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.pagination import ResultIterator
 
@@ -34,6 +36,8 @@ from rostersync.store.roster import (
     UserModel,
     fold,
     index_key,
+    school_keys,
+    term_keys,
 )
 from rostersync.store.schools import SchoolModel
 
@@ -194,6 +198,92 @@ def _pages(pages, from_cursor: bool):
         raise
 
 
+@dataclass(frozen=True)
+class _Partition:
+    """One partition of a merged read: an index (keyed by the item id), its hash key, and the
+    filter only it needs (the overflow's membership test)."""
+
+    index: GlobalSecondaryIndex
+    hash_value: str
+    only_if: Condition | None = None
+
+
+def _merged_page(
+    district_id: str,
+    model: type[UserModel] | type[ClassModel],
+    id_name: str,
+    partitions: list[_Partition],
+    condition,
+    limit: int,
+    cursor: str | None,
+    fingerprint: str,
+) -> Page:
+    """A page of the union of `partitions` (disjoint: an item is in one of them), by item id.
+
+    Each partition is queried for ids after the cursor's, one request at a time and only when the
+    merge needs its next item; a partition's first request asks for a share of the page, each next
+    one for twice as many, never more than the page still needs. So a read costs the items answered
+    plus a look-ahead of a page or so however many partitions it merges (a slot partition of second
+    schools or terms is small, the overflow smaller)."""
+    after = None
+    if cursor is not None:
+        after = decode_cursor(cursor, district_id, fingerprint, {id_name: None})[id_name]
+    id_attribute = getattr(model, {"userId": "user_id", "classId": "class_id"}[id_name])
+    found: list[dict] = []
+    read = [0]
+    first_size = max(1, -(-(limit + 1) // len(partitions)))
+
+    def items_of(partition: _Partition):
+        start, size = None, first_size
+        while True:
+            results = partition.index.query(
+                partition.hash_value,
+                range_key_condition=None if after is None else id_attribute > after,
+                filter_condition=condition if partition.only_if is None else _and(condition, partition.only_if),
+                last_evaluated_key=start,
+                page_size=size,
+            )
+            pages = results.page_iter
+            page: dict = next(iter(pages), {})
+            read[0] += pages.total_scanned_count
+            yield from page.get("Items", [])
+            start = pages.last_evaluated_key
+            if start is None:
+                return
+            size = max(1, min(2 * size, limit + 1 - len(found)))
+
+    merged = heapq.merge(*(items_of(p) for p in partitions), key=lambda raw: raw[id_name]["S"])
+    for raw in merged:
+        found.append(raw)
+        if len(found) > limit:
+            break
+    if len(found) > limit:
+        last = found[limit - 1][id_name]["S"]
+        items = [model.from_raw_data(raw) for raw in found[:limit]]
+        return Page(items, encode_cursor(district_id, fingerprint, {id_name: last}), items_read=read[0])
+    return Page([model.from_raw_data(raw) for raw in found], None, items_read=read[0])
+
+
+def _school_partitions(district_id: str, roles, school_id: str) -> list[_Partition]:
+    """Where the users of `roles` in one school are: their slot partitions and, filtered, the overflow."""
+    partitions = []
+    for role in roles:
+        key = school_keys(district_id, role, [school_id])["districtSchoolRole1"]
+        partitions += [_Partition(UserModel.by_school_1, key), _Partition(UserModel.by_school_2, key)]
+        overflow = index_key(district_id, role)
+        partitions.append(_Partition(UserModel.many_schools, overflow, UserModel.school_ids.contains(school_id)))
+    return partitions
+
+
+def _term_partitions(district_id: str, term_id: str) -> list[_Partition]:
+    key = term_keys(district_id, [term_id])["districtTerm1"]
+    return [
+        _Partition(ClassModel.by_term_1, key),
+        _Partition(ClassModel.by_term_2, key),
+        _Partition(ClassModel.many_terms, district_id, ClassModel.term_ids.contains(term_id)),
+    ]
+
+
 # ---------------------------------------------------------------- users and classes
 
 
@@ -205,8 +295,13 @@ def list_users(
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page:
-    """Teachers and/or students of a district, optionally of one school; by userId."""
+    """Teachers and/or students of a district, optionally of one school; by userId. One school's are
+    its partitions of the membership indexes (store/roster.py school_keys), merged."""
     fingerprint = f"users|role={role or ''}|school={school_id or ''}|status={status}"
+    condition = _status_filter(UserModel, status)
+    if school_id is not None:
+        partitions = _school_partitions(district_id, [role] if role else ROLES, school_id)
+        return _merged_page(district_id, UserModel, "userId", partitions, condition, limit, cursor, fingerprint)
     if role is not None:
         query = _Query(
             UserModel,
@@ -219,11 +314,7 @@ def list_users(
         query = _Query(
             UserModel, UserModel.query, district_id, {"districtId": district_id, "userId": None}, fingerprint
         )
-    condition = _status_filter(UserModel, status)
-    if school_id is not None:
-        in_school = UserModel.school_ids.contains(school_id)
-        condition = in_school if condition is None else condition & in_school
-    return _page(district_id, query, condition, limit, cursor, dense=school_id is None and status != "inactive")
+    return _page(district_id, query, condition, limit, cursor, dense=status != "inactive")
 
 
 # ---------------------------------------------------------------- roster search (issue 26)
@@ -294,8 +385,14 @@ def list_classes(
     cursor: str | None = None,
     term_id: str | None = None,
 ) -> Page:
-    """Classes of a district, optionally of one school and/or one term (termIds); by classId."""
+    """Classes of a district, optionally of one school and/or one term (termIds); by classId. One
+    term's are its partitions of the membership indexes (store/roster.py term_keys), merged; with a
+    school too, the school's partition filtered by term (a school's classes are a few terms' worth)."""
     fingerprint = f"classes|school={school_id or ''}|status={status}" + (f"|term={term_id}" if term_id else "")
+    if term_id is not None and school_id is None:
+        partitions = _term_partitions(district_id, term_id)
+        condition = _status_filter(ClassModel, status)
+        return _merged_page(district_id, ClassModel, "classId", partitions, condition, limit, cursor, fingerprint)
     if school_id is not None:
         hash_value = index_key(district_id, school_id)
         query = _Query(
@@ -378,6 +475,15 @@ def list_enrollments(
             {"districtUser": hash_value, "enrollmentId": None, "districtId": district_id},
             fingerprint,
         )
+    elif role is not None:  # one role's enrollments: its partition of ByRole
+        hash_value = index_key(district_id, role)
+        query = _Query(
+            EnrollmentModel,
+            EnrollmentModel.by_role.query,
+            hash_value,
+            {"districtRole": hash_value, "enrollmentId": None, "districtId": district_id},
+            fingerprint,
+        )
     else:
         query = _Query(
             EnrollmentModel,
@@ -389,9 +495,10 @@ def list_enrollments(
     condition = _status_filter(EnrollmentModel, status)
     if class_id is not None and user_id is not None:
         condition = _and(condition, EnrollmentModel.user_id == user_id)
-    if role is not None:
+    role_filtered = role is not None and (class_id is not None or user_id is not None)
+    if role_filtered:  # a class's or user's partition: a few dozen enrollments, filtered
         condition = _and(condition, EnrollmentModel.role == role)
-    dense = status != "inactive" and role is None and not (class_id and user_id)
+    dense = status != "inactive" and not role_filtered and not (class_id and user_id)
     return _page(district_id, query, condition, limit, cursor, dense=dense)
 
 
@@ -532,18 +639,21 @@ def class_changes(school_id: str | None, status: str, term_id: str | None = None
 
 
 def enrollment_changes(class_id: str | None, user_id: str | None, role: str | None, status: str) -> ChangeQuery:
-    """A class's enrollment changes read its partition of ClassChanges, a user's of UserChanges;
-    what is left (the other id, role, status) filters that partition only."""
+    """A class's enrollment changes read its partition of ClassChanges, a user's of UserChanges, a
+    role's (without either) of RoleChanges; what is left (the other id, role, status) filters that
+    partition only."""
     index = attribute = partition = None
     if class_id is not None:
         index, attribute, partition = "class_changes", "districtClass", class_id
     elif user_id is not None:
         index, attribute, partition = "user_changes", "districtUser", user_id
+    elif role is not None:
+        index, attribute, partition = "role_changes", "districtRole", role
     condition = _status_filter(EnrollmentModel, status)
     for field, value in (
         (EnrollmentModel.class_id, None if index == "class_changes" else class_id),
         (EnrollmentModel.user_id, None if index == "user_changes" else user_id),
-        (EnrollmentModel.role, role),
+        (EnrollmentModel.role, None if index == "role_changes" else role),
     ):
         if value is not None:
             condition = _and(condition, field == value)

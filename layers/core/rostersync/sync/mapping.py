@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from rostersync.ids import record_id
-from rostersync.store.roster import ACTIVE, index_key, search_keys
+from rostersync.store.roster import ACTIVE, index_key, school_keys, search_keys, term_keys
 from rostersync.sync import record_checks
 
 
@@ -91,6 +91,7 @@ def user_item(district_id: str, user, school_ids: list[str], run_id: str, now: d
         # The ByEmail index: a signed-in teacher is linked to their synced record by email (api/me.py).
         item["districtEmail"] = index_key(district_id, user.email.strip().lower())
     item.update(search_keys(district_id, fields))  # roster search (issue 26): ByName, BySearchEmail, ByUsername
+    item.update(school_keys(district_id, user.role, school_ids))  # users?schoolId= (issue 31)
     identity = identity_key(user.identifier, user.email)
     if identity:  # the ByIdentity index: the same person under a new sourcedId (sync/rekeys.py)
         item["districtIdentity"] = index_key(district_id, identity)
@@ -118,6 +119,7 @@ def class_item(district_id: str, cls, school_id: str, subjects: tuple[str, ...],
         "termIds": [record_id(district_id, "term", term) for term in cls.term_ids],  # OneRoster class.terms
     }
     item = {"districtId": district_id, "classId": class_id, "districtSchool": index_key(district_id, school_id)}
+    item.update(term_keys(district_id, fields["termIds"]))  # classes?termId= (issue 31)
     return _stamp(item, fields, run_id, now, cls.status)
 
 
@@ -147,6 +149,7 @@ def enrollment_item(district_id: str, enrollment, run_id: str, now: datetime, id
         "enrollmentId": record_id(district_id, "enrollment", enrollment.sourced_id),
         "districtClass": index_key(district_id, class_id),
         "districtUser": index_key(district_id, user_id),
+        "districtRole": index_key(district_id, enrollment.role),  # enrollments?role= (issue 31)
     }
     return _stamp(item, fields, run_id, now, enrollment.status)
 
