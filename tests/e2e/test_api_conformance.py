@@ -72,6 +72,9 @@ CALLERS = {
             "listMatchingConflicts",
             "getAppRecordCounts",
             "getNotifications",
+            "createCsvUpload",
+            "listCsvUploads",
+            "getCsvUpload",
         )
     },
     **{
@@ -283,7 +286,7 @@ def test_every_operation_answers_as_documented_for_every_caller(local_stack, mak
     reason = records[0]["reason"]
     by_reason = call.as_each("listHeldRecords", query={"reason": reason, "limit": 200}, **h)["records"]
     assert by_reason and {r["reason"] for r in by_reason} == {reason}
-    call("listHeldRecords", "admin", 400, query={"reason": "no_such_reason"}, **h)
+    call("listHeldRecords", "admin", 422, query={"reason": "no_such_reason"}, **h)
     call("rejectSync", "admin", 200, **h)
     again = call("startSync", "admin", 202, body={}, **d)["runId"]
     assert wait_for_run(call, district, again, local_stack)["status"] == "needs_review"
@@ -293,15 +296,24 @@ def test_every_operation_answers_as_documented_for_every_caller(local_stack, mak
     rejected = call.as_each("listAudit", query={"action": "sync.reject", "limit": 20}, **d)["entries"]
     assert [e["action"] for e in rejected] == ["sync.reject"], rejected
     call.as_each("listAudit", query={"action": "sync", "by": rejected[0]["by"]["sub"], "limit": 20}, **d)
-    call("listAudit", "admin", 400, query={"action": "not an action"}, **d)
+    call("listAudit", "admin", 422, query={"action": "not an action"}, **d)
 
     # Notifications: who hears of what, and a test message (once in ten minutes).
     call.as_each("getNotifications", **d)
     call("sendTestNotification", "admin", 200, **d)
     call("sendTestNotification", "admin", 429, **d)
 
-    # Disconnecting, and a purge of the scratch district.
+    # Disconnecting; then OneRoster CSV files instead, and an upload form.
     call("deleteSisConnection", "admin", 204, **d)
+    call("createCsvUpload", "admin", 409, **d)  # not a CSV district (yet)
+    call("putSisConnection", "admin", 200, body={"kind": "oneroster_csv", "csvSchedule": "nightly"}, **d)
+    upload = call.as_each("createCsvUpload", **d)
+    assert upload["fields"]["key"] == upload["key"] and upload["maxBytes"] > 0, upload
+    listed_uploads = call.as_each("listCsvUploads", **d)["uploads"]
+    assert upload["uploadId"] in {u["uploadId"] for u in listed_uploads}, listed_uploads
+    assert call.as_each("getCsvUpload", uploadId=upload["uploadId"], **d)["state"] == "awaiting"
+
+    # A purge of the scratch district.
     call("deleteDistrict", "platform", 202, query={"confirm": scratch}, districtId=scratch)
     local_stack.wait_until_idle(timeout=120)
     call.as_each("getPurge", districtId=scratch)
