@@ -114,7 +114,7 @@ function csvConnectionForm(page, saved) {
   const result = h("div", { "aria-live": "polite", id: "csv-connection-result" });
   if (saved) result.append(csvSavedNotice(saved, uploads));
   add(form,
-    h("p", {}, "Nothing to test: each bundle is checked when it arrives (a manifest.csv, OneRoster 1.1, every file it lists with the columns it needs). A bundle with a problem is refused with the file and the problem named, and nothing is written."),
+    h("p", {}, "Nothing to test: each bundle is checked when it arrives (a manifest.csv, OneRoster 1.1 or 1.2, every file it lists as bulk or delta with the columns it needs). A bundle with a problem is refused with the file and the problem named, and nothing is written."),
     field("When to sync", schedule, "A bundle that arrives while a sync runs waits for the next one."),
     field("Keep bundles for (days)", retention, "Delivered bundles are deleted after this many days (at most 30), and when the district is purged."),
     formError(), h("div", { class: "actions" }, submit), result);
