@@ -4,6 +4,8 @@
   rostersync ops runs --district ID [--limit N] [--json]  a district's recent runs
   rostersync ops run RUN_ID --district ID      [--json]   one run: counts, failure, record errors
   rostersync ops redrive [--district ID] [--dry-run] [--yes] [--no-follow] [--timeout S] [--json]
+  rostersync ops host-limit HOST [--set N | --default] [--json]   a SIS host's limit of requests in flight
+                                               shared by every sync worker (store/host_leases.py); changes audited
   rostersync ops backfill-change-keys [--district ID] [--dry-run] [--json]   change keys for items written
                                                before changeSeq existed (store/change_backfill.py)
   rostersync ops backfill-identity-keys [--district ID] [--dry-run] [--json]   re-key identity keys for SIS
@@ -138,6 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
     memberships.add_argument("--dry-run", action="store_true", help="count what would be keyed; change nothing")
     _add_common_options(memberships)
     memberships.set_defaults(run=cmd_backfill_membership_keys)
+    host_limit = commands.add_parser(
+        "host-limit",
+        help="show or set a SIS host's limit of requests in flight, shared by every sync worker",
+        description="HOST is the SIS host URL or name[:port] (port 443 when none). Without --set or --default: "
+        "the host's limit, slots in use and Retry-After pause. Changes are recorded in the audit trail "
+        "(district 'platform', action host_limit.update).",
+    )
+    host_limit.add_argument("host", metavar="HOST")
+    change = host_limit.add_mutually_exclusive_group()
+    change.add_argument("--set", type=int, metavar="N", dest="limit", help="at most N requests in flight to HOST")
+    change.add_argument("--default", action="store_true", help="back to the default limit")
+    _add_common_options(host_limit)
+    host_limit.set_defaults(run=cmd_host_limit)
     return parser
 
 
@@ -159,6 +174,53 @@ def cmd_backfill_membership_keys(args) -> int:
     else:
         label = "would key" if args.dry_run else "keyed"
         print(table(("items", label), [(kind, str(count)) for kind, count in done.items()]), flush=True)
+    return 0
+
+
+PLATFORM_AUDIT = "platform"  # the audit trail's partition for changes that belong to no district
+
+
+def host_of(text: str) -> str:
+    """A host as the limits name it ("name:port") from a URL or name[:port]."""
+    from rostersync.oneroster.hosts import host_key
+
+    return host_key(text if "://" in text else f"https://{text}")
+
+
+def cmd_host_limit(args) -> int:
+    import getpass
+
+    from rostersync import audit
+    from rostersync.store import host_leases
+    from rostersync_tools.ops.output import print_json, table
+
+    resolve(args)
+    host = host_of(args.host)
+    if args.limit is not None or args.default:
+        by = f"ops:{getpass.getuser()}"
+        try:
+            change = host_leases.set_limit(host, None if args.default else args.limit, by=by)
+        except ValueError as error:
+            print(f"rostersync ops: {error}", file=sys.stderr)
+            return REFUSED
+        audit.record(
+            PLATFORM_AUDIT,
+            by,
+            "host_limit.update",
+            before={"maxConcurrent": change["before"]},
+            after={"maxConcurrent": change["after"]},
+            target=host,
+        )
+    shown = host_leases.describe(host)
+    if args.json:
+        print_json(shown)
+    else:
+        rows = [
+            ("limit", f"{shown['limit']}" + (" (default)" if shown["limitIsDefault"] else "")),
+            ("slots in use", str(shown["slotsInUse"])),
+            ("paused for", f"{shown['pausedFor']} s"),
+        ]
+        print(table((host, ""), rows), flush=True)
     return 0
 
 
