@@ -137,3 +137,9 @@ def host_busy_delay_seconds() -> float:
     """ROSTERSYNC_HOST_BUSY_DELAY_S: how long a run whose SIS host is busy waits before it is
     tried again (jittered up to twice this; a host's Retry-After, when longer, wins)."""
     return float(os.environ.get("ROSTERSYNC_HOST_BUSY_DELAY_S", 30))
+
+
+def dispatch_spread_seconds() -> int:
+    """ROSTERSYNC_DISPATCH_SPREAD_S: each district's nightly run starts within this long of its
+    night window opening (a stable jitter per district and night; 0: at the opening)."""
+    return int(os.environ.get("ROSTERSYNC_DISPATCH_SPREAD_S", 2 * 60 * 60))

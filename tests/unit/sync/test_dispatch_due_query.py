@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from rostersync.settings import dispatch_spread_seconds
 from tests.unit.sync.test_dispatch import domain as dispatch_domain
 from tests.unit.sync.test_dispatch import drain
 
@@ -109,7 +110,7 @@ def test_a_ticks_messages_alternate_between_hosts(domain):
 def test_jitter_spreads_a_zones_districts_over_the_first_hours_of_its_night(domain, night):
     from datetime import date
 
-    spread = domain.dispatch.SPREAD_SECONDS
+    spread = dispatch_spread_seconds()
     moments = [domain.dispatch.jitter_seconds(f"dst_{i}", date.fromisoformat(night)) for i in range(2000)]
     assert all(0 <= m < spread for m in moments)
     per_tick = Counter(m // 1800 for m in moments)  # the 30-minute ticks of the spread

@@ -4,7 +4,7 @@ Which districts it looks at: those whose nextSyncAt has come, by a query of the 
 table's ByNextSync index per shard (store/districts.py), never a scan: a tick reads the due
 districts only. Saving a sync configuration or a zone sets nextSyncAt to 0 (look at the next
 tick); after each look the dispatcher moves it on: tomorrow's night window opening plus a
-jitter of up to SPREAD_SECONDS (hashed from the district and the night, so the night's runs of
+jitter of up to dispatch_spread_seconds() (two hours) (hashed from the district and the night, so the night's runs of
 one zone do not all start in one tick), or, right after it queued a run, RESEND_AFTER_SECONDS
 later, to look once more for a lost message (below). A district no longer configured leaves the
 index. The messages of one tick are sent in batches, interleaved by SIS host, so one vendor's
@@ -33,6 +33,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from rostersync.observability import flush_metrics, logger, metrics
 from rostersync.oneroster.hosts import host_key
+from rostersync.settings import dispatch_spread_seconds
 from rostersync.store import sync_runs as run_store
 from rostersync.store.districts import DUE_SHARDS, DistrictModel
 from rostersync.sync import messages, run_lifecycle
@@ -42,9 +43,6 @@ RESEND_AFTER_SECONDS = 5 * 60
 # Once a UTC day, the tick that falls in this window (the schedule ticks every 30 minutes) also
 # queues the sweep of purged districts (sync/purge.py sweep_purged): a duplicate is harmless.
 SWEEP_WINDOW_MINUTES = 30
-# Each district's nightly run starts within this long of its night window opening (01:00 local):
-# spread over four ticks, and every run started by 03:00, two hours before the window closes.
-SPREAD_SECONDS = 2 * 60 * 60
 INVALID_RETRY_SECONDS = 24 * 60 * 60  # an unusable zone or start date: looked at again a day later
 
 
@@ -72,8 +70,11 @@ def due_districts(now: datetime) -> Iterator[DistrictModel]:
 
 
 def jitter_seconds(district_id: str, night: date) -> int:
-    """Where in the first SPREAD_SECONDS of its night a district is due (stable per night)."""
-    return zlib.crc32(f"{district_id}/{night.isoformat()}".encode()) % SPREAD_SECONDS
+    """Where in the first dispatch_spread_seconds() of its night a district is due (stable per
+    night). The default, two hours, spreads a zone's districts over four ticks and starts every
+    run by 03:00 local, two hours before its window closes."""
+    spread = dispatch_spread_seconds()
+    return zlib.crc32(f"{district_id}/{night.isoformat()}".encode()) % spread if spread > 0 else 0
 
 
 def next_look(district: DistrictModel, now: datetime) -> float:
