@@ -6,6 +6,8 @@
   rostersync ops redrive [--district ID] [--dry-run] [--yes] [--no-follow] [--timeout S] [--json]
   rostersync ops host-limit HOST [--set N | --default] [--json]   a SIS host's limit of requests in flight
                                                shared by every sync worker (store/host_leases.py); changes audited
+  rostersync ops backfill-next-sync [--dry-run] [--json]   once after deploying issue 29: configured districts
+                                               without nextSyncAt go before the dispatcher's next tick
   rostersync ops backfill-change-keys [--district ID] [--dry-run] [--json]   change keys for items written
                                                before changeSeq existed (store/change_backfill.py)
   rostersync ops backfill-identity-keys [--district ID] [--dry-run] [--json]   re-key identity keys for SIS
@@ -153,6 +155,17 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("--default", action="store_true", help="back to the default limit")
     _add_common_options(host_limit)
     host_limit.set_defaults(run=cmd_host_limit)
+
+    next_sync = commands.add_parser(
+        "backfill-next-sync",
+        help="give configured districts written before the dispatcher's index their nextSyncAt (once)",
+        description="The dispatcher reads districts by nextSyncAt (ByNextSync), never a scan; districts "
+        "configured before it existed have none. This scan sets it to 0: the next tick looks at them. "
+        "Safe to re-run.",
+    )
+    next_sync.add_argument("--dry-run", action="store_true", help="count what would be scheduled; change nothing")
+    _add_common_options(next_sync)
+    next_sync.set_defaults(run=cmd_backfill_next_sync)
     return parser
 
 
@@ -174,6 +187,20 @@ def cmd_backfill_membership_keys(args) -> int:
     else:
         label = "would key" if args.dry_run else "keyed"
         print(table(("items", label), [(kind, str(count)) for kind, count in done.items()]), flush=True)
+    return 0
+
+
+def cmd_backfill_next_sync(args) -> int:
+    from rostersync.sync.dispatch import backfill_next_sync
+    from rostersync_tools.ops.output import print_json, table
+
+    resolve(args)
+    done = backfill_next_sync(dry_run=args.dry_run)
+    if args.json:
+        print_json({"dryRun": args.dry_run, **done})
+    else:
+        verb = "would schedule" if args.dry_run else "scheduled"
+        print(table(("districts", "count"), [(verb, str(done["scheduled"]))]), flush=True)
     return 0
 
 

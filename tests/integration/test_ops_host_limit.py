@@ -1,5 +1,6 @@
 """`rostersync ops host-limit`: a platform admin shows and sets a SIS host's limit of requests in
-flight shared by every sync worker; each change is in the audit trail."""
+flight shared by every sync worker; each change is in the audit trail. `rostersync ops
+backfill-next-sync`: districts configured before the dispatcher's index reach it."""
 
 import json
 
@@ -34,3 +35,20 @@ def test_a_host_limit_is_shown_set_audited_and_reset(stack, capsys, monkeypatch)
         ("host_limit.update", "sis.example.org:443", {"maxConcurrent": None}, {"maxConcurrent": 3}),
     ]
     assert all(e["bySub"].startswith("ops:") for e in entries)
+
+
+def test_districts_configured_before_the_index_are_scheduled_once(stack, capsys):
+    from rostersync.store.districts import DistrictModel
+    from tests.unit.sync.test_locks import make_district
+
+    old = [make_district(next_sync_at=None, due_shard=None).district_id for _ in range(3)]
+    scheduled = make_district(next_sync_at=1_900_000_000).district_id
+    make_district(configured=False)
+    code, out, _err = ops(stack, capsys, "backfill-next-sync", "--dry-run", "--json")
+    assert code == 0 and json.loads(out) == {"dryRun": True, "scheduled": 3}
+    assert all(DistrictModel.get(d).next_sync_at is None for d in old)
+    code, out, _err = ops(stack, capsys, "backfill-next-sync", "--json")
+    assert json.loads(out)["scheduled"] == 3
+    assert all(DistrictModel.get(d).next_sync_at == 0 and DistrictModel.get(d).due_shard for d in old)
+    assert DistrictModel.get(scheduled).next_sync_at == 1_900_000_000  # left alone
+    assert json.loads(ops(stack, capsys, "backfill-next-sync", "--json")[1])["scheduled"] == 0

@@ -35,7 +35,7 @@ from rostersync.observability import flush_metrics, logger, metrics
 from rostersync.oneroster.hosts import host_key
 from rostersync.settings import dispatch_spread_seconds
 from rostersync.store import sync_runs as run_store
-from rostersync.store.districts import DUE_SHARDS, DistrictModel
+from rostersync.store.districts import DUE_SHARDS, DistrictModel, look_again_asap
 from rostersync.sync import messages, run_lifecycle
 from rostersync.sync.schedule import is_due, next_sync_at, night_at
 
@@ -170,6 +170,22 @@ def dispatch_due_districts(time_iso: str) -> dict:
     if result["failed"]:
         raise DispatchIncomplete(f"{result['failed']} districts could not be dispatched: {result}")
     return result
+
+
+def backfill_next_sync(dry_run: bool = False) -> dict:
+    """Once, after deploying the ByNextSync index: put every configured district that has no
+    nextSyncAt in front of the next tick (a scan: a migration, never the dispatcher's way).
+    Returns {scheduled}; safe to re-run (districts that have one are left alone)."""
+    scheduled = 0
+    condition = DistrictModel.sync_config.exists() & DistrictModel.next_sync_at.does_not_exist()
+    for district in DistrictModel.scan(filter_condition=condition):
+        if not dry_run:
+            district.update(
+                actions=look_again_asap(district.district_id),
+                condition=DistrictModel.district_id.exists() & DistrictModel.next_sync_at.does_not_exist(),
+            )
+        scheduled += 1
+    return {"scheduled": scheduled}
 
 
 def _schedule_quietly(district: DistrictModel, at: float) -> None:
