@@ -164,3 +164,57 @@ def test_only_clients_opened_inside_gated_hold_slots():
         worker.join()
         assert seen == [None]  # another thread (an API request) is not gated
     assert slots_for_new_client() is None
+
+
+# ---------------------------------------------------------------- the client, gated
+
+
+def test_a_gated_client_holds_its_hosts_slot_and_gives_it_back_on_close(make_fake, make_client):
+    from tests.unit.oneroster.test_failures import make_users
+
+    fake = make_fake(data={"users": make_users(5)}, page_cap=2)
+    gate = MemoryGate(limit=1)
+    with gated(gate) as opened:
+        client = make_client(fake, auth_method="oauth1")
+    assert len(list(client.stream("users"))) == 5  # three pages on one slot
+    assert len(opened) == 1
+    host = host_key(fake.host_url)
+    assert gate.in_use(host) == 1 and gate.writes == 1
+    client.close()
+    assert gate.in_use(host) == 0
+
+
+def test_a_long_retry_after_pauses_the_host_and_ends_the_slice(make_fake, make_client, sleeps):
+    from tests.unit.oneroster.fake_sis import Reply
+    from tests.unit.oneroster.test_failures import USERS, make_users
+
+    fake = make_fake(data={"users": make_users(2)})
+    fake.fail(USERS, Reply(429, {"error": "slow down"}, {"Retry-After": "120"}))
+    gate = MemoryGate(limit=4)
+    with gated(gate):
+        client = make_client(fake, auth_method="oauth1")
+    started = time.time()
+    with pytest.raises(HostBusy) as busy:
+        list(client.stream("users"))
+    assert sleeps == []  # no worker held waiting for two minutes
+    assert busy.value.retry_at >= started + 119
+    assert gate.not_before[host_key(fake.host_url)] >= started + 119  # every worker waits
+    client.close()
+
+
+def test_a_short_retry_after_is_waited_out_and_an_ungated_client_is_unchanged(make_fake, make_client, sleeps):
+    from tests.unit.oneroster.fake_sis import Reply
+    from tests.unit.oneroster.test_failures import USERS, make_users
+
+    fake = make_fake(data={"users": make_users(2)})
+    fake.fail(USERS, Reply(429, {"error": "slow down"}, {"Retry-After": "1"}))
+    gate = MemoryGate(limit=4)
+    with gated(gate):
+        client = make_client(fake, auth_method="oauth1")
+    assert len(list(client.stream("users"))) == 2
+    assert sleeps == [1.0]
+    fake.fail(USERS, Reply(429, {"error": "slow down"}, {"Retry-After": "120"}))
+    ungated = make_client(fake, auth_method="oauth1", retry_policy=None, max_retries=1)
+    ungated._requester.retry.sleep = sleeps
+    assert len(list(ungated.stream("users"))) == 2  # no gate: Retry-After waited (capped), as before
+    assert sleeps[-1] == 60.0
