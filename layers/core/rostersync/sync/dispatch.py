@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
+from pynamodb.expressions.update import Action
 
 from rostersync.observability import flush_metrics, logger, metrics
 from rostersync.oneroster.hosts import host_key
@@ -89,8 +90,8 @@ def next_look(district: DistrictModel, now: datetime) -> float:
 
 def _schedule(district: DistrictModel, at: float | None) -> None:
     """Move the district's nextSyncAt (None: out of the index, nothing to dispatch)."""
-    actions = [DistrictModel.next_sync_at.set(at)] if at is not None else [DistrictModel.next_sync_at.remove()]
-    district.update(actions=actions, condition=DistrictModel.district_id.exists())
+    action: Action = DistrictModel.next_sync_at.set(at) if at is not None else DistrictModel.next_sync_at.remove()
+    district.update(actions=[action], condition=DistrictModel.district_id.exists())
 
 
 def _is_scheduled(district: DistrictModel) -> bool:
