@@ -115,3 +115,17 @@ def test_jitter_spreads_a_zones_districts_over_the_first_hours_of_its_night(doma
     assert all(0 <= m < spread for m in moments)
     per_tick = Counter(m // 1800 for m in moments)  # the 30-minute ticks of the spread
     assert len(per_tick) == spread // 1800 and max(per_tick.values()) < 2000 * 0.35
+
+
+def test_a_configuration_saved_while_the_dispatcher_looks_is_not_overwritten(domain):
+    from rostersync.store.districts import DistrictModel, save_sync_config
+    from tests.unit.sync.test_locks import make_district
+
+    district_id = make_district(next_sync_at=1_000).district_id
+    read_by_the_dispatcher = DistrictModel.get(district_id)
+    admin_view = DistrictModel.get(district_id)
+    save_sync_config(admin_view, admin_view.sync_config)  # puts it before the next tick (0)
+    domain.dispatch._schedule(read_by_the_dispatcher, 2_000)
+    assert DistrictModel.get(district_id).next_sync_at == 0
+    domain.dispatch._schedule(DistrictModel.get(district_id), 2_000)  # read fresh: moved on
+    assert DistrictModel.get(district_id).next_sync_at == 2_000

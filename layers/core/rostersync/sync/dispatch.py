@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from rostersync.observability import flush_metrics, logger, metrics
@@ -89,9 +90,16 @@ def next_look(district: DistrictModel, now: datetime) -> float:
 
 
 def _schedule(district: DistrictModel, at: float | None) -> None:
-    """Move the district's nextSyncAt (None: out of the index, nothing to dispatch)."""
+    """Move the district's nextSyncAt (None: out of the index, nothing to dispatch), unless it
+    changed since it was read: a configuration saved meanwhile (0: look at once) wins."""
     action: Action = DistrictModel.next_sync_at.set(at) if at is not None else DistrictModel.next_sync_at.remove()
-    district.update(actions=[action], condition=DistrictModel.district_id.exists())
+    read = district.next_sync_at
+    unchanged = DistrictModel.next_sync_at == read if read is not None else DistrictModel.next_sync_at.does_not_exist()
+    try:
+        district.update(actions=[action], condition=DistrictModel.district_id.exists() & unchanged)
+    except UpdateError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
 
 
 def _is_scheduled(district: DistrictModel) -> bool:
