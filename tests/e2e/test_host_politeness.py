@@ -90,3 +90,44 @@ def test_thirty_districts_on_three_hosts_never_exceed_the_hosts_limit(local_stac
     dlq = os.environ["SYNC_DLQ_URL"]
     attributes = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
     assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+def test_districts_of_a_host_with_no_free_slot_come_back_later_and_finish(local_stack, make_sandbox_sis, monkeypatch):
+    """Another worker holds the host's only slot: every district's slice ends at once and its
+    message comes back with a delay, again and again, never toward the dead-letter queue; when
+    the slot is given back they all finish."""
+    import time
+
+    from rostersync import aws_clients
+    from rostersync.oneroster.hosts import Slot, host_key
+    from rostersync.store import host_leases, sync_runs
+    from rostersync.sync import messages, run_lifecycle
+
+    monkeypatch.setenv("ROSTERSYNC_HOST_BUSY_DELAY_S", "1")
+    sis = make_sandbox_sis(**TINY_DISTRICT)
+    host = host_key(sis.host_url)
+    host_leases.set_limit(host, 1, by="test")
+    gate = host_leases.DynamoHostGate()
+    held = gate.take(host, "another-worker")
+    assert isinstance(held, Slot)
+    district_ids = [connect_district(sis, start_date="2026-01-01") for _ in range(3)]
+    runs = {d: run_lifecycle.start_run(d, "manual", "full") for d in district_ids}
+    assert messages.send_run_messages([messages.RunMessage(d, r.run_id) for d, r in runs.items()]) == []
+
+    deadline = time.monotonic() + 60
+    while min(int(sync_runs.get_run(d, r.run_id).invocations or 0) for d, r in runs.items()) < 2:
+        assert time.monotonic() < deadline, "the districts were not sent back"
+        time.sleep(0.2)
+    assert sis.stats()["requests"] == 0  # nobody asked the SIS anything while its slot was held
+    for district_id, run in runs.items():
+        stored = sync_runs.get_run(district_id, run.run_id)
+        assert stored.status == "running" and stored.failure is None
+
+    gate.give_back([held], "another-worker")
+    local_stack.wait_until_idle(timeout=120)
+    finished = [sync_runs.get_run(d, r.run_id) for d, r in runs.items()]
+    assert [run.status for run in finished] == ["succeeded"] * 3
+    assert sis.stats()["inFlightPeak"] == 1
+    dlq = os.environ["SYNC_DLQ_URL"]
+    attributes = aws_clients.sqs().get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0"

@@ -218,3 +218,15 @@ def test_a_short_retry_after_is_waited_out_and_an_ungated_client_is_unchanged(ma
     ungated._requester.retry.sleep = sleeps
     assert len(list(ungated.stream("users"))) == 2  # no gate: Retry-After waited (capped), as before
     assert sleeps[-1] == 60.0
+
+
+def test_a_request_made_inside_another_rides_on_its_slot():
+    """The OAuth 2 token is fetched while a page's request holds the slot: at a limit of 1 it
+    must not wait for itself."""
+    gate = MemoryGate(limit=1)
+    slots = HostSlots(gate)
+    with slots.slot(URL), slots.slot("https://sis.example.org/oauth/token"):
+        assert gate.in_use("sis.example.org:443") == 1
+    with slots.slot(URL):  # the slot is back for the next page
+        pass
+    assert gate.writes == 1

@@ -333,14 +333,24 @@ class HostSlots:
         self._ask_after: dict[str, float] = {}
         self._paused_until: dict[str, float] = {}
         self.refused: HostBusy | None = None  # the last HostBusy raised (the worker reads it)
+        self._thread = threading.local()  # the hosts whose slot this thread holds right now
 
     @contextmanager
     def slot(self, url: str, endpoint: str | None = None) -> Iterator[None]:
-        """Hold one of the host's slots for one request."""
-        slot = self._acquire(host_key(url), endpoint)
+        """Hold one of the host's slots for one request. A request made while this thread holds
+        one for the same host (the OAuth 2 token fetched to sign a page) rides on it: it would
+        otherwise wait for itself where the host's limit is 1."""
+        host = host_key(url)
+        riding: set[str] = self._thread.__dict__.setdefault("hosts", set())
+        if host in riding:
+            yield
+            return
+        slot = self._acquire(host, endpoint)
+        riding.add(host)
         try:
             yield
         finally:
+            riding.discard(host)
             with self._cond:
                 self._idle.setdefault(slot.host, []).append(slot)
                 self._cond.notify()
