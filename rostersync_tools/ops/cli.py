@@ -4,6 +4,10 @@
   rostersync ops runs --district ID [--limit N] [--json]  a district's recent runs
   rostersync ops run RUN_ID --district ID      [--json]   one run: counts, failure, record errors
   rostersync ops redrive [--district ID] [--dry-run] [--yes] [--no-follow] [--timeout S] [--json]
+  rostersync ops host-limit HOST [--set N | --default] [--json]   a SIS host's limit of requests in flight
+                                               shared by every sync worker (store/host_leases.py); changes audited
+  rostersync ops backfill-next-sync [--dry-run] [--json]   once after deploying issue 29: configured districts
+                                               without nextSyncAt go before the dispatcher's next tick
   rostersync ops backfill-change-keys [--district ID] [--dry-run] [--json]   change keys for items written
                                                before changeSeq existed (store/change_backfill.py)
   rostersync ops backfill-identity-keys [--district ID] [--dry-run] [--json]   re-key identity keys for SIS
@@ -138,6 +142,30 @@ def build_parser() -> argparse.ArgumentParser:
     memberships.add_argument("--dry-run", action="store_true", help="count what would be keyed; change nothing")
     _add_common_options(memberships)
     memberships.set_defaults(run=cmd_backfill_membership_keys)
+    host_limit = commands.add_parser(
+        "host-limit",
+        help="show or set a SIS host's limit of requests in flight, shared by every sync worker",
+        description="HOST is the SIS host URL or name[:port] (port 443 when none). Without --set or --default: "
+        "the host's limit, slots in use and Retry-After pause. Changes are recorded in the audit trail "
+        "(district 'platform', action host_limit.update).",
+    )
+    host_limit.add_argument("host", metavar="HOST")
+    change = host_limit.add_mutually_exclusive_group()
+    change.add_argument("--set", type=int, metavar="N", dest="limit", help="at most N requests in flight to HOST")
+    change.add_argument("--default", action="store_true", help="back to the default limit")
+    _add_common_options(host_limit)
+    host_limit.set_defaults(run=cmd_host_limit)
+
+    next_sync = commands.add_parser(
+        "backfill-next-sync",
+        help="give configured districts written before the dispatcher's index their nextSyncAt (once)",
+        description="The dispatcher reads districts by nextSyncAt (ByNextSync), never a scan; districts "
+        "configured before it existed have none. This scan sets it to 0: the next tick looks at them. "
+        "Safe to re-run.",
+    )
+    next_sync.add_argument("--dry-run", action="store_true", help="count what would be scheduled; change nothing")
+    _add_common_options(next_sync)
+    next_sync.set_defaults(run=cmd_backfill_next_sync)
     return parser
 
 
@@ -159,6 +187,67 @@ def cmd_backfill_membership_keys(args) -> int:
     else:
         label = "would key" if args.dry_run else "keyed"
         print(table(("items", label), [(kind, str(count)) for kind, count in done.items()]), flush=True)
+    return 0
+
+
+def cmd_backfill_next_sync(args) -> int:
+    from rostersync.sync.dispatch import backfill_next_sync
+    from rostersync_tools.ops.output import print_json, table
+
+    resolve(args)
+    done = backfill_next_sync(dry_run=args.dry_run)
+    if args.json:
+        print_json({"dryRun": args.dry_run, **done})
+    else:
+        verb = "would schedule" if args.dry_run else "scheduled"
+        print(table(("districts", "count"), [(verb, str(done["scheduled"]))]), flush=True)
+    return 0
+
+
+PLATFORM_AUDIT = "platform"  # the audit trail's partition for changes that belong to no district
+
+
+def host_of(text: str) -> str:
+    """A host as the limits name it ("name:port") from a URL or name[:port]."""
+    from rostersync.oneroster.hosts import host_key
+
+    return host_key(text if "://" in text else f"https://{text}")
+
+
+def cmd_host_limit(args) -> int:
+    import getpass
+
+    from rostersync import audit
+    from rostersync.store import host_leases
+    from rostersync_tools.ops.output import print_json, table
+
+    resolve(args)
+    host = host_of(args.host)
+    if args.limit is not None or args.default:
+        by = f"ops:{getpass.getuser()}"
+        try:
+            change = host_leases.set_limit(host, None if args.default else args.limit, by=by)
+        except ValueError as error:
+            print(f"rostersync ops: {error}", file=sys.stderr)
+            return REFUSED
+        audit.record(
+            PLATFORM_AUDIT,
+            by,
+            "host_limit.update",
+            before={"maxConcurrent": change["before"]},
+            after={"maxConcurrent": change["after"]},
+            target=host,
+        )
+    shown = host_leases.describe(host)
+    if args.json:
+        print_json(shown)
+    else:
+        rows = [
+            ("limit", f"{shown['limit']}" + (" (default)" if shown["limitIsDefault"] else "")),
+            ("slots in use", str(shown["slotsInUse"])),
+            ("paused for", f"{shown['pausedFor']} s"),
+        ]
+        print(table((host, ""), rows), flush=True)
     return 0
 
 

@@ -7,7 +7,7 @@ GET  /_admin/quirks          the quirks now
 POST /_admin/quirks          {"no_total_count": true, ...} -> the quirks now
 POST /_admin/inject          {"kind", "count"?, "path"?, "retry_after"?, "ms"?, "status"?} -> armed faults
 DELETE /_admin/inject        disarm every fault
-GET  /_admin/stats           {"requests", "byPath", "tokenRequests", ...}
+GET  /_admin/stats           {"requests", "byPath", "tokenRequests", "inFlightPeak", ...}
 POST /_admin/stats/reset     counters back to zero
 POST /_admin/withdraw        {"role": "student"|"teacher", "share": 0..1} -> {"removed": n, "enrollmentsRemoved": m}
                              hard-deletes that share of the role's users and their enrollments

@@ -161,6 +161,13 @@ class SandboxApp:
         api_path = "/token" if is_token else below_prefix[len(base or "") :]
         reshape = base == ONEROSTER_BASE_PATHS["1.2"] and not is_token
         self.stats.count(api_path, is_token)
+        self.stats.started()
+        try:
+            return self._answer(request, api_path, is_token, reshape)
+        finally:
+            self.stats.finished()
+
+    def _answer(self, request: Request, api_path: str, is_token: bool, reshape: bool) -> Response:
         if self.quirks.latency_ms:
             time.sleep(self.quirks.latency_ms / 1000)
         fault = self.faults.take(request.path, is_token)

@@ -30,7 +30,10 @@ TICKS = [
 ]
 
 
-def test_each_district_is_synced_once_per_night_from_its_start_date(local_stack, make_sandbox_sis):
+def test_each_district_is_synced_once_per_night_from_its_start_date(local_stack, make_sandbox_sis, monkeypatch):
+    # No spread: each night's run is due at 01:00 local, the instants below (the spread itself is
+    # tests/unit/sync/test_dispatch.py's).
+    monkeypatch.setenv("ROSTERSYNC_DISPATCH_SPREAD_S", "0")
     sis = make_sandbox_sis()
     districts = {
         "chicago": connect_district(sis, timezone_name="America/Chicago", start_date="2026-12-02"),

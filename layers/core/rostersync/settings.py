@@ -28,6 +28,8 @@ class Settings:
     sync_queue_url: str
     secret_prefix: str
     notifications_table: str
+    # Per-host politeness: one item per SIS host, slots shared by every sync worker (store/host_leases.py).
+    host_leases_table: str
     # The stack's own EventBridge bus (events for the app, docs/events.md).
     event_bus_name: str
     # The SES-verified sender of district notifications; empty: record them, send nothing.
@@ -63,6 +65,7 @@ TABLES: dict[str, tuple[str, str]] = {
     "record_links_table": ("RECORD_LINKS_TABLE", "RecordLinksTable"),
     "audit_table": ("AUDIT_TABLE", "AuditTable"),
     "notifications_table": ("NOTIFICATIONS_TABLE", "NotificationsTable"),
+    "host_leases_table": ("HOST_LEASES_TABLE", "HostLeasesTable"),
 }
 
 
@@ -117,3 +120,26 @@ def sync_max_receive_count() -> int | None:
     """SYNC_MAX_RECEIVE_COUNT, when set: overrides the sync queue's own maxReceiveCount."""
     configured = os.environ.get("SYNC_MAX_RECEIVE_COUNT", "").strip()
     return int(configured) if configured else None
+
+
+# A hosted vendor's OneRoster endpoint serves many districts: two workers' pages in flight (4
+# each) is what its rate limits are built for. A platform admin sets a host's own limit
+# (rostersync ops host-limit); ROSTERSYNC_HOST_MAX_CONCURRENT overrides this default.
+DEFAULT_HOST_MAX_CONCURRENT = 8
+
+
+def host_max_concurrent_default() -> int:
+    """ROSTERSYNC_HOST_MAX_CONCURRENT: requests in flight per SIS host, all workers together."""
+    return int(os.environ.get("ROSTERSYNC_HOST_MAX_CONCURRENT", DEFAULT_HOST_MAX_CONCURRENT))
+
+
+def host_busy_delay_seconds() -> float:
+    """ROSTERSYNC_HOST_BUSY_DELAY_S: how long a run whose SIS host is busy waits before it is
+    tried again (jittered up to twice this; a host's Retry-After, when longer, wins)."""
+    return float(os.environ.get("ROSTERSYNC_HOST_BUSY_DELAY_S", 30))
+
+
+def dispatch_spread_seconds() -> int:
+    """ROSTERSYNC_DISPATCH_SPREAD_S: each district's nightly run starts within this long of its
+    night window opening (a stable jitter per district and night; 0: at the opening)."""
+    return int(os.environ.get("ROSTERSYNC_DISPATCH_SPREAD_S", 2 * 60 * 60))

@@ -3,11 +3,13 @@ from its start date on, also when the dispatcher is retried or runs twice at onc
 
 import json
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
 
+from rostersync.settings import dispatch_spread_seconds
+from rostersync.sync.schedule import night_window_start
 from tests.unit.sync.test_locks import make_district, result
 
 
@@ -61,13 +63,20 @@ def iso(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def first_tick_at_or_after(instant: datetime, every_minutes: int = 30) -> datetime:
+    step = every_minutes * 60
+    return datetime.fromtimestamp(-(-instant.timestamp() // step) * step, UTC)
+
+
 def test_each_district_runs_once_in_its_own_night_from_its_start_date(domain):
     chicago = make_district(tz="America/Chicago", start_date="2026-12-02")  # night = 07:00-11:00 UTC
     kolkata = make_district(tz="Asia/Kolkata", start_date="2026-12-02")  # night = 19:30-23:30 UTC, day before
     created_at: dict[str, list[tuple[str, str]]] = {chicago.district_id: [], kolkata.district_id: []}
+    looked_at = 0
     for at in ticks("2026-11-30T12:00:00", "2026-12-04T00:00:00"):
         summary = domain.dispatch.dispatch_due_districts(iso(at))
-        assert summary["checked"] == 2 and summary["failed"] == 0
+        assert summary["failed"] == 0
+        looked_at += summary["checked"]
         bodies = drain(domain)
         sweeps = [b for b in bodies if b["action"] == "sweep"]
         # The day's first tick also queues the sweep of purged districts, once (not a run).
@@ -85,18 +94,43 @@ def test_each_district_runs_once_in_its_own_night_from_its_start_date(domain):
             work_off(domain, created_at)
         else:
             assert bodies == sweeps  # nothing was sent that the summaries did not count
+    assert drain(domain) == []
+    # Each district is looked at when it is configured, when its night comes and once after
+    # (a lost message): never on the ticks between (a scan looked at both on all 168 ticks).
+    assert looked_at <= 2 * (1 + 3 * 2)
 
-    # Chicago: nothing on the night of 12-01 (before the start date); 12-02 and 12-03 at 01:00 local.
-    assert [at for at, _ in created_at[chicago.district_id]] == ["2026-12-02T07:00:00Z", "2026-12-03T07:00:00Z"]
+    def expected(district, tz, nights):
+        """The tick of each night: the first at or after its jittered moment (configured before it)."""
+        return [
+            iso(first_tick_at_or_after(night_window_start(tz, night) + jitter(district, night)))
+            for night in (date.fromisoformat(n) for n in nights)
+        ]
+
+    def jitter(district, night):
+        return timedelta(seconds=domain.dispatch.jitter_seconds(district.district_id, night))
+
+    # Chicago: nothing on the night of 12-01 (before the start date); 12-02 and 12-03, each within
+    # the first two hours of its night (jittered).
+    assert [at for at, _ in created_at[chicago.district_id]] == expected(
+        chicago, "America/Chicago", ["2026-12-02", "2026-12-03"]
+    )
     assert nights_of(domain, chicago.district_id) == ["2026-12-02", "2026-12-03"]
     # Kolkata (UTC+5:30): its night of 12-02 starts at 19:30 UTC on 12-01; the night of 12-01
     # (30 Nov 19:30 UTC) is before its start date.
-    assert [at for at, _ in created_at[kolkata.district_id]] == [
-        "2026-12-01T19:30:00Z",
-        "2026-12-02T19:30:00Z",
-        "2026-12-03T19:30:00Z",
-    ]
+    assert [at for at, _ in created_at[kolkata.district_id]] == expected(
+        kolkata, "Asia/Kolkata", ["2026-12-02", "2026-12-03", "2026-12-04"]
+    )
     assert nights_of(domain, kolkata.district_id) == ["2026-12-02", "2026-12-03", "2026-12-04"]
+    for district_id, created in created_at.items():
+        for at, run_id in created:  # every run within the spread (+ a tick) of its night
+            night = domain.store.get_run(district_id, run_id).night
+            tz = "America/Chicago" if district_id == chicago.district_id else "Asia/Kolkata"
+            late = parse(at) - night_window_start(tz, date.fromisoformat(night))
+            assert timedelta(0) <= late <= timedelta(seconds=dispatch_spread_seconds() + 30 * 60)
+
+
+def parse(at: str) -> datetime:
+    return datetime.fromisoformat(at.replace("Z", "+00:00"))
 
 
 def test_instants_around_midnight(domain):
@@ -104,13 +138,19 @@ def test_instants_around_midnight(domain):
     # 23:59 local on 12-01 and 00:30 local on 12-02: not yet the night.
     for at in ("2026-12-01T22:59:00Z", "2026-12-01T23:30:00Z", "2026-12-01T23:59:59Z"):
         assert domain.dispatch.dispatch_due_districts(at)["enqueued"] == 0
-    # 01:00 local: due; 04:59 local: already done; 05:00 local: outside the window.
-    assert domain.dispatch.dispatch_due_districts("2026-12-02T00:00:00Z")["enqueued"] == 1
+    # Its night opens at 01:00 local; it is due at its jittered moment in the night's first hours.
+    due_at = datetime(2026, 12, 2, 0, 0, tzinfo=UTC) + timedelta(
+        seconds=domain.dispatch.jitter_seconds(berlin.district_id, date(2026, 12, 2))
+    )
+    assert domain.dispatch.dispatch_due_districts(iso(due_at - timedelta(seconds=1)))["enqueued"] == 0
+    assert domain.dispatch.dispatch_due_districts(iso(due_at + timedelta(seconds=1)))["enqueued"] == 1
     work_off(domain, [berlin.district_id])
+    # 04:59 local: already done; 05:00 local: outside the window.
     assert domain.dispatch.dispatch_due_districts("2026-12-02T03:59:00Z")["enqueued"] == 0
     assert domain.dispatch.dispatch_due_districts("2026-12-02T04:00:00Z")["enqueued"] == 0
     assert nights_of(domain, berlin.district_id) == ["2026-12-02"]
-    assert [b["action"] for b in drain(domain)] == ["run", "sweep"]  # 00:00 UTC: the day's sweep too
+    # One run; the ticks between 00:00 and 00:30 UTC also queued the day's sweep.
+    assert [b["action"] for b in drain(domain) if b["action"] != "sweep"] == ["run"]
 
 
 def test_a_retried_dispatcher_creates_nothing_new(domain):
@@ -196,8 +236,10 @@ def test_only_connected_enabled_districts_are_looked_at(domain):
     make_district(tz="Not/AZone", start_date="2026-12-02")
     due = make_district(start_date="2026-12-02")
     summary = domain.dispatch.dispatch_due_districts("2026-12-02T08:00:00Z")
-    assert (summary["checked"], summary["invalid"], summary["enqueued"]) == (2, 1, 1)
+    # The disabled and the unconnected one are looked at once and leave the dispatcher's index.
+    assert (summary["checked"], summary["invalid"], summary["enqueued"]) == (4, 1, 1)
     assert [b["districtId"] for b in drain(domain)] == [due.district_id]
+    assert domain.dispatch.dispatch_due_districts("2026-12-02T09:00:00Z")["checked"] == 1  # the due one
 
 
 def test_messages_go_out_in_batches_of_ten(domain, monkeypatch):

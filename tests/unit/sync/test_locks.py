@@ -22,12 +22,16 @@ def make_district(
     configured: bool = True,
     **extra,
 ):
-    """A district as setup leaves it: connected to an SIS and configured (or not)."""
-    from rostersync.store.districts import DistrictModel, SisConnection, SyncConfig
+    """A district as setup leaves it: connected to an SIS and configured (or not; configured, the
+    dispatcher's next tick looks at it, as after PUT .../sync-config)."""
+    from rostersync.store.districts import ASAP, DistrictModel, SisConnection, SyncConfig, due_shard
 
     now = datetime.now(UTC)
+    district_id = district_id or new_id("dst")
+    if configured:
+        extra = {"next_sync_at": ASAP, "due_shard": due_shard(district_id), **extra}
     district = DistrictModel(
-        district_id or new_id("dst"),
+        district_id,
         name="Test district",
         timezone=tz,
         created_at=now,

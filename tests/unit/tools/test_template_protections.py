@@ -20,6 +20,7 @@ DISTRICT_DATA = {
     "RunRecordsTable",
     "AuditTable",
     "RecordLinksTable",
+    "HostLeasesTable",  # not districts' data: the platform admin's per-host limits (kept as carefully)
 }
 
 

@@ -13,15 +13,19 @@ rebinding. The local stack passes allow_private=True: http:// and loopback are f
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from .errors import InvalidHostUrl, UnreachableHost
+from .errors import InvalidHostUrl, OutOfTime, UnreachableHost
 
 ONEROSTER_BASE_PATH = "/ims/oneroster/v1p1"
 # Where each OneRoster version's rostering endpoints live below the host (and a vendor prefix).
@@ -244,3 +248,213 @@ class AddressPolicy:
     def check_peer(self, peer_address: str) -> bool:
         """For a connected socket: may this peer be talked to?"""
         return self.allow_private or self._is_public(peer_address)
+
+
+# ---------------------------------------------------------------- per-host politeness
+#
+# Every sync worker shares one limit of requests in flight per SIS host (a HostGate: slots in
+# DynamoDB, store/host_leases.py). A client holds slots for a while and reuses them page after
+# page (HostSlots): the gate is written when a slot is taken, renewed (every SLOT_SECONDS -
+# RENEW_MARGIN_S of use) and given back, never per page. A client that holds no slot and is
+# refused one raises HostBusy, an OutOfTime: the sync saves and ends its slice, and the worker
+# sends the run again later (sync/worker.py). Only clients opened inside `gated(...)` (the sync
+# worker's slices) are gated; the setup API's reads are an admin waiting, few, and not gated.
+
+
+def host_key(url: str) -> str:
+    """The host a limit applies to: "name:port", lower case (the scheme's port when none)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "https" else 80)
+    return f"{(parts.hostname or '').rstrip('.').lower()}:{port}"
+
+
+class HostBusy(OutOfTime):
+    """Every slot of the SIS host is taken by other workers, or the host asked everyone to wait
+    (429 / Retry-After). `retry_at`: epoch seconds worth trying again at (None: unknown)."""
+
+    code = "host_busy"
+
+    def __init__(self, message: str, *, retry_at: float | None = None, endpoint: str | None = None):
+        super().__init__(message, endpoint=endpoint)
+        self.retry_at = retry_at
+
+
+@dataclass(frozen=True)
+class Slot:
+    host: str
+    index: int
+    expires_at: float  # epoch seconds
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The gate's no: `retry_at` epoch seconds (a pause's end), or None (all slots taken)."""
+
+    retry_at: float | None = None
+
+
+class HostGate(Protocol):
+    """Slots of SIS hosts shared by every worker; `holder` names one client's slots."""
+
+    def take(self, host: str, holder: str) -> Slot | Refusal: ...
+
+    def renew(self, slot: Slot, holder: str) -> tuple[Slot | None, float | None]:
+        """The slot for longer (None: lost), and the host's pause end if it has one."""
+        ...
+
+    def give_back(self, slots: list[Slot], holder: str) -> None: ...
+
+    def pause(self, host: str, until: float) -> None:
+        """Nobody starts a request to `host` before `until` (epoch seconds)."""
+        ...
+
+
+class HostSlots:
+    """One client's slots at the shared gate: taken when its requests need them, reused page
+    after page, renewed before they expire, given back when the client closes."""
+
+    # A slot must outlast the request started on it: a read may take up to its timeout (30 s).
+    RENEW_MARGIN_S = 35.0
+    # After a refusal, a client still holding slots asks again no sooner than this (it reuses
+    # its own meanwhile); one holding none stops (HostBusy).
+    ASK_AGAIN_S = 5.0
+    # A pause shorter than this is waited out here; a longer one ends the slice.
+    WAIT_OUT_PAUSE_S = 2.0
+
+    def __init__(self, gate: HostGate, clock: Callable[[], float] = time.time):
+        self.gate = gate
+        self.holder = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._idle: dict[str, list[Slot]] = {}
+        self._held: dict[str, int] = {}  # per host: slots this client holds (idle or in use)
+        self._asking: dict[str, int] = {}
+        self._ask_after: dict[str, float] = {}
+        self._paused_until: dict[str, float] = {}
+        self.refused: HostBusy | None = None  # the last HostBusy raised (the worker reads it)
+        self._thread = threading.local()  # the hosts whose slot this thread holds right now
+
+    @contextmanager
+    def slot(self, url: str, endpoint: str | None = None) -> Iterator[None]:
+        """Hold one of the host's slots for one request. A request made while this thread holds
+        one for the same host (the OAuth 2 token fetched to sign a page) rides on it: it would
+        otherwise wait for itself where the host's limit is 1."""
+        host = host_key(url)
+        riding: set[str] = self._thread.__dict__.setdefault("hosts", set())
+        if host in riding:
+            yield
+            return
+        slot = self._acquire(host, endpoint)
+        riding.add(host)
+        try:
+            yield
+        finally:
+            riding.discard(host)
+            with self._cond:
+                self._idle.setdefault(slot.host, []).append(slot)
+                self._cond.notify()
+
+    def pause(self, url: str, seconds: float) -> bool:
+        """The host said Retry-After `seconds`: every worker waits that long before its next
+        request there. True when it is long enough that this client's slice should end."""
+        host, until = host_key(url), self._clock() + seconds
+        with self._cond:
+            self._paused_until[host] = max(until, self._paused_until.get(host, 0.0))
+        self.gate.pause(host, until)
+        return seconds > self.WAIT_OUT_PAUSE_S
+
+    def close(self) -> None:
+        with self._cond:
+            slots = [slot for idle in self._idle.values() for slot in idle]
+            self._idle.clear()
+            self._held.clear()
+        if slots:
+            self.gate.give_back(slots, self.holder)
+
+    def _busy(self, host: str, retry_at: float | None, endpoint: str | None) -> HostBusy:
+        why = "asked every client to wait" if retry_at else "is at its limit of requests in flight"
+        self.refused = HostBusy(
+            f"The SIS host {host} {why}; the sync goes on later.", retry_at=retry_at, endpoint=endpoint
+        )
+        return self.refused
+
+    def _acquire(self, host: str, endpoint: str | None) -> Slot:
+        while True:
+            slot = self._next_slot(host, endpoint)
+            if slot.expires_at - self._clock() >= self.RENEW_MARGIN_S:
+                return slot
+            renewed, paused_until = self.gate.renew(slot, self.holder)
+            with self._cond:
+                if paused_until:
+                    self._paused_until[host] = max(paused_until, self._paused_until.get(host, 0.0))
+                if renewed is None:  # expired and taken by someone else meanwhile: not ours any more
+                    self._held[host] -= 1
+                    continue
+            return renewed
+
+    def _next_slot(self, host: str, endpoint: str | None) -> Slot:
+        with self._cond:
+            while True:
+                left = self._paused_until.get(host, 0.0) - self._clock()
+                if left > self.WAIT_OUT_PAUSE_S:
+                    raise self._busy(host, self._paused_until[host], endpoint)
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                idle = self._idle.get(host)
+                if idle:
+                    return idle.pop()
+                if self._asking.get(host, 0):
+                    self._cond.wait(1.0)  # another request of ours is asking the gate
+                    continue
+                if self._clock() < self._ask_after.get(host, 0.0):
+                    if not self._held.get(host, 0):
+                        raise self._busy(host, None, endpoint)
+                    self._cond.wait(1.0)  # one of ours comes back when its request ends
+                    continue
+                self._asking[host] = self._asking.get(host, 0) + 1
+                break
+        try:
+            taken = self.gate.take(host, self.holder)
+        finally:
+            with self._cond:
+                self._asking[host] -= 1
+                self._cond.notify_all()
+        with self._cond:
+            if isinstance(taken, Slot):
+                self._held[host] = self._held.get(host, 0) + 1
+                return taken
+            if taken.retry_at:
+                self._paused_until[host] = max(taken.retry_at, self._paused_until.get(host, 0.0))
+            self._ask_after[host] = self._clock() + self.ASK_AGAIN_S
+            if self._held.get(host, 0) == 0:
+                raise self._busy(host, taken.retry_at, endpoint)
+        return self._next_slot(host, endpoint)  # wait for one of our own
+
+
+_scope = threading.local()
+
+
+@contextmanager
+def gated(gate: HostGate | None) -> Iterator[list[HostSlots]]:
+    """Clients opened on this thread inside the block hold slots at `gate` (None: no limit).
+    Yields the list of their HostSlots (the worker asks them whether a host was busy)."""
+    opened: list[HostSlots] = []
+    previous = getattr(_scope, "current", None)
+    _scope.current = (gate, opened) if gate is not None else None
+    try:
+        yield opened
+    finally:
+        _scope.current = previous
+
+
+def slots_for_new_client() -> HostSlots | None:
+    """The HostSlots a client opened now on this thread uses (None outside `gated`)."""
+    current = getattr(_scope, "current", None)
+    if current is None:
+        return None
+    gate, opened = current
+    slots = HostSlots(gate)
+    opened.append(slots)
+    return slots

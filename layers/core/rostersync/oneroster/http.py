@@ -8,7 +8,9 @@ Retries and auth recovery live one level up (requester.py). Here:
   credentials are only re-applied for a target on the same origin;
 - requests' own environment handling is off (no proxies or .netrc from the environment:
   a proxy would hide the peer, a .netrc could add credentials);
-- low-level failures become ExchangeFailed with a kind the retry loop understands.
+- low-level failures become ExchangeFailed with a kind the retry loop understands;
+- inside a sync slice (hosts.gated), each request holds one of its host's shared slots
+  (hosts.HostSlots), and HostBusy ends the slice when none is to be had.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .errors import BadResponse, InvalidHostUrl, OutOfTime, UnreachableHost
-from .hosts import AddressPolicy
+from .hosts import AddressPolicy, HostSlots, slots_for_new_client
 
 log = logging.getLogger("rostersync.oneroster")
 
@@ -163,6 +165,8 @@ class HttpClient:
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         self.session = session
+        # Opened inside a sync slice: requests hold slots of their host shared by every worker.
+        self.host_slots: HostSlots | None = slots_for_new_client()
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline (None without one)."""
@@ -179,7 +183,19 @@ class HttpClient:
         return (min(self.timeout[0], left), min(self.timeout[1], left))
 
     def send(self, method: str, url: str, *, headers_for: HeadersFor, data: dict | None = None) -> requests.Response:
-        """One request, following redirects; raises ExchangeFailed or InvalidHostUrl."""
+        """One request, following redirects; raises ExchangeFailed, InvalidHostUrl or (gated,
+        when the host has no slot for this client) HostBusy."""
+        if self.host_slots is None:
+            return self._send(method, url, headers_for=headers_for, data=data)
+        with self.host_slots.slot(url, endpoint_of(url)):
+            return self._send(method, url, headers_for=headers_for, data=data)
+
+    def host_paused(self, url: str, seconds: float) -> bool:
+        """The host said Retry-After `seconds` (429, 503): tell every worker (gated clients only).
+        True when this client should end its slice rather than wait (HostBusy follows)."""
+        return self.host_slots is not None and self.host_slots.pause(url, seconds)
+
+    def _send(self, method: str, url: str, *, headers_for: HeadersFor, data: dict | None = None) -> requests.Response:
         origin = _origin(url)
         for _hop in range(MAX_REDIRECTS + 1):
             endpoint = endpoint_of(url)
@@ -229,6 +245,8 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+        if self.host_slots is not None:
+            self.host_slots.close()
 
 
 def _classify_connection_error(exc: Exception) -> ExchangeFailed:

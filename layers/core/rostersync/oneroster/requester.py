@@ -6,7 +6,8 @@ then
   OAuth 2 token, fall back from HMAC-SHA256 to HMAC-SHA1, from OAuth 2 to OAuth 1 in auto
   mode); these do not count as retries;
 - 429, 5xx, 408, connection failures, timeouts, truncated or invalid JSON: back off and
-  retry up to max_retries;
+  retry up to max_retries; a Retry-After also pauses the host for every sync worker (a gated
+  client, hosts.HostSlots), and one longer than a moment ends the slice (HostBusy);
 - everything else: the typed error, or the decoded body.
 """
 
@@ -14,12 +15,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Literal, Protocol, overload
 
 import requests
 
 from .errors import BadResponse, InvalidCredentials, NotOneRoster, OneRosterError, OutOfTime, scrub
+from .hosts import HostBusy
 from .http import MIN_USEFUL_S, ExchangeFailed, HeadersFor, HttpClient, endpoint_of
 from .responses import (
     InvalidJson,
@@ -116,6 +119,7 @@ class Requester:
                     continue
                 raise failure.to_error(endpoint) from None
             if is_retryable_status(response.status_code) and attempt < limit:
+                self._tell_host(url, response.headers.get("retry-after"), endpoint)
                 self._wait(attempt, response.headers.get("retry-after"), endpoint, f"HTTP {response.status_code}")
                 attempt += 1
                 continue
@@ -195,6 +199,17 @@ class Requester:
 
     def _final_error(self, response: requests.Response, endpoint: str) -> OneRosterError:
         return error_for_status(response.status_code, self.describe(response), endpoint=endpoint)
+
+    def _tell_host(self, url: str, retry_after: str | None, endpoint: str) -> None:
+        """A Retry-After pauses the host for every worker (gated clients); a long one ends this
+        slice too, rather than hold the worker waiting (HostBusy: the run comes back later)."""
+        seconds = self.retry.parse_retry_after(retry_after)
+        if seconds and self.http.host_paused(url, seconds):
+            raise HostBusy(
+                f"The SIS asked every client to wait {seconds:.0f} s (Retry-After); the sync goes on later.",
+                retry_at=time.time() + seconds,
+                endpoint=endpoint,
+            )
 
     def _wait(self, attempt: int, retry_after: str | None, endpoint: str, why: str) -> None:
         delay = self.retry.delay(attempt, retry_after)

@@ -3,6 +3,8 @@ and the nightly bookkeeping. One item per district."""
 
 from __future__ import annotations
 
+import zlib
+
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -13,6 +15,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.expressions.update import Action
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from rostersync.ids import new_id
@@ -95,6 +98,32 @@ class SyncOptions(MapAttribute):
     class_terms = raw_map(attr_name="classTerms", null=True)
 
 
+# The dispatcher's index (sync/dispatch.py): districts by when it should next look at them. Only
+# districts with a nextSyncAt are in it (a sparse index): setting the sync configuration or the
+# zone puts a district in at ASAP (0: the next tick looks); the dispatcher moves it on from there.
+NEXT_SYNC_INDEX = "ByNextSync"
+DUE_SHARDS = 4  # dueShard: "0".."3" by the district id, so no one index partition takes every write
+ASAP = 0
+
+
+def due_shard(district_id: str) -> str:
+    return str(zlib.crc32(district_id.encode()) % DUE_SHARDS)
+
+
+class ByNextSync(GlobalSecondaryIndex):
+    class Meta:
+        index_name = NEXT_SYNC_INDEX
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True, attr_name="dueShard")
+    next_sync_at = NumberAttribute(range_key=True, attr_name="nextSyncAt")
+
+
+def look_again_asap(district_id: str) -> list[Action]:
+    """The actions that put a district in front of the dispatcher's next tick."""
+    return [DistrictModel.next_sync_at.set(ASAP), DistrictModel.due_shard.set(due_shard(district_id))]
+
+
 class DistrictModel(Model):
     Meta = table_meta(get_settings().districts_table)
 
@@ -114,6 +143,10 @@ class DistrictModel(Model):
     lock_token = NumberAttribute(attr_name="lockToken", null=True)
     # Nightly bookkeeping: the last night (local date) a nightly run was created for.
     last_nightly_night = UnicodeAttribute(attr_name="lastNightlyNight", null=True)
+    # When the dispatcher should next look at this district (epoch seconds; ByNextSync).
+    next_sync_at = NumberAttribute(attr_name="nextSyncAt", null=True)
+    due_shard = UnicodeAttribute(attr_name="dueShard", null=True)
+    by_next_sync = ByNextSync()
     # Delta syncs read changes since the start of the last successful sync.
     last_success_started_at = UTCDateTimeAttribute(attr_name="lastSuccessStartedAt", null=True)
     last_full_sync_at = UTCDateTimeAttribute(attr_name="lastFullSyncAt", null=True)
@@ -173,6 +206,7 @@ def update_profile(
         actions.append(DistrictModel.name.set(name))
     if timezone_name is not None:
         actions.append(DistrictModel.timezone.set(timezone_name))
+        actions.extend(look_again_asap(district.district_id))  # its night moved
     if contacts is not None:
         actions.append(DistrictModel.contacts.set(contacts) if contacts else DistrictModel.contacts.remove())
     if actions:
@@ -200,7 +234,10 @@ def remove_connection(district: DistrictModel) -> None:
 
 
 def save_sync_config(district: DistrictModel, config: SyncConfig) -> None:
-    district.update(actions=[DistrictModel.sync_config.set(config)], condition=DistrictModel.district_id.exists())
+    district.update(
+        actions=[DistrictModel.sync_config.set(config), *look_again_asap(district.district_id)],
+        condition=DistrictModel.district_id.exists(),
+    )
 
 
 def save_sync_options(district_id: str, options: SyncOptions) -> None:

@@ -21,6 +21,7 @@ from rostersync.settings import get_settings
 ACTIONS = ("run", "approve", "purge", "sweep")
 SWEEP_ALL = "*"
 BATCH_SIZE = 10  # SendMessageBatch's limit
+MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds
 _BATCH_ATTEMPTS = 4
 
 
@@ -74,13 +75,20 @@ def queue_url() -> str:
 
 
 def send_run_message(
-    district_id: str, run_id: str, action: str = "run", url: str | None = None, stalls: int = 0
+    district_id: str,
+    run_id: str,
+    action: str = "run",
+    url: str | None = None,
+    stalls: int = 0,
+    delay_seconds: int = 0,
 ) -> str:
-    """Send one message; returns its MessageId. Raises when SQS refuses it."""
+    """Send one message (visible after `delay_seconds`); returns its MessageId. Raises when SQS
+    refuses it."""
     if action not in ACTIONS:
         raise ValueError(action)
+    extra = {"DelaySeconds": min(MAX_DELAY_SECONDS, delay_seconds)} if delay_seconds > 0 else {}
     response = sqs_client().send_message(
-        QueueUrl=url or queue_url(), MessageBody=RunMessage(district_id, run_id, action, stalls).body()
+        QueueUrl=url or queue_url(), MessageBody=RunMessage(district_id, run_id, action, stalls).body(), **extra
     )
     return response["MessageId"]
 

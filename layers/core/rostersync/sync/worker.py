@@ -5,7 +5,9 @@ harmless), except a dead-lettered failed run, whose redriven message becomes one
 with trigger replay; take the run's lease (another delivery of the same run working right
 now -> ignore this one); run the engine for this message's share of the invocation's time;
 then hand the outcome to the run's lifecycle (sync/run_lifecycle.py, which owns every status and
-the lock). CONTINUE re-sends the run's message (the engine's checkpoint says where to resume).
+the lock). CONTINUE re-sends the run's message (the engine's checkpoint says where to resume);
+when the slice ended because its SIS host had no slot for it (oneroster/hosts.py), the message
+goes out with a delay instead, and that delivery succeeds: a busy host costs no receive.
 An exception fails only this message (partial batch response) and SQS retries it; on its last
 receive the lifecycle fails the run before the message goes to the dead-letter queue, so no run
 stays "running" forever. What stays here is SQS's: batches, time slices, receive counts, sends.
@@ -13,6 +15,7 @@ stays "running" forever. What stays here is SQS's: batches, time slices, receive
 
 import hashlib
 import json
+import random
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -24,8 +27,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from rostersync.notify import announce
 from rostersync.observability import flush_metrics, logger, metrics, redact
-from rostersync.settings import sync_max_receive_count
+from rostersync.oneroster.hosts import HostBusy, gated
+from rostersync.settings import host_busy_delay_seconds, sync_max_receive_count
 from rostersync.store import sync_runs as store
+from rostersync.store.host_leases import DynamoHostGate
 from rostersync.sync import messages, run_lifecycle
 from rostersync.sync.run_lifecycle import LockLost
 
@@ -165,7 +170,12 @@ def _handle(message: messages.RunMessage, record: SQSRecord, time_left: "Slice")
         fence=run_lifecycle.fence(run),
     )
     try:
-        result = sync_engine.run_sync(request, time_left, _progress_writer(run, lease_id))
+        with gated(host_gate()) as clients:
+            result = sync_engine.run_sync(request, time_left, _progress_writer(run, lease_id))
+        busy = next((c.refused for c in clients if c.refused is not None), None)
+        if busy is not None and result.outcome == sync_engine.Outcome.CONTINUE:
+            _come_back_later(run, lease_id, message, result, busy)
+            return
         _record_outcome(run, lease_id, message, result)
     except LockLost:
         logger.warning("another run took over the district while this one ran; its result is dropped")
@@ -223,6 +233,26 @@ def _pass_on(run, message: messages.RunMessage, why: str) -> None:
         return
     messages.send_run_message(run.district_id, run.run_id, message.action, stalls=stalls)
     logger.info("passed the run on without progress", extra={"stalls": stalls, "reason": why})
+
+
+def host_gate() -> DynamoHostGate:
+    """The slots of SIS hosts every worker shares (store/host_leases.py)."""
+    return DynamoHostGate()
+
+
+def _come_back_later(run, lease_id: str, message: messages.RunMessage, result, busy: HostBusy) -> None:
+    """The SIS host had no slot for this run (or asked everyone to wait): keep its progress,
+    and send its message again with a delay. This delivery succeeds (it is deleted), so a busy
+    host never counts toward the dead-letter queue, nor as a stall."""
+    run_lifecycle.record_continuation(run, lease_id, result)
+    base = host_busy_delay_seconds()
+    delay = base * (1 + random.random())  # noqa: S311  (jitter: busy runs do not all come back at once)
+    if busy.retry_at:
+        delay = max(delay, busy.retry_at - time.time())
+    delay = int(min(messages.MAX_DELAY_SECONDS, max(1, round(delay))))
+    messages.send_run_message(run.district_id, run.run_id, message.action, delay_seconds=delay)
+    metrics.add_metric(name="SyncHostBusy", unit=MetricUnit.Count, value=1)
+    logger.info("SIS host busy; the run comes back later", extra={"delaySeconds": delay, "reason": str(busy)})
 
 
 def _record_outcome(run, lease_id: str, message: messages.RunMessage, result) -> None:
