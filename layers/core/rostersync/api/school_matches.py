@@ -1,7 +1,8 @@
 """Setup step 3: which SIS school is which existing app school.
 
-GET sis/schools reads the SIS's active schools live and suggests, for each unmatched one,
-the unmatched app school it most probably is (rostersync.school_suggestions explains the scoring).
+GET sis/schools reads the SIS's active schools live (a CSV district's: from its latest bundle) and
+suggests, for each unmatched one, the unmatched app school it most probably is
+(rostersync.school_suggestions explains the scoring).
 PUT school-matches saves the whole set of matches, one to one; SIS schools left unmatched
 become new schools when a sync selects them.
 """
@@ -12,7 +13,6 @@ from collections import Counter
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from rostersync import sis_access
 from rostersync.api import audit_trail
 from rostersync.api.access import district_for_admin, district_for_reader
 from rostersync.api.errors import unprocessable
@@ -28,7 +28,7 @@ from rostersync.api.schemas.school_matches import (
     SisSchoolResponse,
     SisSchoolsResponse,
 )
-from rostersync.api.sis_reads import require_connection, saved_sis_client
+from rostersync.api.sis_reads import active_sis_schools, require_connection
 from rostersync.observability import logger
 from rostersync.school_suggestions import Candidate, suggest
 from rostersync.store import roster_queries as queries
@@ -113,14 +113,15 @@ def get_schools(district_id: str):
         tag=TAG,
         response=SisSchoolsResponse,
         errors=(401, 403, 404, 409),
-        description="Read live from the SIS. 409 not_connected without a connection; 409 with the connection's "
-        "error code (invalid_credentials, unreachable_host, ...) when the saved connection no longer works.",
+        description="Read live from the SIS (a CSV district: from orgs.csv of its latest staged bundle). 409 "
+        "not_connected without a connection; 409 with the connection's error code (invalid_credentials, "
+        "unreachable_host, ...) when the saved connection no longer works; for a CSV district 409 no_bundle_yet "
+        "before a bundle is staged, bundle_expired past its retention.",
     ),
 )
 def get_sis_schools(district_id: str):
     district = district_for_admin(router.current_event.raw_event, district_id)
-    with saved_sis_client(district) as client:
-        orgs = list(sis_access.active_sis_schools(client))
+    orgs = active_sis_schools(district)
     app_schools = _matchable(active_schools(district_id))
     matched_to = {s.sis_sourced_id: s.school_id for s in app_schools if s.sis_sourced_id}
     suggestions = suggest(
@@ -176,8 +177,7 @@ def put_school_matches(district_id: str):
         raise unprocessable(
             "unknown_school", f"No active app school of this district has schoolId {_listed(unknown_app)}."
         )
-    with saved_sis_client(district) as client:
-        sis_ids = {org.sourced_id for org in sis_access.active_sis_schools(client)}
+    sis_ids = {org.sourced_id for org in active_sis_schools(district)}
     unknown_sis = [m.sis_sourced_id for m in matches if m.sis_sourced_id not in sis_ids]
     if unknown_sis:
         raise unprocessable("unknown_school", f"The SIS has no active school with sisSourcedId {_listed(unknown_sis)}.")

@@ -1,5 +1,7 @@
 """The setup routes' reads of a district's saved SIS: the connection required, a client on it
 with the API's time limits, and the client's errors turned into answers an admin can act on.
+A CSV district's SIS is its latest staged bundle (DistrictModel.csv_bundle): steps 3 and 4 read
+its schools and options from there (staged_bundle), 409 no_bundle_yet before one arrives.
 
 Reads behind an API request must finish inside API Gateway's 29 s: the client's
 REQUEST_TIME_OPTIONS (short timeouts, one retry), and the request's deadline (api/deadline.py)
@@ -16,9 +18,13 @@ from rostersync import sis_access, sis_secrets
 from rostersync.api.deadline import sis_deadline
 from rostersync.api.errors import ApiError, conflict, unprocessable
 from rostersync.observability import logger, redact
-from rostersync.oneroster import OneRosterClient, OneRosterError
+from rostersync.oneroster import OneRosterClient, OneRosterError, Org, OutOfTime
 from rostersync.oneroster.client import REQUEST_TIME_OPTIONS
+from rostersync.sources.csv_reader import CsvBundleReader
+from rostersync.sources.opening import open_bundle
 from rostersync.store.districts import DistrictModel, SisConnection, is_csv
+from rostersync.sync.run_start import csv_bundle_failure
+from rostersync.times import utc_now
 
 MAX_IDS_IN_MESSAGE = 5
 
@@ -84,13 +90,10 @@ def saved_sis_client(district: DistrictModel) -> Iterator[OneRosterClient]:
     """A client on the district's saved connection; SIS failures become 409s naming what to fix
     (the request was fine: the saved connection no longer works)."""
     connection = require_connection(district)
-    if is_csv(connection):
-        # Not built yet: reading a CSV district's schools and options from its latest bundle.
+    if is_csv(connection):  # callers read a CSV district's bundle instead (staged_bundle)
         raise conflict(
             "csv_connection",
-            "This district delivers OneRoster CSV files: its schools and options are not read live. Until its first "
-            "bundle has synced, choose every school, grade and subject (step 4 with none selected); after it, the "
-            "schools, grades and subjects it held can be chosen.",
+            "This district delivers OneRoster CSV files: its SIS is not read live, its latest bundle is.",
         )
     try:
         try:
@@ -109,6 +112,46 @@ def saved_sis_client(district: DistrictModel) -> Iterator[OneRosterClient]:
         raise sis_error(error, HTTPStatus.CONFLICT) from None
 
 
+@contextmanager
+def staged_bundle(district: DistrictModel) -> Iterator[CsvBundleReader]:
+    """A reader of a CSV district's latest staged bundle; 409 no_bundle_yet before one was checked,
+    bundle_expired past the district's retention, and the reader's error code when its files
+    cannot be read (bundle_unusable: gone from the store)."""
+    if not (district.csv_bundle or {}).get("prefix"):
+        raise conflict(
+            "no_bundle_yet",
+            "No CSV bundle has been staged yet: upload a bundle first (console: CSV bundles, or POST csv-uploads; "
+            "or deliver it over SFTP). Its schools, grades and subjects can be read once it is checked.",
+        )
+    expired = csv_bundle_failure(district, utc_now())
+    if expired is not None:
+        raise conflict("bundle_expired", expired)
+    reader = open_bundle(district.csv_bundle or {})
+    try:
+        yield reader
+    except OneRosterError as error:
+        if isinstance(error, OutOfTime):
+            raise
+        logger.warning("Bundle read failed", extra={"districtId": district.district_id, "errorCode": error.code})
+        raise conflict(error.code, redact(error.message)) from None
+    finally:
+        reader.close()
+
+
+def active_sis_schools(district: DistrictModel) -> list[Org]:
+    """The district's active SIS schools: read live, or from a CSV district's latest bundle."""
+    if is_csv(require_connection(district)):
+        with staged_bundle(district) as reader:
+            return [
+                org
+                for page in reader.schools()
+                for org in page.records
+                if sis_access.is_active_school(org, listed_as_school=True)
+            ]
+    with saved_sis_client(district) as client:
+        return list(sis_access.active_sis_schools(client))
+
+
 def missing_secret() -> ApiError:
     return conflict("not_connected", "The SIS secret is missing: save the connection again (step 2).")
 
@@ -125,8 +168,7 @@ def check_selected_schools(district: DistrictModel, wanted: list[str]) -> None:
     cached = {s.sis_sourced_id for s in (district.sync_options.schools if district.sync_options else [])}
     unknown = [sid for sid in wanted if sid not in cached]
     if unknown:
-        with saved_sis_client(district) as client:
-            live = {org.sourced_id for org in sis_access.active_sis_schools(client)}
+        live = {org.sourced_id for org in active_sis_schools(district)}
         unknown = [sid for sid in unknown if sid not in live]
     if unknown:
         raise unprocessable("unknown_school", f"schools: the SIS has no active school with sourcedId {shown(unknown)}.")

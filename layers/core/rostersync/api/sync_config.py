@@ -1,6 +1,7 @@
 """Setup step 4: what to sync and from when.
 
-GET sync-options lists what the SIS offers to filter on. Computing it streams the SIS's
+GET sync-options lists what the SIS offers to filter on (a CSV district's: its latest bundle's,
+read by the same rules, sync/options.py). Computing it streams the SIS's
 classes and courses (a large district has tens of thousands), keeping only the sets, so the
 result is cached on the district and served from there; ?refresh=true reads the SIS again
 (the sync engine also refreshes it after each full sync). A refresh is bounded by the request's
@@ -15,6 +16,7 @@ select nothing, and the next night would deactivate everything that was in scope
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from http import HTTPStatus
 
@@ -23,7 +25,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from rostersync import audit
 from rostersync.api import audit_trail
 from rostersync.api.access import district_for_admin
-from rostersync.api.errors import ApiError, unprocessable
+from rostersync.api.deadline import sis_deadline
+from rostersync.api.errors import ApiError, conflict, unprocessable
 from rostersync.api.http_io import query_flag, read_body, respond
 from rostersync.api.list_queries import query_of
 from rostersync.api.route_docs import documented, flag_parameter
@@ -35,7 +38,13 @@ from rostersync.api.schemas.sync_config import (
     SyncOptionsResponse,
     class_terms_response,
 )
-from rostersync.api.sis_reads import check_selected_schools, require_connection, saved_sis_client, shown
+from rostersync.api.sis_reads import (
+    check_selected_schools,
+    require_connection,
+    saved_sis_client,
+    shown,
+    staged_bundle,
+)
 from rostersync.observability import logger
 from rostersync.oneroster import OutOfTime
 from rostersync.store.districts import (
@@ -45,11 +54,12 @@ from rostersync.store.districts import (
     DistrictModel,
     SyncConfig,
     SyncOptions,
+    is_csv,
     save_sync_config,
     save_sync_options,
 )
 from rostersync.store.sync_runs import latest_run
-from rostersync.sync.options import collect_sync_options, grade_sort_key
+from rostersync.sync.options import collect_source_options, collect_sync_options, grade_sort_key
 from rostersync.sync.schedule import local_today, next_sync_at
 from rostersync.times import iso_z, iso_z_or_none, local_date, utc_now
 
@@ -81,7 +91,9 @@ def _options_response(options: SyncOptions) -> SyncOptionsResponse:
         errors=(401, 403, 404, 409, 422, 503),
         description="Served from a cache refreshed after each full sync; ?refresh=true reads the SIS now, within "
         "the request's time (about 25 s): if the SIS cannot be read in time, the cached options come back with "
-        "stale: true. 409 not_connected without a connection; 503 sis_too_slow when nothing is cached and the SIS "
+        "stale: true. A CSV district's are read from its latest staged bundle (classes, courses, orgs, sessions): "
+        "409 no_bundle_yet before one is staged, delta_bundle when the latest holds delta files, bundle_expired past "
+        "its retention. 409 not_connected without a connection; 503 sis_too_slow when nothing is cached and the SIS "
         "cannot be read in time.",
         query=(flag_parameter("refresh", "true: read the SIS now instead of the cache (default false)"),),
     ),
@@ -104,12 +116,23 @@ def get_sync_options(district_id: str):
 
 def refresh_sync_options(district: DistrictModel) -> SyncOptions | None:
     """Read the options from the SIS and cache them; None when the request's time ran out first."""
-    with saved_sis_client(district) as client:
-        try:
-            now = utc_now()
-            options = collect_sync_options(client, now, today=local_date(now, district.timezone).isoformat())
-        except OutOfTime:
-            return None
+    now = utc_now()
+    today = local_date(now, district.timezone).isoformat()
+    try:
+        if is_csv(district.connection):
+            with staged_bundle(district) as bundle:
+                if bundle.bundle.is_delta:
+                    raise conflict(
+                        "delta_bundle",
+                        "The latest bundle holds delta files (only what changed): the options are read from a "
+                        "bundle whose files are all bulk. Its last full sync's options are served without refresh.",
+                    )
+                options = collect_source_options(bundle, now, today, time_left=time_left_of_request)
+        else:
+            with saved_sis_client(district) as client:
+                options = collect_sync_options(client, now, today=today)
+    except OutOfTime:
+        return None
     save_sync_options(district.district_id, options)
     district.sync_options = options
     logger.info(
@@ -122,6 +145,10 @@ def refresh_sync_options(district: DistrictModel) -> SyncOptions | None:
         },
     )
     return options
+
+
+def time_left_of_request() -> float:
+    return sis_deadline() - time.monotonic()
 
 
 def _too_slow() -> ApiError:

@@ -16,7 +16,7 @@ from rostersync.settings import SyncTuning
 
 from .csv_bundle import Bundle
 from .csv_files import S3BundleFiles
-from .csv_reader import CsvBundleReader
+from .csv_reader import PAGE_ROWS, CsvBundleReader
 from .oneroster_rest import OneRosterRestReader
 from .port import SourceReader
 
@@ -32,13 +32,18 @@ def planned_bundle(connection: Mapping) -> Bundle | None:
     return Bundle.from_json(connection["bundle"]["manifest"]) if is_csv(connection) else None
 
 
+def open_bundle(staged: Mapping, page_rows: int = PAGE_ROWS) -> CsvBundleReader:
+    """A reader of a staged bundle ({bucket, prefix, manifest}: a run's plan, or the district's
+    latest, DistrictModel.csv_bundle, which setup steps 3 and 4 read)."""
+    files = S3BundleFiles(staged["bucket"], staged["prefix"])
+    return CsvBundleReader(Bundle.from_json(staged["manifest"]), files, page_rows=page_rows)
+
+
 def open_reader(district_id: str, connection: Mapping, tuning: SyncTuning) -> SourceReader:
     """The reader for a run's planned connection (RunPlan.connection: no secret; the secret's
     version it started with is read from Secrets Manager, SecretNotFound when gone)."""
     if is_csv(connection):
-        staged = connection["bundle"]
-        files = S3BundleFiles(staged["bucket"], staged["prefix"])
-        return CsvBundleReader(Bundle.from_json(staged["manifest"]), files, page_rows=tuning.page_limit)
+        return open_bundle(connection["bundle"], page_rows=tuning.page_limit)
     client = sis_access.open_client(
         district_id,
         sis_access.plan_client_settings(connection),

@@ -86,3 +86,16 @@ def read_term_ends(client) -> dict[str, str | None] | None:
             continue
         return ends or None
     return None
+
+
+def source_term_ends(source) -> dict[str, str | None] | None:
+    """read_term_ends through a source reader (sources/port.py): its sessions, None when it has none."""
+    ends: dict[str, str | None] = {}
+    try:
+        for page in source.academic_sessions():
+            for record in page.records:
+                if isinstance(record, AcademicSession):
+                    ends[record.sourced_id] = record.end_date.isoformat() if record.end_date else None
+    except NOT_OFFERED:
+        return None
+    return ends or None
