@@ -444,7 +444,9 @@ class CsvBundleReader:
                     f"{file}.csv line {lines[i]}: {record.message}",
                     record.raw_excerpt,
                 )
-        return SourcePage(records, offset, position=position)
+        # the engine's own errors on a record (a dangling reference, a repeated sourcedId) name
+        # its file and line too: SourcePage.where
+        return SourcePage(records, offset, position=position, where=[f"{file}.csv line {n}" for n in lines])
 
     def _roles_of(self, user_ids: set) -> dict[str, list[dict]]:
         """The roles.csv entries of these users, in file order: those not tobedeleted, or, for a

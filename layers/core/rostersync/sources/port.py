@@ -59,6 +59,9 @@ class SourcePage[R: (Org, Course, AcademicSession, Class, User, Enrollment)]:
     offset: int
     off_filter: int = 0
     position: dict | None = None  # where the page's first record starts, for a source that can seek
+    # Where each record is in the source, for the run's errors ("users.csv line 12"); None where
+    # the source cannot say (REST).
+    where: list[str] | None = None
 
 
 @runtime_checkable

@@ -69,6 +69,9 @@ class Invocation:
     progressed: bool = False  # moved the run forward (a page, a phase, an end)
     overlap: bool = False  # inside the page re-read when resuming (its records were seen before)
     errors: list[dict] = field(default_factory=list)  # bounded (MAX_STORED_ERRORS)
+    # The current page's records -> where the source holds each (SourcePage.where), by identity:
+    # {id(record): (record, "users.csv line 12")}; empty for a source that cannot say.
+    located: dict[int, tuple[object, str]] = field(default_factory=dict)
     phase_seconds: dict[str, float] = field(default_factory=dict)
 
     def moved(self) -> None:
@@ -178,10 +181,18 @@ class RunContext:
         """Records left out, by reason, into the run's counts (sync/skip_counts.py)."""
         return SkipCounts(self.state.counts)
 
-    def error(self, record_type: str, sourced_id: str | None, code: str, message: str) -> None:
-        """A record the run skipped, with why (counted skipped by the reason its error code gives)."""
-        self.report(record_type, sourced_id, code, message)
+    def error(self, record_type: str, sourced_id: str | None, code: str, message: str, record=None) -> None:
+        """A record the run skipped, with why (counted skipped by the reason its error code gives);
+        given the record, its message names where the source holds it (a CSV file and line)."""
+        self.report(record_type, sourced_id, code, self.located(record, message))
         self.skips.count(record_type, reason_of_error(code))
+
+    def located(self, record, message: str) -> str:
+        """`message` prefixed with where the current page's `record` is in the source, if known."""
+        entry = self.invocation.located.get(id(record)) if record is not None else None
+        if entry is None or entry[0] is not record or message.startswith(entry[1]):
+            return message
+        return f"{entry[1]}: {message}"
 
     def keep(self, kind: str, sourced_id: str | None) -> None:
         """A record kept as stored (never deactivated by this run): the SIS listed it, unusable."""
@@ -196,7 +207,7 @@ class RunContext:
         """Report a record the SIS listed but this run cannot use, and keep its stored copy (and,
         for an enrollment, its user's) as they are."""
         if not self.invocation.overlap:
-            self.error(record_type, record.sourced_id, code, message)
+            self.error(record_type, record.sourced_id, code, message, record=record)
         kind = KEPT_KINDS.get(record_type, record_type)
         self.keep(kind, record.sourced_id)
         if kind == "enrollment" and getattr(record, "user_id", None):

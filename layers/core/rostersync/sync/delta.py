@@ -132,6 +132,7 @@ class DeltaPhases:
                         enrollment.sourced_id,
                         "unknown_user",
                         f"The enrollment points at user {enrollment.user_id!r}, which the SIS does not list.",
+                        record=enrollment,
                     )
                     continue
                 recheck.add(enrollment.user_id)

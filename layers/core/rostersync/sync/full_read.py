@@ -138,6 +138,7 @@ def read_enrollments(ctx: RunContext) -> None:
                     enrollment.sourced_id,
                     "unknown_class",
                     f"The enrollment points at class {enrollment.class_id!r}, which the SIS does not list.",
+                    record=enrollment,
                 )
                 continue
             if not user_listed:
@@ -146,6 +147,7 @@ def read_enrollments(ctx: RunContext) -> None:
                     enrollment.sourced_id,
                     "unknown_user",
                     f"The enrollment points at user {enrollment.user_id!r}, which the SIS does not list.",
+                    record=enrollment,
                 )
                 continue
             if not class_in or not user_eligible:

@@ -66,10 +66,14 @@ def pages(
         try:
             page = next(stream)
         except StopIteration:
+            invocation.located = {}
             return
         except OutOfTime:
             ctx.pause()  # between pages: the state is whole at the last page handled
         invocation.overlap = page.offset < saved  # records seen before are expected here
+        invocation.located = (
+            {id(r): (r, where) for r, where in zip(page.records, page.where, strict=False)} if page.where else {}
+        )
         if ctx.out_of_time():
             state.offset = page.offset
             if page.position is not None:  # a seekable source resumes at this very page: no early page
@@ -93,7 +97,7 @@ def pages(
         state.offset = page.offset + len(page.records)
         state.last_page_size = len(page.records)
         state.position = page.position
-        invocation.overlap = False
+        invocation.overlap, invocation.located = False, {}
         ctx.on_progress(state.counts)
 
 
@@ -109,6 +113,7 @@ def sighted(ctx: RunContext, set_name: str, record_type: str, record) -> int | N
             record.sourced_id,
             "duplicate_sourced_id",
             "The SIS sent this sourcedId more than once; the first record was used.",
+            record=record,
         )
         return None
     seen.add_fingerprint(fp)
@@ -153,6 +158,7 @@ def class_decision(ctx: RunContext, cls: Class) -> tuple[bool, str | None]:
                 cls.sourced_id,
                 "unknown_school",
                 f"The class's school {cls.school_id!r} is not an active school of the SIS.",
+                record=cls,
             )
         return False, None
     ctx.terms.link(cls, school_id)
