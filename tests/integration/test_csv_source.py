@@ -403,3 +403,49 @@ def test_the_sandbox_writes_a_1_2_delta_bundle_from_the_command_line(tmp_path):
     assert users and all(u["status"] in ("active", "tobedeleted") and u["primaryOrgSourcedId"] for u in users)
     assert {r["userSourcedId"] for r in roles} == {u["sourcedId"] for u in users}
     assert {r["role"] for r in roles} >= {"student", "teacher"}
+
+
+def test_dangling_references_and_repeated_ids_name_their_file_and_line(sandbox_sis, bucket):
+    """The engine's own row errors (not the parser's) on a bundle's rows say where the row is:
+    an enrollment of a class or user the bundle does not hold, a user row repeated. They keep
+    their reasons (unknown_reference, duplicate), as for REST; the rest of the bundle syncs."""
+    raw = sandbox_sis.state()
+
+    def spoil(files):
+        enrollments = files["enrollments.csv"].decode().split("\r\n")
+        header = next(csv.reader([enrollments[0]]))
+        for number, column, value in ((4, "classSourcedId", "no-such-class"), (6, "userSourcedId", "no-such-user")):
+            cells = next(csv.reader([enrollments[number - 1]]))
+            cells[header.index(column)] = value
+            out = io.StringIO()
+            csv.writer(out, lineterminator="").writerow(cells)
+            enrollments[number - 1] = out.getvalue()
+        files["enrollments.csv"] = "\r\n".join(enrollments).encode()
+        users = files["users.csv"].decode().split("\r\n")
+        users.insert(5, users[2])  # line 6 repeats line 3's user
+        files["users.csv"] = "\r\n".join(users).encode()
+
+    payload = rezip(bundle_bytes(raw["data"]), spoil)
+    bundle = stage_bundle(io.BytesIO(payload), bucket, "districts/refs")
+    district = connect_district(sandbox_sis)
+    result = csv_sync(district, "run_csv_refs", bundle, "districts/refs", page_rows=2)  # pages split the rows
+    assert result.outcome == Outcome.SUCCEEDED, result.failure
+    by_code: dict[str, list[str]] = {}
+    for error in result.errors:
+        by_code.setdefault(error["code"], []).append(error["message"])
+    assert by_code["unknown_class"] == [
+        "enrollments.csv line 4: The enrollment points at class 'no-such-class', which the SIS does not list."
+    ]
+    assert by_code["unknown_user"] == [
+        "enrollments.csv line 6: The enrollment points at user 'no-such-user', which the SIS does not list."
+    ]
+    assert by_code["duplicate_sourced_id"] == [
+        "users.csv line 6: The SIS sent this sourcedId more than once; the first record was used."
+    ]
+    assert result.counts["enrollments"]["skippedBy"]["unknown_reference"] == 2
+    duplicates = sum(result.counts[t].get("skippedBy", {}).get("duplicate", 0) for t in ("students", "teachers"))
+    assert duplicates == 1
+    assert result.counts["enrollments"]["created"] == len(raw["data"]["enrollments"]) - 2 - sum(
+        result.counts["enrollments"].get("skippedBy", {}).get(r, 0)
+        for r in ("filter", "role", "inactive", "class_left_out", "user_left_out", "term_ended")
+    )
