@@ -245,10 +245,11 @@ async function stepMatching(page) {
   try {
     sis = await page.api.get(`${base}/sis/schools`);
   } catch (error) {
-    if (error.code === "csv_connection") return csvSkipsMatching(page);
+    if (error.code === "no_bundle_yet") return csvAwaitingBundle(page);
     return h("div", {}, errorBox(error), h("p", {}, h("a", { href: `#/d/${encodeURIComponent(page.districtId)}/setup/2` }, "Check the connection (step 2)")));
   }
   const { schools: appSchools } = await page.api.get(`${base}/schools`);
+  sis.fromBundle = await isCsvDistrict(page);
   const appSchoolsOwn = appSchools.filter((s) => !s.sisSourcedId || sis.schools.some((x) => x.matchedSchoolId === s.schoolId));
   const form = h("form", { class: "card", novalidate: true, id: "matching-form" });
   const search = h("input", { type: "search", name: "search", autocomplete: "off" });
@@ -273,9 +274,10 @@ async function stepMatching(page) {
   const submit = h("button", { type: "submit", class: "primary" }, "Save matches");
   const result = h("div", { "aria-live": "polite" });
   add(form, 
-    h("p", {}, "Each school your SIS lists, with the school already in the app it is the same as. Leave it as ",
+    h("p", {}, sis.fromBundle ? "Each school of the latest CSV bundle (its orgs.csv)" : "Each school your SIS lists",
+      ", with the school already in the app it is the same as. Leave it as ",
       h("em", {}, "New school"), " and the first sync creates it."),
-    sis.schools.length === 0 ? notice("warning", "The SIS lists no active schools.") : null,
+    sis.schools.length === 0 ? notice("warning", sis.fromBundle ? "The latest bundle lists no active schools." : "The SIS lists no active schools.") : null,
     appSchoolsOwn.length === 0 ? notice("info", "The app has no schools for this district yet: every SIS school will be new.") : null,
     field("Search SIS schools", search), count,
     h("ul", { class: "match-list" }, rows),
@@ -307,9 +309,20 @@ async function stepMatching(page) {
   return form;
 }
 
-function csvSkipsMatching(page) {
-  return h("section", { class: "card" },
-    notice("info", h("strong", {}, "CSV files: "), "the schools come with each bundle, and the first sync creates them. Matching them to the app's schools before that is not offered for CSV files yet."),
+/** A CSV district reads steps 3 and 4 from its latest checked bundle. */
+async function isCsvDistrict(page) {
+  const connection = await getOrNull(page.api, `${page.api.district(page.districtId)}/sis/connection`, ["not_connected"]);
+  return connection?.kind === "oneroster_csv";
+}
+
+function uploadLink(page, text) {
+  return h("a", { href: `#/d/${encodeURIComponent(page.districtId)}/uploads` }, text);
+}
+
+function csvAwaitingBundle(page) {
+  return h("section", { class: "card", id: "no-bundle-yet" },
+    notice("info", h("strong", {}, "CSV files: upload a bundle first. "), "Its schools are listed here once it is checked (",
+      uploadLink(page, "CSV bundles"), "), to match them to the app's schools. Or go on without matching: the first sync creates every school."),
     h("div", { class: "actions" }, h("a", { class: "button primary", href: `#/d/${encodeURIComponent(page.districtId)}/setup/4` }, "Next: choose what to sync")));
 }
 
@@ -406,13 +419,14 @@ async function stepSelection(page) {
   const base = page.api.district(page.districtId);
   const district = await page.district();
   let options;
-  let csvFirst = false;
+  let csvFirst = null;
+  const fromBundle = await isCsvDistrict(page);
   try {
     options = await page.api.get(`${base}/sync-options`);
   } catch (error) {
-    if (error.code !== "csv_connection") return h("div", {}, errorBox(error));
-    // A CSV district before its first synced bundle: everything is synced; choices come with the bundle.
-    csvFirst = true;
+    if (error.code !== "no_bundle_yet" && error.code !== "delta_bundle") return h("div", {}, errorBox(error));
+    // A CSV district with no bulk bundle to read yet: everything can be saved; choices come with a bundle.
+    csvFirst = error;
     options = { schools: [], grades: [], subjects: [], refreshedAt: null, classTerms: null };
   }
   const saved = await getOrNull(page.api, `${base}/sync-config`, ["not_configured"]);
@@ -442,17 +456,20 @@ async function stepSelection(page) {
   const submit = h("button", { type: "submit", class: "primary" }, "Save");
   const previewButton = h("button", { type: "button", class: "secondary", id: "preview" }, "Preview these choices");
   const previewArea = h("div", { id: "preview-area", "aria-live": "polite" });
-  const refresh = h("button", { type: "button", class: "secondary" }, "Read the SIS again");
+  const refresh = h("button", { type: "button", class: "secondary" }, fromBundle ? "Read the latest bundle again" : "Read the SIS again");
   refresh.addEventListener("click", () => busy(refresh, async () => {
     try { await page.api.get(`${base}/sync-options`, { refresh: "true" }); window.dispatchEvent(new HashChangeEvent("hashchange")); }
     catch (error) { showFormError(form, error); }
-  }, "Reading the SIS…"));
+  }, fromBundle ? "Reading the bundle…" : "Reading the SIS…"));
   const result = h("div", { "aria-live": "polite", id: "selection-result" });
   if (saved) result.append(savedNotice(page, saved, district));
   add(form, 
     csvFirst
-      ? notice("info", "Until a bundle has synced, every school, grade and subject of each bundle is synced; after the first, its schools, grades and subjects can be chosen here.")
-      : h("p", {}, "What the SIS offers, read ", when(options.refreshedAt), ". A class is synced when its school, one of its grades and one of its subjects are chosen. ", refresh),
+      ? notice("info", csvFirst.code === "no_bundle_yet"
+        ? ["Upload a bundle first (", uploadLink(page, "CSV bundles"), "): once it is checked, its schools, grades and subjects can be chosen here. Until then you can save everything: every school, grade and subject of the bundle is synced."]
+        : [csvFirst.message, " Until then you can save everything."])
+      : h("p", {}, fromBundle ? "What the latest CSV bundle offers, read " : "What the SIS offers, read ", when(options.refreshedAt),
+        ". A class is synced when its school, one of its grades and one of its subjects are chosen. ", refresh),
     classTermsLine(options.classTerms),
     schools, grades, subjects,
     h("fieldset", {}, h("legend", {}, "When"),
