@@ -158,3 +158,21 @@ def test_a_bundle_past_its_retention_is_not_read(api, sis):
     answer = admin(api, "GET", district_id, "/sis/schools")
     assert (answer.status, answer.code) == (409, "bundle_expired")
     assert "deliver a new bundle" in answer.message
+
+
+def test_a_bundle_read_out_of_the_request_s_time_serves_the_cache_stale(api, sis, monkeypatch):
+    from rostersync.api import sync_config
+
+    district_id = csv_district(api)
+    stage(district_id, sis.state()["data"])
+    monkeypatch.setattr(sync_config, "time_left_of_request", lambda: 0.0)
+    nothing_cached = admin(api, "GET", district_id, "/sync-options")
+    assert (nothing_cached.status, nothing_cached.code) == (503, "sis_too_slow")
+    assert nothing_cached.message.startswith("The latest CSV bundle's classes and courses")
+    monkeypatch.setattr(sync_config, "time_left_of_request", lambda: 20.0)
+    fresh = admin(api, "GET", district_id, "/sync-options")
+    assert fresh.status == 200 and fresh.body["grades"] and not fresh.body.get("stale")
+    monkeypatch.setattr(sync_config, "time_left_of_request", lambda: 0.0)
+    stale = admin(api, "GET", district_id, "/sync-options", query={"refresh": "true"})
+    assert stale.status == 200 and stale.body["stale"] is True
+    assert stale.body["grades"] == fresh.body["grades"]

@@ -108,7 +108,7 @@ def get_sync_options(district_id: str):
     options = refresh_sync_options(district)
     if options is None:
         if district.sync_options is None:
-            raise _too_slow()
+            raise _too_slow(district)
         logger.warning("Sync options refresh ran out of time; serving the cache", extra={"districtId": district_id})
         return respond(_options_response(district.sync_options).model_copy(update={"stale": True}))
     return respond(_options_response(options))
@@ -118,21 +118,25 @@ def refresh_sync_options(district: DistrictModel) -> SyncOptions | None:
     """Read the options from the SIS and cache them; None when the request's time ran out first."""
     now = utc_now()
     today = local_date(now, district.timezone).isoformat()
-    try:
-        if is_csv(district.connection):
-            with staged_bundle(district) as bundle:
-                if bundle.bundle.is_delta:
-                    raise conflict(
-                        "delta_bundle",
-                        "The latest bundle holds delta files (only what changed): the options are read from a "
-                        "bundle whose files are all bulk. Its last full sync's options are served without refresh.",
-                    )
+    # OutOfTime is caught inside each read's context: the context turns other read errors into 409s
+    if is_csv(district.connection):
+        with staged_bundle(district) as bundle:
+            if bundle.bundle.is_delta:
+                raise conflict(
+                    "delta_bundle",
+                    "The latest bundle holds delta files (only what changed): the options are read from a "
+                    "bundle whose files are all bulk. Its last full sync's options are served without refresh.",
+                )
+            try:
                 options = collect_source_options(bundle, now, today, time_left=time_left_of_request)
-        else:
-            with saved_sis_client(district) as client:
+            except OutOfTime:
+                return None
+    else:
+        with saved_sis_client(district) as client:
+            try:
                 options = collect_sync_options(client, now, today=today)
-    except OutOfTime:
-        return None
+            except OutOfTime:
+                return None
     save_sync_options(district.district_id, options)
     district.sync_options = options
     logger.info(
@@ -151,11 +155,12 @@ def time_left_of_request() -> float:
     return sis_deadline() - time.monotonic()
 
 
-def _too_slow() -> ApiError:
+def _too_slow(district: DistrictModel) -> ApiError:
+    source = "The latest CSV bundle's" if is_csv(district.connection) else "The SIS's"
     return ApiError(
         HTTPStatus.SERVICE_UNAVAILABLE,
         "sis_too_slow",
-        "The SIS could not list its classes and courses within the time a request has (about 25 s). Try again "
+        f"{source} classes and courses could not be read within the time a request has (about 25 s). Try again "
         "later; or save a sync configuration with grades and subjects null (everything): the first full sync "
         "reads the options, and you can narrow the selection after it.",
     )
@@ -169,7 +174,7 @@ def _check_grades_and_subjects(district: DistrictModel, grades: list[str] | None
     if options is None:
         options = refresh_sync_options(district)
         if options is None:
-            raise _too_slow()
+            raise _too_slow(district)
     unknown_grades = [g for g in dict.fromkeys(grades or []) if g not in set(options.grades or [])]
     unknown_subjects = [s for s in dict.fromkeys(subjects or []) if s not in set(options.subjects or [])]
     problems = []
