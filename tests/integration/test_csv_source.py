@@ -405,10 +405,13 @@ def test_the_sandbox_writes_a_1_2_delta_bundle_from_the_command_line(tmp_path):
     assert {r["role"] for r in roles} >= {"student", "teacher"}
 
 
-def test_dangling_references_and_repeated_ids_name_their_file_and_line(sandbox_sis, bucket):
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_dangling_references_and_repeated_ids_name_their_file_and_line(make_sandbox_sis, bucket, version):
     """The engine's own row errors (not the parser's) on a bundle's rows say where the row is:
-    an enrollment of a class or user the bundle does not hold, a user row repeated. They keep
+    an enrollment of a class or user the bundle does not hold, a user row repeated, a user refused
+    when mapped (in 1.2 a copy of the listed user, with its role at the selected schools). They keep
     their reasons (unknown_reference, duplicate), as for REST; the rest of the bundle syncs."""
+    sandbox_sis = make_sandbox_sis(versions=("1.1", "1.2"))
     raw = sandbox_sis.state()
 
     def spoil(files):
@@ -423,12 +426,19 @@ def test_dangling_references_and_repeated_ids_name_their_file_and_line(sandbox_s
         files["enrollments.csv"] = "\r\n".join(enrollments).encode()
         users = files["users.csv"].decode().split("\r\n")
         users.insert(5, users[2])  # line 6 repeats line 3's user
+        user_header = next(csv.reader([users[0]]))
+        cells = next(csv.reader([users[8]]))
+        assert cells[user_header.index("status")] == "active"
+        cells[user_header.index("givenName")] = "x" * 2_001  # line 9: refused when mapped (a copy of the row's user)
+        out = io.StringIO()
+        csv.writer(out, lineterminator="").writerow(cells)
+        users[8] = out.getvalue()
         files["users.csv"] = "\r\n".join(users).encode()
 
-    payload = rezip(bundle_bytes(raw["data"]), spoil)
-    bundle = stage_bundle(io.BytesIO(payload), bucket, "districts/refs")
+    payload = rezip(bundle_bytes(raw["data"], version), spoil)
+    bundle = stage_bundle(io.BytesIO(payload), bucket, f"districts/refs{version}")
     district = connect_district(sandbox_sis)
-    result = csv_sync(district, "run_csv_refs", bundle, "districts/refs", page_rows=2)  # pages split the rows
+    result = csv_sync(district, "run_csv_refs", bundle, f"districts/refs{version}", page_rows=2)  # pages split the rows
     assert result.outcome == Outcome.SUCCEEDED, result.failure
     by_code: dict[str, list[str]] = {}
     for error in result.errors:
@@ -442,10 +452,12 @@ def test_dangling_references_and_repeated_ids_name_their_file_and_line(sandbox_s
     assert by_code["duplicate_sourced_id"] == [
         "users.csv line 6: The SIS sent this sourcedId more than once; the first record was used."
     ]
+    (too_long,) = by_code["value_too_long"]
+    assert too_long.startswith("users.csv line 9: The ") and "2,001 characters" in too_long, too_long
     assert result.counts["enrollments"]["skippedBy"]["unknown_reference"] == 2
     duplicates = sum(result.counts[t].get("skippedBy", {}).get("duplicate", 0) for t in ("students", "teachers"))
     assert duplicates == 1
     assert result.counts["enrollments"]["created"] == len(raw["data"]["enrollments"]) - 2 - sum(
         result.counts["enrollments"].get("skippedBy", {}).get(r, 0)
-        for r in ("filter", "role", "inactive", "class_left_out", "user_left_out", "term_ended")
+        for r in ("filter", "role", "inactive", "class_left_out", "user_left_out", "term_ended", "invalid_reference")
     )

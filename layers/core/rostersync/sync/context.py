@@ -187,6 +187,12 @@ class RunContext:
         self.report(record_type, sourced_id, code, self.located(record, message))
         self.skips.count(record_type, reason_of_error(code))
 
+    def same_place(self, derived, record) -> None:
+        """`derived` (a copy of the current page's `record`, e.g. with its role resolved) is where `record` is."""
+        entry = self.invocation.located.get(id(record))
+        if derived is not None and entry is not None and entry[0] is record and derived is not record:
+            self.invocation.located[id(derived)] = (derived, entry[1])
+
     def located(self, record, message: str) -> str:
         """`message` prefixed with where the current page's `record` is in the source, if known."""
         entry = self.invocation.located.get(id(record)) if record is not None else None

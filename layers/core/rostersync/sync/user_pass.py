@@ -57,6 +57,7 @@ def park_users(ctx: RunContext, page: list[User]) -> list[User]:
         if not record_steps.first_sight(ctx, "users_all", record_type, listed):
             continue
         user = role_at_selected_schools(ctx, listed)
+        ctx.same_place(user, listed)  # its errors name the row of the user as listed (1.2: a copy)
         if user is None or not user_is_eligible(user):
             ctx.skips.count(record_type, SkipReason.INACTIVE if not is_active(listed) else SkipReason.ROLE)
             continue
