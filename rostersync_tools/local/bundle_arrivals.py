@@ -112,7 +112,9 @@ class BundleArrivalLoop:
     def wait_until_idle(self, timeout: float = 60) -> None:
         """Every object in raw/ handed over (tests)."""
         deadline = time.monotonic() + timeout
-        while self._busy.is_set() or self.new_objects():
+        # Listing first: the poller marks an object seen only once it is busy with it, so an object
+        # found seen here means busy is set (or its handling is over) when busy is read next.
+        while self.new_objects() or self._busy.is_set():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"bundle arrivals still pending after {timeout} s")
             time.sleep(0.1)
