@@ -42,12 +42,23 @@ def _shift(text: str | None, days: int) -> str | None:
     return (date.fromisoformat(text) + timedelta(days=days)).isoformat() if text else text
 
 
+# The sandbox district's calendar days are America/Chicago's, the zone its test and demo districts
+# use: "yesterday" must be the district's yesterday, not UTC's (they differ 00:00-06:00 UTC).
+SANDBOX_ZONE = "America/Chicago"
+
+
+def _local_date(now: datetime) -> date:
+    from zoneinfo import ZoneInfo
+
+    return now.astimezone(ZoneInfo(SANDBOX_ZONE)).date()
+
+
 def _end_calendar_yesterday(store: DistrictStore, now: datetime, stamp: str) -> tuple[int, str | None]:
     """Shift the active academic sessions so that this school year ended yesterday (nothing when it
     already has): (the days shifted, 0 or negative; the year's end date before the shift)."""
     old_year = store.get("academicSessions", store.plan.school_year_id) or {}
     year_end = old_year.get("endDate")
-    shift = min(0, (now.date() - timedelta(days=1) - date.fromisoformat(year_end)).days) if year_end else 0
+    shift = min(0, (_local_date(now) - timedelta(days=1) - date.fromisoformat(year_end)).days) if year_end else 0
     if shift:
         for session in [s for s in store.records("academicSessions") if s.get("status") == "active"]:
             store.put(
@@ -72,7 +83,7 @@ def roll_over(
         year, new_year = plan.school_year, plan.school_year + 1
         build = RecordBuilder(path_prefix + ONEROSTER_BASE_PATH, random.Random(f"sandbox-sis:{seed}:rollover:{year}"))
         stamp = format_instant(now, "milliseconds")
-        today = now.date()
+        today = _local_date(now)
         # 1. Last year's calendar is over.
         shift, _year_end = _end_calendar_yesterday(store, now, stamp)
         # 2. The new year's calendar.
