@@ -84,7 +84,6 @@ def send_once(district: DistrictModel, night: str, message: Message, now: dateti
     """Send `message` to the district's contacts unless this kind was sent for `night` already.
     True when this call sent (or recorded) it, False for a duplicate."""
     now = now or datetime.now(UTC)
-    settings = get_settings()
     recipients = list(district.contacts or [])
     item = NotificationModel(
         district.district_id,
@@ -105,26 +104,14 @@ def send_once(district: DistrictModel, night: str, message: Message, now: dateti
         if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
             return False
         raise
-    if not recipients:
-        _finish(item, NO_CONTACTS, "The district has no contacts (PATCH /districts/{districtId}).")
-    elif not settings.notify_from:
-        _finish(item, NO_SENDER, "No NotificationSender is configured for the stack.")
-    else:
-        try:
-            answer = aws_clients.ses().send_email(
-                Source=settings.notify_from,
-                Destination={"ToAddresses": recipients},
-                Message={
-                    "Subject": {"Data": item.subject, "Charset": "UTF-8"},
-                    "Body": {"Text": {"Data": item.body, "Charset": "UTF-8"}},
-                },
-            )
-        except Exception:
-            # The mark goes, so the next event of this kind tonight may try again; announce logs
-            # the error and counts it (AnnounceFailures alarm).
-            item.delete()
-            raise
-        _finish(item, SENT, answer.get("MessageId"))
+    try:
+        status, detail = _deliver(item, recipients)
+    except Exception:
+        # The mark goes, so the next event of this kind tonight may try again; announce logs
+        # the error and counts it (AnnounceFailures alarm).
+        item.delete()
+        raise
+    _finish(item, status, detail)
     return True
 
 
@@ -139,7 +126,6 @@ def send_test(district: DistrictModel, asked_by: str, now: datetime | None = Non
     outbox locally), at most once in TEST_EVERY; TestTooSoon otherwise. The stored item says how
     it went: sent, no_contacts, no_sender or failed (a failure is kept, and counts as the test)."""
     now = now or datetime.now(UTC)
-    settings = get_settings()
     recipients = list(district.contacts or [])
     message = test_message(district, asked_by)
     item = NotificationModel(
@@ -164,25 +150,31 @@ def send_test(district: DistrictModel, asked_by: str, now: datetime | None = Non
             raise
         last = NotificationModel.get(district.district_id, TEST, consistent_read=True)
         raise TestTooSoon(max(1, int((last.created_at + TEST_EVERY - now).total_seconds()))) from None
-    if not recipients:
-        _finish(item, NO_CONTACTS, "The district has no contacts (PATCH /districts/{districtId}).")
-    elif not settings.notify_from:
-        _finish(item, NO_SENDER, "No NotificationSender is configured for the stack.")
-    else:
-        try:
-            answer = aws_clients.ses().send_email(
-                Source=settings.notify_from,
-                Destination={"ToAddresses": recipients},
-                Message={
-                    "Subject": {"Data": item.subject, "Charset": "UTF-8"},
-                    "Body": {"Text": {"Data": item.body, "Charset": "UTF-8"}},
-                },
-            )
-        except Exception as error:  # the admin sees that it failed and the kind of error, never its text
-            _finish(item, FAILED, f"The mail service refused the message ({type(error).__name__}).")
-        else:
-            _finish(item, SENT, answer.get("MessageId"))
+    try:
+        status, detail = _deliver(item, recipients)
+    except Exception as error:  # the admin sees that it failed and the kind of error, never its text
+        status, detail = FAILED, f"The mail service refused the message ({type(error).__name__})."
+    _finish(item, status, detail)
     return item
+
+
+def _deliver(item: NotificationModel, recipients: list[str]) -> tuple[str, str | None]:
+    """Send a saved message (SES; the outbox locally): (status, detail) of how it went, no_contacts,
+    no_sender or sent. A refused send raises; each caller decides what the failure leaves."""
+    sender = get_settings().notify_from
+    if not recipients:
+        return NO_CONTACTS, "The district has no contacts (PATCH /districts/{districtId})."
+    if not sender:
+        return NO_SENDER, "No NotificationSender is configured for the stack."
+    answer = aws_clients.ses().send_email(
+        Source=sender,
+        Destination={"ToAddresses": recipients},
+        Message={
+            "Subject": {"Data": item.subject, "Charset": "UTF-8"},
+            "Body": {"Text": {"Data": item.body, "Charset": "UTF-8"}},
+        },
+    )
+    return SENT, answer.get("MessageId")
 
 
 def _finish(item: NotificationModel, status: str, detail: str | None) -> None:
