@@ -194,12 +194,11 @@ def class_json(row: dict) -> dict:
     }
 
 
-def user_json(row: dict) -> dict:
+def _user_fields(row: dict) -> dict:
+    """What a users.csv row says alike in 1.1 and 1.2."""
     return {
         **_base(row),
         "enabledUser": row.get("enabledUser"),
-        "orgs": _refs(row.get("orgSourcedIds")),
-        "role": row.get("role"),
         "username": row.get("username") or None,
         "userIds": _user_ids(row.get("userIds")),
         "givenName": row.get("givenName"),
@@ -209,6 +208,10 @@ def user_json(row: dict) -> dict:
         "email": row.get("email") or None,
         "grades": _list(row.get("grades")),
     }
+
+
+def user_json(row: dict) -> dict:
+    return {**_user_fields(row), "orgs": _refs(row.get("orgSourcedIds")), "role": row.get("role")}
 
 
 def role_json(row: dict) -> dict:
@@ -228,16 +231,7 @@ def user_json_v1p2(row: dict, roles: list[dict]) -> dict:
     names the preferred names preferredFirstName/preferredLastName; some exports write
     preferredGivenName/preferredFamilyName, read too."""
     return {
-        **_base(row),
-        "enabledUser": row.get("enabledUser"),
-        "username": row.get("username") or None,
-        "userIds": _user_ids(row.get("userIds")),
-        "givenName": row.get("givenName"),
-        "familyName": row.get("familyName"),
-        "middleName": row.get("middleName") or None,
-        "identifier": row.get("identifier") or None,
-        "email": row.get("email") or None,
-        "grades": _list(row.get("grades")),
+        **_user_fields(row),
         "roles": roles,
         "primaryOrg": _ref(row.get("primaryOrgSourcedId")),
         "userMasterIdentifier": row.get("userMasterIdentifier") or None,
