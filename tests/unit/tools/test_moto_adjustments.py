@@ -1,13 +1,19 @@
-"""The embedded AWS writes DynamoDB's data-plane answers with json.dumps instead of moto's model
-walk (rostersync_tools.local.embedded_aws.fast_dynamodb_responses): every operation it covers
-must answer exactly what moto's own serializer would, status, type and body."""
+"""What the embedded AWS changes in moto (rostersync_tools.local.moto_adjustments) changes no answer:
+- DynamoDB's data-plane answers are written with json.dumps instead of moto's model walk: every
+  operation covered answers exactly what moto's own serializer would, status, type and body;
+- a host's service is remembered: the same backend moto's own lookup finds;
+- a table's items are sorted by keys computed once: the order moto's own all_items gives."""
 
 import json
 
 import pytest
+from moto.backends import get_backend
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-from rostersync_tools.local.embedded_aws import FAST_DYNAMODB_OPERATIONS
+from rostersync_tools.local.moto_adjustments import FAST_DYNAMODB_OPERATIONS
 
 ITEM = {
     "pk": {"S": "a"},
@@ -75,3 +81,57 @@ def test_every_data_plane_answer_is_the_one_moto_would_write(aws, both_answers):
         assert status == moto_status, action
         assert headers["Content-Type"] == moto_headers["Content-Type"], action
         assert json.loads(body) == json.loads(moto_body), action
+
+
+def test_a_remembered_service_is_the_one_moto_finds():
+    dispatcher = DomainDispatcherApplication(create_app=None)
+    moto_lookup = getattr(DomainDispatcherApplication, "_rostersync_moto_backend_for_host")  # noqa: B009
+    hosts = [
+        "dynamodb",
+        "sqs.us-east-1.amazonaws.com",
+        "s3.us-east-1.amazonaws.com",
+        "bucket.s3.amazonaws.com",
+        "events.us-east-1.amazonaws.com",
+        "secretsmanager.us-east-1.amazonaws.com",
+        "moto_api",
+        None,
+        "nothing.example.org",
+    ]
+    for _ in range(2):  # the second time from memory
+        assert [dispatcher.get_backend_for_host(host) for host in hosts] == [
+            moto_lookup(dispatcher, host) for host in hosts
+        ]
+    assert dispatcher.get_backend_for_host("sqs.us-east-1.amazonaws.com") == "sqs"
+
+
+def test_a_table_is_ordered_as_moto_orders_it(aws):
+    db = aws.client("dynamodb")
+    shapes = {
+        "order-hash-number": ([("pk", "HASH", "N")], lambda i: {"pk": {"N": str((i * 37) % 101 - 50) + ".5"}}),
+        "order-hash-range": (
+            [("pk", "HASH", "S"), ("sk", "RANGE", "N")],
+            lambda i: {"pk": {"S": f"d{i % 3}"}, "sk": {"N": str((i * 53) % 97 - 40)}},
+        ),
+        "order-binary": (
+            [("pk", "HASH", "S"), ("sk", "RANGE", "B")],
+            lambda i: {"pk": {"S": "a"}, "sk": {"B": bytes([(i * 29) % 251, i % 7])}},
+        ),
+    }
+    dynamodb = get_backend("dynamodb")[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    moto_all_items = getattr(Table, "_rostersync_moto_all_items")  # noqa: B009
+    for name, (keys, item) in shapes.items():
+        db.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": a, "KeyType": k} for a, k, _ in keys],
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, _, t in keys],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        try:
+            for i in range(60):
+                db.put_item(TableName=name, Item={**item(i), "n": {"N": str(i)}})
+            table = dynamodb.get_table(name)
+            ours = [(it.hash_key, it.range_key) for it in table.all_items()]
+            assert len(ours) > 30
+            assert ours == [(it.hash_key, it.range_key) for it in moto_all_items(table)], name
+        finally:
+            db.delete_table(TableName=name)
