@@ -168,7 +168,8 @@ def test_the_horizon_keeps_a_late_landing_write_in_the_feed(aws, monkeypatch):
             time.sleep(held_s)
             return real(**kwargs)
 
-        store.batch_client.batch_write_item = late
+        # The client is the process's: monkeypatch puts its method back even if the test fails.
+        monkeypatch.setattr(store.batch_client, "batch_write_item", late)
         store.put(
             aws_table("classes"),
             {
@@ -184,7 +185,7 @@ def test_the_horizon_keeps_a_late_landing_write_in_the_feed(aws, monkeypatch):
             },
         )
         store.flush()
-        store.batch_client.batch_write_item = real
+        monkeypatch.setattr(store.batch_client, "batch_write_item", real)
 
     write_class(1)
     time.sleep(2.1)

@@ -46,7 +46,7 @@ def key_of(table: str, item: dict, id_attribute: str) -> tuple:
     return table, item["districtId"]["S"], item[id_attribute]["S"]
 
 
-def test_the_boto3_path_sends_and_stores_what_the_wire_did(aws):
+def test_the_boto3_path_sends_and_stores_what_the_wire_did(aws, monkeypatch):
     with gzip.open(GOLDEN, "rt", encoding="utf-8") as lines:
         events = [json.loads(line) for line in lines]
     id_attribute = next(e[1] for e in events if e[0] == "stamper")
@@ -61,7 +61,7 @@ def test_the_boto3_path_sends_and_stores_what_the_wire_did(aws):
         sent.extend((table, copy.deepcopy(r["PutRequest"]["Item"])) for table, rs in RequestItems.items() for r in rs)
         return send(RequestItems=RequestItems)
 
-    store.batch_client.batch_write_item = recording
+    monkeypatch.setattr(store.batch_client, "batch_write_item", recording)  # the client is the process's
     for event in events:
         if event[0] == "stamper":
             store.before_write = RosterStamper(event[1])

@@ -9,8 +9,8 @@ throttling, 5xx answers and dropped connections, set here once for both; the one
 does not retry, items a batch hands back unprocessed, is store/batch.py's `Backoff`.
 
 Sessions are not thread-safe, so each client comes from a session of its own, under a lock.
-A batch store (store/batch.py) takes a DynamoDB client of its own, sized for its requests in
-flight: dynamodb_for_batches.
+Batch stores (store/batch.py) share a DynamoDB client sized for their requests in flight:
+dynamodb_for_batches.
 """
 
 from __future__ import annotations
@@ -85,8 +85,9 @@ def ses():
 
 
 def dynamodb_for_batches(max_in_flight: int = 8):
-    """A DynamoDB client of its own for one batch store: a connection for each of its
-    `max_in_flight` writers and the reads beside them.
+    """The DynamoDB client for batch stores of `max_in_flight` writers: a connection for each of
+    them and the reads beside them. Kept for the process like the others (a worker's every
+    invocation used to build its own, ~100 ms of CPU); botocore clients are thread-safe.
 
     parameter_validation=False: botocore's client-side validation walks every attribute value of
     every item against the service model (about a sixth of a writer thread's CPU, bench/README.md),
@@ -94,10 +95,13 @@ def dynamodb_for_batches(max_in_flight: int = 8):
     output the models' tests check (tests/unit/store/test_codec.py). DynamoDB still validates
     each request on its side; a malformed one is refused with a ValidationException.
     """
+    region = get_settings().region
+    key = (f"dynamodb-batches-{max_in_flight}", region, aws_endpoint_url() or "")
     config = dynamodb_config(max_pool_connections=max(10, max_in_flight * 2), parameter_validation=False)
     with _lock:
-        session = boto3.session.Session()
-    return session.client("dynamodb", region_name=get_settings().region, config=config)
+        if key not in _clients:
+            _clients[key] = boto3.session.Session().client("dynamodb", region_name=region, config=config)
+        return _clients[key]
 
 
 def pynamodb_settings() -> dict:
