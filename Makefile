@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 REGION ?= us-east-1
 
 .PHONY: help venv demo test unit integration e2e browser lint lint-style lint-types lint-audit lint-policy validate build \
-	local sandbox bench fleet soak clean openapi lock console-deploy
+	local sandbox bench fleet soak clean openapi lock console-deploy contract-check-v1p2
 
 help:
 	@echo "make demo   run the product locally against the sandbox SIS and print a sync summary"
@@ -25,6 +25,7 @@ help:
 	@echo "make bench  the district-scale benchmark (bench/README.md)"
 	@echo "make fleet  one night of 10,000 districts, simulated from the bench's costs"
 	@echo "make soak   the long fault and crash soak"
+	@echo "make contract-check-v1p2 [AUTH=oauth1]  the shared contract check against a OneRoster 1.2-only sandbox"
 	@echo "make validate / build / openapi / lock / clean"
 
 # Installed from the locks, every file checked against its hash; pip resolves nothing afresh.
@@ -120,6 +121,14 @@ local: venv
 
 sandbox: venv
 	$(BIN)/rostersync sandbox-sis
+
+# ../shared/contract-check/e2e_contract.py (1.1 only, read-only) run against a 1.2-only sandbox on a
+# free port, changed only where 1.2 differs (docs/oneroster.md). 15-30 minutes. CONTRACT_CHECK_DIR
+# when the shared folder is not beside this checkout (a worktree).
+AUTH ?= oauth2
+contract-check-v1p2: venv
+	$(BIN)/python -m rostersync_tools.contract_check_v1p2 --project . --sandbox --auth $(AUTH) \
+		$(if $(CONTRACT_CHECK_DIR),--check-dir $(CONTRACT_CHECK_DIR))
 
 openapi: venv
 	$(BIN)/python -m rostersync.api.openapi > docs/openapi.json  # byte for byte what tests/unit/api/test_openapi.py expects
