@@ -1,8 +1,8 @@
 """The sandbox district as OneRoster 1.2 serves it: the same records in 1.2's shapes.
 
 The store holds 1.1 records; a request below the 1.2 rostering path gets them reshaped here:
-- users: `roles[]` (the 1.1 role at each of the user's orgs, the first org primary) and
-  `primaryOrg` instead of `role` and `orgs`; `userMasterIdentifier` (the identifier); for some
+- users: `roles[]` (the 1.1 role at each of the user's orgs, primary there) and `primaryOrg` (the
+  first org) instead of `role` and `orgs`; `userMasterIdentifier` (the identifier); for some
   users, picked by their sourcedId, `preferredFirstName`, `preferredLastName` and `pronouns`;
 - status: 1.2 knows only active and tobedeleted (1.1's inactive becomes tobedeleted);
 - hrefs point below the 1.2 path.
@@ -29,9 +29,9 @@ def user(record: dict) -> dict:
     role = record.get("role")
     role = ROLE_NAMES.get(role, role) if isinstance(role, str) else role
     orgs = record.get("orgs") or []
-    out["roles"] = [
-        {"roleType": "primary" if i == 0 else "secondary", "role": role, "org": org} for i, org in enumerate(orgs)
-    ]
+    # One role per org, so it is the primary one there: the information model wants one, and only one,
+    # primary role for each org (secondary roles are further roles at the same org).
+    out["roles"] = [{"roleType": "primary", "role": role, "org": org} for org in orgs]
     if orgs:
         out["primaryOrg"] = orgs[0]
     if record.get("identifier"):
