@@ -336,7 +336,7 @@ def write_old_items(district: str) -> None:
     _write(old)
 
 
-def test_the_backfill_keys_items_written_before_and_then_they_are_listed(aws):
+def test_the_backfill_keys_items_written_before_and_then_they_are_listed(aws, monkeypatch):
     """store/membership_backfill.py: items stored without membership keys (as before issue 31) are in
     no such index; the backfill keys them once, as a write would, and a second run finds nothing."""
     from rostersync import aws_clients
@@ -359,6 +359,18 @@ def test_the_backfill_keys_items_written_before_and_then_they_are_listed(aws):
     # Nothing the app reads as a change moved.
     user = UserModel.get(district, "u-0")
     assert user.updated_at == datetime(2025, 1, 1, tzinfo=UTC) and user.change_seq is None
+    # One school's (term's) change reads need no backfill of their own: their indexes are keyed by
+    # the membership keys and changeSeq; items from before change keys get changeSeq from theirs.
+    monkeypatch.setenv("ROSTERSYNC_CHANGE_LAG_SECONDS", "0")
+    since = "2000-01-01T00:00:00.000000+0000"
+    in_a, in_t1 = queries.user_changes(None, "A", "all"), queries.class_changes(None, "all", term_id="t1")
+    assert queries.change_page(district, in_a, since).items == []
+    from rostersync.store.change_backfill import backfill as backfill_change_keys
+
+    backfill_change_keys(client, district)
+    time.sleep(0.01)
+    assert sorted(u.user_id for u in queries.change_page(district, in_a, since).items) == ["u-0", "u-1", "u-2"]
+    assert [c.class_id for c in queries.change_page(district, in_t1, since).items] == ["c-1"]
 
 
 def test_rostersync_ops_backfill_membership_keys(stack, capsys):
