@@ -1,6 +1,7 @@
 """Reads cost what they return: a change read of one class's or one user's enrollments is a
 key-condition query on that class's (user's) partition, whatever else the district holds."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -335,7 +336,7 @@ def write_old_items(district: str) -> None:
     _write(old)
 
 
-def test_the_backfill_keys_items_written_before_and_then_they_are_listed(aws):
+def test_the_backfill_keys_items_written_before_and_then_they_are_listed(aws, monkeypatch):
     """store/membership_backfill.py: items stored without membership keys (as before issue 31) are in
     no such index; the backfill keys them once, as a write would, and a second run finds nothing."""
     from rostersync import aws_clients
@@ -358,6 +359,18 @@ def test_the_backfill_keys_items_written_before_and_then_they_are_listed(aws):
     # Nothing the app reads as a change moved.
     user = UserModel.get(district, "u-0")
     assert user.updated_at == datetime(2025, 1, 1, tzinfo=UTC) and user.change_seq is None
+    # One school's (term's) change reads need no backfill of their own: their indexes are keyed by
+    # the membership keys and changeSeq; items from before change keys get changeSeq from theirs.
+    monkeypatch.setenv("ROSTERSYNC_CHANGE_LAG_SECONDS", "0")
+    since = "2000-01-01T00:00:00.000000+0000"
+    in_a, in_t1 = queries.user_changes(None, "A", "all"), queries.class_changes(None, "all", term_id="t1")
+    assert queries.change_page(district, in_a, since).items == []
+    from rostersync.store.change_backfill import backfill as backfill_change_keys
+
+    backfill_change_keys(client, district)
+    time.sleep(0.01)
+    assert sorted(u.user_id for u in queries.change_page(district, in_a, since).items) == ["u-0", "u-1", "u-2"]
+    assert [c.class_id for c in queries.change_page(district, in_t1, since).items] == ["c-1"]
 
 
 def test_rostersync_ops_backfill_membership_keys(stack, capsys):
@@ -382,3 +395,202 @@ def test_rostersync_ops_backfill_membership_keys(stack, capsys):
     assert [e.enrollment_id for e in queries.list_enrollments(district, role="teacher").items] == ["e-1"]
     code, out, _ = ops(stack, capsys, "backfill-membership-keys", "--district", district, "--json")
     assert json.loads(out)["users"] == 0 and json.loads(out)["enrollments"] == 0
+
+
+# ---------------------------------------------------------------- one school's, one term's changes (issue 31)
+# users?schoolId=&updatedSince= (with or without role) and classes?termId=&updatedSince= read the
+# change-ordered copies of the membership indexes (SchoolRoleChanges1/2, ManySchoolsChanges;
+# TermChanges1/2, ManyTermsChanges), merged by changeSeq: in change order, each once, across the slot
+# and overflow partitions and both roles, for what they answer plus a page of look-ahead.
+
+CHANGES = "d-read-costs-member-changes"
+SINCE = "2000-01-01T00:00:00.000000+0000"
+NIGHT_1 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+
+def _stamped(model, n: int, at: datetime, item_id: str) -> dict:
+    """updatedAt and changeSeq of a write `n` ms after `at`."""
+    written = at + timedelta(milliseconds=n)
+    return {"updated_at": written, "change_seq": change_keys.change_seq(change_keys.time_text(written), item_id)}
+
+
+def _next_night() -> datetime:
+    """Writes after a follower's changes cursor (the horizon: now, the lag being 0), before the next read's."""
+    time.sleep(0.01)
+    at = datetime.now(UTC)
+    time.sleep(0.02)  # the writes are stamped up to a few ms after `at`
+    return at
+
+
+def _save_users(users: list[tuple[str, str, list[str], str, int]], at: datetime) -> None:
+    """(userId, role, schoolIds, status, ms after `at`) as the models save them (membership keys set)."""
+    from rostersync.store.roster import UserModel, index_key
+
+    with UserModel.batch_write() as batch:
+        for user_id, role, schools, status, n in users:
+            batch.save(
+                UserModel(
+                    CHANGES,
+                    user_id,
+                    district_role=index_key(CHANGES, role),
+                    role=role,
+                    school_ids=schools,
+                    status=status,
+                    **_stamped(UserModel, n, at, user_id),
+                )
+            )
+
+
+def _follow(query, limit: int, cursor: str | None = None):
+    """Every change of `query` from `cursor` (else the beginning): (items, [(returned, read)] a page,
+    the last changes cursor)."""
+    items, reads = [], []
+    while True:
+        page = queries.change_page(CHANGES, query, None if cursor else SINCE, limit=limit, cursor=cursor)
+        items += page.items
+        reads.append((len(page.items), page.items_read))
+        assert page.changes_cursor
+        cursor = page.changes_cursor
+        if page.next_cursor is None:
+            return items, reads, cursor
+        assert page.next_cursor == page.changes_cursor
+
+
+@pytest.fixture
+def school_users(aws, monkeypatch):
+    """School s2: students in either slot and the overflow, teachers likewise, 3 inactive students;
+    200 students of s1 only and 2 overflow users not of s2 (read, filtered, never answered). Each
+    user's change time is a shuffle of its number, so the merge crosses partitions on every page."""
+    monkeypatch.setenv("ROSTERSYNC_CHANGE_LAG_SECONDS", "0")
+    users = [(f"s-only-{n:03d}", "student", ["s2"], "active") for n in range(60)]
+    users += [(f"s-slot2-{n:02d}", "student", ["s1", "s2"], "active") for n in range(15)]  # s2 second
+    users += [(f"s-slot1-{n:02d}", "student", ["s2", "s3"], "active") for n in range(15)]
+    users += [(f"s-many-{n}", "student", ["s1", "s2", "s3"], "active") for n in range(4)]  # 3+ schools
+    users += [(f"s-gone-{n}", "student", ["s2"], "inactive") for n in range(3)]
+    users += [(f"t-only-{n}", "teacher", ["s2"], "active") for n in range(6)]
+    users += [(f"t-slot2-{n}", "teacher", ["s1", "s2"], "active") for n in range(2)]
+    users += [(f"t-many-{n}", "teacher", ["s2", "s3", "s4"], "active") for n in range(2)]
+    users += [(f"s-other-{n:03d}", "student", ["s1"], "active") for n in range(200)]
+    users += [(f"x-many-{n}", role, ["s1", "s3", "s4"], "active") for n, role in enumerate(("student", "teacher"))]
+    _save_users([(*user, (n * 37) % len(users)) for n, user in enumerate(users)], NIGHT_1)
+    return users
+
+
+def _assert_read_costs(reads: list[tuple[int, int]], limit: int) -> None:
+    """Each page reads what it answers plus a look-ahead bounded by the page, never the district's other
+    items: at the bench's page of 50, the goal (+ one page); at small pages a share of the page from each
+    of up to six partitions, then twice as many, so up to three pages' worth in all."""
+    bound = (lambda returned: returned + 50) if limit == 50 else (lambda returned: 3 * (limit + 1))
+    assert all(read <= bound(returned) for returned, read in reads), (limit, reads)
+
+
+def _in_order(items) -> list[str]:
+    stamps = [u.change_seq for u in items]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps), "not in change order, or twice"
+    return [u.user_id for u in items]
+
+
+def test_one_school_s_user_changes_read_its_change_partitions(school_users):
+    from rostersync.store.roster import UserModel
+
+    stored = {u.user_id: u for u in UserModel.query(CHANGES)}
+
+    def expected(role=None, status="all"):
+        return [
+            u.user_id
+            for u in sorted(stored.values(), key=lambda u: u.change_seq)
+            if "s2" in u.school_ids and role in (None, u.role) and status in ("all", u.status)
+        ]
+
+    for role in (None, "student", "teacher"):
+        for limit in (7, 50):
+            items, reads, _ = _follow(queries.user_changes(role, "s2", "all"), limit)
+            assert _in_order(items) == expected(role), (role, limit)
+            # The goal, page by page: what it answers plus a page (here + the 4 overflow users of other
+            # schools at most, read and filtered out); none of s1's 200 students.
+            _assert_read_costs(reads, limit)
+    # Both roles, one page: 107 of s2 in 3 pages of 50, never more than a page read beyond the answer.
+    items, reads, _ = _follow(queries.user_changes(None, "s2", "all"), 50)
+    assert len(items) == 107 and [r for r, _ in reads] == [50, 50, 7]
+    assert sum(read for _, read in reads) <= 107 + 50, reads
+    # A status reads the same partitions, filtered.
+    items, _, _ = _follow(queries.user_changes("student", "s2", "active"), 20)
+    active = _in_order(items)
+    assert active == expected("student", "active") and len(active) == 94 and "s-gone-0" not in active
+    # s4: its users are all of 3+ schools, in the overflows of both roles (of s2 or not).
+    items, _, _ = _follow(queries.user_changes(None, "s4", "all"), 50)
+    assert _in_order(items) == expected_of(stored, "s4") and len(items) == 4
+
+
+def expected_of(stored: dict, school: str) -> list[str]:
+    return [u.user_id for u in sorted(stored.values(), key=lambda u: u.change_seq) if school in u.school_ids]
+
+
+def test_moved_users_follow_their_schools_in_change_order(school_users):
+    """A follower of s2 and of s3 resumes from its changes cursor after a night that moves users between
+    schools, slots and the overflow: each is answered once more where it now is, at its new change."""
+    from rostersync.store.roster import UserModel
+
+    s2, _, s2_cursor = _follow(queries.user_changes(None, "s2", "all"), 13)
+    s3, _, s3_cursor = _follow(queries.user_changes("student", "s3", "all"), 13)
+    assert "s-only-000" in _in_order(s2) and "s-only-000" not in _in_order(s3)
+    moves = [
+        ("s-only-000", "student", ["s3"], "active"),  # s2 -> s3
+        ("s-only-001", "student", ["s1", "s2", "s3"], "active"),  # slot 1 -> the overflow, still of s2
+        ("s-many-0", "student", ["s2"], "active"),  # the overflow -> slot 1
+        ("s-slot2-00", "student", ["s1", "s3"], "active"),  # leaves s2, joins s3 (slot 2)
+        ("t-only-0", "teacher", ["s2"], "inactive"),  # deactivated
+    ]
+    _save_users([(*m, n) for n, m in enumerate(moves)], _next_night())
+    stored = {u.user_id: u for u in UserModel.query(CHANGES)}
+    night, _, _ = _follow(queries.user_changes(None, "s2", "all"), 2, s2_cursor)
+    assert _in_order(night) == ["s-only-001", "s-many-0", "t-only-0"]
+    night_s3, _, _ = _follow(queries.user_changes("student", "s3", "all"), 2, s3_cursor)
+    assert _in_order(night_s3) == ["s-only-000", "s-only-001", "s-slot2-00"]
+    # Read from the beginning, each school answers its users now, once, at their latest change.
+    again, _, _ = _follow(queries.user_changes(None, "s2", "all"), 9)
+    assert _in_order(again) == expected_of(stored, "s2") and "s-only-000" not in _in_order(again)
+    assert again[-1].user_id == "t-only-0" and again[-1].status == "inactive"
+
+
+def test_one_term_s_class_changes_read_its_change_partitions(aws, monkeypatch):
+    from rostersync.store.roster import ClassModel, index_key
+
+    monkeypatch.setenv("ROSTERSYNC_CHANGE_LAG_SECONDS", "0")
+
+    def save(classes, at):
+        with ClassModel.batch_write() as batch:
+            for class_id, terms, n in classes:
+                batch.save(
+                    ClassModel(
+                        CHANGES,
+                        class_id,
+                        district_school=index_key(CHANGES, "sch"),
+                        school_id="sch",
+                        term_ids=terms,
+                        **_stamped(ClassModel, n, at, class_id),
+                    )
+                )
+
+    classes = [(f"c-t2-{n:02d}", ["t2"]) for n in range(40)]
+    classes += [(f"c-t12-{n:02d}", ["t1", "t2"]) for n in range(12)]  # t2 second
+    classes += [(f"c-t23-{n:02d}", ["t2", "t3"]) for n in range(12)]
+    classes += [(f"c-t123-{n}", ["t1", "t2", "t3"]) for n in range(3)]  # the overflow
+    classes += [(f"c-t1-{n:03d}", ["t1"]) for n in range(150)] + [("c-t134", ["t1", "t3", "t4"])]
+    save([(*c, (n * 53) % len(classes)) for n, c in enumerate(classes)], NIGHT_1)
+
+    def expected(term):
+        return [c.class_id for c in sorted(ClassModel.query(CHANGES), key=lambda c: c.change_seq) if term in c.term_ids]
+
+    for limit in (5, 50):
+        items, reads, cursor = _follow(queries.class_changes(None, "all", term_id="t2"), limit)
+        assert [c.class_id for c in items] == expected("t2") and len(items) == 67
+        _assert_read_costs(reads, limit)
+    # A night: one class leaves t2 for t1, one joins t2 from t1, one goes to the overflow.
+    save([("c-t2-00", ["t1"], 0), ("c-t1-000", ["t2"], 1), ("c-t23-00", ["t2", "t3", "t4"], 2)], _next_night())
+    night, _, _ = _follow(queries.class_changes(None, "all", term_id="t2"), 50, cursor)
+    assert [c.class_id for c in night] == ["c-t1-000", "c-t23-00"]
+    items, _, _ = _follow(queries.class_changes(None, "all", term_id="t2"), 50)
+    assert [c.class_id for c in items] == expected("t2") and "c-t2-00" not in expected("t2")
+    t1, _, _ = _follow(queries.class_changes(None, "all", term_id="t1"), 50)
+    assert [c.class_id for c in t1][-1] == "c-t2-00" and [c.class_id for c in t1] == expected("t1")

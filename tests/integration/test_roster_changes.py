@@ -148,6 +148,45 @@ def test_filters_and_updated_since_on_a_change_read(sandbox_sis, connected_distr
         assert (answer.status, answer.body["error"]["code"]) == (422, "invalid_request"), bad
 
 
+def test_one_school_s_and_one_term_s_change_reads_over_the_api(make_sandbox_sis, connected_district, monkeypatch):
+    """users?schoolId=&updatedSince= (with and without role) and classes?termId=&updatedSince=, paged by
+    their cursors after a sync and a night: exactly the stored items of that school (term), in change
+    order, each once, at its latest change."""
+    monkeypatch.setenv("ROSTERSYNC_CHANGE_LAG_SECONDS", "0")
+    sandbox_sis = make_sandbox_sis(**DISTRICT)
+    district = connected_district(sandbox_sis)
+    ask = admin(district)
+
+    def follow(kind: str, query: dict) -> list[dict]:
+        items, page = [], {**query, "updatedSince": "2000-01-01T00:00:00Z", "limit": "7"}
+        while True:
+            answer = ask("GET", f"/districts/{district}/{kind}", query=page)
+            assert answer.status == 200, answer.body
+            items += answer.body[kind]
+            if answer.body["nextCursor"] is None:
+                return items
+            page = {**query, "cursor": answer.body["nextCursor"], "limit": "7"}
+
+    for night in range(2):
+        if night:
+            assert sandbox_sis.advance_day()["changes"]
+        assert sync(district).outcome == Outcome.SUCCEEDED
+        time.sleep(0.01)
+        users = sorted(UserModel.query(district), key=lambda u: u.change_seq)
+        school = users[0].school_ids[0]
+        for role in (None, "teacher", "student"):
+            answered = follow("users", {"schoolId": school, **({"role": role} if role else {})})
+            expected = [u for u in users if school in u.school_ids and role in (None, u.role)]
+            assert [u["userId"] for u in answered] == [u.user_id for u in expected], role
+            stamps = [datetime.fromisoformat(u["updatedAt"]) for u in answered]
+            assert stamps == [u.updated_at for u in expected], role  # each at its latest change
+            assert len(expected) > 7 or role == "teacher"
+        classes = sorted(ClassModel.query(district), key=lambda c: c.change_seq)
+        term = next(c.term_ids[0] for c in classes if c.term_ids)
+        answered = follow("classes", {"termId": term})
+        assert [c["classId"] for c in answered] == [c.class_id for c in classes if term in c.term_ids]
+
+
 def test_the_horizon_keeps_a_late_landing_write_in_the_feed(aws, monkeypatch):
     """A write stamped before a reader's horizon but landing after its read (a worker's request
     in flight) is answered by the next read: the cursor never passes writes that may still land."""

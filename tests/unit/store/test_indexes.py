@@ -58,3 +58,11 @@ def test_every_template_index_is_on_its_model():
         if indexes:
             assert by_table.get(table) == indexes, table
     assert by_table["UsersTable"]["ByIdentity"] == ({"districtIdentity": "HASH", "userId": "RANGE"}, "KEYS_ONLY")
+
+
+def test_no_table_has_more_indexes_than_dynamodb_allows():
+    """DynamoDB's default quota is 20 GSIs a table (UsersTable has 14 since issue 31's change-ordered
+    membership indexes, ClassesTable 9)."""
+    counts = {table: len(indexes) for table, indexes in in_template().items()}
+    assert max(counts.values()) <= 20, counts
+    assert (counts["UsersTable"], counts["ClassesTable"]) == (14, 9)

@@ -160,7 +160,9 @@ class UsersByUsername(GlobalSecondaryIndex):
 # index entry with the item on every write path, so there is no membership item to delete when a
 # user leaves a school. A read of one school (term) merges the slots' and overflow's partitions by
 # id (store/roster_queries.py, _merged_page): items read = items returned + one page, plus the
-# overflow's items of other schools (terms).
+# overflow's items of other schools (terms). A change read of one school (term) merges the same
+# partitions of the change-ordered copies of these indexes (same hash keys, changeSeq the range) by
+# changeSeq (_merged_change_page).
 MEMBERSHIP_SLOTS = 2
 
 
@@ -230,6 +232,10 @@ class UserModel(RosterItem):
     by_school_1 = _slot_index("BySchoolRole1", "districtSchoolRole1", "userId", "user_id")
     by_school_2 = _slot_index("BySchoolRole2", "districtSchoolRole2", "userId", "user_id")
     many_schools = _slot_index("ManySchools", "districtRoleManySchools", "userId", "user_id")
+    # users?schoolId=&updatedSince=: the same partitions in change order.
+    school_changes_1 = _slot_index("SchoolRoleChanges1", "districtSchoolRole1", "changeSeq", "change_seq")
+    school_changes_2 = _slot_index("SchoolRoleChanges2", "districtSchoolRole2", "changeSeq", "change_seq")
+    many_schools_changes = _slot_index("ManySchoolsChanges", "districtRoleManySchools", "changeSeq", "change_seq")
 
     role = UnicodeAttribute()  # teacher | student
     given_name = UnicodeAttribute(attr_name="givenName", null=True)
@@ -283,6 +289,10 @@ class ClassModel(RosterItem):
     by_term_1 = _slot_index("ByTerm1", "districtTerm1", "classId", "class_id")
     by_term_2 = _slot_index("ByTerm2", "districtTerm2", "classId", "class_id")
     many_terms = _slot_index("ManyTerms", "districtManyTerms", "classId", "class_id")
+    # classes?termId=&updatedSince=: the same partitions in change order.
+    term_changes_1 = _slot_index("TermChanges1", "districtTerm1", "changeSeq", "change_seq")
+    term_changes_2 = _slot_index("TermChanges2", "districtTerm2", "changeSeq", "change_seq")
+    many_terms_changes = _slot_index("ManyTermsChanges", "districtManyTerms", "changeSeq", "change_seq")
 
     title = UnicodeAttribute(null=True)
     class_code = UnicodeAttribute(attr_name="classCode", null=True)

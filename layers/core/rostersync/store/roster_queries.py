@@ -208,6 +208,29 @@ class _Partition:
     only_if: Condition | None = None
 
 
+def _partition_items(partition: _Partition, range_condition, condition, first_size: int, room, read: list[int]):
+    """A partition's items in its range key's order, one request at a time and only as the merge asks
+    for its next item: the first request asks for `first_size`, each next one for twice as many, never
+    more than `room()` (what the page still needs). Adds the items read to read[0]."""
+    start, size = None, first_size
+    while True:
+        results = partition.index.query(
+            partition.hash_value,
+            range_key_condition=range_condition,
+            filter_condition=condition if partition.only_if is None else _and(condition, partition.only_if),
+            last_evaluated_key=start,
+            page_size=size,
+        )
+        pages = results.page_iter
+        page: dict = next(iter(pages), {})
+        read[0] += pages.total_scanned_count
+        yield from page.get("Items", [])
+        start = pages.last_evaluated_key
+        if start is None:
+            return
+        size = max(1, min(2 * size, room()))
+
+
 def _merged_page(
     district_id: str,
     model: type[UserModel] | type[ClassModel],
@@ -220,9 +243,8 @@ def _merged_page(
 ) -> Page:
     """A page of the union of `partitions` (disjoint: an item is in one of them), by item id.
 
-    Each partition is queried for ids after the cursor's, one request at a time and only when the
-    merge needs its next item; a partition's first request asks for a share of the page, each next
-    one for twice as many, never more than the page still needs. So a read costs the items answered
+    Each partition is queried for ids after the cursor's (_partition_items: a share of the page first,
+    then twice as many, only while the merge needs its next item). So a read costs the items answered
     plus a look-ahead of a page or so however many partitions it merges (a slot partition of second
     schools or terms is small, the overflow smaller)."""
     after = None
@@ -232,28 +254,12 @@ def _merged_page(
     found: list[dict] = []
     read = [0]
     first_size = max(1, -(-(limit + 1) // len(partitions)))
-
-    def items_of(partition: _Partition):
-        start, size = None, first_size
-        while True:
-            results = partition.index.query(
-                partition.hash_value,
-                range_key_condition=None if after is None else id_attribute > after,
-                filter_condition=condition if partition.only_if is None else _and(condition, partition.only_if),
-                last_evaluated_key=start,
-                page_size=size,
-            )
-            pages = results.page_iter
-            page: dict = next(iter(pages), {})
-            read[0] += pages.total_scanned_count
-            yield from page.get("Items", [])
-            start = pages.last_evaluated_key
-            if start is None:
-                return
-            size = max(1, min(2 * size, limit + 1 - len(found)))
-
-    merged = heapq.merge(*(items_of(p) for p in partitions), key=lambda raw: raw[id_name]["S"])
-    for raw in merged:
+    after_cursor = None if after is None else id_attribute > after
+    streams = [
+        _partition_items(p, after_cursor, condition, first_size, lambda: limit + 1 - len(found), read)
+        for p in partitions
+    ]
+    for raw in heapq.merge(*streams, key=lambda raw: raw[id_name]["S"]):
         found.append(raw)
         if len(found) > limit:
             break
@@ -264,23 +270,41 @@ def _merged_page(
     return Page([model.from_raw_data(raw) for raw in found], None, items_read=read[0])
 
 
-def _school_partitions(district_id: str, roles, school_id: str) -> list[_Partition]:
-    """Where the users of `roles` in one school are: their slot partitions and, filtered, the overflow."""
+def _school_partitions(district_id: str, roles, school_id: str, changes: bool = False) -> list[_Partition]:
+    """Where the users of `roles` in one school are: their slot partitions and, filtered, the overflow;
+    in the indexes by userId, or with `changes` in their change-ordered copies."""
+    if changes:
+        slot_1, slot_2, overflow_index = (
+            UserModel.school_changes_1,
+            UserModel.school_changes_2,
+            UserModel.many_schools_changes,
+        )
+    else:
+        slot_1, slot_2, overflow_index = UserModel.by_school_1, UserModel.by_school_2, UserModel.many_schools
     partitions = []
     for role in roles:
         key = school_keys(district_id, role, [school_id])["districtSchoolRole1"]
-        partitions += [_Partition(UserModel.by_school_1, key), _Partition(UserModel.by_school_2, key)]
+        partitions += [_Partition(slot_1, key), _Partition(slot_2, key)]
         overflow = index_key(district_id, role)
-        partitions.append(_Partition(UserModel.many_schools, overflow, UserModel.school_ids.contains(school_id)))
+        partitions.append(_Partition(overflow_index, overflow, UserModel.school_ids.contains(school_id)))
     return partitions
 
 
-def _term_partitions(district_id: str, term_id: str) -> list[_Partition]:
+def _term_partitions(district_id: str, term_id: str, changes: bool = False) -> list[_Partition]:
+    """Where one term's classes are (as _school_partitions)."""
+    if changes:
+        slot_1, slot_2, overflow_index = (
+            ClassModel.term_changes_1,
+            ClassModel.term_changes_2,
+            ClassModel.many_terms_changes,
+        )
+    else:
+        slot_1, slot_2, overflow_index = ClassModel.by_term_1, ClassModel.by_term_2, ClassModel.many_terms
     key = term_keys(district_id, [term_id])["districtTerm1"]
     return [
-        _Partition(ClassModel.by_term_1, key),
-        _Partition(ClassModel.by_term_2, key),
-        _Partition(ClassModel.many_terms, district_id, ClassModel.term_ids.contains(term_id)),
+        _Partition(slot_1, key),
+        _Partition(slot_2, key),
+        _Partition(overflow_index, district_id, ClassModel.term_ids.contains(term_id)),
     ]
 
 
@@ -597,6 +621,9 @@ class ChangeQuery:
     index_name: str | None = None
     partition_attribute: str | None = None
     partition_value: str | None = None
+    # Or read the union of these partitions of change-ordered indexes (given the district), merged by
+    # changeSeq: one school's users, one term's classes (the membership slots and overflow).
+    partitions_of: Callable[[str], list[_Partition]] | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -604,37 +631,46 @@ class ChangeQuery:
 
 
 def user_changes(role: str | None, school_id: str | None, status: str) -> ChangeQuery:
-    """One role's changes read its partition of RoleChanges."""
+    """One role's changes read its partition of RoleChanges; one school's (of a role or both) its
+    partitions of the change-ordered membership indexes (SchoolRoleChanges1/2, ManySchoolsChanges)."""
     condition = _status_filter(UserModel, status)
+    parameters = f"role={role or ''}|school={school_id or ''}|status={status}"
     if school_id is not None:
-        condition = _and(condition, UserModel.school_ids.contains(school_id))
+        roles = (role,) if role else ROLES
+        in_school = partial(_school_partitions, roles=roles, school_id=school_id, changes=True)
+        return ChangeQuery("users", UserModel, "userId", condition, parameters, partitions_of=in_school)
     return ChangeQuery(
         "users",
         UserModel,
         "userId",
         condition,
-        f"role={role or ''}|school={school_id or ''}|status={status}",
-        **(
-            {"index_name": "role_changes", "partition_attribute": "districtRole", "partition_value": role}
-            if role
-            else {}
-        ),
+        parameters,
+        index_name="role_changes" if role else None,
+        partition_attribute="districtRole" if role else None,
+        partition_value=role,
     )
 
 
 def class_changes(school_id: str | None, status: str, term_id: str | None = None) -> ChangeQuery:
-    """One school's class changes read its partition of SchoolChanges."""
+    """One school's class changes read its partition of SchoolChanges (with a term too, filtered by
+    it); one term's its partitions of the change-ordered membership indexes (TermChanges1/2,
+    ManyTermsChanges)."""
     condition = _status_filter(ClassModel, status)
+    parameters = f"school={school_id or ''}|status={status}" + (f"|term={term_id}" if term_id else "")
+    if term_id is not None and school_id is None:
+        in_term = partial(_term_partitions, term_id=term_id, changes=True)
+        return ChangeQuery("classes", ClassModel, "classId", condition, parameters, partitions_of=in_term)
     if term_id is not None:
         condition = _and(condition, ClassModel.term_ids.contains(term_id))
-    in_school = {"index_name": "school_changes", "partition_attribute": "districtSchool", "partition_value": school_id}
     return ChangeQuery(
         "classes",
         ClassModel,
         "classId",
         condition,
-        f"school={school_id or ''}|status={status}" + (f"|term={term_id}" if term_id else ""),
-        **(in_school if school_id else {}),
+        parameters,
+        index_name="school_changes" if school_id else None,
+        partition_attribute="districtSchool" if school_id else None,
+        partition_value=school_id,
     )
 
 
@@ -691,10 +727,13 @@ def change_page(
     """
     start_key = None
     lower: str | None
+    after: str | None = None  # the change answered last, if the cursor is just after one
     partition = district_id if query.partition_value is None else index_key(district_id, query.partition_value)
     if cursor is not None:
         lower = decode_cursor(cursor, district_id, query.fingerprint, {"changeSeq": None})["changeSeq"]
-        if change_keys.SEPARATOR in lower:  # just after an item answered before
+        if change_keys.SEPARATOR in lower:
+            after = lower
+        if after is not None and query.partitions_of is None:  # start just after it
             start_key = {
                 "districtId": {"S": district_id},
                 query.id_attribute: {"S": change_keys.item_id_of(lower)},
@@ -712,6 +751,8 @@ def change_page(
     if lower is not None and lower >= upper:
         # Nothing can be read past the horizon yet (or a clock behind the cursor's): come back later.
         return Page([], None, cursor if cursor is not None else cursor_at(lower))
+    if query.partitions_of is not None:
+        return _merged_change_page(query, query.partitions_of(district_id), lower, after, upper, limit, cursor_at)
     model = query.model
     condition = model.change_seq <= upper if lower is None else model.change_seq.between(lower, upper)
     index = getattr(model, query.index_name or "by_change")
@@ -738,3 +779,40 @@ def change_page(
             return Page([model.from_raw_data(item) for item in found], position, position, pages.total_scanned_count)
     # Every change up to the horizon has been answered: resume from the horizon.
     return Page([model.from_raw_data(item) for item in found], None, cursor_at(upper), pages.total_scanned_count)
+
+
+def _merged_change_page(
+    query: ChangeQuery,
+    partitions: list[_Partition],
+    lower: str | None,
+    after: str | None,
+    upper: str,
+    limit: int,
+    cursor_at: Callable[[str], str],
+) -> Page:
+    """change_page over the union of `partitions` (disjoint: an item is in one of them), by changeSeq.
+
+    Each partition is read from `lower` to the horizon (_partition_items: a share of the page first,
+    then twice as many, only while the merge needs its next change) and the streams merged; `after`,
+    the change a cursor points just after (which `lower` includes), is passed over, at most one item
+    read more. Same answers and cursors as change_page: a cursor holds a changeSeq only, so it resumes
+    whichever partition the next change is in."""
+    model = query.model
+    found: list[dict] = []
+    read = [0]
+    first_size = max(1, -(-(limit + 1) // len(partitions)))
+    range_condition = model.change_seq <= upper if lower is None else model.change_seq.between(lower, upper)
+    streams = [
+        _partition_items(p, range_condition, query.filter_condition, first_size, lambda: limit + 1 - len(found), read)
+        for p in partitions
+    ]
+    for raw in heapq.merge(*streams, key=lambda raw: raw["changeSeq"]["S"]):
+        if raw["changeSeq"]["S"] == after:
+            continue
+        found.append(raw)
+        if len(found) > limit:
+            last = found[limit - 1]["changeSeq"]["S"]
+            items = [model.from_raw_data(item) for item in found[:limit]]
+            return Page(items, cursor_at(last), cursor_at(last), read[0])
+    # Every change up to the horizon has been answered: resume from the horizon.
+    return Page([model.from_raw_data(item) for item in found], None, cursor_at(upper), read[0])
