@@ -6,7 +6,10 @@ checks, and content type; a matching conflict is there to be listed); every erro
 {"error": {"code", "message"}} (the adapter's own 401/413 excepted: they are API Gateway's);
 the SIS secret is in none. Bodies over the size limits are refused.
 
-`make test` tries a few examples per operation; `make soak` many more.
+`make test` sends each operation its documented examples and a few generated requests, valid and
+invalid; `make soak` adds schemathesis' coverage phase (every boundary of every parameter and
+body field, valid and not: ~50 requests an operation, most of the fuzzing's time) and many more
+generated requests.
 """
 
 import random
@@ -34,8 +37,17 @@ from tests.reliability.helpers import TINY
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 SECRET = "FUZZ-canary-secret-3c9d1e"  # the sandbox's client secret: must never come back
-schema = schemathesis.openapi.from_path(str(OPENAPI))
-schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+
+
+def load_schema(phases: list[str]):
+    loaded = schemathesis.openapi.from_path(str(OPENAPI))
+    loaded.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+    loaded.config.phases.update(phases=phases)
+    return loaded
+
+
+schema = load_schema(["examples", "fuzzing"])
+schema_soak = load_schema(["examples", "coverage", "fuzzing"])
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -159,13 +171,13 @@ def exercise(case, world: World) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_every_route_answers_within_the_contract(case, world):
     exercise(case, world)
 
 
 @pytest.mark.soak
-@schema.parametrize()
+@schema_soak.parametrize()
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_route_answers_within_the_contract_soak(case, world):
     exercise(case, world)
