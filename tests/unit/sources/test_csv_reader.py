@@ -102,7 +102,7 @@ def test_a_1_2_user_and_its_roles_read_as_1_2_rest_gives_the_user():
             ROLES,
             "r2,,,u2,primary,teacher,,,s1",
             "r1,,,u1,primary,student,,,s2",
-            "r1b,,,u1,secondary,student,,,s1",
+            "r1b,,,u1,primary,student,,,s1",  # one primary role per org (the 1.2 information model)
             "r1c,tobedeleted,,u1,secondary,student,,,s3",
             "r3,,,u3,primary,wizard,,,s1",
         ]
