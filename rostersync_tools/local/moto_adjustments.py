@@ -1,6 +1,7 @@
 """What the embedded AWS changes in moto, each for one reason: a behaviour DynamoDB has that moto
 lacks (atomic conditional writes), or a cost of moto's own that no deployed request pays and that
-made the test suite slow (response serialization, service dispatch, sorting a table per query).
+made the test suite slow (response serialization, service dispatch, sorting and walking a whole
+table per query).
 None changes an answer: tests/unit/tools/test_moto_adjustments.py holds each to moto's own."""
 
 import base64
@@ -17,6 +18,7 @@ def adjust_moto() -> None:
     fast_dynamodb_responses()
     remembered_service_dispatch()
     native_key_table_order()
+    queries_walk_only_what_they_keep()
 
 
 def serialize_moto_writes() -> None:
@@ -159,3 +161,46 @@ def native_key_table_order() -> None:
     setattr(Table, "all_items", all_items)  # noqa: B010
     setattr(Table, "_rostersync_moto_all_items", original)  # noqa: B010
     setattr(Table, "_rostersync_native_order", True)  # noqa: B010
+
+
+_query = threading.local()  # the query this thread is answering: its partition, or None for an index's
+
+
+def queries_walk_only_what_they_keep() -> None:
+    """moto's Table.query takes all_items() (the whole table, sorted), keeps the items of the
+    partition asked for, then sorts those by the index's or the table's keys: a total order, so
+    the first sort decides nothing. A query of an index walks the table unsorted; a query of the
+    table itself walks only its own partition (moto then keeps exactly those items). Scans, which
+    answer in all_items' order, keep it."""
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table, "_rostersync_query_walk", False):
+        return
+    original_query = Table.query
+    sorted_all_items = Table.all_items
+
+    def query(self, hash_key, *args, **kwargs):
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        _query.partition = None if index_name else hash_key
+        _query.active = True
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            _query.active = False
+
+    def all_items(self):
+        if not getattr(_query, "active", False):
+            return sorted_all_items(self)
+        if _query.partition is not None:
+            partition = self.items.get(_query.partition)
+            if partition is None:
+                return []
+            return list(partition.values()) if self.range_key_attr else [partition]
+        if self.range_key_attr:
+            return [item for hash_set in self.items.values() for item in hash_set.values()]
+        return list(self.items.values())
+
+    setattr(Table, "query", query)  # noqa: B010
+    setattr(Table, "all_items", all_items)  # noqa: B010
+    setattr(Table, "_rostersync_moto_query", original_query)  # noqa: B010
+    setattr(Table, "_rostersync_query_walk", True)  # noqa: B010

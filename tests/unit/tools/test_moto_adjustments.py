@@ -135,3 +135,70 @@ def test_a_table_is_ordered_as_moto_orders_it(aws):
             assert ours == [(it.hash_key, it.range_key) for it in moto_all_items(table)], name
         finally:
             db.delete_table(TableName=name)
+
+
+def test_queries_answer_as_moto_answers_them(aws, monkeypatch):
+    db = aws.client("dynamodb")
+    attributes = [("pk", "S"), ("sk", "N"), ("g", "S"), ("gs", "N")]
+    db.create_table(
+        TableName="walks",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in attributes],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "ByG",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}, {"AttributeName": "gs", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": "ByGOnly",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    db.create_table(
+        TableName="walks-hash",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    try:
+        for i in range(80):
+            item = {"pk": {"S": f"p{i % 4}"}, "sk": {"N": str((i * 37) % 101 - 30)}, "v": {"N": str(i)}}
+            if i % 3:  # a sparse index: a third of the items are not in it
+                item |= {"g": {"S": f"g{i % 2}"}, "gs": {"N": str((i * 13) % 7)}}
+            db.put_item(TableName="walks", Item=item)
+            db.put_item(TableName="walks-hash", Item={"pk": {"S": f"h{i}"}, "v": {"N": str(i)}})
+        values = {":p": {"S": "p1"}, ":g": {"S": "g1"}, ":lo": {"N": "0"}, ":v": {"N": "40"}, ":h": {"S": "h7"}}
+
+        def ask(**request):
+            used = {k: v for k, v in values.items() if k in str(request)}
+            pages, start = [], None
+            while True:
+                page = db.query(
+                    **request, ExpressionAttributeValues=used, **({"ExclusiveStartKey": start} if start else {})
+                )
+                pages.append({k: page.get(k) for k in ("Items", "Count", "ScannedCount", "LastEvaluatedKey")})
+                start = page.get("LastEvaluatedKey")
+                if not start:
+                    return pages
+
+        requests = [
+            {"TableName": "walks", "KeyConditionExpression": "pk = :p"},
+            {"TableName": "walks", "KeyConditionExpression": "pk = :p AND sk > :lo", "ScanIndexForward": False},
+            {"TableName": "walks", "KeyConditionExpression": "pk = :p", "Limit": 3, "FilterExpression": "v > :v"},
+            {"TableName": "walks", "IndexName": "ByG", "KeyConditionExpression": "g = :g", "Limit": 4},
+            {"TableName": "walks", "IndexName": "ByG", "KeyConditionExpression": "g = :g AND gs > :lo"},
+            {"TableName": "walks", "IndexName": "ByGOnly", "KeyConditionExpression": "g = :g", "Limit": 5},
+            {"TableName": "walks-hash", "KeyConditionExpression": "pk = :h"},
+        ]
+        ours = [ask(**r) for r in requests]
+        assert sum(len(page["Items"]) for answer in ours for page in answer) > 60
+        monkeypatch.setattr(Table, "query", getattr(Table, "_rostersync_moto_query"))  # noqa: B009
+        monkeypatch.setattr(Table, "all_items", getattr(Table, "_rostersync_moto_all_items"))  # noqa: B009
+        assert [ask(**r) for r in requests] == ours
+    finally:
+        db.delete_table(TableName="walks")
+        db.delete_table(TableName="walks-hash")
