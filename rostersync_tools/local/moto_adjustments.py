@@ -169,9 +169,11 @@ _query = threading.local()  # the query this thread is answering: its partition,
 def queries_walk_only_what_they_keep() -> None:
     """moto's Table.query takes all_items() (the whole table, sorted), keeps the items of the
     partition asked for, then sorts those by the index's or the table's keys: a total order, so
-    the first sort decides nothing. A query of an index walks the table unsorted; a query of the
-    table itself walks only its own partition (moto then keeps exactly those items). Scans, which
-    answer in all_items' order, keep it."""
+    the first sort decides nothing. A query of an index walks the table unsorted, and its sort
+    (Table.sorted_items) compares keys computed once per item; a query of the table itself walks
+    only its own partition (moto then keeps exactly those items), handed over already in range-key
+    order so that moto's own sort of it is a single pass. Scans, which answer in all_items' order,
+    keep it."""
     from moto.dynamodb.models.table import Table
 
     if getattr(Table, "_rostersync_query_walk", False):
@@ -195,12 +197,21 @@ def queries_walk_only_what_they_keep() -> None:
             partition = self.items.get(_query.partition)
             if partition is None:
                 return []
-            return list(partition.values()) if self.range_key_attr else [partition]
+            if not self.range_key_attr:
+                return [partition]
+            return sorted(partition.values(), key=lambda item: item.range_key.cast_value)
         if self.range_key_attr:
             return [item for hash_set in self.items.values() for item in hash_set.values()]
         return list(self.items.values())
 
+    def sorted_items(self, hash_key_attrs, range_key_attrs, items):
+        attributes = self._generate_attr_to_sort_by(hash_key_attrs, range_key_attrs)
+        items.sort(key=lambda item: tuple(item.attrs[name].cast_value for name in attributes))
+        return items
+
     setattr(Table, "query", query)  # noqa: B010
     setattr(Table, "all_items", all_items)  # noqa: B010
+    setattr(Table, "_rostersync_moto_sorted_items", Table.sorted_items)  # noqa: B010
+    setattr(Table, "sorted_items", sorted_items)  # noqa: B010
     setattr(Table, "_rostersync_moto_query", original_query)  # noqa: B010
     setattr(Table, "_rostersync_query_walk", True)  # noqa: B010

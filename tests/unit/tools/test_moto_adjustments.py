@@ -198,6 +198,7 @@ def test_queries_answer_as_moto_answers_them(aws, monkeypatch):
         assert sum(len(page["Items"]) for answer in ours for page in answer) > 60
         monkeypatch.setattr(Table, "query", getattr(Table, "_rostersync_moto_query"))  # noqa: B009
         monkeypatch.setattr(Table, "all_items", getattr(Table, "_rostersync_moto_all_items"))  # noqa: B009
+        monkeypatch.setattr(Table, "sorted_items", getattr(Table, "_rostersync_moto_sorted_items"))  # noqa: B009
         assert [ask(**r) for r in requests] == ours
     finally:
         db.delete_table(TableName="walks")
