@@ -19,6 +19,7 @@ def adjust_moto() -> None:
     remembered_service_dispatch()
     native_key_table_order()
     queries_walk_only_what_they_keep()
+    plain_values_first()
 
 
 def serialize_moto_writes() -> None:
@@ -215,3 +216,27 @@ def queries_walk_only_what_they_keep() -> None:
     setattr(Table, "sorted_items", sorted_items)  # noqa: B010
     setattr(Table, "_rostersync_moto_query", original_query)  # noqa: B010
     setattr(Table, "_rostersync_query_walk", True)  # noqa: B010
+
+
+def plain_values_first() -> None:
+    """Every comparison moto makes between two DynamoDB values (a key condition, a sort, a filter)
+    reads DynamoType.cast_value, which asks five questions of the type (number, set, list, map,
+    null) before it hands a string back. Strings, binaries and booleans, most of what is compared,
+    are answered first; every other type goes the way moto goes."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if getattr(DynamoType, "_rostersync_plain_first", False):
+        return
+    moto_cast_value: Any = DynamoType.cast_value  # a property (typeshed sees its getter)
+
+    def cast_value(self):
+        if self.type in _PLAIN_TYPES:
+            return self.value
+        return moto_cast_value.fget(self)
+
+    setattr(DynamoType, "cast_value", property(cast_value))  # noqa: B010
+    setattr(DynamoType, "_rostersync_moto_cast_value", moto_cast_value)  # noqa: B010
+    setattr(DynamoType, "_rostersync_plain_first", True)  # noqa: B010
+
+
+_PLAIN_TYPES = frozenset({"S", "B", "BOOL"})  # what moto's cast_value hands back as it is

@@ -203,3 +203,27 @@ def test_queries_answer_as_moto_answers_them(aws, monkeypatch):
     finally:
         db.delete_table(TableName="walks")
         db.delete_table(TableName="walks-hash")
+
+
+def test_a_value_casts_as_moto_casts_it():
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    moto_cast_value = getattr(DynamoType, "_rostersync_moto_cast_value").fget  # noqa: B009
+    values = [
+        {"S": "a"},
+        {"S": ""},
+        {"N": "1.50"},
+        {"N": "-3"},
+        {"B": b"\x00"},
+        {"BOOL": False},
+        {"NULL": True},
+        {"SS": ["a", "b"]},
+        {"NS": ["1", "2.0"]},
+        {"BS": [b"1"]},
+        {"L": [{"S": "x"}, {"N": "2"}]},
+        {"M": {"k": {"S": "v"}, "n": {"N": "1"}}},
+    ]
+    for value in values:
+        typed = DynamoType(value)
+        assert typed.cast_value == moto_cast_value(typed), value
+        assert type(typed.cast_value) is type(moto_cast_value(typed)), value
