@@ -231,6 +231,17 @@ def _partition_items(partition: _Partition, range_condition, condition, first_si
         size = max(1, min(2 * size, room()))
 
 
+def _merged_items(partitions: list[_Partition], range_condition, condition, limit: int, found: list, read, key):
+    """The items of `partitions` merged in `key` order (_partition_items each: a first request of
+    a share of the page, asking no more than the page, `found` so far, still needs)."""
+    first_size = max(1, -(-(limit + 1) // len(partitions)))
+    streams = [
+        _partition_items(p, range_condition, condition, first_size, lambda: limit + 1 - len(found), read)
+        for p in partitions
+    ]
+    return heapq.merge(*streams, key=key)
+
+
 def _merged_page(
     district_id: str,
     model: type[UserModel] | type[ClassModel],
@@ -253,13 +264,8 @@ def _merged_page(
     id_attribute = getattr(model, {"userId": "user_id", "classId": "class_id"}[id_name])
     found: list[dict] = []
     read = [0]
-    first_size = max(1, -(-(limit + 1) // len(partitions)))
     after_cursor = None if after is None else id_attribute > after
-    streams = [
-        _partition_items(p, after_cursor, condition, first_size, lambda: limit + 1 - len(found), read)
-        for p in partitions
-    ]
-    for raw in heapq.merge(*streams, key=lambda raw: raw[id_name]["S"]):
+    for raw in _merged_items(partitions, after_cursor, condition, limit, found, read, lambda raw: raw[id_name]["S"]):
         found.append(raw)
         if len(found) > limit:
             break
@@ -270,42 +276,38 @@ def _merged_page(
     return Page([model.from_raw_data(raw) for raw in found], None, items_read=read[0])
 
 
+# The membership slot indexes and their overflow, by id (lists) and change-ordered (change reads).
+_SCHOOL_INDEXES = {
+    False: (UserModel.by_school_1, UserModel.by_school_2, UserModel.many_schools),
+    True: (UserModel.school_changes_1, UserModel.school_changes_2, UserModel.many_schools_changes),
+}
+_TERM_INDEXES = {
+    False: (ClassModel.by_term_1, ClassModel.by_term_2, ClassModel.many_terms),
+    True: (ClassModel.term_changes_1, ClassModel.term_changes_2, ClassModel.many_terms_changes),
+}
+
+
+def _slot_partitions(indexes, key: str, overflow_key: str, only_if: Condition) -> list[_Partition]:
+    """A member's two slot partitions (`key`) and, filtered by `only_if`, the overflow's."""
+    slot_1, slot_2, overflow = indexes
+    return [_Partition(slot_1, key), _Partition(slot_2, key), _Partition(overflow, overflow_key, only_if)]
+
+
 def _school_partitions(district_id: str, roles, school_id: str, changes: bool = False) -> list[_Partition]:
     """Where the users of `roles` in one school are: their slot partitions and, filtered, the overflow;
     in the indexes by userId, or with `changes` in their change-ordered copies."""
-    if changes:
-        slot_1, slot_2, overflow_index = (
-            UserModel.school_changes_1,
-            UserModel.school_changes_2,
-            UserModel.many_schools_changes,
-        )
-    else:
-        slot_1, slot_2, overflow_index = UserModel.by_school_1, UserModel.by_school_2, UserModel.many_schools
     partitions = []
     for role in roles:
         key = school_keys(district_id, role, [school_id])["districtSchoolRole1"]
-        partitions += [_Partition(slot_1, key), _Partition(slot_2, key)]
-        overflow = index_key(district_id, role)
-        partitions.append(_Partition(overflow_index, overflow, UserModel.school_ids.contains(school_id)))
+        in_school = UserModel.school_ids.contains(school_id)
+        partitions += _slot_partitions(_SCHOOL_INDEXES[changes], key, index_key(district_id, role), in_school)
     return partitions
 
 
 def _term_partitions(district_id: str, term_id: str, changes: bool = False) -> list[_Partition]:
     """Where one term's classes are (as _school_partitions)."""
-    if changes:
-        slot_1, slot_2, overflow_index = (
-            ClassModel.term_changes_1,
-            ClassModel.term_changes_2,
-            ClassModel.many_terms_changes,
-        )
-    else:
-        slot_1, slot_2, overflow_index = ClassModel.by_term_1, ClassModel.by_term_2, ClassModel.many_terms
     key = term_keys(district_id, [term_id])["districtTerm1"]
-    return [
-        _Partition(slot_1, key),
-        _Partition(slot_2, key),
-        _Partition(overflow_index, district_id, ClassModel.term_ids.contains(term_id)),
-    ]
+    return _slot_partitions(_TERM_INDEXES[changes], key, district_id, ClassModel.term_ids.contains(term_id))
 
 
 # ---------------------------------------------------------------- users and classes
@@ -800,13 +802,11 @@ def _merged_change_page(
     model = query.model
     found: list[dict] = []
     read = [0]
-    first_size = max(1, -(-(limit + 1) // len(partitions)))
     range_condition = model.change_seq <= upper if lower is None else model.change_seq.between(lower, upper)
-    streams = [
-        _partition_items(p, range_condition, query.filter_condition, first_size, lambda: limit + 1 - len(found), read)
-        for p in partitions
-    ]
-    for raw in heapq.merge(*streams, key=lambda raw: raw["changeSeq"]["S"]):
+    by_change = _merged_items(
+        partitions, range_condition, query.filter_condition, limit, found, read, lambda raw: raw["changeSeq"]["S"]
+    )
+    for raw in by_change:
         if raw["changeSeq"]["S"] == after:
             continue
         found.append(raw)
