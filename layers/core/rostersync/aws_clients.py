@@ -53,14 +53,19 @@ def dynamodb_config(max_pool_connections: int = 10, parameter_validation: bool =
 _CONFIGS = {"dynamodb": dynamodb_config()}
 
 
-def client(service: Service):
-    """The process's client of `service` for the current region and endpoint."""
+def _kept(name: str, service: Service, config: Config | None):
+    """The process's client `name` for the current region and endpoint, made once."""
     region = get_settings().region
-    key = (service, region, aws_endpoint_url() or "")
+    key = (name, region, aws_endpoint_url() or "")
     with _lock:
         if key not in _clients:
-            _clients[key] = boto3.session.Session().client(service, region_name=region, config=_CONFIGS.get(service))
+            _clients[key] = boto3.session.Session().client(service, region_name=region, config=config)
         return _clients[key]
+
+
+def client(service: Service):
+    """The process's client of `service` for the current region and endpoint."""
+    return _kept(service, service, _CONFIGS.get(service))
 
 
 def dynamodb():
@@ -95,13 +100,8 @@ def dynamodb_for_batches(max_in_flight: int = 8):
     output the models' tests check (tests/unit/store/test_codec.py). DynamoDB still validates
     each request on its side; a malformed one is refused with a ValidationException.
     """
-    region = get_settings().region
-    key = (f"dynamodb-batches-{max_in_flight}", region, aws_endpoint_url() or "")
     config = dynamodb_config(max_pool_connections=max(10, max_in_flight * 2), parameter_validation=False)
-    with _lock:
-        if key not in _clients:
-            _clients[key] = boto3.session.Session().client("dynamodb", region_name=region, config=config)
-        return _clients[key]
+    return _kept(f"dynamodb-batches-{max_in_flight}", "dynamodb", config)
 
 
 def pynamodb_settings() -> dict:
