@@ -6,6 +6,7 @@ standard AWS_ENDPOINT_URL variable, so the product's code runs unchanged.
 
 import logging
 import os
+import threading
 from typing import Any
 
 import boto3
@@ -25,12 +26,40 @@ def quiet_werkzeug() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 
+class KeptClients:
+    """The embedded AWS's clients, one per service and endpoint, from one session, made once.
+    A new boto3 session loads botocore's service models again (~100 ms of CPU, where a client of
+    a kept session costs ~14 ms), and tests ask for clients at every reset and in every helper.
+    Clients are thread-safe; a session making them is not (the lock). Callers use it as the
+    session it replaces: `.client(service, endpoint_url=...)`."""
+
+    def __init__(self):
+        self._session = boto3.Session(
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=LOCAL_CREDENTIALS["AWS_SESSION_TOKEN"],
+            region_name=REGION,
+        )
+        self._clients: dict[tuple[str, str | None], Any] = {}
+        self._lock = threading.Lock()
+
+    def client(self, service: str, endpoint_url: str | None = None) -> Any:
+        # Any service by name (tests and tools ask for several); boto3-stubs types literal names only.
+        key = (service, endpoint_url)
+        with self._lock:
+            if key not in self._clients:
+                session: Any = self._session
+                self._clients[key] = session.client(service, endpoint_url=endpoint_url)
+            return self._clients[key]
+
+
 class EmbeddedAws:
     def __init__(self, port: int = 0):
         self.port = port
         self._server: ThreadedMotoServer | None = None
         self.endpoint_url = ""
         self.resources: CreatedResources | None = None
+        self._clients = KeptClients()
 
     def start(self) -> "EmbeddedAws":
         quiet_werkzeug()
@@ -49,18 +78,11 @@ class EmbeddedAws:
         self.resources = create_resources(self.session(), self.endpoint_url)
         event_sink.prepare(self.session(), self.endpoint_url, self.resources.event_buses["EventBus"])
 
-    def session(self) -> boto3.Session:
-        return boto3.Session(
-            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=LOCAL_CREDENTIALS["AWS_SESSION_TOKEN"],
-            region_name=REGION,
-        )
+    def session(self) -> "KeptClients":
+        return self._clients
 
     def client(self, service: str) -> Any:
-        # Any service by name (tests and tools ask for several); boto3-stubs types literal names only.
-        session: Any = self.session()
-        return session.client(service, endpoint_url=self.endpoint_url)
+        return self._clients.client(service, endpoint_url=self.endpoint_url)
 
     def environment(self) -> dict[str, str]:
         """What the product's code needs in os.environ to use this endpoint and these resources."""
