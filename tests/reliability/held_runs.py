@@ -60,11 +60,31 @@ def run_status(district_id: str, run_id: str) -> str:
 
 def expire_lease(district_id: str, run_id: str) -> None:
     """A killed worker's lease on the run, expired: its message comes back after the visibility
-    timeout (90 min), long after the lease (15 min)."""
+    timeout (90 min), long after the lease (15 min) and its SIS host slots (60 s) ended."""
     from rostersync.store.sync_runs import SyncRunModel
 
     with contextlib.suppress(SyncRunModel.DoesNotExist):
         SyncRunModel.get(district_id, run_id).update(actions=[SyncRunModel.lease_until.set(0)])
+    expire_host_slots()
+
+
+def expire_host_slots() -> None:
+    """Every SIS host slot freed, as 90 minutes would free a killed worker's (store/host_leases.py:
+    a slot not renewed ends by itself). Left held, a few kills in a row fill a host's slots, and
+    the next delivery is sent back with a host-busy delay the test's drive does not wait for.
+    The tests that call it run one invocation at a time, so no live worker holds a slot."""
+    from rostersync.settings import get_settings
+
+    dynamodb, table = boto3.client("dynamodb"), get_settings().host_leases_table
+    for item in dynamodb.scan(TableName=table, ConsistentRead=True).get("Items", []):
+        slots = [name for name in item if name.startswith("slot")]
+        if slots:
+            dynamodb.update_item(
+                TableName=table,
+                Key={"host": item["host"]},
+                UpdateExpression="REMOVE " + ", ".join(f"#s{i}" for i in range(len(slots))),
+                ExpressionAttributeNames={f"#s{i}": name for i, name in enumerate(slots)},
+            )
 
 
 def take_messages(run_id: str) -> list[dict]:

@@ -183,14 +183,17 @@ class LambdaPool:
 
     def _lost_message(self, run) -> str:
         """Why a running run has no message: what the queues and the run item say."""
+        counts = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        queue = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=[*counts, "ApproximateNumberOfMessagesDelayed"]
+        )
         dlq = self.sqs.get_queue_attributes(
-            QueueUrl=os.environ.get("SYNC_DLQ_URL", self.queue_url),
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            QueueUrl=os.environ.get("SYNC_DLQ_URL", self.queue_url), AttributeNames=counts
         )
         return (
             f"run {run.run_id} is {run.status} but no message is on the queue (lease {run.lease_id!r} until "
-            f"{run.lease_until}, invocations {run.invocations}, failure {run.failure!r}; queues: {dlq['Attributes']}; "
-            f"figures {self.figures})"
+            f"{run.lease_until}, invocations {run.invocations}, failure {run.failure!r}; queue: {queue['Attributes']}; "
+            f"dead-letter queue: {dlq['Attributes']}; figures {self.figures})"
         )
 
     def close(self) -> None:
