@@ -5,6 +5,7 @@
 - a table's items are sorted by keys computed once: the order moto's own all_items gives."""
 
 import json
+from typing import Any
 
 import pytest
 from moto.backends import get_backend
@@ -236,7 +237,7 @@ def _moto_answers_again(monkeypatch) -> None:
     monkeypatch.setattr(Table, "sorted_items", getattr(Table, "_rostersync_moto_sorted_items"))  # noqa: B009
 
 
-def _every_page(db, request: dict) -> list[dict]:
+def _every_page(db, request: dict[str, Any]) -> list[dict]:
     """A query's pages, ExclusiveStartKey from each LastEvaluatedKey, until there is none."""
     pages, start = [], request.pop("ExclusiveStartKey", None)
     while True:
@@ -304,7 +305,7 @@ def test_a_query_with_a_limit_answers_as_moto_answers_it(aws, monkeypatch):
             db.put_item(TableName="reach-big", Item=big)
         db.put_item(TableName="reach", Item={"pk": {"S": "lonely"}, "sk": {"N": "1"}})
 
-        values = {
+        values: dict[str, Any] = {
             ":p": {"S": "p1"},
             ":lonely": {"S": "lonely"},
             ":g": {"S": "g1"},
@@ -348,14 +349,21 @@ def test_a_query_with_a_limit_answers_as_moto_answers_it(aws, monkeypatch):
         for (table, index_name), conditions in key_conditions.items():
             for condition in conditions:
                 for forward in (True, False):
-                    big, seen_big = table == "reach-big", set()
-                    for limit, filtered in ((2, False), (5, False), (5, True), (1000, False), (None, True)):
-                        if big:  # pages cut at 1 MB, and Limits below and above where they are cut
-                            limit, filtered = {2: 2, 5: 4, 1000: 20}.get(limit, limit), False
+                    is_big, seen_big = table == "reach-big", set()
+                    shapes: tuple[tuple[int | None, bool], ...] = (
+                        (2, False),
+                        (5, False),
+                        (5, True),
+                        (1000, False),
+                        (None, True),
+                    )
+                    for limit, filtered in shapes:
+                        if is_big:  # pages cut at 1 MB, and Limits below and above where they are cut
+                            limit, filtered = {2: 2, 5: 4, 1000: 20}.get(limit or 0, limit), False
                             if (limit, filtered) in seen_big:
                                 continue
                             seen_big.add((limit, filtered))
-                        request = {"TableName": table, "KeyConditionExpression": condition}
+                        request: dict[str, Any] = {"TableName": table, "KeyConditionExpression": condition}
                         request |= {"ScanIndexForward": forward} if not forward or limit == 5 else {}
                         request |= {"IndexName": index_name} if index_name else {}
                         request |= {"Limit": limit} if limit else {}
