@@ -21,6 +21,7 @@ Writes `bench/results/read_api[-before]-<students>.json`.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -521,7 +522,11 @@ def main() -> int:
     counter = ReadCounter()
     counter.install()
     district = "dst_readbench"
-    sizes = seed(district, args.students, args.schools, args.classes_per_student, args.class_size)
+    gc.disable()  # seeding makes millions of moto objects and no garbage: the collector only rescans them
+    try:
+        sizes = seed(district, args.students, args.schools, args.classes_per_student, args.class_size)
+    finally:
+        gc.enable()
     print(f"seeded in the store directly: {sizes}", flush=True)
     state = tempfile.mkdtemp(prefix="read-bench-")
     stack = LocalStack(aws=aws, api_port=0, console_port=None, state_dir=state, write_state_file=False).start()

@@ -251,7 +251,9 @@ def test_reading_changes_while_syncs_write(make_sandbox_sis, connected_district,
     """A reader polls the feed the whole time two runs (a full sync, then the next night's) write;
     after the horizon passes their end it holds exactly the stored state, each change once."""
     monkeypatch.setenv("ROSTERSYNC_CHANGE_LAG_SECONDS", lag_s)
-    sis = make_sandbox_sis(**DISTRICT)
+    # A slow SIS keeps each run writing for longer than the horizon: on a fast local stack a run
+    # could end before any change it wrote was old enough to be read while it ran.
+    sis = make_sandbox_sis(**DISTRICT, latency_ms=150)
     district = connected_district(sis)
     follower = Follower(district, limit=25)
     outcomes, done = [], threading.Event()

@@ -5,6 +5,7 @@
 - a table's items are sorted by keys computed once: the order moto's own all_items gives."""
 
 import json
+from typing import Any
 
 import pytest
 from moto.backends import get_backend
@@ -227,3 +228,178 @@ def test_a_value_casts_as_moto_casts_it():
         typed = DynamoType(value)
         assert typed.cast_value == moto_cast_value(typed), value
         assert type(typed.cast_value) is type(moto_cast_value(typed)), value
+
+
+def _moto_answers_again(monkeypatch) -> None:
+    """moto's own Table.query, all_items and sorted_items back, for the answers to compare with."""
+    monkeypatch.setattr(Table, "query", getattr(Table, "_rostersync_moto_query"))  # noqa: B009
+    monkeypatch.setattr(Table, "all_items", getattr(Table, "_rostersync_moto_all_items"))  # noqa: B009
+    monkeypatch.setattr(Table, "sorted_items", getattr(Table, "_rostersync_moto_sorted_items"))  # noqa: B009
+
+
+def _every_page(db, request: dict[str, Any]) -> list[dict]:
+    """A query's pages, ExclusiveStartKey from each LastEvaluatedKey, until there is none."""
+    pages, start = [], request.pop("ExclusiveStartKey", None)
+    while True:
+        page = db.query(**request, **({"ExclusiveStartKey": start} if start else {}))
+        pages.append({k: page.get(k) for k in ("Items", "Count", "ScannedCount", "LastEvaluatedKey")})
+        start = page.get("LastEvaluatedKey")
+        if not start or len(pages) > 200:
+            return pages
+
+
+def test_a_query_with_a_limit_answers_as_moto_answers_it(aws, monkeypatch):
+    """moto is handed only what its walk can reach when a query has a Limit (_Reach): every page of
+    tables' and indexes' partitions, forward and reverse, under every key condition, with filters,
+    projections, ties in an index's range key, items without the index's keys, a start key from
+    another partition, and pages cut at 1 MB, is the page moto answers itself."""
+    db = aws.client("dynamodb")
+    number, string = "N", "S"
+
+    def create(name, keys, attributes, indexes=()):
+        db.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": a, "KeyType": k} for a, k in keys],
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in attributes],
+            BillingMode="PAY_PER_REQUEST",
+            **({"GlobalSecondaryIndexes": list(indexes)} if indexes else {}),
+        )
+
+    def index(name, keys, projection):
+        return {
+            "IndexName": name,
+            "KeySchema": [{"AttributeName": a, "KeyType": k} for a, k in keys],
+            "Projection": projection,
+        }
+
+    create(
+        "reach",
+        [("pk", "HASH"), ("sk", "RANGE")],
+        [("pk", string), ("sk", number), ("g", string), ("gs", number), ("gname", string), ("nh", number)],
+        [
+            index("ByG", [("g", "HASH"), ("gs", "RANGE")], {"ProjectionType": "ALL"}),
+            index(
+                "ByName",
+                [("g", "HASH"), ("gname", "RANGE")],
+                {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["v"]},
+            ),
+            index("ByNumber", [("nh", "HASH"), ("sk", "RANGE")], {"ProjectionType": "KEYS_ONLY"}),
+            index("ByGOnly", [("g", "HASH")], {"ProjectionType": "KEYS_ONLY"}),
+        ],
+    )
+    create("reach-names", [("pk", "HASH"), ("sk", "RANGE")], [("pk", string), ("sk", string)])
+    create("reach-big", [("pk", "HASH"), ("sk", "RANGE")], [("pk", string), ("sk", number)])
+    try:
+        for i in range(45):
+            item = {"pk": {"S": f"p{i % 2}"}, "sk": {"N": str((i * 37) % 61 - 20)}, "v": {"N": str(i % 9)}}
+            if i % 4:  # a sparse index: a quarter of the items are in none of the g indexes
+                item |= {"g": {"S": "g1"}, "gname": {"S": f"{'abx'[i % 3]}{i % 5}-{i:02d}"}}
+                if i % 5:  # and some in ByName only: no gs
+                    item["gs"] = {"N": str((i * 13) % 4)}  # ties: few values of the range key
+            if i % 3:  # numbers that are one value in several spellings
+                item["nh"] = {"N": ["7", "7.0", "7.00"][i % 3]}
+            db.put_item(TableName="reach", Item=item)
+            db.put_item(TableName="reach-names", Item={"pk": {"S": "n"}, "sk": {"S": f"{'abc'[i % 3]}{i:02d}"}})
+        for i in range(12):  # ~260 KB each: a 1 MB page holds three
+            big = {"pk": {"S": "b"}, "sk": {"N": str(i)}, "blob": {"S": ("x" * 260_000) if i != 5 else "small"}}
+            db.put_item(TableName="reach-big", Item=big)
+        db.put_item(TableName="reach", Item={"pk": {"S": "lonely"}, "sk": {"N": "1"}})
+
+        values: dict[str, Any] = {
+            ":p": {"S": "p1"},
+            ":lonely": {"S": "lonely"},
+            ":g": {"S": "g1"},
+            ":seven": {"N": "7"},
+            ":n": {"S": "n"},
+            ":b": {"S": "b"},
+            ":lo": {"N": "-5"},
+            ":hi": {"N": "18"},
+            ":mid": {"N": "1"},
+            ":two": {"N": "2"},
+            ":pre": {"S": "b"},
+            ":name": {"S": "b07"},
+            ":nlo": {"S": "a10"},
+            ":nhi": {"S": "c02"},
+            ":v": {"N": "4"},
+            ":eight": {"N": "8"},
+        }
+        key_conditions = {
+            ("reach", None): [
+                "pk = :p",
+                "pk = :p AND sk > :lo",
+                "pk = :p AND sk < :lo",
+                "pk = :p AND sk >= :mid",
+                "pk = :p AND sk <= :hi",
+                "pk = :p AND sk BETWEEN :lo AND :hi",
+                "pk = :p AND sk = :mid",
+                "pk = :lonely",
+            ],
+            ("reach", "ByG"): ["g = :g", "g = :g AND gs > :mid", "g = :g AND gs <= :mid", "g = :g AND gs = :two"],
+            ("reach", "ByName"): ["g = :g", "g = :g AND begins_with(gname, :pre)", "g = :g AND gname > :name"],
+            ("reach", "ByNumber"): ["nh = :seven", "nh = :seven AND sk BETWEEN :lo AND :hi"],
+            ("reach", "ByGOnly"): ["g = :g"],
+            ("reach-names", None): [
+                "pk = :n",
+                "pk = :n AND begins_with(sk, :pre)",
+                "pk = :n AND sk BETWEEN :nlo AND :nhi",
+            ],
+            ("reach-big", None): ["pk = :b", "pk = :b AND sk > :eight", "pk = :b AND sk < :two"],
+        }
+        requests = []
+        for (table, index_name), conditions in key_conditions.items():
+            for condition in conditions:
+                for forward in (True, False):
+                    is_big, seen_big = table == "reach-big", set()
+                    shapes: tuple[tuple[int | None, bool], ...] = (
+                        (2, False),
+                        (5, False),
+                        (5, True),
+                        (1000, False),
+                        (None, True),
+                    )
+                    for limit, filtered in shapes:
+                        if is_big:  # pages cut at 1 MB, and Limits below and above where they are cut
+                            limit, filtered = {2: 2, 5: 4, 1000: 20}.get(limit or 0, limit), False
+                            if (limit, filtered) in seen_big:
+                                continue
+                            seen_big.add((limit, filtered))
+                        request: dict[str, Any] = {"TableName": table, "KeyConditionExpression": condition}
+                        request |= {"ScanIndexForward": forward} if not forward or limit == 5 else {}
+                        request |= {"IndexName": index_name} if index_name else {}
+                        request |= {"Limit": limit} if limit else {}
+                        request |= {"FilterExpression": "v > :v"} if filtered else {}
+                        if limit == 5 and table == "reach":
+                            request |= {"ProjectionExpression": "pk, sk, v"}
+                        used = {k: v for k, v in values.items() if k in str(request)}
+                        requests.append(request | {"ExpressionAttributeValues": used})
+        for forward in (True, False):  # a start key from the other partition: all before, or all after
+            for other in ("p0", "p2"):
+                requests.append(
+                    {
+                        "TableName": "reach",
+                        "KeyConditionExpression": "pk = :p",
+                        "ExpressionAttributeValues": {":p": values[":p"]},
+                        "ScanIndexForward": forward,
+                        "Limit": 3,
+                        "ExclusiveStartKey": {"pk": {"S": other}, "sk": {"N": "3"}},
+                    }
+                )
+
+        ours = [_every_page(db, dict(request)) for request in requests]
+        pages = [page for answer in ours for page in answer]
+        assert len(requests) > 180 and len(pages) > 600
+        assert sum(page["Count"] for page in pages) > 2_000
+        assert any(page["Count"] < page["ScannedCount"] for page in pages)  # filtered after the Limit
+        big_pages = [
+            page
+            for request, answer in zip(requests, ours, strict=True)
+            if request["TableName"] == "reach-big"
+            for page in answer
+        ]
+        assert any(page["LastEvaluatedKey"] and page["Count"] == 3 for page in big_pages)  # cut at 1 MB
+        _moto_answers_again(monkeypatch)
+        for request, answer in zip(requests, ours, strict=True):
+            assert _every_page(db, dict(request)) == answer, request
+    finally:
+        for table in ("reach", "reach-names", "reach-big"):
+            db.delete_table(TableName=table)
