@@ -290,12 +290,14 @@ def test_held_run_review_filters_and_approves_the_selected_records_by_keyboard_a
     page.get_by_text("No record was held for this reason.").wait_for()
     # The reason filter is the API's: what it lists across the whole hold, not among the rows loaded.
     page.get_by_label("Why").select_option("gone_from_sis")
-    page.locator("#held-info").get_by_text("held for this reason").wait_for()
     _, gone = admin.get(
         f"/districts/{district_id}/syncs/{run_id}/held",
         params={"type": "students", "reason": "gone_from_sis", "limit": 50},
     )
     assert gone["records"]
+    # The info line said "held for this reason" for term_ended already: wait for the new rows.
+    page.locator(f"#held-table tr[data-id='{gone['records'][0]['recordId']}']").wait_for()
+    page.locator("#held-info").get_by_text("held for this reason").wait_for()
     shown = page.locator("#held-table tr[data-id]").evaluate_all(
         "rows => rows.map(r => [r.dataset.id, r.dataset.reason])"
     )
