@@ -12,6 +12,7 @@ time over HTTP on the local stack (p50, p99). The goal: items read <= items retu
   .venv/bin/python bench/read_api.py                      # the default district (10,000 students)
   .venv/bin/python bench/read_api.py --students 50000
   .venv/bin/python bench/read_api.py --before             # the reads as before issue 31
+  .venv/bin/python bench/read_api.py --students 50000 --read 'GET /enrollments:-'   # one read (repeatable)
 
 The local stack's store is moto: it answers every query by walking the whole table in Python, so
 its answer times grow with the table whatever the index; DynamoDB's cost is the items read.
@@ -445,10 +446,13 @@ def measure(stack, counter: ReadCounter, district: str, requests_a_read: int, on
     return rows
 
 
-def save(students: int, before: bool, sizes: dict, requests_a_read: int, rows: list[dict]) -> Path:
+def save(students: int, before: bool, sizes: dict, requests_a_read: int, rows: list[dict], part: str = "") -> Path:
+    """bench/results/read_api[-before]-<students>[-<part>].json (a --read run is a part: it leaves
+    the whole table's file, which --report reads, as it was)."""
     load = os.getloadavg()[0]
     result = {"sizes": sizes, "requests": requests_a_read, "before": before, "load_1m": load, "reads": rows}
-    out = ROOT / "bench" / "results" / f"read_api{'-before' if before else ''}-{students}.json"
+    name = f"read_api{'-before' if before else ''}-{students}{'-' + part if part else ''}.json"
+    out = ROOT / "bench" / "results" / name
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     return out
@@ -497,6 +501,13 @@ def main() -> int:
     parser.add_argument(
         "--before", action="store_true", help="the reads as before issue 31 (partitions filtered, not keyed)"
     )
+    parser.add_argument(
+        "--read",
+        action="append",
+        metavar="ROUTE:FILTERS",
+        help="only this read, as the table names it (e.g. 'GET /enrollments:updatedSince'; '-' for none); "
+        "repeatable; saved apart from the whole table's results",
+    )
     args = parser.parse_args()
     if args.report:
         print(report(args.report))
@@ -532,7 +543,10 @@ def main() -> int:
     stack = LocalStack(aws=aws, api_port=0, console_port=None, state_dir=state, write_state_file=False).start()
     before_rows = []
     try:
-        rows = measure(stack, counter, district, args.requests, LIST_READS_OF_ISSUE_31 if args.only_lists else None)
+        only = LIST_READS_OF_ISSUE_31 if args.only_lists else None
+        if args.read:
+            only = {tuple(read.rsplit(":", 1)) for read in args.read}
+        rows = measure(stack, counter, district, args.requests, only)
         if args.before_too:  # the same district, the reads as before issue 31: items read only
             use_the_change_reads_before_issue_31()
             print("as before issue 31 (partitions filtered, not keyed):", flush=True)
@@ -547,7 +561,8 @@ def main() -> int:
     if before_rows:
         save(args.students, True, sizes, 1, before_rows)
     load = os.getloadavg()[0]
-    out = save(args.students, args.before, sizes, args.requests, rows)
+    part = "".join(c if c.isalnum() else "_" for c in "_".join(args.read)).strip("_") if args.read else ""
+    out = save(args.students, args.before, sizes, args.requests, rows, part)
     over = [r for r in rows if not r["within_goal"]]
     slow = [r for r in rows if r["max_ms"] > 1000]
     print(f"load (1 min) {load:.1f}; {len(over)} reads over the items goal, {len(slow)} answered after 1 s; {out}")
