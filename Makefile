@@ -49,9 +49,8 @@ demo: venv
 	$(BIN)/rostersync demo
 
 # `make test` runs test files in this many processes (pytest-xdist), each with its own embedded
-# moto. Three on two cores: a fifth of a test's time is waiting (a worker's sleep, a browser, an
-# SIS's Retry-After), which a third process fills (2 processes: 14 min 53 s of pytest on a fresh
-# clone here; 3: 12 min 27 s).
+# moto. Three on two cores: a part of a test's time is waiting (a worker's sleep, a browser, an
+# SIS's Retry-After), which a third process fills (README: how long it takes).
 TEST_WORKERS ?= 3
 # The soak's processes: as its figures in docs/reliability.md were measured.
 SOAK_WORKERS ?= 2
