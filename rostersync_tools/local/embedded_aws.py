@@ -75,11 +75,8 @@ class EmbeddedAws:
     def _create(self) -> None:
         from rostersync_tools.local import event_sink
 
-        self.resources = create_resources(self.session(), self.endpoint_url)
-        event_sink.prepare(self.session(), self.endpoint_url, self.resources.event_buses["EventBus"])
-
-    def session(self) -> "KeptClients":
-        return self._clients
+        self.resources = create_resources(self._clients, self.endpoint_url)
+        event_sink.prepare(self._clients, self.endpoint_url, self.resources.event_buses["EventBus"])
 
     def client(self, service: str) -> Any:
         return self._clients.client(service, endpoint_url=self.endpoint_url)
