@@ -330,23 +330,15 @@ def _in_index_partition(table, index_name: str, hash_conditions: list, range_con
     (name, wanted), range_name = next(iter(asked.items())), ranges[0]
     wanted_type, wanted_value = wanted.type, wanted.cast_value
     partitions = table.items.values() if table.range_key_attr else [table.items]
-    if wanted_type in _PLAIN_TYPES:  # their cast value is their value: no cast per item
-        return [
-            item
-            for partition in partitions
-            for item in partition.values()
-            if (found := item.attrs.get(name)) is not None
-            and found.value == wanted_value
-            and found.type == wanted_type
-            and range_name in item.attrs
-        ]
+    # A plain type's cast value is its value: read without a cast per item.
+    value_of = operator.attrgetter("value" if wanted_type in _PLAIN_TYPES else "cast_value")
     return [
         item
         for partition in partitions
         for item in partition.values()
         if (found := item.attrs.get(name)) is not None
         and found.type == wanted_type
-        and found.cast_value == wanted_value
+        and value_of(found) == wanted_value
         and range_name in item.attrs
     ]
 
