@@ -87,3 +87,34 @@ def test_the_boto3_path_sends_and_stores_what_the_wire_did(aws, monkeypatch):
     assert as_counter(stored) == as_counter(last_golden.values())
     assert store.items_written == len(golden_sent)
     store.close()
+
+
+def test_writer_processes_store_what_the_wire_did(clean_aws):
+    """The same puts through the deployed worker's writer processes (store/write_processes.py),
+    started at the first batch: what is stored is the same as the wire's."""
+    with gzip.open(GOLDEN, "rt", encoding="utf-8") as lines:
+        events = [json.loads(line) for line in lines]
+    id_attribute = next(e[1] for e in events if e[0] == "stamper")
+    golden_sent = [(e[1], e[2]) for e in events if e[0] == "sent"]
+
+    store = BatchStore(max_in_flight=4, processes=2, processes_after=0)
+    for event in events:
+        if event[0] == "stamper":
+            store.before_write = RosterStamper(event[1])
+        elif event[0] == "put":
+            store.put(event[1], revive(event[2]))
+        elif event[0] == "flush":
+            store.flush()
+    store.flush()
+    store.close()
+    assert len(store.writer_stats) == 2 and store.items_written == len(golden_sent)
+
+    def as_counter(items):
+        return Counter((table, normalised(item, id_attribute[table])) for table, item in items)
+
+    last_golden = {key_of(t, i, id_attribute[t]): (t, i) for t, i in golden_sent}
+    stored = []
+    for (table, district, item_id), _ in last_golden.items():
+        key = {"districtId": {"S": district}, id_attribute[table]: {"S": item_id}}
+        stored.append((table, store.client.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]))
+    assert as_counter(stored) == as_counter(last_golden.values())

@@ -140,3 +140,43 @@ def test_one_slow_sis_costs_no_other_district_its_message(domain, make_sandbox_s
     assert domain.store.get_run(slow, slow_run.run_id).status in ("queued", "running")
     passed_on = drain(domain)
     assert passed_on == [{"districtId": slow, "runId": slow_run.run_id, "action": "run", "stalls": 1}]
+
+
+def test_a_run_on_the_deployed_workers_size_writes_through_writer_processes(
+    domain, make_sandbox_sis, connected_district, monkeypatch
+):
+    """The worker's context gives template.yaml's 3,538 MB: the run's batches go to two writer
+    processes (here from the first batch on), which end with each invocation; the run ends like
+    one whose batches stay in the worker's threads (a context without a memory size)."""
+    import multiprocessing
+
+    from rostersync.store import batch
+    from rostersync_tools.local.functions import LambdaContext
+
+    started: list[int] = []
+
+    class Recorded(batch.WriterProcesses):
+        def __init__(self, processes, *args):
+            super().__init__(processes, *args)
+            started.append(processes)
+
+    monkeypatch.setattr(batch, "WriterProcesses", Recorded)
+    monkeypatch.delenv("ROSTERSYNC_WRITER_PROCESSES", raising=False)
+    monkeypatch.setenv("ROSTERSYNC_WRITER_PROCESSES_AFTER", "0")
+    sis = make_sandbox_sis(**DISTRICT)
+    in_threads, in_processes = connected_district(sis), connected_district(sis)
+
+    threads_run = domain.lifecycle.start_run(in_threads, "manual", "full")
+    work_until_done(domain, in_threads, threads_run.run_id, FakeContext(seconds=900))
+    assert started == []
+
+    processes_run = domain.lifecycle.start_run(in_processes, "manual", "full")
+    work_until_done(domain, in_processes, processes_run.run_id, LambdaContext("sync_worker", timeout_s=900))
+    assert started and set(started) == {2}
+    assert [p for p in multiprocessing.active_children() if p.name.startswith("store-writer")] == []
+
+    done_threads = domain.store.get_run(in_threads, threads_run.run_id)
+    done_processes = domain.store.get_run(in_processes, processes_run.run_id)
+    assert done_threads.status == done_processes.status == "succeeded"
+    assert done_processes.counts.as_dict() == done_threads.counts.as_dict()
+    assert stored_state(domain, in_processes) == stored_state(domain, in_threads)

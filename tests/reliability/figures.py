@@ -36,6 +36,8 @@ NAMES = {
     "pool_kills": "pool invocations killed mid-run (SIGKILL) and redelivered",
     "pool_held_runs": "pool runs that ended held and were approved (whole or in part) through the API",
     "pool_approval_kills": "pool invocations killed inside an approval and redelivered",
+    "pool_invocations_with_writer_processes": "pool invocations whose batches went to two writer processes",
+    "pool_kills_with_writer_processes": "of the kills, those of a container with writer processes",
     "records_compared": "records whose end state was compared one by one",
     "end_states_checked": "end states compared with the oracle or with an uninterrupted run",
     "records_lost": "records lost or wrongly deactivated",

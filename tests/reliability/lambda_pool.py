@@ -93,10 +93,21 @@ class PoolFigures:
 
 
 class LambdaPool:
-    def __init__(self, rng: random.Random, size: int = 3, discard_chance: float = 0.15, kill_chance: float = 0.1):
+    def __init__(
+        self,
+        rng: random.Random,
+        size: int = 3,
+        discard_chance: float = 0.15,
+        kill_chance: float = 0.1,
+        writer_processes_after: int | None = None,
+    ):
         self.rng = rng
         self.size, self.discard_chance, self.kill_chance = size, discard_chance, kill_chance
         self.env = dict(os.environ)
+        if writer_processes_after is not None:
+            # The containers' context gives the deployed worker's memory (two writer processes,
+            # store/write_processes.py); a small district starts them only when told to early.
+            self.env["ROSTERSYNC_WRITER_PROCESSES_AFTER"] = str(writer_processes_after)
         self.figures = PoolFigures()
         self.containers: list[Container] = []
         self.sqs = boto3.client("sqs")

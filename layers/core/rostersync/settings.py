@@ -92,6 +92,17 @@ def aws_endpoint_url() -> str | None:
     return os.environ.get("AWS_ENDPOINT_URL") or None
 
 
+LAMBDA_MB_PER_VCPU = 1769  # Lambda gives a function memory / 1,769 MB of a vCPU, up to 6
+
+
+def writer_processes_for(memory_mb: int | None) -> int:
+    """Writer processes for a worker of `memory_mb` (store/write_processes.py): one per whole vCPU
+    when it has two or more (the main process reads and maps between them); none at one vCPU,
+    where a process would only add its start to the same core."""
+    vcpus = (memory_mb or 0) // LAMBDA_MB_PER_VCPU
+    return vcpus if vcpus >= 2 else 0
+
+
 @dataclass(frozen=True)
 class SyncTuning:
     """How hard one sync worker pushes: records asked of the SIS a page, SIS pages and store
@@ -99,15 +110,26 @@ class SyncTuning:
 
     page_limit: int = 1000  # asked of the SIS; servers cap it silently
     sis_in_flight: int = 4
-    store_in_flight: int = 4
+    store_in_flight: int = 4  # write batches in flight, per writer (this process or each writer process)
+    # Processes that send the write batches (store/write_processes.py): from the worker's memory
+    # (writer_processes_for: 2 for the worker's 3,538 MB, template.yaml); 0 keeps them in threads.
+    writer_processes: int = 0
+    # A run starts them once it has written this many batches (25,000 items): each costs ~0.7 s of
+    # CPU to start and saves about half of a batch's ~5 ms, so fewer would not pay (a quiet or a
+    # 1% night never starts one).
+    writer_processes_after: int = 1000
 
     @classmethod
-    def from_env(cls) -> "SyncTuning":
+    def from_env(cls, memory_mb: int | None = None) -> "SyncTuning":
+        """`memory_mb`: the Lambda's (its context's), which sets the writer processes unless
+        ROSTERSYNC_WRITER_PROCESSES does (the benchmark, tests)."""
         env = os.environ
         return cls(
             page_limit=int(env.get("ROSTERSYNC_SIS_PAGE_LIMIT", cls.page_limit)),
             sis_in_flight=int(env.get("ROSTERSYNC_SIS_IN_FLIGHT", cls.sis_in_flight)),
             store_in_flight=int(env.get("ROSTERSYNC_STORE_IN_FLIGHT", cls.store_in_flight)),
+            writer_processes=int(env.get("ROSTERSYNC_WRITER_PROCESSES", writer_processes_for(memory_mb))),
+            writer_processes_after=int(env.get("ROSTERSYNC_WRITER_PROCESSES_AFTER", cls.writer_processes_after)),
         )
 
 

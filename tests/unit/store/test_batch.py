@@ -10,7 +10,8 @@ import threading
 import pytest
 
 from rostersync.store import erase
-from rostersync.store.batch import Backoff, BatchRetriesExhausted, BatchStore, get_models
+from rostersync.store.batch import BatchStore, get_models
+from rostersync.store.batch_requests import Backoff, BatchRetriesExhausted
 from rostersync.store.change_keys import RosterStamper
 
 
@@ -132,7 +133,7 @@ def test_a_purge_deletes_with_the_same_backoff(monkeypatch):
     store.write_now("A", [{"id": {"S": f"e{i}"}} for i in range(40)])
     stub.accept = 4
     delays = []
-    monkeypatch.setattr("rostersync.store.batch.time.sleep", delays.append)
+    monkeypatch.setattr("rostersync.store.batch_requests.time.sleep", delays.append)
     assert erase.delete_keys(stub, "A", [{"id": {"S": f"e{i}"}} for i in range(40)]) == 40
     assert not stub.stored and delays
     stub.stored[("A", "x")] = {"id": {"S": "x"}}

@@ -55,8 +55,8 @@ class FakeEngine:
         self.calls: list = []
         self.script: dict[str, list] = {}  # district -> outcomes (or exceptions) in order
 
-    def run_sync(self, request, time_left, on_progress=None):
-        self.calls.append(SimpleNamespace(request=request, time_left=time_left()))
+    def run_sync(self, request, time_left, on_progress=None, tuning=None):
+        self.calls.append(SimpleNamespace(request=request, time_left=time_left(), tuning=tuning))
         step = self.script[request.district_id].pop(0)
         if isinstance(step, Exception):
             raise step
@@ -94,6 +94,20 @@ def domain(clean_aws, monkeypatch):
 def queued_run(domain, trigger="manual", **district):
     made = make_district(**district)
     return domain.lifecycle.start_run(made.district_id, trigger, "full")
+
+
+def test_the_engine_is_tuned_for_the_functions_memory(domain, monkeypatch):
+    """Writer processes follow the invocation's memory (settings.writer_processes_for): two at
+    template.yaml's 3,538 MB, none where the context says nothing."""
+    monkeypatch.delenv("ROSTERSYNC_WRITER_PROCESSES", raising=False)
+    for memory, processes in (("3538", 2), (None, 0)):
+        run = queued_run(domain)
+        domain.engine.script[run.district_id] = ["succeeded"]
+        context = FakeContext()
+        if memory:
+            context.memory_limit_in_mb = memory  # a string, as Lambda gives it
+        assert domain.worker.handle_batch(sqs_event(("m1", body(run), 1)), context) == {"batchItemFailures": []}
+        assert domain.engine.calls[-1].tuning.writer_processes == processes
 
 
 def test_a_run_is_synced_and_finished(domain):

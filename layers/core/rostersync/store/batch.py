@@ -1,72 +1,30 @@
 """Batched DynamoDB reads and writes for the sync, several requests in flight.
 
-BatchWriteItem takes at most 25 items and may hand some back as UnprocessedItems when a
-table is busy; BatchGetItem takes at most 100 keys and may hand back UnprocessedKeys. The SDK
-retries a refused or failed request (throttling, 5xx, dropped connections: rostersync/
-aws_clients.py), never the items an accepted one hands back: those are sent again here, by
-`send_writes` and `send_gets` with one `Backoff` (exponential, full jitter), until done or until
-the attempts run out and the caller fails (a sync is retried as a whole: every write is
-idempotent). Every batch of ours goes through these two: the sync's puts and reads, checkpoint
-parts and parked users (sync/checkpoint.py), a purge's deletes (store/erase.py) and the API's
-reads of many items (`get_models`).
+A BatchStore buffers puts into 25-item batches and sends them in its threads, or, in a worker
+configured with writer processes (SyncTuning.writer_processes), in processes of its own once a run
+has written `processes_after` batches (store/write_processes.py). Each batch and each read of many
+keys is one request sent until DynamoDB has taken all of it (store/batch_requests.py).
 """
 
-import random
 import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
+from functools import partial
 
 from rostersync import aws_clients
-from rostersync.store.codec import format_datetime, from_item, to_item
-
-WRITE_BATCH = 25
-GET_BATCH = 100
-
-
-class BatchRetriesExhausted(RuntimeError):
-    pass
-
-
-class Backoff:
-    """How long to wait before sending unprocessed items or keys again: full jitter, capped."""
-
-    def __init__(self, base: float = 0.05, cap: float = 2.0, attempts: int = 10, sleep: Callable | None = None):
-        self.base, self.cap, self.attempts, self.sleep = base, cap, attempts, sleep
-
-    def wait(self, attempt: int) -> None:
-        # Jitter spreads retries out; it guards nothing, so a seeded-quality generator is right.
-        (self.sleep or time.sleep)(random.uniform(0, min(self.cap, self.base * 2**attempt)))  # noqa: S311
-
-
-def send_writes(client, request: dict, backoff: Backoff, before_send: Callable[[dict], None] | None = None) -> int:
-    """BatchWriteItem with `request` (RequestItems, at most 25 puts and deletes) until DynamoDB has
-    taken all of it; returns the number of requests sent. `before_send` sees each attempt's
-    RequestItems first (the change stamps are set there)."""
-    for attempt in range(backoff.attempts):
-        if before_send is not None:
-            before_send(request)
-        request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-        if not request:
-            return attempt + 1
-        backoff.wait(attempt)
-    raise BatchRetriesExhausted(f"{sum(len(v) for v in request.values())} items still unprocessed")
-
-
-def send_gets(client, table: str, spec: dict, backoff: Backoff) -> tuple[list[dict], int]:
-    """BatchGetItem of `spec` (Keys, at most 100, and options) on `table` until every key is
-    answered: (the items found, as attribute values; the number of requests sent)."""
-    request = {table: spec}
-    found: list[dict] = []
-    for attempt in range(backoff.attempts):
-        response = client.batch_get_item(RequestItems=request)
-        found.extend(response.get("Responses", {}).get(table, []))
-        request = response.get("UnprocessedKeys") or {}
-        if not request:
-            return found, attempt + 1
-        backoff.wait(attempt)
-    raise BatchRetriesExhausted(f"{len(request[table]['Keys'])} keys still unprocessed")
+from rostersync.settings import SyncTuning
+from rostersync.store.batch_requests import (
+    GET_BATCH,
+    WRITE_BATCH,
+    Backoff,
+    BeforeWrite,
+    Fence,
+    put_batch,
+    send_gets,
+    send_writes,
+)
+from rostersync.store.codec import from_item, to_item
+from rostersync.store.write_processes import WriterProcesses
 
 
 def get_models(model, keys: Iterable[dict], backoff: Backoff | None = None, client=None) -> list:
@@ -87,16 +45,32 @@ def get_models(model, keys: Iterable[dict], backoff: Backoff | None = None, clie
 class BatchStore:
     """Puts and gets across the roster tables; `flush()` waits for every put and re-raises failures."""
 
-    def __init__(self, client=None, max_in_flight: int = 4, backoff: Backoff | None = None):
+    def __init__(
+        self,
+        client=None,
+        max_in_flight: int = 4,
+        backoff: Backoff | None = None,
+        processes: int = 0,
+        processes_after: int = SyncTuning.writer_processes_after,
+    ):
         # `client` serves the sync's queries, single puts and the rest (hand-built requests:
         # botocore validates them); the batches, built by store/codec.py only, go through a
         # client of their own that skips that validation (aws_clients.dynamodb_for_batches).
-        # A client given (tests' stubs) serves both.
+        # A client given (tests' stubs) serves both, and keeps the batches in this process.
         self.client = client or aws_clients.dynamodb()
         self.batch_client = client or aws_clients.dynamodb_for_batches(max_in_flight)
         self.backoff = backoff or Backoff()
+        self.max_in_flight = max_in_flight
         self._pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="store")
-        self._slots = threading.BoundedSemaphore(max_in_flight * 2)  # bounds memory held by queued batches
+        # Writer processes (store/write_processes.py), started once `processes_after` batches
+        # have gone: a small run never pays their start.
+        self._processes = 0 if client is not None else processes
+        self._processes_after = processes_after
+        self._writers: WriterProcesses | None = None
+        self._batches = 0
+        self.writer_stats: list[dict] = []  # what each writer process measured of itself (close)
+        # Bounds memory held by queued batches.
+        self._slots = threading.BoundedSemaphore(max_in_flight * 2 * max(1, self._processes))
         self._buffer: list[tuple[str, dict]] = []
         self._futures: list[Future] = []
         self._lock = threading.Lock()
@@ -106,13 +80,13 @@ class BatchStore:
         self.get_requests = 0
         self.max_writes_in_flight = 0  # the most BatchWriteItem batches seen in flight at once (the bench)
         self._writes_in_flight = 0
-        # Called on every item of every write attempt with (table, encoded item, the attempt's
-        # time as stored text): store/change_keys.py stamps roster items' change keys here, so
-        # an item's changeSeq is the time it was sent, whatever waited before (retries included).
-        self.before_write: Callable[[str, dict, str], None] | None = None
-        # Called before each write attempt; raising refuses the batch (nothing is sent): a
-        # run's fenced writes (sync/run_lifecycle.py fence).
-        self.fence: Callable[[], None] | None = None
+        # Stamps every item of every write attempt (batch_requests.BeforeWrite): roster items'
+        # change keys (store/change_keys.py RosterStamper).
+        self.before_write: BeforeWrite | None = None
+        # Checked before each write attempt; raising refuses the batch (nothing is sent): a
+        # run's fenced writes (sync/run_lifecycle.py Fence). Both are values a writer process
+        # can be handed.
+        self.fence: Fence | None = None
 
     # ---------------------------------------------------------------- writes
     def put(self, table: str, values: dict) -> None:
@@ -147,20 +121,23 @@ class BatchStore:
     def _submit(self, batch: list[tuple[str, dict]]) -> None:
         self._slots.acquire()
         self._futures = [f for f in self._futures if not f.done() or f.exception() is not None]
-        future = self._pool.submit(self._write, batch)
+        self._batches += 1
+        if self._processes and self._writers is None and self._batches > self._processes_after:
+            self._writers = WriterProcesses(self._processes, self.max_in_flight, self.backoff)
+        if self._writers is not None:
+            future = self._writers.submit(batch, self.fence, self.before_write)
+            future.add_done_callback(partial(self._written_elsewhere, len(batch)))
+        else:
+            future = self._pool.submit(self._write, batch)
         future.add_done_callback(lambda _: self._slots.release())
         self._futures.append(future)
 
     def _write(self, batch: list[tuple[str, dict]]) -> None:
-        request: dict[str, list] = {}
-        for table, item in batch:
-            request.setdefault(table, []).append({"PutRequest": {"Item": item}})
         with self._lock:
             self._writes_in_flight += 1
             self.max_writes_in_flight = max(self.max_writes_in_flight, self._writes_in_flight)
         try:
-            hook = self._before_attempt if self.before_write or self.fence else None
-            sent = send_writes(self.batch_client, request, self.backoff, hook)
+            sent = put_batch(self.batch_client, batch, self.backoff, self.fence, self.before_write)
         finally:
             with self._lock:
                 self._writes_in_flight -= 1
@@ -168,15 +145,11 @@ class BatchStore:
             self.write_requests += sent
             self.items_written += len(batch)
 
-    def _before_attempt(self, request: dict) -> None:
-        if self.fence is not None:
-            self.fence()  # raises when the run's lock token is stale: this attempt is not sent
-        hook, sent_at = self.before_write, format_datetime(datetime.now(UTC))
-        if hook is None:
-            return
-        for table, requests in request.items():
-            for put in requests:
-                hook(table, put["PutRequest"]["Item"], sent_at)
+    def _written_elsewhere(self, items: int, future: Future) -> None:
+        if future.exception() is None:
+            with self._lock:
+                self.write_requests += future.result()
+                self.items_written += items
 
     # ---------------------------------------------------------------- reads
     def get_many(self, table: str, keys: Iterable[dict], projection: list[str] | None = None) -> list[dict]:
@@ -201,4 +174,10 @@ class BatchStore:
         return [from_item(item) for item in items]
 
     def close(self) -> None:
+        """Wait for every write in flight and end the threads and writer processes."""
         self._pool.shutdown(wait=True)
+        if self._writers is not None:
+            self.writer_stats = self._writers.close()
+            self._writers = None
+            seen = [stats.get("max_in_flight", 0) for stats in self.writer_stats]
+            self.max_writes_in_flight = max([self.max_writes_in_flight, *seen])

@@ -8,7 +8,7 @@ simply carries on.
 
 from collections.abc import Callable, Iterable
 
-from rostersync.store.batch import WRITE_BATCH, Backoff, BatchRetriesExhausted, send_writes
+from rostersync.store.batch_requests import WRITE_BATCH, Backoff, BatchRetriesExhausted, send_writes
 
 
 class EraseIncomplete(RuntimeError):

@@ -89,9 +89,14 @@ class SyncEngine:
     ):
         self.request = request
         tuning = tuning or Tuning.from_env()
+        self._owns_store = store is None  # closed at the end of run(): its writer processes end with it
         if store is None and request.mode == Mode.PREVIEW:  # reads as a full sync, writes no roster item
             store = preview_store(tuning.store_in_flight)
-        store = store or BatchStore(max_in_flight=tuning.store_in_flight)
+        store = store or BatchStore(
+            max_in_flight=tuning.store_in_flight,
+            processes=tuning.writer_processes,
+            processes_after=tuning.writer_processes_after,
+        )
         store.fence = request.fence
         district_id, run_id = request.district_id, request.run_id
         self.ctx = ctx = RunContext(
@@ -124,8 +129,12 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ entry point
     def run(self) -> SyncResult:
-        with fewer_collections():
-            return self._run()
+        try:
+            with fewer_collections():
+                return self._run()
+        finally:
+            if self._owns_store:
+                self.ctx.store.close()
 
     def _run(self) -> SyncResult:
         ctx = self.ctx

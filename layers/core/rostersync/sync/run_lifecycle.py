@@ -588,18 +588,25 @@ def stop_for_purge(district) -> int | None:
 # ---------------------------------------------------------------- fenced writes
 
 
-def fence(run: SyncRunModel) -> Callable[[], None]:
+@dataclass(frozen=True)
+class Fence:
     """The check a run's writer makes before each write batch (store/batch.py BatchStore.fence):
     raises LockLost once the district's token is no longer the run's (taken over, purged,
-    rejected) or a purge is confirmed. One consistent read of the district item per batch."""
-    district_id, run_id, token = run.district_id, run.run_id, run.fence_token
+    rejected) or a purge is confirmed. One consistent read of the district item per batch. A
+    value, not a closure, so a writer process can be handed it (store/write_processes.py)."""
 
-    def check() -> None:
-        exists, current, purging = store.lock_token(district_id)
-        if not exists or purging or current != (None if token is None else int(token)):
-            raise LockLost(run_id)
+    district_id: str
+    run_id: str
+    token: int | None
 
-    return check
+    def __call__(self) -> None:
+        exists, current, purging = store.lock_token(self.district_id)
+        if not exists or purging or current != self.token:
+            raise LockLost(self.run_id)
+
+
+def fence(run: SyncRunModel) -> Fence:
+    return Fence(run.district_id, run.run_id, None if run.fence_token is None else int(run.fence_token))
 
 
 # ---------------------------------------------------------------- what a move writes

@@ -28,7 +28,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from rostersync.notify import announce
 from rostersync.observability import flush_metrics, logger, metrics, redact
 from rostersync.oneroster.hosts import HostBusy, gated
-from rostersync.settings import host_busy_delay_seconds, sync_max_receive_count
+from rostersync.settings import SyncTuning, host_busy_delay_seconds, sync_max_receive_count
 from rostersync.store import sync_runs as store
 from rostersync.store.host_leases import DynamoHostGate
 from rostersync.sync import messages, run_lifecycle
@@ -88,15 +88,17 @@ class TimeBudget:
         usable = self.seconds_left() - SAFETY_SECONDS
         share = max(usable / self.messages_left, min(MIN_SLICE_SECONDS, usable))
         self.messages_left = max(1, self.messages_left - 1)
-        return Slice(share, self.seconds_left())
+        memory = getattr(self.context, "memory_limit_in_mb", None)  # a string on Lambda
+        return Slice(share, self.seconds_left(), int(memory) if memory else None)
 
 
 class Slice:
     """One message's share of the invocation: callable as the engine's time_left."""
 
-    def __init__(self, seconds: float, invocation_left: float):
+    def __init__(self, seconds: float, invocation_left: float, memory_mb: int | None = None):
         self.seconds = seconds
         self.invocation_left = invocation_left  # what the whole invocation had when this slice began
+        self.memory_mb = memory_mb  # the function's, which sets the sync's writer processes
         self.deadline = time.monotonic() + seconds
 
     def __call__(self) -> float:
@@ -171,7 +173,8 @@ def _handle(message: messages.RunMessage, record: SQSRecord, time_left: "Slice")
     )
     try:
         with gated(host_gate()) as clients:
-            result = sync_engine.run_sync(request, time_left, _progress_writer(run, lease_id))
+            tuning = SyncTuning.from_env(getattr(time_left, "memory_mb", None))  # writer processes by memory
+            result = sync_engine.run_sync(request, time_left, _progress_writer(run, lease_id), tuning=tuning)
         busy = next((c.refused for c in clients if c.refused is not None), None)
         if busy is not None and result.outcome == sync_engine.Outcome.CONTINUE:
             _come_back_later(run, lease_id, message, result, busy)
