@@ -4,13 +4,14 @@ us-east-1 list prices, pay as you go, without free tiers (a district's marginal 
 against https://aws.amazon.com/pricing before relying on the projection; change them here only.
 """
 
+from rostersync.settings import LAMBDA_MB_PER_VCPU as LAMBDA_MB_PER_VCPU  # the worker sizes its writer processes by it
+
 PRICES_AS_OF = "2026-12-01 (us-east-1 list prices; DynamoDB on-demand after the 2024-11-01 reduction)"
 
 # Lambda, arm64 (template.yaml: Architectures [arm64])
 LAMBDA_PER_GB_SECOND = 0.0000133334
 LAMBDA_PER_REQUEST = 0.20 / 1_000_000
 LAMBDA_MAX_SECONDS = 900  # an invocation's longest run
-LAMBDA_MB_PER_VCPU = 1769  # Lambda allots CPU in proportion to memory: 1,769 MB is one vCPU
 
 # DynamoDB on-demand, standard table class
 DYNAMODB_PER_WRITE_UNIT = 0.625 / 1_000_000  # one write of up to 1 KB

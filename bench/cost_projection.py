@@ -3,8 +3,11 @@ what `make bench` measured (bench/district_sync.py) and the prices in bench/aws_
 
 Built only from measured quantities, scaled by the number of students (every roster count in
 the sandbox district grows with it):
-  - worker CPU seconds (Lambda gets memory/1,769 of a vCPU; the sync's CPU work is one
-    thread's, so more than one vCPU does not help it);
+  - worker CPU seconds (Lambda gets memory/1,769 of a vCPU, up to 6). Each process's work is
+    one interpreter's, so a run takes at least its busiest process's CPU and at least all of its
+    CPU over the vCPUs: with writer processes (store/write_processes.py) the larger of the main
+    process's CPU, the busiest writer's, and the total over the vCPUs; without, all of it on
+    at most one vCPU;
   - SIS requests and the measured time to fetch the pages (the fetch floor), which overlaps
     the writes, as the full sync's wall time shows;
   - items written and their size (DynamoDB write units), store read requests (read units);
@@ -32,9 +35,14 @@ def _reads(run: dict) -> int:
 
 def project_run(run: dict, scale: float, memory_mb: int, fetch_wall_s: float | None = None) -> dict:
     """One measured run scaled by `scale` (students / measured students) on Lambda at memory_mb."""
-    vcpu = min(1.0, memory_mb / p.LAMBDA_MB_PER_VCPU)
+    vcpu = worker_vcpus(memory_mb)
     items = run.get("items_written", 0) * scale
-    cpu_s = run["cpu_s"] * scale / vcpu
+    writers = run.get("writer_cpu_s") or []
+    if writers:
+        busiest = max(run.get("main_cpu_s", 0.0), *writers, run["cpu_s"] / vcpu)
+        cpu_s = busiest * scale / min(1.0, vcpu)
+    else:
+        cpu_s = run["cpu_s"] * scale / min(1.0, vcpu)
     sis_s = (fetch_wall_s if fetch_wall_s is not None else 0.0) * scale
     store_s = items / p.DYNAMODB_ITEMS_PER_SECOND_PER_WORKER
     work_s = max(cpu_s, sis_s, store_s)
@@ -87,10 +95,13 @@ def project(report_runs: dict, measured_students: int, memory_mb: int) -> dict:
     return out
 
 
+def worker_vcpus(memory_mb: int) -> float:
+    return min(6.0, memory_mb / p.LAMBDA_MB_PER_VCPU)
+
+
 def render(projection: dict, memory_mb: int) -> str:
     lines = [
-        f"AWS projection (worker at {memory_mb} MB = {min(1.0, memory_mb / p.LAMBDA_MB_PER_VCPU):.2f} vCPU; "
-        f"prices {p.PRICES_AS_OF})",
+        f"AWS projection (worker at {memory_mb} MB = {worker_vcpus(memory_mb):.2f} vCPU; prices {p.PRICES_AS_OF})",
         f"{'students':>9}  {'run':<16}{'wall':>10}{'invocations':>12}{'items':>11}{'cost $':>11}",
     ]
     for students, row in projection.items():

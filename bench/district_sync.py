@@ -69,6 +69,11 @@ def start_sandbox(args, scale: float = 1.0):
     return sis
 
 
+def _writer_peaks(run: dict) -> str:
+    peaks = run.get("writer_peak_mb") or []
+    return "/".join(f"{p:.0f}" for p in peaks) if peaks else "none"
+
+
 def worker_memory_mb() -> int:
     from rostersync_tools.local.template_resources import load_template
 
@@ -347,7 +352,8 @@ def _targets(r: dict, args) -> list[dict]:
             round(full["peak_rss_mb"] / r["quarter"]["peak_rss_mb"], 3),
             1.25,
             full["peak_rss_mb"] <= 1.25 * r["quarter"]["peak_rss_mb"],
-            f"{full['peak_rss_mb']:.0f} MB vs {r['quarter']['peak_rss_mb']:.0f} MB",
+            f"{full['peak_rss_mb']:.0f} MB vs {r['quarter']['peak_rss_mb']:.0f} MB (the sync's process; writer "
+            f"processes at {_writer_peaks(full)} and {_writer_peaks(r['quarter'])} MB)",
         ),
         target(
             "writes batched 25 per request, several in flight",
@@ -496,6 +502,12 @@ def main(argv=None) -> int:
     parser.add_argument("--sis-in-flight", type=int, default=None, help="ROSTERSYNC_SIS_IN_FLIGHT (engine default)")
     parser.add_argument("--store-in-flight", type=int, default=None, help="ROSTERSYNC_STORE_IN_FLIGHT (engine default)")
     parser.add_argument(
+        "--writer-processes",
+        type=int,
+        default=None,
+        help="ROSTERSYNC_WRITER_PROCESSES (default: the deployed worker's, from its MemorySize in template.yaml)",
+    )
+    parser.add_argument(
         "--sis-process",
         action="store_true",
         help="run the sandbox SIS in a process of its own (default: in this one, beside moto)",
@@ -512,9 +524,14 @@ def main(argv=None) -> int:
 
     aws = EmbeddedAws().start()
     aws.apply_environment()
+    from rostersync.settings import writer_processes_for
+
+    if args.writer_processes is None:  # as the deployed worker runs (sync/worker.py: the context's memory)
+        args.writer_processes = writer_processes_for(worker_memory_mb())
     for flag, variable in (
         (args.sis_in_flight, "ROSTERSYNC_SIS_IN_FLIGHT"),
         (args.store_in_flight, "ROSTERSYNC_STORE_IN_FLIGHT"),
+        (args.writer_processes, "ROSTERSYNC_WRITER_PROCESSES"),
     ):
         if flag is not None:
             os.environ[variable] = str(flag)
@@ -534,7 +551,8 @@ def main(argv=None) -> int:
             f"sandbox: {large.config.students} students, {large.config.teachers} teachers, {large.config.classes} "
             f"classes, {large.config.enrollments} enrollments, {args.schools} schools; page cap {args.page_cap}, "
             f"{args.latency_ms} ms per request; SIS in flight {args.sis_in_flight}, store in flight "
-            f"{args.store_in_flight}; sandbox in {'its own process' if args.sis_process else 'this process'}; "
+            f"{args.store_in_flight}, writer processes {args.writer_processes}; "
+            f"sandbox in {'its own process' if args.sis_process else 'this process'}; "
             f"{os.cpu_count()} CPUs, load {load_at_start:.1f}",
             flush=True,
         )
@@ -584,7 +602,13 @@ def main(argv=None) -> int:
                     "store",
                     "store-only floor",
                     "store",
-                    {"items_path": str(items_path), "district_id": "dst_floor", "tables": mirrors},
+                    # Fenced as the full sync is: against the large district's lock token.
+                    {
+                        "items_path": str(items_path),
+                        "district_id": "dst_floor",
+                        "tables": mirrors,
+                        "fence": {"district_id": district, "run_id": "bench-floor"},
+                    },
                 )
             finally:
                 drop_tables(aws, mirrors.values())

@@ -144,9 +144,28 @@ def tuning():
     return Tuning.from_env()
 
 
+def engine_store():
+    """The BatchStore the engine would build (sync/engine.py), built here so its counters can be
+    read: the same writers in flight, and writer processes when the tuning has them."""
+    from rostersync.store.batch import BatchStore
+
+    t = tuning()
+    return BatchStore(
+        max_in_flight=t.store_in_flight, processes=t.writer_processes, processes_after=t.writer_processes_after
+    )
+
+
+def worker_fence(args: dict):
+    """The fence the worker hands the engine (sync/worker.py): one consistent read of the
+    district before each write batch, against its current token."""
+    from rostersync.store.sync_runs import lock_token
+    from rostersync.sync.run_lifecycle import Fence
+
+    return Fence(args["district_id"], args["run_id"], lock_token(args["district_id"])[1])
+
+
 # ---------------------------------------------------------------------------------- tasks
 def task_sync(args: dict) -> dict:
-    from rostersync.store.batch import BatchStore
     from rostersync.sync.engine import Outcome, SyncRequest, run_sync
 
     source = None
@@ -160,14 +179,14 @@ def task_sync(args: dict) -> dict:
         def source():
             return CsvBundleReader(bundle, S3BundleFiles(args["bucket"], args["prefix"]), tuning().page_limit)
 
-    # The engine would build exactly this store; built here so its counters can be read.
-    store = BatchStore(max_in_flight=tuning().store_in_flight)
+    store = engine_store()
     calls = DynamoDbCalls(store)
+    fence = worker_fence(args)
     invocations, result, phases = 0, None, {}
     while result is None or result.outcome == Outcome.CONTINUE:
         invocations += 1
         result = run_sync(
-            SyncRequest(args["district_id"], args["run_id"], mode=args.get("mode", "full")),
+            SyncRequest(args["district_id"], args["run_id"], mode=args.get("mode", "full"), fence=fence),
             lambda: 1e9,
             store=store,
             source=source() if source else None,
@@ -176,6 +195,7 @@ def task_sync(args: dict) -> dict:
             phases[phase] = round(phases.get(phase, 0) + seconds, 3)
     store.close()
     return {
+        "writer_stats": store.writer_stats,
         "outcome": str(result.outcome),
         "mode": result.mode,
         "failure": result.failure,
@@ -251,9 +271,9 @@ def load_items(path: str, district_id: str, tables: dict[str, str]) -> list[tupl
 
 
 def task_store(args: dict, items: list[tuple[str, dict]]) -> dict:
-    from rostersync.store.batch import BatchStore
 
-    store = BatchStore(max_in_flight=tuning().store_in_flight)
+    store = engine_store()
+    store.fence = worker_fence(args["fence"])
     calls = DynamoDbCalls(store)
     table = None
     for item_table, item in items:
@@ -264,6 +284,7 @@ def task_store(args: dict, items: list[tuple[str, dict]]) -> dict:
     store.flush()
     store.close()
     return {
+        "writer_stats": store.writer_stats,
         "items_written": store.items_written,
         "write_requests": store.write_requests,
         "get_requests": store.get_requests,
@@ -308,11 +329,18 @@ def main() -> int:
         base = args["profile"]
         Path(base + ".html").write_text(profiler.output_html())
         Path(base + ".txt").write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+    # Writer processes (store/write_processes.py) measured themselves: the worker's CPU is this
+    # process's and theirs together.
+    writers = out.get("writer_stats") or []
+    writer_cpu = [w.get("cpu_s", 0.0) for w in writers]
     out.update(
         task=task,
         wall_s=round(wall, 3),
-        cpu_s=round(cpu, 3),
-        peak_rss_mb=round(peak_rss_mb(), 1),
+        cpu_s=round(cpu + sum(writer_cpu), 3),
+        main_cpu_s=round(cpu, 3),
+        writer_cpu_s=writer_cpu,
+        peak_rss_mb=round(peak_rss_mb(), 1),  # this process's: where a run's state lives
+        writer_peak_mb=[w.get("peak_mb", 0.0) for w in writers],  # each holds only its batches in flight
         pid=os.getpid(),
         cpu_user_s=round(usage.ru_utime - usage0.ru_utime, 3),
         cpu_system_s=round(usage.ru_stime - usage0.ru_stime, 3),
