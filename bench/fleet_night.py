@@ -78,8 +78,18 @@ MAX_SQS_DELAY_S = 900
 INVOCATION_S = prices.LAMBDA_MAX_SECONDS - 30  # an invocation stops short of its deadline
 START_UP_S = 1.0  # token, secret, checkpoint
 CONTINUATION_S = 1.0
-WORKER_MEMORY_MB = 1769  # template.yaml's SyncWorkerFunction
-VCPU = min(1.0, WORKER_MEMORY_MB / prices.LAMBDA_MB_PER_VCPU)  # the share of a vCPU Lambda gives it
+
+def _worker_memory_mb() -> int:
+    from rostersync_tools.local.template_resources import load_template
+
+    return int(load_template()["Resources"]["SyncWorkerFunction"]["Properties"]["MemorySize"])
+
+
+WORKER_MEMORY_MB = _worker_memory_mb()  # billed for every second a worker holds
+# The CPU a run gets: at most one vCPU's worth. Runs over 25,000 items send their batches from
+# writer processes on a second vCPU (store/write_processes.py), which this model leaves out: a
+# large run's CPU time here is one process's, an upper bound.
+VCPU = min(1.0, WORKER_MEMORY_MB / prices.LAMBDA_MB_PER_VCPU)
 ITEM_BYTES = 600
 DEFERRAL_CHARGE_S = 0.1
 # Batch gets of 100 items, 4 in flight, ~20 ms each: like DYNAMODB_ITEMS_PER_SECOND_PER_WORKER in
