@@ -79,6 +79,7 @@ INVOCATION_S = prices.LAMBDA_MAX_SECONDS - 30  # an invocation stops short of it
 START_UP_S = 1.0  # token, secret, checkpoint
 CONTINUATION_S = 1.0
 
+
 def _worker_memory_mb() -> int:
     from rostersync_tools.local.template_resources import load_template
 
