@@ -19,7 +19,9 @@ DYNAMODB_PER_READ_UNIT = 0.125 / 1_000_000  # one strongly consistent read of up
 DYNAMODB_WRITE_UNIT_BYTES = 1024
 DYNAMODB_READ_UNIT_BYTES = 4096
 # What one worker's batch writes achieve on DynamoDB (25 items a request, a few in flight, ~20 ms a
-# request): an assumption, not a published limit; on-demand tables take far more than this.
+# request): an assumption, not a published limit; on-demand tables take far more than this. Four
+# in flight: the worker's two writer processes have eight (each after a ~5 ms fence read), so for
+# them this over-states the time the writes take.
 DYNAMODB_ITEMS_PER_SECOND_PER_WORKER = 4 * 25 / 0.020
 
 # SQS standard queue

@@ -6,8 +6,10 @@ the sandbox district grows with it):
   - worker CPU seconds (Lambda gets memory/1,769 of a vCPU, up to 6). Each process's work is
     one interpreter's, so a run takes at least its busiest process's CPU and at least all of its
     CPU over the vCPUs: with writer processes (store/write_processes.py) the larger of the main
-    process's CPU, the busiest writer's, and the total over the vCPUs; without, all of it on
-    at most one vCPU;
+    process's CPU, the busiest writer's, and the total over the vCPUs (`cpu_bound_s`: the
+    processes fully overlapped, a lower bound; `cpu_serial_s` is the other end, nothing
+    overlapped); without, all of it on at most one vCPU. Fixed costs (a writer's start, the
+    batches sent in threads before the writers start) are scaled with the rest: an over-estimate;
   - SIS requests and the measured time to fetch the pages (the fetch floor), which overlaps
     the writes, as the full sync's wall time shows;
   - items written and their size (DynamoDB write units), store read requests (read units);
@@ -38,11 +40,12 @@ def project_run(run: dict, scale: float, memory_mb: int, fetch_wall_s: float | N
     vcpu = worker_vcpus(memory_mb)
     items = run.get("items_written", 0) * scale
     writers = run.get("writer_cpu_s") or []
+    serial_s = run["cpu_s"] * scale / min(1.0, vcpu)
     if writers:
         busiest = max(run.get("main_cpu_s", 0.0), *writers, run["cpu_s"] / vcpu)
         cpu_s = busiest * scale / min(1.0, vcpu)
     else:
-        cpu_s = run["cpu_s"] * scale / min(1.0, vcpu)
+        cpu_s = serial_s
     sis_s = (fetch_wall_s if fetch_wall_s is not None else 0.0) * scale
     store_s = items / p.DYNAMODB_ITEMS_PER_SECOND_PER_WORKER
     work_s = max(cpu_s, sis_s, store_s)
@@ -65,6 +68,7 @@ def project_run(run: dict, scale: float, memory_mb: int, fetch_wall_s: float | N
     return {
         "wall_s": round(wall_s, 1),
         "cpu_bound_s": round(cpu_s, 1),
+        "cpu_serial_s": round(serial_s, 1),
         "sis_bound_s": round(sis_s, 1),
         "store_bound_s": round(store_s, 1),
         "invocations": invocations,

@@ -75,9 +75,9 @@ def _writer_peaks(run: dict) -> str:
 
 
 def worker_memory_mb() -> int:
-    from rostersync_tools.local.template_resources import load_template
+    from rostersync_tools.local.template_resources import function_memory_mb, load_template
 
-    return int(load_template()["Resources"]["SyncWorkerFunction"]["Properties"]["MemorySize"])
+    return function_memory_mb(load_template(), "SyncWorkerFunction")
 
 
 def connect_district(sis, name: str) -> str:

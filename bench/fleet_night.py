@@ -81,9 +81,9 @@ CONTINUATION_S = 1.0
 
 
 def _worker_memory_mb() -> int:
-    from rostersync_tools.local.template_resources import load_template
+    from rostersync_tools.local.template_resources import function_memory_mb, load_template
 
-    return int(load_template()["Resources"]["SyncWorkerFunction"]["Properties"]["MemorySize"])
+    return function_memory_mb(load_template(), "SyncWorkerFunction")
 
 
 WORKER_MEMORY_MB = _worker_memory_mb()  # billed for every second a worker holds

@@ -332,7 +332,9 @@ def main() -> int:
     # Writer processes (store/write_processes.py) measured themselves: the worker's CPU is this
     # process's and theirs together.
     writers = out.get("writer_stats") or []
-    writer_cpu = [w.get("cpu_s", 0.0) for w in writers]
+    if any(not w for w in writers):  # a writer that died measured nothing: no figure to report
+        raise RuntimeError(f"a writer process ended without its figures: {writers}")
+    writer_cpu = [w["cpu_s"] for w in writers]
     out.update(
         task=task,
         wall_s=round(wall, 3),
@@ -340,7 +342,7 @@ def main() -> int:
         main_cpu_s=round(cpu, 3),
         writer_cpu_s=writer_cpu,
         peak_rss_mb=round(peak_rss_mb(), 1),  # this process's: where a run's state lives
-        writer_peak_mb=[w.get("peak_mb", 0.0) for w in writers],  # each holds only its batches in flight
+        writer_peak_mb=[w["peak_mb"] for w in writers],  # each holds only its batches in flight
         pid=os.getpid(),
         cpu_user_s=round(usage.ru_utime - usage0.ru_utime, 3),
         cpu_system_s=round(usage.ru_stime - usage0.ru_stime, 3),

@@ -7,9 +7,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -17,7 +19,7 @@ from rostersync.settings import get_settings
 from rostersync.store import sync_runs
 from rostersync.store.batch import BatchStore
 from rostersync.store.change_keys import RosterStamper
-from rostersync.store.write_processes import WriterFailed, WriterStopped, _portable
+from rostersync.store.write_processes import WriterFailed, WriterStopped, _portable, _Writer
 from rostersync.sync.run_lifecycle import Fence, LockLost
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +78,7 @@ def test_writer_processes_store_every_item_stamped_and_end_with_their_store(aws)
     assert writers_alive() == []
     assert len(store.writer_stats) == 2
     assert all(stats["cpu_s"] > 0 and stats["peak_mb"] > 0 for stats in store.writer_stats)
-    assert store.max_writes_in_flight >= 1
+    assert all(stats["max_in_flight"] >= 1 for stats in store.writer_stats)  # each was given batches
 
 
 def test_a_moved_token_refuses_the_writer_processes_next_batch(aws):
@@ -101,7 +103,10 @@ def test_a_moved_token_refuses_the_writer_processes_next_batch(aws):
 def test_a_writer_process_that_dies_fails_its_batches(aws):
     table = get_settings().users_table
     store = BatchStore(max_in_flight=2, processes=1, processes_after=0)
-    store.fence = partial(time.sleep, 3)  # each batch waits in the writer: killed with batches in hand
+    for values in users("d-wp-3", 25, start=100):
+        store.put(table, values)
+    store.flush()  # the writer is up and has written a batch
+    store.fence = partial(time.sleep, 3)  # each batch now waits in the writer: killed with batches in hand
     for values in users("d-wp-3", 50):
         store.put(table, values)
     (writer,) = writers_alive()
@@ -114,7 +119,55 @@ def test_a_writer_process_that_dies_fails_its_batches(aws):
     with pytest.raises(WriterStopped):
         store.flush()
     store.close()
-    assert stored_users(aws, "d-wp-3") == {}
+    assert sorted(stored_users(aws, "d-wp-3")) == [f"u{i:05d}" for i in range(100, 125)]
+
+
+def test_closing_the_store_finishes_the_batches_its_writers_hold(aws):
+    table = get_settings().users_table
+    store = BatchStore(max_in_flight=2, processes=2, processes_after=0)
+    store.fence = partial(time.sleep, 0.2)  # still waiting in the writers when close() is called
+    for values in users("d-wp-5", 110):  # four batches handed over, ten items left in the buffer
+        store.put(table, values)
+    store.close()
+    assert len(stored_users(aws, "d-wp-5")) == 100
+    assert writers_alive() == []
+
+
+def test_a_fence_that_cannot_be_handed_to_a_writer_fails_its_batch_with_the_reason(aws):
+    table = get_settings().users_table
+    store = BatchStore(max_in_flight=2, processes=1, processes_after=0)
+    store.fence = lambda: None  # a closure: no writer process can be handed it
+    for values in users("d-wp-6", 25):
+        store.put(table, values)
+    with pytest.raises(WriterFailed, match=r"could not be handed a batch: .*lambda"):
+        store.flush()
+    store.close()
+    assert stored_users(aws, "d-wp-6") == {}
+
+
+def test_a_batch_whose_send_breaks_as_the_writer_dies_fails_once():
+    """The writer dies while a batch is being sent: its answer reader fails every waiting batch,
+    then the send breaks. The batch fails with WriterStopped, once, and submit does not raise."""
+    writer = object.__new__(_Writer)
+    writer.name = "store-writer-0"
+    writer._send_lock, writer._lock = threading.Lock(), threading.Lock()
+    writer._pending, writer._next, writer._stopped, writer._stats = {}, 0, None, {}
+    writer.process = SimpleNamespace(join=lambda timeout=None: None, exitcode=-9, terminate=lambda: None)
+
+    class DyingPipe:
+        def recv(self):
+            raise EOFError
+
+        def send(self, message):
+            writer._read_answers()  # the reader sees the end first and fails what waits
+            raise BrokenPipeError(32, "Broken pipe")
+
+    writer._conn = DyingPipe()
+    future = writer.submit([("t", {})], None, None)
+    with pytest.raises(WriterStopped, match="exit code -9"):
+        future.result(timeout=1)
+    assert writer.stopped and writer.waiting() == 0
+    assert writer.submit([("t", {})], None, None).exception(timeout=1) is not None  # and every later one
 
 
 class TwoPartError(Exception):

@@ -97,8 +97,10 @@ LAMBDA_MB_PER_VCPU = 1769  # Lambda gives a function memory / 1,769 MB of a vCPU
 
 def writer_processes_for(memory_mb: int | None) -> int:
     """Writer processes for a worker of `memory_mb` (store/write_processes.py): one per whole vCPU
-    when it has two or more (the main process reads and maps between them); none at one vCPU,
-    where a process would only add its start to the same core."""
+    when it has two or more; none at one vCPU, where a process would only add its start to the
+    same core. With the main process (reading, mapping, diffing) that is one busy process more
+    than vCPUs: the main process waits for pages and write slots part of the time, and the
+    measured split (bench/README.md "Latest results") is about 45% main, 55% the two writers."""
     vcpus = (memory_mb or 0) // LAMBDA_MB_PER_VCPU
     return vcpus if vcpus >= 2 else 0
 
@@ -114,9 +116,9 @@ class SyncTuning:
     # Processes that send the write batches (store/write_processes.py): from the worker's memory
     # (writer_processes_for: 2 for the worker's 3,538 MB, template.yaml); 0 keeps them in threads.
     writer_processes: int = 0
-    # A run starts them once it has written this many batches (25,000 items): each costs ~0.7 s of
-    # CPU to start and saves about half of a batch's ~5 ms, so fewer would not pay (a quiet or a
-    # 1% night never starts one).
+    # An invocation starts them once it has written this many batches (25,000 items): each costs
+    # ~0.7 s of CPU to start and saves about half of a batch's ~5 ms, so fewer would not pay (a
+    # quiet or a 1% night never starts one; a continued large run starts them again).
     writer_processes_after: int = 1000
 
     @classmethod

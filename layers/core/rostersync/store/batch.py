@@ -18,7 +18,7 @@ from rostersync.store.batch_requests import (
     WRITE_BATCH,
     Backoff,
     BeforeWrite,
-    Fence,
+    FenceCheck,
     put_batch,
     send_gets,
     send_writes,
@@ -86,7 +86,7 @@ class BatchStore:
         # Checked before each write attempt; raising refuses the batch (nothing is sent): a
         # run's fenced writes (sync/run_lifecycle.py Fence). Both are values a writer process
         # can be handed.
-        self.fence: Fence | None = None
+        self.fence: FenceCheck | None = None
 
     # ---------------------------------------------------------------- writes
     def put(self, table: str, values: dict) -> None:

@@ -24,7 +24,7 @@ GET_BATCH = 100
 
 # Called before each write attempt; raising refuses the batch (nothing is sent): a run's fenced
 # writes (sync/run_lifecycle.py Fence).
-Fence = Callable[[], None]
+FenceCheck = Callable[[], None]
 # Called on every item of every write attempt with (table, encoded item, the attempt's time as
 # stored text): store/change_keys.py stamps roster items' change keys here, so an item's
 # changeSeq is the time it was sent, whatever waited before (retries included).
@@ -79,7 +79,7 @@ def put_batch(
     client,
     batch: list[tuple[str, dict]],
     backoff: Backoff,
-    fence: Fence | None = None,
+    fence: FenceCheck | None = None,
     before_write: BeforeWrite | None = None,
 ) -> int:
     """Put `batch` ((table, encoded item), at most 25) with `send_writes`, the fence checked and

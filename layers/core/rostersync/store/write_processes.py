@@ -11,9 +11,10 @@ How: each process is a clean interpreter (spawn: no fork of a threaded process) 
 DynamoDB client and `threads` senders. A batch goes to it over a pipe with the run's fence and
 stamper (values, pickled) and comes back as the number of requests sent or the error raised.
 The parent's BatchStore keeps its contract: flush waits for every batch and re-raises a failure.
-A process that dies fails its batches (WriterStopped), never loses them silently; a process
-whose parent dies exits at once, mid-batch, as a killed Lambda would. The processes live as long
-as their BatchStore (one invocation).
+A process that dies fails its batches (WriterStopped), never loses them silently; an answer or a
+batch that cannot cross the pipe fails its batch with the reason (WriterFailed); a process whose
+parent dies exits at once, mid-batch, as a killed Lambda would. The processes live as long as
+their BatchStore (one invocation), which starts them after its first `processes_after` batches.
 """
 
 from __future__ import annotations
@@ -23,14 +24,15 @@ import os
 import pickle
 import threading
 import time
+import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 
 from rostersync import aws_clients
-from rostersync.store.batch_requests import Backoff, BeforeWrite, Fence, put_batch
+from rostersync.store.batch_requests import Backoff, BeforeWrite, FenceCheck, put_batch
 
 _SPAWN = multiprocessing.get_context("spawn")
-STOP_WAIT_SECONDS = 120  # a closing writer finishes its batches first (retries included)
+STOP_WAIT_SECONDS = 120  # closing writers finish their batches first (retries included), all within this
 
 
 class WriterStopped(RuntimeError):
@@ -45,18 +47,22 @@ class WriterProcesses:
     """`processes` writer processes; a batch goes to the one with the fewest waiting."""
 
     def __init__(self, processes: int, threads: int, backoff: Backoff):
-        self._writers = [_Writer(f"store-writer-{i}", threads, backoff) for i in range(processes)]
+        self._writers: list[_Writer] = [_Writer(f"store-writer-{i}", threads, backoff) for i in range(processes)]
 
-    def submit(self, batch: list[tuple[str, dict]], fence: Fence | None, before_write: BeforeWrite | None) -> Future:
+    def submit(
+        self, batch: list[tuple[str, dict]], fence: FenceCheck | None, before_write: BeforeWrite | None
+    ) -> Future:
         """A future of the requests sent for `batch`, or of the error that stopped it."""
-        return min(self._writers, key=_Writer.waiting).submit(batch, fence, before_write)
+        live = [writer for writer in self._writers if not writer.stopped] or self._writers
+        return min(live, key=_Writer.waiting).submit(batch, fence, before_write)
 
     def close(self) -> list[dict]:
-        """Stop every process once its batches are done: what each one measured of itself
-        (cpu_s, peak_mb, max_in_flight; empty for a process that died)."""
+        """Stop every process once its batches are done (within STOP_WAIT_SECONDS in all): what
+        each one measured of itself (cpu_s, peak_mb, max_in_flight; empty for a process that died)."""
         for writer in self._writers:
             writer.stop()
-        return [writer.join() for writer in self._writers]
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        return [writer.join(deadline) for writer in self._writers]
 
 
 class _Writer:
@@ -81,7 +87,13 @@ class _Writer:
     def waiting(self) -> int:
         return len(self._pending)
 
-    def submit(self, batch: list[tuple[str, dict]], fence: Fence | None, before_write: BeforeWrite | None) -> Future:
+    @property
+    def stopped(self) -> bool:
+        return self._stopped is not None
+
+    def submit(
+        self, batch: list[tuple[str, dict]], fence: FenceCheck | None, before_write: BeforeWrite | None
+    ) -> Future:
         future: Future = Future()
         with self._lock:
             if self._stopped is not None:
@@ -92,13 +104,18 @@ class _Writer:
         try:
             with self._send_lock:
                 self._conn.send(("put", number, batch, fence, before_write))
-        except (OSError, ValueError) as error:  # the process is gone; its reader fails the batch
+        except Exception as error:  # gone (OSError), or a fence or stamper that does not pickle
             with self._lock:
-                self._pending.pop(number, None)
-            future.set_exception(WriterStopped(f"{self.name} could not be sent a batch: {error}"))
+                mine = self._pending.pop(number, None)  # None: the reader already failed it
+            if mine is not None:
+                failure = WriterStopped if isinstance(error, (OSError, ValueError)) else WriterFailed
+                mine.set_exception(failure(f"{self.name} could not be handed a batch: {type(error).__name__}: {error}"))
         return future
 
     def _read_answers(self) -> None:
+        """Resolve each batch's future as its answer comes; when the answers end (the process
+        exited, or an answer could not be read), fail every batch still waiting."""
+        why = None
         try:
             while True:
                 answer = self._conn.recv()
@@ -111,18 +128,22 @@ class _Writer:
                 if future is None:  # already failed on our side (its send broke)
                     continue
                 if kind == "done":
-                    future.set_result(value)
+                    _resolve(future, value, None)
                 else:
-                    future.set_exception(value)
+                    _resolve(future, None, value)
         except (EOFError, OSError):
             pass
-        self.process.join(timeout=5)
-        with self._lock:
-            if self._stopped is None or self._pending:
-                self._stopped = f"{self.name} stopped (exit code {self.process.exitcode}) before answering"
-            pending, self._pending = self._pending, {}
-        for future in pending.values():
-            future.set_exception(WriterStopped(self._stopped))
+        except Exception as error:  # an answer that could not be read: nothing more can be
+            why = f"{self.name}'s answers could not be read ({type(error).__name__}: {error})"
+            self.process.terminate()
+        finally:
+            self.process.join(timeout=5)
+            with self._lock:
+                if why is not None or self._stopped is None or self._pending:
+                    self._stopped = why or f"{self.name} stopped (exit code {self.process.exitcode}) before answering"
+                pending, self._pending = self._pending, {}
+            for future in pending.values():
+                _resolve(future, None, WriterStopped(self._stopped))
 
     def stop(self) -> None:
         with self._lock:
@@ -134,13 +155,23 @@ class _Writer:
         except (OSError, ValueError):
             pass  # already gone
 
-    def join(self) -> dict:
-        self._reader.join(timeout=STOP_WAIT_SECONDS)
+    def join(self, deadline: float) -> dict:
+        self._reader.join(timeout=max(0.0, deadline - time.monotonic()))
         if self.process.is_alive():
             self.process.terminate()
         self.process.join(timeout=5)
         self._conn.close()
         return self._stats
+
+
+def _resolve(future: Future, result: object, error: BaseException | None) -> None:
+    """Settle `future` unless something settled it first (a send and the reader can race)."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 # ------------------------------------------------------------------------ in the writer process
@@ -159,14 +190,18 @@ def serve(conn: Connection, threads: int, backoff: Backoff) -> None:
                 conn.send(message)
         except OSError:
             os._exit(0)  # the parent is gone
+        except Exception as error:  # the answer would not pickle: say so, rather than fall silent
+            with answer_lock:
+                conn.send(("failed", message[1], WriterFailed(f"{type(error).__name__}: {error}")))
 
-    def put(number: int, batch: list, fence: Fence | None, before_write: BeforeWrite | None) -> None:
+    def put(number: int, batch: list, fence: FenceCheck | None, before_write: BeforeWrite | None) -> None:
         with count_lock:
             in_flight[0] += 1
             in_flight[1] = max(in_flight)
         try:
             answer(("done", number, put_batch(client, batch, backoff, fence, before_write)))
         except Exception as error:
+            error.add_note(f"in {multiprocessing.current_process().name}:\n{traceback.format_exc()}")
             answer(("failed", number, _portable(error)))
         finally:
             with count_lock:
