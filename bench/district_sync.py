@@ -362,7 +362,8 @@ def _targets(r: dict, args) -> list[dict]:
             full["items_written"] <= 25 * full["write_requests"]
             and full["write_requests"] <= math.ceil(full["items_written"] / 25) + 10
             and full.get("dynamodb_calls", {}).get("maxWritesInFlight", 0) >= 2,
-            f"{full['items_written']} items in {full['write_requests']} BatchWriteItem requests, up to "
+            f"{full['items_written']} items in {full['write_requests']} BatchWriteItem requests after "
+            f"{full.get('fence_checks')} fence checks, up to "
             f"{full.get('dynamodb_calls', {}).get('maxWritesInFlight')} in flight (of {args.store_in_flight}); "
             "unprocessed items retried with backoff: tests/unit/store/test_batch.py",
         ),

@@ -194,8 +194,11 @@ def task_sync(args: dict) -> dict:
         for phase, seconds in result.phase_seconds.items():  # wall seconds per phase, flushes included
             phases[phase] = round(phases.get(phase, 0) + seconds, 3)
     store.close()
+    from rostersync.store.batch_requests import fence_checks_made
+
     return {
         "writer_stats": store.writer_stats,
+        "fence_checks": fence_checks_made() + sum(w["fence_checks"] for w in store.writer_stats),
         "outcome": str(result.outcome),
         "mode": result.mode,
         "failure": result.failure,
@@ -283,8 +286,11 @@ def task_store(args: dict, items: list[tuple[str, dict]]) -> dict:
         store.put(item_table, item)
     store.flush()
     store.close()
+    from rostersync.store.batch_requests import fence_checks_made
+
     return {
         "writer_stats": store.writer_stats,
+        "fence_checks": fence_checks_made() + sum(w["fence_checks"] for w in store.writer_stats),
         "items_written": store.items_written,
         "write_requests": store.write_requests,
         "get_requests": store.get_requests,

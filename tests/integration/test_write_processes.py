@@ -79,6 +79,7 @@ def test_writer_processes_store_every_item_stamped_and_end_with_their_store(aws)
     assert len(store.writer_stats) == 2
     assert all(stats["cpu_s"] > 0 and stats["peak_mb"] > 0 for stats in store.writer_stats)
     assert all(stats["max_in_flight"] >= 1 for stats in store.writer_stats)  # each was given batches
+    assert all(stats["fence_checks"] >= 1 for stats in store.writer_stats)  # and checked the fence for them
 
 
 def test_a_moved_token_refuses_the_writer_processes_next_batch(aws):

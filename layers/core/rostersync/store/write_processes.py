@@ -29,7 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 
 from rostersync import aws_clients
-from rostersync.store.batch_requests import Backoff, BeforeWrite, FenceCheck, put_batch
+from rostersync.store.batch_requests import Backoff, BeforeWrite, FenceCheck, fence_checks_made, put_batch
 
 _SPAWN = multiprocessing.get_context("spawn")
 STOP_WAIT_SECONDS = 120  # closing writers finish their batches first (retries included), all within this
@@ -216,7 +216,8 @@ def serve(conn: Connection, threads: int, backoff: Backoff) -> None:
             if message[0] == "stop":
                 break
             pool.submit(put, *message[1:])
-    answer(("stats", {"cpu_s": round(time.process_time(), 3), "peak_mb": _peak_mb(), "max_in_flight": in_flight[1]}))
+    stats = {"cpu_s": round(time.process_time(), 3), "peak_mb": _peak_mb(), "max_in_flight": in_flight[1]}
+    answer(("stats", stats | {"fence_checks": fence_checks_made()}))
     conn.close()
 
 
