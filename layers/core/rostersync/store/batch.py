@@ -19,6 +19,7 @@ from rostersync.store.batch_requests import (
     Backoff,
     BeforeWrite,
     FenceCheck,
+    InFlight,
     put_batch,
     send_gets,
     send_writes,
@@ -78,8 +79,7 @@ class BatchStore:
         self.items_written = 0
         self.requests_now = 0  # those of write_now and delete_now (checkpoint parts)
         self.get_requests = 0
-        self.max_writes_in_flight = 0  # the most BatchWriteItem batches seen in flight at once (the bench)
-        self._writes_in_flight = 0
+        self._in_flight = InFlight()  # BatchWriteItem batches of this process's threads (the bench)
         # Stamps every item of every write attempt (batch_requests.BeforeWrite): roster items'
         # change keys (store/change_keys.py RosterStamper).
         self.before_write: BeforeWrite | None = None
@@ -133,14 +133,8 @@ class BatchStore:
         self._futures.append(future)
 
     def _write(self, batch: list[tuple[str, dict]]) -> None:
-        with self._lock:
-            self._writes_in_flight += 1
-            self.max_writes_in_flight = max(self.max_writes_in_flight, self._writes_in_flight)
-        try:
+        with self._in_flight:
             sent = put_batch(self.batch_client, batch, self.backoff, self.fence, self.before_write)
-        finally:
-            with self._lock:
-                self._writes_in_flight -= 1
         with self._lock:
             self.write_requests += sent
             self.items_written += len(batch)
@@ -179,5 +173,9 @@ class BatchStore:
         if self._writers is not None:
             self.writer_stats = self._writers.close()
             self._writers = None
-            seen = [stats.get("max_in_flight", 0) for stats in self.writer_stats]
-            self.max_writes_in_flight = max([self.max_writes_in_flight, *seen])
+
+    @property
+    def max_writes_in_flight(self) -> int:
+        """The most BatchWriteItem batches seen in flight at once, in a thread pool (this one's or a
+        writer process's, once closed)."""
+        return max([self._in_flight.most, *(stats.get("max_in_flight", 0) for stats in self.writer_stats)])

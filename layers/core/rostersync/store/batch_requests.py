@@ -33,6 +33,25 @@ FenceCheck = Callable[[], None]
 BeforeWrite = Callable[[str, dict, str], None]
 
 
+class InFlight:
+    """Write requests out now, and the most at once (the bench's "several in flight"): counted
+    by a BatchStore's threads and by each writer process alike."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.now = self.most = 0
+
+    def __enter__(self) -> "InFlight":
+        with self._lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        return self
+
+    def __exit__(self, *_) -> None:
+        with self._lock:
+            self.now -= 1
+
+
 class BatchRetriesExhausted(RuntimeError):
     pass
 
@@ -93,7 +112,11 @@ class SharedCheck:
         self._begun = self._ended = 0  # checks begun and ended, in order: one runs at a time
         self._running = False
         self._error: BaseException | None = None  # what the last ended check raised
-        self.checks = 0  # made (tests, the bench)
+
+    @property
+    def checks(self) -> int:
+        """Checks made (one runs at a time, so the ones ended)."""
+        return self._ended
 
     def __call__(self) -> None:
         with self._changed:
@@ -113,7 +136,6 @@ class SharedCheck:
             error = raised
         with self._changed:
             self._running, self._ended, self._error = False, number, error
-            self.checks += 1
             self._changed.notify_all()
         with _made_lock:
             _made[0] += 1

@@ -29,7 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 
 from rostersync import aws_clients
-from rostersync.store.batch_requests import Backoff, BeforeWrite, FenceCheck, fence_checks_made, put_batch
+from rostersync.store.batch_requests import Backoff, BeforeWrite, FenceCheck, InFlight, fence_checks_made, put_batch
 
 _SPAWN = multiprocessing.get_context("spawn")
 STOP_WAIT_SECONDS = 120  # closing writers finish their batches first (retries included), all within this
@@ -181,8 +181,7 @@ def serve(conn: Connection, threads: int, backoff: Backoff) -> None:
     """A writer process's loop: put each batch it is sent with `threads` senders, answer for it,
     and on "stop" finish them all, say what it measured and exit."""
     client = aws_clients.dynamodb_for_batches(threads)
-    answer_lock, count_lock = threading.Lock(), threading.Lock()
-    in_flight = [0, 0]  # now, most
+    answer_lock, in_flight = threading.Lock(), InFlight()
 
     def answer(message: tuple) -> None:
         try:
@@ -195,17 +194,14 @@ def serve(conn: Connection, threads: int, backoff: Backoff) -> None:
                 conn.send(("failed", message[1], WriterFailed(f"{type(error).__name__}: {error}")))
 
     def put(number: int, batch: list, fence: FenceCheck | None, before_write: BeforeWrite | None) -> None:
-        with count_lock:
-            in_flight[0] += 1
-            in_flight[1] = max(in_flight)
         try:
-            answer(("done", number, put_batch(client, batch, backoff, fence, before_write)))
+            with in_flight:
+                sent = put_batch(client, batch, backoff, fence, before_write)
         except Exception as error:
             error.add_note(f"in {multiprocessing.current_process().name}:\n{traceback.format_exc()}")
             answer(("failed", number, _portable(error)))
-        finally:
-            with count_lock:
-                in_flight[0] -= 1
+        else:
+            answer(("done", number, sent))
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="store") as pool:
         while True:
@@ -216,7 +212,7 @@ def serve(conn: Connection, threads: int, backoff: Backoff) -> None:
             if message[0] == "stop":
                 break
             pool.submit(put, *message[1:])
-    stats = {"cpu_s": round(time.process_time(), 3), "peak_mb": _peak_mb(), "max_in_flight": in_flight[1]}
+    stats = {"cpu_s": round(time.process_time(), 3), "peak_mb": _peak_mb(), "max_in_flight": in_flight.most}
     answer(("stats", stats | {"fence_checks": fence_checks_made()}))
     conn.close()
 

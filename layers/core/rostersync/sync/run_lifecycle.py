@@ -592,8 +592,9 @@ def stop_for_purge(district) -> int | None:
 class Fence:
     """The check a run's writer makes before each write batch (store/batch.py BatchStore.fence):
     raises LockLost once the district's token is no longer the run's (taken over, purged,
-    rejected) or a purge is confirmed. One consistent read of the district item per batch. A
-    value, not a closure, so a writer process can be handed it (store/write_processes.py)."""
+    rejected) or a purge is confirmed. One consistent read of the district item per check (write
+    attempts that ask at once share one: store/batch_requests.py SharedCheck). A value, not a
+    closure, so a writer process can be handed it (store/write_processes.py)."""
 
     district_id: str
     run_id: str
