@@ -155,6 +155,21 @@ def engine_store():
     )
 
 
+def store_figures(store, calls: DynamoDbCalls) -> dict:
+    """What a closed store counted: items and requests, DynamoDB calls, fence checks (this
+    process's and its writer processes'), and its writers' own figures."""
+    from rostersync.store.batch_requests import fence_checks_made
+
+    return {
+        "items_written": store.items_written,
+        "write_requests": store.write_requests,
+        "get_requests": store.get_requests,
+        "dynamodb_calls": calls.as_dict(),
+        "fence_checks": fence_checks_made() + sum(w["fence_checks"] for w in store.writer_stats),
+        "writer_stats": store.writer_stats,
+    }
+
+
 def worker_fence(args: dict):
     """The fence the worker hands the engine (sync/worker.py): one consistent read of the
     district before each write batch, against its current token."""
@@ -194,22 +209,15 @@ def task_sync(args: dict) -> dict:
         for phase, seconds in result.phase_seconds.items():  # wall seconds per phase, flushes included
             phases[phase] = round(phases.get(phase, 0) + seconds, 3)
     store.close()
-    from rostersync.store.batch_requests import fence_checks_made
-
     return {
-        "writer_stats": store.writer_stats,
-        "fence_checks": fence_checks_made() + sum(w["fence_checks"] for w in store.writer_stats),
         "outcome": str(result.outcome),
         "mode": result.mode,
         "failure": result.failure,
         "invocations": invocations,
         "counts": result.counts,
         "errors": result.error_total,
-        "items_written": store.items_written,
-        "write_requests": store.write_requests,
-        "get_requests": store.get_requests,
-        "dynamodb_calls": calls.as_dict(),
         "phases_s": phases,
+        **store_figures(store, calls),
     }
 
 
@@ -274,7 +282,6 @@ def load_items(path: str, district_id: str, tables: dict[str, str]) -> list[tupl
 
 
 def task_store(args: dict, items: list[tuple[str, dict]]) -> dict:
-
     store = engine_store()
     store.fence = worker_fence(args["fence"])
     calls = DynamoDbCalls(store)
@@ -286,16 +293,7 @@ def task_store(args: dict, items: list[tuple[str, dict]]) -> dict:
         store.put(item_table, item)
     store.flush()
     store.close()
-    from rostersync.store.batch_requests import fence_checks_made
-
-    return {
-        "writer_stats": store.writer_stats,
-        "fence_checks": fence_checks_made() + sum(w["fence_checks"] for w in store.writer_stats),
-        "items_written": store.items_written,
-        "write_requests": store.write_requests,
-        "get_requests": store.get_requests,
-        "dynamodb_calls": calls.as_dict(),
-    }
+    return store_figures(store, calls)
 
 
 def task_naive(args: dict) -> dict:

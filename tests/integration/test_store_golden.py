@@ -46,11 +46,43 @@ def key_of(table: str, item: dict, id_attribute: str) -> tuple:
     return table, item["districtId"]["S"], item[id_attribute]["S"]
 
 
-def test_the_boto3_path_sends_and_stores_what_the_wire_did(aws, monkeypatch):
+def golden() -> tuple[list, dict, list]:
+    """(the captured events, each table's id attribute, the items the wire sent)."""
     with gzip.open(GOLDEN, "rt", encoding="utf-8") as lines:
         events = [json.loads(line) for line in lines]
     id_attribute = next(e[1] for e in events if e[0] == "stamper")
-    golden_sent = [(e[1], e[2]) for e in events if e[0] == "sent"]
+    return events, id_attribute, [(e[1], e[2]) for e in events if e[0] == "sent"]
+
+
+def replay(store: BatchStore, events: list) -> None:
+    """The captured stamper, puts and flushes, through `store`."""
+    for event in events:
+        if event[0] == "stamper":
+            store.before_write = RosterStamper(event[1])
+        elif event[0] == "put":
+            store.put(event[1], revive(event[2]))
+        elif event[0] == "flush":
+            store.flush()
+    store.flush()
+
+
+def as_counter(items, id_attribute: dict) -> Counter:
+    return Counter((table, normalised(item, id_attribute[table])) for table, item in items)
+
+
+def assert_stored_as_the_wire_left_it(store: BatchStore, golden_sent: list, id_attribute: dict) -> None:
+    """What is stored is the last version sent of each item (the engine flushes between writes of
+    one item, so there is one), the same as the wire's."""
+    last_golden = {key_of(t, i, id_attribute[t]): (t, i) for t, i in golden_sent}
+    stored = []
+    for (table, district, item_id), _ in last_golden.items():
+        key = {"districtId": {"S": district}, id_attribute[table]: {"S": item_id}}
+        stored.append((table, store.client.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]))
+    assert as_counter(stored, id_attribute) == as_counter(last_golden.values(), id_attribute)
+
+
+def test_the_boto3_path_sends_and_stores_what_the_wire_did(aws, monkeypatch):
+    events, id_attribute, golden_sent = golden()
     assert len(golden_sent) > 400 and {t for t, _ in golden_sent} == set(id_attribute)
 
     store = BatchStore(max_in_flight=4)
@@ -62,29 +94,11 @@ def test_the_boto3_path_sends_and_stores_what_the_wire_did(aws, monkeypatch):
         return send(RequestItems=RequestItems)
 
     monkeypatch.setattr(store.batch_client, "batch_write_item", recording)  # the client is the process's
-    for event in events:
-        if event[0] == "stamper":
-            store.before_write = RosterStamper(event[1])
-        elif event[0] == "put":
-            store.put(event[1], revive(event[2]))
-        elif event[0] == "flush":
-            store.flush()
-    store.flush()
-
-    def as_counter(items):
-        return Counter((table, normalised(item, id_attribute[table])) for table, item in items)
+    replay(store, events)
 
     assert len(sent) == len(golden_sent)
-    assert as_counter(sent) == as_counter(golden_sent)
-
-    # What is stored is the last version sent of each item (the engine flushes between writes of
-    # one item, so there is one), the same as the wire's.
-    last_golden = {key_of(t, i, id_attribute[t]): (t, i) for t, i in golden_sent}
-    stored = []
-    for (table, district, item_id), _ in last_golden.items():
-        key = {"districtId": {"S": district}, id_attribute[table]: {"S": item_id}}
-        stored.append((table, store.client.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]))
-    assert as_counter(stored) == as_counter(last_golden.values())
+    assert as_counter(sent, id_attribute) == as_counter(golden_sent, id_attribute)
+    assert_stored_as_the_wire_left_it(store, golden_sent, id_attribute)
     assert store.items_written == len(golden_sent)
     store.close()
 
@@ -92,29 +106,9 @@ def test_the_boto3_path_sends_and_stores_what_the_wire_did(aws, monkeypatch):
 def test_writer_processes_store_what_the_wire_did(clean_aws):
     """The same puts through the deployed worker's writer processes (store/write_processes.py),
     started at the first batch: what is stored is the same as the wire's."""
-    with gzip.open(GOLDEN, "rt", encoding="utf-8") as lines:
-        events = [json.loads(line) for line in lines]
-    id_attribute = next(e[1] for e in events if e[0] == "stamper")
-    golden_sent = [(e[1], e[2]) for e in events if e[0] == "sent"]
-
+    events, id_attribute, golden_sent = golden()
     store = BatchStore(max_in_flight=4, processes=2, processes_after=0)
-    for event in events:
-        if event[0] == "stamper":
-            store.before_write = RosterStamper(event[1])
-        elif event[0] == "put":
-            store.put(event[1], revive(event[2]))
-        elif event[0] == "flush":
-            store.flush()
-    store.flush()
+    replay(store, events)
     store.close()
     assert len(store.writer_stats) == 2 and store.items_written == len(golden_sent)
-
-    def as_counter(items):
-        return Counter((table, normalised(item, id_attribute[table])) for table, item in items)
-
-    last_golden = {key_of(t, i, id_attribute[t]): (t, i) for t, i in golden_sent}
-    stored = []
-    for (table, district, item_id), _ in last_golden.items():
-        key = {"districtId": {"S": district}, id_attribute[table]: {"S": item_id}}
-        stored.append((table, store.client.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]))
-    assert as_counter(stored) == as_counter(last_golden.values())
+    assert_stored_as_the_wire_left_it(store, golden_sent, id_attribute)
